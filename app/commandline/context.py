@@ -1,0 +1,58 @@
+"""Shared CLI plumbing: where the data directory is and how a vault gets unlocked."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from app.commandline.passphrases import read_passphrase
+from app.store.vault import Vault
+
+PASSPHRASE_ENV = "FIELDCHART_PASSPHRASE"
+USER_ENV = "FIELDCHART_USER"
+
+
+def default_data_dir() -> Path:
+    """The embedded default: a vault in the platform's per-user data directory."""
+    env = os.environ.get("FIELDCHART_DATA_DIR")
+    return Path(env) if env else Path(user_data_dir("FieldChart", appauthor=False)) / "vault"
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="vault directory (default: $FIELDCHART_DATA_DIR or the platform's data directory)",
+    )
+
+
+def add_credentials(parser: argparse.ArgumentParser, *, user_flag: str = "--user") -> None:
+    parser.add_argument(
+        user_flag,
+        dest="acting_user",
+        default=None,
+        help=f"who is acting (default: ${USER_ENV}, or the vault's first admin)",
+    )
+    parser.add_argument(
+        "--passphrase-file",
+        type=Path,
+        default=None,
+        help=f"read the passphrase from this file (else ${PASSPHRASE_ENV}, else a prompt)",
+    )
+
+
+def data_dir_of(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir) if args.data_dir else default_data_dir()
+
+
+def unlocked_vault(args: argparse.Namespace) -> Vault:
+    """Open the vault named by the arguments and unlock it as the acting user."""
+    vault = Vault.open(data_dir_of(args))
+    user = args.acting_user or os.environ.get(USER_ENV) or vault.first_admin
+    passphrase = read_passphrase(args.passphrase_file, PASSPHRASE_ENV, f"Passphrase for {user}: ")
+    vault.unlock(user, passphrase)
+    return vault

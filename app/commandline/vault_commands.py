@@ -1,0 +1,184 @@
+"""`init`, `user add|list|disable`, `passwd`, `recover` and `verify`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from app.commandline.context import (
+    PASSPHRASE_ENV,
+    add_credentials,
+    add_data_dir,
+    data_dir_of,
+    unlocked_vault,
+)
+from app.commandline.passphrases import read_passphrase
+from app.domain.roles import Role
+from app.store.vault import Vault
+
+NEW_PASSPHRASE_ENV = "FIELDCHART_NEW_PASSPHRASE"
+RECOVERY_ENV = "FIELDCHART_RECOVERY_SECRET"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("init", help="create a vault and its first (admin) user")
+    add_data_dir(p)
+    p.add_argument("--user", required=True, help="name of the first user, who becomes admin")
+    p.add_argument("--passphrase-file", type=Path)
+    p.set_defaults(run=cmd_init)
+
+    users = sub.add_parser("user", help="manage users (admin)")
+    user_sub = users.add_subparsers(dest="user_command", required=True)
+    p = user_sub.add_parser("add", help="add a user with a role")
+    add_data_dir(p)
+    p.add_argument("--user", required=True, help="the new user's name")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add_credentials(p, user_flag="--as")
+    p.add_argument(
+        "--new-passphrase-file",
+        type=Path,
+        help=f"the new user's passphrase (else ${NEW_PASSPHRASE_ENV}, else a prompt)",
+    )
+    p.set_defaults(run=cmd_user_add)
+    p = user_sub.add_parser("list", help="list users and roles")
+    add_data_dir(p)
+    add_credentials(p, user_flag="--as")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_user_list)
+    p = user_sub.add_parser("disable", help="disable a user (their passphrase stops working)")
+    add_data_dir(p)
+    p.add_argument("--user", required=True)
+    add_credentials(p, user_flag="--as")
+    p.set_defaults(run=cmd_user_disable)
+
+    p = sub.add_parser("passwd", help="change your passphrase (rewraps your key slot)")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("--new-passphrase-file", type=Path)
+    p.set_defaults(run=cmd_passwd)
+
+    p = sub.add_parser("recover", help="set a user's passphrase using the recovery secret")
+    add_data_dir(p)
+    p.add_argument("--user", required=True)
+    p.add_argument("--recovery-file", type=Path)
+    p.add_argument("--new-passphrase-file", type=Path)
+    p.set_defaults(run=cmd_recover)
+
+    p = sub.add_parser("verify", help="check every event's seal and the hash chain")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_verify)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    passphrase = read_passphrase(
+        args.passphrase_file, PASSPHRASE_ENV, f"New passphrase for {args.user}: ", confirm=True
+    )
+    vault, recovery = Vault.create(data_dir_of(args), args.user, passphrase)
+    vault.lock()
+    print(f"created vault in {vault.data_dir} with admin '{args.user}'")
+    print("RECOVERY SECRET (shown once; store it offline, it can reset any passphrase):")
+    print(f"  {recovery}")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    vault = unlocked_vault(args)
+    try:
+        passphrase = read_passphrase(
+            args.new_passphrase_file,
+            NEW_PASSPHRASE_ENV,
+            f"New passphrase for {args.user}: ",
+            confirm=True,
+        )
+        vault.add_user(args.user, Role(args.role), passphrase)
+    finally:
+        vault.lock()
+    print(f"added user '{args.user}' with role {args.role}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    vault = unlocked_vault(args)
+    try:
+        users = vault.list_users()
+    finally:
+        vault.lock()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": u.name,
+                        "role": u.role.value,
+                        "created_at": u.created_at,
+                        "disabled": u.disabled,
+                    }
+                    for u in users
+                ]
+            )
+        )
+    else:
+        for u in users:
+            print(f"{u.name}\t{u.role.value}\t{'disabled' if u.disabled else 'active'}")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    vault = unlocked_vault(args)
+    try:
+        vault.disable_user(args.user)
+    finally:
+        vault.lock()
+    print(f"disabled user '{args.user}'")
+    return 0
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    vault = Vault.open(data_dir_of(args))
+    user = args.acting_user or vault.first_admin
+    old = read_passphrase(args.passphrase_file, PASSPHRASE_ENV, f"Current passphrase for {user}: ")
+    new = read_passphrase(
+        args.new_passphrase_file, NEW_PASSPHRASE_ENV, f"New passphrase for {user}: ", confirm=True
+    )
+    vault.change_passphrase(user, old, new)
+    print(f"changed the passphrase of '{user}'")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    vault = Vault.open(data_dir_of(args))
+    secret = read_passphrase(args.recovery_file, RECOVERY_ENV, "Recovery secret: ")
+    vault.unlock_with_recovery(secret)
+    try:
+        new = read_passphrase(
+            args.new_passphrase_file,
+            NEW_PASSPHRASE_ENV,
+            f"New passphrase for {args.user}: ",
+            confirm=True,
+        )
+        vault.reset_passphrase(args.user, new)
+    finally:
+        vault.lock()
+    print(f"set a new passphrase for '{args.user}'")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    vault = unlocked_vault(args)
+    try:
+        report = vault.events.verify()
+    finally:
+        vault.lock()
+    if args.json:
+        print(
+            json.dumps({"ok": True, "events": report.events, "head_position": report.head_position})
+        )
+    else:
+        print(
+            f"ok: {report.events} events verified, chain intact up to position "
+            f"{report.head_position}"
+        )
+    return 0

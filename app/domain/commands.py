@@ -1,0 +1,261 @@
+"""Commands: what a user asks the chart to do, with the values they expected to replace.
+
+Every command is a frozen, keyword-only dataclass. Fields use JSON-friendly types (ISO 8601
+strings for dates and instants) so the CLI, the UI and sync can build them the same way.
+`ALLOWED_ROLES` is enforced by the services before `decide` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from app.domain.roles import Role
+
+CLINICAL = frozenset({Role.CLINICIAN})
+FRONT_DESK = frozenset({Role.CLINICIAN, Role.STAFF})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    ALLOWED_ROLES: ClassVar[frozenset[Role]] = CLINICAL
+    LABEL: ClassVar[str] = "change the chart"
+    patient_id: str
+    # Client-assigned so a retried submission (UI double click, CLI rerun) is recognisable.
+    command_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Identifier:
+    system: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    new: str | None
+    expected: str | None
+
+
+# -- patients ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterPatient(Command):
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "register patients"
+    patient_id: str = ""  # optional: chosen by the client, generated when empty
+    given: str
+    family: str
+    birth_date: str
+    sex: str
+    phone: str | None = None
+    address: str | None = None
+    identifiers: tuple[Identifier, ...] = ()
+
+
+DEMOGRAPHIC_FIELDS = ("given", "family", "birth_date", "sex", "phone", "address")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateDemographics(Command):
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "edit demographics"
+    changes: Mapping[str, FieldChange] = field(default_factory=dict)
+
+
+# -- encounters ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartEncounter(Command):
+    LABEL = "start encounters"
+    encounter_id: str | None = None
+    reason: str | None = None
+    started_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishEncounter(Command):
+    LABEL = "finish encounters"
+    encounter_id: str
+    finished_at: str | None = None
+
+
+# -- observations and problems -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordVitals(Command):
+    LABEL = "record vitals"
+    vitals_id: str | None = None
+    encounter_id: str | None = None
+    taken_at: str | None = None
+    systolic: float | None = None
+    diastolic: float | None = None
+    heart_rate: float | None = None
+    respiratory_rate: float | None = None
+    temperature: float | None = None
+    spo2: float | None = None
+    weight: float | None = None
+    height: float | None = None
+
+
+VITAL_FIELDS = (
+    "systolic",
+    "diastolic",
+    "heart_rate",
+    "respiratory_rate",
+    "temperature",
+    "spo2",
+    "weight",
+    "height",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordDiagnosis(Command):
+    LABEL = "record diagnoses"
+    diagnosis_id: str | None = None
+    code: str | None = None
+    text: str | None = None
+    onset: str | None = None
+    encounter_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolveDiagnosis(Command):
+    LABEL = "resolve diagnoses"
+    diagnosis_id: str
+    resolved_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordAllergy(Command):
+    LABEL = "record allergies"
+    allergy_id: str | None = None
+    substance: str
+    category: str | None = None
+    reaction: str | None = None
+    severity: str | None = None
+    criticality: str = "unable-to-assess"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateAllergyStatus(Command):
+    LABEL = "update allergies"
+    allergy_id: str
+    status: str
+    expected_status: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrescribeMedication(Command):
+    LABEL = "prescribe"
+    prescription_id: str | None = None
+    drug: str
+    dose: float
+    dose_unit: str
+    route: str
+    frequency: str
+    duration_days: int | None = None
+    encounter_id: str | None = None
+    instructions: str | None = None
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscontinueMedication(Command):
+    LABEL = "discontinue medications"
+    prescription_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddNote(Command):
+    LABEL = "write notes"
+    note_id: str | None = None
+    text: str
+    encounter_id: str | None = None
+
+
+# -- scheduling ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleFollowUp(Command):
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "schedule appointments"
+    appointment_id: str | None = None
+    clinician: str
+    start: str
+    duration_minutes: int = 15
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RescheduleAppointment(Command):
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "move appointments"
+    appointment_id: str
+    start: str
+    expected_start: str | None = None
+    duration_minutes: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelAppointment(Command):
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "cancel appointments"
+    appointment_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkAttended(Command):
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "mark attendance"
+    appointment_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkNoShow(Command):
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "mark no-shows"
+    appointment_id: str
+
+
+# -- corrections ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkEnteredInError(Command):
+    # Staff may retract appointments; clinical items need a clinician (checked in decide).
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "mark items entered in error"
+    item_id: str
+    reason: str
+
+
+ALL_COMMANDS: tuple[type[Command], ...] = (
+    RegisterPatient,
+    UpdateDemographics,
+    StartEncounter,
+    FinishEncounter,
+    RecordVitals,
+    RecordDiagnosis,
+    ResolveDiagnosis,
+    RecordAllergy,
+    UpdateAllergyStatus,
+    PrescribeMedication,
+    DiscontinueMedication,
+    AddNote,
+    ScheduleFollowUp,
+    RescheduleAppointment,
+    CancelAppointment,
+    MarkAttended,
+    MarkNoShow,
+    MarkEnteredInError,
+)
+COMMANDS_BY_NAME: dict[str, type[Command]] = {c.__name__: c for c in ALL_COMMANDS}

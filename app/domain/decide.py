@@ -1,0 +1,53 @@
+"""decide(chart, command, context) -> Decision: the single entry point of the domain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from app.domain import commands as c
+from app.domain import decide_clinical as clinical
+from app.domain import decide_patient as patient
+from app.domain import decide_schedule as schedule
+from app.domain.chart import PatientChart
+from app.domain.context import DecisionContext
+from app.domain.decision import Decision
+from app.domain.errors import RoleError
+
+Rule = Callable[[PatientChart | None, Any, DecisionContext], Decision]
+
+RULES: dict[type[c.Command], Rule] = {
+    c.RegisterPatient: patient.register,
+    c.UpdateDemographics: patient.update_demographics,
+    c.StartEncounter: clinical.start_encounter,
+    c.FinishEncounter: clinical.finish_encounter,
+    c.RecordVitals: clinical.record_vitals,
+    c.RecordDiagnosis: clinical.record_diagnosis,
+    c.ResolveDiagnosis: clinical.resolve_diagnosis,
+    c.RecordAllergy: clinical.record_allergy,
+    c.UpdateAllergyStatus: clinical.update_allergy_status,
+    c.PrescribeMedication: clinical.prescribe,
+    c.DiscontinueMedication: clinical.discontinue,
+    c.AddNote: clinical.add_note,
+    c.ScheduleFollowUp: schedule.schedule,
+    c.RescheduleAppointment: schedule.reschedule,
+    c.CancelAppointment: schedule.cancel,
+    c.MarkAttended: schedule.attended,
+    c.MarkNoShow: schedule.no_show,
+    c.MarkEnteredInError: schedule.entered_in_error,
+}
+
+
+def check_role(command: c.Command, ctx: DecisionContext) -> None:
+    if ctx.actor.role not in command.ALLOWED_ROLES:
+        allowed = " or ".join(sorted(r.value for r in command.ALLOWED_ROLES))
+        raise RoleError(
+            f"A user with the {ctx.actor.role.value} role may not {command.LABEL}; "
+            f"this needs a {allowed}"
+        )
+
+
+def decide(chart: PatientChart | None, command: c.Command, ctx: DecisionContext) -> Decision:
+    """Validate `command` against the chart; return the events to record or raise."""
+    check_role(command, ctx)
+    return RULES[type(command)](chart, command, ctx)

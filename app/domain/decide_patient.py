@@ -1,0 +1,83 @@
+"""Registering patients and editing demographics."""
+
+from __future__ import annotations
+
+from app.domain import values as v
+from app.domain.chart import PatientChart
+from app.domain.commands import DEMOGRAPHIC_FIELDS, RegisterPatient, UpdateDemographics
+from app.domain.context import DecisionContext
+from app.domain.decision import Decision, require_registered
+from app.domain.errors import PreconditionError, ValidationError
+from app.domain.events import DemographicsUpdated, PatientRegistered
+
+LABELS = {
+    "given": "Given name",
+    "family": "Family name",
+    "birth_date": "Birth date",
+    "sex": "Sex",
+    "phone": "Phone",
+    "address": "Address",
+}
+
+
+def clean_field(name: str, value: str | None, ctx: DecisionContext) -> str | None:
+    """One demographic field, checked the same way at registration and on edit."""
+    if name in ("given", "family"):
+        return v.required_text(value, name, LABELS[name], max_len=100)
+    if name == "birth_date":
+        return v.birth_date(value, name, ctx.now.date())
+    if name == "sex":
+        return v.choice(value, name, "Sex", v.SEXES)
+    if name == "phone":
+        return v.phone(value, name)
+    if name == "address":
+        return v.text(value, name, "Address", required=False, max_len=300)
+    raise ValidationError(f"{name!r} is not a demographic field", "changes")
+
+
+def register(chart: PatientChart | None, cmd: RegisterPatient, ctx: DecisionContext) -> Decision:
+    if chart is not None and chart.registered:
+        raise ValidationError("A patient with this id is already registered", "patient_id")
+    identifiers = []
+    seen = set()
+    for i, ident in enumerate(cmd.identifiers):
+        system = v.required_text(ident.system, f"identifiers[{i}].system", "Identifier system")
+        value = v.required_text(ident.value, f"identifiers[{i}].value", "Identifier value")
+        if (system, value) in seen:
+            raise ValidationError("The same identifier is listed twice", f"identifiers[{i}]")
+        seen.add((system, value))
+        identifiers.append({"system": system, "value": value})
+    fields = {name: clean_field(name, getattr(cmd, name), ctx) for name in DEMOGRAPHIC_FIELDS}
+    event = PatientRegistered(patient_id=cmd.patient_id, identifiers=identifiers, **fields)  # type: ignore[arg-type]
+    return Decision([event], v.iso(ctx.now))
+
+
+def update_demographics(
+    chart: PatientChart | None, cmd: UpdateDemographics, ctx: DecisionContext
+) -> Decision:
+    chart = require_registered(chart)
+    if not cmd.changes:
+        raise ValidationError("Nothing to change: name at least one field", "changes")
+    changes: dict[str, str | None] = {}
+    previous: dict[str, str | None] = {}
+    for name, change in cmd.changes.items():
+        if name not in DEMOGRAPHIC_FIELDS:
+            raise ValidationError(
+                f"{name!r} cannot be edited; editable fields: {', '.join(DEMOGRAPHIC_FIELDS)}",
+                "changes",
+            )
+        current = chart.demographics.get(name)
+        if change.expected != current:
+            # Someone changed this field since the user last saw it: never overwrite silently.
+            raise PreconditionError(
+                f"{LABELS[name]} was changed by someone else since you opened the chart",
+                name,
+                expected=change.expected,
+                actual=current,
+            )
+        new = clean_field(name, change.new, ctx)
+        if new != current:
+            changes[name], previous[name] = new, current
+    if not changes:
+        raise ValidationError("Nothing changed: the new values equal the current ones", "changes")
+    return Decision([DemographicsUpdated(changes=changes, previous=previous)], v.iso(ctx.now))

@@ -1,0 +1,155 @@
+"""Appointments (follow-ups) and corrections of items entered in error."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.domain import commands as c
+from app.domain import values as v
+from app.domain.chart import PatientChart
+from app.domain.context import DecisionContext
+from app.domain.decide_clinical import new_item_id
+from app.domain.decision import Decision, require_item, require_registered
+from app.domain.errors import (
+    DoubleBookingError,
+    NotFoundError,
+    PreconditionError,
+    RoleError,
+    ValidationError,
+)
+from app.domain.events import (
+    AppointmentAttended,
+    AppointmentCancelled,
+    AppointmentMissed,
+    AppointmentRescheduled,
+    AppointmentScheduled,
+    EnteredInError,
+)
+from app.domain.roles import Role
+
+MAX_DURATION = 8 * 60
+
+
+def _duration(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 5 <= value <= MAX_DURATION:
+        raise ValidationError(
+            f"Duration must be a whole number of minutes from 5 to {MAX_DURATION}",
+            "duration_minutes",
+        )
+    return value
+
+
+def _check_slot(
+    ctx: DecisionContext, clinician: str, start_iso: str, minutes: int, ignore: str | None
+) -> tuple[str, str]:
+    start = v.instant(start_iso, "start", "Start")
+    end = start + timedelta(minutes=minutes)
+    clash = ctx.clashing_appointment(clinician, start, end, ignore)
+    if clash is not None:
+        raise DoubleBookingError(
+            f"{clinician} already has an appointment at that time; choose another slot", clash
+        )
+    return v.iso(start), v.iso(end)
+
+
+def schedule(chart: PatientChart | None, cmd: c.ScheduleFollowUp, ctx: DecisionContext) -> Decision:
+    chart = require_registered(chart)
+    clinician = v.required_text(cmd.clinician, "clinician", "Clinician", max_len=64)
+    minutes = _duration(cmd.duration_minutes)
+    start, end = _check_slot(ctx, clinician, cmd.start, minutes, None)
+    if v.instant(start, "start", "Start") < ctx.now - timedelta(days=1):
+        raise ValidationError("A follow-up cannot be booked in the past", "start")
+    return Decision(
+        [
+            AppointmentScheduled(
+                appointment_id=new_item_id(chart, cmd.appointment_id, "appointment_id", ctx),
+                clinician=clinician,
+                start=start,
+                end=end,
+                reason=v.text(cmd.reason, "reason", "Reason", required=False),
+            )
+        ],
+        v.iso(ctx.now),
+    )
+
+
+def _booked(chart: PatientChart | None, appointment_id: str):  # type: ignore[no-untyped-def]
+    chart = require_registered(chart)
+    item = require_item(chart, appointment_id, "appointment", "appointment_id", "appointment")
+    if item.status != "booked":
+        raise ValidationError(f"This appointment is already {item.status}", "appointment_id")
+    return item
+
+
+def reschedule(
+    chart: PatientChart | None, cmd: c.RescheduleAppointment, ctx: DecisionContext
+) -> Decision:
+    item = _booked(chart, cmd.appointment_id)
+    if cmd.expected_start is not None and (
+        v.instant(cmd.expected_start, "expected_start", "Expected start")
+        != v.instant(item.data["start"], "start", "Start")
+    ):
+        raise PreconditionError(
+            "This appointment was moved by someone else",
+            "start",
+            expected=cmd.expected_start,
+            actual=item.data["start"],
+        )
+    old_start = v.instant(item.data["start"], "start", "Start")
+    old_minutes = int((v.instant(item.data["end"], "end", "End") - old_start).total_seconds() // 60)
+    minutes = _duration(cmd.duration_minutes if cmd.duration_minutes is not None else old_minutes)
+    start, end = _check_slot(ctx, item.data["clinician"], cmd.start, minutes, item.id)
+    if start == item.data["start"] and end == item.data["end"]:
+        raise ValidationError("The appointment is already at that time", "start")
+    return Decision(
+        [
+            AppointmentRescheduled(
+                appointment_id=item.id, start=start, end=end, previous_start=item.data["start"]
+            )
+        ],
+        v.iso(ctx.now),
+    )
+
+
+def cancel(chart: PatientChart | None, cmd: c.CancelAppointment, ctx: DecisionContext) -> Decision:
+    item = _booked(chart, cmd.appointment_id)
+    return Decision(
+        [
+            AppointmentCancelled(
+                appointment_id=item.id,
+                reason=v.text(cmd.reason, "reason", "Reason", required=False),
+            )
+        ],
+        v.iso(ctx.now),
+    )
+
+
+def attended(chart: PatientChart | None, cmd: c.MarkAttended, ctx: DecisionContext) -> Decision:
+    item = _booked(chart, cmd.appointment_id)
+    return Decision([AppointmentAttended(appointment_id=item.id)], v.iso(ctx.now))
+
+
+def no_show(chart: PatientChart | None, cmd: c.MarkNoShow, ctx: DecisionContext) -> Decision:
+    item = _booked(chart, cmd.appointment_id)
+    if v.instant(item.data["start"], "start", "Start") > ctx.now:
+        raise ValidationError(
+            "A patient cannot miss an appointment that has not started yet", "appointment_id"
+        )
+    return Decision([AppointmentMissed(appointment_id=item.id)], v.iso(ctx.now))
+
+
+def entered_in_error(
+    chart: PatientChart | None, cmd: c.MarkEnteredInError, ctx: DecisionContext
+) -> Decision:
+    chart = require_registered(chart)
+    item = chart.item(cmd.item_id)
+    if item is None:
+        raise NotFoundError("No item with this id on the patient's chart", "item_id")
+    if item.entered_in_error:
+        raise ValidationError("This item is already marked as entered in error", "item_id")
+    if item.kind != "appointment" and ctx.actor.role is not Role.CLINICIAN:
+        raise RoleError("Only a clinician may mark clinical items as entered in error", "item_id")
+    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
+    return Decision(
+        [EnteredInError(item_id=item.id, item_kind=item.kind, reason=reason)], v.iso(ctx.now)
+    )

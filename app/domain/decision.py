@@ -1,0 +1,31 @@
+"""The result of deciding a command: the events to record and any warnings to show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.domain.chart import PatientChart
+from app.domain.errors import NotFoundError
+from app.domain.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class Decision:
+    events: list[DomainEvent]
+    occurred_at: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def require_registered(chart: PatientChart | None) -> PatientChart:
+    if chart is None or not chart.registered:
+        raise NotFoundError("This patient is not registered on this device", "patient_id")
+    return chart
+
+
+def require_item(chart: PatientChart, item_id: str, kind: str, field_name: str, label: str):  # type: ignore[no-untyped-def]
+    item = chart.item(item_id, kind)
+    if item is None:
+        raise NotFoundError(f"No {label} with this id on the patient's chart", field_name)
+    if item.entered_in_error:
+        raise NotFoundError(f"This {label} was marked as entered in error", field_name)
+    return item

@@ -1,0 +1,242 @@
+"""Events: what happened, in the past tense. Immutable; corrections are new events.
+
+Each event is a frozen dataclass; its stored form is (type name, schema_version, payload dict).
+`from_payload` applies upcasters so old payloads keep loading after a schema change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- patients ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientRegistered(DomainEvent):
+    patient_id: str
+    given: str
+    family: str
+    birth_date: str
+    sex: str
+    phone: str | None = None
+    address: str | None = None
+    identifiers: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemographicsUpdated(DomainEvent):
+    changes: dict[str, str | None]
+    previous: dict[str, str | None]
+
+
+# -- encounters ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncounterStarted(DomainEvent):
+    encounter_id: str
+    started_at: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncounterFinished(DomainEvent):
+    encounter_id: str
+    finished_at: str
+
+
+# -- clinical items ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class VitalsRecorded(DomainEvent):
+    vitals_id: str
+    taken_at: str
+    measurements: dict[str, float]
+    bmi: float | None = None
+    encounter_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiagnosisRecorded(DomainEvent):
+    diagnosis_id: str
+    code: str | None
+    text: str
+    recorded_at: str
+    onset: str | None = None
+    encounter_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiagnosisResolved(DomainEvent):
+    diagnosis_id: str
+    resolved_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllergyRecorded(DomainEvent):
+    allergy_id: str
+    substance: str
+    substance_id: str | None
+    category: str
+    criticality: str
+    recorded_at: str
+    reaction: str | None = None
+    severity: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllergyStatusChanged(DomainEvent):
+    allergy_id: str
+    status: str
+    previous: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedicationPrescribed(DomainEvent):
+    prescription_id: str
+    drug: str
+    drug_id: str | None
+    dose: float
+    dose_unit: str
+    route: str
+    frequency: str
+    prescribed_at: str
+    duration_days: int | None = None
+    encounter_id: str | None = None
+    instructions: str | None = None
+    override_reason: str | None = None
+    overridden_allergy_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedicationDiscontinued(DomainEvent):
+    prescription_id: str
+    reason: str
+    discontinued_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteAdded(DomainEvent):
+    note_id: str
+    text: str
+    written_at: str
+    encounter_id: str | None = None
+
+
+# -- scheduling ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentScheduled(DomainEvent):
+    appointment_id: str
+    clinician: str
+    start: str
+    end: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentRescheduled(DomainEvent):
+    appointment_id: str
+    start: str
+    end: str
+    previous_start: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentCancelled(DomainEvent):
+    appointment_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentAttended(DomainEvent):
+    appointment_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppointmentMissed(DomainEvent):
+    appointment_id: str
+
+
+# -- corrections and audit -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnteredInError(DomainEvent):
+    item_id: str
+    item_kind: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChartViewed(DomainEvent):
+    """Stored in the device's audit stream, not the patient's: reading is not a chart change."""
+
+    patient_id: str
+
+
+ALL_EVENTS: tuple[type[DomainEvent], ...] = (
+    PatientRegistered,
+    DemographicsUpdated,
+    EncounterStarted,
+    EncounterFinished,
+    VitalsRecorded,
+    DiagnosisRecorded,
+    DiagnosisResolved,
+    AllergyRecorded,
+    AllergyStatusChanged,
+    MedicationPrescribed,
+    MedicationDiscontinued,
+    NoteAdded,
+    AppointmentScheduled,
+    AppointmentRescheduled,
+    AppointmentCancelled,
+    AppointmentAttended,
+    AppointmentMissed,
+    EnteredInError,
+    ChartViewed,
+)
+EVENTS_BY_NAME: dict[str, type[DomainEvent]] = {e.__name__: e for e in ALL_EVENTS}
+
+# (type name, stored schema_version) -> function lifting the payload one version up.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+class UnknownEventError(Exception):
+    pass
+
+
+def from_payload(type_name: str, schema_version: int, payload: Mapping[str, Any]) -> DomainEvent:
+    """Rebuild a domain event from its stored form, upcasting old schema versions."""
+    cls = EVENTS_BY_NAME.get(type_name)
+    if cls is None:
+        raise UnknownEventError(f"unknown event type {type_name!r}")
+    data = dict(payload)
+    version = schema_version
+    while version < cls.SCHEMA_VERSION:
+        data = UPCASTERS[(type_name, version)](data)
+        version += 1
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def stream_of(patient_id: str) -> str:
+    return f"patient-{patient_id}"
+
+
+def audit_stream_of(device_id: str) -> str:
+    return f"audit-{device_id}"

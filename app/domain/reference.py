@@ -1,0 +1,95 @@
+"""Reference data the domain checks against (ICD-10 subset, medicines, allergy substances).
+
+Plain values only; loading the bundled JSON files is the store's job.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form used for every name comparison."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
+@dataclass(frozen=True)
+class Icd10Code:
+    code: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Medicine:
+    id: str
+    name: str
+    classes: frozenset[str] = frozenset()
+    routes: tuple[str, ...] = ()
+    rxnorm: str | None = None
+
+
+@dataclass(frozen=True)
+class AllergySubstance:
+    id: str
+    name: str
+    classes: frozenset[str] = frozenset()  # drug classes this allergy rules out
+    medicines: frozenset[str] = frozenset()  # medicine ids this allergy rules out
+    category: str = "medication"
+
+
+@dataclass(frozen=True)
+class VitalSign:
+    key: str
+    loinc: str
+    display: str
+    unit: str  # UCUM
+    minimum: float
+    maximum: float
+
+
+@dataclass(frozen=True)
+class Catalog:
+    icd10: Mapping[str, Icd10Code] = field(default_factory=dict)
+    medicines: Mapping[str, Medicine] = field(default_factory=dict)
+    substances: Mapping[str, AllergySubstance] = field(default_factory=dict)
+    vitals: Mapping[str, VitalSign] = field(default_factory=dict)
+    routes: frozenset[str] = frozenset()
+    frequencies: frozenset[str] = frozenset()
+
+    def medicine_named(self, text: str) -> Medicine | None:
+        """A bundled medicine whose id or name matches free text, if any."""
+        key = fold(text)
+        for med in self.medicines.values():
+            if key in (fold(med.id), fold(med.name)):
+                return med
+        return None
+
+    def substance_named(self, text: str) -> AllergySubstance | None:
+        key = fold(text)
+        for sub in self.substances.values():
+            if key in (fold(sub.id), fold(sub.name)):
+                return sub
+        return None
+
+
+def drug_terms(medicine: Medicine | None, free_text: str) -> set[str]:
+    """Everything an allergy could match a prescription on: id, name, classes, free text."""
+    terms = {fold(free_text)} if free_text else set()
+    if medicine is not None:
+        terms |= {fold(medicine.id), fold(medicine.name)} | {fold(c) for c in medicine.classes}
+    return terms
+
+
+def allergy_terms(substance: AllergySubstance | None, free_text: str) -> set[str]:
+    terms = {fold(free_text)} if free_text else set()
+    if substance is not None:
+        terms |= {fold(substance.id), fold(substance.name)}
+        terms |= {fold(c) for c in substance.classes} | {fold(m) for m in substance.medicines}
+    return terms
+
+
+def matches(allergy: Iterable[str], drug: Iterable[str]) -> bool:
+    return bool(set(allergy) & set(drug))

@@ -1,0 +1,91 @@
+"""Errors raised by the encrypted store.
+
+    StoreError
+    ├── VaultNotFoundError       no vault in the data directory
+    ├── VaultExistsError         refusing to create over an existing vault
+    ├── NotAVaultError           the files are not a vault, or are truncated/corrupted
+    ├── SqlCipherUnavailableError  the SQLCipher driver cannot be loaded
+    ├── CredentialsError         (the CLI maps these to exit code 2)
+    │   ├── UnknownUserError
+    │   ├── WrongPassphraseError
+    │   └── WrongRecoverySecretError
+    ├── VaultLockedError         the vault was locked; keys are gone
+    ├── PermissionDeniedError    the unlocked user's role may not do this
+    ├── UserExistsError / UserDisabledError
+    ├── ConcurrencyError         expected stream version did not match
+    └── TamperError              the event log failed verification (names the position)
+
+Messages never contain patient data: only user names, positions, file names and counts.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every store error; the message is safe to show to a person."""
+
+
+class VaultNotFoundError(StoreError):
+    pass
+
+
+class VaultExistsError(StoreError):
+    pass
+
+
+class NotAVaultError(StoreError):
+    pass
+
+
+class SqlCipherUnavailableError(StoreError):
+    pass
+
+
+class CredentialsError(StoreError):
+    pass
+
+
+class UnknownUserError(CredentialsError):
+    pass
+
+
+class WrongPassphraseError(CredentialsError):
+    pass
+
+
+class WrongRecoverySecretError(CredentialsError):
+    pass
+
+
+class VaultLockedError(StoreError):
+    def __init__(self, message: str = "the vault is locked; unlock it first") -> None:
+        super().__init__(message)
+
+
+class PermissionDeniedError(StoreError):
+    pass
+
+
+class UserExistsError(StoreError):
+    pass
+
+
+class UserDisabledError(CredentialsError):
+    pass
+
+
+class ConcurrencyError(StoreError):
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id} is at version {actual}, expected {expected}; "
+            "someone else changed it first"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class TamperError(StoreError):
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position

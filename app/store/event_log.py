@@ -1,0 +1,367 @@
+"""The append-only event log: sealed payloads, a keyed hash chain, optimistic concurrency.
+
+Each row's payload is AES-256-GCM sealed with associated data binding event id, stream and
+version, so a payload moved to another row fails to open. Each row also carries
+HMAC(previous link || row), so an edited, deleted, inserted or reordered row breaks the chain at
+the first position that differs; `log_head` holds the last link, so a truncated tail shows too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.store import crypto, schema
+from app.store.database import read_transaction, write_transaction
+from app.store.errors import ConcurrencyError, TamperError
+
+NO_STREAM = 0  # expected_version for a stream that must not exist yet
+ANY_VERSION = -1  # expected_version that skips the concurrency check (clinic-wide streams)
+READ_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class EventMetadata:
+    command_id: str
+    user: str
+    role: str
+    device_id: str
+    recorded_at: str  # ISO 8601 UTC, when the device stored it
+    occurred_at: str  # ISO 8601, clinical time (may be earlier)
+    extra: Mapping[str, str] = field(default_factory=dict)  # e.g. origin=server for pulled events
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {
+            "command_id": self.command_id,
+            "user": self.user,
+            "role": self.role,
+            "device_id": self.device_id,
+            "recorded_at": self.recorded_at,
+            "occurred_at": self.occurred_at,
+        }
+        if self.extra:
+            data["extra"] = dict(self.extra)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> EventMetadata:
+        data = json.loads(text)
+        return cls(
+            command_id=data["command_id"],
+            user=data["user"],
+            role=data["role"],
+            device_id=data["device_id"],
+            recorded_at=data["recorded_at"],
+            occurred_at=data["occurred_at"],
+            extra=data.get("extra", {}),
+        )
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    payload: Mapping[str, Any]
+    metadata: EventMetadata
+    schema_version: int = 1
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    event_id: str
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    metadata: EventMetadata
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    events: int
+    head_position: int
+
+
+def _aad(event_id: str, stream_id: str, version: int) -> bytes:
+    return f"{event_id}|{stream_id}|{version}".encode()
+
+
+def _link_record(
+    position: int,
+    event_id: str,
+    stream_id: str,
+    version: int,
+    type_: str,
+    schema_version: int,
+    metadata_json: str,
+    sealed: bytes,
+) -> bytes:
+    # JSON gives an unambiguous encoding of the fields (no concatenation collisions).
+    return json.dumps(
+        [
+            position,
+            event_id,
+            stream_id,
+            version,
+            type_,
+            schema_version,
+            metadata_json,
+            sealed.hex(),
+        ],
+        separators=(",", ":"),
+    ).encode()
+
+
+class EventLog:
+    """Append and read events of one unlocked vault."""
+
+    def __init__(
+        self, engine_source: Callable[[], Engine], data_key: bytes | bytearray, vault_id: str
+    ) -> None:
+        self._engine = engine_source
+        payload_key = crypto.subkey(data_key, "payload")
+        self._aead = AESGCM(bytes(payload_key))
+        crypto.wipe(payload_key)
+        self._chain_key = crypto.subkey(data_key, "chain")
+        self._genesis = crypto.chain_mac(self._chain_key, b"", f"genesis|{vault_id}".encode())
+
+    def forget_keys(self) -> None:
+        crypto.wipe(self._chain_key)
+        self._aead = None  # type: ignore[assignment]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        conn: Connection | None = None,
+    ) -> list[RecordedEvent]:
+        """Append events to a stream if it is at `expected_version`; commit unless given `conn`."""
+        if conn is None:
+            with write_transaction(self._engine()) as own:
+                return self.append(stream_id, expected_version, events, own)
+        current = self.stream_version(stream_id, conn)
+        if expected_version != ANY_VERSION and current != expected_version:
+            raise ConcurrencyError(stream_id, expected_version, current)
+        head = conn.execute(select(schema.log_head.c.position, schema.log_head.c.chain)).first()
+        position, link = (head[0], head[1]) if head else (0, self._genesis)
+        recorded: list[RecordedEvent] = []
+        rows: list[dict[str, Any]] = []
+        for offset, ev in enumerate(events, start=1):
+            position += 1
+            version = current + offset
+            metadata_json = ev.metadata.to_json()
+            plaintext = json.dumps(ev.payload, sort_keys=True, separators=(",", ":")).encode()
+            nonce = os.urandom(crypto.NONCE_BYTES)
+            sealed = nonce + self._aead.encrypt(
+                nonce, plaintext, _aad(ev.event_id, stream_id, version)
+            )
+            link = crypto.chain_mac(
+                self._chain_key,
+                link,
+                _link_record(
+                    position,
+                    ev.event_id,
+                    stream_id,
+                    version,
+                    ev.type,
+                    ev.schema_version,
+                    metadata_json,
+                    sealed,
+                ),
+            )
+            rows.append(
+                {
+                    "position": position,
+                    "event_id": ev.event_id,
+                    "stream_id": stream_id,
+                    "stream_version": version,
+                    "type": ev.type,
+                    "schema_version": ev.schema_version,
+                    "metadata": metadata_json,
+                    "payload": sealed,
+                    "chain": link,
+                }
+            )
+            recorded.append(
+                RecordedEvent(
+                    position,
+                    ev.event_id,
+                    stream_id,
+                    version,
+                    ev.type,
+                    ev.schema_version,
+                    ev.metadata,
+                    dict(ev.payload),
+                )
+            )
+        if not rows:
+            return recorded
+        try:
+            conn.execute(insert(schema.events), rows)
+        except IntegrityError as exc:  # a racing writer took the version first
+            raise ConcurrencyError(stream_id, expected_version, current + 1) from exc
+        if head:
+            conn.execute(update(schema.log_head).values(position=position, chain=link))
+        else:
+            conn.execute(insert(schema.log_head).values(id=1, position=position, chain=link))
+        return recorded
+
+    # -- reading -------------------------------------------------------------------------
+
+    def stream_version(self, stream_id: str, conn: Connection | None = None) -> int:
+        if conn is None:
+            with read_transaction(self._engine()) as own:
+                return self.stream_version(stream_id, own)
+        value = conn.execute(
+            select(func.max(schema.events.c.stream_version)).where(
+                schema.events.c.stream_id == stream_id
+            )
+        ).scalar()
+        return int(value or 0)
+
+    def head_position(self, conn: Connection | None = None) -> int:
+        if conn is None:
+            with read_transaction(self._engine()) as own:
+                return self.head_position(own)
+        value = conn.execute(select(schema.log_head.c.position)).scalar()
+        return int(value or 0)
+
+    def read_stream(
+        self, stream_id: str, conn: Connection | None = None, up_to_position: int | None = None
+    ) -> list[RecordedEvent]:
+        """Every event of one stream in version order (optionally only up to a log position)."""
+        if conn is None:
+            with read_transaction(self._engine()) as own:
+                return self.read_stream(stream_id, own, up_to_position)
+        query = select(schema.events).where(schema.events.c.stream_id == stream_id)
+        if up_to_position is not None:
+            query = query.where(schema.events.c.position <= up_to_position)
+        rows = conn.execute(query.order_by(schema.events.c.stream_version)).all()
+        return [self._open(row) for row in rows]
+
+    def read_all(
+        self, from_position: int = 0, conn: Connection | None = None, batch: int = READ_BATCH
+    ) -> Iterator[RecordedEvent]:
+        """Events after `from_position` in log order, read in batches so memory stays flat."""
+        position = from_position
+        while True:
+            if conn is None:
+                with read_transaction(self._engine()) as own:
+                    rows = self._rows_after(own, position, batch)
+            else:
+                rows = self._rows_after(conn, position, batch)
+            if not rows:
+                return
+            for row in rows:
+                yield self._open(row)
+            position = rows[-1].position
+
+    def _rows_after(self, conn: Connection, position: int, batch: int) -> Sequence[Any]:
+        return conn.execute(
+            select(schema.events)
+            .where(schema.events.c.position > position)
+            .order_by(schema.events.c.position)
+            .limit(batch)
+        ).all()
+
+    def _open(self, row: Any) -> RecordedEvent:
+        try:
+            plaintext = self._aead.decrypt(
+                row.payload[: crypto.NONCE_BYTES],
+                row.payload[crypto.NONCE_BYTES :],
+                _aad(row.event_id, row.stream_id, row.stream_version),
+            )
+        except (InvalidTag, ValueError) as exc:
+            raise TamperError(
+                f"event at position {row.position} failed authentication: its payload was "
+                "altered or moved",
+                row.position,
+            ) from exc
+        return RecordedEvent(
+            position=row.position,
+            event_id=row.event_id,
+            stream_id=row.stream_id,
+            stream_version=row.stream_version,
+            type=row.type,
+            schema_version=row.schema_version,
+            metadata=EventMetadata.from_json(row.metadata),
+            payload=json.loads(plaintext),
+        )
+
+    # -- verification --------------------------------------------------------------------
+
+    def verify(self, from_tail: int | None = None) -> VerifyReport:
+        """Check positions, chain links, payload seals and the head; raise TamperError at the
+        first bad position. `from_tail=N` checks only the last N events (used at unlock)."""
+        engine = self._engine()
+        with read_transaction(engine) as conn:
+            head = conn.execute(select(schema.log_head.c.position, schema.log_head.c.chain)).first()
+            head_position = int(head[0]) if head else 0
+            start = 0
+            link = self._genesis
+            if from_tail is not None and head_position > from_tail:
+                start = head_position - from_tail
+                prev = conn.execute(
+                    select(schema.events.c.chain).where(schema.events.c.position == start)
+                ).scalar()
+                if prev is None:
+                    raise TamperError(f"event at position {start} is missing", start)
+                link = prev
+            expected = start
+            count = 0
+            for row in conn.execute(
+                select(schema.events)
+                .where(schema.events.c.position > start)
+                .order_by(schema.events.c.position)
+            ).yield_per(READ_BATCH):
+                expected += 1
+                if row.position != expected:
+                    raise TamperError(
+                        f"event at position {expected} is missing (next found: {row.position})",
+                        expected,
+                    )
+                link = crypto.chain_mac(
+                    self._chain_key,
+                    link,
+                    _link_record(
+                        row.position,
+                        row.event_id,
+                        row.stream_id,
+                        row.stream_version,
+                        row.type,
+                        row.schema_version,
+                        row.metadata,
+                        row.payload,
+                    ),
+                )
+                if not crypto.constant_time_equal(link, row.chain):
+                    raise TamperError(
+                        f"event at position {row.position} does not match the hash chain: it or "
+                        "an earlier event was edited, inserted or reordered",
+                        row.position,
+                    )
+                self._open(row)
+                count += 1
+            if expected != head_position:
+                raise TamperError(
+                    f"the log ends at position {expected} but its head says {head_position}: "
+                    "events were removed from the end",
+                    expected + 1,
+                )
+            if head is not None and not crypto.constant_time_equal(link, head[1]):
+                raise TamperError("the log head does not match the last event", head_position)
+        return VerifyReport(events=count, head_position=head_position)

@@ -1,0 +1,96 @@
+"""Ordered, forward-only schema migrations of the store.
+
+Each migration runs in its own write transaction together with the row that records it, so a
+crash leaves the schema at a whole version. A vault written by a newer FieldChart is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, text
+
+from app.store.database import write_transaction
+from app.store.errors import NotAVaultError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _statements(*sql: str) -> Callable[[Connection], None]:
+    def run(conn: Connection) -> None:
+        for statement in sql:
+            conn.exec_driver_sql(statement)
+
+    return run
+
+
+MIGRATIONS: Sequence[Migration] = (
+    Migration(
+        1,
+        "vault metadata, users and the event log",
+        _statements(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """CREATE TABLE users (
+                name TEXT PRIMARY KEY, role TEXT NOT NULL, created_at TEXT NOT NULL,
+                disabled BOOLEAN NOT NULL DEFAULT 0)""",
+            """CREATE TABLE events (
+                position INTEGER PRIMARY KEY,
+                event_id TEXT NOT NULL UNIQUE,
+                stream_id TEXT NOT NULL,
+                stream_version INTEGER NOT NULL,
+                type TEXT NOT NULL,
+                schema_version INTEGER NOT NULL,
+                metadata TEXT NOT NULL,
+                payload BLOB NOT NULL,
+                chain BLOB NOT NULL,
+                CONSTRAINT uq_stream_version UNIQUE (stream_id, stream_version))""",
+            # Events are immutable: corrections are new events, never edits.
+            """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+               BEGIN SELECT RAISE(ABORT, 'events are immutable'); END""",
+            """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+               BEGIN SELECT RAISE(ABORT, 'events are immutable'); END""",
+            """CREATE TABLE log_head (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                position INTEGER NOT NULL, chain BLOB NOT NULL)""",
+        ),
+    ),
+)
+
+
+def current_version(conn: Connection) -> int:
+    conn.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    value = conn.execute(text("SELECT max(version) FROM schema_migrations")).scalar()
+    return int(value or 0)
+
+
+def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the schema up to date; returns the resulting version."""
+    latest = migrations[-1].version if migrations else 0
+    with write_transaction(engine) as conn:
+        version = current_version(conn)
+    if version > latest:
+        raise NotAVaultError(
+            f"this vault has schema version {version}, newer than this FieldChart "
+            f"understands ({latest}); update FieldChart"
+        )
+    for migration in migrations:
+        if migration.version <= version:
+            continue
+        with write_transaction(engine) as conn:
+            migration.apply(conn)
+            conn.execute(
+                text("INSERT INTO schema_migrations VALUES (:v, :n, :t)"),
+                {"v": migration.version, "n": migration.name, "t": datetime.now(UTC).isoformat()},
+            )
+        version = migration.version
+    return version

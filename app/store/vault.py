@@ -1,0 +1,372 @@
+"""The vault: one SQLCipher file, its key slots, and the lifecycle unlock -> use -> lock."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, insert, select, update
+
+from app.domain.roles import Actor, Role
+from app.store import crypto, schema
+from app.store.crypto import RFC9106_SECOND, DecryptionError, KdfParams
+from app.store.database import check_readable, open_engine, read_transaction, write_transaction
+from app.store.errors import (
+    NotAVaultError,
+    PermissionDeniedError,
+    UnknownUserError,
+    UserDisabledError,
+    UserExistsError,
+    VaultExistsError,
+    VaultLockedError,
+    VaultNotFoundError,
+    WrongPassphraseError,
+    WrongRecoverySecretError,
+)
+from app.store.event_log import EventLog
+from app.store.keyslots import RECOVERY_SLOT, KeySlotFile, user_slot_id
+from app.store.migrations import migrate
+from app.store.throttle import Throttle
+
+DB_FILE = "vault.db"
+SLOTS_FILE = "keyslots.json"
+THROTTLE_FILE = "unlock-failures.json"
+TAIL_VERIFY_AT_UNLOCK = 1000
+USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MIN_PASSPHRASE = 8
+RECOVERY_USER = "recovery"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def check_user_name(name: str) -> str:
+    if not USER_NAME.match(name):
+        raise ValueError(
+            f"user name {name!r} is not allowed: use 1-64 lower-case letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def check_passphrase(passphrase: str) -> str:
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise ValueError(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
+    return passphrase
+
+
+def new_recovery_secret() -> str:
+    """160 random bits, base32, in groups of four for reading aloud and typing."""
+    raw = base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def _normalise_recovery(secret: str) -> bytes:
+    return re.sub(r"[\s-]", "", secret).upper().encode("ascii", "ignore")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    role: Role
+    created_at: str
+    disabled: bool
+
+
+class Vault:
+    """One data directory holding an encrypted vault. Created locked; unlock to use."""
+
+    def __init__(self, data_dir: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.data_dir = Path(data_dir)
+        self._slots: KeySlotFile | None = None
+        self._throttle = Throttle(self.data_dir / THROTTLE_FILE, sleep)
+        self._data_key: bytearray | None = None
+        self._engine: Engine | None = None
+        self._events: EventLog | None = None
+        self._actor: Actor | None = None
+        self._device_id: str | None = None
+
+    # -- paths and creation --------------------------------------------------------------
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_FILE
+
+    @property
+    def slots_path(self) -> Path:
+        return self.data_dir / SLOTS_FILE
+
+    @staticmethod
+    def exists(data_dir: Path) -> bool:
+        return (Path(data_dir) / SLOTS_FILE).exists()
+
+    @classmethod
+    def create(
+        cls,
+        data_dir: Path,
+        admin_user: str,
+        passphrase: str,
+        *,
+        kdf: KdfParams = RFC9106_SECOND,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> tuple[Vault, str]:
+        """Create a vault whose first user is an admin; returns it unlocked and the recovery
+        secret, which is shown once and stored nowhere in plaintext."""
+        check_user_name(admin_user)
+        check_passphrase(passphrase)
+        vault = cls(data_dir, sleep=sleep)
+        if vault.slots_path.exists():
+            raise VaultExistsError(f"a vault already exists in {vault.data_dir}")
+        if vault.db_path.exists():
+            raise VaultExistsError(
+                f"{vault.db_path} exists without its key slots (an interrupted creation or a "
+                "damaged vault); it is left untouched: move it away to create a new vault"
+            )
+        vault.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data_key = crypto.random_key()
+        vault_id = str(uuid.uuid4())
+        engine = open_engine(vault.db_path, data_key)
+        try:
+            migrate(engine)
+            with write_transaction(engine) as conn:
+                conn.execute(
+                    insert(schema.meta),
+                    [
+                        {"key": "vault_id", "value": vault_id},
+                        {"key": "device_id", "value": str(uuid.uuid4())},
+                        {"key": "created_at", "value": _now()},
+                    ],
+                )
+                conn.execute(
+                    insert(schema.users).values(
+                        name=admin_user, role=Role.ADMIN.value, created_at=_now(), disabled=False
+                    )
+                )
+        finally:
+            engine.dispose()
+        recovery = new_recovery_secret()
+        slots = KeySlotFile(vault_id=vault_id, first_admin=admin_user)
+        slots.wrap(user_slot_id(admin_user), passphrase.encode(), data_key, kdf)
+        slots.wrap(RECOVERY_SLOT, _normalise_recovery(recovery), data_key, kdf)
+        # Written last: a vault "exists" once its slots do, so a crash before leaves no vault.
+        slots.save(vault.slots_path)
+        vault.db_path.chmod(0o600)
+        vault.slots_path.chmod(0o600)
+        vault._slots = slots
+        vault._start_session(data_key, Actor(admin_user, Role.ADMIN))
+        return vault, recovery
+
+    @classmethod
+    def open(cls, data_dir: Path, *, sleep: Callable[[float], None] = time.sleep) -> Vault:
+        """A locked handle on an existing vault (reads only the key-slot file)."""
+        vault = cls(data_dir, sleep=sleep)
+        if not vault.slots_path.exists():
+            if vault.db_path.exists():
+                raise NotAVaultError(
+                    f"{vault.db_path} has no key-slot file ({SLOTS_FILE}) beside it, so it "
+                    "cannot be unlocked; restore that file from a backup"
+                )
+            raise VaultNotFoundError(f"no vault in {vault.data_dir}; create one with `init`")
+        if not vault.db_path.exists():
+            raise NotAVaultError(f"{vault.data_dir} has key slots but no {DB_FILE}")
+        vault._slots = KeySlotFile.load(vault.slots_path)
+        return vault
+
+    # -- unlock and lock -----------------------------------------------------------------
+
+    def unlock(self, user: str, passphrase: str) -> Actor:
+        slots = self._require_slots()
+        slot_id = user_slot_id(user)
+        if slot_id not in slots.slots:
+            raise UnknownUserError(f"there is no user '{user}' in this vault")
+        self._throttle.wait_before_attempt(user)
+        try:
+            data_key = slots.unwrap(slot_id, passphrase.encode())
+        except DecryptionError:
+            self._throttle.record_failure(user)
+            raise WrongPassphraseError(f"wrong passphrase for user '{user}'") from None
+        self._throttle.record_success(user)
+        self._start_session(data_key, None, user)
+        return self.actor
+
+    def unlock_with_recovery(self, secret: str) -> Actor:
+        """Unlock with the recovery secret; the session may only manage users and keys."""
+        slots = self._require_slots()
+        self._throttle.wait_before_attempt(RECOVERY_USER)
+        try:
+            data_key = slots.unwrap(RECOVERY_SLOT, _normalise_recovery(secret))
+        except DecryptionError:
+            self._throttle.record_failure(RECOVERY_USER)
+            raise WrongRecoverySecretError("wrong recovery secret") from None
+        self._throttle.record_success(RECOVERY_USER)
+        self._start_session(data_key, Actor(RECOVERY_USER, Role.ADMIN))
+        return self.actor
+
+    def _start_session(self, data_key: bytearray, actor: Actor | None, user: str = "") -> None:
+        slots = self._require_slots()
+        engine = open_engine(self.db_path, data_key)
+        try:
+            check_readable(engine, self.db_path)
+            migrate(engine)
+            with read_transaction(engine) as conn:
+                meta = dict(conn.execute(select(schema.meta.c.key, schema.meta.c.value)).all())
+                if meta.get("vault_id") != slots.vault_id:
+                    raise NotAVaultError(f"{DB_FILE} and {SLOTS_FILE} belong to different vaults")
+                if actor is None:
+                    row = conn.execute(
+                        select(schema.users).where(schema.users.c.name == user)
+                    ).first()
+                    if row is None:
+                        raise UnknownUserError(f"there is no user '{user}' in this vault")
+                    if row.disabled:
+                        raise UserDisabledError(f"user '{user}' is disabled")
+                    actor = Actor(user, Role(row.role))
+            events = EventLog(lambda: engine, data_key, slots.vault_id)
+            events.verify(from_tail=TAIL_VERIFY_AT_UNLOCK)
+        except BaseException:
+            engine.dispose()
+            crypto.wipe(data_key)
+            raise
+        self._data_key, self._engine, self._events = data_key, engine, events
+        self._actor, self._device_id = actor, meta["device_id"]
+
+    def lock(self) -> None:
+        """Drop every key and close every connection; queries afterwards raise VaultLockedError."""
+        if self._events is not None:
+            self._events.forget_keys()
+        if self._engine is not None:
+            self._engine.dispose()
+        crypto.wipe(self._data_key)
+        self._data_key = self._engine = self._events = None
+        self._actor = None
+
+    @property
+    def is_unlocked(self) -> bool:
+        return self._engine is not None
+
+    # -- what an unlocked vault offers ----------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise VaultLockedError()
+        return self._engine
+
+    @property
+    def events(self) -> EventLog:
+        if self._events is None:
+            raise VaultLockedError()
+        return self._events
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            raise VaultLockedError()
+        return self._actor
+
+    @property
+    def device_id(self) -> str:
+        if self._device_id is None or self._engine is None:
+            raise VaultLockedError()
+        return self._device_id
+
+    @property
+    def first_admin(self) -> str:
+        return self._require_slots().first_admin
+
+    @property
+    def vault_id(self) -> str:
+        return self._require_slots().vault_id
+
+    # -- users and passphrases -----------------------------------------------------------
+
+    def list_users(self) -> list[UserInfo]:
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(select(schema.users).order_by(schema.users.c.name)).all()
+        return [UserInfo(r.name, Role(r.role), r.created_at, bool(r.disabled)) for r in rows]
+
+    def add_user(
+        self, name: str, role: Role, passphrase: str, *, kdf: KdfParams | None = None
+    ) -> UserInfo:
+        self._require_admin("add users")
+        check_user_name(name)
+        check_passphrase(passphrase)
+        slots = self._require_slots()
+        if user_slot_id(name) in slots.slots or name == RECOVERY_USER:
+            raise UserExistsError(f"user '{name}' already exists")
+        info = UserInfo(name, role, _now(), False)
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                insert(schema.users).values(
+                    name=name, role=role.value, created_at=info.created_at, disabled=False
+                )
+            )
+            self._wrap_slot(user_slot_id(name), passphrase, kdf)
+        return info
+
+    def disable_user(self, name: str) -> None:
+        self._require_admin("disable users")
+        if self._actor is not None and name == self._actor.user:
+            raise PermissionDeniedError("you cannot disable the user you are signed in as")
+        slots = self._require_slots()
+        if user_slot_id(name) not in slots.slots:
+            raise UnknownUserError(f"there is no user '{name}' in this vault")
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(schema.users).where(schema.users.c.name == name).values(disabled=True)
+            )
+            # Removing the slot makes the disabled user's passphrase useless at once.
+            del slots.slots[user_slot_id(name)]
+            slots.save(self.slots_path)
+
+    def change_passphrase(self, user: str, old: str, new: str) -> None:
+        """Rewrap one user's slot; proves the old passphrase first."""
+        check_passphrase(new)
+        slots = self._require_slots()
+        slot_id = user_slot_id(user)
+        if slot_id not in slots.slots:
+            raise UnknownUserError(f"there is no user '{user}' in this vault")
+        try:
+            key = slots.unwrap(slot_id, old.encode())
+        except DecryptionError:
+            self._throttle.record_failure(user)
+            raise WrongPassphraseError(f"wrong passphrase for user '{user}'") from None
+        try:
+            slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf)
+            slots.save(self.slots_path)
+        finally:
+            crypto.wipe(key)
+
+    def reset_passphrase(self, user: str, new: str) -> None:
+        """An admin (or the recovery secret) sets a new passphrase for a user who forgot it."""
+        self._require_admin("reset passphrases")
+        check_passphrase(new)
+        slots = self._require_slots()
+        if user_slot_id(user) not in slots.slots:
+            raise UnknownUserError(f"there is no user '{user}' in this vault")
+        self._wrap_slot(user_slot_id(user), new, None)
+
+    def _wrap_slot(self, slot_id: str, passphrase: str, kdf: KdfParams | None) -> None:
+        slots = self._require_slots()
+        if self._data_key is None:
+            raise VaultLockedError()
+        recovery = slots.slots[RECOVERY_SLOT]
+        slots.wrap(slot_id, passphrase.encode(), self._data_key, kdf or recovery.kdf)
+        slots.save(self.slots_path)
+
+    def _require_admin(self, what: str) -> None:
+        if self.actor.role is not Role.ADMIN:
+            raise PermissionDeniedError(f"only an admin may {what}; you are {self.actor.role}")
+
+    def _require_slots(self) -> KeySlotFile:
+        if self._slots is None:
+            raise VaultNotFoundError(f"no vault opened in {self.data_dir}")
+        return self._slots
