@@ -11,8 +11,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.commandline import vault_commands
+from app.commandline import clinic_commands, vault_commands
 from app.commandline.errors import CliError
+from app.domain.errors import DomainError
 from app.store.errors import CredentialsError, StoreError
 
 log = logging.getLogger("fieldchart.cli")
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     vault_commands.register(sub)
+    clinic_commands.register(sub)
     return parser
 
 
@@ -50,6 +52,9 @@ def run_command(args: argparse.Namespace) -> int:
     except CredentialsError as exc:
         _say(str(exc))
         return 2
+    except DomainError as exc:
+        _say(exc.message)
+        return 1
     except (StoreError, ValueError) as exc:
         _say(str(exc))
         return 1

@@ -65,9 +65,15 @@ def fold(patient_id: str, history: list[ev.DomainEvent]) -> PatientChart:
     return chart
 
 
-@singledispatch
 def evolve(chart: PatientChart, event: ev.DomainEvent) -> PatientChart:
     """Apply one event to the chart (in place) and return it."""
+    _apply(event, chart)
+    return chart
+
+
+@singledispatch
+def _apply(event: ev.DomainEvent, chart: PatientChart) -> None:
+    # singledispatch picks the rule by the type of the first argument: the event.
     raise TypeError(f"no evolve rule for {type(event).__name__}")
 
 
@@ -82,72 +88,62 @@ def _set_status(chart: PatientChart, item_id: str, status: str, **data: Any) -> 
         item.data.update(data)
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.PatientRegistered) -> PatientChart:
+@_apply.register
+def _(event: ev.PatientRegistered, chart: PatientChart) -> None:
     chart.registered = True
     chart.demographics = {
         k: getattr(event, k) for k in ("given", "family", "birth_date", "sex", "phone", "address")
     }
     chart.identifiers = list(event.identifiers)
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.DemographicsUpdated) -> PatientChart:
+@_apply.register
+def _(event: ev.DemographicsUpdated, chart: PatientChart) -> None:
     chart.demographics.update(event.changes)
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.EncounterStarted) -> PatientChart:
+@_apply.register
+def _(event: ev.EncounterStarted, chart: PatientChart) -> None:
     _add(chart, "encounter", event.encounter_id, event.to_payload(), "in-progress")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.EncounterFinished) -> PatientChart:
+@_apply.register
+def _(event: ev.EncounterFinished, chart: PatientChart) -> None:
     _set_status(chart, event.encounter_id, "finished", finished_at=event.finished_at)
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.VitalsRecorded) -> PatientChart:
+@_apply.register
+def _(event: ev.VitalsRecorded, chart: PatientChart) -> None:
     _add(chart, "vitals", event.vitals_id, event.to_payload(), "final")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.DiagnosisRecorded) -> PatientChart:
+@_apply.register
+def _(event: ev.DiagnosisRecorded, chart: PatientChart) -> None:
     _add(chart, "diagnosis", event.diagnosis_id, event.to_payload(), "active")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.DiagnosisResolved) -> PatientChart:
+@_apply.register
+def _(event: ev.DiagnosisResolved, chart: PatientChart) -> None:
     _set_status(chart, event.diagnosis_id, "resolved", resolved_at=event.resolved_at)
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.AllergyRecorded) -> PatientChart:
+@_apply.register
+def _(event: ev.AllergyRecorded, chart: PatientChart) -> None:
     _add(chart, "allergy", event.allergy_id, event.to_payload(), "active")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.AllergyStatusChanged) -> PatientChart:
+@_apply.register
+def _(event: ev.AllergyStatusChanged, chart: PatientChart) -> None:
     _set_status(chart, event.allergy_id, event.status)
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.MedicationPrescribed) -> PatientChart:
+@_apply.register
+def _(event: ev.MedicationPrescribed, chart: PatientChart) -> None:
     _add(chart, "medication", event.prescription_id, event.to_payload(), "active")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.MedicationDiscontinued) -> PatientChart:
+@_apply.register
+def _(event: ev.MedicationDiscontinued, chart: PatientChart) -> None:
     _set_status(
         chart,
         event.prescription_id,
@@ -155,56 +151,48 @@ def _(chart: PatientChart, event: ev.MedicationDiscontinued) -> PatientChart:
         discontinued_at=event.discontinued_at,
         discontinue_reason=event.reason,
     )
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.NoteAdded) -> PatientChart:
+@_apply.register
+def _(event: ev.NoteAdded, chart: PatientChart) -> None:
     _add(chart, "note", event.note_id, event.to_payload(), "current")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.AppointmentScheduled) -> PatientChart:
+@_apply.register
+def _(event: ev.AppointmentScheduled, chart: PatientChart) -> None:
     _add(chart, "appointment", event.appointment_id, event.to_payload(), "booked")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.AppointmentRescheduled) -> PatientChart:
+@_apply.register
+def _(event: ev.AppointmentRescheduled, chart: PatientChart) -> None:
     item = chart.items.get(event.appointment_id)
     if item is not None:
         item.data.update(start=event.start, end=event.end)
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.AppointmentCancelled) -> PatientChart:
+@_apply.register
+def _(event: ev.AppointmentCancelled, chart: PatientChart) -> None:
     _set_status(chart, event.appointment_id, "cancelled")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.AppointmentAttended) -> PatientChart:
+@_apply.register
+def _(event: ev.AppointmentAttended, chart: PatientChart) -> None:
     _set_status(chart, event.appointment_id, "fulfilled")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.AppointmentMissed) -> PatientChart:
+@_apply.register
+def _(event: ev.AppointmentMissed, chart: PatientChart) -> None:
     _set_status(chart, event.appointment_id, "noshow")
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.EnteredInError) -> PatientChart:
+@_apply.register
+def _(event: ev.EnteredInError, chart: PatientChart) -> None:
     item = chart.items.get(event.item_id)
     if item is not None:
         item.entered_in_error = True
         item.data["entered_in_error_reason"] = event.reason
-    return chart
 
 
-@evolve.register
-def _(chart: PatientChart, event: ev.ChartViewed) -> PatientChart:
-    return chart
+@_apply.register
+def _(event: ev.ChartViewed, chart: PatientChart) -> None:
+    return None

@@ -27,7 +27,8 @@ def command_from_json(data: object) -> Command:
     name = data.get("type")
     if not isinstance(name, str) or name not in COMMANDS_BY_NAME:
         raise ValidationError(
-            f"Unknown command type {str(name)[:40]!r}; known: {', '.join(sorted(COMMANDS_BY_NAME))}",
+            f"Unknown command type {str(name)[:40]!r}; known: "
+            f"{', '.join(sorted(COMMANDS_BY_NAME))}",
             "type",
         )
     cls = COMMANDS_BY_NAME[name]
@@ -72,25 +73,33 @@ def _convert(value: object, hint: Any, field: str) -> Any:
         result = []
         for i, item in enumerate(value):
             if not isinstance(item, Mapping) or set(item) - {"system", "value"}:
-                raise ValidationError(f"{field}[{i}] must be an object with system and value",
-                                      f"{field}[{i}]")
-            result.append(Identifier(
-                system=_convert(item.get("system"), str, f"{field}[{i}].system"),
-                value=_convert(item.get("value"), str, f"{field}[{i}].value"),
-            ))
+                raise ValidationError(
+                    f"{field}[{i}] must be an object with system and value", f"{field}[{i}]"
+                )
+            result.append(
+                Identifier(
+                    system=_convert(item.get("system"), str, f"{field}[{i}].system"),
+                    value=_convert(item.get("value"), str, f"{field}[{i}].value"),
+                )
+            )
         return tuple(result)
     if origin is Mapping and args[1] is FieldChange:
         if not isinstance(value, Mapping):
             raise ValidationError(
-                f"{field} must map field names to {{new, expected}} objects", field)
+                f"{field} must map field names to {{new, expected}} objects", field
+            )
         changes = {}
         for key, change in value.items():
-            if not isinstance(change, Mapping) or "new" not in change or set(change) - {
-                "new", "expected"
-            }:
+            if (
+                not isinstance(change, Mapping)
+                or "new" not in change
+                or set(change) - {"new", "expected"}
+            ):
                 raise ValidationError(
                     f"the change of {str(key)[:40]} needs 'new' (and 'expected', the value "
-                    "you saw)", str(key)[:40])
+                    "you saw)",
+                    str(key)[:40],
+                )
             changes[str(key)] = FieldChange(
                 new=_convert(change.get("new"), str | None, str(key)),
                 expected=_convert(change.get("expected"), str | None, str(key)),

@@ -10,10 +10,29 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 
+# Letters that Unicode does not decompose into a base letter plus accent.
+_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "ß": "ss",
+        "ł": "l",
+        "đ": "d",
+        "þ": "th",
+        "ð": "d",
+        "ı": "i",
+        "ħ": "h",
+        "ŧ": "t",
+    }
+)
+
+
 def fold(text: str) -> str:
     """Case- and accent-insensitive form used for every name comparison."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return plain.translate(_LETTERS).strip()
 
 
 @dataclass(frozen=True)

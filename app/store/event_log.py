@@ -205,7 +205,9 @@ class EventLog:
                     ev.type,
                     ev.schema_version,
                     ev.metadata,
-                    dict(ev.payload),
+                    # Exactly what a later read returns (key order, lists), so projections fed
+                    # live and projections rebuilt from the log see identical input.
+                    json.loads(plaintext),
                 )
             )
         if not rows:
@@ -241,13 +243,21 @@ class EventLog:
         return int(value or 0)
 
     def read_stream(
-        self, stream_id: str, conn: Connection | None = None, up_to_position: int | None = None
+        self,
+        stream_id: str,
+        conn: Connection | None = None,
+        up_to_position: int | None = None,
+        after_version: int = 0,
     ) -> list[RecordedEvent]:
-        """Every event of one stream in version order (optionally only up to a log position)."""
+        """Events of one stream in version order, after `after_version` (and optionally only
+        up to a log position)."""
         if conn is None:
             with read_transaction(self._engine()) as own:
-                return self.read_stream(stream_id, own, up_to_position)
-        query = select(schema.events).where(schema.events.c.stream_id == stream_id)
+                return self.read_stream(stream_id, own, up_to_position, after_version)
+        query = select(schema.events).where(
+            schema.events.c.stream_id == stream_id,
+            schema.events.c.stream_version > after_version,
+        )
         if up_to_position is not None:
             query = query.where(schema.events.c.position <= up_to_position)
         rows = conn.execute(query.order_by(schema.events.c.stream_version)).all()

@@ -61,6 +61,30 @@ MIGRATIONS: Sequence[Migration] = (
                 position INTEGER NOT NULL, chain BLOB NOT NULL)""",
         ),
     ),
+    Migration(
+        2,
+        "outbox: every accepted command, its events and its sync state",
+        _statements(
+            """CREATE TABLE outbox (
+                command_id TEXT PRIMARY KEY,
+                seq INTEGER NOT NULL UNIQUE,
+                stream_id TEXT NOT NULL,
+                command_type TEXT NOT NULL,
+                command TEXT NOT NULL,
+                first_position INTEGER NOT NULL,
+                last_position INTEGER NOT NULL,
+                recorded_at TEXT NOT NULL,
+                user TEXT NOT NULL,
+                role TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                detail TEXT,
+                result TEXT NOT NULL)""",
+            "CREATE INDEX ix_outbox_status ON outbox (status, seq)",
+            "CREATE INDEX ix_outbox_stream ON outbox (stream_id, seq)",
+        ),
+    ),
 )
 
 

@@ -54,3 +54,23 @@ log_head = Table(
     Column("position", Integer, nullable=False),
     Column("chain", LargeBinary, nullable=False),
 )
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("command_id", String, primary_key=True),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("stream_id", String, nullable=False),
+    Column("command_type", String, nullable=False),
+    Column("command", Text, nullable=False),
+    Column("first_position", Integer, nullable=False),
+    Column("last_position", Integer, nullable=False),
+    Column("recorded_at", String, nullable=False),
+    Column("user", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("detail", Text),
+    Column("result", Text, nullable=False),
+)

@@ -1,0 +1,222 @@
+"""`exec`, `patients`, `chart`, `schedule`, `audit` and `rebuild`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+from app.commandline.context import add_credentials, add_data_dir, unlocked_vault
+from app.commandline.errors import CliError, UsageError
+from app.domain.codec import command_from_json
+from app.domain.errors import DomainError, PreconditionError
+from app.services.clinic import Clinic, open_clinic
+from app.store.errors import StoreError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("exec", help="run JSON commands from stdin, one per line")
+    add_data_dir(p)
+    add_credentials(p)
+    p.set_defaults(run=cmd_exec)
+
+    p = sub.add_parser("patients", help="list or search patients")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("--search", default="", help="name prefix, identifier or birth date")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_patients)
+
+    p = sub.add_parser("chart", help="show a patient's chart (optionally as it was)")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("patient_id")
+    p.add_argument("--as-of", default=None, help="ISO 8601 instant with time zone")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_chart)
+
+    p = sub.add_parser("schedule", help="appointments of a day, and overdue follow-ups")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("--day", default=None, help="YYYY-MM-DD (default: today)")
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_schedule)
+
+    p = sub.add_parser("audit", help="who did what and who viewed which chart")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--patient", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_audit)
+
+    p = sub.add_parser("rebuild", help="rebuild every read model from the log; prints a digest")
+    add_data_dir(p)
+    add_credentials(p)
+    p.set_defaults(run=cmd_rebuild)
+
+
+def _clinic(args: argparse.Namespace) -> Clinic:
+    return open_clinic(unlocked_vault(args))
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, sort_keys=True))
+
+
+def refusal(exc: DomainError) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ok": False,
+        "error": exc.message,
+        "field": exc.field,
+        "kind": type(exc).__name__,
+    }
+    if isinstance(exc, PreconditionError):
+        result["expected"], result["actual"] = exc.expected, exc.actual
+    return result
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    clinic = _clinic(args)
+    actor = clinic.vault.actor
+    refused = 0
+    try:
+        for number, line in enumerate(sys.stdin, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError:
+                _print(
+                    {
+                        "ok": False,
+                        "error": f"line {number} is not valid JSON",
+                        "field": None,
+                        "kind": "ValidationError",
+                    }
+                )
+                refused += 1
+                continue
+            try:
+                changes = clinic.commands.execute(command_from_json(data), actor)
+            except DomainError as exc:
+                _print(refusal(exc))
+                refused += 1
+                continue
+            except StoreError as exc:
+                _print({"ok": False, "error": str(exc), "field": None, "kind": type(exc).__name__})
+                refused += 1
+                continue
+            _print({"ok": True, **changes.to_json()})
+            sys.stdout.flush()  # each line is an acknowledgement: the command is durable
+    finally:
+        clinic.close()
+    return 1 if refused else 0
+
+
+def cmd_patients(args: argparse.Namespace) -> int:
+    clinic = _clinic(args)
+    try:
+        found = clinic.queries.search_patients(args.search, args.limit)
+    finally:
+        clinic.close()
+    if args.json:
+        _print([asdict(p) for p in found])
+    else:
+        for p in found:
+            print(f"{p.patient_id}\t{p.family}, {p.given}\t{p.birth_date}\t{p.sex}")
+    return 0
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--as-of {text!r} is not an ISO 8601 date and time") from None
+    if moment.tzinfo is None:
+        raise UsageError("--as-of needs a time zone, e.g. 2026-11-21T09:00:00+00:00")
+    return moment
+
+
+def cmd_chart(args: argparse.Namespace) -> int:
+    as_of = _instant(args.as_of) if args.as_of else None
+    clinic = _clinic(args)
+    try:
+        view = clinic.queries.chart(args.patient_id, clinic.vault.actor, as_of)
+    except DomainError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        clinic.close()
+    if args.json:
+        _print(view.to_json())
+    else:
+        p = view.patient
+        print(f"{p.family}, {p.given} ({view.age_years} y, {p.sex})  id {p.patient_id}")
+        if view.allergy_banner:
+            print("ALLERGIES: " + ", ".join(view.allergy_banner))
+        for entry in view.timeline:
+            mark = " [entered in error]" if entry.entered_in_error else ""
+            print(f"{entry.occurred_at}  {entry.user:<12} {entry.text}{mark}")
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    try:
+        day = date.fromisoformat(args.day) if args.day else None
+    except ValueError:
+        raise UsageError(f"--day {args.day!r} is not a date like 2026-11-21") from None
+    clinic = _clinic(args)
+    try:
+        day = day or datetime.now().astimezone().date()
+        booked = clinic.queries.schedule(day, args.days)
+        overdue = clinic.queries.overdue_followups()
+    finally:
+        clinic.close()
+    if args.json:
+        _print(
+            {
+                "day": day.isoformat(),
+                "days": args.days,
+                "appointments": [asdict(a) for a in booked],
+                "overdue": [asdict(a) for a in overdue],
+            }
+        )
+    else:
+        for a in booked:
+            print(f"{a.start}  {a.clinician:<12} {a.patient_name}  [{a.status}]")
+        if overdue:
+            print(f"overdue follow-ups: {len(overdue)}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    clinic = _clinic(args)
+    try:
+        entries = clinic.queries.audit(args.limit, args.patient)
+    finally:
+        clinic.close()
+    if args.json:
+        _print([asdict(e) for e in entries])
+    else:
+        for e in entries:
+            print(f"{e.at}  {e.user:<12} {e.role:<9} {e.action:<22} {e.patient_id or ''}")
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    clinic = _clinic(args)
+    try:
+        events = clinic.vault.events.head_position()
+        started = datetime.now()
+        digest = clinic.runner.rebuild()
+        seconds = (datetime.now() - started).total_seconds()
+    finally:
+        clinic.close()
+    print(f"rebuilt read models from {events} events in {seconds:.2f} s")
+    print(f"digest {digest}")
+    return 0

@@ -1,0 +1,173 @@
+"""Patient index: search by name prefix, identifier or birth date (accent/case-insensitive)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import singledispatch
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+from app.domain import events as ev
+from app.domain.reference import fold
+from app.projections.base import metadata, patient_of
+from app.store.event_log import RecordedEvent
+
+patients = Table(
+    "pi_patients",
+    metadata,
+    Column("patient_id", String, primary_key=True),
+    Column("given", Text, nullable=False),
+    Column("family", Text, nullable=False),
+    Column("birth_date", String, nullable=False),
+    Column("sex", String, nullable=False),
+    Column("phone", Text),
+    Column("address", Text),
+    Column("identifiers", Text, nullable=False),
+    Column("sort_key", Text, nullable=False),
+    Column("registered_at", String, nullable=False),
+    Index("ix_pi_patients_birth", "birth_date"),
+    Index("ix_pi_patients_sort", "sort_key"),
+)
+name_tokens = Table(
+    "pi_name_tokens",
+    metadata,
+    Column("token", Text, primary_key=True),
+    Column("patient_id", String, primary_key=True),
+)
+identifiers = Table(
+    "pi_identifiers",
+    metadata,
+    Column("value", Text, primary_key=True),
+    Column("patient_id", String, primary_key=True),
+    Column("system", Text, nullable=False),
+)
+
+TOKEN = re.compile(r"[\w]+", re.UNICODE)
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def tokens(*names: str | None) -> set[str]:
+    return {t for n in names if n for t in TOKEN.findall(fold(n))}
+
+
+def _reindex_names(conn: Connection, patient_id: str, given: str, family: str) -> None:
+    conn.execute(delete(name_tokens).where(name_tokens.c.patient_id == patient_id))
+    rows = [{"token": t, "patient_id": patient_id} for t in sorted(tokens(given, family))]
+    if rows:
+        conn.execute(insert(name_tokens), rows)
+
+
+@singledispatch
+def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+    """Events that do not touch the index."""
+
+
+@apply.register
+def _(event: ev.PatientRegistered, conn: Connection, record: RecordedEvent) -> None:
+    pid = patient_of(record) or event.patient_id
+    conn.execute(
+        insert(patients).values(
+            patient_id=pid,
+            given=event.given,
+            family=event.family,
+            birth_date=event.birth_date,
+            sex=event.sex,
+            phone=event.phone,
+            address=event.address,
+            identifiers=json.dumps(event.identifiers, sort_keys=True),
+            sort_key=f"{fold(event.family)}\x00{fold(event.given)}",
+            registered_at=record.metadata.recorded_at,
+        )
+    )
+    _reindex_names(conn, pid, event.given, event.family)
+    if event.identifiers:
+        conn.execute(
+            insert(identifiers),
+            [
+                {"value": fold(i["value"]), "patient_id": pid, "system": i["system"]}
+                for i in event.identifiers
+            ],
+        )
+
+
+@apply.register
+def _(event: ev.DemographicsUpdated, conn: Connection, record: RecordedEvent) -> None:
+    pid = patient_of(record)
+    row = conn.execute(select(patients).where(patients.c.patient_id == pid)).first()
+    if row is None:
+        return
+    values: dict[str, Any] = dict(event.changes)
+    given = values.get("given", row.given)
+    family = values.get("family", row.family)
+    values["sort_key"] = f"{fold(family)}\x00{fold(given)}"
+    conn.execute(update(patients).where(patients.c.patient_id == pid).values(**values))
+    if "given" in values or "family" in values:
+        _reindex_names(conn, pid or "", given, family)
+
+
+def search(conn: Connection, text: str, limit: int = 50) -> list[Any]:
+    """Patients whose every query word prefixes a name word, or whose identifier or birth
+    date equals the query. Sorted by family then given name."""
+    query = text.strip()
+    if not query:
+        return list(conn.execute(select(patients).order_by(patients.c.sort_key).limit(limit)))
+    ids: set[str] = set()
+    if DATE.match(query):
+        ids |= set(
+            conn.execute(
+                select(patients.c.patient_id).where(patients.c.birth_date == query)
+            ).scalars()
+        )
+    ids |= set(
+        conn.execute(
+            select(identifiers.c.patient_id).where(identifiers.c.value == fold(query))
+        ).scalars()
+    )
+    words = sorted(tokens(query), key=len, reverse=True)
+    if words:
+        matched: set[str] | None = None
+        for word in words:
+            found = set(
+                conn.execute(
+                    select(name_tokens.c.patient_id).where(
+                        name_tokens.c.token >= word, name_tokens.c.token < word + "\U0010ffff"
+                    )
+                ).scalars()
+            )
+            matched = found if matched is None else matched & found
+            if not matched:
+                break
+        ids |= matched or set()
+    if not ids:
+        return []
+    return list(
+        conn.execute(
+            select(patients)
+            .where(patients.c.patient_id.in_(sorted(ids)))
+            .order_by(patients.c.sort_key)
+            .limit(limit)
+        )
+    )
+
+
+def get(conn: Connection, patient_id: str) -> Any:
+    return conn.execute(select(patients).where(patients.c.patient_id == patient_id)).first()
+
+
+def count(conn: Connection) -> int:
+    from sqlalchemy import func
+
+    return int(conn.execute(select(func.count()).select_from(patients)).scalar_one())

@@ -1,0 +1,137 @@
+"""Schedule: appointments by day and clinician; due and overdue follow-ups; slot clashes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import singledispatch
+from typing import Any
+
+from sqlalchemy import Column, Connection, Index, String, Table, Text, select, update
+
+from app.domain import events as ev
+from app.projections.base import metadata, patient_of
+from app.store.event_log import RecordedEvent
+
+appointments = Table(
+    "sc_appointments",
+    metadata,
+    Column("appointment_id", String, primary_key=True),
+    Column("patient_id", String, nullable=False),
+    Column("clinician", String, nullable=False),
+    Column("start", String, nullable=False),  # as booked, with its UTC offset
+    Column("start_utc", String, nullable=False),  # comparable strings
+    Column("end_utc", String, nullable=False),
+    Column("day", String, nullable=False),  # the calendar day in the booking's own offset
+    Column("status", String, nullable=False),
+    Column("reason", Text),
+    Index("ix_sc_day", "day", "start_utc"),
+    Index("ix_sc_clinician", "clinician", "start_utc"),
+)
+
+
+def utc(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(UTC).isoformat(timespec="seconds")
+
+
+@singledispatch
+def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+    """Events that do not touch the schedule."""
+
+
+@apply.register
+def _(event: ev.AppointmentScheduled, conn: Connection, record: RecordedEvent) -> None:
+    conn.execute(
+        appointments.insert().values(
+            appointment_id=event.appointment_id,
+            patient_id=patient_of(record),
+            clinician=event.clinician,
+            start=event.start,
+            start_utc=utc(event.start),
+            end_utc=utc(event.end),
+            day=event.start[:10],
+            status="booked",
+            reason=event.reason,
+        )
+    )
+
+
+def _set(conn: Connection, appointment_id: str, **values: Any) -> None:
+    conn.execute(
+        update(appointments).where(appointments.c.appointment_id == appointment_id).values(**values)
+    )
+
+
+@apply.register
+def _(event: ev.AppointmentRescheduled, conn: Connection, record: RecordedEvent) -> None:
+    _set(
+        conn,
+        event.appointment_id,
+        start=event.start,
+        start_utc=utc(event.start),
+        end_utc=utc(event.end),
+        day=event.start[:10],
+    )
+
+
+@apply.register
+def _(event: ev.AppointmentCancelled, conn: Connection, record: RecordedEvent) -> None:
+    _set(conn, event.appointment_id, status="cancelled")
+
+
+@apply.register
+def _(event: ev.AppointmentAttended, conn: Connection, record: RecordedEvent) -> None:
+    _set(conn, event.appointment_id, status="fulfilled")
+
+
+@apply.register
+def _(event: ev.AppointmentMissed, conn: Connection, record: RecordedEvent) -> None:
+    _set(conn, event.appointment_id, status="noshow")
+
+
+@apply.register
+def _(event: ev.EnteredInError, conn: Connection, record: RecordedEvent) -> None:
+    if event.item_kind == "appointment":
+        _set(conn, event.item_id, status="entered-in-error")
+
+
+def clash(
+    conn: Connection, clinician: str, start: datetime, end: datetime, ignore: str | None
+) -> str | None:
+    """A booked appointment of this clinician overlapping [start, end), if any."""
+    s = start.astimezone(UTC).isoformat(timespec="seconds")
+    e = end.astimezone(UTC).isoformat(timespec="seconds")
+    query = select(appointments.c.appointment_id).where(
+        appointments.c.clinician == clinician,
+        appointments.c.status == "booked",
+        appointments.c.start_utc < e,
+        appointments.c.end_utc > s,
+    )
+    if ignore is not None:
+        query = query.where(appointments.c.appointment_id != ignore)
+    return conn.execute(query.limit(1)).scalar()
+
+
+def on_day(conn: Connection, day: str, days: int = 1) -> list[Any]:
+    """Appointments whose (local) day is in [day, day + days)."""
+    from datetime import date, timedelta
+
+    last = (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+    return list(
+        conn.execute(
+            select(appointments)
+            .where(appointments.c.day >= day, appointments.c.day < last)
+            .order_by(appointments.c.start_utc)
+        )
+    )
+
+
+def overdue(conn: Connection, now: datetime) -> list[Any]:
+    """Booked follow-ups whose time has passed without being marked attended or missed."""
+    cutoff = now.astimezone(UTC).isoformat(timespec="seconds")
+    return list(
+        conn.execute(
+            select(appointments)
+            .where(appointments.c.status == "booked", appointments.c.start_utc < cutoff)
+            .order_by(appointments.c.start_utc)
+        )
+    )

@@ -1,0 +1,221 @@
+"""Timeline: every change to a chart, with who and when, newest first; items later marked
+entered-in-error stay (struck through in the UI) with a flag."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    select,
+    update,
+)
+
+from app.domain import events as ev
+from app.projections.base import metadata, patient_of
+from app.store.event_log import RecordedEvent
+
+entries = Table(
+    "tl_entries",
+    metadata,
+    Column("position", Integer, primary_key=True),
+    Column("patient_id", String, nullable=False),
+    Column("occurred_at", String, nullable=False),
+    Column("recorded_at", String, nullable=False),
+    Column("user", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("type", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("item_id", String),
+    Column("text", Text, nullable=False),
+    Column("entered_in_error", Boolean, nullable=False, default=False),
+    Index("ix_tl_entries_patient", "patient_id", "occurred_at", "position"),
+    Index("ix_tl_entries_item", "item_id"),
+)
+
+UNITS = {
+    "systolic": "mmHg",
+    "diastolic": "mmHg",
+    "heart_rate": "/min",
+    "respiratory_rate": "/min",
+    "temperature": "°C",
+    "spo2": "%",
+    "weight": "kg",
+    "height": "cm",
+}
+LABELS = {
+    "heart_rate": "HR",
+    "respiratory_rate": "RR",
+    "temperature": "Temp",
+    "spo2": "SpO2",
+    "weight": "Weight",
+    "height": "Height",
+}
+
+
+def _n(x: float) -> str:
+    return f"{x:g}"
+
+
+@singledispatch
+def describe(event: ev.DomainEvent) -> tuple[str, str | None, str]:
+    """(kind, item id, one-line text) for a timeline entry."""
+    return "other", None, type(event).__name__
+
+
+@describe.register
+def _(e: ev.PatientRegistered) -> tuple[str, str | None, str]:
+    return "patient", None, f"Registered {e.given} {e.family}, born {e.birth_date}, {e.sex}"
+
+
+@describe.register
+def _(e: ev.DemographicsUpdated) -> tuple[str, str | None, str]:
+    parts = [
+        f"{k.replace('_', ' ')}: {e.previous.get(k) or '—'} → {v or '—'}"
+        for k, v in sorted(e.changes.items())
+    ]
+    return "patient", None, "Demographics changed: " + "; ".join(parts)
+
+
+@describe.register
+def _(e: ev.EncounterStarted) -> tuple[str, str | None, str]:
+    return "encounter", e.encounter_id, "Encounter started" + (f": {e.reason}" if e.reason else "")
+
+
+@describe.register
+def _(e: ev.EncounterFinished) -> tuple[str, str | None, str]:
+    return "encounter", e.encounter_id, "Encounter finished"
+
+
+@describe.register
+def _(e: ev.VitalsRecorded) -> tuple[str, str | None, str]:
+    m = e.measurements
+    parts = []
+    if "systolic" in m:
+        parts.append(f"BP {_n(m['systolic'])}/{_n(m['diastolic'])} mmHg")
+    parts += [f"{LABELS[k]} {_n(v)} {UNITS[k]}" for k, v in m.items() if k in LABELS]
+    if e.bmi is not None:
+        parts.append(f"BMI {_n(e.bmi)}")
+    return "vitals", e.vitals_id, "Vitals: " + ", ".join(parts)
+
+
+@describe.register
+def _(e: ev.DiagnosisRecorded) -> tuple[str, str | None, str]:
+    code = f"{e.code} " if e.code else ""
+    return "diagnosis", e.diagnosis_id, f"Diagnosis: {code}{e.text}"
+
+
+@describe.register
+def _(e: ev.DiagnosisResolved) -> tuple[str, str | None, str]:
+    return "diagnosis", e.diagnosis_id, "Diagnosis resolved"
+
+
+@describe.register
+def _(e: ev.AllergyRecorded) -> tuple[str, str | None, str]:
+    extra = ", ".join(x for x in (e.reaction, e.severity, f"criticality {e.criticality}") if x)
+    return "allergy", e.allergy_id, f"Allergy: {e.substance} ({extra})"
+
+
+@describe.register
+def _(e: ev.AllergyStatusChanged) -> tuple[str, str | None, str]:
+    return "allergy", e.allergy_id, f"Allergy status: {e.previous} → {e.status}"
+
+
+@describe.register
+def _(e: ev.MedicationPrescribed) -> tuple[str, str | None, str]:
+    text = f"Prescribed {e.drug} {_n(e.dose)} {e.dose_unit} {e.route} {e.frequency}"
+    if e.duration_days:
+        text += f" for {e.duration_days} days"
+    if e.override_reason:
+        text += f" (allergy override: {e.override_reason})"
+    return "medication", e.prescription_id, text
+
+
+@describe.register
+def _(e: ev.MedicationDiscontinued) -> tuple[str, str | None, str]:
+    return "medication", e.prescription_id, f"Medication stopped: {e.reason}"
+
+
+@describe.register
+def _(e: ev.NoteAdded) -> tuple[str, str | None, str]:
+    first = e.text.splitlines()[0] if e.text else ""
+    return "note", e.note_id, f"Note: {first[:120]}"
+
+
+@describe.register
+def _(e: ev.AppointmentScheduled) -> tuple[str, str | None, str]:
+    return "appointment", e.appointment_id, f"Follow-up booked with {e.clinician} at {e.start}"
+
+
+@describe.register
+def _(e: ev.AppointmentRescheduled) -> tuple[str, str | None, str]:
+    return "appointment", e.appointment_id, f"Follow-up moved {e.previous_start} → {e.start}"
+
+
+@describe.register
+def _(e: ev.AppointmentCancelled) -> tuple[str, str | None, str]:
+    return (
+        "appointment",
+        e.appointment_id,
+        "Follow-up cancelled" + (f": {e.reason}" if e.reason else ""),
+    )
+
+
+@describe.register
+def _(e: ev.AppointmentAttended) -> tuple[str, str | None, str]:
+    return "appointment", e.appointment_id, "Attended follow-up"
+
+
+@describe.register
+def _(e: ev.AppointmentMissed) -> tuple[str, str | None, str]:
+    return "appointment", e.appointment_id, "Missed follow-up (no-show)"
+
+
+@describe.register
+def _(e: ev.EnteredInError) -> tuple[str, str | None, str]:
+    return "correction", None, f"Marked {e.item_kind} as entered in error: {e.reason}"
+
+
+def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+    patient_id = patient_of(record)
+    if patient_id is None:
+        return
+    kind, item_id, text = describe(event)
+    conn.execute(
+        entries.insert().values(
+            position=record.position,
+            patient_id=patient_id,
+            occurred_at=record.metadata.occurred_at,
+            recorded_at=record.metadata.recorded_at,
+            user=record.metadata.user,
+            role=record.metadata.role,
+            type=record.type,
+            kind=kind,
+            item_id=item_id,
+            text=text,
+            entered_in_error=False,
+        )
+    )
+    if isinstance(event, ev.EnteredInError):
+        conn.execute(
+            update(entries).where(entries.c.item_id == event.item_id).values(entered_in_error=True)
+        )
+
+
+def for_patient(conn: Connection, patient_id: str, limit: int | None = None) -> list[Any]:
+    query = (
+        select(entries)
+        .where(entries.c.patient_id == patient_id)
+        .order_by(entries.c.occurred_at.desc(), entries.c.position.desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query))

@@ -1,0 +1,46 @@
+"""The services of one unlocked vault, wired together: what the UI, CLI and sync hold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.domain.reference import Catalog
+from app.projections.runner import ProjectionRunner
+from app.services.clinic_commands import ClinicCommands
+from app.services.clinic_queries import ClinicQueries
+from app.store.reference_data import bundled_catalog
+from app.store.vault import Vault
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Clinic:
+    vault: Vault
+    runner: ProjectionRunner
+    commands: ClinicCommands
+    queries: ClinicQueries
+
+    def close(self) -> None:
+        """Forget cached charts and lock the vault."""
+        self.commands.forget()
+        self.vault.lock()
+
+
+def open_clinic(
+    vault: Vault, *, clock: Callable[[], datetime] = utc_now, catalog: Catalog | None = None
+) -> Clinic:
+    """Build the services over an unlocked vault, bringing the read models up to date."""
+    runner = ProjectionRunner(vault.engine, vault.events)
+    runner.ensure_ready()
+    cat = catalog if catalog is not None else bundled_catalog()
+    return Clinic(
+        vault=vault,
+        runner=runner,
+        commands=ClinicCommands(vault, runner, cat, clock),
+        queries=ClinicQueries(vault, runner, clock),
+    )

@@ -1,0 +1,178 @@
+"""ClinicCommands.execute(command, actor) -> Changes: the one way anything gets recorded.
+
+One write transaction per command: load the chart, decide, append the events, write the outbox
+row and update every read model; commit with synchronous=FULL. So a command the caller saw
+succeed is durable, and a refused one leaves no trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from app.domain import chart as chart_state
+from app.domain.codec import command_to_json
+from app.domain.commands import Command, RegisterPatient
+from app.domain.context import DecisionContext
+from app.domain.decide import check_role, decide
+from app.domain.events import DomainEvent, from_payload, stream_of
+from app.domain.reference import Catalog
+from app.domain.roles import Actor
+from app.domain.values import item_id as valid_id
+from app.projections import schedule
+from app.projections.runner import ProjectionRunner
+from app.services.dto import Changes
+from app.store import outbox
+from app.store.database import write_transaction
+from app.store.event_log import EventLog, EventMetadata, NewEvent
+from app.store.vault import Vault
+
+Clock = Callable[[], datetime]
+CACHE_SIZE = 256
+
+AREAS: dict[str, tuple[str, ...]] = {
+    "PatientRegistered": ("patients", "chart"),
+    "DemographicsUpdated": ("patients", "chart"),
+    "AppointmentScheduled": ("schedule", "chart"),
+    "AppointmentRescheduled": ("schedule", "chart"),
+    "AppointmentCancelled": ("schedule", "chart"),
+    "AppointmentAttended": ("schedule", "chart"),
+    "AppointmentMissed": ("schedule", "chart"),
+    "EnteredInError": ("schedule", "chart"),
+}
+
+
+def item_ids_of(events: list[DomainEvent]) -> list[str]:
+    ids = []
+    for event in events:
+        for f in dataclasses.fields(event):
+            if f.name.endswith("_id") and f.name != "patient_id":
+                value = getattr(event, f.name)
+                if isinstance(value, str) and value not in ids:
+                    ids.append(value)
+    return ids
+
+
+class ClinicCommands:
+    def __init__(
+        self,
+        vault: Vault,
+        runner: ProjectionRunner,
+        catalog: Catalog,
+        clock: Clock,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._vault = vault
+        self._runner = runner
+        self._catalog = catalog
+        self._clock = clock
+        self._new_id = new_id
+        # Charts folded so far, by stream: a command on a big chart reads only newer events.
+        self._charts: OrderedDict[str, tuple[int, chart_state.PatientChart]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def execute(self, command: Command, actor: Actor) -> Changes:
+        """Validate and record one command; raises DomainError (nothing recorded) if refused."""
+        now = self._clock()
+        ctx_base = DecisionContext(now=now, actor=actor, new_id=self._new_id, catalog=self._catalog)
+        check_role(command, ctx_base)  # before touching the database at all
+        if isinstance(command, RegisterPatient):
+            patient_id = (
+                valid_id(command.patient_id, "patient_id") if command.patient_id else self._new_id()
+            )
+            command = dataclasses.replace(command, patient_id=patient_id)
+        command_id = command.command_id or self._new_id()
+        command = dataclasses.replace(command, command_id=command_id)
+        stream = stream_of(command.patient_id)
+        log = self._vault.events
+        with self._lock:
+            try:
+                with write_transaction(self._vault.engine) as conn:
+                    previous = outbox.get(conn, command_id)
+                    if previous is not None:
+                        return dataclasses.replace(Changes(**previous.result), duplicate=True)
+                    version, chart = self._load(conn, log, stream, command.patient_id)
+                    ctx = dataclasses.replace(
+                        ctx_base,
+                        clashing_appointment=lambda c, s, e, i: schedule.clash(conn, c, s, e, i),
+                    )
+                    decision = decide(chart if version else None, command, ctx)
+                    metadata = EventMetadata(
+                        command_id=command_id,
+                        user=actor.user,
+                        role=actor.role.value,
+                        device_id=self._vault.device_id,
+                        recorded_at=now.isoformat(timespec="milliseconds"),
+                        occurred_at=decision.occurred_at,
+                    )
+                    recorded = log.append(
+                        stream,
+                        version,
+                        [
+                            NewEvent(type(e).__name__, e.to_payload(), metadata, e.SCHEMA_VERSION)
+                            for e in decision.events
+                        ],
+                        conn,
+                    )
+                    types = [type(e).__name__ for e in decision.events]
+                    changes = Changes(
+                        command_id=command_id,
+                        patient_id=command.patient_id,
+                        command_type=type(command).__name__,
+                        events=types,
+                        item_ids=item_ids_of(decision.events),
+                        warnings=decision.warnings,
+                        areas=sorted(
+                            {"audit", "chart", *(a for t in types for a in AREAS.get(t, ()))}
+                        ),
+                    )
+                    outbox.record(
+                        conn,
+                        command_id=command_id,
+                        stream_id=stream,
+                        command_type=type(command).__name__,
+                        command=command_to_json(command),
+                        first_position=recorded[0].position,
+                        last_position=recorded[-1].position,
+                        recorded_at=metadata.recorded_at,
+                        user=actor.user,
+                        role=actor.role.value,
+                        result=changes.to_json(),
+                    )
+                    self._runner.catch_up(conn, recorded)
+                    for event in decision.events:
+                        chart_state.evolve(chart, event)
+                    self._remember(stream, recorded[-1].stream_version, chart)
+            except BaseException:
+                # The cached chart may have been evolved before a failed commit: drop it.
+                self._charts.pop(stream, None)
+                raise
+        return changes
+
+    def _load(
+        self, conn: Connection, log: EventLog, stream: str, patient_id: str
+    ) -> tuple[int, chart_state.PatientChart]:
+        version, chart = self._charts.get(stream, (0, chart_state.PatientChart(patient_id)))
+        for record in log.read_stream(stream, conn, after_version=version):
+            chart_state.evolve(
+                chart, from_payload(record.type, record.schema_version, record.payload)
+            )
+            version = record.stream_version
+        return version, chart
+
+    def _remember(self, stream: str, version: int, chart: chart_state.PatientChart) -> None:
+        self._charts[stream] = (version, chart)
+        self._charts.move_to_end(stream)
+        while len(self._charts) > CACHE_SIZE:
+            self._charts.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop cached charts (on lock: no patient data stays in memory)."""
+        with self._lock:
+            self._charts.clear()

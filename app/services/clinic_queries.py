@@ -1,0 +1,275 @@
+"""ClinicQueries: everything the screens and the CLI read, as plain DTOs.
+
+Opening a chart is itself recorded (a ChartViewed event in this device's audit stream), so the
+audit shows who viewed which chart and when.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from app.domain.errors import NotFoundError, RoleError
+from app.domain.events import ChartViewed, audit_stream_of, stream_of
+from app.domain.roles import Actor, Role
+from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
+from app.projections.runner import ProjectionRunner, replay_in_memory
+from app.services.dto import (
+    AppointmentView,
+    AuditEntry,
+    ChartView,
+    ItemView,
+    PatientSummary,
+    SyncCommandState,
+    SyncOverview,
+    TimelineEntry,
+)
+from app.store import outbox
+from app.store.database import read_transaction, write_transaction
+from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
+from app.store.vault import Vault
+
+Clock = Callable[[], datetime]
+
+
+def _summary(row: Any) -> PatientSummary:
+    return PatientSummary(
+        patient_id=row.patient_id,
+        given=row.given,
+        family=row.family,
+        birth_date=row.birth_date,
+        sex=row.sex,
+        phone=row.phone,
+        address=row.address,
+        identifiers=json.loads(row.identifiers),
+    )
+
+
+def _item(d: dict[str, Any]) -> ItemView:
+    return ItemView(
+        item_id=d["item_id"],
+        kind=d["kind"],
+        status=d["status"],
+        entered_in_error=bool(d["entered_in_error"]),
+        clinical_time=d["clinical_time"],
+        recorded_at=d["recorded_at"],
+        recorded_by=d["recorded_by"],
+        data=d["data"],
+    )
+
+
+def age_on(birth: str, day: date) -> int:
+    born = date.fromisoformat(birth)
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def read_chart(conn: Connection, patient_id: str, today: date) -> ChartView:
+    """The chart of one patient from the read models reachable through `conn`."""
+    row = patient_index.get(conn, patient_id)
+    if row is None:
+        raise NotFoundError("No patient with this id on this device", "patient_id")
+    items = [_item(d) for d in chart_items.for_patient(conn, patient_id)]
+    live = [i for i in items if not i.entered_in_error]
+
+    def active(kind: str) -> list[ItemView]:
+        from app.domain.chart import ACTIVE_STATUSES
+
+        return [i for i in live if i.kind == kind and i.status in ACTIVE_STATUSES[kind]]
+
+    allergies = active("allergy")
+    latest = chart_items.latest_vitals(conn, patient_id)
+    return ChartView(
+        patient=_summary(row),
+        age_years=age_on(row.birth_date, today),
+        allergy_banner=[a.data["substance"] for a in allergies],
+        problems=active("diagnosis"),
+        allergies=allergies,
+        medications=active("medication"),
+        last_vitals=_item(latest) if latest else None,
+        encounters=[i for i in live if i.kind == "encounter"],
+        notes=[i for i in live if i.kind == "note"],
+        appointments=[i for i in live if i.kind == "appointment"],
+        timeline=[
+            TimelineEntry(
+                position=t.position,
+                occurred_at=t.occurred_at,
+                recorded_at=t.recorded_at,
+                user=t.user,
+                role=t.role,
+                kind=t.kind,
+                type=t.type,
+                item_id=t.item_id,
+                text=t.text,
+                entered_in_error=bool(t.entered_in_error),
+            )
+            for t in timeline.for_patient(conn, patient_id)
+        ],
+        vitals_series=vitals_series.for_patient(conn, patient_id),
+    )
+
+
+class ClinicQueries:
+    def __init__(self, vault: Vault, runner: ProjectionRunner, clock: Clock) -> None:
+        self._vault = vault
+        self._runner = runner
+        self._clock = clock
+
+    # -- patients ------------------------------------------------------------------------
+
+    def search_patients(self, text: str, limit: int = 50) -> list[PatientSummary]:
+        with read_transaction(self._vault.engine) as conn:
+            return [_summary(r) for r in patient_index.search(conn, text, limit)]
+
+    def patient(self, patient_id: str) -> PatientSummary | None:
+        with read_transaction(self._vault.engine) as conn:
+            row = patient_index.get(conn, patient_id)
+        return None if row is None else _summary(row)
+
+    def patient_count(self) -> int:
+        with read_transaction(self._vault.engine) as conn:
+            return patient_index.count(conn)
+
+    # -- charts --------------------------------------------------------------------------
+
+    def chart(
+        self,
+        patient_id: str,
+        viewer: Actor,
+        as_of: datetime | None = None,
+        record_view: bool = True,
+    ) -> ChartView:
+        """The chart now, or as it was known at `as_of` (replayed from the log)."""
+        if viewer.role is Role.ADMIN:
+            raise RoleError("Admins manage users, devices and sync; they do not open charts")
+        if as_of is None:
+            with read_transaction(self._vault.engine) as conn:
+                view = read_chart(conn, patient_id, self._clock().date())
+        else:
+            view = self._chart_as_of(patient_id, as_of)
+        if record_view:
+            self._record_view(patient_id, viewer)
+        return view
+
+    def _chart_as_of(self, patient_id: str, as_of: datetime) -> ChartView:
+        if as_of.tzinfo is None:
+            raise NotFoundError("The 'as of' time needs a time zone", "as_of")
+        records = [
+            r
+            for r in self._vault.events.read_stream(stream_of(patient_id))
+            if datetime.fromisoformat(r.metadata.recorded_at) <= as_of
+        ]
+        if not records:
+            raise NotFoundError("This patient was not yet registered at that time", "as_of")
+        engine = replay_in_memory(records)
+        try:
+            with engine.connect() as conn:
+                view = read_chart(conn, patient_id, as_of.date())
+        finally:
+            engine.dispose()
+        from dataclasses import replace
+
+        return replace(view, as_of=as_of.isoformat())
+
+    def _record_view(self, patient_id: str, viewer: Actor) -> None:
+        now = self._clock().isoformat(timespec="milliseconds")
+        event = ChartViewed(patient_id=patient_id)
+        metadata = EventMetadata(
+            command_id=str(uuid.uuid4()),
+            user=viewer.user,
+            role=viewer.role.value,
+            device_id=self._vault.device_id,
+            recorded_at=now,
+            occurred_at=now,
+        )
+        with write_transaction(self._vault.engine) as conn:
+            recorded = self._vault.events.append(
+                audit_stream_of(self._vault.device_id),
+                ANY_VERSION,
+                [NewEvent("ChartViewed", event.to_payload(), metadata)],
+                conn,
+            )
+            self._runner.catch_up(conn, recorded)
+
+    # -- schedule ------------------------------------------------------------------------
+
+    def schedule(self, day: date, days: int = 1) -> list[AppointmentView]:
+        with read_transaction(self._vault.engine) as conn:
+            return self._appointments(conn, schedule.on_day(conn, day.isoformat(), days))
+
+    def overdue_followups(self) -> list[AppointmentView]:
+        with read_transaction(self._vault.engine) as conn:
+            return self._appointments(conn, schedule.overdue(conn, self._clock()))
+
+    def due_today(self) -> list[AppointmentView]:
+        now = self._clock()
+        return [a for a in self.schedule(now.date()) if a.status == "booked"]
+
+    def _appointments(self, conn: Connection, rows: list[Any]) -> list[AppointmentView]:
+        result = []
+        for r in rows:
+            p = patient_index.get(conn, r.patient_id)
+            result.append(
+                AppointmentView(
+                    appointment_id=r.appointment_id,
+                    patient_id=r.patient_id,
+                    patient_name=f"{p.family}, {p.given}" if p else "?",
+                    clinician=r.clinician,
+                    start=r.start,
+                    end_utc=r.end_utc,
+                    status=r.status,
+                    reason=r.reason,
+                )
+            )
+        return result
+
+    # -- audit and sync ------------------------------------------------------------------
+
+    def audit(
+        self, limit: int = 200, patient_id: str | None = None, user: str | None = None
+    ) -> list[AuditEntry]:
+        with read_transaction(self._vault.engine) as conn:
+            rows = audit_log.recent(conn, limit, patient_id, user)
+        return [
+            AuditEntry(
+                position=r.position,
+                at=r.at,
+                user=r.user,
+                role=r.role,
+                device_id=r.device_id,
+                action=r.action,
+                patient_id=r.patient_id,
+                command_id=r.command_id,
+            )
+            for r in rows
+        ]
+
+    def sync_overview(self) -> SyncOverview:
+        with read_transaction(self._vault.engine) as conn:
+            counts = outbox.counts(conn)
+            attention = outbox.with_status(conn, outbox.NEEDS_ATTENTION)
+        return SyncOverview(
+            pending=counts[outbox.PENDING],
+            synced=counts[outbox.SYNCED],
+            needs_attention=counts[outbox.NEEDS_ATTENTION],
+            attention=[
+                SyncCommandState(
+                    command_id=e.command_id,
+                    command_type=e.command_type,
+                    patient_id=e.stream_id.removeprefix("patient-"),
+                    recorded_at=e.recorded_at,
+                    status=e.status,
+                    attempts=e.attempts,
+                    last_error=e.last_error,
+                    detail=e.detail,
+                )
+                for e in attention
+            ],
+        )
+
+    def digest(self) -> str:
+        return self._runner.digest()

@@ -1,0 +1,125 @@
+"""Plain data the services hand to the UI, the CLI and sync. No SQL rows, no domain state."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What an executed command changed, so views refresh only what they show."""
+
+    command_id: str
+    patient_id: str
+    command_type: str
+    events: list[str]
+    item_ids: list[str]
+    warnings: list[str] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)  # "patients", "chart", "schedule", "audit"
+    duplicate: bool = False  # the same command_id was already executed; nothing new recorded
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    patient_id: str
+    given: str
+    family: str
+    birth_date: str
+    sex: str
+    phone: str | None
+    address: str | None
+    identifiers: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class ItemView:
+    item_id: str
+    kind: str
+    status: str
+    entered_in_error: bool
+    clinical_time: str
+    recorded_at: str
+    recorded_by: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    position: int
+    occurred_at: str
+    recorded_at: str
+    user: str
+    role: str
+    kind: str
+    type: str
+    item_id: str | None
+    text: str
+    entered_in_error: bool
+
+
+@dataclass(frozen=True)
+class ChartView:
+    patient: PatientSummary
+    age_years: int
+    allergy_banner: list[str]
+    problems: list[ItemView]
+    allergies: list[ItemView]
+    medications: list[ItemView]
+    last_vitals: ItemView | None
+    encounters: list[ItemView]
+    notes: list[ItemView]
+    appointments: list[ItemView]
+    timeline: list[TimelineEntry]
+    vitals_series: dict[str, list[tuple[str, float]]]
+    as_of: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    appointment_id: str
+    patient_id: str
+    patient_name: str
+    clinician: str
+    start: str
+    end_utc: str
+    status: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    position: int
+    at: str
+    user: str
+    role: str
+    device_id: str
+    action: str
+    patient_id: str | None
+    command_id: str
+
+
+@dataclass(frozen=True)
+class SyncCommandState:
+    command_id: str
+    command_type: str
+    patient_id: str | None
+    recorded_at: str
+    status: str
+    attempts: int
+    last_error: str | None
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SyncOverview:
+    pending: int
+    synced: int
+    needs_attention: int
+    attention: list[SyncCommandState] = field(default_factory=list)

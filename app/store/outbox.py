@@ -1,0 +1,136 @@
+"""The outbox: every accepted command with its events, in order, and its sync state.
+
+Written in the same transaction as the command's events, so a command is never recorded
+without its outbox row. Sync moves rows from pending to synced or needs-attention; the command
+JSON is kept so a conflicting command can be re-run on the server's newer version (rebase).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+
+from app.store.schema import outbox
+
+PENDING = "pending"
+SYNCED = "synced"
+NEEDS_ATTENTION = "needs-attention"
+STATUSES = (PENDING, SYNCED, NEEDS_ATTENTION)
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    command_id: str
+    seq: int
+    stream_id: str
+    command_type: str
+    command: dict[str, Any]
+    first_position: int
+    last_position: int
+    recorded_at: str
+    user: str
+    role: str
+    status: str
+    attempts: int
+    last_error: str | None
+    detail: dict[str, Any] | None
+    result: dict[str, Any]
+
+
+def _entry(row: Any) -> OutboxEntry:
+    return OutboxEntry(
+        command_id=row.command_id,
+        seq=row.seq,
+        stream_id=row.stream_id,
+        command_type=row.command_type,
+        command=json.loads(row.command),
+        first_position=row.first_position,
+        last_position=row.last_position,
+        recorded_at=row.recorded_at,
+        user=row.user,
+        role=row.role,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        detail=json.loads(row.detail) if row.detail else None,
+        result=json.loads(row.result),
+    )
+
+
+def record(
+    conn: Connection,
+    *,
+    command_id: str,
+    stream_id: str,
+    command_type: str,
+    command: dict[str, Any],
+    first_position: int,
+    last_position: int,
+    recorded_at: str,
+    user: str,
+    role: str,
+    result: dict[str, Any],
+    status: str = PENDING,
+) -> None:
+    seq = int(conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0))).scalar_one()) + 1
+    conn.execute(
+        outbox.insert().values(
+            command_id=command_id,
+            seq=seq,
+            stream_id=stream_id,
+            command_type=command_type,
+            command=json.dumps(command, sort_keys=True),
+            first_position=first_position,
+            last_position=last_position,
+            recorded_at=recorded_at,
+            user=user,
+            role=role,
+            status=status,
+            attempts=0,
+            result=json.dumps(result, sort_keys=True),
+        )
+    )
+
+
+def get(conn: Connection, command_id: str) -> OutboxEntry | None:
+    row = conn.execute(select(outbox).where(outbox.c.command_id == command_id)).first()
+    return None if row is None else _entry(row)
+
+
+def with_status(conn: Connection, status: str, limit: int | None = None) -> list[OutboxEntry]:
+    query = select(outbox).where(outbox.c.status == status).order_by(outbox.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [_entry(r) for r in conn.execute(query)]
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    found = dict(
+        conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+    )
+    return {s: int(found.get(s, 0)) for s in STATUSES}
+
+
+def set_status(
+    conn: Connection,
+    command_id: str,
+    status: str,
+    *,
+    error: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        text(
+            "UPDATE outbox SET status = :s, last_error = :e, detail = :d, "
+            "attempts = attempts + 1 WHERE command_id = :c"
+        ),
+        {
+            "s": status,
+            "e": error,
+            "d": json.dumps(detail, sort_keys=True) if detail else None,
+            "c": command_id,
+        },
+    )
