@@ -9,7 +9,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-
 # Letters that Unicode does not decompose into a base letter plus accent.
 _LETTERS = str.maketrans(
     {

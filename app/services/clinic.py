@@ -10,6 +10,7 @@ from app.domain.reference import Catalog
 from app.projections.runner import ProjectionRunner
 from app.services.clinic_commands import ClinicCommands
 from app.services.clinic_queries import ClinicQueries
+from app.services.settings import SettingsService
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 
@@ -24,6 +25,7 @@ class Clinic:
     runner: ProjectionRunner
     commands: ClinicCommands
     queries: ClinicQueries
+    settings: SettingsService
 
     def close(self) -> None:
         """Forget cached charts and lock the vault."""
@@ -43,4 +45,5 @@ def open_clinic(
         runner=runner,
         commands=ClinicCommands(vault, runner, cat, clock),
         queries=ClinicQueries(vault, runner, clock),
+        settings=SettingsService(vault),
     )

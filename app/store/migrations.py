@@ -85,6 +85,11 @@ MIGRATIONS: Sequence[Migration] = (
             "CREATE INDEX ix_outbox_stream ON outbox (stream_id, seq)",
         ),
     ),
+    Migration(
+        3,
+        "device settings (sync server, auth secrets, intervals) inside the encrypted file",
+        _statements("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+    ),
 )
 
 

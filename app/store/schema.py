@@ -74,3 +74,10 @@ outbox = Table(
     Column("detail", Text),
     Column("result", Text, nullable=False),
 )
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
