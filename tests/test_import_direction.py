@@ -78,6 +78,19 @@ def test_domain_is_pure() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_only_the_store_and_projections_touch_sql() -> None:
+    offenders = {}
+    for package in ("app", "sync"):
+        for path in _modules(package):
+            rel = path.relative_to(ROOT)
+            if rel.parts[:2] in (("app", "store"), ("app", "projections")):
+                continue
+            hits = _hits(_imports(path), ("sqlalchemy", "sqlcipher3", "sqlite3"))
+            if hits:
+                offenders[str(rel)] = hits
+    assert offenders == {}
+
+
 def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     # Guards the guard: a module that imports upwards must be reported.
     bad = tmp_path / "bad.py"

@@ -196,3 +196,25 @@ def _(event: ev.EnteredInError, chart: PatientChart) -> None:
 @_apply.register
 def _(event: ev.ChartViewed, chart: PatientChart) -> None:
     return None
+
+
+@_apply.register
+def _(event: ev.PatientVersionReceived, chart: PatientChart) -> None:
+    chart.registered = True
+    chart.demographics = {
+        k: event.demographics.get(k)
+        for k in ("given", "family", "birth_date", "sex", "phone", "address")
+    }
+    chart.identifiers = list(event.identifiers)
+
+
+@_apply.register
+def _(event: ev.ItemVersionReceived, chart: PatientChart) -> None:
+    chart.items[event.item_id] = Item(
+        event.item_kind, event.item_id, dict(event.data), event.status, event.entered_in_error
+    )
+
+
+@_apply.register
+def _(event: ev.SyncConflictResolved, chart: PatientChart) -> None:
+    return None

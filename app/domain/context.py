@@ -13,8 +13,16 @@ from app.domain.roles import Actor
 SlotLookup = Callable[[str, datetime, datetime, str | None], str | None]
 
 
+# item id -> True if any chart on this device already has an item with that id
+ItemIdLookup = Callable[[str], bool]
+
+
 def _no_clash(clinician: str, start: datetime, end: datetime, ignore: str | None) -> str | None:
     return None
+
+
+def _never_taken(item_id: str) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -24,3 +32,5 @@ class DecisionContext:
     new_id: Callable[[], str]
     catalog: Catalog = field(default_factory=Catalog)
     clashing_appointment: SlotLookup = _no_clash
+    # Item ids become FHIR resource ids, so a client-chosen id must be unused on every chart.
+    item_id_taken: ItemIdLookup = _never_taken

@@ -63,6 +63,10 @@ def new_item_id(chart: PatientChart, value: str | None, field: str, ctx: Decisio
     chosen = v.item_id(value, field)
     if chosen in chart.items:
         raise ValidationError("An item with this id already exists on the chart", field)
+    if ctx.item_id_taken(chosen):
+        raise ValidationError(
+            "This id is already used by an item on another patient's chart; choose another", field
+        )
     return chosen
 
 

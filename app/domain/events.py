@@ -188,6 +188,40 @@ class ChartViewed(DomainEvent):
     patient_id: str
 
 
+# -- versions received from the central server ----------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientVersionReceived(DomainEvent):
+    """The server's copy of the Patient, recorded as confirmed (pull, or a conflict re-read)."""
+
+    resource_version: str
+    demographics: dict[str, str | None]
+    identifiers: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemVersionReceived(DomainEvent):
+    """The server's copy of one chart item (written by another device or system)."""
+
+    item_kind: str
+    item_id: str
+    resource_version: str
+    status: str
+    entered_in_error: bool
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncConflictResolved(DomainEvent):
+    """A person decided a needs-attention conflict (the losing value stays in history)."""
+
+    command_id: str
+    resolution: str
+    field: str | None = None
+    value: str | None = None
+
+
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     PatientRegistered,
     DemographicsUpdated,
@@ -208,6 +242,9 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     AppointmentMissed,
     EnteredInError,
     ChartViewed,
+    PatientVersionReceived,
+    ItemVersionReceived,
+    SyncConflictResolved,
 )
 EVENTS_BY_NAME: dict[str, type[DomainEvent]] = {e.__name__: e for e in ALL_EVENTS}
 

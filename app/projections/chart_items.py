@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from app.domain import events as ev
 from app.domain.chart import ACTIVE_STATUSES
-from app.projections.base import metadata, patient_of
+from app.projections.base import in_time_order, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 items = Table(
@@ -147,13 +147,42 @@ def _(event: ev.EnteredInError, conn: Connection, record: RecordedEvent) -> None
     )
 
 
+TIME_FIELD = {kind: time for kind, _, time, _ in CREATES.values()}
+
+
+@apply.register
+def _(event: ev.ItemVersionReceived, conn: Connection, record: RecordedEvent) -> None:
+    values = {
+        "patient_id": patient_of(record),
+        "kind": event.item_kind,
+        "status": event.status,
+        "entered_in_error": event.entered_in_error,
+        "data": json.dumps(event.data, sort_keys=True),
+        "clinical_time": str(
+            event.data.get(TIME_FIELD.get(event.item_kind, "")) or record.metadata.occurred_at
+        ),
+    }
+    if conn.execute(select(items.c.item_id).where(items.c.item_id == event.item_id)).first():
+        conn.execute(update(items).where(items.c.item_id == event.item_id).values(**values))
+    else:
+        conn.execute(
+            items.insert().values(
+                item_id=event.item_id,
+                recorded_at=record.metadata.recorded_at,
+                recorded_by=record.metadata.user,
+                position=record.position,
+                **values,
+            )
+        )
+
+
 def for_patient(
     conn: Connection, patient_id: str, kind: str | None = None, active_only: bool = False
 ) -> list[dict[str, Any]]:
     query = select(items).where(items.c.patient_id == patient_id)
     if kind is not None:
         query = query.where(items.c.kind == kind)
-    query = query.order_by(items.c.clinical_time, items.c.position)
+    query = query.order_by(in_time_order(items.c.clinical_time), items.c.position)
     result = []
     for row in conn.execute(query):
         if active_only and (row.entered_in_error or row.status not in ACTIVE_STATUSES[row.kind]):
@@ -170,7 +199,13 @@ def latest_vitals(conn: Connection, patient_id: str) -> dict[str, Any] | None:
             items.c.kind == "vitals",
             items.c.entered_in_error.is_(False),
         )
-        .order_by(items.c.clinical_time.desc(), items.c.position.desc())
+        .order_by(in_time_order(items.c.clinical_time).desc(), items.c.position.desc())
         .limit(1)
     ).first()
     return None if row is None else {**row._asdict(), "data": json.loads(row.data)}
+
+
+def exists(conn: Connection, item_id: str) -> bool:
+    """Whether any chart already has an item with this id."""
+    found = conn.execute(select(items.c.item_id).where(items.c.item_id == item_id)).first()
+    return found is not None

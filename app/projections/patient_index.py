@@ -118,6 +118,40 @@ def _(event: ev.DemographicsUpdated, conn: Connection, record: RecordedEvent) ->
         _reindex_names(conn, pid or "", given, family)
 
 
+@apply.register
+def _(event: ev.PatientVersionReceived, conn: Connection, record: RecordedEvent) -> None:
+    pid = patient_of(record)
+    d = event.demographics
+    values = {
+        "given": d.get("given") or "",
+        "family": d.get("family") or "",
+        "birth_date": d.get("birth_date") or "",
+        "sex": d.get("sex") or "unknown",
+        "phone": d.get("phone"),
+        "address": d.get("address"),
+        "identifiers": json.dumps(event.identifiers, sort_keys=True),
+    }
+    values["sort_key"] = f"{fold(values['family'] or '')}\x00{fold(values['given'] or '')}"
+    if conn.execute(select(patients.c.patient_id).where(patients.c.patient_id == pid)).first():
+        conn.execute(update(patients).where(patients.c.patient_id == pid).values(**values))
+    else:
+        conn.execute(
+            insert(patients).values(
+                patient_id=pid, registered_at=record.metadata.recorded_at, **values
+            )
+        )
+    _reindex_names(conn, pid or "", values["given"] or "", values["family"] or "")
+    conn.execute(delete(identifiers).where(identifiers.c.patient_id == pid))
+    if event.identifiers:
+        conn.execute(
+            insert(identifiers),
+            [
+                {"value": fold(i["value"]), "patient_id": pid, "system": i["system"]}
+                for i in {(i["system"], fold(i["value"])): i for i in event.identifiers}.values()
+            ],
+        )
+
+
 def search(conn: Connection, text: str, limit: int = 50) -> list[Any]:
     """Patients whose every query word prefixes a name word, or whose identifier or birth
     date equals the query. Sorted by family then given name."""

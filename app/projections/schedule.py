@@ -94,6 +94,32 @@ def _(event: ev.EnteredInError, conn: Connection, record: RecordedEvent) -> None
         _set(conn, event.item_id, status="entered-in-error")
 
 
+@apply.register
+def _(event: ev.ItemVersionReceived, conn: Connection, record: RecordedEvent) -> None:
+    if event.item_kind != "appointment":
+        return
+    d = event.data
+    if not d.get("start") or not d.get("end"):
+        return
+    values = {
+        "patient_id": patient_of(record),
+        "clinician": d.get("clinician") or "",
+        "start": d["start"],
+        "start_utc": utc(d["start"]),
+        "end_utc": utc(d["end"]),
+        "day": d["start"][:10],
+        "status": "entered-in-error" if event.entered_in_error else event.status,
+        "reason": d.get("reason"),
+    }
+    exists = conn.execute(
+        select(appointments.c.appointment_id).where(appointments.c.appointment_id == event.item_id)
+    ).first()
+    if exists:
+        _set(conn, event.item_id, **values)
+    else:
+        conn.execute(appointments.insert().values(appointment_id=event.item_id, **values))
+
+
 def clash(
     conn: Connection, clinician: str, start: datetime, end: datetime, ignore: str | None
 ) -> str | None:

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 
 from app.domain import events as ev
-from app.projections.base import metadata, patient_of
+from app.projections.base import in_time_order, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 entries = Table(
@@ -184,6 +184,28 @@ def _(e: ev.EnteredInError) -> tuple[str, str | None, str]:
     return "correction", None, f"Marked {e.item_kind} as entered in error: {e.reason}"
 
 
+@describe.register
+def _(e: ev.PatientVersionReceived) -> tuple[str, str | None, str]:
+    d = e.demographics
+    return "patient", None, f"Demographics from the server: {d.get('given')} {d.get('family')}"
+
+
+@describe.register
+def _(e: ev.ItemVersionReceived) -> tuple[str, str | None, str]:
+    state = "entered in error" if e.entered_in_error else e.status
+    return e.item_kind, e.item_id, f"{e.item_kind.capitalize()} from the server ({state})"
+
+
+@describe.register
+def _(e: ev.SyncConflictResolved) -> tuple[str, str | None, str]:
+    what = {
+        "keep-mine": "kept this device's value",
+        "take-servers": "took the server's value",
+        "edit": "entered a new value",
+    }.get(e.resolution, e.resolution)
+    return "sync", None, f"Sync conflict resolved: {what}" + (f" for {e.field}" if e.field else "")
+
+
 def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
     patient_id = patient_of(record)
     if patient_id is None:
@@ -214,7 +236,7 @@ def for_patient(conn: Connection, patient_id: str, limit: int | None = None) -> 
     query = (
         select(entries)
         .where(entries.c.patient_id == patient_id)
-        .order_by(entries.c.occurred_at.desc(), entries.c.position.desc())
+        .order_by(in_time_order(entries.c.occurred_at).desc(), entries.c.position.desc())
     )
     if limit is not None:
         query = query.limit(limit)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Float, Index, String, Table, delete, insert, select
 
 from app.domain import events as ev
-from app.projections.base import metadata, patient_of
+from app.projections.base import in_time_order, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 points = Table(
@@ -54,12 +54,38 @@ def _(event: ev.EnteredInError, conn: Connection, record: RecordedEvent) -> None
         conn.execute(delete(points).where(points.c.vitals_id == event.item_id))
 
 
+@apply.register
+def _(event: ev.ItemVersionReceived, conn: Connection, record: RecordedEvent) -> None:
+    if event.item_kind != "vitals":
+        return
+    conn.execute(delete(points).where(points.c.vitals_id == event.item_id))
+    if event.entered_in_error:
+        return
+    values = dict(event.data.get("measurements") or {})
+    if event.data.get("bmi") is not None:
+        values["bmi"] = event.data["bmi"]
+    if values:
+        conn.execute(
+            insert(points),
+            [
+                {
+                    "vitals_id": event.item_id,
+                    "key": k,
+                    "patient_id": patient_of(record),
+                    "taken_at": event.data.get("taken_at") or record.metadata.occurred_at,
+                    "value": float(v),
+                }
+                for k, v in sorted(values.items())
+            ],
+        )
+
+
 def for_patient(conn: Connection, patient_id: str) -> dict[str, list[tuple[str, float]]]:
     series: dict[str, list[tuple[str, float]]] = {}
     rows: Any = conn.execute(
         select(points.c.key, points.c.taken_at, points.c.value)
         .where(points.c.patient_id == patient_id)
-        .order_by(points.c.key, points.c.taken_at, points.c.vitals_id)
+        .order_by(points.c.key, in_time_order(points.c.taken_at), points.c.vitals_id)
     )
     for key, taken_at, value in rows:
         series.setdefault(key, []).append((taken_at, value))

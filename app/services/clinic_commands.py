@@ -14,8 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection
-
 from app.domain import chart as chart_state
 from app.domain.codec import command_to_json
 from app.domain.commands import Command, RegisterPatient
@@ -25,11 +23,11 @@ from app.domain.events import DomainEvent, from_payload, stream_of
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
 from app.domain.values import item_id as valid_id
-from app.projections import schedule
+from app.projections import chart_items, schedule
 from app.projections.runner import ProjectionRunner
 from app.services.dto import Changes
 from app.store import outbox
-from app.store.database import write_transaction
+from app.store.database import Transaction, write_transaction
 from app.store.event_log import EventLog, EventMetadata, NewEvent
 from app.store.vault import Vault
 
@@ -49,6 +47,8 @@ AREAS: dict[str, tuple[str, ...]] = {
 
 
 def item_ids_of(events: list[DomainEvent]) -> list[str]:
+    """The chart items the events create or change: each event's first id field. Later id
+    fields are references (drug_id, substance_id, a linked encounter_id), not changed items."""
     ids = []
     for event in events:
         for f in dataclasses.fields(event):
@@ -56,6 +56,7 @@ def item_ids_of(events: list[DomainEvent]) -> list[str]:
                 value = getattr(event, f.name)
                 if isinstance(value, str) and value not in ids:
                     ids.append(value)
+                break
     return ids
 
 
@@ -101,6 +102,7 @@ class ClinicCommands:
                     ctx = dataclasses.replace(
                         ctx_base,
                         clashing_appointment=lambda c, s, e, i: schedule.clash(conn, c, s, e, i),
+                        item_id_taken=lambda item_id: chart_items.exists(conn, item_id),
                     )
                     decision = decide(chart if version else None, command, ctx)
                     metadata = EventMetadata(
@@ -156,7 +158,7 @@ class ClinicCommands:
         return changes
 
     def _load(
-        self, conn: Connection, log: EventLog, stream: str, patient_id: str
+        self, conn: Transaction, log: EventLog, stream: str, patient_id: str
     ) -> tuple[int, chart_state.PatientChart]:
         version, chart = self._charts.get(stream, (0, chart_state.PatientChart(patient_id)))
         for record in log.read_stream(stream, conn, after_version=version):

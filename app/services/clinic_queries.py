@@ -12,8 +12,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from app.domain.errors import NotFoundError, RoleError
 from app.domain.events import ChartViewed, audit_stream_of, stream_of
 from app.domain.roles import Actor, Role
@@ -30,7 +28,7 @@ from app.services.dto import (
     TimelineEntry,
 )
 from app.store import outbox
-from app.store.database import read_transaction, write_transaction
+from app.store.database import Transaction, read_transaction, write_transaction
 from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
 from app.store.vault import Vault
 
@@ -68,7 +66,7 @@ def age_on(birth: str, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def read_chart(conn: Connection, patient_id: str, today: date) -> ChartView:
+def read_chart(conn: Transaction, patient_id: str, today: date) -> ChartView:
     """The chart of one patient from the read models reachable through `conn`."""
     row = patient_index.get(conn, patient_id)
     if row is None:
@@ -209,7 +207,7 @@ class ClinicQueries:
         now = self._clock()
         return [a for a in self.schedule(now.date()) if a.status == "booked"]
 
-    def _appointments(self, conn: Connection, rows: list[Any]) -> list[AppointmentView]:
+    def _appointments(self, conn: Transaction, rows: list[Any]) -> list[AppointmentView]:
         result = []
         for r in rows:
             p = patient_index.get(conn, r.patient_id)

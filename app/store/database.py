@@ -87,3 +87,8 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A consistent read snapshot."""
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+# What services hold while they work inside one transaction; SQL itself stays in the store
+# and projection modules.
+Transaction = Connection

@@ -90,6 +90,23 @@ MIGRATIONS: Sequence[Migration] = (
         "device settings (sync server, auth secrets, intervals) inside the encrypted file",
         _statements("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
     ),
+    Migration(
+        4,
+        "sync state: server copies, pull watermarks, quarantine, sync journal",
+        _statements(
+            """CREATE TABLE remote_resources (
+                resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,
+                version_id TEXT NOT NULL, patient_id TEXT, last_updated TEXT,
+                body TEXT NOT NULL, PRIMARY KEY (resource_type, resource_id))""",
+            """CREATE TABLE pull_marks (
+                resource_type TEXT PRIMARY KEY, watermark TEXT NOT NULL)""",
+            """CREATE TABLE quarantine (
+                id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, resource_type TEXT,
+                resource_id TEXT, reason TEXT NOT NULL, body_sha256 TEXT,
+                body TEXT)""",
+            "CREATE TABLE sync_journal (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ),
+    ),
 )
 
 

@@ -108,7 +108,7 @@ def with_status(conn: Connection, status: str, limit: int | None = None) -> list
 
 
 def counts(conn: Connection) -> dict[str, int]:
-    found = dict(
+    found: dict[str, int] = dict(
         conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
     )
     return {s: int(found.get(s, 0)) for s in STATUSES}
@@ -133,4 +133,12 @@ def set_status(
             "d": json.dumps(detail, sort_keys=True) if detail else None,
             "c": command_id,
         },
+    )
+
+
+def set_positions(conn: Connection, command_id: str, first: int, last: int) -> None:
+    """After a rebase the command's events are the re-decided ones."""
+    conn.execute(
+        text("UPDATE outbox SET first_position = :f, last_position = :l WHERE command_id = :c"),
+        {"f": first, "l": last, "c": command_id},
     )

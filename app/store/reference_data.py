@@ -52,14 +52,14 @@ def bundled_catalog() -> Catalog:
     }
     vitals = {}
     for e in _entries(_read("vitals.json")):
-        if "min" in e or "minimum" in e:
+        if "min" in e and "max" in e:  # derived values (BMI) carry no range
             vitals[e["key"]] = VitalSign(
                 e["key"],
                 e["loinc"],
                 e["display"],
                 e.get("ucum", e.get("unit", "")),
-                float(e.get("min", e.get("minimum"))),
-                float(e.get("max", e.get("maximum"))),
+                float(e["min"]),
+                float(e["max"]),
             )
     terms = _read("medication_terms.json")
     routes = frozenset(r.get("name", r.get("display", "")).lower() for r in terms.get("routes", []))

@@ -1,0 +1,292 @@
+"""What the sync engine may do to the vault, each step one durable transaction.
+
+Sync never touches SQL: it reads pending commands and charts, records what the server
+confirmed, re-runs (rebases) pending commands and marks their state through this facade.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.domain import chart as chart_state
+from app.domain.codec import command_from_json
+from app.domain.context import DecisionContext
+from app.domain.decide import decide
+from app.domain.errors import DomainError, PreconditionError
+from app.domain.events import DomainEvent, from_payload, stream_of
+from app.domain.reference import Catalog
+from app.domain.roles import Actor, Role
+from app.projections import schedule
+from app.projections.runner import ProjectionRunner
+from app.store import outbox, sync_state
+from app.store.database import read_transaction, write_transaction
+from app.store.event_log import EventMetadata, NewEvent
+from app.store.outbox import OutboxEntry
+from app.store.sync_state import RemoteCopy
+from app.store.vault import Vault
+
+SYSTEM_USER = "server"
+SYSTEM_ROLE = "system"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One server resource turned into the domain event that records it locally."""
+
+    resource: dict[str, Any]
+    patient_id: str | None
+    event: DomainEvent | None  # None: store the server copy only (e.g. our own AuditEvents)
+
+
+@dataclass(frozen=True)
+class RebaseOutcome:
+    ok: bool
+    message: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class SyncGateway:
+    def __init__(
+        self,
+        vault: Vault,
+        runner: ProjectionRunner,
+        catalog: Catalog,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._vault = vault
+        self._runner = runner
+        self._catalog = catalog
+        self._clock = clock
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def pending(self, limit: int | None = None) -> list[OutboxEntry]:
+        with read_transaction(self._vault.engine) as conn:
+            return outbox.with_status(conn, outbox.PENDING, limit)
+
+    def counts(self) -> dict[str, int]:
+        with read_transaction(self._vault.engine) as conn:
+            return outbox.counts(conn)
+
+    def entry(self, command_id: str) -> OutboxEntry | None:
+        with read_transaction(self._vault.engine) as conn:
+            return outbox.get(conn, command_id)
+
+    def chart(self, patient_id: str) -> chart_state.PatientChart:
+        """The patient's current local chart (server versions plus pending changes)."""
+        history = self._vault.events.read_stream(stream_of(patient_id))
+        return chart_state.fold(
+            patient_id, [from_payload(r.type, r.schema_version, r.payload) for r in history]
+        )
+
+    def events_of(self, entry: OutboxEntry) -> list[DomainEvent]:
+        """The domain events a command recorded (what its push must carry)."""
+        records = self._vault.events.read_stream(entry.stream_id)
+        return [
+            from_payload(r.type, r.schema_version, r.payload)
+            for r in records
+            if entry.first_position <= r.position <= entry.last_position
+        ]
+
+    def remote(self, resource_type: str, resource_id: str) -> RemoteCopy | None:
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.remote(conn, resource_type, resource_id)
+
+    def known_version(self, resource_type: str, resource_id: str) -> str | None:
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.known_version(conn, resource_type, resource_id)
+
+    def watermark(self, resource_type: str) -> str | None:
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.watermark(conn, resource_type)
+
+    def journal(self, key: str) -> Any:
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.journal(conn, key)
+
+    def quarantined(self, limit: int = 200) -> list[dict[str, Any]]:
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.quarantined(conn, limit)
+
+    def audit_events_after(self, position: int, limit: int) -> list[Any]:
+        """This device's ChartViewed events after a log position (for AuditEvent push)."""
+        found = []
+        for record in self._vault.events.read_all(position):
+            if record.type == "ChartViewed":
+                found.append(record)
+                if len(found) >= limit:
+                    break
+        return found
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def record_pushed(
+        self, command_id: str | None, resources: Sequence[dict[str, Any]], patient_id: str | None
+    ) -> None:
+        """The server accepted these versions: remember them and mark the command synced."""
+        with write_transaction(self._vault.engine) as conn:
+            for resource in resources:
+                sync_state.save_remote(conn, resource, patient_id)
+            if command_id is not None:
+                outbox.set_status(conn, command_id, outbox.SYNCED)
+
+    def record_received(self, received: Sequence[Received]) -> int:
+        """Record server versions as confirmed events (skipping versions already known) and
+        update the read models, in one transaction. Returns how many were new."""
+        new = 0
+        now = self._clock().isoformat(timespec="milliseconds")
+        with write_transaction(self._vault.engine) as conn:
+            appended = []
+            for item in received:
+                meta = item.resource.get("meta") or {}
+                known = sync_state.known_version(
+                    conn, item.resource["resourceType"], item.resource["id"]
+                )
+                if known is not None and known == str(meta.get("versionId")):
+                    continue
+                sync_state.save_remote(conn, item.resource, item.patient_id)
+                new += 1
+                if item.event is None or item.patient_id is None:
+                    continue
+                metadata = EventMetadata(
+                    command_id=f"server:{item.resource['resourceType']}/"
+                    f"{item.resource['id']}/{meta.get('versionId')}",
+                    user=SYSTEM_USER,
+                    role=SYSTEM_ROLE,
+                    device_id=self._vault.device_id,
+                    recorded_at=now,
+                    occurred_at=str(meta.get("lastUpdated") or now),
+                    extra={"origin": "server"},
+                )
+                stream = stream_of(item.patient_id)
+                version = self._vault.events.stream_version(stream, conn)
+                appended += self._vault.events.append(
+                    stream,
+                    version,
+                    [
+                        NewEvent(
+                            type(item.event).__name__,
+                            item.event.to_payload(),
+                            metadata,
+                            item.event.SCHEMA_VERSION,
+                        )
+                    ],
+                    conn,
+                )
+            if appended:
+                self._runner.catch_up(conn)
+        return new
+
+    def mark_attention(self, command_id: str, message: str, detail: dict[str, Any]) -> None:
+        with write_transaction(self._vault.engine) as conn:
+            outbox.set_status(
+                conn, command_id, outbox.NEEDS_ATTENTION, error=message, detail=detail
+            )
+
+    def mark_error(self, command_id: str, message: str) -> None:
+        """A transient failure: stays pending, the attempt and error are counted."""
+        with write_transaction(self._vault.engine) as conn:
+            outbox.set_status(conn, command_id, outbox.PENDING, error=message)
+
+    def set_watermark(self, resource_type: str, value: str) -> None:
+        with write_transaction(self._vault.engine) as conn:
+            sync_state.set_watermark(conn, resource_type, value)
+
+    def set_journal(self, key: str, value: Any) -> None:
+        with write_transaction(self._vault.engine) as conn:
+            sync_state.set_journal(conn, key, value)
+
+    def quarantine(
+        self,
+        resource_type: str | None,
+        resource_id: str | None,
+        reason: str,
+        body: str | bytes | None,
+    ) -> None:
+        with write_transaction(self._vault.engine) as conn:
+            sync_state.quarantine(
+                conn,
+                received_at=self._clock().isoformat(),
+                resource_type=resource_type,
+                resource_id=resource_id,
+                reason=reason,
+                body=body,
+            )
+
+    def rebase(self, entry: OutboxEntry) -> RebaseOutcome:
+        """Re-run a pending command on the current chart (which now holds the server's newer
+        versions). Success appends its re-decided events; a refusal is the conflict a person
+        must decide, reported with both values."""
+        command = command_from_json(entry.command)
+        actor = Actor(entry.user, Role(entry.role))
+        now = self._clock()
+        with write_transaction(self._vault.engine) as conn:
+            history = self._vault.events.read_stream(entry.stream_id, conn)
+            chart = chart_state.fold(
+                command.patient_id,
+                [from_payload(r.type, r.schema_version, r.payload) for r in history],
+            )
+            ctx = DecisionContext(
+                now=now,
+                actor=actor,
+                new_id=lambda: str(uuid.uuid4()),
+                catalog=self._catalog,
+                clashing_appointment=lambda c, s, e, i: schedule.clash(conn, c, s, e, i),
+            )
+            try:
+                decision = decide(chart, command, ctx)
+            except PreconditionError as exc:
+                return RebaseOutcome(
+                    False,
+                    exc.message,
+                    {
+                        "field": exc.field,
+                        "mine": _mine(entry.command, exc.field),
+                        "servers": exc.actual,
+                        "expected": exc.expected,
+                    },
+                )
+            except DomainError as exc:
+                return RebaseOutcome(
+                    False, exc.message, {"field": exc.field, "mine": None, "servers": None}
+                )
+            metadata = EventMetadata(
+                command_id=entry.command_id,
+                user=entry.user,
+                role=entry.role,
+                device_id=self._vault.device_id,
+                recorded_at=now.isoformat(timespec="milliseconds"),
+                occurred_at=decision.occurred_at,
+                extra={"rebased": "true"},
+            )
+            recorded = self._vault.events.append(
+                entry.stream_id,
+                history[-1].stream_version if history else 0,
+                [
+                    NewEvent(type(e).__name__, e.to_payload(), metadata, e.SCHEMA_VERSION)
+                    for e in decision.events
+                ],
+                conn,
+            )
+            outbox.set_positions(
+                conn, entry.command_id, recorded[0].position, recorded[-1].position
+            )
+            self._runner.catch_up(conn)
+        return RebaseOutcome(True)
+
+
+def _mine(command: dict[str, Any], field: str | None) -> str | None:
+    """The value this device wanted for `field`, read from the stored command."""
+    changes = command.get("changes")
+    if isinstance(changes, dict) and field in changes:
+        value = changes[field].get("new")
+        return None if value is None else str(value)
+    value = command.get(field or "")
+    return None if value is None else str(value)
+
+
+__all__ = ["RebaseOutcome", "Received", "SyncGateway"]

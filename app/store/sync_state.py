@@ -1,0 +1,132 @@
+"""What sync remembers between cycles, inside the encrypted vault.
+
+- remote_resources: the latest server copy of every resource we wrote or pulled (the base that
+  updates start from, and the version for If-Match);
+- pull_marks: the inclusive `_lastUpdated` watermark per resource type;
+- quarantine: server content that could not be used, kept for IT to inspect;
+- sync_journal: small facts (last success, last error, audit push position).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+
+@dataclass(frozen=True)
+class RemoteCopy:
+    resource_type: str
+    resource_id: str
+    version_id: str
+    patient_id: str | None
+    body: dict[str, Any]
+
+
+def remote(conn: Connection, resource_type: str, resource_id: str) -> RemoteCopy | None:
+    row = conn.execute(
+        text(
+            "SELECT version_id, patient_id, body FROM remote_resources "
+            "WHERE resource_type = :t AND resource_id = :i"
+        ),
+        {"t": resource_type, "i": resource_id},
+    ).first()
+    if row is None:
+        return None
+    return RemoteCopy(resource_type, resource_id, row[0], row[1], json.loads(row[2]))
+
+
+def known_version(conn: Connection, resource_type: str, resource_id: str) -> str | None:
+    return conn.execute(
+        text(
+            "SELECT version_id FROM remote_resources WHERE resource_type = :t AND resource_id = :i"
+        ),
+        {"t": resource_type, "i": resource_id},
+    ).scalar()
+
+
+def save_remote(conn: Connection, resource: dict[str, Any], patient_id: str | None) -> None:
+    meta = resource.get("meta") or {}
+    conn.execute(
+        text(
+            "INSERT INTO remote_resources VALUES (:t, :i, :v, :p, :u, :b) "
+            "ON CONFLICT (resource_type, resource_id) DO UPDATE SET version_id = :v, "
+            "patient_id = :p, last_updated = :u, body = :b"
+        ),
+        {
+            "t": resource["resourceType"],
+            "i": resource["id"],
+            "v": str(meta.get("versionId")),
+            "p": patient_id,
+            "u": meta.get("lastUpdated"),
+            "b": json.dumps(resource, sort_keys=True),
+        },
+    )
+
+
+def watermark(conn: Connection, resource_type: str) -> str | None:
+    return conn.execute(
+        text("SELECT watermark FROM pull_marks WHERE resource_type = :t"), {"t": resource_type}
+    ).scalar()
+
+
+def set_watermark(conn: Connection, resource_type: str, value: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO pull_marks VALUES (:t, :w) "
+            "ON CONFLICT (resource_type) DO UPDATE SET watermark = :w"
+        ),
+        {"t": resource_type, "w": value},
+    )
+
+
+def quarantine(
+    conn: Connection,
+    *,
+    received_at: str,
+    resource_type: str | None,
+    resource_id: str | None,
+    reason: str,
+    body: str | bytes | None,
+) -> None:
+    raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
+    conn.execute(
+        text(
+            "INSERT INTO quarantine (received_at, resource_type, resource_id, reason, "
+            "body_sha256, body) VALUES (:a, :t, :i, :r, :h, :b)"
+        ),
+        {
+            "a": received_at,
+            "t": resource_type,
+            "i": resource_id,
+            "r": reason,
+            "h": hashlib.sha256(raw).hexdigest() if raw is not None else None,
+            "b": raw.decode("utf-8", "replace")[:1_000_000] if raw is not None else None,
+        },
+    )
+
+
+def quarantined(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        text(
+            "SELECT id, received_at, resource_type, resource_id, reason, body_sha256 "
+            "FROM quarantine ORDER BY id DESC LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def journal(conn: Connection, key: str) -> Any:
+    value = conn.execute(text("SELECT value FROM sync_journal WHERE key = :k"), {"k": key}).scalar()
+    return None if value is None else json.loads(value)
+
+
+def set_journal(conn: Connection, key: str, value: Any) -> None:
+    conn.execute(
+        text("INSERT INTO sync_journal VALUES (:k, :v) ON CONFLICT (key) DO UPDATE SET value = :v"),
+        {"k": key, "v": json.dumps(value)},
+    )
