@@ -7,7 +7,12 @@ from app.domain import values as v
 from app.domain.chart import PatientChart
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision, require_item, require_registered
-from app.domain.errors import AllergyConflictError, PreconditionError, ValidationError
+from app.domain.errors import (
+    AllergyConflictError,
+    AlreadyDoneError,
+    PreconditionError,
+    ValidationError,
+)
 from app.domain.events import (
     AllergyRecorded,
     AllergyStatusChanged,
@@ -94,7 +99,7 @@ def finish_encounter(
     chart = require_registered(chart)
     item = require_item(chart, cmd.encounter_id, "encounter", "encounter_id", "encounter")
     if item.status != "in-progress":
-        raise ValidationError("This encounter is already finished", "encounter_id")
+        raise AlreadyDoneError("This encounter is already finished", "encounter_id")
     finished = v.past_instant(cmd.finished_at, "finished_at", "Finish time", ctx.now)
     if v.instant(finished, "finished_at", "Finish time") < v.instant(
         item.data["started_at"], "started_at", "Start time"
@@ -185,7 +190,7 @@ def resolve_diagnosis(
     chart = require_registered(chart)
     item = require_item(chart, cmd.diagnosis_id, "diagnosis", "diagnosis_id", "diagnosis")
     if item.status != "active":
-        raise ValidationError("This diagnosis is already resolved", "diagnosis_id")
+        raise AlreadyDoneError("This diagnosis is already resolved", "diagnosis_id")
     resolved = v.past_instant(cmd.resolved_at, "resolved_at", "Resolution time", ctx.now)
     return Decision(
         [DiagnosisResolved(diagnosis_id=cmd.diagnosis_id, resolved_at=resolved)], resolved
@@ -240,7 +245,7 @@ def update_allergy_status(
             actual=item.status,
         )
     if status == item.status:
-        raise ValidationError(f"The allergy is already {status}", "status")
+        raise AlreadyDoneError(f"The allergy is already {status}", "status")
     return Decision(
         [
             AllergyStatusChanged(
@@ -330,7 +335,7 @@ def discontinue(
     chart = require_registered(chart)
     item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
     if item.status != "active":
-        raise ValidationError("This prescription is already stopped", "prescription_id")
+        raise AlreadyDoneError("This prescription is already stopped", "prescription_id")
     reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
     return Decision(
         [

@@ -7,7 +7,7 @@ from app.domain.chart import PatientChart
 from app.domain.commands import DEMOGRAPHIC_FIELDS, RegisterPatient, UpdateDemographics
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision, require_registered
-from app.domain.errors import PreconditionError, ValidationError
+from app.domain.errors import AlreadyDoneError, PreconditionError, ValidationError
 from app.domain.events import DemographicsUpdated, PatientRegistered
 
 LABELS = {
@@ -79,5 +79,5 @@ def update_demographics(
         if new != current:
             changes[name], previous[name] = new, current
     if not changes:
-        raise ValidationError("Nothing changed: the new values equal the current ones", "changes")
+        raise AlreadyDoneError("Nothing changed: the new values equal the current ones", "changes")
     return Decision([DemographicsUpdated(changes=changes, previous=previous)], v.iso(ctx.now))

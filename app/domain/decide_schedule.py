@@ -11,6 +11,7 @@ from app.domain.context import DecisionContext
 from app.domain.decide_clinical import new_item_id
 from app.domain.decision import Decision, require_item, require_registered
 from app.domain.errors import (
+    AlreadyDoneError,
     DoubleBookingError,
     NotFoundError,
     PreconditionError,
@@ -73,9 +74,11 @@ def schedule(chart: PatientChart | None, cmd: c.ScheduleFollowUp, ctx: DecisionC
     )
 
 
-def _booked(chart: PatientChart | None, appointment_id: str):  # type: ignore[no-untyped-def]
+def _booked(chart: PatientChart | None, appointment_id: str, target: str = ""):  # type: ignore[no-untyped-def]
     chart = require_registered(chart)
     item = require_item(chart, appointment_id, "appointment", "appointment_id", "appointment")
+    if target and item.status == target:
+        raise AlreadyDoneError(f"This appointment is already {item.status}", "appointment_id")
     if item.status != "booked":
         raise ValidationError(f"This appointment is already {item.status}", "appointment_id")
     return item
@@ -100,7 +103,7 @@ def reschedule(
     minutes = _duration(cmd.duration_minutes if cmd.duration_minutes is not None else old_minutes)
     start, end = _check_slot(ctx, item.data["clinician"], cmd.start, minutes, item.id)
     if start == item.data["start"] and end == item.data["end"]:
-        raise ValidationError("The appointment is already at that time", "start")
+        raise AlreadyDoneError("The appointment is already at that time", "start")
     return Decision(
         [
             AppointmentRescheduled(
@@ -112,7 +115,7 @@ def reschedule(
 
 
 def cancel(chart: PatientChart | None, cmd: c.CancelAppointment, ctx: DecisionContext) -> Decision:
-    item = _booked(chart, cmd.appointment_id)
+    item = _booked(chart, cmd.appointment_id, "cancelled")
     return Decision(
         [
             AppointmentCancelled(
@@ -125,12 +128,12 @@ def cancel(chart: PatientChart | None, cmd: c.CancelAppointment, ctx: DecisionCo
 
 
 def attended(chart: PatientChart | None, cmd: c.MarkAttended, ctx: DecisionContext) -> Decision:
-    item = _booked(chart, cmd.appointment_id)
+    item = _booked(chart, cmd.appointment_id, "fulfilled")
     return Decision([AppointmentAttended(appointment_id=item.id)], v.iso(ctx.now))
 
 
 def no_show(chart: PatientChart | None, cmd: c.MarkNoShow, ctx: DecisionContext) -> Decision:
-    item = _booked(chart, cmd.appointment_id)
+    item = _booked(chart, cmd.appointment_id, "noshow")
     if v.instant(item.data["start"], "start", "Start") > ctx.now:
         raise ValidationError(
             "A patient cannot miss an appointment that has not started yet", "appointment_id"
@@ -146,7 +149,7 @@ def entered_in_error(
     if item is None:
         raise NotFoundError("No item with this id on the patient's chart", "item_id")
     if item.entered_in_error:
-        raise ValidationError("This item is already marked as entered in error", "item_id")
+        raise AlreadyDoneError("This item is already marked as entered in error", "item_id")
     if item.kind != "appointment" and ctx.actor.role is not Role.CLINICIAN:
         raise RoleError("Only a clinician may mark clinical items as entered in error", "item_id")
     reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)

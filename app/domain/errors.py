@@ -2,6 +2,8 @@
 
     DomainError
     ├── ValidationError        a value is missing, malformed or implausible (names the field)
+    │   └── AlreadyDoneError   the chart already is what the command asks (sync treats it as
+    │                          converged, not as a conflict)
     ├── NotFoundError          the patient or item does not exist (or left the chart)
     ├── PreconditionError      the chart changed: what the command expected is no longer so
     ├── AllergyConflictError   prescribing against a recorded allergy without an override reason
@@ -24,6 +26,10 @@ class DomainError(Exception):
 
 
 class ValidationError(DomainError):
+    pass
+
+
+class AlreadyDoneError(ValidationError):
     pass
 
 

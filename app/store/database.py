@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.pool import QueuePool
 
 from app.store.errors import NotAVaultError, SqlCipherUnavailableError
 
@@ -35,13 +36,17 @@ def open_engine(path: Path, data_key: bytes | bytearray) -> Engine:
         password=f"x'{bytes(data_key).hex()}'",
         database=str(path),
     )
-    engine = create_engine(url)
+    # QueuePool, not the dialect's SingletonThreadPool: the latter closes other threads'
+    # connections once more than five threads have used the engine.
+    engine = create_engine(url, poolclass=QueuePool, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # We issue BEGIN ourselves (below) so writers can take the lock up front.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        # SQLCipher would print its own errors to stderr; ours are the plain messages.
+        cur.execute("PRAGMA cipher_log_level = NONE")
         cur.execute("PRAGMA busy_timeout = 10000")
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = FULL")
@@ -62,13 +67,15 @@ def check_readable(engine: Engine, path: Path) -> None:
     """Fail with a specific message if the key is wrong or the file is not a database."""
     try:
         with engine.connect() as conn:
-            conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one()
+            tables = conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one()
             result = conn.exec_driver_sql("PRAGMA quick_check").scalar_one()
     except (DatabaseError, OperationalError) as exc:
         raise NotAVaultError(
             f"{path.name} cannot be opened with this vault's key: it is not a FieldChart vault, "
             "or it is truncated or corrupted"
         ) from exc
+    if not tables:
+        raise NotAVaultError(f"{path.name} is empty: it is not a FieldChart vault")
     if result != "ok":
         raise NotAVaultError(f"{path.name} failed SQLite's integrity check: {result}")
 

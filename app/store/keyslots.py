@@ -66,6 +66,7 @@ class KeySlotFile:
     vault_id: str
     first_admin: str = ""  # the default acting user for IT commands; not a secret
     slots: dict[str, KeySlot] = field(default_factory=dict)
+    disabled: set[str] = field(default_factory=set)  # names only, for a clear refusal
 
     def wrap(
         self, slot_id: str, secret: bytes, data_key: bytes | bytearray, kdf: KdfParams
@@ -91,6 +92,7 @@ class KeySlotFile:
             "format": FORMAT,
             "vault_id": self.vault_id,
             "first_admin": self.first_admin,
+            "disabled": sorted(self.disabled),
             "slots": [s.to_json() for s in self.slots.values()],
         }
 
@@ -107,6 +109,7 @@ class KeySlotFile:
             return cls(
                 vault_id=str(data["vault_id"]),
                 first_admin=str(data.get("first_admin", "")),
+                disabled={str(n) for n in data.get("disabled", [])},
                 slots={s.slot_id: s for s in slots},
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -41,6 +41,7 @@ THROTTLE_FILE = "unlock-failures.json"
 TAIL_VERIFY_AT_UNLOCK = 1000
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSPHRASE = 8
+MIN_DB_BYTES = 4096  # one SQLCipher page: anything smaller cannot be a vault
 RECOVERY_USER = "recovery"
 
 
@@ -93,6 +94,7 @@ class Vault:
         self._events: EventLog | None = None
         self._actor: Actor | None = None
         self._device_id: str | None = None
+        self._opening = False
 
     # -- paths and creation --------------------------------------------------------------
 
@@ -185,6 +187,8 @@ class Vault:
     def unlock(self, user: str, passphrase: str) -> Actor:
         slots = self._require_slots()
         slot_id = user_slot_id(user)
+        if user in slots.disabled:
+            raise UserDisabledError(f"user '{user}' is disabled")
         if slot_id not in slots.slots:
             raise UnknownUserError(f"there is no user '{user}' in this vault")
         self._throttle.wait_before_attempt(user)
@@ -212,6 +216,12 @@ class Vault:
 
     def _start_session(self, data_key: bytearray, actor: Actor | None, user: str = "") -> None:
         slots = self._require_slots()
+        if self.db_path.stat().st_size < MIN_DB_BYTES:
+            crypto.wipe(data_key)
+            raise NotAVaultError(
+                f"{DB_FILE} cannot be opened with this vault's key: it is not a FieldChart "
+                "vault, or it is truncated or corrupted"
+            )
         engine = open_engine(self.db_path, data_key)
         try:
             check_readable(engine, self.db_path)
@@ -229,14 +239,26 @@ class Vault:
                     if row.disabled:
                         raise UserDisabledError(f"user '{user}' is disabled")
                     actor = Actor(user, Role(row.role))
-            events = EventLog(lambda: engine, data_key, slots.vault_id)
+            # The log asks the vault for its engine each time, so a handle kept past lock()
+            # fails with VaultLockedError instead of reopening the file.
+            self._opening = True
+            events = EventLog(lambda: self._engine_or_pending(engine), data_key, slots.vault_id)
             events.verify(from_tail=TAIL_VERIFY_AT_UNLOCK)
         except BaseException:
             engine.dispose()
             crypto.wipe(data_key)
             raise
+        finally:
+            self._opening = False
         self._data_key, self._engine, self._events = data_key, engine, events
         self._actor, self._device_id = actor, meta["device_id"]
+
+    def _engine_or_pending(self, pending: Engine) -> Engine:
+        # During _start_session the vault is not unlocked yet; the log may use the engine
+        # being opened. Afterwards only the vault's current engine counts.
+        if self._opening and self._engine is None:
+            return pending
+        return self.engine
 
     def lock(self) -> None:
         """Drop every key and close every connection; queries afterwards raise VaultLockedError."""
@@ -300,8 +322,12 @@ class Vault:
         check_user_name(name)
         check_passphrase(passphrase)
         slots = self._require_slots()
-        if user_slot_id(name) in slots.slots or name == RECOVERY_USER:
-            raise UserExistsError(f"user '{name}' already exists")
+        taken = {u.name for u in self.list_users()}
+        if user_slot_id(name) in slots.slots or name == RECOVERY_USER or name in taken:
+            raise UserExistsError(
+                f"user '{name}' already exists (names of disabled users stay "
+                "taken, so the audit trail stays unambiguous)"
+            )
         info = UserInfo(name, role, _now(), False)
         with write_transaction(self.engine) as conn:
             conn.execute(
@@ -325,6 +351,7 @@ class Vault:
             )
             # Removing the slot makes the disabled user's passphrase useless at once.
             del slots.slots[user_slot_id(name)]
+            slots.disabled.add(name)
             slots.save(self.slots_path)
 
     def change_passphrase(self, user: str, old: str, new: str) -> None:
@@ -332,13 +359,17 @@ class Vault:
         check_passphrase(new)
         slots = self._require_slots()
         slot_id = user_slot_id(user)
+        if user in slots.disabled:
+            raise UserDisabledError(f"user '{user}' is disabled")
         if slot_id not in slots.slots:
             raise UnknownUserError(f"there is no user '{user}' in this vault")
+        self._throttle.wait_before_attempt(user)
         try:
             key = slots.unwrap(slot_id, old.encode())
         except DecryptionError:
             self._throttle.record_failure(user)
             raise WrongPassphraseError(f"wrong passphrase for user '{user}'") from None
+        self._throttle.record_success(user)
         try:
             slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf)
             slots.save(self.slots_path)

@@ -1,0 +1,181 @@
+"""The background sync worker: APScheduler runs one cycle at a time, on an interval and on
+demand, backs off with jitter on network trouble, honours Retry-After, and reports status DTOs.
+
+Callbacks run on the scheduler's thread; the UI bridges them to Qt signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from app.services.sync_status import (
+    Resolution,
+    SyncProgress,
+    SyncState,
+    SyncStatus,
+)
+from sync.fhir.errors import FhirError, OfflineError, RateLimitedError, ServerError
+
+log = logging.getLogger("fieldchart.sync")
+
+ProgressCallback = Callable[[SyncProgress], None]
+CycleRunner = Callable[[ProgressCallback], Any]
+Listener = Callable[[SyncStatus], None]
+
+
+def backoff_delay(failures: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter: between half and all of base * 2^(n-1), capped."""
+    ceiling = min(max_s, base_s * 2 ** max(failures - 1, 0))
+    return rng.uniform(ceiling / 2, ceiling)
+
+
+class SyncWorker:
+    def __init__(
+        self,
+        run_cycle: CycleRunner,
+        *,
+        server_url: str,
+        interval_s: float,
+        counts: Callable[[], dict[str, int]] = dict,
+        resolver: Callable[[str, Resolution, str | None], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+        backoff_base_s: float = 5.0,
+        backoff_max_s: float = 15 * 60.0,
+        last_success_at: str | None = None,
+    ) -> None:
+        self._run_cycle = run_cycle
+        self._interval_s = interval_s
+        self._counts = counts
+        self._resolver = resolver
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._base = backoff_base_s
+        self._max = backoff_max_s
+        self._cycle_lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._failures = 0
+        self._not_before: datetime | None = None
+        self._scheduler = BackgroundScheduler(daemon=True, timezone=UTC)
+        self._status = SyncStatus(SyncState.IDLE, server_url=server_url,
+                                  last_success_at=last_success_at, **self._count_fields())
+        self.cycles_run = 0
+
+    # -- SyncControl ---------------------------------------------------------------------
+
+    def status(self) -> SyncStatus:
+        return self._status
+
+    def subscribe(self, callback: Listener) -> None:
+        self._listeners.append(callback)
+        callback(self._status)
+
+    def sync_now(self) -> None:
+        """Run a cycle as soon as possible (ignores backoff; never two at once)."""
+        self._scheduler.add_job(self._tick, kwargs={"manual": True}, id="now",
+                                replace_existing=True, misfire_grace_time=None)
+
+    def resolve(self, command_id: str, resolution: Resolution,
+                edited_value: str | None = None) -> None:
+        if self._resolver is None:
+            raise RuntimeError("resolving conflicts is not wired")
+        self._resolver(command_id, resolution, edited_value)
+        self._publish(**self._count_fields())
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self, run_first_now: bool = True) -> None:
+        first = self._clock() if run_first_now else self._clock() + timedelta(
+            seconds=self._interval_s)
+        self._scheduler.add_job(self._tick, "interval", seconds=self._interval_s, id="cycle",
+                                max_instances=1, coalesce=True, next_run_time=first,
+                                misfire_grace_time=None)
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no cycle runs (for the CLI and tests)."""
+        if self._cycle_lock.acquire(timeout=timeout):
+            self._cycle_lock.release()
+            return True
+        return False
+
+    # -- one cycle -----------------------------------------------------------------------
+
+    def run_once(self) -> Any:
+        """Run one cycle on the calling thread; returns its report or raises."""
+        with self._cycle_lock:
+            return self._cycle()
+
+    def _tick(self, manual: bool = False) -> None:
+        if not self._cycle_lock.acquire(blocking=False):
+            return  # a cycle is running; "never two at once"
+        try:
+            if not manual and self._not_before and self._clock() < self._not_before:
+                return
+            try:
+                self._cycle()
+            except RateLimitedError as exc:
+                self._retry_later(exc.retry_after_s, str(exc))
+            except (OfflineError, ServerError) as exc:
+                self._retry_later(None, str(exc))
+            except FhirError as exc:
+                self._publish(state=SyncState.ERROR, progress=None, last_error=str(exc),
+                              next_attempt_at=None)
+            except Exception as exc:  # the worker thread must never die silently
+                log.error("sync cycle failed unexpectedly: %s", type(exc).__name__)
+                self._publish(state=SyncState.ERROR, progress=None, next_attempt_at=None,
+                              last_error=f"unexpected error ({type(exc).__name__})")
+        finally:
+            self._cycle_lock.release()
+
+    def _cycle(self) -> Any:
+        self._publish(state=SyncState.SYNCING, progress=SyncProgress("start", 0, 0),
+                      last_error=None)
+        report = self._run_cycle(lambda p: self._publish(progress=p))
+        self.cycles_run += 1
+        self._failures = 0
+        self._not_before = None
+        self._publish(state=SyncState.IDLE, progress=None, next_attempt_at=None,
+                      last_success_at=self._clock().isoformat(timespec="seconds"),
+                      **self._count_fields())
+        return report
+
+    def _retry_later(self, retry_after_s: float | None, message: str) -> None:
+        self._failures += 1
+        delay = retry_after_s if retry_after_s is not None else backoff_delay(
+            self._failures, self._base, self._max, self._rng)
+        at = self._clock() + timedelta(seconds=delay)
+        self._not_before = at
+        if self._scheduler.running:
+            self._scheduler.add_job(self._tick, "date", run_date=at, id="retry",
+                                    replace_existing=True, misfire_grace_time=None)
+        self._publish(state=SyncState.OFFLINE, progress=None, last_error=message,
+                      next_attempt_at=at.isoformat(timespec="seconds"), **self._count_fields())
+
+    def _count_fields(self) -> dict[str, int]:
+        try:
+            counts = self._counts()
+        except Exception:  # a locked vault must not break status reporting
+            return {}
+        return {"pending": counts.get("pending", 0),
+                "needs_attention": counts.get("needs-attention", 0)}
+
+    def _publish(self, **changes: Any) -> None:
+        self._status = replace(self._status, **changes)
+        for listener in list(self._listeners):
+            try:
+                listener(self._status)
+            except Exception:  # a broken listener must not stop sync
+                log.exception("sync status listener failed")
