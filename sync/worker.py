@@ -65,8 +65,14 @@ class SyncWorker:
         self._failures = 0
         self._not_before: datetime | None = None
         self._scheduler = BackgroundScheduler(daemon=True, timezone=UTC)
-        self._status = SyncStatus(SyncState.IDLE, server_url=server_url,
-                                  last_success_at=last_success_at, **self._count_fields())
+        counts = self._count_fields()
+        self._status = SyncStatus(
+            SyncState.IDLE,
+            server_url=server_url,
+            last_success_at=last_success_at,
+            pending=counts.get("pending", 0),
+            needs_attention=counts.get("needs_attention", 0),
+        )
         self.cycles_run = 0
 
     # -- SyncControl ---------------------------------------------------------------------
@@ -80,11 +86,17 @@ class SyncWorker:
 
     def sync_now(self) -> None:
         """Run a cycle as soon as possible (ignores backoff; never two at once)."""
-        self._scheduler.add_job(self._tick, kwargs={"manual": True}, id="now",
-                                replace_existing=True, misfire_grace_time=None)
+        self._scheduler.add_job(
+            self._tick,
+            kwargs={"manual": True},
+            id="now",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
 
-    def resolve(self, command_id: str, resolution: Resolution,
-                edited_value: str | None = None) -> None:
+    def resolve(
+        self, command_id: str, resolution: Resolution, edited_value: str | None = None
+    ) -> None:
         if self._resolver is None:
             raise RuntimeError("resolving conflicts is not wired")
         self._resolver(command_id, resolution, edited_value)
@@ -93,11 +105,19 @@ class SyncWorker:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self, run_first_now: bool = True) -> None:
-        first = self._clock() if run_first_now else self._clock() + timedelta(
-            seconds=self._interval_s)
-        self._scheduler.add_job(self._tick, "interval", seconds=self._interval_s, id="cycle",
-                                max_instances=1, coalesce=True, next_run_time=first,
-                                misfire_grace_time=None)
+        first = (
+            self._clock() if run_first_now else self._clock() + timedelta(seconds=self._interval_s)
+        )
+        self._scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=self._interval_s,
+            id="cycle",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=first,
+            misfire_grace_time=None,
+        )
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -131,46 +151,72 @@ class SyncWorker:
             except (OfflineError, ServerError) as exc:
                 self._retry_later(None, str(exc))
             except FhirError as exc:
-                self._publish(state=SyncState.ERROR, progress=None, last_error=str(exc),
-                              next_attempt_at=None)
+                self._publish(
+                    state=SyncState.ERROR, progress=None, last_error=str(exc), next_attempt_at=None
+                )
             except Exception as exc:  # the worker thread must never die silently
                 log.error("sync cycle failed unexpectedly: %s", type(exc).__name__)
-                self._publish(state=SyncState.ERROR, progress=None, next_attempt_at=None,
-                              last_error=f"unexpected error ({type(exc).__name__})")
+                self._publish(
+                    state=SyncState.ERROR,
+                    progress=None,
+                    next_attempt_at=None,
+                    last_error=f"unexpected error ({type(exc).__name__})",
+                )
         finally:
             self._cycle_lock.release()
 
     def _cycle(self) -> Any:
-        self._publish(state=SyncState.SYNCING, progress=SyncProgress("start", 0, 0),
-                      last_error=None)
+        self._publish(
+            state=SyncState.SYNCING, progress=SyncProgress("start", 0, 0), last_error=None
+        )
         report = self._run_cycle(lambda p: self._publish(progress=p))
         self.cycles_run += 1
         self._failures = 0
         self._not_before = None
-        self._publish(state=SyncState.IDLE, progress=None, next_attempt_at=None,
-                      last_success_at=self._clock().isoformat(timespec="seconds"),
-                      **self._count_fields())
+        self._publish(
+            state=SyncState.IDLE,
+            progress=None,
+            next_attempt_at=None,
+            last_success_at=self._clock().isoformat(timespec="seconds"),
+            **self._count_fields(),
+        )
         return report
 
     def _retry_later(self, retry_after_s: float | None, message: str) -> None:
         self._failures += 1
-        delay = retry_after_s if retry_after_s is not None else backoff_delay(
-            self._failures, self._base, self._max, self._rng)
+        delay = (
+            retry_after_s
+            if retry_after_s is not None
+            else backoff_delay(self._failures, self._base, self._max, self._rng)
+        )
         at = self._clock() + timedelta(seconds=delay)
         self._not_before = at
         if self._scheduler.running:
-            self._scheduler.add_job(self._tick, "date", run_date=at, id="retry",
-                                    replace_existing=True, misfire_grace_time=None)
-        self._publish(state=SyncState.OFFLINE, progress=None, last_error=message,
-                      next_attempt_at=at.isoformat(timespec="seconds"), **self._count_fields())
+            self._scheduler.add_job(
+                self._tick,
+                "date",
+                run_date=at,
+                id="retry",
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+        self._publish(
+            state=SyncState.OFFLINE,
+            progress=None,
+            last_error=message,
+            next_attempt_at=at.isoformat(timespec="seconds"),
+            **self._count_fields(),
+        )
 
     def _count_fields(self) -> dict[str, int]:
         try:
             counts = self._counts()
         except Exception:  # a locked vault must not break status reporting
             return {}
-        return {"pending": counts.get("pending", 0),
-                "needs_attention": counts.get("needs-attention", 0)}
+        return {
+            "pending": counts.get("pending", 0),
+            "needs_attention": counts.get("needs-attention", 0),
+        }
 
     def _publish(self, **changes: Any) -> None:
         self._status = replace(self._status, **changes)

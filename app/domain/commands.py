@@ -238,6 +238,24 @@ class MarkEnteredInError(Command):
     reason: str
 
 
+# -- sync conflicts ------------------------------------------------------------------------
+
+RESOLUTIONS = ("keep-mine", "take-servers", "edit")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolveSyncConflict(Command):
+    """A person decides a needs-attention conflict: keep this device's value, take the
+    server's, or enter a new one. Keep-mine and edit re-apply the value on the server's base."""
+
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "resolve sync conflicts"
+    conflict_command_id: str
+    resolution: str
+    field: str | None = None
+    value: str | None = None
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     RegisterPatient,
     UpdateDemographics,
@@ -257,5 +275,6 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     MarkAttended,
     MarkNoShow,
     MarkEnteredInError,
+    ResolveSyncConflict,
 )
 COMMANDS_BY_NAME: dict[str, type[Command]] = {c.__name__: c for c in ALL_COMMANDS}

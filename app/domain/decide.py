@@ -35,6 +35,7 @@ RULES: dict[type[c.Command], Rule] = {
     c.MarkAttended: schedule.attended,
     c.MarkNoShow: schedule.no_show,
     c.MarkEnteredInError: schedule.entered_in_error,
+    c.ResolveSyncConflict: patient.resolve_conflict,
 }
 
 

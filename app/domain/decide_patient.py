@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from app.domain import values as v
 from app.domain.chart import PatientChart
-from app.domain.commands import DEMOGRAPHIC_FIELDS, RegisterPatient, UpdateDemographics
+from app.domain.commands import (
+    DEMOGRAPHIC_FIELDS,
+    RESOLUTIONS,
+    RegisterPatient,
+    ResolveSyncConflict,
+    UpdateDemographics,
+)
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision, require_registered
 from app.domain.errors import AlreadyDoneError, PreconditionError, ValidationError
-from app.domain.events import DemographicsUpdated, PatientRegistered
+from app.domain.events import (
+    DemographicsUpdated,
+    DomainEvent,
+    PatientRegistered,
+    SyncConflictResolved,
+)
 
 LABELS = {
     "given": "Given name",
@@ -81,3 +92,35 @@ def update_demographics(
     if not changes:
         raise AlreadyDoneError("Nothing changed: the new values equal the current ones", "changes")
     return Decision([DemographicsUpdated(changes=changes, previous=previous)], v.iso(ctx.now))
+
+
+def resolve_conflict(
+    chart: PatientChart | None, cmd: ResolveSyncConflict, ctx: DecisionContext
+) -> Decision:
+    """Settle a needs-attention conflict; the losing value stays in the history."""
+    chart = require_registered(chart)
+    resolution = v.choice(cmd.resolution, "resolution", "Resolution", RESOLUTIONS)
+    events: list[DomainEvent] = []
+    value = None
+    if resolution in ("keep-mine", "edit"):
+        if cmd.field not in DEMOGRAPHIC_FIELDS:
+            raise ValidationError(
+                "Only demographic fields can be kept or edited here; take the server's value "
+                "and repeat the action on the chart",
+                "field",
+            )
+        value = clean_field(cmd.field, cmd.value, ctx)
+        current = chart.demographics.get(cmd.field)
+        if value != current:
+            events.append(
+                DemographicsUpdated(changes={cmd.field: value}, previous={cmd.field: current})
+            )
+    events.append(
+        SyncConflictResolved(
+            command_id=cmd.conflict_command_id,
+            resolution=resolution or "",
+            field=cmd.field,
+            value=value,
+        )
+    )
+    return Decision(events, v.iso(ctx.now))

@@ -99,10 +99,12 @@ def reschedule(
             actual=item.data["start"],
         )
     old_start = v.instant(item.data["start"], "start", "Start")
-    old_minutes = int((v.instant(item.data["end"], "end", "End") - old_start).total_seconds() // 60)
+    old_end = v.instant(item.data["end"], "end", "End")
+    old_minutes = int((old_end - old_start).total_seconds() // 60)
     minutes = _duration(cmd.duration_minutes if cmd.duration_minutes is not None else old_minutes)
     start, end = _check_slot(ctx, item.data["clinician"], cmd.start, minutes, item.id)
-    if start == item.data["start"] and end == item.data["end"]:
+    # Compare instants, not text: 07:00Z and 10:00+03:00 are the same slot.
+    if v.instant(start, "start", "Start") == old_start and v.instant(end, "end", "End") == old_end:
         raise AlreadyDoneError("The appointment is already at that time", "start")
     return Decision(
         [

@@ -16,9 +16,10 @@ from datetime import datetime
 
 from app.domain import chart as chart_state
 from app.domain.codec import command_to_json
-from app.domain.commands import Command, RegisterPatient
+from app.domain.commands import Command, RegisterPatient, ResolveSyncConflict
 from app.domain.context import DecisionContext
 from app.domain.decide import check_role, decide
+from app.domain.errors import NotFoundError
 from app.domain.events import DomainEvent, from_payload, stream_of
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
@@ -60,6 +61,14 @@ def item_ids_of(events: list[DomainEvent]) -> list[str]:
     return ids
 
 
+def _check_open_conflict(conn: Transaction, command: ResolveSyncConflict) -> None:
+    entry = outbox.get(conn, command.conflict_command_id)
+    if entry is None or entry.status != outbox.NEEDS_ATTENTION:
+        raise NotFoundError("There is no open sync conflict with this id", "conflict_command_id")
+    if entry.stream_id != stream_of(command.patient_id):
+        raise NotFoundError("That sync conflict belongs to another patient", "patient_id")
+
+
 class ClinicCommands:
     def __init__(
         self,
@@ -98,6 +107,8 @@ class ClinicCommands:
                     previous = outbox.get(conn, command_id)
                     if previous is not None:
                         return dataclasses.replace(Changes(**previous.result), duplicate=True)
+                    if isinstance(command, ResolveSyncConflict):
+                        _check_open_conflict(conn, command)
                     version, chart = self._load(conn, log, stream, command.patient_id)
                     ctx = dataclasses.replace(
                         ctx_base,
@@ -147,6 +158,8 @@ class ClinicCommands:
                         role=actor.role.value,
                         result=changes.to_json(),
                     )
+                    if isinstance(command, ResolveSyncConflict):
+                        outbox.set_status(conn, command.conflict_command_id, outbox.RESOLVED)
                     self._runner.catch_up(conn, recorded)
                     for event in decision.events:
                         chart_state.evolve(chart, event)

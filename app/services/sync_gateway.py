@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +15,13 @@ from app.domain import chart as chart_state
 from app.domain.codec import command_from_json
 from app.domain.context import DecisionContext
 from app.domain.decide import decide
-from app.domain.errors import DomainError, PreconditionError
+from app.domain.errors import AlreadyDoneError, DomainError, PreconditionError
 from app.domain.events import DomainEvent, from_payload, stream_of
 from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
 from app.projections import schedule
 from app.projections.runner import ProjectionRunner
+from app.services.gateway_types import RebaseOutcome, Received
 from app.store import outbox, sync_state
 from app.store.database import read_transaction, write_transaction
 from app.store.event_log import EventMetadata, NewEvent
@@ -31,22 +31,6 @@ from app.store.vault import Vault
 
 SYSTEM_USER = "server"
 SYSTEM_ROLE = "system"
-
-
-@dataclass(frozen=True)
-class Received:
-    """One server resource turned into the domain event that records it locally."""
-
-    resource: dict[str, Any]
-    patient_id: str | None
-    event: DomainEvent | None  # None: store the server copy only (e.g. our own AuditEvents)
-
-
-@dataclass(frozen=True)
-class RebaseOutcome:
-    ok: bool
-    message: str | None = None
-    detail: dict[str, Any] | None = None
 
 
 class SyncGateway:
@@ -85,12 +69,14 @@ class SyncGateway:
 
     def events_of(self, entry: OutboxEntry) -> list[DomainEvent]:
         """The domain events a command recorded (what its push must carry)."""
-        records = self._vault.events.read_stream(entry.stream_id)
-        return [
-            from_payload(r.type, r.schema_version, r.payload)
-            for r in records
-            if entry.first_position <= r.position <= entry.last_position
-        ]
+        span = entry.last_position - entry.first_position + 1
+        found = []
+        for r in self._vault.events.read_all(entry.first_position - 1, batch=max(span, 1)):
+            if r.position > entry.last_position:
+                break
+            if r.stream_id == entry.stream_id:
+                found.append(from_payload(r.type, r.schema_version, r.payload))
+        return found
 
     def remote(self, resource_type: str, resource_id: str) -> RemoteCopy | None:
         with read_transaction(self._vault.engine) as conn:
@@ -134,10 +120,10 @@ class SyncGateway:
             if command_id is not None:
                 outbox.set_status(conn, command_id, outbox.SYNCED)
 
-    def record_received(self, received: Sequence[Received]) -> int:
+    def record_received(self, received: Sequence[Received]) -> list[tuple[str, str]]:
         """Record server versions as confirmed events (skipping versions already known) and
-        update the read models, in one transaction. Returns how many were new."""
-        new = 0
+        update the read models, in one transaction. Returns (type, id) of the new ones."""
+        new: list[tuple[str, str]] = []
         now = self._clock().isoformat(timespec="milliseconds")
         with write_transaction(self._vault.engine) as conn:
             appended = []
@@ -149,7 +135,7 @@ class SyncGateway:
                 if known is not None and known == str(meta.get("versionId")):
                     continue
                 sync_state.save_remote(conn, item.resource, item.patient_id)
-                new += 1
+                new.append((item.resource["resourceType"], item.resource["id"]))
                 if item.event is None or item.patient_id is None:
                     continue
                 metadata = EventMetadata(
@@ -239,6 +225,10 @@ class SyncGateway:
             )
             try:
                 decision = decide(chart, command, ctx)
+            except AlreadyDoneError:
+                # The server already shows what the command asked for: converged.
+                outbox.set_status(conn, entry.command_id, outbox.SYNCED, detail={"converged": True})
+                return RebaseOutcome(True, converged=True)
             except PreconditionError as exc:
                 return RebaseOutcome(
                     False,

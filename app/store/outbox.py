@@ -18,7 +18,8 @@ from app.store.schema import outbox
 PENDING = "pending"
 SYNCED = "synced"
 NEEDS_ATTENTION = "needs-attention"
-STATUSES = (PENDING, SYNCED, NEEDS_ATTENTION)
+RESOLVED = "resolved"  # a person settled the conflict (by a later ResolveSyncConflict)
+STATUSES = (PENDING, SYNCED, NEEDS_ATTENTION, RESOLVED)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,25 @@
+"""Plain values exchanged between the sync engine and the SyncGateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class Received:
+    """One server resource turned into the domain event that records it locally."""
+
+    resource: dict[str, Any]
+    patient_id: str | None
+    event: DomainEvent | None  # None: store the server copy only (e.g. our own AuditEvents)
+
+
+@dataclass(frozen=True)
+class RebaseOutcome:
+    ok: bool
+    message: str | None = None
+    detail: dict[str, Any] | None = None
+    converged: bool = False  # nothing left to push: the server already had it

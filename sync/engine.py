@@ -1,0 +1,83 @@
+"""One sync cycle: push, then pull, then push again what rebase re-based.
+
+Every step is its own durable transaction, so a crash at any point leaves a state the next
+cycle continues from: pushed commands are marked synced only after the server confirmed them,
+and a retried write is recognised by comparing the server's copy with what we would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from app.services.sync_gateway import SyncGateway
+from app.services.sync_status import SyncProgress
+from sync.audit_push import AuditPusher
+from sync.fhir.client import FhirClient
+from sync.ports import ResourceMapper
+from sync.pull import Puller
+from sync.push import Pusher
+from sync.rebase import Rebaser
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    pushed: int
+    unchanged: int
+    pulled: int
+    pulled_new: int
+    conflicts: int
+    rebased: int
+    needs_attention: int
+    quarantined: int
+    audit_events: int
+    pending_after: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        gateway: SyncGateway,
+        client: FhirClient,
+        mapper: ResourceMapper,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._gateway = gateway
+        self._client = client
+        self._mapper = mapper
+        self._clock = clock
+
+    def run_cycle(self, progress: Callable[[SyncProgress], None] = lambda _: None) -> CycleReport:
+        started = self._clock()
+        rebaser = Rebaser(self._gateway, self._client, self._mapper)
+        pusher = Pusher(self._gateway, self._client, self._mapper, rebaser, progress)
+        first = pusher.push_pending()
+        pulled = Puller(self._gateway, self._client, self._mapper, rebaser, progress).pull_all()
+        second = (
+            Pusher(self._gateway, self._client, self._mapper, rebaser, progress).push_pending()
+            if rebaser.rebased
+            else None
+        )
+        audit = AuditPusher(self._gateway, self._client, self._mapper).push()
+        counts = self._gateway.counts()
+        finished = self._clock()
+        self._gateway.set_journal("last_success_at", finished.isoformat(timespec="seconds"))
+        return CycleReport(
+            pushed=first.pushed + (second.pushed if second else 0),
+            unchanged=first.unchanged + (second.unchanged if second else 0),
+            pulled=pulled.seen,
+            pulled_new=pulled.new,
+            conflicts=first.conflicts + (second.conflicts if second else 0),
+            rebased=rebaser.rebased,
+            needs_attention=counts.get("needs-attention", 0),
+            quarantined=pulled.quarantined,
+            audit_events=audit,
+            pending_after=counts.get("pending", 0),
+            seconds=round((finished - started).total_seconds(), 3),
+        )

@@ -1,0 +1,148 @@
+"""Push: pending commands in order, one transaction Bundle per command, PUT with our ids,
+If-Match on every update of a resource the server already has, no no-op writes.
+
+A version conflict hands the command to rebase (sync/rebase.py) and the push carries on with
+the next command: one stuck command never blocks the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.chart import PatientChart
+from app.services.sync_gateway import SyncGateway
+from app.services.sync_status import SyncProgress
+from app.store.outbox import OutboxEntry
+from sync.fhir.bundle import TooManyEntriesError, TransactionBuilder
+from sync.fhir.client import FhirClient
+from sync.fhir.errors import VersionConflictError
+from sync.ports import Outgoing, ResourceMapper
+from sync.rebase import Rebaser
+
+
+@dataclass
+class PushReport:
+    pushed: int = 0
+    unchanged: int = 0  # nothing to write: the server already had it
+    conflicts: int = 0
+    needs_attention: int = 0
+    writes: int = 0
+    touched_patients: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    outgoing: Outgoing
+    resource: dict[str, Any]
+    if_match: str | None
+
+
+def patient_of_stream(stream_id: str) -> str:
+    return stream_id.removeprefix("patient-")
+
+
+class Pusher:
+    def __init__(
+        self,
+        gateway: SyncGateway,
+        client: FhirClient,
+        mapper: ResourceMapper,
+        rebaser: Rebaser,
+        progress: Callable[[SyncProgress], None],
+    ) -> None:
+        self._gateway = gateway
+        self._client = client
+        self._mapper = mapper
+        self._rebaser = rebaser
+        self._progress = progress
+        self._charts: dict[str, PatientChart] = {}
+
+    def push_pending(self) -> PushReport:
+        report = PushReport()
+        entries = self._gateway.pending()
+        for done, entry in enumerate(entries):
+            self._progress(SyncProgress("push", done, len(entries)))
+            current = self._gateway.entry(entry.command_id)
+            if current is None or current.status != "pending":
+                continue  # settled meanwhile (e.g. by a rebase of an earlier command)
+            self._push(current, report, retry=True)
+        self._progress(SyncProgress("push", len(entries), len(entries)))
+        return report
+
+    def _chart(self, patient_id: str) -> PatientChart:
+        if patient_id not in self._charts:
+            self._charts[patient_id] = self._gateway.chart(patient_id)
+        return self._charts[patient_id]
+
+    def forget_chart(self, patient_id: str) -> None:
+        self._charts.pop(patient_id, None)
+
+    def plan(self, entry: OutboxEntry) -> list[PlannedWrite]:
+        """What this command must write, against the server copies we know (no-ops left out)."""
+        patient_id = patient_of_stream(entry.stream_id)
+        outs = self._mapper.outgoing(self._gateway.events_of(entry), self._chart(patient_id))
+        planned = []
+        for out in outs:
+            remote = self._gateway.remote(out.resource_type, out.resource_id)
+            desired = out.build(remote.body if remote else None)
+            if remote is not None and self._mapper.same_content(desired, remote.body):
+                continue
+            planned.append(PlannedWrite(out, desired, remote.version_id if remote else None))
+        return planned
+
+    def _push(self, entry: OutboxEntry, report: PushReport, retry: bool) -> None:
+        patient_id = patient_of_stream(entry.stream_id)
+        planned = self.plan(entry)
+        if not planned:
+            self._gateway.record_pushed(entry.command_id, [], patient_id)
+            report.unchanged += 1
+            return
+        try:
+            written = self._send(planned)
+        except VersionConflictError:
+            report.conflicts += 1
+            outcome = self._rebaser.on_conflict(
+                entry, [p.outgoing for p in planned], [p.resource for p in planned]
+            )
+            self._charts.pop(patient_id, None)
+            if outcome == "attention":
+                report.needs_attention += 1
+            elif outcome == "rebased" and retry:
+                current = self._gateway.entry(entry.command_id)
+                if current is not None and current.status == "pending":
+                    self._push(current, report, retry=False)
+            return
+        report.writes += len(written)
+        report.pushed += 1
+        report.touched_patients.add(patient_id)
+        self._gateway.record_pushed(entry.command_id, written, patient_id)
+
+    def _send(self, planned: list[PlannedWrite]) -> list[dict[str, Any]]:
+        """One transaction per command; split only where the server's limits force it."""
+        written: list[dict[str, Any]] = []
+        builder = TransactionBuilder()
+        batches: list[TransactionBuilder] = [builder]
+        for write in planned:
+            try:
+                builder.add_put(
+                    write.outgoing.resource_type,
+                    write.outgoing.resource_id,
+                    write.resource,
+                    write.if_match,
+                )
+            except TooManyEntriesError:
+                builder = TransactionBuilder()
+                batches.append(builder)
+                builder.add_put(
+                    write.outgoing.resource_type,
+                    write.outgoing.resource_id,
+                    write.resource,
+                    write.if_match,
+                )
+        for batch in batches:
+            for result in self._client.transaction(batch.build()):
+                if result.resource is not None:
+                    written.append(result.resource)
+        return written

@@ -1,0 +1,115 @@
+"""Rebase: when the server moved on, record its versions as confirmed, then re-run the
+pending commands that touched those resources on top of them.
+
+Different fields merge without a person (the command's expected values still hold on the new
+base); the same field, or a precondition that no longer holds, goes to needs-attention with
+both values. Commands that create new items never need it: their ids are new to the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from app.services.gateway_types import Received
+from app.services.sync_gateway import SyncGateway
+from sync.fhir.client import FhirClient
+from sync.fhir.mapping import MappingError
+from sync.ports import Outgoing, ResourceMapper
+
+# Commands that change an existing item, and so can meet a newer server version.
+REBASABLE = frozenset(
+    {
+        "UpdateDemographics",
+        "FinishEncounter",
+        "ResolveDiagnosis",
+        "UpdateAllergyStatus",
+        "DiscontinueMedication",
+        "RescheduleAppointment",
+        "CancelAppointment",
+        "MarkAttended",
+        "MarkNoShow",
+        "MarkEnteredInError",
+        "ResolveSyncConflict",
+    }
+)
+
+Outcome = Literal["converged", "rebased", "attention", "unchanged"]
+
+
+class Rebaser:
+    def __init__(self, gateway: SyncGateway, client: FhirClient, mapper: ResourceMapper) -> None:
+        self._gateway = gateway
+        self._client = client
+        self._mapper = mapper
+        self.rebased = 0
+        self.attention = 0
+        self.converged = 0
+
+    def on_conflict(
+        self, entry: Any, outs: list[Outgoing], desired: list[dict[str, Any]]
+    ) -> Outcome:
+        """The server refused `entry`'s write as stale: find out why and act on it."""
+        fresh: list[dict[str, Any]] = []
+        for out in outs:
+            found = self._client.read(out.resource_type, out.resource_id)
+            if found is not None:
+                fresh.append(found[0])
+        by_key = {(r["resourceType"], r["id"]): r for r in fresh}
+        if all(
+            (o.resource_type, o.resource_id) in by_key
+            and self._mapper.same_content(d, by_key[(o.resource_type, o.resource_id)])
+            for o, d in zip(outs, desired, strict=True)
+        ):
+            # A write that landed before a crash or timeout: the server already has it all.
+            self._gateway.record_pushed(
+                entry.command_id, fresh, entry.stream_id.removeprefix("patient-")
+            )
+            self.converged += 1
+            return "converged"
+        received = self.to_received(fresh)
+        new = self._gateway.record_received(received)
+        outcomes = self.rebase_affected(set(new) | set(by_key))
+        return outcomes.get(entry.command_id, "unchanged")
+
+    def to_received(self, resources: Iterable[dict[str, Any]]) -> list[Received]:
+        result = []
+        for resource in resources:
+            try:
+                result.append(self._mapper.incoming(resource))
+            except MappingError as exc:
+                self._gateway.quarantine(
+                    resource.get("resourceType"), resource.get("id"), str(exc), _dump(resource)
+                )
+        return result
+
+    def rebase_affected(self, resources: set[tuple[str, str]]) -> dict[str, Outcome]:
+        """Re-run, in order, every pending command that touched one of `resources`."""
+        outcomes: dict[str, Outcome] = {}
+        if not resources:
+            return outcomes
+        for entry in self._gateway.pending():
+            if entry.command_type not in REBASABLE:
+                continue
+            if not self._mapper.keys(self._gateway.events_of(entry)) & resources:
+                continue
+            result = self._gateway.rebase(entry)
+            if result.converged:
+                outcomes[entry.command_id] = "converged"
+                self.converged += 1
+            elif result.ok:
+                outcomes[entry.command_id] = "rebased"
+                self.rebased += 1
+            else:
+                self._gateway.mark_attention(
+                    entry.command_id, result.message or "conflict", result.detail or {}
+                )
+                outcomes[entry.command_id] = "attention"
+                self.attention += 1
+        return outcomes
+
+
+def _dump(resource: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(resource, sort_keys=True)
