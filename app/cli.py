@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.commandline import clinic_commands, vault_commands
+from app.commandline import clinic_commands, sync_commands, vault_commands
 from app.commandline.errors import CliError
 from app.domain.errors import DomainError
 from app.store.errors import CredentialsError, StoreError
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     vault_commands.register(sub)
     clinic_commands.register(sub)
+    sync_commands.register(sub)
     return parser
 
 

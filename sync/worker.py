@@ -65,13 +65,13 @@ class SyncWorker:
         self._failures = 0
         self._not_before: datetime | None = None
         self._scheduler = BackgroundScheduler(daemon=True, timezone=UTC)
-        counts = self._count_fields()
+        initial = self._count_fields()
         self._status = SyncStatus(
             SyncState.IDLE,
             server_url=server_url,
             last_success_at=last_success_at,
-            pending=counts.get("pending", 0),
-            needs_attention=counts.get("needs_attention", 0),
+            pending=initial.get("pending", 0),
+            needs_attention=initial.get("needs_attention", 0),
         )
         self.cycles_run = 0
 

@@ -1,0 +1,214 @@
+"""`enroll`, `sync` and `status`: connect a device to the central FHIR server and run sync."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.commandline.context import add_credentials, add_data_dir, unlocked_vault
+from app.commandline.errors import CliError, UsageError
+from app.services.clinic import Clinic, open_clinic
+from app.services.settings import AUTH_MODES
+from app.services.sync_gateway import SyncGateway
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("enroll", help="connect this device to a central FHIR R4 server (admin)")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("--server", help="FHIR base URL, e.g. https://fhir.example.org/fhir/R4")
+    p.add_argument("--config", type=Path, help="clinic configuration file (JSON) from IT")
+    p.add_argument("--auth", choices=AUTH_MODES, default=None)
+    p.add_argument("--token-file", type=Path, help="bearer token (first line)")
+    p.add_argument("--client-id", help="SMART Backend Services client id")
+    p.add_argument("--token-url", help="SMART Backend Services token endpoint")
+    p.add_argument("--ca-bundle", type=Path, help="PEM file of CA certificates to trust")
+    p.add_argument("--interval", type=int, help="minutes between sync cycles")
+    p.add_argument("--auto-lock", type=int, help="minutes of inactivity before the app locks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_enroll)
+
+    p = sub.add_parser("sync", help="run one sync cycle now")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_sync)
+
+    p = sub.add_parser("status", help="sync state: server, counts, last success, errors")
+    add_data_dir(p)
+    add_credentials(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_status)
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, sort_keys=True))
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings from --config, overridden by explicit flags."""
+    values: dict[str, Any] = {}
+    if args.config is not None:
+        try:
+            loaded = json.loads(args.config.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read the configuration file {args.config}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError(f"{args.config} must hold a JSON object")
+        allowed = {
+            "server_url",
+            "auth_mode",
+            "smart_client_id",
+            "smart_token_url",
+            "sync_interval_minutes",
+            "auto_lock_minutes",
+            "ca_bundle_pem",
+        }
+        unknown = sorted(set(loaded) - allowed)
+        if unknown:
+            raise UsageError(
+                f"{args.config}: unknown setting {unknown[0]!r} "
+                f"(known: {', '.join(sorted(allowed))})"
+            )
+        values.update(loaded)
+    flags = {
+        "server_url": args.server,
+        "auth_mode": args.auth,
+        "smart_client_id": args.client_id,
+        "smart_token_url": args.token_url,
+        "sync_interval_minutes": args.interval,
+        "auto_lock_minutes": args.auto_lock,
+    }
+    values.update({k: v for k, v in flags.items() if v is not None})
+    for flag, key in (("token_file", "bearer_token"), ("ca_bundle", "ca_bundle_pem")):
+        path = getattr(args, flag)
+        if path is not None:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+            values[key] = text.strip().splitlines()[0] if key == "bearer_token" else text
+    if not values.get("server_url"):
+        raise UsageError("give --server URL or a --config file with server_url")
+    return values
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from sync.fhir.auth import generate_device_keypair
+    from sync.fhir.errors import FhirError
+    from sync.setup import client_for
+
+    values = _config(args)
+    clinic = open_clinic(unlocked_vault(args))
+    try:
+        actor = clinic.vault.actor
+        current = clinic.settings.get()
+        public_jwk = None
+        if values.get("auth_mode") == "smart-backend" and not current.smart_private_key_pem:
+            private_pem, public_jwk = generate_device_keypair()
+            values["smart_private_key_pem"] = private_pem.decode("ascii")
+        from dataclasses import replace
+
+        from app.services.settings import validate
+
+        candidate = validate(replace(current, **values))
+        try:
+            with client_for(candidate) as client:
+                info = client.capabilities()
+        except FhirError as exc:
+            raise CliError(f"could not reach the server: {exc}") from None
+        warnings = info.warnings()
+        clinic.settings.update(actor, **values)
+    finally:
+        clinic.close()
+    for warning in warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    result = {
+        "ok": True,
+        "server": values["server_url"],
+        "fhir_version": info.fhir_version,
+        "warnings": warnings,
+        "public_jwk": public_jwk,
+    }
+    if args.json:
+        _print(result)
+    else:
+        print(f"enrolled with {values['server_url']} (FHIR {info.fhir_version})")
+        if public_jwk:
+            print("register this device's public key with the server:")
+            print(json.dumps(public_jwk))
+    return 0
+
+
+def _gateway(clinic: Clinic) -> SyncGateway:
+    from sync.setup import gateway_for
+
+    return gateway_for(clinic)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from sync.fhir.errors import FhirError
+    from sync.setup import SyncNotConfiguredError, client_for, engine_for
+
+    clinic = open_clinic(unlocked_vault(args))
+    try:
+        try:
+            with client_for(clinic.settings.get()) as client:
+                report = engine_for(clinic, client).run_cycle()
+        except SyncNotConfiguredError as exc:
+            raise CliError(str(exc)) from None
+        except FhirError as exc:
+            _gateway(clinic).set_journal("last_error", str(exc))
+            raise CliError(f"sync failed: {exc}") from None
+        _gateway(clinic).set_journal("last_error", None)
+    finally:
+        clinic.close()
+    if args.json:
+        _print(report.to_json())
+    else:
+        print(
+            f"pushed {report.pushed}, pulled {report.pulled_new} new of {report.pulled}, "
+            f"conflicts {report.conflicts}, needs attention {report.needs_attention}"
+        )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    clinic = open_clinic(unlocked_vault(args))
+    try:
+        settings = clinic.settings.get()
+        gateway = _gateway(clinic)
+        overview = clinic.queries.sync_overview()
+        status = {
+            "configured": settings.sync_configured,
+            "settings": settings.public(),
+            "pending": overview.pending,
+            "synced": overview.synced,
+            "needs_attention": overview.needs_attention,
+            "attention": [
+                {
+                    "command_id": a.command_id,
+                    "command_type": a.command_type,
+                    "message": a.last_error,
+                    "detail": a.detail,
+                }
+                for a in overview.attention
+            ],
+            "last_success_at": gateway.journal("last_success_at"),
+            "last_error": gateway.journal("last_error"),
+            "quarantined": len(gateway.quarantined()),
+        }
+    finally:
+        clinic.close()
+    if args.json:
+        _print(status)
+    else:
+        print(f"server: {settings.server_url or 'not configured'}")
+        print(
+            f"pending {status['pending']}, needs attention {status['needs_attention']}, "
+            f"last success {status['last_success_at'] or 'never'}"
+        )
+    return 0
