@@ -22,7 +22,7 @@ from app.services.sync_status import (
     SyncState,
     SyncStatus,
 )
-from sync.fhir.errors import FhirError, OfflineError, RateLimitedError, ServerError
+from sync.fhir.errors import FhirError, RateLimitedError, TlsError
 
 log = logging.getLogger("fieldchart.sync")
 
@@ -148,9 +148,14 @@ class SyncWorker:
                 self._cycle()
             except RateLimitedError as exc:
                 self._retry_later(exc.retry_after_s, str(exc))
-            except (OfflineError, ServerError) as exc:
-                self._retry_later(None, str(exc))
+            except TlsError as exc:
+                # Not a passing outage: IT has to trust the certificate (or fix the server).
+                self._publish(state=SyncState.ERROR, progress=None, next_attempt_at=None,
+                              last_error=f"certificate not trusted: {exc.reason}")
             except FhirError as exc:
+                if exc.retryable:  # offline, 5xx, a captive portal's answer ...
+                    self._retry_later(None, str(exc))
+                    return
                 self._publish(
                     state=SyncState.ERROR, progress=None, last_error=str(exc), next_attempt_at=None
                 )

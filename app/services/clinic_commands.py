@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from app.domain import chart as chart_state
@@ -103,7 +104,7 @@ class ClinicCommands:
         log = self._vault.events
         with self._lock:
             try:
-                with write_transaction(self._vault.engine) as conn:
+                with self._transaction() as conn:
                     previous = outbox.get(conn, command_id)
                     if previous is not None:
                         return dataclasses.replace(Changes(**previous.result), duplicate=True)
@@ -169,6 +170,11 @@ class ClinicCommands:
                 self._charts.pop(stream, None)
                 raise
         return changes
+
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        """The durable write transaction one command runs in (the benchmark's bulk loader
+        shares one among many commands; see tests/bench/bulk.py)."""
+        return write_transaction(self._vault.engine)
 
     def _load(
         self, conn: Transaction, log: EventLog, stream: str, patient_id: str

@@ -63,6 +63,12 @@ def bundled_catalog() -> Catalog:
             )
     terms = _read("medication_terms.json")
     routes = frozenset(r.get("name", r.get("display", "")).lower() for r in terms.get("routes", []))
+    frequencies = frozenset(f["code"] for f in terms.get("frequencies", []) if f.get("code"))
     return Catalog(
-        icd10=icd, medicines=medicines, substances=substances, vitals=vitals, routes=routes
+        icd10=icd,
+        medicines=medicines,
+        substances=substances,
+        vitals=vitals,
+        routes=routes,
+        frequencies=frequencies,
     )
