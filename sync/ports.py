@@ -29,8 +29,8 @@ class ResourceMapper(Protocol):
         """The resources these events touched, as the chart now has them."""
         ...
 
-    def keys(self, events: list[DomainEvent]) -> set[tuple[str, str]]:
-        """(resource type, id) of every resource these events touch."""
+    def keys(self, events: list[DomainEvent], patient_id: str) -> set[tuple[str, str]]:
+        """(resource type, id) of every resource these events of one patient touch."""
         ...
 
     def incoming(self, resource: dict[str, Any]) -> Received:

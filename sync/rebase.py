@@ -25,6 +25,7 @@ REBASABLE = frozenset(
         "ResolveDiagnosis",
         "UpdateAllergyStatus",
         "DiscontinueMedication",
+        "ChangeDose",
         "RescheduleAppointment",
         "CancelAppointment",
         "MarkAttended",
@@ -91,7 +92,8 @@ class Rebaser:
         for entry in self._gateway.pending():
             if entry.command_type not in REBASABLE:
                 continue
-            if not self._mapper.keys(self._gateway.events_of(entry)) & resources:
+            patient_id = entry.stream_id.removeprefix("patient-")
+            if not self._mapper.keys(self._gateway.events_of(entry), patient_id) & resources:
                 continue
             result = self._gateway.rebase(entry)
             if result.converged:

@@ -24,16 +24,20 @@ class SyncNotConfiguredError(Exception):
 
 def auth_for(settings: DeviceSettings) -> httpx.Auth:
     if settings.auth_mode == "bearer" and settings.bearer_token:
-        return BearerAuth(settings.bearer_token,
-                          allow_insecure_http=_loopback(settings.server_url or ""))
+        return BearerAuth(
+            settings.bearer_token, allow_insecure_http=_loopback(settings.server_url or "")
+        )
     if settings.auth_mode == "smart-backend":
-        if not (settings.smart_token_url and settings.smart_client_id
-                and settings.smart_private_key_pem):
+        if not (
+            settings.smart_token_url and settings.smart_client_id and settings.smart_private_key_pem
+        ):
             raise SyncNotConfiguredError(
                 "SMART Backend Services needs a token URL, a client id and the device key; "
-                "enrol the device again")
-        return SmartBackendAuth(settings.smart_token_url, settings.smart_client_id,
-                                settings.smart_private_key_pem)
+                "enrol the device again"
+            )
+        return SmartBackendAuth(
+            settings.smart_token_url, settings.smart_client_id, settings.smart_private_key_pem
+        )
     return NoAuth()
 
 
@@ -42,23 +46,25 @@ def _loopback(url: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
-def client_for(settings: DeviceSettings,
-               transport: httpx.BaseTransport | None = None) -> FhirClient:
+def client_for(
+    settings: DeviceSettings, transport: httpx.BaseTransport | None = None
+) -> FhirClient:
     if not settings.server_url:
         raise SyncNotConfiguredError("no sync server is enrolled on this device")
     verify: bool | ssl.SSLContext = True
     if settings.ca_bundle_pem:
         verify = ssl.create_default_context(cadata=settings.ca_bundle_pem)
-    return FhirClient(settings.server_url, auth_for(settings), verify=verify,
-                      transport=transport)
+    return FhirClient(settings.server_url, auth_for(settings), verify=verify, transport=transport)
 
 
-def engine_for(clinic: Clinic, client: FhirClient,
-               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> SyncEngine:
+def engine_for(
+    clinic: Clinic, client: FhirClient, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> SyncEngine:
     gateway = SyncGateway(clinic.vault, clinic.runner, bundled_catalog(), clock)
-    return SyncEngine(gateway, client, FhirResourceMapper(), clock)
+    return SyncEngine(gateway, client, FhirResourceMapper(bundled_catalog()), clock)
 
 
-def gateway_for(clinic: Clinic,
-                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> SyncGateway:
+def gateway_for(
+    clinic: Clinic, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> SyncGateway:
     return SyncGateway(clinic.vault, clinic.runner, bundled_catalog(), clock)

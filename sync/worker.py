@@ -150,8 +150,12 @@ class SyncWorker:
                 self._retry_later(exc.retry_after_s, str(exc))
             except TlsError as exc:
                 # Not a passing outage: IT has to trust the certificate (or fix the server).
-                self._publish(state=SyncState.ERROR, progress=None, next_attempt_at=None,
-                              last_error=f"certificate not trusted: {exc.reason}")
+                self._publish(
+                    state=SyncState.ERROR,
+                    progress=None,
+                    next_attempt_at=None,
+                    last_error=f"certificate not trusted: {exc.reason}",
+                )
             except FhirError as exc:
                 if exc.retryable:  # offline, 5xx, a captive portal's answer ...
                     self._retry_later(None, str(exc))

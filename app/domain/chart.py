@@ -143,6 +143,13 @@ def _(event: ev.MedicationPrescribed, chart: PatientChart) -> None:
 
 
 @_apply.register
+def _(event: ev.MedicationDoseChanged, chart: PatientChart) -> None:
+    item = chart.items.get(event.prescription_id)
+    if item is not None:
+        item.data.update(dose=event.dose, dose_unit=event.dose_unit, frequency=event.frequency)
+
+
+@_apply.register
 def _(event: ev.MedicationDiscontinued, chart: PatientChart) -> None:
     _set_status(
         chart,
@@ -208,10 +215,27 @@ def _(event: ev.PatientVersionReceived, chart: PatientChart) -> None:
     chart.identifiers = list(event.identifiers)
 
 
+def received_data(existing: dict[str, Any] | None, event: ev.ItemVersionReceived) -> dict[str, Any]:
+    """The item's data after a server version arrived. A vitals set arrives one Observation
+    (one sign) at a time, so its measurements merge; every other kind is replaced whole."""
+    if event.item_kind != "vitals" or existing is None:
+        return dict(event.data)
+    merged = {**existing, **event.data}
+    merged["measurements"] = {
+        **(existing.get("measurements") or {}),
+        **(event.data.get("measurements") or {}),
+    }
+    if event.data.get("bmi") is None and existing.get("bmi") is not None:
+        merged["bmi"] = existing["bmi"]
+    return merged
+
+
 @_apply.register
 def _(event: ev.ItemVersionReceived, chart: PatientChart) -> None:
+    existing = chart.items.get(event.item_id)
+    data = received_data(existing.data if existing else None, event)
     chart.items[event.item_id] = Item(
-        event.item_kind, event.item_id, dict(event.data), event.status, event.entered_in_error
+        event.item_kind, event.item_id, data, event.status, event.entered_in_error
     )
 
 

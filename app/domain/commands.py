@@ -166,6 +166,20 @@ class PrescribeMedication(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChangeDose(Command):
+    """Change an active prescription's dose (and optionally unit and frequency).
+    `expected_dose` is the dose the clinician saw, so a concurrent change is not overwritten."""
+
+    LABEL = "change doses"
+    prescription_id: str
+    dose: float
+    dose_unit: str | None = None
+    frequency: str | None = None
+    expected_dose: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class DiscontinueMedication(Command):
     LABEL = "discontinue medications"
     prescription_id: str
@@ -268,6 +282,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     UpdateAllergyStatus,
     PrescribeMedication,
     DiscontinueMedication,
+    ChangeDose,
     AddNote,
     ScheduleFollowUp,
     RescheduleAppointment,

@@ -28,6 +28,7 @@ RULES: dict[type[c.Command], Rule] = {
     c.UpdateAllergyStatus: clinical.update_allergy_status,
     c.PrescribeMedication: clinical.prescribe,
     c.DiscontinueMedication: clinical.discontinue,
+    c.ChangeDose: clinical.change_dose,
     c.AddNote: clinical.add_note,
     c.ScheduleFollowUp: schedule.schedule,
     c.RescheduleAppointment: schedule.reschedule,

@@ -21,6 +21,7 @@ from app.domain.events import (
     EncounterFinished,
     EncounterStarted,
     MedicationDiscontinued,
+    MedicationDoseChanged,
     MedicationPrescribed,
     NoteAdded,
     VitalsRecorded,
@@ -326,6 +327,50 @@ def prescribe(
         ],
         v.iso(ctx.now),
         warnings,
+    )
+
+
+def change_dose(chart: PatientChart | None, cmd: c.ChangeDose, ctx: DecisionContext) -> Decision:
+    chart = require_registered(chart)
+    item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
+    if item.status != "active":
+        raise ValidationError(
+            "This prescription has been stopped, so its dose can no longer be changed; "
+            "prescribe again if the patient should continue",
+            "prescription_id",
+        )
+    current = float(item.data["dose"])
+    if cmd.expected_dose is not None and float(cmd.expected_dose) != current:
+        raise PreconditionError(
+            "The dose was changed by someone else since you opened the chart",
+            "dose",
+            expected=cmd.expected_dose,
+            actual=current,
+        )
+    unit = v.required_text(
+        cmd.dose_unit or item.data["dose_unit"], "dose_unit", "Dose unit", max_len=20
+    )
+    dose = v.number(cmd.dose, "dose", "Dose", 0.0001, 100_000, unit)
+    frequency = v.required_text(
+        cmd.frequency or item.data["frequency"], "frequency", "Frequency", max_len=40
+    )
+    if (dose, unit, frequency) == (current, item.data["dose_unit"], item.data["frequency"]):
+        raise AlreadyDoneError("The prescription already has this dose", "dose")
+    return Decision(
+        [
+            MedicationDoseChanged(
+                prescription_id=cmd.prescription_id,
+                dose=dose,
+                dose_unit=unit,
+                frequency=frequency,
+                previous_dose=current,
+                previous_dose_unit=item.data["dose_unit"],
+                previous_frequency=item.data["frequency"],
+                changed_at=v.iso(ctx.now),
+                reason=v.text(cmd.reason, "reason", "Reason", required=False, max_len=500),
+            )
+        ],
+        v.iso(ctx.now),
     )
 
 

@@ -121,6 +121,19 @@ class MedicationPrescribed(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MedicationDoseChanged(DomainEvent):
+    prescription_id: str
+    dose: float
+    dose_unit: str
+    frequency: str
+    previous_dose: float
+    previous_dose_unit: str
+    previous_frequency: str
+    changed_at: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class MedicationDiscontinued(DomainEvent):
     prescription_id: str
     reason: str
@@ -234,6 +247,7 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     AllergyStatusChanged,
     MedicationPrescribed,
     MedicationDiscontinued,
+    MedicationDoseChanged,
     NoteAdded,
     AppointmentScheduled,
     AppointmentRescheduled,

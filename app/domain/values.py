@@ -119,6 +119,8 @@ PHONE = re.compile(r"^\+?[0-9 ()./-]{5,24}$")
 
 def phone(value: str | None, field: str) -> str | None:
     cleaned = text(value, field, "Phone", required=False, max_len=32)
+    if cleaned is not None and not 5 <= len(cleaned) <= 24:
+        raise ValidationError("Phone must have between 5 and 24 characters", field)
     if cleaned is not None and not PHONE.match(cleaned):
         raise ValidationError("Phone may contain only digits, spaces, + ( ) . / -", field)
     return cleaned

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Index, Integer, String, Table, select
 
 from app.domain import events as ev
-from app.projections.base import metadata, patient_of
+from app.projections.base import Writes, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 entries = Table(
@@ -25,19 +25,21 @@ entries = Table(
 )
 
 
-def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     patient_id = event.patient_id if isinstance(event, ev.ChartViewed) else patient_of(record)
-    conn.execute(
-        entries.insert().values(
-            position=record.position,
-            at=record.metadata.recorded_at,
-            user=record.metadata.user,
-            role=record.metadata.role,
-            device_id=record.metadata.device_id,
-            action=record.type,
-            patient_id=patient_id,
-            command_id=record.metadata.command_id,
-        )
+    meta = record.metadata
+    w.insert(
+        entries,
+        {
+            "position": record.position,
+            "at": meta.recorded_at,
+            "user": meta.user,
+            "role": meta.role,
+            "device_id": meta.device_id,
+            "action": record.type,
+            "patient_id": patient_id,
+            "command_id": meta.command_id,
+        },
     )
 
 

@@ -17,12 +17,11 @@ from sqlalchemy import (
     Table,
     Text,
     select,
-    update,
 )
 
 from app.domain import events as ev
-from app.domain.chart import ACTIVE_STATUSES
-from app.projections.base import in_time_order, metadata, patient_of
+from app.domain.chart import ACTIVE_STATUSES, received_data
+from app.projections.base import Writes, fields_of, in_time_order, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 items = Table(
@@ -53,60 +52,87 @@ CREATES: dict[type[ev.DomainEvent], tuple[str, str, str, str]] = {
 }
 
 
-def _merge(conn: Connection, item_id: str, status: str | None = None, **data: Any) -> None:
-    row = conn.execute(select(items.c.data).where(items.c.item_id == item_id)).first()
+_SELECT_DATA = f"SELECT data FROM {items.name} WHERE item_id = ?"
+_SET_DATA = f"UPDATE {items.name} SET data = ? WHERE item_id = ?"
+_SET_DATA_STATUS = f"UPDATE {items.name} SET data = ?, status = ? WHERE item_id = ?"
+_SET_TIME = f"UPDATE {items.name} SET clinical_time = ? WHERE item_id = ?"
+_SET_ERROR = f"UPDATE {items.name} SET entered_in_error = 1 WHERE item_id = ?"
+_EXISTS = f"SELECT 1 FROM {items.name} WHERE item_id = ?"
+_UPSERT_SET = ", ".join(
+    f"{c} = :{c}"
+    for c in ("patient_id", "kind", "status", "entered_in_error", "data", "clinical_time")
+)
+_UPDATE_VERSION = f"UPDATE {items.name} SET {_UPSERT_SET} WHERE item_id = :item_id"
+
+
+def _merge(w: Writes, item_id: str, status: str | None = None, **data: Any) -> None:
+    row = w.first(items, _SELECT_DATA, (item_id,))
     if row is None:
         return
-    merged = json.loads(row.data)
+    merged = json.loads(row[0])
     merged.update(data)
-    values: dict[str, Any] = {"data": json.dumps(merged, sort_keys=True)}
-    if status is not None:
-        values["status"] = status
-    conn.execute(update(items).where(items.c.item_id == item_id).values(**values))
+    text = json.dumps(merged, sort_keys=True)
+    if status is None:
+        w.execute(items, _SET_DATA, (text, item_id))
+    else:
+        w.execute(items, _SET_DATA_STATUS, (text, status, item_id))
 
 
 @singledispatch
-def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     spec = CREATES.get(type(event))
     if spec is None:
         return
     kind, id_field, time_field, status = spec
-    payload = event.to_payload()
-    conn.execute(
-        items.insert().values(
-            item_id=payload[id_field],
-            patient_id=patient_of(record),
-            kind=kind,
-            status=status,
-            entered_in_error=False,
-            data=json.dumps(payload, sort_keys=True),
-            clinical_time=payload[time_field],
-            recorded_at=record.metadata.recorded_at,
-            recorded_by=record.metadata.user,
-            position=record.position,
-        )
+    payload = fields_of(event)
+    w.insert(
+        items,
+        {
+            "item_id": payload[id_field],
+            "patient_id": patient_of(record),
+            "kind": kind,
+            "status": status,
+            "entered_in_error": False,
+            "data": json.dumps(payload, sort_keys=True),
+            "clinical_time": payload[time_field],
+            "recorded_at": record.metadata.recorded_at,
+            "recorded_by": record.metadata.user,
+            "position": record.position,
+        },
     )
 
 
 @apply.register
-def _(event: ev.EncounterFinished, conn: Connection, record: RecordedEvent) -> None:
-    _merge(conn, event.encounter_id, "finished", finished_at=event.finished_at)
+def _(event: ev.EncounterFinished, w: Writes, record: RecordedEvent) -> None:
+    _merge(w, event.encounter_id, "finished", finished_at=event.finished_at)
 
 
 @apply.register
-def _(event: ev.DiagnosisResolved, conn: Connection, record: RecordedEvent) -> None:
-    _merge(conn, event.diagnosis_id, "resolved", resolved_at=event.resolved_at)
+def _(event: ev.DiagnosisResolved, w: Writes, record: RecordedEvent) -> None:
+    _merge(w, event.diagnosis_id, "resolved", resolved_at=event.resolved_at)
 
 
 @apply.register
-def _(event: ev.AllergyStatusChanged, conn: Connection, record: RecordedEvent) -> None:
-    _merge(conn, event.allergy_id, event.status)
+def _(event: ev.AllergyStatusChanged, w: Writes, record: RecordedEvent) -> None:
+    _merge(w, event.allergy_id, event.status)
 
 
 @apply.register
-def _(event: ev.MedicationDiscontinued, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.MedicationDoseChanged, w: Writes, record: RecordedEvent) -> None:
     _merge(
-        conn,
+        w,
+        event.prescription_id,
+        None,
+        dose=event.dose,
+        dose_unit=event.dose_unit,
+        frequency=event.frequency,
+    )
+
+
+@apply.register
+def _(event: ev.MedicationDiscontinued, w: Writes, record: RecordedEvent) -> None:
+    _merge(
+        w,
         event.prescription_id,
         "stopped",
         discontinued_at=event.discontinued_at,
@@ -115,64 +141,61 @@ def _(event: ev.MedicationDiscontinued, conn: Connection, record: RecordedEvent)
 
 
 @apply.register
-def _(event: ev.AppointmentRescheduled, conn: Connection, record: RecordedEvent) -> None:
-    _merge(conn, event.appointment_id, None, start=event.start, end=event.end)
-    conn.execute(
-        update(items)
-        .where(items.c.item_id == event.appointment_id)
-        .values(clinical_time=event.start)
-    )
+def _(event: ev.AppointmentRescheduled, w: Writes, record: RecordedEvent) -> None:
+    _merge(w, event.appointment_id, None, start=event.start, end=event.end)
+    w.execute(items, _SET_TIME, (event.start, event.appointment_id))
 
 
 @apply.register
-def _(event: ev.AppointmentCancelled, conn: Connection, record: RecordedEvent) -> None:
-    _merge(conn, event.appointment_id, "cancelled", cancel_reason=event.reason)
+def _(event: ev.AppointmentCancelled, w: Writes, record: RecordedEvent) -> None:
+    _merge(w, event.appointment_id, "cancelled", cancel_reason=event.reason)
 
 
 @apply.register
-def _(event: ev.AppointmentAttended, conn: Connection, record: RecordedEvent) -> None:
-    _merge(conn, event.appointment_id, "fulfilled")
+def _(event: ev.AppointmentAttended, w: Writes, record: RecordedEvent) -> None:
+    _merge(w, event.appointment_id, "fulfilled")
 
 
 @apply.register
-def _(event: ev.AppointmentMissed, conn: Connection, record: RecordedEvent) -> None:
-    _merge(conn, event.appointment_id, "noshow")
+def _(event: ev.AppointmentMissed, w: Writes, record: RecordedEvent) -> None:
+    _merge(w, event.appointment_id, "noshow")
 
 
 @apply.register
-def _(event: ev.EnteredInError, conn: Connection, record: RecordedEvent) -> None:
-    _merge(conn, event.item_id, None, entered_in_error_reason=event.reason)
-    conn.execute(
-        update(items).where(items.c.item_id == event.item_id).values(entered_in_error=True)
-    )
+def _(event: ev.EnteredInError, w: Writes, record: RecordedEvent) -> None:
+    _merge(w, event.item_id, None, entered_in_error_reason=event.reason)
+    w.execute(items, _SET_ERROR, (event.item_id,))
 
 
 TIME_FIELD = {kind: time for kind, _, time, _ in CREATES.values()}
 
 
 @apply.register
-def _(event: ev.ItemVersionReceived, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
+    row = w.first(items, _SELECT_DATA, (event.item_id,))
+    data = received_data(json.loads(row[0]) if row else None, event)
     values = {
+        "item_id": event.item_id,
         "patient_id": patient_of(record),
         "kind": event.item_kind,
         "status": event.status,
         "entered_in_error": event.entered_in_error,
-        "data": json.dumps(event.data, sort_keys=True),
+        "data": json.dumps(data, sort_keys=True),
         "clinical_time": str(
-            event.data.get(TIME_FIELD.get(event.item_kind, "")) or record.metadata.occurred_at
+            data.get(TIME_FIELD.get(event.item_kind, "")) or record.metadata.occurred_at
         ),
     }
-    if conn.execute(select(items.c.item_id).where(items.c.item_id == event.item_id)).first():
-        conn.execute(update(items).where(items.c.item_id == event.item_id).values(**values))
+    if row:
+        w.execute(items, _UPDATE_VERSION, values)
     else:
-        conn.execute(
-            items.insert().values(
-                item_id=event.item_id,
-                recorded_at=record.metadata.recorded_at,
-                recorded_by=record.metadata.user,
-                position=record.position,
+        w.insert(
+            items,
+            {
                 **values,
-            )
+                "recorded_at": record.metadata.recorded_at,
+                "recorded_by": record.metadata.user,
+                "position": record.position,
+            },
         )
 
 

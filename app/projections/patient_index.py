@@ -7,22 +7,11 @@ import re
 from functools import singledispatch
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Index,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Column, Connection, Index, String, Table, Text, select
 
 from app.domain import events as ev
 from app.domain.reference import fold
-from app.projections.base import metadata, patient_of
+from app.projections.base import Writes, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 patients = Table(
@@ -63,63 +52,81 @@ def tokens(*names: str | None) -> set[str]:
     return {t for n in names if n for t in TOKEN.findall(fold(n))}
 
 
-def _reindex_names(conn: Connection, patient_id: str, given: str, family: str) -> None:
-    conn.execute(delete(name_tokens).where(name_tokens.c.patient_id == patient_id))
-    rows = [{"token": t, "patient_id": patient_id} for t in sorted(tokens(given, family))]
-    if rows:
-        conn.execute(insert(name_tokens), rows)
+_DELETE_TOKENS = f"DELETE FROM {name_tokens.name} WHERE patient_id = ?"
+_DELETE_IDENTIFIERS = f"DELETE FROM {identifiers.name} WHERE patient_id = ?"
+_SELECT_NAMES = f"SELECT given, family FROM {patients.name} WHERE patient_id = ?"
+_EXISTS = f"SELECT 1 FROM {patients.name} WHERE patient_id = ?"
+
+
+def _index_names(w: Writes, patient_id: str, given: str, family: str) -> None:
+    for t in sorted(tokens(given, family)):
+        w.insert(name_tokens, {"token": t, "patient_id": patient_id})
+
+
+def _reindex_names(w: Writes, patient_id: str, given: str, family: str) -> None:
+    w.execute(name_tokens, _DELETE_TOKENS, (patient_id,))
+    _index_names(w, patient_id, given, family)
+
+
+def _update(w: Writes, patient_id: str | None, values: dict[str, Any]) -> None:
+    unknown = [k for k in values if k not in patients.c]
+    if unknown:
+        raise ValueError(f"{patients.name} has no column {unknown[0]!r}")
+    columns = ", ".join(f"{k} = :{k}" for k in values)
+    w.execute(
+        patients,
+        f"UPDATE {patients.name} SET {columns} WHERE patient_id = :_pid",
+        {**values, "_pid": patient_id},
+    )
 
 
 @singledispatch
-def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     """Events that do not touch the index."""
 
 
 @apply.register
-def _(event: ev.PatientRegistered, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.PatientRegistered, w: Writes, record: RecordedEvent) -> None:
     pid = patient_of(record) or event.patient_id
-    conn.execute(
-        insert(patients).values(
-            patient_id=pid,
-            given=event.given,
-            family=event.family,
-            birth_date=event.birth_date,
-            sex=event.sex,
-            phone=event.phone,
-            address=event.address,
-            identifiers=json.dumps(event.identifiers, sort_keys=True),
-            sort_key=f"{fold(event.family)}\x00{fold(event.given)}",
-            registered_at=record.metadata.recorded_at,
-        )
+    w.insert(
+        patients,
+        {
+            "patient_id": pid,
+            "given": event.given,
+            "family": event.family,
+            "birth_date": event.birth_date,
+            "sex": event.sex,
+            "phone": event.phone,
+            "address": event.address,
+            "identifiers": json.dumps(event.identifiers, sort_keys=True),
+            "sort_key": f"{fold(event.family)}\x00{fold(event.given)}",
+            "registered_at": record.metadata.recorded_at,
+        },
     )
-    _reindex_names(conn, pid, event.given, event.family)
-    if event.identifiers:
-        conn.execute(
-            insert(identifiers),
-            [
-                {"value": fold(i["value"]), "patient_id": pid, "system": i["system"]}
-                for i in event.identifiers
-            ],
-        )
+    # A registration creates the patient row (a second one fails on its key), and name tokens
+    # exist only beside a row, so there are none to delete first.
+    _index_names(w, pid, event.given, event.family)
+    for i in event.identifiers:
+        w.insert(identifiers, {"value": fold(i["value"]), "patient_id": pid, "system": i["system"]})
 
 
 @apply.register
-def _(event: ev.DemographicsUpdated, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.DemographicsUpdated, w: Writes, record: RecordedEvent) -> None:
     pid = patient_of(record)
-    row = conn.execute(select(patients).where(patients.c.patient_id == pid)).first()
+    row = w.first(patients, _SELECT_NAMES, (pid,))
     if row is None:
         return
     values: dict[str, Any] = dict(event.changes)
-    given = values.get("given", row.given)
-    family = values.get("family", row.family)
+    given = values.get("given", row[0])
+    family = values.get("family", row[1])
     values["sort_key"] = f"{fold(family)}\x00{fold(given)}"
-    conn.execute(update(patients).where(patients.c.patient_id == pid).values(**values))
+    _update(w, pid, values)
     if "given" in values or "family" in values:
-        _reindex_names(conn, pid or "", given, family)
+        _reindex_names(w, pid or "", given, family)
 
 
 @apply.register
-def _(event: ev.PatientVersionReceived, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.PatientVersionReceived, w: Writes, record: RecordedEvent) -> None:
     pid = patient_of(record)
     d = event.demographics
     values = {
@@ -132,24 +139,16 @@ def _(event: ev.PatientVersionReceived, conn: Connection, record: RecordedEvent)
         "identifiers": json.dumps(event.identifiers, sort_keys=True),
     }
     values["sort_key"] = f"{fold(values['family'] or '')}\x00{fold(values['given'] or '')}"
-    if conn.execute(select(patients.c.patient_id).where(patients.c.patient_id == pid)).first():
-        conn.execute(update(patients).where(patients.c.patient_id == pid).values(**values))
+    if w.first(patients, _EXISTS, (pid,)):
+        _update(w, pid, values)
     else:
-        conn.execute(
-            insert(patients).values(
-                patient_id=pid, registered_at=record.metadata.recorded_at, **values
-            )
+        w.insert(
+            patients, {"patient_id": pid, "registered_at": record.metadata.recorded_at, **values}
         )
-    _reindex_names(conn, pid or "", values["given"] or "", values["family"] or "")
-    conn.execute(delete(identifiers).where(identifiers.c.patient_id == pid))
-    if event.identifiers:
-        conn.execute(
-            insert(identifiers),
-            [
-                {"value": fold(i["value"]), "patient_id": pid, "system": i["system"]}
-                for i in {(i["system"], fold(i["value"])): i for i in event.identifiers}.values()
-            ],
-        )
+    _reindex_names(w, pid or "", values["given"] or "", values["family"] or "")
+    w.execute(identifiers, _DELETE_IDENTIFIERS, (pid,))
+    for i in {(i["system"], fold(i["value"])): i for i in event.identifiers}.values():
+        w.insert(identifiers, {"value": fold(i["value"]), "patient_id": pid, "system": i["system"]})
 
 
 def search(conn: Connection, text: str, limit: int = 50) -> list[Any]:

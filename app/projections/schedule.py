@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from functools import singledispatch
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, String, Table, Text, select, update
+from sqlalchemy import Column, Connection, Index, String, Table, Text, select
 
 from app.domain import events as ev
-from app.projections.base import metadata, patient_of
+from app.projections.base import Writes, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 appointments = Table(
@@ -33,38 +33,48 @@ def utc(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(UTC).isoformat(timespec="seconds")
 
 
+_EXISTS = f"SELECT 1 FROM {appointments.name} WHERE appointment_id = ?"
+
+
 @singledispatch
-def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     """Events that do not touch the schedule."""
 
 
 @apply.register
-def _(event: ev.AppointmentScheduled, conn: Connection, record: RecordedEvent) -> None:
-    conn.execute(
-        appointments.insert().values(
-            appointment_id=event.appointment_id,
-            patient_id=patient_of(record),
-            clinician=event.clinician,
-            start=event.start,
-            start_utc=utc(event.start),
-            end_utc=utc(event.end),
-            day=event.start[:10],
-            status="booked",
-            reason=event.reason,
-        )
+def _(event: ev.AppointmentScheduled, w: Writes, record: RecordedEvent) -> None:
+    w.insert(
+        appointments,
+        {
+            "appointment_id": event.appointment_id,
+            "patient_id": patient_of(record),
+            "clinician": event.clinician,
+            "start": event.start,
+            "start_utc": utc(event.start),
+            "end_utc": utc(event.end),
+            "day": event.start[:10],
+            "status": "booked",
+            "reason": event.reason,
+        },
     )
 
 
-def _set(conn: Connection, appointment_id: str, **values: Any) -> None:
-    conn.execute(
-        update(appointments).where(appointments.c.appointment_id == appointment_id).values(**values)
+def _set(w: Writes, appointment_id: str, **values: Any) -> None:
+    unknown = [k for k in values if k not in appointments.c]
+    if unknown:
+        raise ValueError(f"{appointments.name} has no column {unknown[0]!r}")
+    columns = ", ".join(f"{k} = :{k}" for k in values)
+    w.execute(
+        appointments,
+        f"UPDATE {appointments.name} SET {columns} WHERE appointment_id = :_id",
+        {**values, "_id": appointment_id},
     )
 
 
 @apply.register
-def _(event: ev.AppointmentRescheduled, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.AppointmentRescheduled, w: Writes, record: RecordedEvent) -> None:
     _set(
-        conn,
+        w,
         event.appointment_id,
         start=event.start,
         start_utc=utc(event.start),
@@ -74,28 +84,28 @@ def _(event: ev.AppointmentRescheduled, conn: Connection, record: RecordedEvent)
 
 
 @apply.register
-def _(event: ev.AppointmentCancelled, conn: Connection, record: RecordedEvent) -> None:
-    _set(conn, event.appointment_id, status="cancelled")
+def _(event: ev.AppointmentCancelled, w: Writes, record: RecordedEvent) -> None:
+    _set(w, event.appointment_id, status="cancelled")
 
 
 @apply.register
-def _(event: ev.AppointmentAttended, conn: Connection, record: RecordedEvent) -> None:
-    _set(conn, event.appointment_id, status="fulfilled")
+def _(event: ev.AppointmentAttended, w: Writes, record: RecordedEvent) -> None:
+    _set(w, event.appointment_id, status="fulfilled")
 
 
 @apply.register
-def _(event: ev.AppointmentMissed, conn: Connection, record: RecordedEvent) -> None:
-    _set(conn, event.appointment_id, status="noshow")
+def _(event: ev.AppointmentMissed, w: Writes, record: RecordedEvent) -> None:
+    _set(w, event.appointment_id, status="noshow")
 
 
 @apply.register
-def _(event: ev.EnteredInError, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.EnteredInError, w: Writes, record: RecordedEvent) -> None:
     if event.item_kind == "appointment":
-        _set(conn, event.item_id, status="entered-in-error")
+        _set(w, event.item_id, status="entered-in-error")
 
 
 @apply.register
-def _(event: ev.ItemVersionReceived, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
     if event.item_kind != "appointment":
         return
     d = event.data
@@ -111,13 +121,10 @@ def _(event: ev.ItemVersionReceived, conn: Connection, record: RecordedEvent) ->
         "status": "entered-in-error" if event.entered_in_error else event.status,
         "reason": d.get("reason"),
     }
-    exists = conn.execute(
-        select(appointments.c.appointment_id).where(appointments.c.appointment_id == event.item_id)
-    ).first()
-    if exists:
-        _set(conn, event.item_id, **values)
+    if w.first(appointments, _EXISTS, (event.item_id,)):
+        _set(w, event.item_id, **values)
     else:
-        conn.execute(appointments.insert().values(appointment_id=event.item_id, **values))
+        w.insert(appointments, {"appointment_id": event.item_id, **values})
 
 
 def clash(

@@ -16,11 +16,10 @@ from sqlalchemy import (
     Table,
     Text,
     select,
-    update,
 )
 
 from app.domain import events as ev
-from app.projections.base import in_time_order, metadata, patient_of
+from app.projections.base import Writes, in_time_order, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 entries = Table(
@@ -140,6 +139,15 @@ def _(e: ev.MedicationPrescribed) -> tuple[str, str | None, str]:
 
 
 @describe.register
+def _(e: ev.MedicationDoseChanged) -> tuple[str, str | None, str]:
+    text = (
+        f"Dose changed: {_n(e.previous_dose)} {e.previous_dose_unit} {e.previous_frequency}"
+        f" → {_n(e.dose)} {e.dose_unit} {e.frequency}"
+    )
+    return "medication", e.prescription_id, text + (f" ({e.reason})" if e.reason else "")
+
+
+@describe.register
 def _(e: ev.MedicationDiscontinued) -> tuple[str, str | None, str]:
     return "medication", e.prescription_id, f"Medication stopped: {e.reason}"
 
@@ -206,30 +214,33 @@ def _(e: ev.SyncConflictResolved) -> tuple[str, str | None, str]:
     return "sync", None, f"Sync conflict resolved: {what}" + (f" for {e.field}" if e.field else "")
 
 
-def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+_MARK_ERROR = f"UPDATE {entries.name} SET entered_in_error = 1 WHERE item_id = ?"
+
+
+def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     patient_id = patient_of(record)
     if patient_id is None:
         return
     kind, item_id, text = describe(event)
-    conn.execute(
-        entries.insert().values(
-            position=record.position,
-            patient_id=patient_id,
-            occurred_at=record.metadata.occurred_at,
-            recorded_at=record.metadata.recorded_at,
-            user=record.metadata.user,
-            role=record.metadata.role,
-            type=record.type,
-            kind=kind,
-            item_id=item_id,
-            text=text,
-            entered_in_error=False,
-        )
+    meta = record.metadata
+    w.insert(
+        entries,
+        {
+            "position": record.position,
+            "patient_id": patient_id,
+            "occurred_at": meta.occurred_at,
+            "recorded_at": meta.recorded_at,
+            "user": meta.user,
+            "role": meta.role,
+            "type": record.type,
+            "kind": kind,
+            "item_id": item_id,
+            "text": text,
+            "entered_in_error": False,
+        },
     )
     if isinstance(event, ev.EnteredInError):
-        conn.execute(
-            update(entries).where(entries.c.item_id == event.item_id).values(entered_in_error=True)
-        )
+        w.execute(entries, _MARK_ERROR, (event.item_id,))
 
 
 def for_patient(conn: Connection, patient_id: str, limit: int | None = None) -> list[Any]:

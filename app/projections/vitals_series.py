@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any
 
-from sqlalchemy import Column, Connection, Float, Index, String, Table, delete, insert, select
+from sqlalchemy import Column, Connection, Float, Index, String, Table, select
 
 from app.domain import events as ev
-from app.projections.base import in_time_order, metadata, patient_of
+from app.projections.base import Writes, in_time_order, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 points = Table(
@@ -23,60 +23,65 @@ points = Table(
 )
 
 
+_DELETE = f"DELETE FROM {points.name} WHERE vitals_id = ?"
+
+
 @singledispatch
-def apply(event: ev.DomainEvent, conn: Connection, record: RecordedEvent) -> None:
+def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     """Events that do not touch the series."""
 
 
 @apply.register
-def _(event: ev.VitalsRecorded, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.VitalsRecorded, w: Writes, record: RecordedEvent) -> None:
     values = dict(event.measurements)
     if event.bmi is not None:
         values["bmi"] = event.bmi
-    conn.execute(
-        insert(points),
-        [
+    patient_id = patient_of(record)
+    for k, v in sorted(values.items()):
+        w.insert(
+            points,
             {
                 "vitals_id": event.vitals_id,
                 "key": k,
-                "patient_id": patient_of(record),
+                "patient_id": patient_id,
                 "taken_at": event.taken_at,
                 "value": v,
-            }
-            for k, v in sorted(values.items())
-        ],
-    )
+            },
+        )
 
 
 @apply.register
-def _(event: ev.EnteredInError, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.EnteredInError, w: Writes, record: RecordedEvent) -> None:
     if event.item_kind == "vitals":
-        conn.execute(delete(points).where(points.c.vitals_id == event.item_id))
+        w.execute(points, _DELETE, (event.item_id,))
+
+
+_DELETE_KEY = f"DELETE FROM {points.name} WHERE vitals_id = ? AND key = ?"
 
 
 @apply.register
-def _(event: ev.ItemVersionReceived, conn: Connection, record: RecordedEvent) -> None:
+def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
     if event.item_kind != "vitals":
         return
-    conn.execute(delete(points).where(points.c.vitals_id == event.item_id))
-    if event.entered_in_error:
-        return
     values = dict(event.data.get("measurements") or {})
+    if event.entered_in_error:
+        w.execute(points, _DELETE, (event.item_id,))
+        return
+    # A vitals set arrives one Observation (one sign) at a time: replace only those signs.
+    for key in values if event.data.get("bmi") is None else [*values, "bmi"]:
+        w.execute(points, _DELETE_KEY, (event.item_id, key))
     if event.data.get("bmi") is not None:
         values["bmi"] = event.data["bmi"]
-    if values:
-        conn.execute(
-            insert(points),
-            [
-                {
-                    "vitals_id": event.item_id,
-                    "key": k,
-                    "patient_id": patient_of(record),
-                    "taken_at": event.data.get("taken_at") or record.metadata.occurred_at,
-                    "value": float(v),
-                }
-                for k, v in sorted(values.items())
-            ],
+    for k, v in sorted(values.items()):
+        w.insert(
+            points,
+            {
+                "vitals_id": event.item_id,
+                "key": k,
+                "patient_id": patient_of(record),
+                "taken_at": event.data.get("taken_at") or record.metadata.occurred_at,
+                "value": float(v),
+            },
         )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from app.store import crypto, schema
@@ -27,6 +27,21 @@ from app.store.errors import ConcurrencyError, TamperError
 NO_STREAM = 0  # expected_version for a stream that must not exist yet
 ANY_VERSION = -1  # expected_version that skips the concurrency check (clinic-wide streams)
 READ_BATCH = 2000
+
+# Plain SQL through Connection.exec_driver_sql: the log's statements run once or more per
+# command, and building and compiling a Core statement each time cost several times the SQLite
+# work. exec_driver_sql still wraps DB-API errors (IntegrityError below) the SQLAlchemy way.
+_COLUMNS = (
+    "position, event_id, stream_id, stream_version, type, schema_version, metadata, payload, chain"
+)
+_STREAM_VERSION = "SELECT max(stream_version) FROM events WHERE stream_id = ?"
+_HEAD = "SELECT position, chain FROM log_head"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_MOVE_HEAD = "UPDATE log_head SET position = ?, chain = ?"
+_FIRST_HEAD = "INSERT INTO log_head (id, position, chain) VALUES (1, ?, ?)"
+_STREAM = f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ?"
+_STREAM_UP_TO = _STREAM + " AND position <= ?"
+_AFTER = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
 
 
 @dataclass(frozen=True)
@@ -156,10 +171,10 @@ class EventLog:
         current = self.stream_version(stream_id, conn)
         if expected_version != ANY_VERSION and current != expected_version:
             raise ConcurrencyError(stream_id, expected_version, current)
-        head = conn.execute(select(schema.log_head.c.position, schema.log_head.c.chain)).first()
+        head = conn.exec_driver_sql(_HEAD).first()
         position, link = (head[0], head[1]) if head else (0, self._genesis)
         recorded: list[RecordedEvent] = []
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         for offset, ev in enumerate(events, start=1):
             position += 1
             version = current + offset
@@ -184,17 +199,17 @@ class EventLog:
                 ),
             )
             rows.append(
-                {
-                    "position": position,
-                    "event_id": ev.event_id,
-                    "stream_id": stream_id,
-                    "stream_version": version,
-                    "type": ev.type,
-                    "schema_version": ev.schema_version,
-                    "metadata": metadata_json,
-                    "payload": sealed,
-                    "chain": link,
-                }
+                (
+                    position,
+                    ev.event_id,
+                    stream_id,
+                    version,
+                    ev.type,
+                    ev.schema_version,
+                    metadata_json,
+                    sealed,
+                    link,
+                )
             )
             recorded.append(
                 RecordedEvent(
@@ -213,13 +228,13 @@ class EventLog:
         if not rows:
             return recorded
         try:
-            conn.execute(insert(schema.events), rows)
+            conn.exec_driver_sql(_INSERT, rows[0] if len(rows) == 1 else rows)
         except IntegrityError as exc:  # a racing writer took the version first
             raise ConcurrencyError(stream_id, expected_version, current + 1) from exc
         if head:
-            conn.execute(update(schema.log_head).values(position=position, chain=link))
+            conn.exec_driver_sql(_MOVE_HEAD, (position, link))
         else:
-            conn.execute(insert(schema.log_head).values(id=1, position=position, chain=link))
+            conn.exec_driver_sql(_FIRST_HEAD, (position, link))
         return recorded
 
     # -- reading -------------------------------------------------------------------------
@@ -228,11 +243,7 @@ class EventLog:
         if conn is None:
             with read_transaction(self._engine()) as own:
                 return self.stream_version(stream_id, own)
-        value = conn.execute(
-            select(func.max(schema.events.c.stream_version)).where(
-                schema.events.c.stream_id == stream_id
-            )
-        ).scalar()
+        value = conn.exec_driver_sql(_STREAM_VERSION, (stream_id,)).scalar()
         return int(value or 0)
 
     def head_position(self, conn: Connection | None = None) -> int:
@@ -254,14 +265,16 @@ class EventLog:
         if conn is None:
             with read_transaction(self._engine()) as own:
                 return self.read_stream(stream_id, own, up_to_position, after_version)
-        query = select(schema.events).where(
-            schema.events.c.stream_id == stream_id,
-            schema.events.c.stream_version > after_version,
-        )
-        if up_to_position is not None:
-            query = query.where(schema.events.c.position <= up_to_position)
-        rows = conn.execute(query.order_by(schema.events.c.stream_version)).all()
-        return [self._open(row) for row in rows]
+        if up_to_position is None:
+            result = conn.exec_driver_sql(
+                _STREAM + " ORDER BY stream_version", (stream_id, after_version)
+            )
+        else:
+            result = conn.exec_driver_sql(
+                _STREAM_UP_TO + " ORDER BY stream_version",
+                (stream_id, after_version, up_to_position),
+            )
+        return [self._open(row) for row in result.fetchall()]
 
     def read_all(
         self, from_position: int = 0, conn: Connection | None = None, batch: int = READ_BATCH
@@ -278,37 +291,34 @@ class EventLog:
                 return
             for row in rows:
                 yield self._open(row)
-            position = rows[-1].position
+            position = rows[-1][0]
 
     def _rows_after(self, conn: Connection, position: int, batch: int) -> Sequence[Any]:
-        return conn.execute(
-            select(schema.events)
-            .where(schema.events.c.position > position)
-            .order_by(schema.events.c.position)
-            .limit(batch)
-        ).all()
+        return conn.exec_driver_sql(_AFTER, (position, batch)).fetchall()
 
-    def _open(self, row: Any) -> RecordedEvent:
+    def _open(self, row: Sequence[Any]) -> RecordedEvent:
+        """A row of `_COLUMNS`, authenticated and decoded."""
+        position, event_id, stream_id, version, type_, schema_version, metadata, sealed = row[:8]
         try:
             plaintext = self._aead.decrypt(
-                row.payload[: crypto.NONCE_BYTES],
-                row.payload[crypto.NONCE_BYTES :],
-                _aad(row.event_id, row.stream_id, row.stream_version),
+                sealed[: crypto.NONCE_BYTES],
+                sealed[crypto.NONCE_BYTES :],
+                _aad(event_id, stream_id, version),
             )
         except (InvalidTag, ValueError) as exc:
             raise TamperError(
-                f"event at position {row.position} failed authentication: its payload was "
+                f"event at position {position} failed authentication: its payload was "
                 "altered or moved",
-                row.position,
+                position,
             ) from exc
         return RecordedEvent(
-            position=row.position,
-            event_id=row.event_id,
-            stream_id=row.stream_id,
-            stream_version=row.stream_version,
-            type=row.type,
-            schema_version=row.schema_version,
-            metadata=EventMetadata.from_json(row.metadata),
+            position=position,
+            event_id=event_id,
+            stream_id=stream_id,
+            stream_version=version,
+            type=type_,
+            schema_version=schema_version,
+            metadata=EventMetadata.from_json(metadata),
             payload=json.loads(plaintext),
         )
 

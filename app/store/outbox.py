@@ -76,28 +76,40 @@ def record(
     result: dict[str, Any],
     status: str = PENDING,
 ) -> None:
-    seq = int(conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0))).scalar_one()) + 1
-    conn.execute(
-        outbox.insert().values(
-            command_id=command_id,
-            seq=seq,
-            stream_id=stream_id,
-            command_type=command_type,
-            command=json.dumps(command, sort_keys=True),
-            first_position=first_position,
-            last_position=last_position,
-            recorded_at=recorded_at,
-            user=user,
-            role=role,
-            status=status,
-            attempts=0,
-            result=json.dumps(result, sort_keys=True),
-        )
+    # Plain SQL: these two run for every command, and building Core statements per call cost
+    # more than the SQLite work.
+    seq = int(conn.exec_driver_sql(_NEXT_SEQ).scalar_one())
+    conn.exec_driver_sql(
+        _INSERT,
+        (
+            command_id,
+            seq,
+            stream_id,
+            command_type,
+            json.dumps(command, sort_keys=True),
+            first_position,
+            last_position,
+            recorded_at,
+            user,
+            role,
+            status,
+            0,
+            json.dumps(result, sort_keys=True),
+        ),
     )
 
 
+_NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM outbox"
+_INSERT = (
+    "INSERT INTO outbox (command_id, seq, stream_id, command_type, command, first_position, "
+    "last_position, recorded_at, user, role, status, attempts, result) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_GET = "SELECT " + ", ".join(c.name for c in outbox.columns) + " FROM outbox WHERE command_id = ?"
+
+
 def get(conn: Connection, command_id: str) -> OutboxEntry | None:
-    row = conn.execute(select(outbox).where(outbox.c.command_id == command_id)).first()
+    row = conn.exec_driver_sql(_GET, (command_id,)).first()
     return None if row is None else _entry(row)
 
 

@@ -23,6 +23,7 @@ CLINICAL = [
     c.UpdateAllergyStatus,
     c.PrescribeMedication,
     c.DiscontinueMedication,
+    c.ChangeDose,
     c.AddNote,
 ]
 # Front desk, including settling sync conflicts (a person decides, whoever is at the desk).
@@ -57,6 +58,7 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     c.DiscontinueMedication: c.DiscontinueMedication(
         patient_id=PID, prescription_id="m", reason="x"
     ),
+    c.ChangeDose: c.ChangeDose(patient_id=PID, prescription_id="m", dose=2),
     c.AddNote: c.AddNote(patient_id=PID, text="x"),
     c.ScheduleFollowUp: c.ScheduleFollowUp(patient_id=PID, clinician="doc", start="x"),
     c.RescheduleAppointment: c.RescheduleAppointment(patient_id=PID, appointment_id="a", start="x"),

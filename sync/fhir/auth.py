@@ -1,0 +1,340 @@
+"""How the device proves who it is to the FHIR server: httpx.Auth flows.
+
+Three ways, chosen at enrolment (DESIGN.md, "Auth"): ``NoAuth``; ``BearerAuth`` (a static token
+issued by IT); ``SmartBackendAuth``, the HL7 SMART Backend Services profile: the device holds a
+private key generated on it (``generate_device_keypair``), IT registers the public JWK with the
+server's authorisation service, and the device trades a short-lived signed JWT for an access
+token (OAuth client-credentials with a ``private_key_jwt`` assertion).
+
+They are ``httpx.Auth`` subclasses so that the token request travels over the same client,
+transport, TLS settings and timeouts as every FHIR request (and tests swap the network for an
+``httpx.MockTransport`` in one place). The compact JWS is built here with ``cryptography`` rather
+than a JWT library: it is 30 lines and one dependency less.
+
+Credentials are never sent over plain http except to loopback (the test peer): a bearer token
+is as good as the device's identity. Secrets never appear in ``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator
+from typing import Any, Literal
+
+import httpx
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from sync.fhir.errors import AuthError, InvalidResponseError, error_from_response
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "BearerAuth",
+    "NoAuth",
+    "SmartBackendAuth",
+    "generate_device_keypair",
+    "jwk_thumbprint",
+    "public_jwk",
+    "sign_jwt",
+]
+
+DEFAULT_SCOPE = "system/*.read system/*.write"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: SMART caps the assertion's exp at 5 minutes ahead; stay below it for clock skew.
+ASSERTION_LIFETIME_S = 240
+#: An assumed token lifetime when the token endpoint does not state ``expires_in``.
+DEFAULT_TOKEN_LIFETIME_S = 300
+
+Alg = Literal["ES384", "RS384"]
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _require_tls(request: httpx.Request, allow_insecure_http: bool) -> None:
+    url = request.url
+    if url.scheme != "https" and not allow_insecure_http and not _is_loopback(url.host):
+        raise AuthError(
+            f"refusing to send credentials over unencrypted {url.scheme} to {url.host}: use https",
+            request=request,
+        )
+
+
+class NoAuth(httpx.Auth):
+    """Send requests as they are (a server on a trusted network, or the test peer)."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        yield request
+
+
+class BearerAuth(httpx.Auth):
+    """A static bearer token issued by IT."""
+
+    def __init__(self, token: str, *, allow_insecure_http: bool = False) -> None:
+        if not token or any(c in token for c in "\r\n "):
+            raise ValueError("a bearer token must be a non-empty string without spaces")
+        self._token = token
+        self._allow_insecure_http = allow_insecure_http
+
+    def __repr__(self) -> str:
+        return "BearerAuth(token=***)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        _require_tls(request, self._allow_insecure_http)
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+# -- keys and JWS ----------------------------------------------------------------------------
+
+
+def _load_private_key(pem: bytes | str) -> PrivateKey:
+    data = pem.encode("ascii") if isinstance(pem, str) else pem
+    key = serialization.load_pem_private_key(data, password=None)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        if not isinstance(key.curve, ec.SECP384R1):
+            raise ValueError(f"ES384 needs a P-384 key, not {key.curve.name}")
+        return key
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < 2048:
+            raise ValueError("RS384 needs an RSA key of at least 2048 bits")
+        return key
+    raise ValueError("the device key must be an EC P-384 (ES384) or RSA (RS384) private key")
+
+
+def _alg(key: PrivateKey) -> Alg:
+    return "ES384" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS384"
+
+
+def _public_members(key: PrivateKey) -> dict[str, str]:
+    """The JWK members RFC 7638 hashes for a thumbprint."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        numbers = key.public_key().public_numbers()
+        return {
+            "crv": "P-384",
+            "kty": "EC",
+            "x": _b64url(numbers.x.to_bytes(48, "big")),
+            "y": _b64url(numbers.y.to_bytes(48, "big")),
+        }
+    rsa_numbers = key.public_key().public_numbers()
+    return {
+        "e": _b64url(rsa_numbers.e.to_bytes((rsa_numbers.e.bit_length() + 7) // 8, "big")),
+        "kty": "RSA",
+        "n": _b64url(rsa_numbers.n.to_bytes((rsa_numbers.n.bit_length() + 7) // 8, "big")),
+    }
+
+
+def jwk_thumbprint(members: dict[str, str]) -> str:
+    """RFC 7638 SHA-256 thumbprint of a public JWK's required members, base64url."""
+    required = ("crv", "kty", "x", "y") if members["kty"] == "EC" else ("e", "kty", "n")
+    canonical = json.dumps({k: members[k] for k in required}, separators=(",", ":"), sort_keys=True)
+    return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def public_jwk(private_key_pem: bytes | str) -> dict[str, str]:
+    """The public JWK (with ``kid`` = thumbprint) to register for a device private key."""
+    key = _load_private_key(private_key_pem)
+    members = _public_members(key)
+    return {
+        **members,
+        "alg": _alg(key),
+        "use": "sig",
+        "kid": jwk_thumbprint(members),
+    }
+
+
+def generate_device_keypair(alg: Alg = "ES384") -> tuple[bytes, dict[str, str]]:
+    """A new device key: (PKCS#8 PEM private key, public JWK to register on the server).
+
+    The PEM is unencrypted because it is stored only inside the encrypted vault.
+    """
+    key: PrivateKey
+    if alg == "ES384":
+        key = ec.generate_private_key(ec.SECP384R1())
+    elif alg == "RS384":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    else:
+        raise ValueError(f"unsupported algorithm {alg!r}: use ES384 or RS384")
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem, public_jwk(pem)
+
+
+def sign_jwt(header: dict[str, Any], claims: dict[str, Any], key: PrivateKey) -> str:
+    """Compact JWS ``header.claims.signature`` (ES384 as raw r||s, RS384 as PKCS#1 v1.5)."""
+    signing_input = ".".join(
+        _b64url(json.dumps(part, separators=(",", ":")).encode("utf-8"))
+        for part in (header, claims)
+    ).encode("ascii")
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA384())))
+        signature = r.to_bytes(48, "big") + s.to_bytes(48, "big")
+    else:
+        signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA384())
+    return f"{signing_input.decode('ascii')}.{_b64url(signature)}"
+
+
+# -- SMART Backend Services ------------------------------------------------------------------
+
+
+class SmartBackendAuth(httpx.Auth):
+    """SMART Backend Services: client-credentials grant with a signed JWT assertion.
+
+    The access token is cached until shortly before ``expires_in`` and shared by all requests.
+    A 401 on a request that used a *cached* token (revoked, or the server restarted) fetches a
+    new token and retries once; a 401 with a fresh token is final (AuthError from the client).
+    """
+
+    requires_request_body = True  # the body must be replayable for the retry after a 401
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        private_key_pem: bytes | str,
+        kid: str | None = None,
+        scope: str = DEFAULT_SCOPE,
+        *,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        """``clock`` (wall time) dates the assertion; ``timer`` (monotonic) ages the token,
+        so a laptop clock corrected after days offline neither keeps nor drops it wrongly."""
+        if not client_id:
+            raise ValueError("client_id is required")
+        url = httpx.URL(token_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"not an http(s) token URL: {token_url!r}")
+        self._token_url = token_url
+        self._client_id = client_id
+        self._key = _load_private_key(private_key_pem)
+        self._kid = kid or jwk_thumbprint(_public_members(self._key))
+        self._scope = scope
+        self._clock = clock
+        self._timer = timer
+        self._allow_insecure_http = allow_insecure_http
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"SmartBackendAuth(token_url={self._token_url!r}, client_id={self._client_id!r})"
+
+    @property
+    def alg(self) -> Alg:
+        """The JWS algorithm this device key signs with."""
+        return _alg(self._key)
+
+    def client_assertion(self) -> str:
+        """A fresh signed JWT (iss = sub = client_id, aud = token URL, exp <= 4 min, jti)."""
+        header = {"alg": self.alg, "typ": "JWT", "kid": self._kid}
+        claims = {
+            "iss": self._client_id,
+            "sub": self._client_id,
+            "aud": self._token_url,
+            "exp": int(self._clock()) + ASSERTION_LIFETIME_S,
+            "jti": str(uuid.uuid4()),
+        }
+        return sign_jwt(header, claims, self._key)
+
+    def _cached(self) -> str | None:
+        with self._lock:
+            if self._token is not None and self._timer() < self._expires_at:
+                return self._token
+            return None
+
+    def _forget(self, token: str) -> None:
+        with self._lock:
+            if self._token == token:
+                self._token = None
+
+    def _token_request(self, original: httpx.Request) -> httpx.Request:
+        # A bare httpx.Request has no timeout: take the client's from the request it is for.
+        extensions = {k: v for k, v in original.extensions.items() if k == "timeout"}
+        headers = {"Accept": "application/json"}
+        if "User-Agent" in original.headers:
+            headers["User-Agent"] = original.headers["User-Agent"]
+        request = httpx.Request(
+            "POST",
+            self._token_url,
+            data={
+                "grant_type": "client_credentials",
+                "scope": self._scope,
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": self.client_assertion(),
+            },
+            headers=headers,
+            extensions=extensions,
+        )
+        _require_tls(request, self._allow_insecure_http)
+        return request
+
+    def _fetch_token(
+        self, original: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, str]:
+        requested_at = self._timer()
+        response = yield self._token_request(original)
+        response.read()
+        if not response.is_success:
+            raise error_from_response(response, token_endpoint=True)
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise InvalidResponseError(
+                "the token endpoint did not answer with JSON",
+                request=response.request,
+                status=response.status_code,
+            ) from None
+        token = body.get("access_token") if isinstance(body, dict) else None
+        token_type = body.get("token_type", "bearer") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token or str(token_type).lower() != "bearer":
+            raise AuthError(
+                "the token endpoint gave no bearer access token",
+                request=response.request,
+                status=response.status_code,
+            )
+        lifetime = body.get("expires_in", DEFAULT_TOKEN_LIFETIME_S)
+        if not isinstance(lifetime, int | float) or lifetime <= 0:
+            lifetime = DEFAULT_TOKEN_LIFETIME_S
+        # Refresh a little early so a token never expires between check and use.
+        margin = min(60.0, lifetime / 5)
+        with self._lock:
+            self._token = token
+            self._expires_at = requested_at + lifetime - margin
+        return token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        _require_tls(request, self._allow_insecure_http)
+        token = self._cached()
+        fresh = token is None
+        if token is None:
+            token = yield from self._fetch_token(request)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401 and not fresh:
+            self._forget(token)
+            token = yield from self._fetch_token(request)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request

@@ -1,0 +1,245 @@
+"""Transaction Bundles: build them within the server's limits, and read their responses.
+
+One pending command becomes one transaction, so its writes succeed or fail together. Servers cap
+transactions, and a Bundle over a cap fails as a whole after a round trip; the builder refuses
+the entry instead, before anything is sent, so the caller can split.
+
+Default limits are Medplum's (the test peer and the production server, FHIR-PEER.md), measured
+in its transaction processor: at most 50 update (PUT) entries; and at most 8 entries in all if
+any entry is *conditional* in Medplum's sense, i.e. it needs a search to find its target
+(``PUT Type?query``, ``ifNoneExist``), which forces a serializable database transaction.
+``ifMatch`` on a ``PUT Type/id`` is **not** conditional there: 50 PUTs that all carry ifMatch
+are accepted (tests/sync/test_fhir_client.py checks this against the peer). The same resource
+twice is a 400 on Medplum and ambiguous anywhere, so it is refused too.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from sync.fhir.errors import (
+    BundleLimitError,
+    DuplicateEntryError,
+    InvalidResponseError,
+    Issue,
+    TooManyEntriesError,
+    parse_operation_outcome,
+)
+
+__all__ = [
+    "MAX_CONDITIONAL_ENTRIES",
+    "MAX_UPDATES",
+    "BundleLimitError",
+    "DuplicateEntryError",
+    "EntryResult",
+    "TooManyEntriesError",
+    "TransactionBuilder",
+    "check_id",
+    "check_type",
+    "etag_version",
+    "parse_transaction_response",
+    "weak_etag",
+]
+
+MAX_UPDATES = 50
+MAX_CONDITIONAL_ENTRIES = 8
+
+_TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_ETAG = re.compile(r'^\s*(?:W/)?"([^"]*)"\s*$')
+_HISTORY = re.compile(r"/_history/([^/?#]+)")
+
+
+def check_type(resource_type: str) -> str:
+    """``resource_type`` if it is a plausible FHIR resource type name, else ValueError."""
+    if not _TYPE.fullmatch(resource_type):
+        raise ValueError(f"not a FHIR resource type: {resource_type!r}")
+    return resource_type
+
+
+def check_id(resource_id: str) -> str:
+    """``resource_id`` if it is a valid FHIR id (it goes into a URL path), else ValueError."""
+    if not _ID.fullmatch(resource_id):
+        raise ValueError(f"not a FHIR id: {resource_id!r}")
+    return resource_id
+
+
+def weak_etag(version_id: str) -> str:
+    """``W/"<version>"``: Medplum silently ignores an unquoted If-Match (FHIR-PEER.md)."""
+    if not version_id or '"' in version_id or any(ord(c) < 0x21 for c in version_id):
+        raise ValueError(f"not a usable versionId: {version_id!r}")
+    return f'W/"{version_id}"'
+
+
+def etag_version(etag: str | None) -> str | None:
+    """The versionId inside an ETag (``W/"x"`` or ``"x"``), or None."""
+    if not etag:
+        return None
+    match = _ETAG.match(etag)
+    return (match.group(1) or None) if match else None
+
+
+def _check_resource(resource_type: str, resource: Mapping[str, Any]) -> None:
+    if resource.get("resourceType") != resource_type:
+        raise ValueError(
+            f"resourceType {resource.get('resourceType')!r} does not match {resource_type!r}"
+        )
+
+
+@dataclass
+class TransactionBuilder:
+    """Collects the PUTs of one command into a transaction Bundle, within the limits."""
+
+    max_updates: int = MAX_UPDATES
+    max_conditional_entries: int = MAX_CONDITIONAL_ENTRIES
+    base_url: str | None = None
+    _entries: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
+    _keys: set[str] = field(default_factory=set, init=False, repr=False)
+    _conditional: int = field(default=0, init=False, repr=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def fits(self, *, conditional: bool = False) -> bool:
+        """Whether one more (conditional or not) entry would stay within the limits."""
+        count = len(self._entries) + 1
+        if count > self.max_updates:
+            return False
+        any_conditional = conditional or self._conditional > 0
+        return not (any_conditional and count > self.max_conditional_entries)
+
+    def add_put(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: Mapping[str, Any],
+        if_match_version: str | None = None,
+    ) -> None:
+        """Add ``PUT Type/id`` (create or update), with ``ifMatch: W/"v"`` when given."""
+        check_type(resource_type)
+        check_id(resource_id)
+        _check_resource(resource_type, resource)
+        if resource.get("id") != resource_id:
+            raise ValueError(f"resource id {resource.get('id')!r} does not match {resource_id!r}")
+        url = f"{resource_type}/{resource_id}"
+        request: dict[str, Any] = {"method": "PUT", "url": url}
+        if if_match_version is not None:
+            request["ifMatch"] = weak_etag(if_match_version)
+        entry: dict[str, Any] = {"resource": copy.deepcopy(dict(resource)), "request": request}
+        if self.base_url:
+            entry = {"fullUrl": f"{self.base_url.rstrip('/')}/{url}", **entry}
+        self._add(url, entry, False)
+
+    def add_conditional_put(
+        self, resource_type: str, search: Mapping[str, str], resource: Mapping[str, Any]
+    ) -> None:
+        """Add ``PUT Type?search`` (FHIR conditional update); it lowers the entry limit."""
+        check_type(resource_type)
+        _check_resource(resource_type, resource)
+        if not search:
+            raise ValueError("a conditional update needs search parameters")
+        url = f"{resource_type}?{urlencode(sorted(search.items()))}"
+        request = {"method": "PUT", "url": url}
+        self._add(url, {"resource": copy.deepcopy(dict(resource)), "request": request}, True)
+
+    def _add(self, key: str, entry: dict[str, Any], conditional: bool) -> None:
+        if key in self._keys:
+            raise DuplicateEntryError(
+                f"{key} is already in this transaction: merge the writes or split the Bundle"
+            )
+        if not self.fits(conditional=conditional):
+            limit = (
+                self.max_updates
+                if len(self._entries) + 1 > self.max_updates
+                else self.max_conditional_entries
+            )
+            raise TooManyEntriesError(
+                f"the server accepts at most {limit} entries in this transaction "
+                f"(at most {self.max_updates} updates; {self.max_conditional_entries} if any "
+                "entry is conditional): split the Bundle"
+            )
+        self._keys.add(key)
+        self._entries.append(entry)
+        self._conditional += conditional
+
+    def build(self) -> dict[str, Any]:
+        """The transaction Bundle (a new dict each call)."""
+        if not self._entries:
+            raise ValueError("a transaction needs at least one entry")
+        return {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": copy.deepcopy(self._entries),
+        }
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    """What the server did with one transaction entry, in request order."""
+
+    status: int
+    location: str | None
+    resource: dict[str, Any] | None
+    version_id: str | None
+    outcome: tuple[Issue, ...] = ()
+
+
+def _status(text: Any) -> int:
+    match = re.match(r"\s*(\d{3})\b", text) if isinstance(text, str) else None
+    if match is None:
+        raise InvalidResponseError("a transaction-response entry has no valid status")
+    return int(match.group(1))
+
+
+def parse_transaction_response(
+    bundle: Any, *, expected_entries: int | None = None
+) -> list[EntryResult]:
+    """Entry results of a transaction-response Bundle.
+
+    Transaction responses carry no ``etag`` on Medplum, so the version comes from
+    ``entry.resource.meta.versionId``, then ``response.etag``, then ``/_history/<v>`` in the
+    location.
+    """
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise InvalidResponseError("the transaction answer is not a Bundle")
+    if bundle.get("type") != "transaction-response":
+        raise InvalidResponseError(f"expected a transaction-response, got {bundle.get('type')!r}")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise InvalidResponseError("the transaction-response entries are not a list")
+    if expected_entries is not None and len(entries) != expected_entries:
+        raise InvalidResponseError(
+            f"the transaction-response has {len(entries)} entries for {expected_entries} sent"
+        )
+    results = []
+    for entry in entries:
+        response = entry.get("response") if isinstance(entry, dict) else None
+        if not isinstance(response, dict):
+            raise InvalidResponseError("a transaction-response entry has no response")
+        resource = entry.get("resource")
+        if resource is not None and not isinstance(resource, dict):
+            raise InvalidResponseError("a transaction-response entry has an invalid resource")
+        location = response.get("location")
+        location = location if isinstance(location, str) else None
+        meta = resource.get("meta") if resource else None
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        if not isinstance(version, str):
+            version = etag_version(response.get("etag"))
+        if version is None and location:
+            found = _HISTORY.search(location)
+            version = found.group(1) if found else None
+        results.append(
+            EntryResult(
+                status=_status(response.get("status")),
+                location=location,
+                resource=resource,
+                version_id=version,
+                outcome=parse_operation_outcome(response.get("outcome")),
+            )
+        )
+    return results

@@ -1,0 +1,390 @@
+"""The FHIR R4 REST client sync talks through: one long-lived httpx.Client, typed errors.
+
+Why one client for the life of the worker: keep-alive matters (a push is hundreds of requests),
+and the token cache of ``SmartBackendAuth`` lives in the auth object attached to it. The
+transport is injectable so unit tests replace the network with ``httpx.MockTransport``; the
+integration tests use the real peer (tests/peer).
+
+Every httpx exception and every non-success status is mapped once, here, into the tree in
+``sync.fhir.errors``; callers never see an httpx exception. Failures before a status arrived
+are OfflineError/TlsError; a body cut short after the status arrived is InvalidResponseError.
+
+Only what sync needs: capabilities, read, put, transaction, search paging. No history, no
+POST-create (client UUIDs + PUT keep retries idempotent), no redirects (a redirected PUT could
+land anywhere, carrying our token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import ssl
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import httpx
+
+from sync.fhir.auth import NoAuth
+from sync.fhir.bundle import (
+    EntryResult,
+    TransactionBuilder,
+    check_id,
+    check_type,
+    etag_version,
+    parse_transaction_response,
+    weak_etag,
+)
+from sync.fhir.capability import CapabilityInfo
+from sync.fhir.errors import (
+    FhirError,
+    InvalidResponseError,
+    error_from_response,
+    error_from_transport,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "FHIR_JSON",
+    "FhirClient",
+    "SearchParams",
+    "VersionedResource",
+    "next_link",
+    "ssl_context",
+]
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+#: Transactions of 50 entries can take a while on a loaded server; connecting should not.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+DEFAULT_USER_AGENT = "FieldChart-sync/0.1"
+_LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30.0)
+
+#: Repeat a name with a list of pairs: ``[("_lastUpdated", "ge…"), ("_lastUpdated", "lt…")]``.
+SearchParams = Mapping[str, str] | Sequence[tuple[str, str]]
+Verify = bool | str | os.PathLike[str] | ssl.SSLContext
+
+
+class VersionedResource(NamedTuple):
+    """A resource as the server holds it, and its versionId (None if the server has none)."""
+
+    resource: dict[str, Any]
+    version_id: str | None
+
+
+def ssl_context(verify: Verify) -> ssl.SSLContext | bool:
+    """What httpx should verify with: True (public CAs), a PEM CA bundle path, or a context.
+
+    A path *replaces* the public CAs, as a clinic network's private CA usually should.
+    ``False`` turns verification off; nothing in FieldChart passes it except tests.
+    """
+    if isinstance(verify, bool | ssl.SSLContext):
+        return verify
+    path = os.fspath(verify)
+    if not os.path.isfile(path):
+        raise ValueError(f"CA bundle not found: {path}")
+    try:
+        return ssl.create_default_context(cafile=path)
+    except ssl.SSLError as exc:
+        raise ValueError(f"CA bundle is not a PEM certificate file: {path}") from exc
+
+
+class FhirClient:
+    """Synchronous FHIR R4 client for one server; use as a context manager or call close()."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth | None = None,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        verify: Verify = True,
+        transport: httpx.BaseTransport | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
+            raise ValueError(f"not a FHIR base URL (http(s)://host/path): {base_url!r}")
+        path = url.path if url.path.endswith("/") else url.path + "/"
+        self._base = url.copy_with(path=path)
+        self._http = httpx.Client(
+            base_url=self._base,
+            auth=auth or NoAuth(),
+            timeout=timeout,
+            verify=ssl_context(verify),
+            transport=transport,
+            limits=_LIMITS,
+            headers={"Accept": FHIR_JSON, "User-Agent": user_agent},
+            follow_redirects=False,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, with a trailing slash."""
+        return str(self._base)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def capabilities(self) -> CapabilityInfo:
+        """The server's CapabilityStatement (``GET metadata``), reduced for sync."""
+        response = self._send("GET", "metadata")
+        self._raise_for_status(response)
+        body = self._json(response)
+        try:
+            return CapabilityInfo.from_statement(body)
+        except FhirError as exc:
+            raise exc.bind(response.request, response.status_code) from None
+
+    def read(self, resource_type: str, resource_id: str) -> VersionedResource | None:
+        """The current version of a resource, or None if the server has none (404/410)."""
+        path = f"{check_type(resource_type)}/{check_id(resource_id)}"
+        response = self._send("GET", path)
+        if response.status_code in (404, 410):
+            return None
+        self._raise_for_status(response)
+        body = self._resource(response, resource_type, resource_id)
+        return VersionedResource(body, self._version(response, body))
+
+    def put(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: Mapping[str, Any],
+        if_match_version: str | None = None,
+    ) -> VersionedResource:
+        """Create or update with a client id; with ``If-Match: W/"v"`` when a version is given.
+
+        A stale version raises VersionConflictError (412, or 409 on some servers).
+        """
+        path = f"{check_type(resource_type)}/{check_id(resource_id)}"
+        if resource.get("resourceType") != resource_type or resource.get("id") != resource_id:
+            raise ValueError(f"the resource's type and id do not match {path}")
+        headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
+        if if_match_version is not None:
+            headers["If-Match"] = weak_etag(if_match_version)
+        response = self._send("PUT", path, content=_encode(resource), headers=headers)
+        self._raise_for_status(response)
+        if not response.content.strip():
+            # A server that ignores Prefer: trust our copy, versioned by the ETag.
+            version = etag_version(response.headers.get("ETag"))
+            return VersionedResource(dict(resource), version)
+        body = self._resource(response, resource_type, resource_id)
+        return VersionedResource(body, self._version(response, body))
+
+    def transaction(self, bundle: Mapping[str, Any] | TransactionBuilder) -> list[EntryResult]:
+        """POST a transaction Bundle; one result per entry, in order. All or nothing.
+
+        A stale ifMatch anywhere fails the whole Bundle with one VersionConflictError that does
+        not say which entry (Medplum): re-read the command's resources to find out.
+        """
+        body = bundle.build() if isinstance(bundle, TransactionBuilder) else dict(bundle)
+        if body.get("resourceType") != "Bundle" or body.get("type") != "transaction":
+            raise ValueError("not a transaction Bundle")
+        sent = len(body.get("entry") or [])
+        response = self._send(
+            "POST", "", content=_encode(body), headers={"Content-Type": FHIR_JSON}
+        )
+        self._raise_for_status(response)
+        try:
+            return parse_transaction_response(self._json(response), expected_entries=sent)
+        except FhirError as exc:
+            raise exc.bind(response.request, response.status_code) from None
+
+    def search_page(self, url_or_type: str, params: SearchParams | None = None) -> dict[str, Any]:
+        """One searchset Bundle: ``GET Type?params``, or a ``next`` link fetched as given."""
+        if any(c in url_or_type for c in "/?"):  # a link, not a type name
+            if params:
+                raise ValueError("a paging link already carries its parameters")
+            self._check_link(url_or_type)
+            response = self._send("GET", url_or_type)
+        else:
+            response = self._send("GET", check_type(url_or_type), params=params)
+        self._raise_for_status(response)
+        body = self._json(response)
+        if body.get("resourceType") != "Bundle" or body.get("type") != "searchset":
+            raise InvalidResponseError(
+                "the search answer is not a searchset Bundle",
+                request=response.request,
+                status=response.status_code,
+            )
+        return body
+
+    def iter_pages(
+        self, url_or_type: str, params: SearchParams | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Searchset pages one at a time, following ``next`` links exactly as given.
+
+        Only the current page is held, so memory stays flat. To resume after a crash, store
+        ``next_link(page)`` once a page is persisted and pass it back as ``url_or_type``.
+        """
+        page = self.search_page(url_or_type, params)
+        previous = url_or_type
+        while True:
+            yield page
+            link = next_link(page)
+            if link is None:
+                return
+            if link == previous:
+                raise InvalidResponseError(
+                    "the server's next link points at the same page",
+                    request=httpx.Request("GET", link),
+                )
+            previous = link
+            page = self.search_page(link)
+
+    def iter_search(
+        self, resource_type: str, params: SearchParams | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching resource (``search.mode`` match), page by page."""
+        for page in self.iter_pages(resource_type, params):
+            for entry in page.get("entry") or []:
+                if not isinstance(entry, dict):
+                    continue
+                resource = entry.get("resource")
+                search = entry.get("search")
+                mode = search.get("mode", "match") if isinstance(search, dict) else "match"
+                if isinstance(resource, dict) and mode == "match":
+                    yield resource
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: SearchParams | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request with its body read; transport failures mapped, statuses left to check."""
+        # None, not an empty QueryParams: httpx would re-encode a next link's query otherwise.
+        query = None
+        if params:
+            query = httpx.QueryParams(
+                list(params.items()) if isinstance(params, Mapping) else list(params)
+            )
+        request = self._http.build_request(
+            method, url, params=query, content=content, headers=headers
+        )
+        started = time.monotonic()
+        try:
+            response = self._http.send(request, stream=True)
+        except FhirError:
+            raise  # from an auth flow (e.g. the token endpoint refused us): already mapped
+        except httpx.RequestError as exc:
+            raise error_from_transport(exc, request) from exc
+        try:
+            response.read()
+        except httpx.TimeoutException as exc:
+            raise error_from_transport(exc, request) from exc
+        except httpx.RequestError as exc:
+            raise InvalidResponseError(
+                "the server's answer was cut short",
+                request=request,
+                status=response.status_code,
+            ) from exc
+        finally:
+            response.close()
+        log.debug(
+            "%s %s -> %s (%d bytes, %.0f ms)",
+            method,
+            request.url.copy_with(query=None),
+            response.status_code,
+            len(response.content),
+            (time.monotonic() - started) * 1000,
+        )
+        return response
+
+    @staticmethod
+    def _raise_for_status(response: httpx.Response) -> None:
+        if not 200 <= response.status_code < 300:
+            raise error_from_response(response)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        def invalid(what: str) -> InvalidResponseError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            return InvalidResponseError(
+                f"the server's answer is {what} ({kind})",
+                request=response.request,
+                status=response.status_code,
+            )
+
+        if not response.content.strip():
+            raise invalid("empty")
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise invalid("not valid JSON (not FHIR, or cut short)") from None
+        if not isinstance(body, dict):
+            raise invalid("not a JSON object")
+        return body
+
+    def _resource(
+        self, response: httpx.Response, resource_type: str, resource_id: str
+    ) -> dict[str, Any]:
+        body = self._json(response)
+        if body.get("resourceType") != resource_type or body.get("id") != resource_id:
+            raise InvalidResponseError(
+                f"expected {resource_type}/{resource_id}, got a {body.get('resourceType')!r}",
+                request=response.request,
+                status=response.status_code,
+            )
+        return body
+
+    @staticmethod
+    def _version(response: httpx.Response, body: Mapping[str, Any]) -> str | None:
+        version = etag_version(response.headers.get("ETag"))
+        if version is None:
+            meta = body.get("meta")
+            found = meta.get("versionId") if isinstance(meta, dict) else None
+            version = found if isinstance(found, str) else None
+        return version
+
+    def _check_link(self, link: str) -> None:
+        """Refuse paging links to another origin: they would receive our credentials."""
+        try:
+            url = self._base.join(link)
+        except httpx.InvalidURL:
+            raise InvalidResponseError(
+                "the server gave a paging link that is not a URL", request=None
+            ) from None
+        base = self._base
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            raise InvalidResponseError(
+                f"the server's paging link points to another origin ({url.scheme}://{url.host}): "
+                "check the server's configured base URL",
+                request=httpx.Request("GET", url),
+            )
+
+
+def next_link(bundle: Mapping[str, Any]) -> str | None:
+    """The ``next`` link of a Bundle, as given, or None on the last page."""
+    for link in bundle.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) and url else None
+    return None
+
+
+def _encode(resource: Mapping[str, Any]) -> bytes:
+    return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

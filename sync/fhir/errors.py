@@ -1,0 +1,352 @@
+"""Errors of the FHIR client, and the one place where HTTP failures are turned into them.
+
+    FhirError                       something went wrong talking to the FHIR server
+     ├── OfflineError               no usable answer: refused, DNS, timeout, reset   retryable
+     │    └── TlsError              TLS failed; .reason says e.g. "certificate not trusted"
+     ├── AuthError                  401/403, or the token endpoint refused the device
+     ├── VersionConflictError       412 (409 on servers such as HAPI): rebase, then retry
+     ├── RateLimitedError           429/503; .retry_after_s from Retry-After          retryable
+     ├── RejectedError              any other 4xx; .issues from the OperationOutcome
+     ├── ServerError                5xx                                               retryable
+     ├── InvalidResponseError       not JSON, wrong resourceType, cut short, 3xx      retryable
+     └── UnsupportedServerError     the CapabilityStatement is not a FHIR R4 server's
+
+    BundleLimitError (ValueError)   raised *before* sending: the caller must split the Bundle
+     ├── TooManyEntriesError        more than the server's update / conditional limits
+     └── DuplicateEntryError        the same resource twice in one transaction
+
+Why these cut lines: the sync worker acts on the class (retry with backoff, wait for
+Retry-After, rebase, ask a person, ask IT), never on a status code or a message.
+
+Every FhirError carries ``method``, ``url`` and ``status`` (``None`` when no response came) and
+the ``request`` itself. ``url`` keeps scheme, host, path and the *names* of query parameters but
+not their values; the resource ids in paths are client UUIDs. Messages never contain resource
+bodies or the server's diagnostics, because diagnostics can echo submitted data (a patient's
+name) and messages end up in logs. The diagnostics stay on ``.issues`` for display on screen.
+
+``TlsError`` is an ``OfflineError`` because a captive portal or intercepting proxy presents its
+own certificate and the real server is reachable again later; the UI should still check for it
+first and show ``.reason`` to IT, since a missing CA bundle never fixes itself.
+
+``InvalidResponseError`` is retryable because its usual causes are transient: a captive portal's
+HTML page or redirect, a proxy error page, a body cut short by a dropped connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import httpx
+
+__all__ = [
+    "AuthError",
+    "BundleLimitError",
+    "DuplicateEntryError",
+    "FhirError",
+    "InvalidResponseError",
+    "Issue",
+    "OfflineError",
+    "RateLimitedError",
+    "RejectedError",
+    "ServerError",
+    "TlsError",
+    "TooManyEntriesError",
+    "UnsupportedServerError",
+    "VersionConflictError",
+    "error_from_response",
+    "error_from_transport",
+    "parse_operation_outcome",
+    "parse_retry_after",
+    "redact_url",
+]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One OperationOutcome.issue: what the server said, for a person to read."""
+
+    severity: str
+    code: str
+    diagnostics: str | None = None
+
+
+class FhirError(Exception):
+    """Base of every failure of a request to the FHIR server."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: httpx.Request | None = None,
+        status: int | None = None,
+        issues: tuple[Issue, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.status = status
+        self.issues = issues
+
+    @property
+    def method(self) -> str | None:
+        """HTTP method of the failed request."""
+        return self.request.method if self.request is not None else None
+
+    @property
+    def url(self) -> str | None:
+        """URL of the failed request, query values elided (see module docstring)."""
+        return redact_url(self.request.url) if self.request is not None else None
+
+    @property
+    def diagnostics(self) -> list[str]:
+        """The server's diagnostics texts, for the screen (not for logs)."""
+        return [issue.diagnostics for issue in self.issues if issue.diagnostics]
+
+    def bind(self, request: httpx.Request, status: int | None = None) -> FhirError:
+        """Fill in the request context if the error was raised where none was known."""
+        if self.request is None:
+            self.request = request
+        if self.status is None:
+            self.status = status
+        return self
+
+    def __str__(self) -> str:
+        where = " ".join(part for part in (self.method, self.url) if part)
+        if self.status is not None:
+            where = f"{where} -> {self.status}" if where else str(self.status)
+        codes = ", ".join(f"{i.severity}/{i.code}" for i in self.issues)
+        text = f"{self.message} [{codes}]" if codes else self.message
+        return f"{text} ({where})" if where else text
+
+
+class OfflineError(FhirError):
+    """The server could not be reached or did not answer in time."""
+
+    retryable = True
+
+
+class TlsError(OfflineError):
+    """The TLS handshake failed; ``reason`` is plain words for IT."""
+
+    def __init__(self, message: str, *, reason: str, request: httpx.Request | None = None):
+        super().__init__(message, request=request)
+        self.reason = reason
+
+
+class AuthError(FhirError):
+    """The server or its token endpoint does not accept the device's credentials."""
+
+
+class VersionConflictError(FhirError):
+    """The resource changed on the server since the version we based our write on."""
+
+
+class RateLimitedError(FhirError):
+    """The server asked us to come back later; ``retry_after_s`` is how long, if it said."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float | None,
+        request: httpx.Request | None = None,
+        status: int | None = None,
+        issues: tuple[Issue, ...] = (),
+    ) -> None:
+        super().__init__(message, request=request, status=status, issues=issues)
+        self.retry_after_s = retry_after_s
+
+
+class RejectedError(FhirError):
+    """The server refused the request as invalid (4xx); retrying the same request won't help."""
+
+
+class ServerError(FhirError):
+    """The server failed (5xx)."""
+
+    retryable = True
+
+
+class InvalidResponseError(FhirError):
+    """The answer is not what a FHIR server sends for this request."""
+
+    retryable = True
+
+
+class UnsupportedServerError(FhirError):
+    """The server is not one FieldChart can sync with (not FHIR R4, no REST server)."""
+
+
+class BundleLimitError(ValueError):
+    """A transaction Bundle would exceed a server limit; split it before sending."""
+
+
+class TooManyEntriesError(BundleLimitError):
+    """Adding the entry would exceed the number of entries the server accepts."""
+
+
+class DuplicateEntryError(BundleLimitError):
+    """The resource is already in this transaction."""
+
+
+def redact_url(url: httpx.URL) -> str:
+    """``url`` with query values replaced by ``…``: names help debugging, values may be PHI."""
+    base = str(url.copy_with(query=None, fragment=None))
+    names = [name for name, _ in url.params.multi_items()]
+    return f"{base}?{'&'.join(f'{n}=…' for n in names)}" if names else base
+
+
+def parse_operation_outcome(body: Any) -> tuple[Issue, ...]:
+    """Issues of an OperationOutcome (JSON value); () for anything else."""
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+        return ()
+    issues = []
+    for raw in body.get("issue") or []:
+        if not isinstance(raw, dict):
+            continue
+        text = raw.get("diagnostics")
+        if not isinstance(text, str):
+            details = raw.get("details")
+            text = details.get("text") if isinstance(details, dict) else None
+        issues.append(
+            Issue(
+                severity=str(raw.get("severity", "error")),
+                code=str(raw.get("code", "unknown")),
+                diagnostics=text if isinstance(text, str) else None,
+            )
+        )
+    return tuple(issues)
+
+
+def parse_retry_after(value: str | None, *, date: str | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date).
+
+    An HTTP-date is measured against the response's own ``Date`` header when present, because
+    clinic laptops that were offline for days often have a wrong clock; otherwise against ours.
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    now = datetime.now(UTC)
+    if date:
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            now = parsedate_to_datetime(date)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content) if response.content else None
+    except ValueError:
+        return None
+
+
+def error_from_response(response: httpx.Response, *, token_endpoint: bool = False) -> FhirError:
+    """The FhirError for a response that is not a success (its body must have been read).
+
+    ``token_endpoint``: the response came from the OAuth token endpoint, where every 4xx
+    (invalid_client, invalid_grant, invalid_scope, ...) means the credentials are wrong.
+    """
+    status = response.status_code
+    request = response.request
+    body = _json_or_none(response)
+    issues = parse_operation_outcome(body)
+    kwargs: dict[str, Any] = {"request": request, "status": status, "issues": issues}
+
+    if status in (429, 503):
+        retry_after = parse_retry_after(
+            response.headers.get("Retry-After"), date=response.headers.get("Date")
+        )
+        return RateLimitedError(
+            "the server is busy and asked to retry later", retry_after_s=retry_after, **kwargs
+        )
+    if token_endpoint and 400 <= status < 500:
+        reason = ""
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            # OAuth error codes and descriptions describe the client, never patient data.
+            reason = f": {body['error']}"
+            if isinstance(body.get("error_description"), str):
+                reason += f" ({body['error_description'][:200]})"
+        return AuthError(f"the token endpoint refused the device's credentials{reason}", **kwargs)
+    if status in (401, 403):
+        what = "not authorised" if status == 401 else "not permitted"
+        return AuthError(f"the server says the device is {what}", **kwargs)
+    if status in (409, 412):
+        return VersionConflictError("the resource changed on the server", **kwargs)
+    if 400 <= status < 500:
+        return RejectedError("the server rejected the request", **kwargs)
+    if status >= 500:
+        return ServerError("the server failed to handle the request", **kwargs)
+    if 300 <= status < 400:
+        # A captive portal, or a base URL the server wants changed (http -> https). We do not
+        # follow: a redirected PUT could land anywhere, with our token.
+        return InvalidResponseError(
+            "the server redirected the request (check the base URL, or a captive portal)",
+            **kwargs,
+        )
+    return InvalidResponseError(f"unexpected HTTP status {status}", **kwargs)
+
+
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def error_from_transport(exc: httpx.RequestError, request: httpx.Request) -> FhirError:
+    """The FhirError for an httpx error raised before a response status arrived."""
+    with contextlib.suppress(RuntimeError):  # httpx raises if no request was attached
+        request = exc.request
+    tls = _tls_cause(exc)
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        detail = tls.verify_message or "verification failed"
+        return TlsError(
+            f"certificate not trusted: {detail} (a private CA needs its CA bundle configured)",
+            reason=f"certificate not trusted: {detail}",
+            request=request,
+        )
+    if tls is not None:
+        reason = tls.reason or type(tls).__name__
+        return TlsError(f"the TLS handshake failed: {reason}", reason=str(reason), request=request)
+    if isinstance(exc, httpx.TimeoutException):
+        kind = {
+            httpx.ConnectTimeout: "connecting",
+            httpx.ReadTimeout: "waiting for the answer",
+            httpx.WriteTimeout: "sending",
+            httpx.PoolTimeout: "waiting for a free connection",
+        }.get(type(exc), "talking to the server")
+        return OfflineError(f"timed out {kind}", request=request)
+    if isinstance(exc, httpx.ConnectError):
+        return OfflineError("cannot connect to the server", request=request)
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return InvalidResponseError("unsupported URL scheme", request=request)
+    if isinstance(exc, httpx.TransportError):
+        return OfflineError("the connection to the server failed", request=request)
+    return InvalidResponseError(
+        f"the answer could not be read ({type(exc).__name__})", request=request
+    )

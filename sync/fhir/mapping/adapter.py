@@ -1,0 +1,175 @@
+"""What the sync engine's ResourceMapper port (sync/ports.py) needs, as pure functions of
+domain events, charts and resources: which resources a command's events touch, how to build
+each from its server copy, the event that records a server resource, and no-op detection."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from app.domain import events as ev
+from app.domain.chart import Item, PatientChart
+from app.domain.reference import Catalog
+from sync.fhir.mapping.common import ResourceKey
+from sync.fhir.mapping.diff import diff_owned_elements
+from sync.fhir.mapping.errors import MappingError
+from sync.fhir.mapping.items import (
+    Builder,
+    from_fhir_resource,
+    item_writers,
+    resource_ids_for_item,
+    resource_type_of_kind,
+)
+from sync.fhir.mapping.patient import to_fhir_patient
+from sync.fhir.mapping.remote import RemoteAuditEvent, RemoteItem, RemotePatient
+from sync.fhir.mapping.vital_signs import OBSERVATION_KEYS, vitals_observation_id
+
+# Patients first, so that pulled items find their patient.
+PULL_TYPES = (
+    "Patient",
+    "Encounter",
+    "Observation",
+    "Condition",
+    "AllergyIntolerance",
+    "MedicationRequest",
+    "DocumentReference",
+    "Appointment",
+)
+_PATIENT_EVENTS = (ev.PatientRegistered, ev.DemographicsUpdated)
+# event type -> (item kind, field naming the item)
+_ITEM_EVENTS: Mapping[type[ev.DomainEvent], tuple[str | None, str]] = {
+    ev.EncounterStarted: ("encounter", "encounter_id"),
+    ev.EncounterFinished: ("encounter", "encounter_id"),
+    ev.VitalsRecorded: ("vitals", "vitals_id"),
+    ev.DiagnosisRecorded: ("diagnosis", "diagnosis_id"),
+    ev.DiagnosisResolved: ("diagnosis", "diagnosis_id"),
+    ev.AllergyRecorded: ("allergy", "allergy_id"),
+    ev.AllergyStatusChanged: ("allergy", "allergy_id"),
+    ev.MedicationPrescribed: ("medication", "prescription_id"),
+    ev.MedicationDiscontinued: ("medication", "prescription_id"),
+    ev.MedicationDoseChanged: ("medication", "prescription_id"),
+    ev.NoteAdded: ("note", "note_id"),
+    ev.AppointmentScheduled: ("appointment", "appointment_id"),
+    ev.AppointmentRescheduled: ("appointment", "appointment_id"),
+    ev.AppointmentCancelled: ("appointment", "appointment_id"),
+    ev.AppointmentAttended: ("appointment", "appointment_id"),
+    ev.AppointmentMissed: ("appointment", "appointment_id"),
+    ev.EnteredInError: (None, "item_id"),  # the kind is in the event (item_kind)
+}
+
+
+def _item_of(event: ev.DomainEvent) -> tuple[str, str] | None:
+    """(kind, item id) an event changes, if it changes an item."""
+    found = _ITEM_EVENTS.get(type(event))
+    if found is None:
+        return None
+    kind, field = found
+    if kind is None and isinstance(event, ev.EnteredInError):
+        kind = event.item_kind
+    return str(kind), str(getattr(event, field))
+
+
+def writes_for_events(
+    events: Sequence[ev.DomainEvent], chart: PatientChart, catalog: Catalog | None = None
+) -> dict[ResourceKey, Builder]:
+    """Every resource these events touched, each with a builder that maps the chart's current
+    state onto that resource's server copy. `catalog` supplies RxNorm codes of medicines."""
+    writes: dict[ResourceKey, Builder] = {}
+    for event in events:
+        if isinstance(event, _PATIENT_EVENTS):
+            key = ResourceKey("Patient", chart.patient_id)
+            writes[key] = lambda base: to_fhir_patient(
+                chart.patient_id, chart.demographics, chart.identifiers, base
+            )
+            continue
+        target = _item_of(event)
+        item = chart.items.get(target[1]) if target else None
+        if item is None:
+            continue
+        rxnorm = None
+        if item.kind == "medication" and catalog is not None and item.data.get("drug_id"):
+            medicine = catalog.medicines.get(item.data["drug_id"])
+            rxnorm = medicine.rxnorm if medicine else None
+        writes.update(item_writers(chart.patient_id, item, rxnorm=rxnorm))
+    return writes
+
+
+def resource_keys_for_events(events: Iterable[ev.DomainEvent]) -> set[ResourceKey]:
+    """(type, id) of every resource these events touch, without a chart. For an entered-in-
+    error vitals set, whose signs the event does not name, every id the set could use."""
+    keys: set[ResourceKey] = set()
+    for event in events:
+        if isinstance(event, ev.PatientRegistered):
+            keys.add(ResourceKey("Patient", event.patient_id))
+            continue
+        target = _item_of(event)
+        if target is None:
+            continue
+        kind, item_id = target
+        if isinstance(event, ev.VitalsRecorded):
+            keys.update(resource_ids_for_item(Item(kind, item_id, event.to_payload(), "final")))
+        elif kind == "vitals":
+            keys.add(ResourceKey("Observation", item_id))
+            keys.update(
+                ResourceKey("Observation", vitals_observation_id(item_id, k))
+                for k in OBSERVATION_KEYS
+            )
+        else:
+            keys.add(ResourceKey(resource_type_of_kind(kind), item_id))
+    return keys
+
+
+def patient_keys_for_events(events: Iterable[ev.DomainEvent], patient_id: str) -> set[ResourceKey]:
+    """Like resource_keys_for_events, plus the Patient for demographic edits (whose event
+    does not name the patient; the stream does)."""
+    keys = resource_keys_for_events(events)
+    if any(isinstance(e, ev.DemographicsUpdated) for e in events):
+        keys.add(ResourceKey("Patient", patient_id))
+    return keys
+
+
+def event_from_fhir(resource: Mapping[str, Any]) -> tuple[str | None, ev.DomainEvent | None]:
+    """(patient id, the event recording this server resource locally). AuditEvents give no
+    event (their server copy is only kept). Raises MappingError."""
+    remote = from_fhir_resource(resource)
+    if isinstance(remote, RemotePatient):
+        return remote.patient_id, ev.PatientVersionReceived(
+            resource_version=remote.version_id or "",
+            demographics=dict(remote.demographics),
+            identifiers=[dict(i) for i in remote.identifiers],
+        )
+    if isinstance(remote, RemoteItem):
+        return remote.patient_id, ev.ItemVersionReceived(
+            item_kind=remote.kind,
+            item_id=remote.id,
+            resource_version=remote.version_id or "",
+            status=remote.status,
+            entered_in_error=remote.entered_in_error,
+            data=dict(remote.data),
+        )
+    return remote.patient_id, None
+
+
+def same_meaning(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
+    """True if the chart would read `ours` and `theirs` alike (and `theirs` holds all our
+    identifiers): writing `ours` over `theirs` would change nothing FieldChart shows."""
+    try:
+        mine, servers = from_fhir_resource(ours), from_fhir_resource(theirs)
+    except MappingError:
+        return not diff_owned_elements(theirs, ours)
+    if isinstance(mine, RemotePatient) and isinstance(servers, RemotePatient):
+        return mine.demographics == servers.demographics and all(
+            i in servers.identifiers for i in mine.identifiers
+        )
+    if isinstance(mine, RemoteItem) and isinstance(servers, RemoteItem):
+        return _unversioned(mine) == _unversioned(servers)
+    if isinstance(mine, RemoteAuditEvent) and isinstance(servers, RemoteAuditEvent):
+        return dataclasses.replace(mine, version_id=None) == dataclasses.replace(
+            servers, version_id=None
+        )
+    return False
+
+
+def _unversioned(item: RemoteItem) -> RemoteItem:
+    return dataclasses.replace(item, version_id=None, versions={k: None for k in item.versions})
