@@ -62,12 +62,17 @@ class Pusher:
     def push_pending(self) -> PushReport:
         report = PushReport()
         entries = self._gateway.pending()
+        # Flags from before this cycle: those commands may have landed without us knowing.
+        possibly_landed = {e.command_id for e in entries if e.in_flight}
+        self._gateway.mark_in_flight([e.command_id for e in entries])
         for done, entry in enumerate(entries):
             self._progress(SyncProgress("push", done, len(entries)))
             current = self._gateway.entry(entry.command_id)
             if current is None or current.status != "pending":
                 continue  # settled meanwhile (e.g. by a rebase of an earlier command)
-            self._push(current, report, retry=True)
+            self._push(
+                current, report, retry=True, check_server=current.command_id in possibly_landed
+            )
         self._progress(SyncProgress("push", len(entries), len(entries)))
         return report
 
@@ -92,9 +97,15 @@ class Pusher:
             planned.append(PlannedWrite(out, desired, remote.version_id if remote else None))
         return planned
 
-    def _push(self, entry: OutboxEntry, report: PushReport, retry: bool) -> None:
+    def _push(
+        self, entry: OutboxEntry, report: PushReport, retry: bool, check_server: bool = False
+    ) -> None:
         patient_id = patient_of_stream(entry.stream_id)
-        planned = self.plan(entry)
+        planned: list[PlannedWrite] | None = self.plan(entry)
+        if check_server and planned:
+            planned = self._drop_landed(entry, planned, patient_id, report)
+            if planned is None:
+                return
         if not planned:
             self._gateway.record_pushed(entry.command_id, [], patient_id)
             report.unchanged += 1
@@ -118,6 +129,32 @@ class Pusher:
         report.pushed += 1
         report.touched_patients.add(patient_id)
         self._gateway.record_pushed(entry.command_id, written, patient_id)
+
+    def _drop_landed(
+        self, entry: OutboxEntry, planned: list[PlannedWrite], patient_id: str, report: PushReport
+    ) -> list[PlannedWrite] | None:
+        """Writes of an earlier attempt whose answer we never recorded: keep only those the
+        server does not already hold. None if the server moved on (handled as a conflict)."""
+        remaining: list[PlannedWrite] = []
+        landed: list[dict[str, Any]] = []
+        for write in planned:
+            found = self._client.read(write.outgoing.resource_type, write.outgoing.resource_id)
+            if found is None:
+                remaining.append(write)
+            elif self._mapper.same_content(write.resource, found.resource):
+                landed.append(found.resource)
+            elif found.version_id != write.if_match:
+                report.conflicts += 1
+                self._rebaser.on_conflict(
+                    entry, [p.outgoing for p in planned], [p.resource for p in planned]
+                )
+                self._charts.pop(patient_id, None)
+                return None
+            else:
+                remaining.append(write)
+        if landed:
+            self._gateway.record_pushed(None, landed, patient_id)
+        return remaining
 
     def _send(self, planned: list[PlannedWrite]) -> list[dict[str, Any]]:
         """One transaction per command; split only where the server's limits force it."""

@@ -26,7 +26,7 @@ from app.store.database import read_transaction, write_transaction
 from app.store.event_log import EventLog, RecordedEvent
 
 # Bump when any read-model table or handler changes: the next unlock rebuilds from the log.
-PROJECTIONS_VERSION = 3
+PROJECTIONS_VERSION = 4
 REBUILD_BATCH = 5000
 
 APPLIERS = (

@@ -195,7 +195,9 @@ def _(e: ev.EnteredInError) -> tuple[str, str | None, str]:
 @describe.register
 def _(e: ev.PatientVersionReceived) -> tuple[str, str | None, str]:
     d = e.demographics
-    return "patient", None, f"Demographics from the server: {d.get('given')} {d.get('family')}"
+    parts = [f"{d.get('given')} {d.get('family')}", f"born {d.get('birth_date')}"]
+    parts += [f"{k} {d[k]}" for k in ("sex", "phone", "address") if d.get(k)]
+    return "patient", None, "Demographics from the server: " + ", ".join(parts)
 
 
 @describe.register

@@ -167,6 +167,12 @@ class SyncGateway:
                 self._runner.catch_up(conn)
         return new
 
+    def mark_in_flight(self, command_ids: list[str]) -> None:
+        if not command_ids:
+            return
+        with write_transaction(self._vault.engine) as conn:
+            outbox.mark_in_flight(conn, command_ids)
+
     def mark_attention(self, command_id: str, message: str, detail: dict[str, Any]) -> None:
         with write_transaction(self._vault.engine) as conn:
             outbox.set_status(

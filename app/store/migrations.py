@@ -107,6 +107,11 @@ MIGRATIONS: Sequence[Migration] = (
             "CREATE TABLE sync_journal (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ),
     ),
+    Migration(
+        5,
+        "outbox.in_flight: a push was sent but its answer not yet recorded",
+        _statements("ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0"),
+    ),
 )
 
 

@@ -39,6 +39,7 @@ class OutboxEntry:
     last_error: str | None
     detail: dict[str, Any] | None
     result: dict[str, Any]
+    in_flight: bool = False  # sent in an earlier cycle whose answer was never recorded
 
 
 def _entry(row: Any) -> OutboxEntry:
@@ -58,6 +59,7 @@ def _entry(row: Any) -> OutboxEntry:
         last_error=row.last_error,
         detail=json.loads(row.detail) if row.detail else None,
         result=json.loads(row.result),
+        in_flight=bool(row.in_flight),
     )
 
 
@@ -138,7 +140,7 @@ def set_status(
     conn.execute(
         text(
             "UPDATE outbox SET status = :s, last_error = :e, detail = :d, "
-            "attempts = attempts + 1 WHERE command_id = :c"
+            "attempts = attempts + 1, in_flight = 0 WHERE command_id = :c"
         ),
         {
             "s": status,
@@ -154,4 +156,13 @@ def set_positions(conn: Connection, command_id: str, first: int, last: int) -> N
     conn.execute(
         text("UPDATE outbox SET first_position = :f, last_position = :l WHERE command_id = :c"),
         {"f": first, "l": last, "c": command_id},
+    )
+
+
+def mark_in_flight(conn: Connection, command_ids: list[str]) -> None:
+    """Before sending: if we crash before recording the answer, the next cycle checks the
+    server first instead of writing the same thing again."""
+    conn.execute(
+        text("UPDATE outbox SET in_flight = 1 WHERE command_id = :c"),
+        [{"c": c} for c in command_ids],
     )

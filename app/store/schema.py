@@ -73,6 +73,7 @@ outbox = Table(
     Column("last_error", Text),
     Column("detail", Text),
     Column("result", Text, nullable=False),
+    Column("in_flight", Integer, nullable=False, default=0),
 )
 
 settings = Table(

@@ -1,0 +1,149 @@
+"""Clinic devices for sync tests: each its own vault, clinic services and sync engine, all
+talking to the real FHIR peer."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.domain import commands as c
+from app.domain.roles import Actor, Role
+from app.services.clinic import Clinic, open_clinic
+from app.services.dto import ChartView, Changes
+from app.store.crypto import FAST_FOR_TESTS
+from app.store.vault import Vault
+from sync.engine import CycleReport, SyncEngine
+from sync.fhir.client import FhirClient
+from sync.setup import engine_for
+
+DOC = Actor("doc", Role.CLINICIAN)
+STAFF = Actor("desk", Role.STAFF)
+
+
+class FaultyTransport(httpx.BaseTransport):
+    """Forwards to the real peer; `fault` may raise before or after the server answered."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.before: Callable[[httpx.Request], httpx.Response | None] | None = None
+        self.after: Callable[[httpx.Request, httpx.Response], None] | None = None
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if self.before is not None:
+            canned = self.before(request)
+            if canned is not None:
+                return canned
+        response = self._inner.handle_request(request)
+        if self.after is not None:
+            response.read()
+            self.after(request, response)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@dataclass
+class Device:
+    name: str
+    clinic: Clinic
+    client: FhirClient
+    transport: FaultyTransport
+    engine: SyncEngine
+    clock: Callable[[], datetime]
+    reports: list[CycleReport] = field(default_factory=list)
+
+    def run(self, command: c.Command, actor: Actor = DOC) -> Changes:
+        return self.clinic.commands.execute(command, actor)
+
+    def sync(self) -> CycleReport:
+        report = self.engine.run_cycle()
+        self.reports.append(report)
+        return report
+
+    def chart(self, patient_id: str) -> ChartView:
+        return self.clinic.queries.chart(patient_id, DOC, record_view=False)
+
+    def restart(self) -> None:
+        """A new process on the same vault: new client, new engine, nothing in memory."""
+        self.client.close()
+        data_dir = self.clinic.vault.data_dir
+        self.clinic.close()
+        vault = Vault.open(data_dir)
+        vault.unlock("admin", PASSPHRASE)
+        self.clinic = open_clinic(vault, clock=self.clock)
+        self.transport = FaultyTransport()
+        self.client = FhirClient(self.client.base_url, transport=self.transport)
+        self.engine = engine_for(self.clinic, self.client, self.clock)
+
+
+PASSPHRASE = "device-passphrase"
+
+
+class TickingClock:
+    """Each reading is a little later than the last, as on a real device."""
+
+    def __init__(self, start: datetime) -> None:
+        self._ticks = itertools.count()
+        self._start = start
+
+    def __call__(self) -> datetime:
+        return self._start + timedelta(milliseconds=next(self._ticks))
+
+
+def make_device(tmp: Path, name: str, base_url: str) -> Device:
+    vault, _ = Vault.create(tmp / name, "admin", PASSPHRASE, kdf=FAST_FOR_TESTS)
+    clock = TickingClock(datetime.now(UTC) - timedelta(hours=1))
+    clinic = open_clinic(vault, clock=clock)
+    transport = FaultyTransport()
+    client = FhirClient(base_url, transport=transport)
+    return Device(name, clinic, client, transport, engine_for(clinic, client, clock), clock)
+
+
+def clinical_view(view: ChartView) -> dict[str, Any]:
+    """What must be equal across devices: the chart's content, not who recorded it where."""
+
+    def items(entries: list[Any]) -> list[tuple[Any, ...]]:
+        return sorted(
+            (
+                i.item_id,
+                i.kind,
+                i.status,
+                i.entered_in_error,
+                tuple(sorted((k, repr(v)) for k, v in i.data.items())),
+            )
+            for i in entries
+        )
+
+    p = view.patient
+    return {
+        "patient": (
+            p.given,
+            p.family,
+            p.birth_date,
+            p.sex,
+            p.phone,
+            p.address,
+            sorted((i["system"], i["value"]) for i in p.identifiers),
+        ),
+        "allergy_banner": sorted(view.allergy_banner),
+        "problems": items(view.problems),
+        "allergies": items(view.allergies),
+        "medications": items(view.medications),
+        "encounters": items(view.encounters),
+        "notes": items(view.notes),
+        "appointments": items(view.appointments),
+        "vitals": {k: sorted(v) for k, v in view.vitals_series.items()},
+    }
+
+
+def server_count(client: FhirClient, resource_type: str) -> int:
+    return sum(1 for _ in client.iter_search(resource_type, {"_count": "1000"}))
