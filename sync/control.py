@@ -1,0 +1,177 @@
+"""SyncControl for one unlocked clinic: what the desktop app's sync panel talks to.
+
+Runs the background worker when a server is enrolled (and reports NOT_CONFIGURED otherwise),
+adds the needs-attention list with both values to every status, and turns a person's decision
+on a conflict into a ResolveSyncConflict command.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from app.domain.commands import ResolveSyncConflict
+from app.domain.roles import Actor
+from app.services.clinic import Clinic
+from app.services.sync_status import (
+    AttentionItem,
+    Resolution,
+    SyncState,
+    SyncStatus,
+)
+from sync.fhir.client import FhirClient
+from sync.setup import SyncNotConfiguredError, client_for, engine_for, gateway_for
+from sync.worker import SyncWorker
+
+log = logging.getLogger("fieldchart.sync")
+
+
+class ClinicSync:
+    def __init__(self, clinic: Clinic, *, start: bool = True, actor: Actor | None = None) -> None:
+        self._clinic = clinic
+        # Who decides conflicts: the person signed in (tests may name another).
+        self._actor = actor
+        self._listeners: list[Callable[[SyncStatus], None]] = []
+        self._lock = threading.Lock()
+        self._worker: SyncWorker | None = None
+        self._client: FhirClient | None = None
+        self._gateway = gateway_for(clinic)
+        self._not_configured_reason: str | None = None
+        if start:
+            self.reconfigure()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def reconfigure(self) -> None:
+        """(Re)start the worker from the current device settings (after enrolment or edits)."""
+        self.stop()
+        settings = self._clinic.settings.get()
+        if not settings.sync_configured:
+            self._publish(self._not_configured())
+            return
+        try:
+            client = client_for(settings)
+        except (SyncNotConfiguredError, ValueError) as exc:
+            self._not_configured_reason = str(exc)
+            self._publish(self._not_configured())
+            return
+        engine = engine_for(self._clinic, client)
+        worker = SyncWorker(
+            engine.run_cycle,
+            server_url=settings.server_url or "",
+            interval_s=settings.sync_interval_minutes * 60,
+            counts=self._gateway.counts,
+            resolver=self.resolve,
+            last_success_at=self._gateway.journal("last_success_at"),
+        )
+        worker.subscribe(lambda status: self._publish(self._with_attention(status)))
+        with self._lock:
+            self._client, self._worker = client, worker
+        worker.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            worker, client = self._worker, self._client
+            self._worker = self._client = None
+        if worker is not None:
+            worker.stop()
+        if client is not None:
+            client.close()
+
+    # -- SyncControl -------------------------------------------------------------------------
+
+    def status(self) -> SyncStatus:
+        worker = self._worker
+        if worker is None:
+            return self._not_configured()
+        return self._with_attention(worker.status())
+
+    def sync_now(self) -> None:
+        worker = self._worker
+        if worker is not None:
+            worker.sync_now()
+
+    def subscribe(self, callback: Callable[[SyncStatus], None]) -> None:
+        self._listeners.append(callback)
+        callback(self.status())
+
+    def resolve(
+        self, command_id: str, resolution: Resolution, edited_value: str | None = None
+    ) -> None:
+        """Record a person's decision as a command, then sync it."""
+        entry = self._gateway.entry(command_id)
+        if entry is None:
+            raise LookupError("that conflict no longer exists")
+        detail = entry.detail or {}
+        value = {
+            Resolution.KEEP_MINE: detail.get("mine"),
+            Resolution.EDIT: edited_value,
+            Resolution.TAKE_SERVERS: None,
+        }[resolution]
+        self._clinic.commands.execute(
+            ResolveSyncConflict(
+                patient_id=entry.stream_id.removeprefix("patient-"),
+                conflict_command_id=command_id,
+                resolution=resolution.value,
+                field=detail.get("field"),
+                value=value,
+            ),
+            self._actor or self._clinic.vault.actor,
+        )
+        self.sync_now()
+        self._publish(self.status())
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _not_configured(self) -> SyncStatus:
+        counts = self._counts()
+        return SyncStatus(
+            SyncState.NOT_CONFIGURED,
+            pending=counts.get("pending", 0),
+            needs_attention=counts.get("needs-attention", 0),
+            last_error=self._not_configured_reason,
+            attention=self._attention(),
+        )
+
+    def _counts(self) -> dict[str, int]:
+        try:
+            return self._gateway.counts()
+        except Exception:  # locked meanwhile: report nothing rather than fail
+            return {}
+
+    def _attention(self) -> list[AttentionItem]:
+        try:
+            overview = self._clinic.queries.sync_overview()
+        except Exception:
+            return []
+        items = []
+        for a in overview.attention:
+            d = a.detail or {}
+            items.append(
+                AttentionItem(
+                    command_id=a.command_id,
+                    command_type=a.command_type,
+                    patient_id=a.patient_id,
+                    field=d.get("field"),
+                    mine=_text(d.get("mine")),
+                    servers=_text(d.get("servers")),
+                    message=a.last_error or "needs a decision",
+                )
+            )
+        return items
+
+    def _with_attention(self, status: SyncStatus) -> SyncStatus:
+        return replace(status, attention=self._attention())
+
+    def _publish(self, status: SyncStatus) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(status)
+            except Exception:
+                log.exception("sync status listener failed")
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,108 @@
+"""The sync panel's view of sync (ClinicSync) on a real clinic against the real peer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.domain import commands as c
+from app.domain.roles import Actor, Role
+from app.services.sync_status import Resolution, SyncState, SyncStatus
+from sync.control import ClinicSync
+from tests.peer.harness import PeerServer
+from tests.sync.devices import Device, make_device
+
+pytestmark = pytest.mark.peer
+ADMIN = Actor("admin", Role.ADMIN)
+
+
+@pytest.fixture
+def pair(fhir_peer: PeerServer, tmp_path: Path) -> Iterator[tuple[Device, Device]]:
+    a, b = (
+        make_device(tmp_path, "a", fhir_peer.base_url),
+        make_device(tmp_path, "b", fhir_peer.base_url),
+    )
+    yield a, b
+    for d in (a, b):
+        d.client.close()
+        d.clinic.close()
+
+
+def wait_for(sync: ClinicSync, predicate, timeout: float = 10) -> SyncStatus:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sync.status()
+        if predicate(status):
+            return status
+        time.sleep(0.02)
+    raise AssertionError(f"sync never reached the expected state: {sync.status()}")
+
+
+def test_not_configured_until_a_server_is_enrolled(
+    pair: tuple[Device, Device], fhir_peer: PeerServer
+) -> None:
+    a, _ = pair
+    a.run(c.RegisterPatient(given="Zuhura", family="Said", birth_date="1970-01-01", sex="female"))
+    sync = ClinicSync(a.clinic)
+    try:
+        assert (sync.status().state, sync.status().pending) == (SyncState.NOT_CONFIGURED, 1)
+        a.clinic.settings.update(ADMIN, server_url=fhir_peer.base_url)
+        sync.reconfigure()
+        status = wait_for(sync, lambda s: s.state is SyncState.IDLE and s.last_success_at)
+        assert (status.pending, status.server_url) == (0, fhir_peer.base_url)
+    finally:
+        sync.stop()
+
+
+def test_a_conflict_shows_both_values_and_keep_mine_settles_it(
+    pair: tuple[Device, Device], fhir_peer: PeerServer
+) -> None:
+    a, b = pair
+    pid = a.run(
+        c.RegisterPatient(
+            given="Zuhura",
+            family="Said",
+            birth_date="1970-01-01",
+            sex="female",
+            phone="+255 700 000 009",
+        )
+    ).patient_id
+    a.sync()
+    b.sync()
+    a.run(
+        c.UpdateDemographics(
+            patient_id=pid,
+            changes={"phone": c.FieldChange(new="+255 711 000 001", expected="+255 700 000 009")},
+        )
+    )
+    b.run(
+        c.UpdateDemographics(
+            patient_id=pid,
+            changes={"phone": c.FieldChange(new="+255 722 000 002", expected="+255 700 000 009")},
+        )
+    )
+    b.sync()
+    a.clinic.settings.update(ADMIN, server_url=fhir_peer.base_url)
+    sync = ClinicSync(a.clinic, actor=Actor("doc", Role.CLINICIAN))
+    seen: list[SyncStatus] = []
+    sync.subscribe(seen.append)
+    try:
+        status = wait_for(sync, lambda s: s.needs_attention == 1 and s.attention)
+        [item] = status.attention
+        assert (item.field, item.mine, item.servers) == (
+            "phone",
+            "+255 711 000 001",
+            "+255 722 000 002",
+        )
+        sync.resolve(item.command_id, Resolution.KEEP_MINE)
+        wait_for(
+            sync, lambda s: s.needs_attention == 0 and s.pending == 0 and s.state is SyncState.IDLE
+        )
+    finally:
+        sync.stop()
+    assert any(s.state is SyncState.SYNCING for s in seen)
+    b.sync()
+    assert b.clinic.queries.patient(pid).phone == "+255 711 000 001"  # type: ignore[union-attr]
