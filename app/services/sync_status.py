@@ -74,6 +74,10 @@ class SyncControl(Protocol):
         self, command_id: str, resolution: Resolution, edited_value: str | None = None
     ) -> None: ...
 
+    def reconfigure(self) -> None:
+        """The device settings changed (server, auth, interval): restart from them."""
+        ...
+
 
 class UnconfiguredSync:
     """Stands in until a server is enrolled: always reports NOT_CONFIGURED."""
@@ -90,4 +94,7 @@ class UnconfiguredSync:
     def resolve(
         self, command_id: str, resolution: Resolution, edited_value: str | None = None
     ) -> None:
+        return None
+
+    def reconfigure(self) -> None:
         return None

@@ -1,0 +1,130 @@
+"""Composition root of the desktop app: wires the store, the services and sync to the Qt UI.
+
+This is the one module that sees both app.store and app.ui: it hands the UI plain callables
+(create, unlock, lock, users, sync) and translates store errors into UserFacingError, so the
+UI never imports the store.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from app.domain.roles import Role
+from app.services.clinic import Clinic, open_clinic
+from app.services.sync_status import SyncControl
+from app.store.crypto import RFC9106_SECOND, KdfParams
+from app.store.errors import StoreError, UserExistsError
+from app.store.reference_data import bundled_catalog
+from app.store.vault import Vault
+from app.ui.backend import Backend, CreatedVault, UserRow
+from app.ui.errors import UserFacingError, sentence
+
+
+@contextmanager
+def _plain_errors(field_of: Callable[[Exception], str | None] = lambda _e: None) -> Iterator[None]:
+    """Store errors and the store's input checks (ValueError) become UserFacingError."""
+    try:
+        yield
+    except (StoreError, ValueError) as exc:
+        raise UserFacingError(sentence(str(exc)), field_of(exc)) from exc
+
+
+def _user_field(exc: Exception) -> str | None:
+    if isinstance(exc, UserExistsError) or "user name" in str(exc):
+        return "name"
+    if "passphrase" in str(exc):
+        return "passphrase"
+    return None
+
+
+class VaultUsers:
+    """The UserDirectory of one unlocked vault."""
+
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+
+    def list_users(self) -> list[UserRow]:
+        with _plain_errors():
+            return [
+                UserRow(u.name, u.role, u.created_at, u.disabled) for u in self._vault.list_users()
+            ]
+
+    def add_user(self, name: str, role: Role, passphrase: str) -> None:
+        with _plain_errors(_user_field):
+            # New slots reuse the vault's own Argon2id cost (that of the recovery slot).
+            self._vault.add_user(name, role, passphrase)
+
+    def disable_user(self, name: str) -> None:
+        with _plain_errors():
+            self._vault.disable_user(name)
+
+
+def _real_sync(clinic: Clinic) -> SyncControl:
+    """The background sync of an unlocked clinic (NOT_CONFIGURED until a server is set)."""
+    from sync.control import ClinicSync
+
+    return ClinicSync(clinic)
+
+
+def build_backend(
+    data_dir: Path,
+    *,
+    kdf: KdfParams = RFC9106_SECOND,
+    sync_for: Callable[[Clinic], SyncControl] | None = None,
+) -> Backend:
+    """Everything the UI may ask of the store and sync, for the vault in `data_dir`.
+
+    `kdf` is the Argon2id cost for new key slots (tests pass a cheap one).
+    """
+
+    def create_vault(admin: str, passphrase: str) -> CreatedVault:
+        with _plain_errors(_user_field):
+            vault, recovery = Vault.create(data_dir, admin, passphrase, kdf=kdf)
+            return CreatedVault(open_clinic(vault), recovery)
+
+    def unlock(user: str, passphrase: str) -> Clinic:
+        with _plain_errors():
+            vault = Vault.open(data_dir)
+            vault.unlock(user, passphrase)
+            try:
+                return open_clinic(vault)
+            except BaseException:
+                vault.lock()
+                raise
+
+    running: dict[int, SyncControl] = {}
+
+    def start_sync(clinic: Clinic) -> SyncControl:
+        control = (sync_for or _real_sync)(clinic)
+        running[id(clinic)] = control
+        return control
+
+    def lock(clinic: Clinic) -> None:
+        control = running.pop(id(clinic), None)
+        stop = getattr(control, "stop", None)
+        if callable(stop):
+            stop()  # the worker finishes its cycle; no sync runs on a locked vault
+        clinic.close()
+
+    return Backend(
+        data_dir=data_dir,
+        vault_exists=lambda: Vault.exists(data_dir),
+        create_vault=create_vault,
+        unlock=unlock,
+        lock=lock,
+        users=lambda clinic: VaultUsers(clinic.vault),
+        sync_for=start_sync,
+        catalog=bundled_catalog(),
+    )
+
+
+def run_desktop(data_dir: str | None) -> int:
+    """Open the desktop app on `data_dir` (default: the platform's data directory)."""
+    from app.commandline.context import default_data_dir
+    from app.ui.desktop import run  # Qt is imported only when the app is wanted
+
+    path = Path(data_dir) if data_dir else default_data_dir()
+    return run(lambda: build_backend(path), sys.argv)

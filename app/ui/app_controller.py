@@ -1,0 +1,123 @@
+"""The desktop flow: first run or unlock -> main window -> lock -> unlock ...
+
+Locking (by hand, Ctrl+L, or after the idle time from the device settings) drops every
+result still in flight, closes the main window with every form in it at once, closes the
+clinic (keys dropped) and shows the unlock dialog again.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication, QDialog
+
+from app.services.clinic import Clinic
+from app.services.settings import DeviceSettings
+from app.ui.backend import Backend, CreatedVault
+from app.ui.first_run import FirstRunDialog
+from app.ui.idle_lock import IdleLockFilter
+from app.ui.main_window import MainView
+from app.ui.operation import OperationRunner
+from app.ui.preferences import Preferences
+from app.ui.session import ClinicSession
+from app.ui.unlock_dialog import UnlockDialog
+
+DEFAULT_AUTO_LOCK_MINUTES = 10
+LOCKED_NOTICE = "FieldChart was locked. Sign in again to continue."
+
+
+class AppController(QObject):
+    session_opened = Signal(object)  # ClinicSession
+    locked = Signal()
+
+    def __init__(
+        self,
+        app: QApplication,
+        backend: Backend,
+        prefs: Preferences,
+        ops: OperationRunner | None = None,
+    ) -> None:
+        super().__init__(app)
+        self.app, self.backend, self.prefs = app, backend, prefs
+        self.ops = ops or OperationRunner(self)
+        self.idle = IdleLockFilter(app, DEFAULT_AUTO_LOCK_MINUTES * 60_000)
+        self.idle.idle.connect(self.lock)
+        self.session: ClinicSession | None = None
+        self.window: MainView | None = None
+        self.dialog: QDialog | None = None
+        self.auto_lock_override_ms: int | None = None  # tests shorten the idle time
+
+    def start(self) -> None:
+        if self.backend.vault_exists():
+            self.show_unlock()
+        else:
+            self.show_first_run()
+
+    # -- before a session ------------------------------------------------------------------
+
+    def show_first_run(self) -> None:
+        wizard = FirstRunDialog(self.backend, self.ops)
+        wizard.finished_setup.connect(lambda created: self._first_run_done(created))
+        wizard.rejected.connect(self.app.quit)
+        self.dialog = wizard
+        wizard.show()
+
+    def _first_run_done(self, created: CreatedVault) -> None:
+        self.dialog = None
+        self.open_session(created.clinic)
+
+    def show_unlock(self, notice: str = "") -> None:
+        dialog = UnlockDialog(self.backend, self.ops, self.prefs, notice=notice)
+        dialog.unlocked.connect(self.open_session)
+        dialog.rejected.connect(self.app.quit)
+        self.dialog = dialog
+        dialog.show()
+
+    # -- the session -----------------------------------------------------------------------
+
+    def open_session(self, clinic: Clinic) -> None:
+        if self.dialog is not None:
+            self.dialog.deleteLater()
+            self.dialog = None
+        session = ClinicSession(clinic, self.backend, self.ops, self.prefs, self)
+        self.prefs.set("unlock/last_user", session.actor.user)
+        window = MainView(session)
+        window.lock_requested.connect(self.lock)
+        window.quit_requested.connect(self.quit)
+        session.settings_changed.connect(self._apply_settings)
+        self.session, self.window = session, window
+        window.show()
+        settings = clinic.settings
+        self.ops.run(settings.get, success=self._apply_settings, label="Reading settings…")
+        self.idle.start()
+        self.session_opened.emit(session)
+
+    def _apply_settings(self, settings: DeviceSettings) -> None:
+        if self.auto_lock_override_ms is not None:
+            self.idle.set_timeout_ms(self.auto_lock_override_ms)
+        else:
+            self.idle.set_minutes(settings.auto_lock_minutes)
+
+    def _end_session(self) -> None:
+        session, window = self.session, self.window
+        self.session, self.window = None, None
+        self.idle.stop()
+        self.ops.invalidate()  # nothing started in this session reaches a widget any more
+        if window is not None:
+            window.close_for_lock()
+            window.deleteLater()
+        if session is not None:
+            session.sync.close()
+            self.backend.lock(session.clinic)
+            session.deleteLater()
+
+    def lock(self) -> None:
+        """Hide all patient data at once and ask for a passphrase again."""
+        if self.session is None:
+            return
+        self._end_session()
+        self.locked.emit()
+        self.show_unlock(LOCKED_NOTICE)
+
+    def quit(self) -> None:
+        self._end_session()
+        self.app.quit()

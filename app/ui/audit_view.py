@@ -1,0 +1,114 @@
+"""Audit (admins): who recorded what and who viewed which chart, when, newest first."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.dto import AuditEntry, Changes
+from app.ui.formatting import when
+from app.ui.permissions import ADMIN_ONLY, gate
+from app.ui.session import ClinicSession
+from app.ui.widgets import title_label
+
+COLUMNS = ("When", "User", "Role", "Action", "Patient id", "Device")
+ACTIONS = {"ChartViewed": "Viewed chart"}
+
+
+def action_text(action: str) -> str:
+    """'VitalsRecorded' -> 'Vitals recorded'."""
+    if action in ACTIONS:
+        return ACTIONS[action]
+    words = "".join(f" {ch.lower()}" if ch.isupper() else ch for ch in action).strip()
+    return words[:1].upper() + words[1:]
+
+
+class AuditView(QWidget):
+    def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.entries: list[AuditEntry] = []
+        self._seq = 0
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        top = QHBoxLayout()
+        top.addWidget(title_label("Audit", self))
+        top.addStretch(1)
+        top.addWidget(QLabel("User:", self))
+        self.user = QLineEdit(self)
+        self.user.setPlaceholderText("all users")
+        self.user.setAccessibleName("Filter by user")
+        self.user.setMaximumWidth(180)
+        top.addWidget(self.user)
+        top.addWidget(QLabel("Show:", self))
+        self.limit = QSpinBox(self)
+        self.limit.setRange(50, 5000)
+        self.limit.setSingleStep(50)
+        self.limit.setValue(200)
+        self.limit.setSuffix(" entries")
+        self.limit.setAccessibleName("Number of entries")
+        top.addWidget(self.limit)
+        self.refresh_button = QPushButton("Refresh", self)
+        top.addWidget(self.refresh_button)
+        layout.addLayout(top)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setAccessibleName("Audit entries")
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.user.returnPressed.connect(self.refresh)
+        gate(self, None if session.is_admin else ADMIN_ONLY)
+        session.changed.connect(self._on_changed)
+
+    def refresh(self) -> None:
+        if not self.session.is_admin:
+            return
+        self._seq += 1
+        seq, queries = self._seq, self.session.clinic.queries
+        limit, user = self.limit.value(), self.user.text().strip() or None
+        self.session.run(
+            lambda: queries.audit(limit=limit, user=user),
+            success=lambda rows: self._show(seq, rows),
+            owner=self,
+            label="Reading audit…",
+        )
+
+    def _show(self, seq: int, entries: list[AuditEntry]) -> None:
+        if seq != self._seq:
+            return
+        self.entries = entries
+        self.table.setRowCount(len(entries))
+        for r, e in enumerate(entries):
+            values = (
+                when(e.at),
+                e.user,
+                e.role,
+                action_text(e.action),
+                e.patient_id or "",
+                e.device_id[:8],
+            )
+            for col, value in enumerate(values):
+                self.table.setItem(r, col, QTableWidgetItem(value))
+
+    def _on_changed(self, changes: Changes) -> None:
+        if "audit" in changes.areas and self.isVisible():
+            self.refresh()

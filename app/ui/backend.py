@@ -1,0 +1,54 @@
+"""What the desktop app needs from the composition root (app/main.py), as plain callables.
+
+app.ui never imports the store or sync: creating and unlocking a vault, managing users and
+sync are handed in from outside. Every callable raises UserFacingError (or DomainError) for
+failures a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from app.domain.reference import Catalog
+from app.domain.roles import Role
+from app.services.clinic import Clinic
+from app.services.sync_status import SyncControl
+
+
+@dataclass(frozen=True)
+class UserRow:
+    name: str
+    role: Role
+    created_at: str
+    disabled: bool
+
+
+class UserDirectory(Protocol):
+    """The users of the unlocked vault (adding and disabling needs an admin session)."""
+
+    def list_users(self) -> list[UserRow]: ...
+
+    def add_user(self, name: str, role: Role, passphrase: str) -> None: ...
+
+    def disable_user(self, name: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CreatedVault:
+    clinic: Clinic  # unlocked as the first admin
+    recovery_secret: str
+
+
+@dataclass(frozen=True)
+class Backend:
+    data_dir: Path
+    vault_exists: Callable[[], bool]
+    create_vault: Callable[[str, str], CreatedVault]  # (admin user, passphrase)
+    unlock: Callable[[str, str], Clinic]  # (user, passphrase); slow: Argon2id + throttle
+    lock: Callable[[Clinic], None]  # stop background work, drop keys
+    users: Callable[[Clinic], UserDirectory]
+    sync_for: Callable[[Clinic], SyncControl]
+    catalog: Catalog

@@ -1,0 +1,147 @@
+"""The actions on an open chart (menu, toolbar, keyboard) and the forms they open.
+
+Each action is enabled only when the user's role may run its command, a chart is open, the
+chart is not a past ("as of") view, and there is something to act on; otherwise its tooltip
+says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QWidget
+
+from app.domain import commands as c
+from app.services.dto import ChartView
+from app.ui import shortcuts
+from app.ui.forms import clinical_forms as cf
+from app.ui.forms import medication_forms as mf
+from app.ui.forms.patient_forms import EditDemographicsDialog
+from app.ui.forms.schedule_forms import (
+    AppointmentRef,
+    BookFollowUpDialog,
+    CancelAppointmentDialog,
+    MoveAppointmentDialog,
+)
+from app.ui.permissions import gate
+from app.ui.session import ClinicSession
+
+
+@dataclass(frozen=True)
+class Spec:
+    text: str
+    command: type[c.Command]
+    shortcut: str = ""
+    needs: str = ""  # the chart list that must not be empty, e.g. "problems"
+
+
+SPECS: dict[str, Spec] = {
+    "vitals": Spec("Record &vitals…", c.RecordVitals, shortcuts.RECORD_VITALS),
+    "note": Spec("Write &note…", c.AddNote, shortcuts.WRITE_NOTE),
+    "prescribe": Spec("&Prescribe…", c.PrescribeMedication, shortcuts.PRESCRIBE),
+    "diagnosis": Spec("Record &diagnosis…", c.RecordDiagnosis, shortcuts.RECORD_DIAGNOSIS),
+    "allergy": Spec("Record &allergy…", c.RecordAllergy, shortcuts.RECORD_ALLERGY),
+    "encounter": Spec("Start &encounter…", c.StartEncounter, shortcuts.START_ENCOUNTER),
+    "finish_encounter": Spec("&Finish encounter…", c.FinishEncounter, needs="open_encounters"),
+    "follow_up": Spec("&Book follow-up…", c.ScheduleFollowUp, shortcuts.BOOK_FOLLOW_UP),
+    "demographics": Spec("Edit de&mographics…", c.UpdateDemographics),
+    "resolve": Spec("&Resolve problem…", c.ResolveDiagnosis, needs="problems"),
+    "allergy_status": Spec("Change allergy &status…", c.UpdateAllergyStatus, needs="allergies"),
+    "change_dose": Spec("Change d&ose…", c.ChangeDose, needs="medications"),
+    "discontinue": Spec("S&top medication…", c.DiscontinueMedication, needs="medications"),
+    "move": Spec("&Move follow-up…", c.RescheduleAppointment, needs="booked"),
+    "cancel": Spec("&Cancel follow-up…", c.CancelAppointment, needs="booked"),
+    "entered_in_error": Spec("Mark entered in &error…", c.MarkEnteredInError),
+}
+NOTHING = {
+    "open_encounters": "There is no encounter in progress.",
+    "problems": "There is no active problem.",
+    "allergies": "There is no allergy on the chart.",
+    "medications": "There is no active medication.",
+    "booked": "There is no booked follow-up.",
+}
+
+
+class ChartActions(QObject):
+    def __init__(self, session: ClinicSession, host: QWidget) -> None:
+        super().__init__(host)
+        self.session = session
+        self.host = host
+        self.chart: ChartView | None = None
+        self.last_form: QDialog | None = None
+        self.actions: dict[str, QAction] = {}
+        for key, spec in SPECS.items():
+            action = QAction(spec.text, host)
+            if spec.shortcut:
+                action.setShortcut(QKeySequence(spec.shortcut))
+            action.triggered.connect(lambda _=False, k=key: self.open(k))
+            self.actions[key] = action
+        self.update(None, None)
+
+    def _available(self, chart: ChartView) -> dict[str, bool]:
+        return {
+            "open_encounters": any(e.status == "in-progress" for e in chart.encounters),
+            "problems": bool(chart.problems),
+            "allergies": bool(chart.allergies),
+            "medications": bool(chart.medications),
+            "booked": any(a.status == "booked" for a in chart.appointments),
+        }
+
+    def update(self, chart: ChartView | None, read_only: str | None) -> None:
+        """Re-gate every action for the chart now shown (None: no chart open)."""
+        self.chart = chart
+        available = self._available(chart) if chart else {}
+        for key, spec in SPECS.items():
+            reason = self.session.why_not(spec.command)
+            if reason is None and chart is None:
+                reason = "Open a patient's chart first."
+            if reason is None and read_only is not None:
+                reason = read_only
+            if reason is None and spec.needs and not available.get(spec.needs):
+                reason = NOTHING[spec.needs]
+            gate(self.actions[key], reason)
+
+    def open(self, key: str, selected: str | None = None, selected_text: str = "") -> None:
+        """Open the form behind action `key` (optionally preselecting an item)."""
+        chart, action = self.chart, self.actions[key]
+        if chart is None or not action.isEnabled():
+            return
+        self._show(self._build(key, chart, selected, selected_text))
+
+    def _build(
+        self, key: str, chart: ChartView, selected: str | None, selected_text: str
+    ) -> QDialog:
+        s, host = self.session, self.host
+        simple: dict[str, Callable[[], QDialog]] = {
+            "vitals": lambda: cf.VitalsDialog(s, chart, host),
+            "note": lambda: cf.NoteDialog(s, chart, host),
+            "prescribe": lambda: mf.PrescribeDialog(s, chart, host),
+            "diagnosis": lambda: cf.DiagnosisDialog(s, chart, host),
+            "allergy": lambda: cf.AllergyDialog(s, chart, host),
+            "encounter": lambda: cf.StartEncounterDialog(s, chart, host),
+            "finish_encounter": lambda: cf.FinishEncounterDialog(s, chart, host, selected),
+            "follow_up": lambda: BookFollowUpDialog(s, chart.patient, host),
+            "demographics": lambda: EditDemographicsDialog(s, chart.patient, host),
+            "resolve": lambda: cf.ResolveDiagnosisDialog(s, chart, host, selected),
+            "allergy_status": lambda: cf.AllergyStatusDialog(s, chart, host, selected),
+            "change_dose": lambda: mf.ChangeDoseDialog(s, chart, host, selected),
+            "discontinue": lambda: mf.DiscontinueDialog(s, chart, host, selected),
+            "entered_in_error": lambda: cf.EnteredInErrorDialog(
+                s, chart, host, selected, selected_text
+            ),
+        }
+        if key in simple:
+            return simple[key]()
+        booked = [a for a in chart.appointments if a.status == "booked"]
+        item = next((a for a in booked if a.item_id == selected), booked[0])
+        ref = AppointmentRef.of_item(chart.patient.patient_id, item)
+        if key == "move":
+            return MoveAppointmentDialog(s, ref, host)
+        return CancelAppointmentDialog(s, ref, host)
+
+    def _show(self, dialog: QDialog) -> None:
+        self.last_form = dialog
+        dialog.open()

@@ -1,0 +1,99 @@
+"""The Notes and Encounters tabs of a chart."""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.dto import ChartView
+from app.ui.chart_actions import ChartActions
+from app.ui.formatting import when
+
+
+class NotesView(QTextBrowser):
+    """Every current note, newest first, with author and time."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Notes")
+        self.setOpenLinks(False)
+
+    def show_chart(self, chart: ChartView) -> None:
+        notes = sorted(chart.notes, key=lambda n: n.clinical_time, reverse=True)
+        if not notes:
+            self.setHtml("<p style='color:#5b6b7c'><i>No notes yet.</i></p>")
+            return
+        parts = []
+        for note in notes:
+            body = escape(note.data.get("text") or "").replace("\n", "<br>")
+            parts.append(
+                "<div style='margin-bottom:14px'>"
+                f"<p style='color:#2f6fb0;font-weight:bold;margin:0'>{when(note.clinical_time)}"
+                f" · {escape(note.recorded_by)}</p>"
+                f"<p style='margin-top:4px'>{body}</p></div>"
+            )
+        self.setHtml("".join(parts))
+
+
+class EncountersWidget(QWidget):
+    def __init__(self, actions: ChartActions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.chart_actions = actions
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        self.table = QTableWidget(0, 4, self)
+        self.table.setHorizontalHeaderLabels(["Started", "Finished", "Reason", "Status"])
+        self.table.setAccessibleName("Encounters")
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        for key, label in (("encounter", "Start encounter…"), ("finish_encounter", "Finish…")):
+            button = QPushButton(label, self)
+            action = actions.actions[key]
+            self._mirror(button, key)
+            action.changed.connect(lambda b=button, k=key: self._mirror(b, k))
+            button.clicked.connect(lambda _=False, k=key: self._run(k))
+            row.addWidget(button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self._ids: list[str] = []
+
+    def _mirror(self, button: QPushButton, key: str) -> None:
+        action = self.chart_actions.actions[key]
+        button.setEnabled(action.isEnabled())
+        button.setToolTip(action.toolTip())
+
+    def _run(self, key: str) -> None:
+        row = self.table.currentRow()
+        self.chart_actions.open(key, self._ids[row] if 0 <= row < len(self._ids) else None)
+
+    def show_chart(self, chart: ChartView) -> None:
+        encounters = sorted(chart.encounters, key=lambda e: e.clinical_time, reverse=True)
+        self.table.setRowCount(len(encounters))
+        self._ids = [e.item_id for e in encounters]
+        for r, e in enumerate(encounters):
+            values = (
+                when(e.data.get("started_at")),
+                when(e.data.get("finished_at")) if e.data.get("finished_at") else "—",
+                e.data.get("reason") or "",
+                "In progress" if e.status == "in-progress" else "Finished",
+            )
+            for col, value in enumerate(values):
+                self.table.setItem(r, col, QTableWidgetItem(value))

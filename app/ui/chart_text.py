@@ -1,0 +1,75 @@
+"""One-line descriptions of chart items, shared by the summary, pickers and lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.services.dto import ItemView
+from app.ui.formatting import VITALS, number, time_of_day, when
+
+KIND_LABELS = {
+    "encounter": "Encounter",
+    "vitals": "Vitals",
+    "diagnosis": "Problem",
+    "allergy": "Allergy",
+    "medication": "Medication",
+    "note": "Note",
+    "appointment": "Follow-up",
+}
+
+
+def vitals_text(measurements: dict[str, Any], bmi: Any = None) -> str:
+    parts = []
+    if "systolic" in measurements and "diastolic" in measurements:
+        parts.append(
+            f"BP {number(measurements['systolic'])}/{number(measurements['diastolic'])} mmHg"
+        )
+    short = {
+        "heart_rate": "HR",
+        "respiratory_rate": "RR",
+        "temperature": "T",
+        "spo2": "SpO₂",
+        "weight": "Wt",
+        "height": "Ht",
+    }
+    for key, label in short.items():
+        if key in measurements:
+            parts.append(f"{label} {number(measurements[key])} {VITALS[key][1]}")
+    if bmi is not None:
+        parts.append(f"BMI {number(bmi)}")
+    return ", ".join(parts) or "no measurements"
+
+
+def describe(item: ItemView) -> str:
+    """What the item is, in one line a clinician recognises."""
+    d = item.data
+    if item.kind == "diagnosis":
+        code = f"{d['code']} " if d.get("code") else ""
+        return f"{code}{d.get('text') or ''}".strip()
+    if item.kind == "allergy":
+        extra = [x for x in (d.get("reaction"), d.get("severity")) if x]
+        text = d.get("substance", "?")
+        return f"{text} ({', '.join(extra)})" if extra else str(text)
+    if item.kind == "medication":
+        text = (
+            f"{d.get('drug')} {number(d.get('dose') or 0)} {d.get('dose_unit', '')} "
+            f"{d.get('route', '')} {d.get('frequency', '')}"
+        )
+        if d.get("duration_days"):
+            text += f" for {d['duration_days']} days"
+        return " ".join(text.split())
+    if item.kind == "vitals":
+        return vitals_text(d.get("measurements") or {}, d.get("bmi"))
+    if item.kind == "note":
+        first = (d.get("text") or "").splitlines()
+        return (first[0][:90] + ("…" if len(first[0]) > 90 else "")) if first else "(empty)"
+    if item.kind == "encounter":
+        reason = f" — {d['reason']}" if d.get("reason") else ""
+        return f"{when(d.get('started_at'))}{reason} ({item.status})"
+    if item.kind == "appointment":
+        return f"{time_of_day(d.get('start', ''))} with {d.get('clinician', '?')} ({item.status})"
+    return item.item_id
+
+
+def labelled(item: ItemView) -> str:
+    return f"{KIND_LABELS.get(item.kind, item.kind)}: {describe(item)}"

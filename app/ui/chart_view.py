@@ -1,0 +1,230 @@
+"""A patient's chart: header with allergy banner, actions, "as of" picker and the tabs
+(summary, timeline, vitals plot, notes, encounters). Loads off the GUI thread and reloads
+when a recorded command changed this patient's chart."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDateTimeEdit,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.dto import Changes, ChartView
+from app.ui import shortcuts
+from app.ui.chart_actions import ChartActions
+from app.ui.chart_header import ChartHeaderWidget
+from app.ui.chart_lists import EncountersWidget, NotesView
+from app.ui.chart_summary import ChartSummaryWidget
+from app.ui.formatting import to_datetime, when
+from app.ui.session import ClinicSession
+from app.ui.timeline_view import TimelineView
+from app.ui.vitals_chart import VitalsChartView
+from app.ui.widgets import NoticeBarWidget
+
+TOOLBAR = (
+    ("vitals", "Vitals"),
+    ("note", "Note"),
+    ("prescribe", "Prescribe"),
+    ("diagnosis", "Diagnosis"),
+    ("allergy", "Allergy"),
+)
+MORE = (
+    "encounter",
+    "finish_encounter",
+    "follow_up",
+    "demographics",
+    "resolve",
+    "allergy_status",
+    "change_dose",
+    "discontinue",
+    "entered_in_error",
+)
+TABS = ("Summary", "Timeline", "Vitals", "Notes", "Encounters")
+EMPTY = "Select a patient from the list, or press Ctrl+N to register a new one."
+
+
+class PatientChartView(QWidget):
+    chart_shown = Signal(object)  # ChartView, after it was painted into the widgets
+
+    def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.patient_id: str | None = None
+        self.current: ChartView | None = None
+        self.last_load_ms: float | None = None
+        self._seq = 0
+        self.chart_actions = ChartActions(session, self)
+        self.stack = QStackedWidget(self)
+        self.placeholder = QLabel(EMPTY, self)
+        self.placeholder.setObjectName("hint")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self._build_chart_page())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self._as_of_timer = QTimer(self, singleShot=True, interval=400)
+        self._as_of_timer.timeout.connect(lambda: self.reload(record_view=True))
+        session.changed.connect(self._on_changed)
+        self.tabs.setCurrentIndex(session.prefs.integer("chart/tab", 0))
+        self.tabs.currentChanged.connect(lambda i: session.prefs.set("chart/tab", i))
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def _build_chart_page(self) -> QWidget:
+        page = QWidget(self)
+        column = QVBoxLayout(page)
+        column.setContentsMargins(8, 8, 8, 8)
+        column.setSpacing(8)
+        self.header = ChartHeaderWidget(page)
+        column.addWidget(self.header)
+        column.addWidget(self._build_toolbar(page))
+        self.notice = NoticeBarWidget(page)
+        column.addWidget(self.notice)
+        self.tabs = QTabWidget(page)
+        self.summary = ChartSummaryWidget(self.chart_actions, page)
+        self.timeline = TimelineView(page)
+        self.timeline.mark_in_error.connect(
+            lambda item_id, text: self.chart_actions.open("entered_in_error", item_id, text)
+        )
+        self.vitals = VitalsChartView(self.session.prefs, page)
+        self.notes = NotesView(page)
+        self.encounters = EncountersWidget(self.chart_actions, page)
+        for widget, title in zip(
+            (self.summary, self.timeline, self.vitals, self.notes, self.encounters),
+            TABS,
+            strict=True,
+        ):
+            self.tabs.addTab(widget, title)
+        column.addWidget(self.tabs, 1)
+        return page
+
+    def _build_toolbar(self, parent: QWidget) -> QToolBar:
+        bar = QToolBar("Chart actions", parent)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for key, short in TOOLBAR:
+            action = self.chart_actions.actions[key]
+            action.setIconText(short)
+            bar.addAction(action)
+        more = QToolButton(bar)
+        more.setText("More")
+        more.setObjectName("moreButton")
+        more.setAccessibleName("More chart actions")
+        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(more)
+        for key in MORE:
+            menu.addAction(self.chart_actions.actions[key])
+        more.setMenu(menu)
+        bar.addWidget(more)
+        spacer = QWidget(bar)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.as_of_box = QCheckBox("As of", bar)
+        self.as_of_box.setToolTip(f"Show the chart as it was at a past moment ({shortcuts.AS_OF})")
+        self.as_of_box.setShortcut(QKeySequence(shortcuts.AS_OF))
+        self.as_of_box.setAccessibleName("Show the chart as of a past date")
+        self.as_of_box.toggled.connect(self._as_of_toggled)
+        bar.addWidget(self.as_of_box)
+        self.as_of_edit = QDateTimeEdit(QDateTime.currentDateTime(), bar)
+        self.as_of_edit.setCalendarPopup(True)
+        self.as_of_edit.setDisplayFormat("dd MMM yyyy  HH:mm")
+        self.as_of_edit.setAccessibleName("As of date and time")
+        self.as_of_edit.setEnabled(False)
+        self.as_of_edit.dateTimeChanged.connect(lambda _v: self._as_of_timer.start())
+        bar.addWidget(self.as_of_edit)
+        return bar
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def show_patient(self, patient_id: str) -> None:
+        """Open a patient's chart (recorded in the audit as a view)."""
+        if patient_id == self.patient_id and self.current is not None:
+            return
+        self.patient_id = patient_id
+        self.current = None
+        self.notice.hide()
+        self.placeholder.setText("Opening chart…")
+        self.stack.setCurrentIndex(0)
+        self.chart_actions.update(None, None)
+        self.reload(record_view=True)
+
+    def clear(self) -> None:
+        self.patient_id, self.current = None, None
+        self.placeholder.setText(EMPTY)
+        self.stack.setCurrentIndex(0)
+        self.chart_actions.update(None, None)
+
+    def as_of(self) -> QDateTime | None:
+        return self.as_of_edit.dateTime() if self.as_of_box.isChecked() else None
+
+    def reload(self, record_view: bool = False) -> None:
+        if self.patient_id is None:
+            return
+        self._seq += 1
+        seq, pid, started = self._seq, self.patient_id, time.perf_counter()
+        queries, actor = self.session.clinic.queries, self.session.actor
+        as_of = self.as_of()
+        moment = to_datetime(as_of) if as_of is not None else None
+        self.session.run(
+            lambda: queries.chart(pid, actor, moment, record_view),
+            success=lambda view: self._show(seq, view, started),
+            failure=lambda exc: self._failed(seq, exc),
+            owner=self,
+            label="Opening chart…",
+        )
+
+    def _show(self, seq: int, chart: ChartView, started: float) -> None:
+        if seq != self._seq or chart.patient.patient_id != self.patient_id:
+            return  # the user moved on to another patient or time
+        self.current = chart
+        self.header.show_chart(chart)
+        self.summary.show_chart(chart)
+        self.timeline.set_entries(chart.timeline)
+        self.vitals.set_series(chart.vitals_series)
+        self.notes.show_chart(chart)
+        self.encounters.show_chart(chart)
+        read_only = (
+            f"You are viewing the chart as it was on {when(chart.as_of)}; "
+            "untick “As of” to make changes."
+            if chart.as_of
+            else None
+        )
+        self.chart_actions.update(chart, read_only)
+        self.timeline.allow_corrections = read_only is None
+        self.stack.setCurrentIndex(1)
+        self.repaint()
+        self.last_load_ms = (time.perf_counter() - started) * 1000
+        self.chart_shown.emit(chart)
+
+    def _failed(self, seq: int, exc: BaseException) -> None:
+        if seq != self._seq:
+            return
+        if self.current is None:
+            self.placeholder.setText(EMPTY)
+        self.session.ops.show_error(self, exc)
+
+    def _as_of_toggled(self, on: bool) -> None:
+        self.as_of_edit.setEnabled(on)
+        if on:
+            self.as_of_edit.setDateTime(QDateTime.currentDateTime())
+        self._as_of_timer.start()
+
+    def _on_changed(self, changes: Changes) -> None:
+        if changes.patient_id != self.patient_id or "chart" not in changes.areas:
+            return
+        if changes.warnings:
+            self.notice.show_notice("Saved, with a warning: " + " ".join(changes.warnings))
+        self.reload(record_view=False)

@@ -1,0 +1,244 @@
+"""First run: create the vault and its first admin, show the recovery secret once (the user
+must confirm it was saved), and optionally enrol a sync server."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from app.domain.errors import DomainError
+from app.ui.backend import Backend, CreatedVault
+from app.ui.errors import UserFacingError, error_field, plain_message
+from app.ui.operation import OperationRunner
+from app.ui.settings_view import AUTH
+from app.ui.style import icon
+from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary
+
+
+class AdminPage(QWizardPage):
+    """Name and passphrase of the first admin; creating the vault happens on Next."""
+
+    def __init__(self, wizard: FirstRunDialog) -> None:
+        super().__init__(wizard)
+        self.dialog = wizard
+        self.setTitle("Create this device's vault")
+        self.setSubTitle(
+            "Everything FieldChart records is kept encrypted in this folder. "
+            "The first user is an admin, who then adds clinicians and staff."
+        )
+        self.setCommitPage(True)  # no way back once the vault exists
+        self.setButtonText(QWizard.WizardButton.CommitButton, "Create vault")
+        form = QFormLayout(self)
+        folder = QLabel(str(wizard.backend.data_dir), self)
+        folder.setObjectName("muted")
+        folder.setWordWrap(True)
+        form.addRow("Folder:", folder)
+        self.user = QLineEdit("admin", self)
+        self.user.setAccessibleName("Admin user name")
+        self.passphrase = QLineEdit(self)
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setAccessibleName("Admin passphrase")
+        self.repeat = QLineEdit(self)
+        self.repeat.setEchoMode(QLineEdit.EchoMode.Password)
+        self.repeat.setAccessibleName("Repeat passphrase")
+        form.addRow("Admin user name:", self.user)
+        form.addRow("Passphrase:", self.passphrase)
+        form.addRow("", hint_label("At least 8 characters; a few unrelated words work well.", self))
+        form.addRow("Repeat passphrase:", self.repeat)
+        self.error = ErrorLabelWidget(self, "formError")
+        form.addRow(self.error)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumHeight(8)
+        self.progress.hide()
+        form.addRow(self.progress)
+
+    def validatePage(self) -> bool:
+        if self.dialog.created is not None:
+            return True
+        if self.passphrase.text() != self.repeat.text():
+            self.error.show_message("The two passphrases differ.")
+            return False
+        self.error.clear_message()
+        self._busy(True)
+        create, user, passphrase = (
+            self.dialog.backend.create_vault,
+            self.user.text().strip(),
+            self.passphrase.text(),
+        )
+        self.dialog.ops.run(
+            lambda: create(user, passphrase),
+            success=self._created,
+            failure=self._refused,
+            owner=self,
+            label="Creating the vault…",
+        )
+        return False  # the wizard moves on when the vault exists
+
+    def _busy(self, busy: bool) -> None:
+        for widget in (self.user, self.passphrase, self.repeat):
+            widget.setEnabled(not busy)
+        self.progress.setVisible(busy)
+        button = self.dialog.button(QWizard.WizardButton.CommitButton)
+        if button is not None:
+            button.setEnabled(not busy)
+
+    def _created(self, created: CreatedVault) -> None:
+        self._busy(False)
+        self.passphrase.clear()
+        self.repeat.clear()
+        self.dialog.vault_created(created)
+
+    def _refused(self, exc: BaseException) -> None:
+        self._busy(False)
+        self.error.show_message(plain_message(exc))
+
+
+class RecoveryPage(QWizardPage):
+    def __init__(self, wizard: FirstRunDialog) -> None:
+        super().__init__(wizard)
+        self.setTitle("Save the recovery secret")
+        self.setSubTitle(
+            "It opens the vault if every passphrase is forgotten. It is shown only "
+            "now and stored nowhere: write it down or print it, and keep it locked "
+            "away from this computer."
+        )
+        column = QVBoxLayout(self)
+        self.secret = QLabel(self)
+        self.secret.setObjectName("recoverySecret")
+        self.secret.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.secret.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.secret.setAccessibleName("Recovery secret")
+        column.addWidget(self.secret)
+        copy = QPushButton("Copy to clipboard", self)
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.secret.text()))
+        column.addWidget(copy, 0, Qt.AlignmentFlag.AlignLeft)
+        column.addStretch(1)
+        self.saved = QCheckBox(
+            "I have written down the recovery secret and put it somewhere safe", self
+        )
+        self.saved.setAccessibleName("Recovery secret saved")
+        column.addWidget(self.saved)
+        self.registerField("recoverySaved*", self.saved)
+
+    def initializePage(self) -> None:
+        created = self.wizard().property("recovery")
+        self.secret.setText(str(created or ""))
+
+
+class ServerPage(QWizardPage):
+    """Optional: the central FHIR server (can be done later by an admin in Settings)."""
+
+    def __init__(self, wizard: FirstRunDialog) -> None:
+        super().__init__(wizard)
+        self.dialog = wizard
+        self.saved = False
+        self.setTitle("Sync server (optional)")
+        self.setSubTitle(
+            "Leave the address empty to work offline; an admin can enrol this "
+            "device later in Settings."
+        )
+        form = QFormLayout(self)
+        self.server = QLineEdit(self)
+        self.server.setPlaceholderText("https://fhir.example.org/fhir")
+        self.server.setAccessibleName("FHIR server address")
+        self.auth = QComboBox(self)
+        for value, text in AUTH:
+            self.auth.addItem(text, value)
+        self.auth.setAccessibleName("Authentication")
+        self.token = QLineEdit(self)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setAccessibleName("Bearer token")
+        form.addRow("Server address:", self.server)
+        form.addRow("Authentication:", self.auth)
+        form.addRow("Bearer token:", self.token)
+        self.error = ErrorLabelWidget(self, "formError")
+        form.addRow(self.error)
+
+    def validatePage(self) -> bool:
+        created = self.dialog.created
+        url = self.server.text().strip()
+        if self.saved or not url or created is None:
+            return True
+        changes = {
+            "server_url": url,
+            "auth_mode": self.auth.currentData(),
+            "bearer_token": self.token.text() or None,
+        }
+        clinic = created.clinic
+        self.error.clear_message()
+        self.dialog.ops.run(
+            lambda: clinic.settings.update(clinic.vault.actor, **changes),
+            success=self._saved,
+            failure=self._refused,
+            owner=self,
+            label="Saving the server…",
+        )
+        return False
+
+    def _saved(self, _settings: object) -> None:
+        self.saved = True
+        self.dialog.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        field = error_field(exc) if isinstance(exc, DomainError | UserFacingError) else None
+        prefix = {"server_url": "Server address", "bearer_token": "Bearer token"}.get(field or "")
+        message = plain_message(exc)
+        self.error.show_message(f"{prefix}: {message}" if prefix else message)
+
+
+class FirstRunDialog(QWizard):
+    finished_setup = Signal(object)  # CreatedVault, once the wizard is done
+
+    def __init__(
+        self, backend: Backend, ops: OperationRunner, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.backend, self.ops = backend, ops
+        self.created: CreatedVault | None = None
+        self.setWindowTitle("FieldChart — First run")
+        self.setWindowIcon(icon("fieldchart"))
+        self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
+        self.setPixmap(QWizard.WizardPixmap.LogoPixmap, icon("fieldchart").pixmap(48, 48))
+        self.setMinimumSize(640, 500)
+        self.admin_page = AdminPage(self)
+        self.recovery_page = RecoveryPage(self)
+        self.server_page = ServerPage(self)
+        for page in (self.admin_page, self.recovery_page, self.server_page):
+            self.addPage(page)
+        for which in (
+            QWizard.WizardButton.CommitButton,
+            QWizard.WizardButton.NextButton,
+            QWizard.WizardButton.FinishButton,
+        ):
+            make_primary(self.button(which))
+        self.accepted.connect(self._done)
+
+    def vault_created(self, created: CreatedVault) -> None:
+        self.created = created
+        self.setProperty("recovery", created.recovery_secret)
+        self.setOption(QWizard.WizardOption.NoCancelButton, True)
+        self.next()
+
+    def reject(self) -> None:
+        if self.created is not None:
+            return  # the vault exists: finish the wizard (the secret must be confirmed)
+        super().reject()
+
+    def _done(self) -> None:
+        if self.created is not None:
+            self.setProperty("recovery", None)  # do not keep the secret around
+            self.finished_setup.emit(self.created)

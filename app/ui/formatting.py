@@ -1,0 +1,76 @@
+"""Times and measurements as people read them (local time, short month names)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QDateTime
+
+# key -> (label, unit); the order is the order of the vitals form and the summary
+VITALS: dict[str, tuple[str, str]] = {
+    "systolic": ("Systolic BP", "mmHg"),
+    "diastolic": ("Diastolic BP", "mmHg"),
+    "heart_rate": ("Heart rate", "/min"),
+    "respiratory_rate": ("Respiratory rate", "/min"),
+    "temperature": ("Temperature", "°C"),
+    "spo2": ("SpO₂", "%"),
+    "weight": ("Weight", "kg"),
+    "height": ("Height", "cm"),
+    "bmi": ("BMI", "kg/m²"),
+}
+
+
+def parse(iso: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def local(iso: str) -> datetime | None:
+    moment = parse(iso)
+    return moment.astimezone() if moment else None
+
+
+def when(iso: str | None) -> str:
+    """'21 Nov 2026, 09:30' in local time; the raw text if it is not a date-time."""
+    if not iso:
+        return "—"
+    moment = local(iso)
+    return moment.strftime("%d %b %Y, %H:%M") if moment else iso
+
+
+def time_of_day(iso: str) -> str:
+    moment = local(iso)
+    return moment.strftime("%a %d %b, %H:%M") if moment else iso
+
+
+def now_local() -> datetime:
+    return datetime.now().astimezone()
+
+
+def to_iso(value: QDateTime) -> str:
+    """A QDateTime as an ISO 8601 instant with the local UTC offset."""
+    moment = datetime.fromtimestamp(value.toSecsSinceEpoch(), tz=UTC).astimezone()
+    return moment.isoformat(timespec="seconds")
+
+
+def to_datetime(value: QDateTime) -> datetime:
+    return datetime.fromtimestamp(value.toSecsSinceEpoch(), tz=UTC).astimezone()
+
+
+def to_qdatetime(iso: str) -> QDateTime:
+    moment = parse(iso)
+    if moment is None:
+        return QDateTime.currentDateTime()
+    return QDateTime.fromSecsSinceEpoch(int(moment.timestamp()))
+
+
+def number(x: float) -> str:
+    return f"{x:g}"
+
+
+def vital(key: str, value: float) -> str:
+    unit = VITALS.get(key, (key, ""))[1]
+    return f"{number(value)} {unit}".strip()

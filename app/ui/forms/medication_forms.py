@@ -1,0 +1,171 @@
+"""Prescribe (with the allergy override), change a dose, and discontinue medications."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
+
+from app.domain.commands import ChangeDose, Command, DiscontinueMedication, PrescribeMedication
+from app.domain.errors import AllergyConflictError, ValidationError
+from app.services.dto import ChartView
+from app.ui.forms.clinical_forms import ChartFormDialog
+from app.ui.forms.vocabulary import attach_completer, medication_terms, medicine_names, routes
+from app.ui.session import ClinicSession
+
+
+class PrescribeDialog(ChartFormDialog):
+    """A prescription that clashes with a recorded allergy is refused until the clinician
+    gives a reason; the form then shows the clash and a reason field, and resubmits."""
+
+    COMMAND = PrescribeMedication
+    SAVE_LABEL = "Prescribe"
+
+    def __init__(self, session: ClinicSession, chart: ChartView, parent: QWidget | None = None):
+        super().__init__(session, chart, "Prescribe", parent)
+        drug = QLineEdit(self)
+        attach_completer(drug, medicine_names(session.catalog))
+        self.drug = self.add_field("drug", "Drug", drug)
+        self.dose = self.add_field("dose", "Dose", QLineEdit(self))
+        terms = medication_terms()
+        unit = QComboBox(self)
+        unit.setEditable(True)
+        unit.addItems(list(terms.dose_units))
+        self.dose_unit = self.add_field("dose_unit", "Dose unit", unit)
+        route = QComboBox(self)
+        for name in routes(session.catalog):
+            route.addItem(name, name)
+        route.setCurrentIndex(max(route.findData("oral"), 0))
+        self.route = self.add_field("route", "Route", route)
+        frequency = QComboBox(self)
+        for code, display in terms.frequencies:
+            frequency.addItem(f"{code} — {display}", code)
+        self.frequency = self.add_field("frequency", "Frequency", frequency)
+        self.duration = self.add_field("duration_days", "Duration (days)", QLineEdit(self))
+        self.instructions = self.add_field("instructions", "Instructions", QLineEdit(self))
+        self.encounter = self.add_field("encounter_id", "Encounter", self.encounter_field())
+        self.override = self.add_field(
+            "override_reason",
+            "Override reason",
+            QLineEdit(self),
+            "Why prescribe despite the recorded allergy (kept in the record)",
+        )
+        self.set_row_visible("override_reason", False)
+
+    def show_error(self, exc: BaseException) -> None:
+        super().show_error(exc)
+        if isinstance(exc, AllergyConflictError):
+            self.save_button.setText("Prescribe anyway")
+
+    def build_command(self) -> Command:
+        assert isinstance(self.dose, QLineEdit) and isinstance(self.duration, QLineEdit)
+        dose = self.number(self.dose, "dose", "Dose")
+        if dose is None:
+            raise ValidationError("Dose is required", "dose")
+        asks_reason = self.form.isRowVisible(self.rows["override_reason"].label)
+        return PrescribeMedication(
+            command_id=self.command_id,
+            patient_id=self.patient_id,
+            drug=self.text(self.drug) or "",
+            dose=dose,
+            dose_unit=self.text(self.dose_unit) or "",
+            route=self.text(self.route) or "",
+            frequency=self.text(self.frequency) or "",
+            duration_days=self.whole(self.duration, "duration_days", "Duration"),
+            instructions=self.text(self.instructions),
+            encounter_id=self.text(self.encounter),
+            override_reason=self.text(self.override) if asks_reason else None,
+        )
+
+
+class DiscontinueDialog(ChartFormDialog):
+    COMMAND = DiscontinueMedication
+    SAVE_LABEL = "Stop medication"
+
+    def __init__(
+        self,
+        session: ClinicSession,
+        chart: ChartView,
+        parent: QWidget | None = None,
+        selected: str | None = None,
+    ) -> None:
+        super().__init__(session, chart, "Stop medication", parent)
+        self.prescription = self.add_field(
+            "prescription_id", "Medication", self.picker(self.live("medication"), selected)
+        )
+        self.reason = self.add_field("reason", "Reason", QLineEdit(self))
+
+    def build_command(self) -> Command:
+        assert isinstance(self.prescription, QComboBox)
+        return DiscontinueMedication(
+            command_id=self.command_id,
+            patient_id=self.patient_id,
+            prescription_id=self.picked(self.prescription, "prescription_id", "medication"),
+            reason=self.text(self.reason) or "",
+        )
+
+
+class ChangeDoseDialog(ChartFormDialog):
+    """The dose the clinician saw travels with the change, so a dose changed meanwhile on
+    another device is not overwritten silently."""
+
+    COMMAND = ChangeDose
+    SAVE_LABEL = "Change dose"
+
+    def __init__(
+        self,
+        session: ClinicSession,
+        chart: ChartView,
+        parent: QWidget | None = None,
+        selected: str | None = None,
+    ) -> None:
+        super().__init__(session, chart, "Change dose", parent)
+        self.prescription = self.add_field(
+            "prescription_id", "Medication", self.picker(self.live("medication"), selected)
+        )
+        self.dose = self.add_field("dose", "New dose", QLineEdit(self))
+        terms = medication_terms()
+        unit = QComboBox(self)
+        unit.setEditable(True)
+        unit.addItems(list(terms.dose_units))
+        self.dose_unit = self.add_field("dose_unit", "Dose unit", unit)
+        frequency = QComboBox(self)
+        for code, display in terms.frequencies:
+            frequency.addItem(f"{code} — {display}", code)
+        self.frequency = self.add_field("frequency", "Frequency", frequency)
+        self.reason = self.add_field("reason", "Reason", QLineEdit(self))
+        assert isinstance(self.prescription, QComboBox)
+        self.prescription.currentIndexChanged.connect(self._show_current)
+        self._show_current()
+
+    def _current(self) -> dict[str, object]:
+        assert isinstance(self.prescription, QComboBox)
+        chosen = self.prescription.currentData()
+        for item in self.chart.medications:
+            if item.item_id == chosen:
+                return item.data
+        return {}
+
+    def _show_current(self) -> None:
+        data = self._current()
+        assert isinstance(self.dose_unit, QComboBox) and isinstance(self.frequency, QComboBox)
+        if data.get("dose_unit"):
+            self.dose_unit.setCurrentText(str(data["dose_unit"]))
+        index = self.frequency.findData(data.get("frequency"))
+        if index >= 0:
+            self.frequency.setCurrentIndex(index)
+
+    def build_command(self) -> Command:
+        assert isinstance(self.prescription, QComboBox) and isinstance(self.dose, QLineEdit)
+        dose = self.number(self.dose, "dose", "Dose")
+        if dose is None:
+            raise ValidationError("Dose is required", "dose")
+        current = self._current().get("dose")
+        return ChangeDose(
+            command_id=self.command_id,
+            patient_id=self.patient_id,
+            prescription_id=self.picked(self.prescription, "prescription_id", "medication"),
+            dose=dose,
+            dose_unit=self.text(self.dose_unit),
+            frequency=self.text(self.frequency),
+            expected_dose=float(current) if isinstance(current, int | float) else None,
+            reason=self.text(self.reason),
+        )

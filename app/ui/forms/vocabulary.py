@@ -1,0 +1,74 @@
+"""Pick-lists for the forms, from the domain catalog and the bundled medication terms."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCompleter, QLineEdit
+
+from app.domain.reference import Catalog
+
+FALLBACK_FREQUENCIES = (
+    ("QD", "once daily"),
+    ("BID", "twice daily"),
+    ("TID", "three times daily"),
+    ("QID", "four times daily"),
+    ("PRN", "as needed"),
+)
+FALLBACK_DOSE_UNITS = ("mg", "g", "mcg", "mL", "tablet", "capsule", "drop", "puff", "IU", "unit")
+FALLBACK_ROUTES = ("oral", "intravenous", "intramuscular", "subcutaneous", "topical", "inhaled")
+SEP = " — "
+
+
+@dataclass(frozen=True)
+class MedicationTerms:
+    frequencies: tuple[tuple[str, str], ...]
+    dose_units: tuple[str, ...]
+
+
+@cache
+def medication_terms() -> MedicationTerms:
+    try:
+        raw = resources.files("resources").joinpath("codes", "medication_terms.json")
+        data = json.loads(raw.read_text(encoding="utf-8"))
+        return MedicationTerms(
+            tuple((f["code"], f["display"]) for f in data["frequencies"]),
+            tuple(u["name"] for u in data["dose_units"]),
+        )
+    except (ModuleNotFoundError, OSError, KeyError, ValueError, TypeError):
+        return MedicationTerms(FALLBACK_FREQUENCIES, FALLBACK_DOSE_UNITS)
+
+
+def icd10_choices(catalog: Catalog) -> list[str]:
+    return [f"{c.code}{SEP}{c.title}" for c in sorted(catalog.icd10.values(), key=lambda c: c.code)]
+
+
+def code_of(choice: str) -> str:
+    """'J45.909 — Asthma …' -> 'J45.909'; plain text stays as typed."""
+    return choice.split(SEP, 1)[0].strip()
+
+
+def medicine_names(catalog: Catalog) -> list[str]:
+    return sorted({m.name for m in catalog.medicines.values()}, key=str.casefold)
+
+
+def substance_names(catalog: Catalog) -> list[str]:
+    return sorted({s.name for s in catalog.substances.values()}, key=str.casefold)
+
+
+def routes(catalog: Catalog) -> list[str]:
+    return sorted(catalog.routes) if catalog.routes else list(FALLBACK_ROUTES)
+
+
+def attach_completer(field: QLineEdit, choices: list[str]) -> QCompleter:
+    """Suggest `choices` containing what was typed, ignoring case."""
+    completer = QCompleter(choices, field)
+    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    completer.setFilterMode(Qt.MatchFlag.MatchContains)
+    completer.setMaxVisibleItems(12)
+    field.setCompleter(completer)
+    return completer

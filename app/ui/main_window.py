@@ -1,0 +1,308 @@
+"""The main window of an unlocked session: navigation, the pages, menus and status bar."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.commands import RegisterPatient
+from app.services.dto import Changes
+from app.services.sync_status import SyncStatus
+from app.ui import shortcuts
+from app.ui.audit_view import AuditView
+from app.ui.chart_view import PatientChartView
+from app.ui.forms.patient_forms import RegisterPatientDialog
+from app.ui.help_dialog import ShortcutsDialog
+from app.ui.patient_list import PatientListView
+from app.ui.permissions import ADMIN_ONLY, ADMINS_NO_CHARTS, gate
+from app.ui.schedule_view import ScheduleView
+from app.ui.session import ClinicSession
+from app.ui.settings_view import SettingsView
+from app.ui.style import icon
+from app.ui.sync_panel import SyncPanelView, describe_state
+from app.ui.users_view import UsersView
+
+PAGES = ("Patients", "Schedule", "Sync", "Settings", "Users", "Audit")
+ICONS = ("patients", "schedule", "sync", "settings", "users", "audit")
+
+
+class MainView(QMainWindow):
+    lock_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.last_form: RegisterPatientDialog | None = None
+        self._closing_for_lock = False
+        self.setWindowTitle(f"FieldChart — {session.actor.user} ({session.role.value})")
+        self.setWindowIcon(icon("fieldchart"))
+        self.setMinimumSize(1024, 640)
+        self.patients = PatientListView(session, self)
+        self.chart = PatientChartView(session, self)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.patients)
+        self.splitter.addWidget(self.chart)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([320, 800])
+        self.schedule = ScheduleView(session, self)
+        self.sync_panel = SyncPanelView(session, self)
+        self.settings = SettingsView(session, self)
+        self.users = UsersView(session, self)
+        self.audit = AuditView(session, self)
+        self.stack = QStackedWidget(self)
+        for page in (
+            self.splitter,
+            self.schedule,
+            self.sync_panel,
+            self.settings,
+            self.users,
+            self.audit,
+        ):
+            self.stack.addWidget(page)
+        self.setCentralWidget(self._build_body())
+        self._build_menus()
+        self._build_status_bar()
+        self.patients.patient_selected.connect(self.chart.show_patient)
+        self.patients.new_patient_requested.connect(self.new_patient)
+        self.schedule.open_patient.connect(self.open_patient)
+        session.ops.busy_changed.connect(self._busy)
+        session.sync.status_changed.connect(self._sync_status)
+        self._sync_status(session.sync.status)
+        self._restore()
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def _build_body(self) -> QWidget:
+        body = QWidget(self)
+        row = QHBoxLayout(body)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        side = QWidget(body)
+        side.setFixedWidth(164)
+        side.setStyleSheet("background: #1f3a5f;")
+        column = QVBoxLayout(side)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        self.nav = QListWidget(side)
+        self.nav.setObjectName("navigation")
+        self.nav.setAccessibleName("Sections")
+        self.nav.setIconSize(QSize(20, 20))
+        admin = self.session.is_admin
+        reasons = [
+            ADMINS_NO_CHARTS if admin else None,
+            ADMINS_NO_CHARTS if admin else None,
+            None,
+            None,
+            None if admin else ADMIN_ONLY,
+            None if admin else ADMIN_ONLY,
+        ]
+        for n, (title, name, reason) in enumerate(zip(PAGES, ICONS, reasons, strict=True)):
+            item = QListWidgetItem(icon(name), title)
+            item.setToolTip(reason or f"{title} ({shortcuts.PAGE_KEYS[n]})")
+            if reason:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+            self.nav.addItem(item)
+        self.nav.currentRowChanged.connect(self.show_page)
+        column.addWidget(self.nav, 1)
+        who = QLabel(f"{self.session.actor.user}\n{self.session.role.value}", side)
+        who.setObjectName("navigationUser")
+        column.addWidget(who)
+        lock = QPushButton(icon("lock"), "  Lock", side)
+        lock.setToolTip(f"Lock now ({shortcuts.LOCK}); unlock with your passphrase")
+        lock.setStyleSheet(
+            "QPushButton { background: #1a3252; color: #e8eef6; border: none;"
+            " border-radius: 0; padding: 10px; text-align: left; }"
+            " QPushButton:hover { background: #2a4d78; }"
+        )
+        lock.clicked.connect(self.lock_requested)
+        column.addWidget(lock)
+        row.addWidget(side)
+        row.addWidget(self.stack, 1)
+        return body
+
+    def _action(self, text: str, keys: str, slot: object, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if keys:
+            action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(slot)
+        if tip:
+            action.setStatusTip(tip)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.lock_action = self._action("&Lock", shortcuts.LOCK, self.lock_requested.emit)
+        file.addAction(self.lock_action)
+        file.addSeparator()
+        file.addAction(self._action("&Quit", shortcuts.QUIT, self.quit_requested.emit))
+        patient = bar.addMenu("&Patient")
+        self.find_action = self._action("&Find patient", shortcuts.FIND_PATIENT, self.find_patient)
+        self.new_action = self._action("&New patient…", shortcuts.NEW_PATIENT, self.new_patient)
+        chart_reason = ADMINS_NO_CHARTS if self.session.is_admin else None
+        gate(self.find_action, chart_reason)
+        gate(self.new_action, chart_reason or self.session.why_not(RegisterPatient))
+        gate(
+            self.patients.new_button,
+            self.new_action.toolTip() if not self.new_action.isEnabled() else None,
+            f"Register a new patient ({shortcuts.NEW_PATIENT})",
+        )
+        patient.addAction(self.find_action)
+        patient.addAction(self.new_action)
+        chart = bar.addMenu("&Chart")
+        for action in self.chart.chart_actions.actions.values():
+            chart.addAction(action)
+            self.addAction(action)
+        go = bar.addMenu("&Go")
+        for n, title in enumerate(PAGES):
+            go.addAction(
+                self._action(title, shortcuts.PAGE_KEYS[n], lambda _=False, i=n: self.show_page(i))
+            )
+        go.addSeparator()
+        go.addAction(self._action("&Refresh", shortcuts.REFRESH, self.refresh_page))
+        sync = bar.addMenu("&Sync")
+        sync.addAction(self._action("Sync &now", shortcuts.SYNC_NOW, self.sync_panel.sync_now))
+        helpmenu = bar.addMenu("&Help")
+        helpmenu.addAction(
+            self._action("&Keyboard shortcuts", shortcuts.SHORTCUT_HELP, self.show_shortcuts)
+        )
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.busy_label = QLabel(self)
+        self.busy_bar = QProgressBar(self)
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.setMaximumHeight(12)
+        self.busy_bar.setAccessibleName("Working")
+        self.busy_bar.hide()
+        self.sync_label = QLabel(self)
+        self.sync_label.setAccessibleName("Sync state")
+        status.addWidget(self.busy_bar)
+        status.addWidget(self.busy_label)
+        status.addPermanentWidget(self.sync_label)
+
+    # -- behaviour -------------------------------------------------------------------------
+
+    def show_page(self, index: int) -> None:
+        item = self.nav.item(index)
+        if item is None or not item.flags() & Qt.ItemFlag.ItemIsEnabled:
+            self.statusBar().showMessage(item.toolTip() if item else "", 5000)
+            return
+        if self.nav.currentRow() != index:
+            self.nav.setCurrentRow(index)  # re-enters through currentRowChanged
+            return
+        self.stack.setCurrentIndex(index)
+        self.session.prefs.set("window/page", index)
+        self.refresh_page()
+
+    def refresh_page(self) -> None:
+        page = self.stack.currentWidget()
+        if page is self.splitter:
+            self.patients.refresh()
+        elif page is self.schedule:
+            self.schedule.refresh()
+        elif page is self.sync_panel:
+            self.sync_panel.refresh_overview()
+        elif page is self.settings:
+            self.settings.refresh()
+        elif page is self.users:
+            self.users.refresh()
+        elif page is self.audit:
+            self.audit.refresh()
+
+    def find_patient(self) -> None:
+        if self.find_action.isEnabled():
+            self.show_page(0)
+            self.patients.focus_search()
+
+    def new_patient(self) -> None:
+        if not self.new_action.isEnabled():
+            self.statusBar().showMessage(self.new_action.toolTip(), 5000)
+            return
+        self.show_page(0)
+        dialog = RegisterPatientDialog(self.session, self)
+        dialog.recorded.connect(self._registered)
+        self.last_form = dialog
+        dialog.open()
+
+    def _registered(self, changes: Changes) -> None:
+        self.patients.search.blockSignals(True)
+        self.patients.search.clear()
+        self.patients.search.blockSignals(False)
+        self.open_patient(changes.patient_id)
+
+    def open_patient(self, patient_id: str) -> None:
+        self.show_page(0)
+        self.patients.refresh(select=patient_id)
+        self.chart.show_patient(patient_id)
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).open()
+
+    def _busy(self, count: int, label: str) -> None:
+        self.busy_bar.setVisible(count > 0)
+        self.busy_label.setText(label if count > 0 else "")
+
+    def _sync_status(self, status: SyncStatus) -> None:
+        self.sync_label.setText(f"Sync: {describe_state(status)}  ")
+
+    # -- persistence (non-PHI only) --------------------------------------------------------
+
+    def _restore(self) -> None:
+        prefs = self.session.prefs
+        geometry = prefs.blob("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 720)
+        sizes = prefs.text("patients/splitter")
+        if sizes:
+            with suppress(ValueError):  # a damaged preference: keep the default sizes
+                self.splitter.setSizes([int(x) for x in sizes.split(",")])
+        page = prefs.integer("window/page", 2 if self.session.is_admin else 0)
+        first = next(
+            i
+            for i in range(self.nav.count())
+            if self.nav.item(i).flags() & Qt.ItemFlag.ItemIsEnabled
+        )
+        item = self.nav.item(page)
+        self.show_page(
+            page if item is not None and item.flags() & Qt.ItemFlag.ItemIsEnabled else first
+        )
+
+    def save_layout(self) -> None:
+        prefs = self.session.prefs
+        prefs.set("window/geometry", self.saveGeometry())
+        prefs.set("patients/splitter", ",".join(str(s) for s in self.splitter.sizes()))
+        prefs.sync()
+
+    def close_for_lock(self) -> None:
+        """Close at once, without asking (locking hides every patient detail)."""
+        self._closing_for_lock = True
+        self.save_layout()
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing_for_lock:
+            self._closing_for_lock = True
+            self.save_layout()
+            self.quit_requested.emit()
+        event.accept()

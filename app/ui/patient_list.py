@@ -1,0 +1,195 @@
+"""Find a patient: search as you type (debounced, off the GUI thread) and a results table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.dto import Changes, PatientSummary
+from app.ui import shortcuts
+from app.ui.session import ClinicSession
+from app.ui.widgets import make_primary, title_label
+
+COLUMNS = ("Name", "Born")  # identifiers and sex in the tooltip
+DEBOUNCE_MS = 200
+Index = QModelIndex | QPersistentModelIndex
+
+
+class PatientTableModel(QAbstractTableModel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.patients: list[PatientSummary] = []
+
+    def set_patients(self, patients: list[PatientSummary]) -> None:
+        self.beginResetModel()
+        self.patients = list(patients)
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.patients)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        p = self.patients[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (f"{p.family.upper()}, {p.given}", p.birth_date)[index.column()]
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
+            ids = ", ".join(f"{i['system']} {i['value']}" for i in p.identifiers)
+            return f"{p.given} {p.family}, {p.sex}, born {p.birth_date}" + (
+                f" ({ids})" if ids else ""
+            )
+        if role == Qt.ItemDataRole.UserRole:
+            return p.patient_id
+        return None
+
+    def row_of(self, patient_id: str) -> int:
+        return next((i for i, p in enumerate(self.patients) if p.patient_id == patient_id), -1)
+
+
+class PatientListView(QWidget):
+    patient_selected = Signal(str)
+    new_patient_requested = Signal()
+
+    def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._seq = 0
+        self.searches_done = 0
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 6, 10)
+        top = QHBoxLayout()
+        top.addWidget(title_label("Patients", self))
+        top.addStretch(1)
+        self.new_button = QPushButton("New patient", self)
+        self.new_button.setToolTip(f"Register a new patient ({shortcuts.NEW_PATIENT})")
+        make_primary(self.new_button)
+        self.new_button.clicked.connect(self.new_patient_requested)
+        top.addWidget(self.new_button)
+        layout.addLayout(top)
+        self.search = QLineEdit(self)
+        self.search.setObjectName("searchField")
+        self.search.setPlaceholderText("Search name, ID or birth date")
+        self.search.setToolTip(
+            "Type part of a name, an identifier or a birth date (YYYY-MM-DD) "
+            f"({shortcuts.FIND_PATIENT})"
+        )
+        self.search.setAccessibleName("Search patients")
+        self.search.setClearButtonEnabled(True)
+        layout.addWidget(self.search)
+        self.model = PatientTableModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Patients found")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setMinimumWidth(290)
+        layout.addWidget(self.table, 1)
+        self.status = QLabel(self)
+        self.status.setObjectName("muted")
+        layout.addWidget(self.status)
+        self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+        self.search.textChanged.connect(lambda _t: self._timer.start())
+        self.search.returnPressed.connect(self._focus_results)
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        session.changed.connect(self._on_changed)
+        self.setTabOrder(self.search, self.table)
+        self.setTabOrder(self.table, self.new_button)
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def refresh(self, select: str | None = None) -> None:
+        """Search now (off the GUI thread); results of older searches are ignored."""
+        self._timer.stop()
+        self._seq += 1
+        seq, text, queries = self._seq, self.search.text(), self.session.clinic.queries
+        self.session.run(
+            lambda: queries.search_patients(text, limit=200),
+            success=lambda found: self._show(seq, found, select),
+            owner=self,
+            label="Searching…",
+        )
+
+    def _show(self, seq: int, found: list[PatientSummary], select: str | None) -> None:
+        if seq != self._seq:
+            return
+        keep = select or self.selected_patient_id()
+        self.model.set_patients(found)
+        self.searches_done += 1
+        if found:
+            self.status.setText(f"{len(found)} patient{'s' if len(found) != 1 else ''} shown")
+        elif self.search.text().strip():
+            self.status.setText("No patient matches. Press Ctrl+N to register a new one.")
+        else:
+            self.status.setText("No patients yet. Press Ctrl+N to register the first one.")
+        if keep:
+            self.select(keep)
+
+    def select(self, patient_id: str) -> None:
+        row = self.model.row_of(patient_id)
+        if row >= 0:
+            self.table.selectionModel().setCurrentIndex(
+                self.model.index(row, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
+
+    def selected_patient_id(self) -> str | None:
+        index = self.table.selectionModel().currentIndex()
+        return self.model.patients[index.row()].patient_id if index.isValid() else None
+
+    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.patient_selected.emit(self.model.patients[current.row()].patient_id)
+
+    def _focus_results(self) -> None:
+        if self.model.patients:
+            self.table.setFocus()
+            if not self.table.selectionModel().currentIndex().isValid():
+                self.select(self.model.patients[0].patient_id)
+
+    def _on_changed(self, changes: Changes) -> None:
+        if "patients" in changes.areas:
+            select = changes.patient_id if changes.command_type == "RegisterPatient" else None
+            self.refresh(select)

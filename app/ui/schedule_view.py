@@ -1,0 +1,295 @@
+"""Schedule: a day or a week of appointments, what is due today and what is overdue;
+book, move, cancel, mark attended or no-show."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QDateEdit,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain import commands as c
+from app.services.dto import AppointmentView, Changes
+from app.ui.formatting import time_of_day
+from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.schedule_forms import (
+    AppointmentRef,
+    BookFollowUpDialog,
+    CancelAppointmentDialog,
+    ConfirmAttendanceDialog,
+    MoveAppointmentDialog,
+)
+from app.ui.permissions import gate
+from app.ui.session import ClinicSession
+from app.ui.widgets import make_primary, title_label
+
+STATUS = {
+    "booked": "Booked",
+    "fulfilled": "Attended",
+    "noshow": "No-show",
+    "cancelled": "Cancelled",
+}
+COLUMNS = ("Time", "Patient", "Clinician", "Reason", "Status")
+
+
+def _table(parent: QWidget, columns: tuple[str, ...], name: str) -> QTableWidget:
+    table = QTableWidget(0, len(columns), parent)
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setAccessibleName(name)
+    table.verticalHeader().hide()
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setAlternatingRowColors(True)
+    table.setShowGrid(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+class ScheduleView(QWidget):
+    open_patient = Signal(str)
+
+    def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.rows: dict[int, list[AppointmentView]] = {}
+        self.selected: AppointmentView | None = None
+        self.last_form: CommandFormDialog | None = None
+        self.loads_done = 0
+        self._seq = 0
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addLayout(self._build_top())
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.day_table = _table(splitter, COLUMNS, "Appointments")
+        side = QWidget(splitter)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(6, 0, 0, 0)
+        self.due_table = self._side_box(side_layout, "Due today")
+        self.overdue_table = self._side_box(side_layout, "Overdue follow-ups")
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(self._build_actions())
+        for table in (self.day_table, self.due_table, self.overdue_table):
+            table.itemSelectionChanged.connect(lambda t=table: self._pick(t))
+            table.doubleClicked.connect(lambda _i: self._open_chart())
+        session.changed.connect(self._on_changed)
+        self._update_actions()
+
+    def _build_top(self) -> QHBoxLayout:
+        top = QHBoxLayout()
+        top.addWidget(title_label("Schedule", self))
+        top.addSpacing(20)
+        self.prev_button = QPushButton("◀", self)
+        self.prev_button.setAccessibleName("Previous")
+        self.day = QDateEdit(QDate.currentDate(), self)
+        self.day.setCalendarPopup(True)
+        self.day.setDisplayFormat("ddd dd MMM yyyy")
+        self.day.setAccessibleName("Day")
+        self.next_button = QPushButton("▶", self)
+        self.next_button.setAccessibleName("Next")
+        self.today_button = QPushButton("Today", self)
+        self.day_mode = QRadioButton("Day", self)
+        self.week_mode = QRadioButton("Week", self)
+        group = QButtonGroup(self)
+        group.addButton(self.day_mode)
+        group.addButton(self.week_mode)
+        week = self.session.prefs.text("schedule/mode", "day") == "week"
+        (self.week_mode if week else self.day_mode).setChecked(True)
+        for w in (self.prev_button, self.day, self.next_button, self.today_button):
+            top.addWidget(w)
+        top.addSpacing(12)
+        top.addWidget(self.day_mode)
+        top.addWidget(self.week_mode)
+        top.addStretch(1)
+        self.prev_button.clicked.connect(lambda: self._step(-1))
+        self.next_button.clicked.connect(lambda: self._step(1))
+        self.today_button.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
+        self.day.dateChanged.connect(lambda _d: self.refresh())
+        self.week_mode.toggled.connect(self._mode_changed)
+        return top
+
+    def _side_box(self, layout: QVBoxLayout, title: str) -> QTableWidget:
+        box = QGroupBox(title, self)
+        inner = QVBoxLayout(box)
+        table = _table(box, ("Time", "Patient", "Clinician"), title)
+        inner.addWidget(table)
+        layout.addWidget(box, 1)
+        return table
+
+    def _build_actions(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.book_button = QPushButton("Book follow-up…", self)
+        make_primary(self.book_button)
+        self.move_button = QPushButton("Move…", self)
+        self.cancel_button = QPushButton("Cancel…", self)
+        self.attended_button = QPushButton("Attended", self)
+        self.no_show_button = QPushButton("No-show", self)
+        self.open_button = QPushButton("Open chart", self)
+        self.selection_label = QLabel(self)
+        self.selection_label.setObjectName("muted")
+        for button in (
+            self.book_button,
+            self.move_button,
+            self.cancel_button,
+            self.attended_button,
+            self.no_show_button,
+            self.open_button,
+        ):
+            row.addWidget(button)
+        row.addSpacing(10)
+        row.addWidget(self.selection_label, 1)
+        self.book_button.clicked.connect(self.book)
+        self.move_button.clicked.connect(lambda: self._form("move"))
+        self.cancel_button.clicked.connect(lambda: self._form("cancel"))
+        self.attended_button.clicked.connect(lambda: self._form("attended"))
+        self.no_show_button.clicked.connect(lambda: self._form("noshow"))
+        self.open_button.clicked.connect(self._open_chart)
+        return row
+
+    # -- data ------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self._seq += 1
+        seq, queries = self._seq, self.session.clinic.queries
+        picked = self.day.date()
+        day = date(picked.year(), picked.month(), picked.day())
+        days = 7 if self.week_mode.isChecked() else 1
+
+        def load() -> tuple[list[AppointmentView], ...]:
+            return queries.schedule(day, days), queries.due_today(), queries.overdue_followups()
+
+        self.session.run(
+            load, success=lambda r: self._show(seq, *r), owner=self, label="Loading schedule…"
+        )
+
+    def _show(
+        self,
+        seq: int,
+        appointments: list[AppointmentView],
+        due: list[AppointmentView],
+        overdue: list[AppointmentView],
+    ) -> None:
+        if seq != self._seq:
+            return
+        keep = self.selected.appointment_id if self.selected else None
+        self.selected = None
+        self._fill(self.day_table, appointments, full=True)
+        self._fill(self.due_table, due, full=False)
+        self._fill(self.overdue_table, overdue, full=False, alert=True)
+        if keep:
+            for table in (self.day_table, self.due_table, self.overdue_table):
+                rows = self.rows[id(table)]
+                hit = next((i for i, a in enumerate(rows) if a.appointment_id == keep), -1)
+                if hit >= 0:
+                    table.selectRow(hit)
+                    break
+        self.loads_done += 1
+        self._update_actions()
+
+    def _fill(
+        self, table: QTableWidget, rows: list[AppointmentView], full: bool, alert: bool = False
+    ) -> None:
+        table.blockSignals(True)
+        table.clearSelection()
+        table.setRowCount(len(rows))
+        self.rows[id(table)] = rows
+        for r, a in enumerate(rows):
+            values = [time_of_day(a.start), a.patient_name, a.clinician]
+            if full:
+                values += [a.reason or "", STATUS.get(a.status, a.status)]
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if alert:
+                    item.setForeground(QBrush(QColor("#b00020")))
+                if a.status in ("cancelled", "noshow"):
+                    item.setForeground(QBrush(QColor("#8a94a0")))
+                table.setItem(r, col, item)
+        table.blockSignals(False)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _pick(self, table: QTableWidget) -> None:
+        rows = self.rows.get(id(table), [])
+        row = table.currentRow()
+        if table.selectedItems() and 0 <= row < len(rows):
+            self.selected = rows[row]
+            for other in (self.day_table, self.due_table, self.overdue_table):
+                if other is not table:
+                    other.blockSignals(True)
+                    other.clearSelection()
+                    other.blockSignals(False)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        a = self.selected
+        booked = a is not None and a.status == "booked"
+        none = "Select an appointment first."
+        not_booked = f"This appointment is {STATUS.get(a.status, a.status).lower()}." if a else none
+        for button, command in (
+            (self.move_button, c.RescheduleAppointment),
+            (self.cancel_button, c.CancelAppointment),
+            (self.attended_button, c.MarkAttended),
+            (self.no_show_button, c.MarkNoShow),
+        ):
+            gate(button, self.session.why_not(command) or (None if booked else not_booked))
+        gate(self.book_button, self.session.why_not(c.ScheduleFollowUp))
+        gate(self.open_button, None if a else none)
+        self.selection_label.setText(
+            f"{a.patient_name} — {time_of_day(a.start)} with {a.clinician}" if a else ""
+        )
+
+    def book(self) -> None:
+        if self.book_button.isEnabled():
+            self._show_form(BookFollowUpDialog(self.session, None, self))
+
+    def _form(self, kind: str) -> None:
+        if self.selected is None:
+            return
+        ref = AppointmentRef.of_view(self.selected)
+        if kind == "move":
+            dialog: CommandFormDialog = MoveAppointmentDialog(self.session, ref, self)
+        elif kind == "cancel":
+            dialog = CancelAppointmentDialog(self.session, ref, self)
+        else:
+            dialog = ConfirmAttendanceDialog(self.session, ref, kind == "attended", self)
+        self._show_form(dialog)
+
+    def _show_form(self, dialog: CommandFormDialog) -> None:
+        self.last_form = dialog
+        dialog.open()
+
+    def _open_chart(self) -> None:
+        if self.selected is not None:
+            self.open_patient.emit(self.selected.patient_id)
+
+    def _step(self, direction: int) -> None:
+        days = 7 if self.week_mode.isChecked() else 1
+        self.day.setDate(self.day.date().addDays(direction * days))
+
+    def _mode_changed(self, week: bool) -> None:
+        self.session.prefs.set("schedule/mode", "week" if week else "day")
+        self.refresh()
+
+    def _on_changed(self, changes: Changes) -> None:
+        if "schedule" in changes.areas:
+            self.refresh()

@@ -1,0 +1,280 @@
+"""The sync panel: state, progress, last success, next retry, pending count, and the
+"needs attention" list with both values and the ways to resolve each item."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.dto import Changes, SyncOverview
+from app.services.sync_status import AttentionItem, Resolution, SyncState, SyncStatus
+from app.ui.formatting import when
+from app.ui.permissions import gate
+from app.ui.session import ClinicSession
+from app.ui.widgets import hint_label, make_primary, title_label
+
+STATES = {
+    SyncState.NOT_CONFIGURED: ("Not configured", "#5b6b7c"),
+    SyncState.IDLE: ("Up to date", "#2e7d32"),
+    SyncState.SYNCING: ("Syncing…", "#2f6fb0"),
+    SyncState.OFFLINE: ("Offline", "#b26a00"),
+    SyncState.ERROR: ("Needs IT", "#c62828"),
+}
+PHASES = {"push": "Sending changes", "pull": "Receiving changes", "rebase": "Re-applying changes"}
+COLUMNS = ("Change", "Field", "Mine", "Server's", "Why")
+EXPLAIN = {
+    SyncState.NOT_CONFIGURED: "This device works offline: everything is kept here, encrypted, "
+    "and waits to be sent. An admin can enrol a FHIR server in Settings.",
+    SyncState.OFFLINE: "The server cannot be reached. Nothing is lost: changes wait here and "
+    "are sent when the connection is back.",
+    SyncState.ERROR: "Sync stopped and needs IT: check the server address and credentials in "
+    "Settings.",
+}
+NOT_CONFIGURED_TIP = "No server is enrolled; an admin can enrol one in Settings."
+
+
+def describe_state(status: SyncStatus) -> str:
+    label = STATES[status.state][0]
+    if status.state is SyncState.OFFLINE and status.next_attempt_at:
+        return f"{label} — retrying at {when(status.next_attempt_at)}"
+    if status.state is SyncState.ERROR and status.last_error:
+        return f"{label}: {status.last_error}"
+    return label
+
+
+class EditValueDialog(QDialog):
+    """Resolve an attention item with a value typed by the user."""
+
+    def __init__(self, item: AttentionItem, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit the value to keep")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        form = QFormLayout(self)
+        form.addRow("Mine:", QLabel(item.mine or "—", self))
+        form.addRow("Server's:", QLabel(item.servers or "—", self))
+        self.value = QLineEdit(item.mine or "", self)
+        self.value.setAccessibleName("Value to keep")
+        form.addRow("Keep:", self.value)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+
+class SyncPanelView(QWidget):
+    def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.bridge = session.sync
+        self.overview: SyncOverview | None = None
+        self.attention: list[AttentionItem] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        top = QHBoxLayout()
+        top.addWidget(title_label("Sync", self))
+        top.addStretch(1)
+        self.sync_button = QPushButton("Sync now", self)
+        make_primary(self.sync_button)
+        self.sync_button.clicked.connect(self.sync_now)
+        top.addWidget(self.sync_button)
+        layout.addLayout(top)
+        layout.addWidget(self._build_status())
+        layout.addWidget(self._build_attention(), 1)
+        self.bridge.status_changed.connect(self.show_status)
+        session.changed.connect(self._on_changed)
+        self.show_status(self.bridge.status)
+
+    def _build_status(self) -> QGroupBox:
+        box = QGroupBox("Status", self)
+        grid = QGridLayout(box)
+        grid.setHorizontalSpacing(18)
+        self.state = QLabel(box)
+        self.state.setObjectName("syncState")
+        self.state.setAccessibleName("Sync state")
+        self.state.setWordWrap(True)
+        grid.addWidget(self.state, 0, 0, 1, 4)
+        self.explanation = hint_label("", box)
+        grid.addWidget(self.explanation, 5, 0, 1, 4)
+        self.progress = QProgressBar(box)
+        self.progress.setAccessibleName("Sync progress")
+        grid.addWidget(self.progress, 1, 0, 1, 4)
+        self.values: dict[str, QLabel] = {}
+        for n, (key, label) in enumerate(
+            (
+                ("server", "Server"),
+                ("last", "Last successful sync"),
+                ("next", "Next attempt"),
+                ("pending", "Waiting to be sent"),
+                ("attention", "Needs attention"),
+                ("synced", "Sent and confirmed"),
+            )
+        ):
+            caption = QLabel(f"{label}:", box)
+            caption.setObjectName("muted")
+            value = QLabel("—", box)
+            value.setAccessibleName(label)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.values[key] = value
+            grid.addWidget(caption, 2 + n // 2, (n % 2) * 2)
+            grid.addWidget(value, 2 + n // 2, (n % 2) * 2 + 1)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        return box
+
+    def _build_attention(self) -> QGroupBox:
+        box = QGroupBox("Needs attention", self)
+        column = QVBoxLayout(box)
+        column.addWidget(
+            hint_label(
+                "Changes the server could not take as they are, because someone changed the same "
+                "thing elsewhere. Both values are shown; the one not kept stays in the history.",
+                box,
+            )
+        )
+        self.table = QTableWidget(0, len(COLUMNS), box)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setAccessibleName("Items that need attention")
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        column.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        self.keep_button = QPushButton("Keep mine", box)
+        self.take_button = QPushButton("Take the server's", box)
+        self.edit_button = QPushButton("Edit…", box)
+        self.keep_button.clicked.connect(lambda: self.resolve(Resolution.KEEP_MINE))
+        self.take_button.clicked.connect(lambda: self.resolve(Resolution.TAKE_SERVERS))
+        self.edit_button.clicked.connect(self._edit)
+        for button in (self.keep_button, self.take_button, self.edit_button):
+            row.addWidget(button)
+        row.addStretch(1)
+        column.addLayout(row)
+        return box
+
+    # -- status ----------------------------------------------------------------------------
+
+    def show_status(self, status: SyncStatus) -> None:
+        colour = STATES[status.state][1]
+        self.state.setText(describe_state(status))
+        self.state.setStyleSheet(f"color: {colour};")
+        progress = status.progress
+        self.progress.setVisible(status.state is SyncState.SYNCING)
+        if progress is not None and progress.total:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.done)
+            self.progress.setFormat(
+                f"{PHASES.get(progress.phase, progress.phase)}: {progress.done} of {progress.total}"
+            )
+        else:
+            self.progress.setRange(0, 0)  # busy
+        configured = status.state is not SyncState.NOT_CONFIGURED
+        self.explanation.setText(EXPLAIN.get(status.state, ""))
+        self.explanation.setVisible(status.state in EXPLAIN)
+        self.values["server"].setText(status.server_url or "not enrolled")
+        self.values["last"].setText(
+            when(status.last_success_at) if status.last_success_at else "never"
+        )
+        self.values["next"].setText(when(status.next_attempt_at) if status.next_attempt_at else "—")
+        self._show_counts(status)
+        gate(
+            self.sync_button,
+            None if configured else NOT_CONFIGURED_TIP,
+            "Send and receive changes now (Ctrl+Shift+S)",
+        )
+        if status.state is SyncState.SYNCING:
+            gate(self.sync_button, "A sync is running.")
+        self.attention = list(status.attention)
+        self._fill_attention()
+        if not configured:
+            self.refresh_overview()
+
+    def _show_counts(self, status: SyncStatus) -> None:
+        local = self.overview
+        use_local = status.state is SyncState.NOT_CONFIGURED and local is not None
+        pending = local.pending if use_local and local else status.pending
+        attention = local.needs_attention if use_local and local else status.needs_attention
+        self.values["pending"].setText(str(pending))
+        self.values["attention"].setText(str(attention))
+        self.values["synced"].setText(str(local.synced) if local else "—")
+
+    def refresh_overview(self) -> None:
+        queries = self.session.clinic.queries
+        self.session.run(
+            queries.sync_overview, success=self._overview, owner=self, label="Counting changes…"
+        )
+
+    def _overview(self, overview: SyncOverview) -> None:
+        self.overview = overview
+        self._show_counts(self.bridge.status)
+
+    def _on_changed(self, changes: Changes) -> None:
+        if self.isVisible():  # otherwise counted again when the page is shown
+            self.refresh_overview()
+
+    # -- attention -------------------------------------------------------------------------
+
+    def _fill_attention(self) -> None:
+        self.table.setRowCount(len(self.attention))
+        for r, item in enumerate(self.attention):
+            for col, value in enumerate(
+                (
+                    item.command_type,
+                    item.field or "",
+                    item.mine or "—",
+                    item.servers or "—",
+                    item.message,
+                )
+            ):
+                self.table.setItem(r, col, QTableWidgetItem(value))
+        self._update_buttons()
+
+    def selected_item(self) -> AttentionItem | None:
+        row = self.table.currentRow()
+        has = self.table.selectedItems() and 0 <= row < len(self.attention)
+        return self.attention[row] if has else None
+
+    def _update_buttons(self) -> None:
+        reason = None if self.selected_item() else "Select an item first."
+        for button in (self.keep_button, self.take_button, self.edit_button):
+            gate(button, reason)
+
+    def resolve(self, resolution: Resolution, value: str | None = None) -> None:
+        item = self.selected_item()
+        if item is not None:
+            self.bridge.resolve(item.command_id, resolution, value, owner=self)
+
+    def _edit(self) -> None:
+        item = self.selected_item()
+        if item is None:
+            return
+        dialog = EditValueDialog(item, self)
+        dialog.accepted.connect(lambda: self.resolve(Resolution.EDIT, dialog.value.text()))
+        dialog.open()
+
+    def sync_now(self) -> None:
+        if self.sync_button.isEnabled():
+            self.bridge.sync_now(owner=self)

@@ -1,0 +1,114 @@
+"""The timeline: everything recorded on the chart, newest first, with who and when.
+Entries later marked entered-in-error stay, struck through and greyed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
+
+from app.services.dto import TimelineEntry
+from app.ui.formatting import when
+
+COLUMNS = ("When", "Entry", "By", "Recorded")
+ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
+
+
+def readable(text: str) -> str:
+    """Entry text with ISO instants (e.g. of a booked follow-up) shown in local time."""
+    return ISO_INSTANT.sub(lambda m: when(m.group(0)), text)
+
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class TimelineModel(QAbstractTableModel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entries: list[TimelineEntry] = []
+
+    def set_entries(self, entries: list[TimelineEntry]) -> None:
+        self.beginResetModel()
+        self.entries = list(entries)
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        e = self.entries[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                when(e.occurred_at),
+                readable(e.text),
+                f"{e.user} ({e.role})",
+                when(e.recorded_at),
+            )[index.column()]
+        if role == Qt.ItemDataRole.FontRole and e.entered_in_error:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
+        if role == Qt.ItemDataRole.ForegroundRole and e.entered_in_error:
+            return QBrush(QColor("#8a94a0"))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = f"{readable(e.text)}\nRecorded {when(e.recorded_at)} by {e.user} ({e.role})"
+            return tip + ("\nEntered in error" if e.entered_in_error else "")
+        if role == Qt.ItemDataRole.AccessibleTextRole and index.column() == 1:
+            return e.text + (" (entered in error)" if e.entered_in_error else "")
+        return None
+
+
+class TimelineView(QTableView):
+    mark_in_error = Signal(str, str)  # item id, its text
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.timeline = TimelineModel(self)
+        self.setModel(self.timeline)
+        self.setAccessibleName("Timeline")
+        self.setAlternatingRowColors(True)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setWordWrap(False)
+        self.verticalHeader().hide()
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.allow_corrections = False
+
+    def set_entries(self, entries: list[TimelineEntry]) -> None:
+        self.timeline.set_entries(entries)
+
+    def _menu(self, pos: Any) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return
+        entry = self.timeline.entries[index.row()]
+        menu = QMenu(self)
+        action = QAction("Mark entered in error…", menu)
+        action.setEnabled(
+            self.allow_corrections and entry.item_id is not None and not entry.entered_in_error
+        )
+        item_id, text = entry.item_id or "", entry.text
+        action.triggered.connect(lambda: self.mark_in_error.emit(item_id, text))
+        menu.addAction(action)
+        menu.popup(self.viewport().mapToGlobal(pos))

@@ -1,0 +1,67 @@
+"""Driving forms in the UI tests: fill inputs by field name, submit, wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QComboBox, QLineEdit, QPlainTextEdit, QSpinBox, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.ui.formatting import to_qdatetime
+from app.ui.forms.base import CommandFormDialog, TimeField
+
+TIMEOUT = 10_000
+
+
+def set_input(widget: QWidget, value: Any) -> None:
+    if isinstance(widget, QLineEdit):
+        widget.setText(str(value))
+    elif isinstance(widget, QPlainTextEdit):
+        widget.setPlainText(str(value))
+    elif isinstance(widget, TimeField):
+        widget.setDateTime(to_qdatetime(str(value)))
+    elif isinstance(widget, QSpinBox):
+        widget.setValue(int(value))
+    elif isinstance(widget, QComboBox):
+        index = widget.findData(value)
+        if index < 0:
+            index = widget.findText(str(value))
+        if index >= 0:
+            widget.setCurrentIndex(index)
+        elif widget.isEditable():
+            widget.setEditText(str(value))
+        else:
+            raise AssertionError(f"{value!r} is not a choice of {widget.accessibleName()}")
+    else:
+        raise TypeError(type(widget).__name__)
+
+
+def fill(form: CommandFormDialog, **values: Any) -> None:
+    for name, value in values.items():
+        set_input(form.rows[name].widget, value)
+
+
+def submit_ok(qtbot: QtBot, form: CommandFormDialog) -> None:
+    """Submit and wait until the command was recorded and the form closed."""
+    form.submit()
+    qtbot.waitUntil(lambda: form.last_changes is not None or _has_error(form), timeout=TIMEOUT)
+    assert form.last_changes is not None, _errors(form)
+
+
+def submit_refused(qtbot: QtBot, form: CommandFormDialog) -> dict[str, str]:
+    """Submit and wait for the refusal; returns the inline errors by field ('' = form level)."""
+    form.submit()
+    qtbot.waitUntil(lambda: _has_error(form) or form.last_changes is not None, timeout=TIMEOUT)
+    assert form.last_changes is None, "the command was recorded"
+    return _errors(form)
+
+
+def _has_error(form: CommandFormDialog) -> bool:
+    return bool(_errors(form)) and form.save_button.isEnabled()
+
+
+def _errors(form: CommandFormDialog) -> dict[str, str]:
+    found = {name: form.error_text(name) for name in form.rows if form.error_text(name)}
+    if not form.form_error.isHidden():
+        found[""] = form.form_error.text()
+    return found

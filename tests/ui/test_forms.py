@@ -1,0 +1,247 @@
+"""Every task form: reachable, labelled for screen readers, and refusals shown in place.
+
+A clinician works through the less common commands on a full (invented) chart: finishing an
+encounter, resolving a problem, changing an allergy's status, stopping a medication, editing
+demographics that someone else changed meanwhile, and attended / no-show / cancel on the
+schedule. The first-run wizard enrols a server.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QWizard,
+)
+from pytestqt.qtbot import QtBot
+
+from app.domain.commands import FieldChange, UpdateDemographics
+from app.ui.app_controller import AppController
+from app.ui.backend import Backend
+from app.ui.chart_actions import SPECS
+from app.ui.first_run import FirstRunDialog
+from app.ui.formatting import now_local, to_qdatetime
+from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.schedule_forms import BookFollowUpDialog
+from app.ui.main_window import MainView
+from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
+from tests.ui.demo import book_day, record_demo_clinic
+from tests.ui.helpers import TIMEOUT, fill, submit_ok, submit_refused
+
+
+def _demo(qtbot: QtBot, controller: AppController, backend: Backend) -> tuple[MainView, str]:
+    clinic = backend.unlock(CLINICIAN, CLINICIAN_PASS)
+    patient_id = record_demo_clinic(clinic, CLINICIAN)
+    book_day(clinic, CLINICIAN, [patient_id])
+    clinic.close()
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    return window, patient_id
+
+
+def _open(
+    qtbot: QtBot, window: MainView, key: str, selected: str | None = None
+) -> CommandFormDialog:
+    actions = window.chart.chart_actions
+    actions.last_form = None
+    actions.open(key, selected)
+    form = actions.last_form
+    assert isinstance(form, CommandFormDialog), key
+    qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+    return form
+
+
+def test_every_chart_form_opens_with_labelled_inputs(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    window, _ = _demo(qtbot, controller, seeded)
+    submit_ok(qtbot, _open(qtbot, window, "encounter"))  # so "finish encounter" applies
+    chart = window.chart
+    qtbot.waitUntil(
+        lambda: chart.chart_actions.actions["finish_encounter"].isEnabled(), timeout=TIMEOUT
+    )
+    for key in SPECS:
+        assert window.chart.chart_actions.actions[key].isEnabled(), key
+        form = _open(qtbot, window, key)
+        inputs = [
+            w
+            for w in form.findChildren(QLineEdit)
+            + form.findChildren(QComboBox)
+            + form.findChildren(QPlainTextEdit)
+            + form.findChildren(QAbstractSpinBox)
+            if w.parent() is not None and not isinstance(w.parent(), QAbstractSpinBox | QComboBox)
+        ]
+        assert inputs, key
+        assert all(w.accessibleName() for w in inputs), (
+            key,
+            [w for w in inputs if not w.accessibleName()],
+        )
+        chain, widget = [], form.nextInFocusChain()
+        while widget is not form and len(chain) < 200:
+            chain.append(widget)
+            widget = widget.nextInFocusChain()
+        assert form.save_button in chain
+        form.reject()
+
+
+def test_less_common_chart_commands(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    window, patient_id = _demo(qtbot, controller, seeded)
+    chart = window.chart
+
+    def current() -> object:
+        assert chart.current is not None
+        return chart.current
+
+    # start and finish an encounter
+    submit_ok(qtbot, fill_and(_open(qtbot, window, "encounter"), reason="Cough for 3 days"))
+    qtbot.waitUntil(
+        lambda: any(e.status == "in-progress" for e in chart.current.encounters),  # type: ignore[union-attr]
+        timeout=TIMEOUT,
+    )
+    submit_ok(qtbot, _open(qtbot, window, "finish_encounter"))
+    qtbot.waitUntil(
+        lambda: all(e.status == "finished" for e in chart.current.encounters),  # type: ignore[union-attr]
+        timeout=TIMEOUT,
+    )
+    assert not chart.chart_actions.actions["finish_encounter"].isEnabled()
+    assert chart.chart_actions.actions["finish_encounter"].toolTip() == (
+        "There is no encounter in progress."
+    )
+
+    # resolve a problem picked in the summary list
+    problems = chart.summary.lists["problems"]
+    problems.setCurrentRow(1)
+    second = chart.current.problems[1]  # type: ignore[union-attr]
+    resolve = next(
+        b
+        for b in chart.summary.findChildren(type(window.patients.new_button))
+        if b.text() == "Resolve…"
+    )
+    resolve.click()
+    form = chart.chart_actions.last_form
+    assert isinstance(form, CommandFormDialog)
+    assert form.rows["diagnosis_id"].widget.currentData() == second.item_id  # type: ignore[attr-defined]
+    submit_ok(qtbot, form)
+    qtbot.waitUntil(lambda: len(chart.current.problems) == 1, timeout=TIMEOUT)  # type: ignore[union-attr]
+
+    # allergy status, then stop a medication (a reason is required)
+    peanut = next(a for a in chart.current.allergies if a.data["substance"] == "Peanut")  # type: ignore[union-attr]
+    submit_ok(
+        qtbot, fill_and(_open(qtbot, window, "allergy_status", peanut.item_id), status="inactive")
+    )
+    qtbot.waitUntil(lambda: chart.current.allergy_banner == ["Penicillins"], timeout=TIMEOUT)  # type: ignore[union-attr]
+    # change a dose (the dose seen travels along, so a concurrent change is not overwritten)
+    form = _open(qtbot, window, "change_dose")
+    assert submit_refused(qtbot, form) == {"dose": "Dose is required."}
+    before = {m.item_id: m.data["dose"] for m in chart.current.medications}  # type: ignore[union-attr]
+    submit_ok(qtbot, fill_and(form, dose="250", reason="Kidney function"))
+    qtbot.waitUntil(
+        lambda: sorted(m.data["dose"] for m in chart.current.medications)  # type: ignore[union-attr]
+        != sorted(before.values()),
+        timeout=TIMEOUT,
+    )
+    assert 250 in [m.data["dose"] for m in chart.current.medications]  # type: ignore[union-attr]
+    assert chart.current.timeline[0].text.startswith("Dose changed:")  # type: ignore[union-attr]
+    form = _open(qtbot, window, "discontinue")
+    assert submit_refused(qtbot, form) == {"reason": "Reason is required."}
+    submit_ok(qtbot, fill_and(form, reason="Glucose controlled by diet"))
+    qtbot.waitUntil(lambda: len(chart.current.medications) == 1, timeout=TIMEOUT)  # type: ignore[union-attr]
+
+    # demographics: someone else changes the phone while the form is open
+    form = _open(qtbot, window, "demographics")
+    done: list[object] = []
+    window.session.execute(
+        UpdateDemographics(
+            patient_id=patient_id,
+            changes={"phone": FieldChange(new="+254 700 000 111", expected="+254 712 480 316")},
+        ),
+        owner=None,
+        success=done.append,
+    )
+    qtbot.waitUntil(lambda: bool(done), timeout=TIMEOUT)
+    fill(form, phone="+254 722 999 000")
+    errors = submit_refused(qtbot, form)
+    assert errors == {"phone": "Phone was changed by someone else since you opened the chart."}
+    form.reject()
+
+    # the schedule: cancel the booked follow-up, mark another attended, and a past one no-show
+    booked = [a for a in chart.current.appointments if a.status == "booked"]  # type: ignore[union-attr]
+    follow_up = next(a for a in booked if a.data["reason"] == "BP and glucose review")
+    window.show_page(1)
+    schedule = window.schedule
+    qtbot.waitUntil(lambda: schedule.loads_done > 0, timeout=TIMEOUT)
+    overdue = schedule.overdue_table  # booked 3 hours ago: overdue whatever the time of day
+    qtbot.waitUntil(lambda: overdue.rowCount() == 1, timeout=TIMEOUT)
+    overdue.selectRow(0)
+    assert schedule.no_show_button.isEnabled()
+    schedule.no_show_button.click()
+    assert schedule.last_form is not None
+    submit_ok(qtbot, schedule.last_form)
+    qtbot.waitUntil(lambda: overdue.rowCount() == 0, timeout=TIMEOUT)
+    day = schedule.day_table  # the demo follow-up is in 2 hours: today or (late) tomorrow
+    schedule.day.setDate(to_qdatetime(follow_up.data["start"]).date())
+    schedule.week_mode.setChecked(True)
+    qtbot.waitUntil(
+        lambda: any(a.appointment_id == follow_up.item_id for a in schedule.rows[id(day)]),
+        timeout=TIMEOUT,
+    )
+    day.selectRow([a.appointment_id for a in schedule.rows[id(day)]].index(follow_up.item_id))
+    schedule.attended_button.click()
+    submit_ok(qtbot, schedule.last_form)
+    qtbot.waitUntil(
+        lambda: any(a.status == "fulfilled" for a in schedule.rows[id(day)]), timeout=TIMEOUT
+    )
+    statuses = {day.item(r, 4).text() for r in range(day.rowCount())}
+    assert "Attended" in statuses
+
+    # book from the schedule: find the patient in the form itself
+    schedule.book()
+    form = schedule.last_form
+    assert isinstance(form, BookFollowUpDialog) and form.picker is not None
+    assert submit_refused(qtbot, form) == {"patient": "Find and choose the patient."}
+    far = (now_local() + timedelta(days=2)).replace(hour=11, minute=0, second=0)
+    fill(form, start=far.isoformat())  # clear of every demo appointment
+    qtbot.keyClicks(form.picker.query, "odhiambo")
+    qtbot.waitUntil(lambda: form.picker.results.count() == 1, timeout=TIMEOUT)  # type: ignore[union-attr]
+    submit_ok(qtbot, form)
+    assert form.last_changes is not None and form.last_changes.patient_id == patient_id
+
+
+def fill_and(form: CommandFormDialog, **values: object) -> CommandFormDialog:
+    fill(form, **values)
+    return form
+
+
+def test_first_run_enrols_a_server(qtbot: QtBot, controller: AppController) -> None:
+    controller.start()
+    wizard = controller.dialog
+    assert isinstance(wizard, FirstRunDialog)
+    wizard.admin_page.passphrase.setText("admin passphrase")
+    wizard.admin_page.repeat.setText("admin passphrase")
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentPage() is wizard.recovery_page, timeout=TIMEOUT)
+    wizard.recovery_page.saved.setChecked(True)
+    wizard.next()
+    page = wizard.server_page
+    page.server.setText("fhir.example.org")
+    finish = wizard.button(QWizard.WizardButton.FinishButton)
+    finish.click()
+    qtbot.waitUntil(lambda: not page.error.isHidden(), timeout=TIMEOUT)
+    assert page.error.text() == "Server address: The server address must start with https://."
+    page.server.setText("https://fhir.example.org/fhir")
+    page.auth.setCurrentIndex(page.auth.findData("bearer"))
+    page.token.setText("s3cret-token")
+    finish.click()
+    qtbot.waitUntil(lambda: controller.session is not None, timeout=TIMEOUT)
+    assert controller.session is not None
+    settings = controller.session.clinic.settings.get()
+    assert settings.server_url == "https://fhir.example.org/fhir"
+    assert settings.auth_mode == "bearer" and settings.bearer_token == "s3cret-token"
+    assert wizard.property("recovery") is None  # the secret is not kept once shown

@@ -1,0 +1,94 @@
+"""Auto-lock after idle time, and the chart "as of" a past moment."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from PySide6.QtCore import QDateTime, QPoint
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from app.domain.commands import RecordAllergy
+from app.services.settings import DeviceSettings
+from app.ui.app_controller import LOCKED_NOTICE, AppController
+from app.ui.backend import Backend
+from app.ui.unlock_dialog import UnlockDialog
+from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as, register_patient
+from tests.ui.helpers import TIMEOUT
+
+
+def test_idle_time_locks_and_activity_keeps_it_open(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    controller.auto_lock_override_ms = 600
+    controller._apply_settings(DeviceSettings())
+    # Moving the mouse keeps resetting the idle clock ...
+    for _ in range(8):
+        QTest.mouseMove(window.patients.table.viewport(), QPoint(5, 5))
+        qtbot.wait(120)
+        QTest.mouseMove(window.patients.table.viewport(), QPoint(9, 9))
+        qtbot.wait(120)
+    assert controller.window is window
+    # ... and doing nothing locks.
+    qtbot.waitUntil(lambda: controller.window is None, timeout=5_000)
+    dialog = controller.dialog
+    assert isinstance(dialog, UnlockDialog)
+    assert dialog.notice.text() == LOCKED_NOTICE
+    assert dialog.user.text() == CLINICIAN  # remembered (a staff name, not patient data)
+    assert controller.session is None
+
+
+def test_a_result_arriving_after_the_lock_is_dropped(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    delivered: list[object] = []
+    controller.ops.run(lambda: time.sleep(0.3) or "late", success=delivered.append)
+    window.chart.show_patient(patient_id)
+    controller.lock()
+    qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)
+    assert delivered == []
+
+
+def test_the_chart_as_it_was_before_an_allergy_was_recorded(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    patient_id = register_patient(seeded)
+    qtbot.wait(1100)
+    before = datetime.now().astimezone()
+    qtbot.wait(1100)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    session, chart = window.session, window.chart
+    done: list[object] = []
+    session.execute(
+        RecordAllergy(patient_id=patient_id, substance="Sulfa drugs"),
+        owner=None,
+        success=done.append,
+    )
+    qtbot.waitUntil(lambda: bool(done), timeout=TIMEOUT)
+    window.patients.refresh(select=patient_id)
+    qtbot.waitUntil(lambda: chart.current is not None, timeout=TIMEOUT)
+    assert chart.current is not None and chart.current.allergy_banner == ["Sulfa drugs"]
+
+    chart.as_of_box.setChecked(True)
+    chart.as_of_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(before.timestamp())))
+    qtbot.waitUntil(
+        lambda: chart.current is not None and chart.current.as_of is not None, timeout=TIMEOUT
+    )
+    assert chart.current.allergy_banner == []
+    assert chart.header.allergies.text() == "No allergies recorded"
+    assert chart.header.as_of.isVisibleTo(chart)
+    vitals = chart.chart_actions.actions["vitals"]
+    assert not vitals.isEnabled()
+    assert "as it was on" in vitals.toolTip()
+
+    chart.as_of_box.setChecked(False)
+    qtbot.waitUntil(
+        lambda: chart.current is not None and chart.current.as_of is None, timeout=TIMEOUT
+    )
+    assert chart.current.allergy_banner == ["Sulfa drugs"]
+    assert chart.chart_actions.actions["vitals"].isEnabled()
+    assert chart.header.allergies.objectName() == "allergyBanner"

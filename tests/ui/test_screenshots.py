@@ -1,0 +1,135 @@
+"""Render every main screen at 1280×720 to PNG and check that none is blank.
+
+Set FIELDCHART_SCREENSHOT_DIR to keep the images somewhere to look at (docs/screenshot.png is
+the chart one, taken this way).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QWidget, QWizard
+from pytestqt.qtbot import QtBot
+
+from app.domain.roles import Role
+from app.ui.app_controller import AppController
+from app.ui.backend import Backend
+from app.ui.first_run import FirstRunDialog
+from app.ui.main_window import MainView
+from app.ui.unlock_dialog import UnlockDialog
+from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, open_as
+from tests.ui.demo import book_day, record_demo_clinic
+from tests.ui.helpers import TIMEOUT
+
+SIZE = (1280, 720)
+
+
+def _out(tmp_path: Path) -> Path:
+    chosen = os.environ.get("FIELDCHART_SCREENSHOT_DIR")
+    out = Path(chosen) if chosen else tmp_path / "screens"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _save(qtbot: QtBot, widget: QWidget, path: Path) -> QImage:
+    qtbot.wait(150)  # let queued layout and paint events settle
+    QApplication.processEvents()
+    image = widget.grab().toImage()
+    assert image.save(str(path)), path
+    return image
+
+
+def _not_blank(image: QImage, min_colours: int = 40) -> None:
+    step = 4
+    colours = {
+        image.pixel(x, y)
+        for x in range(0, image.width(), step)
+        for y in range(0, image.height(), step)
+    }
+    assert len(colours) >= min_colours, f"only {len(colours)} colours: looks blank"
+
+
+def _window_at_size(window: MainView) -> None:
+    window.resize(*SIZE)
+    window.show()
+
+
+def test_every_screen_renders(
+    qtbot: QtBot, controller: AppController, backend: Backend, tmp_path: Path
+) -> None:
+    out = _out(tmp_path)
+    shots: dict[str, QImage] = {}
+
+    # first run and unlock
+    controller.start()
+    wizard = controller.dialog
+    assert isinstance(wizard, FirstRunDialog)
+    wizard.resize(720, 560)
+    shots["first-run"] = _save(qtbot, wizard, out / "first-run.png")
+    wizard.admin_page.passphrase.setText(ADMIN_PASS)
+    wizard.admin_page.repeat.setText(ADMIN_PASS)
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentPage() is wizard.recovery_page, timeout=TIMEOUT)
+    shots["first-run-recovery"] = _save(qtbot, wizard, out / "first-run-recovery.png")
+    wizard.recovery_page.saved.setChecked(True)
+    wizard.next()
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    qtbot.waitUntil(lambda: controller.window is not None, timeout=TIMEOUT)
+    assert controller.session is not None
+    controller.session.users().add_user(CLINICIAN, Role.CLINICIAN, CLINICIAN_PASS)
+    controller.lock()
+    dialog = controller.dialog
+    assert isinstance(dialog, UnlockDialog)
+    shots["unlock"] = _save(qtbot, dialog, out / "unlock.png")
+    dialog.close()
+
+    # the clinician's day
+    clinic = backend.unlock(CLINICIAN, CLINICIAN_PASS)
+    patient_id = record_demo_clinic(clinic, CLINICIAN)
+    found = clinic.queries.search_patients("")
+    others = [p.patient_id for p in found if p.patient_id != patient_id]
+    book_day(clinic, CLINICIAN, others)
+    clinic.close()
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    _window_at_size(window)
+    window.open_patient(patient_id)
+    chart = window.chart
+    qtbot.waitUntil(
+        lambda: chart.current is not None and window.patients.model.patients != [], timeout=TIMEOUT
+    )
+    for index, name in enumerate(("chart", "timeline", "vitals", "notes", "encounters")):
+        chart.tabs.setCurrentIndex(index)
+        shots[name] = _save(qtbot, window, out / f"{name}.png")
+    chart.tabs.setCurrentIndex(0)
+    window.show_page(1)
+    qtbot.waitUntil(lambda: window.schedule.loads_done > 0, timeout=TIMEOUT)
+    shots["schedule"] = _save(qtbot, window, out / "schedule.png")
+    window.show_page(2)
+    shots["sync"] = _save(qtbot, window, out / "sync.png")
+    window.show_page(3)
+    qtbot.waitUntil(lambda: window.settings.current is not None, timeout=TIMEOUT)
+    shots["settings"] = _save(qtbot, window, out / "settings.png")
+    window.show_page(0)
+    chart.chart_actions.open("prescribe")
+    form = chart.chart_actions.last_form
+    assert form is not None
+    shots["prescribe-form"] = _save(qtbot, form, out / "prescribe-form.png")
+    form.close()
+    controller.lock()
+
+    # the admin's screens
+    window = open_as(controller, qtbot, ADMIN, ADMIN_PASS)
+    _window_at_size(window)
+    window.show_page(4)
+    qtbot.waitUntil(lambda: len(window.users.users) == 2, timeout=TIMEOUT)
+    shots["users"] = _save(qtbot, window, out / "users.png")
+    window.show_page(5)
+    qtbot.waitUntil(lambda: len(window.audit.entries) > 10, timeout=TIMEOUT)
+    shots["audit"] = _save(qtbot, window, out / "audit.png")
+
+    for name, image in shots.items():
+        assert (out / f"{name}.png").stat().st_size > 5_000, name
+        _not_blank(image)
+    assert shots["chart"].width() >= SIZE[0] and shots["chart"].height() >= SIZE[1]
