@@ -7,7 +7,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -75,16 +74,17 @@ class ChartSummaryWidget(QWidget):
         listing.setAlternatingRowColors(True)
         self.lists[key] = listing
         layout.addWidget(listing, 1)
-        row = QHBoxLayout()
-        for action_key, label in buttons:
+        # Two buttons per row: a third would be clipped in a third of a 1280-px window.
+        row = QGridLayout()
+        row.setColumnStretch(2, 1)
+        for index, (action_key, label) in enumerate(buttons):
             button = QPushButton(label, box)
             button.setAccessibleName(f"{label.rstrip('…')} ({title})")
             action = self.chart_actions.actions[action_key]
             self._mirror(button, action_key)
             action.changed.connect(lambda b=button, k=action_key: self._mirror(b, k))
             button.clicked.connect(lambda _=False, k=action_key, lst=listing: self._run(k, lst))
-            row.addWidget(button)
-        row.addStretch(1)
+            row.addWidget(button, index // 2, index % 2)
         layout.addLayout(row)
         return box
 
