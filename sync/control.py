@@ -163,7 +163,15 @@ class ClinicSync:
         return items
 
     def _with_attention(self, status: SyncStatus) -> SyncStatus:
-        return replace(status, attention=self._attention())
+        """Counts and the attention list as they are now (the worker's are from its last
+        cycle; a command recorded or resolved since must show as pending at once)."""
+        counts = self._counts()
+        return replace(
+            status,
+            pending=counts.get("pending", status.pending),
+            needs_attention=counts.get("needs-attention", status.needs_attention),
+            attention=self._attention(),
+        )
 
     def _publish(self, status: SyncStatus) -> None:
         for listener in list(self._listeners):
