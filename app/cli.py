@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
-from app.commandline import clinic_commands, sync_commands, vault_commands
+from app.commandline import clinic_commands, it_commands, sync_commands, vault_commands
 from app.commandline.errors import CliError
 from app.domain.errors import DomainError
 from app.store.errors import CredentialsError, StoreError
@@ -27,16 +29,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", dest="app_data_dir", default=None, help="vault directory for the desktop app"
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation in a temporary vault (offscreen window); exit 0 if it works",
+    )
+    parser.add_argument("--version", action="version", version=f"fieldchart {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     vault_commands.register(sub)
     clinic_commands.register(sub)
     sync_commands.register(sub)
+    it_commands.register(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("fieldchart")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from app.logging_setup import configure_logging
+
+    configure_logging()
+    if args.self_test:
+        if args.command is not None:
+            parser.error("--self-test takes no command")
+        from app.selftest import run
+
+        return run()
     if args.command is None:
         from app.main import run_desktop  # Qt is imported only when the app is wanted
 
@@ -45,28 +70,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    name = " ".join(n for n in (args.command, getattr(args, "user_command", None)) if n)
+    started = time.monotonic()
+    log.info("%s: started", name)
+    code = _run(args)
+    log.info("%s: exit code %d after %.2f s", name, code, time.monotonic() - started)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args))
     except CliError as exc:
         _say(str(exc))
-        return exc.exit_code
+        return _failed(args, exc, exc.exit_code)
     except CredentialsError as exc:
         _say(str(exc))
-        return 2
+        return _failed(args, exc, 2)
     except DomainError as exc:
         _say(exc.message)
-        return 1
+        return _failed(args, exc, 1)
     except (StoreError, ValueError) as exc:
         _say(str(exc))
-        return 1
+        return _failed(args, exc, 1)
     except KeyboardInterrupt:
         _say("interrupted")
         return 1
     except Exception as exc:  # the last line of defence: a plain line, never a traceback
         # Only the type: an unexpected message could carry data we did not vet.
-        log.debug("unexpected error in %s", args.command, exc_info=True)
+        log.error("unexpected error in %s", args.command, exc_info=True)
         _say(f"internal error ({type(exc).__name__}); nothing was changed by the failed step")
         return 1
+
+
+def _failed(args: argparse.Namespace, exc: BaseException, code: int) -> int:
+    # The class only: messages can name a field's value.
+    log.info("%s refused or failed: %s", args.command, type(exc).__name__)
+    return code
 
 
 def _say(message: str) -> None:

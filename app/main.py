@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app.domain.roles import Role
 from app.services.clinic import Clinic, open_clinic
-from app.services.sync_status import SyncControl
+from app.services.sync_status import SyncControl, UnconfiguredSync
 from app.store.crypto import RFC9106_SECOND, KdfParams
 from app.store.errors import StoreError, UserExistsError
 from app.store.reference_data import bundled_catalog
@@ -121,9 +121,26 @@ def build_backend(
     )
 
 
+def render_main_window(
+    clinic: Clinic, data_dir: Path, png: Path, *, patient_id: str | None = None
+) -> None:
+    """Render the main window of an unlocked clinic to `png` (used by --self-test)."""
+    from app.ui.desktop import render_main_window as render
+
+    render(
+        clinic,
+        build_backend(data_dir, sync_for=lambda _c: UnconfiguredSync()),
+        png,
+        patient_id=patient_id,
+    )
+
+
 def run_desktop(data_dir: str | None) -> int:
     """Open the desktop app on `data_dir` (default: the platform's data directory)."""
     from app.commandline.context import default_data_dir
+    from app.logging_setup import configure_logging
+
+    configure_logging()
     from app.ui.desktop import run  # Qt is imported only when the app is wanted
 
     path = Path(data_dir) if data_dir else default_data_dir()

@@ -21,6 +21,7 @@ from app.services.sync_status import (
     SyncState,
     SyncStatus,
 )
+from app.worker_status import WorkerStatusFile
 from sync.fhir.client import FhirClient
 from sync.setup import SyncNotConfiguredError, client_for, engine_for, gateway_for
 from sync.worker import SyncWorker
@@ -37,6 +38,7 @@ class ClinicSync:
         self._lock = threading.Lock()
         self._worker: SyncWorker | None = None
         self._client: FhirClient | None = None
+        self._status_file: WorkerStatusFile | None = None
         self._gateway = gateway_for(clinic)
         self._not_configured_reason: str | None = None
         if start:
@@ -67,16 +69,23 @@ class ClinicSync:
             last_success_at=self._gateway.journal("last_success_at"),
         )
         worker.subscribe(lambda status: self._publish(self._with_attention(status)))
+        # What `fieldchart diagnose` reports of the running worker (no patient data).
+        status_file = WorkerStatusFile(
+            self._clinic.vault.data_dir, interval_minutes=settings.sync_interval_minutes
+        )
+        worker.subscribe(status_file)
         with self._lock:
-            self._client, self._worker = client, worker
+            self._client, self._worker, self._status_file = client, worker, status_file
         worker.start()
 
     def stop(self) -> None:
         with self._lock:
-            worker, client = self._worker, self._client
-            self._worker = self._client = None
+            worker, client, status_file = self._worker, self._client, self._status_file
+            self._worker = self._client = self._status_file = None
         if worker is not None:
             worker.stop()
+        if status_file is not None:
+            status_file.remove()
         if client is not None:
             client.close()
 

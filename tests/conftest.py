@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# CLI processes started by tests log here, not into the CI user's real log directory.
+os.environ.setdefault("FIELDCHART_LOG_DIR", tempfile.mkdtemp(prefix="fieldchart-test-logs-"))
 
 pytest_plugins = ["tests.peer.plugin"]

@@ -14,6 +14,8 @@ from app.services.clinic import Clinic, open_clinic
 from app.services.settings import AUTH_MODES
 from app.services.sync_gateway import SyncGateway
 
+QUARANTINE_SHOWN = 50
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("enroll", help="connect this device to a central FHIR R4 server (admin)")
@@ -44,6 +46,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=cmd_status)
 
 
+CONFIG_FORMAT = "fieldchart-clinic-config/1"  # optional "format" key of --config files
+
+
 def _print(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, sort_keys=True))
 
@@ -67,12 +72,19 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
             "auto_lock_minutes",
             "ca_bundle_pem",
         }
-        unknown = sorted(set(loaded) - allowed)
+        unknown = sorted(set(loaded) - allowed - {"format"})
         if unknown:
             raise UsageError(
                 f"{args.config}: unknown setting {unknown[0]!r} "
                 f"(known: {', '.join(sorted(allowed))})"
             )
+        if loaded.pop("format", CONFIG_FORMAT) != CONFIG_FORMAT:
+            raise UsageError(f"{args.config}: format must be {CONFIG_FORMAT!r}")
+        for key, value in loaded.items():  # a wrong type is a usage error, not a crash
+            minutes = key.endswith("_minutes")
+            if isinstance(value, bool) or not isinstance(value, int if minutes else str):
+                kind = "a whole number of minutes" if minutes else "a string"
+                raise UsageError(f"{args.config}: {key} must be {kind}")
         values.update(loaded)
     flags = {
         "server_url": args.server,
@@ -200,6 +212,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             "last_success_at": gateway.journal("last_success_at"),
             "last_error": gateway.journal("last_error"),
             "quarantined": len(gateway.quarantined()),
+            # What IT needs to find each item; reasons name elements, never patient data.
+            "quarantine": [
+                {k: q[k] for k in ("received_at", "resource_type", "resource_id", "reason")}
+                for q in gateway.quarantined(QUARANTINE_SHOWN)
+            ],
         }
     finally:
         clinic.close()
@@ -211,4 +228,6 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"pending {status['pending']}, needs attention {status['needs_attention']}, "
             f"last success {status['last_success_at'] or 'never'}"
         )
+        if status["quarantined"]:
+            print(f"quarantined server items: {status['quarantined']} (see --json)")
     return 0

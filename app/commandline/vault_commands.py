@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from app.commandline.context import (
     PASSPHRASE_ENV,
+    USER_ENV,
     add_credentials,
     add_data_dir,
     data_dir_of,
@@ -138,7 +140,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 
 def cmd_passwd(args: argparse.Namespace) -> int:
     vault = Vault.open(data_dir_of(args))
-    user = args.acting_user or vault.first_admin
+    user = args.acting_user or os.environ.get(USER_ENV) or vault.first_admin
     old = read_passphrase(args.passphrase_file, PASSPHRASE_ENV, f"Current passphrase for {user}: ")
     new = read_passphrase(
         args.new_passphrase_file, NEW_PASSPHRASE_ENV, f"New passphrase for {user}: ", confirm=True

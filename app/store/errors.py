@@ -8,10 +8,14 @@
     ├── CredentialsError         (the CLI maps these to exit code 2)
     │   ├── UnknownUserError
     │   ├── WrongPassphraseError
-    │   └── WrongRecoverySecretError
+    │   ├── WrongRecoverySecretError
+    │   └── PassphraseResetRequiredError  a full key rotation removed this user's slot
     ├── VaultLockedError         the vault was locked; keys are gone
     ├── PermissionDeniedError    the unlocked user's role may not do this
     ├── UserExistsError / UserDisabledError
+    ├── VaultInUseError          another process has the vault open (rotate-key, restore)
+    ├── KeyRotationError         a key rotation was refused or could not complete
+    ├── BackupError              a backup cannot be written, or a file is not a usable backup
     ├── ConcurrencyError         expected stream version did not match
     └── TamperError              the event log failed verification (names the position)
 
@@ -54,6 +58,22 @@ class WrongPassphraseError(CredentialsError):
 
 
 class WrongRecoverySecretError(CredentialsError):
+    pass
+
+
+class PassphraseResetRequiredError(CredentialsError):
+    pass
+
+
+class VaultInUseError(StoreError):
+    pass
+
+
+class KeyRotationError(StoreError):
+    pass
+
+
+class BackupError(StoreError):
     pass
 
 

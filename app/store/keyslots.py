@@ -1,4 +1,14 @@
-"""Key slots: the data key wrapped once per user and once for recovery, like LUKS.
+"""Key slots: a vault key wrapped once per user and once for recovery, like LUKS.
+
+Format 2 (vaults created since key rotation exists) has two levels:
+
+    passphrase --Argon2id--> slot key --AES-GCM--> vault key --AES-GCM--> data key
+                                                                  (opens the SQLCipher file)
+
+so `rotate-key` can replace the data key and re-wrap it under the vault key without knowing
+anybody's passphrase: every slot opens the new data key at once, and the old data key opens
+nothing any more. Format 1 (older vaults) wraps the data key directly in every slot; it is
+read as if vault key and data key were the same key.
 
 The slot file sits beside the encrypted database and holds no patient data: user names, salts,
 Argon2id parameters and wrapped keys. It is rewritten atomically (temp file, fsync, rename).
@@ -17,7 +27,8 @@ from app.store import crypto
 from app.store.crypto import DecryptionError, KdfParams
 from app.store.errors import NotAVaultError
 
-FORMAT = "fieldchart-keyslots/1"
+FORMAT = "fieldchart-keyslots/1"  # slots wrap the data key itself
+FORMAT_V2 = "fieldchart-keyslots/2"  # slots wrap the vault key, which wraps the data key
 SALT_BYTES = 16
 
 
@@ -61,40 +72,110 @@ def user_slot_id(user: str) -> str:
 RECOVERY_SLOT = "recovery"
 
 
+@dataclass(frozen=True)
+class WrappedDataKey:
+    """The data key sealed under the vault key (format 2), with its generation number."""
+
+    generation: int  # 1 at creation, +1 per rotation
+    wrapped: bytes
+    created_at: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "generation": self.generation,
+            "wrapped": _b64(self.wrapped),
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> WrappedDataKey:
+        return cls(
+            generation=int(data["generation"]),  # type: ignore[call-overload]
+            wrapped=_unb64(str(data["wrapped"])),
+            created_at=str(data["created_at"]),
+        )
+
+
 @dataclass
 class KeySlotFile:
     vault_id: str
     first_admin: str = ""  # the default acting user for IT commands; not a secret
     slots: dict[str, KeySlot] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)  # names only, for a clear refusal
+    # Format 2: the data key under the vault key. None: format 1, slots hold the data key.
+    data_key: WrappedDataKey | None = None
+    # Users whose slot a full key rotation removed: they need a new passphrase from an admin.
+    reset_required: set[str] = field(default_factory=set)
 
-    def wrap(
-        self, slot_id: str, secret: bytes, data_key: bytes | bytearray, kdf: KdfParams
-    ) -> None:
-        """Create or replace one slot so that `secret` unwraps `data_key`."""
+    @property
+    def legacy(self) -> bool:
+        """Format 1: every slot wraps the data key itself (no separate vault key)."""
+        return self.data_key is None
+
+    def wrap(self, slot_id: str, secret: bytes, key: bytes | bytearray, kdf: KdfParams) -> None:
+        """Create or replace one slot so that `secret` unwraps `key` (the vault key; in a
+        format-1 file, the data key)."""
         salt = secrets.token_bytes(SALT_BYTES)
         wrapping_key = crypto.derive_slot_key(secret, salt, kdf)
-        wrapped = crypto.seal(wrapping_key, bytes(data_key), self._aad(slot_id))
+        wrapped = crypto.seal(wrapping_key, bytes(key), self._aad(slot_id))
         self.slots[slot_id] = KeySlot(slot_id, kdf, salt, wrapped)
 
-    def unwrap(self, slot_id: str, secret: bytes) -> bytearray:
-        """The data key, or DecryptionError if the secret is wrong (or the slot was altered)."""
+    def unwrap_vault_key(self, slot_id: str, secret: bytes) -> bytearray:
+        """The key this slot wraps, or DecryptionError if the secret is wrong (or the slot was
+        altered)."""
         slot = self.slots[slot_id]
         wrapping_key = crypto.derive_slot_key(secret, slot.salt, slot.kdf)
         return bytearray(crypto.unseal(wrapping_key, slot.wrapped, self._aad(slot_id)))
+
+    def unwrap(self, slot_id: str, secret: bytes) -> bytearray:
+        """The data key (which opens the database), or DecryptionError if the secret is wrong."""
+        vault_key = self.unwrap_vault_key(slot_id, secret)
+        try:
+            return self.open_data_key(vault_key)
+        finally:
+            crypto.wipe(vault_key)
+
+    def open_data_key(self, vault_key: bytes | bytearray) -> bytearray:
+        """The data key sealed under `vault_key` (format 1: the vault key is the data key)."""
+        if self.data_key is None:
+            return bytearray(vault_key)
+        return bytearray(
+            crypto.unseal(vault_key, self.data_key.wrapped, self._data_key_aad(self.data_key))
+        )
+
+    def set_data_key(
+        self,
+        vault_key: bytes | bytearray,
+        data_key: bytes | bytearray,
+        generation: int,
+        created_at: str,
+    ) -> None:
+        """Seal `data_key` under `vault_key` (this makes the file format 2)."""
+        entry = WrappedDataKey(generation, b"", created_at)
+        sealed = crypto.seal(vault_key, bytes(data_key), self._data_key_aad(entry))
+        self.data_key = WrappedDataKey(generation, sealed, created_at)
 
     def _aad(self, slot_id: str) -> bytes:
         # Binding vault and slot id stops a slot being moved to another user or vault.
         return f"{FORMAT}|{self.vault_id}|{slot_id}".encode()
 
+    def _data_key_aad(self, entry: WrappedDataKey) -> bytes:
+        return (
+            f"{FORMAT_V2}|{self.vault_id}|data-key|{entry.generation}|{entry.created_at}".encode()
+        )
+
     def to_json(self) -> dict[str, object]:
-        return {
-            "format": FORMAT,
+        data: dict[str, object] = {
+            "format": FORMAT if self.data_key is None else FORMAT_V2,
             "vault_id": self.vault_id,
             "first_admin": self.first_admin,
             "disabled": sorted(self.disabled),
-            "slots": [s.to_json() for s in self.slots.values()],
         }
+        if self.data_key is not None:
+            data["data_key"] = self.data_key.to_json()
+            data["reset_required"] = sorted(self.reset_required)
+        data["slots"] = [s.to_json() for s in self.slots.values()]
+        return data
 
     def save(self, path: Path) -> None:
         write_atomically(path, json.dumps(self.to_json(), indent=2).encode())
@@ -103,14 +184,19 @@ class KeySlotFile:
     def load(cls, path: Path) -> KeySlotFile:
         try:
             data = json.loads(path.read_bytes())
-            if data.get("format") != FORMAT:
+            if data.get("format") not in (FORMAT, FORMAT_V2):
                 raise ValueError("unknown format")
             slots = [KeySlot.from_json(s) for s in data["slots"]]
+            wrapped = data.get("data_key") if data["format"] == FORMAT_V2 else None
+            if data["format"] == FORMAT_V2 and not isinstance(wrapped, dict):
+                raise ValueError("format 2 without its data key")
             return cls(
                 vault_id=str(data["vault_id"]),
                 first_admin=str(data.get("first_admin", "")),
                 disabled={str(n) for n in data.get("disabled", [])},
                 slots={s.slot_id: s for s in slots},
+                data_key=WrappedDataKey.from_json(wrapped) if wrapped is not None else None,
+                reset_required={str(n) for n in data.get("reset_required", [])},
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NotAVaultError(f"{path.name} is not a readable FieldChart key-slot file") from exc
@@ -132,4 +218,11 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-__all__ = ["RECOVERY_SLOT", "DecryptionError", "KeySlot", "KeySlotFile", "user_slot_id"]
+__all__ = [
+    "RECOVERY_SLOT",
+    "DecryptionError",
+    "KeySlot",
+    "KeySlotFile",
+    "WrappedDataKey",
+    "user_slot_id",
+]

@@ -15,11 +15,13 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select, update
 
 from app.domain.roles import Actor, Role
-from app.store import crypto, schema
+from app.store import crypto, rekey, schema
 from app.store.crypto import RFC9106_SECOND, DecryptionError, KdfParams
 from app.store.database import check_readable, open_engine, read_transaction, write_transaction
 from app.store.errors import (
+    KeyRotationError,
     NotAVaultError,
+    PassphraseResetRequiredError,
     PermissionDeniedError,
     UnknownUserError,
     UserDisabledError,
@@ -31,7 +33,7 @@ from app.store.errors import (
     WrongRecoverySecretError,
 )
 from app.store.event_log import EventLog
-from app.store.keyslots import RECOVERY_SLOT, KeySlotFile, user_slot_id
+from app.store.keyslots import RECOVERY_SLOT, KeySlotFile, user_slot_id, write_atomically
 from app.store.migrations import migrate
 from app.store.throttle import Throttle
 
@@ -43,6 +45,10 @@ USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSPHRASE = 8
 MIN_DB_BYTES = 4096  # one SQLCipher page: anything smaller cannot be a vault
 RECOVERY_USER = "recovery"
+# meta row holding the key event seals and the hash chain derive from. It lives inside the
+# encrypted file and never changes, so rotating the data key leaves every event valid. Vaults
+# created before it existed use their first data key (stored here at their first rotation).
+LOG_KEY_META = "log_key"
 
 
 def _now() -> str:
@@ -75,6 +81,13 @@ def _normalise_recovery(secret: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class KeyRotation:
+    generation: int  # of the new data key
+    recovery_secret: str | None  # new recovery secret (only with a new vault key), shown once
+    need_new_passphrase: list[str]  # users whose slot a new vault key removed
+
+
+@dataclass(frozen=True)
 class UserInfo:
     name: str
     role: Role
@@ -87,9 +100,11 @@ class Vault:
 
     def __init__(self, data_dir: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.data_dir = Path(data_dir)
+        self._sleep = sleep
         self._slots: KeySlotFile | None = None
         self._throttle = Throttle(self.data_dir / THROTTLE_FILE, sleep)
         self._data_key: bytearray | None = None
+        self._vault_key: bytearray | None = None  # what the slots wrap (format 1: the data key)
         self._engine: Engine | None = None
         self._events: EventLog | None = None
         self._actor: Actor | None = None
@@ -133,7 +148,7 @@ class Vault:
                 "damaged vault); it is left untouched: move it away to create a new vault"
             )
         vault.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        data_key = crypto.random_key()
+        vault_key, data_key, log_key = crypto.random_key(), crypto.random_key(), crypto.random_key()
         vault_id = str(uuid.uuid4())
         engine = open_engine(vault.db_path, data_key)
         try:
@@ -145,6 +160,7 @@ class Vault:
                         {"key": "vault_id", "value": vault_id},
                         {"key": "device_id", "value": str(uuid.uuid4())},
                         {"key": "created_at", "value": _now()},
+                        {"key": LOG_KEY_META, "value": bytes(log_key).hex()},
                     ],
                 )
                 conn.execute(
@@ -154,22 +170,26 @@ class Vault:
                 )
         finally:
             engine.dispose()
+            crypto.wipe(log_key)
         recovery = new_recovery_secret()
         slots = KeySlotFile(vault_id=vault_id, first_admin=admin_user)
-        slots.wrap(user_slot_id(admin_user), passphrase.encode(), data_key, kdf)
-        slots.wrap(RECOVERY_SLOT, _normalise_recovery(recovery), data_key, kdf)
+        slots.set_data_key(vault_key, data_key, 1, _now())
+        slots.wrap(user_slot_id(admin_user), passphrase.encode(), vault_key, kdf)
+        slots.wrap(RECOVERY_SLOT, _normalise_recovery(recovery), vault_key, kdf)
         # Written last: a vault "exists" once its slots do, so a crash before leaves no vault.
         slots.save(vault.slots_path)
         vault.db_path.chmod(0o600)
         vault.slots_path.chmod(0o600)
         vault._slots = slots
-        vault._start_session(data_key, Actor(admin_user, Role.ADMIN))
+        vault._start_session(data_key, Actor(admin_user, Role.ADMIN), vault_key=vault_key)
         return vault, recovery
 
     @classmethod
     def open(cls, data_dir: Path, *, sleep: Callable[[float], None] = time.sleep) -> Vault:
         """A locked handle on an existing vault (reads only the key-slot file)."""
         vault = cls(data_dir, sleep=sleep)
+        if vault.data_dir.is_dir():
+            rekey.finish_interrupted(vault.data_dir)  # a rotate-key cut short by a crash
         if not vault.slots_path.exists():
             if vault.db_path.exists():
                 raise NotAVaultError(
@@ -187,37 +207,65 @@ class Vault:
     def unlock(self, user: str, passphrase: str) -> Actor:
         slots = self._require_slots()
         slot_id = user_slot_id(user)
-        if user in slots.disabled:
-            raise UserDisabledError(f"user '{user}' is disabled")
-        if slot_id not in slots.slots:
-            raise UnknownUserError(f"there is no user '{user}' in this vault")
+        self._check_slot(user)
         self._throttle.wait_before_attempt(user)
         try:
-            data_key = slots.unwrap(slot_id, passphrase.encode())
+            vault_key = slots.unwrap_vault_key(slot_id, passphrase.encode())
         except DecryptionError:
             self._throttle.record_failure(user)
             raise WrongPassphraseError(f"wrong passphrase for user '{user}'") from None
         self._throttle.record_success(user)
-        self._start_session(data_key, None, user)
+        self._start_session(self._open_data_key(vault_key), None, user, vault_key=vault_key)
         return self.actor
+
+    def _check_slot(self, user: str) -> None:
+        slots = self._require_slots()
+        if user in slots.disabled:
+            raise UserDisabledError(f"user '{user}' is disabled")
+        if user in slots.reset_required:
+            raise PassphraseResetRequiredError(
+                f"user '{user}' needs a new passphrase: a key rotation replaced the vault key; "
+                f"an admin sets one (`fieldchart recover --user {user}`)"
+            )
+        if user_slot_id(user) not in slots.slots:
+            raise UnknownUserError(f"there is no user '{user}' in this vault")
+
+    def _open_data_key(self, vault_key: bytearray) -> bytearray:
+        try:
+            return self._require_slots().open_data_key(vault_key)
+        except DecryptionError:
+            crypto.wipe(vault_key)
+            raise NotAVaultError(
+                f"{SLOTS_FILE} is damaged: its data key does not open with the vault key"
+            ) from None
 
     def unlock_with_recovery(self, secret: str) -> Actor:
         """Unlock with the recovery secret; the session may only manage users and keys."""
         slots = self._require_slots()
         self._throttle.wait_before_attempt(RECOVERY_USER)
         try:
-            data_key = slots.unwrap(RECOVERY_SLOT, _normalise_recovery(secret))
+            vault_key = slots.unwrap_vault_key(RECOVERY_SLOT, _normalise_recovery(secret))
         except DecryptionError:
             self._throttle.record_failure(RECOVERY_USER)
             raise WrongRecoverySecretError("wrong recovery secret") from None
         self._throttle.record_success(RECOVERY_USER)
-        self._start_session(data_key, Actor(RECOVERY_USER, Role.ADMIN))
+        self._start_session(
+            self._open_data_key(vault_key), Actor(RECOVERY_USER, Role.ADMIN), vault_key=vault_key
+        )
         return self.actor
 
-    def _start_session(self, data_key: bytearray, actor: Actor | None, user: str = "") -> None:
+    def _start_session(
+        self,
+        data_key: bytearray,
+        actor: Actor | None,
+        user: str = "",
+        *,
+        vault_key: bytearray | None = None,
+    ) -> None:
         slots = self._require_slots()
         if self.db_path.stat().st_size < MIN_DB_BYTES:
             crypto.wipe(data_key)
+            crypto.wipe(vault_key)
             raise NotAVaultError(
                 f"{DB_FILE} cannot be opened with this vault's key: it is not a FieldChart "
                 "vault, or it is truncated or corrupted"
@@ -242,15 +290,24 @@ class Vault:
             # The log asks the vault for its engine each time, so a handle kept past lock()
             # fails with VaultLockedError instead of reopening the file.
             self._opening = True
-            events = EventLog(lambda: self._engine_or_pending(engine), data_key, slots.vault_id)
+            log_key = bytes.fromhex(meta[LOG_KEY_META]) if LOG_KEY_META in meta else data_key
+            events = EventLog(lambda: self._engine_or_pending(engine), log_key, slots.vault_id)
             events.verify(from_tail=TAIL_VERIFY_AT_UNLOCK)
         except BaseException:
             engine.dispose()
             crypto.wipe(data_key)
+            crypto.wipe(vault_key)
             raise
         finally:
             self._opening = False
-        self._data_key, self._engine, self._events = data_key, engine, events
+        if vault_key is None and slots.legacy:
+            vault_key = bytearray(data_key)
+        self._data_key, self._vault_key, self._engine, self._events = (
+            data_key,
+            vault_key,
+            engine,
+            events,
+        )
         self._actor, self._device_id = actor, meta["device_id"]
 
     def _engine_or_pending(self, pending: Engine) -> Engine:
@@ -267,7 +324,8 @@ class Vault:
         if self._engine is not None:
             self._engine.dispose()
         crypto.wipe(self._data_key)
-        self._data_key = self._engine = self._events = None
+        crypto.wipe(self._vault_key)
+        self._data_key = self._vault_key = self._engine = self._events = None
         self._actor = None
 
     @property
@@ -343,14 +401,15 @@ class Vault:
         if self._actor is not None and name == self._actor.user:
             raise PermissionDeniedError("you cannot disable the user you are signed in as")
         slots = self._require_slots()
-        if user_slot_id(name) not in slots.slots:
+        if user_slot_id(name) not in slots.slots and name not in slots.reset_required:
             raise UnknownUserError(f"there is no user '{name}' in this vault")
         with write_transaction(self.engine) as conn:
             conn.execute(
                 update(schema.users).where(schema.users.c.name == name).values(disabled=True)
             )
             # Removing the slot makes the disabled user's passphrase useless at once.
-            del slots.slots[user_slot_id(name)]
+            slots.slots.pop(user_slot_id(name), None)
+            slots.reset_required.discard(name)
             slots.disabled.add(name)
             slots.save(self.slots_path)
 
@@ -359,13 +418,10 @@ class Vault:
         check_passphrase(new)
         slots = self._require_slots()
         slot_id = user_slot_id(user)
-        if user in slots.disabled:
-            raise UserDisabledError(f"user '{user}' is disabled")
-        if slot_id not in slots.slots:
-            raise UnknownUserError(f"there is no user '{user}' in this vault")
+        self._check_slot(user)
         self._throttle.wait_before_attempt(user)
         try:
-            key = slots.unwrap(slot_id, old.encode())
+            key = slots.unwrap_vault_key(slot_id, old.encode())
         except DecryptionError:
             self._throttle.record_failure(user)
             raise WrongPassphraseError(f"wrong passphrase for user '{user}'") from None
@@ -381,17 +437,109 @@ class Vault:
         self._require_admin("reset passphrases")
         check_passphrase(new)
         slots = self._require_slots()
-        if user_slot_id(user) not in slots.slots:
+        if user_slot_id(user) not in slots.slots and user not in slots.reset_required:
             raise UnknownUserError(f"there is no user '{user}' in this vault")
+        slots.reset_required.discard(user)
         self._wrap_slot(user_slot_id(user), new, None)
 
     def _wrap_slot(self, slot_id: str, passphrase: str, kdf: KdfParams | None) -> None:
         slots = self._require_slots()
-        if self._data_key is None:
+        if self._vault_key is None:
             raise VaultLockedError()
         recovery = slots.slots[RECOVERY_SLOT]
-        slots.wrap(slot_id, passphrase.encode(), self._data_key, kdf or recovery.kdf)
+        slots.wrap(slot_id, passphrase.encode(), self._vault_key, kdf or recovery.kdf)
         slots.save(self.slots_path)
+
+    # -- copies and key rotation ---------------------------------------------------------
+
+    def copy_to(self, target_dir: Path) -> None:
+        """A consistent copy of this vault (database and key slots) in `target_dir`, encrypted
+        with the same keys, taken with SQLite's online backup API while other connections and
+        processes keep writing."""
+        if self._data_key is None:
+            raise VaultLockedError()
+        target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        slots = rekey.online_copy(
+            self.db_path, target_dir / DB_FILE, self._data_key, self.slots_path.read_bytes
+        )
+        write_atomically(target_dir / SLOTS_FILE, slots)
+
+    def open_copy(self, data_dir: Path) -> Vault:
+        """Unlock a copy made by `copy_to` with this session's keys (no passphrase, no
+        Argon2id), e.g. to verify a backup before it is written."""
+        if self._data_key is None:
+            raise VaultLockedError()
+        copy = Vault.open(data_dir, sleep=self._sleep)
+        vault_key = bytearray(self._vault_key) if self._vault_key is not None else None
+        copy._start_session(bytearray(self._data_key), self.actor, vault_key=vault_key)
+        return copy
+
+    def rotate_keys(self, *, new_vault_key: bool = False, passphrase: str = "") -> KeyRotation:
+        """Give the vault a new random data key and re-encrypt the file with it, so the old
+        data key opens nothing any more. Every slot keeps working: slots wrap the vault key,
+        which now wraps the new data key.
+
+        With `new_vault_key` the vault key is replaced too: afterwards only the acting admin
+        (slot re-wrapped with `passphrase`) and a new recovery secret open the vault; every
+        other user needs a new passphrase from an admin. This is the rotation to run after
+        disabling someone who may have kept a copy of the key slots, or when a passphrase or
+        the recovery secret may have leaked.
+
+        The vault must not be open in any other process (VaultInUseError otherwise). This
+        session is locked afterwards, whatever the outcome."""
+        self._require_admin("rotate keys")
+        actor, slots = self.actor, self._require_slots()
+        if self._data_key is None or self._vault_key is None:
+            raise VaultLockedError()
+        if actor.user == RECOVERY_USER:
+            raise KeyRotationError("sign in as an admin user (not the recovery secret) to rotate")
+        if slots.legacy and not new_vault_key:
+            raise KeyRotationError(
+                "this vault's key slots hold the data key itself (it was created by an older "
+                "FieldChart), so a new data key needs a new vault key: use --new-vault-key"
+            )
+        next_slots = KeySlotFile(
+            vault_id=slots.vault_id,
+            first_admin=slots.first_admin,
+            slots=dict(slots.slots),
+            disabled=set(slots.disabled),
+            reset_required=set(slots.reset_required),
+        )
+        generation = 1 if slots.data_key is None else slots.data_key.generation + 1
+        recovery: str | None = None
+        if new_vault_key:
+            mine = user_slot_id(actor.user)
+            try:  # the passphrase re-wraps the admin's slot: it must be theirs
+                crypto.wipe(slots.unwrap_vault_key(mine, passphrase.encode()))
+            except DecryptionError:
+                raise WrongPassphraseError(f"wrong passphrase for user '{actor.user}'") from None
+            vault_key = crypto.random_key()
+            next_slots.slots = {}
+            next_slots.reset_required |= {
+                sid.removeprefix("user:") for sid in slots.slots if sid.startswith("user:")
+            } - {actor.user}
+            next_slots.wrap(mine, passphrase.encode(), vault_key, slots.slots[mine].kdf)
+            recovery = new_recovery_secret()
+            next_slots.wrap(
+                RECOVERY_SLOT,
+                _normalise_recovery(recovery),
+                vault_key,
+                slots.slots[RECOVERY_SLOT].kdf,
+            )
+        else:
+            vault_key = bytearray(self._vault_key)
+        old_key, new_key = bytearray(self._data_key), crypto.random_key()
+        next_slots.set_data_key(vault_key, new_key, generation, _now())
+        self.lock()  # the rotation needs the file to itself, this session's connections too
+        try:
+            rekey.rotate_file(self.data_dir, old_key, new_key, next_slots)
+        finally:
+            for key in (old_key, new_key, vault_key):
+                crypto.wipe(key)
+        self._slots = next_slots
+        return KeyRotation(
+            generation, recovery, sorted(next_slots.reset_required - slots.reset_required)
+        )
 
     def _require_admin(self, what: str) -> None:
         if self.actor.role is not Role.ADMIN:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.services.clinic import Clinic
 from app.ui import style
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
+from app.ui.main_window import MainView
+from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
+from app.ui.session import ClinicSession
 
 
 def run(make_backend: Callable[[], Backend], argv: Sequence[str]) -> int:
@@ -41,3 +46,36 @@ def run(make_backend: Callable[[], Backend], argv: Sequence[str]) -> int:
     code = int(app.exec())
     controller.ops.wait(10_000)
     return code
+
+
+def render_main_window(
+    clinic: Clinic, backend: Backend, png: Path, *, patient_id: str | None = None
+) -> None:
+    """Build the main window as after unlock, open a chart, save a screenshot and close it
+    again, leaving the clinic unlocked (the self-test's proof that the app renders)."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([])
+    style.apply(app)
+    prefs = Preferences(QSettings(str(png.with_suffix(".ini")), QSettings.Format.IniFormat))
+    ops = OperationRunner(present_error=lambda _owner, _message: None)
+    session = ClinicSession(clinic, backend, ops, prefs)
+    window = MainView(session)
+    try:
+        window.resize(1280, 800)
+        window.show()
+        if patient_id is not None:
+            window.open_patient(patient_id)  # the chart, with its QtCharts vitals plot
+        for _ in range(20):
+            app.processEvents()
+            ops.wait(5_000)
+        app.processEvents()
+        if not window.grab().save(str(png), "PNG"):
+            raise RuntimeError("the screenshot could not be saved")
+    finally:
+        window.close()
+        window.deleteLater()
+        ops.wait(5_000)
+        session.sync.close()
+        session.deleteLater()
+        ops.deleteLater()
+        app.processEvents()

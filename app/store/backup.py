@@ -1,0 +1,314 @@
+"""Encrypted backups of a vault, and restoring them.
+
+A backup is one ZIP file (members stored, not compressed: they are ciphertext) holding
+
+    manifest.json   format, vault id, counts, checksums: no patient data, no keys
+    keyslots.json   the key slots as they were, so the same passphrases open the backup
+    vault.db        the SQLCipher database, still encrypted with the vault's data key
+
+The database is copied with SQLite's online backup API inside one read transaction, so a
+backup taken while the app is running is a consistent snapshot. The copy is verified (every
+seal and the whole hash chain) before the backup file appears, which it does atomically
+(written beside the target, fsynced, renamed). Nothing in plaintext ever touches the disk.
+
+Restoring checks the checksums, unlocks the backup in a staging directory with a passphrase
+valid at backup time, verifies the whole chain, and only then moves it into place. An existing
+vault is replaced only when asked (`force`), and then kept aside, not deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.domain.roles import Role
+from app.store import rekey
+from app.store.errors import (
+    BackupError,
+    PermissionDeniedError,
+    VaultExistsError,
+    VaultInUseError,
+)
+from app.store.keyslots import KeySlotFile
+from app.store.vault import DB_FILE, SLOTS_FILE, THROTTLE_FILE, Vault
+
+FORMAT = "fieldchart-backup/1"
+MANIFEST = "manifest.json"
+MEMBERS = (SLOTS_FILE, DB_FILE)
+CHUNK = 1024 * 1024
+# Every file a vault (or an interrupted rotation) may have in its directory.
+VAULT_FILES = (
+    SLOTS_FILE,
+    DB_FILE,
+    f"{DB_FILE}-wal",
+    f"{DB_FILE}-shm",
+    f"{DB_FILE}-journal",
+    rekey.NEXT_DB,
+    rekey.NEXT_SLOTS,
+    THROTTLE_FILE,
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    if sys.platform == "win32" and path.is_dir():
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _scratch(parent: Path, prefix: str) -> Iterator[Path]:
+    """A private (0700) directory under `parent`, removed afterwards whatever happens."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    path: Path
+    vault_id: str
+    created_at: str
+    events: int
+    head_position: int
+    bytes: int
+
+
+def create_backup(vault: Vault, out: Path, *, overwrite: bool = False) -> BackupInfo:
+    """Write a verified, encrypted backup of the unlocked `vault` to `out` (admins only)."""
+    if vault.actor.role is not Role.ADMIN:
+        raise PermissionDeniedError(f"only an admin may back up; you are {vault.actor.role}")
+    out = Path(out).absolute()
+    if not out.parent.is_dir():
+        raise BackupError(f"{out.parent} does not exist")
+    if out.exists() and not overwrite:
+        raise BackupError(f"{out} exists; choose another name or add --force to replace it")
+    with _scratch(out.parent, f".{out.name}.") as scratch:
+        staged = scratch / "vault"
+        vault.copy_to(staged)
+        copy = vault.open_copy(staged)
+        try:
+            report = copy.events.verify()  # the whole chain, before the backup exists
+        finally:
+            copy.lock()
+        members = {name: staged / name for name in MEMBERS}
+        manifest = {
+            "format": FORMAT,
+            "created_at": _now(),
+            "vault_id": vault.vault_id,
+            "events": report.events,
+            "head_position": report.head_position,
+            "members": {
+                name: {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+                for name, path in members.items()
+            },
+        }
+        archive = scratch / "backup.zip"
+        fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+                zf.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+                for name, path in members.items():
+                    zf.write(path, name)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(archive, out)
+        _fsync(out.parent)
+    return BackupInfo(
+        out,
+        vault.vault_id,
+        str(manifest["created_at"]),
+        report.events,
+        report.head_position,
+        out.stat().st_size,
+    )
+
+
+# -- restore --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoreInfo:
+    data_dir: Path
+    vault_id: str
+    created_at: str
+    events: int
+    head_position: int
+    replaced: Path | None  # where the vault that was there before now is
+
+
+def holds_vault(data_dir: Path) -> bool:
+    return any((data_dir / name).exists() for name in VAULT_FILES if name != THROTTLE_FILE)
+
+
+def read_manifest(backup: Path) -> dict[str, object]:
+    """The manifest of a backup file (BackupError if it is not one)."""
+    try:
+        with zipfile.ZipFile(backup) as zf:
+            manifest = json.loads(zf.read(MANIFEST))
+            names = set(zf.namelist())
+    except FileNotFoundError:
+        raise BackupError(f"{backup} does not exist") from None
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError):
+        raise BackupError(f"{backup} is not a FieldChart backup") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"{backup} is not a FieldChart backup (unknown format)")
+    if not set(MEMBERS) <= names or not isinstance(manifest.get("members"), dict):
+        raise BackupError(f"{backup} is incomplete: it lacks {', '.join(MEMBERS)}")
+    return manifest
+
+
+class StagedRestore:
+    """A backup unpacked and checksummed in a private directory inside the target, waiting
+    to be unlocked, verified and installed. Use as a context manager (always cleaned up)."""
+
+    def __init__(self, backup: Path, data_dir: Path, *, force: bool = False) -> None:
+        self.backup = Path(backup)
+        self.data_dir = Path(data_dir).absolute()
+        self.force = force
+        self._created_dir = False
+        self.path: Path | None = None
+        self.manifest: dict[str, object] = {}
+
+    def __enter__(self) -> StagedRestore:
+        try:
+            self._stage()
+        except BaseException:
+            self.discard()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    @property
+    def first_admin(self) -> str:
+        assert self.path is not None
+        return KeySlotFile.load(self.path / SLOTS_FILE).first_admin
+
+    def _check_target(self) -> None:
+        if holds_vault(self.data_dir) and not self.force:
+            raise VaultExistsError(
+                f"{self.data_dir} already holds a vault; restoring would replace it: add "
+                "--force to do so (the replaced vault is kept beside it)"
+            )
+        if self.force and rekey.in_use(self.data_dir / DB_FILE):
+            raise VaultInUseError(
+                "the vault being replaced is open in FieldChart; close the app and try again"
+            )
+
+    def _stage(self) -> None:
+        self._check_target()
+        self.manifest = read_manifest(self.backup)
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(parents=True, mode=0o700)
+            self._created_dir = True
+        self.path = Path(tempfile.mkdtemp(prefix=".restore-", dir=self.data_dir))
+        members = self.manifest["members"]
+        assert isinstance(members, dict)
+        with zipfile.ZipFile(self.backup) as zf:
+            for name in MEMBERS:
+                expected = members.get(name)
+                if not isinstance(expected, dict):
+                    raise BackupError(f"{self.backup}: the manifest does not describe {name}")
+                target = self.path / name
+                h = hashlib.sha256()
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with zf.open(name) as src, os.fdopen(fd, "wb") as dst:
+                    while chunk := src.read(CHUNK):
+                        h.update(chunk)
+                        dst.write(chunk)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+                if h.hexdigest() != expected.get("sha256"):
+                    raise BackupError(
+                        f"{self.backup} is damaged: {name} does not match its checksum"
+                    )
+
+    def install(self, user: str, passphrase: str) -> RestoreInfo:
+        """Unlock the staged copy as `user` (an admin at backup time), verify every seal and
+        the whole chain, then move it into the target directory."""
+        assert self.path is not None
+        staged = Vault.open(self.path)
+        staged.unlock(user, passphrase)  # verifies the chain's tail and the schema
+        try:
+            if staged.actor.role is not Role.ADMIN:
+                raise PermissionDeniedError(
+                    f"only an admin may restore a vault; '{user}' is {staged.actor.role}"
+                )
+            report = staged.events.verify()
+            vault_id = staged.vault_id
+        finally:
+            staged.lock()
+        self._check_target()  # again: nothing may have appeared meanwhile
+        replaced = self._move_aside() if holds_vault(self.data_dir) else None
+        # A vault exists once its key slots do: the database goes first, the slots last.
+        for name in (DB_FILE, f"{DB_FILE}-wal", SLOTS_FILE):
+            if (self.path / name).exists():
+                os.replace(self.path / name, self.data_dir / name)
+        _fsync(self.data_dir)
+        self._created_dir = False  # it holds the restored vault now
+        return RestoreInfo(
+            self.data_dir,
+            vault_id,
+            str(self.manifest.get("created_at", "")),
+            report.events,
+            report.head_position,
+            replaced,
+        )
+
+    def _move_aside(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.data_dir / f"replaced-{stamp}"
+        aside.mkdir(mode=0o700)
+        # The database first: on Windows an open database cannot be renamed, and this is the
+        # one step that fails then -- before anything was moved.
+        try:
+            if (self.data_dir / DB_FILE).exists():
+                os.replace(self.data_dir / DB_FILE, aside / DB_FILE)
+        except PermissionError:
+            aside.rmdir()
+            raise VaultInUseError(
+                "the vault being replaced is open in FieldChart; close the app and try again"
+            ) from None
+        for name in VAULT_FILES:
+            if (self.data_dir / name).exists():
+                os.replace(self.data_dir / name, aside / name)
+        _fsync(aside)
+        return aside
+
+    def discard(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path = None
+        if self._created_dir:
+            with contextlib.suppress(OSError):
+                self.data_dir.rmdir()
+            self._created_dir = False

@@ -1,0 +1,70 @@
+"""The packaging files agree with each other (the bundle itself is built and self-tested by
+`packaging/build.sh --self-test`, which CI runs after the test suite)."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+
+from tests.it.conftest import REPO_ROOT
+
+PACKAGING = REPO_ROOT / "packaging"
+
+
+def test_pyinstaller_is_pinned_in_the_package_extra_only() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    package = project["optional-dependencies"]["package"]
+    assert any(re.fullmatch(r"pyinstaller==\d+\.\d+\.\d+", p) for p in package), package
+    assert any(p.startswith("pyinstaller-hooks-contrib==") for p in package), package
+    assert not any("pyinstaller" in d.lower() for d in project["dependencies"])
+    build = (PACKAGING / "build.sh").read_text()
+    assert "'.[package]'" in build  # the build installs exactly that extra
+
+
+def test_the_desktop_entry_starts_fieldchart_with_its_icon() -> None:
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # type: ignore[assignment,method-assign]
+    entry.read(PACKAGING / "fieldchart.desktop", encoding="utf-8")
+    desktop = entry["Desktop Entry"]
+    assert desktop["Type"] == "Application"
+    assert desktop["Exec"] == "fieldchart" and desktop["Icon"] == "fieldchart"
+    assert desktop["Terminal"] == "false"
+    assert (REPO_ROOT / "resources" / "ui" / "fieldchart.png").exists()
+    validator = shutil.which("desktop-file-validate")
+    if validator is None:
+        pytest.skip("desktop-file-validate is not installed")
+    result = subprocess.run(
+        [validator, str(PACKAGING / "fieldchart.desktop")], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "error" not in result.stdout, result.stdout
+
+
+def test_the_spec_collects_what_the_app_reads_at_run_time() -> None:
+    spec = (PACKAGING / "fieldchart.spec").read_text()
+    for needed in (
+        "sqlalchemy.dialects.sqlite.pysqlcipher",
+        "sqlcipher3.dbapi2",
+        "PySide6.QtCharts",
+        "app.selftest",
+        'copy_metadata("APScheduler")',
+        'collect_data_files("certifi")',
+    ):
+        assert needed in spec
+    for suffix in (".json", ".qss", ".svg", ".png"):
+        assert f'"{suffix}"' in spec
+    for plugin in ("libqoffscreen", "libqxcb"):
+        assert plugin not in spec  # never dropped
+
+
+def test_ci_builds_and_self_tests_the_bundle_after_the_suite() -> None:
+    lines = [
+        line.strip()
+        for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines.index("packaging/build.sh --self-test") > lines.index("./fieldchart.sh test")
