@@ -63,6 +63,7 @@ class SyncWorker:
         self._cycle_lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._failures = 0
+        self._again = False
         self._not_before: datetime | None = None
         self._scheduler = BackgroundScheduler(daemon=True, timezone=UTC)
         initial = self._count_fields()
@@ -140,7 +141,11 @@ class SyncWorker:
 
     def _tick(self, manual: bool = False) -> None:
         if not self._cycle_lock.acquire(blocking=False):
-            return  # a cycle is running; "never two at once"
+            # A cycle is running ("never two at once"); a manual request made meanwhile (e.g.
+            # a conflict resolved during the cycle) runs right after it instead of being lost.
+            if manual:
+                self._again = True
+            return
         try:
             if not manual and self._not_before and self._clock() < self._not_before:
                 return
@@ -173,6 +178,10 @@ class SyncWorker:
                 )
         finally:
             self._cycle_lock.release()
+            if self._again:
+                self._again = False
+                if self._scheduler.running:
+                    self.sync_now()
 
     def _cycle(self) -> Any:
         self._publish(

@@ -141,11 +141,12 @@ def test_never_two_cycles_at_once_and_sync_now_runs_on_the_scheduler() -> None:
         w.sync_now()
         release.set()
         deadline = time.monotonic() + 5
-        while w.cycles_run < 1 and time.monotonic() < deadline:
+        # The request made during the cycle is not lost: it runs right after.
+        while w.cycles_run < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert w.wait_idle(5)
     finally:
         release.set()
         w.stop()
     assert overlaps == []
-    assert w.cycles_run >= 1
+    assert w.cycles_run >= 2
