@@ -58,7 +58,9 @@ class SyncEngine:
         rebaser = Rebaser(self._gateway, self._client, self._mapper)
         pusher = Pusher(self._gateway, self._client, self._mapper, rebaser, progress)
         first = pusher.push_pending()
-        pulled = Puller(self._gateway, self._client, self._mapper, rebaser, progress).pull_all()
+        pulled = Puller(
+            self._gateway, self._client, self._mapper, rebaser, progress, self._clock
+        ).pull_all()
         second = (
             Pusher(self._gateway, self._client, self._mapper, rebaser, progress).push_pending()
             if rebaser.rebased

@@ -9,9 +9,10 @@ quarantined for IT and the pull goes on.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.services.gateway_types import Received
@@ -23,10 +24,14 @@ from sync.fhir.mapping import MappingError
 from sync.ports import ResourceMapper
 from sync.rebase import Rebaser
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 500  # above the largest transaction, so one page never ends inside a tie
 BATCH = 200
 # Server clocks tie and step back: re-read this much before the newest change we saw.
 WATERMARK_MARGIN = timedelta(minutes=2)
+# Server clocks may run ahead of ours, but not by days.
+FUTURE_TOLERANCE = timedelta(days=1)
 
 
 @dataclass
@@ -36,11 +41,18 @@ class PullReport:
     quarantined: int = 0
 
 
-def _instant(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
+def _instant(text: object) -> datetime | None:
+    """An aware instant, or None for anything else (naive or unreadable stamps are ignored:
+    comparing them with aware ones would fail)."""
+    if not isinstance(text, str):
         return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None or moment.year < 1900:
+        return None
+    return moment
 
 
 class Puller:
@@ -51,12 +63,14 @@ class Puller:
         mapper: ResourceMapper,
         rebaser: Rebaser,
         progress: Callable[[SyncProgress], None],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._gateway = gateway
         self._client = client
         self._mapper = mapper
         self._rebaser = rebaser
         self._progress = progress
+        self._clock = clock
 
     def pull_all(self) -> PullReport:
         report = PullReport()
@@ -71,16 +85,29 @@ class Puller:
             params["_lastUpdated"] = f"ge{watermark}"
         newest: datetime | None = None
         batch: list[Received] = []
+
+        def bad_entry(entry: object, problem: str) -> None:
+            report.seen += 1
+            self._quarantine(resource_type, entry, problem, report)
+
+        latest_plausible = self._clock() + FUTURE_TOLERANCE
         try:
-            for resource in self._client.iter_search(resource_type, params):
+            for resource in self._client.iter_search(resource_type, params, bad_entry):
                 report.seen += 1
                 if report.seen % BATCH == 0:
                     self._progress(SyncProgress("pull", report.seen, 0))
                 received = self._accept(resource_type, resource, report)
                 if received is None:
                     continue
-                stamp = _instant(str((resource.get("meta") or {}).get("lastUpdated")))
-                if stamp is not None and (newest is None or stamp > newest):
+                stamp = _instant(resource["meta"].get("lastUpdated"))
+                # A stamp far in the future (a broken server clock or a bad resource) would
+                # push the watermark past every real change to come: keep the resource, but
+                # do not let its stamp move the watermark.
+                if (
+                    stamp is not None
+                    and stamp <= latest_plausible
+                    and (newest is None or stamp > newest)
+                ):
                     newest = stamp
                 batch.append(received)
                 if len(batch) >= BATCH:
@@ -100,25 +127,45 @@ class Puller:
 
     def _accept(self, resource_type: str, resource: Any, report: PullReport) -> Received | None:
         problem = None
+        meta = resource.get("meta") if isinstance(resource, dict) else None
         if not isinstance(resource, dict):
             problem = "entry is not a resource"
         elif resource.get("resourceType") != resource_type:
             problem = f"expected {resource_type}, got {str(resource.get('resourceType'))[:40]}"
-        elif not resource.get("id") or not (resource.get("meta") or {}).get("versionId"):
+        elif (
+            not isinstance(resource.get("id"), str)
+            or not resource["id"]
+            or not isinstance(meta, dict)
+            or not isinstance(meta.get("versionId"), str)
+            or not meta["versionId"]
+        ):
             problem = "resource has no id or versionId"
         if problem is None:
             try:
                 return self._mapper.incoming(resource)
             except MappingError as exc:
                 problem = str(exc)
+            except Exception as exc:
+                # A mapping bug met by one server resource must not stop every later cycle
+                # (the same page comes back each time): keep the resource for IT instead.
+                log.warning("pulled %s could not be read: %s", resource_type, type(exc).__name__)
+                problem = f"could not be read ({type(exc).__name__})"
+        self._quarantine(resource_type, resource, problem or "unusable", report)
+        return None
+
+    def _quarantine(
+        self, resource_type: str, item: object, problem: str, report: PullReport
+    ) -> None:
+        """Keep an unusable item for IT (sync_gateway.quarantined(), `fieldchart status`)."""
+        found_type = item.get("resourceType") if isinstance(item, dict) else None
+        found_id = item.get("id") if isinstance(item, dict) else None
         self._gateway.quarantine(
-            resource.get("resourceType") if isinstance(resource, dict) else None,
-            resource.get("id") if isinstance(resource, dict) else None,
+            found_type if isinstance(found_type, str) else resource_type,
+            found_id if isinstance(found_id, str) else None,
             problem,
-            json.dumps(resource, sort_keys=True, default=str),
+            json.dumps(item, sort_keys=True, default=str),
         )
         report.quarantined += 1
-        return None
 
     def _flush(self, batch: list[Received], report: PullReport) -> None:
         if not batch:

@@ -29,6 +29,7 @@ class PushReport:
     conflicts: int = 0
     needs_attention: int = 0
     writes: int = 0
+    deferred: int = 0  # waited for an earlier command on the same resource (next pass)
     touched_patients: set[str] = field(default_factory=set)
 
 
@@ -65,16 +66,29 @@ class Pusher:
         # Flags from before this cycle: those commands may have landed without us knowing.
         possibly_landed = {e.command_id for e in entries if e.in_flight}
         self._gateway.mark_in_flight([e.command_id for e in entries])
+        # Resources of commands this pass left pending (rebased, to be sent again): later
+        # commands on them wait for the next pass, so one device's edits of a resource reach
+        # the server in the order they were made. Otherwise the earlier command would next be
+        # judged against the device's own later edit (a false needs-attention).
+        waiting: set[tuple[str, str]] = set()
         for done, entry in enumerate(entries):
             self._progress(SyncProgress("push", done, len(entries)))
             current = self._gateway.entry(entry.command_id)
             if current is None or current.status != "pending":
                 continue  # settled meanwhile (e.g. by a rebase of an earlier command)
-            self._push(
+            if waiting and self._keys(current) & waiting:
+                report.deferred += 1
+                continue
+            settled = self._push(
                 current, report, retry=True, check_server=current.command_id in possibly_landed
             )
+            if not settled:
+                waiting |= self._keys(current)
         self._progress(SyncProgress("push", len(entries), len(entries)))
         return report
+
+    def _keys(self, entry: OutboxEntry) -> set[tuple[str, str]]:
+        return self._mapper.keys(self._gateway.events_of(entry), patient_of_stream(entry.stream_id))
 
     def _chart(self, patient_id: str) -> PatientChart:
         if patient_id not in self._charts:
@@ -99,17 +113,19 @@ class Pusher:
 
     def _push(
         self, entry: OutboxEntry, report: PushReport, retry: bool, check_server: bool = False
-    ) -> None:
+    ) -> bool:
+        """Push one command; False if it is still pending afterwards (rebased, to be sent
+        again), True if it was settled (synced, converged or needs attention)."""
         patient_id = patient_of_stream(entry.stream_id)
         planned: list[PlannedWrite] | None = self.plan(entry)
         if check_server and planned:
             planned = self._drop_landed(entry, planned, patient_id, report)
-            if planned is None:
-                return
+            if planned is None:  # the server moved on: handled like any conflict
+                return self._after_conflict(entry, report, retry)
         if not planned:
             self._gateway.record_pushed(entry.command_id, [], patient_id)
             report.unchanged += 1
-            return
+            return True
         try:
             written = self._send(planned)
         except VersionConflictError:
@@ -120,15 +136,21 @@ class Pusher:
             self._charts.pop(patient_id, None)
             if outcome == "attention":
                 report.needs_attention += 1
-            elif outcome == "rebased" and retry:
-                current = self._gateway.entry(entry.command_id)
-                if current is not None and current.status == "pending":
-                    self._push(current, report, retry=False)
-            return
+            return self._after_conflict(entry, report, retry)
         report.writes += len(written)
         report.pushed += 1
         report.touched_patients.add(patient_id)
         self._gateway.record_pushed(entry.command_id, written, patient_id)
+        return True
+
+    def _after_conflict(self, entry: OutboxEntry, report: PushReport, retry: bool) -> bool:
+        """After a rebase: send a still-pending command once more (on the first conflict)."""
+        current = self._gateway.entry(entry.command_id)
+        if current is None or current.status != "pending":
+            return True
+        if retry:
+            return self._push(current, report, retry=False)
+        return False
 
     def _drop_landed(
         self, entry: OutboxEntry, planned: list[PlannedWrite], patient_id: str, report: PushReport

@@ -66,7 +66,12 @@ def _clinic(args: argparse.Namespace) -> Clinic:
 
 
 def _print(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, sort_keys=True))
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from the input (a field name)
+        text = json.dumps(data, ensure_ascii=True, sort_keys=True)
+    print(text)
 
 
 def refusal(exc: DomainError) -> dict[str, Any]:
@@ -91,7 +96,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 continue
             try:
                 data = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested thousands deep
                 _print(
                     {
                         "ok": False,

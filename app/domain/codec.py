@@ -62,7 +62,10 @@ def _convert(value: object, hint: Any, field: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValidationError(f"{field} must be a number", field)
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ValidationError(f"{field} is far too large a number", field) from None
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(f"{field} must be a whole number", field)

@@ -12,6 +12,12 @@ from app.domain.errors import ValidationError
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_TEXT = 10_000
 SEXES = ("female", "male", "other", "unknown")
+# Instants outside these years are typing errors (and year 1 or 9999 with an offset cannot
+# even be converted to UTC).
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+# Lone UTF-16 surrogates: Python strings may hold them (JSON "\ud800", badly decoded input),
+# but they are not text and cannot be stored or sent as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def text(
@@ -27,6 +33,8 @@ def text(
         raise ValidationError(f"{label} is too long (at most {max_len} characters)", field)
     if any(ord(c) < 32 and c not in "\n\t" for c in cleaned):
         raise ValidationError(f"{label} contains control characters", field)
+    if _SURROGATE.search(cleaned):
+        raise ValidationError(f"{label} contains characters that are not valid text", field)
     return cleaned
 
 
@@ -60,6 +68,11 @@ def instant(value: str | None, field: str, label: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValidationError(
             f"{label} needs a time zone, e.g. 2026-11-21T09:30:00+01:00 or ...Z", field
+        )
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        # Also keeps every later conversion (to UTC, plus a duration) inside datetime's range.
+        raise ValidationError(
+            f"{label} must be between the years {FIRST_YEAR} and {LAST_YEAR}", field
         )
     return parsed
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Index, Integer, String, Table, select
 
 from app.domain import events as ev
-from app.projections.base import Writes, metadata, patient_of
+from app.projections.base import READ_ONLY, Writes, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 entries = Table(
@@ -21,7 +21,7 @@ entries = Table(
     Column("action", String, nullable=False),
     Column("patient_id", String),
     Column("command_id", String, nullable=False),
-    Index("ix_au_patient", "patient_id", "position"),
+    Index("ix_au_patient", "patient_id", "position", info=READ_ONLY),
 )
 
 

@@ -17,6 +17,11 @@ from app.store.event_log import RecordedEvent
 
 metadata = MetaData()
 
+# Index.info of an index only queries use (never a handler's lookup, never a uniqueness rule):
+# a rebuild creates these after loading the rows, one sort each instead of a B-tree insert per
+# row. Handlers' lookups (by item id, ...) and unique indexes must exist while rows load.
+READ_ONLY = {"read_only": True}
+
 
 def insert_sql(table: Table) -> str:
     """INSERT of every column of `table`, with named parameters (one per column)."""
@@ -32,11 +37,14 @@ class Writes:
     as the order of events allows.
 
     Handlers queue inserts with `insert` (a dict with every column of the table); each table's
-    queue goes out as one `executemany`. Any other statement on a table (`execute`, `first`:
-    select, update, delete) first sends that table's queue, so it sees every row queued
-    before it. Read-model tables are independent (no foreign keys or triggers between them), so
-    one table's inserts may go out after statements on another. `flush()` sends what is left;
-    the runner calls it before saving the checkpoint, in the same transaction.
+    queue goes out as one `executemany`, in the order queued. Any other statement on a
+    table (`execute`, `first`: select, update, delete) first sends that table's queue, so it
+    sees every row queued before it. A handler that changes one row by its key can instead ask
+    `queued` for the row still waiting (and change the dict), or, when it is not waiting, use
+    `sent_first`/`sent_execute`, which leave the queue alone: that row was sent already.
+    Read-model tables are independent (no foreign keys or triggers between them), so one
+    table's inserts may go out after statements on another. `flush()` sends what is left; the
+    runner calls it before saving the checkpoint, in the same transaction.
 
     Statements are plain SQL on the connection's DB-API cursor: compiling a SQLAlchemy Core
     statement per event cost ~50-70 us, several times the SQLite work itself.
@@ -47,18 +55,25 @@ class Writes:
         dbapi = conn.connection.driver_connection
         assert dbapi is not None
         self._cursor = dbapi.cursor()
-        self._queues: dict[str, tuple[str, list[Mapping[str, Any]]]] = {}
+        self._queues: dict[str, _Queue] = {}
 
-    def insert(self, table: Table, row: Mapping[str, Any]) -> None:
-        queued = self._queues.get(table.name)
-        if queued is None:
-            sql = _INSERTS.get(table.name) or _INSERTS.setdefault(table.name, insert_sql(table))
-            queued = self._queues[table.name] = (sql, [])
-        queued[1].append(row)
+    def insert(self, table: Table, row: dict[str, Any], key: Any = None) -> None:
+        """Queue a row; with `key` (its primary key value) `queued` can find it again."""
+        queue = self._queues.get(table.name)
+        if queue is None:
+            queue = self._queues[table.name] = _Queue(table)
+        queue.rows.append(row)
+        if key is not None:
+            queue.by_key[key] = row
 
-    def insert_many(self, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+    def insert_many(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
             self.insert(table, row)
+
+    def queued(self, table: Table, key: Any) -> dict[str, Any] | None:
+        """The row inserted with this key that is still waiting to be sent, if any."""
+        queue = self._queues.get(table.name)
+        return None if queue is None else queue.by_key.get(key)
 
     def execute(
         self, table: Table, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
@@ -72,8 +87,20 @@ class Writes:
     ) -> tuple[Any, ...] | None:
         """The first row of a query on `table`, after its queued inserts."""
         self._send(table.name)
+        return self.sent_first(table, sql, params)
+
+    def sent_first(
+        self, table: Table, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> tuple[Any, ...] | None:
+        """The first row of a query about rows already sent (the caller checked `queued`)."""
         row: tuple[Any, ...] | None = self._cursor.execute(sql, params).fetchone()
         return row
+
+    def sent_execute(
+        self, table: Table, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> None:
+        """A statement about rows already sent (the caller checked `queued`)."""
+        self._cursor.execute(sql, params)
 
     def statement(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> Result[Any]:
         """A SQLAlchemy Core statement, after every queued insert: the general (slower) way,
@@ -86,13 +113,29 @@ class Writes:
             self._send(name)
 
     def _send(self, name: str) -> None:
-        queued = self._queues.pop(name, None)
-        if queued is not None:
-            sql, rows = queued
-            if len(rows) == 1:
-                self._cursor.execute(sql, rows[0])
-            else:
-                self._cursor.executemany(sql, rows)
+        queue = self._queues.pop(name, None)
+        if queue is None:
+            return
+        rows = queue.rows
+        if len(rows) == 1:
+            self._cursor.execute(queue.sql, rows[0])
+        else:
+            # In queue order: a rowid table's rowids follow it, and queries that order by a
+            # column with ties (the schedule by start time) return ties in rowid order, which
+            # must be the same whether the rows came one command at a time or in a rebuild.
+            self._cursor.executemany(queue.sql, rows)
+
+
+class _Queue:
+    __slots__ = ("by_key", "rows", "sql")
+
+    def __init__(self, table: Table) -> None:
+        sql = _INSERTS.get(table.name)
+        if sql is None:
+            sql = _INSERTS[table.name] = insert_sql(table)
+        self.sql = sql
+        self.rows: list[dict[str, Any]] = []
+        self.by_key: dict[Any, dict[str, Any]] = {}
 
 
 _INSERTS: dict[str, str] = {}

@@ -4,6 +4,7 @@ appointment, with its current status. The chart summary and encounter list read 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import singledispatch
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Connection,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -27,7 +29,7 @@ from app.store.event_log import RecordedEvent
 items = Table(
     "ci_items",
     metadata,
-    Column("item_id", String, primary_key=True),
+    Column("item_id", String, nullable=False),
     Column("patient_id", String, nullable=False),
     Column("kind", String, nullable=False),
     Column("status", String, nullable=False),
@@ -37,7 +39,11 @@ items = Table(
     Column("recorded_at", String, nullable=False),
     Column("recorded_by", String, nullable=False),
     Column("position", Integer, nullable=False),
-    Index("ix_ci_items_patient_kind", "patient_id", "kind", "clinical_time"),
+    # Clustered by patient (WITHOUT ROWID, patient first): a chart's items share pages, so
+    # opening a 1,000-item chart decrypts tens of pages instead of one per item.
+    PrimaryKeyConstraint("patient_id", "item_id"),
+    Index("ix_ci_items_item", "item_id", unique=True),
+    sqlite_with_rowid=False,
 )
 
 # (kind, id field, clinical-time field, initial status)
@@ -55,8 +61,11 @@ CREATES: dict[type[ev.DomainEvent], tuple[str, str, str, str]] = {
 _SELECT_DATA = f"SELECT data FROM {items.name} WHERE item_id = ?"
 _SET_DATA = f"UPDATE {items.name} SET data = ? WHERE item_id = ?"
 _SET_DATA_STATUS = f"UPDATE {items.name} SET data = ?, status = ? WHERE item_id = ?"
-_SET_TIME = f"UPDATE {items.name} SET clinical_time = ? WHERE item_id = ?"
-_SET_ERROR = f"UPDATE {items.name} SET entered_in_error = 1 WHERE item_id = ?"
+_SET_COLUMN = {
+    column: f"UPDATE {items.name} SET {column} = ? WHERE item_id = ?"
+    for column in ("clinical_time", "entered_in_error")
+}
+EMPTY: Mapping[str, Any] = {}
 _EXISTS = f"SELECT 1 FROM {items.name} WHERE item_id = ?"
 _UPSERT_SET = ", ".join(
     f"{c} = :{c}"
@@ -65,17 +74,36 @@ _UPSERT_SET = ", ".join(
 _UPDATE_VERSION = f"UPDATE {items.name} SET {_UPSERT_SET} WHERE item_id = :item_id"
 
 
-def _merge(w: Writes, item_id: str, status: str | None = None, **data: Any) -> None:
-    row = w.first(items, _SELECT_DATA, (item_id,))
-    if row is None:
+def _merge(
+    w: Writes,
+    item_id: str,
+    status: str | None = None,
+    *,
+    values: Mapping[str, Any] = EMPTY,
+    **data: Any,
+) -> None:
+    """Merge `data` into an item's JSON (and set its status and other columns)."""
+    row = w.queued(items, item_id)
+    if row is not None:  # inserted earlier in this batch and not sent yet: change it in place
+        merged = json.loads(row["data"])
+        merged.update(data)
+        row["data"] = json.dumps(merged, sort_keys=True)
+        if status is not None:
+            row["status"] = status
+        row.update(values)
         return
-    merged = json.loads(row[0])
+    found = w.sent_first(items, _SELECT_DATA, (item_id,))
+    if found is None:
+        return
+    merged = json.loads(found[0])
     merged.update(data)
     text = json.dumps(merged, sort_keys=True)
     if status is None:
-        w.execute(items, _SET_DATA, (text, item_id))
+        w.sent_execute(items, _SET_DATA, (text, item_id))
     else:
-        w.execute(items, _SET_DATA_STATUS, (text, status, item_id))
+        w.sent_execute(items, _SET_DATA_STATUS, (text, status, item_id))
+    for column, value in values.items():
+        w.sent_execute(items, _SET_COLUMN[column], (value, item_id))
 
 
 @singledispatch
@@ -99,6 +127,7 @@ def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
             "recorded_by": record.metadata.user,
             "position": record.position,
         },
+        key=payload[id_field],
     )
 
 
@@ -142,8 +171,14 @@ def _(event: ev.MedicationDiscontinued, w: Writes, record: RecordedEvent) -> Non
 
 @apply.register
 def _(event: ev.AppointmentRescheduled, w: Writes, record: RecordedEvent) -> None:
-    _merge(w, event.appointment_id, None, start=event.start, end=event.end)
-    w.execute(items, _SET_TIME, (event.start, event.appointment_id))
+    _merge(
+        w,
+        event.appointment_id,
+        None,
+        values={"clinical_time": event.start},
+        start=event.start,
+        end=event.end,
+    )
 
 
 @apply.register
@@ -163,8 +198,13 @@ def _(event: ev.AppointmentMissed, w: Writes, record: RecordedEvent) -> None:
 
 @apply.register
 def _(event: ev.EnteredInError, w: Writes, record: RecordedEvent) -> None:
-    _merge(w, event.item_id, None, entered_in_error_reason=event.reason)
-    w.execute(items, _SET_ERROR, (event.item_id,))
+    _merge(
+        w,
+        event.item_id,
+        None,
+        values={"entered_in_error": True},
+        entered_in_error_reason=event.reason,
+    )
 
 
 TIME_FIELD = {kind: time for kind, _, time, _ in CREATES.values()}
@@ -196,6 +236,7 @@ def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
                 "recorded_by": record.metadata.user,
                 "position": record.position,
             },
+            key=event.item_id,
         )
 
 
@@ -206,12 +247,42 @@ def for_patient(
     if kind is not None:
         query = query.where(items.c.kind == kind)
     query = query.order_by(in_time_order(items.c.clinical_time), items.c.position)
+    found = conn.execute(query)
+    keys = list(found.keys())
     result = []
-    for row in conn.execute(query):
-        if active_only and (row.entered_in_error or row.status not in ACTIVE_STATUSES[row.kind]):
+    # fetchall and zip: iterating the result fetches row by row, and Row._asdict per row
+    # cost a third of opening a 1,000-item chart.
+    for row in found.all():
+        item = dict(zip(keys, row, strict=True))
+        if active_only and (
+            item["entered_in_error"] or item["status"] not in ACTIVE_STATUSES[item["kind"]]
+        ):
             continue
-        result.append({**row._asdict(), "data": json.loads(row.data)})
+        item["data"] = json.loads(item["data"])
+        result.append(item)
     return result
+
+
+def for_chart(conn: Connection, patient_id: str) -> list[tuple[Any, ...]]:
+    """for_patient's items as plain tuples (item_id, kind, status, entered_in_error,
+    clinical_time, recorded_at, recorded_by, data as decoded JSON): what a chart shows, at a
+    fraction of the cost of dicts when a chart holds a thousand items."""
+    query = (
+        select(
+            items.c.item_id,
+            items.c.kind,
+            items.c.status,
+            items.c.entered_in_error,
+            items.c.clinical_time,
+            items.c.recorded_at,
+            items.c.recorded_by,
+            items.c.data,
+        )
+        .where(items.c.patient_id == patient_id)
+        .order_by(in_time_order(items.c.clinical_time), items.c.position)
+    )
+    loads = json.loads
+    return [(*row[:7], loads(row[7])) for row in conn.execute(query).all()]
 
 
 def latest_vitals(conn: Connection, patient_id: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from sqlalchemy import Column, Connection, Index, String, Table, Text, select
 
 from app.domain import events as ev
 from app.domain.reference import fold
-from app.projections.base import Writes, metadata, patient_of
+from app.projections.base import READ_ONLY, Writes, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 patients = Table(
@@ -27,8 +27,8 @@ patients = Table(
     Column("identifiers", Text, nullable=False),
     Column("sort_key", Text, nullable=False),
     Column("registered_at", String, nullable=False),
-    Index("ix_pi_patients_birth", "birth_date"),
-    Index("ix_pi_patients_sort", "sort_key"),
+    Index("ix_pi_patients_birth", "birth_date", info=READ_ONLY),
+    Index("ix_pi_patients_sort", "sort_key", info=READ_ONLY),
 )
 name_tokens = Table(
     "pi_name_tokens",

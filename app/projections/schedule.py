@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Index, String, Table, Text, select
 
 from app.domain import events as ev
-from app.projections.base import Writes, metadata, patient_of
+from app.projections.base import READ_ONLY, Writes, metadata, patient_of
 from app.store.event_log import RecordedEvent
 
 appointments = Table(
@@ -24,8 +24,8 @@ appointments = Table(
     Column("day", String, nullable=False),  # the calendar day in the booking's own offset
     Column("status", String, nullable=False),
     Column("reason", Text),
-    Index("ix_sc_day", "day", "start_utc"),
-    Index("ix_sc_clinician", "clinician", "start_utc"),
+    Index("ix_sc_day", "day", "start_utc", info=READ_ONLY),
+    Index("ix_sc_clinician", "clinician", "start_utc", info=READ_ONLY),
 )
 
 
@@ -153,7 +153,7 @@ def on_day(conn: Connection, day: str, days: int = 1) -> list[Any]:
         conn.execute(
             select(appointments)
             .where(appointments.c.day >= day, appointments.c.day < last)
-            .order_by(appointments.c.start_utc)
+            .order_by(appointments.c.start_utc, appointments.c.appointment_id)
         )
     )
 
@@ -165,6 +165,6 @@ def overdue(conn: Connection, now: datetime) -> list[Any]:
         conn.execute(
             select(appointments)
             .where(appointments.c.status == "booked", appointments.c.start_utc < cutoff)
-            .order_by(appointments.c.start_utc)
+            .order_by(appointments.c.start_utc, appointments.c.appointment_id)
         )
     )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Connection,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -25,7 +26,7 @@ from app.store.event_log import RecordedEvent
 entries = Table(
     "tl_entries",
     metadata,
-    Column("position", Integer, primary_key=True),
+    Column("position", Integer, nullable=False),
     Column("patient_id", String, nullable=False),
     Column("occurred_at", String, nullable=False),
     Column("recorded_at", String, nullable=False),
@@ -36,8 +37,10 @@ entries = Table(
     Column("item_id", String),
     Column("text", Text, nullable=False),
     Column("entered_in_error", Boolean, nullable=False, default=False),
-    Index("ix_tl_entries_patient", "patient_id", "occurred_at", "position"),
+    # Clustered by patient (WITHOUT ROWID, patient first): one chart's entries share pages.
+    PrimaryKeyConstraint("patient_id", "position"),
     Index("ix_tl_entries_item", "item_id"),
+    sqlite_with_rowid=False,
 )
 
 UNITS = {
@@ -253,4 +256,30 @@ def for_patient(conn: Connection, patient_id: str, limit: int | None = None) -> 
     )
     if limit is not None:
         query = query.limit(limit)
-    return list(conn.execute(query))
+    return list(conn.execute(query).all())
+
+
+# The columns of a chart's timeline, in the order of services.dto.TimelineEntry's fields.
+CHART_COLUMNS = (
+    "position",
+    "occurred_at",
+    "recorded_at",
+    "user",
+    "role",
+    "kind",
+    "type",
+    "item_id",
+    "text",
+    "entered_in_error",
+)
+
+
+def for_chart(conn: Connection, patient_id: str) -> list[Any]:
+    """for_patient's entries as rows of CHART_COLUMNS (plain tuples are several times
+    cheaper to read than named rows when a chart has a thousand entries)."""
+    query = (
+        select(*(entries.c[name] for name in CHART_COLUMNS))
+        .where(entries.c.patient_id == patient_id)
+        .order_by(in_time_order(entries.c.occurred_at).desc(), entries.c.position.desc())
+    )
+    return list(conn.execute(query).all())

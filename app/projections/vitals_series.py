@@ -5,7 +5,16 @@ from __future__ import annotations
 from functools import singledispatch
 from typing import Any
 
-from sqlalchemy import Column, Connection, Float, Index, String, Table, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    select,
+)
 
 from app.domain import events as ev
 from app.projections.base import Writes, in_time_order, metadata, patient_of
@@ -14,12 +23,15 @@ from app.store.event_log import RecordedEvent
 points = Table(
     "vs_points",
     metadata,
-    Column("vitals_id", String, primary_key=True),
-    Column("key", String, primary_key=True),
+    Column("vitals_id", String, nullable=False),
+    Column("key", String, nullable=False),
     Column("patient_id", String, nullable=False),
     Column("taken_at", String, nullable=False),
     Column("value", Float, nullable=False),
-    Index("ix_vs_points_patient", "patient_id", "key", "taken_at"),
+    # Clustered by patient and series (WITHOUT ROWID): a chart's points share pages.
+    PrimaryKeyConstraint("patient_id", "key", "vitals_id"),
+    Index("ix_vs_points_vitals", "vitals_id", "key", unique=True),
+    sqlite_with_rowid=False,
 )
 
 
@@ -91,7 +103,7 @@ def for_patient(conn: Connection, patient_id: str) -> dict[str, list[tuple[str, 
         select(points.c.key, points.c.taken_at, points.c.value)
         .where(points.c.patient_id == patient_id)
         .order_by(points.c.key, in_time_order(points.c.taken_at), points.c.vitals_id)
-    )
+    ).all()
     for key, taken_at, value in rows:
         series.setdefault(key, []).append((taken_at, value))
     return series

@@ -11,6 +11,7 @@ from app.projections.runner import ProjectionRunner
 from app.services.clinic_commands import ClinicCommands
 from app.services.clinic_queries import ClinicQueries
 from app.services.settings import SettingsService
+from app.store.lock_guard import refuse_connections_unless
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 
@@ -33,10 +34,18 @@ class Clinic:
         self.vault.lock()
 
 
+def _refuse_connections_after_lock(vault: Vault) -> None:
+    """The read models hold the engine itself, not the vault: without this, a Clinic kept past
+    lock() could open the file again (its engine still knows the key) and read or write."""
+    engine = vault.engine
+    refuse_connections_unless(engine, lambda: vault.is_unlocked and vault.engine is engine)
+
+
 def open_clinic(
     vault: Vault, *, clock: Callable[[], datetime] = utc_now, catalog: Catalog | None = None
 ) -> Clinic:
     """Build the services over an unlocked vault, bringing the read models up to date."""
+    _refuse_connections_after_lock(vault)
     runner = ProjectionRunner(vault.engine, vault.events)
     runner.ensure_ready()
     cat = catalog if catalog is not None else bundled_catalog()

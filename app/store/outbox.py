@@ -122,6 +122,16 @@ def with_status(conn: Connection, status: str, limit: int | None = None) -> list
     return [_entry(r) for r in conn.execute(query)]
 
 
+def later_in_stream(conn: Connection, stream_id: str, seq: int) -> list[OutboxEntry]:
+    """This device's commands on a stream recorded after `seq`, in order (any status)."""
+    query = (
+        select(outbox)
+        .where(outbox.c.stream_id == stream_id, outbox.c.seq > seq)
+        .order_by(outbox.c.seq)
+    )
+    return [_entry(r) for r in conn.execute(query)]
+
+
 def counts(conn: Connection) -> dict[str, int]:
     found: dict[str, int] = dict(
         conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()

@@ -21,7 +21,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
@@ -238,6 +238,7 @@ class FhirClient:
         page = self.search_page(url_or_type, params)
         previous = url_or_type
         while True:
+            _check_page_shape(page)
             yield page
             link = next_link(page)
             if link is None:
@@ -251,18 +252,33 @@ class FhirClient:
             page = self.search_page(link)
 
     def iter_search(
-        self, resource_type: str, params: SearchParams | None = None
+        self,
+        resource_type: str,
+        params: SearchParams | None = None,
+        on_bad_entry: Callable[[object, str], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every matching resource (``search.mode`` match), page by page."""
+        """Every matching resource (``search.mode`` match), page by page.
+
+        An entry that is not an object, or a match without a resource object, is not silently
+        dropped: it goes to ``on_bad_entry(entry, problem)`` (sync quarantines it for IT);
+        without a callback it is skipped. Included resources and OperationOutcomes
+        (``search.mode`` include / outcome) are not matches and are skipped.
+        """
         for page in self.iter_pages(resource_type, params):
             for entry in page.get("entry") or []:
                 if not isinstance(entry, dict):
+                    if on_bad_entry is not None:
+                        on_bad_entry(entry, "search entry is not a JSON object")
                     continue
                 resource = entry.get("resource")
                 search = entry.get("search")
                 mode = search.get("mode", "match") if isinstance(search, dict) else "match"
-                if isinstance(resource, dict) and mode == "match":
+                if mode != "match":
+                    continue
+                if isinstance(resource, dict):
                     yield resource
+                elif on_bad_entry is not None:
+                    on_bad_entry(entry, "search entry has no resource object")
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -333,7 +349,7 @@ class FhirClient:
             raise invalid("empty")
         try:
             body = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             raise invalid("not valid JSON (not FHIR, or cut short)") from None
         if not isinstance(body, dict):
             raise invalid("not a JSON object")
@@ -379,11 +395,31 @@ class FhirClient:
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:
     """The ``next`` link of a Bundle, as given, or None on the last page."""
-    for link in bundle.get("link") or []:
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
             return url if isinstance(url, str) and url else None
     return None
+
+
+def _check_page_shape(page: Mapping[str, Any]) -> None:
+    """A page whose entries or paging links are unreadable cannot be used (and following it
+    could skip pages silently): refuse it as a whole."""
+    for element in ("entry", "link"):
+        value = page.get(element)
+        if value is not None and not isinstance(value, list):
+            raise InvalidResponseError(
+                f"the search page's {element} element is not a list", request=None
+            )
+    links = page.get("link") or []
+    for link in links:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            if not isinstance(url, str) or not url:
+                raise InvalidResponseError(
+                    "the search page has a next link without a URL", request=None
+                )
 
 
 def _encode(resource: Mapping[str, Any]) -> bytes:

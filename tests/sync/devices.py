@@ -15,7 +15,7 @@ import httpx
 from app.domain import commands as c
 from app.domain.roles import Actor, Role
 from app.services.clinic import Clinic, open_clinic
-from app.services.dto import ChartView, Changes
+from app.services.dto import Changes, ChartView
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.vault import Vault
 from sync.engine import CycleReport, SyncEngine

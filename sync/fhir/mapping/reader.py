@@ -9,6 +9,8 @@ from sync.fhir.mapping.common import FHIR_ID, entered_in_error_marker, parse_ref
 from sync.fhir.mapping.errors import MalformedResourceError, UnsupportedResourceError
 from sync.fhir.mapping.times import domain_instant, is_partial_date, parse_instant
 
+_INFINITY = float("inf")
+
 
 class Reader:
     """Reads one server resource strictly; every failure names the resource and element."""
@@ -61,9 +63,15 @@ class Reader:
     def number(self, value: Any, element: str) -> float | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(element, "is not a number")
-        return float(value)
+        try:
+            result = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            self.fail(element, "is not a number in range")
+        if result != result or result in (_INFINITY, -_INFINITY):  # JSON NaN/Infinity: not FHIR
+            self.fail(element, "is not a number")
+        return result
 
     def code(self, value: Any, element: str, allowed: frozenset[str]) -> str | None:
         text = self.string(value, element)

@@ -1,0 +1,145 @@
+"""The benchmark harness (tests/bench) works, and its bulk loader is the command path.
+
+Not the performance targets (docs/performance.md has those): a small clinic built both ways
+must record the same events, outbox and read models, and a small benchmark run must report
+every figure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.projections.runner import ProjectionRunner
+from app.store.crypto import FAST_FOR_TESTS
+from app.store.database import read_transaction
+from app.store.vault import Vault
+from tests.bench import __main__ as bench
+from tests.bench.bulk import create_empty, populate
+from tests.bench.generator import ADMIN, PASSPHRASE, Params, plan_clinic
+
+SMALL = Params(patients=12, heavy_patients=1, heavy_events=150, days=150)
+
+
+def _contents(data_dir: Path) -> dict[str, Any]:
+    """Every event (all but its random id and its sealed bytes), outbox row and the digest."""
+    vault = Vault.open(data_dir)
+    vault.unlock(ADMIN, PASSPHRASE)
+    try:
+        events = [
+            (
+                r.position,
+                r.stream_id,
+                r.stream_version,
+                r.type,
+                r.schema_version,
+                r.metadata.to_json(),
+                json.dumps(r.payload, sort_keys=True),
+            )
+            for r in vault.events.read_all()
+        ]
+        ids = [r.event_id for r in vault.events.read_all()]
+        with read_transaction(vault.engine) as conn:
+            outbox = [
+                tuple(row) for row in conn.exec_driver_sql("SELECT * FROM outbox ORDER BY seq")
+            ]
+        runner = ProjectionRunner(vault.engine, vault.events)
+        incremental = runner.digest()
+        rebuilt = runner.rebuild()
+        vault.events.verify()
+    finally:
+        vault.lock()
+    return {
+        "events": events,
+        "event_ids": ids,
+        "outbox": outbox,
+        "digest": incremental,
+        "rebuilt": rebuilt,
+    }
+
+
+@pytest.fixture(scope="module")
+def both_ways(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
+    root = tmp_path_factory.mktemp("bench-equality")
+    template = root / "template"
+    create_empty(template, FAST_FOR_TESTS)  # one vault id, device id and key for both
+    shutil.copytree(template, root / "commands")
+    shutil.copytree(template, root / "bulk")
+    real = populate(root / "commands", SMALL, mode="commands")
+    bulk = populate(root / "bulk", SMALL, mode="bulk", batch=97)
+    assert real["commands"] == bulk["commands"] > 300
+    assert real["heavy_patient_ids"] == bulk["heavy_patient_ids"]
+    return _contents(root / "commands"), _contents(root / "bulk")
+
+
+def test_the_bulk_loader_records_the_same_events(
+    both_ways: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    real, bulk = both_ways
+    assert len(real["events"]) > 300
+    assert bulk["events"] == real["events"]
+    # Event ids are random (uuid4) on either path; they only have to be unique.
+    assert len(set(real["event_ids"] + bulk["event_ids"])) == 2 * len(real["event_ids"])
+    assert all(uuid.UUID(i).version == 4 for i in bulk["event_ids"])
+
+
+def test_the_bulk_loader_records_the_same_outbox(
+    both_ways: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    real, bulk = both_ways
+    assert bulk["outbox"] == real["outbox"]
+
+
+def test_the_bulk_loader_builds_the_same_read_models(
+    both_ways: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    real, bulk = both_ways
+    assert bulk["digest"] == real["digest"] == real["rebuilt"] == bulk["rebuilt"]
+
+
+def test_the_synthetic_clinic_is_varied_and_deterministic() -> None:
+    plan = plan_clinic(SMALL)
+    again = plan_clinic(SMALL)
+    assert [(p.given, p.family, p.visits) for p in plan.patients] == [
+        (p.given, p.family, p.visits) for p in again.patients
+    ]
+    assert sum(p.heavy for p in plan.patients) == 1
+    bigger = plan_clinic(Params(patients=300))
+    names = " ".join(f"{p.given} {p.family}" for p in bigger.patients)
+    assert any(ord(ch) > 127 for ch in names), "names keep their accents"
+    kinds = {v.booking.kind for p in bigger.patients for v in p.visits if v.booking}
+    assert kinds == {"attend", "reschedule", "cancel", "noshow"}
+
+
+def test_a_small_run_reports_every_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = bench.main(
+        [
+            "--patients", "30",
+            "--heavy-events", "200",
+            "--json",
+            "--quick",
+            "--fast-kdf",
+            "--skip-sync",
+            "--cache", str(tmp_path / "cache"),
+            "--workdir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(bench.REPORT_KEYS) <= set(report)
+    assert set(report["targets"]) == set(bench.TARGETS)
+    for section in ("chart_open_ms", "search_ms", "record_vitals_ms"):
+        assert {"p50", "p99", "samples"} <= set(report[section])
+    assert {"with_argon2id_ms", "without_argon2id_ms"} <= set(report["unlock"])
+    assert {"events_per_s", "floor_events_per_s", "ratio_to_floor"} <= set(report["rebuild"])
+    assert report["rebuild"]["digest_unchanged"] is True
+    assert {"bench_process_peak", "bench_process_after_open"} <= set(report["rss_mb"])
+    assert "status" in report["app_launch"] and "status" in report["sync"]
+    assert report["vault"]["events"] >= 200
