@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import (
     Column,
@@ -145,9 +145,17 @@ def _create_indexes(conn: Connection, read_only: bool = True) -> None:
 
 
 class ProjectionRunner:
-    def __init__(self, engine: Engine, log: EventLog) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine | Callable[[], Engine], log: EventLog) -> None:
+        # A callable (the vault's `engine` property) keeps no engine, and so no key, alive
+        # after the vault is locked.
+        self._engine_source = (
+            engine if callable(engine) and not isinstance(engine, Engine) else (lambda: engine)
+        )
         self._log = log
+
+    @property
+    def _engine(self) -> Engine:
+        return self._engine_source()
 
     def ensure_ready(self) -> bool:
         """Create the read models if missing, rebuild if their version changed, and catch up.

@@ -46,7 +46,7 @@ def open_clinic(
 ) -> Clinic:
     """Build the services over an unlocked vault, bringing the read models up to date."""
     _refuse_connections_after_lock(vault)
-    runner = ProjectionRunner(vault.engine, vault.events)
+    runner = ProjectionRunner(lambda: vault.engine, vault.events)
     runner.ensure_ready()
     cat = catalog if catalog is not None else bundled_catalog()
     return Clinic(

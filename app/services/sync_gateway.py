@@ -36,7 +36,7 @@ from app.projections.runner import ProjectionRunner
 from app.services.gateway_types import RebaseOutcome, Received
 from app.store import outbox, sync_state
 from app.store.database import read_transaction, write_transaction
-from app.store.event_log import EventMetadata, NewEvent
+from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
 from app.store.outbox import OutboxEntry
 from app.store.sync_state import RemoteCopy
 from app.store.vault import Vault
@@ -161,10 +161,11 @@ class SyncGateway:
                     extra={"origin": "server"},
                 )
                 stream = stream_of(item.patient_id)
-                version = self._vault.events.stream_version(stream, conn)
+                # Appended at the stream's current version: inside this write transaction
+                # nobody else can move it, so append's own look-up is the only one needed.
                 appended += self._vault.events.append(
                     stream,
-                    version,
+                    ANY_VERSION,
                     [
                         NewEvent(
                             type(item.event).__name__,
@@ -176,7 +177,8 @@ class SyncGateway:
                     conn,
                 )
             if appended:
-                self._runner.catch_up(conn)
+                # The events just appended, as appended: catch-up need not read them back.
+                self._runner.catch_up(conn, appended)
         return new
 
     def mark_in_flight(self, command_ids: list[str]) -> None:

@@ -26,44 +26,43 @@ class RemoteCopy:
     body: dict[str, Any]
 
 
+# Plain SQL through exec_driver_sql for the statements a pull or push runs per resource.
+_REMOTE = (
+    "SELECT version_id, patient_id, body FROM remote_resources "
+    "WHERE resource_type = ? AND resource_id = ?"
+)
+_KNOWN = "SELECT version_id FROM remote_resources WHERE resource_type = ? AND resource_id = ?"
+_SAVE = (
+    "INSERT INTO remote_resources VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (resource_type, resource_id) DO UPDATE SET version_id = ?3, "
+    "patient_id = ?4, last_updated = ?5, body = ?6"
+)
+
+
 def remote(conn: Connection, resource_type: str, resource_id: str) -> RemoteCopy | None:
-    row = conn.execute(
-        text(
-            "SELECT version_id, patient_id, body FROM remote_resources "
-            "WHERE resource_type = :t AND resource_id = :i"
-        ),
-        {"t": resource_type, "i": resource_id},
-    ).first()
+    row = conn.exec_driver_sql(_REMOTE, (resource_type, resource_id)).first()
     if row is None:
         return None
     return RemoteCopy(resource_type, resource_id, row[0], row[1], json.loads(row[2]))
 
 
 def known_version(conn: Connection, resource_type: str, resource_id: str) -> str | None:
-    return conn.execute(
-        text(
-            "SELECT version_id FROM remote_resources WHERE resource_type = :t AND resource_id = :i"
-        ),
-        {"t": resource_type, "i": resource_id},
-    ).scalar()
+    value = conn.exec_driver_sql(_KNOWN, (resource_type, resource_id)).scalar()
+    return None if value is None else str(value)
 
 
 def save_remote(conn: Connection, resource: dict[str, Any], patient_id: str | None) -> None:
     meta = resource.get("meta") or {}
-    conn.execute(
-        text(
-            "INSERT INTO remote_resources VALUES (:t, :i, :v, :p, :u, :b) "
-            "ON CONFLICT (resource_type, resource_id) DO UPDATE SET version_id = :v, "
-            "patient_id = :p, last_updated = :u, body = :b"
+    conn.exec_driver_sql(
+        _SAVE,
+        (
+            resource["resourceType"],
+            resource["id"],
+            str(meta.get("versionId")),
+            patient_id,
+            meta.get("lastUpdated"),
+            json.dumps(resource, sort_keys=True),
         ),
-        {
-            "t": resource["resourceType"],
-            "i": resource["id"],
-            "v": str(meta.get("versionId")),
-            "p": patient_id,
-            "u": meta.get("lastUpdated"),
-            "b": json.dumps(resource, sort_keys=True),
-        },
     )
 
 

@@ -110,6 +110,7 @@ class Vault:
         self._actor: Actor | None = None
         self._device_id: str | None = None
         self._opening = False
+        self._pending_engine: Engine | None = None
 
     # -- paths and creation --------------------------------------------------------------
 
@@ -291,7 +292,8 @@ class Vault:
             # fails with VaultLockedError instead of reopening the file.
             self._opening = True
             log_key = bytes.fromhex(meta[LOG_KEY_META]) if LOG_KEY_META in meta else data_key
-            events = EventLog(lambda: self._engine_or_pending(engine), log_key, slots.vault_id)
+            self._pending_engine = engine
+            events = EventLog(self._engine_or_pending, log_key, slots.vault_id)
             events.verify(from_tail=TAIL_VERIFY_AT_UNLOCK)
         except BaseException:
             engine.dispose()
@@ -300,6 +302,7 @@ class Vault:
             raise
         finally:
             self._opening = False
+            self._pending_engine = None
         if vault_key is None and slots.legacy:
             vault_key = bytearray(data_key)
         self._data_key, self._vault_key, self._engine, self._events = (
@@ -310,11 +313,12 @@ class Vault:
         )
         self._actor, self._device_id = actor, meta["device_id"]
 
-    def _engine_or_pending(self, pending: Engine) -> Engine:
+    def _engine_or_pending(self) -> Engine:
         # During _start_session the vault is not unlocked yet; the log may use the engine
-        # being opened. Afterwards only the vault's current engine counts.
-        if self._opening and self._engine is None:
-            return pending
+        # being opened. Afterwards only the vault's current engine counts (no closure keeps
+        # an engine, whose URL holds the key, alive past lock()).
+        if self._opening and self._engine is None and self._pending_engine is not None:
+            return self._pending_engine
         return self.engine
 
     def lock(self) -> None:

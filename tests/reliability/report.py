@@ -287,7 +287,7 @@ def rows(results: dict[str, Any], size: Any) -> list[Row]:
             ),
             info(
                 s,
-                "... reachable from the Clinic services (known gap, see below)",
+                "... reachable from the Clinic services",
                 f["key_copies_reachable_from_services"],
             ),
         ]

@@ -47,11 +47,6 @@ def test_after_lock_queries_fail_and_the_vault_holds_no_key(work: Path) -> None:
     assert f.key_copies_reachable_from_vault == 0, f.paths
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (docs/reliability.md): after lock the SQLAlchemy engine that "
-    "ProjectionRunner and EventLog's engine closure keep carries the key in its URL",
-)
 def test_after_lock_no_key_is_reachable_from_the_services(work: Path) -> None:
     f = security.lock(work / "security-services")
     assert f.key_copies_reachable_from_services == 0, f.paths
