@@ -112,6 +112,7 @@ def _machine(data_dir: Path) -> dict[str, Any]:
     sqlite = conn.execute("SELECT sqlite_version()").fetchone()[0]
     conn.close()
     return {
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
         "cpu": cpu,
         "memory_gib": mem,
@@ -219,6 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if not args.skip_sync
             else {"status": "skipped (--skip-sync)"}
         )
+    report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report["targets"] = check_targets(report)
     report["total_s"] = round(time.perf_counter() - started, 1)
     return report

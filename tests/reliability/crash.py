@@ -232,7 +232,7 @@ class ExecFigures:
     trials: int = 0
     killed_mid_stream: int = 0  # at least one command acknowledged and not all
     killed_before_first_ack: int = 0
-    finished_before_kill: int = 0
+    finished_before_kill: int = 0  # or killed after its last acknowledgement
     acknowledged: int = 0
     acknowledged_missing: int = 0
     committed_not_acknowledged: int = 0  # recognised as duplicates on re-submission
@@ -280,11 +280,11 @@ def exec_trials(trials: int, commands: int, seed: int, work: Path) -> ExecFigure
             figures.tracebacks += 1
         acked = _acks(killed.stdout_lines)
         figures.acknowledged += len(acked)
-        if killed.finished_before_kill:
-            figures.finished_before_kill += 1
+        if killed.finished_before_kill or len(acked) == len(stream):
+            figures.finished_before_kill += 1  # after the last acknowledgement
         elif not acked:
             figures.killed_before_first_ack += 1
-        elif len(acked) < len(stream):
+        else:
             figures.killed_mid_stream += 1
         _check_exec_trial(figures, trial, data_dir, stream, acked, work)
     figures.seconds = round(time.monotonic() - started, 1)

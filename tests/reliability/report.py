@@ -285,7 +285,7 @@ def rows(results: dict[str, Any], size: Any) -> list[Row]:
                 "data-key copies (raw, hex, subkeys) reachable from the vault",
                 f["key_copies_reachable_from_vault"],
             ),
-            info(
+            zero(
                 s,
                 "... reachable from the Clinic services",
                 f["key_copies_reachable_from_services"],
