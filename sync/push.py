@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.chart import PatientChart
+from app.domain.events import DomainEvent
 from app.services.sync_gateway import SyncGateway
 from app.services.sync_status import SyncProgress
 from app.store.outbox import OutboxEntry
@@ -20,6 +21,8 @@ from sync.fhir.client import FhirClient
 from sync.fhir.errors import VersionConflictError
 from sync.ports import Outgoing, ResourceMapper
 from sync.rebase import Rebaser
+
+PREFETCH = 500  # commands whose events are read in one transaction
 
 
 @dataclass
@@ -59,6 +62,9 @@ class Pusher:
         self._rebaser = rebaser
         self._progress = progress
         self._charts: dict[str, PatientChart] = {}
+        # Events of this pass's commands, read up front in one transaction, keyed by command
+        # id and the log span they were read from (a rebase may re-record a command).
+        self._events: dict[str, tuple[tuple[int, int], list[DomainEvent]]] = {}
 
     def push_pending(self) -> PushReport:
         report = PushReport()
@@ -66,6 +72,12 @@ class Pusher:
         # Flags from before this cycle: those commands may have landed without us knowing.
         possibly_landed = {e.command_id for e in entries if e.in_flight}
         self._gateway.mark_in_flight([e.command_id for e in entries])
+        for start in range(0, len(entries), PREFETCH):
+            chunk = entries[start : start + PREFETCH]
+            found = self._gateway.events_of_many(chunk)
+            for entry in chunk:
+                span = (entry.first_position, entry.last_position)
+                self._events[entry.command_id] = (span, found[entry.command_id])
         # Resources of commands this pass left pending (rebased, to be sent again): later
         # commands on them wait for the next pass, so one device's edits of a resource reach
         # the server in the order they were made. Otherwise the earlier command would next be
@@ -88,7 +100,13 @@ class Pusher:
         return report
 
     def _keys(self, entry: OutboxEntry) -> set[tuple[str, str]]:
-        return self._mapper.keys(self._gateway.events_of(entry), patient_of_stream(entry.stream_id))
+        return self._mapper.keys(self._events_of(entry), patient_of_stream(entry.stream_id))
+
+    def _events_of(self, entry: OutboxEntry) -> list[DomainEvent]:
+        known = self._events.get(entry.command_id)
+        if known is not None and known[0] == (entry.first_position, entry.last_position):
+            return known[1]
+        return self._gateway.events_of(entry)
 
     def _chart(self, patient_id: str) -> PatientChart:
         if patient_id not in self._charts:
@@ -101,7 +119,7 @@ class Pusher:
     def plan(self, entry: OutboxEntry) -> list[PlannedWrite]:
         """What this command must write, against the server copies we know (no-ops left out)."""
         patient_id = patient_of_stream(entry.stream_id)
-        outs = self._mapper.outgoing(self._gateway.events_of(entry), self._chart(patient_id))
+        outs = self._mapper.outgoing(self._events_of(entry), self._chart(patient_id))
         planned = []
         for out in outs:
             remote = self._gateway.remote(out.resource_type, out.resource_id)

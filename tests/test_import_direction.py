@@ -14,19 +14,43 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # package -> packages of ours it must never import
 FORBIDDEN: dict[str, set[str]] = {
-    "app.domain": {"app.store", "app.projections", "app.services", "app.ui", "app.cli",
-                   "app.commandline", "app.main", "sync"},
-    "app.store": {"app.projections", "app.services", "app.ui", "app.cli", "app.commandline",
-                  "app.main", "sync"},
-    "app.projections": {"app.services", "app.ui", "app.cli", "app.commandline", "app.main",
-                        "sync"},
+    "app.domain": {
+        "app.store",
+        "app.projections",
+        "app.services",
+        "app.ui",
+        "app.cli",
+        "app.commandline",
+        "app.main",
+        "sync",
+    },
+    "app.store": {
+        "app.projections",
+        "app.services",
+        "app.ui",
+        "app.cli",
+        "app.commandline",
+        "app.main",
+        "sync",
+    },
+    "app.projections": {"app.services", "app.ui", "app.cli", "app.commandline", "app.main", "sync"},
     "app.services": {"app.ui", "app.cli", "app.commandline", "app.main", "sync"},
     "sync": {"app.ui", "app.cli", "app.commandline", "app.main"},
     "app.ui": {"app.store", "sync", "app.cli", "app.commandline"},
 }
 THIRD_PARTY_ONLY_IN_UI = ("PySide6", "shiboken6")
-PURE_DOMAIN_BANNED = ("sqlalchemy", "sqlcipher3", "httpx", "PySide6", "apscheduler", "os",
-                      "socket", "subprocess", "pathlib", "time")
+PURE_DOMAIN_BANNED = (
+    "sqlalchemy",
+    "sqlcipher3",
+    "httpx",
+    "PySide6",
+    "apscheduler",
+    "os",
+    "socket",
+    "subprocess",
+    "pathlib",
+    "time",
+)
 
 
 def _modules(package: str) -> list[Path]:

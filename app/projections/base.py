@@ -181,5 +181,10 @@ def in_time_order(column: ColumnElement[str]) -> ColumnElement[str]:
     return func.coalesce(func.strftime("%Y-%m-%d %H:%M:%f", column), column)
 
 
+def in_time_order_sql(column: str) -> str:
+    """in_time_order as SQL text, for queries run on the DB-API cursor."""
+    return f"coalesce(strftime('%Y-%m-%d %H:%M:%f', {column}), {column})"
+
+
 def compact(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}

@@ -20,7 +20,8 @@ from sqlalchemy import (
 )
 
 from app.domain import events as ev
-from app.projections.base import Writes, in_time_order, metadata, patient_of
+from app.projections.base import Writes, in_time_order, in_time_order_sql, metadata, patient_of
+from app.store.database import fetch_rows
 from app.store.event_log import RecordedEvent
 
 entries = Table(
@@ -274,12 +275,13 @@ CHART_COLUMNS = (
 )
 
 
-def for_chart(conn: Connection, patient_id: str) -> list[Any]:
-    """for_patient's entries as rows of CHART_COLUMNS (plain tuples are several times
-    cheaper to read than named rows when a chart has a thousand entries)."""
-    query = (
-        select(*(entries.c[name] for name in CHART_COLUMNS))
-        .where(entries.c.patient_id == patient_id)
-        .order_by(in_time_order(entries.c.occurred_at).desc(), entries.c.position.desc())
-    )
-    return list(conn.execute(query).all())
+_CHART_SQL = (
+    f"SELECT {', '.join(CHART_COLUMNS)} FROM {entries.name} WHERE patient_id = ?"
+    f" ORDER BY {in_time_order_sql('occurred_at')} DESC, position DESC"
+)
+
+
+def for_chart(conn: Connection, patient_id: str) -> list[tuple[Any, ...]]:
+    """for_patient's entries as rows of CHART_COLUMNS (plain tuples from the DB-API cursor
+    are several times cheaper to read than named rows when a chart has a thousand entries)."""
+    return fetch_rows(conn, _CHART_SQL, (patient_id,))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import singledispatch
-from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -13,11 +12,11 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    select,
 )
 
 from app.domain import events as ev
-from app.projections.base import Writes, in_time_order, metadata, patient_of
+from app.projections.base import Writes, in_time_order_sql, metadata, patient_of
+from app.store.database import fetch_rows
 from app.store.event_log import RecordedEvent
 
 points = Table(
@@ -97,13 +96,14 @@ def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
         )
 
 
+_SERIES_SQL = (
+    f"SELECT key, taken_at, value FROM {points.name} WHERE patient_id = ?"
+    f" ORDER BY key, {in_time_order_sql('taken_at')}, vitals_id"
+)
+
+
 def for_patient(conn: Connection, patient_id: str) -> dict[str, list[tuple[str, float]]]:
     series: dict[str, list[tuple[str, float]]] = {}
-    rows: Any = conn.execute(
-        select(points.c.key, points.c.taken_at, points.c.value)
-        .where(points.c.patient_id == patient_id)
-        .order_by(points.c.key, in_time_order(points.c.taken_at), points.c.vitals_id)
-    ).all()
-    for key, taken_at, value in rows:
+    for key, taken_at, value in fetch_rows(conn, _SERIES_SQL, (patient_id,)):
         series.setdefault(key, []).append((taken_at, value))
     return series

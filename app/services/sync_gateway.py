@@ -35,7 +35,7 @@ from app.projections import schedule
 from app.projections.runner import ProjectionRunner
 from app.services.gateway_types import RebaseOutcome, Received
 from app.store import outbox, sync_state
-from app.store.database import read_transaction, write_transaction
+from app.store.database import Transaction, read_transaction, write_transaction
 from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
 from app.store.outbox import OutboxEntry
 from app.store.sync_state import RemoteCopy
@@ -81,9 +81,18 @@ class SyncGateway:
 
     def events_of(self, entry: OutboxEntry) -> list[DomainEvent]:
         """The domain events a command recorded (what its push must carry)."""
+        with read_transaction(self._vault.engine) as conn:
+            return self._events_of(entry, conn)
+
+    def events_of_many(self, entries: Sequence[OutboxEntry]) -> dict[str, list[DomainEvent]]:
+        """events_of for each of `entries` (by command id), read in one transaction."""
+        with read_transaction(self._vault.engine) as conn:
+            return {e.command_id: self._events_of(e, conn) for e in entries}
+
+    def _events_of(self, entry: OutboxEntry, conn: Transaction) -> list[DomainEvent]:
         span = entry.last_position - entry.first_position + 1
         found = []
-        for r in self._vault.events.read_all(entry.first_position - 1, batch=max(span, 1)):
+        for r in self._vault.events.read_all(entry.first_position - 1, conn, batch=max(span, 1)):
             if r.position > entry.last_position:
                 break
             if r.stream_id == entry.stream_id:
@@ -125,8 +134,11 @@ class SyncGateway:
     def record_pushed(
         self, command_id: str | None, resources: Sequence[dict[str, Any]], patient_id: str | None
     ) -> None:
-        """The server accepted these versions: remember them and mark the command synced."""
-        with write_transaction(self._vault.engine) as conn:
+        """The server accepted these versions: remember them and mark the command synced.
+
+        Not durable (see write_transaction): lost in a power cut, the command is still
+        marked in flight, and the next push asks the server what landed (Pusher)."""
+        with write_transaction(self._vault.engine, durable=False) as conn:
             for resource in resources:
                 sync_state.save_remote(conn, resource, patient_id)
             if command_id is not None:

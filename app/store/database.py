@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -183,12 +183,26 @@ def check_integrity(engine: Engine, path: Path) -> None:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One durable write transaction (BEGIN IMMEDIATE ... COMMIT with synchronous=FULL)."""
+def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
+    """One write transaction: BEGIN IMMEDIATE ... COMMIT, durable (synchronous=FULL: the
+    commit waits for the WAL to reach the disk) unless `durable=False`.
+
+    A non-durable commit (synchronous=NORMAL) survives the app being killed, not a power cut
+    before the next durable commit or checkpoint; the next durable commit makes it durable
+    too (the WAL is written in order). Only for bookkeeping that can be re-learned, never for
+    anything a person recorded."""
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE_OPTION: True})
-        with conn.begin():
-            yield conn
+        dbapi = conn.connection.driver_connection
+        assert dbapi is not None
+        if not durable:
+            dbapi.execute("PRAGMA synchronous = NORMAL")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if not durable:
+                dbapi.execute("PRAGMA synchronous = FULL")
 
 
 BULK_CACHE_MIB = 256
@@ -229,6 +243,18 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A consistent read snapshot."""
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+def fetch_rows(
+    conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Every row of one constant SQL query as plain tuples, straight from the DB-API cursor
+    of `conn`'s transaction. For the hot reads (a chart of a thousand rows), where compiling
+    a Core statement and building Row objects cost more than SQLite's own work."""
+    dbapi = conn.connection.driver_connection
+    assert dbapi is not None
+    rows: list[tuple[Any, ...]] = dbapi.execute(sql, params).fetchall()
+    return rows
 
 
 # What services hold while they work inside one transaction; SQL itself stays in the store

@@ -7,9 +7,10 @@ clinic (keys dropped) and shows the unlock dialog again.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QDialog
 
+from app import heap
 from app.services.clinic import Clinic
 from app.services.settings import DeviceSettings
 from app.ui.backend import Backend, CreatedVault
@@ -22,6 +23,7 @@ from app.ui.session import ClinicSession
 from app.ui.unlock_dialog import UnlockDialog
 
 DEFAULT_AUTO_LOCK_MINUTES = 10
+SETTLE_HEAP_AFTER_MS = 2_000  # after the window's first loads (see app/heap.py)
 LOCKED_NOTICE = "FieldChart was locked. Sign in again to continue."
 
 
@@ -90,6 +92,11 @@ class AppController(QObject):
         self.ops.run(settings.get, success=self._apply_settings, label="Reading settings…")
         self.idle.start()
         self.session_opened.emit(session)
+        QTimer.singleShot(SETTLE_HEAP_AFTER_MS, lambda: self._settle_heap(session))
+
+    def _settle_heap(self, session: ClinicSession) -> None:
+        if self.session is session:  # not locked meanwhile
+            heap.settle()
 
     def _apply_settings(self, settings: DeviceSettings) -> None:
         if self.auto_lock_override_ms is not None:
@@ -109,6 +116,7 @@ class AppController(QObject):
             session.sync.close()
             self.backend.lock(session.clinic)
             session.deleteLater()
+        heap.release()
 
     def lock(self) -> None:
         """Hide all patient data at once and ask for a passphrase again."""

@@ -143,8 +143,10 @@ def test_less_common_chart_commands(
     before = {m.item_id: m.data["dose"] for m in chart.current.medications}  # type: ignore[union-attr]
     submit_ok(qtbot, fill_and(form, dose="250", reason="Kidney function"))
     qtbot.waitUntil(
-        lambda: sorted(m.data["dose"] for m in chart.current.medications)  # type: ignore[union-attr]
-        != sorted(before.values()),
+        lambda: (
+            sorted(m.data["dose"] for m in chart.current.medications)  # type: ignore[union-attr]
+            != sorted(before.values())
+        ),
         timeout=TIMEOUT,
     )
     assert 250 in [m.data["dose"] for m in chart.current.medications]  # type: ignore[union-attr]

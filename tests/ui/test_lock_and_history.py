@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from datetime import datetime
 
+import pytest
 from PySide6.QtCore import QDateTime, QPoint
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.domain.commands import RecordAllergy
 from app.services.settings import DeviceSettings
+from app.ui import app_controller
 from app.ui.app_controller import LOCKED_NOTICE, AppController
 from app.ui.backend import Backend
 from app.ui.unlock_dialog import UnlockDialog
@@ -92,3 +95,28 @@ def test_the_chart_as_it_was_before_an_allergy_was_recorded(
     assert chart.current.allergy_banner == ["Sulfa drugs"]
     assert chart.chart_actions.actions["vitals"].isEnabled()
     assert chart.header.allergies.objectName() == "allergyBanner"
+
+
+def test_the_heap_is_settled_once_the_window_is_up_and_released_at_lock(
+    qtbot: QtBot, controller: AppController, seeded: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_controller, "SETTLE_HEAP_AFTER_MS", 50)
+    gc.unfreeze()
+    try:
+        open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+        qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=TIMEOUT)
+        controller.lock()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+
+
+def test_a_lock_before_the_heap_settles_leaves_it_alone(
+    qtbot: QtBot, controller: AppController, seeded: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_controller, "SETTLE_HEAP_AFTER_MS", 200)
+    gc.unfreeze()
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    controller.lock()
+    qtbot.wait(400)
+    assert gc.get_freeze_count() == 0
