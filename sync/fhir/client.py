@@ -62,6 +62,7 @@ FHIR_JSON = "application/fhir+json"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 DEFAULT_USER_AGENT = "FieldChart-sync/0.1"
 _LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30.0)
+PAGE_ATTEMPTS = 2  # a search page that arrives unusable is fetched once more (_fetch_page)
 
 #: Repeat a name with a list of pairs: ``[("_lastUpdated", "ge…"), ("_lastUpdated", "lt…")]``.
 SearchParams = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -235,10 +236,9 @@ class FhirClient:
         Only the current page is held, so memory stays flat. To resume after a crash, store
         ``next_link(page)`` once a page is persisted and pass it back as ``url_or_type``.
         """
-        page = self.search_page(url_or_type, params)
+        page = self._fetch_page(url_or_type, params)
         previous = url_or_type
         while True:
-            _check_page_shape(page)
             yield page
             link = next_link(page)
             if link is None:
@@ -249,7 +249,21 @@ class FhirClient:
                     request=httpx.Request("GET", link),
                 )
             previous = link
-            page = self.search_page(link)
+            page = self._fetch_page(link)
+
+    def _fetch_page(self, url_or_type: str, params: SearchParams | None = None) -> dict[str, Any]:
+        """search_page, checked; a page that arrives cut short or garbled is asked for once
+        more (a flaky link does that now and then) before it counts as broken."""
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            try:
+                page = self.search_page(url_or_type, params)
+                _check_page_shape(page)
+                return page
+            except InvalidResponseError:
+                if attempt == PAGE_ATTEMPTS:
+                    raise
+                log.info("a search page was unusable; asking for it once more")
+        raise AssertionError("unreachable")
 
     def iter_search(
         self,

@@ -8,16 +8,15 @@ Three devices, each its own vault (cheap test KDF) with the real sync engine
   cycle; the figure is the push phase (first push progress report to the first pull report),
   and the whole cycle is reported too.
 * pull: device B records and pushes commands until the server holds at least `pulls`
-  resources (not timed), then a new device C runs one cycle against the full server: the
-  figure is the cycle (C has nothing to push), with C's RSS sampled every 20 ms during it.
+  resources (not timed), then a new device C, in a fresh process (tests/bench/pull_probe.py),
+  runs one cycle against the full server: the figure is the cycle (C has nothing to push),
+  with C's RSS sampled every 20 ms during it.
 """
 
 from __future__ import annotations
 
-import gc
 import itertools
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +33,7 @@ from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 from sync.fhir.client import FhirClient
 from sync.setup import engine_for
-from tests.bench.measure import rss_mb
+from tests.bench.probes import _child
 from tests.peer.harness import PeerServer
 
 DOC = Actor("doc", Role.CLINICIAN)
@@ -51,7 +50,7 @@ class Clock:
         return self._start + timedelta(milliseconds=next(self._ticks))
 
 
-def _device(root: Path, name: str) -> Clinic:
+def make_device(root: Path, name: str) -> Clinic:
     vault, _ = Vault.create(root / name, "admin", PASS, kdf=FAST_FOR_TESTS)
     vault.add_user("doc", Role.CLINICIAN, PASS, kdf=FAST_FOR_TESTS)
     vault.add_user("desk", Role.STAFF, PASS, kdf=FAST_FOR_TESTS)
@@ -111,26 +110,6 @@ def _server_total(base_url: str) -> int:
     return total
 
 
-class _RssSampler:
-    def __init__(self) -> None:
-        self.peak = rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, rss_mb())
-
-    def __enter__(self) -> _RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_mb())
-
-
 def run(_data_dir: str, _user: str, pushes: int, pulls: int) -> dict[str, Any]:
     out: dict[str, Any] = {"status": "measured", "server": "tests/peer (Medplum router)"}
     with tempfile.TemporaryDirectory(prefix="fieldchart-sync-") as tmp, PeerServer() as peer:
@@ -138,7 +117,7 @@ def run(_data_dir: str, _user: str, pushes: int, pulls: int) -> dict[str, Any]:
         base = peer.base_url
 
         # -- push -------------------------------------------------------------------------
-        a = _device(root, "a")
+        a = make_device(root, "a")
         recorded = _record(a, max(pushes // 10, 1))
         phases: dict[str, float] = {}
 
@@ -160,7 +139,7 @@ def run(_data_dir: str, _user: str, pushes: int, pulls: int) -> dict[str, Any]:
         a.close()
 
         # -- pull -------------------------------------------------------------------------
-        b = _device(root, "b")
+        b = make_device(root, "b")
         client = FhirClient(base)
         engine = engine_for(b, client)
         made = 0
@@ -176,23 +155,11 @@ def run(_data_dir: str, _user: str, pushes: int, pulls: int) -> dict[str, Any]:
         b.close()
         out["server_resources"] = seeded
 
-        fresh = _device(root, "c")
-        client = FhirClient(base)
-        engine = engine_for(fresh, client)
-        gc.collect()
-        before = rss_mb()
-        with _RssSampler() as sampler:
-            start = time.perf_counter()
-            report = engine.run_cycle()
-            pull_s = time.perf_counter() - start
-        out["pulled"] = report.pulled
-        out["pull_s"] = round(pull_s, 3)
-        out["pull_10000_s"] = round(pull_s * 10_000 / max(report.pulled, 1), 3)
-        out["pull_rss_before_mb"] = before
-        out["pull_rss_peak_mb"] = sampler.peak
-        out["pull_rss_growth_mb"] = round(sampler.peak - before, 1)
-        out["pull_report"] = report.to_json()
-        out["patients_on_new_device"] = fresh.queries.patient_count()
-        client.close()
-        fresh.close()
+        pulled = _child("tests.bench.pull_probe", [base, str(root)], {}, timeout=900)
+        out.update(pulled)
+        if "pull_s" in pulled:
+            out["pull_10000_s"] = round(pulled["pull_s"] * 10_000 / max(pulled["pulled"], 1), 3)
+            out["pull_rss_growth_mb"] = round(
+                pulled["pull_rss_peak_mb"] - pulled["pull_rss_before_mb"], 1
+            )
     return out

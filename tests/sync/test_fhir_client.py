@@ -412,6 +412,35 @@ def test_a_next_link_to_the_same_page_is_refused() -> None:
         list(client.iter_search("Patient", {"_count": "1"}))
 
 
+def test_a_page_cut_short_once_is_asked_for_again() -> None:
+    page2 = json.dumps(searchset(["b"], None)).encode()
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if len(seen) == 1:
+            return fhir(200, searchset(["a"], f"{BASE}/Patient?_cursor=2"))
+        if len(seen) == 2:
+            return httpx.Response(200, content=page2[:25])  # a flaky link cut it
+        return httpx.Response(200, content=page2)
+
+    with mock_client(handler) as client:
+        assert [r["id"] for r in client.iter_search("Patient", {"_count": "1"})] == ["a", "b"]
+    assert seen[1] == seen[2] == f"{BASE}/Patient?_cursor=2"
+
+
+def test_a_page_unusable_twice_counts_as_broken() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, text="<html>Welcome! Accept terms</html>")
+
+    with mock_client(handler) as client, pytest.raises(InvalidResponseError):
+        list(client.iter_search("Patient", {"_count": "1"}))
+    assert len(seen) == 2
+
+
 def test_a_search_answer_must_be_a_searchset() -> None:
     with (
         mock_client(lambda r: fhir(200, patient("x"))) as client,
