@@ -140,6 +140,9 @@ def test_a_small_run_reports_every_figure(
     assert {"with_argon2id_ms", "without_argon2id_ms"} <= set(report["unlock"])
     assert {"events_per_s", "floor_events_per_s", "ratio_to_floor"} <= set(report["rebuild"])
     assert report["rebuild"]["digest_unchanged"] is True
+    copy = report["rebuild"]["copy_floor"]
+    assert copy["read_model_bytes_without_indexes"] > 0 and copy["seconds"] > 0
+    assert 0 < report["rebuild"]["best_possible_ratio"] <= 1
     assert {"bench_process_peak", "bench_process_after_open"} <= set(report["rss_mb"])
     assert "status" in report["app_launch"] and "status" in report["sync"]
     assert report["vault"]["events"] >= 200

@@ -33,8 +33,12 @@ PROJECTIONS_VERSION = 5
 # A rebuild commits every REBUILD_BATCH events: each commit writes out every page the batch
 # dirtied, and the lookup indexes (random ids) get dirtied all over in any batch, so fewer,
 # bigger batches write less. Queued rows are sent every REBUILD_FLUSH events.
-REBUILD_BATCH = 50_000
+REBUILD_BATCH = 200_000
 REBUILD_FLUSH = 10_000
+# The rebuild's page cache: the random-id lookup indexes of a million events (~150 MB) stay in
+# it between commits. 256 MB with 50,000-event commits: 137 s at a million events; 512 MB,
+# 200,000-event commits and commits that do not wait for the disk: 108 s (same run, same load).
+REBUILD_CACHE_MIB = 512
 
 APPLIERS = (
     patient_index.apply,
@@ -210,8 +214,12 @@ class ProjectionRunner:
         means a new rebuild). CLUSTERED tables load in log order and are sorted into place at
         the end; READ_ONLY indexes are created after the rows (one sort each instead of a
         random B-tree insert per row)."""
-        # Read models only hold what the log holds: no need to zero their freed pages.
-        with bulk_write_connection(self._engine, erase_freed=False) as conn:
+        # Read models only hold what the log holds: no need to zero their freed pages. A power
+        # cut mid-rebuild leaves the checkpoint at REBUILDING (the next unlock rebuilds), so
+        # its commits need not wait for the disk either.
+        with bulk_write_connection(
+            self._engine, REBUILD_CACHE_MIB, erase_freed=False, durable=False
+        ) as conn:
             with conn.begin():
                 metadata.drop_all(conn)
                 for table in metadata.sorted_tables:

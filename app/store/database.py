@@ -210,7 +210,11 @@ BULK_CACHE_MIB = 256
 
 @contextmanager
 def bulk_write_connection(
-    engine: Engine, cache_mib: int = BULK_CACHE_MIB, *, erase_freed: bool = True
+    engine: Engine,
+    cache_mib: int = BULK_CACHE_MIB,
+    *,
+    erase_freed: bool = True,
+    durable: bool = True,
 ) -> Iterator[Connection]:
     """One connection for a long run of write transactions (`with conn.begin(): ...` each,
     BEGIN IMMEDIATE like write_transaction), with a page cache of `cache_mib` while it lasts:
@@ -221,7 +225,11 @@ def bulk_write_connection(
     while it lasts: freed pages are then left as they are (still encrypted) instead of being
     overwritten with zeros. Only for data that stays elsewhere in the vault anyway: dropping
     the read models (derived from the event log, which keeps every event) zeroed ~1.5 GB at a
-    million events, most of a rebuild's time."""
+    million events, most of a rebuild's time.
+
+    `durable=False`: commits do not wait for the disk (see write_transaction), for work that
+    is redone after a power cut anyway (a rebuild: its checkpoint says REBUILDING until the
+    last commit)."""
     with engine.connect() as conn:
         dbapi = conn.connection.driver_connection
         assert dbapi is not None
@@ -230,9 +238,12 @@ def bulk_write_connection(
         dbapi.execute(f"PRAGMA cache_size = -{int(cache_mib) * 1024}")
         if not erase_freed:
             dbapi.execute("PRAGMA secure_delete = OFF")
+        if not durable:
+            dbapi.execute("PRAGMA synchronous = NORMAL")
         try:
             yield conn.execution_options(**{WRITE_OPTION: True})
         finally:
+            dbapi.execute("PRAGMA synchronous = FULL")
             dbapi.execute(f"PRAGMA secure_delete = {int(erasing)}")
             dbapi.execute(f"PRAGMA cache_size = {int(previous)}")
             dbapi.execute("PRAGMA shrink_memory")
