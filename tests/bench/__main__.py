@@ -77,7 +77,7 @@ def _dig(report: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def check_targets(report: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, (path, op, target) in TARGETS.items():
         value = _dig(report, path)
         if not isinstance(value, int | float):

@@ -4,6 +4,7 @@ otherwise; percentiles are nearest-rank."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import random
@@ -82,8 +83,8 @@ def unlock(data_dir: Path, user: str, runs: int = 5) -> dict[str, Any]:
     with_kdf, without_kdf, kdf_only, clinic_open = [], [], [], []
     for _ in range(runs):
         vault = Vault.open(data_dir)
-        with_kdf.append(_timed(lambda v=vault: v.unlock(user, PASSPHRASE)))  # type: ignore[misc]
-        clinic_open.append(_timed(lambda v=vault: open_clinic(v, catalog=bundled_catalog())))
+        with_kdf.append(_timed(functools.partial(vault.unlock, user, PASSPHRASE)))
+        clinic_open.append(_timed(functools.partial(open_clinic, vault, catalog=bundled_catalog())))
         vault.lock()
     slots = KeySlotFile.load(data_dir / "keyslots.json")
     for _ in range(runs):
