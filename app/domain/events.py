@@ -16,7 +16,34 @@ class DomainEvent:
     SCHEMA_VERSION: ClassVar[int] = 1
 
     def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
+        """dataclasses.asdict(self), several times faster: events hold JSON values only, so a
+        copy of dicts, lists and tuples is the whole of asdict's deep copy (a command folds
+        a patient's whole history through this)."""
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        return {name: _copy(getattr(self, name)) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, _ATOMS):
+        return value
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_copy(v) for v in value)
+    return asdict(_Boxed(value))["value"]  # anything else: exactly what asdict would make
+
+
+@dataclass(frozen=True)
+class _Boxed:
+    value: Any
 
 
 # -- patients ------------------------------------------------------------------------------
