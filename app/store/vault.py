@@ -206,18 +206,33 @@ class Vault:
     # -- unlock and lock -----------------------------------------------------------------
 
     def unlock(self, user: str, passphrase: str) -> Actor:
-        slots = self._require_slots()
-        slot_id = user_slot_id(user)
-        self._check_slot(user)
-        self._throttle.wait_before_attempt(user)
-        try:
-            vault_key = slots.unwrap_vault_key(slot_id, passphrase.encode())
-        except DecryptionError:
-            self._throttle.record_failure(user)
-            raise WrongPassphraseError(f"wrong passphrase for user '{user}'") from None
-        self._throttle.record_success(user)
+        vault_key = self._unwrap_for(user, passphrase)
         self._start_session(self._open_data_key(vault_key), None, user, vault_key=vault_key)
         return self.actor
+
+    def _unwrap_for(self, user: str, passphrase: str) -> bytearray:
+        """The vault key from `user`'s slot: the slot checked, then a throttled attempt (a
+        growing delay after failures, counted per user across processes)."""
+        self._check_slot(user)
+        return self._throttled_unwrap(
+            user,
+            user_slot_id(user),
+            passphrase.encode(),
+            WrongPassphraseError(f"wrong passphrase for user '{user}'"),
+        )
+
+    def _throttled_unwrap(
+        self, who: str, slot_id: str, secret: bytes, wrong: Exception
+    ) -> bytearray:
+        slots = self._require_slots()
+        self._throttle.wait_before_attempt(who)
+        try:
+            vault_key = slots.unwrap_vault_key(slot_id, secret)
+        except DecryptionError:
+            self._throttle.record_failure(who)
+            raise wrong from None
+        self._throttle.record_success(who)
+        return vault_key
 
     def _check_slot(self, user: str) -> None:
         slots = self._require_slots()
@@ -242,14 +257,12 @@ class Vault:
 
     def unlock_with_recovery(self, secret: str) -> Actor:
         """Unlock with the recovery secret; the session may only manage users and keys."""
-        slots = self._require_slots()
-        self._throttle.wait_before_attempt(RECOVERY_USER)
-        try:
-            vault_key = slots.unwrap_vault_key(RECOVERY_SLOT, _normalise_recovery(secret))
-        except DecryptionError:
-            self._throttle.record_failure(RECOVERY_USER)
-            raise WrongRecoverySecretError("wrong recovery secret") from None
-        self._throttle.record_success(RECOVERY_USER)
+        vault_key = self._throttled_unwrap(
+            RECOVERY_USER,
+            RECOVERY_SLOT,
+            _normalise_recovery(secret),
+            WrongRecoverySecretError("wrong recovery secret"),
+        )
         self._start_session(
             self._open_data_key(vault_key), Actor(RECOVERY_USER, Role.ADMIN), vault_key=vault_key
         )
@@ -420,16 +433,9 @@ class Vault:
     def change_passphrase(self, user: str, old: str, new: str) -> None:
         """Rewrap one user's slot; proves the old passphrase first."""
         check_passphrase(new)
+        key = self._unwrap_for(user, old)
         slots = self._require_slots()
         slot_id = user_slot_id(user)
-        self._check_slot(user)
-        self._throttle.wait_before_attempt(user)
-        try:
-            key = slots.unwrap_vault_key(slot_id, old.encode())
-        except DecryptionError:
-            self._throttle.record_failure(user)
-            raise WrongPassphraseError(f"wrong passphrase for user '{user}'") from None
-        self._throttle.record_success(user)
         try:
             slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf)
             slots.save(self.slots_path)
