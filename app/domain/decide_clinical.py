@@ -26,7 +26,7 @@ from app.domain.events import (
     NoteAdded,
     VitalsRecorded,
 )
-from app.domain.reference import allergy_terms, drug_terms, fold
+from app.domain.reference import allergy_terms, caution_terms, drug_terms, fold
 
 # Used when the bundled list lacks a vital (keeps the domain usable with an empty catalog).
 VITAL_RANGES: dict[str, tuple[str, float, float, str]] = {
@@ -280,22 +280,30 @@ def prescribe(
         cmd.override_reason, "override_reason", "Override reason", required=False, max_len=500
     )
     terms = drug_terms(medicine, drug_text)
-    clashes = [
-        a
-        for a in chart.of_kind("allergy")
-        if a.active
-        and terms
-        & allergy_terms(
-            ctx.catalog.substances.get(a.data.get("substance_id") or ""), a.data["substance"]
-        )
-    ]
+    clashes, cautions = [], []
+    for allergy in chart.of_kind("allergy"):
+        if not allergy.active:
+            continue
+        substance = ctx.catalog.substances.get(allergy.data.get("substance_id") or "")
+        if terms & allergy_terms(substance, allergy.data["substance"]):
+            clashes.append(allergy)
+        elif medicine is not None and caution_terms(substance) & {
+            fold(c) for c in medicine.classes
+        }:
+            cautions.append(allergy)
     if clashes and override is None:
         raise AllergyConflictError(
             f"The patient has a recorded allergy to {clashes[0].data['substance']} that matches "
             f"{medicine.name if medicine else drug_text}; give a reason to override",
             clashes[0].id,
         )
-    warnings = []
+    warnings = [
+        f"Possible cross-reactivity: the patient has a recorded allergy to "
+        f"{a.data['substance']}, and {medicine.name} belongs to a related drug class; "
+        "check the reaction before giving it"
+        for a in cautions
+        if medicine is not None
+    ]
     drug_key = medicine.id if medicine else fold(drug_text)
     for other in chart.of_kind("medication"):
         other_key = other.data.get("drug_id") or fold(other.data["drug"])

@@ -56,6 +56,9 @@ class AllergySubstance:
     classes: frozenset[str] = frozenset()  # drug classes this allergy rules out
     medicines: frozenset[str] = frozenset()  # medicine ids this allergy rules out
     category: str = "medication"
+    # Drug classes with possible cross-reactivity (penicillin -> cephalosporin): a caution
+    # when prescribing, not a refusal.
+    caution_classes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,11 @@ def allergy_terms(substance: AllergySubstance | None, free_text: str) -> set[str
         terms |= {fold(substance.id), fold(substance.name)}
         terms |= {fold(c) for c in substance.classes} | {fold(m) for m in substance.medicines}
     return terms
+
+
+def caution_terms(substance: AllergySubstance | None) -> set[str]:
+    """What a prescription may cross-react with (only a catalogued substance says)."""
+    return set() if substance is None else {fold(c) for c in substance.caution_classes}
 
 
 def matches(allergy: Iterable[str], drug: Iterable[str]) -> bool:

@@ -47,6 +47,7 @@ def bundled_catalog() -> Catalog:
             frozenset(e.get("classes", [])),
             frozenset(e.get("medicines", [])),
             e.get("category", "medication"),
+            frozenset(e.get("caution_classes", [])),
         )
         for e in _entries({"substances": substances_data.get("substances", [])})
     }

@@ -10,6 +10,7 @@ from app.domain import commands as c
 from app.domain.errors import AllergyConflictError
 from app.domain.events import MedicationPrescribed
 from app.domain.reference import AllergySubstance, Catalog, Medicine
+from app.store.reference_data import bundled_catalog
 from tests.domain.builders import PID, accept, chart_after, context, refuse
 
 
@@ -151,3 +152,35 @@ def test_no_duplicate_warning_once_the_first_is_stopped() -> None:
         c.DiscontinueMedication(patient_id=PID, prescription_id="rx-1", reason="course done"),
     )
     assert accept(prescribe("paracetamol"), chart).warnings == []
+
+
+# The bundled catalog: a penicillin allergy lists cephalosporins as a caution class (and the
+# other way round); cefalexin is a cephalosporin.
+BUNDLED = context(catalog=bundled_catalog())
+
+
+def test_a_cross_reacting_class_is_a_caution_not_a_refusal() -> None:
+    chart = chart_after(allergic_to("Penicillins"), ctx=BUNDLED)
+    decision = accept(prescribe("cefalexin"), chart, BUNDLED)
+    event = prescribed(decision.events)
+    assert event.override_reason is None and event.overridden_allergy_ids == []
+    assert decision.warnings == [
+        "Possible cross-reactivity: the patient has a recorded allergy to Penicillins, and "
+        "cefalexin belongs to a related drug class; check the reaction before giving it"
+    ]
+
+
+def test_an_allergy_to_the_class_itself_still_refuses() -> None:
+    chart = chart_after(allergic_to("Cephalosporins"), ctx=BUNDLED)
+    refuse(prescribe("cefalexin"), chart, BUNDLED, error=AllergyConflictError)
+
+
+def test_no_caution_for_an_unrelated_drug_or_an_inactive_allergy() -> None:
+    chart = chart_after(allergic_to("Penicillins"), ctx=BUNDLED)
+    assert accept(prescribe("paracetamol"), chart, BUNDLED).warnings == []
+    resolved = chart_after(
+        allergic_to("Penicillins"),
+        c.UpdateAllergyStatus(patient_id=PID, allergy_id="al-1", status="resolved"),
+        ctx=BUNDLED,
+    )
+    assert accept(prescribe("cefalexin"), resolved, BUNDLED).warnings == []
