@@ -103,6 +103,8 @@ def reschedule(
     old_minutes = int((old_end - old_start).total_seconds() // 60)
     minutes = _duration(cmd.duration_minutes if cmd.duration_minutes is not None else old_minutes)
     start, end = _check_slot(ctx, item.data["clinician"], cmd.start, minutes, item.id)
+    if v.instant(start, "start", "Start") < ctx.now - timedelta(days=1):
+        raise ValidationError("An appointment cannot be moved into the past", "start")
     # Compare instants, not text: 07:00Z and 10:00+03:00 are the same slot.
     if v.instant(start, "start", "Start") == old_start and v.instant(end, "end", "End") == old_end:
         raise AlreadyDoneError("The appointment is already at that time", "start")
@@ -131,6 +133,15 @@ def cancel(chart: PatientChart | None, cmd: c.CancelAppointment, ctx: DecisionCo
 
 def attended(chart: PatientChart | None, cmd: c.MarkAttended, ctx: DecisionContext) -> Decision:
     item = _booked(chart, cmd.appointment_id, "fulfilled")
+    start = v.instant(item.data["start"], "start", "Start")
+    # From the appointment's own day on (a patient may come early that day), in the
+    # booking's own UTC offset.
+    if start.date() > ctx.now.astimezone(start.tzinfo).date():
+        raise ValidationError(
+            f"This appointment is on {start.date().isoformat()}; it can be marked attended "
+            "from that day on",
+            "appointment_id",
+        )
     return Decision([AppointmentAttended(appointment_id=item.id)], v.iso(ctx.now))
 
 

@@ -29,6 +29,7 @@ from tests.clinic_fixtures import DESK
 from tests.domain.builders import PID, accept, chart_after, context, refuse
 
 NEXT_WEEK = "2026-11-28T10:00:00+03:00"
+THIS_MORNING = "2026-11-21T08:00:00Z"
 
 
 def book(appointment_id: str = "ap-1", start: str = NEXT_WEEK, **kw: object) -> c.ScheduleFollowUp:
@@ -169,11 +170,33 @@ def test_cancel_attend_and_no_show() -> None:
     assert accept(cancel, booked()).events == [
         AppointmentCancelled(appointment_id="ap-1", reason="travelling")
     ]
-    attend = c.MarkAttended(patient_id=PID, appointment_id="ap-1")
-    assert accept(attend, booked()).events == [AppointmentAttended(appointment_id="ap-1")]
-    this_morning = chart_after(book("ap-2", start="2026-11-21T08:00:00Z"))
+    this_morning = chart_after(book("ap-2", start=THIS_MORNING))
+    attend = c.MarkAttended(patient_id=PID, appointment_id="ap-2")
+    assert accept(attend, this_morning).events == [AppointmentAttended(appointment_id="ap-2")]
     no_show = c.MarkNoShow(patient_id=PID, appointment_id="ap-2")
     assert accept(no_show, this_morning).events == [AppointmentMissed(appointment_id="ap-2")]
+
+
+def test_attended_from_the_appointments_own_day_on() -> None:
+    err = refuse(
+        c.MarkAttended(patient_id=PID, appointment_id="ap-1"), booked(), error=ValidationError
+    )
+    assert (err.message, err.field) == (
+        "This appointment is on 2026-11-28; it can be marked attended from that day on",
+        "appointment_id",
+    )
+    # Later the same day (in the booking's own offset) is fine: the patient came early.
+    later_today = chart_after(book("ap-2", start="2026-11-21T23:30:00+03:00"))
+    attend = c.MarkAttended(patient_id=PID, appointment_id="ap-2")
+    assert accept(attend, later_today).events == [AppointmentAttended(appointment_id="ap-2")]
+
+
+def test_an_appointment_cannot_be_moved_into_the_past() -> None:
+    move = c.RescheduleAppointment(
+        patient_id=PID, appointment_id="ap-1", start="2026-11-01T09:00:00Z"
+    )
+    err = refuse(move, booked(), error=ValidationError)
+    assert (err.message, err.field) == ("An appointment cannot be moved into the past", "start")
 
 
 def test_no_show_only_once_the_appointment_has_started() -> None:
@@ -195,7 +218,7 @@ CLOSE_AGAIN = {
 
 @pytest.mark.parametrize("status", ["cancelled", "fulfilled"])
 def test_a_closed_appointment_cannot_be_moved_or_closed_again(status: str) -> None:
-    chart = booked(CLOSE_AGAIN[status])
+    chart = chart_after(book(start=THIS_MORNING), CLOSE_AGAIN[status])
     move = c.RescheduleAppointment(
         patient_id=PID, appointment_id="ap-1", start="2026-12-01T09:00:00Z"
     )
