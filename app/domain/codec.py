@@ -10,6 +10,7 @@ from typing import Any
 
 from app.domain.commands import COMMANDS_BY_NAME, Command, FieldChange, Identifier
 from app.domain.errors import ValidationError
+from app.domain.values import refuse_non_text
 
 _HINTS: dict[type, dict[str, Any]] = {}
 
@@ -58,6 +59,8 @@ def _convert(value: object, hint: Any, field: str) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise ValidationError(f"{field} must be text", field)
+        # Ids and codes too: a lone surrogate cannot be stored or printed as UTF-8.
+        refuse_non_text(value, field, field)
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):

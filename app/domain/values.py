@@ -33,9 +33,14 @@ def text(
         raise ValidationError(f"{label} is too long (at most {max_len} characters)", field)
     if any(ord(c) < 32 and c not in "\n\t" for c in cleaned):
         raise ValidationError(f"{label} contains control characters", field)
-    if _SURROGATE.search(cleaned):
-        raise ValidationError(f"{label} contains characters that are not valid text", field)
+    refuse_non_text(cleaned, field, label)
     return cleaned
+
+
+def refuse_non_text(value: str, field: str, label: str) -> None:
+    """Refuse lone surrogates anywhere a string is taken in (ids included)."""
+    if _SURROGATE.search(value):
+        raise ValidationError(f"{label} contains characters that are not valid text", field)
 
 
 def required_text(value: str | None, field: str, label: str, *, max_len: int = 200) -> str:

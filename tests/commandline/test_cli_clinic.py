@@ -371,3 +371,20 @@ def test_wrong_passphrase_is_exit_2_without_running_anything(session: Session) -
     assert refused.returncode == 2
     assert one_plain_line(refused) == "wrong passphrase for user 'doc'"
     assert refused.stdout == ""
+
+
+def test_a_lone_surrogate_in_an_id_is_refused_and_the_batch_goes_on(session: Session) -> None:
+    # Found by the reliability suite: an id is not "text" to the domain rules, and SQLite could
+    # not encode it, which ended the whole batch.
+    bad = '{"type": "AddNote", "patient_id": "pat-odegard\\udfff", "text": "checked"}'
+    good = {"type": "AddNote", "patient_id": "pat-odegard", "text": "checked again"}
+    done = run_cli("exec", "--data-dir", session.data_dir, user="doc", stdin=lines_of(bad, good))
+    refused, accepted = results(done)
+    assert refused == {
+        "ok": False,
+        "error": "patient_id contains characters that are not valid text",
+        "field": "patient_id",
+        "kind": "ValidationError",
+    }
+    assert accepted["ok"] is True
+    assert done.returncode == 1 and done.stderr == ""

@@ -182,3 +182,11 @@ def command_strategy(cls: type[c.Command]) -> st.SearchStrategy[c.Command]:
 @given(st.sampled_from(c.ALL_COMMANDS).flatmap(command_strategy))
 def test_every_command_round_trips_through_json(cmd: c.Command) -> None:
     assert command_from_json(command_to_json(cmd)) == cmd
+
+
+@pytest.mark.parametrize("field", ["patient_id", "note_id", "command_id", "text"])
+def test_a_lone_surrogate_anywhere_is_refused(field: str) -> None:
+    data = {"type": "AddNote", "patient_id": "p-1", "text": "x", field: "ok\udfff"}
+    err = refused(data)
+    assert err.field == field
+    assert err.message == f"{field} contains characters that are not valid text"
