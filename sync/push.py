@@ -62,8 +62,8 @@ class Pusher:
         self._rebaser = rebaser
         self._progress = progress
         self._charts: dict[str, PatientChart] = {}
-        # Events of this pass's commands, read up front in one transaction, keyed by command
-        # id and the log span they were read from (a rebase may re-record a command).
+        # Events of the next PREFETCH commands of this pass, read in one transaction, keyed by
+        # command id and the log span they were read from (a rebase may re-record a command).
         self._events: dict[str, tuple[tuple[int, int], list[DomainEvent]]] = {}
 
     def push_pending(self) -> PushReport:
@@ -72,12 +72,6 @@ class Pusher:
         # Flags from before this cycle: those commands may have landed without us knowing.
         possibly_landed = {e.command_id for e in entries if e.in_flight}
         self._gateway.mark_in_flight([e.command_id for e in entries])
-        for start in range(0, len(entries), PREFETCH):
-            chunk = entries[start : start + PREFETCH]
-            found = self._gateway.events_of_many(chunk)
-            for entry in chunk:
-                span = (entry.first_position, entry.last_position)
-                self._events[entry.command_id] = (span, found[entry.command_id])
         # Resources of commands this pass left pending (rebased, to be sent again): later
         # commands on them wait for the next pass, so one device's edits of a resource reach
         # the server in the order they were made. Otherwise the earlier command would next be
@@ -85,6 +79,8 @@ class Pusher:
         waiting: set[tuple[str, str]] = set()
         for done, entry in enumerate(entries):
             self._progress(SyncProgress("push", done, len(entries)))
+            if done % PREFETCH == 0:
+                self._prefetch(entries[done : done + PREFETCH])
             current = self._gateway.entry(entry.command_id)
             if current is None or current.status != "pending":
                 continue  # settled meanwhile (e.g. by a rebase of an earlier command)
@@ -98,6 +94,15 @@ class Pusher:
                 waiting |= self._keys(current)
         self._progress(SyncProgress("push", len(entries), len(entries)))
         return report
+
+    def _prefetch(self, entries: list[OutboxEntry]) -> None:
+        """Read the events of the next commands in one transaction (memory stays bounded by
+        PREFETCH however many commands wait)."""
+        found = self._gateway.events_of_many(entries)
+        self._events = {
+            e.command_id: ((e.first_position, e.last_position), found[e.command_id])
+            for e in entries
+        }
 
     def _keys(self, entry: OutboxEntry) -> set[tuple[str, str]]:
         return self._mapper.keys(self._events_of(entry), patient_of_stream(entry.stream_id))

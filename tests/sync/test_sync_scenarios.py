@@ -11,6 +11,7 @@ import pytest
 
 from app.domain import commands as c
 from app.services.sync_status import SyncState
+from sync import push
 from sync.fhir.errors import OfflineError
 from sync.worker import SyncWorker
 from tests.peer.harness import PeerServer
@@ -53,7 +54,11 @@ def change(field: str, new: str | None, expected: str | None) -> dict[str, c.Fie
 # 1 ---------------------------------------------------------------------------------------
 
 
-def test_two_hundred_offline_commands_land_exactly_once(devices: dict[str, Device]) -> None:
+@pytest.mark.parametrize("prefetch", [push.PREFETCH, 7])  # 7: many prefetch chunks
+def test_two_hundred_offline_commands_land_exactly_once(
+    devices: dict[str, Device], prefetch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(push, "PREFETCH", prefetch)
     a = devices["a"]
     rng = random.Random(7)
     patients = [register(a, given=f"Patient{i}") for i in range(20)]
