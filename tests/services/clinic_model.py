@@ -270,9 +270,11 @@ def reschedule(data: Draw, model: ClinicModel, pid: str, p: PatientModel) -> Ste
 
 def close_appointment(data: Draw, model: ClinicModel, pid: str, p: PatientModel) -> Step:
     booked = p.live("appointment", "booked")
-    missed = [a for a in booked if p.appointments[a][1] in PAST_SLOTS]
-    how = data.draw(st.sampled_from(["cancelled", "fulfilled"] + (["noshow"] if missed else [])))
-    item = data.draw(st.sampled_from(missed if how == "noshow" else booked))
+    # Past slots may be marked missed or attended; later ones only cancelled (attended is
+    # refused before the appointment's own day, a no-show before its start).
+    past = [a for a in booked if p.appointments[a][1] in PAST_SLOTS]
+    how = data.draw(st.sampled_from(["cancelled"] + (["fulfilled", "noshow"] if past else [])))
+    item = data.draw(st.sampled_from(booked if how == "cancelled" else past))
     command_type = {
         "cancelled": c.CancelAppointment,
         "fulfilled": c.MarkAttended,
