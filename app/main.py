@@ -85,12 +85,14 @@ def build_backend(
             vault, recovery = Vault.create(data_dir, admin, passphrase, kdf=kdf)
             return CreatedVault(open_clinic(vault), recovery)
 
-    def unlock(user: str, passphrase: str) -> Clinic:
+    def unlock(
+        user: str, passphrase: str, progress: Callable[[int, int], None] | None = None
+    ) -> Clinic:
         with _plain_errors():
             vault = Vault.open(data_dir)
             vault.unlock(user, passphrase)
             try:
-                return open_clinic(vault)
+                return open_clinic(vault, progress=progress)
             except BaseException:
                 vault.lock()
                 raise

@@ -3,6 +3,7 @@ transaction as the rows, full rebuild with a digest, and in-memory replay for "a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -59,6 +60,10 @@ checkpoints = Table(
 
 
 register_inserts()
+
+# (events applied so far, events to apply): a rebuild at unlock after an upgrade takes
+# minutes on a big vault, and the person waiting should see it move.
+RebuildProgress = Callable[[int, int], None]
 
 
 def apply_event(w: Writes, record: RecordedEvent) -> None:
@@ -135,6 +140,10 @@ def _sorted_copy(conn: Connection, table: Table) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {staging} RENAME TO {table.name}")
 
 
+def _report_flushed(report: RebuildProgress, before: int, total: int, flushed: int) -> None:
+    report(min(before + flushed, total), total)
+
+
 def _create_indexes(conn: Connection, read_only: bool = True) -> None:
     """Create every read-model index that does not exist yet (without the READ_ONLY ones,
     which a rebuild creates after the rows, unless `read_only`)."""
@@ -161,15 +170,15 @@ class ProjectionRunner:
     def _engine(self) -> Engine:
         return self._engine_source()
 
-    def ensure_ready(self) -> bool:
+    def ensure_ready(self, progress: RebuildProgress | None = None) -> bool:
         """Create the read models if missing, rebuild if their version changed, and catch up.
-        Returns True if a rebuild happened."""
+        Returns True if a rebuild happened; `progress` hears about a rebuild as it goes."""
         with write_transaction(self._engine) as conn:
             present = set(inspect(conn).get_table_names())
             missing = [t for t in metadata.sorted_tables if t.name not in present]
             version = checkpoint(conn)[1] if checkpoints.name in present else 0
         if missing or version != PROJECTIONS_VERSION:
-            self.rebuild_read_models()
+            self.rebuild_read_models(progress)
             return True
         with write_transaction(self._engine) as conn:
             # A rebuild creates the indexes after the rows; one cut short by a crash resumes here
@@ -204,7 +213,7 @@ class ProjectionRunner:
         self.rebuild_read_models()
         return self.digest()
 
-    def rebuild_read_models(self) -> int:
+    def rebuild_read_models(self, progress: RebuildProgress | None = None) -> int:
         """Drop and rebuild every read model from the log (no digest: reading every row back
         costs a good part of the rebuild); returns the number of events applied.
 
@@ -213,7 +222,11 @@ class ProjectionRunner:
         the checkpoint's version stays REBUILDING until the end, so a crash
         means a new rebuild). CLUSTERED tables load in log order and are sorted into place at
         the end; READ_ONLY indexes are created after the rows (one sort each instead of a
-        random B-tree insert per row)."""
+        random B-tree insert per row). `progress(applied, total)` is called before the first
+        batch and every REBUILD_FLUSH events (total: the log's length when it started)."""
+        report = progress or (lambda _applied, _total: None)
+        total = self._log.head_position()
+        report(0, total)
         # Read models only hold what the log holds: no need to zero their freed pages. A power
         # cut mid-rebuild leaves the checkpoint at REBUILDING (the next unlock rebuilds), so
         # its commits need not wait for the disk either.
@@ -229,7 +242,9 @@ class ProjectionRunner:
             applied = 0
             while True:
                 with conn.begin():
-                    batch = self._catch_up_batch(conn)
+                    batch = self._catch_up_batch(
+                        conn, functools.partial(_report_flushed, report, applied, total)
+                    )
                 if not batch:
                     break
                 applied += batch
@@ -240,7 +255,7 @@ class ProjectionRunner:
                 _save_checkpoint(conn, checkpoint(conn)[0], PROJECTIONS_VERSION)
         return applied
 
-    def _catch_up_batch(self, conn: Connection) -> int:
+    def _catch_up_batch(self, conn: Connection, flushed: Callable[[int], None]) -> int:
         position = checkpoint(conn)[0]
         applied = 0
         writes = Writes(conn)
@@ -250,6 +265,7 @@ class ProjectionRunner:
             applied += 1
             if applied % REBUILD_FLUSH == 0:
                 writes.flush()  # bounds the rows held in Python; the commit comes later
+                flushed(applied)
             if applied >= REBUILD_BATCH:
                 break
         if applied:

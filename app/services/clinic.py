@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.domain.reference import Catalog
-from app.projections.runner import ProjectionRunner
+from app.projections.runner import ProjectionRunner, RebuildProgress
 from app.services.clinic_commands import ClinicCommands
 from app.services.clinic_queries import ClinicQueries
 from app.services.settings import SettingsService
@@ -42,12 +42,17 @@ def _refuse_connections_after_lock(vault: Vault) -> None:
 
 
 def open_clinic(
-    vault: Vault, *, clock: Callable[[], datetime] = utc_now, catalog: Catalog | None = None
+    vault: Vault,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    catalog: Catalog | None = None,
+    progress: RebuildProgress | None = None,
 ) -> Clinic:
-    """Build the services over an unlocked vault, bringing the read models up to date."""
+    """Build the services over an unlocked vault, bringing the read models up to date
+    (`progress` hears how a rebuild of them goes, if one is needed)."""
     _refuse_connections_after_lock(vault)
     runner = ProjectionRunner(lambda: vault.engine, vault.events)
-    runner.ensure_ready()
+    runner.ensure_ready(progress)
     cat = catalog if catalog is not None else bundled_catalog()
     return Clinic(
         vault=vault,

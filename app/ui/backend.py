@@ -42,12 +42,22 @@ class CreatedVault:
     recovery_secret: str
 
 
+class Unlock(Protocol):
+    """(user, passphrase) -> the open clinic. Slow: Argon2id and the failure throttle, and
+    after an upgrade a rebuild of the read models, reported to `progress(applied, total)`
+    from the thread that unlocks."""
+
+    def __call__(
+        self, user: str, passphrase: str, progress: Callable[[int, int], None] | None = None
+    ) -> Clinic: ...
+
+
 @dataclass(frozen=True)
 class Backend:
     data_dir: Path
     vault_exists: Callable[[], bool]
     create_vault: Callable[[str, str], CreatedVault]  # (admin user, passphrase)
-    unlock: Callable[[str, str], Clinic]  # (user, passphrase); slow: Argon2id + throttle
+    unlock: Unlock
     lock: Callable[[Clinic], None]  # stop background work, drop keys
     users: Callable[[Clinic], UserDirectory]
     sync_for: Callable[[Clinic], SyncControl]

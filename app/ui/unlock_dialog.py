@@ -24,9 +24,16 @@ from app.ui.preferences import Preferences
 from app.ui.style import icon
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary
 
+REBUILD_NOTE = (
+    "Updating this device's records for the new version of FieldChart: {percent} % "
+    "(this happens once after an update; nothing is lost if it is interrupted)."
+)
+
 
 class UnlockDialog(QDialog):
     unlocked = Signal(object)  # Clinic
+    # From the unlocking thread (queued to the GUI thread): events applied, events in all.
+    rebuild_progressed = Signal(int, int)
 
     def __init__(
         self,
@@ -73,6 +80,10 @@ class UnlockDialog(QDialog):
         self.progress.setAccessibleName("Unlocking")
         self.progress.hide()
         layout.addWidget(self.progress)
+        self.rebuild_note = hint_label("", self)
+        self.rebuild_note.hide()
+        layout.addWidget(self.rebuild_note)
+        self.rebuild_progressed.connect(self._show_rebuild)
         buttons = QHBoxLayout()
         self.data_dir = QLabel(self)
         self.data_dir.setObjectName("muted")
@@ -104,19 +115,30 @@ class UnlockDialog(QDialog):
             return
         self.error.clear_message()
         self._busy(True)
-        unlock = self.backend.unlock
+        unlock, progressed = self.backend.unlock, self.rebuild_progressed.emit
         self.ops.run(
-            lambda: unlock(user, passphrase),
+            lambda: unlock(user, passphrase, progressed),
             success=self._unlocked,
             failure=self._refused,
             owner=self,
             label="Unlocking…",
         )
 
+    def _show_rebuild(self, applied: int, total: int) -> None:
+        """A rebuild of the read models after an upgrade: minutes on a big vault."""
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(applied)
+        percent = 100 * applied // total if total else 100
+        self.rebuild_note.setText(REBUILD_NOTE.format(percent=percent))
+        self.rebuild_note.show()
+
     def _busy(self, busy: bool) -> None:
         for widget in (self.user, self.passphrase, self.unlock_button):
             widget.setEnabled(not busy)
         self.progress.setVisible(busy)
+        if not busy:
+            self.progress.setRange(0, 0)
+            self.rebuild_note.hide()
         self.unlock_button.setText("Unlocking…" if busy else "Unlock")
 
     def _unlocked(self, clinic: Clinic) -> None:

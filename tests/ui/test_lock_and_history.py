@@ -12,6 +12,7 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.domain.commands import RecordAllergy
+from app.projections import runner
 from app.services.settings import DeviceSettings
 from app.ui import app_controller
 from app.ui.app_controller import LOCKED_NOTICE, AppController
@@ -120,3 +121,38 @@ def test_a_lock_before_the_heap_settles_leaves_it_alone(
     controller.lock()
     qtbot.wait(400)
     assert gc.get_freeze_count() == 0
+
+
+def test_a_rebuild_at_unlock_after_an_upgrade_shows_its_progress(
+    qtbot: QtBot, controller: AppController, seeded: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patient_id = register_patient(seeded)
+    for family in ("Achieng", "Wanjiru", "Mwangi", "Kamau"):
+        register_patient(seeded, family=family)
+    # A new version of the read models: the next unlock rebuilds them from the log.
+    monkeypatch.setattr(runner, "PROJECTIONS_VERSION", runner.PROJECTIONS_VERSION + 1)
+    monkeypatch.setattr(runner, "REBUILD_FLUSH", 2)  # report often on a small vault
+    controller.start()
+    dialog = controller.dialog
+    assert isinstance(dialog, UnlockDialog)
+    seen: list[tuple[int, int]] = []
+    notes: list[str] = []
+
+    def heard(applied: int, total: int) -> None:
+        seen.append((applied, total))
+        notes.append(dialog.rebuild_note.text())
+
+    dialog.rebuild_progressed.connect(heard)
+    dialog.user.setText(CLINICIAN)
+    dialog.passphrase.setText(CLINICIAN_PASS)
+    dialog.unlock_button.click()
+    qtbot.waitUntil(lambda: controller.window is not None, timeout=TIMEOUT)
+    total = seen[0][1]
+    assert total > 2 and seen[0] == (0, total)
+    assert [a for a, _ in seen] == sorted(a for a, _ in seen) and len(seen) > 2
+    assert all(t == total for _, t in seen) and all(a <= total for a, _ in seen)
+    assert notes[-1].startswith("Updating this device's records for the new version")
+    # The rebuilt read models serve the chart as before.
+    controller.window.chart.show_patient(patient_id)  # type: ignore[union-attr]
+    chart = controller.window.chart  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: chart.header.name.text() == "OTIENO, Juma", timeout=TIMEOUT)
