@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -326,3 +327,34 @@ def test_references_are_read_relative_absolute_or_versioned(
     reference: object, parsed: tuple[str, str] | None
 ) -> None:
     assert parse_reference(reference) == parsed
+
+
+# -- narratives ------------------------------------------------------------------------------
+
+
+def _patient_with_narrative(status: str, phone: str | None) -> dict[str, Any]:
+    chart_then = chart_of(
+        ev.DemographicsUpdated(changes={"phone": phone}, previous={"phone": None})
+    )
+    resource = to_fhir_patient(PID, chart_then.demographics, chart_then.identifiers, None)
+    div = f'<div xmlns="http://www.w3.org/1999/xhtml">Phone {phone}</div>'
+    return server_copy({**resource, "text": {"status": status, "div": div}}, "3")
+
+
+@pytest.mark.parametrize("status", ["generated", "extensions"])
+def test_a_narrative_made_from_data_we_change_is_dropped(status: str) -> None:
+    base = _patient_with_narrative(status, "+255 1")
+    edit = ev.DemographicsUpdated(changes={"phone": "+255 2"}, previous={"phone": "+255 1"})
+    build = writes_for_events([edit], chart_of(edit))[ResourceKey("Patient", PID)]
+    built = build(base)
+    assert "text" not in built and "+255 1" not in json.dumps(built)
+    validate(built)
+
+
+def test_a_narrative_with_more_than_the_data_or_an_unchanged_resource_keeps_it() -> None:
+    edit = ev.DemographicsUpdated(changes={"phone": "+255 2"}, previous={"phone": "+255 1"})
+    build = writes_for_events([edit], chart_of(edit))[ResourceKey("Patient", PID)]
+    additional = _patient_with_narrative("additional", "+255 1")
+    assert build(additional)["text"] == additional["text"]
+    unchanged = _patient_with_narrative("generated", "+255 2")
+    assert build(unchanged)["text"] == unchanged["text"]

@@ -11,7 +11,7 @@ from typing import Any
 from app.domain import events as ev
 from app.domain.chart import Item, PatientChart
 from app.domain.reference import Catalog
-from sync.fhir.mapping.common import ResourceKey
+from sync.fhir.mapping.common import ResourceKey, without_stale_narrative
 from sync.fhir.mapping.diff import diff_owned_elements
 from sync.fhir.mapping.errors import MappingError
 from sync.fhir.mapping.items import (
@@ -92,7 +92,11 @@ def writes_for_events(
             medicine = catalog.medicines.get(item.data["drug_id"])
             rxnorm = medicine.rxnorm if medicine else None
         writes.update(item_writers(chart.patient_id, item, rxnorm=rxnorm))
-    return writes
+    return {key: _narrative_kept_true(build) for key, build in writes.items()}
+
+
+def _narrative_kept_true(build: Builder) -> Builder:
+    return lambda base: without_stale_narrative(build(base), base)
 
 
 def resource_keys_for_events(events: Iterable[ev.DomainEvent]) -> set[ResourceKey]:

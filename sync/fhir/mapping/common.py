@@ -70,6 +70,26 @@ def start_from(base: Base, resource_type: str, resource_id: str) -> Json:
     return strip_server_meta(copy.deepcopy(dict(base)))
 
 
+# Narratives made from the structured data alone (FHIR R4 Narrative.status): once we change
+# that data they describe old values. "additional" narratives carry more than the data and
+# are kept; "empty" ones say nothing.
+_DERIVED_NARRATIVE = frozenset({"generated", "extensions"})
+
+
+def without_stale_narrative(built: Json, base: Base) -> Json:
+    """`built` (our update of `base`, the server's copy) without a narrative generated from
+    the data it changed: a reader of the resource would otherwise see the old values there."""
+    text = built.get("text")
+    if base is None or not isinstance(text, dict) or text.get("status") not in _DERIVED_NARRATIVE:
+        return built
+    old = strip_server_meta(copy.deepcopy(dict(base)))
+    if {k: v for k, v in built.items() if k != "text"} != {
+        k: v for k, v in old.items() if k != "text"
+    }:
+        del built["text"]
+    return built
+
+
 def strip_server_meta(resource: Json) -> Json:
     """Remove what the server sets on every write (meta.versionId, meta.lastUpdated)."""
     meta = resource.get("meta")
