@@ -280,6 +280,8 @@ def prescribe(
         cmd.override_reason, "override_reason", "Override reason", required=False, max_len=500
     )
     terms = drug_terms(medicine, drug_text)
+    drug_name = medicine.name if medicine else drug_text
+    classes = {fold(c) for c in medicine.classes} if medicine else set()
     clashes, cautions = [], []
     for allergy in chart.of_kind("allergy"):
         if not allergy.active:
@@ -287,30 +289,26 @@ def prescribe(
         substance = ctx.catalog.substances.get(allergy.data.get("substance_id") or "")
         if terms & allergy_terms(substance, allergy.data["substance"]):
             clashes.append(allergy)
-        elif medicine is not None and caution_terms(substance) & {
-            fold(c) for c in medicine.classes
-        }:
+        elif caution_terms(substance) & classes:
             cautions.append(allergy)
     if clashes and override is None:
         raise AllergyConflictError(
             f"The patient has a recorded allergy to {clashes[0].data['substance']} that matches "
-            f"{medicine.name if medicine else drug_text}; give a reason to override",
+            f"{drug_name}; give a reason to override",
             clashes[0].id,
         )
     warnings = [
         f"Possible cross-reactivity: the patient has a recorded allergy to "
-        f"{a.data['substance']}, and {medicine.name} belongs to a related drug class; "
+        f"{a.data['substance']}, and {drug_name} belongs to a related drug class; "
         "check the reaction before giving it"
         for a in cautions
-        if medicine is not None
     ]
     drug_key = medicine.id if medicine else fold(drug_text)
     for other in chart.of_kind("medication"):
         other_key = other.data.get("drug_id") or fold(other.data["drug"])
         if other.active and other_key == drug_key:
             warnings.append(
-                f"{medicine.name if medicine else drug_text} is already prescribed "
-                "and active (duplicate prescription)"
+                f"{drug_name} is already prescribed and active (duplicate prescription)"
             )
             break
     return Decision(

@@ -103,10 +103,11 @@ def reschedule(
     old_minutes = int((old_end - old_start).total_seconds() // 60)
     minutes = _duration(cmd.duration_minutes if cmd.duration_minutes is not None else old_minutes)
     start, end = _check_slot(ctx, item.data["clinician"], cmd.start, minutes, item.id)
-    if v.instant(start, "start", "Start") < ctx.now - timedelta(days=1):
+    new_start = v.instant(start, "start", "Start")
+    if new_start < ctx.now - timedelta(days=1):
         raise ValidationError("An appointment cannot be moved into the past", "start")
     # Compare instants, not text: 07:00Z and 10:00+03:00 are the same slot.
-    if v.instant(start, "start", "Start") == old_start and v.instant(end, "end", "End") == old_end:
+    if new_start == old_start and v.instant(end, "end", "End") == old_end:
         raise AlreadyDoneError("The appointment is already at that time", "start")
     return Decision(
         [

@@ -19,13 +19,20 @@ class DomainEvent:
         """dataclasses.asdict(self), several times faster: events hold JSON values only, so a
         copy of dicts, lists and tuples is the whole of asdict's deep copy (a command folds
         a patient's whole history through this)."""
-        names = _FIELD_NAMES.get(type(self))
-        if names is None:
-            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
-        return {name: _copy(getattr(self, name)) for name in names}
+        return {name: _copy(getattr(self, name)) for name in field_names(type(self))}
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type[DomainEvent]) -> tuple[str, ...]:
+    """The payload keys of an event class, in field order (computed once per class)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 _ATOMS = (str, int, float, bool, type(None))
 
 

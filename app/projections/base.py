@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Executable, MetaData, Result, Table, func
 
-from app.domain.events import DomainEvent
+from app.domain.events import DomainEvent, field_names
+from app.store.database import dbapi_of
 from app.store.event_log import RecordedEvent
 
 metadata = MetaData()
@@ -52,9 +53,7 @@ class Writes:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
-        self._cursor = dbapi.cursor()
+        self._cursor = dbapi_of(conn).cursor()
         self._queues: dict[str, _Queue] = {}
 
     def insert(self, table: Table, row: dict[str, Any], key: Any = None) -> None:
@@ -153,19 +152,7 @@ Handler = Callable[[DomainEvent, Writes, RecordedEvent], None]
 def fields_of(event: DomainEvent) -> dict[str, Any]:
     """event.to_payload() without its deep copy: the same keys and values (events hold only
     JSON values, never nested dataclasses), for handlers that only read or serialise them."""
-    return {name: getattr(event, name) for name in _field_names(type(event))}
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        import dataclasses
-
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
+    return {name: getattr(event, name) for name in field_names(type(event))}
 
 
 def patient_of(record: RecordedEvent) -> str | None:
@@ -178,12 +165,15 @@ def in_time_order(column: ColumnElement[str]) -> ColumnElement[str]:
 
     Plain string order puts 10:00+03:00 (07:00 UTC) after 08:00+00:00; SQLite's strftime
     normalises to UTC (milliseconds kept), falling back to the text if it cannot parse it."""
-    return func.coalesce(func.strftime("%Y-%m-%d %H:%M:%f", column), column)
+    return func.coalesce(func.strftime(_SORTABLE_INSTANT, column), column)
 
 
 def in_time_order_sql(column: str) -> str:
     """in_time_order as SQL text, for queries run on the DB-API cursor."""
-    return f"coalesce(strftime('%Y-%m-%d %H:%M:%f', {column}), {column})"
+    return f"coalesce(strftime('{_SORTABLE_INSTANT}', {column}), {column})"
+
+
+_SORTABLE_INSTANT = "%Y-%m-%d %H:%M:%f"  # UTC, milliseconds kept
 
 
 def compact(data: dict[str, Any]) -> dict[str, Any]:

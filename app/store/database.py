@@ -187,6 +187,26 @@ def check_integrity(engine: Engine, path: Path) -> None:
         raise NotAVaultError(f"{path.name} failed SQLite's integrity check: {result}")
 
 
+def dbapi_of(conn: Connection) -> Any:
+    """The DB-API (sqlcipher3) connection under a SQLAlchemy connection."""
+    dbapi = conn.connection.driver_connection
+    assert dbapi is not None
+    return dbapi
+
+
+@contextmanager
+def _commits_waiting_for_disk(dbapi: Any, durable: bool) -> Iterator[None]:
+    """synchronous=NORMAL on this connection while the block runs unless `durable`; FULL, the
+    setting of every connection (open_engine), afterwards."""
+    if not durable:
+        dbapi.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        if not durable:
+            dbapi.execute("PRAGMA synchronous = FULL")
+
+
 @contextmanager
 def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
     """One write transaction: BEGIN IMMEDIATE ... COMMIT, durable (synchronous=FULL: the
@@ -198,16 +218,8 @@ def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[Conne
     anything a person recorded."""
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE_OPTION: True})
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
-        if not durable:
-            dbapi.execute("PRAGMA synchronous = NORMAL")
-        try:
-            with conn.begin():
-                yield conn
-        finally:
-            if not durable:
-                dbapi.execute("PRAGMA synchronous = FULL")
+        with _commits_waiting_for_disk(dbapi_of(conn), durable), conn.begin():
+            yield conn
 
 
 BULK_CACHE_MIB = 256
@@ -236,19 +248,16 @@ def bulk_write_connection(
     is redone after a power cut anyway (a rebuild: its checkpoint says REBUILDING until the
     last commit)."""
     with engine.connect() as conn:
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
+        dbapi = dbapi_of(conn)
         (previous,) = dbapi.execute("PRAGMA cache_size").fetchone()
         (erasing,) = dbapi.execute("PRAGMA secure_delete").fetchone()
         dbapi.execute(f"PRAGMA cache_size = -{int(cache_mib) * 1024}")
         if not erase_freed:
             dbapi.execute("PRAGMA secure_delete = OFF")
-        if not durable:
-            dbapi.execute("PRAGMA synchronous = NORMAL")
         try:
-            yield conn.execution_options(**{WRITE_OPTION: True})
+            with _commits_waiting_for_disk(dbapi, durable):
+                yield conn.execution_options(**{WRITE_OPTION: True})
         finally:
-            dbapi.execute("PRAGMA synchronous = FULL")
             dbapi.execute(f"PRAGMA secure_delete = {int(erasing)}")
             dbapi.execute(f"PRAGMA cache_size = {int(previous)}")
             dbapi.execute("PRAGMA shrink_memory")
@@ -267,9 +276,7 @@ def fetch_rows(
     """Every row of one constant SQL query as plain tuples, straight from the DB-API cursor
     of `conn`'s transaction. For the hot reads (a chart of a thousand rows), where compiling
     a Core statement and building Row objects cost more than SQLite's own work."""
-    dbapi = conn.connection.driver_connection
-    assert dbapi is not None
-    rows: list[tuple[Any, ...]] = dbapi.execute(sql, params).fetchall()
+    rows: list[tuple[Any, ...]] = dbapi_of(conn).execute(sql, params).fetchall()
     return rows
 
 
