@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
@@ -27,41 +25,22 @@ from PySide6.QtWidgets import (
 
 from app.services.dto import Changes, PatientSummary
 from app.ui import shortcuts
+from app.ui.row_table import Index, RowTableModel
 from app.ui.session import ClinicSession
 from app.ui.widgets import make_primary, title_label
 
 COLUMNS = ("Name", "Born")  # identifiers and sex in the tooltip
 DEBOUNCE_MS = 200
-Index = QModelIndex | QPersistentModelIndex
 
 
-class PatientTableModel(QAbstractTableModel):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.patients: list[PatientSummary] = []
-
-    def set_patients(self, patients: list[PatientSummary]) -> None:
-        self.beginResetModel()
-        self.patients = list(patients)
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.patients)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+class PatientTableModel(RowTableModel):
+    columns = COLUMNS
+    rows: list[PatientSummary]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        p = self.patients[index.row()]
+        p = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return (f"{p.family.upper()}, {p.given}", p.birth_date)[index.column()]
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
@@ -74,7 +53,7 @@ class PatientTableModel(QAbstractTableModel):
         return None
 
     def row_of(self, patient_id: str) -> int:
-        return next((i for i, p in enumerate(self.patients) if p.patient_id == patient_id), -1)
+        return next((i for i, p in enumerate(self.rows) if p.patient_id == patient_id), -1)
 
 
 class PatientListView(QWidget):
@@ -155,7 +134,7 @@ class PatientListView(QWidget):
         if seq != self._seq:
             return
         keep = select or self.selected_patient_id()
-        self.model.set_patients(found)
+        self.model.set_rows(found)
         self.searches_done += 1
         if found:
             self.status.setText(f"{len(found)} patient{'s' if len(found) != 1 else ''} shown")
@@ -177,17 +156,17 @@ class PatientListView(QWidget):
 
     def selected_patient_id(self) -> str | None:
         index = self.table.selectionModel().currentIndex()
-        return self.model.patients[index.row()].patient_id if index.isValid() else None
+        return self.model.rows[index.row()].patient_id if index.isValid() else None
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.patient_selected.emit(self.model.patients[current.row()].patient_id)
+            self.patient_selected.emit(self.model.rows[current.row()].patient_id)
 
     def _focus_results(self) -> None:
-        if self.model.patients:
+        if self.model.rows:
             self.table.setFocus()
             if not self.table.selectionModel().currentIndex().isValid():
-                self.select(self.model.patients[0].patient_id)
+                self.select(self.model.rows[0].patient_id)
 
     def _on_changed(self, changes: Changes) -> None:
         if "patients" in changes.areas:

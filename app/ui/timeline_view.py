@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from app.services.dto import TimelineEntry
 from app.ui.formatting import when
+from app.ui.row_table import Index, RowTableModel
 
 COLUMNS = ("When", "Entry", "By", "Recorded")
 ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
@@ -22,36 +23,14 @@ def readable(text: str) -> str:
     return ISO_INSTANT.sub(lambda m: when(m.group(0)), text)
 
 
-Index = QModelIndex | QPersistentModelIndex
-
-
-class TimelineModel(QAbstractTableModel):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.entries: list[TimelineEntry] = []
-
-    def set_entries(self, entries: list[TimelineEntry]) -> None:
-        self.beginResetModel()
-        self.entries = list(entries)
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+class TimelineModel(RowTableModel):
+    columns = COLUMNS
+    rows: list[TimelineEntry]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        e = self.entries[index.row()]
+        e = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return (
                 when(e.occurred_at),
@@ -96,13 +75,13 @@ class TimelineView(QTableView):
         self.allow_corrections = False
 
     def set_entries(self, entries: list[TimelineEntry]) -> None:
-        self.timeline.set_entries(entries)
+        self.timeline.set_rows(entries)
 
     def _menu(self, pos: Any) -> None:
         index = self.indexAt(pos)
         if not index.isValid():
             return
-        entry = self.timeline.entries[index.row()]
+        entry = self.timeline.rows[index.row()]
         menu = QMenu(self)
         action = QAction("Mark entered in error…", menu)
         action.setEnabled(

@@ -133,7 +133,7 @@ def main() -> int:
         for p in clinic.queries.search_patients("Family1", limit=400)
         if int(p.family.removeprefix("Family")) % 10 == 0
     ][: args.charts]
-    window.patients.model.set_patients(charted)
+    window.patients.model.set_rows(charted)
     for row, patient in enumerate(charted):
         start = time.perf_counter()
         window.patients.table.selectRow(row)

@@ -253,9 +253,9 @@ def test_a_clinic_day(
     fill(form, reason="Duplicate of the 500 mg prescription")
     submit_ok(qtbot, form)
     _wait_chart(qtbot, chart, lambda c: len(c.medications) == 1)
-    struck = [e for e in chart.timeline.timeline.entries if e.entered_in_error]
+    struck = [e for e in chart.timeline.timeline.rows if e.entered_in_error]
     assert [e.item_id for e in struck] == [duplicate.item_id]
-    row = chart.timeline.timeline.entries.index(struck[0])
+    row = chart.timeline.timeline.rows.index(struck[0])
     font = chart.timeline.timeline.index(row, 1).data(Qt.ItemDataRole.FontRole)
     assert font.strikeOut()
 
@@ -300,7 +300,7 @@ def test_a_clinic_day(
     _press(qtbot, window, "Ctrl+F")
     assert window.patients.search.hasFocus()
     qtbot.keyClicks(window.patients.search, "odhi")
-    qtbot.waitUntil(lambda: len(window.patients.model.patients) == 1, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(window.patients.model.rows) == 1, timeout=TIMEOUT)
     qtbot.keyClick(window.patients.search, Qt.Key.Key_Return)
     _wait_chart(qtbot, chart, lambda c: c.patient.given == GIVEN)
 
@@ -323,7 +323,7 @@ def test_a_clinic_day(
     assert "28456713" in header.identifiers.text()
 
     # -- the timeline, newest first, with who did it --------------------------------------
-    types = [e.type for e in chart.timeline.timeline.entries]
+    types = [e.type for e in chart.timeline.timeline.rows]
     assert types == [
         "AppointmentRescheduled",
         "AppointmentScheduled",
@@ -336,7 +336,7 @@ def test_a_clinic_day(
         "VitalsRecorded",
         "PatientRegistered",
     ]
-    assert {e.user for e in chart.timeline.timeline.entries} == {CLINICIAN}
+    assert {e.user for e in chart.timeline.timeline.rows} == {CLINICIAN}
     assert shown.messages == []
 
     # -- nothing about the patient went into QSettings -------------------------------------

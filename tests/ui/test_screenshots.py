@@ -97,7 +97,7 @@ def test_every_screen_renders(
     window.open_patient(patient_id)
     chart = window.chart
     qtbot.waitUntil(
-        lambda: chart.current is not None and window.patients.model.patients != [], timeout=TIMEOUT
+        lambda: chart.current is not None and window.patients.model.rows != [], timeout=TIMEOUT
     )
     for index, name in enumerate(("chart", "timeline", "vitals", "notes", "encounters")):
         chart.tabs.setCurrentIndex(index)
