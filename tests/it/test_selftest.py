@@ -13,23 +13,13 @@ import pytest
 import app.main
 from app import selftest
 from tests.it.conftest import REPO_ROOT
-from tests.it.render_stand_in import render_main_window as stand_in
-
-HAS_HOOK = hasattr(app.main, "render_main_window")
 
 
 def _leftovers() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("fieldchart-selftest-*")}
 
 
-@pytest.fixture
-def hook(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The app's own render_main_window if it has one yet, else the stand-in."""
-    if not HAS_HOOK:
-        monkeypatch.setattr(app.main, "render_main_window", stand_in, raising=False)
-
-
-def test_the_self_test_passes_and_leaves_nothing_behind(hook: None) -> None:
+def test_the_self_test_passes_and_leaves_nothing_behind() -> None:
     before = _leftovers()
     out: list[str] = []
     err: list[str] = []
@@ -39,9 +29,7 @@ def test_the_self_test_passes_and_leaves_nothing_behind(hook: None) -> None:
     assert _leftovers() == before
 
 
-def test_a_failing_step_is_one_line_with_its_reason(
-    hook: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failing_step_is_one_line_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(_t: selftest.SelfTest) -> None:
         raise OSError("disk full")
 
@@ -74,13 +62,6 @@ def test_fieldchart_self_test_as_a_command() -> None:
         text=True,
         timeout=120,
     )
-    if HAS_HOOK:
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith("self-test passed")
-    else:  # until app/main.py provides the hook, the one failing step is named
-        assert result.returncode == 1
-        assert result.stderr.strip().endswith(
-            "render main window: app.main has no render_main_window(clinic, data_dir, png, "
-            "*, patient_id)"
-        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("self-test passed")
     assert "Traceback" not in result.stderr
