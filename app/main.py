@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.domain.roles import Role
 from app.services.clinic import Clinic, open_clinic
+from app.services.clock import Clock, configured_clock, system_clock
 from app.services.sync_status import SyncControl, UnconfiguredSync
 from app.store.crypto import RFC9106_SECOND, KdfParams
 from app.store.errors import StoreError, UserExistsError
@@ -74,16 +75,18 @@ def build_backend(
     *,
     kdf: KdfParams = RFC9106_SECOND,
     sync_for: Callable[[Clinic], SyncControl] | None = None,
+    clock: Clock = system_clock,
 ) -> Backend:
     """Everything the UI may ask of the store and sync, for the vault in `data_dir`.
 
-    `kdf` is the Argon2id cost for new key slots (tests pass a cheap one).
+    `kdf` is the Argon2id cost for new key slots (tests pass a cheap one); `clock` is the one
+    clock every unlocked clinic (its services, its UI and its sync) reads "now" from.
     """
 
     def create_vault(admin: str, passphrase: str) -> CreatedVault:
         with _plain_errors(_user_field):
             vault, recovery = Vault.create(data_dir, admin, passphrase, kdf=kdf)
-            return CreatedVault(open_clinic(vault), recovery)
+            return CreatedVault(open_clinic(vault, clock=clock), recovery)
 
     def unlock(
         user: str, passphrase: str, progress: Callable[[int, int], None] | None = None
@@ -92,7 +95,7 @@ def build_backend(
             vault = Vault.open(data_dir)
             vault.unlock(user, passphrase)
             try:
-                return open_clinic(vault, progress=progress)
+                return open_clinic(vault, clock=clock, progress=progress)
             except BaseException:
                 vault.lock()
                 raise
@@ -131,7 +134,7 @@ def render_main_window(
 
     render(
         clinic,
-        build_backend(data_dir, sync_for=lambda _c: UnconfiguredSync()),
+        build_backend(data_dir, sync_for=lambda _c: UnconfiguredSync(), clock=clinic.clock),
         png,
         patient_id=patient_id,
     )
@@ -146,4 +149,5 @@ def run_desktop(data_dir: str | None) -> int:
     from app.ui.desktop import run  # Qt is imported only when the app is wanted
 
     path = Path(data_dir) if data_dir else default_data_dir()
-    return run(lambda: build_backend(path), sys.argv)
+    clock = configured_clock()
+    return run(lambda: build_backend(path, clock=clock), sys.argv)

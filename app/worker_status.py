@@ -16,10 +16,10 @@ import re
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.services.clock import Clock
 from app.services.sync_status import SyncStatus
 
 log = logging.getLogger("fieldchart.worker_status")
@@ -39,24 +39,26 @@ def redact(text: str | None) -> str | None:
     return _IDS.sub("<id>", text)[:MAX_ERROR]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class WorkerStatusFile:
     """A SyncWorker listener: `worker.subscribe(WorkerStatusFile(data_dir))`."""
 
-    def __init__(self, data_dir: Path, *, interval_minutes: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, clock: Clock, interval_minutes: int | None = None
+    ) -> None:
         self.path = Path(data_dir) / STATUS_FILE
         self._interval = interval_minutes
         self._lock = threading.Lock()
-        self._started = _now()
+        self._clock = clock
+        self._started = self._now()
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="seconds")
 
     def __call__(self, status: SyncStatus) -> None:
         data: dict[str, Any] = {
             "pid": os.getpid(),
             "started_at": self._started,
-            "updated_at": _now(),
+            "updated_at": self._now(),
             "state": str(status.state),
             "phase": status.progress.phase if status.progress else None,
             "progress": (

@@ -24,7 +24,7 @@ from app.services.sync_status import (
 from app.worker_status import WorkerStatusFile
 from sync.fhir.client import FhirClient
 from sync.setup import SyncNotConfiguredError, client_for, engine_for, gateway_for
-from sync.worker import SyncWorker
+from sync.worker import SyncWorker, wall_clock
 
 log = logging.getLogger("fieldchart.sync")
 
@@ -67,11 +67,15 @@ class ClinicSync:
             counts=self._gateway.counts,
             resolver=self.resolve,
             last_success_at=self._gateway.journal("last_success_at"),
+            clock=self._clinic.clock,
+            scheduler_clock=wall_clock,
         )
         worker.subscribe(lambda status: self._publish(self._with_attention(status)))
         # What `fieldchart diagnose` reports of the running worker (no patient data).
         status_file = WorkerStatusFile(
-            self._clinic.vault.data_dir, interval_minutes=settings.sync_interval_minutes
+            self._clinic.vault.data_dir,
+            clock=self._clinic.clock,
+            interval_minutes=settings.sync_interval_minutes,
         )
         worker.subscribe(status_file)
         with self._lock:

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.services.gateway_types import Received
@@ -63,7 +63,7 @@ class Puller:
         mapper: ResourceMapper,
         rebaser: Rebaser,
         progress: Callable[[SyncProgress], None],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime],
     ) -> None:
         self._gateway = gateway
         self._client = client

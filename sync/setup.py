@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 import httpx
 
 from app.services.clinic import Clinic
 from app.services.settings import DeviceSettings
 from app.services.sync_gateway import SyncGateway
-from app.store.reference_data import bundled_catalog
 from sync.engine import SyncEngine
 from sync.fhir.auth import BearerAuth, NoAuth, SmartBackendAuth
 from sync.fhir.client import FhirClient
@@ -57,14 +54,11 @@ def client_for(
     return FhirClient(settings.server_url, auth_for(settings), verify=verify, transport=transport)
 
 
-def engine_for(
-    clinic: Clinic, client: FhirClient, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> SyncEngine:
-    gateway = SyncGateway(clinic.vault, clinic.runner, bundled_catalog(), clock)
-    return SyncEngine(gateway, client, FhirResourceMapper(bundled_catalog()), clock)
+def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
+    """The sync engine of a clinic, on the clinic's own catalog and clock."""
+    gateway = gateway_for(clinic)
+    return SyncEngine(gateway, client, FhirResourceMapper(clinic.catalog), clinic.clock)
 
 
-def gateway_for(
-    clinic: Clinic, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> SyncGateway:
-    return SyncGateway(clinic.vault, clinic.runner, bundled_catalog(), clock)
+def gateway_for(clinic: Clinic) -> SyncGateway:
+    return SyncGateway(clinic.vault, clinic.runner, clinic.catalog, clinic.clock)

@@ -46,7 +46,8 @@ class SyncWorker:
         interval_s: float,
         counts: Callable[[], dict[str, int]] = dict,
         resolver: Callable[[str, Resolution, str | None], None] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime],
+        scheduler_clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
         backoff_base_s: float = 5.0,
         backoff_max_s: float = 15 * 60.0,
@@ -56,7 +57,10 @@ class SyncWorker:
         self._interval_s = interval_s
         self._counts = counts
         self._resolver = resolver
-        self._clock = clock
+        self._clock = clock  # the clinic's: the times people see (last success, next attempt)
+        # APScheduler fires jobs by the machine's wall clock whatever the clinic's clock says,
+        # so run dates and the retry gate are kept in the scheduler's time (tests pass one).
+        self._scheduler_clock = scheduler_clock or clock
         self._rng = rng or random.Random()
         self._base = backoff_base_s
         self._max = backoff_max_s
@@ -106,9 +110,8 @@ class SyncWorker:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self, run_first_now: bool = True) -> None:
-        first = (
-            self._clock() if run_first_now else self._clock() + timedelta(seconds=self._interval_s)
-        )
+        now = self._scheduler_clock()
+        first = now if run_first_now else now + timedelta(seconds=self._interval_s)
         self._scheduler.add_job(
             self._tick,
             "interval",
@@ -147,7 +150,7 @@ class SyncWorker:
                 self._again = True
             return
         try:
-            if not manual and self._not_before and self._clock() < self._not_before:
+            if not manual and self._not_before and self._scheduler_clock() < self._not_before:
                 return
             try:
                 self._cycle()
@@ -207,7 +210,7 @@ class SyncWorker:
             if retry_after_s is not None
             else backoff_delay(self._failures, self._base, self._max, self._rng)
         )
-        at = self._clock() + timedelta(seconds=delay)
+        at = self._scheduler_clock() + timedelta(seconds=delay)
         self._not_before = at
         if self._scheduler.running:
             self._scheduler.add_job(
@@ -222,7 +225,9 @@ class SyncWorker:
             state=SyncState.OFFLINE,
             progress=None,
             last_error=message,
-            next_attempt_at=at.isoformat(timespec="seconds"),
+            next_attempt_at=(self._clock() + timedelta(seconds=delay)).isoformat(
+                timespec="seconds"
+            ),
             **self._count_fields(),
         )
 
@@ -243,3 +248,8 @@ class SyncWorker:
                 listener(self._status)
             except Exception:  # a broken listener must not stop sync
                 log.exception("sync status listener failed")
+
+
+def wall_clock() -> datetime:
+    """The machine's wall clock: the time base APScheduler fires jobs by (not a clinical time)."""
+    return datetime.now(UTC)

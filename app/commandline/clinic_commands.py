@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from app.commandline.context import add_credentials, add_data_dir, unlocked_vault
+from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError, UsageError
 from app.domain.codec import command_from_json
 from app.domain.errors import DomainError, PreconditionError
-from app.services.clinic import Clinic, open_clinic
+from app.services.clock import local_now
 from app.store.errors import StoreError
 
 
@@ -61,10 +62,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=cmd_rebuild)
 
 
-def _clinic(args: argparse.Namespace) -> Clinic:
-    return open_clinic(unlocked_vault(args))
-
-
 def _print(data: Any) -> None:
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
     try:
@@ -87,7 +84,7 @@ def refusal(exc: DomainError) -> dict[str, Any]:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    clinic = _clinic(args)
+    clinic = clinic_from(args)
     actor = clinic.vault.actor
     refused = 0
     try:
@@ -125,7 +122,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_patients(args: argparse.Namespace) -> int:
-    clinic = _clinic(args)
+    clinic = clinic_from(args)
     try:
         found = clinic.queries.search_patients(args.search, args.limit)
     finally:
@@ -150,7 +147,7 @@ def _instant(text: str) -> datetime:
 
 def cmd_chart(args: argparse.Namespace) -> int:
     as_of = _instant(args.as_of) if args.as_of else None
-    clinic = _clinic(args)
+    clinic = clinic_from(args)
     try:
         view = clinic.queries.chart(args.patient_id, clinic.vault.actor, as_of)
     except DomainError as exc:
@@ -175,9 +172,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         day = date.fromisoformat(args.day) if args.day else None
     except ValueError:
         raise UsageError(f"--day {args.day!r} is not a date like 2026-11-21") from None
-    clinic = _clinic(args)
+    clinic = clinic_from(args)
     try:
-        day = day or datetime.now().astimezone().date()
+        day = day or local_now(clinic.clock).date()
         booked = clinic.queries.schedule(day, args.days)
         overdue = clinic.queries.overdue_followups()
     finally:
@@ -200,7 +197,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    clinic = _clinic(args)
+    clinic = clinic_from(args)
     try:
         entries = clinic.queries.audit(args.limit, args.patient)
     finally:
@@ -214,12 +211,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    clinic = _clinic(args)
+    clinic = clinic_from(args)
     try:
         events = clinic.vault.events.head_position()
-        started = datetime.now()
+        started = time.monotonic()  # a duration, not a date: the monotonic timer
         digest = clinic.runner.rebuild()
-        seconds = (datetime.now() - started).total_seconds()
+        seconds = time.monotonic() - started
     finally:
         clinic.close()
     print(f"rebuilt read models from {events} events in {seconds:.2f} s")

@@ -9,6 +9,8 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from app.commandline.passphrases import read_passphrase
+from app.services.clinic import Clinic, open_clinic
+from app.services.clock import configured_clock
 from app.store.vault import Vault
 
 PASSPHRASE_ENV = "FIELDCHART_PASSPHRASE"
@@ -56,3 +58,10 @@ def unlocked_vault(args: argparse.Namespace) -> Vault:
     passphrase = read_passphrase(args.passphrase_file, PASSPHRASE_ENV, f"Passphrase for {user}: ")
     vault.unlock(user, passphrase)
     return vault
+
+
+def clinic_from(args: argparse.Namespace) -> Clinic:
+    """The services of the vault named by the arguments, unlocked as the acting user, on the
+    app's clock (FIELDCHART_NOW may start it at a given instant)."""
+    clock = configured_clock()  # before the slow unlock: a bad value fails at once
+    return open_clinic(unlocked_vault(args), clock=clock)

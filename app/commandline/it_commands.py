@@ -14,7 +14,6 @@ import os
 import platform
 import shutil
 import sys
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from app.commandline.context import (
     unlocked_vault,
 )
 from app.commandline.passphrases import read_passphrase
+from app.services.clock import configured_clock
 from app.store.backup import StagedRestore, create_backup
 from app.store.errors import NotAVaultError
 from app.store.keyslots import RECOVERY_SLOT, KeySlotFile
@@ -345,7 +345,7 @@ def diagnose(data_dir: Path, vault: Vault | None) -> dict[str, Any]:
     worker = read_worker_status(data_dir)
     logs = log_dir()
     report: dict[str, Any] = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": configured_clock()().isoformat(timespec="seconds"),
         "versions": _versions(),
         "vault": {
             "data_dir": str(data_dir),

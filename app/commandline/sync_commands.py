@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.commandline.context import add_credentials, add_data_dir, unlocked_vault
+from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError, UsageError
-from app.services.clinic import Clinic, open_clinic
+from app.services.clinic import Clinic
 from app.services.settings import AUTH_MODES
 from app.services.sync_gateway import SyncGateway
 
@@ -114,7 +114,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from sync.setup import client_for
 
     values = _config(args)
-    clinic = open_clinic(unlocked_vault(args))
+    clinic = clinic_from(args)
     try:
         actor = clinic.vault.actor
         current = clinic.settings.get()
@@ -165,7 +165,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from sync.fhir.errors import FhirError
     from sync.setup import SyncNotConfiguredError, client_for, engine_for
 
-    clinic = open_clinic(unlocked_vault(args))
+    clinic = clinic_from(args)
     try:
         try:
             with client_for(clinic.settings.get()) as client:
@@ -189,7 +189,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    clinic = open_clinic(unlocked_vault(args))
+    clinic = clinic_from(args)
     try:
         settings = clinic.settings.get()
         gateway = _gateway(clinic)

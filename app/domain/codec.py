@@ -62,6 +62,10 @@ def _convert(value: object, hint: Any, field: str) -> Any:
         # Ids and codes too: a lone surrogate cannot be stored or printed as UTF-8.
         refuse_non_text(value, field, field)
         return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValidationError(f"{field} must be true or false", field)
+        return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValidationError(f"{field} must be a number", field)

@@ -163,6 +163,9 @@ class PrescribeMedication(Command):
     encounter_id: str | None = None
     instructions: str | None = None
     override_reason: str | None = None
+    # The prescriber confirms a drug that is not in the medicine list (its allergy and
+    # duplicate checks could only compare the name); without it such a drug is refused.
+    unchecked_acknowledged: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

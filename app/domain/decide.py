@@ -7,6 +7,7 @@ from typing import Any
 
 from app.domain import commands as c
 from app.domain import decide_clinical as clinical
+from app.domain import decide_medication as medication
 from app.domain import decide_patient as patient
 from app.domain import decide_schedule as schedule
 from app.domain.chart import PatientChart
@@ -26,9 +27,9 @@ RULES: dict[type[c.Command], Rule] = {
     c.ResolveDiagnosis: clinical.resolve_diagnosis,
     c.RecordAllergy: clinical.record_allergy,
     c.UpdateAllergyStatus: clinical.update_allergy_status,
-    c.PrescribeMedication: clinical.prescribe,
-    c.DiscontinueMedication: clinical.discontinue,
-    c.ChangeDose: clinical.change_dose,
+    c.PrescribeMedication: medication.prescribe,
+    c.DiscontinueMedication: medication.discontinue,
+    c.ChangeDose: medication.change_dose,
     c.AddNote: clinical.add_note,
     c.ScheduleFollowUp: schedule.schedule,
     c.RescheduleAppointment: schedule.reschedule,

@@ -8,7 +8,6 @@ from app.domain.chart import PatientChart
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision, require_item, require_registered
 from app.domain.errors import (
-    AllergyConflictError,
     AlreadyDoneError,
     PreconditionError,
     ValidationError,
@@ -20,13 +19,11 @@ from app.domain.events import (
     DiagnosisResolved,
     EncounterFinished,
     EncounterStarted,
-    MedicationDiscontinued,
-    MedicationDoseChanged,
-    MedicationPrescribed,
     NoteAdded,
     VitalsRecorded,
 )
-from app.domain.reference import allergy_terms, caution_terms, drug_terms, fold
+from app.domain.medicines import resolve_allergen
+from app.domain.reference import fold
 
 # Used when the bundled list lacks a vital (keeps the domain usable with an empty catalog).
 VITAL_RANGES: dict[str, tuple[str, float, float, str]] = {
@@ -43,6 +40,8 @@ ALLERGY_CATEGORIES = ("food", "medication", "environment", "biologic")
 SEVERITIES = ("mild", "moderate", "severe")
 CRITICALITIES = ("low", "high", "unable-to-assess")
 ALLERGY_STATUSES = ("active", "inactive", "resolved")
+# Allergies that prescriptions are checked against (foods and the environment are not).
+DRUG_CATEGORIES = ("medication", "biologic")
 DEFAULT_ROUTES = frozenset(
     {
         "oral",
@@ -76,7 +75,7 @@ def new_item_id(chart: PatientChart, value: str | None, field: str, ctx: Decisio
     return chosen
 
 
-def _encounter(chart: PatientChart, encounter_id: str | None) -> str | None:
+def encounter_of(chart: PatientChart, encounter_id: str | None) -> str | None:
     if encounter_id:
         require_item(chart, encounter_id, "encounter", "encounter_id", "encounter")
     return encounter_id or None
@@ -144,7 +143,7 @@ def record_vitals(
                 taken_at=taken,
                 measurements=measurements,
                 bmi=bmi,
-                encounter_id=_encounter(chart, cmd.encounter_id),
+                encounter_id=encounter_of(chart, cmd.encounter_id),
             )
         ],
         taken,
@@ -178,7 +177,7 @@ def record_diagnosis(
                 text=free_text,
                 recorded_at=v.iso(ctx.now),
                 onset=onset,
-                encounter_id=_encounter(chart, cmd.encounter_id),
+                encounter_id=encounter_of(chart, cmd.encounter_id),
             )
         ],
         onset or v.iso(ctx.now),
@@ -203,7 +202,10 @@ def record_allergy(
 ) -> Decision:
     chart = require_registered(chart)
     substance_text = v.required_text(cmd.substance, "substance", "Substance")
-    known = ctx.catalog.substance_named(substance_text)
+    # Resolved to ingredients and classes now, so the chart can say when it could not be:
+    # such an allergy is only checked against prescriptions of exactly its name.
+    found = resolve_allergen(ctx.catalog, substance_text)
+    known = found.substance
     category = v.choice(
         cmd.category or (known.category if known else "medication"),
         "category",
@@ -215,6 +217,18 @@ def record_allergy(
     for other in chart.of_kind("allergy"):
         if other.active and fold(other.data["substance"]) == fold(substance_text):
             raise ValidationError("This allergy is already recorded and active", "substance")
+    unresolved = not found.resolved and category in DRUG_CATEGORIES
+    warnings = []
+    if unresolved:
+        warnings.append(
+            f"{substance_text} is not matched to the medicine list — prescriptions are only "
+            "checked against its exact name"
+        )
+    elif found.how == "spelling" and found.read_as:
+        warnings.append(
+            f"“{substance_text}” was read as {found.read_as}, the closest name in the medicine "
+            "list; check that this is the substance you meant"
+        )
     return Decision(
         [
             AllergyRecorded(
@@ -226,9 +240,15 @@ def record_allergy(
                 recorded_at=v.iso(ctx.now),
                 reaction=v.text(cmd.reaction, "reaction", "Reaction", required=False),
                 severity=severity,
+                ingredient_ids=sorted(found.ingredients),
+                class_ids=sorted(found.classes),
+                caution_class_ids=sorted(found.caution_classes),
+                substance_match=found.how if found.resolved else None,
+                unresolved=unresolved,
             )
         ],
         v.iso(ctx.now),
+        warnings,
     )
 
 
@@ -257,147 +277,6 @@ def update_allergy_status(
     )
 
 
-def prescribe(
-    chart: PatientChart | None, cmd: c.PrescribeMedication, ctx: DecisionContext
-) -> Decision:
-    chart = require_registered(chart)
-    drug_text = v.required_text(cmd.drug, "drug", "Drug")
-    medicine = ctx.catalog.medicines.get(drug_text) or ctx.catalog.medicine_named(drug_text)
-    dose = v.number(cmd.dose, "dose", "Dose", 0.0001, 100_000, cmd.dose_unit or "")
-    dose_unit = v.required_text(cmd.dose_unit, "dose_unit", "Dose unit", max_len=20)
-    routes = ctx.catalog.routes or DEFAULT_ROUTES
-    route = v.choice(cmd.route, "route", "Route", routes)
-    frequency = v.required_text(cmd.frequency, "frequency", "Frequency", max_len=40)
-    if cmd.duration_days is not None and (
-        isinstance(cmd.duration_days, bool)
-        or not isinstance(cmd.duration_days, int)
-        or not 1 <= cmd.duration_days <= 3650
-    ):
-        raise ValidationError(
-            "Duration must be a whole number of days from 1 to 3650", "duration_days"
-        )
-    override = v.text(
-        cmd.override_reason, "override_reason", "Override reason", required=False, max_len=500
-    )
-    terms = drug_terms(medicine, drug_text)
-    drug_name = medicine.name if medicine else drug_text
-    classes = {fold(c) for c in medicine.classes} if medicine else set()
-    clashes, cautions = [], []
-    for allergy in chart.of_kind("allergy"):
-        if not allergy.active:
-            continue
-        substance = ctx.catalog.substances.get(allergy.data.get("substance_id") or "")
-        if terms & allergy_terms(substance, allergy.data["substance"]):
-            clashes.append(allergy)
-        elif caution_terms(substance) & classes:
-            cautions.append(allergy)
-    if clashes and override is None:
-        raise AllergyConflictError(
-            f"The patient has a recorded allergy to {clashes[0].data['substance']} that matches "
-            f"{drug_name}; give a reason to override",
-            clashes[0].id,
-        )
-    warnings = [
-        f"Possible cross-reactivity: the patient has a recorded allergy to "
-        f"{a.data['substance']}, and {drug_name} belongs to a related drug class; "
-        "check the reaction before giving it"
-        for a in cautions
-    ]
-    drug_key = medicine.id if medicine else fold(drug_text)
-    for other in chart.of_kind("medication"):
-        other_key = other.data.get("drug_id") or fold(other.data["drug"])
-        if other.active and other_key == drug_key:
-            warnings.append(
-                f"{drug_name} is already prescribed and active (duplicate prescription)"
-            )
-            break
-    return Decision(
-        [
-            MedicationPrescribed(
-                prescription_id=new_item_id(chart, cmd.prescription_id, "prescription_id", ctx),
-                drug=medicine.name if medicine else drug_text,
-                drug_id=medicine.id if medicine else None,
-                dose=dose,
-                dose_unit=dose_unit,
-                route=route or "",
-                frequency=frequency,
-                prescribed_at=v.iso(ctx.now),
-                duration_days=cmd.duration_days,
-                encounter_id=_encounter(chart, cmd.encounter_id),
-                instructions=v.text(
-                    cmd.instructions, "instructions", "Instructions", required=False, max_len=1000
-                ),
-                override_reason=override if clashes else None,
-                overridden_allergy_ids=[a.id for a in clashes],
-            )
-        ],
-        v.iso(ctx.now),
-        warnings,
-    )
-
-
-def change_dose(chart: PatientChart | None, cmd: c.ChangeDose, ctx: DecisionContext) -> Decision:
-    chart = require_registered(chart)
-    item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
-    if item.status != "active":
-        raise ValidationError(
-            "This prescription has been stopped, so its dose can no longer be changed; "
-            "prescribe again if the patient should continue",
-            "prescription_id",
-        )
-    current = float(item.data["dose"])
-    if cmd.expected_dose is not None and float(cmd.expected_dose) != current:
-        raise PreconditionError(
-            "The dose was changed by someone else since you opened the chart",
-            "dose",
-            expected=cmd.expected_dose,
-            actual=current,
-        )
-    unit = v.required_text(
-        cmd.dose_unit or item.data["dose_unit"], "dose_unit", "Dose unit", max_len=20
-    )
-    dose = v.number(cmd.dose, "dose", "Dose", 0.0001, 100_000, unit)
-    frequency = v.required_text(
-        cmd.frequency or item.data["frequency"], "frequency", "Frequency", max_len=40
-    )
-    if (dose, unit, frequency) == (current, item.data["dose_unit"], item.data["frequency"]):
-        raise AlreadyDoneError("The prescription already has this dose", "dose")
-    return Decision(
-        [
-            MedicationDoseChanged(
-                prescription_id=cmd.prescription_id,
-                dose=dose,
-                dose_unit=unit,
-                frequency=frequency,
-                previous_dose=current,
-                previous_dose_unit=item.data["dose_unit"],
-                previous_frequency=item.data["frequency"],
-                changed_at=v.iso(ctx.now),
-                reason=v.text(cmd.reason, "reason", "Reason", required=False, max_len=500),
-            )
-        ],
-        v.iso(ctx.now),
-    )
-
-
-def discontinue(
-    chart: PatientChart | None, cmd: c.DiscontinueMedication, ctx: DecisionContext
-) -> Decision:
-    chart = require_registered(chart)
-    item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
-    if item.status != "active":
-        raise AlreadyDoneError("This prescription is already stopped", "prescription_id")
-    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
-    return Decision(
-        [
-            MedicationDiscontinued(
-                prescription_id=cmd.prescription_id, reason=reason, discontinued_at=v.iso(ctx.now)
-            )
-        ],
-        v.iso(ctx.now),
-    )
-
-
 def add_note(chart: PatientChart | None, cmd: c.AddNote, ctx: DecisionContext) -> Decision:
     chart = require_registered(chart)
     body = v.required_text(cmd.text, "text", "Note", max_len=v.MAX_TEXT)
@@ -407,7 +286,7 @@ def add_note(chart: PatientChart | None, cmd: c.AddNote, ctx: DecisionContext) -
                 note_id=new_item_id(chart, cmd.note_id, "note_id", ctx),
                 text=body,
                 written_at=v.iso(ctx.now),
-                encounter_id=_encounter(chart, cmd.encounter_id),
+                encounter_id=encounter_of(chart, cmd.encounter_id),
             )
         ],
         v.iso(ctx.now),

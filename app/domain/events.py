@@ -128,6 +128,16 @@ class AllergyRecorded(DomainEvent):
     recorded_at: str
     reaction: str | None = None
     severity: str | None = None
+    # What the substance resolved to in the medicine list (empty in payloads recorded before
+    # resolution existed; the prescribing check resolves the text again either way).
+    ingredient_ids: list[str] = field(default_factory=list)  # ingredients it rules out
+    class_ids: list[str] = field(default_factory=list)  # drug classes it rules out
+    caution_class_ids: list[str] = field(default_factory=list)  # cross-reactivity cautions
+    # "listed" | "name" | "combination" | "spelling" (a close misspelling); None: unresolved
+    substance_match: str | None = None
+    # A medication allergy the medicine list does not know: prescriptions are only checked
+    # against its exact name, which the chart should say.
+    unresolved: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +162,15 @@ class MedicationPrescribed(DomainEvent):
     instructions: str | None = None
     override_reason: str | None = None
     overridden_allergy_ids: list[str] = field(default_factory=list)
+    # The drug's ingredients as the allergy and duplicate checks saw them.
+    ingredient_ids: list[str] = field(default_factory=list)
+    # How the typed drug was recognised: "listed" | "name" (brand, synonym, other spelling) |
+    # "combination" | "spelling" (a close misspelling, warned about); None when it was not.
+    drug_match: str | None = None
+    typed_drug: str | None = None  # what was typed, when `drug` is the corrected spelling
+    # Prescribed although (part of) the drug is not in the medicine list, so allergies and
+    # duplicates were checked against its name only; the prescriber acknowledged that.
+    unchecked: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # Letters that Unicode does not decompose into a base letter plus accent.
 _LETTERS = str.maketrans(
@@ -47,6 +48,15 @@ class Medicine:
     classes: frozenset[str] = frozenset()
     routes: tuple[str, ...] = ()
     rxnorm: str | None = None
+    # Ingredient medicine ids; empty means the medicine is its own single ingredient. Allergy
+    # and duplicate checks compare ingredients, so "Augmentin" meets an amoxicillin allergy.
+    ingredients: frozenset[str] = frozenset()
+    # Only given as part of a combination (clavulanic acid): pick-lists may hide it.
+    component_only: bool = False
+
+    @property
+    def ingredient_ids(self) -> frozenset[str]:
+        return self.ingredients or frozenset({self.id})
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,18 @@ class Catalog:
     vitals: Mapping[str, VitalSign] = field(default_factory=dict)
     routes: frozenset[str] = frozenset()
     frequencies: frozenset[str] = frozenset()
+    # Other names of medicines (brands, BAN/USAN spellings, local names) -> medicine id.
+    medicine_names: Mapping[str, str] = field(default_factory=dict)
+    # Free-text allergy phrases ("sulpha drugs", "NSAIDs") -> allergy substance id.
+    allergy_names: Mapping[str, str] = field(default_factory=dict)
+    # Drug class id -> display (lets an allergy typed as a class name resolve to the class).
+    class_names: Mapping[str, str] = field(default_factory=dict)
+    # Drug class id -> substance id: an allergy to any member counts as an allergy to the
+    # class (an amoxicillin allergy is a penicillin allergy).
+    class_allergies: Mapping[str, str] = field(default_factory=dict)
+    # Lookups derived from the fields above, built once per catalog by app.domain.medicines
+    # (a catalog is read-only after loading, so they never go stale).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def medicine_named(self, text: str) -> Medicine | None:
         """A bundled medicine whose id or name matches free text, if any."""

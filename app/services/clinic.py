@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from app.domain.reference import Catalog
 from app.projections.runner import ProjectionRunner, RebuildProgress
 from app.services.clinic_commands import ClinicCommands
 from app.services.clinic_queries import ClinicQueries
+from app.services.clock import Clock, system_clock
 from app.services.settings import SettingsService
 from app.store.lock_guard import refuse_connections_unless
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -27,6 +22,8 @@ class Clinic:
     commands: ClinicCommands
     queries: ClinicQueries
     settings: SettingsService
+    clock: Clock  # the one clock of this session: UI, sync and the domain read "now" from it
+    catalog: Catalog
 
     def close(self) -> None:
         """Forget cached charts and lock the vault."""
@@ -44,7 +41,7 @@ def _refuse_connections_after_lock(vault: Vault) -> None:
 def open_clinic(
     vault: Vault,
     *,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock = system_clock,
     catalog: Catalog | None = None,
     progress: RebuildProgress | None = None,
 ) -> Clinic:
@@ -60,4 +57,6 @@ def open_clinic(
         commands=ClinicCommands(vault, runner, cat, clock),
         queries=ClinicQueries(vault, runner, clock),
         settings=SettingsService(vault),
+        clock=clock,
+        catalog=cat,
     )

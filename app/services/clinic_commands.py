@@ -13,7 +13,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
 
 from app.domain import chart as chart_state
 from app.domain.codec import command_to_json
@@ -27,13 +26,13 @@ from app.domain.roles import Actor
 from app.domain.values import item_id as valid_id
 from app.projections import chart_items, schedule
 from app.projections.runner import ProjectionRunner
+from app.services.clock import Clock
 from app.services.dto import Changes
 from app.store import outbox
 from app.store.database import Transaction, write_transaction
 from app.store.event_log import EventLog, EventMetadata, NewEvent
 from app.store.vault import Vault
 
-Clock = Callable[[], datetime]
 CACHE_SIZE = 256
 
 AREAS: dict[str, tuple[str, ...]] = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from app.domain.events import ChartViewed, audit_stream_of, stream_of
 from app.domain.roles import Actor, Role
 from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
 from app.projections.runner import ProjectionRunner, replay_in_memory
+from app.services.clock import Clock
 from app.services.dto import (
     AppointmentView,
     AuditEntry,
@@ -32,9 +32,6 @@ from app.store import outbox
 from app.store.database import Transaction, read_transaction, write_transaction
 from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
 from app.store.vault import Vault
-
-Clock = Callable[[], datetime]
-
 
 if tuple(f.name for f in fields(TimelineEntry)) != timeline.CHART_COLUMNS:  # pragma: no cover
     raise ImportError("timeline.CHART_COLUMNS must list TimelineEntry's fields in order")

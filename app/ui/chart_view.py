@@ -138,7 +138,7 @@ class PatientChartView(QWidget):
         self.as_of_box.setAccessibleName("Show the chart as of a past date")
         self.as_of_box.toggled.connect(self._as_of_toggled)
         bar.addWidget(self.as_of_box)
-        self.as_of_edit = QDateTimeEdit(QDateTime.currentDateTime(), bar)
+        self.as_of_edit = QDateTimeEdit(self.session.now_q(), bar)
         self.as_of_edit.setCalendarPopup(True)
         self.as_of_edit.setDisplayFormat("dd MMM yyyy  HH:mm")
         self.as_of_edit.setAccessibleName("As of date and time")
@@ -219,7 +219,7 @@ class PatientChartView(QWidget):
     def _as_of_toggled(self, on: bool) -> None:
         self.as_of_edit.setEnabled(on)
         if on:
-            self.as_of_edit.setDateTime(QDateTime.currentDateTime())
+            self.as_of_edit.setDateTime(self.session.now_q())
         self._as_of_timer.start()
 
     def _on_changed(self, changes: Changes) -> None:

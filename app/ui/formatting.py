@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from PySide6.QtCore import QDateTime
+from PySide6.QtCore import QDate, QDateTime
 
 # key -> (label, unit); the order is the order of the vitals form and the summary
 VITALS: dict[str, tuple[str, str]] = {
@@ -46,10 +46,6 @@ def time_of_day(iso: str) -> str:
     return moment.strftime("%a %d %b, %H:%M") if moment else iso
 
 
-def now_local() -> datetime:
-    return datetime.now().astimezone()
-
-
 def to_iso(value: QDateTime) -> str:
     """A QDateTime as an ISO 8601 instant with the local UTC offset."""
     moment = datetime.fromtimestamp(value.toSecsSinceEpoch(), tz=UTC).astimezone()
@@ -62,9 +58,16 @@ def to_datetime(value: QDateTime) -> datetime:
 
 def to_qdatetime(iso: str) -> QDateTime:
     moment = parse(iso)
-    if moment is None:
-        return QDateTime.currentDateTime()
+    return QDateTime() if moment is None else qdatetime_of(moment)
+
+
+def qdatetime_of(moment: datetime) -> QDateTime:
+    """An aware datetime as a QDateTime (whole seconds)."""
     return QDateTime.fromSecsSinceEpoch(int(moment.timestamp()))
+
+
+def qdate_of(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
 
 
 def number(x: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.domain import commands as c
 from app.services.dto import AppointmentView, Changes
+from app.ui import formatting
 from app.ui.formatting import time_of_day
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import (
@@ -101,7 +102,7 @@ class ScheduleView(QWidget):
         top.addSpacing(20)
         self.prev_button = QPushButton("◀", self)
         self.prev_button.setAccessibleName("Previous")
-        self.day = QDateEdit(QDate.currentDate(), self)
+        self.day = QDateEdit(formatting.qdate_of(self.session.today()), self)
         self.day.setCalendarPopup(True)
         self.day.setDisplayFormat("ddd dd MMM yyyy")
         self.day.setAccessibleName("Day")
@@ -123,7 +124,9 @@ class ScheduleView(QWidget):
         top.addStretch(1)
         self.prev_button.clicked.connect(lambda: self._step(-1))
         self.next_button.clicked.connect(lambda: self._step(1))
-        self.today_button.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
+        self.today_button.clicked.connect(
+            lambda: self.day.setDate(formatting.qdate_of(self.session.today()))
+        )
         self.day.dateChanged.connect(lambda _d: self.refresh())
         self.week_mode.toggled.connect(self._mode_changed)
         return top

@@ -7,9 +7,10 @@ Views never call each other: they run commands through `execute` and refresh whe
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QDateTime, QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from app.domain.commands import Command
@@ -17,6 +18,7 @@ from app.domain.roles import Actor, Role
 from app.services.clinic import Clinic
 from app.services.dto import Changes
 from app.services.settings import DeviceSettings
+from app.ui import formatting
 from app.ui.backend import Backend, UserDirectory
 from app.ui.operation import Operation, OperationRunner
 from app.ui.permissions import why_not
@@ -45,6 +47,16 @@ class ClinicSession(QObject):
         self.actor: Actor = clinic.vault.actor
         self.catalog = backend.catalog
         self.sync = SyncBridge(backend.sync_for(clinic), ops, self)
+
+    def now(self) -> datetime:
+        """The clinic clock's instant in local time: the UI's only "now"."""
+        return self.clinic.clock().astimezone()
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def now_q(self) -> QDateTime:
+        return formatting.qdatetime_of(self.now())
 
     @property
     def role(self) -> Role:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QDateTime, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QDateTimeEdit,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -98,10 +97,3 @@ def make_primary(button: QAbstractButton) -> QAbstractButton:
     button.setProperty("primary", True)
     repolish(button)
     return button
-
-
-def date_time_field(parent: QWidget | None = None, value: QDateTime | None = None) -> QDateTimeEdit:
-    field = QDateTimeEdit(value or QDateTime.currentDateTime(), parent)
-    field.setCalendarPopup(True)
-    field.setDisplayFormat("dd MMM yyyy  HH:mm")
-    return field

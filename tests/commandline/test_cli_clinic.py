@@ -9,16 +9,16 @@ One vault per module, made by `fieldchart init` (default Argon2id cost), with a 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.clock import cli_environment, next_cli_instant, suite_now
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASES = {
@@ -32,7 +32,7 @@ def run_cli(
     *args: str | Path, user: str | None = None, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m app.cli ARGS` as `user` (passphrase and user from the environment)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FIELDCHART_")}
+    clean = cli_environment()
     if user is not None:
         clean |= {"FIELDCHART_USER": user, "FIELDCHART_PASSPHRASE": PASSPHRASES[user]}
     result = subprocess.run(
@@ -65,7 +65,7 @@ def one_plain_line(result: subprocess.CompletedProcess[str]) -> str:
     return line.removeprefix("fieldchart: ")
 
 
-TOMORROW = (datetime.now(UTC) + timedelta(days=1)).date()
+TOMORROW = (suite_now() + timedelta(days=1)).date()
 REGISTER_ODEGARD = {
     "type": "RegisterPatient",
     "command_id": "cli-reg-1",
@@ -135,9 +135,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
         )
         assert added.returncode == 0, added.stderr
     first = run_cli("exec", "--data-dir", data_dir, user="doc", stdin=lines_of(*FIRST_BATCH))
-    time.sleep(0.01)
-    between = datetime.now(UTC)
-    time.sleep(0.01)
+    between = next_cli_instant()  # a moment no process runs in
     second = run_cli(
         "exec",
         "--data-dir",

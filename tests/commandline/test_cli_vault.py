@@ -20,6 +20,7 @@ import pytest
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.event_log import NewEvent
 from app.store.vault import TAIL_VERIFY_AT_UNLOCK, Vault
+from tests.clock import cli_environment
 from tests.store.helpers import metadata, tamper
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ RECOVERY_SECRET = re.compile(r"^  ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})$", re.MULTILI
 
 
 def run_cli(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FIELDCHART_")}
+    clean = cli_environment()
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *map(str, args)],
         cwd=REPO_ROOT,

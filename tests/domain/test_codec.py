@@ -159,6 +159,7 @@ FIELD_STRATEGIES: dict[Any, st.SearchStrategy[Any]] = {
     "float": numbers,
     "float | None": maybe_numbers,
     "int": ints,
+    "bool": st.booleans(),
     "int | None": st.none() | ints,
     "tuple[Identifier, ...]": st.lists(st.builds(c.Identifier, texts, texts), max_size=2).map(
         tuple

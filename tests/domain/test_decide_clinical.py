@@ -184,6 +184,7 @@ def test_allergy_to_a_listed_substance_links_it_and_takes_its_category() -> None
         recorded_at="2026-11-21T09:00:00+00:00",
         reaction="hives",
         severity="mild",
+        substance_match="listed",
     )
 
 
@@ -270,10 +271,25 @@ def test_prescribing_a_listed_medicine_records_its_id_and_name() -> None:
     assert (event.override_reason, event.overridden_allergy_ids) == (None, [])
 
 
-def test_prescribing_free_text_drug() -> None:
-    (event,) = accept(prescription(drug="Artemether/lumefantrine 20/120")).events
+def test_prescribing_free_text_drug_needs_an_acknowledgement() -> None:
+    # The test catalog does not list artemether or lumefantrine: nothing could be checked.
+    err = refuse(prescription(drug="Artemether/lumefantrine 20/120"), error=ValidationError)
+    assert (err.field, err.message) == (
+        "unchecked_acknowledged",
+        "Artemether/lumefantrine 20/120 is not in the medicine list — allergies and "
+        "duplicates were not checked; confirm to prescribe it anyway",
+    )
+    decision = accept(
+        prescription(drug="Artemether/lumefantrine 20/120", unchecked_acknowledged=True)
+    )
+    (event,) = decision.events
     assert isinstance(event, MedicationPrescribed)
     assert (event.drug, event.drug_id) == ("Artemether/lumefantrine 20/120", None)
+    assert (event.unchecked, event.ingredient_ids, event.drug_match) == (True, [], None)
+    assert decision.warnings == [
+        "Artemether/lumefantrine 20/120 is not in the medicine list: allergies and duplicates "
+        "were checked against its name only"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from app.domain.roles import Actor, Role
 from app.services.clinic import Clinic, open_clinic
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.vault import Vault
+from tests.clock import cli_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASES = {
@@ -46,7 +47,7 @@ def run_cli(
     *args: str | Path, user: str = "admin", stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """`python -m app.cli ARGS` as IT runs it; passphrase and user from the environment."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FIELDCHART_")}
+    clean = cli_environment()
     clean["FIELDCHART_LOG_DIR"] = os.environ["FIELDCHART_LOG_DIR"]
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *map(str, args)],

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,7 +38,7 @@ def charts_at(clinic: Clinic, head: int, patients: list[str]) -> dict[str, objec
     engine = replay_in_memory(records)
     try:
         with engine.connect() as conn:
-            today = datetime.now(UTC).date()
+            today = clinic.clock().date()
             return {pid: read_chart(conn, pid, today) for pid in patients}
     finally:
         engine.dispose()

@@ -77,7 +77,7 @@ def net_device(tmp: Path, name: str, base_url: str) -> Device:
         transport=transport,
         timeout=httpx.Timeout(5.0, read=READ_TIMEOUT_S),
     )
-    return Device(name, clinic, client, transport, engine_for(clinic, client, clock), clock)
+    return Device(name, clinic, client, transport, engine_for(clinic, client), clock)
 
 
 def close_device(device: Device) -> None:

@@ -29,7 +29,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -618,7 +617,7 @@ def lock(work: Path) -> LockFigures:
         "search_patients": lambda: clinic.queries.search_patients(""),
         "patient": lambda: clinic.queries.patient(pid),
         "chart": lambda: clinic.queries.chart(pid, doc),
-        "schedule": lambda: clinic.queries.schedule(date.today()),
+        "schedule": lambda: clinic.queries.schedule(clinic.clock().date()),
         "overdue_followups": lambda: clinic.queries.overdue_followups(),
         "audit": lambda: clinic.queries.audit(10),
         "sync_overview": lambda: clinic.queries.sync_overview(),

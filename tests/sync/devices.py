@@ -82,7 +82,7 @@ class Device:
         self.clinic = open_clinic(vault, clock=self.clock)
         self.transport = FaultyTransport()
         self.client = FhirClient(self.client.base_url, transport=self.transport)
-        self.engine = engine_for(self.clinic, self.client, self.clock)
+        self.engine = engine_for(self.clinic, self.client)
 
 
 PASSPHRASE = "device-passphrase"
@@ -105,7 +105,7 @@ def make_device(tmp: Path, name: str, base_url: str) -> Device:
     clinic = open_clinic(vault, clock=clock)
     transport = FaultyTransport()
     client = FhirClient(base_url, transport=transport)
-    return Device(name, clinic, client, transport, engine_for(clinic, client, clock), clock)
+    return Device(name, clinic, client, transport, engine_for(clinic, client), clock)
 
 
 def clinical_view(view: ChartView) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def test_never_two_cycles_at_once_and_sync_now_runs_on_the_scheduler() -> None:
         release.wait(5)
         active.pop()
 
-    w = SyncWorker(run, server_url="x", interval_s=3600)
+    w = SyncWorker(run, server_url="x", interval_s=3600, clock=Clock())
     w.start(run_first_now=False)
     try:
         w.sync_now()

@@ -23,6 +23,7 @@ from app.ui.backend import Backend
 from app.ui.main_window import MainView
 from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
+from tests.clock import SettableClock
 
 ADMIN, ADMIN_PASS = "admin", "admin passphrase"
 CLINICIAN, CLINICIAN_PASS = "amani", "clinician passphrase"
@@ -45,8 +46,14 @@ def shown() -> Shown:
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> Backend:
-    return build_backend(tmp_path / "vault", kdf=FAST_FOR_TESTS)
+def clock() -> SettableClock:
+    """The clinic clock of the test's app: the suite's fixed instant, moved by hand."""
+    return SettableClock()
+
+
+@pytest.fixture
+def backend(tmp_path: Path, clock: SettableClock) -> Backend:
+    return build_backend(tmp_path / "vault", kdf=FAST_FOR_TESTS, clock=clock)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def record_demo_clinic(clinic: Clinic, clinician: str) -> str:
     """Patients, one with a full chart; returns that patient's id."""
     actor = clinic.vault.actor
     run = clinic.commands.execute
-    now = datetime.now().astimezone().replace(microsecond=0)
+    now = clinic.clock().astimezone().replace(microsecond=0)
     pid = run(
         c.RegisterPatient(
             given="Achieng",
@@ -125,7 +125,7 @@ def record_demo_clinic(clinic: Clinic, clinician: str) -> str:
 def book_day(clinic: Clinic, clinician: str, patient_ids: list[str]) -> None:
     """A few follow-ups around now: some due later today, one overdue."""
     actor = clinic.vault.actor
-    now = datetime.now().astimezone().replace(second=0, microsecond=0)
+    now = clinic.clock().astimezone().replace(second=0, microsecond=0)
     slots = (-3, 3, 4, 5)
     for hours, pid in zip(slots, patient_ids, strict=False):
         clinic.commands.execute(

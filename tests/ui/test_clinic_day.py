@@ -19,7 +19,6 @@ from pytestqt.qtbot import QtBot
 from app.ui.app_controller import AppController
 from app.ui.chart_view import PatientChartView
 from app.ui.first_run import FirstRunDialog
-from app.ui.formatting import now_local
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import MoveAppointmentDialog
 from app.ui.main_window import MainView
@@ -268,7 +267,7 @@ def test_a_clinic_day(
 
     # -- a follow-up booked (Ctrl+Shift+B), then moved on the schedule ---------------------
     form = _chart_form(qtbot, window, "Ctrl+Shift+B")
-    tomorrow = (now_local() + timedelta(days=1)).replace(hour=9, minute=0, second=0)
+    tomorrow = (window.session.now() + timedelta(days=1)).replace(hour=9, minute=0, second=0)
     fill(form, clinician=CLINICIAN, start=tomorrow.isoformat(), reason="BP review")
     submit_ok(qtbot, form)
     _wait_chart(qtbot, chart, lambda c: len(c.appointments) == 1)

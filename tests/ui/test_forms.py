@@ -24,10 +24,11 @@ from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart_actions import SPECS
 from app.ui.first_run import FirstRunDialog
-from app.ui.formatting import now_local, to_qdatetime
+from app.ui.formatting import parse, to_qdatetime
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog
 from app.ui.main_window import MainView
+from tests.clock import SettableClock
 from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
 from tests.ui.demo import book_day, record_demo_clinic
 from tests.ui.helpers import TIMEOUT, fill, submit_ok, submit_refused
@@ -90,7 +91,7 @@ def test_every_chart_form_opens_with_labelled_inputs(
 
 
 def test_less_common_chart_commands(
-    qtbot: QtBot, controller: AppController, seeded: Backend
+    qtbot: QtBot, controller: AppController, seeded: Backend, clock: SettableClock
 ) -> None:
     window, patient_id = _demo(qtbot, controller, seeded)
     chart = window.chart
@@ -187,7 +188,12 @@ def test_less_common_chart_commands(
     assert schedule.last_form is not None
     submit_ok(qtbot, schedule.last_form)
     qtbot.waitUntil(lambda: overdue.rowCount() == 0, timeout=TIMEOUT)
-    day = schedule.day_table  # the demo follow-up is in 2 hours: today or (late) tomorrow
+    day = schedule.day_table
+    # The demo follow-up is in 2 hours: late in the evening that is tomorrow, and attended is
+    # refused before its day. The patient comes when the day has come.
+    start = parse(follow_up.data["start"])
+    assert start is not None
+    clock.now = max(clock.now, start.astimezone().replace(hour=0, minute=0, second=0))
     schedule.day.setDate(to_qdatetime(follow_up.data["start"]).date())
     schedule.week_mode.setChecked(True)
     qtbot.waitUntil(
@@ -208,7 +214,7 @@ def test_less_common_chart_commands(
     form = schedule.last_form
     assert isinstance(form, BookFollowUpDialog) and form.picker is not None
     assert submit_refused(qtbot, form) == {"patient": "Find and choose the patient."}
-    far = (now_local() + timedelta(days=2)).replace(hour=11, minute=0, second=0)
+    far = (window.session.now() + timedelta(days=2)).replace(hour=11, minute=0, second=0)
     fill(form, start=far.isoformat())  # clear of every demo appointment
     qtbot.keyClicks(form.picker.query, "odhiambo")
     qtbot.waitUntil(lambda: form.picker.results.count() == 1, timeout=TIMEOUT)  # type: ignore[union-attr]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import time
-from datetime import datetime
 
 import pytest
 from PySide6.QtCore import QDateTime, QPoint
@@ -18,6 +17,7 @@ from app.ui import app_controller
 from app.ui.app_controller import LOCKED_NOTICE, AppController
 from app.ui.backend import Backend
 from app.ui.unlock_dialog import UnlockDialog
+from tests.clock import SettableClock
 from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as, register_patient
 from tests.ui.helpers import TIMEOUT
 
@@ -58,12 +58,12 @@ def test_a_result_arriving_after_the_lock_is_dropped(
 
 
 def test_the_chart_as_it_was_before_an_allergy_was_recorded(
-    qtbot: QtBot, controller: AppController, seeded: Backend
+    qtbot: QtBot, controller: AppController, seeded: Backend, clock: SettableClock
 ) -> None:
     patient_id = register_patient(seeded)
-    qtbot.wait(1100)
-    before = datetime.now().astimezone()
-    qtbot.wait(1100)
+    clock.advance(minutes=5)
+    before = clock().astimezone()
+    clock.advance(minutes=5)
     window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
     session, chart = window.session, window.chart
     done: list[object] = []

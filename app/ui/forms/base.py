@@ -214,11 +214,12 @@ class CommandFormDialog(QDialog):
 class TimeField(QDateTimeEdit):
     """A clinical time that means 'now' unless the user changed it."""
 
-    def __init__(self, parent: QWidget | None = None, value: QDateTime | None = None) -> None:
-        super().__init__(value or QDateTime.currentDateTime(), parent)
+    def __init__(self, parent: QWidget | None, value: QDateTime, *, touched: bool) -> None:
+        """`value` is the clinic clock's now (untouched) or a time already chosen (touched)."""
+        super().__init__(value, parent)
         self.setCalendarPopup(True)
         self.setDisplayFormat("dd MMM yyyy  HH:mm")
-        self.touched = value is not None
+        self.touched = touched
         self.dateTimeChanged.connect(self._touch)
 
     def _touch(self, _value: Any) -> None:

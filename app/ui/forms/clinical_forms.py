@@ -92,7 +92,9 @@ class StartEncounterDialog(ChartFormDialog):
     def __init__(self, session: ClinicSession, chart: ChartView, parent: QWidget | None = None):
         super().__init__(session, chart, "Start encounter", parent)
         self.reason = self.add_field("reason", "Reason for visit", QLineEdit(self))
-        self.started = self.add_field("started_at", "Started", TimeField(self))
+        self.started = self.add_field(
+            "started_at", "Started", TimeField(self, session.now_q(), touched=False)
+        )
 
     def build_command(self) -> Command:
         assert isinstance(self.started, TimeField)
@@ -120,7 +122,9 @@ class FinishEncounterDialog(ChartFormDialog):
             "Encounter",
             self.picker(self.live("encounter", "in-progress"), selected),
         )
-        self.finished_at = self.add_field("finished_at", "Finished", TimeField(self))
+        self.finished_at = self.add_field(
+            "finished_at", "Finished", TimeField(self, session.now_q(), touched=False)
+        )
 
     def build_command(self) -> Command:
         assert isinstance(self.encounter, QComboBox) and isinstance(self.finished_at, TimeField)
@@ -155,7 +159,9 @@ class VitalsDialog(ChartFormDialog):
             field.setPlaceholderText(unit)
             self.add_field(key, label, field)
             self.values[key] = field
-        self.taken = self.add_field("taken_at", "Taken", TimeField(self))
+        self.taken = self.add_field(
+            "taken_at", "Taken", TimeField(self, session.now_q(), touched=False)
+        )
         self.encounter = self.add_field("encounter_id", "Encounter", self.encounter_field())
 
     def build_command(self) -> Command:
@@ -190,7 +196,9 @@ class DiagnosisDialog(ChartFormDialog):
         self.description = self.add_field(
             "text", "Description", QLineEdit(self), "Optional with a listed code"
         )
-        self.onset = self.add_field("onset", "Onset", TimeField(self))
+        self.onset = self.add_field(
+            "onset", "Onset", TimeField(self, session.now_q(), touched=False)
+        )
         self.encounter = self.add_field("encounter_id", "Encounter", self.encounter_field())
 
     def build_command(self) -> Command:
@@ -220,7 +228,9 @@ class ResolveDiagnosisDialog(ChartFormDialog):
         self.diagnosis = self.add_field(
             "diagnosis_id", "Problem", self.picker(self.live("diagnosis", "active"), selected)
         )
-        self.resolved = self.add_field("resolved_at", "Resolved", TimeField(self))
+        self.resolved = self.add_field(
+            "resolved_at", "Resolved", TimeField(self, session.now_q(), touched=False)
+        )
 
     def build_command(self) -> Command:
         assert isinstance(self.diagnosis, QComboBox) and isinstance(self.resolved, TimeField)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from PySide6.QtCore import QDate, QDateTime, QTime, QTimer
+from PySide6.QtCore import QDateTime, QTime, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSpinBox, QWidget
 
 from app.domain.commands import (
@@ -19,6 +19,7 @@ from app.domain.commands import (
 from app.domain.errors import ValidationError
 from app.domain.roles import Role
 from app.services.dto import AppointmentView, ItemView, PatientSummary
+from app.ui import formatting
 from app.ui.formatting import parse, time_of_day
 from app.ui.forms.base import CommandFormDialog, TimeField
 from app.ui.session import ClinicSession
@@ -61,8 +62,8 @@ def _minutes(start: str, end: str) -> int:
     return int((b - a).total_seconds() // 60) if a and b else 15
 
 
-def _tomorrow_at_nine() -> QDateTime:
-    return QDateTime(QDate.currentDate().addDays(1), QTime(9, 0))
+def _tomorrow_at_nine(session: ClinicSession) -> QDateTime:
+    return QDateTime(formatting.qdate_of(session.today()).addDays(1), QTime(9, 0))
 
 
 class PatientPickerWidget(QWidget):
@@ -128,7 +129,9 @@ class BookFollowUpDialog(CommandFormDialog):
             self.add_field("patient", "Patient", self.picker)
         clinician = QLineEdit(session.actor.user if session.role is Role.CLINICIAN else "", self)
         self.clinician = self.add_field("clinician", "Clinician", clinician)
-        self.start = self.add_field("start", "Start", TimeField(self, _tomorrow_at_nine()))
+        self.start = self.add_field(
+            "start", "Start", TimeField(self, _tomorrow_at_nine(session), touched=True)
+        )
         minutes = QSpinBox(self)
         minutes.setRange(5, 480)
         minutes.setSingleStep(5)
@@ -167,7 +170,7 @@ class MoveAppointmentDialog(CommandFormDialog):
         current = QDateTime.fromSecsSinceEpoch(
             int(parse(appointment.start).timestamp())  # type: ignore[union-attr]
         )
-        self.start = self.add_field("start", "New start", TimeField(self, current))
+        self.start = self.add_field("start", "New start", TimeField(self, current, touched=True))
         minutes = QSpinBox(self)
         minutes.setRange(5, 480)
         minutes.setSingleStep(5)

@@ -1,0 +1,266 @@
+"""Prescriptions: prescribe (with the allergy and duplicate checks), change a dose, stop.
+
+The checks compare ingredients and drug classes, never only the typed words: the drug and
+each recorded allergy are resolved through the medicine list (app.domain.medicines) first.
+A drug that cannot be resolved is refused unless the prescriber acknowledges that it was
+not checked, so nothing is ever accepted silently unchecked.
+"""
+
+from __future__ import annotations
+
+from app.domain import commands as c
+from app.domain import values as v
+from app.domain.chart import Item, PatientChart
+from app.domain.context import DecisionContext
+from app.domain.decide_clinical import DEFAULT_ROUTES, encounter_of, new_item_id
+from app.domain.decision import Decision, require_item, require_registered
+from app.domain.errors import (
+    AllergyConflictError,
+    AlreadyDoneError,
+    PreconditionError,
+    ValidationError,
+)
+from app.domain.events import MedicationDiscontinued, MedicationDoseChanged, MedicationPrescribed
+from app.domain.medicines import (
+    AllergenMatch,
+    DrugMatch,
+    ingredients_of_item,
+    resolve_allergen,
+    resolve_drug,
+)
+from app.domain.reference import Catalog, allergy_terms, drug_terms, fold
+
+# The field a refusal of an unresolved drug names, so a form can offer its confirmation.
+UNCHECKED_FIELD = "unchecked_acknowledged"
+
+
+def prescribe(
+    chart: PatientChart | None, cmd: c.PrescribeMedication, ctx: DecisionContext
+) -> Decision:
+    chart = require_registered(chart)
+    catalog = ctx.catalog
+    drug_text = v.required_text(cmd.drug, "drug", "Drug")
+    dose = v.number(cmd.dose, "dose", "Dose", 0.0001, 100_000, cmd.dose_unit or "")
+    dose_unit = v.required_text(cmd.dose_unit, "dose_unit", "Dose unit", max_len=20)
+    routes = catalog.routes or DEFAULT_ROUTES
+    route = v.choice(cmd.route, "route", "Route", routes)
+    frequency = v.required_text(cmd.frequency, "frequency", "Frequency", max_len=40)
+    if cmd.duration_days is not None and (
+        isinstance(cmd.duration_days, bool)
+        or not isinstance(cmd.duration_days, int)
+        or not 1 <= cmd.duration_days <= 3650
+    ):
+        raise ValidationError(
+            "Duration must be a whole number of days from 1 to 3650", "duration_days"
+        )
+    override = v.text(
+        cmd.override_reason, "override_reason", "Override reason", required=False, max_len=500
+    )
+    drug = resolve_drug(catalog, drug_text)
+    medicine = drug.medicine
+    # The catalogue's spelling when the text is the catalogue's name or a corrected slip;
+    # otherwise what was typed (a brand name matters to whoever dispenses it).
+    exact = catalog.medicine_named(drug_text) or catalog.medicines.get(drug_text)
+    named = medicine if medicine is not None and (exact or drug.how == "spelling") else None
+    drug_name = named.name if named is not None else drug_text
+    clashes, cautions = _allergy_checks(chart, catalog, drug, drug_text)
+    if clashes and override is None:
+        raise AllergyConflictError(
+            f"The patient has a recorded allergy to {clashes[0].data['substance']} that matches "
+            f"{drug_name}; give a reason to override",
+            clashes[0].id,
+        )
+    unchecked = not drug.complete
+    if unchecked and not cmd.unchecked_acknowledged:
+        raise ValidationError(_not_listed(drug, drug_text), UNCHECKED_FIELD)
+    warnings = _drug_warnings(drug, drug_text, drug_name)
+    warnings += [
+        f"Possible cross-reactivity: the patient has a recorded allergy to "
+        f"{a.data['substance']}, and {drug_name} belongs to a related drug class; "
+        "check the reaction before giving it"
+        for a in cautions
+    ]
+    duplicate = _duplicate(chart, catalog, drug, drug_text, drug_name)
+    if duplicate:
+        warnings.append(duplicate)
+    return Decision(
+        [
+            MedicationPrescribed(
+                prescription_id=new_item_id(chart, cmd.prescription_id, "prescription_id", ctx),
+                drug=drug_name,
+                drug_id=medicine.id if medicine else None,
+                dose=dose,
+                dose_unit=dose_unit,
+                route=route or "",
+                frequency=frequency,
+                prescribed_at=v.iso(ctx.now),
+                duration_days=cmd.duration_days,
+                encounter_id=encounter_of(chart, cmd.encounter_id),
+                instructions=v.text(
+                    cmd.instructions, "instructions", "Instructions", required=False, max_len=1000
+                ),
+                override_reason=override if clashes else None,
+                overridden_allergy_ids=[a.id for a in clashes],
+                ingredient_ids=sorted(drug.ingredients),
+                drug_match=None if unchecked else drug.how,
+                typed_drug=drug_text if drug.how == "spelling" else None,
+                unchecked=unchecked,
+            )
+        ],
+        v.iso(ctx.now),
+        warnings,
+    )
+
+
+def allergen_of(catalog: Catalog, allergy: Item) -> AllergenMatch:
+    """What a recorded allergy rules out: its text resolved now (the list may have grown
+    since), plus what was resolved when it was recorded."""
+    data = allergy.data
+    match = resolve_allergen(catalog, str(data.get("substance") or ""), data.get("substance_id"))
+    stored = AllergenMatch(
+        match.text,
+        ingredients=frozenset(data.get("ingredient_ids") or ()),
+        classes=frozenset(data.get("class_ids") or ()),
+        caution_classes=frozenset(data.get("caution_class_ids") or ()),
+    )
+    return match.merged(stored)
+
+
+def _allergy_checks(
+    chart: PatientChart, catalog: Catalog, drug: DrugMatch, drug_text: str
+) -> tuple[list[Item], list[Item]]:
+    """(allergies the drug is ruled out by, allergies it may cross-react with)."""
+    ingredients = drug.ingredients | ({drug.medicine.id} if drug.medicine else set())
+    # The exact-name rule of old (id, name, classes, typed text) still applies: it is all an
+    # unresolved allergy or drug can be checked by.
+    terms = drug_terms(drug.medicine, drug_text)
+    clashes, cautions = [], []
+    for allergy in chart.of_kind("allergy"):
+        if not allergy.active:
+            continue
+        allergen = allergen_of(catalog, allergy)
+        substance = catalog.substances.get(allergy.data.get("substance_id") or "")
+        if (
+            ingredients & allergen.ingredients
+            or drug.classes & allergen.classes
+            or terms & allergy_terms(substance, allergy.data["substance"])
+        ):
+            clashes.append(allergy)
+        elif drug.classes & allergen.caution_classes:
+            cautions.append(allergy)
+    return clashes, cautions
+
+
+def _not_listed(drug: DrugMatch, drug_text: str) -> str:
+    if not drug.ingredients:
+        return (
+            f"{drug_text} is not in the medicine list — allergies and duplicates were not "
+            "checked; confirm to prescribe it anyway"
+        )
+    parts = ", ".join(drug.unknown)
+    return (
+        f"{parts} (in {drug_text}) is not in the medicine list — allergies and duplicates "
+        "were not checked for it; confirm to prescribe it anyway"
+    )
+
+
+def _drug_warnings(drug: DrugMatch, drug_text: str, drug_name: str) -> list[str]:
+    if not drug.complete:
+        return [
+            f"{drug_name} is not in the medicine list: allergies and duplicates were checked "
+            "against its name only"
+        ]
+    if drug.how == "spelling":
+        return [
+            f"“{drug_text}” was read as {drug.read_as}, the closest name in the medicine "
+            "list; check that this is the drug you meant"
+        ]
+    return []
+
+
+def _duplicate(
+    chart: PatientChart, catalog: Catalog, drug: DrugMatch, drug_text: str, drug_name: str
+) -> str | None:
+    drug_key = drug.medicine.id if drug.medicine else fold(drug_text)
+    shared_with: tuple[Item, frozenset[str]] | None = None
+    for other in chart.of_kind("medication"):
+        if not other.active:
+            continue
+        other_key = other.data.get("drug_id") or fold(other.data["drug"])
+        if other_key == drug_key:
+            return f"{drug_name} is already prescribed and active (duplicate prescription)"
+        shared = drug.ingredients & ingredients_of_item(catalog, other.data)
+        if shared and shared_with is None:
+            shared_with = (other, shared)
+    if shared_with is None:
+        return None
+    other, shared = shared_with
+    names = " and ".join(
+        sorted(catalog.medicines[i].name if i in catalog.medicines else i for i in shared)
+    )
+    return (
+        f"{drug_name} contains {names}, already prescribed and active in "
+        f"{other.data['drug']} (duplicate prescription)"
+    )
+
+
+def change_dose(chart: PatientChart | None, cmd: c.ChangeDose, ctx: DecisionContext) -> Decision:
+    chart = require_registered(chart)
+    item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
+    if item.status != "active":
+        raise ValidationError(
+            "This prescription has been stopped, so its dose can no longer be changed; "
+            "prescribe again if the patient should continue",
+            "prescription_id",
+        )
+    current = float(item.data["dose"])
+    if cmd.expected_dose is not None and float(cmd.expected_dose) != current:
+        raise PreconditionError(
+            "The dose was changed by someone else since you opened the chart",
+            "dose",
+            expected=cmd.expected_dose,
+            actual=current,
+        )
+    unit = v.required_text(
+        cmd.dose_unit or item.data["dose_unit"], "dose_unit", "Dose unit", max_len=20
+    )
+    dose = v.number(cmd.dose, "dose", "Dose", 0.0001, 100_000, unit)
+    frequency = v.required_text(
+        cmd.frequency or item.data["frequency"], "frequency", "Frequency", max_len=40
+    )
+    if (dose, unit, frequency) == (current, item.data["dose_unit"], item.data["frequency"]):
+        raise AlreadyDoneError("The prescription already has this dose", "dose")
+    return Decision(
+        [
+            MedicationDoseChanged(
+                prescription_id=cmd.prescription_id,
+                dose=dose,
+                dose_unit=unit,
+                frequency=frequency,
+                previous_dose=current,
+                previous_dose_unit=item.data["dose_unit"],
+                previous_frequency=item.data["frequency"],
+                changed_at=v.iso(ctx.now),
+                reason=v.text(cmd.reason, "reason", "Reason", required=False, max_len=500),
+            )
+        ],
+        v.iso(ctx.now),
+    )
+
+
+def discontinue(
+    chart: PatientChart | None, cmd: c.DiscontinueMedication, ctx: DecisionContext
+) -> Decision:
+    chart = require_registered(chart)
+    item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
+    if item.status != "active":
+        raise AlreadyDoneError("This prescription is already stopped", "prescription_id")
+    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
+    return Decision(
+        [
+            MedicationDiscontinued(
+                prescription_id=cmd.prescription_id, reason=reason, discontinued_at=v.iso(ctx.now)
+            )
+        ],
+        v.iso(ctx.now),
+    )
