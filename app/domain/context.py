@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
@@ -34,3 +34,10 @@ class DecisionContext:
     clashing_appointment: SlotLookup = _no_clash
     # Item ids become FHIR resource ids, so a client-chosen id must be unused on every chart.
     item_id_taken: ItemIdLookup = _never_taken
+    # The calendar day where the device is (the services know its time zone; the domain does
+    # not): near the date line it differs from the UTC day of `now`.
+    local_today: date | None = None
+
+    @property
+    def today(self) -> date:
+        return self.local_today if self.local_today is not None else self.now.date()

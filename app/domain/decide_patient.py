@@ -36,7 +36,7 @@ def clean_field(name: str, value: str | None, ctx: DecisionContext) -> str | Non
     if name in ("given", "family"):
         return v.required_text(value, name, LABELS[name], max_len=100)
     if name == "birth_date":
-        return v.birth_date(value, name, ctx.now.date())
+        return v.birth_date(value, name, ctx.today)
     if name == "sex":
         return v.choice(value, name, "Sex", v.SEXES)
     if name == "phone":

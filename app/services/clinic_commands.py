@@ -90,7 +90,13 @@ class ClinicCommands:
     def execute(self, command: Command, actor: Actor) -> Changes:
         """Validate and record one command; raises DomainError (nothing recorded) if refused."""
         now = self._clock()
-        ctx_base = DecisionContext(now=now, actor=actor, new_id=self._new_id, catalog=self._catalog)
+        ctx_base = DecisionContext(
+            now=now,
+            actor=actor,
+            new_id=self._new_id,
+            catalog=self._catalog,
+            local_today=now.astimezone().date(),
+        )
         check_role(command, ctx_base)  # before touching the database at all
         if isinstance(command, RegisterPatient):
             patient_id = (

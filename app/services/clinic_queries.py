@@ -156,7 +156,7 @@ class ClinicQueries:
             raise RoleError("Admins manage users, devices and sync; they do not open charts")
         if as_of is None:
             with read_transaction(self._vault.engine) as conn:
-                view = read_chart(conn, patient_id, self._clock().date())
+                view = read_chart(conn, patient_id, self._clock().astimezone().date())
         else:
             view = self._chart_as_of(patient_id, as_of)
         if record_view:
@@ -176,7 +176,7 @@ class ClinicQueries:
         engine = replay_in_memory(records)
         try:
             with engine.connect() as conn:
-                view = read_chart(conn, patient_id, as_of.date())
+                view = read_chart(conn, patient_id, as_of.astimezone().date())
         finally:
             engine.dispose()
         from dataclasses import replace
@@ -214,8 +214,8 @@ class ClinicQueries:
             return self._appointments(conn, schedule.overdue(conn, self._clock()))
 
     def due_today(self) -> list[AppointmentView]:
-        now = self._clock()
-        return [a for a in self.schedule(now.date()) if a.status == "booked"]
+        today = self._clock().astimezone().date()  # the device's day, not UTC's
+        return [a for a in self.schedule(today) if a.status == "booked"]
 
     def _appointments(self, conn: Transaction, rows: list[Any]) -> list[AppointmentView]:
         result = []

@@ -254,6 +254,7 @@ class SyncGateway:
                 new_id=lambda: str(uuid.uuid4()),
                 catalog=self._catalog,
                 clashing_appointment=lambda c, s, e, i: schedule.clash(conn, c, s, e, i),
+                local_today=now.astimezone().date(),
             )
             later = [e.command for e in outbox.later_in_stream(conn, entry.stream_id, entry.seq)]
             try:
