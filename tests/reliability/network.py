@@ -48,6 +48,7 @@ from tests.sync.devices import (
     FaultyTransport,
     TickingClock,
     clinical_view,
+    server_time,
 )
 
 READ_TIMEOUT_S = 1.0
@@ -64,12 +65,12 @@ KINDS = (
 )
 
 
-def net_device(tmp: Path, name: str, base_url: str) -> Device:
+def net_device(tmp: Path, name: str, base_url: str, server_url: str) -> Device:
     """A device whose client goes to `base_url` with short timeouts (the proxy's timeouts are
     longer than the read timeout)."""
     data_dir = REGISTRY.add_dir(tmp / name)
     vault, _ = Vault.create(data_dir, "admin", PASSPHRASE, kdf=FAST_FOR_TESTS)
-    clock = TickingClock(datetime.now(UTC) - timedelta(hours=1))
+    clock = TickingClock(server_time(server_url) - timedelta(hours=1))  # set, not faulted
     clinic = open_clinic(vault, clock=clock)
     transport = FaultyTransport()
     client = FhirClient(
@@ -153,7 +154,9 @@ class Simulation:
         started = time.monotonic()
         self.peer.reset()
         with FaultProxy(self.peer.port, self.plan) as proxy:
-            devices = [net_device(self.tmp, n, proxy.base_url) for n in ("a", "b", "c")]
+            devices = [
+                net_device(self.tmp, n, proxy.base_url, self.peer.base_url) for n in ("a", "b", "c")
+            ]
             try:
                 self._play(devices)
             finally:
@@ -448,7 +451,10 @@ class Simulation:
 
     def _check(self, devices: list[Device], *, resolved: bool) -> None:
         observer = net_device(
-            self.tmp, f"observer-{'after' if resolved else 'before'}", self.peer.base_url
+            self.tmp,
+            f"observer-{'after' if resolved else 'before'}",
+            self.peer.base_url,
+            self.peer.base_url,
         )
         try:
             observer.sync()  # straight to the peer: what the server holds

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.store.event_log import EventMetadata, NewEvent, RecordedEvent
 from app.store.vault import Vault
+from tests.clock import suite_now
 
 ADMIN = "admin"
 PASSPHRASE = "correct horse battery staple"
 
 
 def metadata(user: str = ADMIN, role: str = "admin", **extra: str) -> EventMetadata:
-    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    now = suite_now().isoformat(timespec="milliseconds")
     return EventMetadata(
         command_id="cmd-1",
         user=user,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,16 @@ class TickingClock:
         return self._start + timedelta(milliseconds=next(self._ticks))
 
 
+def server_time(base_url: str) -> datetime:
+    """The server's clock (its Date header): a device's clock is set from the network, and
+    the server stamps what it stores by its own clock, not by the test's."""
+    response = httpx.get(f"{base_url}/metadata", timeout=10)
+    return parsedate_to_datetime(response.headers["Date"])
+
+
 def make_device(tmp: Path, name: str, base_url: str) -> Device:
     vault, _ = Vault.create(tmp / name, "admin", PASSPHRASE, kdf=FAST_FOR_TESTS)
-    clock = TickingClock(datetime.now(UTC) - timedelta(hours=1))
+    clock = TickingClock(server_time(base_url) - timedelta(hours=1))
     clinic = open_clinic(vault, clock=clock)
     transport = FaultyTransport()
     client = FhirClient(base_url, transport=transport)
