@@ -2,6 +2,8 @@
 # FieldChart's one entry point for people and CI.
 #   ./fieldchart.sh run  [fieldchart args]   install what is missing, then open the app
 #   ./fieldchart.sh test [pytest args]       install what is missing, then run every test
+#   ./fieldchart.sh check                    formatting, lint and strict types (ruff, mypy)
+# FIELDCHART_TEST_NOW=<ISO instant> runs the tests on that clock (default 2026-12-02T10:00Z).
 # Installs Debian/Ubuntu system packages with apt-get when run as root (otherwise prints the
 # exact line to run), a virtualenv in .venv, and the FHIR test peer's node modules.
 set -euo pipefail
@@ -11,6 +13,8 @@ QT_RUNTIME_PKGS="libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbu
 QT_WINDOW_PKGS="libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0"
 PYTHON_PKGS="python3 python3-venv python3-pip"
 NODE_PKGS="nodejs npm"
+# Only the tests need these: desktop-file-validate checks the packaged .desktop entry.
+TEST_PKGS="desktop-file-utils"
 
 say() { printf 'fieldchart.sh: %s\n' "$*" >&2; }
 
@@ -23,9 +27,9 @@ missing_debs() {
     echo "${missing[@]:-}"
 }
 
-install_system() {
+install_system() {  # install_system [extra Debian packages]
     command -v dpkg-query >/dev/null || { say "not a Debian/Ubuntu system: install Qt's runtime libraries, Python >= 3.11 and Node.js >= 20 yourself"; return 0; }
-    local wanted="$QT_RUNTIME_PKGS $QT_WINDOW_PKGS"
+    local wanted="$QT_RUNTIME_PKGS $QT_WINDOW_PKGS ${*:-}"
     command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || wanted="$wanted $PYTHON_PKGS"
     command -v node >/dev/null && command -v npm >/dev/null || wanted="$wanted $NODE_PKGS"
     # shellcheck disable=SC2086
@@ -84,7 +88,7 @@ case "${1:-}" in
         ;;
     test)
         shift
-        install_system
+        install_system "$TEST_PKGS"
         install_python
         install_peer
         export QT_QPA_PLATFORM=offscreen
@@ -93,6 +97,7 @@ case "${1:-}" in
     check)
         shift
         install_python
+        .venv/bin/ruff format --check app sync tests
         .venv/bin/ruff check app sync tests
         .venv/bin/mypy
         ;;
