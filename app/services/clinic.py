@@ -9,6 +9,7 @@ from app.projections.runner import ProjectionRunner, RebuildProgress
 from app.services.clinic_commands import ClinicCommands
 from app.services.clinic_queries import ClinicQueries
 from app.services.clock import Clock, system_clock
+from app.services.drafts import DraftsService
 from app.services.settings import SettingsService
 from app.store.lock_guard import refuse_connections_unless
 from app.store.reference_data import bundled_catalog
@@ -24,6 +25,7 @@ class Clinic:
     settings: SettingsService
     clock: Clock  # the one clock of this session: UI, sync and the domain read "now" from it
     catalog: Catalog
+    drafts: DraftsService  # unsaved forms kept across a lock, per user
 
     def close(self) -> None:
         """Forget cached charts and lock the vault."""
@@ -59,4 +61,5 @@ def open_clinic(
         settings=SettingsService(vault),
         clock=clock,
         catalog=cat,
+        drafts=DraftsService(vault, clock),
     )

@@ -112,6 +112,16 @@ MIGRATIONS: Sequence[Migration] = (
         "outbox.in_flight: a push was sent but its answer not yet recorded",
         _statements("ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0"),
     ),
+    Migration(
+        6,
+        "drafts: each user's unsaved task forms, kept across a lock inside the encrypted file",
+        _statements(
+            """CREATE TABLE drafts (
+                draft_id TEXT PRIMARY KEY, user TEXT NOT NULL, form TEXT NOT NULL,
+                title TEXT NOT NULL, body TEXT NOT NULL, saved_at TEXT NOT NULL)""",
+            "CREATE INDEX ix_drafts_user ON drafts (user, saved_at)",
+        ),
+    ),
 )
 
 

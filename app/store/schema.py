@@ -82,3 +82,14 @@ settings = Table(
     Column("key", String, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("draft_id", String, primary_key=True),
+    Column("user", String, nullable=False),
+    Column("form", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("saved_at", String, nullable=False),
+)
