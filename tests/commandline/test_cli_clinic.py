@@ -386,3 +386,31 @@ def test_a_lone_surrogate_in_an_id_is_refused_and_the_batch_goes_on(session: Ses
     }
     assert accepted["ok"] is True
     assert done.returncode == 1 and done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"), [("Pacific/Kiritimati", "2026-12-03"), ("Pacific/Pago_Pago", "2026-12-02")]
+)
+def test_schedule_without_a_day_lists_the_devices_today_across_the_date_line(
+    session: Session, zone: str, day: str
+) -> None:
+    # 11:30 UTC is 01:30 on the 3rd east of the date line and 00:30 on the 2nd west of it.
+    listed = run_cli(
+        "schedule",
+        "--data-dir",
+        session.data_dir,
+        "--json",
+        user="desk",
+        TZ=zone,
+        FIELDCHART_NOW="2026-12-02T11:30:00Z",
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["day"] == day
+
+
+def test_a_bad_fieldchart_now_is_one_plain_line(session: Session) -> None:
+    listed = run_cli(
+        "schedule", "--data-dir", session.data_dir, user="desk", FIELDCHART_NOW="half past nine"
+    )
+    assert listed.returncode == 1
+    assert one_plain_line(listed).startswith("FIELDCHART_NOW must be an ISO 8601 instant")
