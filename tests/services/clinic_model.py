@@ -31,6 +31,7 @@ PAST_SLOTS = frozenset(SLOTS[:2])
 CLINICIANS = ("doc", "nurse")
 SUBSTANCES = ("Penicillins", "Sulfonamide antibiotics", "peanut", "Chloroquine")
 DRUGS = ("amoxicillin", "paracetamol", "cotrimoxazole", "Chloroquine", "Ibuprofen")
+CATALOG_DRUGS = frozenset({"amoxicillin", "paracetamol", "cotrimoxazole", "Ibuprofen"})
 # Which recorded allergy rules out which drug, by the test catalog's names and classes.
 RULES_OUT = {
     "Penicillins": {"amoxicillin"},
@@ -216,6 +217,8 @@ def prescribe(data: Draw, model: ClinicModel, pid: str, p: PatientModel) -> Step
         frequency="TID",
         duration_days=data.draw(st.none() | st.integers(1, 30)),
         override_reason="no alternative available" if clash else None,
+        # Chloroquine is not in the test catalog: prescribing it needs this confirmation.
+        unchecked_acknowledged=drug not in CATALOG_DRUGS,
     )
     return Step(command, DOC)
 

@@ -28,6 +28,7 @@ from sync.fhir.mapping.common import (
     update_recorded,
     update_reference,
 )
+from sync.fhir.mapping.medicine_check import ALLERGY, read_check, update_check
 from sync.fhir.mapping.reader import Reader
 from sync.fhir.mapping.remote import RemoteItem, single
 
@@ -89,6 +90,7 @@ def to_fhir_allergy_intolerance(patient_id: str, item: Item, base: Base) -> Json
     _update_reaction(resource, data.get("reaction"), data.get("severity"))
     update_recorded(resource, "recordedDate", data["recorded_at"], base)
     update_reference(resource, "patient", "Patient", patient_id)
+    update_check(resource, data, ALLERGY)
     return resource
 
 
@@ -175,6 +177,7 @@ def from_fhir_allergy_intolerance(resource: Mapping[str, Any]) -> RemoteItem:
         "severity": r.code(first.get("severity"), "reaction[0].severity", SEVERITIES)
         if first
         else None,
+        **read_check(resource, ALLERGY),
     }
     in_error = verification == "entered-in-error"
     if in_error:

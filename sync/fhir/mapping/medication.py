@@ -39,6 +39,7 @@ from sync.fhir.mapping.common import (
     update_text_concept,
     update_value,
 )
+from sync.fhir.mapping.medicine_check import PRESCRIPTION, read_check, update_check
 from sync.fhir.mapping.reader import Reader
 from sync.fhir.mapping.remote import RemoteItem, single
 from sync.fhir.mapping.times import instant_key
@@ -150,6 +151,7 @@ def to_fhir_medication_request(
     update(dispense, "expectedSupplyDuration", supply, _days, days)
     drop_if_empty(resource, "dispenseRequest")
     _update_override(resource, data.get("override_reason"), data.get("overridden_allergy_ids"))
+    update_check(resource, data, PRESCRIPTION)
     return resource
 
 
@@ -340,6 +342,7 @@ def from_fhir_medication_request(resource: Mapping[str, Any]) -> RemoteItem:
         "instructions": r.string(dosage.get("patientInstruction"), f"{where}.patientInstruction"),
         "override_reason": override_reason,
         "overridden_allergy_ids": allergy_ids,
+        **read_check(resource, PRESCRIPTION),
     }
     if status == "stopped":
         data["discontinued_at"] = stopped_at
