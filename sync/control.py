@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from app.domain.commands import ResolveSyncConflict
+from app.domain.rebase import ConflictDetail
 from app.domain.roles import Actor
 from app.services.clinic import Clinic
 from app.services.sync_status import (
@@ -117,9 +118,9 @@ class ClinicSync:
         entry = self._gateway.entry(command_id)
         if entry is None:
             raise LookupError("that conflict no longer exists")
-        detail = entry.detail or {}
+        detail = ConflictDetail.from_json(entry.detail)
         value = {
-            Resolution.KEEP_MINE: detail.get("mine"),
+            Resolution.KEEP_MINE: detail.mine,
             Resolution.EDIT: edited_value,
             Resolution.TAKE_SERVERS: None,
         }[resolution]
@@ -128,7 +129,7 @@ class ClinicSync:
                 patient_id=entry.stream_id.removeprefix("patient-"),
                 conflict_command_id=command_id,
                 resolution=resolution.value,
-                field=detail.get("field"),
+                field=detail.field,
                 value=value,
             ),
             self._actor or self._clinic.vault.actor,
@@ -161,15 +162,15 @@ class ClinicSync:
             return []
         items = []
         for a in overview.attention:
-            d = a.detail or {}
+            d = ConflictDetail.from_json(a.detail)
             items.append(
                 AttentionItem(
                     command_id=a.command_id,
                     command_type=a.command_type,
                     patient_id=a.patient_id,
-                    field=d.get("field"),
-                    mine=_text(d.get("mine")),
-                    servers=_text(d.get("servers")),
+                    field=d.field,
+                    mine=d.mine,
+                    servers=d.servers,
                     message=a.last_error or "needs a decision",
                 )
             )
@@ -192,7 +193,3 @@ class ClinicSync:
                 listener(status)
             except Exception:
                 log.exception("sync status listener failed")
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)

@@ -11,29 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from app.domain.commands import COMMANDS_BY_NAME
+from app.domain.rebase import ConflictDetail
 from app.services.gateway_types import Received
 from app.services.sync_gateway import SyncGateway
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping import MappingError
 from sync.ports import Outgoing, ResourceMapper
-
-# Commands that change an existing item, and so can meet a newer server version.
-REBASABLE = frozenset(
-    {
-        "UpdateDemographics",
-        "FinishEncounter",
-        "ResolveDiagnosis",
-        "UpdateAllergyStatus",
-        "DiscontinueMedication",
-        "ChangeDose",
-        "RescheduleAppointment",
-        "CancelAppointment",
-        "MarkAttended",
-        "MarkNoShow",
-        "MarkEnteredInError",
-        "ResolveSyncConflict",
-    }
-)
 
 Outcome = Literal["converged", "rebased", "attention", "unchanged"]
 
@@ -90,7 +74,8 @@ class Rebaser:
         if not resources:
             return outcomes
         for entry in self._gateway.pending():
-            if entry.command_type not in REBASABLE:
+            kind = COMMANDS_BY_NAME.get(entry.command_type)
+            if kind is None or not kind.REBASABLE:
                 continue
             patient_id = entry.stream_id.removeprefix("patient-")
             if not self._mapper.keys(self._gateway.events_of(entry), patient_id) & resources:
@@ -104,7 +89,9 @@ class Rebaser:
                 self.rebased += 1
             else:
                 self._gateway.mark_attention(
-                    entry.command_id, result.message or "conflict", result.detail or {}
+                    entry.command_id,
+                    result.message or "conflict",
+                    result.detail or ConflictDetail(None, None, None),
                 )
                 outcomes[entry.command_id] = "attention"
                 self.attention += 1

@@ -21,6 +21,9 @@ FRONT_DESK = frozenset({Role.CLINICIAN, Role.STAFF})
 class Command:
     ALLOWED_ROLES: ClassVar[frozenset[Role]] = CLINICAL
     LABEL: ClassVar[str] = "change the chart"
+    # Changes an item the server may also hold a newer version of, and so may need a rebase.
+    # Commands that only create new items never do: their ids are new to the server.
+    REBASABLE: ClassVar[bool] = False
     patient_id: str
     # Client-assigned so a retried submission (UI double click, CLI rerun) is recognisable.
     command_id: str | None = None
@@ -60,6 +63,7 @@ DEMOGRAPHIC_FIELDS = ("given", "family", "birth_date", "sex", "phone", "address"
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateDemographics(Command):
+    REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
     LABEL = "edit demographics"
     changes: Mapping[str, FieldChange] = field(default_factory=dict)
@@ -78,6 +82,7 @@ class StartEncounter(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class FinishEncounter(Command):
+    REBASABLE = True
     LABEL = "finish encounters"
     encounter_id: str
     finished_at: str | None = None
@@ -126,6 +131,7 @@ class RecordDiagnosis(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class ResolveDiagnosis(Command):
+    REBASABLE = True
     LABEL = "resolve diagnoses"
     diagnosis_id: str
     resolved_at: str | None = None
@@ -144,6 +150,7 @@ class RecordAllergy(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateAllergyStatus(Command):
+    REBASABLE = True
     LABEL = "update allergies"
     allergy_id: str
     status: str
@@ -173,6 +180,8 @@ class ChangeDose(Command):
     """Change an active prescription's dose (and optionally unit and frequency).
     `expected_dose` is the dose the clinician saw, so a concurrent change is not overwritten."""
 
+    REBASABLE = True
+
     LABEL = "change doses"
     prescription_id: str
     dose: float
@@ -184,6 +193,7 @@ class ChangeDose(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class DiscontinueMedication(Command):
+    REBASABLE = True
     LABEL = "discontinue medications"
     prescription_id: str
     reason: str
@@ -213,6 +223,7 @@ class ScheduleFollowUp(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class RescheduleAppointment(Command):
+    REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
     LABEL = "move appointments"
     appointment_id: str
@@ -223,6 +234,7 @@ class RescheduleAppointment(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class CancelAppointment(Command):
+    REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
     LABEL = "cancel appointments"
     appointment_id: str
@@ -231,6 +243,7 @@ class CancelAppointment(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class MarkAttended(Command):
+    REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
     LABEL = "mark attendance"
     appointment_id: str
@@ -238,6 +251,7 @@ class MarkAttended(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class MarkNoShow(Command):
+    REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
     LABEL = "mark no-shows"
     appointment_id: str
@@ -248,6 +262,7 @@ class MarkNoShow(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class MarkEnteredInError(Command):
+    REBASABLE = True
     # Staff may retract appointments; clinical items need a clinician (checked in decide).
     ALLOWED_ROLES = FRONT_DESK
     LABEL = "mark items entered in error"
@@ -264,6 +279,8 @@ RESOLUTIONS = ("keep-mine", "take-servers", "edit")
 class ResolveSyncConflict(Command):
     """A person decides a needs-attention conflict: keep this device's value, take the
     server's, or enter a new one. Keep-mine and edit re-apply the value on the server's base."""
+
+    REBASABLE = True
 
     ALLOWED_ROLES = FRONT_DESK
     LABEL = "resolve sync conflicts"

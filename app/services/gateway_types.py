@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.domain.events import DomainEvent
+from app.domain.rebase import ConflictDetail
 
 
 @dataclass(frozen=True)
@@ -21,5 +22,5 @@ class Received:
 class RebaseOutcome:
     ok: bool
     message: str | None = None
-    detail: dict[str, Any] | None = None
+    detail: ConflictDetail | None = None
     converged: bool = False  # nothing left to push: the server already had it

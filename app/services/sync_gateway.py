@@ -6,29 +6,16 @@ confirmed, re-runs (rebases) pending commands and marks their state through this
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from app.domain import chart as chart_state
-from app.domain import values
 from app.domain.codec import command_from_json
-from app.domain.commands import (
-    DEMOGRAPHIC_FIELDS,
-    ChangeDose,
-    Command,
-    FieldChange,
-    RescheduleAppointment,
-    UpdateDemographics,
-)
 from app.domain.context import DecisionContext
-from app.domain.decide import decide
-from app.domain.decide_patient import clean_field
-from app.domain.decision import Decision
-from app.domain.errors import AlreadyDoneError, DomainError, PreconditionError
 from app.domain.events import DomainEvent, from_payload, stream_of
+from app.domain.rebase import ConflictDetail, Converged, NeedsAttention, decide_rebase
 from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
 from app.projections import schedule
@@ -199,10 +186,10 @@ class SyncGateway:
         with write_transaction(self._vault.engine) as conn:
             outbox.mark_in_flight(conn, command_ids)
 
-    def mark_attention(self, command_id: str, message: str, detail: dict[str, Any]) -> None:
+    def mark_attention(self, command_id: str, message: str, detail: ConflictDetail) -> None:
         with write_transaction(self._vault.engine) as conn:
             outbox.set_status(
-                conn, command_id, outbox.NEEDS_ATTENTION, error=message, detail=detail
+                conn, command_id, outbox.NEEDS_ATTENTION, error=message, detail=detail.to_json()
             )
 
     def mark_error(self, command_id: str, message: str) -> None:
@@ -256,28 +243,18 @@ class SyncGateway:
                 clashing_appointment=lambda c, s, e, i: schedule.clash(conn, c, s, e, i),
                 local_today=now.astimezone().date(),
             )
-            later = [e.command for e in outbox.later_in_stream(conn, entry.stream_id, entry.seq)]
-            try:
-                decision = _decide_rebase(chart, command, ctx, later)
-            except AlreadyDoneError:
-                # The server already shows what the command asked for: converged.
+            later = [
+                command_from_json(e.command)
+                for e in outbox.later_in_stream(conn, entry.stream_id, entry.seq)
+            ]
+            outcome = decide_rebase(chart, command, later, ctx)
+            if isinstance(outcome, Converged):
+                # The server already shows what the command asked for.
                 outbox.set_status(conn, entry.command_id, outbox.SYNCED, detail={"converged": True})
                 return RebaseOutcome(True, converged=True)
-            except PreconditionError as exc:
-                return RebaseOutcome(
-                    False,
-                    exc.message,
-                    {
-                        "field": exc.field,
-                        "mine": _mine(entry.command, exc.field),
-                        "servers": exc.actual,
-                        "expected": exc.expected,
-                    },
-                )
-            except DomainError as exc:
-                return RebaseOutcome(
-                    False, exc.message, {"field": exc.field, "mine": None, "servers": None}
-                )
+            if isinstance(outcome, NeedsAttention):
+                return RebaseOutcome(False, outcome.message, outcome.detail)
+            decision = outcome.decision
             metadata = EventMetadata(
                 command_id=entry.command_id,
                 user=entry.user,
@@ -301,138 +278,6 @@ class SyncGateway:
             )
             self._runner.catch_up(conn)
         return RebaseOutcome(True)
-
-
-def _decide_rebase(
-    chart: chart_state.PatientChart,
-    command: Command,
-    ctx: DecisionContext,
-    later: list[dict[str, Any]],
-) -> Decision:
-    """Decide a pending command on the server's newer versions.
-
-    A value the command expected that has since changed is a conflict unless the server now
-    holds this device's own intent: the command's own value (its write landed before the
-    answer was lost) or the value of a later command of this device on the same field (pushes
-    write the chart's current state, so an earlier command's write carries later edits). Such
-    expectations are settled before deciding again; a command whose every change is superseded
-    by a later one of its own device has nothing left to do (AlreadyDoneError: converged)."""
-    try:
-        return decide(chart, command, ctx)
-    except PreconditionError:
-        settled = _settle_expectations(chart, command, ctx, later)
-        if settled is None:
-            raise
-    return decide(chart, settled, ctx)
-
-
-def _settle_expectations(
-    chart: chart_state.PatientChart,
-    command: Command,
-    ctx: DecisionContext,
-    later: list[dict[str, Any]],
-) -> Command | None:
-    """`command` with the expectations the server already fulfils settled, or None."""
-    if isinstance(command, UpdateDemographics):
-        changes = dict(command.changes)
-        for name, change in command.changes.items():
-            current = chart.demographics.get(name)
-            if change.expected == current or name not in DEMOGRAPHIC_FIELDS:
-                continue
-            if _clean(name, change.new, ctx) == current:
-                changes[name] = FieldChange(new=change.new, expected=current)
-            elif current in _later_demographics(name, later, ctx):
-                del changes[name]  # a later edit of ours replaced this one
-        if changes == dict(command.changes):
-            return None
-        if not changes:
-            raise AlreadyDoneError("A later edit on this device replaced this one", "changes")
-        return dataclasses.replace(command, changes=changes)
-    if isinstance(command, ChangeDose):
-        item = chart.items.get(command.prescription_id)
-        if item is None or command.expected_dose is None:
-            return None
-        data = item.data
-        if (
-            float(command.dose) == float(data["dose"])
-            and (command.dose_unit or data["dose_unit"]) == data["dose_unit"]
-            and (command.frequency or data["frequency"]) == data["frequency"]
-        ):
-            return dataclasses.replace(command, expected_dose=None)
-        if any(
-            c.get("type") == "ChangeDose"
-            and c.get("prescription_id") == command.prescription_id
-            and c.get("dose") == float(data["dose"])
-            for c in later
-        ):
-            raise AlreadyDoneError("A later dose change on this device replaced this one", "dose")
-        return None
-    if isinstance(command, RescheduleAppointment):
-        item = chart.items.get(command.appointment_id)
-        if item is None or command.expected_start is None:
-            return None
-        start = _instant(item.data.get("start"))
-        end = _instant(item.data.get("end"))
-        if start is None or end is None:
-            return None
-        minutes = int((end - start).total_seconds() // 60)
-        if _instant(command.start) == start and command.duration_minutes in (None, minutes):
-            return dataclasses.replace(command, expected_start=None)
-        if any(
-            c.get("type") == "RescheduleAppointment"
-            and c.get("appointment_id") == command.appointment_id
-            and _instant(c.get("start")) == start
-            for c in later
-        ):
-            raise AlreadyDoneError("A later move on this device replaced this one", "start")
-    return None
-
-
-def _clean(name: str, value: str | None, ctx: DecisionContext) -> str | object | None:
-    try:
-        return clean_field(name, value, ctx)
-    except DomainError:
-        return _INVALID
-
-
-_INVALID = object()
-
-
-def _later_demographics(
-    name: str, later: list[dict[str, Any]], ctx: DecisionContext
-) -> list[str | object | None]:
-    """The values later commands of this device give a demographic field."""
-    found: list[str | object | None] = []
-    for command in later:
-        changes = command.get("changes")
-        if command.get("type") == "UpdateDemographics" and isinstance(changes, dict):
-            change = changes.get(name)
-            if isinstance(change, dict) and "new" in change:
-                found.append(_clean(name, change["new"], ctx))
-        elif (
-            command.get("type") == "ResolveSyncConflict"
-            and command.get("field") == name
-            and command.get("resolution") in ("keep-mine", "edit")
-        ):
-            found.append(_clean(name, command.get("value"), ctx))
-    return found
-
-
-def _instant(text: object) -> datetime | None:
-    try:
-        return values.instant(text if isinstance(text, str) else None, "start", "Start")
-    except DomainError:
-        return None
-
-
-def _mine(command: dict[str, Any], field: str | None) -> str | None:
-    """The value this device wanted for `field`, read from the stored command."""
-    changes = command.get("changes")
-    if isinstance(changes, dict) and field in changes:
-        value = changes[field].get("new")
-        return None if value is None else str(value)
-    value = command.get(field or "")
-    return None if value is None else str(value)
 
 
 __all__ = ["RebaseOutcome", "Received", "SyncGateway"]

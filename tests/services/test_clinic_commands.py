@@ -15,6 +15,7 @@ from app.domain.errors import (
     RoleError,
     ValidationError,
 )
+from app.domain.rebase import ConflictDetail
 from app.services.clinic import Clinic, open_clinic
 from app.services.dto import Changes
 from app.services.sync_gateway import SyncGateway
@@ -26,6 +27,7 @@ from tests.clinic_fixtures import (
     DOC,
     PASSPHRASES,
     FakeClock,
+    add_clinician,
     register,
     registration,
     snapshot,
@@ -174,6 +176,7 @@ def test_double_booking_is_checked_across_patients(clinic: Clinic) -> None:
     )
     with pytest.raises(DoubleBookingError):
         clinic.commands.execute(overlapping, DESK)
+    add_clinician(clinic, "nurse")
     other_clinician = c.ScheduleFollowUp(
         patient_id=second, clinician="nurse", start="2026-11-24T07:15:00Z"
     )
@@ -232,7 +235,9 @@ def test_a_sync_conflict_is_settled_once_by_a_person(clinic: Clinic, clock: Fake
     )
     clinic.commands.execute(edit, DESK)
     gateway = SyncGateway(clinic.vault, clinic.runner, CATALOG, clock)
-    gateway.mark_attention("cmd-phone", "the server has another phone", {"field": "phone"})
+    gateway.mark_attention(
+        "cmd-phone", "the server has another phone", ConflictDetail("phone", None, None)
+    )
     overview = clinic.queries.sync_overview()
     assert (overview.pending, overview.needs_attention) == (2, 1)
     assert [(a.command_id, a.patient_id) for a in overview.attention] == [("cmd-phone", pid)]

@@ -14,6 +14,7 @@ import pytest
 from app.cli import build_parser
 from app.domain import commands as c
 from app.domain.codec import command_from_json
+from app.domain.rebase import ConflictDetail
 from app.services.clinic import Clinic
 from app.services.sync_gateway import SyncGateway
 from app.store.reference_data import bundled_catalog
@@ -68,7 +69,11 @@ def test_every_example_line_is_accepted_in_order(clinic: Clinic, clock: FakeCloc
         command = command_from_json(line)
         if isinstance(command, c.ResolveSyncConflict):
             # Only sync can raise a conflict; pretend it did for the command being settled.
-            gateway.mark_attention(command.conflict_command_id, "server changed phone", {})
+            gateway.mark_attention(
+                command.conflict_command_id,
+                "server changed phone",
+                ConflictDetail(None, None, None),
+            )
         changes = clinic.commands.execute(command, DOC)
         assert changes.command_id == line["command_id"]
         warnings += changes.warnings
