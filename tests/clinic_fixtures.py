@@ -74,6 +74,11 @@ def create_vault(data_dir: Path) -> Vault:
     return vault
 
 
+def add_clinician(clinic: Clinic, name: str) -> None:
+    """Another clinician user on the clinic's device (bookings name the device's clinicians)."""
+    clinic.vault.add_user(name, Role.CLINICIAN, f"{name} passphrase", kdf=FAST_FOR_TESTS)
+
+
 @contextmanager
 def clinic_in(
     data_dir: Path, clock: FakeClock | None = None, catalog: Catalog = CATALOG

@@ -25,6 +25,14 @@ def _never_taken(item_id: str) -> bool:
     return False
 
 
+# -> the names of the clinicians one may book on this device, or None when it cannot know
+ClinicianLookup = Callable[[], frozenset[str] | None]
+
+
+def _unknown_clinicians() -> frozenset[str] | None:
+    return None
+
+
 @dataclass(frozen=True)
 class DecisionContext:
     now: datetime
@@ -34,6 +42,9 @@ class DecisionContext:
     clashing_appointment: SlotLookup = _no_clash
     # Item ids become FHIR resource ids, so a client-chosen id must be unused on every chart.
     item_id_taken: ItemIdLookup = _never_taken
+    # A follow-up is booked with one of these (None: the device has no clinician users to
+    # check against, e.g. a front-desk-only device).
+    clinicians: ClinicianLookup = _unknown_clinicians
     # The calendar day where the device is (the services know its time zone; the domain does
     # not): near the date line it differs from the UTC day of `now`.
     local_today: date | None = None

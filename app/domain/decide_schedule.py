@@ -56,6 +56,13 @@ def _check_slot(
 def schedule(chart: PatientChart | None, cmd: c.ScheduleFollowUp, ctx: DecisionContext) -> Decision:
     chart = require_registered(chart)
     clinician = v.required_text(cmd.clinician, "clinician", "Clinician", max_len=64)
+    known = ctx.clinicians()
+    if known is not None and clinician not in known:
+        raise ValidationError(
+            f"{clinician} is not a clinician on this device; choose one of: "
+            + ", ".join(sorted(known)),
+            "clinician",
+        )
     minutes = _duration(cmd.duration_minutes)
     start, end = _check_slot(ctx, clinician, cmd.start, minutes, None)
     if v.instant(start, "start", "Start") < ctx.now - timedelta(days=1):

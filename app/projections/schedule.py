@@ -1,4 +1,5 @@
-"""Schedule: appointments by day and clinician; due and overdue follow-ups; slot clashes."""
+"""Schedule: appointments by day and clinician; due, overdue and missed follow-ups; slot
+clashes; the clinicians one can book."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 from sqlalchemy import Column, Connection, Index, String, Table, Text, select
 
 from app.domain import events as ev
+from app.domain.roles import Role
 from app.projections.base import READ_ONLY, Writes, metadata, patient_of
+from app.store import schema
 from app.store.event_log import RecordedEvent
 
 appointments = Table(
@@ -167,4 +170,39 @@ def overdue(conn: Connection, now: datetime) -> list[Any]:
             .where(appointments.c.status == "booked", appointments.c.start_utc < cutoff)
             .order_by(appointments.c.start_utc, appointments.c.appointment_id)
         )
+    )
+
+
+def missed(conn: Connection, limit: int = 200) -> list[Any]:
+    """No-shows nobody has followed up yet -- the patient has no later appointment booked or
+    attended -- the most recent first."""
+    later = appointments.alias("later")
+    rebooked = (
+        select(later.c.appointment_id)
+        .where(
+            later.c.patient_id == appointments.c.patient_id,
+            later.c.status.in_(("booked", "fulfilled")),
+            later.c.start_utc > appointments.c.start_utc,
+        )
+        .exists()
+    )
+    return list(
+        conn.execute(
+            select(appointments)
+            .where(appointments.c.status == "noshow", ~rebooked)
+            .order_by(appointments.c.start_utc.desc(), appointments.c.appointment_id)
+            .limit(limit)
+        )
+    )
+
+
+def clinicians(conn: Connection) -> list[str]:
+    """The names of this device's active users with the clinician role, sorted."""
+    users = schema.users
+    return list(
+        conn.execute(
+            select(users.c.name)
+            .where(users.c.role == Role.CLINICIAN.value, users.c.disabled.is_(False))
+            .order_by(users.c.name)
+        ).scalars()
     )

@@ -119,6 +119,8 @@ class ClinicCommands:
                     ctx = dataclasses.replace(
                         ctx_base,
                         clashing_appointment=lambda c, s, e, i: schedule.clash(conn, c, s, e, i),
+                        # no clinician users on this device: it cannot check the name
+                        clinicians=lambda: frozenset(schedule.clinicians(conn)) or None,
                         item_id_taken=lambda item_id: chart_items.exists(conn, item_id),
                     )
                     decision = decide(chart if version else None, command, ctx)

@@ -217,6 +217,17 @@ class ClinicQueries:
         today = self._clock().astimezone().date()  # the device's day, not UTC's
         return [a for a in self.schedule(today) if a.status == "booked"]
 
+    def missed_followups(self) -> list[AppointmentView]:
+        """No-shows not yet followed up by a later booking, the most recent first."""
+        with read_transaction(self._vault.engine) as conn:
+            return self._appointments(conn, schedule.missed(conn))
+
+    def clinicians(self) -> list[str]:
+        """Who a follow-up can be booked with: this device's active clinicians (any role may
+        read the names; the user directory itself is for admins)."""
+        with read_transaction(self._vault.engine) as conn:
+            return schedule.clinicians(conn)
+
     def _appointments(self, conn: Transaction, rows: list[Any]) -> list[AppointmentView]:
         result = []
         for r in rows:

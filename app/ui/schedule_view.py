@@ -1,9 +1,12 @@
-"""Schedule: a day or a week of appointments, what is due today and what is overdue;
-book, move, cancel, mark attended or no-show."""
+"""Schedule: a day or a week of appointments, what is due today, what is overdue and which
+no-shows still need a follow-up; book, move, cancel, mark attended or no-show.
+
+A booking or move that lands outside the days shown says where it went (a notice naming the
+day, with a button to show it)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -11,7 +14,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QDateEdit,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.domain import commands as c
 from app.services.dto import AppointmentView, Changes
 from app.ui import formatting
-from app.ui.formatting import time_of_day
+from app.ui.formatting import time_of_day, to_datetime
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import (
     AppointmentRef,
@@ -35,10 +38,11 @@ from app.ui.forms.schedule_forms import (
     CancelAppointmentDialog,
     ConfirmAttendanceDialog,
     MoveAppointmentDialog,
+    SlotTimeField,
 )
 from app.ui.permissions import gate
 from app.ui.session import ClinicSession
-from app.ui.widgets import make_primary, title_label
+from app.ui.widgets import NoticeBarWidget, make_primary, title_label
 
 STATUS = {
     "booked": "Booked",
@@ -47,6 +51,8 @@ STATUS = {
     "cancelled": "Cancelled",
 }
 COLUMNS = ("Time", "Patient", "Clinician", "Reason", "Status")
+# (tab text, list name): short tab texts, so all three tabs fit beside the day at 910 px
+SIDE = (("Due", "Due today"), ("Overdue", "Overdue follow-ups"), ("Missed", "Missed, to follow up"))
 
 
 def _table(parent: QWidget, columns: tuple[str, ...], name: str) -> QTableWidget:
@@ -79,18 +85,34 @@ class ScheduleView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addLayout(self._build_top())
+        self.notice = NoticeBarWidget(self)
+        self.show_day_button = QPushButton(self.notice)
+        self.show_day_button.hide()
+        self.show_day_button.clicked.connect(self._show_noticed_day)
+        notice_row = self.notice.layout()
+        assert isinstance(notice_row, QHBoxLayout)
+        notice_row.insertWidget(1, self.show_day_button)  # after the text, before Dismiss
+        self.noticed_day: date | None = None
+        layout.addWidget(self.notice)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.setChildrenCollapsible(False)
         self.day_table = _table(splitter, COLUMNS, "Appointments")
-        side = QWidget(splitter)
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(6, 0, 0, 0)
-        self.due_table = self._side_box(side_layout, "Due today")
-        self.overdue_table = self._side_box(side_layout, "Overdue follow-ups")
+        # Due, overdue and missed share one column of tabs: three stacked lists do not fit a
+        # small window (910×512) above the action buttons.
+        self.side = QTabWidget(splitter)
+        self.side.setAccessibleName("Follow-up lists")
+        self.side.setUsesScrollButtons(False)  # every tab shown whole
+        self.due_table, self.overdue_table, self.missed_table = (
+            self._side_tab(tab, name) for tab, name in SIDE
+        )
+        self.missed_table.setToolTip(
+            "No-shows whose patient has no later appointment yet: book them again."
+        )
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         layout.addWidget(splitter, 1)
         layout.addLayout(self._build_actions())
-        for table in (self.day_table, self.due_table, self.overdue_table):
+        for table in self._tables():
             table.itemSelectionChanged.connect(lambda t=table: self._pick(t))
             table.doubleClicked.connect(lambda _i: self._open_chart())
         session.changed.connect(self._on_changed)
@@ -131,15 +153,19 @@ class ScheduleView(QWidget):
         self.week_mode.toggled.connect(self._mode_changed)
         return top
 
-    def _side_box(self, layout: QVBoxLayout, title: str) -> QTableWidget:
-        box = QGroupBox(title, self)
-        inner = QVBoxLayout(box)
-        table = _table(box, ("Time", "Patient", "Clinician"), title)
-        inner.addWidget(table)
-        layout.addWidget(box, 1)
+    def _side_tab(self, tab: str, name: str) -> QTableWidget:
+        table = _table(self.side, ("Time", "Patient", "Clinician"), name)
+        self.side.addTab(table, tab)
+        self.side.setTabToolTip(self.side.count() - 1, name)
         return table
 
-    def _build_actions(self) -> QHBoxLayout:
+    def _tables(self) -> tuple[QTableWidget, ...]:
+        return (self.day_table, self.due_table, self.overdue_table, self.missed_table)
+
+    def _build_actions(self) -> QVBoxLayout:
+        # The selection on a line of its own, so the buttons keep their room at 910 px.
+        column = QVBoxLayout()
+        column.setSpacing(4)
         row = QHBoxLayout()
         self.book_button = QPushButton("Book follow-up…", self)
         make_primary(self.book_button)
@@ -159,15 +185,16 @@ class ScheduleView(QWidget):
             self.open_button,
         ):
             row.addWidget(button)
-        row.addSpacing(10)
-        row.addWidget(self.selection_label, 1)
+        row.addStretch(1)
+        column.addWidget(self.selection_label)
+        column.addLayout(row)
         self.book_button.clicked.connect(self.book)
         self.move_button.clicked.connect(lambda: self._form("move"))
         self.cancel_button.clicked.connect(lambda: self._form("cancel"))
         self.attended_button.clicked.connect(lambda: self._form("attended"))
         self.no_show_button.clicked.connect(lambda: self._form("noshow"))
         self.open_button.clicked.connect(self._open_chart)
-        return row
+        return column
 
     # -- data ------------------------------------------------------------------------------
 
@@ -179,7 +206,12 @@ class ScheduleView(QWidget):
         days = 7 if self.week_mode.isChecked() else 1
 
         def load() -> tuple[list[AppointmentView], ...]:
-            return queries.schedule(day, days), queries.due_today(), queries.overdue_followups()
+            return (
+                queries.schedule(day, days),
+                queries.due_today(),
+                queries.overdue_followups(),
+                queries.missed_followups(),
+            )
 
         self.session.run(
             load, success=lambda r: self._show(seq, *r), owner=self, label="Loading schedule…"
@@ -191,6 +223,7 @@ class ScheduleView(QWidget):
         appointments: list[AppointmentView],
         due: list[AppointmentView],
         overdue: list[AppointmentView],
+        missed: list[AppointmentView],
     ) -> None:
         if seq != self._seq:
             return
@@ -199,8 +232,15 @@ class ScheduleView(QWidget):
         self._fill(self.day_table, appointments, full=True)
         self._fill(self.due_table, due, full=False)
         self._fill(self.overdue_table, overdue, full=False, alert=True)
+        self._fill(self.missed_table, missed, full=False, alert=True)
+        for index, ((title, _name), rows) in enumerate(
+            zip(SIDE, (due, overdue, missed), strict=True)
+        ):
+            self.side.setTabText(index, f"{title} ({len(rows)})")
+            alert = index > 0 and bool(rows)  # overdue or missed: red while there are any
+            self.side.tabBar().setTabTextColor(index, QColor("#b00020" if alert else "#1d2733"))
         if keep:
-            for table in (self.day_table, self.due_table, self.overdue_table):
+            for table in self._tables():
                 rows = self.rows[id(table)]
                 hit = next((i for i, a in enumerate(rows) if a.appointment_id == keep), -1)
                 if hit >= 0:
@@ -224,7 +264,7 @@ class ScheduleView(QWidget):
                 item = QTableWidgetItem(value)
                 if alert:
                     item.setForeground(QBrush(QColor("#b00020")))
-                if a.status in ("cancelled", "noshow"):
+                if a.status in ("cancelled", "noshow") and full:
                     item.setForeground(QBrush(QColor("#8a94a0")))
                 table.setItem(r, col, item)
         table.blockSignals(False)
@@ -236,7 +276,7 @@ class ScheduleView(QWidget):
         row = table.currentRow()
         if table.selectedItems() and 0 <= row < len(rows):
             self.selected = rows[row]
-            for other in (self.day_table, self.due_table, self.overdue_table):
+            for other in self._tables():
                 if other is not table:
                     other.blockSignals(True)
                     other.clearSelection()
@@ -257,13 +297,26 @@ class ScheduleView(QWidget):
             gate(button, self.session.why_not(command) or (None if booked else not_booked))
         gate(self.book_button, self.session.why_not(c.ScheduleFollowUp))
         gate(self.open_button, None if a else none)
-        self.selection_label.setText(
-            f"{a.patient_name} — {time_of_day(a.start)} with {a.clinician}" if a else ""
-        )
+        text = f"{a.patient_name} — {time_of_day(a.start)} with {a.clinician}" if a else ""
+        if a is not None and a.status == "noshow":
+            text += " — missed: Book follow-up… books this patient again"
+        self.selection_label.setText(text)
 
     def book(self) -> None:
-        if self.book_button.isEnabled():
+        """Book a follow-up; for a selected missed appointment, for that patient."""
+        if not self.book_button.isEnabled():
+            return
+        missed = self.selected if self.selected and self.selected.status == "noshow" else None
+        if missed is None:
             self._show_form(BookFollowUpDialog(self.session, None, self))
+            return
+        queries, patient_id = self.session.clinic.queries, missed.patient_id
+        self.session.run(
+            lambda: queries.patient(patient_id),
+            success=lambda p: self._show_form(BookFollowUpDialog(self.session, p, self)),
+            owner=self,
+            label="Opening…",
+        )
 
     def _form(self, kind: str) -> None:
         if self.selected is None:
@@ -279,7 +332,40 @@ class ScheduleView(QWidget):
 
     def _show_form(self, dialog: CommandFormDialog) -> None:
         self.last_form = dialog
+        if isinstance(dialog, BookFollowUpDialog | MoveAppointmentDialog):
+            start = dialog.start
+            assert isinstance(start, SlotTimeField)
+            verb = "Booked" if isinstance(dialog, BookFollowUpDialog) else "Moved to"
+            dialog.recorded.connect(lambda _c: self._landed(verb, to_datetime(start.dateTime())))
         dialog.open()
+
+    def shown_days(self) -> tuple[date, date]:
+        """The first and the last day the schedule shows."""
+        picked = self.day.date()
+        first = date(picked.year(), picked.month(), picked.day())
+        days = 7 if self.week_mode.isChecked() else 1
+        return first, date.fromordinal(first.toordinal() + days - 1)
+
+    def _landed(self, verb: str, start: datetime) -> None:
+        """Say where a booking went when that is not on the days shown."""
+        first, last = self.shown_days()
+        day = start.date()
+        if first <= day <= last:
+            self.notice.dismiss()
+            return
+        self.noticed_day = day
+        self.notice.show_notice(
+            f"{verb} {start.strftime('%a %d %b %Y')} at {start.strftime('%H:%M')} — "
+            "not on the day shown.",
+            "info",
+        )
+        self.show_day_button.setText(f"Show {start.strftime('%a %d %b')}")
+        self.show_day_button.show()
+
+    def _show_noticed_day(self) -> None:
+        if self.noticed_day is not None:
+            self.day.setDate(formatting.qdate_of(self.noticed_day))
+        self.notice.dismiss()
 
     def _open_chart(self) -> None:
         if self.selected is not None:

@@ -32,7 +32,16 @@ from app.domain.errors import (
 )
 from app.domain.roles import Actor
 from app.services.clinic import Clinic
-from tests.clinic_fixtures import ADMIN, DESK, DOC, FakeClock, clinic_in, register, snapshot
+from tests.clinic_fixtures import (
+    ADMIN,
+    DESK,
+    DOC,
+    FakeClock,
+    add_clinician,
+    clinic_in,
+    register,
+    snapshot,
+)
 from tests.services.clinic_model import SLOTS, ClinicModel, Step, next_step
 
 SETTINGS = settings(
@@ -67,6 +76,7 @@ def test_valid_commands_rebuild_and_replay_to_the_same_read_models(
     model = ClinicModel(FakeClock())
     steps: list[Step] = []
     with clinic_in(run / "live", model.clock) as live:
+        add_clinician(live, "nurse")  # the model books "doc" and "nurse"
         for number in range(data.draw(st.integers(1, 30), label="steps")):
             model.clock.advance(minutes=1)
             drawn = next_step(data, model)
@@ -83,6 +93,7 @@ def test_valid_commands_rebuild_and_replay_to_the_same_read_models(
 
     replay_clock = FakeClock()
     with clinic_in(run / "replay", replay_clock) as fresh:
+        add_clinician(fresh, "nurse")
         for step in steps:
             assert step.at is not None
             replay_clock.now = step.at

@@ -10,7 +10,7 @@ import pytest
 from app.domain import commands as c
 from app.domain.errors import DoubleBookingError
 from app.services.clinic import Clinic
-from tests.clinic_fixtures import DESK, DOC, FakeClock, register
+from tests.clinic_fixtures import DESK, DOC, FakeClock, add_clinician, register
 
 
 def book(
@@ -98,6 +98,7 @@ def test_double_booking_is_refused_but_adjacent_slots_are_fine(
     assert info.value.message == "doc already has an appointment at that time; choose another slot"
     book(clinic, b, "ap-2", "2026-11-24T09:30:00Z")  # starts as ap-1 ends
     book(clinic, b, "ap-3", "2026-11-24T08:45:00Z")  # ends as ap-1 starts
+    add_clinician(clinic, "nurse")
     book(clinic, b, "ap-4", "2026-11-24T09:00:00Z", clinician="nurse")
 
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from PySide6.QtCore import QDateTime, QTime, QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtCore import QDateTime, Qt, QTime, QTimer
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QDateTimeEdit,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QSpinBox,
+    QWidget,
+)
 
 from app.domain.commands import (
     CancelAppointment,
@@ -109,7 +118,115 @@ class PatientPickerWidget(QWidget):
         return str(value) if value else None
 
 
-class BookFollowUpDialog(CommandFormDialog):
+class SlotTimeField(TimeField):
+    """An appointment start in 5-minute steps: ↑/↓ on the minutes move by 5, and typed
+    minutes are rounded to the nearest 5 when the field is left (09:07 -> 09:05)."""
+
+    STEP = 5
+    HINT = "Minutes go in 5-minute steps; typed minutes are rounded (09:07 → 09:05)."
+
+    def __init__(self, parent: QWidget | None, value: QDateTime) -> None:
+        super().__init__(parent, rounded(value, self.STEP), touched=True)
+        self.editingFinished.connect(self.round_to_step)
+
+    def stepBy(self, steps: int) -> None:
+        if self.currentSection() != QDateTimeEdit.Section.MinuteSection:
+            super().stepBy(steps)
+            return
+        value = self.dateTime()
+        minute = value.time().minute()
+        # 09:07 ↑ is 09:10 and ↓ is 09:05: first onto the step, then by whole steps
+        base = minute - minute % self.STEP if steps > 0 else -(-minute // self.STEP) * self.STEP
+        moved = value.addSecs((base - minute) * 60 - value.time().second())
+        self.setDateTime(moved.addSecs(steps * self.STEP * 60))
+        self.setSelectedSection(QDateTimeEdit.Section.MinuteSection)
+
+    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:
+        if self.currentSection() == QDateTimeEdit.Section.MinuteSection:
+            return (
+                QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+                | QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+            )
+        return super().stepEnabled()
+
+    def round_to_step(self) -> None:
+        value = rounded(self.dateTime(), self.STEP)
+        if value != self.dateTime():
+            self.setDateTime(value)
+
+
+def rounded(value: QDateTime, step: int) -> QDateTime:
+    """`value` at the nearest whole `step` of minutes (seconds dropped)."""
+    time = value.time()
+    minute = time.minute() + (1 if time.second() >= 30 else 0)
+    target = (minute + step // 2) // step * step
+    return value.addSecs((target - time.minute()) * 60 - time.second())
+
+
+class ClinicianPicker(QComboBox):
+    """The device's active clinicians; a clinician booking sees themself chosen. Read when the
+    form opens (a few rows of the users table: quick, and the choice is there before anyone
+    types). A device without clinician users cannot say who is one: then the name is typed."""
+
+    def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumWidth(200)
+        self.names = session.clinic.queries.clinicians()
+        for name in self.names:
+            self.addItem(name, name)
+        me = session.actor.user if session.role is Role.CLINICIAN else None
+        if not self.names:
+            self.setEditable(True)
+            line = self.lineEdit()
+            if line is not None:
+                line.setPlaceholderText("No clinician users on this device: type a name")
+        elif me in self.names:
+            self.setCurrentIndex(self.names.index(me))
+        else:
+            self.setCurrentIndex(-1)  # choose one: no silent default
+
+
+class PastTimeCheck:
+    """Forms with a start time ask before recording it in the past. `past_question` is the
+    open question (None when none is asked)."""
+
+    start: QWidget
+    past_question: QMessageBox | None = None
+    _past_confirmed: QDateTime | None = None
+    VERB = "Book"
+
+    def submit(self) -> None:
+        assert isinstance(self, CommandFormDialog) and isinstance(self.start, SlotTimeField)
+        self.start.round_to_step()
+        chosen = self.start.dateTime()
+        if chosen >= self.session.now_q() or chosen == self._past_confirmed:
+            CommandFormDialog.submit(self)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            f"{self.VERB} in the past?",
+            f"{formatting.when(formatting.to_iso(chosen))} is in the past (it is now "
+            f"{formatting.when(formatting.to_iso(self.session.now_q()))}). "
+            f"{self.VERB} it anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        yes = box.button(QMessageBox.StandardButton.Yes)
+        yes.setText(f"{self.VERB} in the past")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _r: self._past_answered(chosen, box.clickedButton() is yes))
+        self.past_question = box
+        box.open()
+
+    def _past_answered(self, chosen: QDateTime, yes: bool) -> None:
+        self.past_question = None
+        if yes:
+            self._past_confirmed = chosen
+            self.submit()
+
+
+class BookFollowUpDialog(PastTimeCheck, CommandFormDialog):
     COMMAND = ScheduleFollowUp
     SAVE_LABEL = "Book"
     ALIASES: ClassVar[dict[str, str]] = {"patient_id": "patient"}
@@ -127,10 +244,9 @@ class BookFollowUpDialog(CommandFormDialog):
         if patient is None:
             self.picker = PatientPickerWidget(session, self)
             self.add_field("patient", "Patient", self.picker)
-        clinician = QLineEdit(session.actor.user if session.role is Role.CLINICIAN else "", self)
-        self.clinician = self.add_field("clinician", "Clinician", clinician)
+        self.clinician = self.add_field("clinician", "Clinician", ClinicianPicker(session, self))
         self.start = self.add_field(
-            "start", "Start", TimeField(self, _tomorrow_at_nine(session), touched=True)
+            "start", "Start", SlotTimeField(self, _tomorrow_at_nine(session)), SlotTimeField.HINT
         )
         minutes = QSpinBox(self)
         minutes.setRange(5, 480)
@@ -141,7 +257,7 @@ class BookFollowUpDialog(CommandFormDialog):
         self.reason = self.add_field("reason", "Reason", QLineEdit(self))
 
     def build_command(self) -> Command:
-        assert isinstance(self.start, TimeField) and isinstance(self.minutes, QSpinBox)
+        assert isinstance(self.start, SlotTimeField) and isinstance(self.minutes, QSpinBox)
         patient_id = self.patient.patient_id if self.patient else None
         if self.picker is not None:
             patient_id = self.picker.patient_id()
@@ -157,9 +273,10 @@ class BookFollowUpDialog(CommandFormDialog):
         )
 
 
-class MoveAppointmentDialog(CommandFormDialog):
+class MoveAppointmentDialog(PastTimeCheck, CommandFormDialog):
     COMMAND = RescheduleAppointment
     SAVE_LABEL = "Move"
+    VERB = "Move"
     ALIASES: ClassVar[dict[str, str]] = {"appointment_id": "start", "expected_start": "start"}
 
     def __init__(
@@ -170,7 +287,9 @@ class MoveAppointmentDialog(CommandFormDialog):
         current = QDateTime.fromSecsSinceEpoch(
             int(parse(appointment.start).timestamp())  # type: ignore[union-attr]
         )
-        self.start = self.add_field("start", "New start", TimeField(self, current, touched=True))
+        self.start = self.add_field(
+            "start", "New start", SlotTimeField(self, current), SlotTimeField.HINT
+        )
         minutes = QSpinBox(self)
         minutes.setRange(5, 480)
         minutes.setSingleStep(5)
@@ -179,7 +298,7 @@ class MoveAppointmentDialog(CommandFormDialog):
         self.minutes = self.add_field("duration_minutes", "Duration", minutes)
 
     def build_command(self) -> Command:
-        assert isinstance(self.start, TimeField) and isinstance(self.minutes, QSpinBox)
+        assert isinstance(self.start, SlotTimeField) and isinstance(self.minutes, QSpinBox)
         return RescheduleAppointment(
             command_id=self.command_id,
             patient_id=self.appointment.patient_id,
