@@ -17,7 +17,14 @@ from app.services.clinic import Clinic, open_clinic
 from app.services.clock import Clock, configured_clock, system_clock
 from app.services.sync_status import SyncControl, UnconfiguredSync
 from app.store.crypto import RFC9106_SECOND, KdfParams
-from app.store.errors import StoreError, UserExistsError
+from app.store.errors import (
+    StoreError,
+    UnknownUserError,
+    UserDisabledError,
+    UserExistsError,
+    WrongPassphraseError,
+    WrongRecoverySecretError,
+)
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 from app.ui.backend import Backend, CreatedVault, UserRow
@@ -62,10 +69,33 @@ class VaultUsers:
         with _plain_errors():
             self._vault.disable_user(name)
 
+    def enable_user(self, name: str, passphrase: str) -> None:
+        with _plain_errors(_passphrase_field):
+            self._vault.enable_user(name, passphrase)
+
+    def change_passphrase(self, current: str, new: str) -> None:
+        """The signed-in user's own passphrase (the current one proves it is them)."""
+        with _plain_errors(_passphrase_field):
+            self._vault.change_passphrase(self._vault.actor.user, current, new)
+
+
+def _passphrase_field(exc: Exception) -> str | None:
+    if isinstance(exc, WrongPassphraseError):
+        return "current"
+    return "new" if "passphrase" in str(exc) else None
+
+
+def _recovery_field(exc: Exception) -> str | None:
+    if isinstance(exc, WrongRecoverySecretError):
+        return "secret"
+    if isinstance(exc, UnknownUserError | UserDisabledError):
+        return "user"
+    return "new" if "passphrase" in str(exc) else None
+
 
 def _real_sync(clinic: Clinic) -> SyncControl:
     """The background sync of an unlocked clinic (NOT_CONFIGURED until a server is set)."""
-    from sync.control import ClinicSync
+    from sync.clinic_sync import ClinicSync
 
     return ClinicSync(clinic)
 
@@ -85,20 +115,31 @@ def build_backend(
 
     def create_vault(admin: str, passphrase: str) -> CreatedVault:
         with _plain_errors(_user_field):
-            vault, recovery = Vault.create(data_dir, admin, passphrase, kdf=kdf)
+            vault, recovery = Vault.create(data_dir, admin, passphrase, kdf=kdf, clock=clock)
             return CreatedVault(open_clinic(vault, clock=clock), recovery)
 
     def unlock(
         user: str, passphrase: str, progress: Callable[[int, int], None] | None = None
     ) -> Clinic:
         with _plain_errors():
-            vault = Vault.open(data_dir)
+            vault = Vault.open(data_dir, clock=clock)
             vault.unlock(user, passphrase)
             try:
                 return open_clinic(vault, clock=clock, progress=progress)
             except BaseException:
                 vault.lock()
                 raise
+
+    def recover(secret: str, user: str, new_passphrase: str) -> None:
+        """A forgotten passphrase, reset with the recovery secret (the session it opens may
+        only manage users and passphrases; it is locked again at once)."""
+        with _plain_errors(_recovery_field):
+            vault = Vault.open(data_dir, clock=clock)
+            vault.unlock_with_recovery(secret)
+            try:
+                vault.reset_passphrase(user, new_passphrase)
+            finally:
+                vault.lock()
 
     running: dict[int, SyncControl] = {}
 
@@ -123,6 +164,7 @@ def build_backend(
         users=lambda clinic: VaultUsers(clinic.vault),
         sync_for=start_sync,
         catalog=bundled_catalog(),
+        recover=recover,
     )
 
 

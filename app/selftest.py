@@ -171,11 +171,13 @@ def _sync_machinery(t: SelfTest) -> None:
     import certifi
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    import sync.setup  # the FHIR client, mapping and engine load
+    import sync.clinic_sync  # the FHIR client, mapping and engine load
     import sync.worker
 
     _check(Path(certifi.where()).is_file(), "sync", "the CA certificate bundle is missing")
-    _check(callable(sync.setup.client_for) and bool(sync.worker.SyncWorker), "sync", "no worker")
+    _check(
+        callable(sync.clinic_sync.client_for) and bool(sync.worker.SyncWorker), "sync", "no worker"
+    )
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(lambda: None, "interval", minutes=5)  # triggers are entry points
     _check(len(scheduler.get_jobs()) == 1, "sync", "the scheduler does not accept jobs")

@@ -33,7 +33,7 @@ from app.store.backup import StagedRestore, create_backup
 from app.store.errors import NotAVaultError
 from app.store.keyslots import RECOVERY_SLOT, KeySlotFile
 from app.store.vault import DB_FILE, SLOTS_FILE, Vault
-from app.worker_status import read_worker_status, redact
+from sync.worker_status import read_worker_status, redact
 
 log = logging.getLogger("fieldchart.it")
 MIB = 1024 * 1024

@@ -10,9 +10,7 @@ from typing import Any
 
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError, UsageError
-from app.services.clinic import Clinic
 from app.services.settings import AUTH_MODES
-from app.services.sync_gateway import SyncGateway
 
 QUARANTINE_SHOWN = 50
 
@@ -109,9 +107,9 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
+    from sync.clinic_sync import client_for
     from sync.fhir.auth import generate_device_keypair
     from sync.fhir.errors import FhirError
-    from sync.setup import client_for
 
     values = _config(args)
     clinic = clinic_from(args)
@@ -155,15 +153,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gateway(clinic: Clinic) -> SyncGateway:
-    from sync.setup import gateway_for
-
-    return gateway_for(clinic)
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
+    from sync.clinic_sync import SyncNotConfiguredError, client_for, engine_for
     from sync.fhir.errors import FhirError
-    from sync.setup import SyncNotConfiguredError, client_for, engine_for
 
     clinic = clinic_from(args)
     try:
@@ -173,9 +165,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except SyncNotConfiguredError as exc:
             raise CliError(str(exc)) from None
         except FhirError as exc:
-            _gateway(clinic).set_journal("last_error", str(exc))
+            clinic.sync_gateway.set_journal("last_error", str(exc))
             raise CliError(f"sync failed: {exc}") from None
-        _gateway(clinic).set_journal("last_error", None)
+        clinic.sync_gateway.set_journal("last_error", None)
     finally:
         clinic.close()
     if args.json:
@@ -192,7 +184,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     clinic = clinic_from(args)
     try:
         settings = clinic.settings.get()
-        gateway = _gateway(clinic)
+        gateway = clinic.sync_gateway
         overview = clinic.queries.sync_overview()
         status = {
             "configured": settings.sync_configured,

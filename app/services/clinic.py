@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.domain.reference import Catalog
+from app.domain.roles import Actor
 from app.projections.runner import ProjectionRunner, RebuildProgress
 from app.services.clinic_commands import ClinicCommands
 from app.services.clinic_queries import ClinicQueries
 from app.services.clock import Clock, system_clock
 from app.services.drafts import DraftsService
 from app.services.settings import SettingsService
+from app.services.sync_gateway import SyncGateway
 from app.store.lock_guard import refuse_connections_unless
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
@@ -26,6 +28,12 @@ class Clinic:
     clock: Clock  # the one clock of this session: UI, sync and the domain read "now" from it
     catalog: Catalog
     drafts: DraftsService  # unsaved forms kept across a lock, per user
+    sync_gateway: SyncGateway  # what sync may do to this vault (built once, here)
+
+    @property
+    def actor(self) -> Actor:
+        """Who is signed in (the UI and the CLI ask the clinic, not the vault)."""
+        return self.vault.actor
 
     def close(self) -> None:
         """Forget cached charts and lock the vault."""
@@ -62,4 +70,5 @@ def open_clinic(
         clock=clock,
         catalog=cat,
         drafts=DraftsService(vault, clock),
+        sync_gateway=SyncGateway(vault, runner, cat, clock),
     )

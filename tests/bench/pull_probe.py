@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from sync.clinic_sync import engine_for
 from sync.fhir.client import FhirClient
-from sync.setup import engine_for
 from tests.bench.measure import rss_mb
 from tests.bench.sync_run import make_device
 

@@ -14,7 +14,7 @@ import sys
 
 def main() -> int:
     try:
-        from sync.setup import client_for, engine_for  # noqa: F401
+        from sync.clinic_sync import client_for, engine_for  # noqa: F401
     except Exception as exc:
         print(json.dumps({"status": f"pending sync: {type(exc).__name__}: {exc}"}))
         return 0

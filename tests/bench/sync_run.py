@@ -1,7 +1,7 @@
 """Sync figures against the real FHIR peer (tests/peer: Medplum's router behind node:http).
 
 Three devices, each its own vault (cheap test KDF) with the real sync engine
-(sync.setup.engine_for) over plain HTTP on loopback:
+(sync.clinic_sync.engine_for) over plain HTTP on loopback:
 
 * push: device A records `pushes` commands offline (ten per patient: registration, encounter,
   two vitals sets, diagnosis, allergy, prescription, two notes, finish), then runs one sync
@@ -31,8 +31,8 @@ from app.services.sync_status import SyncProgress
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
+from sync.clinic_sync import engine_for
 from sync.fhir.client import FhirClient
-from sync.setup import engine_for
 from tests.bench.probes import _child
 from tests.peer.harness import PeerServer
 

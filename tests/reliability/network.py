@@ -33,10 +33,10 @@ from app.services.clinic import open_clinic
 from app.store import outbox
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.vault import Vault
+from sync.clinic_sync import engine_for
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
 from sync.fhir.mapping import PULL_TYPES
-from sync.setup import engine_for
 from tests.peer.harness import PeerServer
 from tests.reliability.common import NAMES, REGISTRY
 from tests.reliability.proxy import FaultPlan, FaultProxy

@@ -30,9 +30,9 @@ from app.domain import commands as c
 from app.services.clinic import open_clinic
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.vault import Vault
+from sync.clinic_sync import engine_for
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping import PULL_TYPES
-from sync.setup import engine_for
 from tests.peer.harness import PeerServer
 from tests.reliability.common import NAMES, REGISTRY, cli
 from tests.sync.devices import PASSPHRASE, STAFF, make_device

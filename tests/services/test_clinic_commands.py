@@ -18,7 +18,6 @@ from app.domain.errors import (
 from app.domain.rebase import ConflictDetail
 from app.services.clinic import Clinic, open_clinic
 from app.services.dto import Changes
-from app.services.sync_gateway import SyncGateway
 from app.store.vault import Vault
 from tests.clinic_fixtures import (
     ADMIN,
@@ -234,7 +233,7 @@ def test_a_sync_conflict_is_settled_once_by_a_person(clinic: Clinic, clock: Fake
         changes={"phone": c.FieldChange("0754 000 111", "+255 754 123 456")},
     )
     clinic.commands.execute(edit, DESK)
-    gateway = SyncGateway(clinic.vault, clinic.runner, CATALOG, clock)
+    gateway = clinic.sync_gateway
     gateway.mark_attention(
         "cmd-phone", "the server has another phone", ConflictDetail("phone", None, None)
     )

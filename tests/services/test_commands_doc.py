@@ -16,7 +16,6 @@ from app.domain import commands as c
 from app.domain.codec import command_from_json
 from app.domain.rebase import ConflictDetail
 from app.services.clinic import Clinic
-from app.services.sync_gateway import SyncGateway
 from app.store.reference_data import bundled_catalog
 from tests.clinic_fixtures import DOC, FakeClock, clinic_in
 
@@ -62,7 +61,7 @@ def test_every_command_type_has_an_example() -> None:
 def test_every_example_line_is_accepted_in_order(clinic: Clinic, clock: FakeClock) -> None:
     lines = command_lines()
     assert len({line["command_id"] for line in lines}) == len(lines)
-    gateway = SyncGateway(clinic.vault, clinic.runner, bundled_catalog(), clock)
+    gateway = clinic.sync_gateway
     warnings = []
     for line in lines:
         clock.advance(minutes=1)

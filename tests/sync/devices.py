@@ -19,9 +19,9 @@ from app.services.clinic import Clinic, open_clinic
 from app.services.dto import Changes, ChartView
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.vault import Vault
+from sync.clinic_sync import engine_for
 from sync.engine import CycleReport, SyncEngine
 from sync.fhir.client import FhirClient
-from sync.setup import engine_for
 
 DOC = Actor("doc", Role.CLINICIAN)
 STAFF = Actor("desk", Role.STAFF)

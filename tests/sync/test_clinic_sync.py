@@ -11,7 +11,7 @@ import pytest
 from app.domain import commands as c
 from app.domain.roles import Actor, Role
 from app.services.sync_status import Resolution, SyncState, SyncStatus
-from sync.control import ClinicSync
+from sync.clinic_sync import ClinicSync
 from tests.peer.harness import PeerServer
 from tests.sync.devices import Device, make_device
 

@@ -13,8 +13,8 @@ from app.domain.roles import Actor, Role
 from app.services.sync_status import SyncState
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
+from sync.clinic_sync import engine_for
 from sync.fhir.client import FhirClient
-from sync.setup import engine_for
 from tests.peer.harness import PeerServer
 from tests.sync.devices import make_device
 from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, open_as

@@ -1,33 +1,86 @@
-"""SyncControl for one unlocked clinic: what the desktop app's sync panel talks to.
+"""The front door of sync for one unlocked clinic: what the app, the CLI and the tests use.
 
-Runs the background worker when a server is enrolled (and reports NOT_CONFIGURED otherwise),
-adds the needs-attention list with both values to every status, and turns a person's decision
-on a conflict into a ResolveSyncConflict command.
+`client_for` and `engine_for` build the FHIR client and the sync engine from the device's
+settings and the clinic's own catalog, clock and sync gateway. `ClinicSync` is the SyncControl
+the desktop app's sync panel talks to: it runs the background worker when a server is enrolled
+(and reports NOT_CONFIGURED otherwise), adds the needs-attention list with both values to every
+status, and turns a person's decision on a conflict into a ResolveSyncConflict command.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+
+import httpx
 
 from app.domain.commands import ResolveSyncConflict
 from app.domain.rebase import ConflictDetail
 from app.domain.roles import Actor
 from app.services.clinic import Clinic
+from app.services.settings import DeviceSettings
 from app.services.sync_status import (
     AttentionItem,
     Resolution,
     SyncState,
     SyncStatus,
 )
-from app.worker_status import WorkerStatusFile
+from sync.engine import SyncEngine
+from sync.fhir.auth import BearerAuth, NoAuth, SmartBackendAuth
 from sync.fhir.client import FhirClient
-from sync.setup import SyncNotConfiguredError, client_for, engine_for, gateway_for
+from sync.fhir_mapper import FhirResourceMapper
 from sync.worker import SyncWorker, wall_clock
+from sync.worker_status import WorkerStatusFile
 
 log = logging.getLogger("fieldchart.sync")
+
+
+class SyncNotConfiguredError(Exception):
+    pass
+
+
+def auth_for(settings: DeviceSettings) -> httpx.Auth:
+    if settings.auth_mode == "bearer" and settings.bearer_token:
+        return BearerAuth(
+            settings.bearer_token, allow_insecure_http=_loopback(settings.server_url or "")
+        )
+    if settings.auth_mode == "smart-backend":
+        if not (
+            settings.smart_token_url and settings.smart_client_id and settings.smart_private_key_pem
+        ):
+            raise SyncNotConfiguredError(
+                "SMART Backend Services needs a token URL, a client id and the device key; "
+                "enrol the device again"
+            )
+        return SmartBackendAuth(
+            settings.smart_token_url, settings.smart_client_id, settings.smart_private_key_pem
+        )
+    return NoAuth()
+
+
+def _loopback(url: str) -> bool:
+    host = httpx.URL(url).host if url else ""
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def client_for(
+    settings: DeviceSettings, transport: httpx.BaseTransport | None = None
+) -> FhirClient:
+    if not settings.server_url:
+        raise SyncNotConfiguredError("no sync server is enrolled on this device")
+    verify: bool | ssl.SSLContext = True
+    if settings.ca_bundle_pem:
+        verify = ssl.create_default_context(cadata=settings.ca_bundle_pem)
+    return FhirClient(settings.server_url, auth_for(settings), verify=verify, transport=transport)
+
+
+def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
+    """The sync engine of a clinic, on the clinic's own catalog and clock."""
+    mapper = FhirResourceMapper(clinic.catalog)
+    return SyncEngine(clinic.sync_gateway, client, mapper, clinic.clock)
 
 
 class ClinicSync:
@@ -40,7 +93,7 @@ class ClinicSync:
         self._worker: SyncWorker | None = None
         self._client: FhirClient | None = None
         self._status_file: WorkerStatusFile | None = None
-        self._gateway = gateway_for(clinic)
+        self._gateway = clinic.sync_gateway
         self._not_configured_reason: str | None = None
         if start:
             self.reconfigure()
