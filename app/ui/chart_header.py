@@ -26,12 +26,17 @@ class ChartHeaderWidget(QFrame):
         self.name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts = QLabel(self)
         self.facts.setObjectName("patientFacts")
+        self.facts.setWordWrap(True)
+        # age, sex, birth date, phone: wrap on a narrow chart
+        self.facts.setTextFormat(Qt.TextFormat.RichText)
+        self.facts.setMinimumWidth(120)
         top.addWidget(self.name)
         top.addSpacing(16)
         top.addWidget(self.facts, 1, Qt.AlignmentFlag.AlignBottom)
         outer.addLayout(top)
         self.identifiers = QLabel(self)
         self.identifiers.setObjectName("muted")
+        self.identifiers.setWordWrap(True)
         self.identifiers.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         outer.addWidget(self.identifiers)
         self.allergies = QLabel(self)
@@ -40,6 +45,7 @@ class ChartHeaderWidget(QFrame):
         outer.addWidget(self.allergies)
         self.as_of = QLabel(self)
         self.as_of.setObjectName("asOfBanner")
+        self.as_of.setWordWrap(True)
         self.as_of.hide()
         outer.addWidget(self.as_of)
 
@@ -49,7 +55,12 @@ class ChartHeaderWidget(QFrame):
         facts = [f"{chart.age_years} y", SEX.get(p.sex, p.sex), f"born {p.birth_date}"]
         if p.phone:
             facts.append(f"☎ {p.phone}")
-        self.facts.setText("  ·  ".join(facts))
+        # Lines break between facts, never inside one (a phone number stays whole).
+        self.facts.setText(
+            " &nbsp;·&nbsp; ".join(
+                f"<span style='white-space:nowrap'>{escape(f)}</span>" for f in facts
+            )
+        )
         idents = [
             f"{escape(i.get('system', ''))}: <b>{escape(i.get('value', ''))}</b>"
             for i in p.identifiers

@@ -4,13 +4,17 @@ follow-ups, each with the actions that apply to a selected entry."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QGroupBox,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -39,38 +43,116 @@ GROUPS = (
     ),
     ("appointments", "Booked follow-ups", (("move", "Move…"), ("cancel", "Cancel…"))),
 )
+GROUP_MIN_HEIGHT = 150  # stacked groups keep room for a few entries and their buttons
 
 
 class ChartSummaryWidget(QWidget):
+    """The groups sit in a scroll area and reflow into 3, 2 or 1 columns as the tab narrows;
+    clinical values (vitals with units, doses, allergy names) wrap or scroll, never elide."""
+
     def __init__(self, actions: ChartActions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.chart_actions = actions
         self.lists: dict[str, QListWidget] = {}
-        grid = QGridLayout(self)
-        grid.setContentsMargins(8, 4, 8, 8)
-        grid.setHorizontalSpacing(10)
-        for n, (key, title, buttons) in enumerate(GROUPS[:3]):
-            grid.addWidget(self._group(key, title, buttons), 0, n)
-        self.vitals_box = QGroupBox("Last vitals", self)
+        self.columns = 0
+        self.last_vitals: ItemView | None = None
+        self.body_scroll = QScrollArea(self)
+        self.body_scroll.setWidgetResizable(True)
+        self.body_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.body_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        body = QWidget(self.body_scroll)
+        body.setObjectName("summaryBody")
+        self.grid = QGridLayout(body)
+        self.grid.setContentsMargins(8, 4, 8, 8)
+        self.grid.setHorizontalSpacing(10)
+        self.boxes: dict[str, QGroupBox] = {}
+        for key, title, buttons in GROUPS[:3]:
+            self.boxes[key] = self._group(key, title, buttons)
+        self.vitals_box = QGroupBox("Last vitals", body)
         vbox = QVBoxLayout(self.vitals_box)
+        # Not word-wrapped: a value and its unit ("124/80 mmHg") are never split or cut; the
+        # label is as wide as its widest row and the summary scrolls if the tab is narrower.
         self.vitals = QLabel(self.vitals_box)
         self.vitals.setTextFormat(Qt.TextFormat.RichText)
         self.vitals.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.vitals.setWordWrap(True)
         self.vitals.setAccessibleName("Last vitals")
-        vbox.addWidget(self.vitals, 1)
-        grid.addWidget(self.vitals_box, 1, 0)
+        self.vitals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        vbox.addWidget(self.vitals)
+        self.vitals_taken = QLabel(self.vitals_box)
+        self.vitals_taken.setObjectName("muted")
+        # Not wrapped either: a word-wrapped label would make the scroll area size the lists
+        # by their preferred height (height-for-width), so the groups could not shrink.
+        vbox.addWidget(self.vitals_taken)
+        vbox.addStretch(1)
+        self.boxes["vitals"] = self.vitals_box
         key, title, buttons = GROUPS[3]
-        grid.addWidget(self._group(key, title, buttons), 1, 1, 1, 2)
+        self.boxes[key] = self._group(key, title, buttons)
+        for box in self.boxes.values():
+            box.setParent(body)
+        self.body_scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.body_scroll)
+        self._reflow(3)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        width = event.size().width() - self.body_scroll.verticalScrollBar().sizeHint().width()
+        widest = max(
+            box.minimumSizeHint().width() for key, box in self.boxes.items() if key != "vitals"
+        )
+        margins = self.grid.contentsMargins()
+        room = width - margins.left() - margins.right()
+        spacing = self.grid.horizontalSpacing()
+        columns = next((n for n in (3, 2) if n * widest + (n - 1) * spacing <= room), 1)
+        self._reflow(columns)
+
+    def _reflow(self, columns: int) -> None:
+        """Place the groups in `columns` columns (problems, allergies, medications first)."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for box in self.boxes.values():
+            self.grid.removeWidget(box)
         for column in range(3):
-            grid.setColumnStretch(column, 1)
+            self.grid.setColumnStretch(column, 1 if column < columns else 0)
+        if columns == 3:
+            places = {
+                "problems": (0, 0, 1, 1),
+                "allergies": (0, 1, 1, 1),
+                "medications": (0, 2, 1, 1),
+                "vitals": (1, 0, 1, 2),
+                "appointments": (1, 2, 1, 1),
+            }
+        elif columns == 2:
+            places = {
+                "allergies": (0, 0, 1, 1),
+                "medications": (0, 1, 1, 1),
+                "vitals": (1, 0, 1, 2),
+                "problems": (2, 0, 1, 1),
+                "appointments": (2, 1, 1, 1),
+            }
+        else:
+            order = ("allergies", "medications", "problems", "vitals", "appointments")
+            places = {key: (row, 0, 1, 1) for row, key in enumerate(order)}
+        for key, (row, column, rows, span) in places.items():
+            self.grid.addWidget(self.boxes[key], row, column, rows, span)
+        for row in range(5):
+            self.grid.setRowStretch(row, 0)
+        for key, box in self.boxes.items():
+            box.setMinimumHeight(GROUP_MIN_HEIGHT if columns < 3 and key != "vitals" else 0)
+        self._show_vitals(self.last_vitals)
 
     def _group(self, key: str, title: str, buttons: tuple[tuple[str, str], ...]) -> QGroupBox:
         box = QGroupBox(title, self)
         layout = QVBoxLayout(box)
         listing = QListWidget(box)
         listing.setAccessibleName(title)
+        # Clinical entries (drug and dose, allergy and reaction) wrap; they are never elided.
         listing.setWordWrap(True)
+        listing.setTextElideMode(Qt.TextElideMode.ElideNone)
+        listing.setResizeMode(QListView.ResizeMode.Adjust)
+        listing.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         listing.setAlternatingRowColors(True)
         self.lists[key] = listing
         layout.addWidget(listing, 1)
@@ -125,8 +207,10 @@ class ChartSummaryWidget(QWidget):
             listing.setCurrentRow(0)
 
     def _show_vitals(self, item: ItemView | None) -> None:
+        self.last_vitals = item
         if item is None:
             self.vitals.setText("<i>No vitals recorded</i>")
+            self.vitals_taken.clear()
             return
         m = dict(item.data.get("measurements") or {})
         if item.data.get("bmi") is not None:
@@ -137,12 +221,16 @@ class ChartSummaryWidget(QWidget):
                 ("Blood pressure", f"{number(m.pop('systolic'))}/{number(m.pop('diastolic'))} mmHg")
             )
         rows += [(label, f"{number(m[k])} {unit}") for k, (label, unit) in VITALS.items() if k in m]
-        cells = "".join(
-            f"<tr><td style='color:#5b6b7c;padding-right:14px'>{label}</td>"
-            f"<td><b>{value}</b></td></tr>"
+        # Two readings a row where the box spans two columns, else one a row.
+        per_row = 2 if self.columns > 1 else 1
+        cells = [
+            f"<td style='color:#5b6b7c;padding-right:10px'>{label}</td>"
+            f"<td style='white-space:pre;padding-right:24px'><b>{value}</b></td>"
             for label, value in rows
+        ]
+        table = "".join(
+            "<tr>" + "".join(cells[n : n + per_row]) + "</tr>"
+            for n in range(0, len(cells), per_row)
         )
-        self.vitals.setText(
-            f"<table cellspacing='3'>{cells}</table>"
-            f"<p style='color:#5b6b7c'>Taken {when(item.clinical_time)} by {item.recorded_by}</p>"
-        )
+        self.vitals.setText(f"<table cellspacing='3'>{table}</table>")
+        self.vitals_taken.setText(f"Taken {when(item.clinical_time)} by {item.recorded_by}")

@@ -11,6 +11,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateTimeEdit,
+    QHBoxLayout,
     QLabel,
     QMenu,
     QSizePolicy,
@@ -77,7 +78,8 @@ class PatientChartView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
         self._as_of_timer = QTimer(self, singleShot=True, interval=400)
-        self._as_of_timer.timeout.connect(lambda: self.reload(record_view=True))
+        # Moving the "as of" time is not a new view: the opening of the chart was recorded.
+        self._as_of_timer.timeout.connect(lambda: self.reload(record_view=False))
         session.changed.connect(self._on_changed)
         self.tabs.setCurrentIndex(session.prefs.integer("chart/tab", 0))
         self.tabs.currentChanged.connect(lambda i: session.prefs.set("chart/tab", i))
@@ -91,7 +93,13 @@ class PatientChartView(QWidget):
         column.setSpacing(8)
         self.header = ChartHeaderWidget(page)
         column.addWidget(self.header)
-        column.addWidget(self._build_toolbar(page))
+        # Toolbar and "As of" share a row; the toolbar gives way first (its » menu holds the
+        # actions that do not fit) so the "As of" control always stays on screen.
+        actions_row = QHBoxLayout()
+        actions_row.setSpacing(6)
+        actions_row.addWidget(self._build_toolbar(page), 1)
+        actions_row.addWidget(self._build_as_of(page))
+        column.addLayout(actions_row)
         self.notice = NoticeBarWidget(page)
         column.addWidget(self.notice)
         self.tabs = QTabWidget(page)
@@ -125,27 +133,48 @@ class PatientChartView(QWidget):
         more.setAccessibleName("More chart actions")
         more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(more)
+        menu.setToolTipsVisible(True)
         for key in MORE:
             menu.addAction(self.chart_actions.actions[key])
         more.setMenu(menu)
         bar.addWidget(more)
-        spacer = QWidget(bar)
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        bar.addWidget(spacer)
-        self.as_of_box = QCheckBox("As of", bar)
+        bar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        return bar
+
+    def _build_as_of(self, parent: QWidget) -> QWidget:
+        box = QWidget(parent)
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.as_of_box = QCheckBox("As of", box)
         self.as_of_box.setToolTip(f"Show the chart as it was at a past moment ({shortcuts.AS_OF})")
         self.as_of_box.setShortcut(QKeySequence(shortcuts.AS_OF))
         self.as_of_box.setAccessibleName("Show the chart as of a past date")
         self.as_of_box.toggled.connect(self._as_of_toggled)
-        bar.addWidget(self.as_of_box)
-        self.as_of_edit = QDateTimeEdit(self.session.now_q(), bar)
+        row.addWidget(self.as_of_box)
+        self.as_of_edit = QDateTimeEdit(self.session.now_q(), box)
         self.as_of_edit.setCalendarPopup(True)
         self.as_of_edit.setDisplayFormat("dd MMM yyyy  HH:mm")
         self.as_of_edit.setAccessibleName("As of date and time")
         self.as_of_edit.setEnabled(False)
         self.as_of_edit.dateTimeChanged.connect(lambda _v: self._as_of_timer.start())
-        bar.addWidget(self.as_of_edit)
-        return bar
+        row.addWidget(self.as_of_edit)
+        return box
+
+    def show_tab(self, index: int) -> None:
+        """Show tab `index` and put the keyboard focus in it."""
+        self.tabs.setCurrentIndex(index)
+        page = self.tabs.currentWidget()
+        target = page.focusProxy() or page
+        if not target.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            target = next(
+                (
+                    w
+                    for w in page.findChildren(QWidget)
+                    if w.isVisible() and w.focusPolicy() & Qt.FocusPolicy.TabFocus
+                ),
+                self.tabs.tabBar(),
+            )
+        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # -- loading ---------------------------------------------------------------------------
 

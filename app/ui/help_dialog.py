@@ -29,6 +29,10 @@ SHORTCUTS = (
     ("Ctrl+Enter", "Save the open form"),
     ("Esc", "Close the open form without saving"),
     (f"{k.PAGE_KEYS[0]} … {k.PAGE_KEYS[-1]}", "Patients, Schedule, Sync, Settings, Users, Audit"),
+    (
+        f"{k.TAB_KEYS[0]} … {k.TAB_KEYS[-1]}",
+        "Chart tabs: Summary, Timeline, Vitals, Notes, Encounters",
+    ),
     (k.REFRESH, "Refresh the page"),
     (k.SYNC_NOW, "Sync now"),
     (k.LOCK, "Lock (hides all patient data at once)"),

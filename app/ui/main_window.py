@@ -5,15 +5,19 @@ from __future__ import annotations
 from contextlib import suppress
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -25,7 +29,7 @@ from app.services.dto import Changes
 from app.services.sync_status import SyncStatus
 from app.ui import shortcuts
 from app.ui.audit_view import AuditView
-from app.ui.chart_view import PatientChartView
+from app.ui.chart_view import TABS, PatientChartView
 from app.ui.forms.patient_forms import RegisterPatientDialog
 from app.ui.help_dialog import ShortcutsDialog
 from app.ui.patient_list import PatientListView
@@ -37,6 +41,8 @@ from app.ui.style import icon
 from app.ui.sync_panel import SyncPanelView, describe_state
 from app.ui.users_view import UsersView
 
+MINIMUM_SIZE = (760, 440)
+STATUS_MS = 6000
 PAGES = ("Patients", "Schedule", "Sync", "Settings", "Users", "Audit")
 ICONS = ("patients", "schedule", "sync", "settings", "users", "audit")
 
@@ -49,10 +55,13 @@ class MainView(QMainWindow):
         super().__init__(parent)
         self.session = session
         self.last_form: RegisterPatientDialog | None = None
+        self.shortcut_stand_ins: list[QShortcut] = []
         self._closing_for_lock = False
         self.setWindowTitle(f"FieldChart — {session.actor.user} ({session.role.value})")
         self.setWindowIcon(icon("fieldchart"))
-        self.setMinimumSize(1024, 640)
+        # Fits 1366×768 at 150 % (910×512 logical, less the window frame); pages scroll
+        # (self.page_scroll) when they need more than the window has.
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.patients = PatientListView(session, self)
         self.chart = PatientChartView(session, self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -61,7 +70,7 @@ class MainView(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([320, 800])
+        self._splitter_set = False
         self.schedule = ScheduleView(session, self)
         self.sync_panel = SyncPanelView(session, self)
         self.settings = SettingsView(session, self)
@@ -96,7 +105,7 @@ class MainView(QMainWindow):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         side = QWidget(body)
-        side.setFixedWidth(164)
+        side.setFixedWidth(150)
         side.setStyleSheet("background: #1f3a5f;")
         column = QVBoxLayout(side)
         column.setContentsMargins(0, 0, 0, 0)
@@ -135,7 +144,14 @@ class MainView(QMainWindow):
         lock.clicked.connect(self.lock_requested)
         column.addWidget(lock)
         row.addWidget(side)
-        row.addWidget(self.stack, 1)
+        # One scroll area around the pages: a page that needs more room than the window has
+        # (a small screen at 150 %) scrolls instead of being cut off.
+        self.page_scroll = QScrollArea(body)
+        self.page_scroll.setObjectName("pageScroll")
+        self.page_scroll.setWidgetResizable(True)
+        self.page_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.page_scroll.setWidget(self.stack)
+        row.addWidget(self.page_scroll, 1)
         return body
 
     def _action(self, text: str, keys: str, slot: object, tip: str = "") -> QAction:
@@ -172,6 +188,17 @@ class MainView(QMainWindow):
         for action in self.chart.chart_actions.actions.values():
             chart.addAction(action)
             self.addAction(action)
+        chart.addSeparator()
+        self.tab_actions = []
+        for n, title in enumerate(TABS):
+            action = self._action(
+                f"Show {title.lower()}",
+                shortcuts.TAB_KEYS[n],
+                lambda _=False, i=n: self.show_tab(i),
+            )
+            gate(action, chart_reason, f"Show the chart's {title} tab")
+            chart.addAction(action)
+            self.tab_actions.append(action)
         go = bar.addMenu("&Go")
         for n, title in enumerate(PAGES):
             go.addAction(
@@ -185,6 +212,27 @@ class MainView(QMainWindow):
         helpmenu.addAction(
             self._action("&Keyboard shortcuts", shortcuts.SHORTCUT_HELP, self.show_shortcuts)
         )
+        for menu in bar.findChildren(QMenu):
+            menu.setToolTipsVisible(True)  # a disabled entry's tooltip says why
+        for action in self.actions():
+            if not action.shortcut().isEmpty():
+                self._explain_when_disabled(action)
+
+    def _explain_when_disabled(self, action: QAction) -> None:
+        """A disabled action's shortcut does nothing; say why in the status bar instead.
+
+        Qt skips disabled actions when it matches a key, so this stand-in shortcut, enabled
+        exactly while the action is disabled, is never ambiguous with it.
+        """
+        stand_in = QShortcut(action.shortcut(), self)
+        stand_in.setEnabled(not action.isEnabled())
+        action.changed.connect(lambda: stand_in.setEnabled(not action.isEnabled()))
+        stand_in.activated.connect(lambda: self.say(action.toolTip()))
+        self.shortcut_stand_ins.append(stand_in)
+
+    def say(self, message: str) -> None:
+        """A short message in the status bar (why a key did nothing, and the like)."""
+        self.statusBar().showMessage(message, STATUS_MS)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -206,12 +254,21 @@ class MainView(QMainWindow):
     def show_page(self, index: int) -> None:
         item = self.nav.item(index)
         if item is None or not item.flags() & Qt.ItemFlag.ItemIsEnabled:
-            self.statusBar().showMessage(item.toolTip() if item else "", 5000)
+            self.say(item.toolTip() if item else "")
             return
         if self.nav.currentRow() != index:
             self.nav.setCurrentRow(index)  # re-enters through currentRowChanged
             return
+        # Only the page shown counts for the scroll area's size (QStackedWidget would ask
+        # for the largest page's minimum size).
+        for n in range(self.stack.count()):
+            policy = QSizePolicy.Policy.Preferred if n == index else QSizePolicy.Policy.Ignored
+            page = self.stack.widget(n)
+            if page is not None:
+                page.setSizePolicy(policy, policy)
         self.stack.setCurrentIndex(index)
+        self.page_scroll.verticalScrollBar().setValue(0)
+        self.page_scroll.horizontalScrollBar().setValue(0)
         self.session.prefs.set("window/page", index)
         self.refresh_page()
 
@@ -230,6 +287,14 @@ class MainView(QMainWindow):
         elif page is self.audit:
             self.audit.refresh()
 
+    def show_tab(self, index: int) -> None:
+        """Show chart tab `index` (Alt+1 … Alt+5) and move the focus into it."""
+        if self.chart.patient_id is None:
+            self.say(f"Open a patient's chart first (no chart to show the {TABS[index]} tab of).")
+            return
+        self.show_page(0)
+        self.chart.show_tab(index)
+
     def find_patient(self) -> None:
         if self.find_action.isEnabled():
             self.show_page(0)
@@ -237,7 +302,7 @@ class MainView(QMainWindow):
 
     def new_patient(self) -> None:
         if not self.new_action.isEnabled():
-            self.statusBar().showMessage(self.new_action.toolTip(), 5000)
+            self.say(self.new_action.toolTip())
             return
         self.show_page(0)
         dialog = RegisterPatientDialog(self.session, self)
@@ -277,6 +342,7 @@ class MainView(QMainWindow):
         if sizes:
             with suppress(ValueError):  # a damaged preference: keep the default sizes
                 self.splitter.setSizes([int(x) for x in sizes.split(",")])
+                self._splitter_set = True
         page = prefs.integer("window/page", 2 if self.session.is_admin else 0)
         first = next(
             i
@@ -287,6 +353,15 @@ class MainView(QMainWindow):
         self.show_page(
             page if item is not None and item.flags() & Qt.ItemFlag.ItemIsEnabled else first
         )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._splitter_set:
+            # First run: the list takes about a quarter of the room, the chart the rest.
+            self._splitter_set = True
+            total = sum(self.splitter.sizes()) or self.width()
+            wide = max(self.patients.minimumSizeHint().width(), min(320, total // 4 + 40))
+            self.splitter.setSizes([wide, max(total - wide, 1)])
 
     def save_layout(self) -> None:
         prefs = self.session.prefs

@@ -94,13 +94,15 @@ class PatientListView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move in it
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.setMinimumWidth(290)
+        # No fixed minimum width: the splitter may narrow the list down to what its title,
+        # button and search field need (names then elide; the full name is in the tooltip).
         layout.addWidget(self.table, 1)
         self.status = QLabel(self)
         self.status.setObjectName("muted")

@@ -22,3 +22,6 @@ AS_OF = "Ctrl+Shift+H"  # history: toggle the "as of" view
 
 # pages: Ctrl+1 .. Ctrl+6 in navigation order
 PAGE_KEYS = ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4", "Ctrl+5", "Ctrl+6")
+
+# chart tabs: Alt+1 .. Alt+5 (Summary, Timeline, Vitals, Notes, Encounters)
+TAB_KEYS = ("Alt+1", "Alt+2", "Alt+3", "Alt+4", "Alt+5")

@@ -1,7 +1,9 @@
-"""Render every main screen at 1280×720 to PNG and check that none is blank.
+"""Render every main screen to PNG at the sizes clinics have -- 1280×720, 1024×768 and
+1366×768 at 150 % (910×512 logical) -- and check that none is blank; each screen is also
+checked for widgets cut off or out of reach (tests/ui/layout_checks.py).
 
-Set FIELDCHART_SCREENSHOT_DIR to keep the images somewhere to look at (docs/screenshot.png is
-the chart one, taken this way).
+Set FIELDCHART_SCREENSHOT_DIR to keep the images somewhere to look at (one folder per size;
+docs/screenshot.png and docs/screens/ were taken this way).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QWidget, QWizard
 from pytestqt.qtbot import QtBot
@@ -17,20 +20,27 @@ from app.domain.roles import Role
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.first_run import FirstRunDialog
+from app.ui.forms.base import CommandFormDialog
 from app.ui.main_window import MainView
 from app.ui.unlock_dialog import UnlockDialog
 from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, open_as
 from tests.ui.demo import book_day, record_demo_clinic
-from tests.ui.helpers import TIMEOUT
+from tests.ui.helpers import TIMEOUT, fill, submit_refused
+from tests.ui.layout_checks import clipped_labels, out_of_reach
 
-SIZE = (1280, 720)
+SIZES = {"1280x720": (1280, 720), "1024x768": (1024, 768), "1366x768-150pct": (910, 512)}
 
 
-def _out(tmp_path: Path) -> Path:
+def _out(tmp_path: Path, size: str) -> Path:
     chosen = os.environ.get("FIELDCHART_SCREENSHOT_DIR")
-    out = Path(chosen) if chosen else tmp_path / "screens"
+    out = (Path(chosen) if chosen else tmp_path / "screens") / size
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def _fits(widget: QWidget) -> None:
+    problems = out_of_reach(widget) + clipped_labels(widget)
+    assert not problems, "\n".join(problems)
 
 
 def _save(qtbot: QtBot, widget: QWidget, path: Path) -> QImage:
@@ -51,15 +61,17 @@ def _not_blank(image: QImage, min_colours: int = 40) -> None:
     assert len(colours) >= min_colours, f"only {len(colours)} colours: looks blank"
 
 
-def _window_at_size(window: MainView) -> None:
-    window.resize(*SIZE)
+def _window_at_size(window: MainView, size: tuple[int, int]) -> None:
+    window.resize(*size)
     window.show()
 
 
+@pytest.mark.parametrize("size_name", list(SIZES))
 def test_every_screen_renders(
-    qtbot: QtBot, controller: AppController, backend: Backend, tmp_path: Path
+    qtbot: QtBot, controller: AppController, backend: Backend, tmp_path: Path, size_name: str
 ) -> None:
-    out = _out(tmp_path)
+    size = SIZES[size_name]
+    out = _out(tmp_path, size_name)
     shots: dict[str, QImage] = {}
 
     # first run and unlock
@@ -93,7 +105,7 @@ def test_every_screen_renders(
     book_day(clinic, CLINICIAN, others)
     clinic.close()
     window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    _window_at_size(window)
+    _window_at_size(window, size)
     window.open_patient(patient_id)
     chart = window.chart
     qtbot.waitUntil(
@@ -102,34 +114,54 @@ def test_every_screen_renders(
     for index, name in enumerate(("chart", "timeline", "vitals", "notes", "encounters")):
         chart.tabs.setCurrentIndex(index)
         shots[name] = _save(qtbot, window, out / f"{name}.png")
+        _fits(window)
     chart.tabs.setCurrentIndex(0)
     window.show_page(1)
     qtbot.waitUntil(lambda: window.schedule.loads_done > 0, timeout=TIMEOUT)
     shots["schedule"] = _save(qtbot, window, out / "schedule.png")
+    _fits(window)
     window.show_page(2)
     shots["sync"] = _save(qtbot, window, out / "sync.png")
+    _fits(window)
     window.show_page(3)
     qtbot.waitUntil(lambda: window.settings.current is not None, timeout=TIMEOUT)
     shots["settings"] = _save(qtbot, window, out / "settings.png")
+    _fits(window)
     window.show_page(0)
     chart.chart_actions.open("prescribe")
     form = chart.chart_actions.last_form
-    assert form is not None
-    shots["prescribe-form"] = _save(qtbot, form, out / "prescribe-form.png")
+    assert isinstance(form, CommandFormDialog)
+    qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+    fill(form, drug="amoxicillin", dose=500, frequency="TID")
+    assert "allergy to Penicillins" in submit_refused(qtbot, form)["override_reason"]
+    shots["prescribe-allergy-clash"] = _save(qtbot, form, out / "prescribe-allergy-clash.png")
+    _fits(form)
+    form.close()
+    chart.chart_actions.open("vitals")
+    form = chart.chart_actions.last_form
+    assert isinstance(form, CommandFormDialog)
+    qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+    fill(form, systolic=400)
+    assert "plausible range" in submit_refused(qtbot, form)["systolic"]
+    shots["vitals-range-error"] = _save(qtbot, form, out / "vitals-range-error.png")
+    _fits(form)
     form.close()
     controller.lock()
 
     # the admin's screens
     window = open_as(controller, qtbot, ADMIN, ADMIN_PASS)
-    _window_at_size(window)
+    _window_at_size(window, size)
     window.show_page(4)
     qtbot.waitUntil(lambda: len(window.users.users) == 2, timeout=TIMEOUT)
     shots["users"] = _save(qtbot, window, out / "users.png")
+    _fits(window)
     window.show_page(5)
     qtbot.waitUntil(lambda: len(window.audit.entries) > 10, timeout=TIMEOUT)
     shots["audit"] = _save(qtbot, window, out / "audit.png")
+    _fits(window)
 
     for name, image in shots.items():
         assert (out / f"{name}.png").stat().st_size > 5_000, name
         _not_blank(image)
-    assert shots["chart"].width() >= SIZE[0] and shots["chart"].height() >= SIZE[1]
+    # the window takes the size asked for: its minimum size fits the screen
+    assert (shots["chart"].width(), shots["chart"].height()) == size

@@ -31,7 +31,13 @@ from app.services.dto import Changes
 from app.ui import formatting
 from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.session import ClinicSession
-from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary, mark_invalid
+from app.ui.widgets import (
+    ErrorLabelWidget,
+    hint_label,
+    make_primary,
+    mark_invalid,
+    scrolling_layout,
+)
 
 
 class FieldRow:
@@ -70,8 +76,9 @@ class CommandFormDialog(QDialog):
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.form.setVerticalSpacing(8)
-        outer.addLayout(self.form)
-        outer.addStretch(1)
+        # The fields scroll when the dialog would be taller than the screen (1366×768 at 150 %).
+        self.fields = scrolling_layout(self.form, self)
+        outer.addWidget(self.fields, 1)
         self.buttons = QDialogButtonBox(self)
         self.save_button = self.buttons.addButton(
             self.SAVE_LABEL, QDialogButtonBox.ButtonRole.AcceptRole
