@@ -1,0 +1,610 @@
+"""Every task form takes input where the clinician types it (issue 12).
+
+Each form is opened the way the app opens it (menu action, toolbar, schedule button), filled
+with the keyboard only -- keys sent to whatever widget has focus, Tab or Enter between
+fields, Ctrl+Enter to save -- and the command the form sent is checked field by field. A form
+that opened on Save, or tabbed Save → Cancel → first field, recorded BP 110/70, HR 96, RR 24 as
+"BP 96/24" and put a birth date into Given name; these tests would have caught both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from PySide6.QtCore import QDateTime, Qt, QTime
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QPushButton, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.domain import commands as c
+from app.ui import formatting
+from app.ui.app_controller import AppController
+from app.ui.backend import Backend
+from app.ui.chart_actions import SPECS
+from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.keyboard import tab_stops
+from app.ui.forms.schedule_forms import BookFollowUpDialog, MoveAppointmentDialog
+from app.ui.main_window import MainView
+from app.ui.schedule_view import ScheduleView
+from app.ui.session import ClinicSession
+from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
+from tests.ui.demo import book_day, record_demo_clinic
+from tests.ui.helpers import TIMEOUT
+
+Key = Qt.Key
+CTRL = Qt.KeyboardModifier.ControlModifier
+KEYPAD = Qt.KeyboardModifier.KeypadModifier
+
+
+# -- the app, and what its forms send ------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    """The commands the forms handed to the session, in order."""
+
+    commands: list[c.Command] = field(default_factory=list)
+
+    def last(self, kind: type[c.Command]) -> c.Command:
+        assert self.commands, "no command was sent"
+        command = self.commands[-1]
+        assert isinstance(command, kind), command
+        return command
+
+
+@dataclass
+class App:
+    window: MainView
+    patient_id: str
+    sent: Sent
+
+    @property
+    def session(self) -> ClinicSession:
+        return self.window.session
+
+
+@pytest.fixture
+def app(
+    qtbot: QtBot, controller: AppController, seeded: Backend, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[App]:
+    """The demo clinic open as the clinician, on the full chart; commands are captured on
+    their way to the services (and still recorded)."""
+    clinic = seeded.unlock(CLINICIAN, CLINICIAN_PASS)
+    patient_id = record_demo_clinic(clinic, CLINICIAN)
+    book_day(clinic, CLINICIAN, [patient_id])
+    clinic.close()
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    sent = Sent()
+    session = window.session
+    execute = session.execute
+
+    def spy(command: c.Command, *args: object, **kwargs: object) -> None:
+        sent.commands.append(command)
+        execute(command, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session, "execute", spy)
+    yield App(window, patient_id, sent)
+
+
+def shown(qtbot: QtBot, get: Callable[[], object]) -> CommandFormDialog:
+    """Wait for the form the app opened, shown and active, as a person would see it."""
+    found: list[CommandFormDialog] = []
+
+    def ready() -> bool:
+        form = get()
+        if isinstance(form, CommandFormDialog) and form.isVisible():
+            found.append(form)
+            return True
+        return False
+
+    qtbot.waitUntil(ready, timeout=TIMEOUT)
+    form = found[-1]
+    qtbot.waitExposed(form)
+    form.activateWindow()
+    qtbot.waitUntil(form.isActiveWindow, timeout=TIMEOUT)
+    return form
+
+
+def chart_form(qtbot: QtBot, app: App, key: str, selected: str | None = None) -> CommandFormDialog:
+    actions = app.window.chart.chart_actions
+    actions.last_form = None
+    actions.open(key, selected)
+    return shown(qtbot, lambda: actions.last_form)
+
+
+def new_patient_form(qtbot: QtBot, app: App) -> CommandFormDialog:
+    app.window.last_form = None
+    app.window.new_patient()
+    return shown(qtbot, lambda: app.window.last_form)
+
+
+# -- the keyboard --------------------------------------------------------------------------
+
+
+def focused() -> QWidget:
+    widget = QApplication.focusWidget()
+    assert widget is not None, "nothing has keyboard focus"
+    return widget
+
+
+def keys_go_to() -> QWidget:
+    """Where a key goes: an open pop-up (suggestions, a combo's list), else the focus."""
+    return QApplication.activePopupWidget() or focused()
+
+
+def typed(text: str) -> None:
+    """Type `text` into whatever has focus, key by key."""
+    for char in text:
+        QTest.keyClicks(keys_go_to(), char)
+
+
+def press(key: Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.keyClick(keys_go_to(), key, modifier)
+
+
+def tab(times: int = 1) -> None:
+    for _ in range(times):
+        press(Key.Key_Tab)
+
+
+def fields(*values: str) -> None:
+    """Type each value into the field that has focus, Tab between them."""
+    for index, value in enumerate(values):
+        if index:
+            tab()
+        if value:
+            typed(value)
+
+
+def save(qtbot: QtBot, form: CommandFormDialog, keypad: bool = False) -> None:
+    """Ctrl+Enter, then wait until the form recorded its command and closed."""
+    if keypad:
+        press(Key.Key_Enter, CTRL | KEYPAD)
+    else:
+        press(Key.Key_Return, CTRL)
+    qtbot.waitUntil(
+        lambda: (
+            form.last_changes is not None or not form.form_error.isHidden() or bool(errors(form))
+        ),
+        timeout=TIMEOUT,
+    )
+    assert form.last_changes is not None, errors(form) or form.form_error.text()
+
+
+def errors(form: CommandFormDialog) -> dict[str, str]:
+    return {name: form.error_text(name) for name in form.rows if form.error_text(name)}
+
+
+def chain_of(form: CommandFormDialog) -> list[QWidget]:
+    """Where Tab should stop: the shown fields top to bottom, then Save, then Cancel."""
+    stops = [
+        stop
+        for row in form.rows.values()
+        for stop in tab_stops(row.widget)
+        if stop.isVisibleTo(form) and stop.isEnabled()
+    ]
+    cancel = form.buttons.button(form.buttons.StandardButton.Cancel)
+    return [*stops, form.save_button, cancel]
+
+
+def walk_tabs(form: CommandFormDialog, count: int) -> list[QWidget]:
+    seen = [focused()]
+    for _ in range(count):
+        tab()
+        seen.append(focused())
+    return seen
+
+
+def name_of(widget: QWidget) -> str:
+    return widget.accessibleName() or widget.objectName() or type(widget).__name__
+
+
+# -- focus and tab order -------------------------------------------------------------------
+
+
+def check_focus_and_tabs(form: CommandFormDialog, what: str) -> None:
+    expected = chain_of(form)
+    assert focused() is expected[0], (what, name_of(focused()), name_of(expected[0]))
+    seen = walk_tabs(form, len(expected))
+    assert [name_of(w) for w in seen] == [name_of(w) for w in [*expected, expected[0]]], what
+    assert seen == [*expected, expected[0]], what
+    assert not any(b.isDefault() for b in form.findChildren(QPushButton)), what
+
+
+def test_every_form_starts_in_its_first_field_and_tabs_in_visual_order(
+    qtbot: QtBot, app: App
+) -> None:
+    form = chart_form(qtbot, app, "encounter")
+    typed("Fever")
+    save(qtbot, form)  # so that "finish encounter" applies
+    actions = app.window.chart.chart_actions
+    qtbot.waitUntil(lambda: actions.actions["finish_encounter"].isEnabled(), timeout=TIMEOUT)
+    for key in SPECS:
+        form = chart_form(qtbot, app, key)
+        check_focus_and_tabs(form, key)
+        form.reject()
+    form = new_patient_form(qtbot, app)
+    check_focus_and_tabs(form, "new patient")
+    assert name_of(focused()) == "Given name"
+    form.reject()
+    schedule = app.window.schedule
+    app.window.show_page(1)
+    qtbot.waitUntil(lambda: schedule.loads_done > 0, timeout=TIMEOUT)
+    schedule.last_form = None
+    schedule.book()
+    form = shown(qtbot, lambda: schedule.last_form)
+    check_focus_and_tabs(form, "book from the schedule")
+    assert name_of(focused()) == "Find patient"
+    form.reject()
+    overdue = schedule.overdue_table
+    qtbot.waitUntil(lambda: overdue.rowCount() == 1, timeout=TIMEOUT)
+    overdue.selectRow(0)
+    for button in (schedule.attended_button, schedule.no_show_button, schedule.move_button):
+        schedule.last_form = None
+        button.click()
+        form = shown(qtbot, lambda: schedule.last_form)
+        check_focus_and_tabs(form, button.text())
+        form.reject()
+
+
+# -- vitals: the reported case -------------------------------------------------------------
+
+
+def test_vitals_typed_with_tab_are_recorded_in_the_fields_they_were_typed_into(
+    qtbot: QtBot, app: App
+) -> None:
+    form = chart_form(qtbot, app, "vitals")
+    assert form.rows["encounter_id"].widget.currentData() == ""  # type: ignore[attr-defined]
+    fields("110", "70", "96", "24")
+    save(qtbot, form)
+    command = app.sent.last(c.RecordVitals)
+    assert isinstance(command, c.RecordVitals)
+    assert (command.systolic, command.diastolic) == (110, 70)
+    assert (command.heart_rate, command.respiratory_rate) == (96, 24)
+    assert command.temperature is command.spo2 is command.weight is command.height is None
+    assert command.taken_at is None  # "now": the time was not touched
+    assert command.encounter_id is None  # no encounter in progress on the demo chart
+    chart = app.window.chart
+    qtbot.waitUntil(
+        lambda: (
+            chart.current is not None
+            and chart.current.last_vitals is not None
+            and chart.current.last_vitals.data["measurements"].get("respiratory_rate") == 24
+        ),
+        timeout=TIMEOUT,
+    )
+    assert chart.current is not None and chart.current.last_vitals is not None
+    assert chart.current.last_vitals.data["measurements"] == {
+        "systolic": 110,
+        "diastolic": 70,
+        "heart_rate": 96,
+        "respiratory_rate": 24,
+    }
+
+
+def test_enter_in_a_field_moves_on_and_never_submits(qtbot: QtBot, app: App) -> None:
+    form = chart_form(qtbot, app, "vitals")
+    for value, name in (("110", "Systolic BP"), ("70", "Diastolic BP"), ("96", "Heart rate")):
+        assert name_of(focused()) == name
+        typed(value)
+        press(Key.Key_Return)
+    typed("24")
+    press(Key.Key_Enter, KEYPAD)  # the keypad's Enter too
+    qtbot.wait(50)
+    assert app.sent.commands == [] and form.isVisible() and form.last_changes is None
+    assert name_of(focused()) == "Temperature"
+    typed("38.4")
+    save(qtbot, form, keypad=True)  # Ctrl+Enter on the keypad saves
+    command = app.sent.last(c.RecordVitals)
+    assert isinstance(command, c.RecordVitals)
+    assert (command.systolic, command.diastolic, command.heart_rate) == (110, 70, 96)
+    assert (command.respiratory_rate, command.temperature) == (24, 38.4)
+
+
+def test_space_types_into_the_focused_field_and_presses_only_a_focused_button(
+    qtbot: QtBot, app: App
+) -> None:
+    form = new_patient_form(qtbot, app)
+    typed("Mary Anne")  # the space is part of the name
+    press(Key.Key_Space)
+    qtbot.wait(50)
+    assert app.sent.commands == [] and form.isVisible()
+    assert form.rows["given"].widget.text() == "Mary Anne "  # type: ignore[attr-defined]
+    # Enter walks on to Save, and only there does the space bar press it.
+    for _ in range(8):
+        press(Key.Key_Return)
+    assert app.sent.commands == []
+    assert focused() is form.save_button
+    press(Key.Key_Space)
+    qtbot.waitUntil(lambda: bool(errors(form)), timeout=TIMEOUT)
+    command = app.sent.last(c.RegisterPatient)
+    assert isinstance(command, c.RegisterPatient) and command.given == "Mary Anne"
+    assert form.last_changes is None  # refused (no family name): shown in the form
+
+
+# -- every form, filled by keyboard --------------------------------------------------------
+
+
+def test_new_patient_by_keyboard_puts_each_value_in_its_field(qtbot: QtBot, app: App) -> None:
+    form = new_patient_form(qtbot, app)
+    fields("Amina", "Wekesa", "1984-03-12", "f", "+254 700 123 456", "Eldoret, Langas", "")
+    tab()
+    typed("30887766")
+    save(qtbot, form)
+    command = app.sent.last(c.RegisterPatient)
+    assert isinstance(command, c.RegisterPatient)
+    assert (command.given, command.family, command.birth_date) == ("Amina", "Wekesa", "1984-03-12")
+    assert (command.sex, command.phone) == ("female", "+254 700 123 456")
+    assert command.address == "Eldoret, Langas"
+    assert command.identifiers == (c.Identifier("National ID", "30887766"),)
+    chart = app.window.chart
+    qtbot.waitUntil(
+        lambda: chart.current is not None and chart.current.patient.given == "Amina",
+        timeout=TIMEOUT,
+    )
+    assert chart.current is not None and chart.current.patient.birth_date == "1984-03-12"
+
+
+def test_demographics_by_keyboard_changes_only_the_field_typed_over(qtbot: QtBot, app: App) -> None:
+    form = chart_form(qtbot, app, "demographics")
+    tab(4)  # given, family, birth date, sex -> phone (its text selected, as Tab does)
+    typed("+254 733 000 111")
+    save(qtbot, form)
+    command = app.sent.last(c.UpdateDemographics)
+    assert isinstance(command, c.UpdateDemographics)
+    assert command.patient_id == app.patient_id
+    assert command.changes == {
+        "phone": c.FieldChange(new="+254 733 000 111", expected="+254 712 480 316")
+    }
+
+
+def test_start_and_finish_an_encounter_by_keyboard(qtbot: QtBot, app: App) -> None:
+    form = chart_form(qtbot, app, "encounter")
+    typed("Cough for 3 days")
+    tab()  # "Started": the day part is selected; ↓ makes it yesterday
+    press(Key.Key_Down)
+    save(qtbot, form)
+    command = app.sent.last(c.StartEncounter)
+    assert isinstance(command, c.StartEncounter)
+    assert command.reason == "Cough for 3 days" and command.patient_id == app.patient_id
+    assert command.started_at == formatting.to_iso(app.session.now_q().addDays(-1))
+    chart = app.window.chart
+    qtbot.waitUntil(
+        lambda: chart.chart_actions.actions["finish_encounter"].isEnabled(), timeout=TIMEOUT
+    )
+    assert chart.current is not None
+    (started,) = [e for e in chart.current.encounters if e.status == "in-progress"]
+    form = chart_form(qtbot, app, "finish_encounter")
+    assert name_of(focused()) == "Encounter"
+    save(qtbot, form)
+    command = app.sent.last(c.FinishEncounter)
+    assert isinstance(command, c.FinishEncounter)
+    assert command.encounter_id == started.item_id and command.finished_at is None
+
+
+def test_diagnosis_and_resolving_a_problem_by_keyboard(qtbot: QtBot, app: App) -> None:
+    form = chart_form(qtbot, app, "diagnosis")
+    typed("upper respiratory")  # words pick from the list: ↓ and Enter take the match
+    press(Key.Key_Down)
+    press(Key.Key_Return)
+    assert focused() is form.rows["code"].widget  # choosing from the list stays there
+    tab()
+    typed("Since Monday")
+    save(qtbot, form)
+    command = app.sent.last(c.RecordDiagnosis)
+    assert isinstance(command, c.RecordDiagnosis)
+    assert (command.code, command.text) == ("J06.9", "Since Monday")
+    assert command.onset is None and command.encounter_id is None
+    chart = app.window.chart
+    qtbot.waitUntil(
+        lambda: chart.current is not None and len(chart.current.problems) == 3, timeout=TIMEOUT
+    )
+    assert chart.current is not None
+    form = chart_form(qtbot, app, "resolve")
+    problems = form.rows["diagnosis_id"].widget
+    second = problems.itemData(1)  # type: ignore[attr-defined]
+    press(Key.Key_Down)  # the next problem in the list
+    save(qtbot, form)
+    command = app.sent.last(c.ResolveDiagnosis)
+    assert isinstance(command, c.ResolveDiagnosis)
+    assert command.diagnosis_id == second and command.resolved_at is None
+
+
+def test_allergy_and_its_status_by_keyboard(qtbot: QtBot, app: App) -> None:
+    form = chart_form(qtbot, app, "allergy")
+    fields("Latex", "", "Rash", "mo", "h")  # combos: typing picks the entry that starts so
+    save(qtbot, form)
+    command = app.sent.last(c.RecordAllergy)
+    assert isinstance(command, c.RecordAllergy)
+    assert (command.substance, command.category, command.reaction) == ("Latex", None, "Rash")
+    assert (command.severity, command.criticality) == ("moderate", "high")
+    chart = app.window.chart
+    qtbot.waitUntil(
+        lambda: chart.current is not None and len(chart.current.allergies) == 3,
+        timeout=TIMEOUT,
+    )
+    form = chart_form(qtbot, app, "allergy_status")
+    allergy = form.rows["allergy_id"].widget.currentData()  # type: ignore[attr-defined]
+    fields("", "r")  # keep the allergy shown first; status "Resolved"
+    save(qtbot, form)
+    command = app.sent.last(c.UpdateAllergyStatus)
+    assert isinstance(command, c.UpdateAllergyStatus)
+    assert (command.allergy_id, command.status) == (allergy, "resolved")
+
+
+def test_prescribe_change_dose_and_stop_by_keyboard(qtbot: QtBot, app: App) -> None:
+    form = chart_form(qtbot, app, "prescribe")
+    typed("paracetamol")
+    press(Key.Key_Escape)  # close the suggestions; the typed name stays
+    assert form.isVisible()
+    tab()
+    fields("500", "", "", "t", "5", "After meals")
+    save(qtbot, form)
+    command = app.sent.last(c.PrescribeMedication)
+    assert isinstance(command, c.PrescribeMedication)
+    assert (command.drug, command.dose, command.dose_unit) == ("paracetamol", 500, "mg")
+    assert (command.route, command.frequency, command.duration_days) == ("oral", "TID", 5)
+    assert command.instructions == "After meals" and command.override_reason is None
+
+    chart = app.window.chart
+    qtbot.waitUntil(
+        lambda: chart.current is not None and len(chart.current.medications) == 3,
+        timeout=TIMEOUT,
+    )
+    form = chart_form(qtbot, app, "change_dose")
+    picked = form.rows["prescription_id"].widget.currentData()  # type: ignore[attr-defined]
+    fields("", "250", "", "", "Kidney function")
+    save(qtbot, form)
+    command = app.sent.last(c.ChangeDose)
+    assert isinstance(command, c.ChangeDose)
+    assert (command.prescription_id, command.dose, command.reason) == (
+        picked,
+        250,
+        "Kidney function",
+    )
+
+    form = chart_form(qtbot, app, "discontinue")
+    picked = form.rows["prescription_id"].widget.currentData()  # type: ignore[attr-defined]
+    fields("", "Course completed")
+    save(qtbot, form)
+    command = app.sent.last(c.DiscontinueMedication)
+    assert isinstance(command, c.DiscontinueMedication)
+    assert (command.prescription_id, command.reason) == (picked, "Course completed")
+
+
+def test_note_keeps_its_lines_and_entered_in_error_by_keyboard(qtbot: QtBot, app: App) -> None:
+    form = chart_form(qtbot, app, "note")
+    typed("Chest clear.")
+    press(Key.Key_Return)  # a new line in the note, not the next field
+    typed("Review in 2 weeks.")
+    save(qtbot, form)
+    command = app.sent.last(c.AddNote)
+    assert isinstance(command, c.AddNote)
+    assert command.text == "Chest clear.\nReview in 2 weeks." and command.encounter_id is None
+
+    form = chart_form(qtbot, app, "entered_in_error")
+    item = form.rows["item_id"].widget.currentData()  # type: ignore[attr-defined]
+    fields("", "Recorded on the wrong chart")
+    save(qtbot, form)
+    command = app.sent.last(c.MarkEnteredInError)
+    assert isinstance(command, c.MarkEnteredInError)
+    assert (command.item_id, command.reason) == (item, "Recorded on the wrong chart")
+
+
+# -- the schedule --------------------------------------------------------------------------
+
+
+def tomorrow_at(app: App, hour: int) -> str:
+    day = formatting.qdate_of(app.session.today()).addDays(1)
+    return formatting.to_iso(QDateTime(day, QTime(hour, 0)))
+
+
+def to_hours() -> None:
+    """In a date-and-time field that has focus (the day selected): Ctrl+→ to the hour."""
+    for _ in range(3):
+        press(Key.Key_Right, CTRL)
+
+
+def test_book_a_follow_up_from_the_chart_by_keyboard(qtbot: QtBot, app: App) -> None:
+    form = chart_form(qtbot, app, "follow_up")
+    assert name_of(focused()) == "Clinician"
+    tab()  # Start: tomorrow 09:00 is offered; make it 11:00
+    to_hours()
+    typed("11")
+    tab()
+    press(Key.Key_Up)  # 15 -> 20 minutes
+    tab()
+    typed("BP review")
+    save(qtbot, form)
+    command = app.sent.last(c.ScheduleFollowUp)
+    assert isinstance(command, c.ScheduleFollowUp)
+    assert (command.patient_id, command.clinician) == (app.patient_id, CLINICIAN)
+    assert (command.start, command.duration_minutes) == (tomorrow_at(app, 11), 20)
+    assert command.reason == "BP review"
+
+
+def schedule_page(qtbot: QtBot, app: App) -> ScheduleView:
+    schedule = app.window.schedule
+    app.window.show_page(1)
+    qtbot.waitUntil(lambda: schedule.loads_done > 0, timeout=TIMEOUT)
+    return schedule
+
+
+def schedule_form(
+    qtbot: QtBot, schedule: ScheduleView, open_it: Callable[[], object]
+) -> CommandFormDialog:
+    schedule.last_form = None
+    open_it()
+    return shown(qtbot, lambda: schedule.last_form)
+
+
+def test_book_from_the_schedule_finding_the_patient_by_keyboard(qtbot: QtBot, app: App) -> None:
+    schedule = schedule_page(qtbot, app)
+    form = schedule_form(qtbot, schedule, schedule.book)
+    assert isinstance(form, BookFollowUpDialog) and form.picker is not None
+    typed("odhiambo")
+    qtbot.waitUntil(lambda: form.picker.results.count() == 1, timeout=TIMEOUT)  # type: ignore[union-attr]
+    fields("", "", "", "", "", "Wound check")  # results, clinician, start, duration, reason
+    save(qtbot, form)
+    command = app.sent.last(c.ScheduleFollowUp)
+    assert isinstance(command, c.ScheduleFollowUp)
+    assert (command.patient_id, command.clinician) == (app.patient_id, CLINICIAN)
+    assert (command.start, command.duration_minutes) == (tomorrow_at(app, 9), 15)
+    assert command.reason == "Wound check"
+
+
+def overdue_form(qtbot: QtBot, app: App, button: str) -> tuple[CommandFormDialog, str]:
+    """The form behind a schedule button, for the overdue follow-up (booked 3 hours ago)."""
+    schedule = schedule_page(qtbot, app)
+    overdue = schedule.overdue_table
+    qtbot.waitUntil(lambda: overdue.rowCount() == 1, timeout=TIMEOUT)
+    overdue.selectRow(0)
+    assert schedule.selected is not None
+    appointment = schedule.selected.appointment_id
+    return schedule_form(qtbot, schedule, getattr(schedule, f"{button}_button").click), appointment
+
+
+def test_move_a_follow_up_by_keyboard(qtbot: QtBot, app: App) -> None:
+    form, appointment = overdue_form(qtbot, app, "move")
+    assert isinstance(form, MoveAppointmentDialog)
+    was = form.appointment.start
+    press(Key.Key_Up)  # the day part is selected: one day later
+    tab()
+    press(Key.Key_Up)  # 15 -> 20 minutes
+    save(qtbot, form)
+    command = app.sent.last(c.RescheduleAppointment)
+    assert isinstance(command, c.RescheduleAppointment)
+    assert (command.appointment_id, command.expected_start) == (appointment, was)
+    assert command.start == formatting.to_iso(formatting.to_qdatetime(was).addDays(1))
+    assert command.duration_minutes == 20
+
+
+def test_cancel_a_follow_up_by_keyboard(qtbot: QtBot, app: App) -> None:
+    form, appointment = overdue_form(qtbot, app, "cancel")
+    typed("Patient travelled")
+    save(qtbot, form)
+    command = app.sent.last(c.CancelAppointment)
+    assert isinstance(command, c.CancelAppointment)
+    assert (command.appointment_id, command.reason) == (appointment, "Patient travelled")
+
+
+def test_attended_is_confirmed_with_the_space_bar_on_its_focused_button(
+    qtbot: QtBot, app: App
+) -> None:
+    form, appointment = overdue_form(qtbot, app, "attended")
+    assert focused() is form.save_button  # nothing to fill in: the confirm button
+    press(Key.Key_Space)
+    qtbot.waitUntil(lambda: form.last_changes is not None, timeout=TIMEOUT)
+    command = app.sent.last(c.MarkAttended)
+    assert isinstance(command, c.MarkAttended) and command.appointment_id == appointment
+
+
+def test_no_show_is_confirmed_with_ctrl_enter(qtbot: QtBot, app: App) -> None:
+    form, appointment = overdue_form(qtbot, app, "no_show")
+    save(qtbot, form)
+    command = app.sent.last(c.MarkNoShow)
+    assert isinstance(command, c.MarkNoShow) and command.appointment_id == appointment
