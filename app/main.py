@@ -150,9 +150,8 @@ def build_backend(
 
     def lock(clinic: Clinic) -> None:
         control = running.pop(id(clinic), None)
-        stop = getattr(control, "stop", None)
-        if callable(stop):
-            stop()  # the worker finishes its cycle; no sync runs on a locked vault
+        if control is not None:
+            control.stop()  # the worker finishes its cycle; no sync runs on a locked vault
         clinic.close()
 
     return Backend(

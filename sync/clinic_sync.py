@@ -24,6 +24,7 @@ from app.services.clinic import Clinic
 from app.services.settings import DeviceSettings
 from app.services.sync_status import (
     AttentionItem,
+    OutboxStatus,
     Resolution,
     SyncState,
     SyncStatus,
@@ -196,8 +197,8 @@ class ClinicSync:
         counts = self._counts()
         return SyncStatus(
             SyncState.NOT_CONFIGURED,
-            pending=counts.get("pending", 0),
-            needs_attention=counts.get("needs-attention", 0),
+            pending=counts.get(OutboxStatus.PENDING, 0),
+            needs_attention=counts.get(OutboxStatus.NEEDS_ATTENTION, 0),
             last_error=self._not_configured_reason,
             attention=self._attention(),
         )
@@ -235,8 +236,8 @@ class ClinicSync:
         counts = self._counts()
         return replace(
             status,
-            pending=counts.get("pending", status.pending),
-            needs_attention=counts.get("needs-attention", status.needs_attention),
+            pending=counts.get(OutboxStatus.PENDING, status.pending),
+            needs_attention=counts.get(OutboxStatus.NEEDS_ATTENTION, status.needs_attention),
             attention=self._attention(),
         )
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from app.services.sync_gateway import SyncGateway
-from app.services.sync_status import SyncProgress
+from app.services.sync_status import OutboxStatus, SyncProgress
 from sync.audit_push import AuditPusher
 from sync.fhir.client import FhirClient
 from sync.ports import ResourceMapper
@@ -77,9 +77,9 @@ class SyncEngine:
             pulled_new=pulled.new,
             conflicts=first.conflicts + (second.conflicts if second else 0),
             rebased=rebaser.rebased,
-            needs_attention=counts.get("needs-attention", 0),
+            needs_attention=counts.get(OutboxStatus.NEEDS_ATTENTION, 0),
             quarantined=pulled.quarantined,
             audit_events=audit,
-            pending_after=counts.get("pending", 0),
+            pending_after=counts.get(OutboxStatus.PENDING, 0),
             seconds=round((finished - started).total_seconds(), 3),
         )

@@ -14,7 +14,7 @@ from typing import Any
 from app.domain.chart import PatientChart
 from app.domain.events import DomainEvent
 from app.services.sync_gateway import SyncGateway
-from app.services.sync_status import SyncProgress
+from app.services.sync_status import OutboxStatus, SyncProgress
 from app.store.outbox import OutboxEntry
 from sync.fhir.bundle import TooManyEntriesError, TransactionBuilder
 from sync.fhir.client import FhirClient
@@ -82,7 +82,7 @@ class Pusher:
             if done % PREFETCH == 0:
                 self._prefetch(entries[done : done + PREFETCH])
             current = self._gateway.entry(entry.command_id)
-            if current is None or current.status != "pending":
+            if current is None or current.status != OutboxStatus.PENDING:
                 continue  # settled meanwhile (e.g. by a rebase of an earlier command)
             if waiting and self._keys(current) & waiting:
                 report.deferred += 1
@@ -169,7 +169,7 @@ class Pusher:
     def _after_conflict(self, entry: OutboxEntry, report: PushReport, retry: bool) -> bool:
         """After a rebase: send a still-pending command once more (on the first conflict)."""
         current = self._gateway.entry(entry.command_id)
-        if current is None or current.status != "pending":
+        if current is None or current.status != OutboxStatus.PENDING:
             return True
         if retry:
             return self._push(current, report, retry=False)

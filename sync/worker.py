@@ -17,6 +17,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from app.services.sync_status import (
+    OutboxStatus,
     Resolution,
     SyncProgress,
     SyncState,
@@ -75,7 +76,7 @@ class SyncWorker:
             SyncState.IDLE,
             server_url=server_url,
             last_success_at=last_success_at,
-            pending=initial.get("pending", 0),
+            pending=initial.get(OutboxStatus.PENDING, 0),
             needs_attention=initial.get("needs_attention", 0),
         )
         self.cycles_run = 0
@@ -237,8 +238,8 @@ class SyncWorker:
         except Exception:  # a locked vault must not break status reporting
             return {}
         return {
-            "pending": counts.get("pending", 0),
-            "needs_attention": counts.get("needs-attention", 0),
+            "pending": counts.get(OutboxStatus.PENDING, 0),
+            "needs_attention": counts.get(OutboxStatus.NEEDS_ATTENTION, 0),
         }
 
     def _publish(self, **changes: Any) -> None:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+# Sync and the UI read outbox states from here, not from the store.
+from app.store.outbox import OutboxStatus as OutboxStatus
+
 
 class SyncState(StrEnum):
     NOT_CONFIGURED = "not-configured"
@@ -78,6 +81,10 @@ class SyncControl(Protocol):
         """The device settings changed (server, auth, interval): restart from them."""
         ...
 
+    def stop(self) -> None:
+        """Stop background work (the running cycle finishes): the vault is about to lock."""
+        ...
+
 
 class UnconfiguredSync:
     """Stands in until a server is enrolled: always reports NOT_CONFIGURED."""
@@ -97,4 +104,7 @@ class UnconfiguredSync:
         return None
 
     def reconfigure(self) -> None:
+        return None
+
+    def stop(self) -> None:
         return None

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
 from app.store.schema import outbox
 
-PENDING = "pending"
-SYNCED = "synced"
-NEEDS_ATTENTION = "needs-attention"
-RESOLVED = "resolved"  # a person settled the conflict (by a later ResolveSyncConflict)
-STATUSES = (PENDING, SYNCED, NEEDS_ATTENTION, RESOLVED)
+
+class OutboxStatus(StrEnum):
+    """Where a recorded command stands with the server (the one list sync and the UI read)."""
+
+    PENDING = "pending"
+    SYNCED = "synced"
+    NEEDS_ATTENTION = "needs-attention"
+    RESOLVED = "resolved"  # a person settled the conflict (by a later ResolveSyncConflict)
+
+
+PENDING = OutboxStatus.PENDING
+SYNCED = OutboxStatus.SYNCED
+NEEDS_ATTENTION = OutboxStatus.NEEDS_ATTENTION
+RESOLVED = OutboxStatus.RESOLVED
+STATUSES = tuple(OutboxStatus)
 
 
 @dataclass(frozen=True)

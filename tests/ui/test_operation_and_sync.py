@@ -118,6 +118,12 @@ class FakeSync:
     def resolve(self, command_id: str, resolution: Resolution, edited: str | None = None) -> None:
         self.resolved.append((command_id, resolution, edited))
 
+    def reconfigure(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        self.callbacks.clear()
+
     def report_from_worker(self, status: SyncStatus) -> None:
         self.current = status
         worker = threading.Thread(target=lambda: [cb(status) for cb in self.callbacks])
