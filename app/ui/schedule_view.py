@@ -55,7 +55,8 @@ COLUMNS = ("Time", "Patient", "Clinician", "Reason", "Status")
 SIDE = (("Due", "Due today"), ("Overdue", "Overdue follow-ups"), ("Missed", "Missed, to follow up"))
 
 
-def _table(parent: QWidget, columns: tuple[str, ...], name: str) -> QTableWidget:
+def _table(parent: QWidget, columns: tuple[str, ...], name: str, stretch: int = 1) -> QTableWidget:
+    """A read-only list; column `stretch` takes the room left (the others fit their text)."""
     table = QTableWidget(0, len(columns), parent)
     table.setHorizontalHeaderLabels(list(columns))
     table.setAccessibleName(name)
@@ -67,7 +68,7 @@ def _table(parent: QWidget, columns: tuple[str, ...], name: str) -> QTableWidget
     table.setShowGrid(False)
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     return table
 
 
@@ -96,7 +97,8 @@ class ScheduleView(QWidget):
         layout.addWidget(self.notice)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setChildrenCollapsible(False)
-        self.day_table = _table(splitter, COLUMNS, "Appointments")
+        # the reason gives way first: names stay whole
+        self.day_table = _table(splitter, COLUMNS, "Appointments", stretch=COLUMNS.index("Reason"))
         # Due, overdue and missed share one column of tabs: three stacked lists do not fit a
         # small window (910×512) above the action buttons.
         self.side = QTabWidget(splitter)
@@ -229,8 +231,9 @@ class ScheduleView(QWidget):
             return
         keep = self.selected.appointment_id if self.selected else None
         self.selected = None
-        self._fill(self.day_table, appointments, full=True)
-        self._fill(self.due_table, due, full=False)
+        one_day = not self.week_mode.isChecked()
+        self._fill(self.day_table, appointments, full=True, clock_only=one_day)
+        self._fill(self.due_table, due, full=False, clock_only=True)
         self._fill(self.overdue_table, overdue, full=False, alert=True)
         self._fill(self.missed_table, missed, full=False, alert=True)
         for index, ((title, _name), rows) in enumerate(
@@ -250,18 +253,27 @@ class ScheduleView(QWidget):
         self._update_actions()
 
     def _fill(
-        self, table: QTableWidget, rows: list[AppointmentView], full: bool, alert: bool = False
+        self,
+        table: QTableWidget,
+        rows: list[AppointmentView],
+        full: bool,
+        alert: bool = False,
+        clock_only: bool = False,
     ) -> None:
+        """Fill a list; `clock_only`: every row is on one known day, so show just the time."""
         table.blockSignals(True)
         table.clearSelection()
         table.setRowCount(len(rows))
         self.rows[id(table)] = rows
         for r, a in enumerate(rows):
-            values = [time_of_day(a.start), a.patient_name, a.clinician]
+            moment = formatting.local(a.start)
+            shown = moment.strftime("%H:%M") if clock_only and moment else time_of_day(a.start)
+            values = [shown, a.patient_name, a.clinician]
             if full:
                 values += [a.reason or "", STATUS.get(a.status, a.status)]
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
+                item.setToolTip(value)  # the whole text where a narrow column cuts it
                 if alert:
                     item.setForeground(QBrush(QColor("#b00020")))
                 if a.status in ("cancelled", "noshow") and full:

@@ -13,7 +13,7 @@ from functools import partial
 
 from PySide6.QtCharts import QChart, QChartView, QDateTimeAxis, QLegend, QLineSeries, QValueAxis
 from PySide6.QtCore import QDateTime, QMargins, QPointF, Qt
-from PySide6.QtGui import QColor, QCursor, QPainter, QPen
+from PySide6.QtGui import QColor, QCursor, QPainter, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -46,7 +46,8 @@ DAY_MS = 24 * 3600 * 1000
 MIN_PAD = {"mmHg": 10.0, "/min": 5.0, "°C": 0.5, "%": 2.0, "kg": 2.0, "cm": 5.0, "kg/m²": 1.0}
 CEILING = {"%": 100.0}  # no saturation above 100 %
 CHART_HEIGHT = 200
-TOGGLES_PER_ROW = 5
+CHART_WIDTH = 300  # least width of one chart: two side by side from twice that
+TOGGLE_WIDTH = 150  # room for one tick box and its label
 
 
 def label_of(key: str) -> str:
@@ -89,6 +90,14 @@ def _nice_step(raw: float) -> float:
     return float(next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw))
 
 
+def _date_format(low: float, high: float) -> str:
+    """Short dates: the year only when the data spans two of them."""
+    first, last = (QDateTime.fromMSecsSinceEpoch(int(ms)).date().year() for ms in (low, high))
+    if first == last:
+        return "dd MMM"
+    return "dd MMM yy" if high - low < 300 * DAY_MS else "MMM yyyy"
+
+
 class VitalsChartView(QScrollArea):
     """The vitals tab: toggles for each vital with data, then one chart per unit."""
 
@@ -120,6 +129,7 @@ class VitalsChartView(QScrollArea):
         self.points: dict[str, list[tuple[float, str, float]]] = {}  # (ms, iso, value)
         self.charts: dict[str, UnitChart] = {}  # by unit, only those shown
         self.toggles: dict[str, QCheckBox] = {}
+        self.columns, self.per_row = 2, 5  # charts and tick boxes side by side
         self._data: dict[str, list[tuple[str, float]]] = {}
         self.last_tooltip = ""
 
@@ -145,25 +155,38 @@ class VitalsChartView(QScrollArea):
             box.setChecked(key not in hidden)
             box.setStyleSheet(f"QCheckBox {{ color: {COLOURS.get(key, '#455a64')}; }}")
             box.toggled.connect(partial(self._toggle, key))
-            self.toggle_row.addWidget(
-                box, len(self.toggles) // TOGGLES_PER_ROW, len(self.toggles) % TOGGLES_PER_ROW
-            )
             self.toggles[key] = box
         stamps = [ms for key in keys for ms, _iso, _v in self.points[key]]
         units: dict[str, list[str]] = {}
         for key in keys:
             units.setdefault(unit_of(key), []).append(key)
-        shown = 0
         for unit, members in units.items():
             for key in members:
                 self.series[key] = self._line(key)
             visible = [k for k in members if k not in hidden]
             if not visible:
                 continue
-            built = self._unit_chart(unit, members, visible, stamps)
-            self.charts[unit] = built
-            self.grid.addWidget(built.view, shown // 2, shown % 2)
-            shown += 1
+            self.charts[unit] = self._unit_chart(unit, members, visible, stamps)
+        self._arrange(force=True)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self, force: bool = False) -> None:
+        """Tick boxes and charts in as many columns as the width holds (charts: 1 or 2)."""
+        width = self.viewport().width()
+        columns = 2 if width >= 2 * CHART_WIDTH else 1
+        per_row = max(1, min(5, width // TOGGLE_WIDTH))
+        if not force and (columns, per_row) == (self.columns, self.per_row):
+            return
+        self.columns, self.per_row = columns, per_row
+        for index, box in enumerate(self.toggles.values()):
+            self.toggle_row.removeWidget(box)
+            self.toggle_row.addWidget(box, index // per_row, index % per_row)
+        for index, built in enumerate(self.charts.values()):
+            self.grid.removeWidget(built.view)
+            self.grid.addWidget(built.view, index // columns, index % columns)
 
     def _clear(self) -> None:
         for box in self.toggles.values():
@@ -205,8 +228,7 @@ class VitalsChartView(QScrollArea):
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignTop)
         chart.legend().setMarkerShape(QLegend.MarkerShape.MarkerShapeCircle)
         x_axis = QDateTimeAxis()
-        x_axis.setFormat("dd MMM yy")
-        x_axis.setTickCount(5)
+        x_axis.setTickCount(4)
         y_axis = QValueAxis()
         y_axis.setLabelFormat("%g")
         y_axis.setTitleText(unit or "value")
@@ -221,6 +243,7 @@ class VitalsChartView(QScrollArea):
             for marker in chart.legend().markers(line):
                 marker.setVisible(key in visible)
         low, high = min(stamps), max(stamps)
+        x_axis.setFormat(_date_format(low, high))
         pad = max((high - low) * 0.04, DAY_MS / 2)
         x_axis.setRange(
             QDateTime.fromMSecsSinceEpoch(int(low - pad)),
@@ -231,7 +254,7 @@ class VitalsChartView(QScrollArea):
         y_axis.setTickCount(ticks)
         view = QChartView(chart, self.widget())
         view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        view.setMinimumHeight(CHART_HEIGHT)
+        view.setMinimumSize(CHART_WIDTH - 20, CHART_HEIGHT)
         view.setAccessibleName(f"{names} ({unit})" if unit else names)
         return UnitChart(unit, members, names, chart, view, y_axis, x_axis)
 

@@ -88,6 +88,8 @@ def test_the_clinician_is_one_of_the_devices_clinicians(
     assert not combo.isEditable() and combo.currentIndex() == -1
     fill(form, start=(window.session.now() + timedelta(days=1)).isoformat())
     assert submit_refused(qtbot, form) == {"clinician": "Clinician is required."}
+    if out := os.environ.get("FIELDCHART_SCREENSHOT_DIR"):
+        form.grab().save(str(Path(out) / "book-form.png"))
     combo.setFocus()
     qtbot.keyClicks(combo, "Dr Amani")  # no such user: the list does not take it
     assert combo.findText("Dr Amani") == -1 and combo.currentText() != "Dr Amani"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtCharts import QLineSeries
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.ui.preferences import Preferences
@@ -99,6 +100,18 @@ def test_ticking_a_vital_shows_its_chart_and_is_remembered(
     assert "°C" not in plot.charts
     again = _plot(qtbot, prefs, clock)
     assert "cm" in again.charts and "°C" not in again.charts
+
+
+def test_a_narrow_tab_stacks_the_charts_without_scrolling_sideways(
+    qtbot: QtBot, prefs: Preferences, clock: SettableClock
+) -> None:
+    plot = _plot(qtbot, prefs, clock)
+    assert plot.columns == 2
+    plot.resize(420, 600)
+    qtbot.waitUntil(lambda: plot.columns == 1)
+    QApplication.processEvents()
+    assert plot.horizontalScrollBar().maximum() == 0
+    assert plot.per_row == 2  # the tick boxes wrap too
 
 
 def test_no_data_says_so(qtbot: QtBot, prefs: Preferences) -> None:

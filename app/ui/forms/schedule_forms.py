@@ -183,6 +183,7 @@ class ClinicianPicker(QComboBox):
         elif me in self.names:
             self.setCurrentIndex(self.names.index(me))
         else:
+            self.setPlaceholderText("Choose a clinician")
             self.setCurrentIndex(-1)  # choose one: no silent default
 
 
