@@ -24,6 +24,7 @@ from app.domain.events import (
 )
 from app.domain.medicines import resolve_allergen
 from app.domain.reference import fold
+from app.domain.vitals_rules import check_blood_pressure
 
 # Used when the bundled list lacks a vital (keeps the domain usable with an empty catalog).
 VITAL_RANGES: dict[str, tuple[str, float, float, str]] = {
@@ -131,6 +132,8 @@ def record_vitals(
         raise ValidationError("Blood pressure needs both systolic and diastolic values", missing)
     if "systolic" in measurements and measurements["diastolic"] >= measurements["systolic"]:
         raise ValidationError("Diastolic pressure must be below systolic pressure", "diastolic")
+    if "systolic" in measurements:
+        check_blood_pressure(measurements["systolic"], measurements["diastolic"])
     bmi = None
     if "weight" in measurements and "height" in measurements:
         metres = measurements["height"] / 100

@@ -146,7 +146,14 @@ def vitals(data: Draw, model: ClinicModel, pid: str, p: PatientModel) -> Step:
         systolic = data.draw(st.integers(41, 300))
         values |= {
             "systolic": systolic,
-            "diastolic": data.draw(st.integers(20, min(systolic - 1, 200))),
+            # a plausible pair (app/domain/vitals_rules.py): pulse pressure 10-150, and
+            # under a systolic of 120 a diastolic above a quarter of it
+            "diastolic": data.draw(
+                st.integers(
+                    max(20, systolic - 150, systolic // 4 + 1 if systolic < 120 else 0),
+                    min(systolic - 10, 200),
+                )
+            ),
         }
     encounters = p.live("encounter")
     encounter = data.draw(st.none() | st.sampled_from(encounters)) if encounters else None
