@@ -1,0 +1,137 @@
+"""The reopen registry: what a draft must remember to open its form again, and how.
+
+A draft stores the form's class name and its constructor context (plain JSON): the patient
+of a chart form, the patient summary or appointment a form was opened on. Chart forms are
+rebuilt on the chart as it is now (loaded again, so pickers list today's items); forms that
+send the values the user saw (demographics, appointments) keep exactly what was seen, so an
+edit made meanwhile elsewhere is still caught. The field values themselves are restored
+generically afterwards (DraftableDialog.restore_draft).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from PySide6.QtWidgets import QComboBox, QWidget
+
+from app.services.dto import ChartView, PatientSummary
+from app.ui.forms import clinical_forms as cf
+from app.ui.forms import medication_forms as mf
+from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.patient_forms import EditDemographicsDialog, RegisterPatientDialog
+from app.ui.forms.schedule_forms import (
+    AppointmentRef,
+    BookFollowUpDialog,
+    CancelAppointmentDialog,
+    ConfirmAttendanceDialog,
+    MoveAppointmentDialog,
+)
+from app.ui.session import ClinicSession
+
+Context = dict[str, Any]
+ChartBuilder = Callable[[ClinicSession, ChartView, QWidget, Context], CommandFormDialog]
+PlainBuilder = Callable[[ClinicSession, QWidget, Context], CommandFormDialog]
+
+
+def _picked(ctx: Context) -> str | None:
+    value = ctx.get("selected")
+    return str(value) if value else None
+
+
+CHART_FORMS: dict[str, ChartBuilder] = {
+    "VitalsDialog": lambda s, chart, host, _c: cf.VitalsDialog(s, chart, host),
+    "NoteDialog": lambda s, chart, host, _c: cf.NoteDialog(s, chart, host),
+    "DiagnosisDialog": lambda s, chart, host, _c: cf.DiagnosisDialog(s, chart, host),
+    "AllergyDialog": lambda s, chart, host, _c: cf.AllergyDialog(s, chart, host),
+    "StartEncounterDialog": lambda s, chart, host, _c: cf.StartEncounterDialog(s, chart, host),
+    "PrescribeDialog": lambda s, chart, host, _c: mf.PrescribeDialog(s, chart, host),
+    "FinishEncounterDialog": lambda s, chart, host, c: cf.FinishEncounterDialog(
+        s, chart, host, _picked(c)
+    ),
+    "ResolveDiagnosisDialog": lambda s, chart, host, c: cf.ResolveDiagnosisDialog(
+        s, chart, host, _picked(c)
+    ),
+    "AllergyStatusDialog": lambda s, chart, host, c: cf.AllergyStatusDialog(
+        s, chart, host, _picked(c)
+    ),
+    "ChangeDoseDialog": lambda s, chart, host, c: mf.ChangeDoseDialog(s, chart, host, _picked(c)),
+    "DiscontinueDialog": lambda s, chart, host, c: mf.DiscontinueDialog(s, chart, host, _picked(c)),
+    "EnteredInErrorDialog": lambda s, chart, host, c: cf.EnteredInErrorDialog(
+        s, chart, host, _picked(c), str(c.get("selected_text", ""))
+    ),
+}
+
+
+def _patient(ctx: Context) -> PatientSummary | None:
+    data = ctx.get("patient")
+    return PatientSummary(**data) if isinstance(data, dict) else None
+
+
+def _appointment(ctx: Context) -> AppointmentRef:
+    return AppointmentRef(**ctx["appointment"])
+
+
+def _demographics(s: ClinicSession, host: QWidget, ctx: Context) -> CommandFormDialog:
+    patient = _patient(ctx)
+    if patient is None:
+        raise ValueError("a demographics draft without its patient")
+    return EditDemographicsDialog(s, patient, host)
+
+
+PLAIN_FORMS: dict[str, PlainBuilder] = {
+    "RegisterPatientDialog": lambda s, host, _c: RegisterPatientDialog(s, host),
+    "EditDemographicsDialog": _demographics,
+    "BookFollowUpDialog": lambda s, host, c: BookFollowUpDialog(s, _patient(c), host),
+    "MoveAppointmentDialog": lambda s, host, c: MoveAppointmentDialog(s, _appointment(c), host),
+    "CancelAppointmentDialog": lambda s, host, c: CancelAppointmentDialog(s, _appointment(c), host),
+    "ConfirmAttendanceDialog": lambda s, host, c: ConfirmAttendanceDialog(
+        s, _appointment(c), bool(c.get("attended")), host
+    ),
+}
+
+
+def describe(form: CommandFormDialog) -> tuple[str, Context] | None:
+    """(registry name, constructor context) of an open form; None for a form this registry
+    does not know (its draft cannot be reopened, so it is not kept)."""
+    name = type(form).__name__
+    ctx: Context = {}
+    if isinstance(form, cf.ChartFormDialog):
+        ctx["patient_id"] = form.patient_id
+        if isinstance(form, cf.EnteredInErrorDialog) and isinstance(form.item, QComboBox):
+            # An item missing from the chart's lists (older vitals) was added by hand.
+            ctx["selected"] = form.item.currentData()
+            ctx["selected_text"] = form.item.currentText()
+    elif isinstance(form, EditDemographicsDialog | BookFollowUpDialog):
+        ctx["patient"] = asdict(form.patient) if form.patient is not None else None
+    elif isinstance(form, MoveAppointmentDialog | CancelAppointmentDialog):
+        ctx["appointment"] = asdict(form.appointment)
+    elif isinstance(form, ConfirmAttendanceDialog):
+        ctx["appointment"] = asdict(form.appointment)
+        ctx["attended"] = form.attended
+    if name not in CHART_FORMS and name not in PLAIN_FORMS:
+        return None
+    return name, ctx
+
+
+def chart_patient(form_name: str, ctx: Context) -> str | None:
+    """The patient whose chart must be loaded before the form can be rebuilt (or None)."""
+    if form_name in CHART_FORMS:
+        return str(ctx["patient_id"])
+    return None
+
+
+def build(
+    session: ClinicSession,
+    form_name: str,
+    ctx: Context,
+    host: QWidget,
+    chart: ChartView | None = None,
+) -> CommandFormDialog:
+    """A new form like the one the draft was taken from (values not yet restored)."""
+    if form_name in CHART_FORMS:
+        if chart is None:
+            raise ValueError("a chart form needs its chart")
+        return CHART_FORMS[form_name](session, chart, host, ctx)
+    return PLAIN_FORMS[form_name](session, host, ctx)

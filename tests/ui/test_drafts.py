@@ -1,0 +1,270 @@
+"""Unsaved work survives the lock, comes back only to its user, and Esc asks before discarding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from app.ui import confirm
+from app.ui.app_controller import AppController
+from app.ui.backend import Backend
+from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.clinical_forms import NoteDialog, VitalsDialog
+from app.ui.main_window import MainView
+from app.ui.unlock_dialog import UnlockDialog
+from tests.ui.conftest import (
+    CLINICIAN,
+    CLINICIAN_PASS,
+    STAFF,
+    STAFF_PASS,
+    open_as,
+    register_patient,
+)
+from tests.ui.helpers import TIMEOUT, fill
+
+MARKER = "Qzvbnq"  # a word no file of the data directory may hold in plaintext
+NOTE = (
+    f"{MARKER} presented with three days of fever, headache and joint pains. "
+    "No rash, no neck stiffness. Drinking well; passing urine normally. "
+    "Malaria RDT positive; started on artemether-lumefantrine, first dose given here. "
+    "Advised fluids, paracetamol for fever, and to return at once if vomiting or drowsy."
+)
+
+
+@dataclass
+class Asked:
+    """Stands in for the question box: records each question, answers from a queue (or
+    keeps the answer callback for the test to call)."""
+
+    answers: list[str] = field(default_factory=list)
+    questions: list[confirm.Question] = field(default_factory=list)
+    waiting: list[confirm.Answer] = field(default_factory=list)
+
+    def __call__(self, parent: QWidget, question: confirm.Question, answer: confirm.Answer) -> None:
+        self.questions.append(question)
+        if self.answers:
+            answer(self.answers.pop(0))
+        else:
+            self.waiting.append(answer)
+
+
+@pytest.fixture
+def asked() -> Iterator[Asked]:
+    fake = Asked()
+    previous = confirm.use(fake)
+    yield fake
+    confirm.use(previous)
+
+
+def _open_note(qtbot: QtBot, window: MainView, patient_id: str) -> NoteDialog:
+    chart = window.chart
+    chart.show_patient(patient_id)
+    qtbot.waitUntil(lambda: chart.current is not None, timeout=TIMEOUT)
+    chart.chart_actions.last_form = None
+    chart.chart_actions.actions["note"].trigger()
+    qtbot.waitUntil(lambda: chart.chart_actions.last_form is not None, timeout=TIMEOUT)
+    form = chart.chart_actions.last_form
+    assert isinstance(form, NoteDialog)
+    qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+    return form
+
+
+def _type_note(qtbot: QtBot, form: NoteDialog) -> None:
+    """Type with the keyboard into the field that has the focus (the note, first in the form;
+    a click puts it there where the form has not focused it yet)."""
+    if form.focusWidget() is not form.body:
+        QTest.mouseClick(form.body.viewport(), Qt.MouseButton.LeftButton)
+    focused = form.focusWidget()
+    assert focused is form.body
+    QTest.keyClicks(focused, NOTE)
+    assert form.body.toPlainText() == NOTE
+
+
+def _idle_lock(qtbot: QtBot, controller: AppController) -> None:
+    """Drive the idle check directly: no input since the lock was armed, time is up."""
+    timeout = controller.idle.timeout_ms
+    controller.idle.set_timeout_ms(0)
+    controller.idle._tick()
+    controller.idle.set_timeout_ms(timeout)  # or the next session would lock at once
+    qtbot.waitUntil(lambda: controller.window is None, timeout=TIMEOUT)
+    assert isinstance(controller.dialog, UnlockDialog)
+
+
+def _restored(qtbot: QtBot, controller: AppController, count: int = 1) -> list[CommandFormDialog]:
+    qtbot.waitUntil(lambda: len(controller.drafts.restored) >= count, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)
+    return controller.drafts.restored
+
+
+def _open_forms(window: MainView) -> list[CommandFormDialog]:
+    return [f for f in window.findChildren(CommandFormDialog) if f.isVisible()]
+
+
+def _plaintext_hits(*places: Path) -> list[str]:
+    found = []
+    for place in places:
+        files = [place] if place.is_file() else [p for p in place.rglob("*") if p.is_file()]
+        found += [str(p) for p in files if MARKER.encode() in p.read_bytes()]
+    return found
+
+
+def test_a_note_typed_before_the_idle_lock_comes_back_to_the_same_user(
+    qtbot: QtBot,
+    controller: AppController,
+    seeded: Backend,
+    asked: Asked,
+    settings_path: Path,
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    form = _open_note(qtbot, window, patient_id)
+    _type_note(qtbot, form)
+    command_id, title = form.command_id, form.windowTitle()
+
+    _idle_lock(qtbot, controller)
+    assert asked.questions == []  # locking never asks: it keeps the draft instead
+    # The draft is in the vault, encrypted: no file of the data directory, nor the
+    # preferences file, holds what was typed.
+    assert _plaintext_hits(seeded.data_dir, settings_path) == []
+
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    [again] = _restored(qtbot, controller)
+    assert isinstance(again, NoteDialog) and again.isVisible()
+    assert again.body.toPlainText() == NOTE
+    assert again.windowTitle() == title and again.command_id == command_id
+    assert again.draft_notice.text().startswith(f"Your unsaved changes to {title} were restored")
+    assert controller.drafts.notice == again.draft_notice.text()
+    assert asked.questions == []  # the same user, straight back: no question
+    qtbot.waitUntil(lambda: window.chart.patient_id == patient_id, timeout=TIMEOUT)
+
+    # Saving it records the note, and the draft is gone: the next unlock brings nothing back.
+    again.submit()
+    qtbot.waitUntil(lambda: again.last_changes is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)
+    controller.lock()
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)
+    assert controller.drafts.restored == [] and _open_forms(window) == []
+    assert asked.questions == []
+
+
+def test_another_user_sees_nothing_and_the_owner_gets_the_draft_back(
+    qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    _type_note(qtbot, _open_note(qtbot, window, patient_id))
+    _idle_lock(qtbot, controller)
+
+    window = open_as(controller, qtbot, STAFF, STAFF_PASS)
+    qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)
+    assert controller.drafts.restored == [] and _open_forms(window) == []
+    assert asked.questions == []
+    controller.lock()
+
+    # The owner is asked (someone else signed in meanwhile) and chooses "Not now" ...
+    asked.answers = ["later"]
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    qtbot.waitUntil(lambda: len(asked.questions) == 1, timeout=TIMEOUT)
+    question = asked.questions[0]
+    assert question.text == "You have 1 unsaved form from an earlier session."
+    assert "• Write note — Otieno, Juma (from " in question.detail
+    assert [key for key, _ in question.choices] == ["restore", "discard", "later"]
+    assert controller.drafts.restored == [] and _open_forms(window) == []
+    controller.lock()
+
+    # ... so it is offered again next time, and restored on request.
+    asked.answers = ["restore"]
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    [again] = _restored(qtbot, controller)
+    assert len(asked.questions) == 2
+    assert isinstance(again, NoteDialog) and again.body.toPlainText() == NOTE
+
+
+def test_discarding_offered_drafts_drops_them(
+    qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    _type_note(qtbot, _open_note(qtbot, window, patient_id))
+    controller.lock()
+    open_as(controller, qtbot, STAFF, STAFF_PASS)
+    controller.lock()
+    asked.answers = ["discard"]
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    qtbot.waitUntil(lambda: len(asked.questions) == 1 and controller.ops.idle, timeout=TIMEOUT)
+    controller.lock()
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)
+    assert len(asked.questions) == 1 and _open_forms(window) == []
+
+
+def test_every_kind_of_field_comes_back_as_it_was(
+    qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    chart = window.chart
+    chart.show_patient(patient_id)
+    qtbot.waitUntil(lambda: chart.current is not None, timeout=TIMEOUT)
+    chart.chart_actions.open("vitals")
+    vitals = chart.chart_actions.last_form
+    assert isinstance(vitals, VitalsDialog)
+    fill(vitals, systolic="128", heart_rate="88", taken_at="2026-11-20T08:15:00+00:00")
+    before = vitals.field_values()
+    assert before["taken_at"]["value"]["touched"] is True
+    controller.lock()
+
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    [again] = _restored(qtbot, controller)
+    assert isinstance(again, VitalsDialog)
+    assert again.field_values() == before
+    assert again.has_changes()
+
+
+def test_esc_with_changes_asks_and_keep_editing_keeps_the_text(
+    qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    form = _open_note(qtbot, window, patient_id)
+    _type_note(qtbot, form)
+
+    asked.answers = ["keep"]
+    QTest.keyClick(form.body, Qt.Key.Key_Escape)
+    assert [q.text for q in asked.questions] == [f"Discard your changes to {form.windowTitle()}?"]
+    assert [label for _, label in asked.questions[0].choices] == ["Keep editing", "Discard"]
+    assert form.isVisible() and form.body.toPlainText() == NOTE
+
+    # Cancel and the window's close button ask too; "Discard" closes the form.
+    asked.answers = ["keep"]
+    form.buttons.button(form.buttons.StandardButton.Cancel).click()
+    assert len(asked.questions) == 2 and form.isVisible()
+    form.close()
+    assert len(asked.questions) == 3 and form.isVisible()
+    assert len(asked.waiting) == 1  # the close button's question is still open
+    asked.waiting.pop()("discard")
+    assert not form.isVisible()
+
+
+def test_esc_without_changes_closes_at_once(
+    qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    form = _open_note(qtbot, window, patient_id)
+    QTest.keyClick(form.body, Qt.Key.Key_Escape)
+    assert asked.questions == [] and not form.isVisible()
+    # A form typed into and emptied again has no changes either.
+    form = _open_note(qtbot, window, patient_id)
+    QTest.keyClicks(form.body, "x")
+    QTest.keyClick(form.body, Qt.Key.Key_Backspace)
+    QTest.keyClick(form.body, Qt.Key.Key_Escape)
+    assert asked.questions == [] and not form.isVisible()
