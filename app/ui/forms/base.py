@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QDateTime, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QDateTime, QEvent, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QComboBox,
     QDateTimeEdit,
     QDialogButtonBox,
@@ -30,8 +31,15 @@ from app.services.dto import Changes
 from app.ui import formatting
 from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.forms.draftable import DraftableDialog
+from app.ui.forms.keyboard import FormKeyboard
 from app.ui.session import ClinicSession
-from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary, mark_invalid
+from app.ui.widgets import (
+    ErrorLabelWidget,
+    hint_label,
+    make_primary,
+    mark_invalid,
+    scrolling_layout,
+)
 
 
 class FieldRow:
@@ -72,19 +80,24 @@ class CommandFormDialog(DraftableDialog):
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.form.setVerticalSpacing(8)
-        outer.addLayout(self.form)
-        outer.addStretch(1)
+        # The fields scroll when the dialog would be taller than the screen (1366×768 at 150 %).
+        self.fields = scrolling_layout(self.form, self)
+        outer.addWidget(self.fields, 1)
         self.buttons = QDialogButtonBox(self)
         self.save_button = self.buttons.addButton(
             self.SAVE_LABEL, QDialogButtonBox.ButtonRole.AcceptRole
         )
-        make_primary(self.save_button)
-        self.save_button.setDefault(True)
+        make_primary(self.save_button)  # not QDialog's default button: Enter moves on
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         outer.addWidget(self.buttons)
-        QShortcut(QKeySequence("Ctrl+Return"), self, self.submit)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):  # Ctrl+Enter: the keypad's Enter
+            QShortcut(QKeySequence(keys), self, self.submit)
+        # Tab order and first focus are set when the form is shown, after the fields exist.
+        self.keyboard = FormKeyboard(
+            self, lambda: [row.widget for row in self.rows.values()], self._tab_buttons
+        )
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -105,6 +118,11 @@ class CommandFormDialog(DraftableDialog):
         self.form.addRow(caption, box)
         self.rows[name] = FieldRow(name, caption, widget, error)
         return widget
+
+    def _tab_buttons(self) -> list[QAbstractButton]:
+        """Save, then the other buttons (Cancel), after the last field."""
+        others = [b for b in self.buttons.buttons() if b is not self.save_button]
+        return [self.save_button, *others]
 
     def set_row_visible(self, name: str, visible: bool) -> None:
         self.form.setRowVisible(self.rows[name].label, visible)
@@ -223,6 +241,19 @@ class TimeField(QDateTimeEdit):
         self.setDisplayFormat("dd MMM yyyy  HH:mm")
         self.touched = touched
         self.dateTimeChanged.connect(self._touch)
+
+    def event(self, event: QEvent) -> bool:
+        """Tab leaves the field, as in every other field (QDateTimeEdit would step through
+        day, month, year, hour and minute); ← → and Ctrl+← → move between those parts."""
+        if (
+            isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
+            and not event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            QWidget.focusNextPrevChild(self, event.key() == Qt.Key.Key_Tab)
+            return True
+        return super().event(event)
 
     def _touch(self, _value: Any) -> None:
         self.touched = True
