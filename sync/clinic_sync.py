@@ -28,6 +28,7 @@ from app.services.sync_status import (
     Resolution,
     SyncState,
     SyncStatus,
+    VaultLockedError,
 )
 from sync.engine import SyncEngine
 from sync.fhir.auth import BearerAuth, NoAuth, SmartBackendAuth
@@ -206,13 +207,13 @@ class ClinicSync:
     def _counts(self) -> dict[str, int]:
         try:
             return self._gateway.counts()
-        except Exception:  # locked meanwhile: report nothing rather than fail
+        except VaultLockedError:  # locked meanwhile: report nothing rather than fail
             return {}
 
     def _attention(self) -> list[AttentionItem]:
         try:
             overview = self._clinic.queries.sync_overview()
-        except Exception:
+        except VaultLockedError:  # locked meanwhile: the list is empty, not an error
             return []
         items = []
         for a in overview.attention:

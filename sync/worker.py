@@ -22,6 +22,7 @@ from app.services.sync_status import (
     SyncProgress,
     SyncState,
     SyncStatus,
+    VaultLockedError,
 )
 from sync.fhir.errors import FhirError, RateLimitedError, TlsError
 
@@ -235,7 +236,7 @@ class SyncWorker:
     def _count_fields(self) -> dict[str, int]:
         try:
             counts = self._counts()
-        except Exception:  # a locked vault must not break status reporting
+        except VaultLockedError:  # a locked vault must not break status reporting
             return {}
         return {
             "pending": counts.get(OutboxStatus.PENDING, 0),

@@ -6,21 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
-from platformdirs import user_data_dir
-
 from app.commandline.passphrases import read_passphrase
 from app.services.clinic import Clinic, open_clinic
 from app.services.clock import configured_clock
+from app.store.location import default_data_dir
 from app.store.vault import Vault
 
 PASSPHRASE_ENV = "FIELDCHART_PASSPHRASE"
 USER_ENV = "FIELDCHART_USER"
-
-
-def default_data_dir() -> Path:
-    """The embedded default: a vault in the platform's per-user data directory."""
-    env = os.environ.get("FIELDCHART_DATA_DIR")
-    return Path(env) if env else Path(user_data_dir("FieldChart", appauthor=False)) / "vault"
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:

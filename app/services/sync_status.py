@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-# Sync and the UI read outbox states from here, not from the store.
+# Sync and the UI read outbox states, and the error a locked vault raises, from here.
+from app.store.errors import VaultLockedError as VaultLockedError
 from app.store.outbox import OutboxStatus as OutboxStatus
 
 

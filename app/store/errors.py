@@ -90,6 +90,14 @@ class UserExistsError(StoreError):
     pass
 
 
+class InvalidUserNameError(StoreError, ValueError):
+    """A user name outside the allowed pattern (a ValueError: bad input, nothing changed)."""
+
+
+class WeakPassphraseError(StoreError, ValueError):
+    """A new passphrase shorter than the minimum (a ValueError: bad input, nothing changed)."""
+
+
 class UserDisabledError(CredentialsError):
     pass
 
