@@ -116,7 +116,7 @@ def _record(t: SelfTest) -> None:
     from app.domain import commands as c
 
     clinic = t.state["clinic"] = _unlock(t)
-    actor = clinic.vault.actor
+    actor = clinic.actor
     catalog = t.state["catalog"]
     code = "I10" if "I10" in catalog.icd10 else sorted(catalog.icd10)[0]
     patient = clinic.commands.execute(
@@ -136,7 +136,7 @@ def _verify(t: SelfTest) -> None:
     clinic = t.state["clinic"]
     report = clinic.vault.events.verify()
     _check(report.events >= 4, "verify log", f"only {report.events} events were recorded")
-    chart = clinic.queries.chart(t.state["patient"], clinic.vault.actor, record_view=False)
+    chart = clinic.queries.chart(t.state["patient"], clinic.actor, record_view=False)
     _check(
         chart.patient.family == FAMILY and len(chart.problems) == 1 and len(chart.notes) == 1,
         "verify log",
@@ -161,7 +161,7 @@ def _no_plaintext(t: SelfTest) -> None:
 def _reopen(t: SelfTest) -> None:
     t.state.pop("clinic").close()
     clinic = t.state["clinic"] = _unlock(t)
-    chart = clinic.queries.chart(t.state["patient"], clinic.vault.actor, record_view=False)
+    chart = clinic.queries.chart(t.state["patient"], clinic.actor, record_view=False)
     _check(chart == t.state["chart"], "reopen", "the chart differs after locking and unlocking")
 
 

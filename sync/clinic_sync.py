@@ -187,7 +187,7 @@ class ClinicSync:
                 field=detail.field,
                 value=value,
             ),
-            self._actor or self._clinic.vault.actor,
+            self._actor or self._clinic.actor,
         )
         self.sync_now()
         self._publish(self.status())

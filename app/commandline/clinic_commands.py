@@ -85,7 +85,7 @@ def refusal(exc: DomainError) -> dict[str, Any]:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     clinic = clinic_from(args)
-    actor = clinic.vault.actor
+    actor = clinic.actor
     refused = 0
     try:
         for number, line in enumerate(sys.stdin, start=1):
@@ -149,7 +149,7 @@ def cmd_chart(args: argparse.Namespace) -> int:
     as_of = _instant(args.as_of) if args.as_of else None
     clinic = clinic_from(args)
     try:
-        view = clinic.queries.chart(args.patient_id, clinic.vault.actor, as_of)
+        view = clinic.queries.chart(args.patient_id, clinic.actor, as_of)
     except DomainError as exc:
         raise CliError(exc.message) from None
     finally:

@@ -114,7 +114,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     values = _config(args)
     clinic = clinic_from(args)
     try:
-        actor = clinic.vault.actor
+        actor = clinic.actor
         current = clinic.settings.get()
         public_jwk = None
         if values.get("auth_mode") == "smart-backend" and not current.smart_private_key_pem:

@@ -44,7 +44,7 @@ class ClinicSession(QObject):
         self.backend = backend
         self.ops = ops
         self.prefs = prefs
-        self.actor: Actor = clinic.vault.actor
+        self.actor: Actor = clinic.actor
         self.catalog = backend.catalog
         self.sync = SyncBridge(backend.sync_for(clinic), ops, self)
 
