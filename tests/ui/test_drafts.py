@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.ui import confirm
@@ -268,3 +268,56 @@ def test_esc_without_changes_closes_at_once(
     QTest.keyClick(form.body, Qt.Key.Key_Backspace)
     QTest.keyClick(form.body, Qt.Key.Key_Escape)
     assert asked.questions == [] and not form.isVisible()
+
+
+def test_a_registration_form_comes_back_and_saving_it_opens_the_chart(
+    qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
+) -> None:
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window.new_patient()
+    form = window.last_form
+    assert form is not None
+    fill(form, given="Neema", family="Mollel", birth_date="1990-05-02", sex="female")
+    controller.lock()
+
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    [again] = _restored(qtbot, controller)
+    assert again.windowTitle() == "New patient"
+    assert {k: v["value"] for k, v in again.field_values().items() if k != "sex"} == {
+        "given": "Neema",
+        "family": "Mollel",
+        "birth_date": "1990-05-02",
+        "phone": "",
+        "address": "",
+        "identifier_system": {"data": None, "text": "National ID"},
+        "identifier_value": "",
+    }
+    assert again.field_values()["sex"]["value"]["data"] == "female"
+    again.submit()
+    qtbot.waitUntil(lambda: again.last_changes is not None, timeout=TIMEOUT)
+    assert again.last_changes is not None
+    patient_id = again.last_changes.patient_id
+    qtbot.waitUntil(lambda: window.chart.patient_id == patient_id, timeout=TIMEOUT)
+
+
+def test_the_default_question_is_a_box_whose_buttons_answer(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    answers: list[str] = []
+    question = confirm.Question(
+        "Discard your changes to Write note?",
+        (("keep", "Keep editing"), ("discard", "Discard")),
+        escape="keep",
+    )
+    for label, expected in (("Discard", "discard"), (None, "keep")):
+        confirm.ask(window, question, answers.append)
+        box = window.findChild(QMessageBox, "confirmQuestion")
+        assert isinstance(box, QMessageBox) and box.isVisible()
+        assert box.defaultButton().text() == "Keep editing"  # Enter keeps the work
+        if label is None:
+            box.reject()  # Esc / the close button
+        else:
+            next(b for b in box.buttons() if b.text() == label).click()
+        assert answers[-1] == expected
+        qtbot.waitUntil(lambda: window.findChild(QMessageBox, "confirmQuestion") is None)
