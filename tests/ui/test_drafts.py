@@ -17,6 +17,7 @@ from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.clinical_forms import NoteDialog, VitalsDialog
+from app.ui.forms.schedule_forms import BookFollowUpDialog
 from app.ui.main_window import MainView
 from app.ui.unlock_dialog import UnlockDialog
 from tests.ui.conftest import (
@@ -321,3 +322,26 @@ def test_the_default_question_is_a_box_whose_buttons_answer(
             next(b for b in box.buttons() if b.text() == label).click()
         assert answers[-1] == expected
         qtbot.waitUntil(lambda: window.findChild(QMessageBox, "confirmQuestion") is None)
+
+
+def test_a_follow_up_booked_from_the_schedule_keeps_its_patient_search(
+    qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window.schedule.book()
+    form = window.schedule.last_form
+    assert isinstance(form, BookFollowUpDialog) and form.picker is not None
+    picker = form.picker
+    QTest.keyClicks(picker.query, "Otieno")
+    qtbot.waitUntil(lambda: picker.patient_id() == patient_id, timeout=TIMEOUT)
+    fill(form, reason="Review the malaria treatment")
+    controller.lock()
+
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    [again] = _restored(qtbot, controller)
+    assert isinstance(again, BookFollowUpDialog) and again.picker is not None
+    assert again.picker.query.text() == "Otieno"
+    # The search runs again from the restored text and finds the patient.
+    qtbot.waitUntil(lambda: again.picker.patient_id() == patient_id, timeout=TIMEOUT)  # type: ignore[union-attr]
+    assert again.field_values()["reason"]["value"] == "Review the malaria treatment"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import shiboken6
-from PySide6.QtCore import QDateTime
+from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QBoxLayout,
@@ -32,7 +32,7 @@ from app.ui.session import ClinicSession
 from app.ui.widgets import hint_label
 
 KEEP, DISCARD = "keep", "discard"
-_SKIP = object()  # a widget this walk does not know (e.g. the patient search): not kept
+_SKIP = object()  # a widget this walk does not know: not kept
 
 
 class RowLike(Protocol):
@@ -60,7 +60,15 @@ def read_value(widget: QWidget) -> Any:
         return widget.value()
     if isinstance(widget, QAbstractButton) and widget.isCheckable():
         return widget.isChecked()
+    parts = [read_value(child) for child in _parts(widget)]
+    if any(part is not _SKIP for part in parts):
+        # A composite input (e.g. the patient search: query and results), part by part.
+        return {"parts": [None if part is _SKIP else part for part in parts]}
     return _SKIP
+
+
+def _parts(widget: QWidget) -> list[QWidget]:
+    return widget.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
 
 
 def write_value(widget: QWidget, value: Any) -> None:
@@ -90,6 +98,11 @@ def write_value(widget: QWidget, value: Any) -> None:
         widget.setValue(float(value))
     elif isinstance(widget, QAbstractButton) and isinstance(value, bool):
         widget.setChecked(value)
+    elif isinstance(value, dict) and isinstance(value.get("parts"), list):
+        # Parts are put back in order; a search re-runs from its restored query text.
+        for child, part in zip(_parts(widget), value["parts"], strict=False):
+            if part is not None:
+                write_value(child, part)
 
 
 class DraftableDialog(QDialog):
