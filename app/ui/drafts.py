@@ -50,22 +50,20 @@ class DraftKeeper(QObject):
     def keep(self, session: ClinicSession, window: QWidget) -> None:
         """Save every open form with changes as a draft of the session's user."""
         forms = [f for f in window.findChildren(CommandFormDialog) if f.isVisible()]
+        for form in forms:
+            form.closing_for_lock = True  # close without asking; the draft stays stored
         kept: list[DraftForm] = []
         drop: list[str] = []
         for form in forms:
-            form.closing_for_lock = True  # close without asking; the draft stays stored
-            if not form.has_changes():
-                if form.draft_stored:
-                    drop.append(form.command_id)  # reopened, then emptied again on purpose
+            try:
+                captured = self._capture(form)
+            except Exception as exc:  # one odd form must not stop the lock or the other drafts
+                log.error("could not capture a %s: %s", type(form).__name__, type(exc).__name__)
                 continue
-            described = reopen.describe(form)
-            if described is None:
-                log.warning("an open %s cannot be kept as a draft", type(form).__name__)
-                continue
-            name, context = described
-            kept.append(
-                DraftForm(form.command_id, name, form.windowTitle(), context, form.field_values())
-            )
+            if captured is not None:
+                kept.append(captured)
+            elif form.draft_stored and not form.has_changes():
+                drop.append(form.command_id)  # reopened, then emptied again on purpose
         self._last_user, self._last_kept = session.actor.user, set()
         if not kept and not drop:
             return
@@ -75,6 +73,17 @@ class DraftKeeper(QObject):
             log.error("could not keep %d draft(s): %s", len(kept), type(exc).__name__)
             return
         self._last_kept = {f.draft_id for f in kept}
+
+    @staticmethod
+    def _capture(form: CommandFormDialog) -> DraftForm | None:
+        if not form.has_changes():
+            return None
+        described = reopen.describe(form)
+        if described is None:
+            log.warning("an open %s cannot be kept as a draft", type(form).__name__)
+            return None
+        name, context = described
+        return DraftForm(form.command_id, name, form.windowTitle(), context, form.field_values())
 
     # -- a new session -----------------------------------------------------------------------
 

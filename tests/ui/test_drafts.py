@@ -12,14 +12,17 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
+from app.services.drafts import STALE_AFTER_DAYS
 from app.ui import confirm
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
+from app.ui.forms import reopen
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.clinical_forms import NoteDialog, VitalsDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog
 from app.ui.main_window import MainView
 from app.ui.unlock_dialog import UnlockDialog
+from tests.clock import SettableClock
 from tests.ui.conftest import (
     CLINICIAN,
     CLINICIAN_PASS,
@@ -345,3 +348,39 @@ def test_a_follow_up_booked_from_the_schedule_keeps_its_patient_search(
     # The search runs again from the restored text and finds the patient.
     qtbot.waitUntil(lambda: again.picker.patient_id() == patient_id, timeout=TIMEOUT)  # type: ignore[union-attr]
     assert again.field_values()["reason"]["value"] == "Review the malaria treatment"
+
+
+def test_an_old_draft_is_offered_with_its_age_even_to_the_same_user(
+    qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked, clock: SettableClock
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    _type_note(qtbot, _open_note(qtbot, window, patient_id))
+    controller.lock()
+    clock.advance(days=STALE_AFTER_DAYS + 6)
+    asked.answers = ["restore"]
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    [again] = _restored(qtbot, controller)
+    [question] = asked.questions
+    assert f"— {STALE_AFTER_DAYS + 6} days old)" in question.detail
+    assert isinstance(again, NoteDialog) and again.body.toPlainText() == NOTE
+
+
+def test_a_form_that_cannot_be_captured_does_not_stop_the_lock(
+    qtbot: QtBot,
+    controller: AppController,
+    seeded: Backend,
+    asked: Asked,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    _type_note(qtbot, _open_note(qtbot, window, patient_id))
+
+    def broken(form: CommandFormDialog) -> None:
+        raise RuntimeError("cannot describe")
+
+    monkeypatch.setattr(reopen, "describe", broken)
+    controller.lock()
+    assert controller.window is None and controller.session is None
+    assert isinstance(controller.dialog, UnlockDialog)
