@@ -18,10 +18,12 @@ from app.services.clock import Clock, configured_clock, system_clock
 from app.services.sync_status import SyncControl, UnconfiguredSync
 from app.store.crypto import RFC9106_SECOND, KdfParams
 from app.store.errors import (
+    InvalidUserNameError,
     StoreError,
     UnknownUserError,
     UserDisabledError,
     UserExistsError,
+    WeakPassphraseError,
     WrongPassphraseError,
     WrongRecoverySecretError,
 )
@@ -41,9 +43,10 @@ def _plain_errors(field_of: Callable[[Exception], str | None] = lambda _e: None)
 
 
 def _user_field(exc: Exception) -> str | None:
-    if isinstance(exc, UserExistsError) or "user name" in str(exc):
+    """The form field a store error is about, by its type (never by its wording)."""
+    if isinstance(exc, UserExistsError | InvalidUserNameError):
         return "name"
-    if "passphrase" in str(exc):
+    if isinstance(exc, WeakPassphraseError | WrongPassphraseError):
         return "passphrase"
     return None
 
@@ -82,7 +85,7 @@ class VaultUsers:
 def _passphrase_field(exc: Exception) -> str | None:
     if isinstance(exc, WrongPassphraseError):
         return "current"
-    return "new" if "passphrase" in str(exc) else None
+    return "new" if isinstance(exc, WeakPassphraseError) else None
 
 
 def _recovery_field(exc: Exception) -> str | None:
@@ -90,7 +93,7 @@ def _recovery_field(exc: Exception) -> str | None:
         return "secret"
     if isinstance(exc, UnknownUserError | UserDisabledError):
         return "user"
-    return "new" if "passphrase" in str(exc) else None
+    return "new" if isinstance(exc, WeakPassphraseError) else None
 
 
 def _real_sync(clinic: Clinic) -> SyncControl:
@@ -183,8 +186,8 @@ def render_main_window(
 
 def run_desktop(data_dir: str | None) -> int:
     """Open the desktop app on `data_dir` (default: the platform's data directory)."""
-    from app.commandline.context import default_data_dir
     from app.logging_setup import configure_logging
+    from app.store.location import default_data_dir
 
     configure_logging()
     from app.ui.desktop import run  # Qt is imported only when the app is wanted

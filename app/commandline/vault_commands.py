@@ -1,4 +1,4 @@
-"""`init`, `user add|list|disable`, `passwd`, `recover` and `verify`."""
+"""`init`, `user add|list|disable|enable`, `passwd`, `recover` and `verify`."""
 
 from __future__ import annotations
 
@@ -53,6 +53,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--user", required=True)
     add_credentials(p, user_flag="--as")
     p.set_defaults(run=cmd_user_disable)
+    p = user_sub.add_parser(
+        "enable", help="enable a disabled user again, with a new passphrase (admin)"
+    )
+    add_data_dir(p)
+    p.add_argument("--user", required=True)
+    add_credentials(p, user_flag="--as")
+    p.add_argument(
+        "--new-passphrase-file",
+        type=Path,
+        help=f"the user's new passphrase (else ${NEW_PASSPHRASE_ENV}, else a prompt)",
+    )
+    p.set_defaults(run=cmd_user_enable)
 
     p = sub.add_parser("passwd", help="change your passphrase (rewraps your key slot)")
     add_data_dir(p)
@@ -135,6 +147,22 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
     finally:
         vault.lock()
     print(f"disabled user '{args.user}'")
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    vault = unlocked_vault(args)
+    try:
+        passphrase = read_passphrase(
+            args.new_passphrase_file,
+            NEW_PASSPHRASE_ENV,
+            f"New passphrase for {args.user}: ",
+            confirm=True,
+        )
+        vault.enable_user(args.user, passphrase)
+    finally:
+        vault.lock()
+    print(f"enabled user '{args.user}' with a new passphrase")
     return 0
 
 

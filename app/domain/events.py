@@ -254,6 +254,27 @@ class ChartViewed(DomainEvent):
     patient_id: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class AdminActionRecorded(DomainEvent):
+    """A change to users, passphrases or device settings, in the device's audit stream. Never
+    carries a secret: names of users and of changed settings only."""
+
+    action: str  # UserAdded, UserDisabled, UserEnabled, PassphraseChanged, PassphraseReset, ...
+    subject: str = ""  # the user acted on
+    detail: str = ""  # a role, "recovery secret", the names of the settings changed
+    occurred_at: str = ""  # when it happened, if before this event was written (vault locked)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnlockFailed(DomainEvent):
+    """A refused unlock, kept beside the locked vault and written here at the next unlock. The
+    name is kept only if it is a user of the vault (a passphrase typed as a name is not)."""
+
+    user: str  # "" when the name tried is not a user of this vault
+    reason: str  # wrong-passphrase, wrong-recovery-secret, unknown-user, disabled-user, ...
+    failed_at: str
+
+
 # -- versions received from the central server ----------------------------------------------
 
 
@@ -309,6 +330,8 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     AppointmentMissed,
     EnteredInError,
     ChartViewed,
+    AdminActionRecorded,
+    UnlockFailed,
     PatientVersionReceived,
     ItemVersionReceived,
     SyncConflictResolved,

@@ -1,4 +1,5 @@
-"""Audit: who did what to which chart and who viewed which chart, when."""
+"""Audit: who did what to which chart and who viewed which chart, when; and, from the device's
+audit stream, admin actions (users, passphrases, settings) and refused unlocks."""
 
 from __future__ import annotations
 
@@ -21,26 +22,34 @@ entries = Table(
     Column("action", String, nullable=False),
     Column("patient_id", String),
     Column("command_id", String, nullable=False),
+    Column("subject", String, nullable=False),
+    Column("detail", String, nullable=False),
     Index("ix_au_patient", "patient_id", "position", info=READ_ONLY),
 )
 
 
 def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
-    patient_id = event.patient_id if isinstance(event, ev.ChartViewed) else patient_of(record)
     meta = record.metadata
-    w.insert(
-        entries,
-        {
-            "position": record.position,
-            "at": meta.recorded_at,
-            "user": meta.user,
-            "role": meta.role,
-            "device_id": meta.device_id,
-            "action": record.type,
-            "patient_id": patient_id,
-            "command_id": meta.command_id,
-        },
-    )
+    row = {
+        "position": record.position,
+        "at": meta.recorded_at,
+        "user": meta.user,
+        "role": meta.role,
+        "device_id": meta.device_id,
+        "action": record.type,
+        "patient_id": patient_of(record),
+        "command_id": meta.command_id,
+        "subject": "",
+        "detail": "",
+    }
+    if isinstance(event, ev.ChartViewed):
+        row["patient_id"] = event.patient_id
+    elif isinstance(event, ev.AdminActionRecorded):
+        row.update(action=event.action, subject=event.subject, detail=event.detail)
+        row["at"] = event.occurred_at or meta.recorded_at
+    elif isinstance(event, ev.UnlockFailed):
+        row.update(user=event.user, detail=event.reason, at=event.failed_at or meta.recorded_at)
+    w.insert(entries, row)
 
 
 def recent(

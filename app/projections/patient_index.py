@@ -1,4 +1,13 @@
-"""Patient index: search by name prefix, identifier or birth date (accent/case-insensitive)."""
+"""Patient index: search by name prefix, identifier (or its prefix), patient id prefix, phone
+number or birth date (accent/case-insensitive).
+
+Phone numbers are compared as digits only (see docs/decisions.md): a query of six digits or
+more, written as a phone number may be ("+254 712 480 316", "0712-480316"), finds patients
+whose phone holds it. Of a query with nine digits or more only the last nine count (a
+national number without trunk 0 or country code: "0712480316" and "+254712480316" both find
+"+254 712 480 316"); a shorter one loses a leading trunk 0 and must appear somewhere in the
+number.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,7 @@ import re
 from functools import singledispatch
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, String, Table, Text, select
+from sqlalchemy import Column, ColumnElement, Connection, Index, String, Table, Text, select
 
 from app.domain import events as ev
 from app.domain.reference import fold
@@ -23,6 +32,7 @@ patients = Table(
     Column("birth_date", String, nullable=False),
     Column("sex", String, nullable=False),
     Column("phone", Text),
+    Column("phone_digits", Text, nullable=False),  # the phone's digits only, for search
     Column("address", Text),
     Column("identifiers", Text, nullable=False),
     Column("sort_key", Text, nullable=False),
@@ -46,6 +56,40 @@ identifiers = Table(
 
 TOKEN = re.compile(r"[\w]+", re.UNICODE)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PHONE = re.compile(r"^\+?[\d\s().-]+$")
+NOT_DIGIT = re.compile(r"\D")
+MIN_PHONE_DIGITS = 6
+NATIONAL_DIGITS = 9  # of a whole number typed in any form, the last nine are compared
+MIN_ID_PREFIX = 4
+ID_PREFIX = re.compile(r"^[0-9a-f-]{4,36}$")
+
+
+def phone_digits(phone: str | None) -> str:
+    return NOT_DIGIT.sub("", phone or "")
+
+
+def phone_query(text: str) -> str | None:
+    """The digits to look for in phone numbers, or None if `text` is not a phone number."""
+    if not PHONE.match(text) or DATE.match(text):
+        return None
+    digits = phone_digits(text)
+    if len(digits) < MIN_PHONE_DIGITS:
+        return None
+    if len(digits) >= NATIONAL_DIGITS:
+        return digits[-NATIONAL_DIGITS:]
+    return digits[1:] if digits.startswith("0") else digits
+
+
+def id_prefix_query(text: str) -> str | None:
+    """A prefix of a patient id (a UUID): four or more of its characters, with a digit or a
+    hyphen in it unless it is eight or more long (so that a name such as "Abbe" or "Dede"
+    finds no patient by the first letters of their id)."""
+    query = text.lower()
+    if not ID_PREFIX.match(query):
+        return None
+    if len(query) < 8 and not any(ch.isdigit() or ch == "-" for ch in query):
+        return None
+    return query
 
 
 def tokens(*names: str | None) -> set[str]:
@@ -97,6 +141,7 @@ def _(event: ev.PatientRegistered, w: Writes, record: RecordedEvent) -> None:
             "birth_date": event.birth_date,
             "sex": event.sex,
             "phone": event.phone,
+            "phone_digits": phone_digits(event.phone),
             "address": event.address,
             "identifiers": json.dumps(event.identifiers, sort_keys=True),
             "sort_key": f"{fold(event.family)}\x00{fold(event.given)}",
@@ -120,6 +165,8 @@ def _(event: ev.DemographicsUpdated, w: Writes, record: RecordedEvent) -> None:
     given = values.get("given", row[0])
     family = values.get("family", row[1])
     values["sort_key"] = f"{fold(family)}\x00{fold(given)}"
+    if "phone" in values:
+        values["phone_digits"] = phone_digits(values["phone"])
     _update(w, pid, values)
     if "given" in values or "family" in values:
         _reindex_names(w, pid or "", given, family)
@@ -135,6 +182,7 @@ def _(event: ev.PatientVersionReceived, w: Writes, record: RecordedEvent) -> Non
         "birth_date": d.get("birth_date") or "",
         "sex": d.get("sex") or "unknown",
         "phone": d.get("phone"),
+        "phone_digits": phone_digits(d.get("phone")),
         "address": d.get("address"),
         "identifiers": json.dumps(event.identifiers, sort_keys=True),
     }
@@ -152,8 +200,10 @@ def _(event: ev.PatientVersionReceived, w: Writes, record: RecordedEvent) -> Non
 
 
 def search(conn: Connection, text: str, limit: int = 50) -> list[Any]:
-    """Patients whose every query word prefixes a name word, or whose identifier or birth
-    date equals the query. Sorted by family then given name."""
+    """Patients whose every query word prefixes a name word, whose identifier or birth date
+    equals the query, whose identifier or id starts with it (four characters or more), or
+    whose phone number holds its digits (see the module's doc). Sorted by family then given
+    name."""
     query = text.strip()
     if not query:
         return list(conn.execute(select(patients).order_by(patients.c.sort_key).limit(limit)))
@@ -164,11 +214,29 @@ def search(conn: Connection, text: str, limit: int = 50) -> list[Any]:
                 select(patients.c.patient_id).where(patients.c.birth_date == query)
             ).scalars()
         )
-    ids |= set(
-        conn.execute(
-            select(identifiers.c.patient_id).where(identifiers.c.value == fold(query))
-        ).scalars()
-    )
+    folded = fold(query)
+    match: ColumnElement[bool]
+    if len(folded) >= MIN_ID_PREFIX:
+        match = (identifiers.c.value >= folded) & (identifiers.c.value < folded + "\U0010ffff")
+    else:
+        match = identifiers.c.value == folded
+    ids |= set(conn.execute(select(identifiers.c.patient_id).where(match)).scalars())
+    prefix = id_prefix_query(query)
+    if prefix is not None:
+        ids |= set(
+            conn.execute(
+                select(patients.c.patient_id).where(
+                    patients.c.patient_id >= prefix, patients.c.patient_id < prefix + "\x7f"
+                )
+            ).scalars()
+        )
+    digits = phone_query(query)
+    if digits is not None:
+        ids |= set(
+            conn.execute(
+                select(patients.c.patient_id).where(patients.c.phone_digits.contains(digits))
+            ).scalars()
+        )
     words = sorted(tokens(query), key=len, reverse=True)
     if words:
         matched: set[str] | None = None

@@ -58,6 +58,7 @@ def open_clinic(
     """Build the services over an unlocked vault, bringing the read models up to date
     (`progress` hears how a rebuild of them goes, if one is needed)."""
     _refuse_connections_after_lock(vault)
+    vault.fold_pending_audit()  # refused unlocks while it was locked join the audit now
     runner = ProjectionRunner(lambda: vault.engine, vault.events)
     runner.ensure_ready(progress)
     cat = catalog if catalog is not None else bundled_catalog()

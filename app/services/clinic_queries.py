@@ -251,8 +251,14 @@ class ClinicQueries:
     def audit(
         self, limit: int = 200, patient_id: str | None = None, user: str | None = None
     ) -> list[AuditEntry]:
+        # Admin actions are appended by the vault itself, outside any command's catch-up.
+        self._runner.catch_up()
         with read_transaction(self._vault.engine) as conn:
             rows = audit_log.recent(conn, limit, patient_id, user)
+            names: dict[str, str | None] = {}
+            for pid in {r.patient_id for r in rows if r.patient_id}:
+                p = patient_index.get(conn, pid)
+                names[pid] = f"{p.family}, {p.given}" if p is not None else None
         return [
             AuditEntry(
                 position=r.position,
@@ -263,6 +269,9 @@ class ClinicQueries:
                 action=r.action,
                 patient_id=r.patient_id,
                 command_id=r.command_id,
+                patient_name=names.get(r.patient_id) if r.patient_id else None,
+                subject=r.subject,
+                detail=r.detail,
             )
             for r in rows
         ]

@@ -103,6 +103,9 @@ class AuditEntry:
     action: str
     patient_id: str | None
     command_id: str
+    patient_name: str | None = None  # "Family, Given" from the patient index, if known
+    subject: str = ""  # the user an admin action was about
+    detail: str = ""  # a role, "recovery secret", settings' names, why an unlock failed
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,13 @@ class SettingsService:
     def update(self, actor: Actor, **changes: Any) -> DeviceSettings:
         if actor.role is not Role.ADMIN:
             raise RoleError("Only an admin may change device settings")
-        new = validate(replace(self.get(), **changes))
+        old = self.get()
+        new = validate(replace(old, **changes))
         settings_store.save(self._vault.engine, asdict(new))
+        # The audit names the settings that changed, never their values (some are secrets).
+        changed = [
+            f.name for f in fields(DeviceSettings) if getattr(old, f.name) != getattr(new, f.name)
+        ]
+        if changed:
+            self._vault.record_admin_action("SettingsChanged", "", ", ".join(changed), actor=actor)
         return new

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,24 @@ from app.store.errors import NotAVaultError
 FORMAT = "fieldchart-keyslots/1"  # slots wrap the data key itself
 FORMAT_V2 = "fieldchart-keyslots/2"  # slots wrap the vault key, which wraps the data key
 SALT_BYTES = 16
+# Recovery secrets: Crockford's base32 since this alphabet was introduced; RFC 4648 base32
+# (A-Z, 2-7) before. The slot file says which (no key: "rfc4648").
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+RECOVERY_ALPHABETS = ("rfc4648", "crockford")
+# Typed look-alikes, mapped to the alphabet's own symbol. Crockford's alphabet has no I, L or
+# O, so O -> 0 and I, L -> 1 are unambiguous. RFC 4648's has no 0 or 1, but both I and L: a
+# typed 0 can only be O, a typed 1 could be either, so it is left alone (and fails).
+_LOOKALIKES = {
+    "crockford": str.maketrans({"O": "0", "I": "1", "L": "1"}),
+    "rfc4648": str.maketrans({"0": "O"}),
+}
+
+
+def normalise_recovery(secret: str, alphabet: str) -> bytes:
+    """A recovery secret as typed -> the exact bytes its slot was wrapped with: spaces and
+    hyphens dropped, upper case, look-alikes canonicalised for the secret's alphabet."""
+    text = re.sub(r"[\s-]", "", secret).upper().translate(_LOOKALIKES[alphabet])
+    return text.encode("ascii", "ignore")
 
 
 def _b64(data: bytes) -> str:
@@ -106,6 +125,7 @@ class KeySlotFile:
     data_key: WrappedDataKey | None = None
     # Users whose slot a full key rotation removed: they need a new passphrase from an admin.
     reset_required: set[str] = field(default_factory=set)
+    recovery_alphabet: str = "rfc4648"  # of the recovery secret (see normalise_recovery)
 
     @property
     def legacy(self) -> bool:
@@ -174,6 +194,8 @@ class KeySlotFile:
         if self.data_key is not None:
             data["data_key"] = self.data_key.to_json()
             data["reset_required"] = sorted(self.reset_required)
+        if self.recovery_alphabet != "rfc4648":
+            data["recovery_alphabet"] = self.recovery_alphabet
         data["slots"] = [s.to_json() for s in self.slots.values()]
         return data
 
@@ -197,9 +219,16 @@ class KeySlotFile:
                 slots={s.slot_id: s for s in slots},
                 data_key=WrappedDataKey.from_json(wrapped) if wrapped is not None else None,
                 reset_required={str(n) for n in data.get("reset_required", [])},
+                recovery_alphabet=_alphabet(data.get("recovery_alphabet", "rfc4648")),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NotAVaultError(f"{path.name} is not a readable FieldChart key-slot file") from exc
+
+
+def _alphabet(value: object) -> str:
+    if value not in RECOVERY_ALPHABETS:
+        raise ValueError("unknown recovery-secret alphabet")
+    return str(value)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -219,6 +248,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 __all__ = [
+    "CROCKFORD",
     "RECOVERY_SLOT",
     "DecryptionError",
     "KeySlot",

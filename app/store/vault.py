@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from app.domain import events as ev
 from app.domain.roles import Actor, Role
 from app.store import crypto, rekey, schema
 from app.store.crypto import RFC9106_SECOND, DecryptionError, KdfParams
 from app.store.database import check_readable, open_engine, read_transaction, write_transaction
 from app.store.errors import (
+    InvalidUserNameError,
     KeyRotationError,
     NotAVaultError,
     PassphraseResetRequiredError,
@@ -29,17 +32,27 @@ from app.store.errors import (
     VaultExistsError,
     VaultLockedError,
     VaultNotFoundError,
+    WeakPassphraseError,
     WrongPassphraseError,
     WrongRecoverySecretError,
 )
-from app.store.event_log import EventLog
-from app.store.keyslots import RECOVERY_SLOT, KeySlotFile, user_slot_id, write_atomically
+from app.store.event_log import ANY_VERSION, EventLog, EventMetadata, NewEvent
+from app.store.keyslots import (
+    CROCKFORD,
+    RECOVERY_SLOT,
+    KeySlotFile,
+    normalise_recovery,
+    user_slot_id,
+    write_atomically,
+)
 from app.store.migrations import migrate
+from app.store.pending_audit import PendingAudit
 from app.store.throttle import Throttle
 
 DB_FILE = "vault.db"
 SLOTS_FILE = "keyslots.json"
 THROTTLE_FILE = "unlock-failures.json"
+PENDING_AUDIT_FILE = "pending-audit.json"
 TAIL_VERIFY_AT_UNLOCK = 1000
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSPHRASE = 8
@@ -57,7 +70,7 @@ def _now() -> str:
 
 def check_user_name(name: str) -> str:
     if not USER_NAME.match(name):
-        raise ValueError(
+        raise InvalidUserNameError(
             f"user name {name!r} is not allowed: use 1-64 lower-case letters, digits, '.', '_' "
             "or '-', starting with a letter or digit"
         )
@@ -66,18 +79,24 @@ def check_user_name(name: str) -> str:
 
 def check_passphrase(passphrase: str) -> str:
     if len(passphrase) < MIN_PASSPHRASE:
-        raise ValueError(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
+        raise WeakPassphraseError(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
     return passphrase
 
 
 def new_recovery_secret() -> str:
-    """160 random bits, base32, in groups of four for reading aloud and typing."""
+    """160 random bits in Crockford's base32 (no I, L, O or U, so 0/O and 1/I/L typed either
+    way mean the same), in groups of four for reading aloud and typing."""
     raw = base64.b32encode(secrets.token_bytes(20)).decode("ascii")
-    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+    crockford = raw.translate(_RFC4648_TO_CROCKFORD)
+    return "-".join(crockford[i : i + 4] for i in range(0, len(crockford), 4))
+
+
+_RFC4648_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD)
 
 
 def _normalise_recovery(secret: str) -> bytes:
-    return re.sub(r"[\s-]", "", secret).upper().encode("ascii", "ignore")
+    """A new secret (Crockford's base32) as typed, in the form its slot was wrapped with."""
+    return normalise_recovery(secret, "crockford")
 
 
 @dataclass(frozen=True)
@@ -98,9 +117,18 @@ class UserInfo:
 class Vault:
     """One data directory holding an encrypted vault. Created locked; unlock to use."""
 
-    def __init__(self, data_dir: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self._sleep = sleep
+        # The time of audit records (refused unlocks, admin actions): the app's clock.
+        self._clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self._pending = PendingAudit(self.data_dir / PENDING_AUDIT_FILE)
         self._slots: KeySlotFile | None = None
         self._throttle = Throttle(self.data_dir / THROTTLE_FILE, sleep)
         self._data_key: bytearray | None = None
@@ -135,12 +163,13 @@ class Vault:
         *,
         kdf: KdfParams = RFC9106_SECOND,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
     ) -> tuple[Vault, str]:
         """Create a vault whose first user is an admin; returns it unlocked and the recovery
         secret, which is shown once and stored nowhere in plaintext."""
         check_user_name(admin_user)
         check_passphrase(passphrase)
-        vault = cls(data_dir, sleep=sleep)
+        vault = cls(data_dir, sleep=sleep, clock=clock)
         if vault.slots_path.exists():
             raise VaultExistsError(f"a vault already exists in {vault.data_dir}")
         if vault.db_path.exists():
@@ -173,7 +202,9 @@ class Vault:
             engine.dispose()
             crypto.wipe(log_key)
         recovery = new_recovery_secret()
-        slots = KeySlotFile(vault_id=vault_id, first_admin=admin_user)
+        slots = KeySlotFile(
+            vault_id=vault_id, first_admin=admin_user, recovery_alphabet="crockford"
+        )
         slots.set_data_key(vault_key, data_key, 1, _now())
         slots.wrap(user_slot_id(admin_user), passphrase.encode(), vault_key, kdf)
         slots.wrap(RECOVERY_SLOT, _normalise_recovery(recovery), vault_key, kdf)
@@ -186,9 +217,15 @@ class Vault:
         return vault, recovery
 
     @classmethod
-    def open(cls, data_dir: Path, *, sleep: Callable[[float], None] = time.sleep) -> Vault:
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Vault:
         """A locked handle on an existing vault (reads only the key-slot file)."""
-        vault = cls(data_dir, sleep=sleep)
+        vault = cls(data_dir, sleep=sleep, clock=clock)
         if vault.data_dir.is_dir():
             rekey.finish_interrupted(vault.data_dir)  # a rotate-key cut short by a crash
         if not vault.slots_path.exists():
@@ -213,13 +250,37 @@ class Vault:
     def _unwrap_for(self, user: str, passphrase: str) -> bytearray:
         """The vault key from `user`'s slot: the slot checked, then a throttled attempt (a
         growing delay after failures, counted per user across processes)."""
-        self._check_slot(user)
+        try:
+            self._check_slot(user)
+        except (UserDisabledError, PassphraseResetRequiredError, UnknownUserError) as exc:
+            reason = {
+                UserDisabledError: "disabled-user",
+                PassphraseResetRequiredError: "passphrase-reset-required",
+                UnknownUserError: "unknown-user",
+            }[type(exc)]
+            self._note_failure(user, reason)
+            raise
         return self._throttled_unwrap(
             user,
             user_slot_id(user),
             passphrase.encode(),
             WrongPassphraseError(f"wrong passphrase for user '{user}'"),
         )
+
+    def _note_failure(self, who: str, reason: str) -> None:
+        """Keep a refused unlock for the audit (written into the log at the next unlock). A
+        name is kept only if this vault knows it: what was typed may be a passphrase."""
+        slots = self._require_slots()
+        known = (
+            who == RECOVERY_USER
+            or user_slot_id(who) in slots.slots
+            or who in slots.disabled
+            or who in slots.reset_required
+        )
+        self._pending.add("UnlockFailed", who if known else "", reason, self._audit_now())
+
+    def _audit_now(self) -> str:
+        return self._clock().isoformat(timespec="milliseconds")
 
     def _throttled_unwrap(
         self, who: str, slot_id: str, secret: bytes, wrong: Exception
@@ -230,6 +291,8 @@ class Vault:
             vault_key = slots.unwrap_vault_key(slot_id, secret)
         except DecryptionError:
             self._throttle.record_failure(who)
+            reason = "wrong-recovery-secret" if slot_id == RECOVERY_SLOT else "wrong-passphrase"
+            self._note_failure(who, reason)
             raise wrong from None
         self._throttle.record_success(who)
         return vault_key
@@ -257,10 +320,11 @@ class Vault:
 
     def unlock_with_recovery(self, secret: str) -> Actor:
         """Unlock with the recovery secret; the session may only manage users and keys."""
+        slots = self._require_slots()
         vault_key = self._throttled_unwrap(
             RECOVERY_USER,
             RECOVERY_SLOT,
-            _normalise_recovery(secret),
+            normalise_recovery(secret, slots.recovery_alphabet),
             WrongRecoverySecretError("wrong recovery secret"),
         )
         self._start_session(
@@ -325,6 +389,74 @@ class Vault:
             events,
         )
         self._actor, self._device_id = actor, meta["device_id"]
+
+    # -- the audit of admin actions and refused unlocks --------------------------------------
+
+    def fold_pending_audit(self) -> int:
+        """Write the records kept while the vault was locked (refused unlocks, a passphrase
+        changed without unlocking) into the audit stream; returns how many. open_clinic calls
+        it before bringing the read models up to date, so the audit shows them at once."""
+        records = self._pending.records()
+        if not records:
+            return 0
+        new: list[NewEvent] = []
+        for r in records:
+            at = r.get("at", "")
+            if r["kind"] == "UnlockFailed":
+                event: ev.DomainEvent = ev.UnlockFailed(
+                    user=r.get("user", ""), reason=r.get("reason", ""), failed_at=at
+                )
+                who = r.get("user", "") or "?"
+            elif r["kind"] == "Dropped":
+                event = ev.UnlockFailed(
+                    user="", reason=f"{r.get('dropped', '?')} older records not kept", failed_at=""
+                )
+                who = "?"
+            else:
+                event = ev.AdminActionRecorded(
+                    action=r["kind"], subject=r.get("user", ""), occurred_at=at
+                )
+                who = r.get("user", "") or "?"
+            new.append(self._audit_event(event, who, "", at))
+        try:
+            with write_transaction(self.engine) as conn:
+                self.events.append(ev.audit_stream_of(self.device_id), ANY_VERSION, new, conn)
+        except (SQLAlchemyError, OSError):
+            return 0  # kept for the next unlock: the audit must not stop a clinic from working
+        self._pending.clear()
+        return len(new)
+
+    def _audit_event(self, event: ev.DomainEvent, user: str, role: str, at: str = "") -> NewEvent:
+        now = self._audit_now()
+        metadata = EventMetadata(
+            command_id=str(uuid.uuid4()),
+            user=user,
+            role=role,
+            device_id=self.device_id,
+            recorded_at=now,
+            occurred_at=at or now,
+        )
+        return NewEvent(type(event).__name__, event.to_payload(), metadata)
+
+    def record_admin_action(
+        self,
+        action: str,
+        subject: str = "",
+        detail: str = "",
+        conn: Connection | None = None,
+        *,
+        actor: Actor | None = None,
+    ) -> None:
+        """Append an admin action (by `actor`, default the signed-in user) to this device's
+        audit stream. Only names go in: never a passphrase, secret or setting's value."""
+        actor = actor or self.actor
+        event = ev.AdminActionRecorded(action=action, subject=subject, detail=detail)
+        new = [self._audit_event(event, actor.user, actor.role.value)]
+        stream = ev.audit_stream_of(self.device_id)
+        if conn is None:
+            self.events.append(stream, ANY_VERSION, new)
+        else:
+            self.events.append(stream, ANY_VERSION, new, conn)
 
     def _engine_or_pending(self) -> Engine:
         # During _start_session the vault is not unlocked yet; the log may use the engine
@@ -411,6 +543,7 @@ class Vault:
                 )
             )
             self._wrap_slot(user_slot_id(name), passphrase, kdf)
+            self.record_admin_action("UserAdded", name, role.value, conn)
         return info
 
     def disable_user(self, name: str) -> None:
@@ -428,7 +561,26 @@ class Vault:
             slots.slots.pop(user_slot_id(name), None)
             slots.reset_required.discard(name)
             slots.disabled.add(name)
+            self.record_admin_action("UserDisabled", name, "", conn)
             slots.save(self.slots_path)
+
+    def enable_user(self, name: str, passphrase: str, *, kdf: KdfParams | None = None) -> None:
+        """Let a disabled user sign in again. Disabling removed their key slot, so they get a
+        new passphrase (the admin tells it to them in person; they can change it later)."""
+        self._require_admin("enable users")
+        check_passphrase(passphrase)
+        slots = self._require_slots()
+        if name not in slots.disabled:
+            if name in {u.name for u in self.list_users()}:
+                raise UserExistsError(f"user '{name}' is not disabled")
+            raise UnknownUserError(f"there is no user '{name}' in this vault")
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(schema.users).where(schema.users.c.name == name).values(disabled=False)
+            )
+            self.record_admin_action("UserEnabled", name, "", conn)
+            slots.disabled.discard(name)
+            self._wrap_slot(user_slot_id(name), passphrase, kdf)
 
     def change_passphrase(self, user: str, old: str, new: str) -> None:
         """Rewrap one user's slot; proves the old passphrase first."""
@@ -441,16 +593,25 @@ class Vault:
             slots.save(self.slots_path)
         finally:
             crypto.wipe(key)
+        if self.is_unlocked:
+            self.record_admin_action("PassphraseChanged", user)
+        else:  # e.g. `fieldchart passwd`: written into the log at the next unlock
+            self._pending.add("PassphraseChanged", user, "", self._audit_now())
 
     def reset_passphrase(self, user: str, new: str) -> None:
         """An admin (or the recovery secret) sets a new passphrase for a user who forgot it."""
         self._require_admin("reset passphrases")
         check_passphrase(new)
         slots = self._require_slots()
+        if user in slots.disabled:
+            raise UserDisabledError(f"user '{user}' is disabled; an admin enables them first")
         if user_slot_id(user) not in slots.slots and user not in slots.reset_required:
             raise UnknownUserError(f"there is no user '{user}' in this vault")
         slots.reset_required.discard(user)
-        self._wrap_slot(user_slot_id(user), new, None)
+        by = "recovery secret" if self.actor.user == RECOVERY_USER else "admin"
+        with write_transaction(self.engine) as conn:
+            self.record_admin_action("PassphraseReset", user, by, conn)
+            self._wrap_slot(user_slot_id(user), new, None)
 
     def _wrap_slot(self, slot_id: str, passphrase: str, kdf: KdfParams | None) -> None:
         slots = self._require_slots()
@@ -514,6 +675,7 @@ class Vault:
             slots=dict(slots.slots),
             disabled=set(slots.disabled),
             reset_required=set(slots.reset_required),
+            recovery_alphabet=slots.recovery_alphabet,
         )
         generation = 1 if slots.data_key is None else slots.data_key.generation + 1
         recovery: str | None = None
@@ -530,6 +692,7 @@ class Vault:
             } - {actor.user}
             next_slots.wrap(mine, passphrase.encode(), vault_key, slots.slots[mine].kdf)
             recovery = new_recovery_secret()
+            next_slots.recovery_alphabet = "crockford"
             next_slots.wrap(
                 RECOVERY_SLOT,
                 _normalise_recovery(recovery),

@@ -9,7 +9,8 @@ unlock dialog again. Unlocking gives the user their drafts back (app/ui/drafts.p
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QDialog, QMenu
 
 from app import heap
 from app.services.clinic import Clinic
@@ -23,6 +24,7 @@ from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
 from app.ui.session import ClinicSession
 from app.ui.unlock_dialog import UnlockDialog
+from app.ui.users_view import ChangePassphraseDialog
 
 DEFAULT_AUTO_LOCK_MINUTES = 10
 SETTLE_HEAP_AFTER_MS = 2_000  # after the window's first loads (see app/heap.py)
@@ -83,7 +85,9 @@ class AppController(QObject):
         if self.dialog is not None:
             self.dialog.deleteLater()
             self.dialog = None
-        session = ClinicSession(clinic, self.backend, self.ops, self.prefs, self)
+        # Layout preferences are each user's own; the last user name is the computer's.
+        prefs = self.prefs.for_user(clinic.actor.user)
+        session = ClinicSession(clinic, self.backend, self.ops, prefs, self)
         self.prefs.set("unlock/last_user", session.actor.user)
         window = MainView(session)
         window.lock_requested.connect(self.lock)
@@ -91,12 +95,38 @@ class AppController(QObject):
         session.settings_changed.connect(self._apply_settings)
         self.session, self.window = session, window
         window.show()
+        self._add_account_actions(session, window)
+        # After the unlock dialog closes, the main window takes the keyboard focus at once.
+        window.raise_()
+        window.activateWindow()
         self.drafts.offer(session, window)
         settings = clinic.settings
         self.ops.run(settings.get, success=self._apply_settings, label="Reading settings…")
         self.idle.start()
         self.session_opened.emit(session)
         QTimer.singleShot(SETTLE_HEAP_AFTER_MS, lambda: self._settle_heap(session))
+
+    def _add_account_actions(self, session: ClinicSession, window: MainView) -> None:
+        """File ▸ Change my passphrase… for every user (the File menu holds Lock)."""
+        action = QAction("Change my &passphrase…", window)
+        action.setStatusTip("Change the passphrase you sign in with")
+        action.triggered.connect(lambda: self.change_passphrase())
+        menu = window.menuBar().actions()[0].menu()
+        if isinstance(menu, QMenu):
+            menu.insertAction(window.lock_action, action)
+        window.addAction(action)
+        self.change_passphrase_action = action
+
+    def change_passphrase(self) -> ChangePassphraseDialog | None:
+        if self.session is None or self.window is None:
+            return None
+        window = self.window
+        dialog = ChangePassphraseDialog(self.session, window)
+        dialog.accepted.connect(
+            lambda: window.statusBar().showMessage("Your passphrase was changed.", 10_000)
+        )
+        dialog.open()
+        return dialog
 
     def _settle_heap(self, session: ClinicSession) -> None:
         if self.session is session:  # not locked meanwhile

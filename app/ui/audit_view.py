@@ -1,4 +1,5 @@
-"""Audit (admins): who recorded what and who viewed which chart, when, newest first."""
+"""Audit (admins): who recorded what and who viewed which chart, when, newest first; and
+admin actions (users, passphrases, settings) and refused unlocks."""
 
 from __future__ import annotations
 
@@ -22,8 +23,26 @@ from app.ui.permissions import ADMIN_ONLY, gate
 from app.ui.session import ClinicSession
 from app.ui.widgets import title_label
 
-COLUMNS = ("When", "User", "Role", "Action", "Patient id", "Device")
-ACTIONS = {"ChartViewed": "Viewed chart"}
+COLUMNS = ("When", "User", "Role", "Action", "Patient", "Details", "Patient id", "Device")
+ACTIONS = {"ChartViewed": "Viewed chart", "UnlockFailed": "Unlock refused"}
+UNLOCK_REASONS = {
+    "wrong-passphrase": "wrong passphrase",
+    "wrong-recovery-secret": "wrong recovery secret",
+    "unknown-user": "a user name this device does not know",
+    "disabled-user": "the user is disabled",
+    "passphrase-reset-required": "the user needs a new passphrase",
+}
+
+
+def details(e: AuditEntry) -> str:
+    """What an admin action was about, or why an unlock was refused (names only)."""
+    if e.action == "UnlockFailed":
+        return UNLOCK_REASONS.get(e.detail, e.detail)
+    if e.action == "PassphraseReset" and e.detail == "recovery secret":
+        return f"{e.subject}, with the recovery secret"
+    if e.action == "SettingsChanged":
+        return e.detail.replace("_", " ")
+    return ", ".join(part for part in (e.subject, e.detail) if part)
 
 
 def action_text(action: str) -> str:
@@ -72,7 +91,7 @@ class AuditView(QWidget):
         self.table.setShowGrid(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
         self.refresh_button.clicked.connect(self.refresh)
         self.user.returnPressed.connect(self.refresh)
@@ -100,9 +119,11 @@ class AuditView(QWidget):
         for r, e in enumerate(entries):
             values = (
                 when(e.at),
-                e.user,
+                e.user or ("(not a user here)" if e.action == "UnlockFailed" else ""),
                 e.role,
                 action_text(e.action),
+                e.patient_name or ("(not on this device)" if e.patient_id else ""),
+                details(e),
                 e.patient_id or "",
                 e.device_id[:8],
             )

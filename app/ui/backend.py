@@ -35,6 +35,14 @@ class UserDirectory(Protocol):
 
     def disable_user(self, name: str) -> None: ...
 
+    def enable_user(self, name: str, passphrase: str) -> None:
+        """A disabled user may sign in again, with this new passphrase."""
+        ...
+
+    def change_passphrase(self, current: str, new: str) -> None:
+        """The signed-in user's own passphrase (UserFacingError field "current" if wrong)."""
+        ...
+
 
 @dataclass(frozen=True)
 class CreatedVault:
@@ -62,3 +70,6 @@ class Backend:
     users: Callable[[Clinic], UserDirectory]
     sync_for: Callable[[Clinic], SyncControl]
     catalog: Catalog
+    # (recovery secret, user, new passphrase): a forgotten passphrase reset from the unlock
+    # dialog; UserFacingError with field "secret", "user" or "new". Slow (Argon2id, throttle).
+    recover: Callable[[str, str, str], None] | None = None

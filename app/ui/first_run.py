@@ -1,14 +1,22 @@
 """First run: create the vault and its first admin, show the recovery secret once (the user
-must confirm it was saved), and optionally enrol a sync server."""
+must confirm it was saved; they may print it), and optionally enrol a sync server.
+
+The secret goes to the screen, the clipboard if asked, and the printer if asked: never to a
+file FieldChart writes (a person may still choose "print to file" in the print dialog)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from html import escape
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QTextDocument
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -107,9 +115,36 @@ class AdminPage(QWizardPage):
         self.error.show_message(plain_message(exc))
 
 
+def ask_for_printer(printer: QPrinter, parent: QWidget) -> bool:
+    """The system's print dialog; True if the person chose to print."""
+    dialog = QPrintDialog(printer, parent)
+    dialog.setWindowTitle("Print the recovery secret")
+    return dialog.exec() == QPrintDialog.DialogCode.Accepted
+
+
+def recovery_sheet(secret: str, folder: str) -> QTextDocument:
+    """One page: the secret, large and spaced, and what it is for."""
+    document = QTextDocument()
+    document.setHtml(
+        "<h2>FieldChart — recovery secret</h2>"
+        f"<p>Vault folder: {escape(folder)}</p>"
+        "<p style='font-family: monospace; font-size: 20pt; letter-spacing: 2px'>"
+        f"{escape(secret)}</p>"
+        "<p>This secret resets the passphrase of any user of this vault: on the unlock "
+        "screen, choose <i>Forgot passphrase? Reset with the recovery secret</i>. Keep this "
+        "page locked away from the computer. Letters may be typed in either case; 0 and O, "
+        "and 1, I and L, are read alike.</p>"
+    )
+    return document
+
+
 class RecoveryPage(QWizardPage):
+    # How to choose the printer: the print dialog; tests print to a PDF file instead.
+    choose_printer: Callable[[QPrinter, QWidget], bool] = staticmethod(ask_for_printer)
+
     def __init__(self, wizard: FirstRunDialog) -> None:
         super().__init__(wizard)
+        self.folder = str(wizard.backend.data_dir)
         self.setTitle("Save the recovery secret")
         self.setSubTitle(
             "It opens the vault if every passphrase is forgotten. It is shown only "
@@ -125,7 +160,14 @@ class RecoveryPage(QWizardPage):
         column.addWidget(self.secret)
         copy = QPushButton("Copy to clipboard", self)
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.secret.text()))
-        column.addWidget(copy, 0, Qt.AlignmentFlag.AlignLeft)
+        self.print_button = QPushButton("Print…", self)
+        self.print_button.setToolTip("Print the recovery secret on paper")
+        self.print_button.clicked.connect(self.print_secret)
+        buttons = QHBoxLayout()
+        buttons.addWidget(copy)
+        buttons.addWidget(self.print_button)
+        buttons.addStretch(1)
+        column.addLayout(buttons)
         column.addStretch(1)
         self.saved = QCheckBox(
             "I have written down the recovery secret and put it somewhere safe", self
@@ -137,6 +179,15 @@ class RecoveryPage(QWizardPage):
     def initializePage(self) -> None:
         created = self.wizard().property("recovery")
         self.secret.setText(str(created or ""))
+
+    def print_secret(self) -> bool:
+        """Print the secret (True if it was sent to the printer)."""
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setDocName("FieldChart recovery secret")
+        if not self.choose_printer(printer, self):
+            return False
+        recovery_sheet(self.secret.text(), self.folder).print_(printer)
+        return True
 
 
 class ServerPage(QWizardPage):
@@ -181,7 +232,7 @@ class ServerPage(QWizardPage):
         clinic = created.clinic
         self.error.clear_message()
         self.dialog.ops.run(
-            lambda: clinic.settings.update(clinic.vault.actor, **changes),
+            lambda: clinic.settings.update(clinic.actor, **changes),
             success=self._saved,
             failure=self._refused,
             owner=self,

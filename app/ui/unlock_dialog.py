@@ -1,9 +1,11 @@
 """Unlock: user name and passphrase. Unlocking runs off the GUI thread (Argon2id, and the
-store's growing delay after wrong passphrases), so the window stays responsive meanwhile."""
+store's growing delay after wrong passphrases), so the window stays responsive meanwhile.
+
+"Forgot passphrase?" resets a user's passphrase with the vault's recovery secret."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
@@ -18,11 +20,58 @@ from PySide6.QtWidgets import (
 
 from app.services.clinic import Clinic
 from app.ui.backend import Backend
-from app.ui.errors import plain_message
+from app.ui.errors import error_field, plain_message
 from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
 from app.ui.style import icon
+from app.ui.users_view import PassphraseFormDialog
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary
+
+WRONG_HINT = (
+    " Each wrong attempt makes the next one wait a little longer (after three, 1 s, 2 s, 4 s … "
+    "up to 30 s)."
+)
+RESET_DONE = "The passphrase of {user} was reset. Sign in with the new passphrase."
+
+
+class RecoveryResetDialog(PassphraseFormDialog):
+    """Forgotten passphrase: the recovery secret (from the first run's printed page) sets a
+    new passphrase for one user. Nothing else can be done with it here."""
+
+    def __init__(self, backend: Backend, ops: OperationRunner, user: str, parent: QWidget) -> None:
+        super().__init__(
+            "Reset a passphrase",
+            "Type the recovery secret printed when this device was set up (upper or lower "
+            "case; hyphens and spaces do not matter; 0/O and 1/I/L are read alike), the user "
+            "who forgot their passphrase, and a new passphrase for them, twice.",
+            [
+                ("secret", "Recovery secret", True),
+                ("user", "User", False),
+                ("new", "New passphrase", True),
+                ("repeat", "Repeat new passphrase", True),
+            ],
+            "Reset passphrase",
+            ops.run,
+            parent,
+        )
+        self.backend = backend
+        self.inputs["user"].setText(user)
+        self.inputs["secret"].setFocus()
+
+    def work(self, values: dict[str, str]) -> str:
+        recover = self.backend.recover
+        if recover is None:
+            raise RuntimeError("this app cannot reset passphrases")
+        user = values["user"].strip()
+        recover(values["secret"], user, values["new"])
+        return user
+
+    def _refused(self, exc: BaseException) -> None:
+        super()._refused(exc)
+        if error_field(exc) == "secret":
+            self.inputs["secret"].clear()
+            self.show_error(plain_message(exc) + WRONG_HINT, "secret")
+
 
 REBUILD_NOTE = (
     "Updating this device's records for the new version of FieldChart: {percent} % "
@@ -84,6 +133,14 @@ class UnlockDialog(QDialog):
         self.rebuild_note.hide()
         layout.addWidget(self.rebuild_note)
         self.rebuild_progressed.connect(self._show_rebuild)
+        self.forgot_button = QPushButton("Forgot passphrase? Reset with the recovery secret…", self)
+        self.forgot_button.setFlat(True)
+        self.forgot_button.setObjectName("link")
+        self.forgot_button.setAccessibleName("Forgot passphrase? Reset with the recovery secret")
+        self.forgot_button.setEnabled(backend.recover is not None)
+        self.forgot_button.clicked.connect(self.forgot)
+        layout.addWidget(self.forgot_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.reset_dialog: RecoveryResetDialog | None = None
         buttons = QHBoxLayout()
         self.data_dir = QLabel(self)
         self.data_dir.setObjectName("muted")
@@ -106,6 +163,7 @@ class UnlockDialog(QDialog):
         self.quit_button.clicked.connect(self.reject)
         self.setTabOrder(self.user, self.passphrase)
         self.setTabOrder(self.passphrase, self.unlock_button)
+        self.setTabOrder(self.unlock_button, self.forgot_button)
         (self.passphrase if self.user.text() else self.user).setFocus()
 
     def submit(self) -> None:
@@ -123,6 +181,24 @@ class UnlockDialog(QDialog):
             owner=self,
             label="Unlocking…",
         )
+
+    def forgot(self) -> None:
+        dialog = RecoveryResetDialog(self.backend, self.ops, self.user.text().strip(), self)
+        dialog.accepted.connect(lambda: self._reset_done(dialog.result_value))
+        self.reset_dialog = dialog
+        dialog.open()
+
+    def _reset_done(self, user: object) -> None:
+        self.reset_dialog = None
+        self.user.setText(str(user))
+        self.passphrase.clear()
+        self.error.clear_message()
+        self.notice.setText(RESET_DONE.format(user=user))
+        QTimer.singleShot(0, self._focus_passphrase)  # once the reset dialog has closed
+
+    def _focus_passphrase(self) -> None:
+        self.activateWindow()
+        self.passphrase.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _show_rebuild(self, applied: int, total: int) -> None:
         """A rebuild of the read models after an upgrade: minutes on a big vault."""
@@ -148,6 +224,9 @@ class UnlockDialog(QDialog):
 
     def _refused(self, exc: BaseException) -> None:
         self._busy(False)
-        self.error.show_message(plain_message(exc))
+        message = plain_message(exc)
+        if "wrong passphrase" in message.lower():
+            message += WRONG_HINT
+        self.error.show_message(message)
         self.passphrase.clear()
         self.passphrase.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.roles import Role
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.event_log import NewEvent
 from app.store.vault import TAIL_VERIFY_AT_UNLOCK, Vault
@@ -26,7 +27,9 @@ from tests.store.helpers import metadata, tamper
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSPHRASE = "admin passphrase for the cli"
 NURSE_PASSPHRASE = "nurse passphrase for the cli"
-RECOVERY_SECRET = re.compile(r"^  ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})$", re.MULTILINE)
+RECOVERY_SECRET = re.compile(
+    r"^  ([0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){7})$", re.MULTILINE
+)
 
 
 def run_cli(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -150,7 +153,9 @@ def test_verify_reports_an_intact_log(cli_vault: CliVault) -> None:
         "verify", "--data-dir", cli_vault.data_dir, "--json", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"ok": True, "events": 0, "head_position": 0}
+    report = json.loads(result.stdout)
+    # The log holds the audit of the users added by the tests before (admin actions).
+    assert report == {"ok": True, "events": report["head_position"], "head_position": 1}
     assert result.stderr == ""
 
 
@@ -259,3 +264,38 @@ def test_the_recovery_secret_resets_a_passphrase(tmp_path: Path) -> None:
         "verify", "--data-dir", data_dir, FIELDCHART_PASSPHRASE="the admins new passphrase"
     )
     assert new.returncode == 0, new.stderr
+
+
+def test_an_admin_enables_a_disabled_user_with_a_new_passphrase(tmp_path: Path) -> None:
+    data_dir = tmp_path / "enable"
+    vault, _secret = Vault.create(data_dir, "admin", ADMIN_PASSPHRASE, kdf=FAST_FOR_TESTS)
+    vault.add_user("desk", Role.STAFF, "desks first passphrase")
+    vault.disable_user("desk")
+    vault.lock()
+    enabled = run_cli(
+        "user",
+        "enable",
+        "--data-dir",
+        data_dir,
+        "--user",
+        "desk",
+        FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE,
+        FIELDCHART_NEW_PASSPHRASE="desks second passphrase",
+    )
+    assert enabled.returncode == 0, enabled.stderr
+    assert enabled.stdout == "enabled user 'desk' with a new passphrase\n"
+    again = run_cli(
+        "user",
+        "enable",
+        "--data-dir",
+        data_dir,
+        "--user",
+        "desk",
+        FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE,
+        FIELDCHART_NEW_PASSPHRASE="desks third passphrase",
+    )
+    assert again.returncode == 1
+    assert assert_one_plain_line(again) == "fieldchart: user 'desk' is not disabled"
+    reopened = Vault.open(data_dir)
+    assert reopened.unlock("desk", "desks second passphrase").user == "desk"
+    reopened.lock()

@@ -22,7 +22,6 @@ from tests.it.conftest import (
     PASSPHRASES,
     REPO_ROOT,
     SeededVault,
-    create_vault,
     one_line_error,
     open_as,
     record_patients,
@@ -30,7 +29,7 @@ from tests.it.conftest import (
 )
 from tests.store.helpers import file_digests
 
-SECRET = re.compile(r"^  ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})$", re.MULTILINE)
+SECRET = re.compile(r"^  ([0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){7})$", re.MULTILINE)
 
 
 def data_key(data_dir: Path, user: str = "admin") -> bytearray:
@@ -314,13 +313,19 @@ def _make_legacy(data_dir: Path) -> None:
 
 def test_a_format_1_vault_opens_and_needs_a_new_vault_key_to_rotate(tmp_path: Path) -> None:
     data_dir = tmp_path / "legacy"
-    vault, _ = create_vault(data_dir)
+    vault, _ = Vault.create(data_dir, "admin", PASSPHRASES["admin"], kdf=FAST_FOR_TESTS)
     vault.lock()
     dk = data_key(data_dir)
     # An old vault had no log key: its events are sealed with subkeys of the data key. The
-    # log is still empty here, so taking the row out makes exactly such a vault.
+    # log is still empty here, so taking the row out makes exactly such a vault. Its other
+    # users are added the way an old FieldChart did (no audit events, which need the key).
     conn = rekey.raw_connect(data_dir / "vault.db", dk)
     conn.execute("DELETE FROM meta WHERE key = 'log_key'")
+    for name, role in (("doc", "clinician"), ("desk", "staff")):
+        conn.execute(
+            "INSERT INTO users (name, role, created_at, disabled) VALUES (?, ?, ?, 0)",
+            (name, role, "2026-11-21T09:00:00.000+00:00"),
+        )
     conn.close()
     _make_legacy(data_dir)
 

@@ -60,11 +60,13 @@ def test_results_are_sorted_by_family_then_given_name(history: History) -> None:
     assert search(history, "") == ["p-jose", "p-amina", "p-joseph", "p-odegard"]
 
 
-def test_identifier_matches_exactly_and_case_insensitively(history: History) -> None:
+def test_identifier_matches_case_insensitively_whole_or_by_its_start(history: History) -> None:
     assert search(history, "MRN-0042") == ["p-amina"]
     assert search(history, "mrn-0042") == ["p-amina"]
     assert search(history, "01018012345") == ["p-odegard"]
-    assert search(history, "MRN-004") == []
+    assert search(history, "MRN-004") == ["p-amina"]  # a prefix of four characters or more
+    assert search(history, "MRN-0043") == []
+    assert search(history, "0042") == []  # the start, not any part
 
 
 def test_birth_date(history: History) -> None:

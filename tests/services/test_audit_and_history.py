@@ -20,7 +20,8 @@ def test_audit_records_each_command_with_who_and_when(clinic: Clinic, clock: Fak
     pid = register(clinic)
     clock.advance(minutes=5)
     note = clinic.commands.execute(c.AddNote(patient_id=pid, text="seen"), DOC)
-    newest, oldest = clinic.queries.audit()
+    # The fixture's vault also audits its users being added (admin actions): left out here.
+    newest, oldest = [e for e in clinic.queries.audit() if e.patient_id]
     assert (oldest.action, oldest.user, oldest.role, oldest.patient_id) == (
         "PatientRegistered",
         "desk",

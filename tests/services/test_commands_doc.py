@@ -100,5 +100,5 @@ def test_every_subcommand_is_documented_with_a_parsable_example() -> None:
         seen.add(args.command if args.command != "user" else f"user {args.user_command}")
     subparsers = next(a for a in parser._actions if a.dest == "command")
     expected = {name for name in subparsers.choices if name != "user"}  # type: ignore[union-attr]
-    expected |= {"user add", "user list", "user disable"}
+    expected |= {"user add", "user list", "user disable", "user enable"}
     assert seen == expected

@@ -51,7 +51,8 @@ def write_marked_chart(vault: Vault) -> None:
             ],
         )
     vault.add_user("bob", Role.CLINICIAN, "bobs own passphrase")  # rewrites keyslots.json
-    # A failed unlock (another handle) leaves the throttle file behind; it is scanned too.
+    # A failed unlock (another handle) leaves the throttle file and the pending audit record
+    # behind; both are scanned too.
     with pytest.raises(WrongPassphraseError):
         Vault.open(vault.data_dir).unlock(ADMIN, "wrong wrong wrong")
 
@@ -84,7 +85,8 @@ def test_no_plaintext_after_locking(created: CreatedVault) -> None:
     created.vault.lock()
 
     names = sorted(p.name for p in created.data_dir.rglob("*") if p.is_file())
-    assert names == ["keyslots.json", "unlock-failures.json", "vault.db"]
+    # pending-audit.json: the refused unlock, kept for the audit until the next unlock.
+    assert names == ["keyslots.json", "pending-audit.json", "unlock-failures.json", "vault.db"]
     assert hits(created.data_dir) == []
     # Not a plain SQLite file either: its header would start with this.
     assert not (created.data_dir / "vault.db").read_bytes().startswith(b"SQLite format 3\x00")

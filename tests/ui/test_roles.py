@@ -90,8 +90,13 @@ def test_admin_manages_the_device_but_opens_no_chart(
     window.show_page(5)
     audit = window.audit
     qtbot.waitUntil(lambda: bool(audit.entries), timeout=TIMEOUT)
-    assert audit.table.item(0, 3).text() == "Patient registered"
-    assert audit.table.item(0, 1).text() == CLINICIAN
+    # Newest first: the admin's settings change (names of the settings only), then the
+    # clinician's registration.
+    assert audit.table.item(0, 3).text() == "Settings changed"
+    assert audit.table.item(0, 1).text() == ADMIN
+    assert audit.table.item(0, 5).text() == "server url, auto lock minutes"
+    assert audit.table.item(1, 3).text() == "Patient registered"
+    assert audit.table.item(1, 1).text() == CLINICIAN
     window.show_page(4)
     users = window.users
     qtbot.waitUntil(lambda: len(users.users) == 3, timeout=TIMEOUT)
