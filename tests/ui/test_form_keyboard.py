@@ -21,6 +21,7 @@ from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart_actions import SPECS
 from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.patient_forms import RegisterPatientDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog, MoveAppointmentDialog
 from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
 from tests.ui.demo import book_day, record_demo_clinic
@@ -125,6 +126,18 @@ def test_every_form_starts_in_its_first_field_and_tabs_in_visual_order(
         form = shown(qtbot, lambda: schedule.last_form)
         check_focus_and_tabs(form, button.text())
         form.reject()
+
+
+def test_a_form_shown_directly_also_starts_in_its_first_field(qtbot: QtBot, app: App) -> None:
+    """show() (or exec) instead of open(): the same first focus and tab order."""
+    form = RegisterPatientDialog(app.session, app.window)
+    qtbot.addWidget(form)
+    form.show()
+    qtbot.waitExposed(form)
+    form.activateWindow()
+    qtbot.waitUntil(form.isActiveWindow, timeout=TIMEOUT)
+    check_focus_and_tabs(form, "shown directly")
+    assert name_of(focused()) == "Given name"
 
 
 # -- vitals: the reported case -------------------------------------------------------------
