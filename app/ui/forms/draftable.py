@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import shiboken6
 from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QAbstractButton,
     QBoxLayout,
@@ -83,6 +84,7 @@ def write_value(widget: QWidget, value: Any) -> None:
         widget.setText(value)
     elif isinstance(widget, QPlainTextEdit) and isinstance(value, str):
         widget.setPlainText(value)
+        widget.moveCursor(QTextCursor.MoveOperation.End)  # carry on typing where it stopped
     elif isinstance(widget, QComboBox) and isinstance(value, dict):
         text = str(value.get("text", ""))
         index = widget.findData(value["data"]) if value.get("data") is not None else -1
