@@ -8,6 +8,9 @@ not checked, so nothing is ever accepted silently unchecked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from app.domain import commands as c
 from app.domain import values as v
 from app.domain.chart import Item, PatientChart
@@ -112,10 +115,9 @@ def prescribe(
     )
 
 
-def allergen_of(catalog: Catalog, allergy: Item) -> AllergenMatch:
-    """What a recorded allergy rules out: its text resolved now (the list may have grown
-    since), plus what was resolved when it was recorded."""
-    data = allergy.data
+def allergen_of(catalog: Catalog, data: Mapping[str, Any]) -> AllergenMatch:
+    """What a recorded allergy (its chart item data) rules out: its text resolved now (the
+    list may have grown since), plus what was resolved when it was recorded."""
     match = resolve_allergen(catalog, str(data.get("substance") or ""), data.get("substance_id"))
     stored = AllergenMatch(
         match.text,
@@ -130,25 +132,39 @@ def _allergy_checks(
     chart: PatientChart, catalog: Catalog, drug: DrugMatch, drug_text: str
 ) -> tuple[list[Item], list[Item]]:
     """(allergies the drug is ruled out by, allergies it may cross-react with)."""
-    ingredients = drug.ingredients | ({drug.medicine.id} if drug.medicine else set())
-    # The exact-name rule of old (id, name, classes, typed text) still applies: it is all an
-    # unresolved allergy or drug can be checked by.
-    terms = drug_terms(drug.medicine, drug_text)
     clashes, cautions = [], []
     for allergy in chart.of_kind("allergy"):
         if not allergy.active:
             continue
-        allergen = allergen_of(catalog, allergy)
-        substance = catalog.substances.get(allergy.data.get("substance_id") or "")
-        if (
-            ingredients & allergen.ingredients
-            or drug.classes & allergen.classes
-            or terms & allergy_terms(substance, allergy.data["substance"])
-        ):
+        verdict = allergy_verdict(catalog, drug, drug_text, allergy.data)
+        if verdict == CLASH:
             clashes.append(allergy)
-        elif drug.classes & allergen.caution_classes:
+        elif verdict == CAUTION:
             cautions.append(allergy)
     return clashes, cautions
+
+
+CLASH, CAUTION = "clash", "caution"
+
+
+def allergy_verdict(
+    catalog: Catalog, drug: DrugMatch, drug_text: str, allergy: Mapping[str, Any]
+) -> str | None:
+    """CLASH if an allergy (its chart item data) rules the drug out, CAUTION if the drug may
+    cross-react with it, else None."""
+    allergen = allergen_of(catalog, allergy)
+    ingredients = drug.ingredients | ({drug.medicine.id} if drug.medicine else set())
+    substance = catalog.substances.get(allergy.get("substance_id") or "")
+    # The exact-name rule of old (id, name, classes, typed text) still applies: it is all an
+    # unresolved allergy or drug can be checked by.
+    by_name = drug_terms(drug.medicine, drug_text) & allergy_terms(
+        substance, str(allergy.get("substance") or "")
+    )
+    if ingredients & allergen.ingredients or drug.classes & allergen.classes or by_name:
+        return CLASH
+    if drug.classes & allergen.caution_classes:
+        return CAUTION
+    return None
 
 
 def _not_listed(drug: DrugMatch, drug_text: str) -> str:
