@@ -277,7 +277,13 @@ class Vault:
             or who in slots.disabled
             or who in slots.reset_required
         )
-        self._pending.add("UnlockFailed", who if known else "", reason, self._audit_now())
+        name, at = (who if known else ""), self._audit_now()
+        if self.is_unlocked:  # e.g. a wrong current passphrase while changing it: log it now
+            event = ev.UnlockFailed(user=name, reason=reason, failed_at=at)
+            stream = ev.audit_stream_of(self.device_id)
+            self.events.append(stream, ANY_VERSION, [self._audit_event(event, name or "?", "")])
+        else:
+            self._pending.add("UnlockFailed", name, reason, at)
 
     def _audit_now(self) -> str:
         return self._clock().isoformat(timespec="milliseconds")

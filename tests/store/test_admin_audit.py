@@ -228,3 +228,15 @@ def test_the_pending_records_keep_at_most_a_thousand(tmp_path: Path) -> None:
     assert len(records) == MAX_RECORDS
     assert records[0] == {"kind": "Dropped", "dropped": "6"}
     assert records[-1]["at"] == f"t{MAX_RECORDS + 4}"
+
+
+def test_a_wrong_passphrase_while_signed_in_goes_straight_into_the_log(
+    created: CreatedVault,
+) -> None:
+    vault = created.vault
+    with pytest.raises(WrongPassphraseError):
+        vault.change_passphrase(ADMIN, "not the current one", "a brand new passphrase")
+    assert not (created.data_dir / PENDING_AUDIT_FILE).exists()
+    assert [(t, p["user"], p["reason"]) for t, p, _u in audit_events(vault)] == [
+        ("UnlockFailed", ADMIN, "wrong-passphrase")
+    ]
