@@ -261,19 +261,14 @@ class Simulation:
             )
         pid = rng.choice(patients)
         if kind == "vitals":
+            systolic = rng.randint(100, 160)  # with a plausible diastolic (a pair is checked)
+            pressure = {"systolic": float(systolic), "diastolic": float(rng.randint(60, 90))}
             return (
                 c.RecordVitals(
                     patient_id=pid,
                     heart_rate=float(rng.randint(50, 120)),
                     temperature=round(rng.uniform(36.0, 39.5), 1),
-                    **(
-                        {
-                            "systolic": float(rng.randint(95, 160)),
-                            "diastolic": float(rng.randint(60, 90)),
-                        }
-                        if rng.random() < 0.5
-                        else {}
-                    ),
+                    **(pressure if rng.random() < 0.5 else {}),
                 ),
                 DOC,
                 None,
