@@ -5,8 +5,10 @@ the next unlock)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from app.domain import events as ev
 from app.domain.roles import Actor, Role
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.errors import (
+    NotAVaultError,
     PermissionDeniedError,
     UnknownUserError,
     UserDisabledError,
@@ -21,7 +24,13 @@ from app.store.errors import (
     WrongPassphraseError,
     WrongRecoverySecretError,
 )
-from app.store.keyslots import CROCKFORD, KeySlotFile, normalise_recovery
+from app.store.keyslots import (
+    CROCKFORD,
+    RECOVERY_SLOT,
+    KeySlotFile,
+    normalise_recovery,
+    user_slot_id,
+)
 from app.store.vault import PENDING_AUDIT_FILE, SLOTS_FILE, Vault
 from tests.store.conftest import CreatedVault
 from tests.store.helpers import ADMIN, PASSPHRASE
@@ -38,7 +47,7 @@ def reopen(data_dir: Path) -> Vault:
     return Vault.open(data_dir, sleep=lambda _s: None, clock=clock)
 
 
-def audit_events(vault: Vault) -> list[tuple[str, dict[str, object], str]]:
+def audit_events(vault: Vault) -> list[tuple[str, Mapping[str, Any], str]]:
     stream = ev.audit_stream_of(vault.device_id)
     return [(r.type, r.payload, r.metadata.user) for r in vault.events.read_stream(stream)]
 
@@ -70,13 +79,30 @@ def test_lookalikes_map_only_where_the_alphabet_leaves_no_doubt() -> None:
 
 
 def test_an_older_vaults_recovery_secret_still_opens_it(created: CreatedVault) -> None:
+    """A vault made before Crockford secrets: RFC 4648 base32, no alphabet in the slot file."""
+    created.vault.lock()
     path = created.data_dir / SLOTS_FILE
-    data = json.loads(path.read_bytes())
-    data.pop("recovery_alphabet", None)
-    path.write_text(json.dumps(data))
+    slots = KeySlotFile.load(path)
+    vault_key = slots.unwrap_vault_key(user_slot_id(ADMIN), PASSPHRASE.encode())
+    old_secret = "OBOE-IL27-ABCD-EFGH-IJKL-MNOP-QRST-UVWX"
+    slots.wrap(RECOVERY_SLOT, old_secret.replace("-", "").encode(), vault_key, FAST_FOR_TESTS)
+    slots.recovery_alphabet = "rfc4648"
+    slots.save(path)
+    assert "recovery_alphabet" not in json.loads(path.read_bytes())
     assert KeySlotFile.load(path).recovery_alphabet == "rfc4648"
-    with pytest.raises(Exception, match="not a readable"):
-        path.write_text(json.dumps({**data, "recovery_alphabet": "klingon"}))
+
+    vault = reopen(created.data_dir)
+    assert vault.unlock_with_recovery(old_secret.lower()).user == "recovery"
+    vault.lock()
+    # A typed 0 can only be O there; a typed 1 could be I or L, so it is not guessed.
+    assert vault.unlock_with_recovery(old_secret.replace("O", "0")).user == "recovery"
+    vault.lock()
+    with pytest.raises(WrongRecoverySecretError):
+        vault.unlock_with_recovery(old_secret.replace("I", "1"))
+
+    data = json.loads(path.read_bytes())
+    path.write_text(json.dumps({**data, "recovery_alphabet": "klingon"}))
+    with pytest.raises(NotAVaultError):
         KeySlotFile.load(path)
 
 

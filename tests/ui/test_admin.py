@@ -15,7 +15,7 @@ from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QTableWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.domain.roles import Role
@@ -213,6 +213,7 @@ def test_the_signed_in_user_changes_their_own_passphrase(
 ) -> None:
     window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
     file_menu = window.menuBar().actions()[0].menu()
+    assert isinstance(file_menu, QMenu)
     assert "Change my &passphrase…" in [a.text() for a in file_menu.actions()]
     controller.change_passphrase_action.trigger()
     dialog = window.findChild(ChangePassphraseDialog)
@@ -238,9 +239,14 @@ def test_the_signed_in_user_changes_their_own_passphrase(
 # -- the audit ------------------------------------------------------------------------------
 
 
+def cell(item: QTableWidgetItem | None) -> str:
+    assert item is not None
+    return item.text()
+
+
 def audit_rows(view: AuditView) -> list[list[str]]:
     return [
-        [view.table.item(r, c).text() for c in range(view.table.columnCount())]
+        [cell(view.table.item(r, c)) for c in range(view.table.columnCount())]
         for r in range(view.table.rowCount())
     ]
 
@@ -259,7 +265,7 @@ def test_the_audit_shows_admin_actions_refused_unlocks_and_patient_names(
     view = window.audit
     qtbot.waitUntil(lambda: view.table.rowCount() > 0, timeout=TIMEOUT)
     rows = audit_rows(view)
-    headers = [view.table.horizontalHeaderItem(c).text() for c in range(len(rows[0]))]
+    headers = [cell(view.table.horizontalHeaderItem(c)) for c in range(len(rows[0]))]
     assert headers == [
         "When",
         "User",
