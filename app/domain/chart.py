@@ -179,7 +179,8 @@ def _(event: ev.AppointmentRescheduled, chart: PatientChart) -> None:
 
 @_apply.register
 def _(event: ev.AppointmentCancelled, chart: PatientChart) -> None:
-    _set_status(chart, event.appointment_id, "cancelled")
+    # The reason travels with the item: the push of this cancellation carries it.
+    _set_status(chart, event.appointment_id, "cancelled", cancel_reason=event.reason)
 
 
 @_apply.register
