@@ -3,7 +3,7 @@ follow-ups, each with the actions that apply to a selected entry."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -43,7 +43,8 @@ GROUPS = (
     ),
     ("appointments", "Booked follow-ups", (("move", "Move…"), ("cancel", "Cancel…"))),
 )
-GROUP_MIN_HEIGHT = 150  # stacked groups keep room for a few entries and their buttons
+LIST_MIN_ROWS = 3  # a group's list keeps room for this many lines when the tab is short
+LIST_MAX_LINES = 7  # ... and grows to show up to this many lines of its entries
 
 
 class ChartSummaryWidget(QWidget):
@@ -56,15 +57,19 @@ class ChartSummaryWidget(QWidget):
         self.lists: dict[str, QListWidget] = {}
         self.columns = 0
         self.last_vitals: ItemView | None = None
+        # lists are fitted to their entries once the layout has settled at the new width
+        self._fit_timer = QTimer(self, singleShot=True, interval=0)
+        self._fit_timer.timeout.connect(self._fit_lists)
         self.body_scroll = QScrollArea(self)
         self.body_scroll.setWidgetResizable(True)
+        self.body_scroll.setObjectName("summaryScroll")
         self.body_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.body_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         body = QWidget(self.body_scroll)
         body.setObjectName("summaryBody")
         self.grid = QGridLayout(body)
-        self.grid.setContentsMargins(8, 4, 8, 8)
-        self.grid.setHorizontalSpacing(10)
+        self.grid.setContentsMargins(4, 4, 4, 6)
+        self.grid.setHorizontalSpacing(8)
         self.boxes: dict[str, QGroupBox] = {}
         for key, title, buttons in GROUPS[:3]:
             self.boxes[key] = self._group(key, title, buttons)
@@ -106,6 +111,19 @@ class ChartSummaryWidget(QWidget):
         spacing = self.grid.horizontalSpacing()
         columns = next((n for n in (3, 2) if n * widest + (n - 1) * spacing <= room), 1)
         self._reflow(columns)
+        self._fit_timer.start()
+
+    def _fit_lists(self) -> None:
+        """Give each list the height its entries take at its width (wrapped lines counted),
+        up to LIST_MAX_LINES lines; longer lists scroll."""
+        for listing in self.lists.values():
+            listing.doItemsLayout()
+            rows = sum(
+                listing.visualItemRect(listing.item(r)).height() for r in range(listing.count())
+            )
+            line = listing.fontMetrics().lineSpacing()
+            rows = max(min(rows, line * LIST_MAX_LINES), line * LIST_MIN_ROWS)
+            listing.setMinimumHeight(rows + 2 * listing.frameWidth() + 6)
 
     def _reflow(self, columns: int) -> None:
         """Place the groups in `columns` columns (problems, allergies, medications first)."""
@@ -139,13 +157,12 @@ class ChartSummaryWidget(QWidget):
             self.grid.addWidget(self.boxes[key], row, column, rows, span)
         for row in range(5):
             self.grid.setRowStretch(row, 0)
-        for key, box in self.boxes.items():
-            box.setMinimumHeight(GROUP_MIN_HEIGHT if columns < 3 and key != "vitals" else 0)
         self._show_vitals(self.last_vitals)
 
     def _group(self, key: str, title: str, buttons: tuple[tuple[str, str], ...]) -> QGroupBox:
         box = QGroupBox(title, self)
         layout = QVBoxLayout(box)
+        layout.setContentsMargins(6, 6, 6, 6)  # narrow margins: two groups fit at 1024 px
         listing = QListWidget(box)
         listing.setAccessibleName(title)
         # Clinical entries (drug and dose, allergy and reaction) wrap; they are never elided.
@@ -153,6 +170,8 @@ class ChartSummaryWidget(QWidget):
         listing.setTextElideMode(Qt.TextElideMode.ElideNone)
         listing.setResizeMode(QListView.ResizeMode.Adjust)
         listing.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        rows = listing.fontMetrics().lineSpacing() * LIST_MIN_ROWS
+        listing.setMinimumHeight(rows + 2 * listing.frameWidth() + 8)
         listing.setAlternatingRowColors(True)
         self.lists[key] = listing
         layout.addWidget(listing, 1)
@@ -190,6 +209,7 @@ class ChartSummaryWidget(QWidget):
         ):
             self._fill(self.lists[key], items)
         self._show_vitals(chart.last_vitals)
+        self._fit_timer.start()
 
     @staticmethod
     def _fill(listing: QListWidget, items: list[ItemView]) -> None:

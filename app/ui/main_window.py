@@ -40,6 +40,7 @@ from app.ui.settings_view import SettingsView
 from app.ui.style import icon
 from app.ui.sync_panel import SyncPanelView, describe_state
 from app.ui.users_view import UsersView
+from app.ui.widgets import WINDOW_CHROME
 
 MINIMUM_SIZE = (760, 440)
 STATUS_MS = 6000
@@ -67,8 +68,9 @@ class MainView(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.patients)
         self.splitter.addWidget(self.chart)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
+        # A smaller window takes a little from the list and most from the chart.
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
         self._splitter_set = False
         self.schedule = ScheduleView(session, self)
@@ -337,7 +339,9 @@ class MainView(QMainWindow):
         prefs = self.session.prefs
         geometry = prefs.blob("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 720)
+            # 1280×720, or the whole screen where that is smaller (1366×768 at 150 %).
+            room = self.screen().availableGeometry().size()
+            self.resize(min(1280, room.width()), min(720, room.height() - WINDOW_CHROME))
         sizes = prefs.text("patients/splitter")
         if sizes:
             with suppress(ValueError):  # a damaged preference: keep the default sizes
@@ -360,7 +364,8 @@ class MainView(QMainWindow):
             # First run: the list takes about a quarter of the room, the chart the rest.
             self._splitter_set = True
             total = sum(self.splitter.sizes()) or self.width()
-            wide = max(self.patients.minimumSizeHint().width(), min(320, total // 4 + 40))
+            # The chart keeps at least 640 px (two summary columns) where there is room.
+            wide = max(self.patients.minimumSizeHint().width(), min(320, total - 640))
             self.splitter.setSizes([wide, max(total - wide, 1)])
 
     def save_layout(self) -> None:

@@ -5,7 +5,9 @@ Everything here measures widgets (rectangles, font metrics, height-for-width), n
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect
+import os
+
+from PySide6.QtCore import QEvent, QRect
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -100,8 +102,16 @@ def _internal(widget: QWidget) -> bool:
     return False
 
 
+def settle() -> None:
+    """Deliver pending layout requests (they propagate one level per pass)."""
+    for _ in range(4):
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        QApplication.processEvents()
+
+
 def out_of_reach(root: QWidget) -> list[str]:
     """Every shown input, button, list or label that is cut off or outside the window."""
+    settle()
     problems = []
     for widget in shown_widgets(root, (*INTERACTIVE, QLabel)):
         problem = hidden_part(widget)
@@ -117,6 +127,22 @@ def off_screen(window: QWidget) -> str | None:
     if not screen.contains(frame):
         return f"{describe(window)} at {frame.getRect()} leaves the screen {screen.getRect()}"
     return None
+
+
+def overlapping(root: QWidget) -> list[str]:
+    """Inputs and buttons drawn over one another (a layout squeezed below its minimum)."""
+    problems = []
+    widgets = shown_widgets(root, INTERACTIVE)
+    by_parent: dict[int, list[QWidget]] = {}
+    for widget in widgets:
+        by_parent.setdefault(id(widget.parentWidget()), []).append(widget)
+    for siblings in by_parent.values():
+        for n, first in enumerate(siblings):
+            for second in siblings[n + 1 :]:
+                shared = first.geometry().intersected(second.geometry())
+                if shared.width() > SLACK and shared.height() > SLACK:
+                    problems.append(f"{describe(first)} overlaps {describe(second)}")
+    return problems
 
 
 def in_view(widget: QWidget) -> bool:
@@ -152,6 +178,7 @@ def _looks_rich(text: str) -> bool:
 
 def clipped_labels(root: QWidget) -> list[str]:
     """Labels, and buttons outside tool bars, whose text does not fit."""
+    settle()
     problems = []
     for label in shown_widgets(root, (QLabel,)):
         assert isinstance(label, QLabel)
@@ -176,6 +203,11 @@ def combo_problems(combo: QComboBox) -> str | None:
     try:
         view = combo.view()
         viewport = view.viewport().rect()
+        shot = os.environ.get("FIELDCHART_COMBO_SHOTS")
+        if shot:
+            view.window().grab().save(f"{shot}/{combo.accessibleName() or 'combo'}.png")
+        if view.horizontalScrollBar().isVisible():
+            return f"{describe(combo)}: a horizontal scroll bar covers the last option"
         if view.verticalScrollBar().maximum() > 0 and combo.count() <= combo.maxVisibleItems():
             return f"{describe(combo)}: the popup scrolls to show {combo.count()} options"
         for row in range(combo.count()):

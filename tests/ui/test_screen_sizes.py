@@ -37,6 +37,7 @@ from tests.ui.layout_checks import (
     label_clipped,
     off_screen,
     out_of_reach,
+    overlapping,
 )
 
 SIZES = {"1024x768": (1024, 768), "1280x720": (1280, 720), "1366x768-at-150pct": (910, 512)}
@@ -76,7 +77,7 @@ def _settle(qtbot: QtBot) -> None:
 
 def _assert_fits(widget: object) -> None:
     assert isinstance(widget, MainView | CommandFormDialog)
-    problems = out_of_reach(widget) + clipped_labels(widget)
+    problems = out_of_reach(widget) + clipped_labels(widget) + overlapping(widget)
     assert not problems, "\n".join(problems)
 
 
@@ -175,8 +176,12 @@ def test_summary_shows_clinical_values_whole(
     for key in ("allergies", "medications", "problems"):
         listing = summary.lists[key]
         assert listing.textElideMode() == Qt.TextElideMode.ElideNone
+        viewport = listing.viewport().rect()
         for row in range(listing.count()):
             assert _item_whole(listing, row) is None
+            # a short list shows every entry without scrolling
+            rect = listing.visualItemRect(listing.item(row))
+            assert viewport.contains(rect), (key, listing.item(row).text(), rect, viewport)
     doses = [summary.lists["medications"].item(r).text() for r in range(2)]
     assert any("5 mg" in d for d in doses) and any("500 mg" in d for d in doses)
 

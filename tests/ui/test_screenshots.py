@@ -26,7 +26,7 @@ from app.ui.unlock_dialog import UnlockDialog
 from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, open_as
 from tests.ui.demo import book_day, record_demo_clinic
 from tests.ui.helpers import TIMEOUT, fill, submit_refused
-from tests.ui.layout_checks import clipped_labels, out_of_reach
+from tests.ui.layout_checks import clipped_labels, out_of_reach, overlapping
 
 SIZES = {"1280x720": (1280, 720), "1024x768": (1024, 768), "1366x768-150pct": (910, 512)}
 
@@ -39,7 +39,7 @@ def _out(tmp_path: Path, size: str) -> Path:
 
 
 def _fits(widget: QWidget) -> None:
-    problems = out_of_reach(widget) + clipped_labels(widget)
+    problems = out_of_reach(widget) + clipped_labels(widget) + overlapping(widget)
     assert not problems, "\n".join(problems)
 
 
