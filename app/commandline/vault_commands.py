@@ -17,6 +17,7 @@ from app.commandline.context import (
 )
 from app.commandline.passphrases import read_passphrase
 from app.domain.roles import Role
+from app.services.clock import configured_clock
 from app.store.vault import Vault
 
 NEW_PASSPHRASE_ENV = "FIELDCHART_NEW_PASSPHRASE"
@@ -90,7 +91,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     passphrase = read_passphrase(
         args.passphrase_file, PASSPHRASE_ENV, f"New passphrase for {args.user}: ", confirm=True
     )
-    vault, recovery = Vault.create(data_dir_of(args), args.user, passphrase)
+    vault, recovery = Vault.create(
+        data_dir_of(args), args.user, passphrase, clock=configured_clock()
+    )
     vault.lock()
     print(f"created vault in {vault.data_dir} with admin '{args.user}'")
     print("RECOVERY SECRET (shown once; store it offline, it can reset any passphrase):")
@@ -167,7 +170,7 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    vault = Vault.open(data_dir_of(args))
+    vault = Vault.open(data_dir_of(args), clock=configured_clock())
     user = args.acting_user or os.environ.get(USER_ENV) or vault.first_admin
     old = read_passphrase(args.passphrase_file, PASSPHRASE_ENV, f"Current passphrase for {user}: ")
     new = read_passphrase(
@@ -179,7 +182,7 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    vault = Vault.open(data_dir_of(args))
+    vault = Vault.open(data_dir_of(args), clock=configured_clock())
     secret = read_passphrase(args.recovery_file, RECOVERY_ENV, "Recovery secret: ")
     vault.unlock_with_recovery(secret)
     try:
