@@ -161,7 +161,10 @@ class RecoveryPage(QWizardPage):
         copy = QPushButton("Copy to clipboard", self)
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.secret.text()))
         self.print_button = QPushButton("Print…", self)
-        self.print_button.setToolTip("Print the recovery secret on paper")
+        self.print_button.setToolTip(
+            "Print the recovery secret on paper (printing to a file would leave it on this "
+            "computer)"
+        )
         self.print_button.clicked.connect(self.print_secret)
         buttons = QHBoxLayout()
         buttons.addWidget(copy)
