@@ -35,7 +35,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from app.domain import commands as c
-from app.domain.reference import Catalog, allergy_terms, drug_terms
+from app.domain.decide_medication import CLASH, allergy_verdict
+from app.domain.medicines import resolve_drug
+from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
 from app.services.dto import Changes
 from tests.bench import corpus
@@ -314,25 +316,23 @@ class _Clinic:
         self.states = [_State() for _ in plan.patients]
         self.rngs = [_rng(plan.params, p.index, "run") for p in plan.patients]
         self.icd = sorted(catalog.icd10)
-        self.medicines = list(catalog.medicines.values())
+        self.medicines = [m for m in catalog.medicines.values() if not m.component_only]
         self.substances = list(catalog.substances.values())
         self.drug_allergies = [s for s in self.substances if s.category == "medication"]
-        # substance id -> medicines an allergy to it rules out (in catalog order)
+        # substance id -> medicines an allergy to it rules out (in catalog order), by the
+        # domain's own rule (ingredients, classes and names)
         self.clashing: dict[str, list[str]] = {
-            s.id: [m.id for m in self.medicines if self._terms(m.id) & self._allergy(s.id)]
-            for s in self.substances
+            s.id: [m.id for m in self.medicines if self._clash(m.id, s.id)] for s in self.substances
         }
 
-    def _terms(self, drug_id: str) -> set[str]:
-        return drug_terms(self.catalog.medicines[drug_id], drug_id)
-
-    def _allergy(self, substance_id: str) -> set[str]:
+    def _clash(self, drug_id: str, substance_id: str) -> bool:
         sub = self.catalog.substances[substance_id]
-        return allergy_terms(sub, sub.name)
+        allergy = {"substance": sub.name, "substance_id": sub.id}
+        drug = resolve_drug(self.catalog, drug_id)
+        return allergy_verdict(self.catalog, drug, drug_id, allergy) == CLASH
 
     def clashes(self, state: _State, drug_id: str) -> bool:
-        terms = self._terms(drug_id)
-        return any(terms & self._allergy(s) for _, s in state.allergies)
+        return any(drug_id in self.clashing[s] for _, s in state.allergies)
 
     # -- episodes ----------------------------------------------------------------------
 
