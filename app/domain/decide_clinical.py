@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.domain import commands as c
 from app.domain import values as v
+from app.domain.allergens import resolve_allergen
 from app.domain.chart import PatientChart
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision, require_item, require_registered
@@ -22,7 +23,6 @@ from app.domain.events import (
     NoteAdded,
     VitalsRecorded,
 )
-from app.domain.medicines import resolve_allergen
 from app.domain.reference import fold
 from app.domain.vitals_rules import check_blood_pressure
 

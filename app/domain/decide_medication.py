@@ -13,6 +13,7 @@ from typing import Any
 
 from app.domain import commands as c
 from app.domain import values as v
+from app.domain.allergens import AllergenMatch, resolve_allergen
 from app.domain.chart import Item, PatientChart
 from app.domain.context import DecisionContext
 from app.domain.decide_clinical import DEFAULT_ROUTES, encounter_of, new_item_id
@@ -24,13 +25,7 @@ from app.domain.errors import (
     ValidationError,
 )
 from app.domain.events import MedicationDiscontinued, MedicationDoseChanged, MedicationPrescribed
-from app.domain.medicines import (
-    AllergenMatch,
-    DrugMatch,
-    ingredients_of_item,
-    resolve_allergen,
-    resolve_drug,
-)
+from app.domain.medicines import DrugMatch, ingredients_of_item, resolve_drug
 from app.domain.reference import Catalog, allergy_terms, drug_terms, fold
 
 # The field a refusal of an unresolved drug names, so a form can offer its confirmation.

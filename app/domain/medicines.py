@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from app.domain.reference import AllergySubstance, Catalog, Medicine, fold
+from app.domain.reference import Catalog, Medicine, fold
 
 # Dropped when the whole text matches nothing: how a drug is packed or given, or words that
 # only say the text is about an allergy ("Augmentin allergy", "sulpha drugs").
@@ -56,7 +56,7 @@ def key_of(tokens: Iterable[str]) -> str:
     return "".join(tokens)
 
 
-def _essential(tokens: list[str]) -> list[str]:
+def essential_words(tokens: list[str]) -> list[str]:
     """The words without filler and strengths, and without dangling "+"."""
     kept = [t for t in tokens if t not in FILLER and not _STRENGTH.fullmatch(t)]
     tidy: list[str] = []
@@ -131,50 +131,23 @@ class DrugMatch:
         return bool(self.ingredients) and not self.unknown
 
 
-@dataclass(frozen=True)
-class AllergenMatch:
-    """What a typed allergy rules out (ingredients, classes) and cautions about."""
-
-    text: str
-    substance: AllergySubstance | None = None
-    ingredients: frozenset[str] = frozenset()
-    classes: frozenset[str] = frozenset()
-    caution_classes: frozenset[str] = frozenset()
-    how: str = "none"
-    read_as: str | None = None
-
-    @property
-    def resolved(self) -> bool:
-        return self.substance is not None or bool(self.ingredients or self.classes)
-
-    def merged(self, other: AllergenMatch) -> AllergenMatch:
-        return AllergenMatch(
-            self.text,
-            self.substance or other.substance,
-            self.ingredients | other.ingredients,
-            self.classes | other.classes,
-            self.caution_classes | other.caution_classes,
-            self.how if self.how != "none" else other.how,
-            self.read_as or other.read_as,
-        )
-
-
 @dataclass
-class _Index:
+class Lookups:
     medicines: dict[str, set[str]] = field(default_factory=dict)  # key -> medicine ids
     own_keys: dict[str, set[str]] = field(default_factory=dict)  # medicine id -> its own keys
     allergens: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     by_ingredients: dict[frozenset[str], str] = field(default_factory=dict)
     class_level: frozenset[str] = frozenset()  # classes a catalogued class allergy names
     drugs: dict[str, DrugMatch] = field(default_factory=dict)
-    allergies: dict[tuple[str, str | None], AllergenMatch] = field(default_factory=dict)
+    # (allergy text, substance id) -> its resolution (app.domain.allergens)
+    allergies: dict[tuple[str, str | None], Any] = field(default_factory=dict)
 
 
-def _index(catalog: Catalog) -> _Index:
+def lookups(catalog: Catalog) -> Lookups:
     found = catalog.memo.get("medicines")
-    if isinstance(found, _Index):
+    if isinstance(found, Lookups):
         return found
-    idx = _Index()
+    idx = Lookups()
     for med in catalog.medicines.values():
         own = idx.own_keys.setdefault(med.id, set())
         for text in (med.id, *_name_variants(med.name)):
@@ -206,13 +179,13 @@ def _index(catalog: Catalog) -> _Index:
     return idx
 
 
-def _add_allergen(idx: _Index, text: str, target: tuple[str, str]) -> None:
+def _add_allergen(idx: Lookups, text: str, target: tuple[str, str]) -> None:
     key = key_of(words(text))
     if key:
         idx.allergens.setdefault(key, set()).add(target)
 
 
-def _remember(cache: dict[K, V], key: K, value: V) -> V:
+def remember(cache: dict[K, V], key: K, value: V) -> V:
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
     cache[key] = value
@@ -224,17 +197,17 @@ def _remember(cache: dict[K, V], key: K, value: V) -> V:
 
 def resolve_drug(catalog: Catalog, text: str) -> DrugMatch:
     """The ingredients and classes of a typed drug (see the module docstring)."""
-    idx = _index(catalog)
+    idx = lookups(catalog)
     text = text.strip()
     cached = idx.drugs.get(text)
     if cached is not None:
         return cached
-    return _remember(idx.drugs, text, _resolve_drug(catalog, idx, text))
+    return remember(idx.drugs, text, _resolve_drug(catalog, idx, text))
 
 
-def _resolve_drug(catalog: Catalog, idx: _Index, text: str) -> DrugMatch:
+def _resolve_drug(catalog: Catalog, idx: Lookups, text: str) -> DrugMatch:
     tokens = words(text)
-    essential = _essential(tokens)
+    essential = essential_words(tokens)
     for candidate in (tokens, essential):
         match = _listed(catalog, idx, text, key_of(candidate))
         if match is not None:
@@ -245,7 +218,7 @@ def _resolve_drug(catalog: Catalog, idx: _Index, text: str) -> DrugMatch:
     return _slip(catalog, idx, text, key_of(essential)) or DrugMatch(text, unknown=(text,))
 
 
-def _listed(catalog: Catalog, idx: _Index, text: str, key: str) -> DrugMatch | None:
+def _listed(catalog: Catalog, idx: Lookups, text: str, key: str) -> DrugMatch | None:
     ids = idx.medicines.get(key) if key else None
     if not ids or len(ids) != 1:
         return None  # unknown, or a name two medicines share: never guess between them
@@ -269,7 +242,7 @@ def _classes_of(catalog: Catalog, med: Medicine) -> frozenset[str]:
     return frozenset(classes)
 
 
-def _slip(catalog: Catalog, idx: _Index, text: str, key: str) -> DrugMatch | None:
+def _slip(catalog: Catalog, idx: Lookups, text: str, key: str) -> DrugMatch | None:
     if len(key) < FUZZY_MIN_LENGTH - 1:
         return None
     near = {
@@ -284,7 +257,7 @@ def _slip(catalog: Catalog, idx: _Index, text: str, key: str) -> DrugMatch | Non
     return _of_medicine(catalog, text, med, "spelling", read_as=med.name)
 
 
-def _combination(catalog: Catalog, idx: _Index, text: str, parts: list[list[str]]) -> DrugMatch:
+def _combination(catalog: Catalog, idx: Lookups, text: str, parts: list[list[str]]) -> DrugMatch:
     ingredients: set[str] = set()
     classes: set[str] = set()
     unknown: list[str] = []
@@ -326,127 +299,3 @@ def ingredients_of_item(catalog: Catalog, data: dict[str, object]) -> frozenset[
     if med is not None:
         return med.ingredient_ids
     return resolve_drug(catalog, str(data.get("drug") or "")).ingredients
-
-
-# -- allergies -------------------------------------------------------------------------------
-
-
-def resolve_allergen(catalog: Catalog, text: str, substance_id: str | None = None) -> AllergenMatch:
-    """What an allergy typed as `text` (or linked to a listed substance) rules out."""
-    idx = _index(catalog)
-    text = text.strip()
-    cached = idx.allergies.get((text, substance_id))
-    if cached is not None:
-        return cached
-    return _remember(
-        idx.allergies, (text, substance_id), _resolve_allergen(catalog, idx, text, substance_id)
-    )
-
-
-def _resolve_allergen(
-    catalog: Catalog, idx: _Index, text: str, substance_id: str | None
-) -> AllergenMatch:
-    listed = catalog.substances.get(substance_id or "")
-    if listed is not None:
-        return _of_substance(catalog, text, listed, "listed")
-    tokens = words(text)
-    essential = _essential(tokens)
-    for candidate in (key_of(tokens), key_of(essential)):
-        targets = idx.allergens.get(candidate) if candidate else None
-        if targets:
-            match = _of_targets(catalog, text, targets, "listed")
-            if match is not None:
-                return match
-    drug = resolve_drug(catalog, text)
-    if drug.ingredients:
-        return _of_drug(catalog, idx, text, drug)
-    key = key_of(essential)
-    if len(key) >= FUZZY_MIN_LENGTH - 1:
-        near = {
-            target
-            for name, targets in idx.allergens.items()
-            if len(name) >= FUZZY_MIN_LENGTH and one_slip_apart(key, name)
-            for target in targets
-        }
-        match = _of_targets(catalog, text, near, "spelling")
-        if match is not None:
-            return match
-    return AllergenMatch(text)
-
-
-def _of_targets(
-    catalog: Catalog, text: str, targets: set[tuple[str, str]], how: str
-) -> AllergenMatch | None:
-    substances = {i for kind, i in targets if kind == "substance"}
-    classes = {i for kind, i in targets if kind == "class"}
-    read_as: str | None
-    if len(substances) == 1:
-        sub = catalog.substances[substances.pop()]
-        read_as = sub.name if how == "spelling" else None
-        return _of_substance(catalog, text, sub, how, read_as)
-    if not substances and len(classes) == 1:
-        class_id = classes.pop()
-        read_as = catalog.class_names.get(class_id) if how == "spelling" else None
-        return _of_class(catalog, text, class_id, how, read_as)
-    return None  # nothing, or two different things: do not guess
-
-
-def _of_substance(
-    catalog: Catalog, text: str, sub: AllergySubstance, how: str, read_as: str | None = None
-) -> AllergenMatch:
-    ingredients = set(sub.medicines)
-    for med_id in sub.medicines:
-        med = catalog.medicines.get(med_id)
-        if med is not None:
-            ingredients |= med.ingredient_ids
-    return AllergenMatch(
-        text,
-        sub,
-        frozenset(ingredients),
-        sub.classes,
-        sub.caution_classes,
-        how,
-        read_as,
-    )
-
-
-def _of_class(
-    catalog: Catalog, text: str, class_id: str, how: str, read_as: str | None
-) -> AllergenMatch:
-    sub = catalog.substances.get(catalog.class_allergies.get(class_id, ""))
-    if sub is not None:
-        return _of_substance(catalog, text, sub, how, read_as)
-    return AllergenMatch(text, classes=frozenset({class_id}), how=how, read_as=read_as)
-
-
-def _of_drug(catalog: Catalog, idx: _Index, text: str, drug: DrugMatch) -> AllergenMatch:
-    """An allergy to a drug rules out its ingredients (all of a combination's: which one
-    caused the reaction is unknown) and, through the catalogue, what an allergy to each
-    ingredient implies: the substance listing it (amoxicillin -> penicillins), a class
-    whose members all count (class_allergies), or else a caution on its other classes that
-    the catalogue knows as allergy classes (naproxen -> other NSAIDs)."""
-    own = {drug.medicine.id} if drug.medicine else set()
-    match = AllergenMatch(
-        text, ingredients=drug.ingredients | own, how=drug.how, read_as=drug.read_as
-    )
-    for sub in catalog.substances.values():
-        if sub.medicines & (drug.ingredients | own):
-            match = match.merged(_of_substance(catalog, text, sub, drug.how))
-    for ingredient in drug.ingredients:
-        med = catalog.medicines.get(ingredient)
-        classes = med.classes if med is not None else drug.classes
-        for class_id in classes:
-            effect = catalog.substances.get(catalog.class_allergies.get(class_id, ""))
-            if effect is not None:
-                match = match.merged(_of_substance(catalog, text, effect, drug.how))
-            elif class_id in idx.class_level:
-                match = match.merged(AllergenMatch(text, caution_classes=frozenset({class_id})))
-    return AllergenMatch(
-        text,
-        None,
-        match.ingredients,
-        match.classes,
-        match.caution_classes - match.classes,
-        drug.how,
-        drug.read_as,
-    )

@@ -99,8 +99,9 @@ class Catalog:
     # class (an amoxicillin allergy is a penicillin allergy).
     class_allergies: Mapping[str, str] = field(default_factory=dict)
     # Lookups derived from the fields above, built once per catalog by app.domain.medicines
-    # (a catalog is read-only after loading, so they never go stale).
-    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # (a catalog is read-only after loading). Not an init field, so dataclasses.replace()
+    # gives the changed catalog fresh lookups instead of sharing stale ones.
+    memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def medicine_named(self, text: str) -> Medicine | None:
         """A bundled medicine whose id or name matches free text, if any."""

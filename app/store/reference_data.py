@@ -217,7 +217,6 @@ def merge_vocabulary(
         allergy_names=allergy_names,
         class_names=class_names,
         class_allergies=class_allergies,
-        memo={},
     )
 
 

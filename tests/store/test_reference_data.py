@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.domain.medicines import resolve_allergen, resolve_drug
+from app.domain.allergens import resolve_allergen
+from app.domain.medicines import resolve_drug
 from app.store.reference_data import (
     LOCAL_MEDICINES_ENV,
     LOCAL_MEDICINES_FILE,
