@@ -2,7 +2,7 @@
 
     python -m tests.bench.sync_probe DATA_DIR USER PUSHES PULLS
 
-Reports "pending sync" while the sync engine (sync/setup.py: client_for, engine_for) cannot be
+Reports "pending sync" while the sync engine (sync/clinic_sync.py: client_for, engine_for) cannot be
 built yet, so the rest of the benchmark still runs.
 """
 

@@ -67,4 +67,11 @@ def test_ci_builds_and_self_tests_the_bundle_after_the_suite() -> None:
         for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert lines.index("packaging/build.sh --self-test") > lines.index("./fieldchart.sh test")
+    runs = [i for i, line in enumerate(lines) if line.endswith("./fieldchart.sh test")]
+    assert len(runs) == 2, "the suite runs once before and once after midnight UTC"
+    assert [lines[i].split()[0] for i in runs] == [
+        "FIELDCHART_TEST_NOW=2026-12-02T23:59:30Z",
+        "FIELDCHART_TEST_NOW=2026-12-03T00:00:30Z",
+    ]
+    assert lines.index("./fieldchart.sh check") < runs[0]
+    assert lines.index("packaging/build.sh --self-test") > runs[-1]
