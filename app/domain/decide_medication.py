@@ -69,7 +69,8 @@ def prescribe(
             clashes[0].id,
         )
     unchecked = not drug.complete
-    if unchecked and not cmd.unchecked_acknowledged:
+    # Only an explicit True confirms (a command built in code could carry any truthy value).
+    if unchecked and cmd.unchecked_acknowledged is not True:
         raise ValidationError(_not_listed(drug, drug_text), UNCHECKED_FIELD)
     warnings = _drug_warnings(drug, drug_text, drug_name)
     warnings += [
