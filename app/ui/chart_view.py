@@ -156,6 +156,8 @@ class PatientChartView(QWidget):
         self.as_of_edit.setDisplayFormat("dd MMM yyyy  HH:mm")
         self.as_of_edit.setAccessibleName("As of date and time")
         self.as_of_edit.setEnabled(False)
+        # Shown only while "As of" is ticked: on a narrow chart its room goes to the actions.
+        self.as_of_edit.hide()
         self.as_of_edit.dateTimeChanged.connect(lambda _v: self._as_of_timer.start())
         row.addWidget(self.as_of_edit)
         return box
@@ -247,6 +249,7 @@ class PatientChartView(QWidget):
 
     def _as_of_toggled(self, on: bool) -> None:
         self.as_of_edit.setEnabled(on)
+        self.as_of_edit.setVisible(on)
         if on:
             self.as_of_edit.setDateTime(self.session.now_q())
         self._as_of_timer.start()

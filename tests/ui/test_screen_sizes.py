@@ -89,8 +89,14 @@ def _pages_fit(qtbot: QtBot, demo: Clinic) -> None:
         window.chart.tabs.setCurrentIndex(index)
         _settle(qtbot)
         _assert_fits(window)
-        for must in (window.chart.as_of_box, window.chart.as_of_edit, window.chart.tabs.tabBar()):
+        for must in (window.chart.as_of_box, window.chart.tabs.tabBar()):
             assert in_view(must), hidden_part(must, scrolled=False)
+    window.chart.as_of_box.setChecked(True)  # the date and time appear beside it
+    _settle(qtbot)
+    assert in_view(window.chart.as_of_edit), hidden_part(window.chart.as_of_edit, scrolled=False)
+    _assert_fits(window)
+    window.chart.as_of_box.setChecked(False)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
     lock = next(b for b in window.findChildren(QPushButton) if b.text().strip() == "Lock")
     for must in (lock, window.statusBar(), window.chart.header.allergies):
         assert in_view(must), hidden_part(must, scrolled=False)
