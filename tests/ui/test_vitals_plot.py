@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtCharts import QLineSeries
+from PySide6.QtCore import QPoint
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -83,7 +85,15 @@ def test_hover_names_the_measure_value_unit_and_date(
     line = plot.series["temperature"]
     assert isinstance(line, QLineSeries)
     last = line.at(line.count() - 1)
-    line.hovered.emit(last, True)
+    # the mouse over the fever's point (a real hover: emitting `hovered` from Python with a
+    # Python bool drops a reference to True in PySide6 and crashes the interpreter later)
+    built = plot.charts["°C"]
+    plot.ensureWidgetVisible(built.view)
+    on_scene = built.chart.mapToScene(built.chart.mapToPosition(last, line))
+    at = built.view.mapFromScene(on_scene)
+    QTest.mouseMove(built.view.viewport(), at + QPoint(0, 12))  # off the line first
+    QTest.mouseMove(built.view.viewport(), at)
+    qtbot.waitUntil(lambda: plot.last_tooltip != "")
     assert plot.last_tooltip.startswith("Temperature: 38.5 °C\n")
     assert clock.now.astimezone().strftime("%d %b %Y") in plot.last_tooltip
     assert plot.hover_text("heart_rate", last.x()).startswith("Heart rate: 104 /min")
