@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -59,9 +60,14 @@ class EncountersWidget(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
+        # The reason for the encounter wraps; it is never elided.
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(self._fit_rows)
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
         for key, label in (("encounter", "Start encounter…"), ("finish_encounter", "Finish…")):
@@ -74,6 +80,11 @@ class EncountersWidget(QWidget):
         row.addStretch(1)
         layout.addLayout(row)
         self._ids: list[str] = []
+
+    def _fit_rows(self, column: int, _old: int, _new: int) -> None:
+        """Measure the rows again once the reason column has its new width."""
+        if column == 2:
+            QTimer.singleShot(0, self.table, self.table.resizeRowsToContents)
 
     def _mirror(self, button: QPushButton, key: str) -> None:
         action = self.chart_actions.actions[key]

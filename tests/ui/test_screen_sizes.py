@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFontMetrics, QGuiApplication
-from PySide6.QtWidgets import QApplication, QComboBox, QListWidget, QPushButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QListWidget,
+    QPushButton,
+    QStyleOptionViewItem,
+    QTableView,
+)
 from pytestqt.qtbot import QtBot
 
 from app.ui.app_controller import AppController
@@ -190,6 +197,43 @@ def test_summary_shows_clinical_values_whole(
             assert viewport.contains(rect), (key, listing.item(row).text(), rect, viewport)
     doses = [summary.lists["medications"].item(r).text() for r in range(2)]
     assert any("5 mg" in d for d in doses) and any("500 mg" in d for d in doses)
+
+
+def _cells_whole(table: QTableView, column: int) -> None:
+    """Every cell of `column` wraps to its width and its row is tall enough (no eliding)."""
+    model = table.model()
+    assert table.textElideMode() == Qt.TextElideMode.ElideNone and table.wordWrap()
+    metrics = QFontMetrics(table.font())
+    for row in range(model.rowCount()):
+        index = model.index(row, column)
+        text, rect = str(model.data(index)), table.visualRect(index)
+        option = QStyleOptionViewItem()
+        table.initViewItemOption(option)
+        option.rect = rect
+        option.font = table.font()
+        needed = table.itemDelegate().sizeHint(option, index)  # wrapped at this width
+        assert needed.height() <= rect.height() + 1, (text, needed.height(), rect.height())
+        assert max(metrics.horizontalAdvance(w) for w in text.split()) <= rect.width(), text
+
+
+def test_timeline_and_encounters_are_whole(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    """At 910×512 timeline entries (drug and dose, allergy, vitals) and encounter reasons
+    wrap; they are not elided."""
+    demo = _open_demo(qtbot, controller, seeded)
+    window = demo.window
+    window.resize(*SIZES["1366x768-at-150pct"])
+    window.show()
+    _open_chart(qtbot, demo)
+    for tab, table, column in (
+        (1, window.chart.timeline, 1),
+        (4, window.chart.encounters.table, 2),
+    ):
+        window.chart.tabs.setCurrentIndex(tab)
+        _settle(qtbot)
+        assert table.model().rowCount() > 0
+        _cells_whole(table, column)
 
 
 def _wrapped_errors(qtbot: QtBot, window: MainView) -> None:
