@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import shortcuts as k
+from app.ui.widgets import available_height
 
 SHORTCUTS = (
     (k.FIND_PATIENT, "Find a patient (search as you type)"),
@@ -46,7 +47,9 @@ class ShortcutsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(520, 560)
+        # 520×560, or less on a small screen (1366×768 at 150 %): the table scrolls.
+        room = available_height(parent or self)
+        self.resize(520, min(560, room))
         layout = QVBoxLayout(self)
         table = QTableWidget(len(SHORTCUTS), 2, self)
         table.setHorizontalHeaderLabels(["Keys", "Does"])

@@ -32,6 +32,7 @@ from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart_view import TABS
 from app.ui.forms.base import CommandFormDialog
+from app.ui.help_dialog import ShortcutsDialog
 from app.ui.main_window import PAGES, MainView
 from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
 from tests.ui.demo import book_day, record_demo_clinic
@@ -350,3 +351,9 @@ def test_child(qtbot: QtBot, controller: AppController, seeded: Backend) -> None
     _pages_fit(qtbot, demo)
     window.show_page(0)
     _wrapped_errors(qtbot, window)
+    window.show_shortcuts()  # F1
+    helper = window.findChild(ShortcutsDialog)
+    assert helper is not None
+    qtbot.waitUntil(helper.isVisible, timeout=TIMEOUT)
+    assert off_screen(helper) is None, off_screen(helper)
+    helper.close()
