@@ -27,7 +27,6 @@ from app.store.errors import (
     WrongPassphraseError,
     WrongRecoverySecretError,
 )
-from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 from app.ui.backend import Backend, CreatedVault, UserRow
 from app.ui.errors import UserFacingError, sentence
@@ -165,7 +164,6 @@ def build_backend(
         lock=lock,
         users=lambda clinic: VaultUsers(clinic.vault),
         sync_for=start_sync,
-        catalog=bundled_catalog(),
         recover=recover,
     )
 

@@ -14,7 +14,7 @@ from app.services.drafts import DraftsService
 from app.services.settings import SettingsService
 from app.services.sync_gateway import SyncGateway
 from app.store.lock_guard import refuse_connections_unless
-from app.store.reference_data import bundled_catalog
+from app.store.reference_data import catalog_for
 from app.store.vault import Vault
 
 
@@ -61,7 +61,8 @@ def open_clinic(
     vault.fold_pending_audit()  # refused unlocks while it was locked join the audit now
     runner = ProjectionRunner(lambda: vault.engine, vault.events)
     runner.ensure_ready(progress)
-    cat = catalog if catalog is not None else bundled_catalog()
+    # The shipped code lists plus this device's local medicine file, if IT put one there.
+    cat = catalog if catalog is not None else catalog_for(vault.data_dir)
     return Clinic(
         vault=vault,
         runner=runner,

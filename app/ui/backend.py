@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from app.domain.reference import Catalog
 from app.domain.roles import Role
 from app.services.clinic import Clinic
 from app.services.sync_status import SyncControl
@@ -69,7 +68,6 @@ class Backend:
     lock: Callable[[Clinic], None]  # stop background work, drop keys
     users: Callable[[Clinic], UserDirectory]
     sync_for: Callable[[Clinic], SyncControl]
-    catalog: Catalog
     # (recovery secret, user, new passphrase): a forgotten passphrase reset from the unlock
     # dialog; UserFacingError with field "secret", "user" or "new". Slow (Argon2id, throttle).
     recover: Callable[[str, str, str], None] | None = None

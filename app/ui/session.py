@@ -45,7 +45,7 @@ class ClinicSession(QObject):
         self.ops = ops
         self.prefs = prefs
         self.actor: Actor = clinic.actor
-        self.catalog = backend.catalog
+        self.catalog = clinic.catalog  # with the device's local medicine names
         self.sync = SyncBridge(backend.sync_for(clinic), ops, self)
 
     def now(self) -> datetime:
