@@ -13,18 +13,15 @@ from PySide6.QtWidgets import (
     QDateTimeEdit,
     QHBoxLayout,
     QLabel,
-    QMenu,
-    QSizePolicy,
     QStackedWidget,
     QTabWidget,
-    QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.services.dto import Changes, ChartView
 from app.ui import shortcuts
+from app.ui.action_strip import ActionStripWidget
 from app.ui.chart_actions import ChartActions
 from app.ui.chart_header import ChartHeaderWidget
 from app.ui.chart_lists import EncountersWidget, NotesView
@@ -93,8 +90,8 @@ class PatientChartView(QWidget):
         column.setSpacing(8)
         self.header = ChartHeaderWidget(page)
         column.addWidget(self.header)
-        # Toolbar and "As of" share a row; the toolbar gives way first (its » menu holds the
-        # actions that do not fit) so the "As of" control always stays on screen.
+        # Actions and "As of" share a row; the actions give way first (those that do not fit
+        # lead the More menu) so the "As of" control always stays on screen.
         actions_row = QHBoxLayout()
         actions_row.setSpacing(6)
         actions_row.addWidget(self._build_toolbar(page), 1)
@@ -120,26 +117,18 @@ class PatientChartView(QWidget):
         column.addWidget(self.tabs, 1)
         return page
 
-    def _build_toolbar(self, parent: QWidget) -> QToolBar:
-        bar = QToolBar("Chart actions", parent)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    def _build_toolbar(self, parent: QWidget) -> ActionStripWidget:
+        actions = self.chart_actions.actions
         for key, short in TOOLBAR:
-            action = self.chart_actions.actions[key]
-            action.setIconText(short)
-            bar.addAction(action)
-        more = QToolButton(bar)
-        more.setText("More")
-        more.setObjectName("moreButton")
-        more.setAccessibleName("More chart actions")
-        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(more)
-        menu.setToolTipsVisible(True)
-        for key in MORE:
-            menu.addAction(self.chart_actions.actions[key])
-        more.setMenu(menu)
-        bar.addWidget(more)
-        bar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        return bar
+            actions[key].setIconText(short)
+        self.toolbar = ActionStripWidget(
+            [actions[key] for key, _ in TOOLBAR],
+            [actions[key] for key in MORE],
+            parent,
+            "More chart actions",
+        )
+        self.toolbar.setAccessibleName("Chart actions")
+        return self.toolbar
 
     def _build_as_of(self, parent: QWidget) -> QWidget:
         box = QWidget(parent)

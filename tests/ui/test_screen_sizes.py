@@ -105,6 +105,11 @@ def _pages_fit(qtbot: QtBot, demo: Clinic) -> None:
     _assert_fits(window)
     window.chart.as_of_box.setChecked(False)
     qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    strip = window.chart.toolbar
+    assert in_view(strip.more_button)
+    hidden = [b.defaultAction() for b in strip.buttons if not b.isVisible()]
+    # the actions that do not fit lead the More menu, in order
+    assert strip.menu.actions()[: len(hidden)] == hidden
     lock = next(b for b in window.findChildren(QPushButton) if b.text().strip() == "Lock")
     for must in (lock, window.statusBar(), window.chart.header.allergies):
         assert in_view(must), hidden_part(must, scrolled=False)
