@@ -203,9 +203,13 @@ class MainView(QMainWindow):
             self.tab_actions.append(action)
         go = bar.addMenu("&Go")
         for n, title in enumerate(PAGES):
-            go.addAction(
-                self._action(title, shortcuts.PAGE_KEYS[n], lambda _=False, i=n: self.show_page(i))
+            page = self._action(
+                title, shortcuts.PAGE_KEYS[n], lambda _=False, i=n: self.show_page(i)
             )
+            item = self.nav.item(n)  # a page the role may not open: greyed, says why
+            allowed = bool(item.flags() & Qt.ItemFlag.ItemIsEnabled)
+            gate(page, None if allowed else item.toolTip(), item.toolTip())
+            go.addAction(page)
         go.addSeparator()
         go.addAction(self._action("&Refresh", shortcuts.REFRESH, self.refresh_page))
         sync = bar.addMenu("&Sync")

@@ -181,6 +181,13 @@ def test_admin_tab_keys_say_why(qtbot: QtBot, controller: AppController, seeded:
     _activate(qtbot, window)
     _press(qtbot, window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
     assert window.statusBar().currentMessage() == ADMINS_NO_CHARTS
+    window.statusBar().clearMessage()
+    _press(qtbot, window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)  # Schedule
+    assert window.statusBar().currentMessage() == ADMINS_NO_CHARTS
+    go = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Go")
+    assert isinstance(go, QMenu)
+    schedule = next(a for a in go.actions() if a.text() == "Schedule")
+    assert not schedule.isEnabled() and schedule.toolTip() == ADMINS_NO_CHARTS
 
 
 def test_no_shortcut_is_bound_twice_and_help_lists_the_tab_keys(
