@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -36,7 +37,8 @@ class ErrorLabelWidget(QLabel):
         QTimer.singleShot(0, self, self._bring_into_view)
 
     def _bring_into_view(self) -> None:
-        fit_window(self.window())
+        if isinstance(self.window(), QDialog):  # a main window keeps the size it was given
+            fit_window(self.window())
         parent = self.parentWidget()
         while parent is not None and not isinstance(parent, QScrollArea):
             parent = parent.parentWidget()

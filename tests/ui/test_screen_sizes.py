@@ -34,7 +34,7 @@ from app.ui.chart_view import TABS
 from app.ui.forms.base import CommandFormDialog
 from app.ui.help_dialog import ShortcutsDialog
 from app.ui.main_window import PAGES, MainView
-from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
+from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, open_as
 from tests.ui.demo import book_day, record_demo_clinic
 from tests.ui.helpers import TIMEOUT, fill, submit_refused
 from tests.ui.layout_checks import (
@@ -274,6 +274,24 @@ def test_wrapped_error_messages_are_shown_whole(
     demo.window.show()
     _open_chart(qtbot, demo)
     _wrapped_errors(qtbot, demo.window)
+
+
+def test_settings_error_is_brought_into_view_without_resizing_the_window(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    window = open_as(controller, qtbot, ADMIN, ADMIN_PASS)
+    window.resize(*SIZES["1366x768-at-150pct"])
+    window.show()
+    window.show_page(3)
+    settings = window.settings
+    qtbot.waitUntil(lambda: settings.current is not None, timeout=TIMEOUT)
+    settings.server.setText("ftp://nope")
+    settings.save()
+    error = settings.errors["server_url"]
+    qtbot.waitUntil(lambda: in_view(error), timeout=TIMEOUT)
+    _settle(qtbot)
+    assert window.size().toTuple() == SIZES["1366x768-at-150pct"]
+    assert label_clipped(error) is None
 
 
 def test_drop_downs_show_every_option(
