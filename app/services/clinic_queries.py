@@ -93,7 +93,7 @@ def read_chart(conn: Transaction, patient_id: str, today: date) -> ChartView:
     return ChartView(
         patient=_summary(row),
         age_years=age_on(row.birth_date, today),
-        allergy_banner=[a.data["substance"] for a in allergies],
+        allergy_banner=[banner_entry(a) for a in allergies],
         problems=active("diagnosis"),
         allergies=allergies,
         medications=active("medication"),
@@ -301,3 +301,14 @@ class ClinicQueries:
 
     def digest(self) -> str:
         return self._runner.digest()
+
+
+def banner_entry(allergy: ItemView) -> str:
+    """An allergy as the banner names it: a high criticality (risk of a severe reaction)
+    is said in words, never left to the allergy list."""
+    substance = str(allergy.data["substance"])
+    return (
+        f"{substance} (HIGH criticality)"
+        if allergy.data.get("criticality") == "high"
+        else substance
+    )

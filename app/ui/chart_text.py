@@ -48,8 +48,13 @@ def describe(item: ItemView) -> str:
         return f"{code}{d.get('text') or ''}".strip()
     if item.kind == "allergy":
         extra = [x for x in (d.get("reaction"), d.get("severity")) if x]
+        if d.get("criticality") == "high":
+            extra.append("HIGH criticality")
         text = d.get("substance", "?")
-        return f"{text} ({', '.join(extra)})" if extra else str(text)
+        text = f"{text} ({', '.join(extra)})" if extra else str(text)
+        if d.get("unresolved"):
+            text += " — not matched to the medicine list: only its exact name is checked"
+        return text
     if item.kind == "medication":
         text = (
             f"{d.get('drug')} {number(d.get('dose') or 0)} {d.get('dose_unit', '')} "
@@ -57,7 +62,7 @@ def describe(item: ItemView) -> str:
         )
         if d.get("duration_days"):
             text += f" for {d['duration_days']} days"
-        return " ".join(text.split())
+        return " ".join(text.split()) + "".join(medication_markers(d))
     if item.kind == "vitals":
         return vitals_text(d.get("measurements") or {}, d.get("bmi"))
     if item.kind == "note":
@@ -69,6 +74,17 @@ def describe(item: ItemView) -> str:
     if item.kind == "appointment":
         return f"{time_of_day(d.get('start', ''))} with {d.get('clinician', '?')} ({item.status})"
     return item.item_id
+
+
+def medication_markers(data: dict[str, Any]) -> list[str]:
+    """What a clinician must see next to a prescription: a given-despite-allergy override with
+    its reason, and a drug no allergy or duplicate check could look at."""
+    markers = []
+    if data.get("override_reason"):
+        markers.append(f" — given despite allergy: {data['override_reason']}")
+    if data.get("unchecked"):
+        markers.append(" — ⚠ not in the medicine list: allergies and duplicates not checked")
+    return markers
 
 
 def labelled(item: ItemView) -> str:

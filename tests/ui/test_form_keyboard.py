@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.domain import commands as c
@@ -20,6 +20,7 @@ from app.ui import formatting
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart_actions import SPECS
+from app.ui.chart_text import describe
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.patient_forms import RegisterPatientDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog, MoveAppointmentDialog
@@ -474,3 +475,73 @@ def test_an_implausible_pair_is_shown_under_the_diastolic(qtbot: QtBot, app: App
         "Check that each value is in its own field."
     }
     assert focused() is form.rows["diastolic"].widget and form.last_changes is None
+
+
+def close_suggestions(qtbot: QtBot, form: CommandFormDialog) -> None:
+    """Esc closes the name suggestions if they are open (Esc on the form itself would ask
+    to discard it); the form is active again, as a window manager makes it when a pop-up
+    goes (the offscreen platform leaves a closed pop-up "active")."""
+    if QApplication.activePopupWidget() is not None:
+        press(Key.Key_Escape)
+    form.activateWindow()
+    qtbot.waitUntil(form.isActiveWindow, timeout=TIMEOUT)
+
+
+def test_a_brand_name_meets_the_penicillin_allergy_and_the_override_shows_on_the_chart(
+    qtbot: QtBot, app: App
+) -> None:
+    chart = app.window.chart
+    assert chart.header.allergies.text().count("HIGH criticality") == 1  # Penicillins
+    form = chart_form(qtbot, app, "prescribe")
+    typed("Augmentin")
+    close_suggestions(qtbot, form)  # the typed name stays
+    tab()
+    fields("625", "", "", "t", "5", "")
+    press(Key.Key_Return, CTRL)
+    qtbot.waitUntil(lambda: bool(errors(form).get("override_reason")), timeout=TIMEOUT)
+    assert "Penicillins" in errors(form)["override_reason"]
+    reason = form.rows["override_reason"].widget
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is reason, timeout=TIMEOUT)
+    typed("No alternative in stock; watched for 1 hour")
+    save(qtbot, form)
+    command = app.sent.last(c.PrescribeMedication)
+    assert isinstance(command, c.PrescribeMedication)
+    assert command.override_reason == "No alternative in stock; watched for 1 hour"
+    qtbot.waitUntil(
+        lambda: chart.current is not None and len(chart.current.medications) == 3,
+        timeout=TIMEOUT,
+    )
+    assert chart.current is not None
+    (given,) = [m for m in chart.current.medications if m.data["drug"] == "Augmentin"]
+    assert describe(given).endswith(
+        "— given despite allergy: No alternative in stock; watched for 1 hour"
+    )
+
+
+def test_a_drug_not_in_the_medicine_list_needs_an_acknowledgement_and_is_marked(
+    qtbot: QtBot, app: App
+) -> None:
+    form = chart_form(qtbot, app, "prescribe")
+    typed("Zentraxil")
+    close_suggestions(qtbot, form)
+    tab()
+    fields("10", "", "", "", "3")
+    press(Key.Key_Return, CTRL)
+    qtbot.waitUntil(lambda: bool(errors(form).get("unchecked_acknowledged")), timeout=TIMEOUT)
+    assert "not in the medicine list" in errors(form)["unchecked_acknowledged"]
+    assert app.window.chart.current is not None
+    assert len(app.window.chart.current.medications) == 2  # nothing recorded yet
+    box = form.unchecked  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is box, timeout=TIMEOUT)
+    press(Key.Key_Space)  # tick "Prescribe it without the checks"
+    save(qtbot, form)
+    command = app.sent.last(c.PrescribeMedication)
+    assert isinstance(command, c.PrescribeMedication) and command.unchecked_acknowledged
+    chart = app.window.chart
+    qtbot.waitUntil(
+        lambda: chart.current is not None and len(chart.current.medications) == 3,
+        timeout=TIMEOUT,
+    )
+    assert chart.current is not None
+    (unchecked,) = [m for m in chart.current.medications if m.data["drug"] == "Zentraxil"]
+    assert "not in the medicine list: allergies and duplicates not checked" in describe(unchecked)

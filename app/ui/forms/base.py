@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QDateTime, QEvent, Qt, Signal
+from PySide6.QtCore import QDateTime, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -175,10 +175,15 @@ class CommandFormDialog(DraftableDialog):
             self.form_error.show_message(message)
             return
         row = self.rows[name]
+        hidden = not row.widget.isVisibleTo(self)
         self.set_row_visible(name, True)
         row.error.show_message(message)
         mark_invalid(row.widget, True)
         row.widget.setFocus(Qt.FocusReason.OtherFocusReason)
+        if hidden:
+            # A row shown only now (an override reason, an acknowledgement) takes focus once
+            # the layout has placed it; the clinician types the answer straight away.
+            QTimer.singleShot(0, lambda: row.widget.setFocus(Qt.FocusReason.OtherFocusReason))
 
     def clear_errors(self) -> None:
         self.form_error.clear_message()

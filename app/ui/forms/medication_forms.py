@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QWidget
 
 from app.domain.commands import ChangeDose, Command, DiscontinueMedication, PrescribeMedication
 from app.domain.errors import AllergyConflictError, ValidationError
@@ -49,6 +49,14 @@ class PrescribeDialog(ChartFormDialog):
             "Why prescribe despite the recorded allergy (kept in the record)",
         )
         self.set_row_visible("override_reason", False)
+        self.unchecked = QCheckBox("Prescribe it without the checks", self)
+        self.add_field(
+            "unchecked_acknowledged",
+            "Not checked",
+            self.unchecked,
+            "Recorded with the prescription, and shown on the chart",
+        )
+        self.set_row_visible("unchecked_acknowledged", False)
 
     def show_error(self, exc: BaseException) -> None:
         super().show_error(exc)
@@ -73,6 +81,7 @@ class PrescribeDialog(ChartFormDialog):
             instructions=self.text(self.instructions),
             encounter_id=self.text(self.encounter),
             override_reason=self.text(self.override) if asks_reason else None,
+            unchecked_acknowledged=self.unchecked.isChecked(),
         )
 
 
