@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
@@ -79,7 +79,7 @@ def _open_chart(qtbot: QtBot, demo: Clinic) -> None:
 
 
 def _settle(qtbot: QtBot) -> None:
-    qtbot.wait(60)
+    qtbot.wait(150)  # QListView lays out wrapped items 100 ms after a resize
     QApplication.processEvents()
 
 
@@ -163,12 +163,14 @@ def _vital_values(window: MainView) -> list[str]:
 
 
 def _item_whole(listing: QListWidget, row: int) -> str | None:
-    """The entry's text fits its row (wrapped, not elided)."""
+    """The entry's text fits its row at the row's width (wrapped, not elided)."""
     item = listing.item(row)
+    index = listing.indexFromItem(item)
     rect = listing.visualItemRect(item)
-    metrics = QFontMetrics(listing.font())
-    flags = Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft
-    needed = metrics.boundingRect(QRect(0, 0, rect.width() - 8, 10_000), flags, item.text())
+    option = QStyleOptionViewItem()
+    listing.initViewItemOption(option)
+    option.rect = rect
+    needed = listing.itemDelegate().sizeHint(option, index)
     if needed.height() > rect.height() + 1:
         return f"{item.text()!r} needs {needed.height()} px, its row has {rect.height()}"
     return None
@@ -323,6 +325,9 @@ def test_patient_list_can_be_narrowed(
     window = demo.window
     window.resize(*SIZES["1024x768"])
     window.show()
+    _settle(qtbot)
+    total = sum(window.splitter.sizes())
+    window.splitter.setSizes([400, total - 400])
     _settle(qtbot)
     before = window.patients.width()
     window.splitter.setSizes([0, 2000])  # drag the handle all the way left
