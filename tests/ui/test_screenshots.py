@@ -106,6 +106,9 @@ def test_every_screen_renders(
     clinic.close()
     window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
     _window_at_size(window, size)
+    qtbot.waitUntil(lambda: window.patients.model.rows != [], timeout=TIMEOUT)
+    shots["patients"] = _save(qtbot, window, out / "patients.png")  # no chart open yet
+    _fits(window)
     window.open_patient(patient_id)
     chart = window.chart
     qtbot.waitUntil(
