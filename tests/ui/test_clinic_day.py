@@ -211,9 +211,9 @@ def test_a_clinic_day(
     form = _chart_form(qtbot, window, "Ctrl+Shift+A")
     fill(form, substance="Penicillins", reaction="Rash", severity="moderate", criticality="high")
     submit_ok(qtbot, form)
-    _wait_chart(qtbot, chart, lambda c: c.allergy_banner == ["Penicillins"])
+    _wait_chart(qtbot, chart, lambda c: c.allergy_banner == ["Penicillins (HIGH criticality)"])
     assert chart.header.allergies.objectName() == "allergyBanner"
-    assert "Penicillins" in chart.header.allergies.text()
+    assert "Penicillins (HIGH criticality)" in chart.header.allergies.text()
     assert chart.summary.lists["problems"].item(0).text() == "I10 Essential (primary) hypertension"
 
     # -- a prescription refused for the allergy, then overridden with a reason -------------
@@ -307,7 +307,7 @@ def test_a_clinic_day(
     # -- the chart shows all of it ---------------------------------------------------------
     view = chart.current
     assert view is not None
-    assert view.allergy_banner == ["Penicillins"]
+    assert view.allergy_banner == ["Penicillins (HIGH criticality)"]
     assert [p.data["code"] for p in view.problems] == ["I10"]
     assert [m.data["drug"] for m in view.medications] == ["amoxicillin"]
     assert view.medications[0].data["override_reason"].startswith("Tolerated amoxicillin")

@@ -137,7 +137,10 @@ def test_less_common_chart_commands(
     submit_ok(
         qtbot, fill_and(_open(qtbot, window, "allergy_status", peanut.item_id), status="inactive")
     )
-    qtbot.waitUntil(lambda: chart.current.allergy_banner == ["Penicillins"], timeout=TIMEOUT)  # type: ignore[union-attr]
+    qtbot.waitUntil(
+        lambda: chart.current.allergy_banner == ["Penicillins (HIGH criticality)"],  # type: ignore[union-attr]
+        timeout=TIMEOUT,
+    )
     # change a dose (the dose seen travels along, so a concurrent change is not overwritten)
     form = _open(qtbot, window, "change_dose")
     assert submit_refused(qtbot, form) == {"dose": "Dose is required."}
