@@ -63,6 +63,15 @@ def _contents(data_dir: Path) -> dict[str, Any]:
     }
 
 
+def _event_ids(data_dir: Path) -> set[str]:
+    vault = Vault.open(data_dir)
+    vault.unlock(ADMIN, PASSPHRASE)
+    try:
+        return {r.event_id for r in vault.events.read_all()}
+    finally:
+        vault.lock()
+
+
 @pytest.fixture(scope="module")
 def both_ways(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
     root = tmp_path_factory.mktemp("bench-equality")
@@ -70,11 +79,16 @@ def both_ways(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     create_empty(template, FAST_FOR_TESTS)  # one vault id, device id and key for both
     shutil.copytree(template, root / "commands")
     shutil.copytree(template, root / "bulk")
+    shared = _event_ids(template)  # the users' admin audit, copied to both
     real = populate(root / "commands", SMALL, mode="commands")
     bulk = populate(root / "bulk", SMALL, mode="bulk", batch=97)
     assert real["commands"] == bulk["commands"] > 300
     assert real["heavy_patient_ids"] == bulk["heavy_patient_ids"]
-    return _contents(root / "commands"), _contents(root / "bulk")
+    made = _contents(root / "commands"), _contents(root / "bulk")
+    for contents in made:
+        assert set(contents["event_ids"][: len(shared)]) == shared
+        contents["event_ids"] = contents["event_ids"][len(shared) :]
+    return made
 
 
 def test_the_bulk_loader_records_the_same_events(

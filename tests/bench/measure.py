@@ -208,10 +208,11 @@ def record_vitals(
     times = []
     for _ in range(samples):
         pid = rng.choice(patient_ids)
+        systolic = rng.randint(100, 160)
         cmd = c.RecordVitals(
             patient_id=pid,
-            systolic=rng.randint(100, 160),
-            diastolic=rng.randint(60, 95),
+            systolic=systolic,
+            diastolic=rng.randint(60, min(95, systolic - 10)),  # a plausible pair
             heart_rate=rng.randint(55, 110),
             temperature=round(rng.uniform(36.0, 38.5), 1),
         )

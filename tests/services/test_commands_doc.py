@@ -80,7 +80,7 @@ def test_every_example_line_is_accepted_in_order(clinic: Clinic, clock: FakeCloc
     view = clinic.queries.chart("pat-0001", DOC, record_view=False)
     assert view.patient.phone == "+255 766 000 111"
     assert [p.data["code"] for p in view.problems] == ["I10"]
-    assert view.allergy_banner == ["Penicillins"]
+    assert view.allergy_banner == ["Penicillins (HIGH criticality)"]
     assert view.medications == [] and view.last_vitals is None
     (overridden,) = [t for t in view.timeline if t.item_id == "rx-0001" and "override" in t.text]
     assert "allergy override" in overridden.text

@@ -120,13 +120,18 @@ class PatientPickerWidget(QWidget):
 
 class SlotTimeField(TimeField):
     """An appointment start in 5-minute steps: ↑/↓ on the minutes move by 5, and typed
-    minutes are rounded to the nearest 5 when the field is left (09:07 -> 09:05)."""
+    minutes are rounded to the nearest 5 when the field is left (09:07 -> 09:05). A time
+    the form was opened with is kept while its time of day is not changed."""
 
     STEP = 5
     HINT = "Minutes go in 5-minute steps; typed minutes are rounded (09:07 → 09:05)."
 
     def __init__(self, parent: QWidget | None, value: QDateTime) -> None:
-        super().__init__(parent, rounded(value, self.STEP), touched=True)
+        super().__init__(parent, value, touched=True)
+        # An existing appointment's time (09:07 from older data or another system) stays as
+        # it is unless the person changes the time of day: moving only its day must not
+        # shift it silently.
+        self._given_time = value.time()
         self.editingFinished.connect(self.round_to_step)
 
     def stepBy(self, steps: int) -> None:
@@ -150,6 +155,8 @@ class SlotTimeField(TimeField):
         return super().stepEnabled()
 
     def round_to_step(self) -> None:
+        if self.dateTime().time() == self._given_time:
+            return
         value = rounded(self.dateTime(), self.STEP)
         if value != self.dateTime():
             self.setDateTime(value)
