@@ -29,7 +29,7 @@ from app.services.dto import Changes
 from app.services.sync_status import SyncStatus
 from app.ui import shortcuts
 from app.ui.audit_view import AuditView
-from app.ui.chart_view import TABS, PatientChartView
+from app.ui.chart.view import TABS, PatientChartView
 from app.ui.forms.patient_forms import RegisterPatientDialog
 from app.ui.help_dialog import ShortcutsDialog
 from app.ui.patient_list import PatientListView

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QWizard
 from pytestqt.qtbot import QtBot
 
 from app.ui.app_controller import AppController
-from app.ui.chart_view import PatientChartView
+from app.ui.chart.view import PatientChartView
 from app.ui.first_run import FirstRunDialog
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import MoveAppointmentDialog

@@ -19,7 +19,7 @@ from app.domain import commands as c
 from app.ui import formatting
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
-from app.ui.chart_actions import SPECS
+from app.ui.chart.actions import SPECS
 from app.ui.chart_text import describe
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.patient_forms import RegisterPatientDialog

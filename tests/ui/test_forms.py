@@ -22,7 +22,7 @@ from pytestqt.qtbot import QtBot
 from app.domain.commands import FieldChange, UpdateDemographics
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
-from app.ui.chart_actions import SPECS
+from app.ui.chart.actions import SPECS
 from app.ui.first_run import FirstRunDialog
 from app.ui.formatting import parse, to_qdatetime
 from app.ui.forms.base import CommandFormDialog

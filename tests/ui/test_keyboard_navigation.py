@@ -14,7 +14,7 @@ from app.domain.roles import Role
 from app.ui import shortcuts
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
-from app.ui.chart_view import TABS
+from app.ui.chart.view import TABS
 from app.ui.help_dialog import SHORTCUTS
 from app.ui.main_window import MainView
 from app.ui.permissions import ADMINS_NO_CHARTS, why_not

@@ -30,7 +30,7 @@ from pytestqt.qtbot import QtBot
 
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
-from app.ui.chart_view import TABS
+from app.ui.chart.view import TABS
 from app.ui.forms.base import CommandFormDialog
 from app.ui.help_dialog import ShortcutsDialog
 from app.ui.main_window import PAGES, MainView

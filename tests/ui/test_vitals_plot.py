@@ -13,8 +13,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.ui.chart.vitals import VitalsChartView
 from app.ui.preferences import Preferences
-from app.ui.vitals_chart import VitalsChartView
 from tests.clock import SettableClock
 
 

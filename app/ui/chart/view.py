@@ -4,8 +4,6 @@ when a recorded command changed this patient's chart."""
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
@@ -21,15 +19,15 @@ from PySide6.QtWidgets import (
 
 from app.services.dto import Changes, ChartView
 from app.ui import shortcuts
-from app.ui.action_strip import ActionStripWidget
-from app.ui.chart_actions import ChartActions
-from app.ui.chart_header import ChartHeaderWidget
-from app.ui.chart_lists import EncountersWidget, NotesView
-from app.ui.chart_summary import ChartSummaryWidget
+from app.ui.chart.action_strip import ActionStripWidget
+from app.ui.chart.actions import ChartActions
+from app.ui.chart.header import ChartHeaderWidget
+from app.ui.chart.lists import EncountersWidget, NotesView
+from app.ui.chart.summary import ChartSummaryWidget
+from app.ui.chart.timeline import TimelineView
+from app.ui.chart.vitals import VitalsChartView
 from app.ui.formatting import to_datetime, when
 from app.ui.session import ClinicSession
-from app.ui.timeline_view import TimelineView
-from app.ui.vitals_chart import VitalsChartView
 from app.ui.widgets import NoticeBarWidget
 
 TOOLBAR = (
@@ -62,7 +60,6 @@ class PatientChartView(QWidget):
         self.session = session
         self.patient_id: str | None = None
         self.current: ChartView | None = None
-        self.last_load_ms: float | None = None
         self._seq = 0
         self.chart_actions = ChartActions(session, self)
         self.stack = QStackedWidget(self)
@@ -194,19 +191,19 @@ class PatientChartView(QWidget):
         if self.patient_id is None:
             return
         self._seq += 1
-        seq, pid, started = self._seq, self.patient_id, time.perf_counter()
+        seq, pid = self._seq, self.patient_id
         queries, actor = self.session.clinic.queries, self.session.actor
         as_of = self.as_of()
         moment = to_datetime(as_of) if as_of is not None else None
         self.session.run(
             lambda: queries.chart(pid, actor, moment, record_view),
-            success=lambda view: self._show(seq, view, started),
+            success=lambda view: self._show(seq, view),
             failure=lambda exc: self._failed(seq, exc),
             owner=self,
             label="Opening chart…",
         )
 
-    def _show(self, seq: int, chart: ChartView, started: float) -> None:
+    def _show(self, seq: int, chart: ChartView) -> None:
         if seq != self._seq or chart.patient.patient_id != self.patient_id:
             return  # the user moved on to another patient or time
         self.current = chart
@@ -226,7 +223,6 @@ class PatientChartView(QWidget):
         self.timeline.allow_corrections = read_only is None
         self.stack.setCurrentIndex(1)
         self.repaint()
-        self.last_load_ms = (time.perf_counter() - started) * 1000
         self.chart_shown.emit(chart)
 
     def _failed(self, seq: int, exc: BaseException) -> None:

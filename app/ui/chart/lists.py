@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.dto import ChartView
-from app.ui.chart_actions import ChartActions
+from app.ui.chart.actions import ChartActions
 from app.ui.formatting import when
 
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.dto import ChartView, ItemView
-from app.ui.chart_actions import ChartActions
+from app.ui.chart.actions import ChartActions
 from app.ui.chart_text import describe
 from app.ui.formatting import VITALS, number, when
 
