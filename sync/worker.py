@@ -139,11 +139,6 @@ class SyncWorker:
 
     # -- one cycle -----------------------------------------------------------------------
 
-    def run_once(self) -> Any:
-        """Run one cycle on the calling thread; returns its report or raises."""
-        with self._cycle_lock:
-            return self._cycle()
-
     def _tick(self, manual: bool = False) -> None:
         if not self._cycle_lock.acquire(blocking=False):
             # A cycle is running ("never two at once"); a manual request made meanwhile (e.g.

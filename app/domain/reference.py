@@ -6,7 +6,7 @@ Plain values only; loading the bundled JSON files is the store's job.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,13 +111,6 @@ class Catalog:
                 return med
         return None
 
-    def substance_named(self, text: str) -> AllergySubstance | None:
-        key = fold(text)
-        for sub in self.substances.values():
-            if key in (fold(sub.id), fold(sub.name)):
-                return sub
-        return None
-
 
 def drug_terms(medicine: Medicine | None, free_text: str) -> set[str]:
     """Everything an allergy could match a prescription on: id, name, classes, free text."""
@@ -133,12 +126,3 @@ def allergy_terms(substance: AllergySubstance | None, free_text: str) -> set[str
         terms |= {fold(substance.id), fold(substance.name)}
         terms |= {fold(c) for c in substance.classes} | {fold(m) for m in substance.medicines}
     return terms
-
-
-def caution_terms(substance: AllergySubstance | None) -> set[str]:
-    """What a prescription may cross-react with (only a catalogued substance says)."""
-    return set() if substance is None else {fold(c) for c in substance.caution_classes}
-
-
-def matches(allergy: Iterable[str], drug: Iterable[str]) -> bool:
-    return bool(set(allergy) & set(drug))

@@ -154,7 +154,7 @@ class WalCheckpointer:
 # `PRAGMA quick_check` reads (and so decrypts and authenticates) every page: ~1.4 s for a
 # 330 MB vault, ~15 s at a million events. Unlock runs it only on files up to this size;
 # beyond, SQLCipher's per-page HMAC still refuses any altered or torn page the moment it is
-# read, the event log's tail is verified at unlock, and `check_integrity` runs the full check.
+# read, and the event log's tail is verified at unlock (`fieldchart verify` checks every event).
 QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
 
 
@@ -172,17 +172,6 @@ def check_readable(engine: Engine, path: Path) -> None:
         ) from exc
     if not tables:
         raise NotAVaultError(f"{path.name} is empty: it is not a FieldChart vault")
-    if result != "ok":
-        raise NotAVaultError(f"{path.name} failed SQLite's integrity check: {result}")
-
-
-def check_integrity(engine: Engine, path: Path) -> None:
-    """SQLite's full structural check of every page (slow on a big vault: run on demand)."""
-    try:
-        with engine.connect() as conn:
-            result = conn.exec_driver_sql("PRAGMA quick_check").scalar_one()
-    except (DatabaseError, OperationalError) as exc:
-        raise NotAVaultError(f"{path.name} cannot be read: it is truncated or corrupted") from exc
     if result != "ok":
         raise NotAVaultError(f"{path.name} failed SQLite's integrity check: {result}")
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.store.errors import KeyRotationError, NotAVaultError, VaultInUseError
+from app.store.errors import KeyRotationError, VaultInUseError
 
 if TYPE_CHECKING:
     from app.store.keyslots import KeySlotFile
@@ -314,16 +314,3 @@ def in_use(db: Path) -> bool:
         finally:
             os.close(fd)  # also releases the probe lock
     return False
-
-
-def check_database(path: Path, key: bytes | bytearray) -> None:
-    """The file opens with `key` and passes SQLite's quick check (NotAVaultError if not)."""
-    conn = raw_connect(path, key)
-    try:
-        result = conn.execute("PRAGMA quick_check").fetchone()[0]
-    except _dbapi().DatabaseError:
-        raise NotAVaultError(f"{path.name} does not open with its key") from None
-    finally:
-        conn.close()
-    if result != "ok":
-        raise NotAVaultError(f"{path.name} failed SQLite's integrity check")

@@ -7,7 +7,7 @@ role or status, and positions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ class VaultStats:
     quarantined: int
     projection_checkpoint: int | None  # None: the read models were never built
     projection_version: int | None
-    sync_journal_keys: list[str] = field(default_factory=list)
 
 
 def _pairs(conn: Connection, sql: str) -> dict[str, int]:
@@ -88,9 +87,6 @@ def collect(engine: Engine) -> VaultStats:
             quarantined=_one(conn, "SELECT count(*) FROM quarantine"),
             projection_checkpoint=int(checkpoint[0]) if checkpoint else None,
             projection_version=int(checkpoint[1]) if checkpoint else None,
-            sync_journal_keys=[
-                str(k) for (k,) in conn.exec_driver_sql("SELECT key FROM sync_journal ORDER BY key")
-            ],
         )
 
 

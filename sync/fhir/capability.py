@@ -54,11 +54,6 @@ class ResourceCapability:
         """Updates can carry If-Match (``versioning`` is versioned-update or versioned)."""
         return self.versioning in _VERSIONED
 
-    @property
-    def history_type(self) -> bool:
-        """``GET Type/_history?_since=`` is available."""
-        return "history-type" in self.interactions
-
 
 @dataclass(frozen=True)
 class CapabilityInfo:
