@@ -267,7 +267,9 @@ class FirstRunDialog(QWizard):
         self.setWindowIcon(icon("fieldchart"))
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setPixmap(QWizard.WizardPixmap.LogoPixmap, icon("fieldchart").pixmap(48, 48))
-        self.setMinimumSize(640, 500)
+        # Fits 1366x768 at 150 % (910x512 logical, less a title bar): the first screen a
+        # clinic sees must never be cut off.
+        self.setMinimumSize(600, 440)
         self.admin_page = AdminPage(self)
         self.recovery_page = RecoveryPage(self)
         self.server_page = ServerPage(self)
