@@ -10,8 +10,7 @@ from functools import singledispatch
 from typing import Any
 
 from app.domain import events as ev
-
-ITEM_KINDS = ("encounter", "vitals", "diagnosis", "allergy", "medication", "note", "appointment")
+from app.domain.item_status import changed_by, created_by
 
 
 @dataclass
@@ -66,8 +65,10 @@ def fold(patient_id: str, history: list[ev.DomainEvent]) -> PatientChart:
 
 
 def evolve(chart: PatientChart, event: ev.DomainEvent) -> PatientChart:
-    """Apply one event to the chart (in place) and return it."""
-    _apply(event, chart)
+    """Apply one event to the chart (in place) and return it. What an event does to an item
+    is in app.domain.item_status (shared with the read models); the rest is below."""
+    if not _change_item(event, chart):
+        _apply(event, chart)
     return chart
 
 
@@ -77,15 +78,25 @@ def _apply(event: ev.DomainEvent, chart: PatientChart) -> None:
     raise TypeError(f"no evolve rule for {type(event).__name__}")
 
 
-def _add(chart: PatientChart, kind: str, item_id: str, data: dict[str, Any], status: str) -> None:
-    chart.items[item_id] = Item(kind, item_id, data, status)
-
-
-def _set_status(chart: PatientChart, item_id: str, status: str, **data: Any) -> None:
-    item = chart.items.get(item_id)
+def _change_item(event: ev.DomainEvent, chart: PatientChart) -> bool:
+    """Apply the item_status table's rule for `event`, if it has one (True if it had)."""
+    created = created_by(event)
+    if created is not None:
+        chart.items[created.item_id] = Item(
+            created.kind, created.item_id, created.data, created.status
+        )
+        return True
+    change = changed_by(event)
+    if change is None:
+        return False
+    item = chart.items.get(change.item_id)
     if item is not None:
-        item.status = status
-        item.data.update(data)
+        if change.status is not None:
+            item.status = change.status
+        item.data.update(change.data)
+        if change.entered_in_error:
+            item.entered_in_error = True
+    return True
 
 
 @_apply.register
@@ -100,105 +111,6 @@ def _(event: ev.PatientRegistered, chart: PatientChart) -> None:
 @_apply.register
 def _(event: ev.DemographicsUpdated, chart: PatientChart) -> None:
     chart.demographics.update(event.changes)
-
-
-@_apply.register
-def _(event: ev.EncounterStarted, chart: PatientChart) -> None:
-    _add(chart, "encounter", event.encounter_id, event.to_payload(), "in-progress")
-
-
-@_apply.register
-def _(event: ev.EncounterFinished, chart: PatientChart) -> None:
-    _set_status(chart, event.encounter_id, "finished", finished_at=event.finished_at)
-
-
-@_apply.register
-def _(event: ev.VitalsRecorded, chart: PatientChart) -> None:
-    _add(chart, "vitals", event.vitals_id, event.to_payload(), "final")
-
-
-@_apply.register
-def _(event: ev.DiagnosisRecorded, chart: PatientChart) -> None:
-    _add(chart, "diagnosis", event.diagnosis_id, event.to_payload(), "active")
-
-
-@_apply.register
-def _(event: ev.DiagnosisResolved, chart: PatientChart) -> None:
-    _set_status(chart, event.diagnosis_id, "resolved", resolved_at=event.resolved_at)
-
-
-@_apply.register
-def _(event: ev.AllergyRecorded, chart: PatientChart) -> None:
-    _add(chart, "allergy", event.allergy_id, event.to_payload(), "active")
-
-
-@_apply.register
-def _(event: ev.AllergyStatusChanged, chart: PatientChart) -> None:
-    _set_status(chart, event.allergy_id, event.status)
-
-
-@_apply.register
-def _(event: ev.MedicationPrescribed, chart: PatientChart) -> None:
-    _add(chart, "medication", event.prescription_id, event.to_payload(), "active")
-
-
-@_apply.register
-def _(event: ev.MedicationDoseChanged, chart: PatientChart) -> None:
-    item = chart.items.get(event.prescription_id)
-    if item is not None:
-        item.data.update(dose=event.dose, dose_unit=event.dose_unit, frequency=event.frequency)
-
-
-@_apply.register
-def _(event: ev.MedicationDiscontinued, chart: PatientChart) -> None:
-    _set_status(
-        chart,
-        event.prescription_id,
-        "stopped",
-        discontinued_at=event.discontinued_at,
-        discontinue_reason=event.reason,
-    )
-
-
-@_apply.register
-def _(event: ev.NoteAdded, chart: PatientChart) -> None:
-    _add(chart, "note", event.note_id, event.to_payload(), "current")
-
-
-@_apply.register
-def _(event: ev.AppointmentScheduled, chart: PatientChart) -> None:
-    _add(chart, "appointment", event.appointment_id, event.to_payload(), "booked")
-
-
-@_apply.register
-def _(event: ev.AppointmentRescheduled, chart: PatientChart) -> None:
-    item = chart.items.get(event.appointment_id)
-    if item is not None:
-        item.data.update(start=event.start, end=event.end)
-
-
-@_apply.register
-def _(event: ev.AppointmentCancelled, chart: PatientChart) -> None:
-    # The reason travels with the item: the push of this cancellation carries it.
-    _set_status(chart, event.appointment_id, "cancelled", cancel_reason=event.reason)
-
-
-@_apply.register
-def _(event: ev.AppointmentAttended, chart: PatientChart) -> None:
-    _set_status(chart, event.appointment_id, "fulfilled")
-
-
-@_apply.register
-def _(event: ev.AppointmentMissed, chart: PatientChart) -> None:
-    _set_status(chart, event.appointment_id, "noshow")
-
-
-@_apply.register
-def _(event: ev.EnteredInError, chart: PatientChart) -> None:
-    item = chart.items.get(event.item_id)
-    if item is not None:
-        item.entered_in_error = True
-        item.data["entered_in_error_reason"] = event.reason
 
 
 @_apply.register

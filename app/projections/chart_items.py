@@ -23,6 +23,7 @@ from sqlalchemy import (
 
 from app.domain import events as ev
 from app.domain.chart import ACTIVE_STATUSES, received_data
+from app.domain.item_status import TIME_FIELD, changed_by, created_by
 from app.projections.base import (
     Writes,
     fields_of,
@@ -54,18 +55,6 @@ items = Table(
     sqlite_with_rowid=False,
 )
 
-# (kind, id field, clinical-time field, initial status)
-CREATES: dict[type[ev.DomainEvent], tuple[str, str, str, str]] = {
-    ev.EncounterStarted: ("encounter", "encounter_id", "started_at", "in-progress"),
-    ev.VitalsRecorded: ("vitals", "vitals_id", "taken_at", "final"),
-    ev.DiagnosisRecorded: ("diagnosis", "diagnosis_id", "recorded_at", "active"),
-    ev.AllergyRecorded: ("allergy", "allergy_id", "recorded_at", "active"),
-    ev.MedicationPrescribed: ("medication", "prescription_id", "prescribed_at", "active"),
-    ev.NoteAdded: ("note", "note_id", "written_at", "current"),
-    ev.AppointmentScheduled: ("appointment", "appointment_id", "start", "booked"),
-}
-
-
 _SELECT_DATA = f"SELECT data FROM {items.name} WHERE item_id = ?"
 _SET_DATA = f"UPDATE {items.name} SET data = ? WHERE item_id = ?"
 _SET_DATA_STATUS = f"UPDATE {items.name} SET data = ?, status = ? WHERE item_id = ?"
@@ -74,7 +63,6 @@ _SET_COLUMN = {
     for column in ("clinical_time", "entered_in_error")
 }
 EMPTY: Mapping[str, Any] = {}
-_EXISTS = f"SELECT 1 FROM {items.name} WHERE item_id = ?"
 _UPSERT_SET = ", ".join(
     f"{c} = :{c}"
     for c in ("patient_id", "kind", "status", "entered_in_error", "data", "clinical_time")
@@ -116,106 +104,36 @@ def _merge(
 
 @singledispatch
 def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
-    spec = CREATES.get(type(event))
-    if spec is None:
+    """Create or change an item as app.domain.item_status says (the domain fold reads the
+    same table, so this read model and the chart commands decide on agree)."""
+    created = created_by(event, fields_of(event))
+    if created is not None:
+        w.insert(
+            items,
+            {
+                "item_id": created.item_id,
+                "patient_id": patient_of(record),
+                "kind": created.kind,
+                "status": created.status,
+                "entered_in_error": False,
+                "data": json.dumps(created.data, sort_keys=True),
+                "clinical_time": created.clinical_time,
+                "recorded_at": record.metadata.recorded_at,
+                "recorded_by": record.metadata.user,
+                "position": record.position,
+            },
+            key=created.item_id,
+        )
         return
-    kind, id_field, time_field, status = spec
-    payload = fields_of(event)
-    w.insert(
-        items,
-        {
-            "item_id": payload[id_field],
-            "patient_id": patient_of(record),
-            "kind": kind,
-            "status": status,
-            "entered_in_error": False,
-            "data": json.dumps(payload, sort_keys=True),
-            "clinical_time": payload[time_field],
-            "recorded_at": record.metadata.recorded_at,
-            "recorded_by": record.metadata.user,
-            "position": record.position,
-        },
-        key=payload[id_field],
-    )
-
-
-@apply.register
-def _(event: ev.EncounterFinished, w: Writes, record: RecordedEvent) -> None:
-    _merge(w, event.encounter_id, "finished", finished_at=event.finished_at)
-
-
-@apply.register
-def _(event: ev.DiagnosisResolved, w: Writes, record: RecordedEvent) -> None:
-    _merge(w, event.diagnosis_id, "resolved", resolved_at=event.resolved_at)
-
-
-@apply.register
-def _(event: ev.AllergyStatusChanged, w: Writes, record: RecordedEvent) -> None:
-    _merge(w, event.allergy_id, event.status)
-
-
-@apply.register
-def _(event: ev.MedicationDoseChanged, w: Writes, record: RecordedEvent) -> None:
-    _merge(
-        w,
-        event.prescription_id,
-        None,
-        dose=event.dose,
-        dose_unit=event.dose_unit,
-        frequency=event.frequency,
-    )
-
-
-@apply.register
-def _(event: ev.MedicationDiscontinued, w: Writes, record: RecordedEvent) -> None:
-    _merge(
-        w,
-        event.prescription_id,
-        "stopped",
-        discontinued_at=event.discontinued_at,
-        discontinue_reason=event.reason,
-    )
-
-
-@apply.register
-def _(event: ev.AppointmentRescheduled, w: Writes, record: RecordedEvent) -> None:
-    _merge(
-        w,
-        event.appointment_id,
-        None,
-        values={"clinical_time": event.start},
-        start=event.start,
-        end=event.end,
-    )
-
-
-@apply.register
-def _(event: ev.AppointmentCancelled, w: Writes, record: RecordedEvent) -> None:
-    _merge(w, event.appointment_id, "cancelled", cancel_reason=event.reason)
-
-
-@apply.register
-def _(event: ev.AppointmentAttended, w: Writes, record: RecordedEvent) -> None:
-    _merge(w, event.appointment_id, "fulfilled")
-
-
-@apply.register
-def _(event: ev.AppointmentMissed, w: Writes, record: RecordedEvent) -> None:
-    _merge(w, event.appointment_id, "noshow")
-
-
-@apply.register
-def _(event: ev.EnteredInError, w: Writes, record: RecordedEvent) -> None:
-    _merge(
-        w,
-        event.item_id,
-        None,
-        values={"entered_in_error": True},
-        entered_in_error_reason=event.reason,
-    )
-
-
-TIME_FIELD = {kind: time for kind, _, time, _ in CREATES.values()}
+    change = changed_by(event)
+    if change is None:
+        return
+    values: dict[str, Any] = {}
+    if change.clinical_time is not None:
+        values["clinical_time"] = change.clinical_time
+    if change.entered_in_error:
+        values["entered_in_error"] = True
+    _merge(w, change.item_id, change.status, values=values, **change.data)
 
 
 @apply.register

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Index, String, Table, Text, select
 
 from app.domain import events as ev
+from app.domain.item_status import CREATES, changed_by
 from app.domain.roles import Role
 from app.projections.base import READ_ONLY, Writes, metadata, patient_of
 from app.store import schema
@@ -36,12 +37,27 @@ def utc(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(UTC).isoformat(timespec="seconds")
 
 
+ENTERED_IN_ERROR = "entered-in-error"
+_SET_STATUS = (
+    f"UPDATE {appointments.name} SET status = :status"
+    f" WHERE appointment_id = :_id AND status != '{ENTERED_IN_ERROR}'"
+)
 _EXISTS = f"SELECT 1 FROM {appointments.name} WHERE appointment_id = ?"
 
 
 @singledispatch
 def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
-    """Events that do not touch the schedule."""
+    """An appointment's status as app.domain.item_status says (cancelled, attended, missed).
+    The schedule has no entered-in-error column: that flag becomes the status. Other events
+    do not touch the schedule."""
+    change = changed_by(event)
+    if change is None or change.kind != "appointment":
+        return
+    if change.entered_in_error:
+        _set(w, change.item_id, status=ENTERED_IN_ERROR)
+    elif change.status is not None:
+        # The chart keeps an item's error flag whatever status follows; so does this column.
+        w.execute(appointments, _SET_STATUS, {"status": change.status, "_id": change.item_id})
 
 
 @apply.register
@@ -56,7 +72,7 @@ def _(event: ev.AppointmentScheduled, w: Writes, record: RecordedEvent) -> None:
             "start_utc": utc(event.start),
             "end_utc": utc(event.end),
             "day": event.start[:10],
-            "status": "booked",
+            "status": CREATES[ev.AppointmentScheduled].status,
             "reason": event.reason,
         },
     )
@@ -87,27 +103,6 @@ def _(event: ev.AppointmentRescheduled, w: Writes, record: RecordedEvent) -> Non
 
 
 @apply.register
-def _(event: ev.AppointmentCancelled, w: Writes, record: RecordedEvent) -> None:
-    _set(w, event.appointment_id, status="cancelled")
-
-
-@apply.register
-def _(event: ev.AppointmentAttended, w: Writes, record: RecordedEvent) -> None:
-    _set(w, event.appointment_id, status="fulfilled")
-
-
-@apply.register
-def _(event: ev.AppointmentMissed, w: Writes, record: RecordedEvent) -> None:
-    _set(w, event.appointment_id, status="noshow")
-
-
-@apply.register
-def _(event: ev.EnteredInError, w: Writes, record: RecordedEvent) -> None:
-    if event.item_kind == "appointment":
-        _set(w, event.item_id, status="entered-in-error")
-
-
-@apply.register
 def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
     if event.item_kind != "appointment":
         return
@@ -121,7 +116,7 @@ def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
         "start_utc": utc(d["start"]),
         "end_utc": utc(d["end"]),
         "day": d["start"][:10],
-        "status": "entered-in-error" if event.entered_in_error else event.status,
+        "status": ENTERED_IN_ERROR if event.entered_in_error else event.status,
         "reason": d.get("reason"),
     }
     if w.first(appointments, _EXISTS, (event.item_id,)):

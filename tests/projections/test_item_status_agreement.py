@@ -1,0 +1,158 @@
+"""The chart a command decides on (the domain fold) and the chart a clinician sees (the
+chart-items and schedule read models) agree on every item's status, flag and data after any
+sequence of item events: both read app.domain.item_status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.domain import events as ev
+from app.domain.chart import fold
+from app.domain.item_status import CHANGES, CREATES
+from app.projections import chart_items, schedule
+from tests.projections.records import History, query
+
+PID = "p-1"
+AT = "2026-11-21T09:00:00+00:00"
+
+CREATED: list[ev.DomainEvent] = [
+    ev.EncounterStarted(encounter_id="enc-1", started_at=AT, reason="cough"),
+    ev.VitalsRecorded(vitals_id="vit-1", taken_at=AT, measurements={"heart_rate": 72.0}, bmi=None),
+    ev.DiagnosisRecorded(diagnosis_id="dx-1", code="J06.9", text="URTI", recorded_at=AT),
+    ev.AllergyRecorded(
+        allergy_id="al-1",
+        substance="Penicillin",
+        substance_id="penicillin",
+        category="medication",
+        criticality="high",
+        recorded_at=AT,
+        class_ids=["penicillins"],
+    ),
+    ev.MedicationPrescribed(
+        prescription_id="rx-1",
+        drug="Amoxicillin",
+        drug_id="amoxicillin",
+        dose=500,
+        dose_unit="mg",
+        route="oral",
+        frequency="TID",
+        prescribed_at=AT,
+    ),
+    ev.NoteAdded(note_id="note-1", text="Seen today", written_at=AT),
+    ev.AppointmentScheduled(
+        appointment_id="apt-1",
+        clinician="doc",
+        start="2026-11-28T09:00:00+00:00",
+        end="2026-11-28T09:15:00+00:00",
+    ),
+    ev.AppointmentScheduled(
+        appointment_id="apt-2",
+        clinician="doc",
+        start="2026-11-29T10:00:00+03:00",
+        end="2026-11-29T10:20:00+03:00",
+        reason="review",
+    ),
+]
+LATER = "2026-11-22T10:00:00+00:00"
+ITEMS = {
+    "encounter": ["enc-1"],
+    "vitals": ["vit-1"],
+    "diagnosis": ["dx-1"],
+    "allergy": ["al-1"],
+    "medication": ["rx-1"],
+    "note": ["note-1"],
+    "appointment": ["apt-1", "apt-2"],
+}
+
+
+def _changes(apt: str) -> list[ev.DomainEvent]:
+    """One event of every changing type (appointment ones aimed at `apt`)."""
+    return [
+        ev.EncounterFinished(encounter_id="enc-1", finished_at=LATER),
+        ev.DiagnosisResolved(diagnosis_id="dx-1", resolved_at=LATER),
+        ev.AllergyStatusChanged(allergy_id="al-1", status="inactive", previous="active"),
+        ev.MedicationDoseChanged(
+            prescription_id="rx-1",
+            dose=250,
+            dose_unit="mg",
+            frequency="BID",
+            previous_dose=500,
+            previous_dose_unit="mg",
+            previous_frequency="TID",
+            changed_at=LATER,
+        ),
+        ev.MedicationDiscontinued(prescription_id="rx-1", reason="rash", discontinued_at=LATER),
+        ev.AppointmentRescheduled(
+            appointment_id=apt,
+            start="2026-12-01T08:00:00+01:00",
+            end="2026-12-01T08:15:00+01:00",
+            previous_start="2026-11-28T09:00:00+00:00",
+        ),
+        ev.AppointmentCancelled(appointment_id=apt, reason="Patient travelling"),
+        ev.AppointmentAttended(appointment_id=apt),
+        ev.AppointmentMissed(appointment_id=apt),
+    ]
+
+
+def _errors() -> list[ev.DomainEvent]:
+    return [
+        ev.EnteredInError(item_id=item, item_kind=kind, reason="wrong chart")
+        for kind, ids in ITEMS.items()
+        for item in ids
+    ]
+
+
+POOL = _changes("apt-1") + _changes("apt-2") + _errors()
+
+
+def test_the_pool_has_every_item_event() -> None:
+    types = {type(e) for e in CREATED + POOL}
+    assert types == set(CREATES) | set(CHANGES)
+
+
+def _both(history: list[ev.DomainEvent]) -> None:
+    chart = fold(PID, history)
+    h = History()
+    h.register(PID, "Amina", "Mwakyusa")
+    for event in history:
+        h.add(PID, event)
+
+    def read(conn: Any) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        rows = chart_items.for_chart(conn, PID)
+        return rows, schedule.on_day(conn, "2026-11-01", days=60)
+
+    rows, booked = query(h.records, read)
+    seen = {
+        row[0]: (row[1], row[2], bool(row[3]), row[7]) for row in rows
+    }  # item_id -> (kind, status, entered_in_error, data)
+    folded = {
+        item.id: (
+            item.kind,
+            item.status,
+            item.entered_in_error,
+            json.loads(json.dumps(item.data, sort_keys=True)),
+        )
+        for item in chart.items.values()
+    }
+    assert seen == folded
+    for row in booked:
+        item = chart.items[row.appointment_id]
+        expected = "entered-in-error" if item.entered_in_error else item.status
+        assert (row.status, row.start) == (expected, item.data["start"])
+    assert {row.appointment_id for row in booked} == set(ITEMS["appointment"])
+
+
+def test_every_item_event_in_order_gives_the_same_chart_in_the_domain_and_the_read_models() -> None:
+    _both(CREATED + POOL)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(POOL), max_size=12))
+def test_any_sequence_of_item_events_gives_the_same_chart_in_both(
+    changes: list[ev.DomainEvent],
+) -> None:
+    _both(CREATED + changes)
