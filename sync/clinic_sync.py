@@ -18,6 +18,7 @@ from dataclasses import replace
 import httpx
 
 from app.domain.commands import ResolveSyncConflict
+from app.domain.events import patient_of_command_stream
 from app.domain.rebase import ConflictDetail
 from app.domain.roles import Actor
 from app.services.clinic import Clinic
@@ -181,7 +182,7 @@ class ClinicSync:
         }[resolution]
         self._clinic.commands.execute(
             ResolveSyncConflict(
-                patient_id=entry.stream_id.removeprefix("patient-"),
+                patient_id=patient_of_command_stream(entry.stream_id),
                 conflict_command_id=command_id,
                 resolution=resolution.value,
                 field=detail.field,

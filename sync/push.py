@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.chart import PatientChart
-from app.domain.events import DomainEvent
-from app.services.sync_gateway import SyncGateway
+from app.domain.events import DomainEvent, patient_of_command_stream
+from app.services.sync_gateway import OutboxEntry, SyncGateway
 from app.services.sync_status import OutboxStatus, SyncProgress
-from app.store.outbox import OutboxEntry
 from sync.fhir.bundle import TooManyEntriesError, TransactionBuilder
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import VersionConflictError
@@ -41,10 +40,6 @@ class PlannedWrite:
     outgoing: Outgoing
     resource: dict[str, Any]
     if_match: str | None
-
-
-def patient_of_stream(stream_id: str) -> str:
-    return stream_id.removeprefix("patient-")
 
 
 class Pusher:
@@ -105,7 +100,7 @@ class Pusher:
         }
 
     def _keys(self, entry: OutboxEntry) -> set[tuple[str, str]]:
-        return self._mapper.keys(self._events_of(entry), patient_of_stream(entry.stream_id))
+        return self._mapper.keys(self._events_of(entry), patient_of_command_stream(entry.stream_id))
 
     def _events_of(self, entry: OutboxEntry) -> list[DomainEvent]:
         known = self._events.get(entry.command_id)
@@ -123,7 +118,7 @@ class Pusher:
 
     def plan(self, entry: OutboxEntry) -> list[PlannedWrite]:
         """What this command must write, against the server copies we know (no-ops left out)."""
-        patient_id = patient_of_stream(entry.stream_id)
+        patient_id = patient_of_command_stream(entry.stream_id)
         outs = self._mapper.outgoing(self._events_of(entry), self._chart(patient_id))
         planned = []
         for out in outs:
@@ -139,7 +134,7 @@ class Pusher:
     ) -> bool:
         """Push one command; False if it is still pending afterwards (rebased, to be sent
         again), True if it was settled (synced, converged or needs attention)."""
-        patient_id = patient_of_stream(entry.stream_id)
+        patient_id = patient_of_command_stream(entry.stream_id)
         planned: list[PlannedWrite] | None = self.plan(entry)
         if check_server and planned:
             planned = self._drop_landed(entry, planned, patient_id, report)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from app.domain.commands import COMMANDS_BY_NAME
+from app.domain.events import patient_of_command_stream
 from app.domain.rebase import ConflictDetail
 from app.services.gateway_types import Received
 from app.services.sync_gateway import SyncGateway
@@ -48,7 +49,7 @@ class Rebaser:
         ):
             # A write that landed before a crash or timeout: the server already has it all.
             self._gateway.record_pushed(
-                entry.command_id, fresh, entry.stream_id.removeprefix("patient-")
+                entry.command_id, fresh, patient_of_command_stream(entry.stream_id)
             )
             self.converged += 1
             return "converged"
@@ -77,7 +78,7 @@ class Rebaser:
             kind = COMMANDS_BY_NAME.get(entry.command_type)
             if kind is None or not kind.REBASABLE:
                 continue
-            patient_id = entry.stream_id.removeprefix("patient-")
+            patient_id = patient_of_command_stream(entry.stream_id)
             if not self._mapper.keys(self._gateway.events_of(entry), patient_id) & resources:
                 continue
             result = self._gateway.rebase(entry)

@@ -1,6 +1,8 @@
 """The layering of DESIGN.md: domain <- store <- projections <- services <- (ui, sync).
 
 Checked on the source (AST), so a violation fails even if the import sits in a function.
+Sync reaches the vault only through app.services; outside the domain, only ClinicCommands runs
+a command's decision and only the SyncGateway decides a rebase.
 """
 
 from __future__ import annotations
@@ -35,10 +37,26 @@ FORBIDDEN: dict[str, set[str]] = {
     },
     "app.projections": {"app.services", "app.ui", "app.cli", "app.commandline", "app.main", "sync"},
     "app.services": {"app.ui", "app.cli", "app.commandline", "app.main", "sync"},
-    "sync": {"app.ui", "app.cli", "app.commandline", "app.main"},
+    "sync": {
+        "app.store",
+        "app.projections",
+        "app.ui",
+        "app.cli",
+        "app.commandline",
+        "app.main",
+    },
     "app.ui": {"app.store", "sync", "app.cli", "app.commandline"},
 }
 THIRD_PARTY_ONLY_IN_UI = ("PySide6", "shiboken6")
+# Decision functions of the domain -> the only modules outside app/domain that may import them.
+# A service that read a chart and judged a conflict itself (the rebase once did, with
+# decide_patient.clean_field) would be a second, untested copy of a domain rule.
+DECIDERS: dict[str, set[str]] = {
+    "app.domain.decide": {"app/services/clinic_commands.py"},
+    "app.domain.rebase.decide_rebase": {"app/services/sync_gateway.py"},
+}
+# The per-area rules behind decide (decide_patient, decide_clinical, ...): the domain's own.
+DECIDE_RULES_PREFIX = "app.domain.decide_"
 PURE_DOMAIN_BANNED = (
     "sqlalchemy",
     "sqlcipher3",
@@ -64,7 +82,9 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # The names too: `from app.domain import decide` imports app.domain.decide.
             found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
 
 
@@ -115,8 +135,61 @@ def test_only_the_store_and_projections_touch_sql() -> None:
     assert offenders == {}
 
 
+def _decision_hits(rel: str, imported: set[str]) -> list[str]:
+    hits = {m for m in imported if m.startswith(DECIDE_RULES_PREFIX)}
+    for decider, allowed in DECIDERS.items():
+        if rel not in allowed:
+            hits.update(_hits(imported, (decider,)))
+    return sorted(hits)
+
+
+def test_only_clinic_commands_and_the_gateway_run_domain_decisions() -> None:
+    offenders = {}
+    for package in ("app", "sync"):
+        for path in _modules(package):
+            rel = path.relative_to(ROOT)
+            if rel.parts[:2] == ("app", "domain"):
+                continue
+            hits = _decision_hits(rel.as_posix(), _imports(path))
+            if hits:
+                offenders[str(rel)] = hits
+    assert offenders == {}
+
+
+def test_the_checker_sees_a_decision_outside_its_home(tmp_path: Path) -> None:
+    # Guards the guard, in each form a module could use to decide on its own.
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from app.domain import decide\n"
+        "from app.domain.decide_patient import clean_field\n"
+        "from app.domain.rebase import decide_rebase\n"
+    )
+    imported = _imports(bad)
+    rules = ["app.domain.decide_patient", "app.domain.decide_patient.clean_field"]
+    assert _decision_hits("app/services/clinic_queries.py", imported) == sorted(
+        [*rules, "app.domain.decide", "app.domain.rebase.decide_rebase"]
+    )
+    assert _decision_hits("app/services/clinic_commands.py", imported) == sorted(
+        [*rules, "app.domain.rebase.decide_rebase"]
+    )
+    assert _decision_hits("app/services/sync_gateway.py", imported) == sorted(
+        [*rules, "app.domain.decide"]
+    )
+
+
 def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     # Guards the guard: a module that imports upwards must be reported.
     bad = tmp_path / "bad.py"
     bad.write_text("from app.ui import main_window\nimport sync.worker\n")
-    assert _hits(_imports(bad), FORBIDDEN["app.domain"]) == ["app.ui", "sync.worker"]
+    assert _hits(_imports(bad), FORBIDDEN["app.domain"]) == [
+        "app.ui",
+        "app.ui.main_window",
+        "sync.worker",
+    ]
+    # Sync goes through app.services, in whichever form it would import the store.
+    bad.write_text("from app import store\nfrom app.store.outbox import OutboxEntry\n")
+    assert _hits(_imports(bad), FORBIDDEN["sync"]) == [
+        "app.store",
+        "app.store.outbox",
+        "app.store.outbox.OutboxEntry",
+    ]

@@ -361,8 +361,27 @@ def from_payload(type_name: str, schema_version: int, payload: Mapping[str, Any]
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+PATIENT_STREAM_PREFIX = "patient-"
+
+
 def stream_of(patient_id: str) -> str:
-    return f"patient-{patient_id}"
+    """The id of a patient's event stream (decoded by `patient_of_stream`)."""
+    return f"{PATIENT_STREAM_PREFIX}{patient_id}"
+
+
+def patient_of_stream(stream_id: str) -> str | None:
+    """The patient whose stream this is; None for any other stream (a device's audit stream)."""
+    if stream_id.startswith(PATIENT_STREAM_PREFIX):
+        return stream_id[len(PATIENT_STREAM_PREFIX) :]
+    return None
+
+
+def patient_of_command_stream(stream_id: str) -> str:
+    """The patient of a command's stream: commands are only ever recorded on a patient's."""
+    patient_id = patient_of_stream(stream_id)
+    if patient_id is None:
+        raise ValueError(f"{stream_id!r} is not a patient's stream")
+    return patient_id
 
 
 def audit_stream_of(device_id: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Executable, MetaData, Result, Table, func
 
-from app.domain.events import DomainEvent, field_names
+from app.domain.events import DomainEvent, field_names, patient_of_stream
 from app.store.database import dbapi_of
 from app.store.event_log import RecordedEvent
 
@@ -156,8 +156,8 @@ def fields_of(event: DomainEvent) -> dict[str, Any]:
 
 
 def patient_of(record: RecordedEvent) -> str | None:
-    prefix = "patient-"
-    return record.stream_id[len(prefix) :] if record.stream_id.startswith(prefix) else None
+    """The patient whose stream `record` is on; None for other streams."""
+    return patient_of_stream(record.stream_id)
 
 
 def in_time_order(column: ColumnElement[str]) -> ColumnElement[str]:

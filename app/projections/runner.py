@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
-from app.domain.events import UnknownEventError, from_payload
+from app.domain.events import UnknownEventError
 from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
 from app.projections.base import Writes, metadata, register_inserts
 from app.store.database import bulk_write_connection, read_transaction, write_transaction
@@ -68,7 +68,7 @@ RebuildProgress = Callable[[int, int], None]
 
 def apply_event(w: Writes, record: RecordedEvent) -> None:
     try:
-        event = from_payload(record.type, record.schema_version, record.payload)
+        event = record.to_domain()
     except UnknownEventError:
         return  # written by a newer FieldChart: nothing this version can show
     for applier in APPLIERS:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.domain.errors import NotFoundError, RoleError
-from app.domain.events import ChartViewed, audit_stream_of, stream_of
+from app.domain.events import ChartViewed, audit_stream_of, patient_of_stream, stream_of
 from app.domain.roles import Actor, Role
 from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
 from app.projections.runner import ProjectionRunner, replay_in_memory
@@ -198,7 +198,7 @@ class ClinicQueries:
             recorded = self._vault.events.append(
                 audit_stream_of(self._vault.device_id),
                 ANY_VERSION,
-                [NewEvent("ChartViewed", event.to_payload(), metadata)],
+                [NewEvent.of(event, metadata)],
                 conn,
             )
             self._runner.catch_up(conn, recorded)
@@ -288,7 +288,7 @@ class ClinicQueries:
                 SyncCommandState(
                     command_id=e.command_id,
                     command_type=e.command_type,
-                    patient_id=e.stream_id.removeprefix("patient-"),
+                    patient_id=patient_of_stream(e.stream_id),
                     recorded_at=e.recorded_at,
                     status=e.status,
                     attempts=e.attempts,

@@ -14,7 +14,7 @@ from typing import Any
 from app.domain import chart as chart_state
 from app.domain.codec import command_from_json
 from app.domain.context import DecisionContext
-from app.domain.events import DomainEvent, from_payload, stream_of
+from app.domain.events import DomainEvent, stream_of
 from app.domain.rebase import ConflictDetail, Converged, NeedsAttention, decide_rebase
 from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
@@ -22,6 +22,7 @@ from app.projections import schedule
 from app.projections.runner import ProjectionRunner
 from app.services.gateway_types import RebaseOutcome, Received
 from app.store import outbox, sync_state
+from app.store.charts import load_chart
 from app.store.database import Transaction, read_transaction, write_transaction
 from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
 from app.store.outbox import OutboxEntry
@@ -61,10 +62,7 @@ class SyncGateway:
 
     def chart(self, patient_id: str) -> chart_state.PatientChart:
         """The patient's current local chart (server versions plus pending changes)."""
-        history = self._vault.events.read_stream(stream_of(patient_id))
-        return chart_state.fold(
-            patient_id, [from_payload(r.type, r.schema_version, r.payload) for r in history]
-        )
+        return load_chart(self._vault.events, patient_id)[1]
 
     def events_of(self, entry: OutboxEntry) -> list[DomainEvent]:
         """The domain events a command recorded (what its push must carry)."""
@@ -83,7 +81,7 @@ class SyncGateway:
             if r.position > entry.last_position:
                 break
             if r.stream_id == entry.stream_id:
-                found.append(from_payload(r.type, r.schema_version, r.payload))
+                found.append(r.to_domain())
         return found
 
     def remote(self, resource_type: str, resource_id: str) -> RemoteCopy | None:
@@ -165,14 +163,7 @@ class SyncGateway:
                 appended += self._vault.events.append(
                     stream,
                     ANY_VERSION,
-                    [
-                        NewEvent(
-                            type(item.event).__name__,
-                            item.event.to_payload(),
-                            metadata,
-                            item.event.SCHEMA_VERSION,
-                        )
-                    ],
+                    [NewEvent.of(item.event, metadata)],
                     conn,
                 )
             if appended:
@@ -230,11 +221,7 @@ class SyncGateway:
         actor = Actor(entry.user, Role(entry.role))
         now = self._clock()
         with write_transaction(self._vault.engine) as conn:
-            history = self._vault.events.read_stream(entry.stream_id, conn)
-            chart = chart_state.fold(
-                command.patient_id,
-                [from_payload(r.type, r.schema_version, r.payload) for r in history],
-            )
+            version, chart = load_chart(self._vault.events, command.patient_id, conn)
             ctx = DecisionContext(
                 now=now,
                 actor=actor,
@@ -266,11 +253,8 @@ class SyncGateway:
             )
             recorded = self._vault.events.append(
                 entry.stream_id,
-                history[-1].stream_version if history else 0,
-                [
-                    NewEvent(type(e).__name__, e.to_payload(), metadata, e.SCHEMA_VERSION)
-                    for e in decision.events
-                ],
+                version,
+                [NewEvent.of(e, metadata) for e in decision.events],
                 conn,
             )
             outbox.set_positions(
@@ -280,4 +264,4 @@ class SyncGateway:
         return RebaseOutcome(True)
 
 
-__all__ = ["RebaseOutcome", "Received", "SyncGateway"]
+__all__ = ["OutboxEntry", "RebaseOutcome", "Received", "SyncGateway"]

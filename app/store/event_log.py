@@ -1,5 +1,8 @@
 """The append-only event log: sealed payloads, a keyed hash chain, optimistic concurrency.
 
+It is also the one mapper between domain events and stored ones: `NewEvent.of(event, metadata)`
+on the way in, `RecordedEvent.to_domain()` on the way out; nothing else decodes payloads.
+
 Each row's payload is AES-256-GCM sealed with associated data binding event id, stream and
 version, so a payload moved to another row fails to open. Each row also carries
 HMAC(previous link || row), so an edited, deleted, inserted or reordered row breaks the chain at
@@ -20,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from app.domain.events import DomainEvent, from_payload
 from app.store import crypto, schema
 from app.store.database import read_transaction, write_transaction
 from app.store.errors import ConcurrencyError, TamperError
@@ -89,6 +93,11 @@ class NewEvent:
     schema_version: int = 1
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
+    @classmethod
+    def of(cls, event: DomainEvent, metadata: EventMetadata) -> NewEvent:
+        """The stored form of a domain event: its type name, payload and schema version."""
+        return cls(type(event).__name__, event.to_payload(), metadata, event.SCHEMA_VERSION)
+
 
 @dataclass(frozen=True)
 class RecordedEvent:
@@ -100,6 +109,11 @@ class RecordedEvent:
     schema_version: int
     metadata: EventMetadata
     payload: Mapping[str, Any]
+
+    def to_domain(self) -> DomainEvent:
+        """The domain event this row stores, upcast to its current schema version (raises
+        UnknownEventError for a type this version of FieldChart does not know)."""
+        return from_payload(self.type, self.schema_version, self.payload)
 
 
 @dataclass(frozen=True)
