@@ -72,13 +72,63 @@ class AllergySubstance:
 
 
 @dataclass(frozen=True)
+class VitalText:
+    """How FieldChart writes one vital sign for people."""
+
+    label: str  # forms, the chart summary, plots
+    short: str  # one-line summaries: chart lists and the timeline
+    unit: str  # the unit as people read it (vitals.json `unit_label`; not the UCUM code)
+
+
+# The one home of vital-sign wording, in the order of the vitals form and the summary. It is
+# here, not only in resources/codes/vitals.json, because the read models and the domain
+# cannot read files; the store's loader refuses a vitals.json whose keys or `unit_label`s
+# disagree, and fills VitalSign's text from this table.
+VITAL_TEXT: Mapping[str, VitalText] = {
+    "systolic": VitalText("Systolic BP", "BP", "mmHg"),  # short: written with diastolic
+    "diastolic": VitalText("Diastolic BP", "BP", "mmHg"),
+    "heart_rate": VitalText("Heart rate", "HR", "/min"),
+    "respiratory_rate": VitalText("Respiratory rate", "RR", "/min"),
+    "temperature": VitalText("Temperature", "Temp", "°C"),
+    "spo2": VitalText("SpO₂", "SpO₂", "%"),
+    "weight": VitalText("Weight", "Weight", "kg"),
+    "height": VitalText("Height", "Height", "cm"),
+    "bmi": VitalText("BMI", "BMI", "kg/m²"),
+}
+
+
+def vitals_line(measurements: Mapping[str, Any], bmi: Any = None) -> str:
+    """One set of vitals in one line ("BP 120/80 mmHg, HR 72 /min, ..., BMI 22.9"), in the
+    form's order; blood pressure only as a pair, BMI without its unit. Empty if none."""
+    parts = []
+    if "systolic" in measurements and "diastolic" in measurements:
+        bp = VITAL_TEXT["systolic"]
+        sys, dia = _n(measurements["systolic"]), _n(measurements["diastolic"])
+        parts.append(f"{bp.short} {sys}/{dia} {bp.unit}")
+    for key, text in VITAL_TEXT.items():
+        if key in measurements and key not in ("systolic", "diastolic", "bmi"):
+            parts.append(f"{text.short} {_n(measurements[key])} {text.unit}")
+    if bmi is not None:
+        parts.append(f"{VITAL_TEXT['bmi'].short} {_n(bmi)}")
+    return ", ".join(parts)
+
+
+def _n(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
 class VitalSign:
     key: str
     loinc: str
-    display: str
+    display: str  # the LOINC display (FHIR), not what the chart shows
     unit: str  # UCUM
     minimum: float
     maximum: float
+    # What the chart shows: VITAL_TEXT's entry for `key` (the loader fills these).
+    label: str = ""
+    short_label: str = ""
+    unit_label: str = ""
 
 
 @dataclass(frozen=True)

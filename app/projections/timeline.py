@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 
 from app.domain import events as ev
+from app.domain.reference import vitals_line
 from app.projections.base import Writes, in_time_order, in_time_order_sql, metadata, patient_of
 from app.store.database import fetch_rows
 from app.store.event_log import RecordedEvent
@@ -43,25 +44,6 @@ entries = Table(
     Index("ix_tl_entries_item", "item_id"),
     sqlite_with_rowid=False,
 )
-
-UNITS = {
-    "systolic": "mmHg",
-    "diastolic": "mmHg",
-    "heart_rate": "/min",
-    "respiratory_rate": "/min",
-    "temperature": "°C",
-    "spo2": "%",
-    "weight": "kg",
-    "height": "cm",
-}
-LABELS = {
-    "heart_rate": "HR",
-    "respiratory_rate": "RR",
-    "temperature": "Temp",
-    "spo2": "SpO2",
-    "weight": "Weight",
-    "height": "Height",
-}
 
 
 def _n(x: float) -> str:
@@ -100,14 +82,7 @@ def _(e: ev.EncounterFinished) -> tuple[str, str | None, str]:
 
 @describe.register
 def _(e: ev.VitalsRecorded) -> tuple[str, str | None, str]:
-    m = e.measurements
-    parts = []
-    if "systolic" in m:
-        parts.append(f"BP {_n(m['systolic'])}/{_n(m['diastolic'])} mmHg")
-    parts += [f"{LABELS[k]} {_n(v)} {UNITS[k]}" for k, v in m.items() if k in LABELS]
-    if e.bmi is not None:
-        parts.append(f"BMI {_n(e.bmi)}")
-    return "vitals", e.vitals_id, "Vitals: " + ", ".join(parts)
+    return "vitals", e.vitals_id, "Vitals: " + vitals_line(e.measurements, e.bmi)
 
 
 @describe.register

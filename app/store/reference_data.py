@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.medicines import key_of, words
-from app.domain.reference import AllergySubstance, Catalog, Icd10Code, Medicine, VitalSign
+from app.domain.reference import (
+    VITAL_TEXT,
+    AllergySubstance,
+    Catalog,
+    Icd10Code,
+    Medicine,
+    VitalSign,
+)
 
 # A vault's data directory may hold this file; `catalog_for(data_dir)` merges it.
 LOCAL_MEDICINES_FILE = "local_medicines.json"
@@ -116,17 +123,7 @@ def _shipped() -> Catalog:
         )
         for e in _entries({"substances": substances_data.get("substances", [])})
     }
-    vitals = {}
-    for e in _entries(_read("vitals.json")):
-        if "min" in e and "max" in e:  # derived values (BMI) carry no range
-            vitals[e["key"]] = VitalSign(
-                e["key"],
-                e["loinc"],
-                e["display"],
-                e.get("ucum", e.get("unit", "")),
-                float(e["min"]),
-                float(e["max"]),
-            )
+    vitals = _vitals(_entries(_read("vitals.json")))
     terms = _read("medication_terms.json")
     routes = frozenset(r.get("name", r.get("display", "")).lower() for r in terms.get("routes", []))
     frequencies = frozenset(f["code"] for f in terms.get("frequencies", []) if f.get("code"))
@@ -144,6 +141,34 @@ def _shipped() -> Catalog:
     if problems:  # the bundled files are checked by tests; this is a programming error
         raise ValueError("medicine_vocabulary.json: " + "; ".join(problems))
     return catalog
+
+
+def _vitals(entries: list[dict[str, Any]]) -> dict[str, VitalSign]:
+    """The vital signs of vitals.json, worded as the domain's VITAL_TEXT says; a file whose
+    keys or unit labels disagree with it is refused (it is bundled and checked by tests)."""
+    keys = [e["key"] for e in entries]
+    if keys != list(VITAL_TEXT):
+        raise ValueError(f"vitals.json: keys {keys} are not {list(VITAL_TEXT)}")
+    vitals = {}
+    for e in entries:
+        text = VITAL_TEXT[e["key"]]
+        if e.get("unit_label") != text.unit:
+            raise ValueError(
+                f"vitals.json: {e['key']} unit_label {e.get('unit_label')!r} is not {text.unit!r}"
+            )
+        if "min" in e and "max" in e:  # derived values (BMI) carry no range
+            vitals[e["key"]] = VitalSign(
+                e["key"],
+                e["loinc"],
+                e["display"],
+                e.get("ucum", e.get("unit", "")),
+                float(e["min"]),
+                float(e["max"]),
+                label=text.label,
+                short_label=text.short,
+                unit_label=text.unit,
+            )
+    return vitals
 
 
 def merge_local(catalog: Catalog, data: Mapping[str, Any], problems: list[str]) -> Catalog:

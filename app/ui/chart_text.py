@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.domain.reference import vitals_line
 from app.services.dto import ItemView
-from app.ui.formatting import VITALS, number, time_of_day, when
+from app.ui.formatting import number, time_of_day, when
 
 KIND_LABELS = {
     "encounter": "Encounter",
@@ -19,25 +20,8 @@ KIND_LABELS = {
 
 
 def vitals_text(measurements: dict[str, Any], bmi: Any = None) -> str:
-    parts = []
-    if "systolic" in measurements and "diastolic" in measurements:
-        parts.append(
-            f"BP {number(measurements['systolic'])}/{number(measurements['diastolic'])} mmHg"
-        )
-    short = {
-        "heart_rate": "HR",
-        "respiratory_rate": "RR",
-        "temperature": "T",
-        "spo2": "SpO₂",
-        "weight": "Wt",
-        "height": "Ht",
-    }
-    for key, label in short.items():
-        if key in measurements:
-            parts.append(f"{label} {number(measurements[key])} {VITALS[key][1]}")
-    if bmi is not None:
-        parts.append(f"BMI {number(bmi)}")
-    return ", ".join(parts) or "no measurements"
+    """A set of vitals in one line, as the timeline writes it."""
+    return vitals_line(measurements, bmi) or "no measurements"
 
 
 def describe(item: ItemView) -> str:

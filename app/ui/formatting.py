@@ -6,18 +6,11 @@ from datetime import UTC, date, datetime
 
 from PySide6.QtCore import QDate, QDateTime
 
-# key -> (label, unit); the order is the order of the vitals form and the summary
-VITALS: dict[str, tuple[str, str]] = {
-    "systolic": ("Systolic BP", "mmHg"),
-    "diastolic": ("Diastolic BP", "mmHg"),
-    "heart_rate": ("Heart rate", "/min"),
-    "respiratory_rate": ("Respiratory rate", "/min"),
-    "temperature": ("Temperature", "°C"),
-    "spo2": ("SpO₂", "%"),
-    "weight": ("Weight", "kg"),
-    "height": ("Height", "cm"),
-    "bmi": ("BMI", "kg/m²"),
-}
+from app.domain.reference import VITAL_TEXT
+
+# key -> (label, unit), in the order of the vitals form and the summary; the wording is the
+# domain's VITAL_TEXT (the one home of it, which the bundled vitals.json is checked against)
+VITALS: dict[str, tuple[str, str]] = {key: (t.label, t.unit) for key, t in VITAL_TEXT.items()}
 
 
 def parse(iso: str) -> datetime | None:

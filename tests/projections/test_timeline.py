@@ -29,7 +29,7 @@ LINES: list[tuple[ev.DomainEvent, str]] = [
             taken_at=NOW,
             measurements={"systolic": 120, "diastolic": 80, "heart_rate": 72, "spo2": 98},
         ),
-        "Vitals: BP 120/80 mmHg, HR 72 /min, SpO2 98 %",
+        "Vitals: BP 120/80 mmHg, HR 72 /min, SpO₂ 98 %",
     ),
     (
         ev.VitalsRecorded(
