@@ -2,62 +2,65 @@
 
 from __future__ import annotations
 
-import base64
-import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, insert, select
 
-from app.domain import events as ev
 from app.domain.roles import Actor, Role
 from app.store import crypto, rekey, schema
 from app.store.crypto import RFC9106_SECOND, DecryptionError, KdfParams
 from app.store.database import check_readable, open_engine, read_transaction, write_transaction
 from app.store.errors import (
-    InvalidUserNameError,
-    KeyRotationError,
     NotAVaultError,
-    PassphraseResetRequiredError,
-    PermissionDeniedError,
     UnknownUserError,
     UserDisabledError,
-    UserExistsError,
     VaultExistsError,
     VaultLockedError,
     VaultNotFoundError,
-    WeakPassphraseError,
-    WrongPassphraseError,
-    WrongRecoverySecretError,
 )
-from app.store.event_log import ANY_VERSION, EventLog, EventMetadata, NewEvent
+from app.store.event_log import EventLog
 from app.store.keyslots import (
-    CROCKFORD,
     RECOVERY_SLOT,
     KeySlotFile,
-    normalise_recovery,
     user_slot_id,
     write_atomically,
 )
 from app.store.migrations import migrate
 from app.store.pending_audit import PendingAudit
 from app.store.throttle import Throttle
+from app.store.vault_audit import VaultAudit
+from app.store.vault_credentials import (
+    RECOVERY_USER,
+    check_passphrase,
+    check_user_name,
+    new_recovery_secret,
+    normalise_new_recovery,
+)
+from app.store.vault_rotation import KeyRotation, plan_rotation
+from app.store.vault_unlock import SlotOpener
+from app.store.vault_users import UserInfo, VaultUsers, require_admin
+
+__all__ = [
+    "DB_FILE",
+    "PENDING_AUDIT_FILE",
+    "SLOTS_FILE",
+    "TAIL_VERIFY_AT_UNLOCK",
+    "THROTTLE_FILE",
+    "KeyRotation",
+    "UserInfo",
+    "Vault",
+]
 
 DB_FILE = "vault.db"
 SLOTS_FILE = "keyslots.json"
 THROTTLE_FILE = "unlock-failures.json"
 PENDING_AUDIT_FILE = "pending-audit.json"
 TAIL_VERIFY_AT_UNLOCK = 1000
-USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-MIN_PASSPHRASE = 8
 MIN_DB_BYTES = 4096  # one SQLCipher page: anything smaller cannot be a vault
-RECOVERY_USER = "recovery"
 # meta row holding the key event seals and the hash chain derive from. It lives inside the
 # encrypted file and never changes, so rotating the data key leaves every event valid. Vaults
 # created before it existed use their first data key (stored here at their first rotation).
@@ -66,52 +69,6 @@ LOG_KEY_META = "log_key"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def check_user_name(name: str) -> str:
-    if not USER_NAME.match(name):
-        raise InvalidUserNameError(
-            f"user name {name!r} is not allowed: use 1-64 lower-case letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit"
-        )
-    return name
-
-
-def check_passphrase(passphrase: str) -> str:
-    if len(passphrase) < MIN_PASSPHRASE:
-        raise WeakPassphraseError(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
-    return passphrase
-
-
-def new_recovery_secret() -> str:
-    """160 random bits in Crockford's base32 (no I, L, O or U, so 0/O and 1/I/L typed either
-    way mean the same), in groups of four for reading aloud and typing."""
-    raw = base64.b32encode(secrets.token_bytes(20)).decode("ascii")
-    crockford = raw.translate(_RFC4648_TO_CROCKFORD)
-    return "-".join(crockford[i : i + 4] for i in range(0, len(crockford), 4))
-
-
-_RFC4648_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD)
-
-
-def _normalise_recovery(secret: str) -> bytes:
-    """A new secret (Crockford's base32) as typed, in the form its slot was wrapped with."""
-    return normalise_recovery(secret, "crockford")
-
-
-@dataclass(frozen=True)
-class KeyRotation:
-    generation: int  # of the new data key
-    recovery_secret: str | None  # new recovery secret (only with a new vault key), shown once
-    need_new_passphrase: list[str]  # users whose slot a new vault key removed
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    name: str
-    role: Role
-    created_at: str
-    disabled: bool
 
 
 class Vault:
@@ -126,11 +83,23 @@ class Vault:
     ) -> None:
         self.data_dir = Path(data_dir)
         self._sleep = sleep
-        # The time of audit records (refused unlocks, admin actions): the app's clock.
-        self._clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-        self._pending = PendingAudit(self.data_dir / PENDING_AUDIT_FILE)
+        self._audit = VaultAudit(
+            self,
+            PendingAudit(self.data_dir / PENDING_AUDIT_FILE),
+            # The time of audit records (refused unlocks, admin actions): the app's clock.
+            clock or (lambda: datetime.now(UTC)),
+        )
         self._slots: KeySlotFile | None = None
-        self._throttle = Throttle(self.data_dir / THROTTLE_FILE, sleep)
+        self._slot_opener = SlotOpener(
+            self._require_slots, Throttle(self.data_dir / THROTTLE_FILE, sleep), self._audit
+        )
+        self._users = VaultUsers(
+            self,
+            self._audit,
+            key_slots=self._require_slots,
+            vault_key=self._require_vault_key,
+            unwrap_for=self._slot_opener.with_passphrase,
+        )
         self._data_key: bytearray | None = None
         self._vault_key: bytearray | None = None  # what the slots wrap (format 1: the data key)
         self._engine: Engine | None = None
@@ -207,7 +176,7 @@ class Vault:
         )
         slots.set_data_key(vault_key, data_key, 1, _now())
         slots.wrap(user_slot_id(admin_user), passphrase.encode(), vault_key, kdf)
-        slots.wrap(RECOVERY_SLOT, _normalise_recovery(recovery), vault_key, kdf)
+        slots.wrap(RECOVERY_SLOT, normalise_new_recovery(recovery), vault_key, kdf)
         # Written last: a vault "exists" once its slots do, so a crash before leaves no vault.
         slots.save(vault.slots_path)
         vault.db_path.chmod(0o600)
@@ -243,77 +212,10 @@ class Vault:
     # -- unlock and lock -----------------------------------------------------------------
 
     def unlock(self, user: str, passphrase: str) -> Actor:
-        vault_key = self._unwrap_for(user, passphrase)
+        """Open the vault as `user`; returns who acts in this session."""
+        vault_key = self._slot_opener.with_passphrase(user, passphrase)
         self._start_session(self._open_data_key(vault_key), None, user, vault_key=vault_key)
         return self.actor
-
-    def _unwrap_for(self, user: str, passphrase: str) -> bytearray:
-        """The vault key from `user`'s slot: the slot checked, then a throttled attempt (a
-        growing delay after failures, counted per user across processes)."""
-        try:
-            self._check_slot(user)
-        except (UserDisabledError, PassphraseResetRequiredError, UnknownUserError) as exc:
-            reason = {
-                UserDisabledError: "disabled-user",
-                PassphraseResetRequiredError: "passphrase-reset-required",
-                UnknownUserError: "unknown-user",
-            }[type(exc)]
-            self._note_failure(user, reason)
-            raise
-        return self._throttled_unwrap(
-            user,
-            user_slot_id(user),
-            passphrase.encode(),
-            WrongPassphraseError(f"wrong passphrase for user '{user}'"),
-        )
-
-    def _note_failure(self, who: str, reason: str) -> None:
-        """Keep a refused unlock for the audit (written into the log at the next unlock). A
-        name is kept only if this vault knows it: what was typed may be a passphrase."""
-        slots = self._require_slots()
-        known = (
-            who == RECOVERY_USER
-            or user_slot_id(who) in slots.slots
-            or who in slots.disabled
-            or who in slots.reset_required
-        )
-        name, at = (who if known else ""), self._audit_now()
-        if self.is_unlocked:  # e.g. a wrong current passphrase while changing it: log it now
-            event = ev.UnlockFailed(user=name, reason=reason, failed_at=at)
-            stream = ev.audit_stream_of(self.device_id)
-            self.events.append(stream, ANY_VERSION, [self._audit_event(event, name or "?", "")])
-        else:
-            self._pending.add("UnlockFailed", name, reason, at)
-
-    def _audit_now(self) -> str:
-        return self._clock().isoformat(timespec="milliseconds")
-
-    def _throttled_unwrap(
-        self, who: str, slot_id: str, secret: bytes, wrong: Exception
-    ) -> bytearray:
-        slots = self._require_slots()
-        self._throttle.wait_before_attempt(who)
-        try:
-            vault_key = slots.unwrap_vault_key(slot_id, secret)
-        except DecryptionError:
-            self._throttle.record_failure(who)
-            reason = "wrong-recovery-secret" if slot_id == RECOVERY_SLOT else "wrong-passphrase"
-            self._note_failure(who, reason)
-            raise wrong from None
-        self._throttle.record_success(who)
-        return vault_key
-
-    def _check_slot(self, user: str) -> None:
-        slots = self._require_slots()
-        if user in slots.disabled:
-            raise UserDisabledError(f"user '{user}' is disabled")
-        if user in slots.reset_required:
-            raise PassphraseResetRequiredError(
-                f"user '{user}' needs a new passphrase: a key rotation replaced the vault key; "
-                f"an admin sets one (`fieldchart recover --user {user}`)"
-            )
-        if user_slot_id(user) not in slots.slots:
-            raise UnknownUserError(f"there is no user '{user}' in this vault")
 
     def _open_data_key(self, vault_key: bytearray) -> bytearray:
         try:
@@ -326,13 +228,7 @@ class Vault:
 
     def unlock_with_recovery(self, secret: str) -> Actor:
         """Unlock with the recovery secret; the session may only manage users and keys."""
-        slots = self._require_slots()
-        vault_key = self._throttled_unwrap(
-            RECOVERY_USER,
-            RECOVERY_SLOT,
-            normalise_recovery(secret, slots.recovery_alphabet),
-            WrongRecoverySecretError("wrong recovery secret"),
-        )
+        vault_key = self._slot_opener.with_recovery_secret(secret)
         self._start_session(
             self._open_data_key(vault_key), Actor(RECOVERY_USER, Role.ADMIN), vault_key=vault_key
         )
@@ -402,47 +298,7 @@ class Vault:
         """Write the records kept while the vault was locked (refused unlocks, a passphrase
         changed without unlocking) into the audit stream; returns how many. open_clinic calls
         it before bringing the read models up to date, so the audit shows them at once."""
-        records = self._pending.records()
-        if not records:
-            return 0
-        new: list[NewEvent] = []
-        for r in records:
-            at = r.get("at", "")
-            if r["kind"] == "UnlockFailed":
-                event: ev.DomainEvent = ev.UnlockFailed(
-                    user=r.get("user", ""), reason=r.get("reason", ""), failed_at=at
-                )
-                who = r.get("user", "") or "?"
-            elif r["kind"] == "Dropped":
-                event = ev.UnlockFailed(
-                    user="", reason=f"{r.get('dropped', '?')} older records not kept", failed_at=""
-                )
-                who = "?"
-            else:
-                event = ev.AdminActionRecorded(
-                    action=r["kind"], subject=r.get("user", ""), occurred_at=at
-                )
-                who = r.get("user", "") or "?"
-            new.append(self._audit_event(event, who, "", at))
-        try:
-            with write_transaction(self.engine) as conn:
-                self.events.append(ev.audit_stream_of(self.device_id), ANY_VERSION, new, conn)
-        except (SQLAlchemyError, OSError):
-            return 0  # kept for the next unlock: the audit must not stop a clinic from working
-        self._pending.clear()
-        return len(new)
-
-    def _audit_event(self, event: ev.DomainEvent, user: str, role: str, at: str = "") -> NewEvent:
-        now = self._audit_now()
-        metadata = EventMetadata(
-            command_id=str(uuid.uuid4()),
-            user=user,
-            role=role,
-            device_id=self.device_id,
-            recorded_at=now,
-            occurred_at=at or now,
-        )
-        return NewEvent(type(event).__name__, event.to_payload(), metadata)
+        return self._audit.fold_pending()
 
     def record_admin_action(
         self,
@@ -455,14 +311,7 @@ class Vault:
     ) -> None:
         """Append an admin action (by `actor`, default the signed-in user) to this device's
         audit stream. Only names go in: never a passphrase, secret or setting's value."""
-        actor = actor or self.actor
-        event = ev.AdminActionRecorded(action=action, subject=subject, detail=detail)
-        new = [self._audit_event(event, actor.user, actor.role.value)]
-        stream = ev.audit_stream_of(self.device_id)
-        if conn is None:
-            self.events.append(stream, ANY_VERSION, new)
-        else:
-            self.events.append(stream, ANY_VERSION, new, conn)
+        self._audit.record_admin_action(action, subject, detail, conn, actor=actor)
 
     def _engine_or_pending(self) -> Engine:
         # During _start_session the vault is not unlocked yet; the log may use the engine
@@ -524,108 +373,30 @@ class Vault:
     # -- users and passphrases -----------------------------------------------------------
 
     def list_users(self) -> list[UserInfo]:
-        with read_transaction(self.engine) as conn:
-            rows = conn.execute(select(schema.users).order_by(schema.users.c.name)).all()
-        return [UserInfo(r.name, Role(r.role), r.created_at, bool(r.disabled)) for r in rows]
+        """Every user, disabled ones too, by name."""
+        return self._users.list_users()
 
     def add_user(
         self, name: str, role: Role, passphrase: str, *, kdf: KdfParams | None = None
     ) -> UserInfo:
-        self._require_admin("add users")
-        check_user_name(name)
-        check_passphrase(passphrase)
-        slots = self._require_slots()
-        taken = {u.name for u in self.list_users()}
-        if user_slot_id(name) in slots.slots or name == RECOVERY_USER or name in taken:
-            raise UserExistsError(
-                f"user '{name}' already exists (names of disabled users stay "
-                "taken, so the audit trail stays unambiguous)"
-            )
-        info = UserInfo(name, role, _now(), False)
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                insert(schema.users).values(
-                    name=name, role=role.value, created_at=info.created_at, disabled=False
-                )
-            )
-            self._wrap_slot(user_slot_id(name), passphrase, kdf)
-            self.record_admin_action("UserAdded", name, role.value, conn)
-        return info
+        """A new user with their own key slot (admin only)."""
+        return self._users.add_user(name, role, passphrase, kdf=kdf)
 
     def disable_user(self, name: str) -> None:
-        self._require_admin("disable users")
-        if self._actor is not None and name == self._actor.user:
-            raise PermissionDeniedError("you cannot disable the user you are signed in as")
-        slots = self._require_slots()
-        if user_slot_id(name) not in slots.slots and name not in slots.reset_required:
-            raise UnknownUserError(f"there is no user '{name}' in this vault")
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                update(schema.users).where(schema.users.c.name == name).values(disabled=True)
-            )
-            # Removing the slot makes the disabled user's passphrase useless at once.
-            slots.slots.pop(user_slot_id(name), None)
-            slots.reset_required.discard(name)
-            slots.disabled.add(name)
-            self.record_admin_action("UserDisabled", name, "", conn)
-            slots.save(self.slots_path)
+        """Stop `name` signing in: their slot goes at once (admin only, not oneself)."""
+        self._users.disable_user(name)
 
     def enable_user(self, name: str, passphrase: str, *, kdf: KdfParams | None = None) -> None:
-        """Let a disabled user sign in again. Disabling removed their key slot, so they get a
-        new passphrase (the admin tells it to them in person; they can change it later)."""
-        self._require_admin("enable users")
-        check_passphrase(passphrase)
-        slots = self._require_slots()
-        if name not in slots.disabled:
-            if name in {u.name for u in self.list_users()}:
-                raise UserExistsError(f"user '{name}' is not disabled")
-            raise UnknownUserError(f"there is no user '{name}' in this vault")
-        with write_transaction(self.engine) as conn:
-            conn.execute(
-                update(schema.users).where(schema.users.c.name == name).values(disabled=False)
-            )
-            self.record_admin_action("UserEnabled", name, "", conn)
-            slots.disabled.discard(name)
-            self._wrap_slot(user_slot_id(name), passphrase, kdf)
+        """Let a disabled user sign in again, with a new passphrase (admin only)."""
+        self._users.enable_user(name, passphrase, kdf=kdf)
 
     def change_passphrase(self, user: str, old: str, new: str) -> None:
         """Rewrap one user's slot; proves the old passphrase first."""
-        check_passphrase(new)
-        key = self._unwrap_for(user, old)
-        slots = self._require_slots()
-        slot_id = user_slot_id(user)
-        try:
-            slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf)
-            slots.save(self.slots_path)
-        finally:
-            crypto.wipe(key)
-        if self.is_unlocked:
-            self.record_admin_action("PassphraseChanged", user)
-        else:  # e.g. `fieldchart passwd`: written into the log at the next unlock
-            self._pending.add("PassphraseChanged", user, "", self._audit_now())
+        self._users.change_passphrase(user, old, new)
 
     def reset_passphrase(self, user: str, new: str) -> None:
         """An admin (or the recovery secret) sets a new passphrase for a user who forgot it."""
-        self._require_admin("reset passphrases")
-        check_passphrase(new)
-        slots = self._require_slots()
-        if user in slots.disabled:
-            raise UserDisabledError(f"user '{user}' is disabled; an admin enables them first")
-        if user_slot_id(user) not in slots.slots and user not in slots.reset_required:
-            raise UnknownUserError(f"there is no user '{user}' in this vault")
-        slots.reset_required.discard(user)
-        by = "recovery secret" if self.actor.user == RECOVERY_USER else "admin"
-        with write_transaction(self.engine) as conn:
-            self.record_admin_action("PassphraseReset", user, by, conn)
-            self._wrap_slot(user_slot_id(user), new, None)
-
-    def _wrap_slot(self, slot_id: str, passphrase: str, kdf: KdfParams | None) -> None:
-        slots = self._require_slots()
-        if self._vault_key is None:
-            raise VaultLockedError()
-        recovery = slots.slots[RECOVERY_SLOT]
-        slots.wrap(slot_id, passphrase.encode(), self._vault_key, kdf or recovery.kdf)
-        slots.save(self.slots_path)
+        self._users.reset_passphrase(user, new)
 
     # -- copies and key rotation ---------------------------------------------------------
 
@@ -664,67 +435,29 @@ class Vault:
 
         The vault must not be open in any other process (VaultInUseError otherwise). This
         session is locked afterwards, whatever the outcome."""
-        self._require_admin("rotate keys")
+        require_admin(self.actor, "rotate keys")
         actor, slots = self.actor, self._require_slots()
         if self._data_key is None or self._vault_key is None:
             raise VaultLockedError()
-        if actor.user == RECOVERY_USER:
-            raise KeyRotationError("sign in as an admin user (not the recovery secret) to rotate")
-        if slots.legacy and not new_vault_key:
-            raise KeyRotationError(
-                "this vault's key slots hold the data key itself (it was created by an older "
-                "FieldChart), so a new data key needs a new vault key: use --new-vault-key"
-            )
-        next_slots = KeySlotFile(
-            vault_id=slots.vault_id,
-            first_admin=slots.first_admin,
-            slots=dict(slots.slots),
-            disabled=set(slots.disabled),
-            reset_required=set(slots.reset_required),
-            recovery_alphabet=slots.recovery_alphabet,
+        plan = plan_rotation(
+            slots, actor.user, self._vault_key, new_vault_key=new_vault_key, passphrase=passphrase
         )
-        generation = 1 if slots.data_key is None else slots.data_key.generation + 1
-        recovery: str | None = None
-        if new_vault_key:
-            mine = user_slot_id(actor.user)
-            try:  # the passphrase re-wraps the admin's slot: it must be theirs
-                crypto.wipe(slots.unwrap_vault_key(mine, passphrase.encode()))
-            except DecryptionError:
-                raise WrongPassphraseError(f"wrong passphrase for user '{actor.user}'") from None
-            vault_key = crypto.random_key()
-            next_slots.slots = {}
-            next_slots.reset_required |= {
-                sid.removeprefix("user:") for sid in slots.slots if sid.startswith("user:")
-            } - {actor.user}
-            next_slots.wrap(mine, passphrase.encode(), vault_key, slots.slots[mine].kdf)
-            recovery = new_recovery_secret()
-            next_slots.recovery_alphabet = "crockford"
-            next_slots.wrap(
-                RECOVERY_SLOT,
-                _normalise_recovery(recovery),
-                vault_key,
-                slots.slots[RECOVERY_SLOT].kdf,
-            )
-        else:
-            vault_key = bytearray(self._vault_key)
-        old_key, new_key = bytearray(self._data_key), crypto.random_key()
-        next_slots.set_data_key(vault_key, new_key, generation, _now())
+        old_key = bytearray(self._data_key)
         self.lock()  # the rotation needs the file to itself, this session's connections too
         try:
-            rekey.rotate_file(self.data_dir, old_key, new_key, next_slots)
+            rekey.rotate_file(self.data_dir, old_key, plan.new_data_key, plan.next_slots)
         finally:
-            for key in (old_key, new_key, vault_key):
+            for key in (old_key, plan.new_data_key, plan.vault_key):
                 crypto.wipe(key)
-        self._slots = next_slots
-        return KeyRotation(
-            generation, recovery, sorted(next_slots.reset_required - slots.reset_required)
-        )
-
-    def _require_admin(self, what: str) -> None:
-        if self.actor.role is not Role.ADMIN:
-            raise PermissionDeniedError(f"only an admin may {what}; you are {self.actor.role}")
+        self._slots = plan.next_slots
+        return plan.outcome(slots)
 
     def _require_slots(self) -> KeySlotFile:
         if self._slots is None:
             raise VaultNotFoundError(f"no vault opened in {self.data_dir}")
         return self._slots
+
+    def _require_vault_key(self) -> bytearray:
+        if self._vault_key is None:
+            raise VaultLockedError()
+        return self._vault_key
