@@ -18,7 +18,7 @@ from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.forms import reopen
 from app.ui.forms.base import CommandFormDialog
-from app.ui.forms.clinical_forms import NoteDialog, VitalsDialog
+from app.ui.forms.encounter_forms import NoteDialog, VitalsDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog
 from app.ui.main_window import MainView
 from app.ui.unlock_dialog import UnlockDialog

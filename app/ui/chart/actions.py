@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QWidget
+from PySide6.QtWidgets import QDialog, QPushButton, QWidget
 
 from app.domain import commands as c
 from app.services.dto import ChartView
 from app.ui import shortcuts
-from app.ui.forms import clinical_forms as cf
-from app.ui.forms import medication_forms as mf
+from app.ui.forms import chart_forms as cf
 from app.ui.forms.patient_forms import EditDemographicsDialog
 from app.ui.forms.schedule_forms import (
     AppointmentRef,
@@ -55,6 +54,21 @@ SPECS: dict[str, Spec] = {
     "move": Spec("&Move follow-up…", c.RescheduleAppointment, needs="booked"),
     "cancel": Spec("&Cancel follow-up…", c.CancelAppointment, needs="booked"),
     "entered_in_error": Spec("Mark entered in &error…", c.MarkEnteredInError),
+}
+# The actions whose form is a chart form (one constructor for all); the others are built below.
+CHART_FORMS: dict[str, type[cf.ChartFormDialog]] = {
+    "vitals": cf.VitalsDialog,
+    "note": cf.NoteDialog,
+    "prescribe": cf.PrescribeDialog,
+    "diagnosis": cf.DiagnosisDialog,
+    "allergy": cf.AllergyDialog,
+    "encounter": cf.StartEncounterDialog,
+    "finish_encounter": cf.FinishEncounterDialog,
+    "resolve": cf.ResolveDiagnosisDialog,
+    "allergy_status": cf.AllergyStatusDialog,
+    "change_dose": cf.ChangeDoseDialog,
+    "discontinue": cf.DiscontinueDialog,
+    "entered_in_error": cf.EnteredInErrorDialog,
 }
 NOTHING = {
     "open_encounters": "There is no encounter in progress.",
@@ -104,6 +118,22 @@ class ChartActions(QObject):
                 reason = NOTHING[spec.needs]
             gate(self.actions[key], reason)
 
+    def button(
+        self, key: str, label: str, parent: QWidget, clicked: Callable[[], None]
+    ) -> QPushButton:
+        """A button that follows action `key` (enabled, tooltip) and calls `clicked`."""
+        button = QPushButton(label, parent)
+        action = self.actions[key]
+
+        def follow() -> None:
+            button.setEnabled(action.isEnabled())
+            button.setToolTip(action.toolTip())
+
+        follow()
+        action.changed.connect(follow)
+        button.clicked.connect(lambda _=False: clicked())
+        return button
+
     def open(self, key: str, selected: str | None = None, selected_text: str = "") -> None:
         """Open the form behind action `key` (optionally preselecting an item)."""
         chart, action = self.chart, self.actions[key]
@@ -115,26 +145,12 @@ class ChartActions(QObject):
         self, key: str, chart: ChartView, selected: str | None, selected_text: str
     ) -> QDialog:
         s, host = self.session, self.host
-        simple: dict[str, Callable[[], QDialog]] = {
-            "vitals": lambda: cf.VitalsDialog(s, chart, host),
-            "note": lambda: cf.NoteDialog(s, chart, host),
-            "prescribe": lambda: mf.PrescribeDialog(s, chart, host),
-            "diagnosis": lambda: cf.DiagnosisDialog(s, chart, host),
-            "allergy": lambda: cf.AllergyDialog(s, chart, host),
-            "encounter": lambda: cf.StartEncounterDialog(s, chart, host),
-            "finish_encounter": lambda: cf.FinishEncounterDialog(s, chart, host, selected),
-            "follow_up": lambda: BookFollowUpDialog(s, chart.patient, host),
-            "demographics": lambda: EditDemographicsDialog(s, chart.patient, host),
-            "resolve": lambda: cf.ResolveDiagnosisDialog(s, chart, host, selected),
-            "allergy_status": lambda: cf.AllergyStatusDialog(s, chart, host, selected),
-            "change_dose": lambda: mf.ChangeDoseDialog(s, chart, host, selected),
-            "discontinue": lambda: mf.DiscontinueDialog(s, chart, host, selected),
-            "entered_in_error": lambda: cf.EnteredInErrorDialog(
-                s, chart, host, selected, selected_text
-            ),
-        }
-        if key in simple:
-            return simple[key]()
+        if key in CHART_FORMS:
+            return CHART_FORMS[key](s, chart, host, selected, selected_text)
+        if key == "follow_up":
+            return BookFollowUpDialog(s, chart.patient, host)
+        if key == "demographics":
+            return EditDemographicsDialog(s, chart.patient, host)
         booked = [a for a in chart.appointments if a.status == "booked"]
         item = next((a for a in booked if a.item_id == selected), booked[0])
         ref = AppointmentRef.of_item(chart.patient.patient_id, item)

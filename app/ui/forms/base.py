@@ -8,7 +8,7 @@ to the input named by `error.field` (or at the top when no input matches).
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from PySide6.QtCore import QDateTime, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
@@ -40,6 +40,8 @@ from app.ui.widgets import (
     mark_invalid,
     scrolling_layout,
 )
+
+W = TypeVar("W", bound=QWidget)
 
 
 class FieldRow:
@@ -101,7 +103,7 @@ class CommandFormDialog(DraftableDialog):
 
     # -- layout ----------------------------------------------------------------------------
 
-    def add_field(self, name: str, label: str, widget: QWidget, hint: str = "") -> QWidget:
+    def add_field(self, name: str, label: str, widget: W, hint: str = "") -> W:
         """Add one labelled input with its error label; returns the input."""
         box = QWidget(self)
         column = QVBoxLayout(box)

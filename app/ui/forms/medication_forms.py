@@ -6,10 +6,35 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QWidget
 
 from app.domain.commands import ChangeDose, Command, DiscontinueMedication, PrescribeMedication
 from app.domain.errors import AllergyConflictError, ValidationError
-from app.services.dto import ChartView
-from app.ui.forms.clinical_forms import ChartFormDialog
-from app.ui.forms.vocabulary import attach_completer, medication_terms, medicine_names, routes
-from app.ui.session import ClinicSession
+from app.ui.forms.chart_form import ChartFormDialog
+from app.ui.forms.vocabulary import (
+    MedicationTerms,
+    attach_completer,
+    medication_terms,
+    medicine_names,
+    routes,
+)
+
+
+def _dose_unit_combo(parent: QWidget, terms: MedicationTerms) -> QComboBox:
+    unit = QComboBox(parent)
+    unit.setEditable(True)
+    unit.addItems(list(terms.dose_units))
+    return unit
+
+
+def _frequency_combo(parent: QWidget, terms: MedicationTerms) -> QComboBox:
+    frequency = QComboBox(parent)
+    for code, display in terms.frequencies:
+        frequency.addItem(f"{code} — {display}", code)
+    return frequency
+
+
+def _required_dose(field: QLineEdit) -> float:
+    dose = ChartFormDialog.number(field, "dose", "Dose")
+    if dose is None:
+        raise ValidationError("Dose is required", "dose")
+    return dose
 
 
 class PrescribeDialog(ChartFormDialog):
@@ -18,30 +43,24 @@ class PrescribeDialog(ChartFormDialog):
 
     COMMAND = PrescribeMedication
     SAVE_LABEL = "Prescribe"
+    TITLE = "Prescribe"
 
-    def __init__(self, session: ClinicSession, chart: ChartView, parent: QWidget | None = None):
-        super().__init__(session, chart, "Prescribe", parent)
+    def add_fields(self, selected: str | None, selected_text: str) -> None:
         drug = QLineEdit(self)
-        attach_completer(drug, medicine_names(session.catalog))
+        attach_completer(drug, medicine_names(self.session.catalog))
         self.drug = self.add_field("drug", "Drug", drug)
         self.dose = self.add_field("dose", "Dose", QLineEdit(self))
         terms = medication_terms()
-        unit = QComboBox(self)
-        unit.setEditable(True)
-        unit.addItems(list(terms.dose_units))
-        self.dose_unit = self.add_field("dose_unit", "Dose unit", unit)
+        self.dose_unit = self.add_field("dose_unit", "Dose unit", _dose_unit_combo(self, terms))
         route = QComboBox(self)
-        for name in routes(session.catalog):
+        for name in routes(self.session.catalog):
             route.addItem(name, name)
         route.setCurrentIndex(max(route.findData("oral"), 0))
         self.route = self.add_field("route", "Route", route)
-        frequency = QComboBox(self)
-        for code, display in terms.frequencies:
-            frequency.addItem(f"{code} — {display}", code)
-        self.frequency = self.add_field("frequency", "Frequency", frequency)
+        self.frequency = self.add_field("frequency", "Frequency", _frequency_combo(self, terms))
         self.duration = self.add_field("duration_days", "Duration (days)", QLineEdit(self))
         self.instructions = self.add_field("instructions", "Instructions", QLineEdit(self))
-        self.encounter = self.add_field("encounter_id", "Encounter", self.encounter_field())
+        self.encounter = self.add_encounter_field()
         self.override = self.add_field(
             "override_reason",
             "Override reason",
@@ -64,10 +83,7 @@ class PrescribeDialog(ChartFormDialog):
             self.save_button.setText("Prescribe anyway")
 
     def build_command(self) -> Command:
-        assert isinstance(self.dose, QLineEdit) and isinstance(self.duration, QLineEdit)
-        dose = self.number(self.dose, "dose", "Dose")
-        if dose is None:
-            raise ValidationError("Dose is required", "dose")
+        dose = _required_dose(self.dose)
         asks_reason = self.form.isRowVisible(self.rows["override_reason"].label)
         return PrescribeMedication(
             command_id=self.command_id,
@@ -88,22 +104,15 @@ class PrescribeDialog(ChartFormDialog):
 class DiscontinueDialog(ChartFormDialog):
     COMMAND = DiscontinueMedication
     SAVE_LABEL = "Stop medication"
+    TITLE = "Stop medication"
 
-    def __init__(
-        self,
-        session: ClinicSession,
-        chart: ChartView,
-        parent: QWidget | None = None,
-        selected: str | None = None,
-    ) -> None:
-        super().__init__(session, chart, "Stop medication", parent)
-        self.prescription = self.add_field(
-            "prescription_id", "Medication", self.picker(self.live("medication"), selected)
+    def add_fields(self, selected: str | None, selected_text: str) -> None:
+        self.prescription = self.add_picker(
+            "prescription_id", "Medication", self.live("medication"), selected
         )
-        self.reason = self.add_field("reason", "Reason", QLineEdit(self))
+        self.reason = self.add_reason_field()
 
     def build_command(self) -> Command:
-        assert isinstance(self.prescription, QComboBox)
         return DiscontinueMedication(
             command_id=self.command_id,
             patient_id=self.patient_id,
@@ -118,35 +127,21 @@ class ChangeDoseDialog(ChartFormDialog):
 
     COMMAND = ChangeDose
     SAVE_LABEL = "Change dose"
+    TITLE = "Change dose"
 
-    def __init__(
-        self,
-        session: ClinicSession,
-        chart: ChartView,
-        parent: QWidget | None = None,
-        selected: str | None = None,
-    ) -> None:
-        super().__init__(session, chart, "Change dose", parent)
-        self.prescription = self.add_field(
-            "prescription_id", "Medication", self.picker(self.live("medication"), selected)
+    def add_fields(self, selected: str | None, selected_text: str) -> None:
+        self.prescription = self.add_picker(
+            "prescription_id", "Medication", self.live("medication"), selected
         )
         self.dose = self.add_field("dose", "New dose", QLineEdit(self))
         terms = medication_terms()
-        unit = QComboBox(self)
-        unit.setEditable(True)
-        unit.addItems(list(terms.dose_units))
-        self.dose_unit = self.add_field("dose_unit", "Dose unit", unit)
-        frequency = QComboBox(self)
-        for code, display in terms.frequencies:
-            frequency.addItem(f"{code} — {display}", code)
-        self.frequency = self.add_field("frequency", "Frequency", frequency)
-        self.reason = self.add_field("reason", "Reason", QLineEdit(self))
-        assert isinstance(self.prescription, QComboBox)
+        self.dose_unit = self.add_field("dose_unit", "Dose unit", _dose_unit_combo(self, terms))
+        self.frequency = self.add_field("frequency", "Frequency", _frequency_combo(self, terms))
+        self.reason = self.add_reason_field()
         self.prescription.currentIndexChanged.connect(self._show_current)
         self._show_current()
 
     def _current(self) -> dict[str, object]:
-        assert isinstance(self.prescription, QComboBox)
         chosen = self.prescription.currentData()
         for item in self.chart.medications:
             if item.item_id == chosen:
@@ -155,7 +150,6 @@ class ChangeDoseDialog(ChartFormDialog):
 
     def _show_current(self) -> None:
         data = self._current()
-        assert isinstance(self.dose_unit, QComboBox) and isinstance(self.frequency, QComboBox)
         if data.get("dose_unit"):
             self.dose_unit.setCurrentText(str(data["dose_unit"]))
         index = self.frequency.findData(data.get("frequency"))
@@ -163,10 +157,7 @@ class ChangeDoseDialog(ChartFormDialog):
             self.frequency.setCurrentIndex(index)
 
     def build_command(self) -> Command:
-        assert isinstance(self.prescription, QComboBox) and isinstance(self.dose, QLineEdit)
-        dose = self.number(self.dose, "dose", "Dose")
-        if dose is None:
-            raise ValidationError("Dose is required", "dose")
+        dose = _required_dose(self.dose)
         current = self._current().get("dose")
         return ChangeDose(
             command_id=self.command_id,

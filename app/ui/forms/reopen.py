@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app.services.dto import ChartView, PatientSummary
-from app.ui.forms import clinical_forms as cf
-from app.ui.forms import medication_forms as mf
 from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.chart_forms import BY_NAME as CHART_FORMS
+from app.ui.forms.chart_forms import ChartFormDialog, EnteredInErrorDialog
 from app.ui.forms.patient_forms import EditDemographicsDialog, RegisterPatientDialog
 from app.ui.forms.schedule_forms import (
     AppointmentRef,
@@ -31,37 +31,7 @@ from app.ui.forms.schedule_forms import (
 from app.ui.session import ClinicSession
 
 Context = dict[str, Any]
-ChartBuilder = Callable[[ClinicSession, ChartView, QWidget, Context], CommandFormDialog]
 PlainBuilder = Callable[[ClinicSession, QWidget, Context], CommandFormDialog]
-
-
-def _picked(ctx: Context) -> str | None:
-    value = ctx.get("selected")
-    return str(value) if value else None
-
-
-CHART_FORMS: dict[str, ChartBuilder] = {
-    "VitalsDialog": lambda s, chart, host, _c: cf.VitalsDialog(s, chart, host),
-    "NoteDialog": lambda s, chart, host, _c: cf.NoteDialog(s, chart, host),
-    "DiagnosisDialog": lambda s, chart, host, _c: cf.DiagnosisDialog(s, chart, host),
-    "AllergyDialog": lambda s, chart, host, _c: cf.AllergyDialog(s, chart, host),
-    "StartEncounterDialog": lambda s, chart, host, _c: cf.StartEncounterDialog(s, chart, host),
-    "PrescribeDialog": lambda s, chart, host, _c: mf.PrescribeDialog(s, chart, host),
-    "FinishEncounterDialog": lambda s, chart, host, c: cf.FinishEncounterDialog(
-        s, chart, host, _picked(c)
-    ),
-    "ResolveDiagnosisDialog": lambda s, chart, host, c: cf.ResolveDiagnosisDialog(
-        s, chart, host, _picked(c)
-    ),
-    "AllergyStatusDialog": lambda s, chart, host, c: cf.AllergyStatusDialog(
-        s, chart, host, _picked(c)
-    ),
-    "ChangeDoseDialog": lambda s, chart, host, c: mf.ChangeDoseDialog(s, chart, host, _picked(c)),
-    "DiscontinueDialog": lambda s, chart, host, c: mf.DiscontinueDialog(s, chart, host, _picked(c)),
-    "EnteredInErrorDialog": lambda s, chart, host, c: cf.EnteredInErrorDialog(
-        s, chart, host, _picked(c), str(c.get("selected_text", ""))
-    ),
-}
 
 
 def _patient(ctx: Context) -> PatientSummary | None:
@@ -97,9 +67,9 @@ def describe(form: CommandFormDialog) -> tuple[str, Context] | None:
     does not know (its draft cannot be reopened, so it is not kept)."""
     name = type(form).__name__
     ctx: Context = {}
-    if isinstance(form, cf.ChartFormDialog):
+    if isinstance(form, ChartFormDialog):
         ctx["patient_id"] = form.patient_id
-        if isinstance(form, cf.EnteredInErrorDialog) and isinstance(form.item, QComboBox):
+        if isinstance(form, EnteredInErrorDialog):
             # An item missing from the chart's lists (older vitals) was added by hand.
             ctx["selected"] = form.item.currentData()
             ctx["selected_text"] = form.item.currentText()
@@ -133,5 +103,12 @@ def build(
     if form_name in CHART_FORMS:
         if chart is None:
             raise ValueError("a chart form needs its chart")
-        return CHART_FORMS[form_name](session, chart, host, ctx)
+        selected = ctx.get("selected")
+        return CHART_FORMS[form_name](
+            session,
+            chart,
+            host,
+            str(selected) if selected else None,
+            str(ctx.get("selected_text", "")),
+        )
     return PLAIN_FORMS[form_name](session, host, ctx)
