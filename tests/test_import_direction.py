@@ -177,6 +177,45 @@ def test_the_checker_sees_a_decision_outside_its_home(tmp_path: Path) -> None:
     )
 
 
+# The one mapper (app/store/event_log.py: NewEvent.of, RecordedEvent.to_domain) is the only
+# module outside the domain that rebuilds an event from its stored form.
+FROM_PAYLOAD_USERS = {
+    "app/store/event_log.py",
+    "app/services/clinic_commands.py",  # until its _load folds through app.store.charts
+}
+
+
+def test_only_the_mapper_rebuilds_stored_events() -> None:
+    offenders = []
+    for package in ("app", "sync"):
+        for path in _modules(package):
+            rel = path.relative_to(ROOT)
+            if rel.parts[:2] == ("app", "domain") or rel.as_posix() in FROM_PAYLOAD_USERS:
+                continue
+            if _hits(_imports(path), ("app.domain.events.from_payload",)):
+                offenders.append(str(rel))
+    assert offenders == []
+
+
+def test_only_the_stream_codec_spells_the_patient_stream_prefix() -> None:
+    # stream_of / patient_of_stream in app/domain/events.py; nobody slices "patient-" by hand.
+    offenders = []
+    for package in ("app", "sync"):
+        for path in _modules(package):
+            rel = path.relative_to(ROOT)
+            if rel.as_posix() == "app/domain/events.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                # f-strings too: their literal parts are Constant nodes.
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and node.value.startswith("patient-")
+                ):
+                    offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []
+
+
 def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     # Guards the guard: a module that imports upwards must be reported.
     bad = tmp_path / "bad.py"
