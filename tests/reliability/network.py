@@ -28,6 +28,7 @@ import httpx
 
 from app.domain import commands as c
 from app.domain.errors import DomainError
+from app.domain.events import patient_of_command_stream
 from app.domain.roles import Actor
 from app.services.clinic import open_clinic
 from app.store import outbox
@@ -430,7 +431,7 @@ class Simulation:
                 try:
                     d.run(
                         c.ResolveSyncConflict(
-                            patient_id=entry.stream_id.removeprefix("patient-"),
+                            patient_id=patient_of_command_stream(entry.stream_id),
                             conflict_command_id=item.command_id,
                             resolution="take-servers",
                             field=detail.get("field"),
