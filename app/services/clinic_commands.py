@@ -11,16 +11,18 @@ import dataclasses
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 
 from app.domain import chart as chart_state
 from app.domain.codec import command_to_json
 from app.domain.commands import Command, RegisterPatient, ResolveSyncConflict
 from app.domain.context import DecisionContext
 from app.domain.decide import check_role, decide
+from app.domain.decision import Decision
 from app.domain.errors import NotFoundError
-from app.domain.events import DomainEvent, from_payload, stream_of
+from app.domain.events import DomainEvent, stream_of
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
 from app.domain.values import item_id as valid_id
@@ -29,8 +31,9 @@ from app.projections.runner import ProjectionRunner
 from app.services.clock import Clock
 from app.services.dto import Changes
 from app.store import outbox
+from app.store.charts import load_chart
 from app.store.database import Transaction, write_transaction
-from app.store.event_log import EventLog, EventMetadata, NewEvent
+from app.store.event_log import EventLog, EventMetadata, NewEvent, RecordedEvent
 from app.store.vault import Vault
 
 CACHE_SIZE = 256
@@ -59,6 +62,20 @@ def item_ids_of(events: list[DomainEvent]) -> list[str]:
                     ids.append(value)
                 break
     return ids
+
+
+def changes_of(command: Command, command_id: str, decision: Decision) -> Changes:
+    """What recording `decision` changes, as the caller (and a retry of it) is told."""
+    types = [type(e).__name__ for e in decision.events]
+    return Changes(
+        command_id=command_id,
+        patient_id=command.patient_id,
+        command_type=type(command).__name__,
+        events=types,
+        item_ids=item_ids_of(decision.events),
+        warnings=decision.warnings,
+        areas=sorted({"audit", "chart", *(a for t in types for a in AREAS.get(t, ()))}),
+    )
 
 
 def _check_open_conflict(conn: Transaction, command: ResolveSyncConflict) -> None:
@@ -90,93 +107,67 @@ class ClinicCommands:
     def execute(self, command: Command, actor: Actor) -> Changes:
         """Validate and record one command; raises DomainError (nothing recorded) if refused."""
         now = self._clock()
-        ctx_base = DecisionContext(
+        ctx = self._context(now, actor)
+        check_role(command, ctx)  # before touching the database at all
+        command, command_id = self._with_ids(command)
+        stream, log = stream_of(command.patient_id), self._vault.events
+        with self._lock, self._forgetting_chart_on_failure(stream), self._transaction() as conn:
+            previous = outbox.get(conn, command_id)
+            if previous is not None:  # a retry: the first attempt was recorded
+                return dataclasses.replace(Changes(**previous.result), duplicate=True)
+            if isinstance(command, ResolveSyncConflict):
+                _check_open_conflict(conn, command)
+            version, chart = self._load(conn, log, command.patient_id)
+            decision = decide(chart if version else None, command, self._with_lookups(ctx, conn))
+            metadata = self._metadata(command_id, decision, actor, now)
+            new = [NewEvent.of(e, metadata) for e in decision.events]
+            recorded = log.append(stream, version, new, conn)
+            changes = changes_of(command, command_id, decision)
+            self._record_in_outbox(conn, command, recorded, metadata, changes)
+            self._runner.catch_up(conn, recorded)
+            self._remember(stream, recorded[-1].stream_version, chart, decision.events)
+        return changes
+
+    def _context(self, now: datetime, actor: Actor) -> DecisionContext:
+        """What deciding needs besides the chart, without the lookups in the database."""
+        return DecisionContext(
             now=now,
             actor=actor,
             new_id=self._new_id,
             catalog=self._catalog,
             local_today=now.astimezone().date(),
         )
-        check_role(command, ctx_base)  # before touching the database at all
+
+    def _with_ids(self, command: Command) -> tuple[Command, str]:
+        """The command with its command id and, for a registration, its patient id: the
+        caller's if given (a retry sends the same ones), else new ones."""
         if isinstance(command, RegisterPatient):
             patient_id = (
                 valid_id(command.patient_id, "patient_id") if command.patient_id else self._new_id()
             )
             command = dataclasses.replace(command, patient_id=patient_id)
         command_id = command.command_id or self._new_id()
-        command = dataclasses.replace(command, command_id=command_id)
-        stream = stream_of(command.patient_id)
-        log = self._vault.events
-        with self._lock:
-            try:
-                with self._transaction() as conn:
-                    previous = outbox.get(conn, command_id)
-                    if previous is not None:
-                        return dataclasses.replace(Changes(**previous.result), duplicate=True)
-                    if isinstance(command, ResolveSyncConflict):
-                        _check_open_conflict(conn, command)
-                    version, chart = self._load(conn, log, stream, command.patient_id)
-                    ctx = dataclasses.replace(
-                        ctx_base,
-                        clashing_appointment=lambda c, s, e, i: schedule.clash(conn, c, s, e, i),
-                        # no clinician users on this device: it cannot check the name
-                        clinicians=lambda: frozenset(schedule.clinicians(conn)) or None,
-                        item_id_taken=lambda item_id: chart_items.exists(conn, item_id),
-                    )
-                    decision = decide(chart if version else None, command, ctx)
-                    metadata = EventMetadata(
-                        command_id=command_id,
-                        user=actor.user,
-                        role=actor.role.value,
-                        device_id=self._vault.device_id,
-                        recorded_at=now.isoformat(timespec="milliseconds"),
-                        occurred_at=decision.occurred_at,
-                    )
-                    recorded = log.append(
-                        stream,
-                        version,
-                        [
-                            NewEvent(type(e).__name__, e.to_payload(), metadata, e.SCHEMA_VERSION)
-                            for e in decision.events
-                        ],
-                        conn,
-                    )
-                    types = [type(e).__name__ for e in decision.events]
-                    changes = Changes(
-                        command_id=command_id,
-                        patient_id=command.patient_id,
-                        command_type=type(command).__name__,
-                        events=types,
-                        item_ids=item_ids_of(decision.events),
-                        warnings=decision.warnings,
-                        areas=sorted(
-                            {"audit", "chart", *(a for t in types for a in AREAS.get(t, ()))}
-                        ),
-                    )
-                    outbox.record(
-                        conn,
-                        command_id=command_id,
-                        stream_id=stream,
-                        command_type=type(command).__name__,
-                        command=command_to_json(command),
-                        first_position=recorded[0].position,
-                        last_position=recorded[-1].position,
-                        recorded_at=metadata.recorded_at,
-                        user=actor.user,
-                        role=actor.role.value,
-                        result=changes.to_json(),
-                    )
-                    if isinstance(command, ResolveSyncConflict):
-                        outbox.set_status(conn, command.conflict_command_id, outbox.RESOLVED)
-                    self._runner.catch_up(conn, recorded)
-                    for event in decision.events:
-                        chart_state.evolve(chart, event)
-                    self._remember(stream, recorded[-1].stream_version, chart)
-            except BaseException:
-                # The cached chart may have been evolved before a failed commit: drop it.
-                self._charts.pop(stream, None)
-                raise
-        return changes
+        return dataclasses.replace(command, command_id=command_id), command_id
+
+    @staticmethod
+    def _with_lookups(ctx: DecisionContext, conn: Transaction) -> DecisionContext:
+        """`ctx` answering questions about other charts from the read models in `conn`."""
+        return dataclasses.replace(
+            ctx,
+            clashing_appointment=lambda c, s, e, i: schedule.clash(conn, c, s, e, i),
+            # no clinician users on this device: it cannot check the name
+            clinicians=lambda: frozenset(schedule.clinicians(conn)) or None,
+            item_id_taken=lambda item_id: chart_items.exists(conn, item_id),
+        )
+
+    @contextmanager
+    def _forgetting_chart_on_failure(self, stream: str) -> Iterator[None]:
+        # The cached chart may have been evolved before a failed commit: drop it.
+        try:
+            yield
+        except BaseException:
+            self._charts.pop(stream, None)
+            raise
 
     def _transaction(self) -> AbstractContextManager[Transaction]:
         """The durable write transaction one command runs in (the benchmark's bulk loader
@@ -184,17 +175,60 @@ class ClinicCommands:
         return write_transaction(self._vault.engine)
 
     def _load(
-        self, conn: Transaction, log: EventLog, stream: str, patient_id: str
+        self, conn: Transaction, log: EventLog, patient_id: str
     ) -> tuple[int, chart_state.PatientChart]:
-        version, chart = self._charts.get(stream, (0, chart_state.PatientChart(patient_id)))
-        for record in log.read_stream(stream, conn, after_version=version):
-            chart_state.evolve(
-                chart, from_payload(record.type, record.schema_version, record.payload)
-            )
-            version = record.stream_version
-        return version, chart
+        """The patient's chart from the cache, brought up to date with newer events."""
+        return load_chart(log, patient_id, conn, start=self._charts.get(stream_of(patient_id)))
 
-    def _remember(self, stream: str, version: int, chart: chart_state.PatientChart) -> None:
+    def _metadata(
+        self, command_id: str, decision: Decision, actor: Actor, now: datetime
+    ) -> EventMetadata:
+        """Who recorded the command's events, on which device, when, and when they happened."""
+        return EventMetadata(
+            command_id=command_id,
+            user=actor.user,
+            role=actor.role.value,
+            device_id=self._vault.device_id,
+            recorded_at=now.isoformat(timespec="milliseconds"),
+            occurred_at=decision.occurred_at,
+        )
+
+    @staticmethod
+    def _record_in_outbox(
+        conn: Transaction,
+        command: Command,
+        recorded: list[RecordedEvent],
+        metadata: EventMetadata,
+        changes: Changes,
+    ) -> None:
+        """Queue the command for sync with what it changed (a retry is answered from here);
+        resolving a sync conflict closes it."""
+        outbox.record(
+            conn,
+            command_id=metadata.command_id,
+            stream_id=recorded[0].stream_id,
+            command_type=type(command).__name__,
+            command=command_to_json(command),
+            first_position=recorded[0].position,
+            last_position=recorded[-1].position,
+            recorded_at=metadata.recorded_at,
+            user=metadata.user,
+            role=metadata.role,
+            result=changes.to_json(),
+        )
+        if isinstance(command, ResolveSyncConflict):
+            outbox.set_status(conn, command.conflict_command_id, outbox.RESOLVED)
+
+    def _remember(
+        self,
+        stream: str,
+        version: int,
+        chart: chart_state.PatientChart,
+        events: list[DomainEvent],
+    ) -> None:
+        """Cache the chart as `events` (just recorded at `version`) leave it."""
+        for event in events:
+            chart_state.evolve(chart, event)
         self._charts[stream] = (version, chart)
         self._charts.move_to_end(stream)
         while len(self._charts) > CACHE_SIZE:

@@ -118,4 +118,4 @@ class VaultAudit:
             recorded_at=now,
             occurred_at=at or now,
         )
-        return NewEvent(type(event).__name__, event.to_payload(), metadata)
+        return NewEvent.of(event, metadata)
