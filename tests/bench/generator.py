@@ -491,9 +491,9 @@ class _Clinic:
             values["weight"] = round(max(3.0 + adult * 62 + rng.gauss(0, 8 * adult + 1), 2.5), 1)
             if rng.random() < 0.5:
                 values["height"] = round(max(50 + adult * 118 + rng.gauss(0, 7), 45), 1)
-        return c.RecordVitals(patient_id=pid, encounter_id=encounter, **values)
+        return c.RecordVitals(patient_id=pid, encounter_id=encounter, **values)  # type: ignore[arg-type]
 
-    def _diagnoses(self, p, k, st, rng, doc, encounter, tick):  # type: ignore[no-untyped-def]
+    def _diagnoses(self, p, k, st, rng, doc, encounter, tick):
         pid = st.patient_id
         if k == 0:
             for code in p.chronic:
@@ -522,7 +522,7 @@ class _Clinic:
             ch = yield tick(), doc, cmd
             st.active_dx.append((ch.item_ids[0], cmd.code))
 
-    def _allergies(self, k, st, rng, doc, tick):  # type: ignore[no-untyped-def]
+    def _allergies(self, k, st, rng, doc, tick):
         pid = st.patient_id
         chance = 0.12 if k == 0 else 0.01
         if rng.random() < chance:
@@ -555,7 +555,7 @@ class _Clinic:
             )
             st.allergies.remove((allergy_id, sub_id))
 
-    def _prescriptions(self, p, st, rng, doc, encounter, tick):  # type: ignore[no-untyped-def]
+    def _prescriptions(self, p, st, rng, doc, encounter, tick):
         pid = st.patient_id
         if st.meds and rng.random() < 0.12:
             rx = rng.choice(st.meds)

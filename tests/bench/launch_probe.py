@@ -89,7 +89,10 @@ def main() -> int:
     out["settled"] = ok
     out["window_visible"] = bool(controller.window is not None and controller.window.isVisible())
     out["launch_to_usable_ms"] = round(
-        float(out["unlock_screen_ms"]) + float(out["unlock_ms"]) + float(out["usable_ms"]), 1
+        float(str(out["unlock_screen_ms"]))
+        + float(str(out["unlock_ms"]))
+        + float(str(out["usable_ms"])),
+        1,
     )
     if chart_ids and controller.window is not None:
         t3 = time.perf_counter()

@@ -51,7 +51,7 @@ TARGET_PAYLOAD_BYTES = 1024
 
 def _payload(i: int) -> dict[str, Any]:
     """A note whose JSON encoding is ~1 KB, like a short clinical note with vitals."""
-    base = {"pulse": 72, "systolic": 120, "diastolic": 80, "seq": i, "text": ""}
+    base: dict[str, Any] = {"pulse": 72, "systolic": 120, "diastolic": 80, "seq": i, "text": ""}
     overhead = len(json.dumps(base, sort_keys=True, separators=(",", ":")).encode())
     base["text"] = "Patient reports mild headache; advised fluids. " * 30
     base["text"] = base["text"][: TARGET_PAYLOAD_BYTES - overhead]

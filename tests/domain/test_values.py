@@ -14,7 +14,7 @@ TODAY = date(2026, 11, 21)
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
-def refused(fn, *args, **kwargs) -> ValidationError:  # type: ignore[no-untyped-def]
+def refused(fn, *args, **kwargs) -> ValidationError:
     with pytest.raises(ValidationError) as info:
         fn(*args, **kwargs)
     return info.value

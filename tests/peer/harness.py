@@ -23,6 +23,7 @@ import tempfile
 import threading
 import weakref
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -39,7 +40,7 @@ class PeerServerError(RuntimeError):
     """The peer could not be started or stopped responding."""
 
 
-def _terminate(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+def _terminate(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
     """Stop the node process group: SIGTERM, then SIGKILL if it lingers. Idempotent."""
     if proc.poll() is None:
         # The peer runs in its own session, so its pid is also its process-group id. Signal the
@@ -61,7 +62,7 @@ def _terminate(proc: subprocess.Popen, timeout: float = 5.0) -> None:
                 pipe.close()
 
 
-def _cleanup(proc: subprocess.Popen, log_file, log_path: str) -> None:
+def _cleanup(proc: subprocess.Popen[bytes], log_file, log_path: str) -> None:
     """Finaliser: runs on stop()-less garbage collection and at interpreter exit."""
     _terminate(proc)
     log_file.close()
@@ -82,9 +83,9 @@ class PeerServer:
         self.startup_timeout = startup_timeout
         self.node = node or os.environ.get("FHIR_PEER_NODE") or shutil.which("node")
         self.port: int | None = None
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._log_path: str | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -51,13 +51,14 @@ def put(client: httpx.Client, resource: dict[str, Any], **headers: str) -> httpx
 def put_ok(client: httpx.Client, resource: dict[str, Any]) -> dict[str, Any]:
     response = put(client, resource)
     assert response.status_code in (200, 201), response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def version_of(client: httpx.Client, path: str) -> str:
     response = client.get(path)
     assert response.status_code == 200, response.text
-    return response.json()["meta"]["versionId"]
+    return str(response.json()["meta"]["versionId"])
 
 
 def links(bundle: dict[str, Any]) -> dict[str, str]:

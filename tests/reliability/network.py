@@ -154,6 +154,7 @@ class Simulation:
     def run(self) -> SeedResult:
         started = time.monotonic()
         self.peer.reset()
+        assert self.peer.port is not None
         with FaultProxy(self.peer.port, self.plan) as proxy:
             devices = [
                 net_device(self.tmp, n, proxy.base_url, self.peer.base_url) for n in ("a", "b", "c")
@@ -262,14 +263,16 @@ class Simulation:
             )
         pid = rng.choice(patients)
         if kind == "vitals":
-            systolic = rng.randint(100, 160)  # with a plausible diastolic (a pair is checked)
-            pressure = {"systolic": float(systolic), "diastolic": float(rng.randint(60, 90))}
+            # With a plausible diastolic (the pair is checked), half of the time.
+            systolic, diastolic = float(rng.randint(100, 160)), float(rng.randint(60, 90))
+            with_pressure = rng.random() < 0.5
             return (
                 c.RecordVitals(
                     patient_id=pid,
                     heart_rate=float(rng.randint(50, 120)),
                     temperature=round(rng.uniform(36.0, 39.5), 1),
-                    **(pressure if rng.random() < 0.5 else {}),
+                    systolic=systolic if with_pressure else None,
+                    diastolic=diastolic if with_pressure else None,
                 ),
                 DOC,
                 None,

@@ -200,7 +200,7 @@ json_values = st.recursive(
     ),
     max_leaves=6,
 )
-CODES: dict[str, list[str]] = {
+CODES: dict[str, list[str | None]] = {
     "sex": ["female", "male", "other", "unknown", "F", ""],
     "route": ["oral", "intramuscular", "by mouth", ""],
     "frequency": ["TID", "BID", "QD", "PRN", "thrice", ""],

@@ -295,6 +295,7 @@ def tls(peer: PeerServer, work: Path) -> TlsFigures:
     figures = TlsFigures()
     ca_path, context, other_ca = _pki(work / "pki")
     plan = FaultPlan(0, enabled=False)
+    assert peer.port is not None
     with FaultProxy(peer.port, plan, tls=context) as front:
         url = front.base_url
         try:
@@ -455,7 +456,7 @@ def _minimal(cls: type[c.Command], pid: str, items: dict[str, str]) -> dict[str,
         for f in dataclasses.fields(cls)
         if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     }
-    data = {"type": cls.__name__}
+    data: dict[str, object] = {"type": cls.__name__}
     for name in required | {"patient_id"}:
         data[name] = values[name]
     if cls is c.RecordVitals:

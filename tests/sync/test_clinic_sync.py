@@ -31,7 +31,7 @@ def pair(fhir_peer: PeerServer, tmp_path: Path) -> Iterator[tuple[Device, Device
         d.clinic.close()
 
 
-def wait_for(sync: ClinicSync, predicate, timeout: float = 10) -> SyncStatus:  # type: ignore[no-untyped-def]
+def wait_for(sync: ClinicSync, predicate, timeout: float = 10) -> SyncStatus:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = sync.status()

@@ -77,9 +77,9 @@ def test_two_hundred_offline_commands_land_exactly_once(
             a.run(
                 c.UpdateDemographics(
                     patient_id=pid,
-                    changes=change("address", f"Street {i}", a.clinic.queries.patient(pid).address),
+                    changes=change("address", f"Street {i}", address_of(a, pid)),
                 )
-            )  # type: ignore[union-attr]
+            )
     assert a.clinic.queries.sync_overview().pending == 200
 
     first = a.sync()
@@ -406,3 +406,9 @@ def test_a_new_device_pulls_everything_and_shows_the_same_charts(
         assert clinical_view(new.chart(patient)) == clinical_view(b.chart(patient))
     assert {p.patient_id for p in new.clinic.queries.search_patients("")} == {pid, other}
     assert DOC.user == "doc"
+
+
+def address_of(device: Device, patient_id: str) -> str | None:
+    patient = device.clinic.queries.patient(patient_id)
+    assert patient is not None
+    return patient.address

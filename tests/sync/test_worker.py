@@ -25,7 +25,7 @@ class Clock:
         return self.now
 
 
-def worker(run, clock: Clock | None = None, **kw) -> SyncWorker:  # type: ignore[no-untyped-def]
+def worker(run, clock: Clock | None = None, **kw) -> SyncWorker:
     return SyncWorker(
         run,
         server_url="https://fhir.example.org",
@@ -49,7 +49,7 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
 def test_a_successful_cycle_reports_idle_with_counts_and_last_success() -> None:
     seen: list[SyncStatus] = []
 
-    def run(progress):  # type: ignore[no-untyped-def]
+    def run(progress):
         progress(SyncProgress("push", 1, 2))
         return "report"
 
@@ -78,7 +78,7 @@ def test_network_errors_back_off_and_say_when_the_next_try_is() -> None:
     assert delays[-1] > delays[0]
     # Before the retry time, interval ticks do nothing (the backoff is respected) ...
     calls = []
-    w._run_cycle = lambda p: calls.append(1)  # type: ignore[assignment]
+    w._run_cycle = lambda p: calls.append(1)
     clock.now = datetime.fromisoformat(w.status().next_attempt_at or "") - timedelta(seconds=1)
     w._tick()
     assert calls == []
@@ -121,10 +121,10 @@ def test_an_unexpected_error_is_reported_without_its_message() -> None:
 def test_never_two_cycles_at_once_and_sync_now_runs_on_the_scheduler() -> None:
     running = threading.Event()
     release = threading.Event()
-    active = []
+    active: list[int] = []
     overlaps = []
 
-    def run(progress):  # type: ignore[no-untyped-def]
+    def run(progress):
         if active:
             overlaps.append(1)
         active.append(1)
