@@ -24,7 +24,7 @@ from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
 from app.ui.session import ClinicSession
 from app.ui.unlock_dialog import UnlockDialog
-from app.ui.users_view import ChangePassphraseDialog
+from app.ui.user_dialogs import ChangePassphraseDialog
 
 DEFAULT_AUTO_LOCK_MINUTES = 10
 SETTLE_HEAP_AFTER_MS = 2_000  # after the window's first loads (see app/heap.py)

@@ -24,7 +24,7 @@ from app.ui.errors import error_field, plain_message
 from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
 from app.ui.style import icon
-from app.ui.users_view import PassphraseFormDialog
+from app.ui.user_dialogs import PassphraseFormDialog
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary
 
 WRONG_HINT = (

@@ -26,7 +26,7 @@ from app.ui.first_run import FirstRunDialog, RecoveryPage
 from app.ui.main_window import MainView
 from app.ui.preferences import Preferences, user_key
 from app.ui.unlock_dialog import RecoveryResetDialog, UnlockDialog
-from app.ui.users_view import ChangePassphraseDialog, EnableUserDialog, PassphraseFormDialog
+from app.ui.user_dialogs import ChangePassphraseDialog, EnableUserDialog, PassphraseFormDialog
 from tests.clock import SettableClock
 from tests.ui.conftest import (
     ADMIN,

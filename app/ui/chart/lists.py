@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer
@@ -9,7 +10,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -71,12 +71,7 @@ class EncountersWidget(QWidget):
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
         for key, label in (("encounter", "Start encounter…"), ("finish_encounter", "Finish…")):
-            button = QPushButton(label, self)
-            action = actions.actions[key]
-            self._mirror(button, key)
-            action.changed.connect(lambda b=button, k=key: self._mirror(b, k))
-            button.clicked.connect(lambda _=False, k=key: self._run(k))
-            row.addWidget(button)
+            row.addWidget(actions.button(key, label, self, partial(self._run, key)))
         row.addStretch(1)
         layout.addLayout(row)
         self._ids: list[str] = []
@@ -85,11 +80,6 @@ class EncountersWidget(QWidget):
         """Measure the rows again once the reason column has its new width."""
         if column == 2:
             QTimer.singleShot(0, self.table, self.table.resizeRowsToContents)
-
-    def _mirror(self, button: QPushButton, key: str) -> None:
-        action = self.chart_actions.actions[key]
-        button.setEnabled(action.isEnabled())
-        button.setToolTip(action.toolTip())
 
     def _run(self, key: str) -> None:
         row = self.table.currentRow()

@@ -3,6 +3,8 @@ follow-ups, each with the actions that apply to a selected entry."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
@@ -13,7 +15,6 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -179,20 +180,13 @@ class ChartSummaryWidget(QWidget):
         row = QGridLayout()
         row.setColumnStretch(2, 1)
         for index, (action_key, label) in enumerate(buttons):
-            button = QPushButton(label, box)
+            button = self.chart_actions.button(
+                action_key, label, box, partial(self._run, action_key, listing)
+            )
             button.setAccessibleName(f"{label.rstrip('…')} ({title})")
-            action = self.chart_actions.actions[action_key]
-            self._mirror(button, action_key)
-            action.changed.connect(lambda b=button, k=action_key: self._mirror(b, k))
-            button.clicked.connect(lambda _=False, k=action_key, lst=listing: self._run(k, lst))
             row.addWidget(button, index // 2, index % 2)
         layout.addLayout(row)
         return box
-
-    def _mirror(self, button: QPushButton, key: str) -> None:
-        action = self.chart_actions.actions[key]
-        button.setEnabled(action.isEnabled())
-        button.setToolTip(action.toolTip())
 
     def _run(self, key: str, listing: QListWidget) -> None:
         item = listing.currentItem()
