@@ -84,10 +84,9 @@ def refusal(exc: DomainError) -> dict[str, Any]:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    clinic = clinic_from(args)
-    actor = clinic.actor
     refused = 0
-    try:
+    with clinic_from(args) as clinic:
+        actor = clinic.actor
         for number, line in enumerate(sys.stdin, start=1):
             if not line.strip():
                 continue
@@ -116,17 +115,12 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 continue
             _print({"ok": True, **changes.to_json()})
             sys.stdout.flush()  # each line is an acknowledgement: the command is durable
-    finally:
-        clinic.close()
     return 1 if refused else 0
 
 
 def cmd_patients(args: argparse.Namespace) -> int:
-    clinic = clinic_from(args)
-    try:
+    with clinic_from(args) as clinic:
         found = clinic.queries.search_patients(args.search, args.limit)
-    finally:
-        clinic.close()
     if args.json:
         _print([asdict(p) for p in found])
     else:
@@ -147,13 +141,11 @@ def _instant(text: str) -> datetime:
 
 def cmd_chart(args: argparse.Namespace) -> int:
     as_of = _instant(args.as_of) if args.as_of else None
-    clinic = clinic_from(args)
-    try:
-        view = clinic.queries.chart(args.patient_id, clinic.actor, as_of)
-    except DomainError as exc:
-        raise CliError(exc.message) from None
-    finally:
-        clinic.close()
+    with clinic_from(args) as clinic:
+        try:
+            view = clinic.queries.chart(args.patient_id, clinic.actor, as_of)
+        except DomainError as exc:
+            raise CliError(exc.message) from None
     if args.json:
         _print(view.to_json())
     else:
@@ -172,13 +164,10 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         day = date.fromisoformat(args.day) if args.day else None
     except ValueError:
         raise UsageError(f"--day {args.day!r} is not a date like 2026-11-21") from None
-    clinic = clinic_from(args)
-    try:
+    with clinic_from(args) as clinic:
         day = day or local_now(clinic.clock).date()
         booked = clinic.queries.schedule(day, args.days)
         overdue = clinic.queries.overdue_followups()
-    finally:
-        clinic.close()
     if args.json:
         _print(
             {
@@ -197,11 +186,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    clinic = clinic_from(args)
-    try:
+    with clinic_from(args) as clinic:
         entries = clinic.queries.audit(args.limit, args.patient)
-    finally:
-        clinic.close()
     if args.json:
         _print([asdict(e) for e in entries])
     else:
@@ -211,14 +197,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    clinic = clinic_from(args)
-    try:
+    with clinic_from(args) as clinic:
         events = clinic.vault.events.head_position()
         started = time.monotonic()  # a duration, not a date: the monotonic timer
         digest = clinic.runner.rebuild()
         seconds = time.monotonic() - started
-    finally:
-        clinic.close()
     print(f"rebuilt read models from {events} events in {seconds:.2f} s")
     print(f"digest {digest}")
     return 0

@@ -1,9 +1,15 @@
-"""Shared CLI plumbing: where the data directory is and how a vault gets unlocked."""
+"""Shared CLI plumbing: where the data directory is, who acts, and how a vault gets unlocked.
+
+Commands open a vault or a clinic with `with vault_from(args) as vault:` or `with
+clinic_from(args) as clinic:`, which lock it again however the command ends.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from app.commandline.passphrases import read_passphrase
@@ -44,19 +50,61 @@ def data_dir_of(args: argparse.Namespace) -> Path:
     return Path(args.data_dir) if args.data_dir else default_data_dir()
 
 
-def unlocked_vault(args: argparse.Namespace, clock: Clock | None = None) -> Vault:
-    """Open the vault named by the arguments and unlock it as the acting user. `clock` (the
+def acting_user(args: argparse.Namespace, first_admin: str) -> str:
+    """Who acts: the --user (or --as) option, else $FIELDCHART_USER, else `first_admin` (of
+    the vault, or of the backup being restored)."""
+    return args.acting_user or os.environ.get(USER_ENV) or first_admin
+
+
+def read_acting_passphrase(args: argparse.Namespace, prompt: str) -> str:
+    """The acting user's passphrase: --passphrase-file, else $FIELDCHART_PASSPHRASE, else a
+    prompt."""
+    return read_passphrase(args.passphrase_file, PASSPHRASE_ENV, prompt)
+
+
+def open_vault(args: argparse.Namespace, clock: Clock | None = None) -> Vault:
+    """A locked handle on the vault in the data directory the arguments name. `clock` (the
     app's clock by default) times what the vault audits itself: admin actions, refused
     unlocks."""
-    vault = Vault.open(data_dir_of(args), clock=clock or configured_clock())
-    user = args.acting_user or os.environ.get(USER_ENV) or vault.first_admin
-    passphrase = read_passphrase(args.passphrase_file, PASSPHRASE_ENV, f"Passphrase for {user}: ")
+    return Vault.open(data_dir_of(args), clock=clock or configured_clock())
+
+
+def unlock_as_acting_user(vault: Vault, args: argparse.Namespace) -> str:
+    """Unlock `vault` as the acting user; returns the passphrase (a key rotation re-wraps the
+    admin's slot with it)."""
+    user = acting_user(args, vault.first_admin)
+    passphrase = read_acting_passphrase(args, f"Passphrase for {user}: ")
     vault.unlock(user, passphrase)
-    return vault
+    return passphrase
 
 
-def clinic_from(args: argparse.Namespace) -> Clinic:
-    """The services of the vault named by the arguments, unlocked as the acting user, on the
-    app's clock (FIELDCHART_NOW may start it at a given instant)."""
+@contextmanager
+def locking(vault: Vault) -> Iterator[Vault]:
+    """`vault`, locked on leaving the block (its keys wiped) whatever happened inside."""
+    try:
+        yield vault
+    finally:
+        vault.lock()
+
+
+@contextmanager
+def vault_from(args: argparse.Namespace, clock: Clock | None = None) -> Iterator[Vault]:
+    """The vault named by the arguments, unlocked as the acting user for the block."""
+    vault = open_vault(args, clock)
+    unlock_as_acting_user(vault, args)
+    with locking(vault):
+        yield vault
+
+
+@contextmanager
+def clinic_from(args: argparse.Namespace) -> Iterator[Clinic]:
+    """The services of the vault named by the arguments, unlocked as the acting user for the
+    block, on the app's clock (FIELDCHART_NOW may start it at a given instant)."""
     clock = configured_clock()  # before the slow unlock: a bad value fails at once
-    return open_clinic(unlocked_vault(args, clock), clock=clock)
+    vault = open_vault(args, clock)
+    unlock_as_acting_user(vault, args)
+    clinic = open_clinic(vault, clock=clock)
+    try:
+        yield clinic
+    finally:
+        clinic.close()

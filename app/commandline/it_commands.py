@@ -10,24 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import platform
 import shutil
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from app.commandline.context import (
-    PASSPHRASE_ENV,
-    USER_ENV,
+    acting_user,
     add_credentials,
     add_data_dir,
     data_dir_of,
-    unlocked_vault,
+    locking,
+    read_acting_passphrase,
+    unlock_as_acting_user,
+    vault_from,
 )
-from app.commandline.passphrases import read_passphrase
 from app.services.clock import configured_clock
 from app.store.backup import StagedRestore, create_backup
 from app.store.errors import NotAVaultError
@@ -100,11 +101,8 @@ def _print(data: Any) -> None:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    vault = unlocked_vault(args)
-    try:
+    with vault_from(args) as vault:
         info = create_backup(vault, args.out, overwrite=args.force)
-    finally:
-        vault.lock()
     log.info("backup written: %d events, %d bytes", info.events, info.bytes)
     if args.json:
         _print(
@@ -128,10 +126,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     with StagedRestore(args.source, data_dir_of(args), force=args.force) as staged:
-        user = args.acting_user or os.environ.get(USER_ENV) or staged.first_admin
-        passphrase = read_passphrase(
-            args.passphrase_file, PASSPHRASE_ENV, f"Passphrase for {user} when backed up: "
-        )
+        user = acting_user(args, staged.first_admin)
+        passphrase = read_acting_passphrase(args, f"Passphrase for {user} when backed up: ")
         info = staged.install(user, passphrase)
     log.info("backup restored: %d events, replaced a vault: %s", info.events, bool(info.replaced))
     if args.json:
@@ -161,13 +157,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     vault = Vault.open(data_dir_of(args))
-    user = args.acting_user or os.environ.get(USER_ENV) or vault.first_admin
-    passphrase = read_passphrase(args.passphrase_file, PASSPHRASE_ENV, f"Passphrase for {user}: ")
-    vault.unlock(user, passphrase)
-    try:
+    passphrase = unlock_as_acting_user(vault, args)
+    with locking(vault):
         result = vault.rotate_keys(new_vault_key=args.new_vault_key, passphrase=passphrase)
-    finally:
-        vault.lock()
     log.info(
         "keys rotated: data key generation %d, new vault key %s, %d slots cleared",
         result.generation,
@@ -368,12 +360,11 @@ def diagnose(data_dir: Path, vault: Vault | None) -> dict[str, Any]:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     data_dir = data_dir_of(args)
-    vault = None if args.no_unlock else unlocked_vault(args)
-    try:
+    unlocked: AbstractContextManager[Vault | None] = (
+        nullcontext() if args.no_unlock else vault_from(args)
+    )
+    with unlocked as vault:
         report = diagnose(data_dir, vault)
-    finally:
-        if vault is not None:
-            vault.lock()
     log.info("diagnose report written (unlocked: %s)", vault is not None)
     if args.json:
         _print(report)

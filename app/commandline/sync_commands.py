@@ -112,8 +112,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from sync.fhir.errors import FhirError
 
     values = _config(args)
-    clinic = clinic_from(args)
-    try:
+    with clinic_from(args) as clinic:
         actor = clinic.actor
         current = clinic.settings.get()
         public_jwk = None
@@ -132,8 +131,6 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             raise CliError(f"could not reach the server: {exc}") from None
         warnings = info.warnings()
         clinic.settings.update(actor, **values)
-    finally:
-        clinic.close()
     for warning in warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     result = {
@@ -157,8 +154,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from sync.clinic_sync import SyncNotConfiguredError, client_for, engine_for
     from sync.fhir.errors import FhirError
 
-    clinic = clinic_from(args)
-    try:
+    with clinic_from(args) as clinic:
         try:
             with client_for(clinic.settings.get()) as client:
                 report = engine_for(clinic, client).run_cycle()
@@ -168,8 +164,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
             clinic.sync_gateway.set_journal("last_error", str(exc))
             raise CliError(f"sync failed: {exc}") from None
         clinic.sync_gateway.set_journal("last_error", None)
-    finally:
-        clinic.close()
     if args.json:
         _print(report.to_json())
     else:
@@ -181,8 +175,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    clinic = clinic_from(args)
-    try:
+    with clinic_from(args) as clinic:
         settings = clinic.settings.get()
         gateway = clinic.sync_gateway
         overview = clinic.queries.sync_overview()
@@ -210,8 +203,6 @@ def cmd_status(args: argparse.Namespace) -> int:
                 for q in gateway.quarantined(QUARANTINE_SHOWN)
             ],
         }
-    finally:
-        clinic.close()
     if args.json:
         _print(status)
     else:

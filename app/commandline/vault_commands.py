@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from app.commandline.context import (
     PASSPHRASE_ENV,
-    USER_ENV,
+    acting_user,
     add_credentials,
     add_data_dir,
     data_dir_of,
-    unlocked_vault,
+    locking,
+    open_vault,
+    read_acting_passphrase,
+    vault_from,
 )
 from app.commandline.passphrases import read_passphrase
 from app.domain.roles import Role
@@ -102,8 +104,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    vault = unlocked_vault(args)
-    try:
+    with vault_from(args) as vault:
         passphrase = read_passphrase(
             args.new_passphrase_file,
             NEW_PASSPHRASE_ENV,
@@ -111,18 +112,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             confirm=True,
         )
         vault.add_user(args.user, Role(args.role), passphrase)
-    finally:
-        vault.lock()
     print(f"added user '{args.user}' with role {args.role}")
     return 0
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    vault = unlocked_vault(args)
-    try:
+    with vault_from(args) as vault:
         users = vault.list_users()
-    finally:
-        vault.lock()
     if args.json:
         print(
             json.dumps(
@@ -144,18 +140,14 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
-    vault = unlocked_vault(args)
-    try:
+    with vault_from(args) as vault:
         vault.disable_user(args.user)
-    finally:
-        vault.lock()
     print(f"disabled user '{args.user}'")
     return 0
 
 
 def cmd_user_enable(args: argparse.Namespace) -> int:
-    vault = unlocked_vault(args)
-    try:
+    with vault_from(args) as vault:
         passphrase = read_passphrase(
             args.new_passphrase_file,
             NEW_PASSPHRASE_ENV,
@@ -163,16 +155,14 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
             confirm=True,
         )
         vault.enable_user(args.user, passphrase)
-    finally:
-        vault.lock()
     print(f"enabled user '{args.user}' with a new passphrase")
     return 0
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    vault = Vault.open(data_dir_of(args), clock=configured_clock())
-    user = args.acting_user or os.environ.get(USER_ENV) or vault.first_admin
-    old = read_passphrase(args.passphrase_file, PASSPHRASE_ENV, f"Current passphrase for {user}: ")
+    vault = open_vault(args)  # never unlocked: proving the old passphrase is enough
+    user = acting_user(args, vault.first_admin)
+    old = read_acting_passphrase(args, f"Current passphrase for {user}: ")
     new = read_passphrase(
         args.new_passphrase_file, NEW_PASSPHRASE_ENV, f"New passphrase for {user}: ", confirm=True
     )
@@ -182,10 +172,10 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    vault = Vault.open(data_dir_of(args), clock=configured_clock())
+    vault = open_vault(args)
     secret = read_passphrase(args.recovery_file, RECOVERY_ENV, "Recovery secret: ")
     vault.unlock_with_recovery(secret)
-    try:
+    with locking(vault):
         new = read_passphrase(
             args.new_passphrase_file,
             NEW_PASSPHRASE_ENV,
@@ -193,18 +183,13 @@ def cmd_recover(args: argparse.Namespace) -> int:
             confirm=True,
         )
         vault.reset_passphrase(args.user, new)
-    finally:
-        vault.lock()
     print(f"set a new passphrase for '{args.user}'")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    vault = unlocked_vault(args)
-    try:
+    with vault_from(args) as vault:
         report = vault.events.verify()
-    finally:
-        vault.lock()
     if args.json:
         print(
             json.dumps({"ok": True, "events": report.events, "head_position": report.head_position})
