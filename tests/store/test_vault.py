@@ -533,7 +533,7 @@ def test_a_new_migration_is_applied_once_and_recorded(vault: Vault) -> None:
     newer = Migration(
         latest + 1,
         "a table from the next release",
-        lambda conn: conn.exec_driver_sql("CREATE TABLE next_release (x INTEGER)"),
+        lambda conn: conn.exec_driver_sql("CREATE TABLE next_release (x INTEGER)").close(),
     )
     assert migrate(vault.engine, [*MIGRATIONS, newer]) == latest + 1
     assert migrate(vault.engine, [*MIGRATIONS, newer]) == latest + 1  # not applied twice

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QLineEdit, QPlainTextEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+    QTableWidget,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from app.ui.formatting import to_qdatetime
@@ -65,3 +72,10 @@ def _errors(form: CommandFormDialog) -> dict[str, str]:
     if not form.form_error.isHidden():
         found[""] = form.form_error.text()
     return found
+
+
+def cell(table: QTableWidget, row: int, column: int) -> str:
+    """The text a person reads in a table cell (the cell must exist)."""
+    item = table.item(row, column)
+    assert item is not None, f"no cell at ({row}, {column})"
+    return item.text()

@@ -187,6 +187,7 @@ def clipped_labels(root: QWidget) -> list[str]:
             problems.append(problem)
     for button in shown_widgets(root, (QAbstractButton,)):
         hint = button.sizeHint()
+        assert isinstance(button, QAbstractButton)
         if isinstance(button.parentWidget(), QToolBar) or not button.text():
             continue
         if hint.width() > button.width() + SLACK or hint.height() > button.height() + SLACK:

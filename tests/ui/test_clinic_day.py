@@ -279,8 +279,9 @@ def test_a_clinic_day(
     schedule.day_table.selectRow(0)
     assert schedule.selected is not None and schedule.selected.reason == "BP review"
     schedule.move_button.click()
-    form = schedule.last_form
-    assert isinstance(form, MoveAppointmentDialog)
+    move = schedule.last_form
+    assert isinstance(move, MoveAppointmentDialog)
+    form = move
     later = tomorrow + timedelta(days=1, hours=1)
     fill(form, start=later.isoformat())
     submit_ok(qtbot, form)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLineEdit,
     QPlainTextEdit,
+    QWidget,
     QWizard,
 )
 from pytestqt.qtbot import QtBot
@@ -31,7 +32,7 @@ from app.ui.main_window import MainView
 from tests.clock import SettableClock
 from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
 from tests.ui.demo import book_day, record_demo_clinic
-from tests.ui.helpers import TIMEOUT, fill, submit_ok, submit_refused
+from tests.ui.helpers import TIMEOUT, cell, fill, submit_ok, submit_refused
 
 
 def _demo(qtbot: QtBot, controller: AppController, backend: Backend) -> tuple[MainView, str]:
@@ -82,8 +83,9 @@ def test_every_chart_form_opens_with_labelled_inputs(
             key,
             [w for w in inputs if not w.accessibleName()],
         )
-        chain, widget = [], form.nextInFocusChain()
-        while widget is not form and len(chain) < 200:
+        chain: list[QWidget] = []
+        widget = form.nextInFocusChain()
+        while widget is not None and widget is not form and len(chain) < 200:
             chain.append(widget)
             widget = widget.nextInFocusChain()
         assert form.save_button in chain
@@ -209,7 +211,7 @@ def test_less_common_chart_commands(
     qtbot.waitUntil(
         lambda: any(a.status == "fulfilled" for a in schedule.rows[id(day)]), timeout=TIMEOUT
     )
-    statuses = {day.item(r, 4).text() for r in range(day.rowCount())}
+    statuses = {cell(day, r, 4) for r in range(day.rowCount())}
     assert "Attended" in statuses
 
     # book from the schedule: find the patient in the form itself

@@ -47,7 +47,7 @@ def _focused(window: MainView) -> QWidget:
 
 def _press(qtbot: QtBot, window: MainView, key: Qt.Key, modifier: object) -> None:
     """A key press on whatever has the focus, as a person's would be."""
-    qtbot.keyClick(_focused(window), key, modifier)  # type: ignore[arg-type]
+    qtbot.keyClick(_focused(window), key, modifier)
     QApplication.processEvents()
 
 
@@ -149,7 +149,7 @@ def test_staff_shortcut_and_menu_say_why_and_look_disabled(
     toolbar_button = next(
         w
         for w in window.chart.findChildren(QWidget)
-        if hasattr(w, "defaultAction") and w.defaultAction() is vitals  # type: ignore[attr-defined]
+        if hasattr(w, "defaultAction") and w.defaultAction() is vitals
     )
     assert toolbar_button.toolTip() == reason
 

@@ -50,7 +50,12 @@ def test_a_result_arriving_after_the_lock_is_dropped(
     patient_id = register_patient(seeded)
     window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
     delivered: list[object] = []
-    controller.ops.run(lambda: time.sleep(0.3) or "late", success=delivered.append)
+
+    def slow() -> str:
+        time.sleep(0.3)
+        return "late"
+
+    controller.ops.run(slow, success=delivered.append)
     window.chart.show_patient(patient_id)
     controller.lock()
     qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)

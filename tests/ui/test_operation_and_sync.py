@@ -35,7 +35,7 @@ from tests.ui.conftest import (
     open_as,
     register_patient,
 )
-from tests.ui.helpers import TIMEOUT
+from tests.ui.helpers import TIMEOUT, cell
 
 
 def test_work_runs_off_the_gui_thread_and_reports_on_it(qtbot: QtBot, qapp: QApplication) -> None:
@@ -179,7 +179,7 @@ def test_the_sync_panel_follows_the_worker_and_resolves_conflicts(
     )
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=TIMEOUT)
     assert panel.state.text().startswith("Offline — retrying at 21 Nov 2026")
-    cells = [panel.table.item(0, c).text() for c in range(5)]
+    cells = [cell(panel.table, 0, c) for c in range(5)]
     assert cells[2:4] == ["+254 700 1", "+254 700 2"]
     assert not panel.keep_button.isEnabled()
     panel.table.selectRow(0)

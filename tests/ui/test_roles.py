@@ -18,7 +18,7 @@ from tests.ui.conftest import (
     open_as,
     register_patient,
 )
-from tests.ui.helpers import TIMEOUT, fill, submit_ok
+from tests.ui.helpers import TIMEOUT, cell, fill, submit_ok
 
 
 def test_staff_registers_and_books_but_records_nothing_clinical(
@@ -92,11 +92,11 @@ def test_admin_manages_the_device_but_opens_no_chart(
     qtbot.waitUntil(lambda: bool(audit.entries), timeout=TIMEOUT)
     # Newest first: the admin's settings change (names of the settings only), then the
     # clinician's registration.
-    assert audit.table.item(0, 3).text() == "Settings changed"
-    assert audit.table.item(0, 1).text() == ADMIN
-    assert audit.table.item(0, 5).text() == "server url, auto lock minutes"
-    assert audit.table.item(1, 3).text() == "Patient registered"
-    assert audit.table.item(1, 1).text() == CLINICIAN
+    assert cell(audit.table, 0, 3) == "Settings changed"
+    assert cell(audit.table, 0, 1) == ADMIN
+    assert cell(audit.table, 0, 5) == "server url, auto lock minutes"
+    assert cell(audit.table, 1, 3) == "Patient registered"
+    assert cell(audit.table, 1, 1) == CLINICIAN
     window.show_page(4)
     users = window.users
     qtbot.waitUntil(lambda: len(users.users) == 3, timeout=TIMEOUT)

@@ -111,8 +111,8 @@ def _pages_fit(qtbot: QtBot, demo: Clinic) -> None:
     # the actions that do not fit lead the More menu, in order
     assert strip.menu.actions()[: len(hidden)] == hidden
     lock = next(b for b in window.findChildren(QPushButton) if b.text().strip() == "Lock")
-    for must in (lock, window.statusBar(), window.chart.header.allergies):
-        assert in_view(must), hidden_part(must, scrolled=False)
+    for shown in (lock, window.statusBar(), window.chart.header.allergies):
+        assert in_view(shown), hidden_part(shown, scrolled=False)
     for page in range(1, 4):  # schedule, sync, settings (a clinician's pages)
         window.show_page(page)
         if page == 1:

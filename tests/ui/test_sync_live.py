@@ -18,6 +18,7 @@ from sync.fhir.client import FhirClient
 from tests.peer.harness import PeerServer
 from tests.sync.devices import make_device
 from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, open_as
+from tests.ui.helpers import cell
 
 pytestmark = pytest.mark.peer
 TIMEOUT = 20_000
@@ -68,7 +69,7 @@ def test_a_conflict_is_shown_and_kept_from_the_sync_panel(
     window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)  # the worker starts now
     panel = window.sync_panel
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=TIMEOUT)
-    cells = [panel.table.item(0, col).text() for col in range(4)]
+    cells = [cell(panel.table, 0, col) for col in range(4)]
     assert cells == ["UpdateDemographics", "phone", MINE, THEIRS]
     assert panel.bridge.status.state is SyncState.IDLE
 
