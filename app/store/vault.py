@@ -1,19 +1,29 @@
-"""The vault: one SQLCipher file, its key slots, and the lifecycle unlock -> use -> lock."""
+"""The vault: one SQLCipher file, its key slots, and the lifecycle unlock -> use -> lock.
+
+`Vault` holds the keys and the open engine of one session. What it offers beyond that lives
+beside it, each part given only what it needs:
+
+- vault_creation:    writing a new vault's database and key slots
+- vault_unlock:      opening a key slot (passphrase or recovery secret), throttled and audited
+- vault_users:       users and their slots (add, disable, enable, passphrase change and reset)
+- vault_audit:       admin actions and refused unlocks in the device's audit stream
+- vault_rotation:    planning a key rotation (rekey re-encrypts the file)
+- vault_credentials: what counts as a user name, a passphrase, a recovery secret
+"""
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from app.domain.roles import Actor, Role
 from app.store import crypto, rekey, schema
 from app.store.crypto import RFC9106_SECOND, DecryptionError, KdfParams
-from app.store.database import check_readable, open_engine, read_transaction, write_transaction
+from app.store.database import check_readable, open_engine, read_transaction
 from app.store.errors import (
     NotAVaultError,
     UnknownUserError,
@@ -23,37 +33,16 @@ from app.store.errors import (
     VaultNotFoundError,
 )
 from app.store.event_log import EventLog
-from app.store.keyslots import (
-    RECOVERY_SLOT,
-    KeySlotFile,
-    user_slot_id,
-    write_atomically,
-)
+from app.store.keyslots import KeySlotFile, write_atomically
 from app.store.migrations import migrate
 from app.store.pending_audit import PendingAudit
 from app.store.throttle import Throttle
 from app.store.vault_audit import VaultAudit
-from app.store.vault_credentials import (
-    RECOVERY_USER,
-    check_passphrase,
-    check_user_name,
-    new_recovery_secret,
-    normalise_new_recovery,
-)
+from app.store.vault_creation import LOG_KEY_META, write_new_vault
+from app.store.vault_credentials import RECOVERY_USER, check_passphrase, check_user_name
 from app.store.vault_rotation import KeyRotation, plan_rotation
 from app.store.vault_unlock import SlotOpener
 from app.store.vault_users import UserInfo, VaultUsers, require_admin
-
-__all__ = [
-    "DB_FILE",
-    "PENDING_AUDIT_FILE",
-    "SLOTS_FILE",
-    "TAIL_VERIFY_AT_UNLOCK",
-    "THROTTLE_FILE",
-    "KeyRotation",
-    "UserInfo",
-    "Vault",
-]
 
 DB_FILE = "vault.db"
 SLOTS_FILE = "keyslots.json"
@@ -61,14 +50,6 @@ THROTTLE_FILE = "unlock-failures.json"
 PENDING_AUDIT_FILE = "pending-audit.json"
 TAIL_VERIFY_AT_UNLOCK = 1000
 MIN_DB_BYTES = 4096  # one SQLCipher page: anything smaller cannot be a vault
-# meta row holding the key event seals and the hash chain derive from. It lives inside the
-# encrypted file and never changes, so rotating the data key leaves every event valid. Vaults
-# created before it existed use their first data key (stored here at their first rotation).
-LOG_KEY_META = "log_key"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Vault:
@@ -147,43 +128,10 @@ class Vault:
                 "damaged vault); it is left untouched: move it away to create a new vault"
             )
         vault.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        vault_key, data_key, log_key = crypto.random_key(), crypto.random_key(), crypto.random_key()
-        vault_id = str(uuid.uuid4())
-        engine = open_engine(vault.db_path, data_key)
-        try:
-            migrate(engine)
-            with write_transaction(engine) as conn:
-                conn.execute(
-                    insert(schema.meta),
-                    [
-                        {"key": "vault_id", "value": vault_id},
-                        {"key": "device_id", "value": str(uuid.uuid4())},
-                        {"key": "created_at", "value": _now()},
-                        {"key": LOG_KEY_META, "value": bytes(log_key).hex()},
-                    ],
-                )
-                conn.execute(
-                    insert(schema.users).values(
-                        name=admin_user, role=Role.ADMIN.value, created_at=_now(), disabled=False
-                    )
-                )
-        finally:
-            engine.dispose()
-            crypto.wipe(log_key)
-        recovery = new_recovery_secret()
-        slots = KeySlotFile(
-            vault_id=vault_id, first_admin=admin_user, recovery_alphabet="crockford"
-        )
-        slots.set_data_key(vault_key, data_key, 1, _now())
-        slots.wrap(user_slot_id(admin_user), passphrase.encode(), vault_key, kdf)
-        slots.wrap(RECOVERY_SLOT, normalise_new_recovery(recovery), vault_key, kdf)
-        # Written last: a vault "exists" once its slots do, so a crash before leaves no vault.
-        slots.save(vault.slots_path)
-        vault.db_path.chmod(0o600)
-        vault.slots_path.chmod(0o600)
-        vault._slots = slots
-        vault._start_session(data_key, Actor(admin_user, Role.ADMIN), vault_key=vault_key)
-        return vault, recovery
+        new = write_new_vault(vault.db_path, vault.slots_path, admin_user, passphrase, kdf)
+        vault._slots = new.slots
+        vault._start_session(new.data_key, Actor(admin_user, Role.ADMIN), vault_key=new.vault_key)
+        return vault, new.recovery_secret
 
     @classmethod
     def open(
