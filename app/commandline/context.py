@@ -103,8 +103,9 @@ def clinic_from(args: argparse.Namespace) -> Iterator[Clinic]:
     clock = configured_clock()  # before the slow unlock: a bad value fails at once
     vault = open_vault(args, clock)
     unlock_as_acting_user(vault, args)
-    clinic = open_clinic(vault, clock=clock)
-    try:
-        yield clinic
-    finally:
-        clinic.close()
+    with locking(vault):  # also when the clinic cannot be opened (a failed rebuild, say)
+        clinic = open_clinic(vault, clock=clock)
+        try:
+            yield clinic
+        finally:
+            clinic.close()

@@ -25,6 +25,7 @@ from app.commandline.context import (
     add_data_dir,
     data_dir_of,
     locking,
+    open_vault,
     read_acting_passphrase,
     unlock_as_acting_user,
     vault_from,
@@ -156,7 +157,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:
-    vault = Vault.open(data_dir_of(args))
+    vault = open_vault(args)  # on the app's clock, like every command
     passphrase = unlock_as_acting_user(vault, args)
     with locking(vault):
         result = vault.rotate_keys(new_vault_key=args.new_vault_key, passphrase=passphrase)
