@@ -353,7 +353,17 @@ def test_on_a_1366x768_screen_at_150_percent(tmp_path: Path) -> None:
         "QT_SCALE_FACTOR": "1.5",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::test_child"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "python_functions=child_*",  # the child's body is collected there only
+            f"{__file__}::child_on_the_scaled_screen",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -364,8 +374,9 @@ def test_on_a_1366x768_screen_at_150_percent(tmp_path: Path) -> None:
     assert "1 passed" in done.stdout
 
 
-@pytest.mark.skipif(not os.environ.get(CHILD), reason="runs in the child process only")
-def test_child(qtbot: QtBot, controller: AppController, seeded: Backend) -> None:
+def child_on_the_scaled_screen(qtbot: QtBot, controller: AppController, seeded: Backend) -> None:
+    """Run by test_on_a_1366x768_screen_at_150_percent in a child process on that screen."""
+    assert os.environ.get(CHILD), "runs in the child process only"
     screen = QGuiApplication.primaryScreen()
     assert screen.devicePixelRatio() == pytest.approx(1.5)
     available = screen.availableGeometry()
