@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from PySide6.QtCore import QDateTime, Qt, QTime
 from PySide6.QtTest import QTest
@@ -22,6 +23,8 @@ from app.ui.schedule_view import ScheduleView
 from app.ui.session import ClinicSession
 from tests.ui.helpers import TIMEOUT
 
+C = TypeVar("C", bound=c.Command)
+
 Key = Qt.Key
 CTRL = Qt.KeyboardModifier.ControlModifier
 KEYPAD = Qt.KeyboardModifier.KeypadModifier
@@ -33,7 +36,7 @@ class Sent:
 
     commands: list[c.Command] = field(default_factory=list)
 
-    def last(self, kind: type[c.Command]) -> c.Command:
+    def last(self, kind: type[C]) -> C:
         assert self.commands, "no command was sent"
         command = self.commands[-1]
         assert isinstance(command, kind), command
@@ -134,6 +137,19 @@ def save(qtbot: QtBot, form: CommandFormDialog, keypad: bool = False) -> None:
         timeout=TIMEOUT,
     )
     assert form.last_changes is not None, errors(form) or form.form_error.text()
+
+
+def saved(
+    qtbot: QtBot, app: App, form: CommandFormDialog, kind: type[C], keypad: bool = False
+) -> C:
+    """Save the form by keyboard; the command it sent, checked to be of `kind`."""
+    save(qtbot, form, keypad)
+    return app.sent.last(kind)
+
+
+def chosen(form: CommandFormDialog, name: str) -> object:
+    """What the form's pick list `name` has chosen (its current item's data)."""
+    return form.rows[name].widget.currentData()  # type: ignore[attr-defined]
 
 
 def errors(form: CommandFormDialog) -> dict[str, str]:

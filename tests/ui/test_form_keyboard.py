@@ -35,6 +35,7 @@ from tests.ui.keyboard_driving import (
     Sent,
     chain_of,
     chart_form,
+    chosen,
     errors,
     fields,
     focused,
@@ -43,6 +44,7 @@ from tests.ui.keyboard_driving import (
     overdue_form,
     press,
     save,
+    saved,
     schedule_form,
     schedule_page,
     shown,
@@ -150,9 +152,7 @@ def test_vitals_typed_with_tab_are_recorded_in_the_fields_they_were_typed_into(
     form = chart_form(qtbot, app, "vitals")
     assert form.rows["encounter_id"].widget.currentData() == ""  # type: ignore[attr-defined]
     fields("110", "70", "96", "24")
-    save(qtbot, form)
-    command = app.sent.last(c.RecordVitals)
-    assert isinstance(command, c.RecordVitals)
+    command = saved(qtbot, app, form, c.RecordVitals)
     assert (command.systolic, command.diastolic) == (110, 70)
     assert (command.heart_rate, command.respiratory_rate) == (96, 24)
     assert command.temperature is command.spo2 is command.weight is command.height is None
@@ -188,9 +188,7 @@ def test_enter_in_a_field_moves_on_and_never_submits(qtbot: QtBot, app: App) -> 
     assert app.sent.commands == [] and form.isVisible() and form.last_changes is None
     assert name_of(focused()) == "Temperature"
     typed("38.4")
-    save(qtbot, form, keypad=True)  # Ctrl+Enter on the keypad saves
-    command = app.sent.last(c.RecordVitals)
-    assert isinstance(command, c.RecordVitals)
+    command = saved(qtbot, app, form, c.RecordVitals, keypad=True)  # Ctrl+Enter on the keypad saves
     assert (command.systolic, command.diastolic, command.heart_rate) == (110, 70, 96)
     assert (command.respiratory_rate, command.temperature) == (24, 38.4)
 
@@ -224,9 +222,7 @@ def test_new_patient_by_keyboard_puts_each_value_in_its_field(qtbot: QtBot, app:
     fields("Amina", "Wekesa", "1984-03-12", "f", "+254 700 123 456", "Eldoret, Langas", "")
     tab()
     typed("30887766")
-    save(qtbot, form)
-    command = app.sent.last(c.RegisterPatient)
-    assert isinstance(command, c.RegisterPatient)
+    command = saved(qtbot, app, form, c.RegisterPatient)
     assert (command.given, command.family, command.birth_date) == ("Amina", "Wekesa", "1984-03-12")
     assert (command.sex, command.phone) == ("female", "+254 700 123 456")
     assert command.address == "Eldoret, Langas"
@@ -243,9 +239,7 @@ def test_demographics_by_keyboard_changes_only_the_field_typed_over(qtbot: QtBot
     form = chart_form(qtbot, app, "demographics")
     tab(4)  # given, family, birth date, sex -> phone (its text selected, as Tab does)
     typed("+254 733 000 111")
-    save(qtbot, form)
-    command = app.sent.last(c.UpdateDemographics)
-    assert isinstance(command, c.UpdateDemographics)
+    command = saved(qtbot, app, form, c.UpdateDemographics)
     assert command.patient_id == app.patient_id
     assert command.changes == {
         "phone": c.FieldChange(new="+254 733 000 111", expected="+254 712 480 316")
@@ -257,9 +251,7 @@ def test_start_and_finish_an_encounter_by_keyboard(qtbot: QtBot, app: App) -> No
     typed("Cough for 3 days")
     tab()  # "Started": the day part is selected; ↓ makes it yesterday
     press(Key.Key_Down)
-    save(qtbot, form)
-    command = app.sent.last(c.StartEncounter)
-    assert isinstance(command, c.StartEncounter)
+    command = saved(qtbot, app, form, c.StartEncounter)
     assert command.reason == "Cough for 3 days" and command.patient_id == app.patient_id
     assert command.started_at == formatting.to_iso(app.session.now_q().addDays(-1))
     chart = app.window.chart
@@ -270,10 +262,8 @@ def test_start_and_finish_an_encounter_by_keyboard(qtbot: QtBot, app: App) -> No
     (started,) = [e for e in chart.current.encounters if e.status == "in-progress"]
     form = chart_form(qtbot, app, "finish_encounter")
     assert name_of(focused()) == "Encounter"
-    save(qtbot, form)
-    command = app.sent.last(c.FinishEncounter)
-    assert isinstance(command, c.FinishEncounter)
-    assert command.encounter_id == started.item_id and command.finished_at is None
+    finish = saved(qtbot, app, form, c.FinishEncounter)
+    assert finish.encounter_id == started.item_id and finish.finished_at is None
 
 
 def test_diagnosis_and_resolving_a_problem_by_keyboard(qtbot: QtBot, app: App) -> None:
@@ -284,9 +274,7 @@ def test_diagnosis_and_resolving_a_problem_by_keyboard(qtbot: QtBot, app: App) -
     assert focused() is form.rows["code"].widget  # choosing from the list stays there
     tab()
     typed("Since Monday")
-    save(qtbot, form)
-    command = app.sent.last(c.RecordDiagnosis)
-    assert isinstance(command, c.RecordDiagnosis)
+    command = saved(qtbot, app, form, c.RecordDiagnosis)
     assert (command.code, command.text) == ("J06.9", "Since Monday")
     assert command.onset is None and command.encounter_id is None
     chart = app.window.chart
@@ -298,18 +286,14 @@ def test_diagnosis_and_resolving_a_problem_by_keyboard(qtbot: QtBot, app: App) -
     problems = form.rows["diagnosis_id"].widget
     second = problems.itemData(1)  # type: ignore[attr-defined]
     press(Key.Key_Down)  # the next problem in the list
-    save(qtbot, form)
-    command = app.sent.last(c.ResolveDiagnosis)
-    assert isinstance(command, c.ResolveDiagnosis)
-    assert command.diagnosis_id == second and command.resolved_at is None
+    resolve = saved(qtbot, app, form, c.ResolveDiagnosis)
+    assert resolve.diagnosis_id == second and resolve.resolved_at is None
 
 
 def test_allergy_and_its_status_by_keyboard(qtbot: QtBot, app: App) -> None:
     form = chart_form(qtbot, app, "allergy")
     fields("Latex", "", "Rash", "mo", "h")  # combos: typing picks the entry that starts so
-    save(qtbot, form)
-    command = app.sent.last(c.RecordAllergy)
-    assert isinstance(command, c.RecordAllergy)
+    command = saved(qtbot, app, form, c.RecordAllergy)
     assert (command.substance, command.category, command.reaction) == ("Latex", None, "Rash")
     assert (command.severity, command.criticality) == ("moderate", "high")
     chart = app.window.chart
@@ -318,12 +302,10 @@ def test_allergy_and_its_status_by_keyboard(qtbot: QtBot, app: App) -> None:
         timeout=TIMEOUT,
     )
     form = chart_form(qtbot, app, "allergy_status")
-    allergy = form.rows["allergy_id"].widget.currentData()  # type: ignore[attr-defined]
+    allergy = chosen(form, "allergy_id")
     fields("", "r")  # keep the allergy shown first; status "Resolved"
-    save(qtbot, form)
-    command = app.sent.last(c.UpdateAllergyStatus)
-    assert isinstance(command, c.UpdateAllergyStatus)
-    assert (command.allergy_id, command.status) == (allergy, "resolved")
+    status = saved(qtbot, app, form, c.UpdateAllergyStatus)
+    assert (status.allergy_id, status.status) == (allergy, "resolved")
 
 
 def test_prescribe_change_dose_and_stop_by_keyboard(qtbot: QtBot, app: App) -> None:
@@ -333,9 +315,7 @@ def test_prescribe_change_dose_and_stop_by_keyboard(qtbot: QtBot, app: App) -> N
     assert form.isVisible()
     tab()
     fields("500", "", "", "t", "5", "After meals")
-    save(qtbot, form)
-    command = app.sent.last(c.PrescribeMedication)
-    assert isinstance(command, c.PrescribeMedication)
+    command = saved(qtbot, app, form, c.PrescribeMedication)
     assert (command.drug, command.dose, command.dose_unit) == ("paracetamol", 500, "mg")
     assert (command.route, command.frequency, command.duration_days) == ("oral", "TID", 5)
     assert command.instructions == "After meals" and command.override_reason is None
@@ -346,24 +326,20 @@ def test_prescribe_change_dose_and_stop_by_keyboard(qtbot: QtBot, app: App) -> N
         timeout=TIMEOUT,
     )
     form = chart_form(qtbot, app, "change_dose")
-    picked = form.rows["prescription_id"].widget.currentData()  # type: ignore[attr-defined]
+    picked = chosen(form, "prescription_id")
     fields("", "250", "", "", "Kidney function")
-    save(qtbot, form)
-    command = app.sent.last(c.ChangeDose)
-    assert isinstance(command, c.ChangeDose)
-    assert (command.prescription_id, command.dose, command.reason) == (
+    change = saved(qtbot, app, form, c.ChangeDose)
+    assert (change.prescription_id, change.dose, change.reason) == (
         picked,
         250,
         "Kidney function",
     )
 
     form = chart_form(qtbot, app, "discontinue")
-    picked = form.rows["prescription_id"].widget.currentData()  # type: ignore[attr-defined]
+    picked = chosen(form, "prescription_id")
     fields("", "Course completed")
-    save(qtbot, form)
-    command = app.sent.last(c.DiscontinueMedication)
-    assert isinstance(command, c.DiscontinueMedication)
-    assert (command.prescription_id, command.reason) == (picked, "Course completed")
+    stop = saved(qtbot, app, form, c.DiscontinueMedication)
+    assert (stop.prescription_id, stop.reason) == (picked, "Course completed")
 
 
 def test_note_keeps_its_lines_and_entered_in_error_by_keyboard(qtbot: QtBot, app: App) -> None:
@@ -371,18 +347,14 @@ def test_note_keeps_its_lines_and_entered_in_error_by_keyboard(qtbot: QtBot, app
     typed("Chest clear.")
     press(Key.Key_Return)  # a new line in the note, not the next field
     typed("Review in 2 weeks.")
-    save(qtbot, form)
-    command = app.sent.last(c.AddNote)
-    assert isinstance(command, c.AddNote)
+    command = saved(qtbot, app, form, c.AddNote)
     assert command.text == "Chest clear.\nReview in 2 weeks." and command.encounter_id is None
 
     form = chart_form(qtbot, app, "entered_in_error")
-    item = form.rows["item_id"].widget.currentData()  # type: ignore[attr-defined]
+    item = chosen(form, "item_id")
     fields("", "Recorded on the wrong chart")
-    save(qtbot, form)
-    command = app.sent.last(c.MarkEnteredInError)
-    assert isinstance(command, c.MarkEnteredInError)
-    assert (command.item_id, command.reason) == (item, "Recorded on the wrong chart")
+    mark = saved(qtbot, app, form, c.MarkEnteredInError)
+    assert (mark.item_id, mark.reason) == (item, "Recorded on the wrong chart")
 
 
 # -- the schedule --------------------------------------------------------------------------
@@ -398,9 +370,7 @@ def test_book_a_follow_up_from_the_chart_by_keyboard(qtbot: QtBot, app: App) -> 
     press(Key.Key_Up)  # 15 -> 20 minutes
     tab()
     typed("BP review")
-    save(qtbot, form)
-    command = app.sent.last(c.ScheduleFollowUp)
-    assert isinstance(command, c.ScheduleFollowUp)
+    command = saved(qtbot, app, form, c.ScheduleFollowUp)
     assert (command.patient_id, command.clinician) == (app.patient_id, CLINICIAN)
     assert (command.start, command.duration_minutes) == (tomorrow_at(app, 11), 20)
     assert command.reason == "BP review"
@@ -413,9 +383,7 @@ def test_book_from_the_schedule_finding_the_patient_by_keyboard(qtbot: QtBot, ap
     typed("odhiambo")
     qtbot.waitUntil(lambda: form.picker.results.count() == 1, timeout=TIMEOUT)  # type: ignore[union-attr]
     fields("", "", "", "", "", "Wound check")  # results, clinician, start, duration, reason
-    save(qtbot, form)
-    command = app.sent.last(c.ScheduleFollowUp)
-    assert isinstance(command, c.ScheduleFollowUp)
+    command = saved(qtbot, app, form, c.ScheduleFollowUp)
     assert (command.patient_id, command.clinician) == (app.patient_id, CLINICIAN)
     assert (command.start, command.duration_minutes) == (tomorrow_at(app, 9), 15)
     assert command.reason == "Wound check"
@@ -428,9 +396,7 @@ def test_move_a_follow_up_by_keyboard(qtbot: QtBot, app: App) -> None:
     press(Key.Key_Up)  # the day part is selected: one day later
     tab()
     press(Key.Key_Up)  # 15 -> 20 minutes
-    save(qtbot, form)
-    command = app.sent.last(c.RescheduleAppointment)
-    assert isinstance(command, c.RescheduleAppointment)
+    command = saved(qtbot, app, form, c.RescheduleAppointment)
     assert (command.appointment_id, command.expected_start) == (appointment, was)
     assert command.start == formatting.to_iso(formatting.to_qdatetime(was).addDays(1))
     assert command.duration_minutes == 20
@@ -439,9 +405,7 @@ def test_move_a_follow_up_by_keyboard(qtbot: QtBot, app: App) -> None:
 def test_cancel_a_follow_up_by_keyboard(qtbot: QtBot, app: App) -> None:
     form, appointment = overdue_form(qtbot, app, "cancel")
     typed("Patient travelled")
-    save(qtbot, form)
-    command = app.sent.last(c.CancelAppointment)
-    assert isinstance(command, c.CancelAppointment)
+    command = saved(qtbot, app, form, c.CancelAppointment)
     assert (command.appointment_id, command.reason) == (appointment, "Patient travelled")
 
 
@@ -458,9 +422,8 @@ def test_attended_is_confirmed_with_the_space_bar_on_its_focused_button(
 
 def test_no_show_is_confirmed_with_ctrl_enter(qtbot: QtBot, app: App) -> None:
     form, appointment = overdue_form(qtbot, app, "no_show")
-    save(qtbot, form)
-    command = app.sent.last(c.MarkNoShow)
-    assert isinstance(command, c.MarkNoShow) and command.appointment_id == appointment
+    command = saved(qtbot, app, form, c.MarkNoShow)
+    assert command.appointment_id == appointment
 
 
 def test_an_implausible_pair_is_shown_under_the_diastolic(qtbot: QtBot, app: App) -> None:
@@ -503,9 +466,7 @@ def test_a_brand_name_meets_the_penicillin_allergy_and_the_override_shows_on_the
     reason = form.rows["override_reason"].widget
     qtbot.waitUntil(lambda: QApplication.focusWidget() is reason, timeout=TIMEOUT)
     typed("No alternative in stock; watched for 1 hour")
-    save(qtbot, form)
-    command = app.sent.last(c.PrescribeMedication)
-    assert isinstance(command, c.PrescribeMedication)
+    command = saved(qtbot, app, form, c.PrescribeMedication)
     assert command.override_reason == "No alternative in stock; watched for 1 hour"
     qtbot.waitUntil(
         lambda: chart.current is not None and len(chart.current.medications) == 3,
@@ -534,9 +495,8 @@ def test_a_drug_not_in_the_medicine_list_needs_an_acknowledgement_and_is_marked(
     box = form.unchecked  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: QApplication.focusWidget() is box, timeout=TIMEOUT)
     press(Key.Key_Space)  # tick "Prescribe it without the checks"
-    save(qtbot, form)
-    command = app.sent.last(c.PrescribeMedication)
-    assert isinstance(command, c.PrescribeMedication) and command.unchecked_acknowledged
+    command = saved(qtbot, app, form, c.PrescribeMedication)
+    assert command.unchecked_acknowledged
     chart = app.window.chart
     qtbot.waitUntil(
         lambda: chart.current is not None and len(chart.current.medications) == 3,

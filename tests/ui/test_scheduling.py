@@ -32,6 +32,8 @@ from tests.ui.conftest import (
 )
 from tests.ui.helpers import TIMEOUT, cell, fill, submit_ok, submit_refused
 
+PASSPHRASES = {STAFF: STAFF_PASS, CLINICIAN: CLINICIAN_PASS}
+
 
 def _at(moment: datetime) -> datetime:
     """`moment` in local time on a whole 5 minutes (down), no seconds."""
@@ -76,12 +78,19 @@ def _pick_clinician_by_typing(qtbot: QtBot, form: BookFollowUpDialog) -> None:
     assert combo.currentText() == CLINICIAN
 
 
+def _booking(
+    qtbot: QtBot, controller: AppController, seeded: Backend, user: str = STAFF
+) -> tuple[MainView, BookFollowUpDialog]:
+    """A registered patient, the schedule opened as `user` and the booking form on that patient."""
+    register_patient(seeded)
+    window = _schedule(qtbot, controller, user, PASSPHRASES[user])
+    return window, _book_form(qtbot, window.schedule)
+
+
 def test_the_clinician_is_one_of_the_devices_clinicians(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    register_patient(seeded)
-    window = _schedule(qtbot, controller, STAFF, STAFF_PASS)
-    form = _book_form(qtbot, window.schedule)
+    window, form = _booking(qtbot, controller, seeded)
     combo = _clinician(form)
     # the clinician user only: not the admin, not the front desk; nothing chosen for staff
     assert [combo.itemText(i) for i in range(combo.count())] == [CLINICIAN]
@@ -111,9 +120,7 @@ def test_the_clinician_is_one_of_the_devices_clinicians(
 def test_a_clinician_booking_finds_themself_chosen(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    register_patient(seeded)
-    window = _schedule(qtbot, controller, CLINICIAN, CLINICIAN_PASS)
-    form = _book_form(qtbot, window.schedule)
+    _, form = _booking(qtbot, controller, seeded, CLINICIAN)
     assert _clinician(form).currentText() == CLINICIAN
     form.reject()
 
@@ -121,9 +128,7 @@ def test_a_clinician_booking_finds_themself_chosen(
 def test_times_go_in_five_minute_steps(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    register_patient(seeded)
-    window = _schedule(qtbot, controller, STAFF, STAFF_PASS)
-    form = _book_form(qtbot, window.schedule)
+    window, form = _booking(qtbot, controller, seeded)
     _pick_clinician_by_typing(qtbot, form)
     field = _start(form)
     base = _at(window.session.now() + timedelta(days=2)).replace(hour=9, minute=0)
@@ -150,9 +155,7 @@ def test_times_go_in_five_minute_steps(
 def test_a_booking_in_the_past_is_confirmed_first(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    register_patient(seeded)
-    window = _schedule(qtbot, controller, STAFF, STAFF_PASS)
-    form = _book_form(qtbot, window.schedule)
+    window, form = _booking(qtbot, controller, seeded)
     _pick_clinician_by_typing(qtbot, form)
     earlier = _at(window.session.now() - timedelta(hours=2))
     fill(form, start=earlier.isoformat())
