@@ -106,6 +106,20 @@ def registration(**overrides: object) -> c.RegisterPatient:
     return c.RegisterPatient(**fields)  # type: ignore[arg-type]
 
 
+def prescription(patient_id: str, drug: str, **overrides: object) -> c.PrescribeMedication:
+    """A valid prescription of `drug`, 500 mg by mouth three times a day; override any field."""
+    fields: dict[str, object] = {
+        "patient_id": patient_id,
+        "drug": drug,
+        "dose": 500,
+        "dose_unit": "mg",
+        "route": "oral",
+        "frequency": "TID",
+    }
+    fields.update(overrides)
+    return c.PrescribeMedication(**fields)  # type: ignore[arg-type]
+
+
 def register(clinic: Clinic, actor: Actor = DESK, **overrides: object) -> str:
     """Register a patient through the service; returns the patient id."""
     return clinic.commands.execute(registration(**overrides), actor).patient_id

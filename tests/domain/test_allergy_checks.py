@@ -12,19 +12,12 @@ from app.domain.errors import AllergyConflictError
 from app.domain.events import MedicationPrescribed
 from app.domain.reference import AllergySubstance, Catalog, Medicine
 from app.store.reference_data import bundled_catalog
+from tests.clinic_fixtures import prescription
 from tests.domain.builders import PID, accept, chart_after, context, refuse
 
 
 def prescribe(drug: str, override_reason: str | None = None) -> c.PrescribeMedication:
-    return c.PrescribeMedication(
-        patient_id=PID,
-        drug=drug,
-        dose=500,
-        dose_unit="mg",
-        route="oral",
-        frequency="three times daily",
-        override_reason=override_reason,
-    )
+    return prescription(PID, drug, frequency="three times daily", override_reason=override_reason)
 
 
 def allergic_to(substance: str, allergy_id: str = "al-1") -> c.RecordAllergy:
@@ -145,14 +138,8 @@ def test_duplicate_free_text_prescription_warns_too() -> None:
 
 def test_no_duplicate_warning_once_the_first_is_stopped() -> None:
     chart = chart_after(
-        c.PrescribeMedication(
-            patient_id=PID,
-            prescription_id="rx-1",
-            drug="paracetamol",
-            dose=1,
-            dose_unit="g",
-            route="oral",
-            frequency="QID",
+        prescription(
+            PID, "paracetamol", prescription_id="rx-1", dose=1, dose_unit="g", frequency="QID"
         ),
         c.DiscontinueMedication(patient_id=PID, prescription_id="rx-1", reason="course done"),
     )

@@ -21,6 +21,7 @@ from app.domain.errors import AllergyConflictError, DomainError, ValidationError
 from app.domain.events import AllergyRecorded, MedicationPrescribed
 from app.domain.medicines import key_of, resolve_drug, words
 from app.store.reference_data import bundled_catalog
+from tests.clinic_fixtures import prescription
 from tests.domain.builders import PID, accept, chart_after, context
 
 CATALOG = bundled_catalog()
@@ -33,15 +34,7 @@ ACCEPTED = "accepted"
 
 
 def rx(drug: str, **more: object) -> c.PrescribeMedication:
-    return c.PrescribeMedication(
-        patient_id=PID,
-        drug=drug,
-        dose=500,
-        dose_unit="mg",
-        route="oral",
-        frequency="TID",
-        **more,  # type: ignore[arg-type]
-    )
+    return prescription(PID, drug, **more)
 
 
 def allergic_to(substance: str, allergy_id: str = "al-1") -> c.RecordAllergy:

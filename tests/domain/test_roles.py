@@ -10,7 +10,7 @@ from app.domain import commands as c
 from app.domain.decide import RULES, check_role, decide
 from app.domain.errors import RoleError
 from app.domain.roles import Actor, Role
-from tests.clinic_fixtures import ADMIN, DESK, DOC
+from tests.clinic_fixtures import ADMIN, DESK, DOC, prescription
 from tests.domain.builders import PID, context
 
 CLINICAL = [
@@ -52,9 +52,7 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     c.ResolveDiagnosis: c.ResolveDiagnosis(patient_id=PID, diagnosis_id="d"),
     c.RecordAllergy: c.RecordAllergy(patient_id=PID, substance="x"),
     c.UpdateAllergyStatus: c.UpdateAllergyStatus(patient_id=PID, allergy_id="a", status="inactive"),
-    c.PrescribeMedication: c.PrescribeMedication(
-        patient_id=PID, drug="x", dose=1, dose_unit="mg", route="oral", frequency="QD"
-    ),
+    c.PrescribeMedication: prescription(PID, "x", dose=1, frequency="QD"),
     c.DiscontinueMedication: c.DiscontinueMedication(
         patient_id=PID, prescription_id="m", reason="x"
     ),

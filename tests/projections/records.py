@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from app.domain import events as ev
+from app.projections import patient_index
 from app.projections.runner import replay_in_memory
 from app.store.event_log import EventMetadata, RecordedEvent
 
@@ -73,3 +74,42 @@ def query(records: Iterable[RecordedEvent], read: Any) -> Any:
             return read(conn)
     finally:
         engine.dispose()
+
+
+def search(history: History, text: str) -> list[str]:
+    """The patient ids the patient index finds for `text`, in its order."""
+    rows = query(history.records, lambda conn: patient_index.search(conn, text))
+    return [r.patient_id for r in rows]
+
+
+def penicillin_allergy(
+    allergy_id: str, recorded_at: str, substance: str = "Penicillin", **more: Any
+) -> ev.AllergyRecorded:
+    """A high-criticality penicillin allergy as recorded; `more` adds the optional fields."""
+    return ev.AllergyRecorded(
+        allergy_id=allergy_id,
+        substance=substance,
+        substance_id="penicillin",
+        category="medication",
+        criticality="high",
+        recorded_at=recorded_at,
+        **more,
+    )
+
+
+def amoxicillin_prescribed(
+    prescription_id: str, prescribed_at: str, **more: Any
+) -> ev.MedicationPrescribed:
+    """Amoxicillin 500 mg by mouth three times a day as prescribed; `more` adds the optional
+    fields."""
+    return ev.MedicationPrescribed(
+        prescription_id=prescription_id,
+        drug="Amoxicillin",
+        drug_id="amoxicillin",
+        dose=500,
+        dose_unit="mg",
+        route="oral",
+        frequency="TID",
+        prescribed_at=prescribed_at,
+        **more,
+    )

@@ -9,6 +9,7 @@ from app.domain.decide import decide
 from app.domain.events import AllergyRecorded, MedicationPrescribed
 from app.projections import chart_items
 from app.store.reference_data import bundled_catalog
+from tests.clinic_fixtures import prescription
 from tests.domain.builders import PID, context
 from tests.projections.records import History, query
 
@@ -29,25 +30,15 @@ def test_item_data_marks_unchecked_and_unresolved_and_lists_ingredients() -> Non
     events = _decided(
         c.RecordAllergy(patient_id=PID, allergy_id="al-1", substance="Zubrin"),
         c.RecordAllergy(patient_id=PID, allergy_id="al-2", substance="Augmentin allergy"),
-        c.PrescribeMedication(
-            patient_id=PID,
+        prescription(
+            PID,
+            "Nurofen Plus",
             prescription_id="rx-1",
-            drug="Nurofen Plus",
             dose=1,
             dose_unit="tablet",
-            route="oral",
-            frequency="TID",
             unchecked_acknowledged=True,
         ),
-        c.PrescribeMedication(
-            patient_id=PID,
-            prescription_id="rx-2",
-            drug="Bactrim",
-            dose=960,
-            dose_unit="mg",
-            route="oral",
-            frequency="BID",
-        ),
+        prescription(PID, "Bactrim", prescription_id="rx-2", dose=960, frequency="BID"),
     )
     h = History()
     h.register(PID, "Amina", "Mwakyusa")

@@ -14,7 +14,7 @@ from app.domain import events as ev
 from app.domain.chart import fold
 from app.domain.item_status import CHANGES, CREATES
 from app.projections import chart_items, schedule
-from tests.projections.records import History, query
+from tests.projections.records import History, amoxicillin_prescribed, penicillin_allergy, query
 
 PID = "p-1"
 AT = "2026-11-21T09:00:00+00:00"
@@ -23,25 +23,8 @@ CREATED: list[ev.DomainEvent] = [
     ev.EncounterStarted(encounter_id="enc-1", started_at=AT, reason="cough"),
     ev.VitalsRecorded(vitals_id="vit-1", taken_at=AT, measurements={"heart_rate": 72.0}, bmi=None),
     ev.DiagnosisRecorded(diagnosis_id="dx-1", code="J06.9", text="URTI", recorded_at=AT),
-    ev.AllergyRecorded(
-        allergy_id="al-1",
-        substance="Penicillin",
-        substance_id="penicillin",
-        category="medication",
-        criticality="high",
-        recorded_at=AT,
-        class_ids=["penicillins"],
-    ),
-    ev.MedicationPrescribed(
-        prescription_id="rx-1",
-        drug="Amoxicillin",
-        drug_id="amoxicillin",
-        dose=500,
-        dose_unit="mg",
-        route="oral",
-        frequency="TID",
-        prescribed_at=AT,
-    ),
+    penicillin_allergy("al-1", AT, class_ids=["penicillins"]),
+    amoxicillin_prescribed("rx-1", AT),
     ev.NoteAdded(note_id="note-1", text="Seen today", written_at=AT),
     ev.AppointmentScheduled(
         appointment_id="apt-1",

@@ -7,7 +7,7 @@ import pytest
 
 from app.domain import events as ev
 from app.projections import patient_index
-from tests.projections.records import History, query
+from tests.projections.records import History, query, search
 
 
 @pytest.fixture
@@ -28,11 +28,6 @@ def history() -> History:
         identifiers=[{"system": "urn:fieldchart:mrn", "value": "MRN-0042"}],
     )
     return h
-
-
-def search(history: History, text: str) -> list[str]:
-    rows = query(history.records, lambda conn: patient_index.search(conn, text))
-    return [r.patient_id for r in rows]
 
 
 @pytest.mark.parametrize(

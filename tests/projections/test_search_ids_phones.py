@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain import events as ev
-from app.projections import patient_index
-from tests.projections.records import History, query
+from tests.projections.records import History, search
 
 ASHA = "4f7c2a10-9b1e-4c3d-8e2f-0a1b2c3d4e5f"
 BABU = "dede0b7e-1111-4222-8333-944455566677"
@@ -32,11 +31,6 @@ def history() -> History:
         identifiers=[{"system": "urn:fieldchart:mrn", "value": "MRN-2026-0042"}],
     )
     return h
-
-
-def search(history: History, text: str) -> list[str]:
-    rows = query(history.records, lambda conn: patient_index.search(conn, text))
-    return [r.patient_id for r in rows]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 from app.domain import events as ev
 from app.projections import audit_log, chart_items, timeline, vitals_series
-from tests.projections.records import History, query
+from tests.projections.records import History, amoxicillin_prescribed, penicillin_allergy, query
 
 NOW = "2026-11-21T09:00:00+00:00"
 
@@ -43,15 +43,7 @@ LINES: list[tuple[ev.DomainEvent, str]] = [
     ),
     (ev.DiagnosisResolved(diagnosis_id="d", resolved_at=NOW), "Diagnosis resolved"),
     (
-        ev.AllergyRecorded(
-            allergy_id="a",
-            substance="Penicillins",
-            substance_id="penicillin",
-            category="medication",
-            criticality="high",
-            recorded_at=NOW,
-            reaction="rash",
-        ),
+        penicillin_allergy("a", NOW, "Penicillins", reaction="rash"),
         "Allergy: Penicillins (rash, criticality high)",
     ),
     (
@@ -59,15 +51,9 @@ LINES: list[tuple[ev.DomainEvent, str]] = [
         "Allergy status: active → inactive",
     ),
     (
-        ev.MedicationPrescribed(
-            prescription_id="m",
-            drug="Amoxicillin",
-            drug_id="amoxicillin",
-            dose=500,
-            dose_unit="mg",
-            route="oral",
-            frequency="TID",
-            prescribed_at=NOW,
+        amoxicillin_prescribed(
+            "m",
+            NOW,
             duration_days=7,
             override_reason="tolerated before",
             overridden_allergy_ids=["a"],

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from app.domain import commands as c
 from app.domain.roles import Actor
-from tests.clinic_fixtures import DESK, DOC, FakeClock
+from tests.clinic_fixtures import DESK, DOC, FakeClock, prescription
 
 OFFSETS = (0, 3, -5)  # hours east of UTC: clinical times are written in several offsets
 # Slots 30 minutes apart (15-minute bookings never overlap across slots); some written in +03:00.
@@ -214,14 +214,12 @@ def prescribe(data: Draw, model: ClinicModel, pid: str, p: PatientModel) -> Step
     drug = data.draw(st.sampled_from(DRUGS))
     clash = any(drug in RULES_OUT.get(s, ()) for s in p.active_substances())
     item = p.add("medication", model.new_id("rx"), "active")
-    command = c.PrescribeMedication(
-        patient_id=pid,
+    command = prescription(
+        pid,
+        drug,
         prescription_id=item,
-        drug=drug,
         dose=data.draw(st.sampled_from((250, 500, 1000))),
-        dose_unit="mg",
         route=data.draw(st.sampled_from(("oral", "intravenous"))),
-        frequency="TID",
         duration_days=data.draw(st.none() | st.integers(1, 30)),
         override_reason="no alternative available" if clash else None,
         # Chloroquine is not in the test catalog: prescribing it needs this confirmation.

@@ -13,7 +13,7 @@ from app.domain.decide_clinical import VITAL_RANGES
 from app.domain.errors import AllergyConflictError, ValidationError
 from app.services.clinic import Clinic
 from app.store.reference_data import bundled_catalog
-from tests.clinic_fixtures import DOC, FakeClock, clinic_in, register
+from tests.clinic_fixtures import DOC, FakeClock, clinic_in, prescription, register
 
 
 @pytest.fixture
@@ -54,9 +54,7 @@ def test_penicillin_allergy_blocks_amoxicillin_unless_overridden(bundled_clinic:
     bundled_clinic.commands.execute(
         c.RecordAllergy(patient_id=pid, allergy_id="al-1", substance="penicillin"), DOC
     )
-    rx = c.PrescribeMedication(
-        patient_id=pid, drug="amoxicillin", dose=500, dose_unit="mg", route="oral", frequency="TID"
-    )
+    rx = prescription(pid, "amoxicillin")
     with pytest.raises(AllergyConflictError) as info:
         bundled_clinic.commands.execute(rx, DOC)
     assert info.value.message == (
@@ -78,9 +76,7 @@ def test_listed_codes_and_routes_are_accepted_others_refused(bundled_clinic: Cli
     with pytest.raises(ValidationError) as info:
         bundled_clinic.commands.execute(c.RecordDiagnosis(patient_id=pid, code="X99.999"), DOC)
     assert info.value.field == "code"
-    rx = c.PrescribeMedication(
-        patient_id=pid, drug="paracetamol", dose=1, dose_unit="g", route="buccal", frequency="QID"
-    )
+    rx = prescription(pid, "paracetamol", dose=1, dose_unit="g", route="buccal", frequency="QID")
     bundled_clinic.commands.execute(rx, DOC)
     with pytest.raises(ValidationError) as info:
         bundled_clinic.commands.execute(

@@ -10,7 +10,7 @@ from app.domain import commands as c
 from app.domain.errors import NotFoundError
 from app.services.clinic import Clinic
 from app.services.dto import ChartView
-from tests.clinic_fixtures import DESK, DOC, FakeClock, register
+from tests.clinic_fixtures import DESK, DOC, FakeClock, prescription, register
 
 
 def run(clinic: Clinic, *commands: c.Command) -> None:
@@ -23,15 +23,7 @@ def chart(clinic: Clinic, pid: str) -> ChartView:
 
 
 def rx(pid: str, prescription_id: str, drug: str) -> c.PrescribeMedication:
-    return c.PrescribeMedication(
-        patient_id=pid,
-        prescription_id=prescription_id,
-        drug=drug,
-        dose=500,
-        dose_unit="mg",
-        route="oral",
-        frequency="TID",
-    )
+    return prescription(pid, drug, prescription_id=prescription_id)
 
 
 @pytest.fixture

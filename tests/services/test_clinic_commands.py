@@ -27,6 +27,7 @@ from tests.clinic_fixtures import (
     PASSPHRASES,
     FakeClock,
     add_clinician,
+    prescription,
     register,
     registration,
     snapshot,
@@ -125,9 +126,7 @@ def test_admins_record_nothing_clinical_and_open_no_charts(clinic: Clinic) -> No
 
 def test_warnings_reach_the_caller(clinic: Clinic) -> None:
     pid = register(clinic)
-    rx = c.PrescribeMedication(
-        patient_id=pid, drug="paracetamol", dose=1, dose_unit="g", route="oral", frequency="QID"
-    )
+    rx = prescription(pid, "paracetamol", dose=1, dose_unit="g", frequency="QID")
     assert clinic.commands.execute(rx, DOC).warnings == []
     assert clinic.commands.execute(rx, DOC).warnings == [
         "Paracetamol is already prescribed and active (duplicate prescription)"
@@ -138,16 +137,7 @@ def test_item_ids_name_the_changed_item_not_its_references(clinic: Clinic) -> No
     pid = register(clinic)
     enc = clinic.commands.execute(c.StartEncounter(patient_id=pid, encounter_id="enc-1"), DOC)
     assert enc.item_ids == ["enc-1"]
-    rx = c.PrescribeMedication(
-        patient_id=pid,
-        prescription_id="rx-1",
-        drug="amoxicillin",
-        dose=500,
-        dose_unit="mg",
-        route="oral",
-        frequency="TID",
-        encounter_id="enc-1",
-    )
+    rx = prescription(pid, "amoxicillin", prescription_id="rx-1", encounter_id="enc-1")
     assert clinic.commands.execute(rx, DOC).item_ids == ["rx-1"]
     mark = c.MarkEnteredInError(patient_id=pid, item_id="rx-1", reason="wrong dose")
     assert clinic.commands.execute(mark, DOC).item_ids == ["rx-1"]

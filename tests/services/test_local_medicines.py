@@ -12,7 +12,7 @@ from app.domain import commands as c
 from app.domain.errors import DomainError
 from app.services.clinic import open_clinic
 from app.store.reference_data import LOCAL_MEDICINES_FILE
-from tests.clinic_fixtures import DOC, FakeClock, create_vault, register
+from tests.clinic_fixtures import DOC, FakeClock, create_vault, prescription, register
 
 LOCAL = {
     "source": "Mbeya district pharmacy list",
@@ -31,16 +31,9 @@ def test_a_local_brand_in_the_data_directory_meets_a_penicillin_allergy(tmp_path
     try:
         pid = register(clinic)
         clinic.commands.execute(c.RecordAllergy(patient_id=pid, substance="Penicillin"), DOC)
-        prescription = c.PrescribeMedication(
-            patient_id=pid,
-            drug="Amoxi-Mbeya",
-            dose=500,
-            dose_unit="mg",
-            route="oral",
-            frequency="TID",
-        )
+        amoxi = prescription(pid, "Amoxi-Mbeya")
         with pytest.raises(DomainError) as refused:
-            clinic.commands.execute(prescription, DOC)
+            clinic.commands.execute(amoxi, DOC)
         assert refused.value.field == "override_reason"
         assert "Amoxi-Mbeya" in refused.value.message
     finally:

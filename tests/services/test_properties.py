@@ -39,6 +39,7 @@ from tests.clinic_fixtures import (
     FakeClock,
     add_clinician,
     clinic_in,
+    prescription,
     register,
     snapshot,
 )
@@ -112,15 +113,7 @@ def settled(workdir: Path) -> Iterator[Clinic]:
         register(clinic, patient_id="pat-1")
         for command in (
             c.RecordAllergy(patient_id="pat-1", allergy_id="allergy-1", substance="Penicillins"),
-            c.PrescribeMedication(
-                patient_id="pat-1",
-                prescription_id="rx-1",
-                drug="paracetamol",
-                dose=500,
-                dose_unit="mg",
-                route="oral",
-                frequency="TID",
-            ),
+            prescription("pat-1", "paracetamol", prescription_id="rx-1"),
             c.RecordVitals(patient_id="pat-1", vitals_id="vitals-1", heart_rate=80),
         ):
             clinic.commands.execute(command, DOC)
@@ -196,14 +189,7 @@ def refused_commands() -> st.SearchStrategy[tuple[c.Command, Actor, type[DomainE
                     RoleError,
                 ),
                 (
-                    c.PrescribeMedication(
-                        patient_id="pat-1",
-                        drug="amoxicillin",
-                        dose=500,
-                        dose_unit="mg",
-                        route="oral",
-                        frequency="TID",
-                    ),
+                    prescription("pat-1", "amoxicillin"),
                     DOC,
                     AllergyConflictError,
                 ),

@@ -118,16 +118,26 @@ def test_an_unknown_user_is_told_so(created: CreatedVault) -> None:
     assert not vault.is_unlocked
 
 
+def reopen_locked(created: CreatedVault) -> tuple[Vault, list[float]]:
+    """The vault locked, then opened by a new handle whose throttle's waits are recorded."""
+    created.vault.lock()
+    slept: list[float] = []
+    return reopen(created.data_dir, sleep=slept.append), slept
+
+
+def guess_wrong(vault: Vault, times: int) -> None:
+    """`times` unlocks as the admin with a wrong passphrase, each refused."""
+    for _ in range(times):
+        with pytest.raises(WrongPassphraseError):
+            vault.unlock(ADMIN, "guess guess guess")
+
+
 def test_repeated_failures_make_each_attempt_wait_longer_until_a_success(
     created: CreatedVault,
 ) -> None:
-    created.vault.lock()
-    slept: list[float] = []
-    vault = reopen(created.data_dir, sleep=slept.append)
+    vault, slept = reopen_locked(created)
 
-    for _ in range(6):
-        with pytest.raises(WrongPassphraseError):
-            vault.unlock(ADMIN, "guess guess guess")
+    guess_wrong(vault, 6)
     # Three free attempts, then 1 s, 2 s, 4 s before the 4th, 5th and 6th.
     assert slept == [1.0, 2.0, 4.0]
 
@@ -144,9 +154,7 @@ def test_repeated_failures_make_each_attempt_wait_longer_until_a_success(
     vault.lock()
 
     slept.clear()
-    for _ in range(3):
-        with pytest.raises(WrongPassphraseError):
-            vault.unlock(ADMIN, "guess guess guess")
+    guess_wrong(vault, 3)
     assert slept == []
 
     # The delay grows without bound only up to a cap.
@@ -156,12 +164,8 @@ def test_repeated_failures_make_each_attempt_wait_longer_until_a_success(
 
 def test_one_users_failures_do_not_slow_down_another_user(created: CreatedVault) -> None:
     created.vault.add_user("bob", Role.CLINICIAN, BOB_PASSPHRASE, kdf=FAST_FOR_TESTS)
-    created.vault.lock()
-    slept: list[float] = []
-    vault = reopen(created.data_dir, sleep=slept.append)
-    for _ in range(5):
-        with pytest.raises(WrongPassphraseError):
-            vault.unlock(ADMIN, "guess guess guess")
+    vault, slept = reopen_locked(created)
+    guess_wrong(vault, 5)
     slept.clear()
     vault.unlock("bob", BOB_PASSPHRASE)
     vault.lock()
@@ -173,9 +177,7 @@ def test_guessing_through_change_passphrase_is_slowed_down_like_unlock(
 ) -> None:
     # `fieldchart passwd` checks the old passphrase with change_passphrase(); the throttle's
     # promise is that guessing "through the app or CLI gets slower with every failure".
-    created.vault.lock()
-    slept: list[float] = []
-    vault = reopen(created.data_dir, sleep=slept.append)
+    vault, slept = reopen_locked(created)
     for _ in range(6):
         with pytest.raises(WrongPassphraseError):
             vault.change_passphrase(ADMIN, "guess guess guess", "a new passphrase")
