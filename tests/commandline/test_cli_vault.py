@@ -32,7 +32,10 @@ RECOVERY_SECRET = re.compile(
 )
 
 
-def run_cli(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
+Completed = subprocess.CompletedProcess[str]
+
+
+def run_cli(*args: str | Path, **env: str) -> Completed:
     clean = cli_environment()
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *map(str, args)],
@@ -45,7 +48,13 @@ def run_cli(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_one_plain_line(result: subprocess.CompletedProcess[str]) -> str:
+def run_in(data_dir: Path, command: str, *options: str | Path, **env: str) -> Completed:
+    """`fieldchart COMMAND --data-dir DATA_DIR OPTIONS…`; a command of two words ("user add")
+    is split into both."""
+    return run_cli(*command.split(), "--data-dir", data_dir, *options, **env)
+
+
+def assert_one_plain_line(result: Completed) -> str:
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, f"expected one line on stderr, got:\n{result.stderr}"
@@ -63,9 +72,7 @@ class CliVault:
 def cli_vault(tmp_path_factory: pytest.TempPathFactory) -> CliVault:
     """One vault made by `fieldchart init` (default Argon2id parameters), shared by the module."""
     data_dir = tmp_path_factory.mktemp("cli") / "vault"
-    init = run_cli(
-        "init", "--data-dir", data_dir, "--user", "admin", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE
-    )
+    init = run_in(data_dir, "init", "--user", "admin", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
     return CliVault(data_dir, init)
 
 
@@ -79,13 +86,8 @@ def test_init_creates_a_vault_and_shows_the_recovery_secret_once(cli_vault: CliV
     assert secret, out
     assert secret.group(1) not in (cli_vault.data_dir / "keyslots.json").read_text()
 
-    again = run_cli(
-        "init",
-        "--data-dir",
-        cli_vault.data_dir,
-        "--user",
-        "other",
-        FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE,
+    again = run_in(
+        cli_vault.data_dir, "init", "--user", "other", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE
     )
     assert again.returncode == 1
     assert assert_one_plain_line(again) == (
@@ -98,11 +100,9 @@ def test_an_admin_adds_a_clinician_who_then_cannot_add_users(
 ) -> None:
     admin_file = tmp_path / "admin.txt"
     admin_file.write_text(ADMIN_PASSPHRASE + "\n")
-    added = run_cli(
-        "user",
-        "add",
-        "--data-dir",
+    added = run_in(
         cli_vault.data_dir,
+        "user add",
         "--user",
         "nurse-bea",
         "--role",
@@ -114,13 +114,8 @@ def test_an_admin_adds_a_clinician_who_then_cannot_add_users(
     assert added.returncode == 0, added.stderr
     assert added.stdout == "added user 'nurse-bea' with role clinician\n"
 
-    listed = run_cli(
-        "user",
-        "list",
-        "--data-dir",
-        cli_vault.data_dir,
-        "--json",
-        FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE,
+    listed = run_in(
+        cli_vault.data_dir, "user list", "--json", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE
     )
     assert listed.returncode == 0, listed.stderr
     assert {(u["name"], u["role"]) for u in json.loads(listed.stdout)} == {
@@ -128,11 +123,9 @@ def test_an_admin_adds_a_clinician_who_then_cannot_add_users(
         ("nurse-bea", "clinician"),
     }
 
-    refused = run_cli(
-        "user",
-        "add",
-        "--data-dir",
+    refused = run_in(
         cli_vault.data_dir,
+        "user add",
         "--user",
         "eve",
         "--role",
@@ -149,9 +142,7 @@ def test_an_admin_adds_a_clinician_who_then_cannot_add_users(
 
 
 def test_verify_reports_an_intact_log(cli_vault: CliVault) -> None:
-    result = run_cli(
-        "verify", "--data-dir", cli_vault.data_dir, "--json", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE
-    )
+    result = run_in(cli_vault.data_dir, "verify", "--json", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     # The log holds the audit of the users added by the tests before (admin actions).
@@ -160,26 +151,22 @@ def test_verify_reports_an_intact_log(cli_vault: CliVault) -> None:
 
 
 def test_a_wrong_passphrase_exits_2_with_one_plain_line(cli_vault: CliVault) -> None:
-    result = run_cli(
-        "verify", "--data-dir", cli_vault.data_dir, FIELDCHART_PASSPHRASE="not the admin passphrase"
-    )
+    result = run_in(cli_vault.data_dir, "verify", FIELDCHART_PASSPHRASE="not the admin passphrase")
     assert result.returncode == 2
     assert result.stderr == "fieldchart: wrong passphrase for user 'admin'\n"
     assert result.stdout == ""
 
 
 def test_no_passphrase_and_no_terminal_is_a_usage_error(cli_vault: CliVault) -> None:
-    result = run_cli("verify", "--data-dir", cli_vault.data_dir)
+    result = run_in(cli_vault.data_dir, "verify")
     assert result.returncode == 2
     assert "no passphrase given" in assert_one_plain_line(result)
 
 
 def test_an_unknown_role_is_bad_usage(cli_vault: CliVault) -> None:
-    result = run_cli(
-        "user",
-        "add",
-        "--data-dir",
+    result = run_in(
         cli_vault.data_dir,
+        "user add",
         "--user",
         "x",
         "--role",
@@ -192,9 +179,7 @@ def test_an_unknown_role_is_bad_usage(cli_vault: CliVault) -> None:
 
 
 def test_a_missing_vault_exits_1_with_one_line(tmp_path: Path) -> None:
-    result = run_cli(
-        "verify", "--data-dir", tmp_path / "nowhere", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE
-    )
+    result = run_in(tmp_path / "nowhere", "verify", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
     assert result.returncode == 1
     assert assert_one_plain_line(result) == (
         f"fieldchart: no vault in {tmp_path / 'nowhere'}; create one with `init`"
@@ -218,7 +203,7 @@ def tampered_vault(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 
 def test_verify_names_the_tampered_position(tampered_vault: tuple[Path, int]) -> None:
     data_dir, position = tampered_vault
-    result = run_cli("verify", "--data-dir", data_dir, FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
+    result = run_in(data_dir, "verify", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
     assert result.returncode == 1
     line = assert_one_plain_line(result)
     assert line.startswith(f"fieldchart: event at position {position} does not match")
@@ -230,7 +215,7 @@ def test_a_corrupted_database_exits_1_with_one_line(tmp_path: Path) -> None:
     vault, _ = Vault.create(data_dir, "admin", ADMIN_PASSPHRASE, kdf=FAST_FOR_TESTS)
     vault.lock()
     (data_dir / "vault.db").write_bytes(os.urandom(8192))
-    result = run_cli("verify", "--data-dir", data_dir, FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
+    result = run_in(data_dir, "verify", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
     assert result.returncode == 1
     assert assert_one_plain_line(result) == (
         "fieldchart: vault.db cannot be opened with this vault's key: it is not a FieldChart "
@@ -245,10 +230,9 @@ def test_the_recovery_secret_resets_a_passphrase(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text(secret + "\n")
 
-    reset = run_cli(
-        "recover",
-        "--data-dir",
+    reset = run_in(
         data_dir,
+        "recover",
         "--user",
         "admin",
         "--recovery-file",
@@ -258,11 +242,9 @@ def test_the_recovery_secret_resets_a_passphrase(tmp_path: Path) -> None:
     assert reset.returncode == 0, reset.stderr
     assert reset.stdout == "set a new passphrase for 'admin'\n"
 
-    old = run_cli("verify", "--data-dir", data_dir, FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
+    old = run_in(data_dir, "verify", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
     assert (old.returncode, old.stderr) == (2, "fieldchart: wrong passphrase for user 'admin'\n")
-    new = run_cli(
-        "verify", "--data-dir", data_dir, FIELDCHART_PASSPHRASE="the admins new passphrase"
-    )
+    new = run_in(data_dir, "verify", FIELDCHART_PASSPHRASE="the admins new passphrase")
     assert new.returncode == 0, new.stderr
 
 
@@ -272,11 +254,9 @@ def test_an_admin_enables_a_disabled_user_with_a_new_passphrase(tmp_path: Path) 
     vault.add_user("desk", Role.STAFF, "desks first passphrase")
     vault.disable_user("desk")
     vault.lock()
-    enabled = run_cli(
-        "user",
-        "enable",
-        "--data-dir",
+    enabled = run_in(
         data_dir,
+        "user enable",
         "--user",
         "desk",
         FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE,
@@ -284,11 +264,9 @@ def test_an_admin_enables_a_disabled_user_with_a_new_passphrase(tmp_path: Path) 
     )
     assert enabled.returncode == 0, enabled.stderr
     assert enabled.stdout == "enabled user 'desk' with a new passphrase\n"
-    again = run_cli(
-        "user",
-        "enable",
-        "--data-dir",
+    again = run_in(
         data_dir,
+        "user enable",
         "--user",
         "desk",
         FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE,

@@ -1,22 +1,8 @@
-"""Fixtures for projection tests that need a real vault: a clinic with a hand-moved clock."""
+"""Fixtures for projection tests that need a real vault: a clinic with a hand-moved clock, the
+same as the service tests' (tests/services/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from tests.services.conftest import clinic, clock
 
-import pytest
-
-from app.services.clinic import Clinic
-from tests.clinic_fixtures import FakeClock, clinic_in
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def clinic(tmp_path: Path, clock: FakeClock) -> Iterator[Clinic]:
-    with clinic_in(tmp_path / "vault", clock) as opened:
-        yield opened
+__all__ = ["clinic", "clock"]
