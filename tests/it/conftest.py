@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,31 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("fieldchart: ")
     return lines[0]
+
+
+@contextmanager
+def held_open(data_dir: Path) -> Iterator[None]:
+    """The vault unlocked by another process, as the desktop app holds it (its connections keep
+    the file open), until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from tests.it.conftest import open_as;"
+            "c = open_as(Path(sys.argv[1])); c.queries.patient_count(); print('open', flush=True);"
+            "sys.stdin.readline(); c.close()",
+            str(data_dir),
+        ],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        yield
+    finally:
+        holder.communicate("done\n", timeout=60)
 
 
 def create_vault(data_dir: Path) -> tuple[Vault, str]:

@@ -25,6 +25,7 @@ from tests.it.conftest import (
     PATIENTS,
     REPO_ROOT,
     SeededVault,
+    held_open,
     one_line_error,
     open_as,
     run_cli,
@@ -56,6 +57,13 @@ def names_in(data: bytes) -> list[str]:
                 if name.encode(encoding) in data:
                     found.append(f"{name} ({encoding})")
     return found
+
+
+def backed_up(seeded: SeededVault, tmp_path: Path) -> Path:
+    """The seeded vault backed up by `fieldchart backup` to tmp_path/b.zip."""
+    backup = tmp_path / "b.zip"
+    assert run_cli("backup", "--data-dir", seeded.data_dir, "--out", backup).returncode == 0
+    return backup
 
 
 def test_a_backup_taken_while_another_process_writes_restores_to_identical_charts(
@@ -113,8 +121,7 @@ def test_a_backup_taken_while_another_process_writes_restores_to_identical_chart
 def test_the_backup_file_is_encrypted_and_describes_itself_without_patient_data(
     seeded: SeededVault, tmp_path: Path
 ) -> None:
-    backup = tmp_path / "b.zip"
-    assert run_cli("backup", "--data-dir", seeded.data_dir, "--out", backup).returncode == 0
+    backup = backed_up(seeded, tmp_path)
     data = backup.read_bytes()
     assert names_in(data) == []
     assert backup.stat().st_mode & 0o777 == 0o600
@@ -140,8 +147,7 @@ def test_the_backup_file_is_encrypted_and_describes_itself_without_patient_data(
 def test_restore_into_an_empty_directory_then_refuses_to_overwrite_without_force(
     seeded: SeededVault, tmp_path: Path
 ) -> None:
-    backup = tmp_path / "b.zip"
-    assert run_cli("backup", "--data-dir", seeded.data_dir, "--out", backup).returncode == 0
+    backup = backed_up(seeded, tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     first = run_cli("restore", "--from", backup, "--data-dir", empty)
@@ -191,8 +197,7 @@ def _rewrite(backup: Path, target: Path, db: bytes | None = None, fix_sums: bool
 def test_a_backup_with_a_broken_chain_is_refused_and_the_target_left_untouched(
     seeded: SeededVault, tmp_path: Path
 ) -> None:
-    backup = tmp_path / "b.zip"
-    assert run_cli("backup", "--data-dir", seeded.data_dir, "--out", backup).returncode == 0
+    backup = backed_up(seeded, tmp_path)
     # An attacker (or a bug) holding the key edits an early event in the backup's database
     # and fixes the manifest's checksums: only the hash chain can tell.
     work = tmp_path / "work"
@@ -228,8 +233,7 @@ def test_a_backup_with_a_broken_chain_is_refused_and_the_target_left_untouched(
 
 
 def test_a_damaged_backup_is_refused_by_its_checksums(seeded: SeededVault, tmp_path: Path) -> None:
-    backup = tmp_path / "b.zip"
-    assert run_cli("backup", "--data-dir", seeded.data_dir, "--out", backup).returncode == 0
+    backup = backed_up(seeded, tmp_path)
     with zipfile.ZipFile(backup) as zf:
         db = bytearray(zf.read("vault.db"))
     db[len(db) // 2] ^= 0x01
@@ -249,8 +253,7 @@ def test_a_damaged_backup_is_refused_by_its_checksums(seeded: SeededVault, tmp_p
 def test_restore_needs_a_passphrase_of_the_backup_and_an_admin(
     seeded: SeededVault, tmp_path: Path
 ) -> None:
-    backup = tmp_path / "b.zip"
-    assert run_cli("backup", "--data-dir", seeded.data_dir, "--out", backup).returncode == 0
+    backup = backed_up(seeded, tmp_path)
     target = tmp_path / "t"
     wrong = run_cli(
         "restore", "--from", backup, "--data-dir", target, FIELDCHART_PASSPHRASE="not it at all"
@@ -291,8 +294,7 @@ def test_backup_refuses_to_replace_a_file_and_non_admins(
 def test_every_user_of_the_backup_can_open_the_restored_vault(
     seeded: SeededVault, tmp_path: Path, user: str
 ) -> None:
-    backup = tmp_path / "b.zip"
-    assert run_cli("backup", "--data-dir", seeded.data_dir, "--out", backup).returncode == 0
+    backup = backed_up(seeded, tmp_path)
     target = tmp_path / "t"
     assert run_cli("restore", "--from", backup, "--data-dir", target).returncode == 0
     vault = Vault.open(target)
@@ -303,30 +305,12 @@ def test_every_user_of_the_backup_can_open_the_restored_vault(
 def test_restore_force_is_refused_while_the_app_has_the_vault_open(
     seeded: SeededVault, tmp_path: Path
 ) -> None:
-    backup = tmp_path / "b.zip"
-    assert run_cli("backup", "--data-dir", seeded.data_dir, "--out", backup).returncode == 0
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from pathlib import Path; from tests.it.conftest import open_as;"
-            "c = open_as(Path(sys.argv[1])); c.queries.patient_count(); print('open', flush=True);"
-            "sys.stdin.readline(); c.close()",
-            str(seeded.data_dir),
-        ],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    backup = backed_up(seeded, tmp_path)
+    with held_open(seeded.data_dir):
         before = file_digests(seeded.data_dir)
         refused = run_cli("restore", "--from", backup, "--data-dir", seeded.data_dir, "--force")
         assert refused.returncode == 1
         assert "open in FieldChart" in one_line_error(refused)
         assert file_digests(seeded.data_dir) == before
-    finally:
-        holder.communicate("done\n", timeout=60)
     forced = run_cli("restore", "--from", backup, "--data-dir", seeded.data_dir, "--force")
     assert forced.returncode == 0, forced.stderr

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,8 @@ from app.store.vault import Vault
 from tests.it.conftest import (
     DOC,
     PASSPHRASES,
-    REPO_ROOT,
     SeededVault,
+    held_open,
     one_line_error,
     open_as,
     record_patients,
@@ -107,23 +105,7 @@ def test_rotate_key_is_refused_while_the_vault_is_open_elsewhere(
     seeded: SeededVault, tmp_path: Path
 ) -> None:
     # The desktop app in another process, unlocked: its connections keep the file open.
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from tests.it.conftest import open_as;"
-            "c = open_as(Path(sys.argv[1])); c.queries.patient_count(); print('open', flush=True);"
-            "sys.stdin.readline(); c.close()",
-            str(seeded.data_dir),
-        ],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ},
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    with held_open(seeded.data_dir):
         before = file_digests(seeded.data_dir)
         refused = run_cli("rotate-key", "--data-dir", seeded.data_dir)
         assert refused.returncode == 1
@@ -131,8 +113,6 @@ def test_rotate_key_is_refused_while_the_vault_is_open_elsewhere(
         after = file_digests(seeded.data_dir)
         assert after["keyslots.json"] == before["keyslots.json"]
         assert not (seeded.data_dir / "vault.db.next").exists()
-    finally:
-        holder.communicate("done\n", timeout=60)
     assert data_key(seeded.data_dir) == data_key(seeded.data_dir, "doc")
     assert opens_with(seeded.data_dir / "vault.db", data_key(seeded.data_dir))
 
