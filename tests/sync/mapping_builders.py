@@ -10,6 +10,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from app.domain import events as ev
 from app.domain.chart import Item, PatientChart, fold
+from sync.fhir.mapping import ResourceKey, changed_elements, item_writers, same_meaning
 
 PID = "3f1c1c7e-5b7a-4f8e-9a51-0c2d2c6b7d11"
 T0 = "2026-11-21T09:00:00+03:00"
@@ -50,6 +51,26 @@ def chart_of(*events: ev.DomainEvent) -> PatientChart:
 def item_after(item_id: str, *events: ev.DomainEvent) -> Item:
     item = chart_of(*events).items[item_id]
     return item
+
+
+def written(
+    item: Item,
+    bases: dict[ResourceKey, Any] | None = None,
+    *,
+    rxnorm: str | None = None,
+) -> dict[ResourceKey, dict[str, Any]]:
+    """Every resource of the item as push builds it: the builders of `item_writers` (which
+    `writes_for_events` hands to push), each on its server copy from `bases` (absent: new)."""
+    found = bases or {}
+    return {
+        key: build(found.get(key)) for key, build in item_writers(PID, item, rxnorm=rxnorm).items()
+    }
+
+
+def writes_nothing(base: dict[str, Any], proposed: dict[str, Any]) -> bool:
+    """Push skips PUTting `proposed` over the server copy `base` (the app's check,
+    `same_meaning`), and such a PUT would not change a single element either."""
+    return same_meaning(proposed, base) and not changed_elements(base, proposed)
 
 
 def server_copy(resource: dict[str, Any], version: str = "v1") -> dict[str, Any]:

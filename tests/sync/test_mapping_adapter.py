@@ -16,28 +16,25 @@ from app.domain import events as ev
 from app.domain.chart import PatientChart, evolve
 from app.domain.reference import Catalog, Medicine
 from sync.fhir.mapping import (
-    KIND_OF_RESOURCE_TYPE,
     PULL_TYPES,
+    RESOURCE_TYPE_OF_KIND,
     RemoteAuditEvent,
     ResourceKey,
-    audit_action_of,
     changed_elements,
     diff_owned_elements,
     event_from_fhir,
     from_fhir_audit_event,
     from_fhir_resource,
-    needs_write,
     patient_keys_for_events,
     resource_ids_for_item,
     resource_keys_for_events,
     resource_type_of_kind,
     same_meaning,
-    to_fhir_audit_event_for_command,
     to_fhir_audit_event_for_view,
-    to_fhir_item,
     to_fhir_patient,
     writes_for_events,
 )
+from sync.fhir.mapping.audit import COMMAND_SYSTEM
 from sync.fhir.mapping.common import parse_reference
 from tests.sync.mapping_builders import (
     ALL_ITEMS,
@@ -50,6 +47,8 @@ from tests.sync.mapping_builders import (
     server_copy,
     touched_by_another_system,
     validate,
+    writes_nothing,
+    written,
 )
 
 MAPPING_DIR = Path(mapping.__file__).parent
@@ -81,16 +80,16 @@ def test_each_item_event_writes_the_items_resources(event: ev.DomainEvent, item_
     item = current.items[item_id]
     writes = writes_for_events([event], current)
     assert list(writes) == resource_ids_for_item(item)
-    assert {k: build(None) for k, build in writes.items()} == to_fhir_item(PID, item)
+    assert {k: build(None) for k, build in writes.items()} == written(item)
     assert resource_keys_for_events([event]) == set(writes)
 
 
 def test_a_vitals_set_in_error_names_every_observation_it_could_have() -> None:
     error = ev.EnteredInError(item_id="vit-1", item_kind="vitals", reason="Wrong patient")
     current = chart_of(*ALL_ITEMS, error)
-    written = set(writes_for_events([error], current))
-    assert written == set(resource_ids_for_item(current.items["vit-1"]))
-    assert written < resource_keys_for_events([error])
+    touched = set(writes_for_events([error], current))
+    assert touched == set(resource_ids_for_item(current.items["vit-1"]))
+    assert touched < resource_keys_for_events([error])
 
 
 def test_a_medicine_with_an_rxnorm_code_in_the_catalog_is_coded_in_rxnorm() -> None:
@@ -140,7 +139,7 @@ def test_a_pulled_audit_event_is_kept_but_records_no_chart_event() -> None:
 
 def test_pull_types_cover_every_item_kind_with_patients_first() -> None:
     assert PULL_TYPES[0] == "Patient"
-    assert set(PULL_TYPES[1:]) == set(KIND_OF_RESOURCE_TYPE)
+    assert set(PULL_TYPES[1:]) == {resource_type_of_kind(k) for k in RESOURCE_TYPE_OF_KIND}
     assert resource_type_of_kind("note") == "DocumentReference"
     with pytest.raises(ValueError):
         resource_type_of_kind("x-ray")
@@ -150,12 +149,9 @@ def test_pull_types_cover_every_item_kind_with_patients_first() -> None:
 
 
 def test_server_metadata_alone_is_no_change() -> None:
-    resource = to_fhir_item(PID, chart().items["note-1"])[
-        ResourceKey("DocumentReference", "note-1")
-    ]
+    resource = written(chart().items["note-1"])[ResourceKey("DocumentReference", "note-1")]
     assert changed_elements(server_copy(resource, "1"), server_copy(resource, "2")) == set()
-    assert not needs_write(server_copy(resource), resource)
-    assert needs_write(None, resource)
+    assert writes_nothing(server_copy(resource), resource)
 
 
 def test_same_meaning_ignores_what_the_chart_does_not_read() -> None:
@@ -174,11 +170,11 @@ def test_same_meaning_ignores_what_the_chart_does_not_read() -> None:
 def test_same_meaning_sees_a_retraction(item_id: str) -> None:
     current = chart()
     item = current.items[item_id]
-    for key, resource in to_fhir_item(PID, item).items():
+    for key, resource in written(item).items():
         theirs = touched_by_another_system(resource)
         assert same_meaning(resource, theirs)
         item.entered_in_error = True
-        retracted = to_fhir_item(PID, item, {key: theirs})[key]
+        retracted = written(item, {key: theirs})[key]
         item.entered_in_error = False
         assert not same_meaning(retracted, theirs)
 
@@ -216,39 +212,32 @@ def test_a_chart_view_is_a_read_by_a_named_user_of_a_patient() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("command", "action"),
-    [
-        ("RecordVitals", "C"),
-        ("RegisterPatient", "C"),
-        ("FinishEncounter", "U"),
-        ("MarkNoShow", "U"),
-    ],
-)
-def test_a_command_is_audited_as_a_create_or_an_update_without_clinical_text(
-    command: str, action: str
-) -> None:
-    written = [ResourceKey("Condition", "dx-1"), ResourceKey("Encounter", "enc-1")]
-    audit = to_fhir_audit_event_for_command(
-        "cmd-1", command, PID, "doc", "2026-11-21T09:00:00Z", "dev-7", written
-    )
-    validate(audit)
-    assert audit_action_of(command) == audit["action"] == action
-    assert [e["what"]["reference"] for e in audit["entity"]] == [
-        f"Patient/{PID}",
-        "Condition/dx-1",
-        "Encounter/enc-1",
+def test_an_audit_event_naming_a_command_reads_its_command_type() -> None:
+    # Only chart views are pushed; an AuditEvent another device wrote for a command names it
+    # in a subtype of COMMAND_SYSTEM and the Patient among its entities.
+    audit = to_fhir_audit_event_for_view("cmd-1", PID, "doc", "2026-11-21T09:00:00Z", "dev-7")
+    audit["action"] = "C"
+    audit["subtype"] = [
+        {"system": "http://hl7.org/fhir/restful-interaction", "code": "create"},
+        {"system": COMMAND_SYSTEM, "code": "RecordVitals"},
     ]
+    audit["entity"] = [{"what": {"reference": "Condition/dx-1"}}, *audit["entity"]]
+    validate(audit)
     remote = from_fhir_resource(audit)
-    assert isinstance(remote, RemoteAuditEvent) and remote.command_type == command
+    assert isinstance(remote, RemoteAuditEvent)
+    assert (remote.action, remote.interaction, remote.command_type, remote.patient_id) == (
+        "C",
+        "create",
+        "RecordVitals",
+        PID,
+    )
+
+
+def test_a_view_audit_names_no_clinical_content_and_needs_a_time_with_zone() -> None:
+    audit = to_fhir_audit_event_for_view("a-1", PID, "doc", "2026-11-21T09:00:00Z", "dev-7")
     text = json.dumps(audit, ensure_ascii=False)
     for clinical in ("Amina", "Ødegård", "hypertension", NOTE.text, "Cough"):
         assert clinical not in text
-
-
-def test_an_audit_needs_a_known_command_and_a_time_with_zone() -> None:
-    with pytest.raises(ValueError):
-        audit_action_of("DropTables")
     with pytest.raises(ValueError):
         to_fhir_audit_event_for_view("a-1", PID, "doc", "2026-11-21T09:00:00", "dev-7")
 
@@ -300,7 +289,7 @@ def test_every_public_name_is_exported() -> None:
 
 @pytest.mark.parametrize("item_id", ITEM_IDS)
 def test_what_another_system_adds_is_no_change_of_ours(item_id: str) -> None:
-    for resource in to_fhir_item(PID, chart().items[item_id]).values():
+    for resource in written(chart().items[item_id]).values():
         theirs = touched_by_another_system(resource)
         assert changed_elements(server_copy(resource), theirs) == {
             "extension",

@@ -19,8 +19,6 @@ from sync.fhir.mapping import (
     diff_owned_elements,
     event_from_fhir,
     from_fhir_resource,
-    needs_write,
-    to_fhir_item,
 )
 from tests.sync.mapping_builders import (
     ALL_ITEMS,
@@ -44,6 +42,8 @@ from tests.sync.mapping_builders import (
     server_copy,
     touched_by_another_system,
     validate,
+    writes_nothing,
+    written,
 )
 
 RESCHEDULED = ev.AppointmentRescheduled(
@@ -85,7 +85,7 @@ def chart_with(*later: ev.DomainEvent) -> PatientChart:
 def resources_of(
     item: Item, bases: dict[ResourceKey, Any] | None = None
 ) -> dict[ResourceKey, dict[str, Any]]:
-    return to_fhir_item(PID, item, bases)
+    return written(item, bases)
 
 
 def only(item: Item, bases: dict[ResourceKey, Any] | None = None) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def test_mapping_an_item_onto_its_server_copy_writes_nothing(
     item = chart_with(*later).items[item_id]
     [(key, resource)] = resources_of(item).items()
     for base in (server_copy(resource), touched_by_another_system(resource)):
-        assert not needs_write(base, only(item, {key: base}))
+        assert writes_nothing(base, only(item, {key: base}))
 
 
 # -- updates keep what others added ---------------------------------------------------------
@@ -289,7 +289,7 @@ def test_a_severity_without_a_described_reaction_says_the_reaction_is_unknown() 
 
 def test_a_prescription_carries_dose_route_frequency_duration_and_rxnorm() -> None:
     item = chart_with().items["rx-1"]
-    [resource] = to_fhir_item(PID, item, rxnorm="17767").values()
+    [resource] = written(item, rxnorm="17767").values()
     validate(resource)
     assert (resource["status"], resource["intent"]) == ("active", "order")
     assert resource["medicationCodeableConcept"] == {

@@ -18,10 +18,8 @@ from sync.fhir.mapping import (
     ResourceKey,
     UnsupportedResourceError,
     from_fhir_resource,
-    needs_write,
-    to_fhir_item,
 )
-from tests.sync.mapping_builders import PID, validate
+from tests.sync.mapping_builders import PID, validate, writes_nothing, written
 
 SUBJECT = {"reference": f"Patient/{PID}", "display": "A. Ødegård"}
 META = {"versionId": "b6f1", "lastUpdated": "2026-11-20T08:00:00.000Z"}
@@ -76,9 +74,9 @@ def read_item(resource: dict[str, Any]) -> RemoteItem:
 def roundtrip_without_write(resource: dict[str, Any]) -> RemoteItem:
     """Read it; mapping the unchanged item back onto it must change nothing."""
     remote = read_item(resource)
-    [(key, again)] = to_fhir_item(PID, as_item(remote), {_key(resource): resource}).items()
+    [(key, again)] = written(as_item(remote), {_key(resource): resource}).items()
     assert key == _key(resource)
-    assert not needs_write(resource, again)
+    assert writes_nothing(resource, again)
     return remote
 
 
@@ -106,7 +104,7 @@ def test_retracting_another_systems_condition_keeps_its_wording_elsewhere() -> N
     item = as_item(read_item(base))
     item.entered_in_error = True
     item.data["entered_in_error_reason"] = "Wrong patient"
-    [retracted] = to_fhir_item(PID, item, {_key(base): base}).values()
+    [retracted] = written(item, {_key(base): base}).values()
     validate(retracted)
     assert retracted["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
     assert "clinicalStatus" not in retracted
@@ -145,7 +143,7 @@ def test_an_arrived_encounter_is_in_progress_until_finished() -> None:
     assert remote.status == "in-progress"
     item = as_item(remote)
     item.status, item.data["finished_at"] = "finished", "2026-11-20T09:00:00Z"
-    [finished] = to_fhir_item(PID, item, {_key(base): base}).values()
+    [finished] = written(item, {_key(base): base}).values()
     validate(finished)
     assert finished["status"] == "finished" and finished["class"]["code"] == "EMER"
     assert finished["period"] == {"start": "2026-11-20T07:59:59Z", "end": "2026-11-20T09:00:00Z"}
@@ -255,7 +253,7 @@ def test_a_note_keeps_other_renditions_when_retracted() -> None:
     base["content"].append({"attachment": {"contentType": "application/pdf", "url": "x:pdf"}})
     item = as_item(read_item(base))
     item.entered_in_error = True
-    [retracted] = to_fhir_item(PID, item, {_key(base): base}).values()
+    [retracted] = written(item, {_key(base): base}).values()
     validate(retracted)
     assert retracted["content"] == base["content"]
     assert retracted["context"] == base["context"]
@@ -290,7 +288,7 @@ def test_another_systems_appointment_with_a_practitioner_reads_and_maps_back() -
     }
     item = as_item(remote)
     item.status = "cancelled"
-    [cancelled] = to_fhir_item(PID, item, {_key(base): base}).values()
+    [cancelled] = written(item, {_key(base): base}).values()
     assert cancelled["participant"] == base["participant"] and cancelled["status"] == "cancelled"
 
 

@@ -9,7 +9,6 @@ from dataclasses import replace
 import pytest
 
 from app.domain import events as ev
-from sync.fhir.mapping import needs_write
 from sync.fhir.mapping.medicine_check import EXT_MEDICINE_CHECK
 from tests.sync.mapping_builders import (
     ALL_ITEMS,
@@ -19,6 +18,7 @@ from tests.sync.mapping_builders import (
     chart_of,
     server_copy,
     validate,
+    writes_nothing,
 )
 from tests.sync.test_mapping_clinical import only, read, resources_of
 
@@ -68,7 +68,7 @@ def test_the_check_results_round_trip(event: ev.DomainEvent) -> None:
     assert any(e["url"] == EXT_MEDICINE_CHECK for e in resource["extension"])
     assert read(resource).data == item.data
     [(key, written)] = resources_of(item).items()
-    assert not needs_write(server_copy(written), only(item, {key: server_copy(written)}))
+    assert writes_nothing(server_copy(written), only(item, {key: server_copy(written)}))
 
 
 def test_nothing_resolved_writes_no_extension() -> None:

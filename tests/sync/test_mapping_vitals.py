@@ -21,12 +21,11 @@ from sync.fhir.mapping import (
     VITALS_SET_SYSTEM,
     MalformedResourceError,
     MappingError,
+    ResourceKey,
     UnsupportedResourceError,
     combine_vitals,
     from_fhir_observation,
-    needs_write,
     resource_ids_for_item,
-    to_fhir_observations,
     vitals_keys,
     vitals_observation_id,
     vitals_observation_ids,
@@ -40,6 +39,8 @@ from tests.sync.mapping_builders import (
     server_copy,
     touched_by_another_system,
     validate,
+    writes_nothing,
+    written,
 )
 
 LOINC = "http://loinc.org"
@@ -50,6 +51,15 @@ SINGLE_SIGNS = ["heart_rate", "respiratory_rate", "temperature", "spo2", "weight
 def wire(resource: dict[str, Any]) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(json.dumps(resource))
     return loaded
+
+
+def observations(
+    item: Item, bases: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Observation id -> the Observation push writes for the vitals item (`item_writers`, one
+    `to_fhir_observation` per sign), each on its server copy from `bases` (absent: new)."""
+    found = {ResourceKey("Observation", i): r for i, r in (bases or {}).items()}
+    return {key.id: resource for key, resource in written(item, found).items()}
 
 
 def read_back(resources: dict[str, dict[str, Any]]) -> list[Any]:
@@ -103,7 +113,7 @@ def item_of(event: ev.VitalsRecorded, *more: ev.DomainEvent) -> Item:
 @given(vitals_events())
 def test_a_vitals_set_round_trips_through_its_observations(event: ev.VitalsRecorded) -> None:
     item = item_of(event)
-    resources = to_fhir_observations(PID, item, {})
+    resources = observations(item)
     assert set(resources) == set(vitals_observation_ids(item.id, vitals_keys(item.data)).values())
     assert [k.id for k in resource_ids_for_item(item)] == list(resources)
     for resource in resources.values():
@@ -120,9 +130,7 @@ def test_a_vitals_set_round_trips_through_its_observations(event: ev.VitalsRecor
 def test_observations_read_in_any_order_give_the_same_set(
     event: ev.VitalsRecorded, rnd: random.Random
 ) -> None:
-    parts = [
-        from_fhir_observation(r) for r in to_fhir_observations(PID, item_of(event), {}).values()
-    ]
+    parts = [from_fhir_observation(r) for r in observations(item_of(event)).values()]
     shuffled = list(parts)
     rnd.shuffle(shuffled)
     assert combine_vitals(shuffled)[0].data == combine_vitals(parts)[0].data
@@ -132,9 +140,9 @@ def test_observations_read_in_any_order_give_the_same_set(
 @given(vitals_events())
 def test_mapping_a_set_onto_its_own_server_copies_writes_nothing(event: ev.VitalsRecorded) -> None:
     item = item_of(event)
-    copies = {i: server_copy(r) for i, r in to_fhir_observations(PID, item, {}).items()}
-    again = to_fhir_observations(PID, item, copies)
-    assert not any(needs_write(copies[i], r) for i, r in again.items())
+    copies = {i: server_copy(r) for i, r in observations(item).items()}
+    again = observations(item, copies)
+    assert all(writes_nothing(copies[i], r) for i, r in again.items())
 
 
 @settings(max_examples=60, deadline=None)
@@ -142,8 +150,8 @@ def test_mapping_a_set_onto_its_own_server_copies_writes_nothing(event: ev.Vital
 def test_a_set_entered_in_error_retracts_every_observation(event: ev.VitalsRecorded) -> None:
     retract = ev.EnteredInError(item_id=event.vitals_id, item_kind="vitals", reason="Wrong patient")
     item = item_of(event, retract)
-    copies = {i: server_copy(r) for i, r in to_fhir_observations(PID, item_of(event), {}).items()}
-    resources = to_fhir_observations(PID, item, copies)
+    copies = {i: server_copy(r) for i, r in observations(item_of(event)).items()}
+    resources = observations(item, copies)
     assert {r["status"] for r in resources.values()} == {"entered-in-error"}
     for resource in resources.values():
         validate(resource)
@@ -158,7 +166,7 @@ def test_a_set_entered_in_error_retracts_every_observation(event: ev.VitalsRecor
 
 def observations_by_loinc() -> dict[str, dict[str, Any]]:
     item = chart_of(ev.EncounterStarted(encounter_id="enc-1", started_at=VITALS.taken_at), VITALS)
-    resources = to_fhir_observations(PID, item.items["vit-1"], {})
+    resources = observations(item.items["vit-1"])
     return {r["code"]["coding"][0]["code"]: r for r in resources.values()}
 
 
@@ -287,9 +295,9 @@ def test_retracting_another_systems_observation_updates_it_in_place() -> None:
     theirs = foreign("29463-7", {"value": 154, "unit": "lb", "system": UCUM, "code": "[lb_av]"})
     read = combine_vitals([from_fhir_observation(theirs)])[0]
     item = Item("vitals", read.id, dict(read.data), read.status)
-    assert not needs_write(theirs, to_fhir_observations(PID, item, {"lab-77": theirs})["lab-77"])
+    assert writes_nothing(theirs, observations(item, {"lab-77": theirs})["lab-77"])
     item.entered_in_error, item.data["entered_in_error_reason"] = True, "Wrong scale"
-    [(obs_id, retracted)] = to_fhir_observations(PID, item, {"lab-77": theirs}).items()
+    [(obs_id, retracted)] = observations(item, {"lab-77": theirs}).items()
     validate(retracted)
     assert obs_id == "lab-77" and retracted["status"] == "entered-in-error"
     assert retracted["valueQuantity"] == theirs["valueQuantity"]  # their unit stays
@@ -304,17 +312,17 @@ def test_a_lone_systolic_observation_reads_as_blood_pressure_and_keeps_its_shape
     read = combine_vitals([from_fhir_observation(theirs)])[0]
     assert read.data["measurements"] == {"systolic": 150.0}
     item = Item("vitals", read.id, dict(read.data), "final", entered_in_error=True)
-    retracted = to_fhir_observations(PID, item, {"lab-77": theirs})["lab-77"]
+    retracted = observations(item, {"lab-77": theirs})["lab-77"]
     assert retracted["code"] == theirs["code"] and retracted["valueQuantity"]["value"] == 150
     assert "component" not in retracted
 
 
 def test_an_update_keeps_what_another_system_added_to_our_observation() -> None:
     item = chart_of(ev.EncounterStarted(encounter_id="enc-1", started_at=VITALS.taken_at), VITALS)
-    ours = to_fhir_observations(PID, item.items["vit-1"], {})
+    ours = observations(item.items["vit-1"])
     theirs = {i: touched_by_another_system(r) for i, r in ours.items()}
     item.items["vit-1"].entered_in_error = True
-    for obs_id, resource in to_fhir_observations(PID, item.items["vit-1"], theirs).items():
+    for obs_id, resource in observations(item.items["vit-1"], theirs).items():
         validate(resource)
         assert FOREIGN_EXTENSION in resource["extension"]
         assert theirs[obs_id]["identifier"][-1] in resource["identifier"]
@@ -378,10 +386,7 @@ def test_an_unusable_observation_is_refused_naming_the_element(
 
 def parts_of_vitals() -> list[Any]:
     item = chart_of(ev.EncounterStarted(encounter_id="enc-1", started_at=VITALS.taken_at), VITALS)
-    return [
-        from_fhir_observation(r)
-        for r in to_fhir_observations(PID, item.items["vit-1"], {}).values()
-    ]
+    return [from_fhir_observation(r) for r in observations(item.items["vit-1"]).values()]
 
 
 def test_one_observation_of_a_larger_set_is_not_taken_for_a_one_sign_set() -> None:
@@ -400,7 +405,7 @@ def test_one_observation_of_a_larger_set_is_not_taken_for_a_one_sign_set() -> No
 
 def test_a_set_retracted_only_in_part_needs_a_person() -> None:
     item = chart_of(ev.EncounterStarted(encounter_id="enc-1", started_at=VITALS.taken_at), VITALS)
-    resources = list(to_fhir_observations(PID, item.items["vit-1"], {}).values())
+    resources = list(observations(item.items["vit-1"]).values())
     resources[1] = {**resources[1], "status": "entered-in-error"}
     with pytest.raises(UnsupportedResourceError) as info:
         combine_vitals(from_fhir_observation(r) for r in resources)

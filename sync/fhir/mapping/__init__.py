@@ -20,9 +20,7 @@ from sync.fhir.mapping.allergy import (
 )
 from sync.fhir.mapping.appointment import from_fhir_appointment, to_fhir_appointment
 from sync.fhir.mapping.audit import (
-    audit_action_of,
     from_fhir_audit_event,
-    to_fhir_audit_event_for_command,
     to_fhir_audit_event_for_view,
 )
 from sync.fhir.mapping.common import ICD10_CM, ResourceKey
@@ -31,7 +29,6 @@ from sync.fhir.mapping.diff import (
     OWNED_ELEMENTS,
     changed_elements,
     diff_owned_elements,
-    needs_write,
 )
 from sync.fhir.mapping.document import from_fhir_document_reference, to_fhir_document_reference
 from sync.fhir.mapping.encounter import from_fhir_encounter, to_fhir_encounter
@@ -41,14 +38,12 @@ from sync.fhir.mapping.errors import (
     UnsupportedResourceError,
 )
 from sync.fhir.mapping.items import (
-    KIND_OF_RESOURCE_TYPE,
     RESOURCE_TYPE_OF_KIND,
     Builder,
     from_fhir_resource,
     item_writers,
     resource_ids_for_item,
     resource_type_of_kind,
-    to_fhir_item,
 )
 from sync.fhir.mapping.medication import (
     from_fhir_medication_request,
@@ -58,7 +53,6 @@ from sync.fhir.mapping.observation import (
     combine_vitals,
     from_fhir_observation,
     to_fhir_observation,
-    to_fhir_observations,
 )
 from sync.fhir.mapping.patient import from_fhir_patient, to_fhir_patient
 from sync.fhir.mapping.remote import RemoteAuditEvent, RemoteItem, RemotePatient
@@ -72,7 +66,6 @@ from sync.fhir.mapping.vital_signs import (
 
 __all__ = [
     "ICD10_CM",
-    "KIND_OF_RESOURCE_TYPE",
     "OBSERVATION_KEYS",
     "OWNED_ELEMENTS",
     "PULL_TYPES",
@@ -86,7 +79,6 @@ __all__ = [
     "RemotePatient",
     "ResourceKey",
     "UnsupportedResourceError",
-    "audit_action_of",
     "changed_elements",
     "combine_vitals",
     "diff_owned_elements",
@@ -102,7 +94,6 @@ __all__ = [
     "from_fhir_patient",
     "from_fhir_resource",
     "item_writers",
-    "needs_write",
     "patient_keys_for_events",
     "resource_ids_for_item",
     "resource_keys_for_events",
@@ -110,15 +101,12 @@ __all__ = [
     "same_meaning",
     "to_fhir_allergy_intolerance",
     "to_fhir_appointment",
-    "to_fhir_audit_event_for_command",
     "to_fhir_audit_event_for_view",
     "to_fhir_condition",
     "to_fhir_document_reference",
     "to_fhir_encounter",
-    "to_fhir_item",
     "to_fhir_medication_request",
     "to_fhir_observation",
-    "to_fhir_observations",
     "to_fhir_patient",
     "vitals_keys",
     "vitals_observation_id",

@@ -1,20 +1,19 @@
-"""AuditEvent for chart views (ChartViewed) and for commands, and reading them back.
+"""AuditEvent for chart views (ChartViewed), and reading AuditEvents back.
 
-An AuditEvent names who (the user's name), what (the patient and the resources written), when
-and from which device, and the command's type name; never clinical content.
+An AuditEvent names who (the user's name), what (the patient), when and from which device;
+never clinical content. Reading also gives the command's type name of an AuditEvent that
+names one (`COMMAND_SYSTEM`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from app.domain.commands import COMMANDS_BY_NAME
 from sync.fhir.mapping.common import (
     FHIR_ID,
     FIELDCHART,
     Json,
-    ResourceKey,
     coding,
     parse_reference,
     reference_to,
@@ -31,100 +30,23 @@ ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 COMMAND_SYSTEM = f"{FIELDCHART}:command"  # the command's type name, e.g. RecordVitals
 ACTIONS = frozenset({"C", "R", "U", "D", "E"})
-# Commands that create a patient or an item; every other command updates one.
-CREATING_COMMANDS = frozenset(
-    {
-        "RegisterPatient",
-        "StartEncounter",
-        "RecordVitals",
-        "RecordDiagnosis",
-        "RecordAllergy",
-        "PrescribeMedication",
-        "AddNote",
-        "ScheduleFollowUp",
-    }
-)
-
-
-def audit_action_of(command_type: str) -> str:
-    """C for commands that create, U for those that change what exists."""
-    if command_type not in COMMANDS_BY_NAME:
-        raise ValueError(f"{command_type!r} is not a FieldChart command")
-    return "C" if command_type in CREATING_COMMANDS else "U"
 
 
 def to_fhir_audit_event_for_view(
     audit_id: str, patient_id: str, user: str, viewed_at: str, device_id: str
 ) -> Json:
     """The AuditEvent recording that `user` opened a patient's chart (a FHIR read)."""
-    return _audit_event(audit_id, "R", "read", viewed_at, user, device_id, patient_id, None, ())
-
-
-def to_fhir_audit_event_for_command(
-    audit_id: str,
-    command_type: str,
-    patient_id: str,
-    user: str,
-    recorded_at: str,
-    device_id: str,
-    written: Sequence[ResourceKey] = (),
-) -> Json:
-    """The AuditEvent recording that `user` ran a command that wrote `written`."""
-    action = audit_action_of(command_type)
-    interaction = "create" if action == "C" else "update"
-    return _audit_event(
-        audit_id,
-        action,
-        interaction,
-        recorded_at,
-        user,
-        device_id,
-        patient_id,
-        command_type,
-        written,
-    )
-
-
-def _audit_event(
-    audit_id: str,
-    action: str,
-    interaction: str,
-    recorded: str,
-    user: str,
-    device_id: str,
-    patient_id: str,
-    command_type: str | None,
-    written: Sequence[ResourceKey],
-) -> Json:
     if not FHIR_ID.fullmatch(audit_id) or not FHIR_ID.fullmatch(patient_id):
         raise ValueError("audit and patient ids must be FHIR ids")
-    if parse_instant(recorded) is None:
+    if parse_instant(viewed_at) is None:
         raise ValueError("an AuditEvent needs an instant with a time zone")
-    subtype = [coding(INTERACTION, interaction, interaction)]
-    if command_type is not None:
-        subtype.append(coding(COMMAND_SYSTEM, command_type))
-    entities: list[Json] = [
-        {
-            "what": reference_to("Patient", patient_id),
-            "type": coding(ENTITY_TYPE, "1", "Person"),
-            "role": coding(OBJECT_ROLE, "1", "Patient"),
-        }
-    ]
-    entities += [
-        {
-            "what": reference_to(key.resource_type, key.id),
-            "type": coding(ENTITY_TYPE, "2", "System Object"),
-            "role": coding(OBJECT_ROLE, "4", "Domain Resource"),
-        }
-        for key in written
-    ]
     return {
         "resourceType": "AuditEvent",
         "id": audit_id,
         "type": coding(EVENT_TYPE, "rest", "RESTful Operation"),
-        "subtype": subtype,
-        "action": action,
-        "recorded": recorded,
+        "subtype": [coding(INTERACTION, "read", "read")],
+        "action": "R",
+        "recorded": viewed_at,
         "outcome": "0",
         "agent": [
             {
@@ -137,7 +59,13 @@ def _audit_event(
             "observer": {"display": device_id},
             "type": [coding(SOURCE_TYPE, "1", "User Device")],
         },
-        "entity": entities,
+        "entity": [
+            {
+                "what": reference_to("Patient", patient_id),
+                "type": coding(ENTITY_TYPE, "1", "Person"),
+                "role": coding(OBJECT_ROLE, "1", "Patient"),
+            }
+        ],
     }
 
 

@@ -58,11 +58,6 @@ def changed_elements(before: Mapping[str, Any] | None, after: Mapping[str, Any])
     return frozenset(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
 
 
-def needs_write(base: Mapping[str, Any] | None, proposed: Mapping[str, Any]) -> bool:
-    """False when PUTting `proposed` over the server copy `base` would change nothing."""
-    return base is None or bool(changed_elements(base, proposed))
-
-
 def is_owned(resource_type: str, element: str) -> bool:
     """True if FieldChart writes this top-level element of this type."""
     if element in OWNED_ELEMENTS.get(resource_type, frozenset()):

@@ -40,7 +40,6 @@ RESOURCE_TYPE_OF_KIND: Mapping[str, str] = {
     "note": "DocumentReference",
     "appointment": "Appointment",
 }
-KIND_OF_RESOURCE_TYPE: Mapping[str, str] = {v: k for k, v in RESOURCE_TYPE_OF_KIND.items()}
 
 _WRITERS: Mapping[str, Callable[[str, Item, Base], Json]] = {
     "encounter": to_fhir_encounter,
@@ -96,21 +95,6 @@ def item_writers(
 
 def _medication(patient_id: str, item: Item, rxnorm: str | None, base: Base) -> Json:
     return to_fhir_medication_request(patient_id, item, base, rxnorm=rxnorm)
-
-
-def to_fhir_item(
-    patient_id: str,
-    item: Item,
-    bases: Mapping[ResourceKey, Mapping[str, Any]] | None = None,
-    *,
-    rxnorm: str | None = None,
-) -> dict[ResourceKey, Json]:
-    """Every resource of the item, each built on its server copy from `bases` (absent: new)."""
-    found = bases or {}
-    return {
-        key: build(found.get(key))
-        for key, build in item_writers(patient_id, item, rxnorm=rxnorm).items()
-    }
 
 
 def from_fhir_resource(resource: Mapping[str, Any]) -> Remote:

@@ -82,19 +82,6 @@ CODES = frozenset(
 EQUIVALENTS = {"amended": "final", "corrected": "final"}
 
 
-def to_fhir_observations(
-    patient_id: str, item: Item, bases: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Json]:
-    """Observation id -> Observation to PUT for a vitals item; `bases` holds the server's
-    copies by Observation id (absent: new)."""
-    expect_kind(item, "vitals")
-    ids = vitals_observation_ids(item.id, vitals_keys(item.data))
-    return {
-        obs_id: _observation(patient_id, item, key, ids, bases.get(obs_id))
-        for key, obs_id in ids.items()
-    }
-
-
 def to_fhir_observation(patient_id: str, item: Item, key: str, base: Base) -> Json:
     """The one Observation of a vitals item that holds `key` (see vitals_keys)."""
     expect_kind(item, "vitals")
