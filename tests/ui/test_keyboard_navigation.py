@@ -41,6 +41,16 @@ def _activate(qtbot: QtBot, window: MainView) -> None:
     qtbot.waitUntil(window.isActiveWindow, timeout=TIMEOUT)
 
 
+def _active_with_a_patient(
+    qtbot: QtBot, controller: AppController, seeded: Backend, user: str, passphrase: str
+) -> tuple[MainView, str]:
+    """A patient registered, then the main window open as `user` and active; the patient's id."""
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, user, passphrase)
+    _activate(qtbot, window)
+    return window, patient_id
+
+
 def _focused(window: MainView) -> QWidget:
     return QApplication.focusWidget() or window
 
@@ -59,9 +69,7 @@ def _open_chart(qtbot: QtBot, window: MainView, patient_id: str) -> None:
 def test_tab_leaves_the_patient_table(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    register_patient(seeded)
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    _activate(qtbot, window)
+    window, _ = _active_with_a_patient(qtbot, controller, seeded, CLINICIAN, CLINICIAN_PASS)
     table = window.patients.table
     qtbot.waitUntil(lambda: table.model().rowCount() > 0, timeout=TIMEOUT)
     assert not table.tabKeyNavigation()
@@ -79,9 +87,9 @@ def test_tab_leaves_the_patient_table(
 def test_alt_digits_switch_chart_tabs_and_focus_them(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    patient_id = register_patient(seeded)
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    _activate(qtbot, window)
+    window, patient_id = _active_with_a_patient(
+        qtbot, controller, seeded, CLINICIAN, CLINICIAN_PASS
+    )
     _open_chart(qtbot, window, patient_id)
     window.patients.table.setFocus()
     tabs = window.chart.tabs
@@ -96,9 +104,9 @@ def test_alt_digits_switch_chart_tabs_and_focus_them(
 def test_a_shortcut_that_cannot_act_says_why(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    patient_id = register_patient(seeded)
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    _activate(qtbot, window)
+    window, patient_id = _active_with_a_patient(
+        qtbot, controller, seeded, CLINICIAN, CLINICIAN_PASS
+    )
     status = window.statusBar()
 
     # no chart open yet
@@ -126,9 +134,7 @@ def test_a_shortcut_that_cannot_act_says_why(
 def test_staff_shortcut_and_menu_say_why_and_look_disabled(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    patient_id = register_patient(seeded)
-    window = open_as(controller, qtbot, STAFF, STAFF_PASS)
-    _activate(qtbot, window)
+    window, patient_id = _active_with_a_patient(qtbot, controller, seeded, STAFF, STAFF_PASS)
     _open_chart(qtbot, window, patient_id)
     reason = why_not(RecordVitals, Role.STAFF)
     assert reason is not None
