@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain import events as ev
-from app.domain.chart import Item, fold
+from app.domain.chart import Item, PatientChart, fold
 from app.domain.decide_clinical import VITAL_RANGES
 from sync.fhir.mapping import (
     VITALS_SET_SYSTEM,
@@ -23,7 +23,7 @@ from sync.fhir.mapping import (
     MappingError,
     ResourceKey,
     UnsupportedResourceError,
-    combine_vitals,
+    event_from_fhir,
     from_fhir_observation,
     resource_ids_for_item,
     vitals_keys,
@@ -62,8 +62,19 @@ def observations(
     return {key.id: resource for key, resource in written(item, found).items()}
 
 
-def read_back(resources: dict[str, dict[str, Any]]) -> list[Any]:
-    return combine_vitals(from_fhir_observation(wire(server_copy(r))) for r in resources.values())
+def pulled(*resources: dict[str, Any]) -> PatientChart:
+    """Another device's chart after pull recorded each resource: one ItemVersionReceived per
+    Observation (`event_from_fhir`), merged into the vitals item by the chart's fold."""
+    events: list[ev.DomainEvent] = [registered()]
+    for resource in resources:
+        patient_id, event = event_from_fhir(wire(resource))
+        assert patient_id == PID and isinstance(event, ev.ItemVersionReceived)
+        events.append(event)
+    return fold(PID, events)
+
+
+def read_back(resources: dict[str, dict[str, Any]]) -> list[Item]:
+    return list(pulled(*(server_copy(r) for r in resources.values())).items.values())
 
 
 # -- realistic vital signs ------------------------------------------------------------------
@@ -119,7 +130,7 @@ def test_a_vitals_set_round_trips_through_its_observations(event: ev.VitalsRecor
     for resource in resources.values():
         validate(resource)
     [back] = read_back(resources)
-    assert (back.kind, back.id, back.patient_id) == ("vitals", item.id, PID)
+    assert (back.kind, back.id) == ("vitals", item.id)  # pulled() checked the patient
     assert (back.status, back.entered_in_error) == ("final", False)
     assert back.data == item.data
     assert ev.VitalsRecorded(**back.data) == event  # pull can record it as the same event
@@ -130,10 +141,12 @@ def test_a_vitals_set_round_trips_through_its_observations(event: ev.VitalsRecor
 def test_observations_read_in_any_order_give_the_same_set(
     event: ev.VitalsRecorded, rnd: random.Random
 ) -> None:
-    parts = [from_fhir_observation(r) for r in observations(item_of(event)).values()]
-    shuffled = list(parts)
+    resources = list(observations(item_of(event)).values())
+    shuffled = list(resources)
     rnd.shuffle(shuffled)
-    assert combine_vitals(shuffled)[0].data == combine_vitals(parts)[0].data
+    assert pulled(*shuffled).items[event.vitals_id].data == (
+        pulled(*resources).items[event.vitals_id].data
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -284,17 +297,17 @@ def foreign(code: str, quantity: dict[str, Any] | None = None, **more: Any) -> d
 def test_another_systems_vital_sign_is_read_in_fieldcharts_units(
     code: str, quantity: dict[str, Any], key: str, value: float
 ) -> None:
-    part = from_fhir_observation(foreign(code, quantity))
-    [item] = combine_vitals([part])
-    assert item.id == "lab-77" and item.version_id == "3"
+    _, event = event_from_fhir(foreign(code, quantity))
+    assert isinstance(event, ev.ItemVersionReceived) and event.resource_version == "3"
+    [item] = pulled(foreign(code, quantity)).items.values()
+    assert item.id == "lab-77"
     assert item.data["measurements"] == {key: value}
     assert item.data["taken_at"] == "2026-11-20T10:15:30+01:00"
 
 
 def test_retracting_another_systems_observation_updates_it_in_place() -> None:
     theirs = foreign("29463-7", {"value": 154, "unit": "lb", "system": UCUM, "code": "[lb_av]"})
-    read = combine_vitals([from_fhir_observation(theirs)])[0]
-    item = Item("vitals", read.id, dict(read.data), read.status)
+    item = pulled(theirs).items["lab-77"]
     assert writes_nothing(theirs, observations(item, {"lab-77": theirs})["lab-77"])
     item.entered_in_error, item.data["entered_in_error_reason"] = True, "Wrong scale"
     [(obs_id, retracted)] = observations(item, {"lab-77": theirs}).items()
@@ -309,7 +322,7 @@ def test_retracting_another_systems_observation_updates_it_in_place() -> None:
 
 def test_a_lone_systolic_observation_reads_as_blood_pressure_and_keeps_its_shape() -> None:
     theirs = foreign("8480-6", {"value": 150, "system": UCUM, "code": "mm[Hg]"})
-    read = combine_vitals([from_fhir_observation(theirs)])[0]
+    read = pulled(theirs).items["lab-77"]
     assert read.data["measurements"] == {"systolic": 150.0}
     item = Item("vitals", read.id, dict(read.data), "final", entered_in_error=True)
     retracted = observations(item, {"lab-77": theirs})["lab-77"]
@@ -382,41 +395,3 @@ def test_an_unusable_observation_is_refused_naming_the_element(
     assert info.value.element == element
     assert info.value.resource == "Observation/lab-77"
     assert "72" not in str(info.value) and "5.4" not in str(info.value)
-
-
-def parts_of_vitals() -> list[Any]:
-    item = chart_of(ev.EncounterStarted(encounter_id="enc-1", started_at=VITALS.taken_at), VITALS)
-    return [from_fhir_observation(r) for r in observations(item.items["vit-1"]).values()]
-
-
-def test_one_observation_of_a_larger_set_is_not_taken_for_a_one_sign_set() -> None:
-    # A one-sign set would have the vitals id as its Observation id; this one does not.
-    lone = parts_of_vitals()[1]
-    with pytest.raises(UnsupportedResourceError) as info:
-        combine_vitals([lone])
-    assert (info.value.resource, info.value.element) == (
-        next(iter(lone.versions)).reference,
-        "identifier",
-    )
-    # Several Observations of a set keep their ids whatever subset is read.
-    [partial] = combine_vitals(parts_of_vitals()[:3])
-    assert set(partial.versions) == {next(iter(p.versions)) for p in parts_of_vitals()[:3]}
-
-
-def test_a_set_retracted_only_in_part_needs_a_person() -> None:
-    item = chart_of(ev.EncounterStarted(encounter_id="enc-1", started_at=VITALS.taken_at), VITALS)
-    resources = list(observations(item.items["vit-1"]).values())
-    resources[1] = {**resources[1], "status": "entered-in-error"}
-    with pytest.raises(UnsupportedResourceError) as info:
-        combine_vitals(from_fhir_observation(r) for r in resources)
-    assert (info.value.resource, info.value.element) == (
-        f"Observation/{resources[1]['id']}",
-        "status",
-    )
-
-
-def test_a_set_spread_over_two_patients_is_malformed() -> None:
-    parts = parts_of_vitals()
-    moved = parts[2].__class__(**{**parts[2].__dict__, "patient_id": "someone-else"})
-    with pytest.raises(MalformedResourceError):
-        combine_vitals([*parts[:2], moved, *parts[3:]])

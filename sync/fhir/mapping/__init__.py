@@ -50,7 +50,6 @@ from sync.fhir.mapping.medication import (
     to_fhir_medication_request,
 )
 from sync.fhir.mapping.observation import (
-    combine_vitals,
     from_fhir_observation,
     to_fhir_observation,
 )
@@ -80,7 +79,6 @@ __all__ = [
     "ResourceKey",
     "UnsupportedResourceError",
     "changed_elements",
-    "combine_vitals",
     "diff_owned_elements",
     "event_from_fhir",
     "from_fhir_allergy_intolerance",

@@ -4,16 +4,16 @@ One vitals item becomes one Observation per measured sign, blood pressure being 
 (85354-9) with systolic and diastolic components, BMI one more (derived from weight and
 height). Their ids are derived from the vitals id (`vitals_observation_id`), and each carries
 the identifier `urn:fieldchart:fhir:vitals-set|<vitals_id>`; reading gives one RemoteItem per
-Observation, which `combine_vitals` merges back into vitals items.
+Observation, a part of its vitals item: pull records each as one ItemVersionReceived, and the
+chart merges them into the item (app.domain.chart.received_data).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.domain.chart import Item
-from app.domain.commands import VITAL_FIELDS
 from sync.fhir.mapping.common import (
     FHIR_ID,
     LOINC,
@@ -32,7 +32,6 @@ from sync.fhir.mapping.common import (
     update_reference,
     update_status,
 )
-from sync.fhir.mapping.errors import MalformedResourceError, UnsupportedResourceError
 from sync.fhir.mapping.reader import Reader
 from sync.fhir.mapping.remote import RemoteItem
 from sync.fhir.mapping.vital_signs import (
@@ -196,7 +195,8 @@ def _update_component(resource: Json, spec: VitalSign, value: float | None) -> N
 
 
 def from_fhir_observation(resource: Mapping[str, Any]) -> RemoteItem:
-    """What one vital-signs Observation says, as a (partial) vitals item; see combine_vitals."""
+    """What one vital-signs Observation says, as a (partial) vitals item (the chart merges
+    the parts of a set as they arrive; see app.domain.chart.received_data)."""
     r = Reader(resource, "Observation")
     code = r.code(resource.get("status"), "status", CODES)
     if code is None:
@@ -280,77 +280,3 @@ def _vitals_id(r: Reader, resource: Mapping[str, Any]) -> str:
                 r.fail(f"identifier[{i}].value", "is not a vitals set id")
             return value
     return r.id
-
-
-def combine_vitals(parts: Iterable[RemoteItem]) -> list[RemoteItem]:
-    """Merge the Observations of each vitals set (from from_fhir_observation) into one vitals
-    item, in order of first appearance.
-
-    Raises UnsupportedResourceError, naming an Observation, when the ids do not fit the keys
-    read (one Observation of a larger FieldChart set read alone would otherwise pass for a
-    one-sign set with the wrong id), or when only some Observations of a set are entered in
-    error (the chart retracts whole sets only).
-    """
-    groups: dict[str, list[RemoteItem]] = {}
-    for part in parts:
-        if part.kind != "vitals" or len(part.versions) != 1:
-            raise ValueError("combine_vitals takes items read from single Observations")
-        groups.setdefault(part.id, []).append(part)
-    return [_combine(vitals_id, members) for vitals_id, members in groups.items()]
-
-
-def _combine(vitals_id: str, members: list[RemoteItem]) -> RemoteItem:
-    where = {id(m): next(iter(m.versions)) for m in members}
-    if len({m.patient_id for m in members}) > 1:
-        raise MalformedResourceError(
-            where[id(members[1])].reference, "subject", "differs within its vitals set"
-        )
-    keyed = [(m, _key_of_part(m)) for m in members]
-    expected = vitals_observation_ids(vitals_id, [key for _, key in keyed])
-    for member, key in keyed:
-        if expected.get(key) != where[id(member)].id or len(expected) != len(keyed):
-            raise UnsupportedResourceError(
-                where[id(member)].reference, "identifier", "does not fit the vitals set read"
-            )
-    in_error = [m.entered_in_error for m in members]
-    if any(in_error) and not all(in_error):
-        partial = members[in_error.index(True)]
-        raise UnsupportedResourceError(
-            where[id(partial)].reference, "status", "retracts only part of a vitals set"
-        )
-    found: dict[str, float] = {}
-    for member in members:
-        found.update(member.data["measurements"])
-    first = members[0]
-    data: dict[str, Any] = {
-        "vitals_id": vitals_id,
-        "taken_at": first.data["taken_at"],
-        "measurements": {k: found[k] for k in VITAL_FIELDS if k in found},
-        "bmi": next((m.data["bmi"] for m in members if m.data["bmi"] is not None), None),
-        "encounter_id": next(
-            (m.data["encounter_id"] for m in members if m.data["encounter_id"]), None
-        ),
-    }
-    if all(in_error):
-        data["entered_in_error_reason"] = first.data.get("entered_in_error_reason")
-    versions = {k: v for m in members for k, v in m.versions.items()}
-    version_id = first.version_id if len(versions) == 1 else None
-    return RemoteItem(
-        "vitals",
-        vitals_id,
-        first.patient_id,
-        version_id,
-        first.status,
-        all(in_error),
-        data,
-        versions,
-    )
-
-
-def _key_of_part(part: RemoteItem) -> str:
-    measured = set(part.data["measurements"])
-    if not measured:
-        return "bmi"
-    if measured <= {"systolic", "diastolic"}:
-        return "blood_pressure"
-    return str(next(iter(measured)))
