@@ -8,6 +8,7 @@ a command's decision and only the SyncGateway decides a rebase.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -92,46 +93,54 @@ def _hits(imported: set[str], banned: set[str] | tuple[str, ...]) -> list[str]:
     return sorted(m for m in imported for b in banned if m == b or m.startswith(b + "."))
 
 
+Hits = Callable[[Path, set[str]], list[str]]
+
+
+def _banning(banned: set[str] | tuple[str, ...]) -> Hits:
+    """What a module imports of `banned` (any of them or below them)."""
+    return lambda rel, imported: _hits(imported, banned)
+
+
+def _importers(
+    hits: Hits,
+    skip: Callable[[Path], bool] = lambda rel: False,
+    packages: Sequence[str] = ("app", "sync"),
+) -> dict[str, list[str]]:
+    """Each module of `packages` (but those `skip` passes over, by path below the repository)
+    with the imports `hits` objects to, where there are any."""
+    offenders = {}
+    for package in packages:
+        for path in _modules(package):
+            rel = path.relative_to(ROOT)
+            if skip(rel):
+                continue
+            found = hits(rel, _imports(path))
+            if found:
+                offenders[str(rel)] = found
+    return offenders
+
+
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_layers_import_only_downwards(package: str) -> None:
-    bad = {
-        str(path.relative_to(ROOT)): _hits(_imports(path), FORBIDDEN[package])
-        for path in _modules(package)
-    }
-    assert {k: v for k, v in bad.items() if v} == {}
+    assert _importers(_banning(FORBIDDEN[package]), packages=(package,)) == {}
 
 
 def test_only_the_ui_imports_qt() -> None:
-    offenders = {}
-    for package in ("app", "sync"):
-        for path in _modules(package):
-            rel = path.relative_to(ROOT)
-            if rel.parts[:2] == ("app", "ui"):
-                continue
-            hits = _hits(_imports(path), THIRD_PARTY_ONLY_IN_UI)
-            if hits:
-                offenders[str(rel)] = hits
+    offenders = _importers(
+        _banning(THIRD_PARTY_ONLY_IN_UI), skip=lambda rel: rel.parts[:2] == ("app", "ui")
+    )
     assert offenders == {}
 
 
 def test_domain_is_pure() -> None:
-    offenders = {
-        str(p.relative_to(ROOT)): _hits(_imports(p), PURE_DOMAIN_BANNED)
-        for p in _modules("app.domain")
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
+    assert _importers(_banning(PURE_DOMAIN_BANNED), packages=("app.domain",)) == {}
 
 
 def test_only_the_store_and_projections_touch_sql() -> None:
-    offenders = {}
-    for package in ("app", "sync"):
-        for path in _modules(package):
-            rel = path.relative_to(ROOT)
-            if rel.parts[:2] in (("app", "store"), ("app", "projections")):
-                continue
-            hits = _hits(_imports(path), ("sqlalchemy", "sqlcipher3", "sqlite3"))
-            if hits:
-                offenders[str(rel)] = hits
+    offenders = _importers(
+        _banning(("sqlalchemy", "sqlcipher3", "sqlite3")),
+        skip=lambda rel: rel.parts[:2] in (("app", "store"), ("app", "projections")),
+    )
     assert offenders == {}
 
 
@@ -144,15 +153,10 @@ def _decision_hits(rel: str, imported: set[str]) -> list[str]:
 
 
 def test_only_clinic_commands_and_the_gateway_run_domain_decisions() -> None:
-    offenders = {}
-    for package in ("app", "sync"):
-        for path in _modules(package):
-            rel = path.relative_to(ROOT)
-            if rel.parts[:2] == ("app", "domain"):
-                continue
-            hits = _decision_hits(rel.as_posix(), _imports(path))
-            if hits:
-                offenders[str(rel)] = hits
+    offenders = _importers(
+        lambda rel, imported: _decision_hits(rel.as_posix(), imported),
+        skip=lambda rel: rel.parts[:2] == ("app", "domain"),
+    )
     assert offenders == {}
 
 
@@ -186,15 +190,11 @@ FROM_PAYLOAD_USERS = {
 
 
 def test_only_the_mapper_rebuilds_stored_events() -> None:
-    offenders = []
-    for package in ("app", "sync"):
-        for path in _modules(package):
-            rel = path.relative_to(ROOT)
-            if rel.parts[:2] == ("app", "domain") or rel.as_posix() in FROM_PAYLOAD_USERS:
-                continue
-            if _hits(_imports(path), ("app.domain.events.from_payload",)):
-                offenders.append(str(rel))
-    assert offenders == []
+    offenders = _importers(
+        _banning(("app.domain.events.from_payload",)),
+        skip=lambda rel: rel.parts[:2] == ("app", "domain") or rel.as_posix() in FROM_PAYLOAD_USERS,
+    )
+    assert list(offenders) == []
 
 
 def test_only_the_stream_codec_spells_the_patient_stream_prefix() -> None:
