@@ -11,7 +11,7 @@ claim more than they do (e.g. Medplum ignoring an unquoted If-Match).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,11 +71,6 @@ class CapabilityInfo:
         return "transaction" in self.interactions
 
     @property
-    def batch(self) -> bool:
-        """Batch Bundles are supported."""
-        return "batch" in self.interactions
-
-    @property
     def history_system(self) -> bool:
         """System ``GET [base]/_history?_since=`` is available (the other way to pull)."""
         return "history-system" in self.interactions
@@ -83,15 +78,22 @@ class CapabilityInfo:
     @property
     def versioned_update(self) -> bool:
         """Every declared synced type supports versioned updates (If-Match)."""
-        return self._declared() and not self._lacking(lambda r: r.versioned_update)
+        return bool(self._declared()) and not self._unversioned()
 
     @property
     def update_create(self) -> bool:
         """Every declared synced type may be created by PUT with a client-assigned id."""
-        return self._declared() and not self._lacking(lambda r: r.update_create)
+        return bool(self._declared()) and not self._not_creatable()
 
-    def _declared(self) -> bool:
-        return any(t in self.resources for t in SYNCED_RESOURCE_TYPES)
+    def _declared(self) -> list[str]:
+        """The synced types the server declares."""
+        return [t for t in SYNCED_RESOURCE_TYPES if t in self.resources]
+
+    def _unversioned(self) -> list[str]:
+        return [t for t in self._declared() if not self.resources[t].versioned_update]
+
+    def _not_creatable(self) -> list[str]:
+        return [t for t in self._declared() if not self.resources[t].update_create]
 
     def supports(self, resource_type: str, interaction: str) -> bool:
         """Whether ``resource_type`` declares ``interaction`` (e.g. "update")."""
@@ -105,38 +107,29 @@ class CapabilityInfo:
             return False
         return "_lastUpdated" in res.search_params or "_lastUpdated" in self.search_params
 
-    def _lacking(
-        self, ok: Callable[[ResourceCapability], bool], types: Iterable[str] = SYNCED_RESOURCE_TYPES
-    ) -> list[str]:
-        """Declared types among ``types`` for which ``ok`` is false."""
-        return [t for t in types if t in self.resources and not ok(self.resources[t])]
-
-    def warnings(self, types: Iterable[str] = SYNCED_RESOURCE_TYPES) -> list[str]:
+    def warnings(self) -> list[str]:
         """Plain sentences about what will not work with this server; [] if all is well."""
-        types = tuple(types)
         out: list[str] = []
-        missing = [t for t in types if t not in self.resources]
+        missing = [t for t in SYNCED_RESOURCE_TYPES if t not in self.resources]
         if missing:
             out.append(
                 f"the server does not declare {_names(missing)}: records of those kinds cannot sync"
             )
-        unversioned = self._lacking(lambda r: r.versioned_update, types)
-        if unversioned:
-            everywhere = len(unversioned) == len(types) - len(missing)
+        if not self.versioned_update and (unversioned := self._unversioned()):
+            everywhere = len(unversioned) == len(self._declared())
             which = "" if everywhere else f" for {_names(unversioned)}"
             out.append(
                 f"the server does not support versioned updates (If-Match){which}: concurrent "
                 "edits could overwrite each other"
             )
         for interaction in _NEEDED_INTERACTIONS:
-            lacking = self._lacking(_has(interaction), types)
+            lacking = [t for t in self._declared() if not self.supports(t, interaction)]
             if lacking:
                 out.append(
                     f"the server does not support '{interaction}' for {_names(lacking)}: "
                     f"{_CONSEQUENCE[interaction]}"
                 )
-        no_create = self._lacking(lambda r: r.update_create, types)
-        if no_create:
+        if not self.update_create and (no_create := self._not_creatable()):
             out.append(
                 f"the server does not allow creating {_names(no_create)} with a client-assigned "
                 "id (update-as-create): new records of those kinds cannot be pushed"
@@ -147,9 +140,7 @@ class CapabilityInfo:
                 "cannot succeed or fail together"
             )
         if not self.history_system:
-            no_pull = [
-                t for t in types if t in self.resources and not self.searchable_by_last_updated(t)
-            ]
+            no_pull = [t for t in self._declared() if not self.searchable_by_last_updated(t)]
             if no_pull:
                 out.append(
                     f"the server offers neither search by _lastUpdated for {_names(no_pull)} nor "
@@ -199,10 +190,6 @@ _CONSEQUENCE = {
     "update": "changes to those records cannot be pushed",
     "search-type": "changes made elsewhere cannot be pulled",
 }
-
-
-def _has(interaction: str) -> Callable[[ResourceCapability], bool]:
-    return lambda res: interaction in res.interactions
 
 
 def _names(types: list[str]) -> str:

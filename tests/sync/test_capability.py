@@ -43,7 +43,7 @@ def statement(**resource_overrides: Any) -> dict[str, Any]:
 def test_a_good_r4_server_gives_no_warnings() -> None:
     info = CapabilityInfo.from_statement(statement())
     assert info.fhir_version == "4.0.1" and info.software == "Example FHIR"
-    assert info.versioned_update and info.update_create and info.transaction and info.batch
+    assert info.versioned_update and info.update_create and info.transaction
     assert not info.history_system
     assert info.supports("Observation", "update")
     assert info.searchable_by_last_updated("Patient")
