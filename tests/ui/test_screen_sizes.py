@@ -71,6 +71,16 @@ def _open_demo(qtbot: QtBot, controller: AppController, backend: Backend) -> Cli
     return Clinic(window, patient_id)
 
 
+def _shown_at(
+    qtbot: QtBot, controller: AppController, backend: Backend, size: tuple[int, int]
+) -> Clinic:
+    """The demo clinic open, its window resized to `size` and shown."""
+    demo = _open_demo(qtbot, controller, backend)
+    demo.window.resize(*size)
+    demo.window.show()
+    return demo
+
+
 def _open_chart(qtbot: QtBot, demo: Clinic) -> None:
     window = demo.window
     window.open_patient(demo.patient_id)
@@ -130,10 +140,8 @@ def _pages_fit(qtbot: QtBot, demo: Clinic) -> None:
 def test_every_page_fits_the_window(
     qtbot: QtBot, controller: AppController, seeded: Backend, size_name: str
 ) -> None:
-    demo = _open_demo(qtbot, controller, seeded)
+    demo = _shown_at(qtbot, controller, seeded, SIZES[size_name])
     window = demo.window
-    window.resize(*SIZES[size_name])
-    window.show()
     _settle(qtbot)
     assert window.size().toTuple() == SIZES[size_name]  # the minimum size is not larger
     _pages_fit(qtbot, demo)
@@ -180,10 +188,8 @@ def _item_whole(listing: QListWidget, row: int) -> str | None:
 def test_summary_shows_clinical_values_whole(
     qtbot: QtBot, controller: AppController, seeded: Backend, size_name: str
 ) -> None:
-    demo = _open_demo(qtbot, controller, seeded)
+    demo = _shown_at(qtbot, controller, seeded, SIZES[size_name])
     window = demo.window
-    window.resize(*SIZES[size_name])
-    window.show()
     _open_chart(qtbot, demo)
     window.chart.tabs.setCurrentIndex(0)
     _settle(qtbot)
@@ -229,10 +235,8 @@ def test_timeline_and_encounters_are_whole(
 ) -> None:
     """At 910×512 timeline entries (drug and dose, allergy, vitals) and encounter reasons
     wrap; they are not elided."""
-    demo = _open_demo(qtbot, controller, seeded)
+    demo = _shown_at(qtbot, controller, seeded, SIZES["1366x768-at-150pct"])
     window = demo.window
-    window.resize(*SIZES["1366x768-at-150pct"])
-    window.show()
     _open_chart(qtbot, demo)
     for tab, table, column in (
         (1, window.chart.timeline, 1),
@@ -271,9 +275,7 @@ def _wrapped_errors(qtbot: QtBot, window: MainView) -> None:
 def test_wrapped_error_messages_are_shown_whole(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    demo = _open_demo(qtbot, controller, seeded)
-    demo.window.resize(*SIZES["1024x768"])
-    demo.window.show()
+    demo = _shown_at(qtbot, controller, seeded, SIZES["1024x768"])
     _open_chart(qtbot, demo)
     _wrapped_errors(qtbot, demo.window)
 
@@ -321,10 +323,8 @@ def test_drop_downs_show_every_option(
 def test_patient_list_can_be_narrowed(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    demo = _open_demo(qtbot, controller, seeded)
+    demo = _shown_at(qtbot, controller, seeded, SIZES["1024x768"])
     window = demo.window
-    window.resize(*SIZES["1024x768"])
-    window.show()
     _settle(qtbot)
     total = sum(window.splitter.sizes())
     window.splitter.setSizes([400, total - 400])
