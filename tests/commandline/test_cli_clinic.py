@@ -55,6 +55,13 @@ def lines_of(*commands: dict[str, Any] | str) -> str:
     )
 
 
+def exec_as(
+    data_dir: Path, user: str, *commands: dict[str, Any] | str
+) -> subprocess.CompletedProcess[str]:
+    """`fieldchart exec` as `user`, the commands on its stdin one a line."""
+    return run_cli("exec", "--data-dir", data_dir, user=user, stdin=lines_of(*commands))
+
+
 def results(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
@@ -134,59 +141,47 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
             FIELDCHART_NEW_PASSPHRASE=PASSPHRASES[name],
         )
         assert added.returncode == 0, added.stderr
-    first = run_cli("exec", "--data-dir", data_dir, user="doc", stdin=lines_of(*FIRST_BATCH))
+    first = exec_as(data_dir, "doc", *FIRST_BATCH)
     between = next_cli_instant()  # a moment no process runs in
-    second = run_cli(
-        "exec",
-        "--data-dir",
+    second = exec_as(
         data_dir,
-        user="doc",
-        stdin=lines_of(
-            {
-                "type": "RecordAllergy",
-                "patient_id": "pat-odegard",
-                "allergy_id": "al-1",
-                "substance": "Penicillins",
-            },
-            {
-                "type": "AddNote",
-                "patient_id": "pat-odegard",
-                "note_id": "note-1",
-                "text": "Seen with her daughter.",
-            },
-        ),
+        "doc",
+        {
+            "type": "RecordAllergy",
+            "patient_id": "pat-odegard",
+            "allergy_id": "al-1",
+            "substance": "Penicillins",
+        },
+        {
+            "type": "AddNote",
+            "patient_id": "pat-odegard",
+            "note_id": "note-1",
+            "text": "Seen with her daughter.",
+        },
     )
-    desk = run_cli(
-        "exec",
-        "--data-dir",
+    desk = exec_as(
         data_dir,
-        user="desk",
-        stdin=lines_of(
-            {
-                "type": "ScheduleFollowUp",
-                "patient_id": "pat-odegard",
-                "appointment_id": "appt-1",
-                "clinician": "doc",
-                "start": f"{TOMORROW.isoformat()}T09:00:00+00:00",
-            },
-            {"type": "RecordVitals", "patient_id": "pat-odegard", "heart_rate": 70},
-        ),
+        "desk",
+        {
+            "type": "ScheduleFollowUp",
+            "patient_id": "pat-odegard",
+            "appointment_id": "appt-1",
+            "clinician": "doc",
+            "start": f"{TOMORROW.isoformat()}T09:00:00+00:00",
+        },
+        {"type": "RecordVitals", "patient_id": "pat-odegard", "heart_rate": 70},
     )
-    admin = run_cli(
-        "exec",
-        "--data-dir",
+    admin = exec_as(
         data_dir,
-        user="admin",
-        stdin=lines_of(
-            {"type": "AddNote", "patient_id": "pat-odegard", "text": "x"},
-            {
-                "type": "RegisterPatient",
-                "given": "A",
-                "family": "B",
-                "birth_date": "1990-01-01",
-                "sex": "male",
-            },
-        ),
+        "admin",
+        {"type": "AddNote", "patient_id": "pat-odegard", "text": "x"},
+        {
+            "type": "RegisterPatient",
+            "given": "A",
+            "family": "B",
+            "birth_date": "1990-01-01",
+            "sex": "male",
+        },
     )
     return Session(data_dir, first, between, second, desk, admin)
 
@@ -378,7 +373,7 @@ def test_a_lone_surrogate_in_an_id_is_refused_and_the_batch_goes_on(session: Ses
     # not encode it, which ended the whole batch.
     bad = '{"type": "AddNote", "patient_id": "pat-odegard\\udfff", "text": "checked"}'
     good = {"type": "AddNote", "patient_id": "pat-odegard", "text": "checked again"}
-    done = run_cli("exec", "--data-dir", session.data_dir, user="doc", stdin=lines_of(bad, good))
+    done = exec_as(session.data_dir, "doc", bad, good)
     refused, accepted = results(done)
     assert refused == {
         "ok": False,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.commandline.test_cli_clinic import PASSPHRASES, lines_of, results, run_cli
+from tests.commandline.test_cli_clinic import PASSPHRASES, exec_as, results, run_cli
 from tests.peer.harness import PeerServer
 
 pytestmark = pytest.mark.peer
@@ -49,22 +49,18 @@ def test_enroll_sync_and_status(vault: Path, fhir_peer: PeerServer, tmp_path: Pa
     assert enrolled.returncode == 0, enrolled.stderr
     assert json.loads(enrolled.stdout)["fhir_version"].startswith("4.0")
 
-    done = run_cli(
-        "exec",
-        "--data-dir",
+    done = exec_as(
         vault,
-        user="doc",
-        stdin=lines_of(
-            {
-                "type": "RegisterPatient",
-                "patient_id": "pat-cli-1",
-                "given": "Neema",
-                "family": "Kimaro",
-                "birth_date": "1990-05-06",
-                "sex": "female",
-            },
-            {"type": "RecordVitals", "patient_id": "pat-cli-1", "heart_rate": 76},
-        ),
+        "doc",
+        {
+            "type": "RegisterPatient",
+            "patient_id": "pat-cli-1",
+            "given": "Neema",
+            "family": "Kimaro",
+            "birth_date": "1990-05-06",
+            "sex": "female",
+        },
+        {"type": "RecordVitals", "patient_id": "pat-cli-1", "heart_rate": 76},
     )
     assert [r["ok"] for r in results(done)] == [True, True]
 
