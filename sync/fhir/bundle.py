@@ -4,13 +4,13 @@ One pending command becomes one transaction, so its writes succeed or fail toget
 transactions, and a Bundle over a cap fails as a whole after a round trip; the builder refuses
 the entry instead, before anything is sent, so the caller can split.
 
-Default limits are Medplum's (the test peer and the production server, FHIR-PEER.md), measured
-in its transaction processor: at most 50 update (PUT) entries; and at most 8 entries in all if
-any entry is *conditional* in Medplum's sense, i.e. it needs a search to find its target
-(``PUT Type?query``, ``ifNoneExist``), which forces a serializable database transaction.
-``ifMatch`` on a ``PUT Type/id`` is **not** conditional there: 50 PUTs that all carry ifMatch
-are accepted (tests/sync/test_fhir_client.py checks this against the peer). The same resource
-twice is a 400 on Medplum and ambiguous anywhere, so it is refused too.
+The default limit is Medplum's (the test peer and the production server, FHIR-PEER.md), measured
+in its transaction processor: at most 50 update (PUT) entries. Medplum allows only 8 entries in
+all if any entry is *conditional* in its sense, i.e. needs a search to find its target
+(``PUT Type?query``, ``ifNoneExist``); FieldChart writes only ``PUT Type/id``, and ``ifMatch``
+on those is **not** conditional there: 50 PUTs that all carry ifMatch are accepted
+(tests/sync/test_fhir_client.py checks both against the peer). The same resource twice is a 400
+on Medplum and ambiguous anywhere, so it is refused too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from sync.fhir.errors import (
     BundleLimitError,
@@ -32,7 +31,6 @@ from sync.fhir.errors import (
 )
 
 __all__ = [
-    "MAX_CONDITIONAL_ENTRIES",
     "MAX_UPDATES",
     "BundleLimitError",
     "DuplicateEntryError",
@@ -47,7 +45,6 @@ __all__ = [
 ]
 
 MAX_UPDATES = 50
-MAX_CONDITIONAL_ENTRIES = 8
 
 _TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -96,22 +93,16 @@ class TransactionBuilder:
     """Collects the PUTs of one command into a transaction Bundle, within the limits."""
 
     max_updates: int = MAX_UPDATES
-    max_conditional_entries: int = MAX_CONDITIONAL_ENTRIES
     base_url: str | None = None
     _entries: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
     _keys: set[str] = field(default_factory=set, init=False, repr=False)
-    _conditional: int = field(default=0, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def fits(self, *, conditional: bool = False) -> bool:
-        """Whether one more (conditional or not) entry would stay within the limits."""
-        count = len(self._entries) + 1
-        if count > self.max_updates:
-            return False
-        any_conditional = conditional or self._conditional > 0
-        return not (any_conditional and count > self.max_conditional_entries)
+    def fits(self) -> bool:
+        """Whether one more entry would stay within the limit."""
+        return len(self._entries) + 1 <= self.max_updates
 
     def add_put(
         self,
@@ -133,39 +124,17 @@ class TransactionBuilder:
         entry: dict[str, Any] = {"resource": copy.deepcopy(dict(resource)), "request": request}
         if self.base_url:
             entry = {"fullUrl": f"{self.base_url.rstrip('/')}/{url}", **entry}
-        self._add(url, entry, False)
-
-    def add_conditional_put(
-        self, resource_type: str, search: Mapping[str, str], resource: Mapping[str, Any]
-    ) -> None:
-        """Add ``PUT Type?search`` (FHIR conditional update); it lowers the entry limit."""
-        check_type(resource_type)
-        _check_resource(resource_type, resource)
-        if not search:
-            raise ValueError("a conditional update needs search parameters")
-        url = f"{resource_type}?{urlencode(sorted(search.items()))}"
-        request = {"method": "PUT", "url": url}
-        self._add(url, {"resource": copy.deepcopy(dict(resource)), "request": request}, True)
-
-    def _add(self, key: str, entry: dict[str, Any], conditional: bool) -> None:
-        if key in self._keys:
+        if url in self._keys:
             raise DuplicateEntryError(
-                f"{key} is already in this transaction: merge the writes or split the Bundle"
+                f"{url} is already in this transaction: merge the writes or split the Bundle"
             )
-        if not self.fits(conditional=conditional):
-            limit = (
-                self.max_updates
-                if len(self._entries) + 1 > self.max_updates
-                else self.max_conditional_entries
-            )
+        if not self.fits():
             raise TooManyEntriesError(
-                f"the server accepts at most {limit} entries in this transaction "
-                f"(at most {self.max_updates} updates; {self.max_conditional_entries} if any "
-                "entry is conditional): split the Bundle"
+                f"the server accepts at most {self.max_updates} entries in this transaction: "
+                "split the Bundle"
             )
-        self._keys.add(key)
+        self._keys.add(url)
         self._entries.append(entry)
-        self._conditional += conditional
 
     def build(self) -> dict[str, Any]:
         """The transaction Bundle (a new dict each call)."""

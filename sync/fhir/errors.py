@@ -12,7 +12,7 @@
      └── UnsupportedServerError     the CapabilityStatement is not a FHIR R4 server's
 
     BundleLimitError (ValueError)   raised *before* sending: the caller must split the Bundle
-     ├── TooManyEntriesError        more than the server's update / conditional limits
+     ├── TooManyEntriesError        more than the server's limit of updates
      └── DuplicateEntryError        the same resource twice in one transaction
 
 Why these cut lines: the sync worker acts on the class (retry with backoff, wait for
