@@ -14,6 +14,7 @@ from app.services.sync_status import SyncState
 from sync import push
 from sync.fhir.errors import OfflineError
 from sync.worker import SyncWorker
+from tests.clinic_fixtures import prescription
 from tests.peer.harness import PeerServer
 from tests.sync.devices import (
     DOC,
@@ -51,6 +52,19 @@ def change(field: str, new: str | None, expected: str | None) -> dict[str, c.Fie
     return {field: c.FieldChange(new=new, expected=expected)}
 
 
+def edit(device: Device, pid: str, field: str, new: str | None, expected: str | None) -> None:
+    """The device changes one demographic field of the patient."""
+    device.run(c.UpdateDemographics(patient_id=pid, changes=change(field, new, expected)))
+
+
+def register_on_both(a: Device, b: Device) -> str:
+    """A patient registered on a, then both devices synced."""
+    pid = register(a)
+    a.sync()
+    b.sync()
+    return pid
+
+
 # 1 ---------------------------------------------------------------------------------------
 
 
@@ -74,12 +88,7 @@ def test_two_hundred_offline_commands_land_exactly_once(
         elif kind == 2:
             a.run(c.AddNote(patient_id=pid, text=f"Note {i}"))
         else:
-            a.run(
-                c.UpdateDemographics(
-                    patient_id=pid,
-                    changes=change("address", f"Street {i}", address_of(a, pid)),
-                )
-            )
+            edit(a, pid, "address", f"Street {i}", address_of(a, pid))
     assert a.clinic.queries.sync_overview().pending == 200
 
     first = a.sync()
@@ -110,15 +119,9 @@ def test_different_fields_merge_without_a_person(
     devices: dict[str, Device], first_to_sync: str
 ) -> None:
     a, b = devices["a"], devices["b"]
-    pid = register(a)
-    a.sync()
-    b.sync()
-    a.run(c.UpdateDemographics(patient_id=pid, changes=change("address", "12 Baobab Rd", None)))
-    b.run(
-        c.UpdateDemographics(
-            patient_id=pid, changes=change("phone", "+255 711 222 333", "+255 700 000 001")
-        )
-    )
+    pid = register_on_both(a, b)
+    edit(a, pid, "address", "12 Baobab Rd", None)
+    edit(b, pid, "phone", "+255 711 222 333", "+255 700 000 001")
     order = [a, b] if first_to_sync == "a" else [b, a]
     for device in [*order, *order]:
         device.sync()
@@ -143,16 +146,10 @@ def test_same_field_asks_a_person_and_every_answer_converges(
     devices: dict[str, Device], resolution: str
 ) -> None:
     a, b = devices["a"], devices["b"]
-    pid = register(a)
-    a.sync()
-    b.sync()
+    pid = register_on_both(a, b)
     original = "+255 700 000 001"
-    a.run(
-        c.UpdateDemographics(patient_id=pid, changes=change("phone", "+255 711 111 111", original))
-    )
-    b.run(
-        c.UpdateDemographics(patient_id=pid, changes=change("phone", "+255 722 222 222", original))
-    )
+    edit(a, pid, "phone", "+255 711 111 111", original)
+    edit(b, pid, "phone", "+255 722 222 222", original)
     b.sync()
     report = a.sync()
     assert report.needs_attention == 1
@@ -196,16 +193,7 @@ def test_same_field_asks_a_person_and_every_answer_converges(
 def _prescribed(devices: dict[str, Device]) -> tuple[str, str]:
     a, b = devices["a"], devices["b"]
     pid = register(a)
-    rx = a.run(
-        c.PrescribeMedication(
-            patient_id=pid,
-            drug="amoxicillin",
-            dose=500,
-            dose_unit="mg",
-            route="oral",
-            frequency="TID",
-        )
-    ).item_ids[0]
+    rx = a.run(prescription(pid, "amoxicillin")).item_ids[0]
     a.sync()
     b.sync()
     return pid, rx
@@ -256,11 +244,7 @@ def test_a_third_partys_extension_survives_our_update(devices: dict[str, Device]
     theirs.pop("meta", None)
     a.client.put("Patient", pid, theirs, if_match_version=found.version_id)  # another system
     a.sync()
-    a.run(
-        c.UpdateDemographics(
-            patient_id=pid, changes=change("phone", "+255 744 444 444", "+255 700 000 001")
-        )
-    )
+    edit(a, pid, "phone", "+255 744 444 444", "+255 700 000 001")
     a.sync()
     after = a.client.read("Patient", pid)
     assert after is not None
@@ -381,17 +365,7 @@ def test_a_new_device_pulls_everything_and_shows_the_same_charts(
             criticality="high",
         )
     )
-    a.run(
-        c.PrescribeMedication(
-            patient_id=pid,
-            drug="azithromycin",
-            dose=500,
-            dose_unit="mg",
-            route="oral",
-            frequency="QD",
-            duration_days=3,
-        )
-    )
+    a.run(prescription(pid, "azithromycin", frequency="QD", duration_days=3))
     a.run(c.AddNote(patient_id=pid, text="Review in one week", encounter_id=enc))
     a.run(c.FinishEncounter(patient_id=pid, encounter_id=enc))
     a.run(c.ScheduleFollowUp(patient_id=pid, clinician="doc", start="2030-01-07T09:00:00+03:00"))

@@ -91,6 +91,18 @@ def _type_note(qtbot: QtBot, form: NoteDialog) -> None:
     assert form.body.toPlainText() == NOTE
 
 
+def _clinicians_note(qtbot: QtBot, controller: AppController, seeded: Backend) -> NoteDialog:
+    """A patient registered; the clinician signs in and opens a note on them."""
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    return _open_note(qtbot, window, patient_id)
+
+
+def _note_typed_by_the_clinician(qtbot: QtBot, controller: AppController, seeded: Backend) -> None:
+    """The clinician's note on a new patient, typed and not saved."""
+    _type_note(qtbot, _clinicians_note(qtbot, controller, seeded))
+
+
 def _idle_lock(qtbot: QtBot, controller: AppController) -> None:
     """Drive the idle check directly: no input since the lock was armed, time is up."""
     timeout = controller.idle.timeout_ms
@@ -162,9 +174,7 @@ def test_a_note_typed_before_the_idle_lock_comes_back_to_the_same_user(
 def test_another_user_sees_nothing_and_the_owner_gets_the_draft_back(
     qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
 ) -> None:
-    patient_id = register_patient(seeded)
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    _type_note(qtbot, _open_note(qtbot, window, patient_id))
+    _note_typed_by_the_clinician(qtbot, controller, seeded)
     _idle_lock(qtbot, controller)
 
     window = open_as(controller, qtbot, STAFF, STAFF_PASS)
@@ -195,9 +205,7 @@ def test_another_user_sees_nothing_and_the_owner_gets_the_draft_back(
 def test_discarding_offered_drafts_drops_them(
     qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
 ) -> None:
-    patient_id = register_patient(seeded)
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    _type_note(qtbot, _open_note(qtbot, window, patient_id))
+    _note_typed_by_the_clinician(qtbot, controller, seeded)
     controller.lock()
     open_as(controller, qtbot, STAFF, STAFF_PASS)
     controller.lock()
@@ -236,9 +244,7 @@ def test_every_kind_of_field_comes_back_as_it_was(
 def test_esc_with_changes_asks_and_keep_editing_keeps_the_text(
     qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked
 ) -> None:
-    patient_id = register_patient(seeded)
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    form = _open_note(qtbot, window, patient_id)
+    form = _clinicians_note(qtbot, controller, seeded)
     _type_note(qtbot, form)
 
     asked.answers = ["keep"]
@@ -353,9 +359,7 @@ def test_a_follow_up_booked_from_the_schedule_keeps_its_patient_search(
 def test_an_old_draft_is_offered_with_its_age_even_to_the_same_user(
     qtbot: QtBot, controller: AppController, seeded: Backend, asked: Asked, clock: SettableClock
 ) -> None:
-    patient_id = register_patient(seeded)
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    _type_note(qtbot, _open_note(qtbot, window, patient_id))
+    _note_typed_by_the_clinician(qtbot, controller, seeded)
     controller.lock()
     clock.advance(days=STALE_AFTER_DAYS + 6)
     asked.answers = ["restore"]
@@ -373,9 +377,7 @@ def test_a_form_that_cannot_be_captured_does_not_stop_the_lock(
     asked: Asked,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    patient_id = register_patient(seeded)
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    _type_note(qtbot, _open_note(qtbot, window, patient_id))
+    _note_typed_by_the_clinician(qtbot, controller, seeded)
 
     def broken(form: CommandFormDialog) -> None:
         raise RuntimeError("cannot describe")
