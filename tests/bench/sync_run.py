@@ -34,6 +34,7 @@ from app.store.vault import Vault
 from sync.clinic_sync import engine_for
 from sync.fhir.client import FhirClient
 from tests.bench.probes import _child
+from tests.clinic_fixtures import prescription
 from tests.peer.harness import PeerServer
 
 DOC = Actor("doc", Role.CLINICIAN)
@@ -83,13 +84,7 @@ def _record(clinic: Clinic, patients: int, start: int = 0) -> int:
         )  # fmt: skip
         run(c.RecordDiagnosis(patient_id=pid, code="J06.9", encounter_id=enc), DOC)
         run(c.RecordAllergy(patient_id=pid, substance="peanut", reaction="Hives"), DOC)
-        run(
-            c.PrescribeMedication(
-                patient_id=pid, drug="paracetamol", dose=500, dose_unit="mg", route="oral",
-                frequency="TID", duration_days=5, encounter_id=enc,
-            ),
-            DOC,
-        )  # fmt: skip
+        run(prescription(pid, "paracetamol", duration_days=5, encounter_id=enc), DOC)
         run(c.AddNote(patient_id=pid, text="Fluids and rest.", encounter_id=enc), DOC)
         run(c.RecordVitals(patient_id=pid, encounter_id=enc, temperature=37.2, heart_rate=76), DOC)
         run(c.AddNote(patient_id=pid, text="Fever settling.", encounter_id=enc), DOC)

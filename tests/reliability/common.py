@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.domain import commands as c
 from app.domain.roles import Role
 from app.store.crypto import FAST_FOR_TESTS, KdfParams
 from app.store.vault import Vault
@@ -134,6 +135,24 @@ class Names:
 
 
 NAMES = Names()
+
+
+def scanned_patient(
+    rng: random.Random, birth_date: str, sex: str, phone: str, address: str
+) -> c.RegisterPatient:
+    """A registration whose names, phone and address are all remembered for the plaintext scan:
+    a new given name, a new accented family name, then `address` with any `{}` filled by
+    another new name."""
+    given = NAMES.make(rng)
+    family = NAMES.make(rng, accented=True)
+    return c.RegisterPatient(
+        given=given,
+        family=family,
+        birth_date=birth_date,
+        sex=sex,
+        phone=NAMES.phi(phone),
+        address=NAMES.phi(address.format(NAMES.make(rng)) if "{}" in address else address),
+    )
 
 
 @dataclass

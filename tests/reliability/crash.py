@@ -33,6 +33,7 @@ from app.services.clinic import open_clinic
 from app.store.vault import Vault
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping import PULL_TYPES
+from tests.clinic_fixtures import prescription
 from tests.peer.harness import PeerServer
 from tests.reliability.common import (
     ADMIN,
@@ -227,6 +228,26 @@ def _acks(lines: list[str]) -> dict[str, dict[str, Any]]:
 # -- exec trials ------------------------------------------------------------------------------
 
 
+def _killed_at_random(
+    figures: ExecFigures | SyncFigures,
+    rng: random.Random,
+    whole: float,
+    args: list[str],
+    stdin: bytes,
+    user: str,
+    passphrase: str,
+    work: Path,
+) -> Killed:
+    """`args` run as `user`, SIGKILLed at a random moment within `whole`, an uninterrupted
+    run's length (at times a little after); a traceback on its stderr is counted."""
+    killed = run_and_kill(
+        args, stdin, rng.uniform(0.05, whole * 1.05), user, passphrase, work / "tmp"
+    )
+    if has_traceback(killed.stderr):
+        figures.tracebacks += 1
+    return killed
+
+
 @dataclass
 class ExecFigures:
     trials: int = 0
@@ -267,17 +288,16 @@ def exec_trials(trials: int, commands: int, seed: int, work: Path) -> ExecFigure
         figures.trials += 1
         stream = command_stream(random.Random(seed * 1000 + trial), commands)
         data_dir = copy_vault(template, work / f"exec-{trial}")
-        kill_at = rng.uniform(0.05, whole * 1.05)
-        killed = run_and_kill(
+        killed = _killed_at_random(
+            figures,
+            rng,
+            whole,
             ["exec", "--data-dir", str(data_dir)],
             _lines(stream),
-            kill_at,
             DOC,
             DOC_PASS,
-            work / "tmp",
+            work,
         )
-        if has_traceback(killed.stderr):
-            figures.tracebacks += 1
         acked = _acks(killed.stdout_lines)
         figures.acknowledged += len(acked)
         if killed.finished_before_kill or len(acked) == len(stream):
@@ -417,15 +437,7 @@ def _fill(data_dir: Path, rng: random.Random, count: int) -> None:
                 run(c.AddNote(patient_id=pid, text=f"Note {done}"), CLINICIAN)
             elif kind == 3:
                 run(
-                    c.PrescribeMedication(
-                        patient_id=pid,
-                        drug="paracetamol",
-                        dose=500.0,
-                        dose_unit="mg",
-                        route="oral",
-                        frequency="TID",
-                        duration_days=5,
-                    ),
+                    prescription(pid, "paracetamol", dose=500.0, duration_days=5),
                     CLINICIAN,
                 )
             elif kind == 4:
@@ -504,17 +516,16 @@ def sync_trials(trials: int, commands: int, seed: int, peer: PeerServer, work: P
         figures.trials += 1
         peer.reset()
         data_dir = copy_vault(template, work / f"sync-{trial}")
-        kill_at = rng.uniform(0.05, whole * 1.05)
-        killed = run_and_kill(
+        killed = _killed_at_random(
+            figures,
+            rng,
+            whole,
             ["sync", "--data-dir", str(data_dir), "--json"],
             b"",
-            kill_at,
             ADMIN,
             ADMIN_PASS,
-            work / "tmp",
+            work,
         )
-        if has_traceback(killed.stderr):
-            figures.tracebacks += 1
         at_kill = _server_state(peer.base_url)
         if killed.finished_before_kill:
             figures.finished_before_kill += 1

@@ -38,6 +38,7 @@ from sync.clinic_sync import engine_for
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
 from sync.fhir.mapping import PULL_TYPES
+from tests.clinic_fixtures import prescription
 from tests.peer.harness import PeerServer
 from tests.reliability.common import NAMES, REGISTRY
 from tests.reliability.proxy import FaultPlan, FaultProxy
@@ -298,12 +299,10 @@ class Simulation:
         if kind == "prescribe":
             drug = rng.choice(["paracetamol", "ibuprofen", "amoxicillin", "metformin"])
             return (
-                c.PrescribeMedication(
-                    patient_id=pid,
-                    drug=drug,
+                prescription(
+                    pid,
+                    drug,
                     dose=float(rng.choice([250, 500, 1000])),
-                    dose_unit="mg",
-                    route="oral",
                     frequency=rng.choice(["BID", "TID", "QD"]),
                     duration_days=rng.randint(3, 14),
                 ),

@@ -37,17 +37,18 @@ from app.domain.roles import Actor, Role
 from app.services.clinic import Clinic, open_clinic
 from app.store.database import read_transaction
 from app.store.vault import Vault
+from tests.clinic_fixtures import prescription
 from tests.reliability.common import (
     ADMIN,
     DESK,
     DESK_PASS,
     DOC,
     DOC_PASS,
-    NAMES,
     STANDARD_USERS,
     cli,
     has_traceback,
     make_vault,
+    scanned_patient,
 )
 
 ACTORS = (
@@ -102,14 +103,7 @@ def seed_vault(data_dir: Path) -> Targets:
         run = clinic.commands.execute
         for _ in range(3):
             changes = run(
-                c.RegisterPatient(
-                    given=NAMES.make(rng),
-                    family=NAMES.make(rng, accented=True),
-                    birth_date="1979-02-03",
-                    sex="female",
-                    phone=NAMES.phi("+255 755 010 203"),
-                    address=NAMES.phi(f"Plot 4 {NAMES.make(rng)} Road"),
-                ),
+                scanned_patient(rng, "1979-02-03", "female", "+255 755 010 203", "Plot 4 {} Road"),
                 doc,
             )
             patients.append(changes.patient_id)
@@ -122,14 +116,7 @@ def seed_vault(data_dir: Path) -> Targets:
                 (
                     "medication",
                     run(
-                        c.PrescribeMedication(
-                            patient_id=pid,
-                            drug="paracetamol",
-                            dose=500.0,
-                            dose_unit="mg",
-                            route="oral",
-                            frequency="TID",
-                        ),
+                        prescription(pid, "paracetamol", dose=500.0),
                         doc,
                     ),
                 ),

@@ -48,6 +48,7 @@ from app.store.throttle import Throttle
 from app.store.vault import THROTTLE_FILE, Vault
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import TlsError
+from tests.clinic_fixtures import prescription
 from tests.peer.harness import PeerServer
 from tests.reliability.common import (
     ADMIN,
@@ -488,14 +489,7 @@ def roles(work: Path) -> RoleFigures:
                 c.RecordAllergy(patient_id=pid, substance="latex"), doc
             ).item_ids[0],
             "medication": clinic.commands.execute(
-                c.PrescribeMedication(
-                    patient_id=pid,
-                    drug="ibuprofen",
-                    dose=200.0,
-                    dose_unit="mg",
-                    route="oral",
-                    frequency="BID",
-                ),
+                prescription(pid, "ibuprofen", dose=200.0, frequency="BID"),
                 doc,
             ).item_ids[0],
             "vitals": clinic.commands.execute(

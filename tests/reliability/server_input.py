@@ -33,8 +33,9 @@ from app.store.vault import Vault
 from sync.clinic_sync import engine_for
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping import PULL_TYPES
+from tests.clinic_fixtures import prescription
 from tests.peer.harness import PeerServer
-from tests.reliability.common import NAMES, REGISTRY, cli
+from tests.reliability.common import NAMES, REGISTRY, cli, scanned_patient
 from tests.sync.devices import PASSPHRASE, STAFF, make_device
 
 Resource = dict[str, Any]
@@ -178,14 +179,7 @@ def capture(peer: PeerServer, work: Path) -> Corpus:
         rng = random.Random(11)
         run = device.run
         pid = run(
-            c.RegisterPatient(
-                given=NAMES.make(rng),
-                family=NAMES.make(rng, accented=True),
-                birth_date="1971-08-09",
-                sex="male",
-                phone=NAMES.phi("+255 713 444 555"),
-                address=NAMES.phi("Plot 9 Kilimo Road"),
-            ),
+            scanned_patient(rng, "1971-08-09", "male", "+255 713 444 555", "Plot 9 Kilimo Road"),
             STAFF,
         ).patient_id
         enc = run(c.StartEncounter(patient_id=pid, reason="Cough")).item_ids[0]
@@ -196,17 +190,7 @@ def capture(peer: PeerServer, work: Path) -> Corpus:
         )
         run(c.RecordDiagnosis(patient_id=pid, text="Acute bronchitis", encounter_id=enc))
         run(c.RecordAllergy(patient_id=pid, substance="penicillin", reaction="rash"))
-        run(
-            c.PrescribeMedication(
-                patient_id=pid,
-                drug="azithromycin",
-                dose=500.0,
-                dose_unit="mg",
-                route="oral",
-                frequency="QD",
-                duration_days=3,
-            )
-        )
+        run(prescription(pid, "azithromycin", dose=500.0, frequency="QD", duration_days=3))
         run(c.AddNote(patient_id=pid, text="Review in a week", encounter_id=enc))
         run(
             c.ScheduleFollowUp(patient_id=pid, clinician="doc", start="2031-02-03T09:00:00+03:00"),
@@ -320,376 +304,267 @@ def cases(corpus: Corpus) -> list[Case]:
     def drop(key: str) -> Callable[[Resource], None]:
         return lambda r: r.pop(key, None)
 
+    def on(
+        name: str,
+        target: str,
+        make: Callable[[list[Resource], str], Answer],
+        min_quarantined: int = 1,
+        same_page_valid_kept: bool = True,
+    ) -> Case:
+        """A case whose answers for `target` are made by `make` (the others left alone)."""
+        return Case(name, target, _on(target, make), min_quarantined, same_page_valid_kept)
+
+    def bad(
+        name: str,
+        target: str,
+        change: Callable[[Resource], None],
+        min_quarantined: int = 1,
+        same_page_valid_kept: bool = True,
+    ) -> Case:
+        """A case whose pages of `target` carry one more resource, altered by `change`."""
+        return on(name, target, with_bad(target, change), min_quarantined, same_page_valid_kept)
+
     all_cases = [
-        Case(
+        on(
             "invalid JSON",
             "Patient",
-            _on("Patient", lambda listed, p: _raw(b'{"resourceType": "Bundle", "entry": [')),
+            lambda listed, p: _raw(b'{"resourceType": "Bundle", "entry": ['),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "HTML (captive portal)",
             "Observation",
-            _on(
-                "Observation",
-                lambda listed, p: _raw(b"<html><body>Sign in to Wi-Fi</body></html>", "text/html"),
-            ),
+            lambda listed, p: _raw(b"<html><body>Sign in to Wi-Fi</body></html>", "text/html"),
             same_page_valid_kept=False,
         ),
-        Case(
-            "empty body",
-            "Condition",
-            _on("Condition", lambda listed, p: _raw(b"")),
-            same_page_valid_kept=False,
-        ),
-        Case(
+        on("empty body", "Condition", lambda listed, p: _raw(b""), same_page_valid_kept=False),
+        on(
             "JSON array",
             "Patient",
-            _on("Patient", lambda listed, p: _raw(b"[1, 2, 3]")),
+            lambda listed, p: _raw(b"[1, 2, 3]"),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "JSON nested 100,000 deep",
             "Patient",
-            _on("Patient", lambda listed, p: _raw(b"[" * 100_000 + b"]" * 100_000)),
+            lambda listed, p: _raw(b"[" * 100_000 + b"]" * 100_000),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "a resource instead of a Bundle",
             "Patient",
-            _on("Patient", lambda listed, p: fhir_json(patient)),
+            lambda listed, p: fhir_json(patient),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "Bundle that is not a searchset",
             "Encounter",
-            _on(
-                "Encounter",
-                lambda listed, p: fhir_json({**searchset(listed), "type": "transaction-response"}),
-            ),
+            lambda listed, p: fhir_json({**searchset(listed), "type": "transaction-response"}),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "body cut short",
             "MedicationRequest",
-            _on(
-                "MedicationRequest",
-                lambda listed, p: (
-                    200,
-                    {"Content-Type": "application/fhir+json", "X-Cut-At": "40"},
-                    json.dumps(searchset(listed)).encode(),
-                ),
+            lambda listed, p: (
+                200,
+                {"Content-Type": "application/fhir+json", "X-Cut-At": "40"},
+                json.dumps(searchset(listed)).encode(),
             ),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "invalid gzip",
             "Patient",
-            _on(
-                "Patient",
-                lambda listed, p: _raw(b"not gzip at all", **{"Content-Encoding": "gzip"}),
-            ),
+            lambda listed, p: _raw(b"not gzip at all", **{"Content-Encoding": "gzip"}),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "wrong resourceType in an entry",
             "Patient",
-            _on("Patient", lambda listed, p: fhir_json(searchset([*listed, observation]))),
+            lambda listed, p: fhir_json(searchset([*listed, observation])),
         ),
-        Case(
+        on(
             "entries that are not objects",
             "Patient",
-            _on("Patient", _with_extra([42, "text", None, [], True])),
+            _with_extra([42, "text", None, [], True]),
             min_quarantined=5,
         ),
-        Case(
+        on(
             "entries without a resource",
             "Condition",
-            _on(
-                "Condition",
-                _with_extra(
-                    [
-                        {},
-                        {"fullUrl": "x"},
-                        {"resource": "x"},
-                        {"resource": []},
-                        {"resource": None, "search": {"mode": "match"}},
-                    ]
-                ),
+            _with_extra(
+                [
+                    {},
+                    {"fullUrl": "x"},
+                    {"resource": "x"},
+                    {"resource": []},
+                    {"resource": None, "search": {"mode": "match"}},
+                ]
             ),
             min_quarantined=5,
         ),
-        Case(
+        on(
             "included resources and outcomes are not matches",
             "Patient",
-            _on(
-                "Patient",
-                _with_extra(
-                    [
-                        {
-                            "resource": {"resourceType": "OperationOutcome"},
-                            "search": {"mode": "outcome"},
-                        },
-                        {"resource": observation, "search": {"mode": "include"}},
-                    ]
-                ),
+            _with_extra(
+                [
+                    {
+                        "resource": {"resourceType": "OperationOutcome"},
+                        "search": {"mode": "outcome"},
+                    },
+                    {"resource": observation, "search": {"mode": "include"}},
+                ]
             ),
             min_quarantined=0,
         ),
-        Case(
+        on(
             "entry element is an object",
             "Patient",
-            _on(
-                "Patient",
-                lambda listed, p: fhir_json({**searchset(listed), "entry": {"resource": patient}}),
-            ),
+            lambda listed, p: fhir_json({**searchset(listed), "entry": {"resource": patient}}),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "entry element is a number",
             "AllergyIntolerance",
-            _on(
-                "AllergyIntolerance", lambda listed, p: fhir_json({**searchset(listed), "entry": 7})
-            ),
+            lambda listed, p: fhir_json({**searchset(listed), "entry": 7}),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "link element is text",
             "Patient",
-            _on(
-                "Patient", lambda listed, p: fhir_json({**searchset(listed), "link": "next please"})
-            ),
+            lambda listed, p: fhir_json({**searchset(listed), "link": "next please"}),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "next link without a URL",
             "Patient",
-            _on(
-                "Patient",
-                lambda listed, p: fhir_json({**searchset(listed), "link": [{"relation": "next"}]}),
-            ),
+            lambda listed, p: fhir_json({**searchset(listed), "link": [{"relation": "next"}]}),
             same_page_valid_kept=False,
         ),
-        Case(
+        on(
             "next link to another host",
             "Patient",
-            _on(
-                "Patient",
-                lambda listed, p: fhir_json(
-                    searchset(listed, "http://elsewhere.example/fhir/Patient?page=2")
-                ),
+            lambda listed, p: fhir_json(
+                searchset(listed, "http://elsewhere.example/fhir/Patient?page=2")
             ),
         ),
-        Case(
+        on(
             "next link to the same page",
             "Patient",
-            _on("Patient", lambda listed, p: fhir_json(searchset(listed, p))),
+            lambda listed, p: fhir_json(searchset(listed, p)),
         ),
-        Case("resource without id", "Patient", _on("Patient", with_bad("Patient", drop("id")))),
-        Case("resource without meta", "Patient", _on("Patient", with_bad("Patient", drop("meta")))),
-        Case(
-            "meta is text", "Patient", _on("Patient", with_bad("Patient", set_path(["meta"], "v1")))
-        ),
-        Case(
-            "versionId is a number",
-            "Observation",
-            _on("Observation", with_bad("Observation", set_path(["meta", "versionId"], 7))),
-        ),
-        Case(
-            "id is a number",
-            "Condition",
-            _on("Condition", with_bad("Condition", set_path(["id"], 12))),
-        ),
-        Case(
-            "id with a path in it",
-            "Patient",
-            _on("Patient", with_bad("Patient", set_path(["id"], "../../Patient/x"))),
-        ),
-        Case(
-            "id of 200 characters",
-            "Patient",
-            _on("Patient", with_bad("Patient", set_path(["id"], "a" * 200))),
-        ),
-        Case(
-            "birthDate not a date",
-            "Patient",
-            _on("Patient", with_bad("Patient", set_path(["birthDate"], "the 3rd of May"))),
-        ),
-        Case(
-            "name is text",
-            "Patient",
-            _on("Patient", with_bad("Patient", set_path(["name"], "Jane"))),
-        ),
-        Case(
-            "gender not a code",
-            "Patient",
-            _on("Patient", with_bad("Patient", set_path(["gender"], "banana"))),
-        ),
-        Case(
-            "telecom is an object",
-            "Patient",
-            _on("Patient", with_bad("Patient", set_path(["telecom"], {"value": 1}))),
-        ),
-        Case(
+        bad("resource without id", "Patient", drop("id")),
+        bad("resource without meta", "Patient", drop("meta")),
+        bad("meta is text", "Patient", set_path(["meta"], "v1")),
+        bad("versionId is a number", "Observation", set_path(["meta", "versionId"], 7)),
+        bad("id is a number", "Condition", set_path(["id"], 12)),
+        bad("id with a path in it", "Patient", set_path(["id"], "../../Patient/x")),
+        bad("id of 200 characters", "Patient", set_path(["id"], "a" * 200)),
+        bad("birthDate not a date", "Patient", set_path(["birthDate"], "the 3rd of May")),
+        bad("name is text", "Patient", set_path(["name"], "Jane")),
+        bad("gender not a code", "Patient", set_path(["gender"], "banana")),
+        bad("telecom is an object", "Patient", set_path(["telecom"], {"value": 1})),
+        bad(
             "Observation value is text",
             "Observation",
-            _on(
-                "Observation",
-                with_bad(
-                    "Observation",
-                    lambda r: r.update(valueQuantity={"value": "high", "unit": "/min"}),
-                ),
-            ),
+            lambda r: r.update(valueQuantity={"value": "high", "unit": "/min"}),
         ),
-        Case(
+        bad(
             "Observation value is Infinity",
             "Observation",
-            _on(
-                "Observation",
-                with_bad(
-                    "Observation",
-                    lambda r: r.update(
-                        valueQuantity={
-                            "value": float("inf"),
-                            "unit": "/min",
-                            "system": "http://unitsofmeasure.org",
-                            "code": "/min",
-                        }
-                    ),
-                ),
+            lambda r: r.update(
+                valueQuantity={
+                    "value": float("inf"),
+                    "unit": "/min",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "/min",
+                }
             ),
         ),
-        Case(
+        on(
             "Observation value has 400 digits",
             "Observation",
-            _on(
-                "Observation",
-                lambda listed, p: _raw(
-                    json.dumps(
-                        searchset(
-                            [
-                                *listed,
-                                _mutated(
-                                    observation,
-                                    lambda r: r.update(
-                                        valueQuantity={
-                                            "value": 0,
-                                            "unit": "/min",
-                                            "system": "http://unitsofmeasure.org",
-                                            "code": "/min",
-                                        }
-                                    ),
-                                ),
-                            ]
-                        )
-                    )
-                    .replace('"value": 0,', '"value": 1' + "0" * 400 + ",")
-                    .encode()
-                ),
-            ),
-        ),
-        Case(
-            "Observation about a Group",
-            "Observation",
-            _on(
-                "Observation",
-                with_bad("Observation", set_path(["subject"], {"reference": "Group/1"})),
-            ),
-        ),
-        Case(
-            "Condition without subject",
-            "Condition",
-            _on("Condition", with_bad("Condition", drop("subject"))),
-        ),
-        Case(
-            "MedicationRequest dosage is text",
-            "MedicationRequest",
-            _on(
-                "MedicationRequest",
-                with_bad("MedicationRequest", set_path(["dosageInstruction"], "twice a day")),
-            ),
-        ),
-        Case(
-            "Appointment participant is garbage",
-            "Appointment",
-            _on("Appointment", with_bad("Appointment", set_path(["participant"], [1, 2]))),
-        ),
-        Case(
-            "AllergyIntolerance without patient",
-            "AllergyIntolerance",
-            _on("AllergyIntolerance", with_bad("AllergyIntolerance", drop("patient"))),
-        ),
-        Case(
-            "Encounter period start garbage",
-            "Encounter",
-            _on("Encounter", with_bad("Encounter", set_path(["period"], {"start": "soon"}))),
-        ),
-        Case(
-            "DocumentReference content garbage",
-            "DocumentReference",
-            _on(
-                "DocumentReference",
-                with_bad(
-                    "DocumentReference",
-                    set_path(["content"], [{"attachment": {"data": "!!not base64!!"}}]),
-                ),
-            ),
-        ),
-        Case(
-            "lastUpdated far in the future",
-            "Patient",
-            _on(
-                "Patient",
-                with_bad("Patient", set_path(["meta", "lastUpdated"], "2999-01-01T00:00:00.000Z")),
-            ),
-            min_quarantined=0,
-        ),
-        Case(
-            "lastUpdated without zone or garbage",
-            "Condition",
-            _on(
-                "Condition",
-                lambda listed, p: fhir_json(
+            lambda listed, p: _raw(
+                json.dumps(
                     searchset(
                         [
                             *listed,
                             _mutated(
-                                first["Condition"][0],
-                                set_path(["meta", "lastUpdated"], "2026-01-01T00:00:00"),
-                            ),
-                            _mutated(
-                                first["Condition"][0],
-                                set_path(["meta", "lastUpdated"], "yesterday"),
+                                observation,
+                                lambda r: r.update(
+                                    valueQuantity={
+                                        "value": 0,
+                                        "unit": "/min",
+                                        "system": "http://unitsofmeasure.org",
+                                        "code": "/min",
+                                    }
+                                ),
                             ),
                         ]
                     )
-                ),
+                )
+                .replace('"value": 0,', '"value": 1' + "0" * 400 + ",")
+                .encode()
+            ),
+        ),
+        bad(
+            "Observation about a Group",
+            "Observation",
+            set_path(["subject"], {"reference": "Group/1"}),
+        ),
+        bad("Condition without subject", "Condition", drop("subject")),
+        bad(
+            "MedicationRequest dosage is text",
+            "MedicationRequest",
+            set_path(["dosageInstruction"], "twice a day"),
+        ),
+        bad("Appointment participant is garbage", "Appointment", set_path(["participant"], [1, 2])),
+        bad("AllergyIntolerance without patient", "AllergyIntolerance", drop("patient")),
+        bad("Encounter period start garbage", "Encounter", set_path(["period"], {"start": "soon"})),
+        bad(
+            "DocumentReference content garbage",
+            "DocumentReference",
+            set_path(["content"], [{"attachment": {"data": "!!not base64!!"}}]),
+        ),
+        bad(
+            "lastUpdated far in the future",
+            "Patient",
+            set_path(["meta", "lastUpdated"], "2999-01-01T00:00:00.000Z"),
+            min_quarantined=0,
+        ),
+        on(
+            "lastUpdated without zone or garbage",
+            "Condition",
+            lambda listed, p: fhir_json(
+                searchset(
+                    [
+                        *listed,
+                        _mutated(
+                            first["Condition"][0],
+                            set_path(["meta", "lastUpdated"], "2026-01-01T00:00:00"),
+                        ),
+                        _mutated(
+                            first["Condition"][0],
+                            set_path(["meta", "lastUpdated"], "yesterday"),
+                        ),
+                    ]
+                )
             ),
             min_quarantined=0,
         ),
-        Case(
+        on(
             "the same version twice in a page",
             "Patient",
-            _on("Patient", lambda listed, p: fhir_json(searchset([*listed, *listed]))),
+            lambda listed, p: fhir_json(searchset([*listed, *listed])),
             min_quarantined=0,
         ),
-        Case(
+        bad(
             "Observation for a patient never seen",
             "Observation",
-            _on(
-                "Observation",
-                with_bad(
-                    "Observation", set_path(["subject"], {"reference": f"Patient/{uuid.uuid4()}"})
-                ),
-            ),
+            set_path(["subject"], {"reference": f"Patient/{uuid.uuid4()}"}),
             min_quarantined=0,
         ),
-        Case(
-            "huge page (2,000 patients and a 5 MB resource)",
-            "Patient",
-            _on("Patient", huge),
-            min_quarantined=0,
-        ),
+        on("huge page (2,000 patients and a 5 MB resource)", "Patient", huge, min_quarantined=0),
     ]
     return all_cases
 
