@@ -24,6 +24,8 @@ from app.ui.main_window import MainView
 from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
 from tests.clock import SettableClock
+from tests.ui.demo import book_day, record_demo_clinic
+from tests.ui.helpers import TIMEOUT
 
 ADMIN, ADMIN_PASS = "admin", "admin passphrase"
 CLINICIAN, CLINICIAN_PASS = "amani", "clinician passphrase"
@@ -101,14 +103,21 @@ def controller(make_controller: ControllerFactory, backend: Backend) -> AppContr
     return make_controller(backend)
 
 
-@pytest.fixture
-def seeded(backend: Backend) -> Backend:
-    """A vault with an admin, a clinician and a staff member (created directly, no wizard)."""
+def create_seeded_vault(backend: Backend) -> str:
+    """Create a vault with an admin, a clinician and a staff member directly (no wizard); its
+    recovery secret."""
     created = backend.create_vault(ADMIN, ADMIN_PASS)
     users = backend.users(created.clinic)
     users.add_user(CLINICIAN, Role.CLINICIAN, CLINICIAN_PASS)
     users.add_user(STAFF, Role.STAFF, STAFF_PASS)
     created.clinic.close()
+    return created.recovery_secret
+
+
+@pytest.fixture
+def seeded(backend: Backend) -> Backend:
+    """A vault with an admin, a clinician and a staff member (created directly, no wizard)."""
+    create_seeded_vault(backend)
     return backend
 
 
@@ -130,3 +139,17 @@ def open_as(controller: AppController, qtbot: QtBot, user: str, passphrase: str)
     assert window is not None
     qtbot.waitUntil(lambda: controller.ops.idle, timeout=10_000)
     return window
+
+
+def open_demo_chart(
+    qtbot: QtBot, controller: AppController, backend: Backend
+) -> tuple[MainView, str]:
+    """The demo clinic (its day booked) open as the clinician on the full chart; its patient."""
+    clinic = backend.unlock(CLINICIAN, CLINICIAN_PASS)
+    patient_id = record_demo_clinic(clinic, CLINICIAN)
+    book_day(clinic, CLINICIAN, [patient_id])
+    clinic.close()
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    return window, patient_id

@@ -18,7 +18,6 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QTableWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.domain.roles import Role
 from app.ui.app_controller import AppController
 from app.ui.audit_view import AuditView
 from app.ui.backend import Backend
@@ -35,6 +34,7 @@ from tests.ui.conftest import (
     CLINICIAN_PASS,
     STAFF,
     STAFF_PASS,
+    create_seeded_vault,
     open_as,
     register_patient,
 )
@@ -44,12 +44,7 @@ from tests.ui.helpers import TIMEOUT
 @pytest.fixture
 def secret(backend: Backend) -> str:
     """A vault with an admin, a clinician and a staff member; its recovery secret."""
-    created = backend.create_vault(ADMIN, ADMIN_PASS)
-    users = backend.users(created.clinic)
-    users.add_user(CLINICIAN, Role.CLINICIAN, CLINICIAN_PASS)
-    users.add_user(STAFF, Role.STAFF, STAFF_PASS)
-    created.clinic.close()
-    return created.recovery_secret
+    return create_seeded_vault(backend)
 
 
 def type_into(qtbot: QtBot, edit: QLineEdit, text: str) -> None:

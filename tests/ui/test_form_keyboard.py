@@ -24,8 +24,7 @@ from app.ui.chart_text import describe
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.patient_forms import RegisterPatientDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog, MoveAppointmentDialog
-from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
-from tests.ui.demo import book_day, record_demo_clinic
+from tests.ui.conftest import CLINICIAN, open_demo_chart
 from tests.ui.helpers import TIMEOUT
 from tests.ui.keyboard_driving import (
     CTRL,
@@ -64,13 +63,7 @@ def app(
 ) -> Iterator[App]:
     """The demo clinic open as the clinician, on the full chart; commands are captured on
     their way to the services (and still recorded)."""
-    clinic = seeded.unlock(CLINICIAN, CLINICIAN_PASS)
-    patient_id = record_demo_clinic(clinic, CLINICIAN)
-    book_day(clinic, CLINICIAN, [patient_id])
-    clinic.close()
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    window.open_patient(patient_id)
-    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    window, patient_id = open_demo_chart(qtbot, controller, seeded)
     sent = Sent()
     session = window.session
     execute = session.execute

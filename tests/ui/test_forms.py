@@ -30,20 +30,8 @@ from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog
 from app.ui.main_window import MainView
 from tests.clock import SettableClock
-from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, open_as
-from tests.ui.demo import book_day, record_demo_clinic
+from tests.ui.conftest import open_demo_chart
 from tests.ui.helpers import TIMEOUT, cell, fill, submit_ok, submit_refused
-
-
-def _demo(qtbot: QtBot, controller: AppController, backend: Backend) -> tuple[MainView, str]:
-    clinic = backend.unlock(CLINICIAN, CLINICIAN_PASS)
-    patient_id = record_demo_clinic(clinic, CLINICIAN)
-    book_day(clinic, CLINICIAN, [patient_id])
-    clinic.close()
-    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
-    window.open_patient(patient_id)
-    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
-    return window, patient_id
 
 
 def _open(
@@ -61,7 +49,7 @@ def _open(
 def test_every_chart_form_opens_with_labelled_inputs(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    window, _ = _demo(qtbot, controller, seeded)
+    window, _ = open_demo_chart(qtbot, controller, seeded)
     submit_ok(qtbot, _open(qtbot, window, "encounter"))  # so "finish encounter" applies
     chart = window.chart
     qtbot.waitUntil(
@@ -95,7 +83,7 @@ def test_every_chart_form_opens_with_labelled_inputs(
 def test_less_common_chart_commands(
     qtbot: QtBot, controller: AppController, seeded: Backend, clock: SettableClock
 ) -> None:
-    window, patient_id = _demo(qtbot, controller, seeded)
+    window, patient_id = open_demo_chart(qtbot, controller, seeded)
     chart = window.chart
 
     def current() -> object:
