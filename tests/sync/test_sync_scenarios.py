@@ -199,11 +199,19 @@ def _prescribed(devices: dict[str, Device]) -> tuple[str, str]:
     return pid, rx
 
 
-def test_a_dose_change_on_a_stopped_prescription_needs_a_person(devices: dict[str, Device]) -> None:
+def _stopped_on_a_dose_changed_on_b(devices: dict[str, Device]) -> tuple[str, str]:
+    """The prescription on both devices, then stopped on a and its dose changed on b (neither
+    synced yet); the patient's and the prescription's ids."""
     a, b = devices["a"], devices["b"]
     pid, rx = _prescribed(devices)
     a.run(c.DiscontinueMedication(patient_id=pid, prescription_id=rx, reason="Rash"))
     b.run(c.ChangeDose(patient_id=pid, prescription_id=rx, dose=250, expected_dose=500))
+    return pid, rx
+
+
+def test_a_dose_change_on_a_stopped_prescription_needs_a_person(devices: dict[str, Device]) -> None:
+    a, b = devices["a"], devices["b"]
+    pid, _ = _stopped_on_a_dose_changed_on_b(devices)
     a.sync()
     report = b.sync()
     assert report.needs_attention == 1
@@ -215,9 +223,7 @@ def test_a_dose_change_on_a_stopped_prescription_needs_a_person(devices: dict[st
 
 def test_stopping_a_prescription_whose_dose_changed_merges(devices: dict[str, Device]) -> None:
     a, b = devices["a"], devices["b"]
-    pid, rx = _prescribed(devices)
-    a.run(c.DiscontinueMedication(patient_id=pid, prescription_id=rx, reason="Rash"))
-    b.run(c.ChangeDose(patient_id=pid, prescription_id=rx, dose=250, expected_dose=500))
+    pid, rx = _stopped_on_a_dose_changed_on_b(devices)
     b.sync()
     report = a.sync()
     assert (report.conflicts, report.rebased, report.needs_attention) == (1, 1, 0)
