@@ -26,6 +26,14 @@ NEW_PASSPHRASE_ENV = "FIELDCHART_NEW_PASSPHRASE"
 RECOVERY_ENV = "FIELDCHART_RECOVERY_SECRET"
 
 
+def read_new_passphrase(args: argparse.Namespace, user: str) -> str:
+    """A user's new passphrase: --new-passphrase-file, else $FIELDCHART_NEW_PASSPHRASE, else
+    a prompt asked twice."""
+    return read_passphrase(
+        args.new_passphrase_file, NEW_PASSPHRASE_ENV, f"New passphrase for {user}: ", confirm=True
+    )
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("init", help="create a vault and its first (admin) user")
     add_data_dir(p)
@@ -105,12 +113,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     with vault_from(args) as vault:
-        passphrase = read_passphrase(
-            args.new_passphrase_file,
-            NEW_PASSPHRASE_ENV,
-            f"New passphrase for {args.user}: ",
-            confirm=True,
-        )
+        passphrase = read_new_passphrase(args, args.user)
         vault.add_user(args.user, Role(args.role), passphrase)
     print(f"added user '{args.user}' with role {args.role}")
     return 0
@@ -148,12 +151,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 
 def cmd_user_enable(args: argparse.Namespace) -> int:
     with vault_from(args) as vault:
-        passphrase = read_passphrase(
-            args.new_passphrase_file,
-            NEW_PASSPHRASE_ENV,
-            f"New passphrase for {args.user}: ",
-            confirm=True,
-        )
+        passphrase = read_new_passphrase(args, args.user)
         vault.enable_user(args.user, passphrase)
     print(f"enabled user '{args.user}' with a new passphrase")
     return 0
@@ -163,9 +161,7 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     vault = open_vault(args)  # never unlocked: proving the old passphrase is enough
     user = acting_user(args, vault.first_admin)
     old = read_acting_passphrase(args, f"Current passphrase for {user}: ")
-    new = read_passphrase(
-        args.new_passphrase_file, NEW_PASSPHRASE_ENV, f"New passphrase for {user}: ", confirm=True
-    )
+    new = read_new_passphrase(args, user)
     vault.change_passphrase(user, old, new)
     print(f"changed the passphrase of '{user}'")
     return 0
@@ -176,12 +172,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     secret = read_passphrase(args.recovery_file, RECOVERY_ENV, "Recovery secret: ")
     vault.unlock_with_recovery(secret)
     with locking(vault):
-        new = read_passphrase(
-            args.new_passphrase_file,
-            NEW_PASSPHRASE_ENV,
-            f"New passphrase for {args.user}: ",
-            confirm=True,
-        )
+        new = read_new_passphrase(args, args.user)
         vault.reset_passphrase(args.user, new)
     print(f"set a new passphrase for '{args.user}'")
     return 0
