@@ -19,13 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("enroll", help="connect this device to a central FHIR R4 server (admin)")
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("--server", help="FHIR base URL, e.g. https://fhir.example.org/fhir/R4")
-    p.add_argument("--config", type=Path, help="clinic configuration file (JSON) from IT")
-    p.add_argument("--auth", choices=AUTH_MODES, default=None)
-    p.add_argument("--token-file", type=Path, help="bearer token (first line)")
-    p.add_argument("--client-id", help="SMART Backend Services client id")
-    p.add_argument("--token-url", help="SMART Backend Services token endpoint")
-    p.add_argument("--ca-bundle", type=Path, help="PEM file of CA certificates to trust")
+    add_server_options(p)
     p.add_argument("--interval", type=int, help="minutes between sync cycles")
     p.add_argument("--auto-lock", type=int, help="minutes of inactivity before the app locks")
     p.add_argument("--json", action="store_true")
@@ -42,6 +36,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_credentials(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_status)
+
+
+def add_server_options(p: argparse.ArgumentParser) -> None:
+    """The server and how to authenticate to it, read by ``_config`` (enroll, check-server)."""
+    p.add_argument("--server", help="FHIR base URL, e.g. https://fhir.example.org/fhir/R4")
+    p.add_argument("--config", type=Path, help="clinic configuration file (JSON) from IT")
+    p.add_argument("--auth", choices=AUTH_MODES, default=None)
+    p.add_argument("--token-file", type=Path, help="bearer token (first line)")
+    p.add_argument("--client-id", help="SMART Backend Services client id")
+    p.add_argument("--token-url", help="SMART Backend Services token endpoint")
+    p.add_argument("--ca-bundle", type=Path, help="PEM file of CA certificates to trust")
+    p.set_defaults(interval=None, auto_lock=None)  # enroll's own flags override these
 
 
 CONFIG_FORMAT = "fieldchart-clinic-config/1"  # optional "format" key of --config files
