@@ -1,6 +1,7 @@
-"""What each event does to a chart item: the one table the domain fold (`chart.evolve`) and
-the read models (`chart_items`, `schedule`) all read, so the chart a command decides on and
-the chart a clinician sees cannot drift apart.
+"""What each event does to a chart item: the one table the domain fold (`chart.evolve`), the
+read models (`chart_items`, `schedule`) and sync (`item_of`: which item, so which resource,
+an event touches) all read, so the chart a command decides on, the chart a clinician sees
+and what is pushed cannot drift apart.
 
 An event either creates an item (`CREATES`: kind, id field, clinical-time field, initial
 status; its whole payload is the item's data) or changes one (`CHANGES`: which item, the
@@ -137,10 +138,26 @@ def changed_by(event: ev.DomainEvent) -> ItemChanged | None:
         return None
     status = spec.status if spec.status_field is None else getattr(event, spec.status_field)
     return ItemChanged(
-        kind=spec.kind or str(getattr(event, spec.kind_field or "")),
+        kind=_kind(spec, event),
         item_id=getattr(event, spec.id_field),
         status=status,
         data={key: getattr(event, name) for key, name in spec.data.items()},
         clinical_time=None if spec.time_field is None else getattr(event, spec.time_field),
         entered_in_error=spec.marks_error,
     )
+
+
+def item_of(event: ev.DomainEvent) -> tuple[str, str] | None:
+    """(kind, item id) of the item `event` creates or changes, if any (sync: which resource
+    the event touches)."""
+    created = CREATES.get(type(event))
+    if created is not None:
+        return created.kind, str(getattr(event, created.id_field))
+    spec = CHANGES.get(type(event))
+    if spec is None:
+        return None
+    return _kind(spec, event), str(getattr(event, spec.id_field))
+
+
+def _kind(spec: Changes, event: ev.DomainEvent) -> str:
+    return spec.kind or str(getattr(event, spec.kind_field or ""))

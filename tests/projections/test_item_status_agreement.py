@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from app.domain import events as ev
 from app.domain.chart import fold
-from app.domain.item_status import CHANGES, CREATES
+from app.domain.item_status import CHANGES, CREATES, changed_by, created_by, item_of
 from app.projections import chart_items, schedule
 from tests.projections.records import History, amoxicillin_prescribed, penicillin_allergy, query
 
@@ -95,6 +95,22 @@ POOL = _changes("apt-1") + _changes("apt-2") + _errors()
 def test_the_pool_has_every_item_event() -> None:
     types = {type(e) for e in CREATED + POOL}
     assert types == set(CREATES) | set(CHANGES)
+
+
+def test_item_of_names_the_item_each_event_creates_or_changes() -> None:
+    """What sync reads (which item an event touches) agrees with what the fold does."""
+    for event in CREATED + POOL:
+        created, changed = created_by(event), changed_by(event)
+        expected = (created.kind, created.item_id) if created else None
+        if changed is not None:
+            expected = (changed.kind, changed.item_id)
+        assert item_of(event) == expected, event
+    assert item_of(CREATED[1]) == ("vitals", "vit-1")
+    assert item_of(ev.EnteredInError(item_id="apt-2", item_kind="appointment", reason="x")) == (
+        "appointment",
+        "apt-2",
+    )
+    assert item_of(ev.DemographicsUpdated(changes={"phone": "1"}, previous={})) is None
 
 
 def _both(history: list[ev.DomainEvent]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.domain import events as ev
 from app.domain.chart import Item, PatientChart
+from app.domain.item_status import item_of
 from app.domain.reference import Catalog
 from sync.fhir.mapping.common import ResourceKey, without_stale_narrative
 from sync.fhir.mapping.diff import diff_owned_elements
@@ -37,37 +38,6 @@ PULL_TYPES = (
     "Appointment",
 )
 _PATIENT_EVENTS = (ev.PatientRegistered, ev.DemographicsUpdated)
-# event type -> (item kind, field naming the item)
-_ITEM_EVENTS: Mapping[type[ev.DomainEvent], tuple[str | None, str]] = {
-    ev.EncounterStarted: ("encounter", "encounter_id"),
-    ev.EncounterFinished: ("encounter", "encounter_id"),
-    ev.VitalsRecorded: ("vitals", "vitals_id"),
-    ev.DiagnosisRecorded: ("diagnosis", "diagnosis_id"),
-    ev.DiagnosisResolved: ("diagnosis", "diagnosis_id"),
-    ev.AllergyRecorded: ("allergy", "allergy_id"),
-    ev.AllergyStatusChanged: ("allergy", "allergy_id"),
-    ev.MedicationPrescribed: ("medication", "prescription_id"),
-    ev.MedicationDiscontinued: ("medication", "prescription_id"),
-    ev.MedicationDoseChanged: ("medication", "prescription_id"),
-    ev.NoteAdded: ("note", "note_id"),
-    ev.AppointmentScheduled: ("appointment", "appointment_id"),
-    ev.AppointmentRescheduled: ("appointment", "appointment_id"),
-    ev.AppointmentCancelled: ("appointment", "appointment_id"),
-    ev.AppointmentAttended: ("appointment", "appointment_id"),
-    ev.AppointmentMissed: ("appointment", "appointment_id"),
-    ev.EnteredInError: (None, "item_id"),  # the kind is in the event (item_kind)
-}
-
-
-def _item_of(event: ev.DomainEvent) -> tuple[str, str] | None:
-    """(kind, item id) an event changes, if it changes an item."""
-    found = _ITEM_EVENTS.get(type(event))
-    if found is None:
-        return None
-    kind, field = found
-    if kind is None and isinstance(event, ev.EnteredInError):
-        kind = event.item_kind
-    return str(kind), str(getattr(event, field))
 
 
 def writes_for_events(
@@ -83,7 +53,7 @@ def writes_for_events(
                 chart.patient_id, chart.demographics, chart.identifiers, base
             )
             continue
-        target = _item_of(event)
+        target = item_of(event)
         item = chart.items.get(target[1]) if target else None
         if item is None:
             continue
@@ -107,7 +77,7 @@ def resource_keys_for_events(events: Iterable[ev.DomainEvent]) -> set[ResourceKe
         if isinstance(event, ev.PatientRegistered):
             keys.add(ResourceKey("Patient", event.patient_id))
             continue
-        target = _item_of(event)
+        target = item_of(event)
         if target is None:
             continue
         kind, item_id = target
