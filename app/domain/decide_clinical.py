@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from app.domain import commands as c
 from app.domain import values as v
 from app.domain.allergens import resolve_allergen
@@ -23,19 +25,20 @@ from app.domain.events import (
     NoteAdded,
     VitalsRecorded,
 )
-from app.domain.reference import fold
+from app.domain.reference import VITAL_TEXT, fold
 from app.domain.vitals_rules import check_blood_pressure
 
-# Used when the bundled list lacks a vital (keeps the domain usable with an empty catalog).
-VITAL_RANGES: dict[str, tuple[str, float, float, str]] = {
-    "systolic": ("Systolic pressure", 40, 300, "mmHg"),
-    "diastolic": ("Diastolic pressure", 20, 200, "mmHg"),
-    "heart_rate": ("Heart rate", 20, 300, "/min"),
-    "respiratory_rate": ("Respiratory rate", 4, 80, "/min"),
-    "temperature": ("Temperature", 25, 45, "°C"),
-    "spo2": ("SpO2", 50, 100, "%"),
-    "weight": ("Weight", 0.2, 500, "kg"),
-    "height": ("Height", 20, 272, "cm"),
+# Plausible (low, high) of each vital sign, used when the bundled list lacks a vital (keeps
+# the domain usable with an empty catalog); its label and unit are VITAL_TEXT's.
+VITAL_RANGES: Mapping[str, tuple[float, float]] = {
+    "systolic": (40, 300),
+    "diastolic": (20, 200),
+    "heart_rate": (20, 300),
+    "respiratory_rate": (4, 80),
+    "temperature": (25, 45),
+    "spo2": (50, 100),
+    "weight": (0.2, 500),
+    "height": (20, 272),
 }
 ALLERGY_CATEGORIES = ("food", "medication", "environment", "biologic")
 SEVERITIES = ("mild", "moderate", "severe")
@@ -120,11 +123,10 @@ def record_vitals(
         raw = getattr(cmd, key)
         if raw is None:
             continue
-        label, low, high, unit = VITAL_RANGES[key]
         known = ctx.catalog.vitals.get(key)
-        if known is not None:
-            low, high = known.minimum, known.maximum
-        measurements[key] = v.number(raw, key, label, low, high, unit)
+        low, high = VITAL_RANGES[key] if known is None else (known.minimum, known.maximum)
+        text = VITAL_TEXT[key]
+        measurements[key] = v.number(raw, key, text.label, low, high, text.unit)
     if not measurements:
         raise ValidationError("Enter at least one measurement", "systolic")
     if ("systolic" in measurements) != ("diastolic" in measurements):

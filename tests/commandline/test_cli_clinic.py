@@ -199,7 +199,7 @@ def test_exec_prints_one_result_per_line_and_exits_1_if_any_was_refused(session:
     assert diagnosis["ok"] and diagnosis["events"] == ["DiagnosisRecorded"]
     assert implausible == {
         "ok": False,
-        "error": "Systolic pressure of 400 mmHg is outside the plausible range 40–300 mmHg",
+        "error": "Systolic BP of 400 mmHg is outside the plausible range 40–300 mmHg",
         "field": "systolic",
         "kind": "ValidationError",
     }

@@ -8,19 +8,20 @@ from datetime import timedelta
 import pytest
 
 from app.domain import commands as c
+from app.domain.decide_clinical import VITAL_RANGES
 from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import VitalsRecorded
-from app.domain.reference import Catalog, VitalSign
+from app.domain.reference import VITAL_TEXT, Catalog, VitalSign
 from tests.clinic_fixtures import NOW
 from tests.domain.builders import PID, accept, chart_after, context, refuse
 
 # (field, label, low, high, unit): the plausibility ranges of the issue.
 RANGES = [
-    ("systolic", "Systolic pressure", 40, 300, "mmHg"),
+    ("systolic", "Systolic BP", 40, 300, "mmHg"),
     ("heart_rate", "Heart rate", 20, 300, "/min"),
     ("respiratory_rate", "Respiratory rate", 4, 80, "/min"),
     ("temperature", "Temperature", 25, 45, "°C"),
-    ("spo2", "SpO2", 50, 100, "%"),
+    ("spo2", "SpO₂", 50, 100, "%"),
     ("weight", "Weight", 0.2, 500, "kg"),
     ("height", "Height", 20, 272, "cm"),
 ]
@@ -65,7 +66,7 @@ def test_diastolic_has_its_own_range() -> None:
     assert recorded(vitals(systolic=210, diastolic=200)).measurements["diastolic"] == 200
     err = refuse(vitals(systolic=120, diastolic=19), error=ValidationError)
     assert (err.message, err.field) == (
-        "Diastolic pressure of 19 mmHg is outside the plausible range 20–200 mmHg",
+        "Diastolic BP of 19 mmHg is outside the plausible range 20–200 mmHg",
         "diastolic",
     )
 
@@ -182,3 +183,15 @@ def test_ranges_come_from_the_catalog_when_it_has_them() -> None:
     ctx = context(catalog=narrow)
     err = refuse(vitals(heart_rate=25), ctx=ctx, error=ValidationError)
     assert err.message == "Heart rate of 25 /min is outside the plausible range 30–250 /min"
+
+
+def test_an_empty_catalog_refuses_with_the_built_in_range_and_the_vital_s_own_wording() -> None:
+    ctx = context(catalog=Catalog())
+    err = refuse(vitals(spo2=49), ctx=ctx, error=ValidationError)
+    assert (err.message, err.field) == (
+        "SpO₂ of 49 % is outside the plausible range 50–100 %",
+        "spo2",
+    )
+    # every field of the form has a built-in range and a label and unit to write it with
+    assert set(c.VITAL_FIELDS) == set(VITAL_RANGES)
+    assert set(VITAL_RANGES) <= set(VITAL_TEXT)

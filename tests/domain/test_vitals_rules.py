@@ -126,7 +126,7 @@ def test_real_readings_at_the_edges_are_recorded(systolic: float, diastolic: flo
 
 def test_a_value_outside_its_own_range_is_named_first() -> None:
     err = refused(120, 19)
-    assert err.message.startswith("Diastolic pressure of 19 mmHg is outside")
+    assert err.message.startswith("Diastolic BP of 19 mmHg is outside")
     err = refused(120, 120)
     assert err.message == "Diastolic pressure must be below systolic pressure"
 

@@ -36,7 +36,7 @@ def test_the_bundled_lists_load() -> None:
 def test_vital_sign_ranges_in_the_file_match_the_documented_ranges() -> None:
     vitals = bundled_catalog().vitals
     assert set(vitals) == set(VITAL_RANGES)
-    for key, (_label, low, high, _unit) in VITAL_RANGES.items():
+    for key, (low, high) in VITAL_RANGES.items():
         assert (vitals[key].minimum, vitals[key].maximum) == (low, high), key
         assert vitals[key].loinc, key
 

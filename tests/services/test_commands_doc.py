@@ -88,7 +88,7 @@ def test_every_example_line_is_accepted_in_order(clinic: Clinic, clock: FakeCloc
 
 def test_the_documented_refusal_is_what_exec_prints() -> None:
     text = DOC_PATH.read_text(encoding="utf-8")
-    assert "Systolic pressure of 400 mmHg is outside the plausible range 40–300 mmHg" in text
+    assert "Systolic BP of 400 mmHg is outside the plausible range 40–300 mmHg" in text
     assert "A user with the staff role may not record vitals; this needs a clinician" in text
 
 

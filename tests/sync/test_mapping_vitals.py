@@ -81,7 +81,7 @@ def read_back(resources: dict[str, dict[str, Any]]) -> list[Item]:
 
 
 def reading(key: str) -> st.SearchStrategy[float]:
-    _, low, high, _ = VITAL_RANGES[key]
+    low, high = VITAL_RANGES[key]
     exact = st.floats(low, high, allow_nan=False, allow_infinity=False)
     one_decimal = exact.map(lambda x: round(x, 1)).filter(lambda x: low <= x <= high)
     return st.one_of(st.integers(int(low) + 1, int(high)).map(float), one_decimal, exact)
