@@ -13,4 +13,4 @@ from tests.clock import pin_cli_clock
 
 pin_cli_clock()
 
-pytest_plugins = ["tests.peer.plugin"]
+pytest_plugins = ["tests.peer.plugin", "tests.realfhir.plugin"]

@@ -1,10 +1,11 @@
 """Clinic devices for sync tests: each its own vault, clinic services and sync engine, all
-talking to the real FHIR peer."""
+talking to one FHIR server (the in-memory peer or a real one, tests/realfhir), and what the
+server holds of a test's own patients."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -21,7 +22,8 @@ from app.store.crypto import FAST_FOR_TESTS
 from app.store.vault import Vault
 from sync.clinic_sync import engine_for
 from sync.engine import CycleReport, SyncEngine
-from sync.fhir.client import FhirClient
+from sync.fhir.client import FhirClient, VersionedResource
+from sync.fhir.errors import FhirError
 
 DOC = Actor("doc", Role.CLINICIAN)
 STAFF = Actor("desk", Role.STAFF)
@@ -60,6 +62,7 @@ class Device:
     transport: FaultyTransport
     engine: SyncEngine
     clock: Callable[[], datetime]
+    auth: httpx.Auth | None = None
     reports: list[CycleReport] = field(default_factory=list)
 
     def run(self, command: c.Command, actor: Actor = DOC) -> Changes:
@@ -82,7 +85,7 @@ class Device:
         vault.unlock("admin", PASSPHRASE)
         self.clinic = open_clinic(vault, clock=self.clock)
         self.transport = FaultyTransport()
-        self.client = FhirClient(self.client.base_url, transport=self.transport)
+        self.client = FhirClient(self.client.base_url, self.auth, transport=self.transport)
         self.engine = engine_for(self.clinic, self.client)
 
 
@@ -107,13 +110,29 @@ def server_time(base_url: str) -> datetime:
     return parsedate_to_datetime(response.headers["Date"])
 
 
-def make_device(tmp: Path, name: str, base_url: str) -> Device:
+def make_device(
+    tmp: Path,
+    name: str,
+    base_url: str,
+    auth: httpx.Auth | None = None,
+    *,
+    up_to_date: bool = False,
+) -> Device:
+    """A new device on the server at `base_url`. `up_to_date`: as if it had already pulled
+    everything the server held a few seconds ago, so on a shared server that keeps every
+    earlier test's data it pulls only what changed since (a new device pulls everything)."""
     vault, _ = Vault.create(tmp / name, "admin", PASSPHRASE, kdf=FAST_FOR_TESTS)
-    clock = TickingClock(server_time(base_url) - timedelta(hours=1))
+    now = server_time(base_url)
+    clock = TickingClock(now - timedelta(hours=1))
     clinic = open_clinic(vault, clock=clock)
     transport = FaultyTransport()
-    client = FhirClient(base_url, transport=transport)
-    return Device(name, clinic, client, transport, engine_for(clinic, client), clock)
+    client = FhirClient(base_url, auth, transport=transport)
+    engine = engine_for(clinic, client)
+    if up_to_date:
+        mark = (now - timedelta(seconds=5)).isoformat(timespec="milliseconds")
+        for resource_type in engine._mapper.pull_types():
+            clinic.sync_gateway.set_watermark(resource_type, mark)
+    return Device(name, clinic, client, transport, engine, clock, auth)
 
 
 def clinical_view(view: ChartView) -> dict[str, Any]:
@@ -153,5 +172,50 @@ def clinical_view(view: ChartView) -> dict[str, Any]:
     }
 
 
-def server_count(client: FhirClient, resource_type: str) -> int:
-    return sum(1 for _ in client.iter_search(resource_type, {"_count": "1000"}))
+#: The business identifier every resource FieldChart creates carries: our id for it.
+OUR_ID_SYSTEM = "urn:fieldchart:fhir:id"
+
+
+def server_copies(client: FhirClient, resource_type: str, local_id: str) -> list[dict[str, Any]]:
+    """Every copy of one of our resources on the server: found by our identifier (a server that
+    assigns ids), else at our own id (a server that let us create it with PUT)."""
+    found = list(client.iter_search(resource_type, {"identifier": f"{OUR_ID_SYSTEM}|{local_id}"}))
+    if found:
+        return found
+    try:
+        at_our_id = client.read(resource_type, local_id)
+    except FhirError:  # e.g. a server that only takes ids it assigned: 400 "Invalid id"
+        return []
+    return [] if at_our_id is None else [at_our_id.resource]
+
+
+def server_resource(
+    client: FhirClient, resource_type: str, local_id: str
+) -> VersionedResource | None:
+    """The server's copy of one of our resources (there must be at most one)."""
+    copies = server_copies(client, resource_type, local_id)
+    assert len(copies) <= 1, f"{resource_type} {local_id} is on the server {len(copies)} times"
+    if not copies:
+        return None
+    return VersionedResource(copies[0], copies[0].get("meta", {}).get("versionId"))
+
+
+def our_resources(
+    client: FhirClient, resource_type: str, patients: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The server's resources of a type that belong to these patients (our ids): the only
+    ones a test may count on a server other tests (and other runs) write to as well."""
+    found: list[dict[str, Any]] = []
+    for local_id in patients:
+        for patient in server_copies(client, "Patient", local_id):
+            if resource_type == "Patient":
+                found.append(patient)
+                continue
+            params = {"patient": f"Patient/{patient['id']}", "_count": "1000"}
+            found.extend(client.iter_search(resource_type, params))
+    return found
+
+
+def server_count(client: FhirClient, resource_type: str, patients: Iterable[str]) -> int:
+    """How many resources of a type the server holds for these patients (our ids)."""
+    return len(our_resources(client, resource_type, patients))
