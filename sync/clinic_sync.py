@@ -22,7 +22,7 @@ from app.domain.events import patient_of_command_stream
 from app.domain.rebase import ConflictDetail
 from app.domain.roles import Actor
 from app.services.clinic import Clinic
-from app.services.settings import DeviceSettings
+from app.services.settings import OAUTH_MODES, DeviceSettings
 from app.services.sync_status import (
     AttentionItem,
     OutboxStatus,
@@ -32,7 +32,7 @@ from app.services.sync_status import (
     VaultLockedError,
 )
 from sync.engine import SyncEngine
-from sync.fhir.auth import BearerAuth, NoAuth, SmartBackendAuth
+from sync.fhir.auth import BearerAuth, ClientCredentialsAuth, NoAuth, SmartBackendAuth
 from sync.fhir.client import FhirClient
 from sync.fhir_mapper import FhirResourceMapper
 from sync.worker import SyncWorker, wall_clock
@@ -46,20 +46,35 @@ class SyncNotConfiguredError(Exception):
 
 
 def auth_for(settings: DeviceSettings) -> httpx.Auth:
-    if settings.auth_mode == "bearer" and settings.bearer_token:
+    """The httpx.Auth of the device's authentication mode (SyncNotConfiguredError when a
+    setting the mode needs is missing: settings saved through validate() always have them)."""
+    mode = settings.auth_mode
+    if mode == "bearer" and settings.bearer_token:
         return BearerAuth(
             settings.bearer_token, allow_insecure_http=_loopback(settings.server_url or "")
         )
-    if settings.auth_mode == "smart-backend":
-        if not (
-            settings.smart_token_url and settings.smart_client_id and settings.smart_private_key_pem
-        ):
-            raise SyncNotConfiguredError(
-                "SMART Backend Services needs a token URL, a client id and the device key; "
-                "enrol the device again"
+    if mode in OAUTH_MODES:
+        smart = mode == "smart-backend"
+        credential = settings.smart_private_key_pem if smart else settings.client_secret
+        if not (settings.token_url and settings.client_id and credential):
+            needs = (
+                "SMART Backend Services needs a token URL, a client id and the device key"
+                if smart
+                else "client credentials need a token URL, a client id and a client secret"
             )
-        return SmartBackendAuth(
-            settings.smart_token_url, settings.smart_client_id, settings.smart_private_key_pem
+            raise SyncNotConfiguredError(f"{needs}; enrol the device again")
+        insecure = _loopback(settings.token_url)
+        if smart:
+            return SmartBackendAuth(
+                settings.token_url, settings.client_id, credential, allow_insecure_http=insecure
+            )
+        post = mode == "client-secret-post"
+        return ClientCredentialsAuth(
+            settings.token_url,
+            settings.client_id,
+            credential,
+            "client_secret_post" if post else "client_secret_basic",
+            allow_insecure_http=insecure,
         )
     return NoAuth()
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError, UsageError
-from app.services.settings import AUTH_MODES
+from app.services.settings import AUTH_MODES, CLIENT_SECRET_MODES, LEGACY_NAMES, current_names
 
 QUARANTINE_SHOWN = 50
 
@@ -44,13 +46,19 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="clinic configuration file (JSON) from IT")
     p.add_argument("--auth", choices=AUTH_MODES, default=None)
     p.add_argument("--token-file", type=Path, help="bearer token (first line)")
-    p.add_argument("--client-id", help="SMART Backend Services client id")
-    p.add_argument("--token-url", help="SMART Backend Services token endpoint")
+    p.add_argument("--client-id", help="OAuth client id (client-secret-* and smart-backend)")
+    p.add_argument("--token-url", help="OAuth2 token endpoint (client-secret-* and smart-backend)")
+    p.add_argument(
+        "--client-secret-file",
+        type=Path,
+        help=f"client secret (first line; else ${CLIENT_SECRET_ENV}, else a prompt)",
+    )
     p.add_argument("--ca-bundle", type=Path, help="PEM file of CA certificates to trust")
     p.set_defaults(interval=None, auto_lock=None)  # enroll's own flags override these
 
 
 CONFIG_FORMAT = "fieldchart-clinic-config/1"  # optional "format" key of --config files
+CLIENT_SECRET_ENV = "FIELDCHART_CLIENT_SECRET"  # for automation; never a command-line flag
 
 
 def _print(data: Any) -> None:
@@ -70,8 +78,9 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         allowed = {
             "server_url",
             "auth_mode",
-            "smart_client_id",
-            "smart_token_url",
+            "client_id",
+            "token_url",
+            *LEGACY_NAMES,  # smart_client_id, smart_token_url: files written before 1.x
             "sync_interval_minutes",
             "auto_lock_minutes",
             "ca_bundle_pem",
@@ -89,24 +98,36 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int if minutes else str):
                 kind = "a whole number of minutes" if minutes else "a string"
                 raise UsageError(f"{args.config}: {key} must be {kind}")
-        values.update(loaded)
+        values.update(current_names(loaded))
     flags = {
         "server_url": args.server,
         "auth_mode": args.auth,
-        "smart_client_id": args.client_id,
-        "smart_token_url": args.token_url,
+        "client_id": args.client_id,
+        "token_url": args.token_url,
         "sync_interval_minutes": args.interval,
         "auto_lock_minutes": args.auto_lock,
     }
     values.update({k: v for k, v in flags.items() if v is not None})
-    for flag, key in (("token_file", "bearer_token"), ("ca_bundle", "ca_bundle_pem")):
-        path = getattr(args, flag)
+    files = (
+        ("token_file", "bearer_token"),
+        ("client_secret_file", "client_secret"),
+        ("ca_bundle", "ca_bundle_pem"),
+    )
+    for flag, key in files:
+        path = getattr(args, flag, None)
         if path is not None:
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-            values[key] = text.strip().splitlines()[0] if key == "bearer_token" else text
+            if key == "ca_bundle_pem":
+                values[key] = text
+            elif not text.strip():
+                raise UsageError(f"{path} is empty")
+            else:
+                values[key] = text.strip().splitlines()[0].strip()
+    if "client_secret" not in values and os.environ.get(CLIENT_SECRET_ENV):
+        values["client_secret"] = os.environ[CLIENT_SECRET_ENV].strip()
     if not values.get("server_url"):
         raise UsageError("give --server URL or a --config file with server_url")
     return values
@@ -115,7 +136,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_enroll(args: argparse.Namespace) -> int:
     from sync.clinic_sync import client_for
     from sync.fhir.auth import generate_device_keypair
-    from sync.fhir.errors import FhirError
+    from sync.fhir.errors import AuthError, FhirError
 
     values = _config(args)
     with clinic_from(args) as clinic:
@@ -125,6 +146,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         if values.get("auth_mode") == "smart-backend" and not current.smart_private_key_pem:
             private_pem, public_jwk = generate_device_keypair()
             values["smart_private_key_pem"] = private_pem.decode("ascii")
+        mode = values.get("auth_mode", current.auth_mode)
+        if mode in CLIENT_SECRET_MODES and not values.get("client_secret", current.client_secret):
+            values["client_secret"] = _prompt_client_secret()
         from dataclasses import replace
 
         from app.services.settings import validate
@@ -133,6 +157,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         try:
             with client_for(candidate) as client:
                 info = client.capabilities()
+        except AuthError as exc:
+            raise CliError(f"the server refused this device's credentials: {exc}") from None
         except FhirError as exc:
             raise CliError(f"could not reach the server: {exc}") from None
         warnings = info.warnings()
@@ -154,6 +180,16 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             print("register this device's public key with the server:")
             print(json.dumps(public_jwk))
     return 0
+
+
+def _prompt_client_secret() -> str:
+    """The client secret typed without echo (only in a terminal)."""
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"the client secret is missing: use --client-secret-file FILE or set "
+            f"{CLIENT_SECRET_ENV} (never a command-line argument)"
+        )
+    return getpass.getpass("Client secret: ").strip()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -217,6 +253,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"pending {status['pending']}, needs attention {status['needs_attention']}, "
             f"last success {status['last_success_at'] or 'never'}"
         )
+        if status["last_error"]:
+            print(f"last error: {status['last_error']}")
         if status["quarantined"]:
             print(f"quarantined server items: {status['quarantined']} (see --json)")
     return 0

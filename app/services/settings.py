@@ -1,7 +1,12 @@
 """Device settings: sync server, authentication, sync interval, auto-lock.
 
-Stored inside the encrypted vault because they include secrets (bearer token, device key).
-Only admins may change them; everyone may read the non-secret parts.
+Stored inside the encrypted vault because they include secrets (bearer token, client secret,
+device key). Only admins may change them; everyone may read the non-secret parts.
+
+Settings are stored one key per field, so a vault written before a field existed loads with
+that field's default. ``client_id`` and ``token_url`` were called ``smart_client_id`` and
+``smart_token_url`` when SMART Backend Services was the only OAuth mode: the old names are still
+read (from old vaults, clinic configuration files and callers) and dropped on the next save.
 """
 
 from __future__ import annotations
@@ -14,7 +19,22 @@ from app.domain.roles import Actor, Role
 from app.store import settings_store
 from app.store.vault import Vault
 
-AUTH_MODES = ("none", "bearer", "smart-backend")
+AUTH_MODES = ("none", "bearer", "client-secret-basic", "client-secret-post", "smart-backend")
+#: The OAuth2 client-credentials modes that authenticate with a client secret.
+CLIENT_SECRET_MODES = ("client-secret-basic", "client-secret-post")
+#: Modes that get tokens from a token URL as a client id.
+OAUTH_MODES = (*CLIENT_SECRET_MODES, "smart-backend")
+#: Old field name -> current one (still accepted everywhere a field name is).
+LEGACY_NAMES = {"smart_client_id": "client_id", "smart_token_url": "token_url"}
+SECRETS = ("bearer_token", "client_secret", "smart_private_key_pem")
+#: The settings a person enters for each mode (the SMART device key is generated, not typed).
+FIELDS_OF_MODE: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "bearer": ("bearer_token",),
+    "client-secret-basic": ("token_url", "client_id", "client_secret"),
+    "client-secret-post": ("token_url", "client_id", "client_secret"),
+    "smart-backend": ("token_url", "client_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -22,8 +42,9 @@ class DeviceSettings:
     server_url: str | None = None
     auth_mode: str = "none"
     bearer_token: str | None = None  # secret
-    smart_client_id: str | None = None
-    smart_token_url: str | None = None
+    client_id: str | None = None  # OAuth client id (client secret and SMART modes)
+    token_url: str | None = None  # OAuth2 token endpoint (client secret and SMART modes)
+    client_secret: str | None = None  # secret; issued by IT for client-secret-* modes
     smart_private_key_pem: str | None = None  # secret; generated on the device at enrolment
     ca_bundle_pem: str | None = None
     sync_interval_minutes: int = 5
@@ -36,9 +57,16 @@ class DeviceSettings:
     def public(self) -> dict[str, Any]:
         """Everything but the secrets (safe for diagnostics and the settings screen)."""
         data = asdict(self)
-        for secret in ("bearer_token", "smart_private_key_pem"):
+        for secret in SECRETS:
             data[secret] = "set" if data[secret] else None
         return data
+
+
+def current_names(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with old field names (``smart_client_id`` ...) under their current names;
+    a current name given too wins."""
+    renamed = {LEGACY_NAMES.get(k, k): v for k, v in values.items() if k in LEGACY_NAMES}
+    return {**renamed, **{k: v for k, v in values.items() if k not in LEGACY_NAMES}}
 
 
 def validate(s: DeviceSettings) -> DeviceSettings:
@@ -48,6 +76,23 @@ def validate(s: DeviceSettings) -> DeviceSettings:
         raise ValidationError(f"Authentication must be one of {', '.join(AUTH_MODES)}", "auth_mode")
     if s.auth_mode == "bearer" and not s.bearer_token:
         raise ValidationError("Enter the bearer token", "bearer_token")
+    if s.auth_mode in OAUTH_MODES:
+        if not s.token_url:
+            raise ValidationError(
+                "Enter the token URL (the server's OAuth2 token endpoint)", "token_url"
+            )
+        if not s.token_url.startswith(("https://", "http://")):
+            raise ValidationError("The token URL must start with https://", "token_url")
+        if not s.client_id:
+            raise ValidationError("Enter the client id IT registered for this device", "client_id")
+    if s.auth_mode in CLIENT_SECRET_MODES and not s.client_secret:
+        raise ValidationError("Enter the client secret", "client_secret")
+    if s.auth_mode == "smart-backend" and not s.smart_private_key_pem:
+        raise ValidationError(
+            "This device has no SMART key yet: enrol it with fieldchart enroll --auth "
+            "smart-backend, which creates the key and prints the public key to register",
+            "smart_private_key_pem",
+        )
     if not 1 <= s.sync_interval_minutes <= 24 * 60:
         raise ValidationError("Sync interval must be 1–1440 minutes", "sync_interval_minutes")
     if not 1 <= s.auto_lock_minutes <= 240:
@@ -60,7 +105,7 @@ class SettingsService:
         self._vault = vault
 
     def get(self) -> DeviceSettings:
-        stored = settings_store.load(self._vault.engine)
+        stored = current_names(settings_store.load(self._vault.engine))
         known = {f.name for f in fields(DeviceSettings)}
         return DeviceSettings(**{k: v for k, v in stored.items() if k in known})
 
@@ -68,8 +113,11 @@ class SettingsService:
         if actor.role is not Role.ADMIN:
             raise RoleError("Only an admin may change device settings")
         old = self.get()
-        new = validate(replace(old, **changes))
-        settings_store.save(self._vault.engine, asdict(new))
+        new = validate(replace(old, **current_names(changes)))
+        # Old names go: what they held is under the current names now.
+        settings_store.save(
+            self._vault.engine, {**asdict(new), **dict.fromkeys(LEGACY_NAMES, None)}
+        )
         # The audit names the settings that changed, never their values (some are secrets).
         changed = [
             f.name for f in fields(DeviceSettings) if getattr(old, f.name) != getattr(new, f.name)

@@ -28,10 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import DomainError
+from app.services.settings import FIELDS_OF_MODE, SECRETS
 from app.ui.backend import Backend, CreatedVault
 from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.operation import OperationRunner
-from app.ui.settings_view import AUTH
+from app.ui.settings_view import AUTH, AUTH_FIELD_LABELS, SMART_KEY_HINT
 from app.ui.style import icon
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary
 
@@ -213,25 +214,46 @@ class ServerPage(QWizardPage):
         for value, text in AUTH:
             self.auth.addItem(text, value)
         self.auth.setAccessibleName("Authentication")
-        self.token = QLineEdit(self)
-        self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token.setAccessibleName("Bearer token")
         form.addRow("Server address:", self.server)
         form.addRow("Authentication:", self.auth)
-        form.addRow("Bearer token:", self.token)
+        # One line per setting a mode needs; only the chosen mode's are shown.
+        self.inputs: dict[str, QLineEdit] = {}
+        for name, label in AUTH_FIELD_LABELS.items():
+            line = QLineEdit(self)
+            line.setAccessibleName(label)
+            if name in SECRETS:
+                line.setEchoMode(QLineEdit.EchoMode.Password)
+            form.addRow(f"{label}:", line)
+            self.inputs[name] = line
+        self.token = self.inputs["bearer_token"]
+        self.token_url, self.client_id = self.inputs["token_url"], self.inputs["client_id"]
+        self.client_secret = self.inputs["client_secret"]
+        self.token_url.setPlaceholderText("https://auth.example.org/oauth2/token")
+        self.smart_hint = hint_label(SMART_KEY_HINT, self)
+        form.addRow(self.smart_hint)
         self.error = ErrorLabelWidget(self, "formError")
         form.addRow(self.error)
+        self.form = form
+        self.auth.currentIndexChanged.connect(lambda _i: self._auth_fields())
+        self._auth_fields()
+
+    def _auth_fields(self) -> None:
+        """Show exactly the settings the chosen authentication needs."""
+        mode = self.auth.currentData()
+        needed = FIELDS_OF_MODE.get(mode, ())
+        for name, line in self.inputs.items():
+            self.form.setRowVisible(line, name in needed)
+        self.form.setRowVisible(self.smart_hint, mode == "smart-backend")
 
     def validatePage(self) -> bool:
         created = self.dialog.created
         url = self.server.text().strip()
         if self.saved or not url or created is None:
             return True
-        changes = {
-            "server_url": url,
-            "auth_mode": self.auth.currentData(),
-            "bearer_token": self.token.text() or None,
-        }
+        mode = self.auth.currentData()
+        changes = {"server_url": url, "auth_mode": mode}
+        for name in FIELDS_OF_MODE.get(mode, ()):
+            changes[name] = self.inputs[name].text().strip() or None
         clinic = created.clinic
         self.error.clear_message()
         self.dialog.ops.run(
@@ -249,7 +271,7 @@ class ServerPage(QWizardPage):
 
     def _refused(self, exc: BaseException) -> None:
         field = error_field(exc) if isinstance(exc, DomainError | UserFacingError) else None
-        prefix = {"server_url": "Server address", "bearer_token": "Bearer token"}.get(field or "")
+        prefix = {"server_url": "Server address", **AUTH_FIELD_LABELS}.get(field or "")
         message = plain_message(exc)
         self.error.show_message(f"{prefix}: {message}" if prefix else message)
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import DomainError
-from app.services.settings import DeviceSettings
+from app.services.settings import FIELDS_OF_MODE, SECRETS, DeviceSettings
 from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.permissions import gate
 from app.ui.session import ClinicSession
@@ -28,8 +28,23 @@ from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary, mark_inva
 AUTH = (
     ("none", "None (open server)"),
     ("bearer", "Static bearer token"),
-    ("smart-backend", "SMART Backend Services"),
+    ("client-secret-basic", "Client id and secret (HTTP Basic)"),
+    ("client-secret-post", "Client id and secret (form post)"),
+    ("smart-backend", "SMART Backend Services (device key)"),
 )
+#: The caption of each authentication setting a person types (FIELDS_OF_MODE says which mode
+#: needs which).
+AUTH_FIELD_LABELS = {
+    "bearer_token": "Bearer token",
+    "token_url": "Token URL",
+    "client_id": "Client id",
+    "client_secret": "Client secret",
+}
+SMART_KEY_HINT = (
+    "The device key is created by fieldchart enroll --auth smart-backend, which prints the "
+    "public key for IT to register."
+)
+SECRET_KEPT = "set — leave empty to keep"
 ONLY_ADMIN = "Only an admin may change device settings."
 
 
@@ -50,7 +65,7 @@ class SettingsView(QWidget):
         layout.addStretch(1)
         session.settings_changed.connect(self._loaded)
 
-    def _field(self, form: QFormLayout, name: str, label: str, widget: QWidget) -> None:
+    def _field(self, form: QFormLayout, name: str, label: str, widget: QWidget) -> QWidget:
         box = QWidget(self)
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
@@ -63,6 +78,7 @@ class SettingsView(QWidget):
         caption.setBuddy(widget)
         form.addRow(caption, box)
         self.inputs[name], self.errors[name] = widget, error
+        return box
 
     def _build_device(self) -> QGroupBox:
         box = QGroupBox("This device (stored encrypted in the vault)", self)
@@ -77,12 +93,24 @@ class SettingsView(QWidget):
             self.auth.addItem(text, value)
         self._field(form, "auth_mode", "Authentication", self.auth)
         self.token = QLineEdit(box)
-        self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self._field(form, "bearer_token", "Bearer token", self.token)
-        self.client_id = QLineEdit(box)
-        self._field(form, "smart_client_id", "SMART client id", self.client_id)
         self.token_url = QLineEdit(box)
-        self._field(form, "smart_token_url", "SMART token URL", self.token_url)
+        self.token_url.setPlaceholderText("https://auth.example.org/oauth2/token")
+        self.client_id = QLineEdit(box)
+        self.client_secret = QLineEdit(box)
+        self.auth_inputs: dict[str, QLineEdit] = {
+            "bearer_token": self.token,
+            "token_url": self.token_url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        self.auth_rows: dict[str, QWidget] = {}
+        for name, line in self.auth_inputs.items():
+            if name in SECRETS:
+                line.setEchoMode(QLineEdit.EchoMode.Password)
+            self.auth_rows[name] = self._field(form, name, AUTH_FIELD_LABELS[name], line)
+        self.smart_hint = hint_label(SMART_KEY_HINT, box)
+        form.addRow(self.smart_hint)
+        self.device_form = form
         self.interval = QSpinBox(box)
         self.interval.setRange(1, 1440)
         self.interval.setSuffix(" min")
@@ -145,31 +173,37 @@ class SettingsView(QWidget):
         self.current = s
         self.server.setText(s.server_url or "")
         self.auth.setCurrentIndex(max(self.auth.findData(s.auth_mode), 0))
-        self.token.clear()
-        self.token.setPlaceholderText("set — leave empty to keep" if s.bearer_token else "")
-        self.client_id.setText(s.smart_client_id or "")
-        self.token_url.setText(s.smart_token_url or "")
+        for name, line in self.auth_inputs.items():
+            if name in SECRETS:  # never shown back; typing a new one replaces it
+                line.clear()
+                line.setPlaceholderText(SECRET_KEPT if getattr(s, name) else "")
+            else:
+                line.setText(getattr(s, name) or "")
         self.interval.setValue(s.sync_interval_minutes)
         self.auto_lock.setValue(s.auto_lock_minutes)
         self._auth_fields()
 
     def _auth_fields(self) -> None:
-        mode = self.auth.currentData()
-        self.token.setEnabled(mode == "bearer" and self.session.is_admin)
-        for widget in (self.client_id, self.token_url):
-            widget.setEnabled(mode == "smart-backend" and self.session.is_admin)
+        """Show exactly the settings the chosen authentication needs."""
+        needed = FIELDS_OF_MODE.get(self.auth.currentData(), ())
+        for name, row in self.auth_rows.items():
+            self.device_form.setRowVisible(row, name in needed)
+        self.device_form.setRowVisible(self.smart_hint, self.auth.currentData() == "smart-backend")
 
     def changes(self) -> dict[str, Any]:
         changes: dict[str, Any] = {
             "server_url": self.server.text().strip() or None,
             "auth_mode": self.auth.currentData(),
-            "smart_client_id": self.client_id.text().strip() or None,
-            "smart_token_url": self.token_url.text().strip() or None,
             "sync_interval_minutes": self.interval.value(),
             "auto_lock_minutes": self.auto_lock.value(),
         }
-        if self.token.text():
-            changes["bearer_token"] = self.token.text()
+        needed = FIELDS_OF_MODE.get(self.auth.currentData(), ())
+        for name, line in self.auth_inputs.items():
+            if name in SECRETS:
+                if line.text().strip() and name in needed:
+                    changes[name] = line.text().strip()
+            else:
+                changes[name] = line.text().strip() or None
         return changes
 
     def save(self) -> None:

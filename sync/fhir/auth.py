@@ -1,10 +1,14 @@
 """How the device proves who it is to the FHIR server: httpx.Auth flows.
 
-Three ways, chosen at enrolment (DESIGN.md, "Auth"): ``NoAuth``; ``BearerAuth`` (a static token
-issued by IT); ``SmartBackendAuth``, the HL7 SMART Backend Services profile: the device holds a
-private key generated on it (``generate_device_keypair``), IT registers the public JWK with the
-server's authorisation service, and the device trades a short-lived signed JWT for an access
-token (OAuth client-credentials with a ``private_key_jwt`` assertion).
+Four ways, chosen at enrolment (DESIGN.md, "Auth"): ``NoAuth``; ``BearerAuth`` (a static token
+issued by IT); ``ClientCredentialsAuth``, OAuth2 client credentials with a client secret IT
+issued (``client_secret_basic`` or ``client_secret_post``), what servers such as Medplum, HAPI
+behind Keycloak or Azure hand out; ``SmartBackendAuth``, the HL7 SMART Backend Services
+profile: the device holds a private key generated on it (``generate_device_keypair``), IT
+registers the public JWK with the server's authorisation service, and the device trades a
+short-lived signed JWT for an access token (client credentials with ``private_key_jwt``).
+The last two share one token machinery (``_TokenAuth``): the token is cached in memory,
+renewed shortly before it expires, and fetched again once when the server answers 401.
 
 They are ``httpx.Auth`` subclasses so that the token request travels over the same client,
 transport, TLS settings and timeouts as every FHIR request (and tests swap the network for an
@@ -12,7 +16,7 @@ transport, TLS settings and timeouts as every FHIR request (and tests swap the n
 than a JWT library: it is 30 lines and one dependency less.
 
 Credentials are never sent over plain http except to loopback (the test peer): a bearer token
-is as good as the device's identity. Secrets never appear in ``repr``.
+is as good as the device's identity. Secrets never appear in ``repr``, logs or exceptions.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,8 +40,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from sync.fhir.errors import AuthError, InvalidResponseError, error_from_response
 
 __all__ = [
+    "CLIENT_AUTH_METHODS",
     "DEFAULT_SCOPE",
+    "EXPIRED_TOKEN_MESSAGE",
     "BearerAuth",
+    "ClientAuthMethod",
+    "ClientCredentialsAuth",
     "NoAuth",
     "SmartBackendAuth",
     "generate_device_keypair",
@@ -51,6 +60,13 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME_S = 240
 #: An assumed token lifetime when the token endpoint does not state ``expires_in``.
 DEFAULT_TOKEN_LIFETIME_S = 300
+#: Renew a token this long (at most a fifth of its lifetime) before it expires.
+REFRESH_MARGIN_S = 60.0
+#: What a person reads when the server no longer accepts the static bearer token.
+EXPIRED_TOKEN_MESSAGE = "the token has expired or was revoked; ask IT for a new one"
+
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
+CLIENT_AUTH_METHODS: tuple[ClientAuthMethod, ...] = ("client_secret_basic", "client_secret_post")
 
 Alg = Literal["ES384", "RS384"]
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -86,7 +102,11 @@ class NoAuth(httpx.Auth):
 
 
 class BearerAuth(httpx.Auth):
-    """A static bearer token issued by IT."""
+    """A static bearer token issued by IT.
+
+    A static token cannot be renewed by the device: a 401 means it expired or was revoked, so
+    the request fails with an AuthError that tells the person what to do about it.
+    """
 
     def __init__(self, token: str, *, allow_insecure_http: bool = False) -> None:
         if not token or any(c in token for c in "\r\n "):
@@ -100,7 +120,9 @@ class BearerAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         _require_tls(request, self._allow_insecure_http)
         request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
+        response = yield request
+        if response.status_code == 401:
+            raise AuthError(EXPIRED_TOKEN_MESSAGE, request=request, status=401)
 
 
 # -- keys and JWS ----------------------------------------------------------------------------
@@ -195,15 +217,17 @@ def sign_jwt(header: dict[str, Any], claims: dict[str, Any], key: PrivateKey) ->
     return f"{signing_input.decode('ascii')}.{_b64url(signature)}"
 
 
-# -- SMART Backend Services ------------------------------------------------------------------
+# -- OAuth2 client credentials: the token machinery ------------------------------------------
 
 
-class SmartBackendAuth(httpx.Auth):
-    """SMART Backend Services: client-credentials grant with a signed JWT assertion.
+class _TokenAuth(httpx.Auth):
+    """An OAuth2 client-credentials grant; subclasses say how the client authenticates.
 
-    The access token is cached until shortly before ``expires_in`` and shared by all requests.
-    A 401 on a request that used a *cached* token (revoked, or the server restarted) fetches a
-    new token and retries once; a 401 with a fresh token is final (AuthError from the client).
+    The access token is cached in memory until shortly before ``expires_in`` and shared by all
+    requests (and threads). A 401 on a request that used a *cached* token (revoked, or the
+    server restarted) fetches a new token and retries once; a 401 with a fresh token is final
+    (AuthError from the client). ``timer`` (monotonic seconds) ages the token: injectable, so
+    tests step it and a laptop clock corrected after days offline neither keeps nor drops it.
     """
 
     requires_request_body = True  # the body must be replayable for the retry after a 401
@@ -212,16 +236,10 @@ class SmartBackendAuth(httpx.Auth):
         self,
         token_url: str,
         client_id: str,
-        private_key_pem: bytes | str,
-        kid: str | None = None,
-        scope: str = DEFAULT_SCOPE,
         *,
-        clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.monotonic,
         allow_insecure_http: bool = False,
     ) -> None:
-        """``clock`` (wall time) dates the assertion; ``timer`` (monotonic) ages the token,
-        so a laptop clock corrected after days offline neither keeps nor drops it wrongly."""
         if not client_id:
             raise ValueError("client_id is required")
         url = httpx.URL(token_url)
@@ -229,10 +247,6 @@ class SmartBackendAuth(httpx.Auth):
             raise ValueError(f"not an http(s) token URL: {token_url!r}")
         self._token_url = token_url
         self._client_id = client_id
-        self._key = _load_private_key(private_key_pem)
-        self._kid = kid or jwk_thumbprint(_public_members(self._key))
-        self._scope = scope
-        self._clock = clock
         self._timer = timer
         self._allow_insecure_http = allow_insecure_http
         self._lock = threading.Lock()
@@ -240,24 +254,13 @@ class SmartBackendAuth(httpx.Auth):
         self._expires_at = 0.0
 
     def __repr__(self) -> str:
-        return f"SmartBackendAuth(token_url={self._token_url!r}, client_id={self._client_id!r})"
+        return (
+            f"{type(self).__name__}(token_url={self._token_url!r}, client_id={self._client_id!r})"
+        )
 
-    @property
-    def alg(self) -> Alg:
-        """The JWS algorithm this device key signs with."""
-        return _alg(self._key)
-
-    def client_assertion(self) -> str:
-        """A fresh signed JWT (iss = sub = client_id, aud = token URL, exp <= 4 min, jti)."""
-        header = {"alg": self.alg, "typ": "JWT", "kid": self._kid}
-        claims = {
-            "iss": self._client_id,
-            "sub": self._client_id,
-            "aud": self._token_url,
-            "exp": int(self._clock()) + ASSERTION_LIFETIME_S,
-            "jti": str(uuid.uuid4()),
-        }
-        return sign_jwt(header, claims, self._key)
+    def _credentials(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(form fields, headers) that prove who the client is, besides ``grant_type``."""
+        raise NotImplementedError
 
     def _cached(self) -> str | None:
         with self._lock:
@@ -273,18 +276,14 @@ class SmartBackendAuth(httpx.Auth):
     def _token_request(self, original: httpx.Request) -> httpx.Request:
         # A bare httpx.Request has no timeout: take the client's from the request it is for.
         extensions = {k: v for k, v in original.extensions.items() if k == "timeout"}
-        headers = {"Accept": "application/json"}
+        form, headers = self._credentials()
+        headers = {"Accept": "application/json", **headers}
         if "User-Agent" in original.headers:
             headers["User-Agent"] = original.headers["User-Agent"]
         request = httpx.Request(
             "POST",
             self._token_url,
-            data={
-                "grant_type": "client_credentials",
-                "scope": self._scope,
-                "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": self.client_assertion(),
-            },
+            data={"grant_type": "client_credentials", **form},
             headers=headers,
             extensions=extensions,
         )
@@ -316,10 +315,10 @@ class SmartBackendAuth(httpx.Auth):
                 status=response.status_code,
             )
         lifetime = body.get("expires_in", DEFAULT_TOKEN_LIFETIME_S)
-        if not isinstance(lifetime, int | float) or lifetime <= 0:
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
             lifetime = DEFAULT_TOKEN_LIFETIME_S
         # Refresh a little early so a token never expires between check and use.
-        margin = min(60.0, lifetime / 5)
+        margin = min(REFRESH_MARGIN_S, lifetime / 5)
         with self._lock:
             self._token = token
             self._expires_at = requested_at + lifetime - margin
@@ -338,3 +337,103 @@ class SmartBackendAuth(httpx.Auth):
             token = yield from self._fetch_token(request)
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
+
+
+# -- client secret ---------------------------------------------------------------------------
+
+
+class ClientCredentialsAuth(_TokenAuth):
+    """OAuth2 client credentials with a client secret IT issued for the device.
+
+    ``client_secret_basic`` (RFC 6749 2.3.1, the default every server must accept) sends
+    id and secret form-encoded in an HTTP Basic header; ``client_secret_post`` sends them as
+    form fields of the token request. ``scope`` is sent only when given: servers such as
+    Medplum grant what the client application is configured for.
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        method: ClientAuthMethod = "client_secret_basic",
+        scope: str | None = None,
+        *,
+        timer: Callable[[], float] = time.monotonic,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        super().__init__(token_url, client_id, timer=timer, allow_insecure_http=allow_insecure_http)
+        if not client_secret:
+            raise ValueError("client_secret is required")
+        if method not in CLIENT_AUTH_METHODS:
+            raise ValueError(f"unsupported client authentication {method!r}")
+        self._secret = client_secret
+        self.method: ClientAuthMethod = method
+        self._scope = scope
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientCredentialsAuth(token_url={self._token_url!r}, client_id={self._client_id!r}, "
+            f"method={self.method!r}, client_secret=***)"
+        )
+
+    def _credentials(self) -> tuple[dict[str, str], dict[str, str]]:
+        form = {"scope": self._scope} if self._scope else {}
+        if self.method == "client_secret_post":
+            return {**form, "client_id": self._client_id, "client_secret": self._secret}, {}
+        pair = f"{quote(self._client_id, safe='')}:{quote(self._secret, safe='')}"
+        basic = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        return form, {"Authorization": f"Basic {basic}"}
+
+
+# -- SMART Backend Services ------------------------------------------------------------------
+
+
+class SmartBackendAuth(_TokenAuth):
+    """SMART Backend Services: client-credentials grant with a signed JWT assertion
+    (``private_key_jwt``); token caching and the retry after a 401 as in every ``_TokenAuth``.
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        private_key_pem: bytes | str,
+        kid: str | None = None,
+        scope: str = DEFAULT_SCOPE,
+        *,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        """``clock`` (wall time) dates the assertion; ``timer`` (monotonic) ages the token."""
+        super().__init__(token_url, client_id, timer=timer, allow_insecure_http=allow_insecure_http)
+        self._key = _load_private_key(private_key_pem)
+        self._kid = kid or jwk_thumbprint(_public_members(self._key))
+        self._scope = scope
+        self._clock = clock
+
+    @property
+    def alg(self) -> Alg:
+        """The JWS algorithm this device key signs with."""
+        return _alg(self._key)
+
+    def client_assertion(self) -> str:
+        """A fresh signed JWT (iss = sub = client_id, aud = token URL, exp <= 4 min, jti)."""
+        header = {"alg": self.alg, "typ": "JWT", "kid": self._kid}
+        claims = {
+            "iss": self._client_id,
+            "sub": self._client_id,
+            "aud": self._token_url,
+            "exp": int(self._clock()) + ASSERTION_LIFETIME_S,
+            "jti": str(uuid.uuid4()),
+        }
+        return sign_jwt(header, claims, self._key)
+
+    def _credentials(self) -> tuple[dict[str, str], dict[str, str]]:
+        form = {
+            "scope": self._scope,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": self.client_assertion(),
+        }
+        return form, {}

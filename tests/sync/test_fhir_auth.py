@@ -1,5 +1,6 @@
-"""Device authentication: IT enrols a device, registers its public key, and the device then
-obtains tokens by itself (SMART Backend Services), reuses them, and renews them when they lapse.
+"""Device authentication: IT enrols a device, registers its public key (SMART Backend Services)
+or hands it a client id and secret (OAuth2 client credentials), and the device then obtains
+tokens by itself, reuses them, and renews them before they lapse and once after a 401.
 
 The fake authorisation server below verifies each client assertion with nothing but the public
 JWK the device produced at enrolment, as a real one would.
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 import httpx
 import pytest
@@ -19,9 +23,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from app.services.settings import DeviceSettings
+from sync.clinic_sync import SyncNotConfiguredError, auth_for
 from sync.fhir.auth import (
     ASSERTION_TYPE,
+    CLIENT_AUTH_METHODS,
+    EXPIRED_TOKEN_MESSAGE,
     BearerAuth,
+    ClientAuthMethod,
+    ClientCredentialsAuth,
     NoAuth,
     SmartBackendAuth,
     generate_device_keypair,
@@ -369,3 +379,232 @@ def test_no_auth_sends_no_authorization_header() -> None:
     with FhirClient(FHIR, NoAuth(), transport=httpx.MockTransport(handler)) as client:
         client.read("Patient", "p1")
     assert "Authorization" not in seen[0].headers
+
+
+# -- client secret (client_secret_basic / client_secret_post) --------------------------------
+
+SECRET = "s3cr+t/with:odd chars"
+
+
+class SecretServer:
+    """A token endpoint that accepts one client id and secret, sent either way, and a FHIR
+    endpoint that accepts only the tokens it issued."""
+
+    def __init__(self, expires_in: int = 3600) -> None:
+        self.expires_in = expires_in
+        self.token_requests: list[httpx.Request] = []
+        self.valid: set[str] = set()
+        self.fhir_seen: list[str] = []
+        self.revoke_at_once = False
+
+    def credentials(self, request: httpx.Request) -> tuple[str, str, str]:
+        """(how, client id, secret) as the server decodes them (RFC 6749 2.3.1)."""
+        form = parse_qs(request.content.decode())
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            return "basic", unquote_plus(client_id), unquote_plus(secret)
+        return "post", form["client_id"][0], form["client_secret"][0]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if str(request.url) == TOKEN_URL:
+            self.token_requests.append(request)
+            _how, client_id, secret = self.credentials(request)
+            if (client_id, secret) != (CLIENT_ID, SECRET):
+                return httpx.Response(
+                    401, json={"error": "invalid_client", "error_description": "Invalid secret"}
+                )
+            token = f"token-{len(self.token_requests)}"
+            if not self.revoke_at_once:
+                self.valid.add(token)
+            return httpx.Response(
+                200,
+                json={"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in},
+            )
+        self.fhir_seen.append(request.headers.get("Authorization", ""))
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.valid:
+            return httpx.Response(401)
+        return httpx.Response(200, json={"resourceType": "Patient", "id": "p1"})
+
+
+def secret_client(
+    method: ClientAuthMethod = "client_secret_basic", secret: str = SECRET, expires_in: int = 3600
+) -> tuple[FhirClient, SecretServer, Clock]:
+    server, clock = SecretServer(expires_in), Clock()
+    auth = ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, secret, method, timer=clock)
+    return FhirClient(FHIR, auth, transport=httpx.MockTransport(server.handle)), server, clock
+
+
+def test_client_secret_basic_sends_id_and_secret_form_encoded_in_a_basic_header() -> None:
+    client, server, _ = secret_client("client_secret_basic")
+    with client:
+        client.read("Patient", "p1")
+    (request,) = server.token_requests
+    assert server.credentials(request) == ("basic", CLIENT_ID, SECRET)
+    pair = base64.b64decode(request.headers["Authorization"].removeprefix("Basic ")).decode()
+    assert pair == "device-7f3a:s3cr%2Bt%2Fwith%3Aodd%20chars"  # the secret's ":" is encoded
+    assert parse_qs(request.content.decode()) == {"grant_type": ["client_credentials"]}
+    assert server.fhir_seen == ["Bearer token-1"]
+
+
+def test_client_secret_post_sends_id_and_secret_as_form_fields() -> None:
+    client, server, _ = secret_client("client_secret_post")
+    with client:
+        client.read("Patient", "p1")
+    (request,) = server.token_requests
+    assert "Authorization" not in request.headers
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(request.content.decode()) == {
+        "grant_type": ["client_credentials"],
+        "client_id": [CLIENT_ID],
+        "client_secret": [SECRET],
+    }
+    assert server.fhir_seen == ["Bearer token-1"]
+
+
+def test_a_scope_is_sent_only_when_given() -> None:
+    server = SecretServer()
+    auth = ClientCredentialsAuth(
+        TOKEN_URL, CLIENT_ID, SECRET, "client_secret_post", scope="system/*.*"
+    )
+    with FhirClient(FHIR, auth, transport=httpx.MockTransport(server.handle)) as client:
+        client.read("Patient", "p1")
+    assert parse_qs(server.token_requests[0].content.decode())["scope"] == ["system/*.*"]
+
+
+@pytest.mark.parametrize("method", CLIENT_AUTH_METHODS)
+def test_the_client_secret_token_is_cached_and_renewed_before_it_expires(
+    method: ClientAuthMethod,
+) -> None:
+    client, server, clock = secret_client(method, expires_in=3600)
+    with client:
+        client.read("Patient", "p1")
+        client.read("Patient", "p1")
+        clock.now += 3600 - 61  # an hour less the 60 s margin, less a second: still the same
+        client.read("Patient", "p1")
+        assert len(server.token_requests) == 1
+        clock.now += 2  # inside the margin: renewed before the server would refuse it
+        client.read("Patient", "p1")
+    assert len(server.token_requests) == 2
+    assert server.fhir_seen == ["Bearer token-1"] * 3 + ["Bearer token-2"]
+
+
+def test_a_short_lived_token_is_renewed_a_fifth_of_its_life_early() -> None:
+    client, server, clock = secret_client(expires_in=100)
+    with client:
+        client.read("Patient", "p1")
+        clock.now += 79
+        client.read("Patient", "p1")
+        clock.now += 2
+        client.read("Patient", "p1")
+    assert len(server.token_requests) == 2
+
+
+def test_a_401_with_a_cached_client_secret_token_fetches_once_more_then_gives_up() -> None:
+    client, server, _ = secret_client("client_secret_post")
+    with client:
+        client.read("Patient", "p1")
+        server.valid.clear()  # revoked: the new token is accepted
+        assert client.read("Patient", "p1") is not None
+        assert len(server.token_requests) == 2
+        server.valid.clear()
+        server.revoke_at_once = True  # every token is refused, the fresh one too
+        with pytest.raises(AuthError) as caught:
+            client.read("Patient", "p1")
+    assert caught.value.status == 401
+    assert len(server.token_requests) == 3  # one new token, not a loop
+
+
+def test_threads_share_one_token() -> None:
+    client, server, _ = secret_client()
+    with client, ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _n: client.read("Patient", "p1"), range(8)))
+        client.read("Patient", "p1")
+    # Each thread may fetch at most once before the first token is cached; after that, one.
+    assert 1 <= len(server.token_requests) <= 4
+    assert server.fhir_seen[-1] == f"Bearer token-{len(server.token_requests)}"
+
+
+@pytest.mark.parametrize("method", CLIENT_AUTH_METHODS)
+def test_a_wrong_secret_is_a_clear_auth_error_that_never_shows_the_secret(
+    method: ClientAuthMethod, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wr0ng-secret-value"
+    client, server, _ = secret_client(method, secret=wrong)
+    with client, pytest.raises(AuthError) as caught:
+        client.read("Patient", "p1")
+    err = caught.value
+    assert str(err).startswith("the token endpoint refused the device's credentials")
+    assert "invalid_client" in str(err) and err.status == 401
+    assert server.fhir_seen == []
+    auth = ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, wrong, method)
+    basic = base64.b64encode(f"{CLIENT_ID}:{wrong}".encode()).decode()
+    for text in (str(err), repr(err), repr(auth), caplog.text, str(err.__cause__)):
+        assert wrong not in text and basic not in text
+
+
+def test_client_secret_auth_refuses_plain_http_and_bad_settings() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"access_token": "t", "expires_in": 60})
+
+    auth = ClientCredentialsAuth("http://auth.clinic.lan/token", CLIENT_ID, SECRET)
+    with (
+        FhirClient(FHIR, auth, transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(AuthError, match="unencrypted"),
+    ):
+        client.read("Patient", "p1")
+    assert sent == []
+    with pytest.raises(ValueError, match="client_secret"):
+        ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, "")
+    with pytest.raises(ValueError, match="client_id"):
+        ClientCredentialsAuth(TOKEN_URL, "", SECRET)
+    with pytest.raises(ValueError, match="unsupported"):
+        ClientCredentialsAuth(TOKEN_URL, CLIENT_ID, SECRET, "private_key_jwt")  # type: ignore[arg-type]
+
+
+# -- an expired static token -----------------------------------------------------------------
+
+
+def test_an_expired_bearer_token_says_to_ask_it_for_a_new_one() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(401, json={"resourceType": "OperationOutcome", "issue": []})
+
+    auth = BearerAuth("old-token")
+    with (
+        FhirClient(FHIR, auth, transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(AuthError) as caught,
+    ):
+        client.read("Patient", "p1")
+    assert caught.value.message == EXPIRED_TOKEN_MESSAGE
+    assert str(caught.value).startswith("the token has expired or was revoked; ask IT for a new")
+    assert caught.value.status == 401 and len(seen) == 1  # a static token is not retried
+    assert "old-token" not in str(caught.value)
+
+
+# -- from the device's settings --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "method"),
+    [("client-secret-basic", "client_secret_basic"), ("client-secret-post", "client_secret_post")],
+)
+def test_the_device_settings_choose_the_client_secret_method(mode: str, method: str) -> None:
+    settings = DeviceSettings(
+        server_url=FHIR,
+        auth_mode=mode,
+        token_url=TOKEN_URL,
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+    )
+    auth = auth_for(settings)
+    assert isinstance(auth, ClientCredentialsAuth) and auth.method == method
+    assert SECRET not in repr(auth)
+    with pytest.raises(SyncNotConfiguredError, match="client secret"):
+        auth_for(replace(settings, client_secret=None))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QComboBox,
     QLineEdit,
@@ -18,6 +20,16 @@ from app.ui.formatting import to_qdatetime
 from app.ui.forms.base import CommandFormDialog, TimeField
 
 TIMEOUT = 10_000
+
+
+def type_into(qtbot: QtBot, edit: QLineEdit, text: str) -> None:
+    """Focus the field (as Tab would) and type, key by key."""
+    edit.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(edit.hasFocus, timeout=TIMEOUT)
+    edit.selectAll()
+    QTest.keyClick(edit, Qt.Key.Key_Delete)
+    QTest.keyClicks(edit, text)
+    assert edit.text() == text
 
 
 def set_input(widget: QWidget, value: Any) -> None:

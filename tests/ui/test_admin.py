@@ -15,7 +15,7 @@ from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QLineEdit, QMenu, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QTableWidgetItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.ui.app_controller import AppController
@@ -38,23 +38,13 @@ from tests.ui.conftest import (
     open_as,
     register_patient,
 )
-from tests.ui.helpers import TIMEOUT
+from tests.ui.helpers import TIMEOUT, type_into
 
 
 @pytest.fixture
 def secret(backend: Backend) -> str:
     """A vault with an admin, a clinician and a staff member; its recovery secret."""
     return create_seeded_vault(backend)
-
-
-def type_into(qtbot: QtBot, edit: QLineEdit, text: str) -> None:
-    """Focus the field (as Tab would) and type, key by key."""
-    edit.setFocus(Qt.FocusReason.TabFocusReason)
-    qtbot.waitUntil(edit.hasFocus, timeout=TIMEOUT)
-    edit.selectAll()
-    QTest.keyClick(edit, Qt.Key.Key_Delete)
-    QTest.keyClicks(edit, text)
-    assert edit.text() == text
 
 
 def fill_form(qtbot: QtBot, dialog: PassphraseFormDialog, **values: str) -> None:

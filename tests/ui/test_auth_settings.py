@@ -1,0 +1,142 @@
+"""Authentication in the first-run wizard and in Settings: every mode is offered, each shows
+exactly the settings it needs, and a person types them in (focus, key by key)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit, QWidget, QWizard
+from pytestqt.qtbot import QtBot
+
+from app.services.settings import AUTH_MODES, FIELDS_OF_MODE
+from app.ui.app_controller import AppController
+from app.ui.backend import Backend
+from app.ui.first_run import FirstRunDialog, ServerPage
+from app.ui.settings_view import SECRET_KEPT, SettingsView
+from tests.ui.conftest import ADMIN, ADMIN_PASS, open_as
+from tests.ui.helpers import TIMEOUT, type_into
+from tests.ui.layout_checks import clipped_labels, out_of_reach
+
+SERVER = "https://fhir.example.org/fhir"
+TOKEN_URL = "https://auth.example.org/oauth2/token"
+SMALL = (910, 480)  # 1366x768 at 150 %, less a title bar
+
+
+def choose(qtbot: QtBot, combo: QComboBox, value: str) -> None:
+    """Pick an entry from the keyboard: focus, Home, then Down until it is chosen."""
+    combo.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(combo.hasFocus, timeout=TIMEOUT)
+    QTest.keyClick(combo, Qt.Key.Key_Home)
+    for _ in range(combo.count()):
+        if combo.currentData() == value:
+            return
+        QTest.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentData() == value
+
+
+def shown_fields(form: QFormLayout, fields: dict[str, QLineEdit], root: QWidget) -> set[str]:
+    """The settings whose line and caption a person can see."""
+    shown = set()
+    for name, line in fields.items():
+        box = line.parentWidget()  # Settings puts each line in a box with its error
+        caption = form.labelForField(line) or (form.labelForField(box) if box else None)
+        if line.isVisibleTo(root):
+            assert caption is not None and caption.isVisibleTo(root)
+            shown.add(name)
+    return shown
+
+
+def server_page(qtbot: QtBot, controller: AppController) -> tuple[FirstRunDialog, ServerPage]:
+    controller.start()
+    wizard = controller.dialog
+    assert isinstance(wizard, FirstRunDialog)
+    type_into(qtbot, wizard.admin_page.passphrase, "admin passphrase")
+    type_into(qtbot, wizard.admin_page.repeat, "admin passphrase")
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentPage() is wizard.recovery_page, timeout=TIMEOUT)
+    wizard.recovery_page.saved.click()
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentPage() is wizard.server_page, timeout=TIMEOUT)
+    return wizard, wizard.server_page
+
+
+def test_the_wizard_shows_exactly_the_fields_of_each_mode_and_fits_a_small_screen(
+    qtbot: QtBot, controller: AppController
+) -> None:
+    wizard, page = server_page(qtbot, controller)
+    assert [page.auth.itemData(i) for i in range(page.auth.count())] == list(AUTH_MODES)
+    for size in (wizard.minimumSize().toTuple(), SMALL):
+        wizard.resize(*size)
+        qtbot.waitExposed(wizard)
+        for mode in AUTH_MODES:
+            choose(qtbot, page.auth, mode)
+            assert shown_fields(page.form, page.inputs, wizard) == set(FIELDS_OF_MODE[mode])
+            assert page.smart_hint.isVisibleTo(wizard) == (mode == "smart-backend")
+            assert out_of_reach(wizard) == [], (mode, size)
+            assert clipped_labels(wizard) == [], (mode, size)
+
+
+@pytest.mark.parametrize("mode", ["client-secret-basic", "client-secret-post"])
+def test_the_wizard_enrols_with_a_client_id_and_secret(
+    qtbot: QtBot, controller: AppController, mode: str
+) -> None:
+    wizard, page = server_page(qtbot, controller)
+    type_into(qtbot, page.server, SERVER)
+    choose(qtbot, page.auth, mode)
+    type_into(qtbot, page.token_url, TOKEN_URL)
+    type_into(qtbot, page.client_id, "mbeya-clinic")
+    finish = wizard.button(QWizard.WizardButton.FinishButton)
+    finish.click()
+    qtbot.waitUntil(lambda: not page.error.isHidden(), timeout=TIMEOUT)
+    assert page.error.text() == "Client secret: Enter the client secret."
+    type_into(qtbot, page.client_secret, "s3cret-value")
+    assert page.client_secret.echoMode() is QLineEdit.EchoMode.Password
+    finish.click()
+    qtbot.waitUntil(lambda: controller.session is not None, timeout=TIMEOUT)
+    assert controller.session is not None
+    settings = controller.session.clinic.settings.get()
+    assert (settings.server_url, settings.auth_mode) == (SERVER, mode)
+    assert (settings.token_url, settings.client_id) == (TOKEN_URL, "mbeya-clinic")
+    assert settings.client_secret == "s3cret-value" and settings.bearer_token is None
+
+
+def test_settings_offer_each_mode_with_its_fields_and_never_show_the_secret(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    window = open_as(controller, qtbot, ADMIN, ADMIN_PASS)
+    window.show()
+    window.show_page(3)
+    view = window.settings
+    assert isinstance(view, SettingsView)
+    qtbot.waitUntil(lambda: view.current is not None, timeout=TIMEOUT)
+    for mode in AUTH_MODES:
+        choose(qtbot, view.auth, mode)
+        assert shown_fields(view.device_form, view.auth_inputs, view) == set(FIELDS_OF_MODE[mode])
+
+    type_into(qtbot, view.server, SERVER)
+    choose(qtbot, view.auth, "client-secret-basic")
+    type_into(qtbot, view.token_url, TOKEN_URL)
+    type_into(qtbot, view.client_id, "mbeya-clinic")
+    view.save_button.click()
+    error = view.errors["client_secret"]
+    qtbot.waitUntil(lambda: not error.isHidden(), timeout=TIMEOUT)
+    assert error.text() == "Enter the client secret."
+    type_into(qtbot, view.client_secret, "s3cret-value")
+    view.save_button.click()
+    qtbot.waitUntil(lambda: view.saved_label.text() == "Saved.", timeout=TIMEOUT)
+    clinic = window.session.clinic
+    saved = clinic.settings.get()
+    assert (saved.auth_mode, saved.client_id, saved.client_secret) == (
+        "client-secret-basic",
+        "mbeya-clinic",
+        "s3cret-value",
+    )
+
+    view.refresh()  # shown again: the secret only as "set"
+    qtbot.waitUntil(lambda: view.client_secret.placeholderText() == SECRET_KEPT, timeout=TIMEOUT)
+    assert view.client_secret.text() == "" and view.token_url.text() == TOKEN_URL
+    type_into(qtbot, view.client_id, "mbeya-clinic-2")  # the secret left empty is kept
+    view.save_button.click()
+    qtbot.waitUntil(lambda: clinic.settings.get().client_id == "mbeya-clinic-2", timeout=TIMEOUT)
+    assert clinic.settings.get().client_secret == "s3cret-value"
