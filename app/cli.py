@@ -13,7 +13,13 @@ import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from app.commandline import clinic_commands, it_commands, sync_commands, vault_commands
+from app.commandline import (
+    check_server,
+    clinic_commands,
+    it_commands,
+    sync_commands,
+    vault_commands,
+)
 from app.commandline.errors import CliError
 from app.domain.errors import DomainError
 from app.store.errors import CredentialsError, StoreError
@@ -39,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     vault_commands.register(sub)
     clinic_commands.register(sub)
     sync_commands.register(sub)
+    check_server.register(sub)
     it_commands.register(sub)
     return parser
 

@@ -20,6 +20,7 @@ from sync.ports import ResourceMapper
 from sync.pull import Puller
 from sync.push import Pusher
 from sync.rebase import Rebaser
+from sync.server_check import refresh_server_facts
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class SyncEngine:
 
     def run_cycle(self, progress: Callable[[SyncProgress], None] = lambda _: None) -> CycleReport:
         started = self._clock()
+        refresh_server_facts(self._gateway, self._client, started)  # at most once a day
         rebaser = Rebaser(self._gateway, self._client, self._mapper)
         pusher = Pusher(self._gateway, self._client, self._mapper, rebaser, progress)
         first = pusher.push_pending()

@@ -137,6 +137,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from sync.clinic_sync import client_for
     from sync.fhir.auth import generate_device_keypair
     from sync.fhir.errors import AuthError, FhirError
+    from sync.server_check import refresh_server_facts
 
     values = _config(args)
     with clinic_from(args) as clinic:
@@ -157,6 +158,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         try:
             with client_for(candidate) as client:
                 info = client.capabilities()
+                refresh_server_facts(clinic.sync_gateway, client, clinic.clock(), force=True)
         except AuthError as exc:
             raise CliError(f"the server refused this device's credentials: {exc}") from None
         except FhirError as exc:
@@ -217,6 +219,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from sync.server_check import server_facts
+
     with clinic_from(args) as clinic:
         settings = clinic.settings.get()
         gateway = clinic.sync_gateway
@@ -238,6 +242,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             ],
             "last_success_at": gateway.journal("last_success_at"),
             "last_error": gateway.journal("last_error"),
+            "server": server_facts(gateway),
             "quarantined": len(gateway.quarantined()),
             # What IT needs to find each item; reasons name elements, never patient data.
             "quarantine": [

@@ -9,9 +9,10 @@ Every httpx exception and every non-success status is mapped once, here, into th
 ``sync.fhir.errors``; callers never see an httpx exception. Failures before a status arrived
 are OfflineError/TlsError; a body cut short after the status arrived is InvalidResponseError.
 
-Only what sync needs: capabilities, read, put, transaction, search paging. No history, no
-POST-create (client UUIDs + PUT keep retries idempotent), no redirects (a redirected PUT could
-land anywhere, carrying our token).
+Only what sync needs: capabilities, read, put, create, delete, transaction, search paging. No
+history. ``put`` creates with our own id where the server allows update-as-create; ``create``
+POSTs where the server assigns ids (with If-None-Exist on our identifier, so a retry cannot
+duplicate). No redirects (a redirected PUT could land anywhere, carrying our token).
 """
 
 from __future__ import annotations
@@ -189,6 +190,54 @@ class FhirClient:
             return VersionedResource(dict(resource), version)
         body = self._resource(response, resource_type, resource_id)
         return VersionedResource(body, self._version(response, body))
+
+    # -- create (server-assigned id) and delete ------------------------------------------------
+
+    def create(
+        self,
+        resource_type: str,
+        resource: Mapping[str, Any],
+        if_none_exist: str | None = None,
+    ) -> VersionedResource:
+        """``POST Type``: the server assigns the id; returns the server's copy.
+
+        ``if_none_exist`` (e.g. ``identifier=system|value``) makes the create conditional: when
+        a match exists the server returns it (200) instead of creating another, so a retried
+        create cannot duplicate. Several matches: VersionConflictError (412) or RejectedError.
+        Any ``id`` in ``resource`` is left out: a create never chooses its id.
+        """
+        path = check_type(resource_type)
+        if resource.get("resourceType") != resource_type:
+            raise ValueError(f"the resource is not a {resource_type}")
+        body = {k: v for k, v in resource.items() if k != "id"}
+        headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
+        if if_none_exist is not None:
+            headers["If-None-Exist"] = if_none_exist
+        response = self._send("POST", path, content=_encode(body), headers=headers)
+        self._raise_for_status(response)
+        if response.content.strip():
+            found = self._json(response)
+            if found.get("resourceType") == resource_type and isinstance(found.get("id"), str):
+                return VersionedResource(found, self._version(response, found))
+        # A server that ignores Prefer: read what the Location header names.
+        location = _location_id(response.headers.get("Location"), resource_type)
+        copy = self.read(resource_type, location) if location else None
+        if copy is None:
+            raise InvalidResponseError(
+                f"the server created a {resource_type} but named no id for it",
+                request=response.request,
+                status=response.status_code,
+            )
+        return copy
+
+    def delete(self, resource_type: str, resource_id: str) -> bool:
+        """``DELETE Type/id``; False when the server had no such resource (404/410)."""
+        path = f"{check_type(resource_type)}/{check_id(resource_id)}"
+        response = self._send("DELETE", path)
+        if response.status_code in (404, 410):
+            return False
+        self._raise_for_status(response)
+        return True
 
     def transaction(self, bundle: Mapping[str, Any] | TransactionBuilder) -> list[EntryResult]:
         """POST a transaction Bundle; one result per entry, in order. All or nothing.
@@ -434,6 +483,19 @@ def _check_page_shape(page: Mapping[str, Any]) -> None:
                 raise InvalidResponseError(
                     "the search page has a next link without a URL", request=None
                 )
+
+
+def _location_id(location: str | None, resource_type: str) -> str | None:
+    """The id in a create's ``Location`` (``[base/]Type/id[/_history/v]``), or None."""
+    parts = (location or "").split("?")[0].strip("/").split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part == resource_type:
+            candidate = parts[i + 1]
+            try:
+                return check_id(candidate)
+            except ValueError:
+                return None
+    return None
 
 
 def _encode(resource: Mapping[str, Any]) -> bytes:
