@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Executable, MetaData, Result, Table, func
+from sqlalchemy import ColumnElement, Connection, MetaData, Table, func
 
 from app.domain.events import DomainEvent, field_names, patient_of_stream
 from app.store.database import dbapi_of
@@ -33,22 +33,28 @@ def insert_sql(table: Table) -> str:
     )
 
 
+EMPTY: Mapping[str, Any] = {}
+
+
 class Writes:
     """The read-model writes of one catch-up, rebuild batch or replay, sent as few DB-API calls
     as the order of events allows.
 
-    Handlers queue inserts with `insert` (a dict with every column of the table); each table's
-    queue goes out as one `executemany`, in the order queued. Any other statement on a
-    table (`execute`, `first`: select, update, delete) first sends that table's queue, so it
-    sees every row queued before it. A handler that changes one row by its key can instead ask
-    `queued` for the row still waiting (and change the dict), or, when it is not waiting, use
-    `sent_first`/`sent_execute`, which leave the queue alone: that row was sent already.
-    Read-model tables are independent (no foreign keys or triggers between them), so one
-    table's inserts may go out after statements on another. `flush()` sends what is left; the
-    runner calls it before saving the checkpoint, in the same transaction.
+    Handlers say what changes: `insert` (a dict with every column of the table; with `key`,
+    its primary key value, `modify` can find it while it waits), `update`, `delete`,
+    `replace`, `upsert` and `modify` rows by column values, and `get` reads one. Inserts are
+    queued, and each table's queue goes out as one `executemany`, in the order queued; any
+    other statement on a table first sends that table's queue, so it sees every row queued
+    before it. `modify` changes a row still waiting in the queue in place, and reads and
+    updates one already sent without sending the queue. Read-model tables are independent (no
+    foreign keys or triggers between them), so one table's inserts may go out after
+    statements on another. `flush()` sends what is left; the runner calls it before saving the
+    checkpoint, in the same transaction.
 
-    Statements are plain SQL on the connection's DB-API cursor: compiling a SQLAlchemy Core
-    statement per event cost ~50-70 us, several times the SQLite work itself.
+    Statements are plain SQL on the connection's DB-API cursor, their text built once per
+    shape: compiling a SQLAlchemy Core statement per event cost ~50-70 us, several times the
+    SQLite work itself. `execute`, `first`, `sent_first` and `sent_execute` are what the
+    helpers send through (one place to stub them out, as the bench does).
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -57,22 +63,94 @@ class Writes:
         self._queues: dict[str, _Queue] = {}
 
     def insert(self, table: Table, row: dict[str, Any], key: Any = None) -> None:
-        """Queue a row; with `key` (its primary key value) `queued` can find it again."""
+        """Queue a row; with `key` (its primary key value) `modify` can find it there."""
         queue = self._queues.get(table.name)
         if queue is None:
             queue = self._queues[table.name] = _Queue(table)
         queue.rows.append(row)
-        if key is not None:
+        if key is None:
+            queue.unkeyed = True
+        else:
             queue.by_key[key] = row
 
     def insert_many(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
             self.insert(table, row)
 
-    def queued(self, table: Table, key: Any) -> dict[str, Any] | None:
-        """The row inserted with this key that is still waiting to be sent, if any."""
+    def update(
+        self,
+        table: Table,
+        where: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        unless: Mapping[str, Any] = EMPTY,
+    ) -> None:
+        """Set `values` on the rows whose columns equal `where` (and differ from `unless`)."""
+        if values:
+            sql = _statement(table, "UPDATE", tuple(values), tuple(where), tuple(unless))
+            self.execute(table, sql, (*values.values(), *where.values(), *unless.values()))
+
+    def delete(self, table: Table, where: Mapping[str, Any]) -> None:
+        """Delete the rows whose columns equal `where`."""
+        self.execute(table, _statement(table, "DELETE", (), tuple(where)), tuple(where.values()))
+
+    def replace(
+        self, table: Table, where: Mapping[str, Any], rows: Iterable[dict[str, Any]]
+    ) -> None:
+        """Delete the rows whose columns equal `where` and queue `rows` in their place."""
+        self.delete(table, where)
+        self.insert_many(table, rows)
+
+    def get(
+        self, table: Table, where: Mapping[str, Any], columns: Sequence[str]
+    ) -> tuple[Any, ...] | None:
+        """`columns` of the first row whose columns equal `where`, if there is one."""
+        sql = _statement(table, "SELECT", tuple(columns), tuple(where))
+        return self.first(table, sql, tuple(where.values()))
+
+    def upsert(
+        self,
+        table: Table,
+        key: Mapping[str, Any],
+        values: Mapping[str, Any],
+        new: Mapping[str, Any] = EMPTY,
+    ) -> None:
+        """Set `values` on the row with this primary key, or, when there is none, insert it
+        with its key, `values` and `new` (the columns only a new row gets)."""
+        if self.get(table, key, tuple(key)) is None:
+            only = next(iter(key.values())) if len(key) == 1 else None
+            self.insert(table, {**key, **values, **new}, key=only)
+        else:
+            self.update(table, key, values)
+
+    def modify(
+        self,
+        table: Table,
+        key_column: str,
+        key: Any,
+        read: Sequence[str],
+        change: Callable[..., Mapping[str, Any]],
+    ) -> None:
+        """Change the row whose `key_column` is `key`: `change(*its read columns)` gives the
+        columns to set. No such row, no change. A row inserted with this `key` and still
+        queued is changed in place; one already sent is read and updated without sending the
+        table's queue (unless rows inserted without a key wait there)."""
         queue = self._queues.get(table.name)
-        return None if queue is None else queue.by_key.get(key)
+        row = None if queue is None else queue.by_key.get(key)
+        if row is not None:
+            row.update(change(*(row[column] for column in read)))
+            return
+        find = _statement(table, "SELECT", tuple(read), (key_column,))
+        if queue is not None and queue.unkeyed:  # the row may wait there unnamed: send it
+            found = self.first(table, find, (key,))
+        else:
+            found = self.sent_first(table, find, (key,))
+        if found is None:
+            return
+        values = change(*found)
+        if values:
+            sql = _statement(table, "UPDATE", tuple(values), (key_column,))
+            self.sent_execute(table, sql, (*values.values(), key))
 
     def execute(
         self, table: Table, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
@@ -91,21 +169,15 @@ class Writes:
     def sent_first(
         self, table: Table, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> tuple[Any, ...] | None:
-        """The first row of a query about rows already sent (the caller checked `queued`)."""
+        """The first row of a query about rows already sent (none of them is queued)."""
         row: tuple[Any, ...] | None = self._cursor.execute(sql, params).fetchone()
         return row
 
     def sent_execute(
         self, table: Table, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> None:
-        """A statement about rows already sent (the caller checked `queued`)."""
+        """A statement about rows already sent (none of them is queued)."""
         self._cursor.execute(sql, params)
-
-    def statement(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> Result[Any]:
-        """A SQLAlchemy Core statement, after every queued insert: the general (slower) way,
-        for rare events."""
-        self.flush()
-        return self.conn.execute(stmt, params)
 
     def flush(self) -> None:
         for name in list(self._queues):
@@ -126,7 +198,7 @@ class Writes:
 
 
 class _Queue:
-    __slots__ = ("by_key", "rows", "sql")
+    __slots__ = ("by_key", "rows", "sql", "unkeyed")
 
     def __init__(self, table: Table) -> None:
         sql = _INSERTS.get(table.name)
@@ -135,6 +207,40 @@ class _Queue:
         self.sql = sql
         self.rows: list[dict[str, Any]] = []
         self.by_key: dict[Any, dict[str, Any]] = {}
+        self.unkeyed = False  # a row inserted without a key waits here
+
+
+# (table, verb, columns, where, unless) -> SQL text with ? parameters in that order
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], str] = {}
+
+
+def _statement(
+    table: Table,
+    verb: str,
+    columns: tuple[str, ...],
+    where: tuple[str, ...],
+    unless: tuple[str, ...] = (),
+) -> str:
+    """The SQL of an UPDATE (SET columns), DELETE or SELECT (of columns) of `table`'s rows
+    whose `where` columns equal and `unless` columns differ from the values given."""
+    shape = (table.name, verb, columns, where, unless)
+    sql = _STATEMENTS.get(shape)
+    if sql is not None:
+        return sql
+    unknown = [c for c in (*columns, *where, *unless) if c not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {unknown[0]!r}")
+    if not where:
+        raise ValueError(f"{verb} of {table.name} without a condition")
+    condition = " AND ".join([f"{c} = ?" for c in where] + [f"{c} != ?" for c in unless])
+    if verb == "UPDATE":
+        sql = f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in columns)}"
+    elif verb == "DELETE":
+        sql = f"DELETE FROM {table.name}"
+    else:
+        sql = f"SELECT {', '.join(columns)} FROM {table.name}"
+    sql = _STATEMENTS[shape] = f"{sql} WHERE {condition}"
+    return sql
 
 
 _INSERTS: dict[str, str] = {}

@@ -4,7 +4,6 @@ appointment, with its current status. The chart summary and encounter list read 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from functools import singledispatch
 from typing import Any
 
@@ -55,52 +54,6 @@ items = Table(
     sqlite_with_rowid=False,
 )
 
-_SELECT_DATA = f"SELECT data FROM {items.name} WHERE item_id = ?"
-_SET_DATA = f"UPDATE {items.name} SET data = ? WHERE item_id = ?"
-_SET_DATA_STATUS = f"UPDATE {items.name} SET data = ?, status = ? WHERE item_id = ?"
-_SET_COLUMN = {
-    column: f"UPDATE {items.name} SET {column} = ? WHERE item_id = ?"
-    for column in ("clinical_time", "entered_in_error")
-}
-EMPTY: Mapping[str, Any] = {}
-_UPSERT_SET = ", ".join(
-    f"{c} = :{c}"
-    for c in ("patient_id", "kind", "status", "entered_in_error", "data", "clinical_time")
-)
-_UPDATE_VERSION = f"UPDATE {items.name} SET {_UPSERT_SET} WHERE item_id = :item_id"
-
-
-def _merge(
-    w: Writes,
-    item_id: str,
-    status: str | None = None,
-    *,
-    values: Mapping[str, Any] = EMPTY,
-    **data: Any,
-) -> None:
-    """Merge `data` into an item's JSON (and set its status and other columns)."""
-    row = w.queued(items, item_id)
-    if row is not None:  # inserted earlier in this batch and not sent yet: change it in place
-        merged = json.loads(row["data"])
-        merged.update(data)
-        row["data"] = json.dumps(merged, sort_keys=True)
-        if status is not None:
-            row["status"] = status
-        row.update(values)
-        return
-    found = w.sent_first(items, _SELECT_DATA, (item_id,))
-    if found is None:
-        return
-    merged = json.loads(found[0])
-    merged.update(data)
-    text = json.dumps(merged, sort_keys=True)
-    if status is None:
-        w.sent_execute(items, _SET_DATA, (text, item_id))
-    else:
-        w.sent_execute(items, _SET_DATA_STATUS, (text, status, item_id))
-    for column, value in values.items():
-        w.sent_execute(items, _SET_COLUMN[column], (value, item_id))
-
 
 @singledispatch
 def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
@@ -129,19 +82,28 @@ def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     if change is None:
         return
     values: dict[str, Any] = {}
+    if change.status is not None:
+        values["status"] = change.status
     if change.clinical_time is not None:
         values["clinical_time"] = change.clinical_time
     if change.entered_in_error:
         values["entered_in_error"] = True
-    _merge(w, change.item_id, change.status, values=values, **change.data)
+
+    def merged(data: str) -> dict[str, Any]:
+        """The change's data merged into the item's JSON, and its other columns."""
+        item = json.loads(data)
+        item.update(change.data)
+        return {"data": json.dumps(item, sort_keys=True), **values}
+
+    w.modify(items, "item_id", change.item_id, ("data",), merged)
 
 
 @apply.register
 def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
-    row = w.first(items, _SELECT_DATA, (event.item_id,))
-    data = received_data(json.loads(row[0]) if row else None, event)
+    key = {"item_id": event.item_id}
+    found = w.get(items, key, ("data",))
+    data = received_data(json.loads(found[0]) if found else None, event)
     values = {
-        "item_id": event.item_id,
         "patient_id": patient_of(record),
         "kind": event.item_kind,
         "status": event.status,
@@ -151,19 +113,12 @@ def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
             data.get(TIME_FIELD.get(event.item_kind, "")) or record.metadata.occurred_at
         ),
     }
-    if row:
-        w.execute(items, _UPDATE_VERSION, values)
-    else:
-        w.insert(
-            items,
-            {
-                **values,
-                "recorded_at": record.metadata.recorded_at,
-                "recorded_by": record.metadata.user,
-                "position": record.position,
-            },
-            key=event.item_id,
-        )
+    new = {
+        "recorded_at": record.metadata.recorded_at,
+        "recorded_by": record.metadata.user,
+        "position": record.position,
+    }
+    w.upsert(items, key, values, new)
 
 
 def for_patient(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from functools import singledispatch
 from typing import Any
 
@@ -96,32 +97,20 @@ def tokens(*names: str | None) -> set[str]:
     return {t for n in names if n for t in TOKEN.findall(fold(n))}
 
 
-_DELETE_TOKENS = f"DELETE FROM {name_tokens.name} WHERE patient_id = ?"
-_DELETE_IDENTIFIERS = f"DELETE FROM {identifiers.name} WHERE patient_id = ?"
-_SELECT_NAMES = f"SELECT given, family FROM {patients.name} WHERE patient_id = ?"
-_EXISTS = f"SELECT 1 FROM {patients.name} WHERE patient_id = ?"
+def _name_rows(patient_id: str, given: str, family: str) -> list[dict[str, Any]]:
+    return [{"token": t, "patient_id": patient_id} for t in sorted(tokens(given, family))]
 
 
-def _index_names(w: Writes, patient_id: str, given: str, family: str) -> None:
-    for t in sorted(tokens(given, family)):
-        w.insert(name_tokens, {"token": t, "patient_id": patient_id})
+def _identifier_rows(
+    patient_id: str | None, found: Iterable[Mapping[str, str]]
+) -> list[dict[str, Any]]:
+    return [
+        {"value": fold(i["value"]), "patient_id": patient_id, "system": i["system"]} for i in found
+    ]
 
 
-def _reindex_names(w: Writes, patient_id: str, given: str, family: str) -> None:
-    w.execute(name_tokens, _DELETE_TOKENS, (patient_id,))
-    _index_names(w, patient_id, given, family)
-
-
-def _update(w: Writes, patient_id: str | None, values: dict[str, Any]) -> None:
-    unknown = [k for k in values if k not in patients.c]
-    if unknown:
-        raise ValueError(f"{patients.name} has no column {unknown[0]!r}")
-    columns = ", ".join(f"{k} = :{k}" for k in values)
-    w.execute(
-        patients,
-        f"UPDATE {patients.name} SET {columns} WHERE patient_id = :_pid",
-        {**values, "_pid": patient_id},
-    )
+def _sort_key(given: str, family: str) -> str:
+    return f"{fold(family)}\x00{fold(given)}"
 
 
 @singledispatch
@@ -144,32 +133,32 @@ def _(event: ev.PatientRegistered, w: Writes, record: RecordedEvent) -> None:
             "phone_digits": phone_digits(event.phone),
             "address": event.address,
             "identifiers": json.dumps(event.identifiers, sort_keys=True),
-            "sort_key": f"{fold(event.family)}\x00{fold(event.given)}",
+            "sort_key": _sort_key(event.given, event.family),
             "registered_at": record.metadata.recorded_at,
         },
     )
     # A registration creates the patient row (a second one fails on its key), and name tokens
     # exist only beside a row, so there are none to delete first.
-    _index_names(w, pid, event.given, event.family)
-    for i in event.identifiers:
-        w.insert(identifiers, {"value": fold(i["value"]), "patient_id": pid, "system": i["system"]})
+    w.insert_many(name_tokens, _name_rows(pid, event.given, event.family))
+    w.insert_many(identifiers, _identifier_rows(pid, event.identifiers))
 
 
 @apply.register
 def _(event: ev.DemographicsUpdated, w: Writes, record: RecordedEvent) -> None:
-    pid = patient_of(record)
-    row = w.first(patients, _SELECT_NAMES, (pid,))
+    key = {"patient_id": patient_of(record)}
+    row = w.get(patients, key, ("given", "family"))
     if row is None:
         return
     values: dict[str, Any] = dict(event.changes)
     given = values.get("given", row[0])
     family = values.get("family", row[1])
-    values["sort_key"] = f"{fold(family)}\x00{fold(given)}"
+    values["sort_key"] = _sort_key(given, family)
     if "phone" in values:
         values["phone_digits"] = phone_digits(values["phone"])
-    _update(w, pid, values)
+    w.update(patients, key, values)
     if "given" in values or "family" in values:
-        _reindex_names(w, pid or "", given, family)
+        pid = key["patient_id"] or ""
+        w.replace(name_tokens, {"patient_id": pid}, _name_rows(pid, given, family))
 
 
 @apply.register
@@ -186,17 +175,12 @@ def _(event: ev.PatientVersionReceived, w: Writes, record: RecordedEvent) -> Non
         "address": d.get("address"),
         "identifiers": json.dumps(event.identifiers, sort_keys=True),
     }
-    values["sort_key"] = f"{fold(values['family'] or '')}\x00{fold(values['given'] or '')}"
-    if w.first(patients, _EXISTS, (pid,)):
-        _update(w, pid, values)
-    else:
-        w.insert(
-            patients, {"patient_id": pid, "registered_at": record.metadata.recorded_at, **values}
-        )
-    _reindex_names(w, pid or "", values["given"] or "", values["family"] or "")
-    w.execute(identifiers, _DELETE_IDENTIFIERS, (pid,))
-    for i in {(i["system"], fold(i["value"])): i for i in event.identifiers}.values():
-        w.insert(identifiers, {"value": fold(i["value"]), "patient_id": pid, "system": i["system"]})
+    values["sort_key"] = _sort_key(values["given"] or "", values["family"] or "")
+    w.upsert(patients, {"patient_id": pid}, values, {"registered_at": record.metadata.recorded_at})
+    names = _name_rows(pid or "", values["given"] or "", values["family"] or "")
+    w.replace(name_tokens, {"patient_id": pid or ""}, names)
+    unique = {(i["system"], fold(i["value"])): i for i in event.identifiers}.values()
+    w.replace(identifiers, {"patient_id": pid}, _identifier_rows(pid, unique))
 
 
 def search(conn: Connection, text: str, limit: int = 50) -> list[Any]:

@@ -38,11 +38,6 @@ def utc(iso: str) -> str:
 
 
 ENTERED_IN_ERROR = "entered-in-error"
-_SET_STATUS = (
-    f"UPDATE {appointments.name} SET status = :status"
-    f" WHERE appointment_id = :_id AND status != '{ENTERED_IN_ERROR}'"
-)
-_EXISTS = f"SELECT 1 FROM {appointments.name} WHERE appointment_id = ?"
 
 
 @singledispatch
@@ -53,11 +48,12 @@ def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     change = changed_by(event)
     if change is None or change.kind != "appointment":
         return
+    key = {"appointment_id": change.item_id}
     if change.entered_in_error:
-        _set(w, change.item_id, status=ENTERED_IN_ERROR)
+        w.update(appointments, key, {"status": ENTERED_IN_ERROR})
     elif change.status is not None:
         # The chart keeps an item's error flag whatever status follows; so does this column.
-        w.execute(appointments, _SET_STATUS, {"status": change.status, "_id": change.item_id})
+        w.update(appointments, key, {"status": change.status}, unless={"status": ENTERED_IN_ERROR})
 
 
 @apply.register
@@ -78,27 +74,17 @@ def _(event: ev.AppointmentScheduled, w: Writes, record: RecordedEvent) -> None:
     )
 
 
-def _set(w: Writes, appointment_id: str, **values: Any) -> None:
-    unknown = [k for k in values if k not in appointments.c]
-    if unknown:
-        raise ValueError(f"{appointments.name} has no column {unknown[0]!r}")
-    columns = ", ".join(f"{k} = :{k}" for k in values)
-    w.execute(
-        appointments,
-        f"UPDATE {appointments.name} SET {columns} WHERE appointment_id = :_id",
-        {**values, "_id": appointment_id},
-    )
-
-
 @apply.register
 def _(event: ev.AppointmentRescheduled, w: Writes, record: RecordedEvent) -> None:
-    _set(
-        w,
-        event.appointment_id,
-        start=event.start,
-        start_utc=utc(event.start),
-        end_utc=utc(event.end),
-        day=event.start[:10],
+    w.update(
+        appointments,
+        {"appointment_id": event.appointment_id},
+        {
+            "start": event.start,
+            "start_utc": utc(event.start),
+            "end_utc": utc(event.end),
+            "day": event.start[:10],
+        },
     )
 
 
@@ -119,10 +105,7 @@ def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
         "status": ENTERED_IN_ERROR if event.entered_in_error else event.status,
         "reason": d.get("reason"),
     }
-    if w.first(appointments, _EXISTS, (event.item_id,)):
-        _set(w, event.item_id, **values)
-    else:
-        w.insert(appointments, {"appointment_id": event.item_id, **values})
+    w.upsert(appointments, {"appointment_id": event.item_id}, values)
 
 
 def clash(

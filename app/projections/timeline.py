@@ -195,9 +195,6 @@ def _(e: ev.SyncConflictResolved) -> tuple[str, str | None, str]:
     return "sync", None, f"Sync conflict resolved: {what}" + (f" for {e.field}" if e.field else "")
 
 
-_MARK_ERROR = f"UPDATE {entries.name} SET entered_in_error = 1 WHERE item_id = ?"
-
-
 def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     patient_id = patient_of(record)
     if patient_id is None:
@@ -221,7 +218,7 @@ def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
         },
     )
     if isinstance(event, ev.EnteredInError):
-        w.execute(entries, _MARK_ERROR, (event.item_id,))
+        w.update(entries, {"item_id": event.item_id}, {"entered_in_error": True})
 
 
 def for_patient(conn: Connection, patient_id: str, limit: int | None = None) -> list[Any]:

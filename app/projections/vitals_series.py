@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import singledispatch
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -34,9 +36,6 @@ points = Table(
 )
 
 
-_DELETE = f"DELETE FROM {points.name} WHERE vitals_id = ?"
-
-
 @singledispatch
 def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     """Events that do not touch the series."""
@@ -47,27 +46,13 @@ def _(event: ev.VitalsRecorded, w: Writes, record: RecordedEvent) -> None:
     values = dict(event.measurements)
     if event.bmi is not None:
         values["bmi"] = event.bmi
-    patient_id = patient_of(record)
-    for k, v in sorted(values.items()):
-        w.insert(
-            points,
-            {
-                "vitals_id": event.vitals_id,
-                "key": k,
-                "patient_id": patient_id,
-                "taken_at": event.taken_at,
-                "value": v,
-            },
-        )
+    w.insert_many(points, _rows(event.vitals_id, patient_of(record), event.taken_at, values))
 
 
 @apply.register
 def _(event: ev.EnteredInError, w: Writes, record: RecordedEvent) -> None:
     if event.item_kind == "vitals":
-        w.execute(points, _DELETE, (event.item_id,))
-
-
-_DELETE_KEY = f"DELETE FROM {points.name} WHERE vitals_id = ? AND key = ?"
+        w.delete(points, {"vitals_id": event.item_id})
 
 
 @apply.register
@@ -76,24 +61,31 @@ def _(event: ev.ItemVersionReceived, w: Writes, record: RecordedEvent) -> None:
         return
     values = dict(event.data.get("measurements") or {})
     if event.entered_in_error:
-        w.execute(points, _DELETE, (event.item_id,))
+        w.delete(points, {"vitals_id": event.item_id})
         return
-    # A vitals set arrives one Observation (one sign) at a time: replace only those signs.
-    for key in values if event.data.get("bmi") is None else [*values, "bmi"]:
-        w.execute(points, _DELETE_KEY, (event.item_id, key))
     if event.data.get("bmi") is not None:
         values["bmi"] = event.data["bmi"]
-    for k, v in sorted(values.items()):
-        w.insert(
-            points,
-            {
-                "vitals_id": event.item_id,
-                "key": k,
-                "patient_id": patient_of(record),
-                "taken_at": event.data.get("taken_at") or record.metadata.occurred_at,
-                "value": float(v),
-            },
-        )
+    # A vitals set arrives one Observation (one sign) at a time: replace only those signs.
+    for key in values:
+        w.delete(points, {"vitals_id": event.item_id, "key": key})
+    taken_at = event.data.get("taken_at") or record.metadata.occurred_at
+    w.insert_many(points, _rows(event.item_id, patient_of(record), taken_at, values))
+
+
+def _rows(
+    vitals_id: str, patient_id: str | None, taken_at: str, values: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """One point per sign, in key order."""
+    return [
+        {
+            "vitals_id": vitals_id,
+            "key": key,
+            "patient_id": patient_id,
+            "taken_at": taken_at,
+            "value": float(value),
+        }
+        for key, value in sorted(values.items())
+    ]
 
 
 _SERIES_SQL = (
