@@ -3,6 +3,7 @@ exactly the settings it needs, and a person types them in (focus, key by key).""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -10,10 +11,16 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit, QWidget, QWizar
 from pytestqt.qtbot import QtBot
 
 from app.services.settings import AUTH_MODES, FIELDS_OF_MODE
+from app.services.sync_status import SyncState
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.first_run import FirstRunDialog, ServerPage
 from app.ui.settings_view import SECRET_KEPT, SettingsView
+from app.ui.sync_panel import STATES, describe_state
+from sync.fhir.auth import EXPIRED_TOKEN_MESSAGE, BearerAuth
+from sync.fhir.client import FhirClient
+from sync.worker import SyncWorker
+from tests.clock import suite_now
 from tests.ui.conftest import ADMIN, ADMIN_PASS, open_as
 from tests.ui.helpers import TIMEOUT, type_into
 from tests.ui.layout_checks import clipped_labels, out_of_reach
@@ -140,3 +147,27 @@ def test_settings_offer_each_mode_with_its_fields_and_never_show_the_secret(
     view.save_button.click()
     qtbot.waitUntil(lambda: clinic.settings.get().client_id == "mbeya-clinic-2", timeout=TIMEOUT)
     assert clinic.settings.get().client_secret == "s3cret-value"
+
+
+def test_the_sync_panel_says_an_expired_token_needs_a_new_one_from_it() -> None:
+    """The static token is refused (401): the worker stops and the panel says what to do."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401)
+
+    client = FhirClient(SERVER, BearerAuth("old-token"), transport=httpx.MockTransport(refuse))
+    worker = SyncWorker(
+        lambda _progress: client.search_page("Patient"),
+        server_url=SERVER,
+        interval_s=300,
+        clock=lambda: suite_now(),
+        counts=dict,
+    )
+    with client:
+        worker._tick()
+    status = worker.status()
+    assert status.state is SyncState.ERROR and status.next_attempt_at is None
+    shown = describe_state(status)
+    assert shown.startswith(f"{STATES[SyncState.ERROR][0]}: {EXPIRED_TOKEN_MESSAGE}"), shown
+    assert EXPIRED_TOKEN_MESSAGE == "the token has expired or was revoked; ask IT for a new one"
+    assert "old-token" not in shown
