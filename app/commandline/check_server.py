@@ -65,7 +65,7 @@ def _settings(args: argparse.Namespace) -> DeviceSettings:
 
 def cmd_check_server(args: argparse.Namespace) -> int:
     from sync.clinic_sync import SyncNotConfiguredError, client_for
-    from sync.fhir.errors import AuthError, FhirError, OfflineError, TlsError
+    from sync.fhir.errors import AuthError, FhirError, OfflineError, RateLimitedError, TlsError
     from sync.server_check import check_server
 
     settings = _settings(args)
@@ -86,6 +86,10 @@ def cmd_check_server(args: argparse.Namespace) -> int:
         raise CliError(f"cannot reach the server: {exc}") from None
     except AuthError as exc:
         raise CliError(f"the server refused the credentials: {exc}") from None
+    except RateLimitedError:
+        raise CliError(
+            "the server is rate-limiting this client (HTTP 429/503); run the check again later"
+        ) from None
     except FhirError as exc:
         raise CliError(f"the check stopped: {exc}") from None
     if args.json:
@@ -104,7 +108,8 @@ def render_table(report: ServerReport) -> str:
     lines = [f"server: {report.server}" + (" (write probe)" if report.write_probe else "")]
     for row in rows:
         cells = [
-            textwrap.wrap(text, width) or [""] for text, width in zip(row, _WIDTHS, strict=True)
+            textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+            for text, width in zip(row, _WIDTHS, strict=True)
         ]
         for i in range(max(len(c) for c in cells)):
             parts = [

@@ -167,3 +167,21 @@ def test_status_shows_what_enrolment_found(tmp_path: Path, fhir_peer: PeerServer
     checked = run_cli("check-server", "--data-dir", data, "--json", user="admin")
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["server"] == fhir_peer.base_url + "/"
+
+
+def test_a_rate_limited_check_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"resourceType": "OperationOutcome", "issue": []})
+
+    def client_for(settings: object) -> FhirClient:
+        return FhirClient("https://busy.example.org/fhir", transport=httpx.MockTransport(busy))
+
+    monkeypatch.setattr(sync.clinic_sync, "client_for", client_for)
+    code, out, err = check(capsys, "--server", "https://busy.example.org/fhir")
+    assert (code, out) == (1, "")
+    assert err == (
+        "fieldchart: the server is rate-limiting this client (HTTP 429/503); "
+        "run the check again later\n"
+    )
