@@ -132,3 +132,34 @@ def test_a_revoked_bearer_token_says_to_ask_it_for_a_new_one(
     shown = run_cli("status", "--data-dir", vault, user="admin")
     assert f"last error: {expected}" in shown.stdout
     assert token not in shown.stdout + failed.stderr
+
+
+def test_a_config_file_with_the_old_smart_names_still_enrols(
+    vault: Path, tmp_path: Path, real_fhir_server: RealFhirServer
+) -> None:
+    client_flags(real_fhir_server, "client-secret-post")  # skips without credentials
+    config = tmp_path / "clinic.json"
+    old = {
+        "server_url": real_fhir_server.base_url,
+        "auth_mode": "client-secret-post",
+        "smart_client_id": real_fhir_server.client_id,
+        "smart_token_url": real_fhir_server.token_url,
+    }
+    config.write_text(json.dumps(old))
+    secret = str(real_fhir_server.client_secret)
+    enrolled = run_cli(
+        "enroll",
+        "--data-dir",
+        vault,
+        "--config",
+        config,
+        user="admin",
+        FIELDCHART_CLIENT_SECRET=secret,
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    settings = status_of(vault)["settings"]
+    assert isinstance(settings, dict)
+    assert (settings["client_id"], settings["token_url"]) == (
+        real_fhir_server.client_id,
+        real_fhir_server.token_url,
+    )

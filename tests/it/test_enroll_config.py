@@ -31,7 +31,7 @@ def test_every_device_enrols_from_the_documented_file(
     assert config["auth_mode"] == "smart-backend"
     # The test peer has no authorisation server: same file, but the peer and no auth.
     config.update(server_url=fhir_peer.base_url, auth_mode="none")
-    del config["smart_client_id"], config["smart_token_url"]
+    del config["client_id"], config["token_url"]
     path = tmp_path / "clinic.json"
     path.write_text(json.dumps(config, indent=2))
 
