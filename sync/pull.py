@@ -8,6 +8,7 @@ quarantined for IT and the pull goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class Puller:
         self._rebaser = rebaser
         self._progress = progress
         self._clock = clock
+        self._ids = rebaser.ids
 
     def pull_all(self) -> PullReport:
         report = PullReport()
@@ -142,7 +144,9 @@ class Puller:
             problem = "resource has no id or versionId"
         if problem is None:
             try:
-                return self._mapper.incoming(resource)
+                local, server_id = self._ids.to_local(resource)
+                received = self._mapper.incoming(local)
+                return dataclasses.replace(received, server_id=server_id)
             except MappingError as exc:
                 problem = str(exc)
             except Exception as exc:

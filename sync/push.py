@@ -1,5 +1,6 @@
-"""Push: pending commands in order, one transaction Bundle per command, PUT with our ids,
-If-Match on every update of a resource the server already has, no no-op writes.
+"""Push: pending commands in order, one transaction Bundle per command (sync/write_plan.py:
+creates with our ids or the server's, If-Match on every update of a resource the server
+already has), no no-op writes, and a command synced only when every write landed.
 
 A version conflict hands the command to rebase (sync/rebase.py) and the push carries on with
 the next command: one stuck command never blocks the others.
@@ -9,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.domain.chart import PatientChart
 from app.domain.events import DomainEvent, patient_of_command_stream
+from app.domain.rebase import ConflictDetail
+from app.services.gateway_types import ServerCopy
 from app.services.sync_gateway import OutboxEntry, SyncGateway
 from app.services.sync_status import OutboxStatus, SyncProgress
-from sync.fhir.bundle import TooManyEntriesError, TransactionBuilder
 from sync.fhir.client import FhirClient
-from sync.fhir.errors import VersionConflictError
-from sync.ports import Outgoing, ResourceMapper
+from sync.fhir.errors import RejectedError, VersionConflictError
+from sync.ports import ResourceMapper
 from sync.rebase import Rebaser
+from sync.server_ids import find_on_server
+from sync.write_plan import FailedWrite, PlannedWrite, WriteSender
 
 PREFETCH = 500  # commands whose events are read in one transaction
 
@@ -33,13 +36,6 @@ class PushReport:
     writes: int = 0
     deferred: int = 0  # waited for an earlier command on the same resource (next pass)
     touched_patients: set[str] = field(default_factory=set)
-
-
-@dataclass(frozen=True)
-class PlannedWrite:
-    outgoing: Outgoing
-    resource: dict[str, Any]
-    if_match: str | None
 
 
 class Pusher:
@@ -56,6 +52,9 @@ class Pusher:
         self._mapper = mapper
         self._rebaser = rebaser
         self._progress = progress
+        self._ids = rebaser.ids
+        self._strategy = rebaser.strategy
+        self._sender = WriteSender(client, self._ids, self._strategy)
         self._charts: dict[str, PatientChart] = {}
         # Events of the next PREFETCH commands of this pass, read in one transaction, keyed by
         # command id and the log span they were read from (a rebase may re-record a command).
@@ -126,14 +125,22 @@ class Pusher:
             desired = out.build(remote.body if remote else None)
             if remote is not None and self._mapper.same_content(desired, remote.body):
                 continue
-            planned.append(PlannedWrite(out, desired, remote.version_id if remote else None))
+            planned.append(
+                PlannedWrite(
+                    out,
+                    desired,
+                    remote.version_id if remote else None,
+                    remote.server_id if remote else None,
+                )
+            )
         return planned
 
     def _push(
         self, entry: OutboxEntry, report: PushReport, retry: bool, check_server: bool = False
     ) -> bool:
-        """Push one command; False if it is still pending afterwards (rebased, to be sent
-        again), True if it was settled (synced, converged or needs attention)."""
+        """Push one command; False if it is still pending afterwards (rebased or partly
+        landed, to be sent again), True if it was settled (synced, converged or needs
+        attention)."""
         patient_id = patient_of_command_stream(entry.stream_id)
         planned: list[PlannedWrite] | None = self.plan(entry)
         if check_server and planned:
@@ -144,22 +151,88 @@ class Pusher:
             self._gateway.record_pushed(entry.command_id, [], patient_id)
             report.unchanged += 1
             return True
+
+        def landed(copies: list[ServerCopy]) -> None:
+            # Kept at once: what the server holds is the base of any retry (never sent twice).
+            self._gateway.record_pushed(None, copies, patient_id)
+
         try:
-            written = self._send(planned)
+            sent = self._sender.send(planned, landed)
         except VersionConflictError:
-            report.conflicts += 1
-            outcome = self._rebaser.on_conflict(
-                entry, [p.outgoing for p in planned], [p.resource for p in planned]
-            )
+            return self._conflict(entry, planned, report, retry)
+        except RejectedError as exc:
+            # An atomic server refused the whole Bundle, so nothing of it was written.
+            if retry and self._refused_put_create(planned, exc.status):
+                return self._push(entry, report, retry=False)
+            return self._needs_attention(entry, _refusal(exc), report)
+        report.writes += len(sent.landed)
+        if sent.failed:
+            return self._after_failures(entry, planned, sent.failed, report, retry)
+        if sent.existing:
+            # A create found ours already there (an earlier answer was lost): it may hold an
+            # older content, so plan again against it and send what still differs.
             self._charts.pop(patient_id, None)
-            if outcome == "attention":
-                report.needs_attention += 1
             return self._after_conflict(entry, report, retry)
-        report.writes += len(written)
         report.pushed += 1
         report.touched_patients.add(patient_id)
-        self._gateway.record_pushed(entry.command_id, written, patient_id)
+        self._gateway.record_pushed(entry.command_id, [], patient_id)
         return True
+
+    def _after_failures(
+        self,
+        entry: OutboxEntry,
+        planned: list[PlannedWrite],
+        failed: list[FailedWrite],
+        report: PushReport,
+        retry: bool,
+    ) -> bool:
+        """Some entries of a non-atomic transaction failed (those that landed are kept)."""
+        if any(f.conflict for f in failed):
+            return self._conflict(entry, planned, report, retry)
+        refused = [f for f in failed if not f.transient]
+        if (
+            retry
+            and refused
+            and all(f.put_create for f in refused)
+            and self._refused_put_create([f.write for f in refused], refused[0].status)
+        ):
+            return self._push(entry, report, retry=False)
+        if refused:
+            message = "; ".join(f.describe() for f in refused)
+            return self._needs_attention(entry, f"the server refused {message}", report)
+        self._gateway.mark_error(
+            entry.command_id, "; ".join(f"not yet written: {f.describe()}" for f in failed)
+        )
+        return False
+
+    def _refused_put_create(self, planned: list[PlannedWrite], status: int | None) -> bool:
+        """A create by PUT with our id was refused (404/400/405/422: the server assigns ids):
+        switch those types to POST. True if anything changed (worth one more try)."""
+        if status not in (400, 404, 405, 422):
+            return False
+        changed = False
+        for write in planned:
+            if write.server_id is None and not self._strategy.by_post(write.key[0]):
+                changed = self._strategy.refuse_put(write.key[0]) or changed
+        return changed
+
+    def _needs_attention(self, entry: OutboxEntry, message: str, report: PushReport) -> bool:
+        """Refused for good: a person (or IT) must look; the other commands go on."""
+        self._gateway.mark_attention(entry.command_id, message, ConflictDetail(None, None, None))
+        report.needs_attention += 1
+        return True
+
+    def _conflict(
+        self, entry: OutboxEntry, planned: list[PlannedWrite], report: PushReport, retry: bool
+    ) -> bool:
+        report.conflicts += 1
+        outcome = self._rebaser.on_conflict(
+            entry, [p.outgoing for p in planned], [p.resource for p in planned]
+        )
+        self._charts.pop(patient_of_command_stream(entry.stream_id), None)
+        if outcome == "attention":
+            report.needs_attention += 1
+        return self._after_conflict(entry, report, retry)
 
     def _after_conflict(self, entry: OutboxEntry, report: PushReport, retry: bool) -> bool:
         """After a rebase: send a still-pending command once more (on the first conflict)."""
@@ -176,14 +249,21 @@ class Pusher:
         """Writes of an earlier attempt whose answer we never recorded: keep only those the
         server does not already hold. None if the server moved on (handled as a conflict)."""
         remaining: list[PlannedWrite] = []
-        landed: list[dict[str, Any]] = []
+        landed: list[ServerCopy] = []
         for write in planned:
-            found = self._client.read(write.outgoing.resource_type, write.outgoing.resource_id)
+            found = find_on_server(
+                self._client,
+                self._ids,
+                *write.key,
+                by_post=self._strategy.by_post(write.key[0]),
+            )
             if found is None:
                 remaining.append(write)
-            elif self._mapper.same_content(write.resource, found.resource):
-                landed.append(found.resource)
-            elif found.version_id != write.if_match:
+                continue
+            resource, server_id, version = found
+            if self._mapper.same_content(write.resource, resource):
+                landed.append(ServerCopy(resource, server_id))
+            elif version != write.if_match:
                 report.conflicts += 1
                 self._rebaser.on_conflict(
                     entry, [p.outgoing for p in planned], [p.resource for p in planned]
@@ -196,30 +276,7 @@ class Pusher:
             self._gateway.record_pushed(None, landed, patient_id)
         return remaining
 
-    def _send(self, planned: list[PlannedWrite]) -> list[dict[str, Any]]:
-        """One transaction per command; split only where the server's limits force it."""
-        written: list[dict[str, Any]] = []
-        builder = TransactionBuilder()
-        batches: list[TransactionBuilder] = [builder]
-        for write in planned:
-            try:
-                builder.add_put(
-                    write.outgoing.resource_type,
-                    write.outgoing.resource_id,
-                    write.resource,
-                    write.if_match,
-                )
-            except TooManyEntriesError:
-                builder = TransactionBuilder()
-                batches.append(builder)
-                builder.add_put(
-                    write.outgoing.resource_type,
-                    write.outgoing.resource_id,
-                    write.resource,
-                    write.if_match,
-                )
-        for batch in batches:
-            for result in self._client.transaction(batch.build()):
-                if result.resource is not None:
-                    written.append(result.resource)
-        return written
+
+def _refusal(exc: RejectedError) -> str:
+    said = "; ".join(exc.diagnostics) or ", ".join(f"{i.severity}/{i.code}" for i in exc.issues)
+    return f"the server refused this change ({exc.status}): {said or exc.message}"

@@ -8,17 +8,20 @@ both values. Commands that create new items never need it: their ids are new to 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any, Literal
 
 from app.domain.commands import COMMANDS_BY_NAME
 from app.domain.events import patient_of_command_stream
 from app.domain.rebase import ConflictDetail
-from app.services.gateway_types import Received
+from app.services.gateway_types import Received, ServerCopy
 from app.services.sync_gateway import SyncGateway
+from sync.create_strategy import CreateStrategy
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping import MappingError
 from sync.ports import Outgoing, ResourceMapper
+from sync.server_ids import ServerIds, find_on_server
 
 Outcome = Literal["converged", "rebased", "attention", "unchanged"]
 
@@ -28,6 +31,9 @@ class Rebaser:
         self._gateway = gateway
         self._client = client
         self._mapper = mapper
+        # One id map and create strategy for the cycle, shared by push, pull and rebase.
+        self.ids = ServerIds(gateway.server_id, gateway.local_id)
+        self.strategy = CreateStrategy(gateway, client)
         self.rebased = 0
         self.attention = 0
         self.converged = 0
@@ -36,12 +42,18 @@ class Rebaser:
         self, entry: Any, outs: list[Outgoing], desired: list[dict[str, Any]]
     ) -> Outcome:
         """The server refused `entry`'s write as stale: find out why and act on it."""
-        fresh: list[dict[str, Any]] = []
+        fresh: list[ServerCopy] = []
         for out in outs:
-            found = self._client.read(out.resource_type, out.resource_id)
+            found = find_on_server(
+                self._client,
+                self.ids,
+                out.resource_type,
+                out.resource_id,
+                by_post=self.strategy.by_post(out.resource_type),
+            )
             if found is not None:
-                fresh.append(found[0])
-        by_key = {(r["resourceType"], r["id"]): r for r in fresh}
+                fresh.append(ServerCopy(found[0], found[1]))
+        by_key = {(c.resource["resourceType"], c.resource["id"]): c.resource for c in fresh}
         if all(
             (o.resource_type, o.resource_id) in by_key
             and self._mapper.same_content(d, by_key[(o.resource_type, o.resource_id)])
@@ -58,11 +70,14 @@ class Rebaser:
         outcomes = self.rebase_affected(set(new) | set(by_key))
         return outcomes.get(entry.command_id, "unchanged")
 
-    def to_received(self, resources: Iterable[dict[str, Any]]) -> list[Received]:
+    def to_received(self, copies: Iterable[ServerCopy]) -> list[Received]:
+        """Server copies (under our ids) as the events that record them locally."""
         result = []
-        for resource in resources:
+        for copy in copies:
+            resource = copy.resource
             try:
-                result.append(self._mapper.incoming(resource))
+                received = self._mapper.incoming(resource)
+                result.append(dataclasses.replace(received, server_id=copy.server_id))
             except MappingError as exc:
                 self._gateway.quarantine(
                     resource.get("resourceType"), resource.get("id"), str(exc), _dump(resource)

@@ -16,6 +16,15 @@ class Received:
     resource: dict[str, Any]
     patient_id: str | None
     event: DomainEvent | None  # None: store the server copy only (e.g. our own AuditEvents)
+    server_id: str | None = None  # the server's id for it, when not our id
+
+
+@dataclass(frozen=True)
+class ServerCopy:
+    """A server's copy of one of our resources, under our id, and the id the server gave it."""
+
+    resource: dict[str, Any]
+    server_id: str
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
 from app.projections import schedule
 from app.projections.runner import ProjectionRunner
-from app.services.gateway_types import RebaseOutcome, Received
+from app.services.gateway_types import RebaseOutcome, Received, ServerCopy
 from app.store import outbox, sync_state
 from app.store.charts import load_chart
 from app.store.database import Transaction, read_transaction, write_transaction
@@ -88,6 +88,16 @@ class SyncGateway:
         with read_transaction(self._vault.engine) as conn:
             return sync_state.remote(conn, resource_type, resource_id)
 
+    def server_id(self, resource_type: str, resource_id: str) -> str | None:
+        """The id the server knows our resource by (None: the server has not got it)."""
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.server_id(conn, resource_type, resource_id)
+
+    def local_id(self, resource_type: str, server_resource_id: str) -> str | None:
+        """Our id of a resource the server knows by `server_resource_id`, if we have it."""
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.local_id(conn, resource_type, server_resource_id)
+
     def known_version(self, resource_type: str, resource_id: str) -> str | None:
         with read_transaction(self._vault.engine) as conn:
             return sync_state.known_version(conn, resource_type, resource_id)
@@ -117,15 +127,22 @@ class SyncGateway:
     # -- writing ---------------------------------------------------------------------------
 
     def record_pushed(
-        self, command_id: str | None, resources: Sequence[dict[str, Any]], patient_id: str | None
+        self,
+        command_id: str | None,
+        resources: Sequence[dict[str, Any] | ServerCopy],
+        patient_id: str | None,
     ) -> None:
-        """The server accepted these versions: remember them and mark the command synced.
+        """The server holds these versions: remember them (with the ids the server gave them)
+        and, given a command id, mark that command synced.
 
         Not durable (see write_transaction): lost in a power cut, the command is still
         marked in flight, and the next push asks the server what landed (Pusher)."""
         with write_transaction(self._vault.engine, durable=False) as conn:
-            for resource in resources:
-                sync_state.save_remote(conn, resource, patient_id)
+            for copy in resources:
+                if isinstance(copy, ServerCopy):
+                    sync_state.save_remote(conn, copy.resource, patient_id, copy.server_id)
+                else:
+                    sync_state.save_remote(conn, copy, patient_id)
             if command_id is not None:
                 outbox.set_status(conn, command_id, outbox.SYNCED)
 
@@ -143,7 +160,7 @@ class SyncGateway:
                 )
                 if known is not None and known == str(meta.get("versionId")):
                     continue
-                sync_state.save_remote(conn, item.resource, item.patient_id)
+                sync_state.save_remote(conn, item.resource, item.patient_id, item.server_id)
                 new.append((item.resource["resourceType"], item.resource["id"]))
                 if item.event is None or item.patient_id is None:
                     continue

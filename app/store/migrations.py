@@ -122,6 +122,17 @@ MIGRATIONS: Sequence[Migration] = (
             "CREATE INDEX ix_drafts_user ON drafts (user, saved_at)",
         ),
     ),
+    Migration(
+        7,
+        "remote_resources.server_id: the id the server gave a resource (servers that assign ids)",
+        _statements(
+            "ALTER TABLE remote_resources ADD COLUMN server_id TEXT",
+            # Until now every resource was written with our id or pulled with the server's.
+            "UPDATE remote_resources SET server_id = resource_id",
+            "CREATE UNIQUE INDEX ix_remote_server_id "
+            "ON remote_resources (resource_type, server_id)",
+        ),
+    ),
 )
 
 

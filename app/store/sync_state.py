@@ -1,7 +1,8 @@
 """What sync remembers between cycles, inside the encrypted vault.
 
 - remote_resources: the latest server copy of every resource we wrote or pulled (the base that
-  updates start from, and the version for If-Match);
+  updates start from, and the version for If-Match), kept under our id, with the id the
+  server knows it by (the id map: the same id unless the server assigned its own);
 - pull_marks: the inclusive `_lastUpdated` watermark per resource type;
 - quarantine: server content that could not be used, kept for IT to inspect;
 - sync_journal: small facts (last success, last error, audit push position).
@@ -24,18 +25,23 @@ class RemoteCopy:
     version_id: str
     patient_id: str | None
     body: dict[str, Any]
+    server_id: str
 
 
 # Plain SQL through exec_driver_sql for the statements a pull or push runs per resource.
 _REMOTE = (
-    "SELECT version_id, patient_id, body FROM remote_resources "
+    "SELECT version_id, patient_id, body, server_id FROM remote_resources "
     "WHERE resource_type = ? AND resource_id = ?"
 )
+_SERVER_ID = "SELECT server_id FROM remote_resources WHERE resource_type = ? AND resource_id = ?"
+_LOCAL_ID = "SELECT resource_id FROM remote_resources WHERE resource_type = ? AND server_id = ?"
 _KNOWN = "SELECT version_id FROM remote_resources WHERE resource_type = ? AND resource_id = ?"
 _SAVE = (
-    "INSERT INTO remote_resources VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "INSERT INTO remote_resources "
+    "(resource_type, resource_id, version_id, patient_id, last_updated, body, server_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
     "ON CONFLICT (resource_type, resource_id) DO UPDATE SET version_id = ?3, "
-    "patient_id = ?4, last_updated = ?5, body = ?6"
+    "patient_id = ?4, last_updated = ?5, body = ?6, server_id = ?7"
 )
 
 
@@ -43,7 +49,19 @@ def remote(conn: Connection, resource_type: str, resource_id: str) -> RemoteCopy
     row = conn.exec_driver_sql(_REMOTE, (resource_type, resource_id)).first()
     if row is None:
         return None
-    return RemoteCopy(resource_type, resource_id, row[0], row[1], json.loads(row[2]))
+    return RemoteCopy(resource_type, resource_id, row[0], row[1], json.loads(row[2]), row[3])
+
+
+def server_id(conn: Connection, resource_type: str, resource_id: str) -> str | None:
+    """The id the server knows our resource by, or None if the server has not got it."""
+    value = conn.exec_driver_sql(_SERVER_ID, (resource_type, resource_id)).scalar()
+    return None if value is None else str(value)
+
+
+def local_id(conn: Connection, resource_type: str, server_resource_id: str) -> str | None:
+    """Our id of the resource the server knows by `server_resource_id`, if we have it."""
+    value = conn.exec_driver_sql(_LOCAL_ID, (resource_type, server_resource_id)).scalar()
+    return None if value is None else str(value)
 
 
 def known_version(conn: Connection, resource_type: str, resource_id: str) -> str | None:
@@ -51,8 +69,22 @@ def known_version(conn: Connection, resource_type: str, resource_id: str) -> str
     return None if value is None else str(value)
 
 
-def save_remote(conn: Connection, resource: dict[str, Any], patient_id: str | None) -> None:
+def save_remote(
+    conn: Connection,
+    resource: dict[str, Any],
+    patient_id: str | None,
+    server_resource_id: str | None = None,
+) -> None:
+    """Keep the server's copy of a resource (under our id; `server_resource_id` is the id the
+    server gave it, when not the same)."""
     meta = resource.get("meta") or {}
+    # A server id once given to another of our resources (a resource deleted and created
+    # again) now names this one.
+    conn.exec_driver_sql(
+        "DELETE FROM remote_resources WHERE resource_type = ? AND server_id = ? "
+        "AND resource_id != ?",
+        (resource["resourceType"], server_resource_id or resource["id"], resource["id"]),
+    )
     conn.exec_driver_sql(
         _SAVE,
         (
@@ -62,6 +94,7 @@ def save_remote(conn: Connection, resource: dict[str, Any], patient_id: str | No
             patient_id,
             meta.get("lastUpdated"),
             json.dumps(resource, sort_keys=True),
+            server_resource_id or resource["id"],
         ),
     )
 

@@ -7,9 +7,10 @@ the entry instead, before anything is sent, so the caller can split.
 The default limit is Medplum's (the test peer and the production server, FHIR-PEER.md), measured
 in its transaction processor: at most 50 update (PUT) entries. Medplum allows only 8 entries in
 all if any entry is *conditional* in its sense, i.e. needs a search to find its target
-(``PUT Type?query``, ``ifNoneExist``); FieldChart writes only ``PUT Type/id``, and ``ifMatch``
-on those is **not** conditional there: 50 PUTs that all carry ifMatch are accepted
-(tests/sync/test_fhir_client.py checks both against the peer). The same resource twice is a 400
+(``PUT Type?query``, ``ifNoneExist``). ``ifMatch`` on ``PUT Type/id`` is **not** conditional
+there: 50 PUTs that all carry ifMatch are accepted (tests/sync/test_fhir_client.py checks both
+against the peer). A create by POST on a server that assigns ids carries ``ifNoneExist`` on our
+identifier, so a Bundle with creates holds at most 8 entries. The same resource twice is a 400
 on Medplum and ambiguous anywhere, so it is refused too.
 """
 
@@ -32,6 +33,7 @@ from sync.fhir.errors import (
 
 __all__ = [
     "MAX_UPDATES",
+    "MAX_WITH_CONDITIONAL",
     "BundleLimitError",
     "DuplicateEntryError",
     "EntryResult",
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 MAX_UPDATES = 50
+MAX_WITH_CONDITIONAL = 8
 
 _TYPE = re.compile(r"[A-Z][A-Za-z]{0,63}")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -94,15 +97,59 @@ class TransactionBuilder:
 
     max_updates: int = MAX_UPDATES
     base_url: str | None = None
+    max_with_conditional: int = MAX_WITH_CONDITIONAL
     _entries: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
     _keys: set[str] = field(default_factory=set, init=False, repr=False)
+    _conditional: bool = field(default=False, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def fits(self) -> bool:
-        """Whether one more entry would stay within the limit."""
-        return len(self._entries) + 1 <= self.max_updates
+    def fits(self, conditional: bool = False) -> bool:
+        """Whether one more entry (conditional or not) would stay within the limits."""
+        limit = self.max_updates
+        if conditional or self._conditional:
+            limit = min(limit, self.max_with_conditional)
+        return len(self._entries) + 1 <= limit
+
+    def add_create(
+        self,
+        resource_type: str,
+        full_url: str,
+        resource: Mapping[str, Any],
+        if_none_exist: str | None = None,
+    ) -> None:
+        """Add ``POST Type`` (the server picks the id), named ``full_url`` (a ``urn:uuid``) so
+        other entries can refer to it; with ``ifNoneExist`` (a search) it is created only if
+        nothing matches, which makes a repeated create harmless."""
+        check_type(resource_type)
+        _check_resource(resource_type, resource)
+        if "id" in resource:
+            raise ValueError("a resource created by POST carries no id")
+        if not full_url.startswith("urn:uuid:"):
+            raise ValueError(f"not a urn:uuid full URL: {full_url!r}")
+        request: dict[str, Any] = {"method": "POST", "url": resource_type}
+        if if_none_exist is not None:
+            request["ifNoneExist"] = if_none_exist
+        self._add(
+            full_url,
+            {"fullUrl": full_url, "resource": copy.deepcopy(dict(resource)), "request": request},
+            conditional=if_none_exist is not None,
+        )
+
+    def _add(self, key: str, entry: dict[str, Any], conditional: bool) -> None:
+        if key in self._keys:
+            raise DuplicateEntryError(
+                f"{key} is already in this transaction: merge the writes or split the Bundle"
+            )
+        if not self.fits(conditional):
+            raise TooManyEntriesError(
+                f"the server accepts at most {len(self._entries)} entries in this transaction: "
+                "split the Bundle"
+            )
+        self._keys.add(key)
+        self._entries.append(entry)
+        self._conditional = self._conditional or conditional
 
     def add_put(
         self,
@@ -124,17 +171,7 @@ class TransactionBuilder:
         entry: dict[str, Any] = {"resource": copy.deepcopy(dict(resource)), "request": request}
         if self.base_url:
             entry = {"fullUrl": f"{self.base_url.rstrip('/')}/{url}", **entry}
-        if url in self._keys:
-            raise DuplicateEntryError(
-                f"{url} is already in this transaction: merge the writes or split the Bundle"
-            )
-        if not self.fits():
-            raise TooManyEntriesError(
-                f"the server accepts at most {self.max_updates} entries in this transaction: "
-                "split the Bundle"
-            )
-        self._keys.add(url)
-        self._entries.append(entry)
+        self._add(url, entry, conditional=False)
 
     def build(self) -> dict[str, Any]:
         """The transaction Bundle (a new dict each call)."""
@@ -176,7 +213,8 @@ def parse_transaction_response(
     """
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise InvalidResponseError("the transaction answer is not a Bundle")
-    if bundle.get("type") != "transaction-response":
+    # A server whose transactions are not atomic may answer as it ran them: as a batch.
+    if bundle.get("type") not in ("transaction-response", "batch-response"):
         raise InvalidResponseError(f"expected a transaction-response, got {bundle.get('type')!r}")
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):

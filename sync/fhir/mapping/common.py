@@ -36,6 +36,9 @@ DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason
 # resources written with them. (Same scheme as the tests' patient identifiers, urn:fieldchart:mrn.)
 FIELDCHART = "urn:fieldchart:fhir"
 EXT_ENTERED_IN_ERROR = f"{FIELDCHART}:extension:entered-in-error"
+# Every resource FieldChart creates carries its FieldChart id under this system, so that it is
+# found again on a server that gave it an id of its own (sync/server_ids.py).
+FIELDCHART_ID = f"{FIELDCHART}:id"
 
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _REFERENCE = re.compile(

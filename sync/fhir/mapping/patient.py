@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sync.fhir.mapping.common import Base, Json, put, start_from, update, update_value
+from sync.fhir.mapping.common import (
+    FIELDCHART_ID,
+    Base,
+    Json,
+    put,
+    start_from,
+    update,
+    update_value,
+)
 from sync.fhir.mapping.reader import Reader
 from sync.fhir.mapping.remote import RemotePatient
 
@@ -79,6 +87,8 @@ def from_fhir_patient(resource: Mapping[str, Any]) -> RemotePatient:
     for i, ident in enumerate(_objects(r, resource.get("identifier"), "identifier")):
         system = r.string(ident.get("system"), f"identifier[{i}].system")
         value = r.string(ident.get("value"), f"identifier[{i}].value")
+        if system == FIELDCHART_ID:
+            continue  # how sync finds the resource again, not one of the patient's numbers
         if system and value and {"system": system, "value": value} not in identifiers:
             identifiers.append({"system": system, "value": value})
     return RemotePatient(r.id, r.version_id, demographics, identifiers)

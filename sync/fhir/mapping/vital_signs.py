@@ -161,7 +161,15 @@ def spec_of(key: str) -> VitalSign:
 
 
 def profiles_of(key: str) -> list[str]:
-    """The FHIR profiles an Observation of this key claims."""
+    """The FHIR profiles an Observation of this key claims.
+
+    The blood-pressure panel claims only the vital-signs profile: Medplum's validator
+    (5.1.x) refuses every panel that claims the `bp` profile ("Incorrect number of values
+    provided for slice 'SystolicBP'", with both components present), which silently cost us
+    every blood pressure on a real server. Claiming a profile is optional; the panel still
+    conforms to `bp`."""
+    if key == "blood_pressure":
+        return [f"{PROFILE_BASE}vitalsigns"]
     return [f"{PROFILE_BASE}vitalsigns", f"{PROFILE_BASE}{spec_of(key).profile}"]
 
 

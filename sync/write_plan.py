@@ -1,0 +1,205 @@
+"""Sending one command's writes: transaction Bundles in the server's ids, and what came back.
+
+A command's writes go out as one transaction when the server's limits allow (several, in
+order, when they do not). Each write is, on the server's terms:
+
+- an update ``PUT Type/<server id>`` with ``If-Match`` when the server already has it;
+- a create ``PUT Type/<our id>`` where the server takes our ids (update-as-create);
+- a create ``POST Type`` with ``fullUrl urn:uuid:…`` and ``ifNoneExist`` on our identifier where
+  the server assigns ids: entries of the same Bundle refer to it by that urn, and a create
+  repeated after a lost answer finds the first one instead of making a second.
+
+Resources that others refer to are sent first, so that a Bundle split by the limits never
+refers forward. Every entry's own answer is read: on a server whose transactions are not atomic
+some entries may land while others fail, and a command counts as pushed only when all landed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.services.gateway_types import ServerCopy
+from sync.create_strategy import CreateStrategy
+from sync.fhir.bundle import EntryResult, TooManyEntriesError, TransactionBuilder
+from sync.fhir.client import FhirClient
+from sync.fhir.errors import InvalidResponseError, Issue
+from sync.ports import Outgoing
+from sync.server_ids import Key, ServerIds, full_url, identifier_search
+
+_LOCATION = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/|$)")
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    outgoing: Outgoing
+    resource: dict[str, Any]  # what the server should hold, under our ids
+    if_match: str | None  # the version we built on (None: the server has not got it)
+    server_id: str | None  # the server's id for it (None: not created yet)
+
+    @property
+    def key(self) -> Key:
+        return (self.outgoing.resource_type, self.outgoing.resource_id)
+
+
+@dataclass(frozen=True)
+class FailedWrite:
+    write: PlannedWrite
+    status: int
+    issues: tuple[Issue, ...]
+    put_create: bool  # it was a create by PUT with our id
+
+    @property
+    def conflict(self) -> bool:
+        """The server has a newer version than the one we built on."""
+        return self.status == 412
+
+    @property
+    def transient(self) -> bool:
+        """Worth sending again as it is: busy, a concurrent-update clash, a server fault."""
+        return self.status in (408, 409, 429) or self.status >= 500
+
+    def describe(self) -> str:
+        said = "; ".join(i.diagnostics or f"{i.severity}/{i.code}" for i in self.issues)
+        what = f"{self.write.outgoing.resource_type} ({self.status})"
+        return f"{what}: {said}" if said else what
+
+
+@dataclass
+class SendResult:
+    landed: list[ServerCopy] = field(default_factory=list)
+    existing: set[Key] = field(default_factory=set)  # a create found one already there
+    failed: list[FailedWrite] = field(default_factory=list)
+
+
+def in_reference_order(planned: list[PlannedWrite]) -> list[PlannedWrite]:
+    """`planned` with every resource before the resources of this command that refer to it."""
+    keys = {p.key for p in planned}
+    refers = {p.key: _references(p.resource) & keys - {p.key} for p in planned}
+    ordered: list[PlannedWrite] = []
+    done: set[Key] = set()
+    remaining = list(planned)
+    while remaining:
+        ready = [p for p in remaining if refers[p.key] <= done] or remaining[:1]  # a cycle
+        for p in ready:
+            ordered.append(p)
+            done.add(p.key)
+        remaining = [p for p in remaining if p.key not in done]
+    return ordered
+
+
+def _references(node: Any) -> set[Key]:
+    found: set[Key] = set()
+    if isinstance(node, list):
+        for value in node:
+            found |= _references(value)
+    elif isinstance(node, dict):
+        for name, value in node.items():
+            if name == "reference" and isinstance(value, str) and "/" in value:
+                resource_type, _, resource_id = value.partition("/")
+                found.add((resource_type, resource_id))
+            else:
+                found |= _references(value)
+    return found
+
+
+class WriteSender:
+    """Sends planned writes in the server's ids and reads every entry's answer."""
+
+    def __init__(self, client: FhirClient, ids: ServerIds, strategy: CreateStrategy) -> None:
+        self._client = client
+        self._ids = ids
+        self._strategy = strategy
+
+    def send(
+        self, planned: list[PlannedWrite], on_landed: Callable[[list[ServerCopy]], None]
+    ) -> SendResult:
+        """Send in as few transactions as the limits allow; stop after a Bundle with a failed
+        entry (later Bundles may refer to what failed). What each Bundle landed goes to
+        `on_landed` as soon as it is known, so a whole-Bundle refusal of a later one (an
+        atomic server raises FhirError) forgets nothing the server already holds."""
+        result = SendResult()
+        for builder, sent in self._batches(in_reference_order(planned)):
+            answers = self._client.transaction(builder.build())
+            before = len(result.landed)
+            self._read_answers(sent, answers, result)
+            if len(result.landed) > before:
+                on_landed(result.landed[before:])
+            if result.failed:
+                break
+        return result
+
+    def _batches(
+        self, ordered: list[PlannedWrite]
+    ) -> Iterator[tuple[TransactionBuilder, list[tuple[PlannedWrite, bool]]]]:
+        """Bundles built lazily: each is translated only after the one before it was
+        answered, so it can name the ids the server gave in that answer."""
+        pending = list(ordered)
+        while pending:
+            builder = TransactionBuilder()
+            created_here: dict[Key, str] = {}
+            sent: list[tuple[PlannedWrite, bool]] = []
+            for write in list(pending):
+                try:
+                    put_create = self._add(builder, write, created_here)
+                except TooManyEntriesError:
+                    if not sent:
+                        raise
+                    break
+                sent.append((write, put_create))
+                pending.remove(write)
+            yield builder, sent
+
+    def _add(
+        self, builder: TransactionBuilder, write: PlannedWrite, created_here: dict[Key, str]
+    ) -> bool:
+        """Add one write to the Bundle; True if it is a create by PUT with our id."""
+        resource_type, local_id = write.key
+        server_id = write.server_id or self._ids.server_id(resource_type, local_id)
+        if server_id is not None:
+            body = self._ids.to_server(write.resource, server_id, created_here)
+            builder.add_put(resource_type, server_id, body, write.if_match)
+            return False
+        if not self._strategy.by_post(resource_type):
+            body = self._ids.to_server(write.resource, local_id, created_here)
+            builder.add_put(resource_type, local_id, body)
+            return True
+        url = full_url(write.key)
+        name, value = identifier_search(local_id, resource_type)
+        body = self._ids.to_server(write.resource, None, {**created_here, write.key: url})
+        builder.add_create(resource_type, url, body, if_none_exist=f"{name}={value}")
+        created_here[write.key] = url
+        return False
+
+    def _read_answers(
+        self,
+        sent: list[tuple[PlannedWrite, bool]],
+        answers: list[EntryResult],
+        result: SendResult,
+    ) -> None:
+        for (write, put_create), answer in zip(sent, answers, strict=True):
+            if not 200 <= answer.status < 300:
+                result.failed.append(FailedWrite(write, answer.status, answer.outcome, put_create))
+                continue
+            resource = answer.resource or self._read_location(write, answer)
+            local, server_id = self._ids.to_local(resource, write.outgoing.resource_id)
+            result.landed.append(ServerCopy(local, server_id))
+            if write.server_id is None and not put_create and answer.status == 200:
+                result.existing.add(write.key)  # ifNoneExist matched: not our content
+
+    def _read_location(self, write: PlannedWrite, answer: EntryResult) -> dict[str, Any]:
+        """The server's copy of an entry answered without its resource (return=minimal)."""
+        match = _LOCATION.search(answer.location or "")
+        found = (
+            self._client.read(match.group(1), match.group(2))
+            if match and match.group(1) == write.outgoing.resource_type
+            else None
+        )
+        if found is None:
+            raise InvalidResponseError(
+                f"the server accepted a {write.outgoing.resource_type} but did not say where it is",
+                request=None,
+            )
+        return found.resource
