@@ -4,6 +4,9 @@
 #   ./fieldchart.sh test [pytest args]       install what is missing, then run every test
 #   ./fieldchart.sh check                    formatting, lint and strict types (ruff, mypy)
 # FIELDCHART_TEST_NOW=<ISO instant> runs the tests on that clock (default 2026-12-02T10:00Z).
+# `test` also runs the sync tests against a real FHIR server: Medplum from ../shared/realfhir
+# when it is there (started once per run), or the server FIELDCHART_FHIR_BASE names (README,
+# "Testing against a real FHIR server"); without one it says so in one line and skips them.
 # Installs Debian/Ubuntu system packages with apt-get when run as root (otherwise prints the
 # exact line to run), a virtualenv in .venv, and the FHIR test peer's node modules.
 set -euo pipefail

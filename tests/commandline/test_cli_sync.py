@@ -1,16 +1,17 @@
-"""`enroll`, `sync` and `status` through the real CLI against the real FHIR peer."""
+"""`enroll`, `sync` and `status` through the real CLI, against the in-memory FHIR peer and a
+real FHIR server (tests/realfhir)."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.commandline.test_cli_clinic import PASSPHRASES, exec_as, results, run_cli
 from tests.peer.harness import PeerServer
-
-pytestmark = pytest.mark.peer
+from tests.realfhir.plugin import FhirServer
 
 
 @pytest.fixture
@@ -33,34 +34,35 @@ def vault(tmp_path: Path) -> Path:
     return data
 
 
-def test_enroll_sync_and_status(vault: Path, fhir_peer: PeerServer, tmp_path: Path) -> None:
+def test_enroll_sync_and_status(vault: Path, fhir_server: FhirServer, tmp_path: Path) -> None:
     config = tmp_path / "clinic.json"
-    config.write_text(
-        json.dumps(
-            {
-                "server_url": fhir_peer.base_url,
-                "auth_mode": "none",
-                "sync_interval_minutes": 10,
-                "auto_lock_minutes": 5,
-            }
-        )
+    config.write_text(json.dumps({"sync_interval_minutes": 10, "auto_lock_minutes": 5}))
+    enrolled = run_cli(
+        "enroll",
+        "--data-dir",
+        vault,
+        "--config",
+        config,
+        *fhir_server.enroll_args(tmp_path),
+        "--json",
+        user="admin",
     )
-    enrolled = run_cli("enroll", "--data-dir", vault, "--config", config, "--json", user="admin")
     assert enrolled.returncode == 0, enrolled.stderr
     assert json.loads(enrolled.stdout)["fhir_version"].startswith("4.0")
+    pid = f"pat-cli-{uuid.uuid4()}"  # a new patient on a server that keeps earlier runs' data
 
     done = exec_as(
         vault,
         "doc",
         {
             "type": "RegisterPatient",
-            "patient_id": "pat-cli-1",
+            "patient_id": pid,
             "given": "Neema",
             "family": "Kimaro",
             "birth_date": "1990-05-06",
             "sex": "female",
         },
-        {"type": "RecordVitals", "patient_id": "pat-cli-1", "heart_rate": 76},
+        {"type": "RecordVitals", "patient_id": pid, "heart_rate": 76},
     )
     assert [r["ok"] for r in results(done)] == [True, True]
 
@@ -98,6 +100,7 @@ def test_sync_without_a_server_says_so(vault: Path) -> None:
     )
 
 
+@pytest.mark.peer
 def test_only_an_admin_enrolls(vault: Path, fhir_peer: PeerServer) -> None:
     result = run_cli("enroll", "--data-dir", vault, "--server", fhir_peer.base_url, user="doc")
     assert result.returncode == 1

@@ -61,12 +61,17 @@ def test_the_spec_collects_what_the_app_reads_at_run_time() -> None:
         assert plugin not in spec  # never dropped
 
 
-def test_ci_builds_and_self_tests_the_bundle_after_the_suite() -> None:
-    lines = [
+def ci_steps() -> list[str]:
+    """The lines of .ci/run that are not comments."""
+    return [
         line.strip()
         for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
+
+
+def test_ci_builds_and_self_tests_the_bundle_after_the_suite() -> None:
+    lines = ci_steps()
     runs = [i for i, line in enumerate(lines) if line.endswith("./fieldchart.sh test")]
     assert len(runs) == 2, "the suite runs once before and once after midnight UTC"
     assert [lines[i].split()[0] for i in runs] == [
@@ -75,3 +80,17 @@ def test_ci_builds_and_self_tests_the_bundle_after_the_suite() -> None:
     ]
     assert lines.index("./fieldchart.sh check") < runs[0]
     assert lines.index("packaging/build.sh --self-test") > runs[-1]
+
+
+def test_ci_runs_the_real_server_tests_with_atomic_transactions_and_without() -> None:
+    lines = ci_steps()
+
+    def where(ending: str) -> int:
+        [index] = [i for i, line in enumerate(lines) if line.endswith(ending)]
+        return index
+
+    setup, start = where('"$REALFHIR/setup.sh"'), where('"$REALFHIR/start.sh" >/dev/null')
+    runs = [where(f"{now} ./fieldchart.sh test") for now in ("23:59:30Z", "00:00:30Z")]
+    non_atomic = where("FIELDCHART_REALFHIR_ATOMIC=0 ./fieldchart.sh test -m realfhir")
+    assert where("./fieldchart.sh check") < setup < start < runs[0] < runs[1] < non_atomic
+    assert non_atomic < where("packaging/build.sh --self-test")

@@ -15,9 +15,10 @@ Where the server comes from, in this order:
 ``FIELDCHART_REALFHIR=0`` skips the real server even when one is available.
 
 ``FIELDCHART_REALFHIR_ATOMIC=1|0`` (default 1): whether transaction Bundles are atomic. On the
-realfhir server the test project's ``transaction-bundles`` feature is set to match for the run
-(and put back afterwards); for a server named by the environment it declares what that server
-does, since the suite cannot change it.
+realfhir server the test project's ``transaction-bundles`` feature is set to match for the run,
+and its FHIR quota is turned off (``RealFhirServer.configure``); both are put back at the end of
+the run. For a server named by the environment it declares what that server does, since the suite
+cannot change it.
 
 Only the standard library and httpx are used.
 """
@@ -45,6 +46,8 @@ ENV_DIR = "FIELDCHART_REALFHIR_DIR"
 ENV_ATOMIC = "FIELDCHART_REALFHIR_ATOMIC"
 ENV_ENABLED = "FIELDCHART_REALFHIR"
 ATOMIC_FEATURE = "transaction-bundles"
+#: The Project system setting that turns Medplum's FHIR quota on or off.
+QUOTA_SWITCH = "enableFhirQuota"
 #: Tokens last an hour on Medplum; a cached one is used for at most this long.
 TOKEN_REUSE_S = 50 * 60
 START_TIMEOUT_S = 1800
@@ -156,7 +159,7 @@ class RealFhirServer:
     super_client_id: str | None = None
     super_client_secret: str | None = None
     _tokens: dict[str, _Token] = field(default_factory=dict, repr=False)
-    _restore_features: list[str] | None = field(default=None, repr=False)
+    _restore: dict[str, Any] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # never the secrets
         return f"RealFhirServer({self.base_url!r}, atomic_tx={self.atomic_tx}, {self.source})"
@@ -204,31 +207,39 @@ class RealFhirServer:
         result: dict[str, Any] = response.json()
         return result
 
-    def _features(self) -> list[str]:
+    def configure(self, *, atomic: bool) -> None:
+        """Set the test project's atomic transactions and turn its FHIR quota off, with the
+        super-admin client. The quota (points per client a minute) is for a clinic, not for a
+        test run's bursts; and Medplum 5.1's in-memory block renews itself on every refused
+        request, so a client that many test runs share, once over it, stays refused for as long
+        as any of them keeps sending. The first call remembers the project's settings for
+        ``restore()``."""
         project = self._admin("GET", f"Project/{self.project_id}")
-        return list(project.get("features") or [])
-
-    def _put_features(self, features: list[str]) -> None:
-        project = self._admin("GET", f"Project/{self.project_id}")
-        if sorted(project.get("features") or []) != sorted(features):
-            project["features"] = features
-            self._admin("PUT", f"Project/{self.project_id}", project)
-
-    def set_atomic(self, atomic: bool) -> None:
-        """Turn the test project's atomic transactions on or off (super-admin client); the
-        first call remembers the setting that ``restore()`` puts back."""
-        current = self._features()
-        if self._restore_features is None:
-            self._restore_features = current
-        others = [f for f in current if f != ATOMIC_FEATURE]
-        self._put_features([*others, ATOMIC_FEATURE] if atomic else others)
+        if self._restore is None:
+            self._restore = {k: project.get(k) for k in ("features", "systemSetting")}
+        features = [f for f in project.get("features") or [] if f != ATOMIC_FEATURE]
+        settings = [s for s in project.get("systemSetting") or [] if s["name"] != QUOTA_SWITCH]
+        self._put_project(
+            {
+                "features": [*features, ATOMIC_FEATURE] if atomic else features,
+                "systemSetting": [*settings, {"name": QUOTA_SWITCH, "valueBoolean": False}],
+            }
+        )
         self.atomic_tx = atomic
 
     def restore(self) -> None:
-        """Put the project's features back as they were before ``set_atomic``."""
-        if self._restore_features is not None:
-            self._put_features(self._restore_features)
-            self._restore_features = None
+        """Put back the project settings ``configure()`` changed."""
+        if self._restore is not None:
+            self._put_project(self._restore)
+            self._restore = None
+
+    def _put_project(self, values: dict[str, Any]) -> None:
+        project = self._admin("GET", f"Project/{self.project_id}")
+        changed = {**project, **values}
+        for key in [k for k, v in changed.items() if v in (None, [])]:
+            del changed[key]
+        if changed != project:
+            self._admin("PUT", f"Project/{self.project_id}", changed)
 
 
 def _parse_realfhir_line(stdout: str) -> dict[str, str]:
@@ -304,7 +315,7 @@ def provide() -> RealFhirServer:
         server = server_from_env()
     elif where.source == "realfhir":
         server = start_realfhir()
-        server.set_atomic(atomic_wanted())
+        server.configure(atomic=atomic_wanted())
     else:
         raise RealFhirError(f"no real FHIR server: {where.detail}")
     if server.has_credentials:

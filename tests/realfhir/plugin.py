@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from app.services import settings as device_settings
 from sync.fhir.client import FhirClient
 from tests.peer.harness import PeerServer
 from tests.realfhir.harness import (
@@ -32,6 +34,10 @@ from tests.realfhir.harness import (
     availability,
     provide,
 )
+
+#: How a device enrolled on the real server authenticates: OAuth2 client credentials (a
+#: bearer token from them where the app does not have that mode).
+CLIENT_SECRET_MODE = "client-secret-basic"
 
 
 @dataclass
@@ -59,6 +65,15 @@ class FhirServer:
     def client(self) -> FhirClient:
         return FhirClient(self.base_url, self.auth())
 
+    def enroll_args(self, directory: Path) -> list[str]:
+        """`fieldchart enroll` flags that connect a vault to this server; on the real one a
+        bearer token of the test client, in a file written to `directory`."""
+        if self.real is None or not self.real.has_credentials:
+            return ["--server", self.base_url, "--auth", "none"]
+        token_file = directory / "bearer-token"
+        token_file.write_text(self.real.token())
+        return ["--server", self.base_url, "--auth", "bearer", "--token-file", str(token_file)]
+
 
 def peer_server(peer: PeerServer) -> FhirServer:
     return FhirServer(
@@ -75,6 +90,14 @@ def real_server(real: RealFhirServer) -> FhirServer:
     def settings() -> dict[str, Any]:
         if not real.has_credentials:
             return {"server_url": real.base_url, "auth_mode": "none"}
+        if CLIENT_SECRET_MODE in device_settings.AUTH_MODES:
+            return {
+                "server_url": real.base_url,
+                "auth_mode": CLIENT_SECRET_MODE,
+                "token_url": real.token_url,
+                "client_id": real.client_id,
+                "client_secret": real.client_secret,
+            }
         return {"server_url": real.base_url, "auth_mode": "bearer", "bearer_token": real.token()}
 
     return FhirServer("real", real.base_url, False, real.auth, settings, real=real)
@@ -119,10 +142,13 @@ def real_fhir_server() -> Iterator[RealFhirServer]:
     where = availability()
     if not where.available:
         pytest.skip(f"no real FHIR server: {where.detail}")
+    server: RealFhirServer | None = None
     try:
         server = provide()
     except RealFhirError as exc:
-        pytest.fail(f"the real FHIR server ({where.detail}) is not usable: {exc}", False)
+        problem = str(exc)
+    if server is None:  # failed outside the except block: one message, not a chain of two
+        pytest.fail(f"the real FHIR server ({where.detail}) is not usable: {problem}", False)
     try:
         yield server
     finally:

@@ -527,17 +527,24 @@ def sync_trials(trials: int, commands: int, seed: int, peer: PeerServer, work: P
             work,
         )
         at_kill = _server_state(peer.base_url)
-        if killed.finished_before_kill:
-            figures.finished_before_kill += 1
-        elif not at_kill:
-            figures.killed_before_any_write += 1
-        elif set(at_kill) >= {k for k in clean if k[0] != "AuditEvent"}:
-            figures.killed_after_push += 1
-        else:
-            figures.killed_mid_push += 1
+        wrote_all = set(at_kill) >= {k for k in clean if k[0] != "AuditEvent"}
+        count_kill(figures, killed, wrote_any=bool(at_kill), wrote_all=wrote_all)
         _check_sync_trial(figures, trial, data_dir, clean, peer, work)
     figures.seconds = round(time.monotonic() - started, 1)
     return figures
+
+
+def count_kill(figures: SyncFigures, killed: Killed, *, wrote_any: bool, wrote_all: bool) -> None:
+    """When the kill came: after the sync finished, before its first write, after its last
+    write (the push done), or in the middle of the push."""
+    if killed.finished_before_kill:
+        figures.finished_before_kill += 1
+    elif not wrote_any:
+        figures.killed_before_any_write += 1
+    elif wrote_all:
+        figures.killed_after_push += 1
+    else:
+        figures.killed_mid_push += 1
 
 
 def _check_sync_trial(

@@ -1,4 +1,5 @@
-"""The sync panel's view of sync (ClinicSync) on a real clinic against the real peer."""
+"""The sync panel's view of sync (ClinicSync) on a real clinic, against the in-memory FHIR peer
+and against a real FHIR server (tests/realfhir)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,23 @@ from app.domain import commands as c
 from app.domain.roles import Actor, Role
 from app.services.sync_status import Resolution, SyncState, SyncStatus
 from sync.clinic_sync import ClinicSync
-from tests.peer.harness import PeerServer
+from tests.realfhir.plugin import FhirServer
 from tests.sync.devices import Device, make_device
 
-pytestmark = pytest.mark.peer
 ADMIN = Actor("admin", Role.ADMIN)
 
 
 @pytest.fixture
-def pair(fhir_peer: PeerServer, tmp_path: Path) -> Iterator[tuple[Device, Device]]:
+def pair(fhir_server: FhirServer, tmp_path: Path) -> Iterator[tuple[Device, Device]]:
     a, b = (
-        make_device(tmp_path, "a", fhir_peer.base_url),
-        make_device(tmp_path, "b", fhir_peer.base_url),
+        make_device(
+            tmp_path,
+            name,
+            fhir_server.base_url,
+            fhir_server.auth(),
+            up_to_date=not fhir_server.isolated,
+        )
+        for name in ("a", "b")
     )
     yield a, b
     for d in (a, b):
@@ -31,7 +37,7 @@ def pair(fhir_peer: PeerServer, tmp_path: Path) -> Iterator[tuple[Device, Device
         d.clinic.close()
 
 
-def wait_for(sync: ClinicSync, predicate, timeout: float = 10) -> SyncStatus:
+def wait_for(sync: ClinicSync, predicate, timeout: float = 30) -> SyncStatus:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = sync.status()
@@ -42,23 +48,23 @@ def wait_for(sync: ClinicSync, predicate, timeout: float = 10) -> SyncStatus:
 
 
 def test_not_configured_until_a_server_is_enrolled(
-    pair: tuple[Device, Device], fhir_peer: PeerServer
+    pair: tuple[Device, Device], fhir_server: FhirServer
 ) -> None:
     a, _ = pair
     a.run(c.RegisterPatient(given="Zuhura", family="Said", birth_date="1970-01-01", sex="female"))
     sync = ClinicSync(a.clinic)
     try:
         assert (sync.status().state, sync.status().pending) == (SyncState.NOT_CONFIGURED, 1)
-        a.clinic.settings.update(ADMIN, server_url=fhir_peer.base_url)
+        a.clinic.settings.update(ADMIN, **fhir_server.settings())
         sync.reconfigure()
         status = wait_for(sync, lambda s: s.state is SyncState.IDLE and s.last_success_at)
-        assert (status.pending, status.server_url) == (0, fhir_peer.base_url)
+        assert (status.pending, status.server_url) == (0, fhir_server.base_url)
     finally:
         sync.stop()
 
 
 def test_a_conflict_shows_both_values_and_keep_mine_settles_it(
-    pair: tuple[Device, Device], fhir_peer: PeerServer
+    pair: tuple[Device, Device], fhir_server: FhirServer
 ) -> None:
     a, b = pair
     pid = a.run(
@@ -85,7 +91,7 @@ def test_a_conflict_shows_both_values_and_keep_mine_settles_it(
         )
     )
     b.sync()
-    a.clinic.settings.update(ADMIN, server_url=fhir_peer.base_url)
+    a.clinic.settings.update(ADMIN, **fhir_server.settings())
     sync = ClinicSync(a.clinic, actor=Actor("doc", Role.CLINICIAN))
     seen: list[SyncStatus] = []
     sync.subscribe(seen.append)
