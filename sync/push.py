@@ -18,7 +18,7 @@ from app.services.gateway_types import ServerCopy
 from app.services.sync_gateway import OutboxEntry, SyncGateway
 from app.services.sync_status import OutboxStatus, SyncProgress
 from sync.fhir.client import FhirClient
-from sync.fhir.errors import RejectedError, VersionConflictError
+from sync.fhir.errors import Issue, RejectedError, VersionConflictError
 from sync.ports import ResourceMapper
 from sync.rebase import Rebaser
 from sync.server_ids import find_on_server
@@ -162,7 +162,7 @@ class Pusher:
             return self._conflict(entry, planned, report, retry)
         except RejectedError as exc:
             # An atomic server refused the whole Bundle, so nothing of it was written.
-            if retry and self._refused_put_create(planned, exc.status):
+            if retry and self._refused_put_create(planned, exc.status, exc.issues):
                 return self._push(entry, report, retry=False)
             return self._needs_attention(entry, _refusal(exc), report)
         report.writes += len(sent.landed)
@@ -194,7 +194,9 @@ class Pusher:
             retry
             and refused
             and all(f.put_create for f in refused)
-            and self._refused_put_create([f.write for f in refused], refused[0].status)
+            and self._refused_put_create(
+                [f.write for f in refused], refused[0].status, refused[0].issues
+            )
         ):
             return self._push(entry, report, retry=False)
         if refused:
@@ -205,10 +207,12 @@ class Pusher:
         )
         return False
 
-    def _refused_put_create(self, planned: list[PlannedWrite], status: int | None) -> bool:
-        """A create by PUT with our id was refused (404/400/405/422: the server assigns ids):
-        switch those types to POST. True if anything changed (worth one more try)."""
-        if status not in (400, 404, 405, 422):
+    def _refused_put_create(
+        self, planned: list[PlannedWrite], status: int | None, issues: tuple[Issue, ...]
+    ) -> bool:
+        """A create by PUT with our id was refused because the server assigns ids: switch
+        those types to POST. True if anything changed (worth one more try)."""
+        if not _refuses_client_ids(status, issues):
             return False
         changed = False
         for write in planned:
@@ -275,6 +279,17 @@ class Pusher:
         if landed:
             self._gateway.record_pushed(None, landed, patient_id)
         return remaining
+
+
+def _refuses_client_ids(status: int | None, issues: tuple[Issue, ...]) -> bool:
+    """Whether a refused PUT-create means "this server assigns ids": Medplum answers 404 to
+    a PUT of an unknown id (400 "Cannot perform create as update with client-assigned ID" or
+    "Cannot provide ID for create by update" for conditional forms); HAPI 400 "Can not create
+    resource with ID ..."; others 405. A validation error (400/422 about the content) is not."""
+    if status in (404, 405):
+        return True
+    said = " ".join(i.diagnostics or "" for i in issues).lower()
+    return status in (400, 422) and "create" in said and " id" in said
 
 
 def _refusal(exc: RejectedError) -> str:
