@@ -53,9 +53,12 @@ class SyncEngine:
         self._client = client
         self._mapper = mapper
         self._clock = clock
+        # A Retry-After date without the server's Date is measured on the clinic's clock.
+        client.use_clock(clock)
 
     def run_cycle(self, progress: Callable[[SyncProgress], None] = lambda _: None) -> CycleReport:
         started = self._clock()
+        self._client.begin_cycle()  # the client's budget for waiting on the server, per cycle
         refresh_server_facts(self._gateway, self._client, started)  # at most once a day
         rebaser = Rebaser(self._gateway, self._client, self._mapper)
         pusher = Pusher(self._gateway, self._client, self._mapper, rebaser, progress)
@@ -68,7 +71,9 @@ class SyncEngine:
             if rebaser.rebased
             else None
         )
-        audit = AuditPusher(self._gateway, self._client, self._mapper).push()
+        audit = AuditPusher(
+            self._gateway, self._client, self._mapper, rebaser.ids, rebaser.strategy
+        ).push()
         counts = self._gateway.counts()
         finished = self._clock()
         self._gateway.set_journal("last_success_at", finished.isoformat(timespec="seconds"))

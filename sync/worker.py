@@ -1,12 +1,19 @@
 """The background sync worker: APScheduler runs one cycle at a time, on an interval and on
 demand, backs off with jitter on network trouble, honours Retry-After, and reports status DTOs.
 
+Retry-After (docs/decisions.md, "Politeness"): a short one the FHIR client waits out itself; a
+longer one ends the cycle with RateLimitedError, and the worker runs the next cycle no earlier
+than the server asked (plus a little jitter, so a clinic's devices do not return at the same
+instant) and says so: "the server asked us to wait until 10:42". Unlike the backoff after a
+network error, which "Sync now" skips, the server's wait holds for "Sync now" too.
+
 Callbacks run on the scheduler's thread; the UI bridges them to Qt signals.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable
@@ -37,6 +44,22 @@ def backoff_delay(failures: int, base_s: float, max_s: float, rng: random.Random
     """Exponential backoff with jitter: between half and all of base * 2^(n-1), capped."""
     ceiling = min(max_s, base_s * 2 ** max(failures - 1, 0))
     return rng.uniform(ceiling / 2, ceiling)
+
+
+#: Jitter added after a server's Retry-After: up to this share of the wait, and at most MAX.
+RETRY_AFTER_JITTER = 0.1
+RETRY_AFTER_JITTER_MAX_S = 30.0
+
+
+def retry_after_delay(retry_after_s: float, rng: random.Random) -> float:
+    """The server's wait, never less, plus a little jitter to spread a clinic's devices; whole
+    seconds, so the time shown (to the second) is never before the time the cycle may run."""
+    return float(
+        math.ceil(
+            retry_after_s
+            + rng.uniform(0.0, min(RETRY_AFTER_JITTER_MAX_S, RETRY_AFTER_JITTER * retry_after_s))
+        )
+    )
 
 
 class SyncWorker:
@@ -70,7 +93,8 @@ class SyncWorker:
         self._listeners: list[Listener] = []
         self._failures = 0
         self._again = False
-        self._not_before: datetime | None = None
+        self._not_before: datetime | None = None  # backoff: interval ticks wait, "Sync now" not
+        self._server_wait_until: datetime | None = None  # Retry-After: every cycle waits
         self._scheduler = BackgroundScheduler(daemon=True, timezone=UTC)
         initial = self._count_fields()
         self._status = SyncStatus(
@@ -147,7 +171,10 @@ class SyncWorker:
                 self._again = True
             return
         try:
-            if not manual and self._not_before and self._scheduler_clock() < self._not_before:
+            now = self._scheduler_clock()
+            if self._server_wait_until and now < self._server_wait_until:
+                return  # the server asked us to wait; the retry job runs when it may
+            if not manual and self._not_before and now < self._not_before:
                 return
             try:
                 self._cycle()
@@ -190,7 +217,7 @@ class SyncWorker:
         report = self._run_cycle(lambda p: self._publish(progress=p))
         self.cycles_run += 1
         self._failures = 0
-        self._not_before = None
+        self._not_before = self._server_wait_until = None
         self._publish(
             state=SyncState.IDLE,
             progress=None,
@@ -202,13 +229,16 @@ class SyncWorker:
 
     def _retry_later(self, retry_after_s: float | None, message: str) -> None:
         self._failures += 1
-        delay = (
-            retry_after_s
-            if retry_after_s is not None
-            else backoff_delay(self._failures, self._base, self._max, self._rng)
-        )
+        if retry_after_s is not None:
+            delay = retry_after_delay(retry_after_s, self._rng)
+            # In the clinic's clock, as the sync panel shows times (local time of day).
+            until = (self._clock() + timedelta(seconds=retry_after_s)).astimezone()
+            message = f"the server asked us to wait until {until:%H:%M}"
+        else:
+            delay = backoff_delay(self._failures, self._base, self._max, self._rng)
         at = self._scheduler_clock() + timedelta(seconds=delay)
         self._not_before = at
+        self._server_wait_until = at if retry_after_s is not None else None
         if self._scheduler.running:
             self._scheduler.add_job(
                 self._tick,

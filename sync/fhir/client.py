@@ -20,9 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
@@ -42,14 +45,20 @@ from sync.fhir.capability import CapabilityInfo
 from sync.fhir.errors import (
     FhirError,
     InvalidResponseError,
+    RateLimitedError,
+    RejectedError,
     error_from_response,
     error_from_transport,
+    is_concurrent_update,
+    parse_operation_outcome,
+    retry_after_of,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "FHIR_JSON",
     "FhirClient",
+    "Politeness",
     "SearchParams",
     "VersionedResource",
     "next_link",
@@ -64,10 +73,37 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 DEFAULT_USER_AGENT = "FieldChart-sync/0.1"
 _LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30.0)
 PAGE_ATTEMPTS = 2  # a search page that arrives unusable is fetched once more (_fetch_page)
+#: A search whose ``_count`` the server refuses (400) is asked once more with this page size,
+#: or without ``_count`` (the server's default size) if it already asked for no more.
+FALLBACK_COUNT = 100
 
 #: Repeat a name with a list of pairs: ``[("_lastUpdated", "ge…"), ("_lastUpdated", "lt…")]``.
 SearchParams = Mapping[str, str] | Sequence[tuple[str, str]]
 Verify = bool | str | os.PathLike[str] | ssl.SSLContext
+
+
+@dataclass(frozen=True)
+class Politeness:
+    """How the client answers a server that asks it to slow down (docs/decisions.md,
+    "Politeness"). Waits inside the client are short and bounded; anything longer ends the
+    sync cycle with the error, and the worker schedules the next cycle no earlier than asked.
+    """
+
+    #: The longest Retry-After (429/503) waited inside the client; a longer one ends the cycle.
+    max_wait_s: float = 30.0
+    #: The most the client waits in all between two ``begin_cycle()`` calls (one sync cycle).
+    wait_budget_s: float = 60.0
+    #: Tries of one request against 429/503 with a short Retry-After (the first included).
+    rate_limited_attempts: int = 4
+    #: Tries of one request against 409 "could not serialize access" (the first included);
+    #: between them exponential backoff with jitter from ``conflict_base_s`` up to its max.
+    concurrent_update_attempts: int = 4
+    conflict_base_s: float = 0.25
+    conflict_max_s: float = 4.0
+    #: After a 429/503 whose wait ended a request, send nothing at all until that wait is over
+    #: (RateLimitedError at once), even for a caller that caught the error and went on. Off
+    #: only where tests drive sync cycles by hand on a clock that is not real time.
+    hold_off: bool = True
 
 
 class VersionedResource(NamedTuple):
@@ -106,7 +142,14 @@ class FhirClient:
         verify: Verify = True,
         transport: httpx.BaseTransport | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        politeness: Politeness | None = None,
     ) -> None:
+        """``clock`` measures an HTTP-date Retry-After when the server sent no Date header (the
+        sync engine passes the clinic's, see ``use_clock``); every wait goes through ``sleep``,
+        with jitter from ``rng`` (tests inject all three and never wait for real)."""
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
             raise ValueError(f"not a FHIR base URL (http(s)://host/path): {base_url!r}")
@@ -122,11 +165,32 @@ class FhirClient:
             headers={"Accept": FHIR_JSON, "User-Agent": user_agent},
             follow_redirects=False,
         )
+        self.clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.politeness = politeness or Politeness()
+        self._waited_s = 0.0
+        # Until when the server asked us not to come back (a wait we did not sit out here).
+        self._quiet_until: datetime | None = None
 
     @property
     def base_url(self) -> str:
         """The server's base URL, with a trailing slash."""
         return str(self._base)
+
+    def use_clock(self, clock: Callable[[], datetime]) -> None:
+        """Measure Retry-After dates with ``clock`` unless the client was given one."""
+        if self.clock is None:
+            self.clock = clock
+
+    def begin_cycle(self) -> None:
+        """A new sync cycle starts: the budget of waiting inside the client is full again."""
+        self._waited_s = 0.0
+
+    @property
+    def waited_s(self) -> float:
+        """Seconds waited inside the client (Retry-After, backoff) since ``begin_cycle``."""
+        return self._waited_s
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -252,7 +316,9 @@ class FhirClient:
         response = self._send(
             "POST", "", content=_encode(body), headers={"Content-Type": FHIR_JSON}
         )
-        self._raise_for_status(response)
+        if not 200 <= response.status_code < 300:
+            # 413 or "too many entries": TransactionTooLargeError, the caller sends fewer.
+            raise error_from_response(response, clock=self.clock, transaction_entries=sent)
         try:
             return parse_transaction_response(self._json(response), expected_entries=sent)
         except FhirError as exc:
@@ -285,7 +351,7 @@ class FhirClient:
         Only the current page is held, so memory stays flat. To resume after a crash, store
         ``next_link(page)`` once a page is persisted and pass it back as ``url_or_type``.
         """
-        page = self._fetch_page(url_or_type, params)
+        page = self._first_page(url_or_type, params)
         previous = url_or_type
         while True:
             yield page
@@ -299,6 +365,19 @@ class FhirClient:
                 )
             previous = link
             page = self._fetch_page(link)
+
+    def _first_page(self, url_or_type: str, params: SearchParams | None) -> dict[str, Any]:
+        """The first page; if the server refuses the search (400) and we chose a ``_count``,
+        once more with a smaller one (FALLBACK_COUNT, or none: the server's default). Pages
+        smaller than asked need nothing: the next links are followed whatever their size."""
+        try:
+            return self._fetch_page(url_or_type, params)
+        except RejectedError as exc:
+            smaller = _smaller_count(params)
+            if exc.status != 400 or smaller is None:
+                raise
+            log.info("the server refused the search's _count; asking with a smaller page size")
+            return self._fetch_page(url_or_type, smaller)
 
     def _fetch_page(self, url_or_type: str, params: SearchParams | None = None) -> dict[str, Any]:
         """search_page, checked; a page that arrives cut short or garbled is asked for once
@@ -354,16 +433,97 @@ class FhirClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """One request with its body read; transport failures mapped, statuses left to check."""
+        """One request with its body read; transport failures mapped, statuses left to check.
+
+        A server that asks us to slow down is obeyed here, within ``self.politeness``: a 429 or
+        503 with a short Retry-After is waited out and the request sent again, and so is a 409
+        "could not serialize access" (nothing was written), after a backoff with jitter. When a
+        bound is reached the last answer is returned as it came, for the caller to raise."""
+        self._check_quiet(method, url)
+        rate_limited = concurrent = 0
+        while True:
+            # Built anew for each try: an auth flow may change it as it goes.
+            response = self._send_once(self._request(method, url, params, content, headers))
+            status = response.status_code
+            if status in (429, 503):
+                rate_limited += 1
+                wait = self._rate_limit_wait(response, rate_limited)
+                if wait is None:
+                    self._keep_quiet(response)
+            elif status == 409:
+                concurrent += 1
+                wait = self._concurrent_update_wait(response, concurrent)
+            else:
+                return response
+            if wait is None:
+                return response
+            log.info("the server asked us to wait (%s): %.1f s, then sending again", status, wait)
+            self._waited_s += wait
+            self._sleep(wait)
+
+    def _check_quiet(self, method: str, url: str) -> None:
+        """Refuse to send while a wait the server asked for is not over, whoever asks: a caller
+        that caught the RateLimitedError and went on must not hammer the server."""
+        if self._quiet_until is None or self.clock is None or not self.politeness.hold_off:
+            return
+        left = (self._quiet_until - self.clock()).total_seconds()
+        if left <= 0:
+            self._quiet_until = None
+            return
+        raise RateLimitedError(
+            "the server asked us to wait; nothing is sent before then",
+            retry_after_s=left,
+            request=self._http.build_request(method, url),
+        )
+
+    def _keep_quiet(self, response: httpx.Response) -> None:
+        """Remember a 429/503's wait that ends the request here (see ``_check_quiet``)."""
+        wait = retry_after_of(response, self.clock)
+        if wait is not None and wait > 0 and self.clock is not None:
+            self._quiet_until = self.clock() + timedelta(seconds=wait)
+
+    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float | None:
+        """How long to wait before sending a 429/503'd request again; None: do not, end here."""
+        polite = self.politeness
+        wait = retry_after_of(response, self.clock)
+        if wait is None or wait > polite.max_wait_s or attempt >= polite.rate_limited_attempts:
+            return None
+        return wait if self._waited_s + wait <= polite.wait_budget_s else None
+
+    def _concurrent_update_wait(self, response: httpx.Response, attempt: int) -> float | None:
+        """The backoff before sending a 409 "could not serialize" request again, or None."""
+        polite = self.politeness
+        if attempt >= polite.concurrent_update_attempts:
+            return None
+        try:
+            issues = parse_operation_outcome(json.loads(response.content))
+        except (ValueError, RecursionError):
+            return None
+        if not is_concurrent_update(response.status_code, issues):
+            return None  # a version conflict: the caller rebases
+        ceiling = min(polite.conflict_max_s, polite.conflict_base_s * 2 ** (attempt - 1))
+        wait = self._rng.uniform(ceiling / 2, ceiling)
+        return wait if self._waited_s + wait <= polite.wait_budget_s else None
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        params: SearchParams | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Request:
         # None, not an empty QueryParams: httpx would re-encode a next link's query otherwise.
         query = None
         if params:
             query = httpx.QueryParams(
                 list(params.items()) if isinstance(params, Mapping) else list(params)
             )
-        request = self._http.build_request(
-            method, url, params=query, content=content, headers=headers
-        )
+        return self._http.build_request(method, url, params=query, content=content, headers=headers)
+
+    def _send_once(self, request: httpx.Request) -> httpx.Response:
+        """One request with its body read, sent once."""
+        method = request.method
         started = time.monotonic()
         try:
             response = self._http.send(request, stream=True)
@@ -393,10 +553,9 @@ class FhirClient:
         )
         return response
 
-    @staticmethod
-    def _raise_for_status(response: httpx.Response) -> None:
+    def _raise_for_status(self, response: httpx.Response) -> None:
         if not 200 <= response.status_code < 300:
-            raise error_from_response(response)
+            raise error_from_response(response, clock=self.clock)
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
@@ -496,6 +655,22 @@ def _location_id(location: str | None, resource_type: str) -> str | None:
             except ValueError:
                 return None
     return None
+
+
+def _smaller_count(params: SearchParams | None) -> list[tuple[str, str]] | None:
+    """``params`` with a smaller ``_count`` (see FALLBACK_COUNT), or None if there is none."""
+    if not params:
+        return None
+    pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+    counts = [value for name, value in pairs if name == "_count"]
+    if not counts:
+        return None
+    rest = [(name, value) for name, value in pairs if name != "_count"]
+    try:
+        asked = int(counts[0])
+    except ValueError:
+        return rest
+    return [*rest, ("_count", str(FALLBACK_COUNT))] if asked > FALLBACK_COUNT else rest
 
 
 def _encode(resource: Mapping[str, Any]) -> bytes:

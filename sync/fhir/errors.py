@@ -5,8 +5,11 @@
      │    └── TlsError              TLS failed; .reason says e.g. "certificate not trusted"
      ├── AuthError                  401/403, or the token endpoint refused the device
      ├── VersionConflictError       412 (409 on servers such as HAPI): rebase, then retry
+     ├── ConcurrentUpdateError      409 "could not serialize access": resend as is     retryable
      ├── RateLimitedError           429/503; .retry_after_s from Retry-After          retryable
      ├── RejectedError              any other 4xx; .issues from the OperationOutcome
+     │    └── TransactionTooLargeError  413, or 400 "too many entries", to a transaction:
+     │                                  send fewer entries per transaction (.entries, .limit)
      ├── ServerError                5xx                                               retryable
      ├── InvalidResponseError       not JSON, wrong resourceType, cut short, 3xx      retryable
      └── UnsupportedServerError     the CapabilityStatement is not a FHIR R4 server's
@@ -30,13 +33,25 @@ first and show ``.reason`` to IT, since a missing CA bundle never fixes itself.
 
 ``InvalidResponseError`` is retryable because its usual causes are transient: a captive portal's
 HTML page or redirect, a proxy error page, a body cut short by a dropped connection.
+
+409 and 412 (the rule, docs/decisions.md "Politeness"): 412 is always a version conflict (a
+stale If-Match). A 409 is a ``ConcurrentUpdateError`` only when its OperationOutcome says the
+*server's own* concurrency control failed — an issue of code ``transient`` or ``lock-error``, or
+of code ``conflict`` whose details carry SQLSTATE 40001/40P01 (Medplum on PostgreSQL) or whose
+text says "could not serialize access" / "deadlock detected". Nothing was written then, and
+the same request may simply be sent again (the client does, with backoff). Every other 409 —
+HAPI's stale version, a unique violation, a 409 without an OperationOutcome — stays a
+``VersionConflictError``, which push answers by re-reading and rebasing: the safe choice when
+in doubt, since a rebase of an unchanged resource just sends the command again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -47,6 +62,7 @@ import httpx
 __all__ = [
     "AuthError",
     "BundleLimitError",
+    "ConcurrentUpdateError",
     "DuplicateEntryError",
     "FhirError",
     "InvalidResponseError",
@@ -57,13 +73,17 @@ __all__ = [
     "ServerError",
     "TlsError",
     "TooManyEntriesError",
+    "TransactionTooLargeError",
     "UnsupportedServerError",
     "VersionConflictError",
     "error_from_response",
     "error_from_transport",
+    "is_concurrent_update",
     "parse_operation_outcome",
+    "parse_rate_limit_reset",
     "parse_retry_after",
     "redact_url",
+    "retry_after_of",
 ]
 
 
@@ -74,6 +94,8 @@ class Issue:
     severity: str
     code: str
     diagnostics: str | None = None
+    #: ``details.coding[].code``: machine codes some servers add (Medplum: a SQLSTATE)
+    details_codes: tuple[str, ...] = ()
 
 
 class FhirError(Exception):
@@ -149,6 +171,14 @@ class VersionConflictError(FhirError):
     """The resource changed on the server since the version we based our write on."""
 
 
+class ConcurrentUpdateError(FhirError):
+    """409 from the server's own concurrency control ("could not serialize access due to
+    concurrent update"): nothing was written and the same request may be sent again. Not a
+    version conflict: our If-Match (if any) was not found stale. See the module docstring."""
+
+    retryable = True
+
+
 class RateLimitedError(FhirError):
     """The server asked us to come back later; ``retry_after_s`` is how long, if it said."""
 
@@ -169,6 +199,26 @@ class RateLimitedError(FhirError):
 
 class RejectedError(FhirError):
     """The server refused the request as invalid (4xx); retrying the same request won't help."""
+
+
+class TransactionTooLargeError(RejectedError):
+    """The server refused a transaction for its size (413, or 400 saying it has too many
+    entries): send the same writes in smaller transactions. ``entries`` is how many the refused
+    Bundle had; ``limit`` the server's stated maximum when its message names one, else None."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entries: int,
+        limit: int | None = None,
+        request: httpx.Request | None = None,
+        status: int | None = None,
+        issues: tuple[Issue, ...] = (),
+    ) -> None:
+        super().__init__(message, request=request, status=status, issues=issues)
+        self.entries = entries
+        self.limit = limit
 
 
 class ServerError(FhirError):
@@ -218,21 +268,102 @@ def parse_operation_outcome(body: Any) -> tuple[Issue, ...]:
         if not isinstance(text, str):
             details = raw.get("details")
             text = details.get("text") if isinstance(details, dict) else None
+        details = raw.get("details")
+        codings = details.get("coding") if isinstance(details, dict) else None
+        codes = tuple(
+            str(c["code"])
+            for c in (codings if isinstance(codings, list) else [])
+            if isinstance(c, dict) and isinstance(c.get("code"), str | int)
+        )
         issues.append(
             Issue(
                 severity=str(raw.get("severity", "error")),
                 code=str(raw.get("code", "unknown")),
                 diagnostics=text if isinstance(text, str) else None,
+                details_codes=codes,
             )
         )
     return tuple(issues)
 
 
-def parse_retry_after(value: str | None, *, date: str | None = None) -> float | None:
+#: SQLSTATEs of a failed serializable transaction and of a deadlock (PostgreSQL; Medplum puts
+#: them in the OperationOutcome's details.coding).
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+_TRANSIENT_TEXT = re.compile(r"could not serialize access|deadlock detected", re.IGNORECASE)
+
+
+def is_concurrent_update(status: int, issues: tuple[Issue, ...]) -> bool:
+    """Whether a 409 is the server's own concurrency control failing (send it again), not a
+    version conflict (rebase). The rule is in the module docstring."""
+    if status != 409:
+        return False
+    for issue in issues:
+        if issue.code in ("transient", "lock-error"):
+            return True
+        if issue.code == "conflict" and (
+            _TRANSIENT_SQLSTATES.intersection(issue.details_codes)
+            or _TRANSIENT_TEXT.search(issue.diagnostics or "")
+        ):
+            return True
+    return False
+
+
+# What servers say when a transaction has too many entries: Medplum "Transaction contains more
+# update operations than allowed" / "... requires strict isolation but has too many entries",
+# Azure "... exceeds the maximum ...", Google "too many entries; max is N".
+_TOO_MANY_ENTRIES = re.compile(
+    r"too many (entries|resources|operations|requests)"
+    r"|more (update )?(operations|entries) than allowed"
+    r"|exceeds? the max(imum)?|max(imum)? (number of )?entries|bundle (is )?too large",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"(?:max(?:imum)?|limit|at most)\D{0,20}(\d{1,6})", re.IGNORECASE)
+
+
+def _says_too_many_entries(issues: tuple[Issue, ...]) -> bool:
+    return any(_TOO_MANY_ENTRIES.search(issue.diagnostics or "") for issue in issues)
+
+
+def _stated_limit(issues: tuple[Issue, ...]) -> int | None:
+    for issue in issues:
+        found = _NUMBER.search(issue.diagnostics or "")
+        if found:
+            return int(found.group(1))
+    return None
+
+
+_RATE_LIMIT_ITEM = re.compile(r"(?:^|;)\s*(r|t)\s*=\s*(\d+)")
+
+
+def parse_rate_limit_reset(value: str | None) -> float | None:
+    """Seconds until the quota resets, from a ``RateLimit`` header (the IETF draft Medplum
+    sends instead of Retry-After: ``"fhirInteractions";r=0;t=42``). Of several policies the
+    exhausted ones (r=0) count, else all; the longest wait wins. None if there is none."""
+    if not value:
+        return None
+    exhausted: list[float] = []
+    others: list[float] = []
+    for item in value.split(","):
+        fields = dict(_RATE_LIMIT_ITEM.findall(item))
+        if "t" not in fields:
+            continue
+        (exhausted if fields.get("r") == "0" else others).append(float(fields["t"]))
+    waits = exhausted or others
+    return max(waits) if waits else None
+
+
+def parse_retry_after(
+    value: str | None,
+    *,
+    date: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date).
 
     An HTTP-date is measured against the response's own ``Date`` header when present, because
-    clinic laptops that were offline for days often have a wrong clock; otherwise against ours.
+    clinic laptops that were offline for days often have a wrong clock; otherwise against
+    ``clock`` (the clinic's, injected: this never reads the wall clock). With neither, an
+    HTTP-date cannot be measured and the answer is None (the worker's backoff decides).
     """
     if value is None or not value.strip():
         return None
@@ -243,10 +374,14 @@ def parse_retry_after(value: str | None, *, date: str | None = None) -> float | 
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    now = datetime.now(UTC)
+    now: datetime | None = None
     if date:
         with contextlib.suppress(TypeError, ValueError, IndexError):
             now = parsedate_to_datetime(date)
+    if now is None:
+        if clock is None:
+            return None
+        now = clock()
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     if now.tzinfo is None:
@@ -261,11 +396,32 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def error_from_response(response: httpx.Response, *, token_endpoint: bool = False) -> FhirError:
+def retry_after_of(
+    response: httpx.Response, clock: Callable[[], datetime] | None = None
+) -> float | None:
+    """How long a 429/503 asks us to wait: Retry-After, else (429) a RateLimit header's reset."""
+    wait = parse_retry_after(
+        response.headers.get("Retry-After"), date=response.headers.get("Date"), clock=clock
+    )
+    if wait is None and response.status_code == 429:
+        wait = parse_rate_limit_reset(response.headers.get("RateLimit"))
+    return wait
+
+
+def error_from_response(
+    response: httpx.Response,
+    *,
+    token_endpoint: bool = False,
+    clock: Callable[[], datetime] | None = None,
+    transaction_entries: int | None = None,
+) -> FhirError:
     """The FhirError for a response that is not a success (its body must have been read).
 
     ``token_endpoint``: the response came from the OAuth token endpoint, where every 4xx
     (invalid_client, invalid_grant, invalid_scope, ...) means the credentials are wrong.
+    ``clock``: the clinic's, to measure a Retry-After date when the server sent no Date.
+    ``transaction_entries``: the request was a transaction of that many entries, so a refusal
+    for its size is a TransactionTooLargeError.
     """
     status = response.status_code
     request = response.request
@@ -274,9 +430,7 @@ def error_from_response(response: httpx.Response, *, token_endpoint: bool = Fals
     kwargs: dict[str, Any] = {"request": request, "status": status, "issues": issues}
 
     if status in (429, 503):
-        retry_after = parse_retry_after(
-            response.headers.get("Retry-After"), date=response.headers.get("Date")
-        )
+        retry_after = retry_after_of(response, clock)
         return RateLimitedError(
             "the server is busy and asked to retry later", retry_after_s=retry_after, **kwargs
         )
@@ -291,8 +445,23 @@ def error_from_response(response: httpx.Response, *, token_endpoint: bool = Fals
     if status in (401, 403):
         what = "not authorised" if status == 401 else "not permitted"
         return AuthError(f"the server says the device is {what}", **kwargs)
+    if is_concurrent_update(status, issues):
+        return ConcurrentUpdateError(
+            "the server was busy with a concurrent update of the same data", **kwargs
+        )
     if status in (409, 412):
         return VersionConflictError("the resource changed on the server", **kwargs)
+    if transaction_entries is not None and (
+        status == 413 or (status == 400 and _says_too_many_entries(issues))
+    ):
+        return TransactionTooLargeError(
+            f"the server refused a transaction of {transaction_entries} entries as too large",
+            entries=transaction_entries,
+            limit=_stated_limit(issues),
+            **kwargs,
+        )
+    if status == 413:
+        return RejectedError("the server refused the request as too large", **kwargs)
     if 400 <= status < 500:
         return RejectedError("the server rejected the request", **kwargs)
     if status >= 500:

@@ -45,8 +45,10 @@ from sync.fhir.errors import (
     RejectedError,
     ServerError,
     TlsError,
+    TransactionTooLargeError,
     VersionConflictError,
 )
+from tests.clock import SettableClock
 from tests.peer.harness import PeerServer
 
 BASE = "https://fhir.example.org/r4"
@@ -162,16 +164,30 @@ def test_retry_after_as_http_date_is_measured_against_the_servers_date() -> None
     assert caught.value.retry_after_s == 120.0
 
 
-def test_retry_after_http_date_without_a_date_header_uses_our_clock() -> None:
-    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=300)
+def test_retry_after_http_date_without_a_date_header_uses_the_injected_clock() -> None:
+    clock = SettableClock()
+    when = clock.now + dt.timedelta(seconds=300)
 
     def handler(request: httpx.Request) -> httpx.Response:
         return fhir(429, None, **{"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")})
 
+    transport = httpx.MockTransport(handler)
+    with (
+        FhirClient(BASE, transport=transport, clock=clock) as client,
+        pytest.raises(RateLimitedError) as caught,
+    ):
+        client.read("Patient", "p1")
+    assert caught.value.retry_after_s == 300.0
+
+
+def test_retry_after_http_date_without_date_or_clock_is_left_to_the_worker() -> None:
+    # Nothing to measure it against: never the wall clock, the worker's backoff decides.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return fhir(429, None, **{"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"})
+
     with mock_client(handler) as client, pytest.raises(RateLimitedError) as caught:
         client.read("Patient", "p1")
-    assert caught.value.retry_after_s is not None
-    assert 290 <= caught.value.retry_after_s <= 300
+    assert caught.value.retry_after_s is None
 
 
 def test_429_without_retry_after_leaves_the_delay_to_the_worker() -> None:
@@ -640,18 +656,20 @@ def test_peer_enforces_its_transaction_limits(peer_client: FhirClient) -> None:
             "request": {"method": "PUT", "url": f"Patient?identifier=urn:test|{n}"},
         }
 
-    with pytest.raises(RejectedError) as caught:
+    with pytest.raises(TransactionTooLargeError) as caught:  # a RejectedError: push halves
         peer_client.transaction(raw([cond(n) for n in range(9)]))
     assert caught.value.diagnostics == [
         "Transaction requires strict isolation but has too many entries"
     ]
+    assert (caught.value.status, caught.value.entries) == (400, 9)
     accepted = peer_client.transaction(raw([cond(n) for n in range(8)]))
     assert {r.status for r in accepted} <= {200, 201}
 
     pid = new_id()
     twice = [{"resource": patient(pid), "request": {"method": "PUT", "url": f"Patient/{pid}"}}] * 2
-    with pytest.raises(RejectedError):
+    with pytest.raises(RejectedError) as twice_caught:
         peer_client.transaction(raw(twice))
+    assert not isinstance(twice_caught.value, TransactionTooLargeError)  # not a size problem
 
 
 @pytest.mark.peer

@@ -87,13 +87,70 @@ def test_network_errors_back_off_and_say_when_the_next_try_is() -> None:
     assert calls == [1] and w.status().state is SyncState.IDLE
 
 
-def test_retry_after_is_honoured() -> None:
+def test_retry_after_is_honoured_no_earlier_than_asked_and_said_in_the_status() -> None:
     clock = Clock()
-    w = worker(
-        lambda p: (_ for _ in ()).throw(RateLimitedError("slow down", retry_after_s=120)), clock
-    )
+    calls: list[int] = []
+
+    def run(progress):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RateLimitedError("the server is busy", retry_after_s=120)
+        return "report"
+
+    w = worker(run, clock)
     w._tick()
-    assert w.status().next_attempt_at == (T0 + timedelta(seconds=120)).isoformat(timespec="seconds")
+    status = w.status()
+    at = datetime.fromisoformat(status.next_attempt_at or "")
+    # No earlier than asked; a little jitter (at most 10%) spreads a clinic's devices.
+    assert T0 + timedelta(seconds=120) <= at <= T0 + timedelta(seconds=132)
+    until = (T0 + timedelta(seconds=120)).astimezone()
+    assert status.state is SyncState.OFFLINE
+    assert status.last_error == f"the server asked us to wait until {until:%H:%M}"
+    # Neither the interval nor "Sync now" runs a cycle before then ...
+    clock.now = at - timedelta(seconds=1)
+    w._tick()
+    w._tick(manual=True)
+    assert calls == [1]
+    # ... and the retry job at that time does.
+    clock.now = at
+    w._tick()
+    assert calls == [1, 1] and w.status().state is SyncState.IDLE
+    assert w.status().last_error is None
+
+
+def test_retry_after_waits_pass_sync_now_only_for_network_backoff() -> None:
+    # After the server's wait is over, backoff from a later network error is skipped by
+    # "Sync now" as before.
+    clock = Clock()
+    errors = [RateLimitedError("busy", retry_after_s=60), OfflineError("down")]
+    calls: list[int] = []
+
+    def run(progress):
+        calls.append(1)
+        if errors:
+            raise errors.pop(0)
+
+    w = worker(run, clock)
+    w._tick()
+    clock.now = datetime.fromisoformat(w.status().next_attempt_at or "")
+    w._tick()  # the retry: now offline, backing off
+    assert w.status().last_error == "down"
+    w._tick(manual=True)
+    assert len(calls) == 3 and w.status().state is SyncState.IDLE
+
+
+def test_the_worker_schedules_its_retry_job_at_the_servers_time() -> None:
+    clock = Clock()
+    w = worker(lambda p: (_ for _ in ()).throw(RateLimitedError("busy", retry_after_s=600)), clock)
+    w.start(run_first_now=False)
+    try:
+        w._tick()
+        job = w._scheduler.get_job("retry")
+        assert job is not None
+        assert job.next_run_time >= T0 + timedelta(seconds=600)
+        assert job.next_run_time <= T0 + timedelta(seconds=630)
+    finally:
+        w.stop()
 
 
 def test_auth_and_certificate_errors_need_a_person() -> None:
