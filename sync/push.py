@@ -22,7 +22,7 @@ from sync.fhir.errors import Issue, RejectedError, VersionConflictError
 from sync.ports import ResourceMapper
 from sync.rebase import Rebaser
 from sync.server_ids import find_on_server
-from sync.write_plan import FailedWrite, PlannedWrite, WriteSender
+from sync.write_plan import FailedWrite, PlannedWrite, WriteSender, gone_message
 
 PREFETCH = 500  # commands whose events are read in one transaction
 
@@ -164,6 +164,10 @@ class Pusher:
             # An atomic server refused the whole Bundle, so nothing of it was written.
             if retry and self._refused_put_create(planned, exc.status, exc.issues):
                 return self._push(entry, report, retry=False)
+            if exc.status in (404, 410) and any(w.server_id for w in planned):
+                return self._needs_attention(
+                    entry, gone_message(w.key[0] for w in planned if w.server_id), report
+                )
             return self._needs_attention(entry, _refusal(exc), report)
         report.writes += len(sent.landed)
         if sent.failed:
@@ -199,6 +203,9 @@ class Pusher:
             )
         ):
             return self._push(entry, report, retry=False)
+        gone = [f.write for f in refused if f.status in (404, 410) and f.write.server_id]
+        if gone:
+            return self._needs_attention(entry, gone_message(w.key[0] for w in gone), report)
         if refused:
             message = "; ".join(f.describe() for f in refused)
             return self._needs_attention(entry, f"the server refused {message}", report)

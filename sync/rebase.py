@@ -22,6 +22,7 @@ from sync.fhir.client import FhirClient
 from sync.fhir.mapping import MappingError
 from sync.ports import Outgoing, ResourceMapper
 from sync.server_ids import ServerIds, find_on_server
+from sync.write_plan import gone_message
 
 Outcome = Literal["converged", "rebased", "attention", "unchanged"]
 
@@ -43,6 +44,7 @@ class Rebaser:
     ) -> Outcome:
         """The server refused `entry`'s write as stale: find out why and act on it."""
         fresh: list[ServerCopy] = []
+        gone: list[str] = []
         for out in outs:
             found = find_on_server(
                 self._client,
@@ -53,6 +55,16 @@ class Rebaser:
             )
             if found is not None:
                 fresh.append(ServerCopy(found[0], found[1]))
+            elif self._gateway.known_version(out.resource_type, out.resource_id) is not None:
+                gone.append(out.resource_type)
+        if gone:
+            # The server had it and no longer has it: deleted (or lost) there. Writing it
+            # again could undo a deliberate deletion; dropping our change would lose it.
+            self._gateway.mark_attention(
+                entry.command_id, gone_message(gone), ConflictDetail(None, None, None)
+            )
+            self.attention += 1
+            return "attention"
         by_key = {(c.resource["resourceType"], c.resource["id"]): c.resource for c in fresh}
         if all(
             (o.resource_type, o.resource_id) in by_key

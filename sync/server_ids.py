@@ -25,7 +25,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sync.fhir.client import FhirClient
-from sync.fhir.mapping.common import FIELDCHART_ID
+from sync.fhir.errors import InvalidResponseError
+from sync.fhir.mapping.common import FHIR_ID, FIELDCHART_ID
+from sync.fhir.mapping.errors import MalformedResourceError
 
 Json = dict[str, Any]
 Key = tuple[str, str]  # (resource type, id)
@@ -164,6 +166,9 @@ class ServerIds:
         its server id. `local_id` names it when the caller knows whose answer this is."""
         server_resource_id = str(resource["id"])
         resource_type = str(resource["resourceType"])
+        if not FHIR_ID.fullmatch(server_resource_id):
+            # Every later read and update would put it into a URL path.
+            raise MalformedResourceError(f"{resource_type}/?", "id", "is not a FHIR id")
         local = (
             local_id
             or our_id_in(resource)
@@ -181,6 +186,13 @@ class ServerIds:
         return mapped, server_resource_id
 
 
+def _to_local(ids: ServerIds, resource: Json, local_id: str) -> tuple[Json, str]:
+    try:
+        return ids.to_local(resource, local_id)
+    except MalformedResourceError as exc:
+        raise InvalidResponseError(f"the server's answer is unusable: {exc}") from None
+
+
 def find_on_server(
     client: FhirClient, ids: ServerIds, resource_type: str, local_id: str, *, by_post: bool
 ) -> tuple[Json, str, str | None] | None:
@@ -193,11 +205,11 @@ def find_on_server(
         found = client.read(resource_type, known)
         if found is None:
             return None
-        mapped, server_resource_id = ids.to_local(found.resource, local_id)
+        mapped, server_resource_id = _to_local(ids, found.resource, local_id)
         return mapped, server_resource_id, found.version_id
     name, value = identifier_search(local_id, resource_type)
     for resource in client.iter_search(resource_type, [(name, value), ("_count", "2")]):
-        mapped, server_resource_id = ids.to_local(resource, local_id)
+        mapped, server_resource_id = _to_local(ids, resource, local_id)
         meta = resource.get("meta")
         version = meta.get("versionId") if isinstance(meta, dict) else None
         return mapped, server_resource_id, version if isinstance(version, str) else None
@@ -206,5 +218,5 @@ def find_on_server(
     found = client.read(resource_type, local_id)
     if found is None:
         return None
-    mapped, server_resource_id = ids.to_local(found.resource, local_id)
+    mapped, server_resource_id = _to_local(ids, found.resource, local_id)
     return mapped, server_resource_id, found.version_id

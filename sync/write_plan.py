@@ -17,7 +17,7 @@ some entries may land while others fail, and a command counts as pushed only whe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from sync.create_strategy import CreateStrategy
 from sync.fhir.bundle import EntryResult, TooManyEntriesError, TransactionBuilder
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import InvalidResponseError, Issue
+from sync.fhir.mapping.errors import MappingError
 from sync.ports import Outgoing
 from sync.server_ids import Key, ServerIds, full_url, identifier_search
 
@@ -72,6 +73,15 @@ class SendResult:
     landed: list[ServerCopy] = field(default_factory=list)
     existing: set[Key] = field(default_factory=set)  # a create found one already there
     failed: list[FailedWrite] = field(default_factory=list)
+
+
+def gone_message(resource_types: Iterable[str]) -> str:
+    """A record the server had is no longer there (deleted there, or lost). Writing it again
+    could undo a deliberate deletion, and dropping our change would lose it: a person asks."""
+    return (
+        f"the server no longer has this record ({', '.join(sorted(set(resource_types)))}): "
+        "it was deleted there; ask IT whether to record it again"
+    )
 
 
 def in_reference_order(planned: list[PlannedWrite]) -> list[PlannedWrite]:
@@ -184,7 +194,10 @@ class WriteSender:
                 result.failed.append(FailedWrite(write, answer.status, answer.outcome, put_create))
                 continue
             resource = answer.resource or self._read_location(write, answer)
-            local, server_id = self._ids.to_local(resource, write.outgoing.resource_id)
+            try:
+                local, server_id = self._ids.to_local(resource, write.outgoing.resource_id)
+            except MappingError as exc:
+                raise InvalidResponseError(f"the server's answer is unusable: {exc}") from None
             result.landed.append(ServerCopy(local, server_id))
             if write.server_id is None and not put_create and answer.status == 200:
                 result.existing.add(write.key)  # ifNoneExist matched: not our content

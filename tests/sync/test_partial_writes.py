@@ -178,3 +178,35 @@ def test_a_server_that_refuses_put_create_moves_that_type_to_post(
     finally:
         device.client.close()
         device.clinic.close()
+
+
+def test_a_record_deleted_on_the_server_is_handled_and_blocks_nothing(
+    device: Device, fhir_server: FhirServer
+) -> None:
+    """The peer answers an update of a deleted resource with 404: a person is asked (writing
+    it again could undo a deliberate deletion). Medplum takes the update and the record is
+    back (its documented behaviour, shared/realfhir/README.md): synced, exactly once."""
+    pid = register(device)
+    allergy = str(device.run(c.RecordAllergy(patient_id=pid, substance="penicillin")).item_ids[0])
+    device.sync()
+    on_server = server_resource(device.client, "AllergyIntolerance", allergy)
+    assert on_server is not None
+    assert device.client.delete("AllergyIntolerance", on_server.resource["id"])
+    device.run(c.UpdateAllergyStatus(patient_id=pid, allergy_id=allergy, status="inactive"))
+    device.run(c.RecordAllergy(patient_id=pid, substance="sulfonamides"))
+    report = device.sync()
+    assert report.pending_after == 0, "the other allergy was not held up"
+    status, message = status_of(device, "UpdateAllergyStatus")
+    if fhir_server.name == "peer":
+        assert status == OutboxStatus.NEEDS_ATTENTION
+        assert message is not None and "deleted there" in message
+        assert server_count(device.client, "AllergyIntolerance", [pid]) == 1
+    else:
+        assert status == OutboxStatus.SYNCED
+        back = server_resource(device.client, "AllergyIntolerance", allergy)
+        assert back is not None and back.resource["clinicalStatus"]["coding"][0]["code"] == (
+            "inactive"
+        )
+        assert server_count(device.client, "AllergyIntolerance", [pid]) == 2
+    shown = {a.item_id for a in device.chart(pid).allergies}
+    assert allergy not in shown, "the clinician's change (inactive) is kept on the device"
