@@ -17,15 +17,21 @@ some entries may land while others fail, and a command counts as pushed only whe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.services.gateway_types import ServerCopy
 from sync.create_strategy import CreateStrategy
-from sync.fhir.bundle import EntryResult, TooManyEntriesError, TransactionBuilder
+from sync.fhir.bundle import (
+    MAX_UPDATES,
+    MAX_WITH_CONDITIONAL,
+    EntryResult,
+    TooManyEntriesError,
+    TransactionBuilder,
+)
 from sync.fhir.client import FhirClient
-from sync.fhir.errors import InvalidResponseError, Issue
+from sync.fhir.errors import InvalidResponseError, Issue, TransactionTooLargeError
 from sync.fhir.mapping.errors import MappingError
 from sync.ports import Outgoing
 from sync.server_ids import Key, ServerIds, full_url, identifier_search
@@ -122,6 +128,8 @@ class WriteSender:
         self._client = client
         self._ids = ids
         self._strategy = strategy
+        # Entries per Bundle once a server refused one for its size (for this sender's life).
+        self._limit: int | None = None
 
     def send(
         self, planned: list[PlannedWrite], on_landed: Callable[[list[ServerCopy]], None]
@@ -129,10 +137,21 @@ class WriteSender:
         """Send in as few transactions as the limits allow; stop after a Bundle with a failed
         entry (later Bundles may refer to what failed). What each Bundle landed goes to
         `on_landed` as soon as it is known, so a whole-Bundle refusal of a later one (an
-        atomic server raises FhirError) forgets nothing the server already holds."""
+        atomic server raises FhirError) forgets nothing the server already holds. A Bundle
+        refused for its size is sent again in smaller ones."""
         result = SendResult()
-        for builder, sent in self._batches(in_reference_order(planned)):
-            answers = self._client.transaction(builder.build())
+        remaining = in_reference_order(planned)
+        while remaining:
+            builder, sent = self._next_batch(remaining)
+            try:
+                answers = self._client.transaction(builder.build())
+            except TransactionTooLargeError as exc:
+                if len(sent) <= 1:
+                    raise
+                stated = exc.limit if exc.limit and exc.limit < len(sent) else None
+                self._limit = stated or max(1, len(sent) // 2)
+                continue
+            remaining = remaining[len(sent) :]
             before = len(result.landed)
             self._read_answers(sent, answers, result)
             if len(result.landed) > before:
@@ -141,26 +160,28 @@ class WriteSender:
                 break
         return result
 
-    def _batches(
+    def _next_batch(
         self, ordered: list[PlannedWrite]
-    ) -> Iterator[tuple[TransactionBuilder, list[tuple[PlannedWrite, bool]]]]:
-        """Bundles built lazily: each is translated only after the one before it was
-        answered, so it can name the ids the server gave in that answer."""
-        pending = list(ordered)
-        while pending:
-            builder = TransactionBuilder()
-            created_here: dict[Key, str] = {}
-            sent: list[tuple[PlannedWrite, bool]] = []
-            for write in list(pending):
-                try:
-                    put_create = self._add(builder, write, created_here)
-                except TooManyEntriesError:
-                    if not sent:
-                        raise
-                    break
-                sent.append((write, put_create))
-                pending.remove(write)
-            yield builder, sent
+    ) -> tuple[TransactionBuilder, list[tuple[PlannedWrite, bool]]]:
+        """The next Bundle: as many of the first writes as the limits allow. Built only
+        once the Bundle before it was answered, so it names the ids given in that answer."""
+        builder = TransactionBuilder()
+        if self._limit is not None:
+            builder = TransactionBuilder(
+                max_updates=min(self._limit, MAX_UPDATES),
+                max_with_conditional=min(self._limit, MAX_WITH_CONDITIONAL),
+            )
+        created_here: dict[Key, str] = {}
+        sent: list[tuple[PlannedWrite, bool]] = []
+        for write in ordered:
+            try:
+                put_create = self._add(builder, write, created_here)
+            except TooManyEntriesError:
+                if not sent:
+                    raise
+                break
+            sent.append((write, put_create))
+        return builder, sent
 
     def _add(
         self, builder: TransactionBuilder, write: PlannedWrite, created_here: dict[Key, str]

@@ -210,3 +210,23 @@ def test_a_record_deleted_on_the_server_is_handled_and_blocks_nothing(
         assert server_count(device.client, "AllergyIntolerance", [pid]) == 2
     shown = {a.item_id for a in device.chart(pid).allergies}
     assert allergy not in shown, "the clinician's change (inactive) is kept on the device"
+
+
+def test_a_transaction_refused_for_its_size_is_sent_again_in_smaller_ones(device: Device) -> None:
+    pid = register(device)
+    device.sync()
+    device.run(c.RecordVitals(patient_id=pid, **VITALS))  # type: ignore[arg-type]
+    sizes: list[int] = []
+
+    def at_most_two(request: httpx.Request) -> httpx.Response | None:
+        if request.method != "POST" or str(request.url) != device.client.base_url:
+            return None
+        entries = len(json.loads(request.content)["entry"])
+        sizes.append(entries)
+        return httpx.Response(413, request=request) if entries > 2 else None
+
+    device.transport.before = at_most_two
+    report = device.sync()
+    assert report.pending_after == 0
+    assert sizes == [3, 1, 1, 1], "refused once, then halved (3 // 2 = 1 entry each)"
+    assert our_observations(device, pid) == 3
