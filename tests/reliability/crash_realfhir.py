@@ -16,7 +16,6 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from tests.reliability.crash import (
     count_kill,
     run_and_kill,
 )
-from tests.sync.devices import OUR_ID_SYSTEM, server_time
+from tests.sync.devices import OUR_ID_SYSTEM, vault_pulled_up_to_now
 
 SYNC = ["sync", "--json"]
 
@@ -63,15 +62,7 @@ def _filled(template: Path, target: Path, seed: int, commands: int, base_url: st
     every earlier run's data."""
     data_dir = copy_vault(template, target)
     _fill(data_dir, random.Random(seed), commands)
-    mark = (server_time(base_url) - timedelta(seconds=5)).isoformat(timespec="milliseconds")
-    vault = Vault.open(data_dir)
-    vault.unlock(DOC, DOC_PASS)
-    clinic = open_clinic(vault)
-    try:
-        for resource_type in PULL_TYPES:
-            clinic.sync_gateway.set_watermark(resource_type, mark)
-    finally:
-        clinic.close()
+    vault_pulled_up_to_now(data_dir, DOC, DOC_PASS, base_url)
     return data_dir
 
 

@@ -1,4 +1,5 @@
-"""Experiment 2 (small size): three devices through the fault-injecting proxy."""
+"""Experiment 2 (small size): three devices through the fault-injecting proxy (on the peer), and
+the cases it found, on the peer and on a real FHIR server (tests/realfhir)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,20 @@ import pytest
 from app.domain import commands as c
 from sync.fhir.errors import OfflineError
 from tests.peer.harness import PeerServer
+from tests.realfhir.plugin import FhirServer
 from tests.reliability import network
 from tests.reliability.common import Size
-from tests.sync.devices import STAFF, Device, clinical_view, make_device
+from tests.sync.devices import (
+    STAFF,
+    Device,
+    clinical_view,
+    devices_on,
+    is_transaction,
+    server_resource,
+)
 
-pytestmark = pytest.mark.peer
 
-
+@pytest.mark.peer
 def test_devices_converge_through_network_faults(
     size: Size, work: Path, fhir_peer: PeerServer
 ) -> None:
@@ -41,16 +49,10 @@ def test_devices_converge_through_network_faults(
 
 
 @pytest.fixture
-def devices(fhir_peer: PeerServer, tmp_path: Path) -> Iterator[tuple[Device, Device]]:
-    """Two clinic devices, a and b, on the same peer; both closed after the test."""
-    a = make_device(tmp_path, "a", fhir_peer.base_url)
-    b = make_device(tmp_path, "b", fhir_peer.base_url)
-    try:
-        yield a, b
-    finally:
-        for device in (a, b):
-            device.client.close()
-            device.clinic.close()
+def devices(fhir_server: FhirServer, tmp_path: Path) -> Iterator[tuple[Device, Device]]:
+    """Two clinic devices, a and b, on the same server; both closed after the test."""
+    with devices_on(fhir_server, tmp_path, "a", "b") as made:
+        yield made["a"], made["b"]
 
 
 def register_on_both(a: Device, b: Device) -> str:
@@ -85,7 +87,7 @@ def sync_losing_answers(device: Device) -> None:
     command is left "in flight" and the cycle ends offline."""
 
     def lose_answer(request: httpx.Request, response: httpx.Response) -> None:
-        if request.method == "POST":
+        if is_transaction(device.client, request):
             raise httpx.ReadTimeout("answer lost", request=request)
 
     device.transport.after = lose_answer
@@ -172,5 +174,5 @@ def test_a_devices_edits_of_one_resource_reach_the_server_in_order(
         patient = device.clinic.queries.patient(pid)
         assert patient is not None
         assert (patient.given, patient.address) == ("Chausiku", "Plot 6")
-    server = a.client.read("Patient", pid)
+    server = server_resource(a.client, "Patient", pid)
     assert server is not None and server.resource["name"][0]["given"] == ["Chausiku"]

@@ -5,7 +5,8 @@ server holds of a test's own patients."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -24,6 +25,8 @@ from sync.clinic_sync import engine_for
 from sync.engine import CycleReport, SyncEngine
 from sync.fhir.client import FhirClient, VersionedResource
 from sync.fhir.errors import FhirError
+from sync.fhir.mapping import PULL_TYPES
+from tests.realfhir.plugin import FhirServer
 
 DOC = Actor("doc", Role.CLINICIAN)
 STAFF = Actor("desk", Role.STAFF)
@@ -76,6 +79,10 @@ class Device:
     def chart(self, patient_id: str) -> ChartView:
         return self.clinic.queries.chart(patient_id, DOC, record_view=False)
 
+    def close(self) -> None:
+        self.client.close()
+        self.clinic.close()
+
     def restart(self) -> None:
         """A new process on the same vault: new client, new engine, nothing in memory."""
         self.client.close()
@@ -127,12 +134,53 @@ def make_device(
     clinic = open_clinic(vault, clock=clock)
     transport = FaultyTransport()
     client = FhirClient(base_url, auth, transport=transport)
-    engine = engine_for(clinic, client)
     if up_to_date:
-        mark = (now - timedelta(seconds=5)).isoformat(timespec="milliseconds")
-        for resource_type in engine._mapper.pull_types():
-            clinic.sync_gateway.set_watermark(resource_type, mark)
-    return Device(name, clinic, client, transport, engine, clock, auth)
+        pulled_up_to(clinic, now)
+    return Device(name, clinic, client, transport, engine_for(clinic, client), clock, auth)
+
+
+@contextmanager
+def devices_on(
+    server: FhirServer, tmp: Path, *names: str, new: Collection[str] = ()
+) -> Iterator[dict[str, Device]]:
+    """Devices of these names on `server`, closed afterwards. On a shared server each is up to
+    date with it as of now, except those named in `new`: never synced, their first sync pulls
+    the whole server."""
+    made = {
+        name: make_device(
+            tmp,
+            name,
+            server.base_url,
+            server.auth(),
+            up_to_date=name not in new and not server.isolated,
+        )
+        for name in names
+    }
+    try:
+        yield made
+    finally:
+        for device in made.values():
+            device.close()
+
+
+def pulled_up_to(clinic: Clinic, instant: datetime) -> None:
+    """The device counts as having pulled everything the server held a few seconds before
+    `instant` (the server's time): on a shared server that keeps every earlier test's data, its
+    next sync pulls only what changed since."""
+    mark = (instant - timedelta(seconds=5)).isoformat(timespec="milliseconds")
+    for resource_type in PULL_TYPES:
+        clinic.sync_gateway.set_watermark(resource_type, mark)
+
+
+def vault_pulled_up_to_now(data_dir: Path, user: str, passphrase: str, base_url: str) -> None:
+    """`pulled_up_to` the server's time now, for a vault that is not open (a CLI's)."""
+    vault = Vault.open(data_dir)
+    vault.unlock(user, passphrase)
+    clinic = open_clinic(vault)
+    try:
+        pulled_up_to(clinic, server_time(base_url))
+    finally:
+        clinic.close()
 
 
 def clinical_view(view: ChartView) -> dict[str, Any]:
@@ -170,6 +218,11 @@ def clinical_view(view: ChartView) -> dict[str, Any]:
         "appointments": items(view.appointments),
         "vitals": {k: sorted(v) for k, v in view.vitals_series.items()},
     }
+
+
+def is_transaction(client: FhirClient, request: httpx.Request) -> bool:
+    """A transaction (or batch) POSTed to the FHIR base: not a token request, not a search."""
+    return request.method == "POST" and str(request.url) == client.base_url
 
 
 #: The business identifier every resource FieldChart creates carries: our id for it.

@@ -14,27 +14,15 @@ from app.domain.roles import Actor, Role
 from app.services.sync_status import Resolution, SyncState, SyncStatus
 from sync.clinic_sync import ClinicSync
 from tests.realfhir.plugin import FhirServer
-from tests.sync.devices import Device, make_device
+from tests.sync.devices import Device, devices_on
 
 ADMIN = Actor("admin", Role.ADMIN)
 
 
 @pytest.fixture
 def pair(fhir_server: FhirServer, tmp_path: Path) -> Iterator[tuple[Device, Device]]:
-    a, b = (
-        make_device(
-            tmp_path,
-            name,
-            fhir_server.base_url,
-            fhir_server.auth(),
-            up_to_date=not fhir_server.isolated,
-        )
-        for name in ("a", "b")
-    )
-    yield a, b
-    for d in (a, b):
-        d.client.close()
-        d.clinic.close()
+    with devices_on(fhir_server, tmp_path, "a", "b") as made:
+        yield made["a"], made["b"]
 
 
 def wait_for(sync: ClinicSync, predicate, timeout: float = 30) -> SyncStatus:

@@ -23,7 +23,8 @@ from tests.sync.devices import (
     DOC,
     Device,
     clinical_view,
-    make_device,
+    devices_on,
+    is_transaction,
     our_resources,
     server_count,
     server_resource,
@@ -33,20 +34,8 @@ from tests.sync.devices import (
 @pytest.fixture
 def devices(fhir_server: FhirServer, tmp_path: Path) -> Iterator[dict[str, Device]]:
     """Devices a and b, and c, a new one that has never synced (it pulls the whole server)."""
-    made = {
-        n: make_device(
-            tmp_path,
-            n,
-            fhir_server.base_url,
-            fhir_server.auth(),
-            up_to_date=n != "c" and not fhir_server.isolated,
-        )
-        for n in ("a", "b", "c")
-    }
-    yield made
-    for d in made.values():
-        d.client.close()
-        d.clinic.close()
+    with devices_on(fhir_server, tmp_path, "a", "b", "c", new={"c"}) as made:
+        yield made
 
 
 def register(device: Device, **extra: str) -> str:
@@ -294,8 +283,7 @@ def test_a_push_whose_answer_was_lost_is_not_written_twice(devices: dict[str, De
     posts = []
 
     def lose_answer(request: httpx.Request, response: httpx.Response) -> None:
-        transaction = request.method == "POST" and str(request.url) == a.client.base_url
-        if transaction and response.status_code == 200:
+        if is_transaction(a.client, request) and response.status_code == 200:
             posts.append(request.url)
             if len(posts) == 2:  # the allergy's transaction: committed, answer lost
                 raise httpx.ReadTimeout("the answer was lost", request=request)
