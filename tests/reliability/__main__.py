@@ -24,10 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from tests.peer.harness import PeerServer
-from tests.reliability import crash, network, people, report, security, server_input
+from tests.reliability import (
+    crash,
+    network,
+    people,
+    politeness,
+    report,
+    security,
+    server_input,
+)
 from tests.reliability.common import FULL, SMALL
 
-EXPERIMENTS = ("crash", "network", "people", "server", "security")
+EXPERIMENTS = ("crash", "network", "people", "server", "politeness", "security")
 
 
 def _plain(value: Any) -> Any:
@@ -119,6 +127,18 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.monotonic()
                 results["server"] = server_input.run(peer, work / "server")
                 seconds["server"] = time.monotonic() - t
+            if "politeness" in only:
+                _say("politeness: two devices behind a rate-limiting server ...")
+                t = time.monotonic()
+                results["politeness"] = politeness.summarise(
+                    [
+                        politeness.run(
+                            args.seed * 100 + n, size.net_commands, peer, work / "polite"
+                        )
+                        for n in range(max(2, size.net_seeds // 5))
+                    ]
+                )
+                seconds["politeness"] = time.monotonic() - t
             if "security" in only:
                 t = time.monotonic()
                 _say("security: TLS, passphrase guessing, roles, lock ...")

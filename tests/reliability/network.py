@@ -35,7 +35,7 @@ from app.store import outbox
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.vault import Vault
 from sync.clinic_sync import engine_for
-from sync.fhir.client import FhirClient
+from sync.fhir.client import FhirClient, Politeness
 from sync.fhir.errors import FhirError
 from sync.fhir.mapping import PULL_TYPES
 from tests.clinic_fixtures import prescription
@@ -79,6 +79,10 @@ def net_device(tmp: Path, name: str, base_url: str, server_url: str) -> Device:
         base_url,
         transport=transport,
         timeout=httpx.Timeout(5.0, read=READ_TIMEOUT_S),
+        # Cycles are driven by hand and the device's clock ticks per reading, not in real
+        # time: no Retry-After is sat out or held to (the proxy draws each answer anew).
+        sleep=lambda seconds: None,
+        politeness=Politeness(hold_off=False),
     )
     return Device(name, clinic, client, transport, engine_for(clinic, client), clock)
 

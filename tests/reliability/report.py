@@ -203,6 +203,38 @@ def rows(results: dict[str, Any], size: Any) -> list[Row]:
             info(s, "items quarantined", f["quarantined_items"]),
             yes(s, "quarantine listed by `fieldchart status --json`", f["shown_by_status"]),
         ]
+    if "politeness" in results:
+        f = results["politeness"]
+        s = "6 Rate-limited server"
+        answered = f["answered"]
+        out += [
+            info(s, "seeds / commands recorded on two devices", f"{f['seeds']} / {f['commands']}"),
+            info(
+                s,
+                "requests sent / reached the server / simulated minutes",
+                f"{f['requests']} / {f['forwarded']} / {f['simulated_minutes']}",
+            ),
+            info(
+                s,
+                "answers instead of the server",
+                ", ".join(f"{k} {v}" for k, v in answered.items()),
+            ),
+            info(
+                s,
+                "waits inside the client (count / seconds); cycles ended by a long Retry-After",
+                f"{f['waits_in_client']} / {f['seconds_waited_in_client']}; "
+                f"{f['cycles_told_to_wait']} of {f['cycles']}",
+            ),
+            zero(s, "requests sent before the time the server gave", f["requests_too_early"]),
+            zero(
+                s,
+                "commands lost (pending, missing on the server, charts differing)",
+                f["pending_at_end"] + f["missing_on_server"] + f["charts_differing"],
+            ),
+            zero(s, "needs-attention (no concurrent edits)", f["needs_attention"]),
+            zero(s, "cycles ending in an error", f["cycles_failed"]),
+            at_least(s, "seeds that went quiet", f["seeds_quiet"], f["seeds"]),
+        ]
     if "scan" in results:
         f = results["scan"]
         s = "5 Security: plaintext scan"
