@@ -53,7 +53,10 @@ class CreateStrategy:
         try:
             info = self._client.capabilities()
         except FhirError as exc:
-            # Not remembered: asked again next time. POST meanwhile, which works everywhere.
+            if exc.retryable:
+                raise  # offline, busy: the cycle ends and the next one asks again
+            # A server whose statement cannot be read at all: POST works everywhere. Not
+            # remembered, so the next cycle asks again.
             log.info("could not read the server's capabilities (%s): creating by POST", exc)
             return set()
         types = {name for name, r in info.resources.items() if r.update_create}

@@ -179,6 +179,8 @@ def transaction_atomicity(client: FhirClient) -> bool | None:
     except _FATAL:
         raise
     except FhirError as exc:
+        if exc.retryable and exc.status is not None and exc.status < 500:
+            raise  # a concurrent-update clash (409): says nothing about atomicity
         if exc.status is not None and 400 <= exc.status < 500:
             return True
         log.info("transaction probe: no verdict (%s)", exc)

@@ -31,7 +31,12 @@ from sync.fhir.bundle import (
     TransactionBuilder,
 )
 from sync.fhir.client import FhirClient
-from sync.fhir.errors import InvalidResponseError, Issue, TransactionTooLargeError
+from sync.fhir.errors import (
+    InvalidResponseError,
+    Issue,
+    TransactionTooLargeError,
+    is_concurrent_update,
+)
 from sync.fhir.mapping.errors import MappingError
 from sync.ports import Outgoing
 from sync.server_ids import Key, ServerIds, full_url, identifier_search
@@ -59,14 +64,17 @@ class FailedWrite:
     put_create: bool  # it was a create by PUT with our id
 
     @property
-    def conflict(self) -> bool:
-        """The server has a newer version than the one we built on."""
-        return self.status == 412
-
-    @property
     def transient(self) -> bool:
         """Worth sending again as it is: busy, a concurrent-update clash, a server fault."""
-        return self.status in (408, 409, 429) or self.status >= 500
+        if self.status == 409:
+            return is_concurrent_update(self.status, self.issues)
+        return self.status in (408, 429) or self.status >= 500
+
+    @property
+    def conflict(self) -> bool:
+        """The server has a newer version than the one we built on (a 409 that is not the
+        server's own concurrency failing means that too, on HAPI)."""
+        return self.status == 412 or (self.status == 409 and not self.transient)
 
     def describe(self) -> str:
         said = "; ".join(i.diagnostics or f"{i.severity}/{i.code}" for i in self.issues)
