@@ -102,6 +102,27 @@ def _real_sync(clinic: Clinic) -> SyncControl:
     return ClinicSync(clinic)
 
 
+def _device_public_key(clinic: Clinic) -> dict[str, str] | None:
+    """The public JWK of the SMART device key stored in the vault (None: no key yet)."""
+    from sync.fhir.auth import public_jwk
+
+    pem = clinic.settings.get().smart_private_key_pem
+    if not pem:
+        return None
+    with _plain_errors():
+        return public_jwk(pem)
+
+
+def _new_device_key(clinic: Clinic) -> dict[str, str]:
+    """A new SMART device key pair: the private key goes into the vault's settings (admin
+    only), the public JWK back to the UI for IT to register. As `fieldchart enroll` does."""
+    from sync.fhir.auth import generate_device_keypair
+
+    private_pem, jwk = generate_device_keypair()
+    clinic.settings.update(clinic.actor, smart_private_key_pem=private_pem.decode("ascii"))
+    return jwk
+
+
 def build_backend(
     data_dir: Path,
     *,
@@ -165,6 +186,8 @@ def build_backend(
         users=lambda clinic: VaultUsers(clinic.vault),
         sync_for=start_sync,
         recover=recover,
+        device_public_key=_device_public_key,
+        new_device_key=_new_device_key,
     )
 
 

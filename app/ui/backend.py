@@ -16,6 +16,9 @@ from app.domain.roles import Role
 from app.services.clinic import Clinic
 from app.services.sync_status import SyncControl
 
+#: A public JSON Web Key (RFC 7517): member name -> value; never a private member.
+PublicJwk = dict[str, str]
+
 
 @dataclass(frozen=True)
 class UserRow:
@@ -71,3 +74,10 @@ class Backend:
     # (recovery secret, user, new passphrase): a forgotten passphrase reset from the unlock
     # dialog; UserFacingError with field "secret", "user" or "new". Slow (Argon2id, throttle).
     recover: Callable[[str, str, str], None] | None = None
+    # The SMART Backend Services device key (sync makes it; the private key stays in the vault,
+    # the UI only ever sees the public JWK, whose "kid" is its RFC 7638 thumbprint):
+    # the public JWK of the key stored in the clinic's settings, None when there is none yet;
+    device_public_key: Callable[[Clinic], PublicJwk | None] | None = None
+    # a new key pair, its private key saved in the clinic's settings (replacing any; admin
+    # only, else DomainError) -> its public JWK. Slow-ish (key generation): run it off the GUI.
+    new_device_key: Callable[[Clinic], PublicJwk] | None = None

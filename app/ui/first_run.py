@@ -32,7 +32,13 @@ from app.services.settings import FIELDS_OF_MODE, SECRETS
 from app.ui.backend import Backend, CreatedVault
 from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.operation import OperationRunner
-from app.ui.settings_view import AUTH, AUTH_FIELD_LABELS, SMART_KEY_HINT
+from app.ui.settings_view import (
+    AUTH,
+    AUTH_FIELD_LABELS,
+    KEY_NOT_READY,
+    SMART_KEY_HINT,
+    DeviceKeyBox,
+)
 from app.ui.style import icon
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary
 
@@ -229,6 +235,10 @@ class ServerPage(QWizardPage):
         self.token_url, self.client_id = self.inputs["token_url"], self.inputs["client_id"]
         self.client_secret = self.inputs["client_secret"]
         self.token_url.setPlaceholderText("https://auth.example.org/oauth2/token")
+        self.device_key = DeviceKeyBox(wizard.ops, self)
+        self.device_key_caption = QLabel("Device key:", self)
+        self.device_key_caption.setBuddy(self.device_key.text)
+        form.addRow(self.device_key_caption, self.device_key)
         self.smart_hint = hint_label(SMART_KEY_HINT, self)
         form.addRow(self.smart_hint)
         self.error = ErrorLabelWidget(self, "formError")
@@ -243,7 +253,28 @@ class ServerPage(QWizardPage):
         needed = FIELDS_OF_MODE.get(mode, ())
         for name, line in self.inputs.items():
             self.form.setRowVisible(line, name in needed)
-        self.form.setRowVisible(self.smart_hint, mode == "smart-backend")
+        smart = mode == "smart-backend"
+        self.form.setRowVisible(self.device_key, smart)
+        self.form.setRowVisible(self.smart_hint, smart)
+        if smart:
+            self._device_key()
+
+    def _device_key(self) -> None:
+        """Show the device key, created the first time SMART is chosen (the vault exists
+        by now: this page comes after it was created)."""
+        created, backend = self.dialog.created, self.dialog.backend
+        if created is None:
+            return
+        clinic = created.clinic
+        read, create = backend.device_public_key, backend.new_device_key
+        if read is not None:
+            self.device_key.read_key = lambda: read(clinic)
+        if create is not None:
+            self.device_key.make_key = lambda: create(clinic)
+        self.device_key.ensure()
+
+    def initializePage(self) -> None:
+        self._auth_fields()
 
     def validatePage(self) -> bool:
         created = self.dialog.created
@@ -251,6 +282,9 @@ class ServerPage(QWizardPage):
         if self.saved or not url or created is None:
             return True
         mode = self.auth.currentData()
+        if mode == "smart-backend" and self.device_key.busy:
+            self.error.show_message(KEY_NOT_READY)
+            return False
         changes = {"server_url": url, "auth_mode": mode}
         for name in FIELDS_OF_MODE.get(mode, ()):
             changes[name] = self.inputs[name].text().strip() or None

@@ -3,8 +3,13 @@ Everyone may read them; only an admin may change them. Secrets are never shown b
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QFontDatabase, QFontMetricsF, QGuiApplication, QTextOption
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -12,7 +17,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -20,7 +27,10 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import DomainError
 from app.services.settings import FIELDS_OF_MODE, SECRETS, DeviceSettings
+from app.ui import confirm
+from app.ui.backend import PublicJwk
 from app.ui.errors import UserFacingError, error_field, plain_message
+from app.ui.operation import OperationRunner
 from app.ui.permissions import gate
 from app.ui.session import ClinicSession
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary, mark_invalid, title_label
@@ -41,11 +51,164 @@ AUTH_FIELD_LABELS = {
     "client_secret": "Client secret",
 }
 SMART_KEY_HINT = (
-    "The device key is created by fieldchart enroll --auth smart-backend, which prints the "
-    "public key for IT to register."
+    "This device signs in with its own key. Give IT the public key above to register with the "
+    "server; the private key never leaves the encrypted vault."
+)
+KEY_NOT_READY = "The device key is still being prepared: try again in a moment."
+NO_KEY_YET = "This device has no key yet: an admin creates it by choosing this authentication."
+NEW_KEY_QUESTION = confirm.Question(
+    "Create a new device key?",
+    (("keep", "Keep the current key"), ("new", "Create a new key")),
+    escape="keep",
+    detail="The current key stops working at once: the server refuses this device until IT "
+    "registers the new public key.",
 )
 SECRET_KEPT = "set — leave empty to keep"
 ONLY_ADMIN = "Only an admin may change device settings."
+
+
+def jwk_text(jwk: PublicJwk) -> str:
+    """The public JWK as IT registers it: compact JSON (the members `fieldchart enroll` prints)."""
+    return json.dumps(jwk, separators=(",", ":"))
+
+
+class KeyText(QPlainTextEdit):
+    """A text box four lines high in whatever font the style sheet gives it (the key is
+    about seven lines at the wizard's narrowest; the rest scrolls)."""
+
+    LINES = 4
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        line = QFontMetricsF(self.document().defaultFont()).lineSpacing()
+        # The style sheet's padding and (focus) border take 4 + 2 px a side.
+        margins = 2 * (self.document().documentMargin() + 4 + 2)
+        return QSize(super().sizeHint().width(), math.ceil(line * self.LINES + margins))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self.sizeHint().height())
+
+
+class DeviceKeyBox(QWidget):
+    """The public half of the SMART device key, for IT to register: read-only, selectable,
+    with Copy, and "New key…" (asked first: IT must register the new one). The key is created
+    when it is first needed and kept. This widget gets the public JWK only, through the
+    backend's hooks: the private key never reaches the UI."""
+
+    def __init__(self, ops: OperationRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ops = ops
+        # Set by the owner: read the stored key's public JWK; create one (None: may not).
+        self.read_key: Callable[[], PublicJwk | None] | None = None
+        self.make_key: Callable[[], PublicJwk] | None = None
+        self.jwk: PublicJwk | None = None
+        self.busy = False
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        row = QHBoxLayout()
+        self.text = KeyText(self)
+        self.text.setObjectName("devicePublicKey")
+        self.text.setReadOnly(True)
+        self.text.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.text.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text.setAccessibleName("Device public key (JWK)")
+        self.text.setTabChangesFocus(True)
+        row.addWidget(self.text, 1)
+        buttons = QVBoxLayout()
+        buttons.setSpacing(4)
+        self.copy_button = QPushButton("Copy", self)
+        self.copy_button.setToolTip("Copy the public key to the clipboard, to send it to IT")
+        self.copy_button.clicked.connect(self.copy)
+        self.new_button = QPushButton("New key…", self)
+        self.new_button.setToolTip("Replace this device's key (IT must register the new one)")
+        self.new_button.clicked.connect(self.ask_new)
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.new_button)
+        buttons.addStretch(1)
+        row.addLayout(buttons)
+        column.addLayout(row)
+        self.kid = QLabel(self)
+        self.kid.setObjectName("muted")
+        self.kid.setWordWrap(True)
+        self.kid.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.kid.setAccessibleName("Key id (thumbprint)")
+        column.addWidget(self.kid)
+        self.error = ErrorLabelWidget(self)
+        column.addWidget(self.error)
+        self._show(None)
+
+    def forget(self) -> None:
+        """Read the stored key again next time (the settings were reloaded)."""
+        if not self.busy:
+            self.jwk = None
+
+    def ensure(self) -> None:
+        """Show the stored key's public JWK, creating the key first when there is none (and
+        creating is allowed)."""
+        if self.busy or self.jwk is not None:
+            return
+        read, create = self.read_key, self.make_key
+        if read is None:
+            self._show(None)
+            return
+
+        def work() -> PublicJwk | None:
+            jwk = read()
+            if jwk is None and create is not None:
+                jwk = create()
+            return jwk
+
+        self._run(work, "Preparing the device key…")
+
+    def ask_new(self) -> None:
+        create = self.make_key
+        if create is None or self.busy:
+            return
+
+        def answered(key: str) -> None:
+            if key == "new":
+                self._run(create, "Creating a new device key…")
+
+        confirm.ask(self, NEW_KEY_QUESTION, answered)
+
+    def copy(self) -> None:
+        if self.jwk is not None:
+            QGuiApplication.clipboard().setText(jwk_text(self.jwk))
+
+    def _run(self, work: Callable[[], PublicJwk | None], label: str) -> None:
+        self.busy = True
+        self.kid.setText(label)
+        self.error.clear_message()
+        self.copy_button.setEnabled(False)
+        self.new_button.setEnabled(False)
+        self.ops.run(work, success=self._done, failure=self._failed, owner=self, label=label)
+
+    def _done(self, jwk: PublicJwk | None) -> None:
+        self.busy = False
+        self._show(jwk)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.busy = False
+        self._show(self.jwk)
+        if isinstance(exc, DomainError | UserFacingError):
+            self.error.show_message(plain_message(exc))
+        else:
+            self.ops.show_error(self, exc)
+
+    def _show(self, jwk: PublicJwk | None) -> None:
+        self.jwk = jwk
+        self.text.setPlainText(jwk_text(jwk) if jwk else "")
+        self.kid.setText(f"Key id (thumbprint): {jwk['kid']}" if jwk else NO_KEY_YET)
+        self.copy_button.setEnabled(jwk is not None)
+        self.new_button.setEnabled(jwk is not None and self.make_key is not None)
 
 
 class SettingsView(QWidget):
@@ -108,6 +271,16 @@ class SettingsView(QWidget):
             if name in SECRETS:
                 line.setEchoMode(QLineEdit.EchoMode.Password)
             self.auth_rows[name] = self._field(form, name, AUTH_FIELD_LABELS[name], line)
+        self.device_key = DeviceKeyBox(self.session.ops, box)
+        backend, clinic = self.session.backend, self.session.clinic
+        read, create = backend.device_public_key, backend.new_device_key
+        if read is not None:
+            self.device_key.read_key = lambda: read(clinic)
+        if create is not None and self.session.is_admin:
+            self.device_key.make_key = lambda: create(clinic)
+        self.device_key_caption = QLabel("Device key:", box)
+        self.device_key_caption.setBuddy(self.device_key.text)
+        form.addRow(self.device_key_caption, self.device_key)
         self.smart_hint = hint_label(SMART_KEY_HINT, box)
         form.addRow(self.smart_hint)
         self.device_form = form
@@ -181,6 +354,7 @@ class SettingsView(QWidget):
                 line.setText(getattr(s, name) or "")
         self.interval.setValue(s.sync_interval_minutes)
         self.auto_lock.setValue(s.auto_lock_minutes)
+        self.device_key.forget()  # shown again as stored (another window may have made one)
         self._auth_fields()
 
     def _auth_fields(self) -> None:
@@ -188,7 +362,11 @@ class SettingsView(QWidget):
         needed = FIELDS_OF_MODE.get(self.auth.currentData(), ())
         for name, row in self.auth_rows.items():
             self.device_form.setRowVisible(row, name in needed)
-        self.device_form.setRowVisible(self.smart_hint, self.auth.currentData() == "smart-backend")
+        smart = self.auth.currentData() == "smart-backend"
+        self.device_form.setRowVisible(self.device_key, smart)
+        self.device_form.setRowVisible(self.smart_hint, smart)
+        if smart and self.current is not None:
+            self.device_key.ensure()  # created the first time SMART is chosen, then kept
 
     def changes(self) -> dict[str, Any]:
         changes: dict[str, Any] = {
@@ -210,6 +388,9 @@ class SettingsView(QWidget):
         if not self.save_button.isEnabled():
             return
         self._clear_errors()
+        if self.auth.currentData() == "smart-backend" and self.device_key.busy:
+            self.form_error.show_message(KEY_NOT_READY)
+            return
         self.save_button.setEnabled(False)
         self.session.update_settings(
             self.changes(), owner=self, success=self._saved, failure=self._refused

@@ -15,6 +15,7 @@ from app.services.sync_status import SyncState
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.first_run import FirstRunDialog, ServerPage
+from app.ui.main_window import MainView
 from app.ui.settings_view import SECRET_KEPT, SettingsView
 from app.ui.sync_panel import STATES, describe_state
 from sync.fhir.auth import EXPIRED_TOKEN_MESSAGE, BearerAuth
@@ -68,6 +69,19 @@ def server_page(qtbot: QtBot, controller: AppController) -> tuple[FirstRunDialog
     return wizard, wizard.server_page
 
 
+def settings_page(
+    qtbot: QtBot, controller: AppController, user: str = ADMIN, passphrase: str = ADMIN_PASS
+) -> tuple[MainView, SettingsView]:
+    """Signed in as `user`, on the Settings page, its settings loaded."""
+    window = open_as(controller, qtbot, user, passphrase)
+    window.show()
+    window.show_page(3)
+    view = window.settings
+    assert isinstance(view, SettingsView)
+    qtbot.waitUntil(lambda: view.current is not None, timeout=TIMEOUT)
+    return window, view
+
+
 def test_the_wizard_shows_exactly_the_fields_of_each_mode_and_fits_a_small_screen(
     qtbot: QtBot, controller: AppController
 ) -> None:
@@ -111,12 +125,7 @@ def test_the_wizard_enrols_with_a_client_id_and_secret(
 def test_settings_offer_each_mode_with_its_fields_and_never_show_the_secret(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
-    window = open_as(controller, qtbot, ADMIN, ADMIN_PASS)
-    window.show()
-    window.show_page(3)
-    view = window.settings
-    assert isinstance(view, SettingsView)
-    qtbot.waitUntil(lambda: view.current is not None, timeout=TIMEOUT)
+    window, view = settings_page(qtbot, controller)
     for mode in AUTH_MODES:
         choose(qtbot, view.auth, mode)
         assert shown_fields(view.device_form, view.auth_inputs, view) == set(FIELDS_OF_MODE[mode])
