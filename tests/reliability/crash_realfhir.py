@@ -63,22 +63,21 @@ class RealSyncFigures(SyncFigures):
     without_our_identifier: int = 0  # our resources that lack urn:fieldchart:fhir:id
 
 
-def _filled(template: Path, target: Path, seed: int, commands: int, base_url: str) -> Path:
+def _filled(
+    template: Path, target: Path, seed: int, commands: int, base_url: str
+) -> tuple[Path, list[str]]:
     """A copy of the enrolled template with the seed's command stream pending (new ids each
-    time), already up to date with the server as of now: its sync pulls only what is new, not
-    every earlier run's data."""
+    time), already up to date with the server as of now (its sync pulls only what is new, not
+    every earlier run's data); and its own patients, the ones registered by the stream (its
+    sync also brings those others registered meanwhile)."""
     data_dir = copy_vault(template, target)
     _fill(data_dir, random.Random(seed), commands)
     vault_pulled_up_to_now(data_dir, DOC, DOC_PASS, base_url)
-    return data_dir
-
-
-def _patients(data_dir: Path) -> list[str]:
     vault = Vault.open(data_dir)
     vault.unlock(DOC, DOC_PASS)
     clinic = open_clinic(vault)
     try:
-        return [p.patient_id for p in clinic.queries.search_patients("")]
+        return data_dir, [p.patient_id for p in clinic.queries.search_patients("", limit=1000)]
     finally:
         clinic.close()
 
@@ -229,15 +228,16 @@ def real_sync_trials(
             raise RuntimeError(f"enroll failed: {enrolled.stderr}")
         with FhirClient(server.base_url, server.auth()) as client:
             # Calibrate: an uninterrupted sync of the same stream; what it sends and leaves.
-            probe = _filled(template, work / "real-calibration", seed, commands, server.base_url)
+            calibration = work / "real-calibration"
+            probe, own = _filled(template, calibration, seed, commands, server.base_url)
             code, stderr = _sync(proxy, probe, tmp, None)
             if code != 0:
                 raise RuntimeError(f"calibration sync failed: {stderr.strip()[-500:]}")
             sent = proxy.transactions
-            clean = {t: c.total() for t, c in _on_server(client, _patients(probe)).items()}
+            clean = {t: c.total() for t, c in _on_server(client, own).items()}
             for trial in range(trials):
                 figures.trials += 1
-                data_dir = _filled(
+                data_dir, own = _filled(
                     template, work / f"real-{trial}", seed, commands, server.base_url
                 )
                 kill_at = 1 + trial * max(sent - 1, 1) // trials
@@ -250,7 +250,7 @@ def real_sync_trials(
                 else:
                     figures.killed_after_push += 1
                 proxy.arm(None, None)
-                _check(figures, trial, data_dir, clean, client, tmp)
+                _check(figures, trial, data_dir, own, clean, client, tmp)
     finally:
         proxy.close()
     figures.seconds = round(time.monotonic() - started, 1)
@@ -261,6 +261,7 @@ def _check(
     figures: RealSyncFigures,
     trial: int,
     data_dir: Path,
+    patients: list[str],
     clean: dict[str, int],
     client: FhirClient,
     tmp: Path,
@@ -273,7 +274,6 @@ def _check(
     state = json.loads(cli(["status", "--data-dir", str(data_dir), "--json"], tmpdir=tmp).stdout)
     figures.pending_after_next_sync += state["pending"]
     figures.needs_attention_after_next_sync += state["needs_attention"]
-    patients = _patients(data_dir)
     found = _on_server(client, patients)
     missing_patients = [p for p in patients if not found["Patient"][p]]
     figures.patients_missing += len(missing_patients)
