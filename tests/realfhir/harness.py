@@ -118,7 +118,11 @@ class _Token:
         with self._lock:
             if fresh or self._token is None or time.monotonic() >= self._until:
                 asked = time.monotonic()
-                response = httpx.post(self._url, data=self._form, timeout=_HTTP_TIMEOUT)
+                for wait in (1, 3, None):  # a loaded server's token endpoint can answer 5xx
+                    response = httpx.post(self._url, data=self._form, timeout=_HTTP_TIMEOUT)
+                    if response.status_code < 500 or wait is None:
+                        break
+                    time.sleep(wait)
                 if response.status_code != 200:
                     raise RealFhirError(
                         f"token request to {self._url} -> {response.status_code}: "
