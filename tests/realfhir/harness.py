@@ -20,7 +20,8 @@ and its FHIR quota is turned off (``RealFhirServer.configure``); both are put ba
 the run. For a server named by the environment it declares what that server does, since the suite
 cannot change it.
 
-Only the standard library and httpx are used.
+Requests go through httpx; the test client authenticates as the product does
+(``ClientCredentialsAuth``), the super-admin client with ``TokenAuth``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from sync.fhir.auth import ClientCredentialsAuth
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = REPO.parent / "shared" / "realfhir"
@@ -136,7 +139,7 @@ class _Token:
 
 
 class TokenAuth(httpx.Auth):
-    """Sends the server's cached client-credentials token; on a 401 fetches a new one once."""
+    """Sends a client's cached token (e.g. the super-admin's); on a 401 fetches a new one once."""
 
     def __init__(self, token: _Token) -> None:
         self._token = token
@@ -184,16 +187,11 @@ class RealFhirServer:
         return self._token_of(self.client_id, self.client_secret).get()
 
     def auth(self) -> httpx.Auth | None:
-        """How the product's FhirClient authenticates to this server (None: no auth)."""
-        if not self.has_credentials:
+        """How the product's FhirClient authenticates to this server (None: no auth): OAuth2
+        client credentials, the product's own ClientCredentialsAuth."""
+        if not (self.token_url and self.client_id and self.client_secret):
             return None
-        assert self.token_url and self.client_id and self.client_secret
-        from sync.fhir import auth as product_auth
-
-        product_class: Any = getattr(product_auth, "ClientCredentialsAuth", None)
-        if product_class is not None:
-            return product_class(self.token_url, self.client_id, self.client_secret)  # type: ignore[no-any-return]
-        return TokenAuth(self._token_of(self.client_id, self.client_secret))
+        return ClientCredentialsAuth(self.token_url, self.client_id, self.client_secret)
 
     # -- admin (the realfhir server only) -------------------------------------------------------
 

@@ -3,14 +3,15 @@
 Registered from the root conftest (``pytest_plugins``). Fixtures:
 
 * ``real_fhir_server`` (session): the :class:`RealFhirServer` of this run, started (or found)
-  on first use; skipped with one reason when there is none. Marker ``realfhir``.
+  on first use. Tests that use it are marked ``realfhir``; without a real server they are
+  deselected, and the run ends with one line that says so and why.
 * ``fhir_server`` (function), parametrized ``peer`` / ``real``: a :class:`FhirServer`, the
   small interface the sync tests share. The peer is emptied before each test (``fhir_peer``);
   the real server is never restarted or wiped: each test makes new patients (new ids) and
   asserts only on its own (``isolated`` is False there). Data piles up over runs;
   ``../shared/realfhir/stop.sh --wipe`` deletes it.
 
-The report header says in one line which real server the run uses, or why it has none.
+The report header says in one line which real server the run uses.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.services import settings as device_settings
 from sync.fhir.client import FhirClient
 from tests.peer.harness import PeerServer
 from tests.realfhir.harness import (
@@ -35,8 +35,7 @@ from tests.realfhir.harness import (
     provide,
 )
 
-#: How a device enrolled on the real server authenticates: OAuth2 client credentials (a
-#: bearer token from them where the app does not have that mode).
+#: How a device enrolled on the real server authenticates: OAuth2 client credentials.
 CLIENT_SECRET_MODE = "client-secret-basic"
 
 
@@ -66,13 +65,16 @@ class FhirServer:
         return FhirClient(self.base_url, self.auth())
 
     def enroll_args(self, directory: Path) -> list[str]:
-        """`fieldchart enroll` flags that connect a vault to this server; on the real one a
-        bearer token of the test client, in a file written to `directory`."""
-        if self.real is None or not self.real.has_credentials:
-            return ["--server", self.base_url, "--auth", "none"]
-        token_file = directory / "bearer-token"
-        token_file.write_text(self.real.token())
-        return ["--server", self.base_url, "--auth", "bearer", "--token-file", str(token_file)]
+        """`fieldchart enroll` flags that connect a vault to this server (with a client secret,
+        in a file written to `directory`, where it has credentials)."""
+        settings = self.settings()
+        args = ["--server", self.base_url, "--auth", settings["auth_mode"]]
+        if "client_secret" in settings:
+            secret_file = directory / "client-secret"
+            secret_file.write_text(settings["client_secret"])
+            args += ["--token-url", settings["token_url"], "--client-id", settings["client_id"]]
+            args += ["--client-secret-file", str(secret_file)]
+        return args
 
 
 def peer_server(peer: PeerServer) -> FhirServer:
@@ -90,15 +92,13 @@ def real_server(real: RealFhirServer) -> FhirServer:
     def settings() -> dict[str, Any]:
         if not real.has_credentials:
             return {"server_url": real.base_url, "auth_mode": "none"}
-        if CLIENT_SECRET_MODE in device_settings.AUTH_MODES:
-            return {
-                "server_url": real.base_url,
-                "auth_mode": CLIENT_SECRET_MODE,
-                "token_url": real.token_url,
-                "client_id": real.client_id,
-                "client_secret": real.client_secret,
-            }
-        return {"server_url": real.base_url, "auth_mode": "bearer", "bearer_token": real.token()}
+        return {
+            "server_url": real.base_url,
+            "auth_mode": CLIENT_SECRET_MODE,
+            "token_url": real.token_url,
+            "client_id": real.client_id,
+            "client_secret": real.client_secret,
+        }
 
     return FhirServer("real", real.base_url, False, real.auth, settings, real=real)
 
