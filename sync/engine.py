@@ -20,7 +20,7 @@ from sync.ports import ResourceMapper
 from sync.pull import Puller
 from sync.push import Pusher
 from sync.rebase import Rebaser
-from sync.server_check import refresh_server_facts
+from sync.server_check.atomicity import refresh_server_facts
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,9 @@ from sync.fhir.bundle import (
     TransactionBuilder,
 )
 from sync.fhir.client import FhirClient
-from sync.fhir.errors import (
-    InvalidResponseError,
-    Issue,
-    TransactionTooLargeError,
-    is_concurrent_update,
-)
+from sync.fhir.errors import InvalidResponseError, Issue, TransactionTooLargeError
 from sync.fhir.mapping.errors import MappingError
+from sync.fhir.retry_hints import is_concurrent_update
 from sync.ports import Outgoing
 from sync.server_ids import Key, ServerIds, full_url, identifier_search
 

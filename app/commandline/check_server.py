@@ -21,7 +21,7 @@ from app.commandline.sync_commands import _config, add_server_options
 
 if TYPE_CHECKING:
     from app.services.settings import DeviceSettings
-    from sync.server_check import ServerReport
+    from sync.server_check.report import ServerReport
 
 _WIDTHS = (26, 6, 46, 52)
 
@@ -66,7 +66,7 @@ def _settings(args: argparse.Namespace) -> DeviceSettings:
 def cmd_check_server(args: argparse.Namespace) -> int:
     from sync.clinic_sync import SyncNotConfiguredError, client_for
     from sync.fhir.errors import AuthError, FhirError, OfflineError, RateLimitedError, TlsError
-    from sync.server_check import check_server
+    from sync.server_check.check import check_server
 
     settings = _settings(args)
     try:

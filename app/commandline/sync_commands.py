@@ -137,7 +137,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from sync.clinic_sync import client_for
     from sync.fhir.auth import generate_device_keypair
     from sync.fhir.errors import AuthError, FhirError
-    from sync.server_check import refresh_server_facts
+    from sync.server_check.atomicity import refresh_server_facts
 
     values = _config(args)
     with clinic_from(args) as clinic:
@@ -219,7 +219,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from sync.server_check import server_facts
+    from sync.server_check.atomicity import server_facts
 
     with clinic_from(args) as clinic:
         settings = clinic.settings.get()

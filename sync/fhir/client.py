@@ -24,8 +24,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
@@ -45,20 +44,16 @@ from sync.fhir.capability import CapabilityInfo
 from sync.fhir.errors import (
     FhirError,
     InvalidResponseError,
-    RateLimitedError,
     RejectedError,
     error_from_response,
     error_from_transport,
-    is_concurrent_update,
-    parse_operation_outcome,
-    retry_after_of,
 )
+from sync.fhir.politeness import Pacer, Politeness
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "FHIR_JSON",
     "FhirClient",
-    "Politeness",
     "SearchParams",
     "VersionedResource",
     "next_link",
@@ -80,30 +75,6 @@ FALLBACK_COUNT = 100
 #: Repeat a name with a list of pairs: ``[("_lastUpdated", "ge…"), ("_lastUpdated", "lt…")]``.
 SearchParams = Mapping[str, str] | Sequence[tuple[str, str]]
 Verify = bool | str | os.PathLike[str] | ssl.SSLContext
-
-
-@dataclass(frozen=True)
-class Politeness:
-    """How the client answers a server that asks it to slow down (docs/decisions.md,
-    "Politeness"). Waits inside the client are short and bounded; anything longer ends the
-    sync cycle with the error, and the worker schedules the next cycle no earlier than asked.
-    """
-
-    #: The longest Retry-After (429/503) waited inside the client; a longer one ends the cycle.
-    max_wait_s: float = 30.0
-    #: The most the client waits in all between two ``begin_cycle()`` calls (one sync cycle).
-    wait_budget_s: float = 60.0
-    #: Tries of one request against 429/503 with a short Retry-After (the first included).
-    rate_limited_attempts: int = 4
-    #: Tries of one request against 409 "could not serialize access" (the first included);
-    #: between them exponential backoff with jitter from ``conflict_base_s`` up to its max.
-    concurrent_update_attempts: int = 4
-    conflict_base_s: float = 0.25
-    conflict_max_s: float = 4.0
-    #: After a 429/503 whose wait ended a request, send nothing at all until that wait is over
-    #: (RateLimitedError at once), even for a caller that caught the error and went on. Off
-    #: only where tests drive sync cycles by hand on a clock that is not real time.
-    hold_off: bool = True
 
 
 class VersionedResource(NamedTuple):
@@ -166,12 +137,7 @@ class FhirClient:
             follow_redirects=False,
         )
         self.clock = clock
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self.politeness = politeness or Politeness()
-        self._waited_s = 0.0
-        # Until when the server asked us not to come back (a wait we did not sit out here).
-        self._quiet_until: datetime | None = None
+        self._pacer = Pacer(politeness or Politeness(), sleep=sleep, rng=rng or random.Random())
 
     @property
     def base_url(self) -> str:
@@ -185,12 +151,12 @@ class FhirClient:
 
     def begin_cycle(self) -> None:
         """A new sync cycle starts: the budget of waiting inside the client is full again."""
-        self._waited_s = 0.0
+        self._pacer.begin_cycle()
 
     @property
     def waited_s(self) -> float:
         """Seconds waited inside the client (Retry-After, backoff) since ``begin_cycle``."""
-        return self._waited_s
+        return self._pacer.waited_s
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -435,75 +401,15 @@ class FhirClient:
     ) -> httpx.Response:
         """One request with its body read; transport failures mapped, statuses left to check.
 
-        A server that asks us to slow down is obeyed here, within ``self.politeness``: a 429 or
-        503 with a short Retry-After is waited out and the request sent again, and so is a 409
-        "could not serialize access" (nothing was written), after a backoff with jitter. When a
+        A server that asks us to slow down is obeyed here, within the client's ``Politeness``
+        (``sync.fhir.politeness``): short waits are sat out and the request sent again; when a
         bound is reached the last answer is returned as it came, for the caller to raise."""
-        self._check_quiet(method, url)
-        rate_limited = concurrent = 0
-        while True:
+        return self._pacer.send(
             # Built anew for each try: an auth flow may change it as it goes.
-            response = self._send_once(self._request(method, url, params, content, headers))
-            status = response.status_code
-            if status in (429, 503):
-                rate_limited += 1
-                wait = self._rate_limit_wait(response, rate_limited)
-                if wait is None:
-                    self._keep_quiet(response)
-            elif status == 409:
-                concurrent += 1
-                wait = self._concurrent_update_wait(response, concurrent)
-            else:
-                return response
-            if wait is None:
-                return response
-            log.info("the server asked us to wait (%s): %.1f s, then sending again", status, wait)
-            self._waited_s += wait
-            self._sleep(wait)
-
-    def _check_quiet(self, method: str, url: str) -> None:
-        """Refuse to send while a wait the server asked for is not over, whoever asks: a caller
-        that caught the RateLimitedError and went on must not hammer the server."""
-        if self._quiet_until is None or self.clock is None or not self.politeness.hold_off:
-            return
-        left = (self._quiet_until - self.clock()).total_seconds()
-        if left <= 0:
-            self._quiet_until = None
-            return
-        raise RateLimitedError(
-            "the server asked us to wait; nothing is sent before then",
-            retry_after_s=left,
-            request=self._http.build_request(method, url),
+            lambda: self._send_once(self._request(method, url, params, content, headers)),
+            clock=self.clock,
+            unsent=lambda: self._http.build_request(method, url),
         )
-
-    def _keep_quiet(self, response: httpx.Response) -> None:
-        """Remember a 429/503's wait that ends the request here (see ``_check_quiet``)."""
-        wait = retry_after_of(response, self.clock)
-        if wait is not None and wait > 0 and self.clock is not None:
-            self._quiet_until = self.clock() + timedelta(seconds=wait)
-
-    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float | None:
-        """How long to wait before sending a 429/503'd request again; None: do not, end here."""
-        polite = self.politeness
-        wait = retry_after_of(response, self.clock)
-        if wait is None or wait > polite.max_wait_s or attempt >= polite.rate_limited_attempts:
-            return None
-        return wait if self._waited_s + wait <= polite.wait_budget_s else None
-
-    def _concurrent_update_wait(self, response: httpx.Response, attempt: int) -> float | None:
-        """The backoff before sending a 409 "could not serialize" request again, or None."""
-        polite = self.politeness
-        if attempt >= polite.concurrent_update_attempts:
-            return None
-        try:
-            issues = parse_operation_outcome(json.loads(response.content))
-        except (ValueError, RecursionError):
-            return None
-        if not is_concurrent_update(response.status_code, issues):
-            return None  # a version conflict: the caller rebases
-        ceiling = min(polite.conflict_max_s, polite.conflict_base_s * 2 ** (attempt - 1))
-        wait = self._rng.uniform(ceiling / 2, ceiling)
-        return wait if self._waited_s + wait <= polite.wait_budget_s else None
 
     def _request(
         self,

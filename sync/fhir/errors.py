@@ -34,15 +34,10 @@ first and show ``.reason`` to IT, since a missing CA bundle never fixes itself.
 ``InvalidResponseError`` is retryable because its usual causes are transient: a captive portal's
 HTML page or redirect, a proxy error page, a body cut short by a dropped connection.
 
-409 and 412 (the rule, docs/decisions.md "Politeness"): 412 is always a version conflict (a
-stale If-Match). A 409 is a ``ConcurrentUpdateError`` only when its OperationOutcome says the
-*server's own* concurrency control failed — an issue of code ``transient`` or ``lock-error``, or
-of code ``conflict`` whose details carry SQLSTATE 40001/40P01 (Medplum on PostgreSQL) or whose
-text says "could not serialize access" / "deadlock detected". Nothing was written then, and
-the same request may simply be sent again (the client does, with backoff). Every other 409 —
-HAPI's stale version, a unique violation, a 409 without an OperationOutcome — stays a
-``VersionConflictError``, which push answers by re-reading and rebasing: the safe choice when
-in doubt, since a rebase of an unchanged resource just sends the command again.
+409 and 412: 412 is always a version conflict (a stale If-Match); a 409 is a
+``ConcurrentUpdateError`` only when its OperationOutcome says the *server's own* concurrency
+control failed, else a ``VersionConflictError``. The rule, and how long a 429/503 asks us to wait,
+are in ``sync.fhir.retry_hints``.
 """
 
 from __future__ import annotations
@@ -53,11 +48,12 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
+
+from sync.fhir.retry_hints import is_concurrent_update, retry_after_of
 
 __all__ = [
     "AuthError",
@@ -78,12 +74,8 @@ __all__ = [
     "VersionConflictError",
     "error_from_response",
     "error_from_transport",
-    "is_concurrent_update",
     "parse_operation_outcome",
-    "parse_rate_limit_reset",
-    "parse_retry_after",
     "redact_url",
-    "retry_after_of",
 ]
 
 
@@ -174,7 +166,7 @@ class VersionConflictError(FhirError):
 class ConcurrentUpdateError(FhirError):
     """409 from the server's own concurrency control ("could not serialize access due to
     concurrent update"): nothing was written and the same request may be sent again. Not a
-    version conflict: our If-Match (if any) was not found stale. See the module docstring."""
+    version conflict: our If-Match (if any) was not found stale. See sync.fhir.retry_hints."""
 
     retryable = True
 
@@ -286,28 +278,6 @@ def parse_operation_outcome(body: Any) -> tuple[Issue, ...]:
     return tuple(issues)
 
 
-#: SQLSTATEs of a failed serializable transaction and of a deadlock (PostgreSQL; Medplum puts
-#: them in the OperationOutcome's details.coding).
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
-_TRANSIENT_TEXT = re.compile(r"could not serialize access|deadlock detected", re.IGNORECASE)
-
-
-def is_concurrent_update(status: int, issues: tuple[Issue, ...]) -> bool:
-    """Whether a 409 is the server's own concurrency control failing (send it again), not a
-    version conflict (rebase). The rule is in the module docstring."""
-    if status != 409:
-        return False
-    for issue in issues:
-        if issue.code in ("transient", "lock-error"):
-            return True
-        if issue.code == "conflict" and (
-            _TRANSIENT_SQLSTATES.intersection(issue.details_codes)
-            or _TRANSIENT_TEXT.search(issue.diagnostics or "")
-        ):
-            return True
-    return False
-
-
 # What servers say when a transaction has too many entries: Medplum "Transaction contains more
 # update operations than allowed" / "... requires strict isolation but has too many entries",
 # Azure "... exceeds the maximum ...", Google "too many entries; max is N".
@@ -332,80 +302,11 @@ def _stated_limit(issues: tuple[Issue, ...]) -> int | None:
     return None
 
 
-_RATE_LIMIT_ITEM = re.compile(r"(?:^|;)\s*(r|t)\s*=\s*(\d+)")
-
-
-def parse_rate_limit_reset(value: str | None) -> float | None:
-    """Seconds until the quota resets, from a ``RateLimit`` header (the IETF draft Medplum
-    sends instead of Retry-After: ``"fhirInteractions";r=0;t=42``). Of several policies the
-    exhausted ones (r=0) count, else all; the longest wait wins. None if there is none."""
-    if not value:
-        return None
-    exhausted: list[float] = []
-    others: list[float] = []
-    for item in value.split(","):
-        fields = dict(_RATE_LIMIT_ITEM.findall(item))
-        if "t" not in fields:
-            continue
-        (exhausted if fields.get("r") == "0" else others).append(float(fields["t"]))
-    waits = exhausted or others
-    return max(waits) if waits else None
-
-
-def parse_retry_after(
-    value: str | None,
-    *,
-    date: str | None = None,
-    clock: Callable[[], datetime] | None = None,
-) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date).
-
-    An HTTP-date is measured against the response's own ``Date`` header when present, because
-    clinic laptops that were offline for days often have a wrong clock; otherwise against
-    ``clock`` (the clinic's, injected: this never reads the wall clock). With neither, an
-    HTTP-date cannot be measured and the answer is None (the worker's backoff decides).
-    """
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    now: datetime | None = None
-    if date:
-        with contextlib.suppress(TypeError, ValueError, IndexError):
-            now = parsedate_to_datetime(date)
-    if now is None:
-        if clock is None:
-            return None
-        now = clock()
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content) if response.content else None
     except ValueError:
         return None
-
-
-def retry_after_of(
-    response: httpx.Response, clock: Callable[[], datetime] | None = None
-) -> float | None:
-    """How long a 429/503 asks us to wait: Retry-After, else (429) a RateLimit header's reset."""
-    wait = parse_retry_after(
-        response.headers.get("Retry-After"), date=response.headers.get("Date"), clock=clock
-    )
-    if wait is None and response.status_code == 429:
-        wait = parse_rate_limit_reset(response.headers.get("RateLimit"))
-    return wait
 
 
 def error_from_response(

@@ -13,7 +13,7 @@ import pytest
 import sync.clinic_sync
 from app.cli import main
 from sync.fhir.client import FhirClient
-from sync.server_check import PROBE_FAMILY
+from sync.server_check.atomicity import PROBE_FAMILY
 from tests.commandline.test_cli_clinic import run_cli
 from tests.peer.harness import PeerServer
 from tests.realfhir.harness import RealFhirServer

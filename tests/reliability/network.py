@@ -35,9 +35,10 @@ from app.store import outbox
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.vault import Vault
 from sync.clinic_sync import engine_for
-from sync.fhir.client import FhirClient, Politeness
+from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
 from sync.fhir.mapping import PULL_TYPES
+from sync.fhir.politeness import Politeness
 from tests.clinic_fixtures import prescription
 from tests.peer.harness import PeerServer
 from tests.reliability.common import NAMES, REGISTRY

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sync.fhir.client import FALLBACK_COUNT, FhirClient, Politeness
+from sync.fhir.client import FALLBACK_COUNT, FhirClient
 from sync.fhir.errors import (
     ConcurrentUpdateError,
     Issue,
@@ -30,11 +30,10 @@ from sync.fhir.errors import (
     TransactionTooLargeError,
     VersionConflictError,
     error_from_response,
-    is_concurrent_update,
     parse_operation_outcome,
-    parse_rate_limit_reset,
-    parse_retry_after,
 )
+from sync.fhir.politeness import Politeness
+from sync.fhir.retry_hints import is_concurrent_update, parse_rate_limit_reset, parse_retry_after
 from tests.clock import SettableClock
 from tests.peer.harness import PeerServer
 from tests.reliability.politeness import SERIALIZATION_FAILURE

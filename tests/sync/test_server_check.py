@@ -15,14 +15,14 @@ import pytest
 from sync.fhir.capability import SYNCED_RESOURCE_TYPES
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import OfflineError
-from sync.server_check import (
+from sync.server_check.atomicity import (
     PROBE_FAMILY,
     PROBE_SYSTEM,
-    check_server,
     refresh_server_facts,
     server_facts,
     transaction_atomicity,
 )
+from sync.server_check.check import check_server
 from tests.clinic_fixtures import FakeClock, clinic_in
 from tests.realfhir.harness import RealFhirServer, TokenAuth, _Token
 from tests.realfhir.plugin import FhirServer
