@@ -20,8 +20,10 @@ from app.store.crypto import FAST_FOR_TESTS
 from app.store.database import read_transaction
 from app.store.vault import Vault
 from tests.bench import __main__ as bench
+from tests.bench import sync_run
 from tests.bench.bulk import create_empty, populate
 from tests.bench.generator import ADMIN, PASSPHRASE, Params, plan_clinic
+from tests.realfhir.plugin import FhirServer
 
 SMALL = Params(patients=12, heavy_patients=1, heavy_events=150, days=150)
 
@@ -160,3 +162,67 @@ def test_a_small_run_reports_every_figure(
     assert {"bench_process_peak", "bench_process_after_open"} <= set(report["rss_mb"])
     assert "status" in report["app_launch"] and "status" in report["sync"]
     assert report["vault"]["events"] >= 200
+
+
+#: What each server's sync section reports (docs/performance.md, issue 13): every figure shown
+#: side by side, and these.
+SYNC_KEYS = set(sync_run.SIDE_BY_SIDE) | {
+    "status",
+    "server",
+    "push_1000_s",
+    "push_report",
+    "seeded_resources",
+    "pull_10000_s",
+    "pull_requests",
+    "pull_report",
+}
+
+
+def test_the_sync_section_measures_push_idle_and_pull_on_each_server(
+    fhir_server: FhirServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench's sync figures at a tiny size ([peer] and [real]): two patients pushed, two
+    seeded and pulled by a new device watermarked at the seeding start (on the real server,
+    only this run's resources, whatever earlier runs left there)."""
+    real = fhir_server.real
+    server = sync_run.Server(
+        fhir_server.name,
+        fhir_server.name,
+        fhir_server.base_url,
+        real.token_url if real else None,
+        real.client_id if real else None,
+        real.client_secret if real else None,
+    )
+    monkeypatch.setattr(sync_run, "IDLE_RUNS", 2)
+    out = sync_run.measure(server, tmp_path, pushes=20, pulls=32)
+    assert set(out) >= SYNC_KEYS, out.get("status")
+    assert out["status"] == "measured"
+    assert out["push_commands"] == 20 and out["push_report"]["pending_after"] == 0
+    assert out["push_requests"] >= 1 and out["push_bytes_sent"] > 0
+    assert out["push_requests_by_kind"].get("POST transaction 200", 0) >= 2  # a Bundle a command
+    assert out["resources_per_patient"] > 0
+    assert out["seeded_resources"] >= 32 and "seed_failed_cycles" in out
+    assert out["pulled"] >= out["seeded_resources"]  # a shared server may have other writers
+    assert out["patients_on_new_device"] >= 2
+    assert len(out["idle_cycle_runs_s"]) == 2
+    for name, (path, _op, _target) in bench.TARGETS.items():
+        if path[0] == "sync":
+            assert path[1] == "peer" and path[2] in out, name
+
+
+def test_the_sync_section_says_in_one_line_why_the_real_server_was_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert sync_run._on_real(tmp_path, 10, 10, skip_real=True) == {"status": "skipped: --skip-real"}
+    monkeypatch.setenv("FIELDCHART_REALFHIR", "0")
+    skipped = sync_run._on_real(tmp_path, 10, 10, skip_real=False)
+    assert skipped == {"status": "skipped: no real FHIR server: FIELDCHART_REALFHIR=0"}
+    both = sync_run.side_by_side({"peer": {"push_s": 1.5, "pulled": 7}, "real": skipped})
+    assert set(both) == set(sync_run.SIDE_BY_SIDE)
+    assert both["push_s"] == {"peer": 1.5, "real": None}
+
+
+def test_skip_real_is_an_option_of_the_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    assert "--skip-real" in capsys.readouterr().out

@@ -39,9 +39,11 @@ TARGETS = {
     "patient_search_p99_ms": (("search_ms", "p99"), "<=", 20.0),
     "record_vitals_durable_p99_ms": (("record_vitals_ms", "p99"), "<=", 10.0),
     "rebuild_ratio_to_floor": (("rebuild", "ratio_to_floor"), ">=", 0.5),
-    "push_1000_commands_s": (("sync", "push_1000_s"), "<=", 3.0),
-    "pull_10000_resources_s": (("sync", "pull_10000_s"), "<=", 10.0),
-    "pull_rss_growth_mb": (("sync", "pull_rss_growth_mb"), "<=", 100.0),
+    # The sync targets are the in-memory peer's (loopback); the real server's figures are
+    # reported beside them (report["sync"]["side_by_side"]), without a target.
+    "push_1000_commands_s": (("sync", "peer", "push_1000_s"), "<=", 3.0),
+    "pull_10000_resources_s": (("sync", "peer", "pull_10000_s"), "<=", 10.0),
+    "pull_rss_growth_mb": (("sync", "peer", "pull_rss_growth_mb"), "<=", 100.0),
     "idle_rss_app_open_mb": (("app_launch", "idle_rss_mb"), "<=", 350.0),
     "launch_to_usable_window_ms": (("app_launch", "launch_to_usable_ms"), "<=", 2000.0),
 }
@@ -216,7 +218,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["app_launch"] = probes.app_launch(data_dir, user, heavy[:1])
         log("sync")
         report["sync"] = (
-            probes.sync(data_dir, user, pushes=args.push, pulls=args.pull)
+            probes.sync(data_dir, user, pushes=args.push, pulls=args.pull, skip_real=args.skip_real)
             if not args.skip_sync
             else {"status": "skipped (--skip-sync)"}
         )
@@ -244,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push", type=int, default=1000, help="commands to push")
     parser.add_argument("--pull", type=int, default=10000, help="resources to pull")
     parser.add_argument("--skip-sync", action="store_true")
+    parser.add_argument(
+        "--skip-real",
+        action="store_true",
+        help="sync against the in-memory peer only, not the real FHIR server",
+    )
     args = parser.parse_args(argv)
     report = run(args)
     if args.json:
@@ -253,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, t in report["targets"].items():
             state = {True: "ok  ", False: "MISS", None: "n/a "}[t["met"]]
             print(f"{state} {name}: {t['value']} (target {t['target']})")
+        sync = report.get("sync") or {}
+        for key, values in (sync.get("side_by_side") or {}).items():
+            print(f"sync {key}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+        for name in ("peer", "real"):
+            status = (sync.get(name) or {}).get("status")
+            if status and status != "measured":
+                print(f"sync {name}: {status}")
     return 0
 
 

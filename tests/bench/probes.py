@@ -53,10 +53,13 @@ def app_launch(data_dir: Path, user: str, chart_ids: list[str]) -> dict[str, Any
         )
 
 
-def sync(data_dir: Path, user: str, pushes: int, pulls: int) -> dict[str, Any]:
+def sync(
+    data_dir: Path, user: str, pushes: int, pulls: int, *, skip_real: bool = False
+) -> dict[str, Any]:
+    """The in-memory peer and the real FHIR server side by side (tests/bench/sync_run.py)."""
     return _child(
         "tests.bench.sync_probe",
-        [str(data_dir), user, str(pushes), str(pulls)],
+        [str(data_dir), user, str(pushes), str(pulls), *(["--skip-real"] if skip_real else [])],
         {},
-        timeout=1800,
+        timeout=3600,
     )

@@ -1,6 +1,8 @@
 """Child process of the benchmark: sync figures against the real FHIR peer (tests/peer).
 
-    python -m tests.bench.sync_probe DATA_DIR USER PUSHES PULLS
+    python -m tests.bench.sync_probe DATA_DIR USER PUSHES PULLS [--skip-real]
+
+Measures the in-memory peer and the real FHIR server side by side (tests/bench/sync_run.py).
 
 Reports "pending sync" while the sync engine (sync/clinic_sync.py: client_for, engine_for) cannot be
 built yet, so the rest of the benchmark still runs.
@@ -20,7 +22,10 @@ def main() -> int:
         return 0
     from tests.bench.sync_run import run
 
-    print(json.dumps(run(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+    args = sys.argv[1:]
+    skip_real = "--skip-real" in args
+    data_dir, user, pushes, pulls = [a for a in args if a != "--skip-real"]
+    print(json.dumps(run(data_dir, user, int(pushes), int(pulls), skip_real=skip_real)))
     return 0
 
 
