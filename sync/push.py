@@ -122,6 +122,7 @@ class Pusher:
         planned = []
         for out in outs:
             remote = self._gateway.remote(out.resource_type, out.resource_id)
+            self._ids.note(out.resource_type, out.resource_id, remote.server_id if remote else None)
             desired = out.build(remote.body if remote else None)
             if remote is not None and self._mapper.same_content(desired, remote.body):
                 continue
@@ -175,11 +176,12 @@ class Pusher:
         if sent.existing:
             # A create found ours already there (an earlier answer was lost): it may hold an
             # older content, so plan again against it and send what still differs.
+            landed(sent.unrecorded)
             self._charts.pop(patient_id, None)
             return self._after_conflict(entry, report, retry)
         report.pushed += 1
         report.touched_patients.add(patient_id)
-        self._gateway.record_pushed(entry.command_id, [], patient_id)
+        self._gateway.record_pushed(entry.command_id, sent.unrecorded, patient_id)
         return True
 
     def _after_failures(

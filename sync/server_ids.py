@@ -18,7 +18,6 @@ The id map itself is the server id kept beside each server copy in the vault (sy
 
 from __future__ import annotations
 
-import copy
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -74,9 +73,9 @@ def with_our_id(resource: Json) -> Json:
     """`resource` carrying its FieldChart id (added if missing; nothing else changes)."""
     if our_id_in(resource) == resource.get("id"):
         return resource
-    marked = copy.deepcopy(resource)
+    marked = dict(resource)  # only its identifier (or meta) is replaced, never changed in place
     if marked["resourceType"] in _NO_IDENTIFIER:
-        meta = marked.setdefault("meta", {})
+        meta = marked["meta"] = dict(marked.get("meta") or {})
         meta["tag"] = [
             *[t for t in meta.get("tag") or [] if t.get("system") != FIELDCHART_ID],
             {"system": FIELDCHART_ID, "code": marked["id"]},
@@ -139,6 +138,14 @@ class ServerIds:
     def learn(self, resource_type: str, local_id: str, server_resource_id: str) -> None:
         self._to_server[(resource_type, local_id)] = server_resource_id
         self._to_local[(resource_type, server_resource_id)] = local_id
+
+    def note(self, resource_type: str, local_id: str, server_resource_id: str | None) -> None:
+        """What the caller just read from the id map itself (None: the server has not got
+        it), so that translating does not read it again."""
+        if server_resource_id is None:
+            self._to_server.setdefault((resource_type, local_id), None)
+        else:
+            self.learn(resource_type, local_id, server_resource_id)
 
     def to_server(
         self, resource: Json, server_resource_id: str | None, created_here: Mapping[Key, str]

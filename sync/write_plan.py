@@ -81,6 +81,9 @@ class FailedWrite:
 @dataclass
 class SendResult:
     landed: list[ServerCopy] = field(default_factory=list)
+    # Landed copies not yet handed to `on_landed` (the last Bundle's, when all went well): the
+    # caller records them with the command's own state, in one transaction.
+    unrecorded: list[ServerCopy] = field(default_factory=list)
     existing: set[Key] = field(default_factory=set)  # a create found one already there
     failed: list[FailedWrite] = field(default_factory=list)
 
@@ -139,10 +142,12 @@ class WriteSender:
         self, planned: list[PlannedWrite], on_landed: Callable[[list[ServerCopy]], None]
     ) -> SendResult:
         """Send in as few transactions as the limits allow; stop after a Bundle with a failed
-        entry (later Bundles may refer to what failed). What each Bundle landed goes to
-        `on_landed` as soon as it is known, so a whole-Bundle refusal of a later one (an
-        atomic server raises FhirError) forgets nothing the server already holds. A Bundle
-        refused for its size is sent again in smaller ones."""
+        entry (later Bundles may refer to what failed). What a Bundle landed goes to
+        `on_landed` as soon as it is known when more is to come or something failed, so a
+        whole-Bundle refusal of a later one (an atomic server raises FhirError) forgets nothing
+        the server already holds; when all landed, the last Bundle's copies are left in
+        ``unrecorded`` for the caller. A Bundle refused for its size is sent again in smaller
+        ones."""
         result = SendResult()
         remaining = in_reference_order(planned)
         while remaining:
@@ -158,8 +163,11 @@ class WriteSender:
             remaining = remaining[len(sent) :]
             before = len(result.landed)
             self._read_answers(sent, answers, result)
-            if len(result.landed) > before:
-                on_landed(result.landed[before:])
+            result.unrecorded = result.landed[before:]
+            if result.failed or remaining:
+                if result.unrecorded:
+                    on_landed(result.unrecorded)
+                result.unrecorded = []
             if result.failed:
                 break
         return result

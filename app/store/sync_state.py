@@ -78,13 +78,14 @@ def save_remote(
     """Keep the server's copy of a resource (under our id; `server_resource_id` is the id the
     server gave it, when not the same)."""
     meta = resource.get("meta") or {}
-    # A server id once given to another of our resources (a resource deleted and created
-    # again) now names this one.
-    conn.exec_driver_sql(
-        "DELETE FROM remote_resources WHERE resource_type = ? AND server_id = ? "
-        "AND resource_id != ?",
-        (resource["resourceType"], server_resource_id or resource["id"], resource["id"]),
-    )
+    if server_resource_id is not None and server_resource_id != resource["id"]:
+        # A server id once given to another of our resources (a server that reuses ids)
+        # now names this one. (Where the server took our ids, an id names one resource.)
+        conn.exec_driver_sql(
+            "DELETE FROM remote_resources WHERE resource_type = ? AND server_id = ? "
+            "AND resource_id != ?",
+            (resource["resourceType"], server_resource_id, resource["id"]),
+        )
     conn.exec_driver_sql(
         _SAVE,
         (
