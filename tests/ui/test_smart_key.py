@@ -356,8 +356,17 @@ def test_the_key_shown_in_settings_signs_this_device_in_to_the_real_server(
             assert client.search_page("Patient")["resourceType"] == "Bundle"
 
         answers.answers = ["new"]  # a new key is refused until IT registers it
+        # Saving reloads the settings, and the box reads the stored key again meanwhile (its
+        # button disabled): a person clicks once the button is back.
+        qtbot.waitUntil(
+            lambda: not view.device_key.busy and view.device_key.new_button.isEnabled(),
+            timeout=TIMEOUT,
+        )
         QTest.mouseClick(view.device_key.new_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: not view.device_key.busy, timeout=TIMEOUT)
+        # The new key is made in the background: wait until it is the one on screen.
+        qtbot.waitUntil(
+            lambda: not view.device_key.busy and view.device_key.jwk != shown, timeout=TIMEOUT
+        )
         renewed = shown_key(qtbot, view.device_key)
         assert renewed != shown
         with client_for(clinic.settings.get()) as client, pytest.raises(AuthError):
