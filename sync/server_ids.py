@@ -88,6 +88,24 @@ def with_our_id(resource: Json) -> Json:
     return marked
 
 
+def references_in(node: Any) -> set[Key]:
+    """(type, id) of every ``reference: "Type/id"`` in `node` (the grammar translating uses)."""
+    found: set[Key] = set()
+    if isinstance(node, list):
+        for value in node:
+            found |= references_in(value)
+    elif isinstance(node, dict):
+        for name, value in node.items():
+            match = (
+                _REFERENCE.match(value) if name == "reference" and isinstance(value, str) else None
+            )
+            if match:
+                found.add((match.group(1), match.group(2)))
+            else:
+                found |= references_in(value)
+    return found
+
+
 def _rewrite_references(node: Any, rewrite: Callable[[str, str], str | None]) -> Any:
     """`node` with every ``reference: "Type/id"`` that `rewrite` answers for replaced."""
     if isinstance(node, list):

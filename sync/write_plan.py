@@ -35,7 +35,7 @@ from sync.fhir.errors import InvalidResponseError, Issue, TransactionTooLargeErr
 from sync.fhir.mapping.errors import MappingError
 from sync.fhir.retry_hints import is_concurrent_update
 from sync.ports import Outgoing
-from sync.server_ids import Key, ServerIds, full_url, identifier_search
+from sync.server_ids import Key, ServerIds, full_url, identifier_search, references_in
 
 _LOCATION = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/|$)")
 
@@ -100,7 +100,7 @@ def gone_message(resource_types: Iterable[str]) -> str:
 def in_reference_order(planned: list[PlannedWrite]) -> list[PlannedWrite]:
     """`planned` with every resource before the resources of this command that refer to it."""
     keys = {p.key for p in planned}
-    refers = {p.key: _references(p.resource) & keys - {p.key} for p in planned}
+    refers = {p.key: references_in(p.resource) & keys - {p.key} for p in planned}
     ordered: list[PlannedWrite] = []
     done: set[Key] = set()
     remaining = list(planned)
@@ -111,21 +111,6 @@ def in_reference_order(planned: list[PlannedWrite]) -> list[PlannedWrite]:
             done.add(p.key)
         remaining = [p for p in remaining if p.key not in done]
     return ordered
-
-
-def _references(node: Any) -> set[Key]:
-    found: set[Key] = set()
-    if isinstance(node, list):
-        for value in node:
-            found |= _references(value)
-    elif isinstance(node, dict):
-        for name, value in node.items():
-            if name == "reference" and isinstance(value, str) and "/" in value:
-                resource_type, _, resource_id = value.partition("/")
-                found.add((resource_type, resource_id))
-            else:
-                found |= _references(value)
-    return found
 
 
 class WriteSender:
