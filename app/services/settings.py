@@ -49,6 +49,18 @@ class DeviceSettings:
     ca_bundle_pem: str | None = None
     sync_interval_minutes: int = 5
     auto_lock_minutes: int = 10
+    # The facility this device serves (issue 14): what sync pulls. References as the server
+    # names them ("Organization/<server id>", "Group/<server id>"); locations are written on the
+    # encounters recorded here. pull_everything is IT's explicit choice for a server that
+    # cannot honour a scope (or a single-clinic server).
+    scope_organization: str | None = None
+    scope_locations: tuple[str, ...] = ()
+    scope_group: str | None = None
+    pull_everything: bool = False
+
+    def __post_init__(self) -> None:
+        # Stored as JSON, a tuple comes back as a list: keep the value hashable and comparable.
+        object.__setattr__(self, "scope_locations", tuple(self.scope_locations or ()))
 
     @property
     def sync_configured(self) -> bool:
