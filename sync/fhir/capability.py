@@ -48,6 +48,14 @@ class ResourceCapability:
     update_create: bool
     conditional_update: bool
     search_params: frozenset[str]
+    #: Each declared search parameter's type ("reference", "date", ...), by name.
+    search_param_types: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def lists_own_search_params(self) -> bool:
+        """The entry names search parameters of its own type (not only `_`-prefixed common
+        ones such as `_lastUpdated`): then it is taken at its word about which exist."""
+        return any(not name.startswith("_") for name in self.search_params)
 
     @property
     def versioned_update(self) -> bool:
@@ -99,6 +107,48 @@ class CapabilityInfo:
         """Whether ``resource_type`` declares ``interaction`` (e.g. "update")."""
         res = self.resources.get(resource_type)
         return res is not None and interaction in res.interactions
+
+    @property
+    def batch(self) -> bool:
+        """Batch Bundles are declared (servers that do not declare them may still answer one:
+        the pull tries and remembers a refusal)."""
+        return "batch" in self.interactions
+
+    def search_param(self, resource_type: str, name: str) -> bool:
+        """Whether ``Type?name=`` can be expected to work.
+
+        Declared on the type or for all types: yes. A type whose entry lists no search
+        parameters of its own (only common ones like ``_lastUpdated``, as the test peer's
+        statement does) is assumed to support the R4 base parameters of its type: many servers
+        publish sparse statements. A type that lists its own and not this one: no.
+        """
+        res = self.resources.get(resource_type)
+        if res is None or "search-type" not in res.interactions:
+            return False
+        if name in res.search_params or name in self.search_params:
+            return True
+        return not res.lists_own_search_params
+
+    def reference_param(self, resource_type: str, name: str) -> bool:
+        """``search_param``, and when the type is declared, of type ``reference`` (a chain
+        can only follow a reference)."""
+        if not self.search_param(resource_type, name):
+            return False
+        res = self.resources[resource_type]
+        declared = res.search_param_types.get(name)
+        return declared is None or declared == "reference"
+
+    @property
+    def reverse_chaining(self) -> bool:
+        """``_has`` searches work: declared (as a common or a type's search parameter), or the
+        server is one known to support them. Servers rarely declare ``_has`` (Medplum does not,
+        yet supports it); the test peer's router does not support it and answers 0 results,
+        so guessing wrong would silently pull nothing: only known software counts."""
+        if "_has" in self.search_params or any(
+            "_has" in r.search_params for r in self.resources.values()
+        ):
+            return True
+        return (self.software or "").strip().lower() in _KNOWN_HAS_SOFTWARE
 
     def searchable_by_last_updated(self, resource_type: str) -> bool:
         """``Type?_lastUpdated=ge...`` works (declared on the type or for all types)."""
@@ -185,6 +235,11 @@ class CapabilityInfo:
         )
 
 
+#: Server software (CapabilityStatement ``software.name``, compared exactly, case aside) known to
+#: support ``_has`` without declaring it: Medplum's server (measured, docs/district/pull.md)
+#: and HAPI FHIR.
+_KNOWN_HAS_SOFTWARE = frozenset({"medplum", "hapi fhir server"})
+
 _CONSEQUENCE = {
     "read": "conflicting edits cannot be rebased on the server's version",
     "update": "changes to those records cannot be pushed",
@@ -217,4 +272,11 @@ def _resource(raw: dict[str, Any]) -> ResourceCapability:
         update_create=raw.get("updateCreate") is True,
         conditional_update=raw.get("conditionalUpdate") is True,
         search_params=_param_names(raw.get("searchParam")),
+        search_param_types={
+            p["name"]: p["type"]
+            for p in raw.get("searchParam") or []
+            if isinstance(p, dict)
+            and isinstance(p.get("name"), str)
+            and isinstance(p.get("type"), str)
+        },
     )
