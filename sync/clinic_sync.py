@@ -34,6 +34,7 @@ from app.services.sync_status import (
 from sync.engine import SyncEngine
 from sync.fhir.auth import BearerAuth, ClientCredentialsAuth, NoAuth, SmartBackendAuth
 from sync.fhir.client import FhirClient
+from sync.fhir.mapping.facility import Facility
 from sync.fhir_mapper import FhirResourceMapper
 from sync.worker import SyncWorker, wall_clock
 from sync.worker_status import WorkerStatusFile
@@ -96,9 +97,18 @@ def client_for(
 
 
 def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
-    """The sync engine of a clinic, on the clinic's own catalog and clock."""
-    mapper = FhirResourceMapper(clinic.catalog)
+    """The sync engine of a clinic, on the clinic's own catalog and clock; what it creates
+    on the server names the device's facility (its scope's Organization and first Location)."""
+    mapper = FhirResourceMapper(clinic.catalog, facility_of(clinic.settings.get()))
     return SyncEngine(clinic.sync_gateway, client, mapper, clinic.clock)
+
+
+def facility_of(settings: DeviceSettings) -> Facility | None:
+    """The facility references of the device's scope; None for a device without one."""
+    location = settings.scope_locations[0] if settings.scope_locations else None
+    if not (settings.scope_organization or location):
+        return None
+    return Facility(settings.scope_organization, location)
 
 
 class ClinicSync:

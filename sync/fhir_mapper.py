@@ -9,15 +9,20 @@ from app.domain.events import DomainEvent
 from app.domain.reference import Catalog
 from app.services.gateway_types import Received
 from sync.fhir import mapping
+from sync.fhir.mapping.facility import Facility
 from sync.ports import Outgoing
 
 
 class FhirResourceMapper:
-    def __init__(self, catalog: Catalog | None = None) -> None:
+    """`facility`: the references a resource this device creates gets from its scope
+    (managingOrganization of a patient registered here, the location of an encounter)."""
+
+    def __init__(self, catalog: Catalog | None = None, facility: Facility | None = None) -> None:
         self._catalog = catalog
+        self._facility = facility
 
     def outgoing(self, events: list[DomainEvent], chart: PatientChart) -> list[Outgoing]:
-        writes = mapping.writes_for_events(events, chart, self._catalog)
+        writes = mapping.writes_for_events(events, chart, self._catalog, self._facility)
         return [Outgoing(key.resource_type, key.id, build) for key, build in writes.items()]
 
     def keys(self, events: list[DomainEvent], patient_id: str) -> set[tuple[str, str]]:

@@ -11,6 +11,7 @@ read (from old vaults, clinic configuration files and callers) and dropped on th
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -66,6 +67,11 @@ class DeviceSettings:
     def sync_configured(self) -> bool:
         return bool(self.server_url)
 
+    @property
+    def scope_named(self) -> bool:
+        """The settings name the facility (an Organization, Locations or a Group)."""
+        return bool(self.scope_organization or self.scope_locations or self.scope_group)
+
     def public(self) -> dict[str, Any]:
         """Everything but the secrets (safe for diagnostics and the settings screen)."""
         data = asdict(self)
@@ -105,11 +111,70 @@ def validate(s: DeviceSettings) -> DeviceSettings:
             "smart-backend, which creates the key and prints the public key to register",
             "smart_private_key_pem",
         )
+    s = _validate_scope(s)
     if not 1 <= s.sync_interval_minutes <= 24 * 60:
         raise ValidationError("Sync interval must be 1–1440 minutes", "sync_interval_minutes")
     if not 1 <= s.auto_lock_minutes <= 240:
         raise ValidationError("Auto-lock must be 1–240 minutes", "auto_lock_minutes")
     return s
+
+
+#: A FHIR resource id (R4: letters, digits, "-" and ".", at most 64).
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+#: The scope fields and the resource type each one names.
+SCOPE_TYPES = {
+    "scope_organization": "Organization",
+    "scope_locations": "Location",
+    "scope_group": "Group",
+}
+
+
+def scope_reference(field: str, value: str) -> str:
+    """`value` as the reference the server needs ("Organization/<id>"): a bare id gets its
+    type (the real server matches only the typed form). ValidationError, naming `field`, for
+    a reference of another type or an id that is not a FHIR id."""
+    resource_type = SCOPE_TYPES[field]
+    text = value.strip()
+    kind, slash, resource_id = text.rpartition("/")
+    if not slash:
+        kind, resource_id = resource_type, text
+    if kind != resource_type:
+        article = "an" if resource_type[0] in "AEIOU" else "a"
+        raise ValidationError(
+            f"Give {article} {resource_type} reference ({resource_type}/<id>), not {text!r}",
+            field,
+        )
+    if not _FHIR_ID.fullmatch(resource_id):
+        raise ValidationError(
+            f"{text!r} is not a {resource_type} id the server could have (letters, digits, "
+            "'-' and '.', at most 64)",
+            field,
+        )
+    return f"{resource_type}/{resource_id}"
+
+
+def _validate_scope(s: DeviceSettings) -> DeviceSettings:
+    """The scope's references in their typed form; a Group and an Organization are two
+    different scopes, so naming both is refused."""
+    organization = _optional_reference("scope_organization", s.scope_organization)
+    group = _optional_reference("scope_group", s.scope_group)
+    locations: list[str] = []
+    for value in s.scope_locations:
+        reference = scope_reference("scope_locations", value)
+        if reference not in locations:
+            locations.append(reference)
+    if organization and group:
+        raise ValidationError(
+            "Name the facility by its Organization or by a Group of patients, not both",
+            "scope_group",
+        )
+    return replace(
+        s, scope_organization=organization, scope_group=group, scope_locations=tuple(locations)
+    )
+
+
+def _optional_reference(field: str, value: str | None) -> str | None:
+    return scope_reference(field, value) if value and value.strip() else None
 
 
 class SettingsService:

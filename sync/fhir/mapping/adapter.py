@@ -15,6 +15,7 @@ from app.domain.reference import Catalog
 from sync.fhir.mapping.common import ResourceKey, without_stale_narrative
 from sync.fhir.mapping.diff import diff_owned_elements
 from sync.fhir.mapping.errors import MappingError
+from sync.fhir.mapping.facility import Facility, stamp_new
 from sync.fhir.mapping.items import (
     Builder,
     from_fhir_resource,
@@ -41,10 +42,14 @@ _PATIENT_EVENTS = (ev.PatientRegistered, ev.DemographicsUpdated)
 
 
 def writes_for_events(
-    events: Sequence[ev.DomainEvent], chart: PatientChart, catalog: Catalog | None = None
+    events: Sequence[ev.DomainEvent],
+    chart: PatientChart,
+    catalog: Catalog | None = None,
+    facility: Facility | None = None,
 ) -> dict[ResourceKey, Builder]:
     """Every resource these events touched, each with a builder that maps the chart's current
-    state onto that resource's server copy. `catalog` supplies RxNorm codes of medicines."""
+    state onto that resource's server copy. `catalog` supplies RxNorm codes of medicines;
+    `facility`, what a resource created on the server gets of the device's scope."""
     writes: dict[ResourceKey, Builder] = {}
     for event in events:
         if isinstance(event, _PATIENT_EVENTS):
@@ -62,11 +67,14 @@ def writes_for_events(
             medicine = catalog.medicines.get(item.data["drug_id"])
             rxnorm = medicine.rxnorm if medicine else None
         writes.update(item_writers(chart.patient_id, item, rxnorm=rxnorm))
-    return {key: _narrative_kept_true(build) for key, build in writes.items()}
+    return {key: _finished(key, build, facility) for key, build in writes.items()}
 
 
-def _narrative_kept_true(build: Builder) -> Builder:
-    return lambda base: without_stale_narrative(build(base), base)
+def _finished(key: ResourceKey, build: Builder, facility: Facility | None) -> Builder:
+    """`build`, then the facility's references if new, and a narrative that is still true."""
+    return lambda base: without_stale_narrative(
+        stamp_new(key.resource_type, build(base), base, facility), base
+    )
 
 
 def resource_keys_for_events(events: Iterable[ev.DomainEvent]) -> set[ResourceKey]:
