@@ -7,6 +7,11 @@ Each row's payload is AES-256-GCM sealed with associated data binding event id, 
 version, so a payload moved to another row fails to open. Each row also carries
 HMAC(previous link || row), so an edited, deleted, inserted or reordered row breaks the chain at
 the first position that differs; `log_head` holds the last link, so a truncated tail shows too.
+
+The one removal allowed is a purge (app/store/purge.py: a patient who left the device): each
+removed row leaves its position and link in `purged_events`, the chain runs on through those
+links, and verify accepts a missing position only if a later purge event (PURGE_EVENT, in the
+chain itself, so it cannot be forged without the key) lists it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from app.store.errors import ConcurrencyError, TamperError
 NO_STREAM = 0  # expected_version for a stream that must not exist yet
 ANY_VERSION = -1  # expected_version that skips the concurrency check (clinic-wide streams)
 READ_BATCH = 2000
+PURGE_EVENT = "EventsPurged"  # payload: {"positions": [[first, last], ...], ...} (ids only)
 
 # Plain SQL through Connection.exec_driver_sql: the log's statements run once or more per
 # command, and building and compiling a Core statement each time cost several times the SQLite
@@ -46,6 +52,14 @@ _FIRST_HEAD = "INSERT INTO log_head (id, position, chain) VALUES (1, ?, ?)"
 _STREAM = f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ?"
 _STREAM_UP_TO = _STREAM + " AND position <= ?"
 _AFTER = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+_LINK_AT = (
+    "SELECT chain FROM events WHERE position = ?1 "
+    "UNION ALL SELECT chain FROM purged_events WHERE position = ?1"
+)
+_PURGED_BETWEEN = (
+    "SELECT position, chain FROM purged_events WHERE position >= ? AND position < ? "
+    "ORDER BY position"
+)
 
 
 @dataclass(frozen=True)
@@ -251,6 +265,35 @@ class EventLog:
             conn.exec_driver_sql(_FIRST_HEAD, (position, link))
         return recorded
 
+    def link_at(self, conn: Connection, position: int) -> bytes | None:
+        """The chain link at `position` (of an event, or left by a purged one); the genesis
+        link at 0; None if nothing is there."""
+        if position == 0:
+            return self._genesis
+        value = conn.exec_driver_sql(_LINK_AT, (position,)).scalar()
+        return None if value is None else bytes(value)
+
+    def authenticate(self, conn: Connection, stream_id: str) -> list[tuple[int, bytes]]:
+        """(position, link) of every row of a stream, each checked against the link before it
+        and its seal opened: what a purge keeps of rows it is about to remove (raises
+        TamperError on the first that fails, so nothing altered is removed unnoticed)."""
+        rows = conn.exec_driver_sql(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? ORDER BY position", (stream_id,)
+        ).fetchall()
+        kept: list[tuple[int, bytes]] = []
+        for row in rows:
+            previous = self.link_at(conn, row[0] - 1)
+            record = _link_record(*row[:8])
+            if previous is None or not crypto.constant_time_equal(
+                crypto.chain_mac(self._chain_key, previous, record), row[8]
+            ):
+                raise TamperError(
+                    f"event at position {row[0]} does not match the hash chain", row[0]
+                )
+            self._open(row)
+            kept.append((int(row[0]), bytes(row[8])))
+        return kept
+
     # -- reading -------------------------------------------------------------------------
 
     def stream_version(self, stream_id: str, conn: Connection | None = None) -> int:
@@ -340,7 +383,8 @@ class EventLog:
 
     def verify(self, from_tail: int | None = None) -> VerifyReport:
         """Check positions, chain links, payload seals and the head; raise TamperError at the
-        first bad position. `from_tail=N` checks only the last N events (used at unlock)."""
+        first bad position. `from_tail=N` checks only the last N events (used at unlock). A
+        purged position counts only if a purge event after it lists it."""
         engine = self._engine()
         with read_transaction(engine) as conn:
             head = conn.execute(select(schema.log_head.c.position, schema.log_head.c.chain)).first()
@@ -349,20 +393,22 @@ class EventLog:
             link = self._genesis
             if from_tail is not None and head_position > from_tail:
                 start = head_position - from_tail
-                prev = conn.execute(
-                    select(schema.events.c.chain).where(schema.events.c.position == start)
-                ).scalar()
+                prev = self.link_at(conn, start)
                 if prev is None:
                     raise TamperError(f"event at position {start} is missing", start)
                 link = prev
             expected = start
             count = 0
+            purged: list[int] = []
+            listed: set[int] = set()
             for row in conn.execute(
                 select(schema.events)
                 .where(schema.events.c.position > start)
                 .order_by(schema.events.c.position)
             ).yield_per(READ_BATCH):
                 expected += 1
+                if row.position != expected:
+                    expected, link = _through_purged(conn, expected, row.position, link, purged)
                 if row.position != expected:
                     raise TamperError(
                         f"event at position {expected} is missing (next found: {row.position})",
@@ -388,7 +434,9 @@ class EventLog:
                         "an earlier event was edited, inserted or reordered",
                         row.position,
                     )
-                self._open(row)
+                opened = self._open(row)
+                if row.type == PURGE_EVENT:
+                    listed.update(_purged_positions(opened.payload))
                 count += 1
             if expected != head_position:
                 raise TamperError(
@@ -398,4 +446,31 @@ class EventLog:
                 )
             if head is not None and not crypto.constant_time_equal(link, head[1]):
                 raise TamperError("the log head does not match the last event", head_position)
+            unlisted = [p for p in purged if p not in listed]
+            if unlisted:
+                raise TamperError(
+                    f"event at position {unlisted[0]} was removed, but no purge event records "
+                    "its removal",
+                    unlisted[0],
+                )
         return VerifyReport(events=count, head_position=head_position)
+
+
+def _through_purged(
+    conn: Connection, expected: int, found: int, link: bytes, purged: list[int]
+) -> tuple[int, bytes]:
+    """Walk the purged positions from `expected` up to the next event at `found` (`link`: the
+    one before `expected`): returns the first position not accounted for (== found when all
+    are) and the link before it."""
+    for position, chain in conn.exec_driver_sql(_PURGED_BETWEEN, (expected, found)):
+        if position != expected:
+            break
+        purged.append(position)
+        link = bytes(chain)
+        expected += 1
+    return expected, link
+
+
+def _purged_positions(payload: Mapping[str, Any]) -> Iterator[int]:
+    for first, last in payload.get("positions", []):
+        yield from range(int(first), int(last) + 1)

@@ -133,6 +133,23 @@ MIGRATIONS: Sequence[Migration] = (
             "ON remote_resources (resource_type, server_id)",
         ),
     ),
+    Migration(
+        8,
+        "purged_events: the chain links of events removed with a patient who left the device",
+        _statements(
+            # A removed event leaves its position and chain link behind (no content): the
+            # chain runs on through it, and the purge event that lists it says why it went.
+            """CREATE TABLE purged_events (
+                position INTEGER PRIMARY KEY, chain BLOB NOT NULL, purge_id TEXT NOT NULL)""",
+            # Events stay immutable; only a purge (which holds this one-row guard inside its
+            # own transaction) may delete rows, never update them.
+            "CREATE TABLE purge_guard (id INTEGER PRIMARY KEY CHECK (id = 1))",
+            "DROP TRIGGER events_no_delete",
+            """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+               WHEN NOT EXISTS (SELECT 1 FROM purge_guard)
+               BEGIN SELECT RAISE(ABORT, 'events are immutable'); END""",
+        ),
+    ),
 )
 
 

@@ -93,3 +93,17 @@ drafts = Table(
     Column("body", Text, nullable=False),
     Column("saved_at", String, nullable=False),
 )
+
+purged_events = Table(
+    "purged_events",
+    metadata,
+    Column("position", Integer, primary_key=True),
+    Column("chain", LargeBinary, nullable=False),
+    Column("purge_id", String, nullable=False),
+)
+
+purge_guard = Table(
+    "purge_guard",
+    metadata,
+    Column("id", Integer, primary_key=True),
+)

@@ -1,0 +1,151 @@
+"""Removing the local copy of patients who left the device's scope (issue 14), as a service.
+
+Who leaves is decided by sync (sync/retention.py); this removes them, each in one durable
+transaction with their read-model rows: only when nothing of theirs is pending (commands not
+yet sent, conflicts, a send in flight, drafts); otherwise the patient is kept and the reason
+given. See docs/district/retention.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.domain.events import stream_of
+from app.projections import chart_items, patient_index
+from app.projections.forget import forget_patients
+from app.projections.runner import ProjectionRunner
+from app.services.clock import Clock
+from app.store import purge
+from app.store.database import read_transaction, write_transaction
+from app.store.event_log import EventMetadata
+from app.store.vault import Vault
+
+log = logging.getLogger(__name__)
+
+RETENTION_USER = "retention"
+RETENTION_ROLE = "system"
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """A patient the scope rules say should leave, and why (words a person reads)."""
+
+    patient_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Kept:
+    patient_id: str
+    server_id: str | None
+    reason: str  # why the patient should have left
+    held_by: tuple[str, ...]  # what keeps them
+
+
+@dataclass(frozen=True)
+class RemovalOutcome:
+    removed: tuple[purge.PurgedPatient, ...]
+    kept: tuple[Kept, ...]
+    purge_id: str | None  # of the purge event, when anything was removed
+
+
+class RetentionService:
+    def __init__(self, vault: Vault, runner: ProjectionRunner, clock: Clock) -> None:
+        self._vault = vault
+        self._runner = runner
+        self._clock = clock
+
+    # -- what the rules look at ------------------------------------------------------------
+
+    def local_patients(self) -> dict[str, str | None]:
+        """Every patient on the device (our id) and the id the server knows them by (None:
+        not on the server yet)."""
+        with read_transaction(self._vault.engine) as conn:
+            ids = conn.exec_driver_sql(
+                f"SELECT patient_id FROM {patient_index.patients.name}"
+            ).scalars()
+            known: dict[str, object] = dict(
+                conn.exec_driver_sql(
+                    "SELECT resource_id, server_id FROM remote_resources "
+                    "WHERE resource_type = 'Patient'"
+                ).all()
+            )
+        return {str(pid): _str_or_none(known.get(pid)) for pid in ids}
+
+    def holds(self, patient_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Why each patient must stay for now (empty: nothing of theirs is pending)."""
+        with read_transaction(self._vault.engine) as conn:
+            return purge.holds(conn, patient_ids)
+
+    def last_activity(self, patient_id: str) -> datetime | None:
+        """When the device last recorded anything in the patient's chart (theirs or pulled)."""
+        with read_transaction(self._vault.engine) as conn:
+            value = conn.exec_driver_sql(
+                "SELECT max(json_extract(metadata, '$.recorded_at')) FROM events "
+                "WHERE stream_id = ?",
+                (stream_of(patient_id),),
+            ).scalar()
+        return None if value is None else datetime.fromisoformat(str(value))
+
+    def has_open_encounter(self, patient_id: str) -> bool:
+        with read_transaction(self._vault.engine) as conn:
+            found = conn.exec_driver_sql(
+                f"SELECT 1 FROM {chart_items.items.name} WHERE patient_id = ? "
+                "AND kind = 'encounter' AND status = 'in-progress' AND NOT entered_in_error",
+                (patient_id,),
+            ).first()
+        return found is not None
+
+    # -- removing --------------------------------------------------------------------------
+
+    def remove(self, leaving: Sequence[Leaving]) -> RemovalOutcome:
+        """Remove those of `leaving` with nothing pending, in one durable transaction (their
+        events, sync state and read-model rows, and one purge event); keep the others."""
+        if not leaving:
+            return RemovalOutcome((), (), None)
+        with write_transaction(self._vault.engine) as conn:
+            found = purge.holds(conn, [item.patient_id for item in leaving])
+            known = purge.server_ids(conn, [item.patient_id for item in leaving])
+            free = [(i.patient_id, i.reason) for i in leaving if not found[i.patient_id]]
+            kept = tuple(
+                Kept(i.patient_id, known.get(i.patient_id), i.reason, tuple(found[i.patient_id]))
+                for i in leaving
+                if found[i.patient_id]
+            )
+            if not free:
+                return RemovalOutcome((), kept, None)
+            result = purge.purge_patients(conn, self._vault.events, free, self._metadata())
+            forget_patients(conn, [pid for pid, _ in free], result.positions)
+            self._runner.catch_up(conn)
+        self._checkpoint_wal()
+        log.info("removed %d patient(s) who left this device's scope", len(result.patients))
+        return RemovalOutcome(result.patients, kept, result.purge_id)
+
+    def _metadata(self) -> EventMetadata:
+        now = self._clock().isoformat(timespec="milliseconds")
+        return EventMetadata(
+            command_id=f"retention:{now}",
+            user=RETENTION_USER,
+            role=RETENTION_ROLE,
+            device_id=self._vault.device_id,
+            recorded_at=now,
+            occurred_at=now,
+        )
+
+    def _checkpoint_wal(self) -> None:
+        """Old page images of the removed rows stay in the WAL (encrypted) until a checkpoint
+        copies it into the database; ask for one now. Best effort: a reader may hold it."""
+        try:
+            with self._vault.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except SQLAlchemyError:  # the next automatic checkpoint does it
+            log.info("the WAL checkpoint after a removal is left to SQLite")
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
