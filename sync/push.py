@@ -1,9 +1,23 @@
-"""Push: pending commands in order, one transaction Bundle per command (sync/write_plan.py:
-creates with our ids or the server's, If-Match on every update of a resource the server
-already has), no no-op writes, and a command synced only when every write landed.
+"""Push: pending commands in order, several independent ones per transaction Bundle
+(sync/write_plan.py: creates with our ids or the server's, If-Match on every update of a
+resource the server already has), no no-op writes, and a command synced only when every one of
+its writes landed.
 
-A version conflict hands the command to rebase (sync/rebase.py) and the push carries on with
-the next command: one stuck command never blocks the others.
+Grouping (docs/district/push.md): commands are taken in the order they were recorded and join
+the Bundle being built, except one that
+
+- touches a resource already in the Bundle, or one of a command passed over for a later Bundle,
+  or refers to what a passed-over command writes: it goes in a later Bundle (the same resource
+  never twice in a Bundle; one device's edits of a resource reach the server in order);
+- touches or refers to a resource of a command this pass left pending (`waiting`): next pass;
+- would take the Bundle over the server's limits: the Bundle is closed (a command too big for
+  one Bundle goes alone, split in order by write_plan).
+
+A conflict or refusal the server names per entry (a server whose transactions are not atomic)
+is that command's alone. An atomic server fails the whole Bundle without saying which entry:
+the group is split in two and each half sent again, until the failing command is alone and is
+handled as a lone command always was: a version conflict hands it to rebase (sync/rebase.py), a
+refusal to needs-attention, and the push carries on; one stuck command never blocks the others.
 """
 
 from __future__ import annotations
@@ -18,13 +32,28 @@ from app.services.gateway_types import ServerCopy
 from app.services.sync_gateway import OutboxEntry, SyncGateway
 from app.services.sync_status import OutboxStatus, SyncProgress
 from sync.fhir.client import FhirClient
-from sync.fhir.errors import Issue, RejectedError, VersionConflictError
+from sync.fhir.errors import (
+    Issue,
+    RejectedError,
+    TransactionTooLargeError,
+    VersionConflictError,
+)
 from sync.ports import ResourceMapper
 from sync.rebase import Rebaser
-from sync.server_ids import find_on_server
-from sync.write_plan import FailedWrite, PlannedWrite, WriteSender, gone_message
+from sync.server_ids import Key, find_on_server
+from sync.write_plan import (
+    FailedWrite,
+    Found,
+    PlannedWrite,
+    SendResult,
+    WriteSender,
+    find_landed,
+    gone_message,
+)
 
 PREFETCH = 500  # commands whose events are read in one transaction
+
+Planned = tuple[OutboxEntry, list[PlannedWrite]]
 
 
 @dataclass
@@ -35,6 +64,7 @@ class PushReport:
     needs_attention: int = 0
     writes: int = 0
     deferred: int = 0  # waited for an earlier command on the same resource (next pass)
+    bundles: int = 0  # transactions holding several commands (sent whole or narrowed down)
     touched_patients: set[str] = field(default_factory=set)
 
 
@@ -59,42 +89,165 @@ class Pusher:
         # Events of the next PREFETCH commands of this pass, read in one transaction, keyed by
         # command id and the log span they were read from (a rebase may re-record a command).
         self._events: dict[str, tuple[tuple[int, int], list[DomainEvent]]] = {}
-
-    def push_pending(self) -> PushReport:
-        report = PushReport()
-        entries = self._gateway.pending()
-        # Flags from before this cycle: those commands may have landed without us knowing.
-        possibly_landed = {e.command_id for e in entries if e.in_flight}
-        self._gateway.mark_in_flight([e.command_id for e in entries])
         # Resources of commands this pass left pending (rebased, to be sent again): later
         # commands on them wait for the next pass, so one device's edits of a resource reach
         # the server in the order they were made. Otherwise the earlier command would next be
         # judged against the device's own later edit (a false needs-attention).
-        waiting: set[tuple[str, str]] = set()
-        for done, entry in enumerate(entries):
-            self._progress(SyncProgress("push", done, len(entries)))
-            if done % PREFETCH == 0:
-                self._prefetch(entries[done : done + PREFETCH])
-            current = self._gateway.entry(entry.command_id)
-            if current is None or current.status != OutboxStatus.PENDING:
-                continue  # settled meanwhile (e.g. by a rebase of an earlier command)
-            if waiting and self._keys(current) & waiting:
-                report.deferred += 1
-                continue
-            settled = self._push(
-                current, report, retry=True, check_server=current.command_id in possibly_landed
-            )
-            if not settled:
-                waiting |= self._keys(current)
-        self._progress(SyncProgress("push", len(entries), len(entries)))
+        self._waiting: set[Key] = set()
+        # Commands sent in an earlier cycle whose answer was never recorded, and what the
+        # server holds of their resources (looked up together, one search per type).
+        self._possibly_landed: set[str] = set()
+        self._found: dict[Key, Found] = {}
+        self._looked_up: set[Key] = set()  # found or not
+
+    def push_pending(self) -> PushReport:
+        report = PushReport()
+        queue = self._gateway.pending()
+        total = len(queue)
+        in_flight = [e for e in queue if e.in_flight]
+        self._possibly_landed = {e.command_id for e in in_flight}
+        if in_flight:
+            self._prefetch(in_flight)
+            self._looked_up = set().union(*(self._keys(e) for e in in_flight))
+            self._found = find_landed(self._client, self._ids, self._strategy, self._looked_up)
+        while queue:
+            self._progress(SyncProgress("push", total - len(queue), total))
+            self._prefetch(queue[:PREFETCH])
+            group, queue = self._take_group(queue, report)
+            if group:
+                self._send_group(group, report)
+        self._progress(SyncProgress("push", total, total))
         return report
+
+    def _take_group(
+        self, queue: list[OutboxEntry], report: PushReport
+    ) -> tuple[list[Planned], list[OutboxEntry]]:
+        """The commands of the next Bundle, taken in order from `queue`, and what is left."""
+        group: list[Planned] = []
+        in_bundle: set[Key] = set()
+        passed: set[Key] = set()  # resources of commands passed over for a later Bundle
+        rest: list[OutboxEntry] = []
+        size, conditional = 0, False
+        for index, queued in enumerate(queue):
+            ready = self._ready(queued, report)
+            if ready is None:
+                continue
+            entry, keys = ready
+            if keys & (in_bundle | passed):
+                rest.append(entry)
+                passed |= keys
+                continue
+            planned = self._planned(entry, keys, report)
+            if planned is None:
+                continue
+            refers = set().union(*(w.references() for w in planned))
+            if refers & passed:
+                rest.append(entry)
+                passed |= keys
+                continue
+            together = conditional or any(self._sender.conditional(w) for w in planned)
+            if not self._sender.fits(size + len(planned), together):
+                if not group:  # too big for one Bundle: alone, in several
+                    return [(entry, planned)], rest + queue[index + 1 :]
+                return group, rest + queue[index:]
+            group.append((entry, planned))
+            size, conditional = size + len(planned), together
+            in_bundle |= keys | {w.key for w in planned}
+        return group, rest
+
+    def _ready(
+        self, queued: OutboxEntry, report: PushReport
+    ) -> tuple[OutboxEntry, set[Key]] | None:
+        """The command as it stands now and its resources, or None if it is not to be sent
+        in this pass: settled meanwhile (e.g. by a rebase of an earlier command), or waiting
+        for a command on the same resources this pass left pending."""
+        current = self._gateway.entry(queued.command_id)
+        if current is None or current.status != OutboxStatus.PENDING:
+            return None
+        keys = self._keys(current)
+        if keys & self._waiting:
+            report.deferred += 1
+            self._waiting |= keys
+            return None
+        return current, keys
+
+    def _planned(
+        self, entry: OutboxEntry, keys: set[Key], report: PushReport
+    ) -> list[PlannedWrite] | None:
+        """What the command still has to write, or None if nothing (settled here, or it must
+        wait: it refers to what a command left pending writes)."""
+        patient_id = patient_of_command_stream(entry.stream_id)
+        planned: list[PlannedWrite] | None = self.plan(entry)
+        if planned and entry.command_id in self._possibly_landed:
+            self._possibly_landed.discard(entry.command_id)
+            planned = self._drop_landed(entry, planned, patient_id, report)
+            if planned is None:  # the server moved on: handled like any conflict
+                if not self._after_conflict(entry, report, retry=True):
+                    self._waiting |= keys
+                return None
+        if not planned:
+            self._gateway.record_pushed(entry.command_id, [], patient_id)
+            report.unchanged += 1
+            return None
+        if set().union(*(w.references() for w in planned)) & self._waiting:
+            report.deferred += 1
+            self._waiting |= keys
+            return None
+        return planned
+
+    def _send_group(self, group: list[Planned], report: PushReport) -> None:
+        """Send these commands in one Bundle (marked in flight just before), and settle each
+        by its own entries' answers; narrowed down if the server fails the Bundle whole."""
+        self._gateway.mark_in_flight([entry.command_id for entry, _ in group])
+        if len(group) == 1:
+            entry, planned = group[0]
+            if not self._send_one(entry, planned, report, retry=True):
+                self._waiting |= self._keys(entry)
+            return
+        report.bundles += 1
+        try:
+            results = self._sender.send_together([planned for _, planned in group])
+        except TransactionTooLargeError as exc:
+            self._sender.shrink(exc, sum(len(planned) for _, planned in group))
+            self._split(group, report)
+            return
+        except RejectedError as exc:
+            writes = [w for _, planned in group for w in planned]
+            if self._refused_put_create(writes, exc.status, exc.issues):
+                self._split(group, report, halves=1)  # the same group, now by POST
+            else:
+                self._split(group, report)
+            return
+        except VersionConflictError:
+            self._split(group, report)
+            return
+        for (entry, planned), sent in zip(group, results, strict=True):
+            if not self._settle(entry, planned, sent, report, retry=True):
+                self._waiting |= self._keys(entry)
+
+    def _split(self, group: list[Planned], report: PushReport, halves: int = 2) -> None:
+        """An atomic server refused the Bundle as a whole (nothing of it was written) without
+        naming the entry: send each half again, planned afresh (what an earlier half did may
+        have settled or held up a command), until the failing command is alone."""
+        cut = len(group) // halves
+        for part in (group[:cut], group[cut:]):
+            again: list[Planned] = []
+            for queued, _ in part:
+                ready = self._ready(queued, report)
+                planned = self._planned(*ready, report) if ready else None
+                if ready is not None and planned is not None:
+                    again.append((ready[0], planned))
+            if again:
+                self._send_group(again, report)
 
     def _prefetch(self, entries: list[OutboxEntry]) -> None:
         """Read the events of the next commands in one transaction (memory stays bounded by
         PREFETCH however many commands wait)."""
-        found = self._gateway.events_of_many(entries)
+        missing = [e for e in entries if e.command_id not in self._events]
+        found = self._gateway.events_of_many(missing) if missing else {}
         self._events = {
-            e.command_id: ((e.first_position, e.last_position), found[e.command_id])
+            e.command_id: self._events.get(e.command_id)
+            or ((e.first_position, e.last_position), found[e.command_id])
             for e in entries
         }
 
@@ -136,22 +289,24 @@ class Pusher:
             )
         return planned
 
-    def _push(
-        self, entry: OutboxEntry, report: PushReport, retry: bool, check_server: bool = False
-    ) -> bool:
-        """Push one command; False if it is still pending afterwards (rebased or partly
+    def _push(self, entry: OutboxEntry, report: PushReport, retry: bool) -> bool:
+        """Push one command alone; False if it is still pending afterwards (rebased or partly
         landed, to be sent again), True if it was settled (synced, converged or needs
         attention)."""
-        patient_id = patient_of_command_stream(entry.stream_id)
-        planned: list[PlannedWrite] | None = self.plan(entry)
-        if check_server and planned:
-            planned = self._drop_landed(entry, planned, patient_id, report)
-            if planned is None:  # the server moved on: handled like any conflict
-                return self._after_conflict(entry, report, retry)
+        planned = self.plan(entry)
         if not planned:
-            self._gateway.record_pushed(entry.command_id, [], patient_id)
+            self._gateway.record_pushed(
+                entry.command_id, [], patient_of_command_stream(entry.stream_id)
+            )
             report.unchanged += 1
             return True
+        return self._send_one(entry, planned, report, retry)
+
+    def _send_one(
+        self, entry: OutboxEntry, planned: list[PlannedWrite], report: PushReport, retry: bool
+    ) -> bool:
+        """Send one command's writes alone (in several Bundles if the limits ask), as `_push`."""
+        patient_id = patient_of_command_stream(entry.stream_id)
 
         def landed(copies: list[ServerCopy]) -> None:
             # Kept at once: what the server holds is the base of any retry (never sent twice).
@@ -170,13 +325,27 @@ class Pusher:
                     entry, gone_message(w.key[0] for w in planned if w.server_id), report
                 )
             return self._needs_attention(entry, _refusal(exc), report)
+        return self._settle(entry, planned, sent, report, retry)
+
+    def _settle(
+        self,
+        entry: OutboxEntry,
+        planned: list[PlannedWrite],
+        sent: SendResult,
+        report: PushReport,
+        retry: bool,
+    ) -> bool:
+        """Act on the answers to one command's entries (alone or in a Bundle with others)."""
+        patient_id = patient_of_command_stream(entry.stream_id)
         report.writes += len(sent.landed)
+        if (sent.failed or sent.existing) and sent.unrecorded:
+            # What landed is kept at once: the base of any retry (never sent twice).
+            self._gateway.record_pushed(None, sent.unrecorded, patient_id)
         if sent.failed:
             return self._after_failures(entry, planned, sent.failed, report, retry)
         if sent.existing:
             # A create found ours already there (an earlier answer was lost): it may hold an
             # older content, so plan again against it and send what still differs.
-            landed(sent.unrecorded)
             self._charts.pop(patient_id, None)
             return self._after_conflict(entry, report, retry)
         report.pushed += 1
@@ -264,12 +433,14 @@ class Pusher:
         remaining: list[PlannedWrite] = []
         landed: list[ServerCopy] = []
         for write in planned:
-            found = find_on_server(
-                self._client,
-                self._ids,
-                *write.key,
-                by_post=self._strategy.by_post(write.key[0]),
-            )
+            found = self._found.get(write.key)
+            if found is None and write.key not in self._looked_up:
+                found = find_on_server(
+                    self._client,
+                    self._ids,
+                    *write.key,
+                    by_post=self._strategy.by_post(write.key[0]),
+                )
             if found is None:
                 remaining.append(write)
                 continue

@@ -1,7 +1,8 @@
-"""Sending one command's writes: transaction Bundles in the server's ids, and what came back.
+"""Sending commands' writes: transaction Bundles in the server's ids, and what came back.
 
-A command's writes go out as one transaction when the server's limits allow (several, in
-order, when they do not). Each write is, on the server's terms:
+Several commands' writes go out together in one transaction (`send_together`, grouped by
+sync/push.py within the server's limits); a command too big for one Bundle goes alone, in
+several, in order (`send`). Each write is, on the server's terms:
 
 - an update ``PUT Type/<server id>`` with ``If-Match`` when the server already has it;
 - a create ``PUT Type/<our id>`` where the server takes our ids (update-as-create);
@@ -10,8 +11,13 @@ order, when they do not). Each write is, on the server's terms:
   repeated after a lost answer finds the first one instead of making a second.
 
 Resources that others refer to are sent first, so that a Bundle split by the limits never
-refers forward. Every entry's own answer is read: on a server whose transactions are not atomic
-some entries may land while others fail, and a command counts as pushed only when all landed.
+refers forward; commands go in the order they were recorded, so a later command refers only
+back (to the urn of a resource an earlier command of the same Bundle creates). Every entry's own
+answer is read: on a server whose transactions are not atomic some entries may land while others
+fail, and a command counts as pushed only when all of its entries landed.
+
+`find_landed` finds what an earlier attempt whose answer was lost left on the server, with one
+search per type and list of ids (not one read per resource).
 """
 
 from __future__ import annotations
@@ -35,7 +41,14 @@ from sync.fhir.errors import InvalidResponseError, Issue, TransactionTooLargeErr
 from sync.fhir.mapping.errors import MappingError
 from sync.fhir.retry_hints import is_concurrent_update
 from sync.ports import Outgoing
-from sync.server_ids import Key, ServerIds, full_url, identifier_search, references_in
+from sync.server_ids import (
+    Key,
+    ServerIds,
+    full_url,
+    identifier_search,
+    our_id_in,
+    references_in,
+)
 
 _LOCATION = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/|$)")
 
@@ -50,6 +63,10 @@ class PlannedWrite:
     @property
     def key(self) -> Key:
         return (self.outgoing.resource_type, self.outgoing.resource_id)
+
+    def references(self) -> set[Key]:
+        """The resources this write refers to (our ids)."""
+        return references_in(self.resource) - {self.key}
 
 
 @dataclass(frozen=True)
@@ -142,8 +159,7 @@ class WriteSender:
             except TransactionTooLargeError as exc:
                 if len(sent) <= 1:
                     raise
-                stated = exc.limit if exc.limit and exc.limit < len(sent) else None
-                self._limit = stated or max(1, len(sent) // 2)
+                self.shrink(exc, len(sent))
                 continue
             remaining = remaining[len(sent) :]
             before = len(result.landed)
@@ -162,12 +178,7 @@ class WriteSender:
     ) -> tuple[TransactionBuilder, list[tuple[PlannedWrite, bool]]]:
         """The next Bundle: as many of the first writes as the limits allow. Built only
         once the Bundle before it was answered, so it names the ids given in that answer."""
-        builder = TransactionBuilder()
-        if self._limit is not None:
-            builder = TransactionBuilder(
-                max_updates=min(self._limit, MAX_UPDATES),
-                max_with_conditional=min(self._limit, MAX_WITH_CONDITIONAL),
-            )
+        builder = self._builder()
         created_here: dict[Key, str] = {}
         sent: list[tuple[PlannedWrite, bool]] = []
         for write in ordered:
@@ -179,6 +190,57 @@ class WriteSender:
                 break
             sent.append((write, put_create))
         return builder, sent
+
+    def _builder(self) -> TransactionBuilder:
+        if self._limit is None:
+            return TransactionBuilder()
+        return TransactionBuilder(
+            max_updates=min(self._limit, MAX_UPDATES),
+            max_with_conditional=min(self._limit, MAX_WITH_CONDITIONAL),
+        )
+
+    def conditional(self, write: PlannedWrite) -> bool:
+        """Whether this write goes out as a conditional entry (a create by POST carries
+        ifNoneExist), which lowers the server's limit for the whole Bundle."""
+        resource_type, local_id = write.key
+        if write.server_id or self._ids.server_id(resource_type, local_id) is not None:
+            return False
+        return self._strategy.by_post(resource_type)
+
+    def fits(self, entries: int, conditional: bool) -> bool:
+        """Whether a Bundle of this many entries (any of them conditional) is within the
+        server's limits (and the smaller limit learnt from a refusal)."""
+        limit = MAX_WITH_CONDITIONAL if conditional else MAX_UPDATES
+        if self._limit is not None:
+            limit = min(limit, self._limit)
+        return entries <= limit
+
+    def shrink(self, exc: TransactionTooLargeError, sent: int) -> None:
+        """The server refused a Bundle of `sent` entries for its size: fewer from now on."""
+        stated = exc.limit if exc.limit and exc.limit < sent else None
+        self._limit = stated or max(1, sent // 2)
+
+    def send_together(self, commands: list[list[PlannedWrite]]) -> list[SendResult]:
+        """Several commands' writes in ONE transaction (the caller checked `fits` and that no
+        resource is twice); one SendResult per command, its landed copies in ``unrecorded``.
+        A whole-Bundle failure raises as `FhirClient.transaction` does (atomic server): which
+        command caused it is for the caller to narrow down."""
+        builder = self._builder()
+        created_here: dict[Key, str] = {}
+        per_command = [
+            [(write, self._add(builder, write, created_here)) for write in in_reference_order(p)]
+            for p in commands
+        ]
+        answers = self._client.transaction(builder.build())
+        results: list[SendResult] = []
+        start = 0
+        for sent in per_command:
+            result = SendResult()
+            self._read_answers(sent, answers[start : start + len(sent)], result)
+            result.unrecorded = list(result.landed)
+            start += len(sent)
+            results.append(result)
+        return results
 
     def _add(
         self, builder: TransactionBuilder, write: PlannedWrite, created_here: dict[Key, str]
@@ -234,3 +296,71 @@ class WriteSender:
                 request=None,
             )
         return found.resource
+
+
+Found = tuple[dict[str, Any], str, str | None]  # (copy under our id, server id, version)
+LOOKUP_CHUNK = 40  # ids per search: the URL stays a few KB
+
+
+def find_landed(
+    client: FhirClient, ids: ServerIds, strategy: CreateStrategy, keys: Iterable[Key]
+) -> dict[Key, Found]:
+    """Which of our resources the server holds now, found with one search per type and list
+    of ids: by the server's ids where we know them (``_id=a,b``), else by our identifier
+    (``identifier=<system>|a,<system>|b``: a create whose answer was lost), else, where we
+    create with our own ids, by those (``_id=``: written before they carried identifiers).
+    A key left out is not on the server."""
+    found: dict[Key, Found] = {}
+    by_type: dict[str, list[str]] = {}
+    for resource_type, local_id in sorted(set(keys)):
+        by_type.setdefault(resource_type, []).append(local_id)
+    for resource_type, local_ids in by_type.items():
+        known = {i: ids.server_id(resource_type, i) for i in local_ids}
+        by_server = {s: i for i, s in known.items() if s is not None}
+        _search(client, ids, resource_type, "_id", by_server, found)
+        unknown = [i for i in local_ids if known[i] is None]
+        name = identifier_search("x", resource_type)[0]
+        wanted = {identifier_search(i, resource_type)[1]: i for i in unknown}
+        _search(client, ids, resource_type, name, wanted, found)
+        if not strategy.by_post(resource_type):
+            rest = {i: i for i in unknown if (resource_type, i) not in found}
+            _search(client, ids, resource_type, "_id", rest, found)
+    return found
+
+
+def _search(
+    client: FhirClient,
+    ids: ServerIds,
+    resource_type: str,
+    name: str,
+    wanted: dict[str, str],
+    found: dict[Key, Found],
+) -> None:
+    """Search `resource_type` by `name` for the values of `wanted` (value -> our id)."""
+    values = sorted(wanted)
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = values[start : start + LOOKUP_CHUNK]
+        params = [(name, ",".join(chunk)), ("_count", str(2 * len(chunk)))]
+        for resource in client.iter_search(resource_type, params):
+            local_id = _whose(resource, name, wanted)
+            if local_id is None or (resource_type, local_id) in found:
+                continue
+            try:
+                mapped, server_id = ids.to_local(resource, local_id)
+            except MappingError as exc:
+                raise InvalidResponseError(f"the server's answer is unusable: {exc}") from None
+            meta = resource.get("meta")
+            version = meta.get("versionId") if isinstance(meta, dict) else None
+            found[(resource_type, local_id)] = (
+                mapped,
+                server_id,
+                version if isinstance(version, str) else None,
+            )
+
+
+def _whose(resource: dict[str, Any], name: str, wanted: dict[str, str]) -> str | None:
+    """Which of the wanted values this search match answers (our id), or None."""
+    if name == "_id":
+        return wanted.get(str(resource.get("id")))
+    ours = our_id_in(resource)
+    return ours if ours is not None and ours in wanted.values() else None
