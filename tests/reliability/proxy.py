@@ -17,12 +17,17 @@ peer (or not), and answers — faithfully, or broken in one of these ways:
     short-json    forwarded; the body is cut short with a matching Content-Length (invalid JSON)
 
 The peer writes absolute `next` links with its own address; like a correctly configured
-reverse proxy, this one rewrites them to its own origin. Optionally it terminates TLS.
+reverse proxy, this one rewrites them to its own origin (or to `public_base_url`, the origin
+clients use when another hop sits in front: tests/reliability/link.py). Optionally it terminates
+TLS. By default it asks the server for identity bodies (Accept-Encoding is dropped);
+`keep_encoding=True` passes the client's Accept-Encoding on and rewrites gzip answers inside
+their compression, as the link simulator needs to measure compressed traffic.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.client
 import random
 import socket
@@ -129,8 +134,11 @@ class FaultProxy:
         *,
         upstream_host: str = "127.0.0.1",
         tls: ssl.SSLContext | None = None,
+        public_base_url: str | None = None,
+        keep_encoding: bool = False,
     ) -> None:
         self.plan = plan
+        self._keep_encoding = keep_encoding
         self._upstream = (upstream_host, upstream_port)
         self._tls = tls
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -141,6 +149,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         scheme = "https" if tls else "http"
         self.base_url = f"{scheme}://127.0.0.1:{self.port}"
+        self._public_base = (public_base_url or self.base_url).encode()
         self._peer_base = f"http://{upstream_host}:{upstream_port}".encode()
         self.forwarded = 0
 
@@ -242,6 +251,7 @@ class FaultProxy:
         method, target, _ = parts
         headers: list[tuple[str, str]] = []
         length = 0
+        chunked = False
         while True:
             h = readline(65537)
             if not h:
@@ -252,8 +262,30 @@ class FaultProxy:
             headers.append((name.strip(), value.strip()))
             if name.strip().lower() == "content-length":
                 length = int(value.strip())
+            if name.strip().lower() == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+        if chunked:
+            headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
+            return method, target, headers, FaultProxy._read_chunked(reader)
         body = reader.read(length) if length else b""  # type: ignore[attr-defined]
         return method, target, headers, body
+
+    @staticmethod
+    def _read_chunked(reader: object) -> bytes:
+        """A chunked request body, whole (it is forwarded with a Content-Length)."""
+        readline = reader.readline  # type: ignore[attr-defined]
+        parts: list[bytes] = []
+        while True:
+            size_line = readline(65537)
+            if not size_line:
+                raise _Closed()
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(reader.read(size))  # type: ignore[attr-defined]
+            readline(65537)  # the CRLF after the chunk
 
     def _forward(
         self,
@@ -263,7 +295,9 @@ class FaultProxy:
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        skip = {"host", "content-length", "connection", "accept-encoding"}
+        skip = {"host", "content-length", "connection"}
+        if not self._keep_encoding:
+            skip.add("accept-encoding")
         sent = {k: v for k, v in headers if k.lower() not in skip}
         sent["Host"] = f"{self._upstream[0]}:{self._upstream[1]}"
         try:
@@ -274,7 +308,8 @@ class FaultProxy:
             upstream.close()
             raise
         self.forwarded += 1
-        data = data.replace(self._peer_base, self.base_url.encode())
+        encoding = (answer.getheader("Content-Encoding") or "").strip().lower()
+        data = self._rewrite(data, gzipped=encoding == "gzip")
         kept = [
             (k, v)
             for k, v in answer.getheaders()
@@ -283,6 +318,18 @@ class FaultProxy:
         if answer.will_close:
             upstream.close()
         return answer.status, answer.reason, kept, data
+
+    def _rewrite(self, data: bytes, *, gzipped: bool) -> bytes:
+        """The server's own origin in a body replaced by the one clients use."""
+        if not gzipped:
+            return data.replace(self._peer_base, self._public_base)
+        plain = gzip.decompress(data)
+        if self._peer_base not in plain:
+            return data  # nothing to rewrite: the server's bytes as they were
+        # Level 6, as zlib (and node) compress by default: the size stays the server's.
+        return gzip.compress(
+            plain.replace(self._peer_base, self._public_base), compresslevel=6, mtime=0
+        )
 
     def _handle(
         self,
