@@ -182,12 +182,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with vault_from(args) as vault:
         report = vault.events.verify()
     if args.json:
-        print(
-            json.dumps({"ok": True, "events": report.events, "head_position": report.head_position})
-        )
+        found: dict[str, object] = {
+            "ok": True,
+            "events": report.events,
+            "head_position": report.head_position,
+        }
+        if report.purged:  # removed with patients who left the device, each purge-listed
+            found["purged"] = report.purged
+        print(json.dumps(found))
     else:
+        removed = (
+            f" ({report.purged} removed with patients who left this device, as purge events record)"
+            if report.purged
+            else ""
+        )
         print(
-            f"ok: {report.events} events verified, chain intact up to position "
+            f"ok: {report.events} events verified{removed}, chain intact up to position "
             f"{report.head_position}"
         )
     return 0

@@ -134,6 +134,7 @@ class RecordedEvent:
 class VerifyReport:
     events: int
     head_position: int
+    purged: int = 0  # positions removed by purges (each listed by a purge event), in range
 
 
 def _aad(event_id: str, stream_id: str, version: int) -> bytes:
@@ -453,7 +454,7 @@ class EventLog:
                     "its removal",
                     unlisted[0],
                 )
-        return VerifyReport(events=count, head_position=head_position)
+        return VerifyReport(events=count, head_position=head_position, purged=len(purged))
 
 
 def _through_purged(

@@ -4,6 +4,8 @@ log still verifies, and the read models equal a rebuild from the purged log."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from app.store.errors import TamperError
 from app.store.event_log import PURGE_EVENT
 from app.store.vault import Vault
 from tests.clinic_fixtures import DOC, PASSPHRASES, FakeClock, clinic_in, register
+from tests.clock import cli_environment
 
 TRANSFERRED = "transferred to another facility"
 # What only the patients' records hold: none of it may be in a purge event or outcome.
@@ -295,3 +298,27 @@ def test_a_removed_patient_pulled_again_shows_again(
     # and it can leave again
     assert retention(clinic).remove([Leaving(pid, TRANSFERRED)]).removed
     clinic.vault.events.verify()
+
+
+def test_fieldchart_verify_passes_and_counts_what_purges_removed(
+    clinic: Clinic, three: tuple[str, str, str]
+) -> None:
+    outcome = retention(clinic).remove([Leaving(three[0], TRANSFERRED)])
+    assert clinic.vault.events.verify().purged == outcome.removed[0].events
+    data_dir = clinic.vault.data_dir
+    clinic.close()
+    env = {**cli_environment(), "FIELDCHART_USER": "admin"}
+    env["FIELDCHART_PASSPHRASE"] = PASSPHRASES["admin"]
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "verify", "--data-dir", str(data_dir), "--json"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert report["purged"] == outcome.removed[0].events
