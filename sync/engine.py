@@ -17,9 +17,11 @@ from app.services.sync_status import OutboxStatus, SyncProgress
 from sync.audit_push import AuditPusher
 from sync.fhir.client import FhirClient
 from sync.ports import ResourceMapper
-from sync.pull import Puller
+from sync.pull import ChainingRefusedError, Puller, PullReport
 from sync.push import Pusher
 from sync.rebase import Rebaser
+from sync.scope import SyncScope
+from sync.scope_cache import chaining_refused, strategy_for
 from sync.server_check.atomicity import refresh_server_facts
 
 
@@ -48,13 +50,52 @@ class SyncEngine:
         client: FhirClient,
         mapper: ResourceMapper,
         clock: Callable[[], datetime],
+        *,
+        scope: SyncScope | Callable[[], SyncScope] | None = None,
     ) -> None:
+        """``scope``: the device's (or a callable reading it from the settings each cycle);
+        None, an enrolment without one, pulls everything as before scopes."""
         self._gateway = gateway
         self._client = client
         self._mapper = mapper
         self._clock = clock
+        self._scope = scope
         # A Retry-After date without the server's Date is measured on the clinic's clock.
         client.use_clock(clock)
+
+    def scope(self) -> SyncScope:
+        scope = self._scope
+        return scope() if callable(scope) else scope or SyncScope()
+
+    def puller(
+        self,
+        rebaser: Rebaser | None = None,
+        progress: Callable[[SyncProgress], None] = lambda _: None,
+    ) -> Puller:
+        """A Puller of this device's scope (``pull_patients`` for a patient from elsewhere)."""
+        rebaser = rebaser or Rebaser(self._gateway, self._client, self._mapper)
+        scope = self.scope()
+        strategy = strategy_for(self._gateway, self._client, scope, self._clock())
+        return Puller(
+            self._gateway,
+            self._client,
+            self._mapper,
+            rebaser,
+            progress,
+            self._clock,
+            scope=scope,
+            strategy=strategy,
+        )
+
+    def _pull(
+        self, rebaser: Rebaser, progress: Callable[[SyncProgress], None], now: datetime
+    ) -> PullReport:
+        try:
+            return self.puller(rebaser, progress).pull_all()
+        except ChainingRefusedError as exc:
+            # Decided once: the next strategy (patient lists) starts its queries from scratch.
+            chaining_refused(self._gateway, str(exc))
+            return self.puller(rebaser, progress).pull_all()
 
     def run_cycle(self, progress: Callable[[SyncProgress], None] = lambda _: None) -> CycleReport:
         started = self._clock()
@@ -63,9 +104,7 @@ class SyncEngine:
         rebaser = Rebaser(self._gateway, self._client, self._mapper)
         pusher = Pusher(self._gateway, self._client, self._mapper, rebaser, progress)
         first = pusher.push_pending()
-        pulled = Puller(
-            self._gateway, self._client, self._mapper, rebaser, progress, self._clock
-        ).pull_all()
+        pulled = self._pull(rebaser, progress, started)
         second = (
             Pusher(self._gateway, self._client, self._mapper, rebaser, progress).push_pending()
             if rebaser.rebased

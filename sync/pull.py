@@ -1,59 +1,68 @@
-"""Pull: per resource type, everything changed since an inclusive `_lastUpdated` watermark,
-page by page (memory stays flat), de-duplicated by (type, id, versionId).
+"""Pull: what changed on the server within the device's scope, query by query, each from an
+inclusive ``_lastUpdated`` watermark of its own, de-duplicated by (type, id, versionId).
 
-Resources other systems and devices wrote enter the log as confirmed events and show in the
-chart; pending local commands on those resources are rebased on top. Anything unusable is
-quarantined for IT and the pull goes on.
+- Scope (sync/scope.py, sync/pull_queries.py): only in-scope patients and their compartments,
+  plus visiting patients (journal ``scope_visiting``) by patient lists. A patient who enters the
+  scope after the first sync (transferred in, added to the Group) has old records the watermarks
+  are past: those are pulled whole, by patient list.
+- Idle cycle: when every query has a watermark, the first pages of all of them travel in ONE
+  batch Bundle; only queries with more pages ask again. A server that refuses batches is
+  remembered (journal ``pull_batch_refused``) and asked one search per query.
+- First sync: query by query, patients first, page by page. Pages are asked by keyset
+  (``_lastUpdated=ge<last stamp of the page before>``, not the server's ``_offset`` links, which
+  skip records when one is updated meanwhile), and each query's position is saved after every
+  stored page: a cut link re-downloads at most the page in flight.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.services.gateway_types import Received
 from app.services.sync_gateway import SyncGateway
 from app.services.sync_status import SyncProgress
-from sync.fhir.client import FhirClient
-from sync.fhir.errors import InvalidResponseError
-from sync.fhir.mapping import MappingError
+from sync.fhir.client import FhirClient, next_link
+from sync.fhir.errors import FhirError, InvalidResponseError
 from sync.ports import ResourceMapper
+from sync.pull_http import refused, search_batch, search_post
+from sync.pull_pages import PageReader, PageResult, PullReport, instant
+from sync.pull_queries import (
+    LIST_CHUNK,
+    PAGE_SIZE,
+    PullQuery,
+    fixed_queries,
+    list_queries,
+    search_url,
+)
 from sync.rebase import Rebaser
+from sync.scope import (
+    CHAINED,
+    EVERYTHING,
+    GROUP_HAS,
+    PATIENT_LIST,
+    ScopeStrategy,
+    SyncScope,
+    everything_strategy,
+)
+
+__all__ = ["PAGE_SIZE", "ChainingRefusedError", "PullReport", "Puller"]
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 500  # above the largest transaction, so one page never ends inside a tie
-BATCH = 200
-# Server clocks tie and step back: re-read this much before the newest change we saw.
+# Server clocks tie and step back: the next cycle re-reads this much before the newest change.
 WATERMARK_MARGIN = timedelta(minutes=2)
-# Server clocks may run ahead of ours, but not by days.
-FUTURE_TOLERANCE = timedelta(days=1)
+BATCH_REFUSED_KEY = "pull_batch_refused"
+VISITING_KEY = "scope_visiting"
+NOTHING_YET = ""  # the watermark of a query that ran and found nothing
+VISITING_PULLED_KEY = "pull_visiting_pulled"
+
+EVERYTHING_STRATEGY = everything_strategy(SyncScope())
 
 
-@dataclass
-class PullReport:
-    seen: int = 0
-    new: int = 0
-    quarantined: int = 0
-
-
-def _instant(text: object) -> datetime | None:
-    """An aware instant, or None for anything else (naive or unreadable stamps are ignored:
-    comparing them with aware ones would fail)."""
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None or moment.year < 1900:
-        return None
-    return moment
+class ChainingRefusedError(Exception):
+    """The server refused a chained search: the engine chooses patient lists instead."""
 
 
 class Puller:
@@ -65,6 +74,9 @@ class Puller:
         rebaser: Rebaser,
         progress: Callable[[SyncProgress], None],
         clock: Callable[[], datetime],
+        *,
+        scope: SyncScope | None = None,
+        strategy: ScopeStrategy = EVERYTHING_STRATEGY,
     ) -> None:
         self._gateway = gateway
         self._client = client
@@ -72,109 +84,257 @@ class Puller:
         self._rebaser = rebaser
         self._progress = progress
         self._clock = clock
-        self._ids = rebaser.ids
+        self._scope = scope or SyncScope()
+        self._strategy = strategy
+        self._types = list(mapper.pull_types())
+        self._reader = PageReader(gateway, mapper, rebaser, progress, clock)
+        self._members_key = (
+            f"pull_members:{strategy.name}:{self._scope.organization_ref or self._scope.group_id}"
+        )
+        self._members = set(self._journal_list(self._members_key))
+        self._entered: list[str] = []
+        self._first_sync = False
+
+    # -- entry points ------------------------------------------------------------------------
 
     def pull_all(self) -> PullReport:
-        report = PullReport()
-        for resource_type in self._mapper.pull_types():
-            self._pull_type(resource_type, report)
-        return report
-
-    def _pull_type(self, resource_type: str, report: PullReport) -> None:
-        watermark = self._gateway.watermark(resource_type)
-        params = {"_sort": "_lastUpdated", "_count": str(PAGE_SIZE)}
-        if watermark:
-            params["_lastUpdated"] = f"ge{watermark}"
-        newest: datetime | None = None
-        batch: list[Received] = []
-
-        def bad_entry(entry: object, problem: str) -> None:
-            report.seen += 1
-            self._quarantine(resource_type, entry, problem, report)
-
-        latest_plausible = self._clock() + FUTURE_TOLERANCE
-        try:
-            for resource in self._client.iter_search(resource_type, params, bad_entry):
-                report.seen += 1
-                if report.seen % BATCH == 0:
-                    self._progress(SyncProgress("pull", report.seen, 0))
-                received = self._accept(resource_type, resource, report)
-                if received is None:
-                    continue
-                stamp = _instant(resource["meta"].get("lastUpdated"))
-                # A stamp far in the future (a broken server clock or a bad resource) would
-                # push the watermark past every real change to come: keep the resource, but
-                # do not let its stamp move the watermark.
-                if (
-                    stamp is not None
-                    and stamp <= latest_plausible
-                    and (newest is None or stamp > newest)
-                ):
-                    newest = stamp
-                batch.append(received)
-                if len(batch) >= BATCH:
-                    self._flush(batch, report)
-                    batch = []
-        except InvalidResponseError as exc:
-            # A broken page: keep what came before it, show it to IT, go on with other types.
-            self._flush(batch, report)
-            self._gateway.quarantine(resource_type, None, f"unusable page: {exc}", None)
-            report.quarantined += 1
-            return
-        self._flush(batch, report)
-        if newest is not None:
-            mark = (newest - WATERMARK_MARGIN).isoformat(timespec="milliseconds")
-            if watermark is None or mark > watermark:
-                self._gateway.set_watermark(resource_type, mark)
-
-    def _accept(self, resource_type: str, resource: Any, report: PullReport) -> Received | None:
-        problem = None
-        meta = resource.get("meta") if isinstance(resource, dict) else None
-        if not isinstance(resource, dict):
-            problem = "entry is not a resource"
-        elif resource.get("resourceType") != resource_type:
-            problem = f"expected {resource_type}, got {str(resource.get('resourceType'))[:40]}"
-        elif (
-            not isinstance(resource.get("id"), str)
-            or not resource["id"]
-            or not isinstance(meta, dict)
-            or not isinstance(meta.get("versionId"), str)
-            or not meta["versionId"]
-        ):
-            problem = "resource has no id or versionId"
-        if problem is None:
-            try:
-                local, server_id = self._ids.to_local(resource)
-                received = self._mapper.incoming(local)
-                return dataclasses.replace(received, server_id=server_id)
-            except MappingError as exc:
-                problem = str(exc)
-            except Exception as exc:
-                # A mapping bug met by one server resource must not stop every later cycle
-                # (the same page comes back each time): keep the resource for IT instead.
-                log.warning("pulled %s could not be read: %s", resource_type, type(exc).__name__)
-                problem = f"could not be read ({type(exc).__name__})"
-        self._quarantine(resource_type, resource, problem or "unusable", report)
-        return None
-
-    def _quarantine(
-        self, resource_type: str, item: object, problem: str, report: PullReport
-    ) -> None:
-        """Keep an unusable item for IT (sync_gateway.quarantined(), `fieldchart status`)."""
-        found_type = item.get("resourceType") if isinstance(item, dict) else None
-        found_id = item.get("id") if isinstance(item, dict) else None
-        self._gateway.quarantine(
-            found_type if isinstance(found_type, str) else resource_type,
-            found_id if isinstance(found_id, str) else None,
-            problem,
-            json.dumps(item, sort_keys=True, default=str),
+        queries = fixed_queries(self._strategy, self._scope, self._types)
+        if self._strategy.name == PATIENT_LIST:
+            lists = self._list_types()
+            queries += list_queries("scope", self._strategy, lists, sorted(self._members))
+        visiting = self._visiting()
+        pulled_visiting = set(self._journal_list(VISITING_PULLED_KEY)) & visiting
+        if pulled_visiting and self._strategy.name != EVERYTHING:
+            queries += list_queries(
+                "visiting", self._strategy, self._types, sorted(pulled_visiting)
+            )
+        marks = {q.key: self._gateway.watermark(q.key) for q in queries}
+        # The compartment queries have never run: they bring every in-scope patient's records.
+        self._first_sync = self._strategy.name in (CHAINED, GROUP_HAS) and all(
+            marks[q.key] is None for q in queries if q.resource_type not in ("Patient", "Group")
         )
-        report.quarantined += 1
+        ran = all(mark is not None for mark in marks.values())
+        if ran and not self._gateway.journal(BATCH_REFUSED_KEY):
+            self._pull_batched(queries, marks)
+        else:
+            self._count_totals(queries, marks)
+            self._pull_each(queries, marks)
+        self._pull_entered()
+        if self._strategy.name != EVERYTHING:
+            new_visitors = sorted(visiting - pulled_visiting)
+            if new_visitors:
+                self._pull_whole(new_visitors, self._types)
+                self._journal_add(VISITING_PULLED_KEY, new_visitors)
+        return self._reader.report
 
-    def _flush(self, batch: list[Received], report: PullReport) -> None:
-        if not batch:
+    def pull_patients(self, server_ids: list[str]) -> PullReport:
+        """These Patients and every resource of their compartments, now, without watermarks
+        (a patient from elsewhere brought onto the device). They count as pulled visitors."""
+        self._pull_whole(sorted(set(server_ids)), self._types)
+        self._journal_add(VISITING_PULLED_KEY, server_ids)
+        return self._reader.report
+
+    # -- the two ways of asking --------------------------------------------------------------
+
+    def _pull_batched(self, queries: Sequence[PullQuery], marks: dict[str, str | None]) -> None:
+        """First pages of every query in one batch; then more pages only where there are."""
+        urls = [search_url(q.resource_type, self._params(q, marks[q.key])) for q in queries]
+        try:
+            answers = search_batch(self._client, urls)
+        except FhirError as exc:
+            if not refused(exc):
+                raise
+            log.info("the server refused a batch of searches (%s): one search per query", exc)
+            self._gateway.set_journal(BATCH_REFUSED_KEY, True)
+            self._pull_each(queries, marks)
             return
-        new = self._gateway.record_received(batch)
-        report.new += len(new)
-        if new:
-            self._rebaser.rebase_affected(set(new))
+        results = []
+        for query, answer in zip(queries, answers, strict=True):
+            first = None if isinstance(answer, FhirError) else answer
+            results.append((query, self._run(query, marks, first)))
+        self._save_shared(marks, results)
+
+    def _pull_each(self, queries: Sequence[PullQuery], marks: dict[str, str | None]) -> None:
+        results = [(query, self._run(query, marks, None)) for query in queries]
+        self._save_shared(marks, results)
+
+    def _run(
+        self, query: PullQuery, marks: dict[str, str | None], first: dict[str, Any] | None
+    ) -> PageResult:
+        """Every page of one query from its watermark; the position is saved after each page
+        (a query whose watermark is shared by list chunks saves at the end, _save_marks)."""
+        total = PageResult()
+        position = marks[query.key]
+        skip: set[tuple[str, str, str]] = set()
+        shared = query.key.startswith("list:")
+        try:
+            page = first if first is not None else self._first_page(query, position)
+            while True:
+                result = self._reader.take(
+                    query.resource_type, page, skip, record=not query.membership
+                )
+                _merge(total, result)
+                self._members_of(query, result)
+                link = next_link(page)
+                if link is None:
+                    if not shared:
+                        self._save_mark(query.key, marks[query.key], total.newest)
+                    return total
+                last = result.last
+                if last is None or (position is not None and instant(position) == last):
+                    # A page that is one tie, or has no stamps: keyset paging cannot move,
+                    # follow the server's link for this one page.
+                    page = self._client.search_page(link)
+                    skip = result.keys
+                    continue
+                position = last.isoformat(timespec="milliseconds")
+                if not shared:
+                    self._gateway.set_watermark(query.key, position)
+                skip = result.keys
+                page = self._first_page(query, position)
+        except InvalidResponseError as exc:
+            # A broken page: keep what came before it, show it to IT, go on with other queries.
+            self._gateway.quarantine(query.resource_type, None, f"unusable page: {exc}", None)
+            self._reader.report.quarantined += 1
+            return total
+        except FhirError as exc:
+            if refused(exc) and self._strategy.name in (CHAINED, GROUP_HAS) and not shared:
+                raise ChainingRefusedError(str(exc)) from exc
+            raise
+
+    def _first_page(self, query: PullQuery, position: str | None) -> dict[str, Any]:
+        params = self._params(query, position)
+        if query.post:
+            return search_post(self._client, query.resource_type, params)
+        return next(self._client.iter_pages(query.resource_type, params))
+
+    @staticmethod
+    def _params(query: PullQuery, position: str | None) -> list[tuple[str, str]]:
+        params = [*query.params, ("_sort", "_lastUpdated"), ("_count", str(PAGE_SIZE))]
+        if position:
+            params.append(("_lastUpdated", f"ge{position}"))
+        return params
+
+    def _save_mark(self, key: str, start: str | None, newest: datetime | None) -> None:
+        """A query's watermark for the next cycle: its newest stamp less the margin (clocks tie
+        and step back), never before where it started. A query that found nothing yet is marked
+        as having run ("", no lower bound): the idle cycle's batch can include it."""
+        if newest is None:
+            if start is None:
+                self._gateway.set_watermark(key, NOTHING_YET)
+            return
+        mark = (newest - WATERMARK_MARGIN).isoformat(timespec="milliseconds")
+        self._gateway.set_watermark(key, mark if start is None or mark > start else start)
+
+    def _save_shared(
+        self, marks: dict[str, str | None], results: Sequence[tuple[PullQuery, PageResult]]
+    ) -> None:
+        """List chunks share one watermark per type: it moves once all of them are done."""
+        newest: dict[str, datetime | None] = {}
+        for query, result in results:
+            stamp, before = result.newest, newest.get(query.key)
+            if query.key.startswith("list:"):
+                newest[query.key] = max(stamp, before) if stamp and before else stamp or before
+        for key, stamp in newest.items():
+            self._save_mark(key, marks[key], stamp)
+
+    # -- totals, membership, whole patients ---------------------------------------------------
+
+    def _count_totals(self, queries: Sequence[PullQuery], marks: dict[str, str | None]) -> None:
+        """What the pull will receive, for the progress: one batch of ``_summary=count``
+        searches (the server counts; nothing is sent). Not known if the server will not say."""
+        urls = []
+        for q in queries:
+            params = [*q.params, ("_summary", "count")]
+            if marks[q.key]:
+                params.append(("_lastUpdated", f"ge{marks[q.key]}"))
+            urls.append(search_url(q.resource_type, params))
+        try:
+            answers = search_batch(self._client, urls)
+        except FhirError as exc:
+            if not refused(exc):
+                raise
+            return
+        totals = [a.get("total") for a in answers if isinstance(a, dict)]
+        self._reader.total = sum(t for t in totals if isinstance(t, int))
+
+    def _note_members(self, server_ids: Sequence[str]) -> None:
+        """In-scope patients seen: on a first sync the compartment queries bring their
+        records; later, a patient new to the scope is pulled whole after the queries."""
+        new = [i for i in dict.fromkeys(server_ids) if i not in self._members]
+        if not new or self._strategy.name == EVERYTHING:
+            return
+        if self._first_sync:
+            self._members.update(new)
+            self._journal_add(self._members_key, new)
+        else:
+            self._entered.extend(i for i in new if i not in self._entered)
+
+    def _pull_entered(self) -> None:
+        """The whole compartments of patients who entered the scope, a chunk at a time (each
+        chunk counted as pulled once stored: a cut repeats at most one)."""
+        types = self._types if self._scope_is_group else self._compartment()
+        for start in range(0, len(self._entered), LIST_CHUNK):
+            chunk = self._entered[start : start + LIST_CHUNK]
+            self._pull_whole(chunk, types)
+            self._members.update(chunk)
+            self._journal_add(self._members_key, chunk)
+        self._entered = []
+
+    def _members_of(self, query: PullQuery, result: PageResult) -> None:
+        if query.membership and result.resources:
+            self._note_members(_members(result.resources[-1]))
+        elif query.key.startswith("Patient?") and not self._scope_is_group:
+            self._note_members(result.patients)
+
+    def _pull_whole(self, server_ids: Sequence[str], types: Sequence[str]) -> None:
+        if not server_ids:
+            return
+        for query in list_queries("whole", self._strategy, types, server_ids):
+            self._run(query, {query.key: None}, None)
+
+    # -- small things --------------------------------------------------------------------------
+
+    @property
+    def _scope_is_group(self) -> bool:
+        return bool(self._scope.group) and not self._scope.organization
+
+    def _list_types(self) -> list[str]:
+        """Types pulled by patient list: a Group's members need their Patients too."""
+        return self._types if self._scope_is_group else self._compartment()
+
+    def _compartment(self) -> list[str]:
+        return [t for t in self._types if t != "Patient"]
+
+    def _visiting(self) -> set[str]:
+        stored = self._gateway.journal(VISITING_KEY)
+        return {str(k) for k in stored} if isinstance(stored, dict) else set()
+
+    def _journal_list(self, key: str) -> list[str]:
+        stored = self._gateway.journal(key)
+        return [str(i) for i in stored] if isinstance(stored, list) else []
+
+    def _journal_add(self, key: str, ids: Iterable[str]) -> None:
+        self._gateway.set_journal(key, sorted(set(self._journal_list(key)) | set(ids)))
+
+
+def _merge(total: PageResult, page: PageResult) -> None:
+    total.count += page.count
+    if page.newest is not None and (total.newest is None or page.newest > total.newest):
+        total.newest = page.newest
+    total.last = page.last or total.last
+    total.patients += page.patients
+    total.resources += page.resources
+
+
+def _members(group: dict[str, Any]) -> list[str]:
+    """Server ids of the Patients a Group lists (inactive members left out)."""
+    found = []
+    for member in group.get("member") or []:
+        if not isinstance(member, dict) or member.get("inactive") is True:
+            continue
+        entity = member.get("entity")
+        ref = entity.get("reference") if isinstance(entity, dict) else None
+        if isinstance(ref, str) and ref.startswith("Patient/"):
+            found.append(ref.removeprefix("Patient/").split("/")[0])
+    return found

@@ -38,6 +38,7 @@ __all__ = [
     "ScopeUnsupportedError",
     "SyncScope",
     "choose_strategy",
+    "everything_strategy",
 ]
 
 CHAINED = "chained"
@@ -109,8 +110,7 @@ def choose_strategy(
     """The strategy for ``scope`` on the server ``info`` describes (ScopeUnsupportedError if it
     has none). ``chaining=False``: the server refused a chained query, use patient lists."""
     if not scope.configured or scope.everything:
-        why = "IT chose to pull everything" if scope.everything else "the device has no scope"
-        return ScopeStrategy(EVERYTHING, f"every patient on the server ({why})")
+        return everything_strategy(scope)
     if not scope.organization and not scope.group:
         raise ScopeUnsupportedError(
             "Locations alone do not say which patients belong to the facility: name its "
@@ -155,6 +155,12 @@ def choose_strategy(
         "patients (POST _search with patient=…): the server does not support _has",
         params,
     )
+
+
+def everything_strategy(scope: SyncScope) -> ScopeStrategy:
+    """Pulling everything: needs nothing from the server's statement."""
+    why = "IT chose to pull everything" if scope.everything else "the device has no scope"
+    return ScopeStrategy(EVERYTHING, f"every patient on the server ({why})")
 
 
 def _patient_params(info: CapabilityInfo) -> tuple[tuple[str, str], ...]:

@@ -32,10 +32,38 @@ class Resolution(StrEnum):
 
 @dataclass(frozen=True)
 class SyncProgress:
+    """How far a phase is: ``total`` 0 when unknown (the server did not say); ``seconds_left``
+    estimated from the pace so far (None until there is one)."""
+
     phase: str  # "push", "pull", "rebase"
     done: int
     total: int
     bytes: int = 0
+    seconds_left: float | None = None
+
+    def text(self) -> str:
+        """One line for a person: "Downloading records: 1,200 of 8,000 — about 2 min left"."""
+        label = _PHASE_TEXT.get(self.phase, self.phase.capitalize())
+        count = f"{self.done:,} of {self.total:,}" if self.total else f"{self.done:,}"
+        left = "" if self.seconds_left is None else f" — {_about(self.seconds_left)}"
+        return f"{label}: {count}{left}"
+
+
+_PHASE_TEXT = {
+    "push": "Sending changes",
+    "pull": "Downloading records",
+    "rebase": "Re-applying changes",
+}
+
+
+def _about(seconds: float) -> str:
+    """A rough time left, as a person says it."""
+    if seconds < 60:
+        return "less than a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} min left"
+    return f"about {round(seconds / 3600, 1):g} h left"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ STATES = {
     SyncState.OFFLINE: ("Offline", "#b26a00"),
     SyncState.ERROR: ("Needs IT", "#c62828"),
 }
-PHASES = {"push": "Sending changes", "pull": "Receiving changes", "rebase": "Re-applying changes"}
 COLUMNS = ("Change", "Field", "Mine", "Server's", "Why")
 EXPLAIN = {
     SyncState.NOT_CONFIGURED: "This device works offline: everything is kept here, encrypted, "
@@ -117,6 +116,11 @@ class SyncPanelView(QWidget):
         self.progress = QProgressBar(box)
         self.progress.setAccessibleName("Sync progress")
         grid.addWidget(self.progress, 1, 0, 1, 4)
+        # The counts and the time left in words, for a screen reader as much as for the eye.
+        self.progress_text = QLabel(box)
+        self.progress_text.setObjectName("syncProgressText")
+        self.progress_text.setAccessibleName("Sync progress details")
+        grid.addWidget(self.progress_text, 6, 0, 1, 4)
         self.values: dict[str, QLabel] = {}
         for n, (key, label) in enumerate(
             (
@@ -182,15 +186,16 @@ class SyncPanelView(QWidget):
         self.state.setText(describe_state(status))
         self.state.setStyleSheet(f"color: {colour};")
         progress = status.progress
-        self.progress.setVisible(status.state is SyncState.SYNCING)
+        syncing = status.state is SyncState.SYNCING
+        self.progress.setVisible(syncing)
         if progress is not None and progress.total:
             self.progress.setRange(0, progress.total)
-            self.progress.setValue(progress.done)
-            self.progress.setFormat(
-                f"{PHASES.get(progress.phase, progress.phase)}: {progress.done} of {progress.total}"
-            )
+            self.progress.setValue(min(progress.done, progress.total))
+            self.progress.setFormat(progress.text())
         else:
             self.progress.setRange(0, 0)  # busy
+        self.progress_text.setText(progress.text() if progress is not None else "")
+        self.progress_text.setVisible(syncing and progress is not None)
         configured = status.state is not SyncState.NOT_CONFIGURED
         self.explanation.setText(EXPLAIN.get(status.state, ""))
         self.explanation.setVisible(status.state in EXPLAIN)
