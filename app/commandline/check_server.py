@@ -63,6 +63,13 @@ def _settings(args: argparse.Namespace) -> DeviceSettings:
         raise UsageError(str(exc)) from None
 
 
+def _scope_asked(args: argparse.Namespace, settings: DeviceSettings) -> bool:
+    """Whether to check a scope: an enrolled device's own (even none: an old enrolment), or
+    the one the flags or configuration file name."""
+    from_device = args.server is None and args.config is None
+    return from_device or settings.scope_named or settings.pull_everything
+
+
 def cmd_check_server(args: argparse.Namespace) -> int:
     from sync.clinic_sync import SyncNotConfiguredError, client_for
     from sync.fhir.errors import AuthError, FhirError, OfflineError, RateLimitedError, TlsError
@@ -78,7 +85,10 @@ def cmd_check_server(args: argparse.Namespace) -> int:
     try:
         with client:
             report = check_server(
-                client, auth_mode=settings.auth_mode, write_probe=args.write_probe
+                client,
+                auth_mode=settings.auth_mode,
+                write_probe=args.write_probe,
+                settings=settings if _scope_asked(args, settings) else None,
             )
     except TlsError as exc:
         raise CliError(f"the TLS connection to the server failed: {exc}") from None

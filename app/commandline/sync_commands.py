@@ -54,9 +54,33 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
         help=f"client secret (first line; else ${CLIENT_SECRET_ENV}, else a prompt)",
     )
     p.add_argument("--ca-bundle", type=Path, help="PEM file of CA certificates to trust")
+    scope = p.add_argument_group("scope (the facility this device serves; see docs/district)")
+    scope.add_argument(
+        "--organization", help="its Organization on the server: Organization/<id> (or the id)"
+    )
+    scope.add_argument(
+        "--location",
+        action="append",
+        help="a Location of it, Location/<id> (repeatable; the first goes on encounters)",
+    )
+    scope.add_argument("--group", help="or a Group of its patients: Group/<id>")
+    scope.add_argument(
+        "--pull-everything",
+        action="store_true",
+        default=None,
+        help="IT's explicit choice: pull every patient on the server (no scoped pull)",
+    )
     p.set_defaults(interval=None, auto_lock=None)  # enroll's own flags override these
 
 
+#: The scope's keys in a clinic configuration file (the same as the settings' names).
+SCOPE_KEYS = ("scope_organization", "scope_locations", "scope_group", "pull_everything")
+NO_SCOPE: dict[str, Any] = {
+    "scope_organization": None,
+    "scope_locations": (),
+    "scope_group": None,
+    "pull_everything": False,
+}
 CONFIG_FORMAT = "fieldchart-clinic-config/1"  # optional "format" key of --config files
 CLIENT_SECRET_ENV = "FIELDCHART_CLIENT_SECRET"  # for automation; never a command-line flag
 
@@ -84,6 +108,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
             "sync_interval_minutes",
             "auto_lock_minutes",
             "ca_bundle_pem",
+            *SCOPE_KEYS,
         }
         unknown = sorted(set(loaded) - allowed - {"format"})
         if unknown:
@@ -94,10 +119,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         if loaded.pop("format", CONFIG_FORMAT) != CONFIG_FORMAT:
             raise UsageError(f"{args.config}: format must be {CONFIG_FORMAT!r}")
         for key, value in loaded.items():  # a wrong type is a usage error, not a crash
-            minutes = key.endswith("_minutes")
-            if isinstance(value, bool) or not isinstance(value, int if minutes else str):
-                kind = "a whole number of minutes" if minutes else "a string"
-                raise UsageError(f"{args.config}: {key} must be {kind}")
+            _check_type(args.config, key, value)
         values.update(current_names(loaded))
     flags = {
         "server_url": args.server,
@@ -106,6 +128,10 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         "token_url": args.token_url,
         "sync_interval_minutes": args.interval,
         "auto_lock_minutes": args.auto_lock,
+        "scope_organization": args.organization,
+        "scope_locations": args.location,
+        "scope_group": args.group,
+        "pull_everything": args.pull_everything,
     }
     values.update({k: v for k, v in flags.items() if v is not None})
     files = (
@@ -130,14 +156,42 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         values["client_secret"] = os.environ[CLIENT_SECRET_ENV].strip()
     if not values.get("server_url"):
         raise UsageError("give --server URL or a --config file with server_url")
+    if any(key in values for key in SCOPE_KEYS):  # a scope given replaces the whole scope
+        values = {**NO_SCOPE, **values}
     return values
 
 
+def _check_type(config: Path, key: str, value: Any) -> None:
+    """UsageError unless a configuration file's `value` has the type `key` takes."""
+    if key == "pull_everything":
+        ok, kind = isinstance(value, bool), "true or false"
+    elif key == "scope_locations":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        kind = 'a list of references ("Location/<id>")'
+    elif key.endswith("_minutes"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        kind = "a whole number of minutes"
+    else:
+        ok, kind = isinstance(value, str), "a string"
+    if not ok:
+        raise UsageError(f"{config}: {key} must be {kind}")
+
+
 def cmd_enroll(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from app.services.settings import validate
     from sync.clinic_sync import client_for
     from sync.fhir.auth import generate_device_keypair
     from sync.fhir.errors import AuthError, FhirError
     from sync.server_check.atomicity import refresh_server_facts
+    from sync.server_check.scope_check import (
+        SCOPE_STRATEGY_KEY,
+        ScopeCheckError,
+        describe_scope,
+        require_scope,
+        verify_scope,
+    )
 
     values = _config(args)
     with clinic_from(args) as clinic:
@@ -150,34 +204,43 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         mode = values.get("auth_mode", current.auth_mode)
         if mode in CLIENT_SECRET_MODES and not values.get("client_secret", current.client_secret):
             values["client_secret"] = _prompt_client_secret()
-        from dataclasses import replace
-
-        from app.services.settings import validate
-
         candidate = validate(replace(current, **values))
+        try:
+            require_scope(candidate)
+        except ScopeCheckError as exc:
+            raise UsageError(exc.message) from None
         try:
             with client_for(candidate) as client:
                 info = client.capabilities()
+                # Before anything is saved: a scope the server cannot honour enrols nothing.
+                strategy = verify_scope(client, info, candidate)
                 refresh_server_facts(clinic.sync_gateway, client, clinic.clock(), force=True)
+        except ScopeCheckError as exc:
+            raise CliError(exc.message) from None
         except AuthError as exc:
             raise CliError(f"the server refused this device's credentials: {exc}") from None
         except FhirError as exc:
             raise CliError(f"could not reach the server: {exc}") from None
         warnings = info.warnings()
         clinic.settings.update(actor, **values)
+        chosen = {"name": strategy.name, "description": strategy.description}
+        clinic.sync_gateway.set_journal(SCOPE_STRATEGY_KEY, chosen)
     for warning in warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
+    scope = describe_scope(candidate)
     result = {
         "ok": True,
         "server": values["server_url"],
         "fhir_version": info.fhir_version,
         "warnings": warnings,
         "public_jwk": public_jwk,
+        "scope": {**scope, "strategy": chosen},
     }
     if args.json:
         _print(result)
     else:
         print(f"enrolled with {values['server_url']} (FHIR {info.fhir_version})")
+        print(f"scope: {scope['summary']} — {strategy.description}")
         if public_jwk:
             print("register this device's public key with the server:")
             print(json.dumps(public_jwk))
@@ -220,6 +283,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from sync.server_check.atomicity import server_facts
+    from sync.server_check.scope_check import SCOPE_STRATEGY_KEY, describe_scope
 
     with clinic_from(args) as clinic:
         settings = clinic.settings.get()
@@ -243,6 +307,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             "last_success_at": gateway.journal("last_success_at"),
             "last_error": gateway.journal("last_error"),
             "server": server_facts(gateway),
+            # The facility it pulls, and how (chosen at enrolment); configured False: an
+            # enrolment from before scopes, which pulls everything.
+            "scope": {**describe_scope(settings), "strategy": gateway.journal(SCOPE_STRATEGY_KEY)},
             "quarantined": len(gateway.quarantined()),
             # What IT needs to find each item; reasons name elements, never patient data.
             "quarantine": [
@@ -254,6 +321,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print(status)
     else:
         print(f"server: {settings.server_url or 'not configured'}")
+        if settings.sync_configured:
+            print(f"scope: {status['scope']['summary']}")
         print(
             f"pending {status['pending']}, needs attention {status['needs_attention']}, "
             f"last success {status['last_success_at'] or 'never'}"

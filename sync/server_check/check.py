@@ -6,6 +6,8 @@ The entry point for the CLI; the checks themselves live in ``capability_checks``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import UnsupportedServerError
 from sync.server_check.capability_checks import (
@@ -23,16 +25,25 @@ from sync.server_check.read_checks import (
     check_token,
 )
 from sync.server_check.report import ServerReport
+from sync.server_check.scope_check import check_scope
 from sync.server_check.write_probe import probe_writes
+
+if TYPE_CHECKING:
+    from app.services.settings import DeviceSettings
 
 __all__ = ["check_server"]
 
 
 def check_server(
-    client: FhirClient, *, auth_mode: str = "none", write_probe: bool = False
+    client: FhirClient,
+    *,
+    auth_mode: str = "none",
+    write_probe: bool = False,
+    settings: DeviceSettings | None = None,
 ) -> ServerReport:
     """Every check, in order. Raises the FhirError when the server cannot be reached at all,
-    the TLS handshake fails or the credentials are refused (there is nothing to check then)."""
+    the TLS handshake fails or the credentials are refused (there is nothing to check then).
+    `settings`: the device's (or the configuration's) scope is checked too."""
     report = ServerReport(server=client.base_url, write_probe=write_probe)
     try:
         info = client.capabilities()
@@ -52,6 +63,7 @@ def check_server(
     check_create_strategy(info, report)
     check_versioned_update(info, report)
     check_transactions(client, info, report)
+    check_scope(client, info, report, settings)
     if write_probe:  # the reads run while the test patients exist: paging has data to page
         with probe_writes(client, report):
             _reads(client, report)

@@ -46,6 +46,10 @@ class ServerReport:
     atomic_transactions: bool | None = None
     #: resource type -> "put" (update-as-create, our ids) or "post" (server-assigned ids)
     create_strategy: dict[str, str] = field(default_factory=dict)
+    #: scope kind ("Organization", "Group") -> the strategy the pull would use on this server
+    scope_strategies: dict[str, str] = field(default_factory=dict)
+    #: the strategy of the device's own scope, when the check knows it and the server can
+    scope_strategy: str | None = None
 
     def add(self, name: str, status: Status, result: str, action: str) -> None:
         self.checks.append(Check(name, status, result, action))
@@ -68,6 +72,8 @@ class ServerReport:
             "software": self.software,
             "atomic_transactions": self.atomic_transactions,
             "create_strategy": dict(self.create_strategy),
+            "scope_strategies": dict(self.scope_strategies),
+            "scope_strategy": self.scope_strategy,
             "checks": [c.to_json() for c in self.checks],
             "blocking": self.blocking,
         }

@@ -157,7 +157,8 @@ def test_status_shows_what_enrolment_found(tmp_path: Path, fhir_peer: PeerServer
     assert run_cli("init", "--data-dir", data, "--user", "admin", user="admin").returncode == 0
     before = json.loads(run_cli("status", "--data-dir", data, "--json", user="admin").stdout)
     assert before["server"] == {"atomic_transactions": None, "checked_at": None}
-    enrolled = run_cli("enroll", "--data-dir", data, "--server", fhir_peer.base_url, user="admin")
+    server = ["--server", fhir_peer.base_url, "--pull-everything"]
+    enrolled = run_cli("enroll", "--data-dir", data, *server, user="admin")
     assert enrolled.returncode == 0, enrolled.stderr
     after = json.loads(run_cli("status", "--data-dir", data, "--json", user="admin").stdout)
     assert after["server"]["atomic_transactions"] is True

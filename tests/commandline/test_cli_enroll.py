@@ -59,6 +59,7 @@ def test_enrol_with_a_client_secret(
         flags += ["--client-secret-file", str(tmp_path / "secret")]
     else:
         env["FIELDCHART_CLIENT_SECRET"] = secret
+    flags.append("--pull-everything")
     enrolled = run_cli("enroll", "--data-dir", vault, *flags, "--json", user="admin", **env)
     assert enrolled.returncode == 0, enrolled.stderr
     assert secret not in enrolled.stdout + enrolled.stderr
@@ -75,6 +76,7 @@ def test_a_wrong_secret_is_refused_in_one_plain_line_and_enrols_nothing(
     vault: Path, real_fhir_server: RealFhirServer
 ) -> None:
     flags = client_flags(real_fhir_server, "client-secret-basic")
+    flags.append("--pull-everything")
     refused = run_cli(
         "enroll", "--data-dir", vault, *flags, user="admin", FIELDCHART_CLIENT_SECRET="not-it"
     )
@@ -117,7 +119,14 @@ def test_a_revoked_bearer_token_says_to_ask_it_for_a_new_one(
     (tmp_path / "token").write_text(token + "\n")
     flags = ["--server", real_fhir_server.base_url, "--auth", "bearer"]
     enrolled = run_cli(
-        "enroll", "--data-dir", vault, *flags, "--token-file", tmp_path / "token", user="admin"
+        "enroll",
+        "--data-dir",
+        vault,
+        *flags,
+        "--pull-everything",
+        "--token-file",
+        tmp_path / "token",
+        user="admin",
     )
     assert enrolled.returncode == 0, enrolled.stderr
 
@@ -144,6 +153,7 @@ def test_a_config_file_with_the_old_smart_names_still_enrols(
         "auth_mode": "client-secret-post",
         "smart_client_id": real_fhir_server.client_id,
         "smart_token_url": real_fhir_server.token_url,
+        "pull_everything": True,
     }
     config.write_text(json.dumps(old))
     secret = str(real_fhir_server.client_secret)

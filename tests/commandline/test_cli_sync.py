@@ -45,6 +45,7 @@ def test_enroll_sync_and_status(vault: Path, fhir_server: FhirServer, tmp_path: 
         "--config",
         config,
         *fhir_server.enroll_args(tmp_path),
+        "--pull-everything",  # this test syncs the whole (shared) server, as before scopes
         "--json",
         user="admin",
     )
@@ -86,7 +87,13 @@ def test_enroll_sync_and_status(vault: Path, fhir_server: FhirServer, tmp_path: 
 
 def test_enroll_refuses_an_unreachable_server_and_changes_nothing(vault: Path) -> None:
     failed = run_cli(
-        "enroll", "--data-dir", vault, "--server", "http://127.0.0.1:9/fhir", user="admin"
+        "enroll",
+        "--data-dir",
+        vault,
+        "--server",
+        "http://127.0.0.1:9/fhir",
+        "--pull-everything",
+        user="admin",
     )
     assert failed.returncode == 1
     assert failed.stderr.startswith("fieldchart: could not reach the server")
@@ -105,6 +112,7 @@ def test_sync_without_a_server_says_so(vault: Path) -> None:
 
 @pytest.mark.peer
 def test_only_an_admin_enrolls(vault: Path, fhir_peer: PeerServer) -> None:
-    result = run_cli("enroll", "--data-dir", vault, "--server", fhir_peer.base_url, user="doc")
+    server = ["--server", fhir_peer.base_url, "--pull-everything"]
+    result = run_cli("enroll", "--data-dir", vault, *server, user="doc")
     assert result.returncode == 1
     assert "Only an admin may change device settings" in result.stderr
