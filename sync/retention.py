@@ -43,6 +43,10 @@ PAGE_SIZE = "1000"
 TRANSFERRED = "transferred: no longer a patient of this facility on the server"
 RESCOPED = "outside the device's new scope"
 VISIT_ENDED = "visit ended: no open encounter and no activity for {days} days"
+EMPTY_MEMBERSHIP = (
+    "the server counts no patient in {scope}; nobody was removed for it (check the scope and "
+    "the device's access on the server)"
+)
 
 
 class Journal(Protocol):
@@ -169,6 +173,10 @@ def apply_retention(
         return report
     run = _Run(now, retention.local_patients(), dict(journal.journal(VISITING_KEY) or {}))
     members, problem, rescoped = _membership_if_due(journal, client, source, now)
+    if members is not None and not members and any(run.local.values()):
+        # An empty answer while we hold the facility's patients is far likelier a server or
+        # permission problem than a facility with no patients left: remove nobody for it.
+        members, problem = None, EMPTY_MEMBERSHIP.format(scope=source)
     if members is not None:
         _leaving_by_membership(run, members, RESCOPED if rescoped else TRANSFERRED)
     _leaving_visitors(run, retention, members, visit_days)

@@ -16,6 +16,7 @@ from app.services.retention import RetentionService
 from app.store.purge import HOLD_PENDING
 from sync.fhir.client import FhirClient
 from sync.retention import (
+    EMPTY_MEMBERSHIP,
     REMOVED_KEY,
     RESCOPED,
     TRANSFERRED,
@@ -213,3 +214,17 @@ def test_a_visiting_patient_leaves_after_n_days_without_activity(device: Device)
     last = run(device, scope, clock, visit_days=2)
     assert mine(last.removed, seen_now) == [(seen_now, VISIT_ENDED.format(days=2))]
     device.clinic.vault.events.verify()
+
+
+def test_an_empty_membership_removes_nobody_and_says_so(device: Device) -> None:
+    """A facility with no patient on the server while the device holds synced ones is far
+    likelier a wrong scope or lost access than a facility everyone left."""
+    empty = organization(device.client, "Nobody here")
+    pid = register(device)
+    device.sync()
+    report = run(device, SyncScope(organization=empty), FakeClock(device.clock()))
+    assert report.removed == ()
+    assert not report.membership_checked
+    assert report.problem == EMPTY_MEMBERSHIP.format(scope=empty)
+    assert device.clinic.queries.patient(pid) is not None
+    assert any("nobody was removed" in line for line in report.lines())
