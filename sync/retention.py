@@ -41,7 +41,7 @@ VISIT_DAYS = 30
 PAGE_SIZE = "1000"
 
 TRANSFERRED = "transferred: no longer a patient of this facility on the server"
-RESCOPED = "outside the device's new scope"
+RESCOPED = "outside the device's scope (first check, or the scope changed)"
 VISIT_ENDED = "visit ended: no open encounter and no activity for {days} days"
 EMPTY_MEMBERSHIP = (
     "the server counts no patient in {scope}; nobody was removed for it (check the scope and "
@@ -210,7 +210,9 @@ def _membership_if_due(
     """(server ids of the scope's patients, or None when not due or not possible; the
     problem; whether the scope changed since the last check)."""
     last = journal.journal(CHECK_KEY) or {}
-    rescoped = bool(last) and last.get("scope") != source
+    # The first check of a device, or one after the settings named another scope: those not
+    # in it leave because of the scope, not because the server moved them.
+    rescoped = last.get("scope") != source
     at = last.get("at")
     if at and not rescoped and now - datetime.fromisoformat(at) < MEMBERSHIP_EVERY:
         return None, "", False
