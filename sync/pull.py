@@ -114,10 +114,12 @@ class Puller:
             marks[q.key] is None for q in queries if q.resource_type not in ("Patient", "Group")
         )
         ran = all(mark is not None for mark in marks.values())
-        if ran and not self._gateway.journal(BATCH_REFUSED_KEY):
+        batches = not self._gateway.journal(BATCH_REFUSED_KEY)
+        if ran and batches:
             self._pull_batched(queries, marks)
         else:
-            self._count_totals(queries, marks)
+            if batches:  # a first sync: how much is coming, for the progress
+                self._count_totals(queries, marks)
             self._pull_each(queries, marks)
         self._pull_entered()
         if self._strategy.name != EVERYTHING:
