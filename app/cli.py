@@ -17,6 +17,7 @@ from app.commandline import (
     check_server,
     clinic_commands,
     it_commands,
+    remote_commands,
     sync_commands,
     vault_commands,
 )
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync_commands.register(sub)
     check_server.register(sub)
     it_commands.register(sub)
+    remote_commands.register(sub)
     return parser
 
 
