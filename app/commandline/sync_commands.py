@@ -184,9 +184,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from sync.clinic_sync import client_for
     from sync.fhir.auth import generate_device_keypair
     from sync.fhir.errors import AuthError, FhirError
+    from sync.scope import SyncScope
+    from sync.scope_cache import strategy_for
     from sync.server_check.atomicity import refresh_server_facts
     from sync.server_check.scope_check import (
-        SCOPE_STRATEGY_KEY,
         ScopeCheckError,
         describe_scope,
         require_scope,
@@ -215,6 +216,12 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 # Before anything is saved: a scope the server cannot honour enrols nothing.
                 strategy = verify_scope(client, info, candidate)
                 refresh_server_facts(clinic.sync_gateway, client, clinic.clock(), force=True)
+                saved = clinic.settings.update(actor, **values)
+                try:  # kept for the pull's cycles (and status); else decided at the next sync
+                    scope = SyncScope.from_settings(saved)
+                    strategy_for(clinic.sync_gateway, client, scope, clinic.clock())
+                except FhirError:
+                    pass
         except ScopeCheckError as exc:
             raise CliError(exc.message) from None
         except AuthError as exc:
@@ -222,25 +229,23 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         except FhirError as exc:
             raise CliError(f"could not reach the server: {exc}") from None
         warnings = info.warnings()
-        clinic.settings.update(actor, **values)
-        chosen = {"name": strategy.name, "description": strategy.description}
-        clinic.sync_gateway.set_journal(SCOPE_STRATEGY_KEY, chosen)
     for warning in warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
-    scope = describe_scope(candidate)
+    described = describe_scope(saved)
+    chosen = {"name": strategy.name, "description": strategy.description}
     result = {
         "ok": True,
         "server": values["server_url"],
         "fhir_version": info.fhir_version,
         "warnings": warnings,
         "public_jwk": public_jwk,
-        "scope": {**scope, "strategy": chosen},
+        "scope": {**described, "strategy": chosen},
     }
     if args.json:
         _print(result)
     else:
         print(f"enrolled with {values['server_url']} (FHIR {info.fhir_version})")
-        print(f"scope: {scope['summary']} — {strategy.description}")
+        print(f"scope: {described['summary']} — {strategy.description}")
         if public_jwk:
             print("register this device's public key with the server:")
             print(json.dumps(public_jwk))
@@ -283,7 +288,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from sync.server_check.atomicity import server_facts
-    from sync.server_check.scope_check import SCOPE_STRATEGY_KEY, describe_scope
+    from sync.server_check.scope_check import describe_scope, recorded_strategy
 
     with clinic_from(args) as clinic:
         settings = clinic.settings.get()
@@ -307,9 +312,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             "last_success_at": gateway.journal("last_success_at"),
             "last_error": gateway.journal("last_error"),
             "server": server_facts(gateway),
-            # The facility it pulls, and how (chosen at enrolment); configured False: an
-            # enrolment from before scopes, which pulls everything.
-            "scope": {**describe_scope(settings), "strategy": gateway.journal(SCOPE_STRATEGY_KEY)},
+            # The facility it pulls, and how (decided at enrolment, then by the pull);
+            # configured False: an enrolment from before scopes, which pulls everything.
+            "scope": {**describe_scope(settings), "strategy": recorded_strategy(gateway, settings)},
             "quarantined": len(gateway.quarantined()),
             # What IT needs to find each item; reasons name elements, never patient data.
             "quarantine": [

@@ -7,8 +7,8 @@ to pull everything. check-server says which scoped strategies the server support
 device's own scope would use, and whether the chained search really filters: a server that
 ignored the parameter instead of refusing it would hand a scoped device every patient.
 
-The strategy chosen at enrolment is kept in the sync journal (``SCOPE_STRATEGY_KEY``), which
-``status --json`` shows; the pull decides again from the server's CapabilityStatement.
+The strategy is kept in the sync journal by ``sync.scope_cache`` (decided at enrolment, again
+daily or when the scope changes); ``status --json`` shows it with ``recorded_strategy``.
 """
 
 from __future__ import annotations
@@ -25,24 +25,25 @@ from sync.scope import (
     ScopeUnsupportedError,
     SyncScope,
     choose_strategy,
+    everything_strategy,
 )
+from sync.scope_cache import STRATEGY_KEY
 from sync.server_check.report import FATAL, ServerReport, short
 
 if TYPE_CHECKING:
     from app.services.settings import DeviceSettings
+    from app.services.sync_gateway import SyncGateway
 
 __all__ = [
-    "SCOPE_STRATEGY_KEY",
     "ScopeCheckError",
     "check_scope",
     "describe_scope",
     "missing_reference",
+    "recorded_strategy",
     "require_scope",
     "verify_scope",
 ]
 
-#: The sync journal key of the strategy chosen at enrolment: {"name", "description"}.
-SCOPE_STRATEGY_KEY = "scope_strategy"
 #: One sample scope of each kind, to ask choose_strategy what the server supports.
 _SAMPLES = (
     ("Organization", SyncScope(organization="Organization/example")),
@@ -133,6 +134,21 @@ def describe_scope(settings: DeviceSettings) -> dict[str, Any]:
         "pull_everything": scope.everything,
         "summary": summary,
     }
+
+
+def recorded_strategy(gateway: SyncGateway, settings: DeviceSettings) -> dict[str, Any] | None:
+    """The strategy of the device's scope: everything without a scope or by IT's choice, else
+    what the pull last decided (None: not enrolled, or not decided yet: the next sync does)."""
+    scope = SyncScope.from_settings(settings)
+    if not settings.sync_configured:
+        return None
+    if not scope.configured or scope.everything:
+        strategy = everything_strategy(scope)
+        return {"name": strategy.name, "description": strategy.description}
+    stored = gateway.journal(STRATEGY_KEY)
+    if not isinstance(stored, dict) or "name" not in stored:
+        return None
+    return {k: stored.get(k) for k in ("name", "description", "decided_at")}
 
 
 def check_scope(

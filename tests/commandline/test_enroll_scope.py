@@ -20,7 +20,7 @@ from app.cli import main
 from app.services.clinic import open_clinic
 from app.store.vault import Vault
 from sync.fhir.client import FhirClient
-from sync.server_check.scope_check import SCOPE_STRATEGY_KEY
+from sync.scope_cache import STRATEGY_KEY
 from tests.commandline.test_cli_clinic import PASSPHRASES, run_cli
 from tests.peer.harness import PeerServer
 from tests.realfhir.plugin import FhirServer
@@ -221,6 +221,7 @@ def test_a_scope_the_server_cannot_honour_needs_pull_everything(
     assert main(["enroll", *flags, "--pull-everything", "--json"]) == 0
     enrolled = json.loads(capsys.readouterr().out)
     assert enrolled["scope"]["strategy"]["name"] == "everything"
+    assert enrolled["scope"]["pull_everything"] is True
     assert enrolled["scope"]["organization"] == f"Organization/{org}"  # still on new patients
 
 
@@ -234,11 +235,12 @@ def test_a_device_enrolled_before_scopes_is_reported_as_having_none(
     clinic = open_clinic(opened)
     try:
         clinic.settings.update(clinic.actor, server_url=fhir_peer.base_url)
-        assert clinic.sync_gateway.journal(SCOPE_STRATEGY_KEY) is None
+        assert clinic.sync_gateway.journal(STRATEGY_KEY) is None
     finally:
         clinic.close()
     status = status_of(vault)
     assert status["scope"]["configured"] is False
+    assert status["scope"]["strategy"]["name"] == "everything"
     assert status["scope"]["summary"] == (
         "no scope (enrolled before scopes): pulls every patient on the server"
     )
