@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table
 
 from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
 
+CHUNK = 500  # patients per statement (SQLite's parameter limit is far above)
 BY_PATIENT: tuple[Table, ...] = (
     patient_index.patients,
     patient_index.name_tokens,
@@ -30,11 +31,14 @@ def forget_patients(
 ) -> None:
     """Delete what these patients' streams put in the read models; `positions` are the
     removed events' log positions as inclusive ranges."""
-    ids = [(pid,) for pid in patient_ids]
-    if not ids:
-        return
-    for table in BY_PATIENT:
-        conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE patient_id = ?", ids)
+    ids = list(patient_ids)
+    for start in range(0, len(ids), CHUNK):
+        # One statement per table and chunk: the name-token, identifier and schedule tables
+        # are not keyed by patient first, so each statement is one scan of the table.
+        chunk = tuple(ids[start : start + CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        for table in BY_PATIENT:
+            conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE patient_id IN ({marks})", chunk)
     if positions:
         conn.exec_driver_sql(
             f"DELETE FROM {audit_log.entries.name} WHERE position BETWEEN ? AND ?",

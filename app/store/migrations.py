@@ -148,6 +148,8 @@ MIGRATIONS: Sequence[Migration] = (
             """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
                WHEN NOT EXISTS (SELECT 1 FROM purge_guard)
                BEGIN SELECT RAISE(ABORT, 'events are immutable'); END""",
+            # A purge finds a patient's server copies by patient (and not by a table scan).
+            "CREATE INDEX ix_remote_patient ON remote_resources (patient_id)",
         ),
     ),
 )

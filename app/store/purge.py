@@ -183,11 +183,14 @@ def _forget_sync_state(conn: Connection, patient_id: str, stream: str) -> None:
     theirs sits in quarantine."""
     conn.exec_driver_sql("DELETE FROM outbox WHERE stream_id = ?", (stream,))
     copies = conn.exec_driver_sql(_REMOTE_OF, (patient_id,)).fetchall()
-    for resource_type, resource_id, server_id in copies:
-        conn.exec_driver_sql(
-            "DELETE FROM quarantine WHERE resource_type = ? AND resource_id IN (?, ?)",
-            (resource_type, resource_id, server_id),
-        )
+    if copies and conn.exec_driver_sql("SELECT 1 FROM quarantine LIMIT 1").first():
+        ids = {(t, i) for t, local, server in copies for i in (local, server)}
+        quarantined = conn.exec_driver_sql(
+            "SELECT id, resource_type, resource_id FROM quarantine"
+        ).fetchall()
+        gone = [(row_id,) for row_id, t, i in quarantined if (t, i) in ids]
+        if gone:
+            conn.exec_driver_sql("DELETE FROM quarantine WHERE id = ?", gone)
     conn.exec_driver_sql(
         "DELETE FROM remote_resources WHERE patient_id = ?1 "
         "OR (resource_type = 'Patient' AND resource_id = ?1)",

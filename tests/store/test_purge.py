@@ -322,3 +322,26 @@ def test_fieldchart_verify_passes_and_counts_what_purges_removed(
     report = json.loads(result.stdout)
     assert report["ok"] is True
     assert report["purged"] == outcome.removed[0].events
+
+
+def test_sync_state_of_the_patient_goes_and_nobody_elses(
+    clinic: Clinic, three: tuple[str, str, str]
+) -> None:
+    gone, other = three[0], three[1]
+    with write_transaction(clinic.vault.engine) as conn:
+        for pid, obs in ((gone, "obs-1"), (other, "obs-2")):
+            conn.exec_driver_sql(
+                "INSERT INTO remote_resources (resource_type, resource_id, version_id, "
+                "patient_id, body, server_id) VALUES ('Observation', ?, '1', ?, '{}', ?)",
+                (obs, pid, f"srv-{obs}"),
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO quarantine (received_at, resource_type, resource_id, reason) "
+                "VALUES ('2026-11-21T09:00:00Z', 'Observation', ?, 'unreadable')",
+                (f"srv-{obs}",),
+            )
+    retention(clinic).remove([Leaving(gone, TRANSFERRED)])
+    with read_transaction(clinic.vault.engine) as conn:
+        remote = conn.exec_driver_sql("SELECT resource_id FROM remote_resources").scalars()
+        quarantined = conn.exec_driver_sql("SELECT resource_id FROM quarantine").scalars()
+        assert (list(remote), list(quarantined)) == (["obs-2"], ["srv-obs-2"])
