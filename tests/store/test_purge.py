@@ -345,3 +345,14 @@ def test_sync_state_of_the_patient_goes_and_nobody_elses(
         remote = conn.exec_driver_sql("SELECT resource_id FROM remote_resources").scalars()
         quarantined = conn.exec_driver_sql("SELECT resource_id FROM quarantine").scalars()
         assert (list(remote), list(quarantined)) == (["obs-2"], ["srv-obs-2"])
+
+
+def test_the_tail_check_at_unlock_passes_from_any_position(
+    clinic: Clinic, three: tuple[str, str, str]
+) -> None:
+    """Unlock verifies the last N events: wherever N starts (before, inside or right after
+    the removed rows), the chain runs through the kept links."""
+    retention(clinic).remove([Leaving(three[1], TRANSFERRED)])
+    head = clinic.vault.events.head_position()
+    for tail in range(1, head + 1):
+        assert clinic.vault.events.verify(from_tail=tail).head_position == head
