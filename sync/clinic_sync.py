@@ -36,6 +36,7 @@ from sync.fhir.auth import BearerAuth, ClientCredentialsAuth, NoAuth, SmartBacke
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping.facility import Facility
 from sync.fhir_mapper import FhirResourceMapper
+from sync.scope import SyncScope
 from sync.worker import SyncWorker, wall_clock
 from sync.worker_status import WorkerStatusFile
 
@@ -97,10 +98,18 @@ def client_for(
 
 
 def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
-    """The sync engine of a clinic, on the clinic's own catalog and clock; what it creates
-    on the server names the device's facility (its scope's Organization and first Location)."""
+    """The sync engine of a clinic, on the clinic's own catalog and clock. It pulls the
+    device's scope, read from the settings each cycle (a re-scope applies at the next one);
+    what it creates on the server names the facility (the scope's Organization and first
+    Location)."""
     mapper = FhirResourceMapper(clinic.catalog, facility_of(clinic.settings.get()))
-    return SyncEngine(clinic.sync_gateway, client, mapper, clinic.clock)
+    return SyncEngine(
+        clinic.sync_gateway,
+        client,
+        mapper,
+        clinic.clock,
+        scope=lambda: SyncScope.from_settings(clinic.settings.get()),
+    )
 
 
 def facility_of(settings: DeviceSettings) -> Facility | None:
