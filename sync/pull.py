@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 WATERMARK_MARGIN = timedelta(minutes=2)
 BATCH_REFUSED_KEY = "pull_batch_refused"
 VISITING_KEY = "scope_visiting"
+MARGIN_OWED_KEY = "pull_margin_owed"
 NOTHING_YET = ""  # the watermark of a query that ran and found nothing
 VISITING_PULLED_KEY = "pull_visiting_pulled"
 
@@ -94,6 +95,8 @@ class Puller:
         self._members = set(self._journal_list(self._members_key))
         self._entered: list[str] = []
         self._first_sync = False
+        # Queries whose exact position awaits the margin (a cut pull leaves them for the next).
+        self._owed = self._journal_list(MARGIN_OWED_KEY)
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class Puller:
                 self._count_totals(queries, marks)
             self._pull_each(queries, marks)
         self._pull_entered()
+        self._settle(marks)
         if self._strategy.name != EVERYTHING:
             new_visitors = sorted(visiting - pulled_visiting)
             if new_visitors:
@@ -164,7 +168,7 @@ class Puller:
         self, query: PullQuery, marks: dict[str, str | None], first: dict[str, Any] | None
     ) -> PageResult:
         """Every page of one query from its watermark; the position is saved after each page
-        (a query whose watermark is shared by list chunks saves at the end, _save_marks)."""
+        (list chunks share one watermark: it is saved when all are done, _save_shared)."""
         total = PageResult()
         position = marks[query.key]
         skip: set[tuple[str, str, str]] = set()
@@ -218,15 +222,31 @@ class Puller:
         return params
 
     def _save_mark(self, key: str, start: str | None, newest: datetime | None) -> None:
-        """A query's watermark for the next cycle: its newest stamp less the margin (clocks tie
-        and step back), never before where it started. A query that found nothing yet is marked
-        as having run ("", no lower bound): the idle cycle's batch can include it."""
+        """A finished query's position: its newest stamp, exactly, so a cycle cut later goes on
+        from there. The margin the next cycle re-reads (clocks tie and step back) is applied
+        once the whole pull has finished (``_settle``). A query that found nothing yet is
+        marked as having run ("": no lower bound), so the idle cycle's batch can include it."""
         if newest is None:
             if start is None:
                 self._gateway.set_watermark(key, NOTHING_YET)
             return
-        mark = (newest - WATERMARK_MARGIN).isoformat(timespec="milliseconds")
-        self._gateway.set_watermark(key, mark if start is None or mark > start else start)
+        self._gateway.set_watermark(key, newest.isoformat(timespec="milliseconds"))
+        if key not in self._owed:
+            self._owed.append(key)
+            self._gateway.set_journal(MARGIN_OWED_KEY, self._owed)
+
+    def _settle(self, marks: dict[str, str | None]) -> None:
+        """The pull finished: every position saved since the last finished pull steps back by
+        WATERMARK_MARGIN, never before where this cycle started."""
+        for key in self._owed:
+            position = instant(self._gateway.watermark(key))
+            if position is None:
+                continue
+            mark = (position - WATERMARK_MARGIN).isoformat(timespec="milliseconds")
+            start = marks.get(key)
+            self._gateway.set_watermark(key, mark if not start or mark > start else start)
+        self._owed = []
+        self._gateway.set_journal(MARGIN_OWED_KEY, [])
 
     def _save_shared(
         self, marks: dict[str, str | None], results: Sequence[tuple[PullQuery, PageResult]]
