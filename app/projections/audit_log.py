@@ -3,6 +3,7 @@ audit stream, admin actions (users, passphrases, settings) and refused unlocks."
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Index, Integer, String, Table, select
@@ -50,6 +51,28 @@ def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     elif isinstance(event, ev.UnlockFailed):
         row.update(user=event.user, detail=event.reason, at=event.failed_at or meta.recorded_at)
     w.insert(entries, row)
+
+
+def apply_purge(w: Writes, record: RecordedEvent) -> None:
+    """Patients removed from the device (app/store/purge.py): how many and why, no patient
+    data (their ids stay in the purge event itself)."""
+    meta = record.metadata
+    reasons = Counter(str(p.get("reason", "")) for p in record.payload.get("patients", []))
+    w.insert(
+        entries,
+        {
+            "position": record.position,
+            "at": meta.recorded_at,
+            "user": meta.user,
+            "role": meta.role,
+            "device_id": meta.device_id,
+            "action": record.type,
+            "patient_id": None,
+            "command_id": meta.command_id,
+            "subject": f"{sum(reasons.values())} patient(s)",
+            "detail": "; ".join(f"{reason} ({n})" for reason, n in sorted(reasons.items())),
+        },
+    )
 
 
 def recent(

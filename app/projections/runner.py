@@ -27,7 +27,7 @@ from app.domain.events import UnknownEventError
 from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
 from app.projections.base import Writes, metadata, register_inserts
 from app.store.database import bulk_write_connection, read_transaction, write_transaction
-from app.store.event_log import EventLog, RecordedEvent
+from app.store.event_log import PURGE_EVENT, EventLog, RecordedEvent
 
 # Bump when any read-model table or handler changes: the next unlock rebuilds from the log.
 PROJECTIONS_VERSION = 7
@@ -70,6 +70,8 @@ def apply_event(w: Writes, record: RecordedEvent) -> None:
     try:
         event = record.to_domain()
     except UnknownEventError:
+        if record.type == PURGE_EVENT:  # a store record, not a domain event: audit only
+            audit_log.apply_purge(w, record)
         return  # written by a newer FieldChart: nothing this version can show
     for applier in APPLIERS:
         applier(event, w, record)

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from app.domain import commands as c
 from app.domain.events import PatientRegistered, stream_of
+from app.projections import audit_log
 from app.services.clinic import Clinic, open_clinic
 from app.services.drafts import DraftForm
 from app.services.gateway_types import Received
@@ -190,6 +191,13 @@ def test_purge_event_and_outcome_hold_ids_only(clinic: Clinic, three: tuple[str,
     assert not [word for word in PATIENT_DATA if word in stored]
     assert event.payload["patients"][0]["patient_id"] == three[0]
     assert event.payload["positions"]
+    with read_transaction(clinic.vault.engine) as conn:
+        (entry,) = [e for e in audit_log.recent(conn) if e.action == PURGE_EVENT]
+    assert (entry.user, entry.subject, entry.detail) == (
+        "retention",
+        "1 patient(s)",
+        f"{TRANSFERRED} (1)",
+    )
 
 
 def test_a_removal_no_purge_event_lists_fails_verify(
