@@ -10,8 +10,10 @@ Run at the end of a sync cycle (`apply_retention`). A patient leaves when
   activity on the device for `visit_days` (default VISIT_DAYS, IT can set another).
 
 Removal happens only when nothing of theirs is pending (app/services/retention.py); otherwise
-they are kept and the report says why. The report is kept in the sync journal
-(`retention_report`) for `status`; it holds ids, reasons and counts, never patient data.
+they are kept, the report says why, and every later cycle tries again (no server query) until
+they go or the next membership check finds them back in scope. The report is kept in the
+sync journal (`retention_report`) for `status`; it holds ids, reasons and counts, never
+patient data.
 A device with no membership scope (pull everything, or an enrolment from before scopes)
 removes nobody. Patients removed here who come back into scope are pulled again whole
 (`refetch`, the pull's `pull_patients`), since the watermarks have passed their old resources.
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 VISITING_KEY = "scope_visiting"  # {server id: {"local_id": ..., "since": ...}} (remote_patients)
 REPORT_KEY = "retention_report"
 CHECK_KEY = "retention_membership"  # {"at": instant of the last check, "scope": what it used}
+LEAVING_KEY = "retention_leaving"  # {our patient id: reason}: should leave, something held
 REMOVED_KEY = "retention_removed"  # {server id: {"local_id": ..., "at": ...}}
 MEMBERSHIP_EVERY = timedelta(days=1)
 VISIT_DAYS = 30
@@ -179,12 +182,17 @@ def apply_retention(
         members, problem = None, EMPTY_MEMBERSHIP.format(scope=source)
     if members is not None:
         _leaving_by_membership(run, members, RESCOPED if rescoped else TRANSFERRED)
+    else:  # those a check found leaving but something held: tried again every cycle
+        for patient_id, reason in dict(journal.journal(LEAVING_KEY) or {}).items():
+            if patient_id in run.local:
+                run.leaving[patient_id] = Leaving(patient_id, str(reason))
     _leaving_visitors(run, retention, members, visit_days)
     outcome = retention.remove(list(run.leaving.values()))
     removed = tuple(RetentionEntry(p.patient_id, p.server_id, p.reason) for p in outcome.removed)
     kept = tuple(
         RetentionEntry(k.patient_id, k.server_id, k.reason, k.held_by) for k in outcome.kept
     )
+    journal.set_journal(LEAVING_KEY, {k.patient_id: k.reason for k in outcome.kept})
     _forget_visitors(journal, run, [e.server_id for e in removed if e.server_id])
     refetched = _remember_removed(journal, removed, members, run, refetch)
     if members is not None:
