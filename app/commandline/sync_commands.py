@@ -263,13 +263,14 @@ def _prompt_client_secret() -> str:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from app.commandline.sync_progress import ProgressPrinter
     from sync.clinic_sync import SyncNotConfiguredError, client_for, engine_for
     from sync.fhir.errors import FhirError
 
     with clinic_from(args) as clinic:
         try:
             with client_for(clinic.settings.get()) as client:
-                report = engine_for(clinic, client).run_cycle()
+                report = engine_for(clinic, client).run_cycle(ProgressPrinter())
         except SyncNotConfiguredError as exc:
             raise CliError(str(exc)) from None
         except FhirError as exc:
