@@ -14,6 +14,7 @@ from typing import Protocol
 
 from app.domain.roles import Role
 from app.services.clinic import Clinic
+from app.services.remote_lookup import RemotePatientLookup
 from app.services.sync_status import SyncControl
 
 #: A public JSON Web Key (RFC 7517): member name -> value; never a private member.
@@ -81,3 +82,6 @@ class Backend:
     # a new key pair, its private key saved in the clinic's settings (replacing any; admin
     # only, else DomainError) -> its public JWK. Slow-ish (key generation): run it off the GUI.
     new_device_key: Callable[[Clinic], PublicJwk] | None = None
+    # A patient from elsewhere (issue 14): looking patients up on the central server and
+    # bringing one here, for the signed-in user (sync builds it; None: not offered).
+    remote_patients: Callable[[Clinic], RemotePatientLookup] | None = None

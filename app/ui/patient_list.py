@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.dto import Changes, PatientSummary
+from app.services.remote_lookup import MAY_LOOK_UP, BroughtPatient
 from app.ui import shortcuts
+from app.ui.remote_patient_dialog import RemotePatientDialog
 from app.ui.row_table import Index, RowTableModel
 from app.ui.session import ClinicSession
 from app.ui.widgets import make_primary, title_label
@@ -65,6 +67,7 @@ class PatientListView(QWidget):
         self.session = session
         self._seq = 0
         self.searches_done = 0
+        self._open_when_shown: str | None = None  # a patient just brought from the server
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 6, 10)
         top = QHBoxLayout()
@@ -107,6 +110,18 @@ class PatientListView(QWidget):
         self.status = QLabel(self)
         self.status.setObjectName("muted")
         layout.addWidget(self.status)
+        # A patient from another facility: look them up on the central server (issue 14).
+        self.remote_button = QPushButton("Find on the central &server…", self)
+        self.remote_button.setToolTip(
+            "Look up a patient registered at another facility and bring their record here"
+        )
+        if session.role not in MAY_LOOK_UP:
+            self.remote_button.setEnabled(False)
+            self.remote_button.setToolTip("Only clinicians and staff look patients up")
+        self.remote_button.setVisible(session.backend.remote_patients is not None)
+        self.remote_button.clicked.connect(self.find_on_server)
+        layout.addWidget(self.remote_button)
+        self.remote_dialog: RemotePatientDialog | None = None
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._timer.timeout.connect(self.refresh)
         self.search.textChanged.connect(lambda _t: self._timer.start())
@@ -115,10 +130,32 @@ class PatientListView(QWidget):
         session.changed.connect(self._on_changed)
         self.setTabOrder(self.search, self.table)
         self.setTabOrder(self.table, self.new_button)
+        self.setTabOrder(self.new_button, self.remote_button)
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
+
+    def find_on_server(self) -> RemotePatientDialog | None:
+        """Open "Find a patient on the central server"; a patient brought here opens."""
+        if not self.remote_button.isEnabled() or not self.remote_button.isVisible():
+            return None
+        dialog = RemotePatientDialog(self.session, self)
+        dialog.brought.connect(self._brought)
+        dialog.finished.connect(self._remote_dialog_closed)
+        self.remote_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _remote_dialog_closed(self, _result: int) -> None:
+        self.remote_dialog = None  # it deletes itself once closed
+
+    def _brought(self, brought: BroughtPatient) -> None:
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._open_when_shown = brought.patient_id
+        self.refresh(select=brought.patient_id)
 
     def refresh(self, select: str | None = None) -> None:
         """Search now (off the GUI thread); results of older searches are ignored."""
@@ -146,6 +183,9 @@ class PatientListView(QWidget):
             self.status.setText("No patients yet. Press Ctrl+N to register the first one.")
         if keep:
             self.select(keep)
+        opening, self._open_when_shown = self._open_when_shown, None
+        if opening is not None and self.model.row_of(opening) < 0:
+            self.patient_selected.emit(opening)  # not among the rows shown: open it anyway
 
     def select(self, patient_id: str) -> None:
         row = self.model.row_of(patient_id)
