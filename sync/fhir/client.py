@@ -13,10 +13,20 @@ Only what sync needs: capabilities, read, put, create, delete, transaction, sear
 history. ``put`` creates with our own id where the server allows update-as-create; ``create``
 POSTs where the server assigns ids (with If-None-Exist on our identifier, so a retry cannot
 duplicate). No redirects (a redirected PUT could land anywhere, carrying our token).
+
+Bytes (issue 14, docs/district/push.md): answers come gzipped where the server offers it
+(httpx asks with ``Accept-Encoding: gzip, deflate`` and unzips). A transaction body of
+GZIP_MIN_BYTES or more goes gzipped (``Content-Encoding: gzip``) until the server shows it cannot
+read one: a 415, or a 400 that says the body is not JSON/gzip, is answered by sending the same
+body plain once, and if that is read, this client sends plain bodies for the rest of its life
+(the worker's client lives as long as the worker, so one wasted request per start at most).
+Transactions never ask ``Prefer: return=minimal``: Medplum then answers an empty body, without
+the ids and versions sync must record.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -71,6 +81,11 @@ PAGE_ATTEMPTS = 2  # a search page that arrives unusable is fetched once more (_
 #: A search whose ``_count`` the server refuses (400) is asked once more with this page size,
 #: or without ``_count`` (the server's default size) if it already asked for no more.
 FALLBACK_COUNT = 100
+
+#: Request bodies this long or longer are sent gzipped (where the server reads them).
+GZIP_MIN_BYTES = 1024
+#: Words of a 400 that means the server could not read a gzipped body at all.
+_UNREADABLE = ("json", "gzip", "encoding", "parse", "unexpected token", "unreadable")
 
 #: Repeat a name with a list of pairs: ``[("_lastUpdated", "ge…"), ("_lastUpdated", "lt…")]``.
 SearchParams = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -137,6 +152,9 @@ class FhirClient:
             follow_redirects=False,
         )
         self.clock = clock
+        #: Whether the server reads gzipped request bodies: None until a gzipped one was
+        #: answered (True) or shown unreadable (False); see the module docstring.
+        self.gzip_bodies: bool | None = None
         self._pacer = Pacer(politeness or Politeness(), sleep=sleep, rng=rng or random.Random())
 
     @property
@@ -279,9 +297,7 @@ class FhirClient:
         if body.get("resourceType") != "Bundle" or body.get("type") != "transaction":
             raise ValueError("not a transaction Bundle")
         sent = len(body.get("entry") or [])
-        response = self._send(
-            "POST", "", content=_encode(body), headers={"Content-Type": FHIR_JSON}
-        )
+        response = self._send_body("POST", "", _encode(body), {"Content-Type": FHIR_JSON})
         if not 200 <= response.status_code < 300:
             # 413 or "too many entries": TransactionTooLargeError, the caller sends fewer.
             raise error_from_response(response, clock=self.clock, transaction_entries=sent)
@@ -410,6 +426,26 @@ class FhirClient:
             clock=self.clock,
             unsent=lambda: self._http.build_request(method, url),
         )
+
+    def _send_body(
+        self, method: str, url: str, content: bytes, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """`_send` with a body, gzipped when it is long and the server may read gzip; sent
+        plain once more (and plain from then on) if the server shows it could not read it."""
+        if len(content) < GZIP_MIN_BYTES or self.gzip_bodies is False:
+            return self._send(method, url, content=content, headers=headers)
+        zipped = {**headers, "Content-Encoding": "gzip"}
+        response = self._send(method, url, content=gzip.compress(content, 6), headers=zipped)
+        if self.gzip_bodies is None:
+            if 200 <= response.status_code < 300:
+                self.gzip_bodies = True
+            elif _unreadable(response):
+                plain = self._send(method, url, content=content, headers=headers)
+                if not _unreadable(plain):
+                    self.gzip_bodies = False
+                    log.info("the server does not read gzipped bodies: sending them plain")
+                return plain
+        return response
 
     def _request(
         self,
@@ -581,3 +617,11 @@ def _smaller_count(params: SearchParams | None) -> list[tuple[str, str]] | None:
 
 def _encode(resource: Mapping[str, Any]) -> bytes:
     return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _unreadable(response: httpx.Response) -> bool:
+    """Whether the server said it could not read the request body at all (not: refused it)."""
+    if response.status_code == 415:
+        return True
+    said = response.text.lower() if response.status_code == 400 else ""
+    return any(word in said for word in _UNREADABLE)

@@ -9,6 +9,11 @@
 // fill the gaps where the *in-memory* repository differs from the production Medplum server:
 // HTTP headers, atomic transactions, search paging links, a stable instance history, /metadata.
 //
+// gzip both ways, like the production server: a response of 1 KB or more is gzipped when the
+// request accepts it, and a request body with Content-Encoding: gzip is unzipped. A test can
+// turn either off with POST /$config {"gzipRequests": false, "gzipResponses": false} (a server
+// that does not take gzip bodies then reads the bytes as JSON and answers 400); $reset restores.
+//
 // Usage: node server.mjs [--port N] [--exit-on-stdin-close]
 //   --port N / FHIR_PEER_PORT=N   port on 127.0.0.1 (0 or absent = pick a free port)
 //   --exit-on-stdin-close         exit when stdin reaches EOF (the Python harness holds a pipe,
@@ -16,6 +21,7 @@
 // Prints exactly one line `LISTENING <port>` on stdout once ready; all logging goes to stderr.
 
 import http from 'node:http';
+import zlib from 'node:zlib';
 
 // ---------------------------------------------------------------------------------------------
 // 1. WebSocket stand-in. @medplum/core 5.x touches the global WebSocket while loading; Node 20
@@ -375,8 +381,35 @@ function readBody(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+  });
+}
+
+/** What the front does with gzip (POST /$config changes it for a test, $reset restores). */
+const DEFAULT_CONFIG = Object.freeze({ gzipRequests: true, gzipResponses: true });
+let config = { ...DEFAULT_CONFIG };
+const GZIP_MIN_BYTES = 1024; // as the production server's compression middleware (threshold 1 KB)
+
+/** The request body as text: unzipped when it says Content-Encoding: gzip and that is on. */
+function bodyText(raw, headers) {
+  const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (encoding === 'gzip' && config.gzipRequests) {
+    try {
+      return zlib.gunzipSync(raw).toString('utf8');
+    } catch (err) {
+      throw new OperationOutcomeError(badRequest(`Request body is not valid gzip: ${err.message}`));
+    }
+  }
+  return raw.toString('utf8');
+}
+
+function acceptsGzip(headers) {
+  // "gzip, deflate", "br;q=1.0, gzip;q=0.8", "*": gzip unless its q is 0.
+  return (headers['accept-encoding'] ?? '').split(',').some((part) => {
+    const [name, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    return (name === 'gzip' || name === '*') && (q === undefined || Number.parseFloat(q.slice(2)) > 0);
   });
 }
 
@@ -400,7 +433,7 @@ function parseBody(text, contentType) {
 }
 
 /** Returns [status, headers, body] for one request. Runs inside the serial queue. */
-async function handle(method, url, headers, bodyText) {
+async function handle(method, url, headers, rawBody) {
   const pathname = url.split('?')[0].replace(/\/+$/, '');
 
   if (method === 'GET' && pathname === '/metadata') {
@@ -409,10 +442,21 @@ async function handle(method, url, headers, bodyText) {
   if (method === 'POST' && pathname === '/$reset') {
     // Test-only: empty the store so tests can isolate without restarting node.
     repo.reset();
+    config = { ...DEFAULT_CONFIG };
     return [200, {}, allOk];
   }
+  if (method === 'POST' && pathname === '/$config') {
+    // Test-only: e.g. {"gzipRequests": false} makes the peer a server that takes no gzip bodies.
+    const asked = parseBody(bodyText(rawBody, headers), 'application/json') ?? {};
+    for (const name of Object.keys(DEFAULT_CONFIG)) {
+      if (typeof asked[name] === 'boolean') {
+        config[name] = asked[name];
+      }
+    }
+    return [200, {}, { resourceType: 'Parameters', parameter: Object.entries(config).map(([name, valueBoolean]) => ({ name, valueBoolean })) }];
+  }
 
-  const body = parseBody(bodyText, headers['content-type']);
+  const body = parseBody(bodyText(rawBody, headers), headers['content-type']);
   const [outcome, resource] = await router.handleRequest(
     {
       method,
@@ -454,8 +498,8 @@ const server = http.createServer(async (req, res) => {
   let headers = {};
   let body;
   try {
-    const bodyText = await readBody(req);
-    [status, headers, body] = await serialised(() => handle(req.method, req.url, req.headers, bodyText));
+    const rawBody = await readBody(req);
+    [status, headers, body] = await serialised(() => handle(req.method, req.url, req.headers, rawBody));
   } catch (err) {
     const outcome = normalizeOperationOutcome(err);
     status = getStatus(outcome);
@@ -464,10 +508,16 @@ const server = http.createServer(async (req, res) => {
       log(`ERROR ${req.method} ${req.url}: ${err?.stack ?? err}`);
     }
   }
-  const payload = JSON.stringify(body);
+  let payload = Buffer.from(JSON.stringify(body), 'utf8');
+  const zipped = config.gzipResponses && payload.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers);
+  if (zipped) {
+    payload = zlib.gzipSync(payload);
+  }
   res.writeHead(status, {
     'Content-Type': FHIR_JSON,
-    'Content-Length': Buffer.byteLength(payload),
+    'Content-Length': payload.length,
+    Vary: 'Accept-Encoding',
+    ...(zipped ? { 'Content-Encoding': 'gzip' } : undefined),
     ...headers,
   });
   res.end(payload);

@@ -37,6 +37,11 @@ def bundle_of(request: httpx.Request) -> dict[str, Any]:
     return found
 
 
+def pushed(device: Device, request: httpx.Request) -> bool:
+    """A transaction the device sends (not the pull's batch of searches)."""
+    return is_transaction(device.client, request) and bundle_of(request)["type"] == "transaction"
+
+
 @dataclass
 class Transactions:
     """Counts a device's transactions and their sizes; may refuse those `refuse` matches."""
@@ -46,7 +51,7 @@ class Transactions:
     refuse: str | None = None  # a refusal (422) of any Bundle whose body holds this text
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
-        if not is_transaction(self.device.client, request):
+        if not pushed(self.device, request):
             return None
         bundle = bundle_of(request)
         self.sizes.append(len(bundle["entry"]))
@@ -149,7 +154,7 @@ class AsBatch(Transactions):
     default), every entry answered on its own."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
-        if super().__call__(request) is not None or not is_transaction(self.device.client, request):
+        if super().__call__(request) is not None or not pushed(self.device, request):
             return None
         bundle = bundle_of(request) | {"type": "batch"}
         with httpx.HTTPTransport() as transport:
@@ -250,7 +255,7 @@ def test_an_interrupted_cycle_looks_up_what_landed_with_few_requests(
 
     def lose_answers(request: httpx.Request, response: httpx.Response) -> None:
         nonlocal lost
-        if is_transaction(a.client, request) and response.status_code == 200:
+        if pushed(a, request) and response.status_code == 200:
             lost += 1
             raise httpx.ReadTimeout("the answer was lost", request=request)
 
