@@ -63,12 +63,16 @@ def organization(client: FhirClient, name: str) -> str:
     return str(created.resource["id"])
 
 
-def treated_elsewhere(server: FhirServer, tmp: Path, family: str | None = None) -> Elsewhere:
-    """Facility B's device registers a patient, records vitals and a diagnosis, and syncs."""
+def treated_elsewhere(
+    server: FhirServer, tmp: Path, family: str | None = None, org_id: str | None = None
+) -> Elsewhere:
+    """Facility B's device (or the facility `org_id` names) registers a patient, records vitals
+    and a diagnosis, and syncs."""
     suffix = uuid.uuid4().hex[:8]
-    with server.client() as client:
-        org_name = f"Kibaha Health Centre {suffix}"
-        org_id = organization(client, org_name)
+    org_name = f"Kibaha Health Centre {suffix}"
+    if org_id is None:
+        with server.client() as client:
+            org_id = organization(client, org_name)
     other = make_device(tmp, "facility-b", server.base_url, server.auth(), up_to_date=True)
     try:
         other.clinic.settings.update(
@@ -103,8 +107,10 @@ def device_here(server: FhirServer, tmp: Path, **settings: Any) -> Iterator[Here
     """Facility A's device, enrolled on `server` with its own Organization as scope, signed in
     as staff; every AuditEvent it creates on the server is collected."""
     device = make_device(tmp, "facility-a", server.base_url, server.auth(), up_to_date=True)
-    with server.client() as client:
-        home = organization(client, f"Mlandizi Dispensary {uuid.uuid4().hex[:8]}")
+    home = settings.pop("home", None)
+    if home is None:
+        with server.client() as client:
+            home = organization(client, f"Mlandizi Dispensary {uuid.uuid4().hex[:8]}")
     admin = device.clinic.actor
     values = {**server.settings(), "scope_organization": f"Organization/{home}", **settings}
     device.clinic.settings.update(admin, **values)
@@ -224,6 +230,36 @@ def test_a_visiting_patient_keeps_their_own_organization(
             f"Organization/{them.organization_id}"
         )
         assert patient.resource["telecom"][0]["value"] == "+255 755 000 111"
+
+
+def test_while_visiting_the_next_sync_brings_what_changed_on_the_server(
+    fhir_server: FhirServer, tmp_path: Path
+) -> None:
+    them = treated_elsewhere(fhir_server, tmp_path)
+    with device_here(fhir_server, tmp_path) as here:
+        pid = here.lookup.bring(them.server_id).patient_id
+        with fhir_server.client() as client:  # the district registry corrects the address
+            current = client.read("Patient", them.server_id)
+            assert current is not None
+            moved = {**current.resource, "address": [{"text": "Plot 9, Kibaha"}]}
+            client.put("Patient", them.server_id, moved, current.version_id)
+        report = here.device.sync()
+        assert report.pending_after == 0
+        assert here.device.chart(pid).patient.address == "Plot 9, Kibaha"
+
+
+def test_a_patient_of_this_devices_own_organization_is_not_visiting(
+    fhir_server: FhirServer, tmp_path: Path
+) -> None:
+    with fhir_server.client() as client:
+        home = organization(client, f"Mlandizi Dispensary {uuid.uuid4().hex[:8]}")
+    ours = treated_elsewhere(fhir_server, tmp_path, org_id=home)
+    with device_here(fhir_server, tmp_path, home=home) as here:
+        brought = here.lookup.bring(ours.server_id)
+        assert not brought.visiting
+        assert brought.organization_reference == f"Organization/{home}"
+        assert here.device.clinic.sync_gateway.journal(VISITING_KEY) is None
+        assert here.device.chart(brought.patient_id).patient.family == ours.family
 
 
 def test_more_than_twenty_matches_are_cut_and_said(fhir_server: FhirServer, tmp_path: Path) -> None:
