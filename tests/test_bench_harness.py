@@ -226,3 +226,40 @@ def test_skip_real_is_an_option_of_the_bench(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit):
         bench.main(["--help"])
     assert "--skip-real" in capsys.readouterr().out
+
+
+def test_the_link_section_measures_push_idle_first_sync_resume_and_storage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--only link` at a tiny size on the loopback profile (the same proxies, no delay): every
+    part reported, the facility's device received nothing of the other facility."""
+    code = bench.main(
+        [
+            "--only", "link", "--json",
+            "--link-profiles", "loopback",
+            "--link-facilities", "2",
+            "--link-patients", "3",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    link = report["link"]
+    assert link["status"] == "measured", link
+    assert set(report["targets"]) == {k for k in bench.TARGETS if k.startswith("link_")}
+    day = link["day"]["loopback"]
+    assert day["push"]["commands"] == 140
+    assert day["push"]["cycle"]["pending_after"] == 0
+    assert day["push"]["requests"] >= 1 and day["push"]["bytes_up"] > 0
+    assert day["idle"]["requests"] >= 1 and len(day["idle"]["runs_s"]) == 3
+    assert set(link["storage"]) == {"1", "2"}
+    first = link["first_sync"]["loopback"]
+    assert first["cycle"]["pending_after"] == 0
+    assert first["resources_received"] >= 3 * 4  # the facility's 3 patients, 4 resources each
+    assert first["vault_bytes"] > 0 and first["bytes_down"] > 0
+    if link["scoped"]:
+        assert first["foreign_resources_received"] == 0
+    resume = link["resume"]["loopback"]
+    assert resume["before_cut"]["link_cut"] is True
+    assert resume["resumed"]["cycle"]["pending_after"] == 0
+    assert "pages_received_twice" in resume
+    assert set(link["storage_growth"]) == {"vault_bytes", "bytes_down", "requests", "seconds"}

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.bench --patients 20000 --json          # the issue's size
     .venv/bin/python -m tests.bench --patients 200 --json --quick    # a smoke run
+    .venv/bin/python -m tests.bench --only link --json               # sync over slow links
 
 The first run for a size generates the clinic (tests/bench/generator.py, written through
 ClinicCommands.execute in shared transactions, see tests/bench/bulk.py) and caches it under
@@ -46,6 +47,34 @@ TARGETS = {
     "pull_rss_growth_mb": (("sync", "peer", "pull_rss_growth_mb"), "<=", 100.0),
     "idle_rss_app_open_mb": (("app_launch", "idle_rss_mb"), "<=", 350.0),
     "launch_to_usable_window_ms": (("app_launch", "launch_to_usable_ms"), "<=", 2000.0),
+    # Issue 14, through the link simulator (tests/bench/link_run.py; --link or --only link).
+    "link_day_push_600ms_256kbit_s": (
+        ("link", "day", "600ms-256kbit", "push", "seconds"),
+        "<=",
+        15.0,
+    ),
+    "link_day_push_300ms_1mbit_s": (("link", "day", "300ms-1mbit", "push", "seconds"), "<=", 5.0),
+    "link_idle_cycle_600ms_256kbit_s": (
+        ("link", "day", "600ms-256kbit", "idle", "seconds"),
+        "<=",
+        2.5,
+    ),
+    "link_first_sync_foreign_resources": (
+        ("link", "first_sync", "100ms-10mbit", "foreign_resources_received"),
+        "<=",
+        0,
+    ),
+    "link_first_sync_10mbit_ratio_to_floor": (
+        ("link", "first_sync", "100ms-10mbit", "ratio_to_floor"),
+        "<=",
+        2.0,
+    ),
+    "link_resume_pages_received_twice": (
+        ("link", "resume", "600ms-256kbit", "pages_received_twice"),
+        "<=",
+        1.0,
+    ),
+    "link_storage_10_vs_1_facilities": (("link", "storage_growth", "vault_bytes"), "<=", 1.5),
 }
 
 REPORT_KEYS = (
@@ -64,6 +93,7 @@ REPORT_KEYS = (
     "rss_mb",
     "app_launch",
     "sync",
+    "link",
     "targets",
     "total_s",
 )
@@ -131,7 +161,39 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def link_section(args: argparse.Namespace) -> dict[str, Any]:
+    """Sync through the link simulator, in a child process (tests/bench/link_probe.py)."""
+    log("link (sync through a simulated rural link; minutes)")
+    return probes._child(
+        "tests.bench.link_probe",
+        [
+            "--profiles", args.link_profiles,
+            "--facilities", str(args.link_facilities),
+            "--patients", str(args.link_patients),
+            "--parts", args.link_parts,
+        ],
+        {},
+        timeout=4 * 3600,
+    )  # fmt: skip
+
+
+def run_link_only(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "benchmark": "fieldchart sync through a simulated link",
+        "command": " ".join(["python -m tests.bench", *sys.argv[1:]]),
+        "machine": {"load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
+        "link": link_section(args),
+    }
+    report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["targets"] = {k: v for k, v in check_targets(report).items() if k.startswith("link_")}
+    report["total_s"] = round(time.perf_counter() - started, 1)
+    return report
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.only == "link":
+        return run_link_only(args)
     started = time.perf_counter()
     params = Params(patients=args.patients, seed=args.seed, heavy_events=args.heavy_events)
     kdf = FAST_FOR_TESTS if args.fast_kdf else RFC9106_SECOND
@@ -222,6 +284,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if not args.skip_sync
             else {"status": "skipped (--skip-sync)"}
         )
+    report["link"] = link_section(args) if args.link else {"status": "skipped (no --link)"}
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report["targets"] = check_targets(report)
     report["total_s"] = round(time.perf_counter() - started, 1)
@@ -250,6 +313,21 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-real",
         action="store_true",
         help="sync against the in-memory peer only, not the real FHIR server",
+    )
+    link = parser.add_argument_group("link", "sync through a simulated rural link (issue 14)")
+    link.add_argument("--link", action="store_true", help="add the link section to the run")
+    link.add_argument("--only", choices=("link",), help="run this section alone")
+    link.add_argument(
+        "--link-profiles",
+        default="600ms-256kbit,300ms-1mbit,100ms-10mbit,loopback",
+        help="RTT-bandwidth profiles, comma-separated (tests/bench/link_probe.py)",
+    )
+    link.add_argument("--link-facilities", type=int, default=10, help="facilities on the server")
+    link.add_argument("--link-patients", type=int, default=2000, help="patients per facility")
+    link.add_argument(
+        "--link-parts",
+        default="day,district,resume,storage",
+        help="of day (push and idle), district (first sync), resume, storage",
     )
     args = parser.parse_args(argv)
     report = run(args)

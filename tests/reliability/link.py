@@ -30,6 +30,7 @@ Requests are counted on the client side by `CountingTransport`, an httpx transpo
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import re
 import socket
@@ -70,6 +71,8 @@ class LinkProfile:
 LINK_2G = LinkProfile("600ms-256kbit", 0.6, 256)
 LINK_1M = LinkProfile("300ms-1mbit", 0.3, 1000)
 LINK_10M = LinkProfile("100ms-10mbit", 0.1, 10_000)
+#: No delay, no cap: the same two hops, to tell the client's and the server's own time apart.
+LINK_LOOPBACK = LinkProfile("loopback", 0.0, None)
 
 
 @dataclass(frozen=True)
@@ -370,10 +373,16 @@ class CountingTransport(httpx.BaseTransport):
     "PUT", "POST", "DELETE" (writes to a type or resource). It sends with the same connection
     limits as FhirClient's own transport (a transport passed in replaces those)."""
 
-    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, inner: httpx.BaseTransport | None = None, *, collect_ids: bool = False
+    ) -> None:
         self._inner = inner or httpx.HTTPTransport(limits=_LIMITS)
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        #: With collect_ids: the id of every resource in every Bundle answer, as often as it
+        #: came (what a device received, to count other facilities' resources and re-downloads).
+        self.received_ids: list[str] | None = [] if collect_ids else None
+        self.bundle_sizes: list[int] = []  # entries of each Bundle answer (with collect_ids)
 
     @property
     def total(self) -> int:
@@ -388,10 +397,33 @@ class CountingTransport(httpx.BaseTransport):
         kind = request_kind(request.method, request.url.path, request.url.query.decode())
         with self._lock:
             self.counts[kind] += 1
-        return self._inner.handle_request(request)
+        response = self._inner.handle_request(request)
+        if self.received_ids is not None:
+            ids = _bundle_ids(response.read())
+            with self._lock:
+                self.received_ids.extend(ids or ())
+                if ids is not None:
+                    self.bundle_sizes.append(len(ids))
+        return response
 
     def close(self) -> None:
         self._inner.close()
+
+
+def _bundle_ids(body: bytes) -> list[str] | None:
+    """The ids of a Bundle answer's resources; None when the answer is no Bundle."""
+    try:
+        bundle = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        return None
+    entries = bundle.get("entry") or []
+    return [
+        str(e["resource"].get("id"))
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    ]
 
 
 _RESOURCE_PART = re.compile(r"^(?:[A-Z][A-Za-z]+|metadata)$")
