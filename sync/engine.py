@@ -7,7 +7,7 @@ and a retried write is recognised by comparing the server's copy with what we wo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,10 @@ from sync.rebase import Rebaser
 from sync.scope import SyncScope
 from sync.scope_cache import chaining_refused, strategy_for
 from sync.server_check.atomicity import refresh_server_facts
+
+#: Removes the patients out of scope (given the scope and a way to pull patients back whole);
+#: returns the server ids of those removed.
+Retention = Callable[[SyncScope, Callable[[list[str]], object]], Iterable[str]]
 
 
 @dataclass(frozen=True)
@@ -52,14 +56,19 @@ class SyncEngine:
         clock: Callable[[], datetime],
         *,
         scope: SyncScope | Callable[[], SyncScope] | None = None,
+        retention: Retention | None = None,
     ) -> None:
         """``scope``: the device's (or a callable reading it from the settings each cycle);
-        None, an enrolment without one, pulls everything as before scopes."""
+        None, an enrolment without one, pulls everything as before scopes. ``retention``,
+        run at the end of each cycle (sync/retention.py's apply_retention, wired by the
+        composition root), removes the patients out of scope and returns their server ids;
+        it gets the cycle's ``pull_patients`` to bring back those who return."""
         self._gateway = gateway
         self._client = client
         self._mapper = mapper
         self._clock = clock
         self._scope = scope
+        self._retention = retention
         # A Retry-After date without the server's Date is measured on the clinic's clock.
         client.use_clock(clock)
 
@@ -88,14 +97,16 @@ class SyncEngine:
         )
 
     def _pull(
-        self, rebaser: Rebaser, progress: Callable[[SyncProgress], None], now: datetime
-    ) -> PullReport:
+        self, rebaser: Rebaser, progress: Callable[[SyncProgress], None]
+    ) -> tuple[Puller, PullReport]:
+        puller = self.puller(rebaser, progress)
         try:
-            return self.puller(rebaser, progress).pull_all()
+            return puller, puller.pull_all()
         except ChainingRefusedError as exc:
             # Decided once: the next strategy (patient lists) starts its queries from scratch.
             chaining_refused(self._gateway, str(exc))
-            return self.puller(rebaser, progress).pull_all()
+            puller = self.puller(rebaser, progress)
+            return puller, puller.pull_all()
 
     def run_cycle(self, progress: Callable[[SyncProgress], None] = lambda _: None) -> CycleReport:
         started = self._clock()
@@ -104,7 +115,7 @@ class SyncEngine:
         rebaser = Rebaser(self._gateway, self._client, self._mapper)
         pusher = Pusher(self._gateway, self._client, self._mapper, rebaser, progress)
         first = pusher.push_pending()
-        pulled = self._pull(rebaser, progress, started)
+        puller, pulled = self._pull(rebaser, progress)
         second = (
             Pusher(self._gateway, self._client, self._mapper, rebaser, progress).push_pending()
             if rebaser.rebased
@@ -113,6 +124,8 @@ class SyncEngine:
         audit = AuditPusher(
             self._gateway, self._client, self._mapper, rebaser.ids, rebaser.strategy
         ).push()
+        if self._retention is not None:
+            puller.forget(self._retention(self.scope(), puller.pull_patients))
         counts = self._gateway.counts()
         finished = self._clock()
         self._gateway.set_journal("last_success_at", finished.isoformat(timespec="seconds"))

@@ -140,6 +140,17 @@ class Puller:
         self._journal_add(VISITING_PULLED_KEY, server_ids)
         return self._reader.report
 
+    def forget(self, server_ids: Iterable[str]) -> None:
+        """Patients removed from the device (retention): no longer pulled by patient list, and
+        pulled whole again should they come back into scope."""
+        gone = set(server_ids)
+        if not gone:
+            return
+        for key in (self._members_key, VISITING_PULLED_KEY):
+            kept = [i for i in self._journal_list(key) if i not in gone]
+            self._gateway.set_journal(key, kept)
+        self._members -= gone
+
     # -- the two ways of asking --------------------------------------------------------------
 
     def _pull_batched(self, queries: Sequence[PullQuery], marks: dict[str, str | None]) -> None:
@@ -306,8 +317,13 @@ class Puller:
     def _members_of(self, query: PullQuery, result: PageResult) -> None:
         if query.membership and result.resources:
             self._note_members(_members(result.resources[-1]))
-        elif query.key.startswith("Patient?") and not self._scope_is_group:
+        elif self._fixed_patients(query) and not self._scope_is_group:
             self._note_members(result.patients)
+
+    @staticmethod
+    def _fixed_patients(query: PullQuery) -> bool:
+        """The fixed Patient query of a scope (not patient lists, not pulling everything)."""
+        return query.resource_type == "Patient" and bool(query.params) and not query.post
 
     def _pull_whole(self, server_ids: Sequence[str], types: Sequence[str]) -> None:
         if not server_ids:

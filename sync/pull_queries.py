@@ -14,6 +14,7 @@ Two kinds of query:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -57,6 +58,10 @@ def _fixed(resource_type: str, *params: tuple[str, str], membership: bool = Fals
     return PullQuery(search_url(resource_type, params), resource_type, params, False, membership)
 
 
+def _listing(query: PullQuery) -> PullQuery:
+    return dataclasses.replace(query, key=f"{PATIENT_LIST}:{query.key}")
+
+
 def fixed_queries(
     strategy: ScopeStrategy, scope: SyncScope, types: Sequence[str]
 ) -> list[PullQuery]:
@@ -84,10 +89,12 @@ def fixed_queries(
             *has,
         ]
     if strategy.name == PATIENT_LIST:
+        # Keys of their own: the patients found here are the ones the lists pull whole, so
+        # a device moved here from chained search must find them all again.
         if org:
-            return [_fixed("Patient", ("organization", org))]
+            return [_listing(_fixed("Patient", ("organization", org)))]
         if group:
-            return [_fixed("Group", ("_id", group), membership=True)]
+            return [_listing(_fixed("Group", ("_id", group), membership=True))]
     raise ValueError(f"no queries for strategy {strategy.name!r} and this scope")
 
 

@@ -108,7 +108,8 @@ def choose_strategy(
     info: CapabilityInfo, scope: SyncScope, *, chaining: bool = True
 ) -> ScopeStrategy:
     """The strategy for ``scope`` on the server ``info`` describes (ScopeUnsupportedError if it
-    has none). ``chaining=False``: the server refused a chained query, use patient lists."""
+    has none). ``chaining=False``: the server refused a chained or ``_has`` query, use
+    patient lists."""
     if not scope.configured or scope.everything:
         return everything_strategy(scope)
     if not scope.organization and not scope.group:
@@ -137,7 +138,7 @@ def choose_strategy(
             "patients (POST _search with patient=…): the server refused chained search",
             params,
         )
-    if info.reverse_chaining:
+    if info.reverse_chaining and chaining:
         return ScopeStrategy(
             GROUP_HAS,
             f"the members of {scope.group} and their records by _has:Group:member",

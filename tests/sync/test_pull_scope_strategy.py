@@ -85,6 +85,8 @@ def test_has_counts_when_declared_or_for_known_software() -> None:
     assert choose_strategy(CapabilityInfo.from_statement(declared), GROUP).name == "group-has"
     medplum = CapabilityInfo.from_statement(statement(software="medplum"))
     assert choose_strategy(medplum, GROUP).name == "group-has"
+    # A server that refused a _has search after all: the Group's members, by patient lists.
+    assert choose_strategy(medplum, GROUP, chaining=False).name == "patient-list"
     # A name that merely mentions Medplum (the test peer's) is not the Medplum server.
     peerlike = CapabilityInfo.from_statement(statement(software="a peer (@medplum/fhir-router)"))
     assert choose_strategy(peerlike, GROUP).name == "patient-list"
