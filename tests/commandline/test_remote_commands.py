@@ -54,6 +54,7 @@ def test_find_and_fetch_another_facilitys_patient(
         vault_pulled_up_to_now(vault, "admin", PASSPHRASES["admin"], fhir_server.base_url)
     them = treated_elsewhere(fhir_server, tmp_path)
 
+    logs = tmp_path / "logs"
     found = run_cli(
         "remote-find",
         "--data-dir",
@@ -64,6 +65,7 @@ def test_find_and_fetch_another_facilitys_patient(
         them.birth_date,
         "--json",
         user="desk",
+        FIELDCHART_LOG_DIR=str(logs),
     )
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
@@ -79,11 +81,22 @@ def test_find_and_fetch_another_facilitys_patient(
     assert text.stdout.splitlines()[-1] == "1 patient found."
     assert them.server_id in text.stdout and them.organization_name in text.stdout
 
-    fetched = run_cli("remote-fetch", them.server_id, "--data-dir", vault, "--json", user="desk")
+    fetched = run_cli(
+        "remote-fetch",
+        them.server_id,
+        *("--data-dir", vault, "--json"),
+        user="desk",
+        FIELDCHART_LOG_DIR=str(logs),
+    )
     assert fetched.returncode == 0, fetched.stderr
     brought = json.loads(fetched.stdout)
     assert brought["server_id"] == them.server_id and brought["received"] >= 3
     assert brought["visiting"] is True  # of another organization than this device's
+
+    logged = "".join(f.read_text(errors="replace") for f in logs.rglob("*") if f.is_file())
+    assert "remote-fetch: exit code 0" in logged  # the log was written, without the patient:
+    assert them.family not in logged and them.identifier not in logged
+    assert them.family.encode() not in b"".join(f.read_bytes() for f in vault.rglob("*"))
 
     chart = run_cli("chart", brought["patient_id"], "--data-dir", vault, "--json", user="desk")
     assert chart.returncode == 0, chart.stderr
