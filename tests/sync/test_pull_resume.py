@@ -5,6 +5,7 @@ stored page — re-downloading at most the page that was in flight."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from sync import pull
 from sync.fhir.errors import OfflineError
 from sync.scope import SyncScope
 from tests.realfhir.plugin import FhirServer
-from tests.sync.pull_fixtures import add_facility, new_device, tag
+from tests.sync.devices import Device
+from tests.sync.pull_fixtures import Facility, add_facility, new_device, tag
 
 PAGE = 10
 PATIENTS = 25
@@ -46,46 +48,50 @@ class PageCounter:
             raise httpx.ReadError("the link dropped", request=request)
 
 
+@pytest.fixture
+def facility(fhir_server: FhirServer, monkeypatch: pytest.MonkeyPatch) -> Facility:
+    """A facility of PATIENTS patients, each with a diagnosis; pages of PAGE resources."""
+    monkeypatch.setattr(pull, "PAGE_SIZE", PAGE)
+    with fhir_server.client() as client:
+        return add_facility(client, PATIENTS, f"R{tag()}")
+
+
+@pytest.fixture
+def device(fhir_server: FhirServer, facility: Facility, tmp_path: Path) -> Iterator[Device]:
+    """A new device scoped to the facility."""
+    scope = SyncScope(organization=facility.organization)
+    with new_device(fhir_server, tmp_path, "r", scope) as made:
+        yield made
+
+
 @pytest.mark.parametrize("cut_after", [2, 5])  # among the patients; among the diagnoses
 def test_a_cut_first_sync_resumes_from_the_last_stored_page(
-    fhir_server: FhirServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut_after: int
+    device: Device, facility: Facility, cut_after: int
 ) -> None:
-    monkeypatch.setattr(pull, "PAGE_SIZE", PAGE)
-    with fhir_server.client() as client:
-        facility = add_facility(client, PATIENTS, f"R{tag()}")
-    scope = SyncScope(organization=facility.organization)
-    with new_device(fhir_server, tmp_path, "r", scope) as device:
-        before = PageCounter(cut_after)
-        device.transport.after = before
-        with pytest.raises(OfflineError):
-            device.sync()
-        # The patients of the pages stored are usable before the history finishes.
-        stored = device.clinic.queries.patient_count()
-        assert PAGE <= stored < PATIENTS if cut_after == 2 else stored == PATIENTS
-
-        after = PageCounter()
-        device.transport.after = after
+    before = PageCounter(cut_after)
+    device.transport.after = before
+    with pytest.raises(OfflineError):
         device.sync()
-        again = set(after.keys) & set(before.keys)
-        # The page in flight, and the last record of a query that had finished (the bounds
-        # are inclusive: ties on lastUpdated must not be lost).
-        assert len(again) <= PAGE + 1, f"re-downloaded {len(again)} resources"
-        assert device.clinic.queries.patient_count() == PATIENTS
-        assert {k[1] for k in before.keys + after.keys if k[0] == "Condition"} == set(
-            facility.conditions
-        )
+    # The patients of the pages stored are usable before the history finishes.
+    stored = device.clinic.queries.patient_count()
+    assert PAGE <= stored < PATIENTS if cut_after == 2 else stored == PATIENTS
+
+    after = PageCounter()
+    device.transport.after = after
+    device.sync()
+    again = set(after.keys) & set(before.keys)
+    # The page in flight, and the last record of a query that had finished (the bounds
+    # are inclusive: ties on lastUpdated must not be lost).
+    assert len(again) <= PAGE + 1, f"re-downloaded {len(again)} resources"
+    assert device.clinic.queries.patient_count() == PATIENTS
+    assert {k[1] for k in before.keys + after.keys if k[0] == "Condition"} == set(
+        facility.conditions
+    )
 
 
-def test_progress_counts_what_the_server_said_and_estimates_time_left(
-    fhir_server: FhirServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(pull, "PAGE_SIZE", PAGE)
-    with fhir_server.client() as client:
-        facility = add_facility(client, PATIENTS, f"P{tag()}")
-    scope = SyncScope(organization=facility.organization)
-    with new_device(fhir_server, tmp_path, "p", scope) as device:
-        seen: list[SyncProgress] = []
-        device.engine.run_cycle(seen.append)
+def test_progress_counts_what_the_server_said_and_estimates_time_left(device: Device) -> None:
+    seen: list[SyncProgress] = []
+    device.engine.run_cycle(seen.append)
     pulled = [p for p in seen if p.phase == "pull"]
     # One report per stored page; the server said how many were coming.
     assert len(pulled) >= 2 * PATIENTS // PAGE
