@@ -33,7 +33,6 @@ from app.services.sync_gateway import OutboxEntry, SyncGateway
 from app.services.sync_status import OutboxStatus, SyncProgress
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import (
-    Issue,
     RejectedError,
     TransactionTooLargeError,
     VersionConflictError,
@@ -49,6 +48,8 @@ from sync.write_plan import (
     WriteSender,
     find_landed,
     gone_message,
+    refusal,
+    switch_to_post,
 )
 
 PREFETCH = 500  # commands whose events are read in one transaction
@@ -213,7 +214,7 @@ class Pusher:
             return
         except RejectedError as exc:
             writes = [w for _, planned in group for w in planned]
-            if self._refused_put_create(writes, exc.status, exc.issues):
+            if switch_to_post(self._strategy, writes, exc.status, exc.issues):
                 self._split(group, report, halves=1)  # the same group, now by POST
             else:
                 self._split(group, report)
@@ -318,13 +319,13 @@ class Pusher:
             return self._conflict(entry, planned, report, retry)
         except RejectedError as exc:
             # An atomic server refused the whole Bundle, so nothing of it was written.
-            if retry and self._refused_put_create(planned, exc.status, exc.issues):
+            if retry and switch_to_post(self._strategy, planned, exc.status, exc.issues):
                 return self._push(entry, report, retry=False)
             if exc.status in (404, 410) and any(w.server_id for w in planned):
                 return self._needs_attention(
                     entry, gone_message(w.key[0] for w in planned if w.server_id), report
                 )
-            return self._needs_attention(entry, _refusal(exc), report)
+            return self._needs_attention(entry, refusal(exc), report)
         return self._settle(entry, planned, sent, report, retry)
 
     def _settle(
@@ -369,8 +370,8 @@ class Pusher:
             retry
             and refused
             and all(f.put_create for f in refused)
-            and self._refused_put_create(
-                [f.write for f in refused], refused[0].status, refused[0].issues
+            and switch_to_post(
+                self._strategy, [f.write for f in refused], refused[0].status, refused[0].issues
             )
         ):
             return self._push(entry, report, retry=False)
@@ -384,19 +385,6 @@ class Pusher:
             entry.command_id, "; ".join(f"not yet written: {f.describe()}" for f in failed)
         )
         return False
-
-    def _refused_put_create(
-        self, planned: list[PlannedWrite], status: int | None, issues: tuple[Issue, ...]
-    ) -> bool:
-        """A create by PUT with our id was refused because the server assigns ids: switch
-        those types to POST. True if anything changed (worth one more try)."""
-        if not _refuses_client_ids(status, issues):
-            return False
-        changed = False
-        for write in planned:
-            if write.server_id is None and not self._strategy.by_post(write.key[0]):
-                changed = self._strategy.refuse_put(write.key[0]) or changed
-        return changed
 
     def _needs_attention(self, entry: OutboxEntry, message: str, report: PushReport) -> bool:
         """Refused for good: a person (or IT) must look; the other commands go on."""
@@ -459,19 +447,3 @@ class Pusher:
         if landed:
             self._gateway.record_pushed(None, landed, patient_id)
         return remaining
-
-
-def _refuses_client_ids(status: int | None, issues: tuple[Issue, ...]) -> bool:
-    """Whether a refused PUT-create means "this server assigns ids": Medplum answers 404 to
-    a PUT of an unknown id (400 "Cannot perform create as update with client-assigned ID" or
-    "Cannot provide ID for create by update" for conditional forms); HAPI 400 "Can not create
-    resource with ID ..."; others 405. A validation error (400/422 about the content) is not."""
-    if status in (404, 405):
-        return True
-    said = " ".join(i.diagnostics or "" for i in issues).lower()
-    return status in (400, 422) and "create" in said and " id" in said
-
-
-def _refusal(exc: RejectedError) -> str:
-    said = "; ".join(exc.diagnostics) or ", ".join(f"{i.severity}/{i.code}" for i in exc.issues)
-    return f"the server refused this change ({exc.status}): {said or exc.message}"

@@ -37,7 +37,7 @@ from sync.fhir.bundle import (
     TransactionBuilder,
 )
 from sync.fhir.client import FhirClient
-from sync.fhir.errors import InvalidResponseError, Issue, TransactionTooLargeError
+from sync.fhir.errors import InvalidResponseError, Issue, RejectedError, TransactionTooLargeError
 from sync.fhir.mapping.errors import MappingError
 from sync.fhir.retry_hints import is_concurrent_update
 from sync.ports import Outgoing
@@ -364,3 +364,36 @@ def _whose(resource: dict[str, Any], name: str, wanted: dict[str, str]) -> str |
         return wanted.get(str(resource.get("id")))
     ours = our_id_in(resource)
     return ours if ours is not None and ours in wanted.values() else None
+
+
+def refuses_client_ids(status: int | None, issues: tuple[Issue, ...]) -> bool:
+    """Whether a refused PUT-create means "this server assigns ids": Medplum answers 404 to
+    a PUT of an unknown id (400 "Cannot perform create as update with client-assigned ID" or
+    "Cannot provide ID for create by update" for conditional forms); HAPI 400 "Can not create
+    resource with ID ..."; others 405. A validation error (400/422 about the content) is not."""
+    if status in (404, 405):
+        return True
+    said = " ".join(i.diagnostics or "" for i in issues).lower()
+    return status in (400, 422) and "create" in said and " id" in said
+
+
+def refusal(exc: RejectedError) -> str:
+    said = "; ".join(exc.diagnostics) or ", ".join(f"{i.severity}/{i.code}" for i in exc.issues)
+    return f"the server refused this change ({exc.status}): {said or exc.message}"
+
+
+def switch_to_post(
+    strategy: CreateStrategy,
+    planned: list[PlannedWrite],
+    status: int | None,
+    issues: tuple[Issue, ...],
+) -> bool:
+    """A create by PUT with our id was refused because the server assigns ids: switch those
+    types to POST. True if anything changed (worth one more try)."""
+    if not refuses_client_ids(status, issues):
+        return False
+    changed = False
+    for write in planned:
+        if write.server_id is None and not strategy.by_post(write.key[0]):
+            changed = strategy.refuse_put(write.key[0]) or changed
+    return changed
