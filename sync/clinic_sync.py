@@ -18,6 +18,7 @@ from dataclasses import replace
 import httpx
 
 from app.domain.commands import ResolveSyncConflict
+from app.domain.errors import ValidationError
 from app.domain.events import patient_of_command_stream
 from app.domain.rebase import ConflictDetail
 from app.domain.roles import Actor
@@ -34,9 +35,11 @@ from app.services.sync_status import (
 from sync.engine import SyncEngine
 from sync.fhir.auth import BearerAuth, ClientCredentialsAuth, NoAuth, SmartBackendAuth
 from sync.fhir.client import FhirClient
+from sync.fhir.errors import FhirError
 from sync.fhir.mapping.facility import Facility
 from sync.fhir_mapper import FhirResourceMapper
 from sync.scope import SyncScope
+from sync.server_check.scope_check import ScopeCheckError, verify_scope
 from sync.worker import SyncWorker, wall_clock
 from sync.worker_status import WorkerStatusFile
 
@@ -118,6 +121,37 @@ def facility_of(settings: DeviceSettings) -> Facility | None:
     if not (settings.scope_organization or location):
         return None
     return Facility(settings.scope_organization, location)
+
+
+#: How a person chooses to pull everything on the Settings screen (named in its errors).
+SETTINGS_PULL_EVERYTHING = "'Pull every patient on the server'"
+
+
+def check_scope_for(clinic: Clinic, settings: DeviceSettings) -> str:
+    """The Settings screen's check of a scope before it is saved, as enroll's: what it names
+    exists on the server, which can honour it. The strategy's description; ValidationError
+    naming the setting otherwise (the message says why and what to do)."""
+    if not settings.sync_configured:
+        return "not checked: no server"
+    if not settings.scope_named and not settings.pull_everything:
+        raise ValidationError(
+            "Name the facility this device serves (its Organization, or a Group of its "
+            f"patients), or choose {SETTINGS_PULL_EVERYTHING}",
+            "scope_organization",
+        )
+    try:
+        with client_for(settings) as client:
+            info = client.capabilities()
+            strategy = verify_scope(
+                client, info, settings, pull_everything=SETTINGS_PULL_EVERYTHING
+            )
+    except ScopeCheckError as exc:
+        raise ValidationError(exc.message[:1].upper() + exc.message[1:], exc.field) from None
+    except (FhirError, SyncNotConfiguredError, ValueError) as exc:
+        raise ValidationError(
+            f"Could not check the scope with the server: {exc}", "scope_organization"
+        ) from None
+    return strategy.description
 
 
 class ClinicSync:

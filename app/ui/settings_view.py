@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt
@@ -26,13 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import DomainError
-from app.services.settings import FIELDS_OF_MODE, SECRETS, DeviceSettings
+from app.services.settings import FIELDS_OF_MODE, SECRETS, DeviceSettings, current_names, validate
 from app.ui import confirm
 from app.ui.backend import PublicJwk
 from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.operation import OperationRunner
 from app.ui.permissions import gate
 from app.ui.session import ClinicSession
+from app.ui.settings_scope import ScopeCheck, ScopeForm, scope_changed
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary, mark_invalid, title_label
 
 AUTH = (
@@ -218,6 +220,9 @@ class SettingsView(QWidget):
         self.current: DeviceSettings | None = None
         self.inputs: dict[str, QWidget] = {}
         self.errors: dict[str, ErrorLabelWidget] = {}
+        # Checks a changed scope with the server before it is saved (as enroll does); None:
+        # the backend offers no check, and only the settings' own validation applies.
+        self.check_scope: ScopeCheck | None = getattr(session.backend, "check_scope", None)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addWidget(title_label("Settings", self))
@@ -293,6 +298,12 @@ class SettingsView(QWidget):
         self.auto_lock.setSuffix(" min")
         self._field(form, "auto_lock_minutes", "Lock after idle", self.auto_lock)
         outer.addLayout(form)
+        scope_box = QGroupBox("Sync scope (the facility this device serves)", box)
+        self.scope = ScopeForm(scope_box)
+        QVBoxLayout(scope_box).addWidget(self.scope)
+        self.inputs.update(self.scope.inputs)
+        self.errors.update(self.scope.errors)
+        outer.addWidget(scope_box)
         self.form_error = ErrorLabelWidget(box, "formError")
         outer.addWidget(self.form_error)
         row = QHBoxLayout()
@@ -354,6 +365,7 @@ class SettingsView(QWidget):
                 line.setText(getattr(s, name) or "")
         self.interval.setValue(s.sync_interval_minutes)
         self.auto_lock.setValue(s.auto_lock_minutes)
+        self.scope.load(s)
         self.device_key.forget()  # shown again as stored (another window may have made one)
         self._auth_fields()
 
@@ -382,7 +394,7 @@ class SettingsView(QWidget):
                     changes[name] = line.text().strip()
             else:
                 changes[name] = line.text().strip() or None
-        return changes
+        return {**changes, **self.scope.changes()}
 
     def save(self) -> None:
         if not self.save_button.isEnabled():
@@ -392,13 +404,34 @@ class SettingsView(QWidget):
             self.form_error.show_message(KEY_NOT_READY)
             return
         self.save_button.setEnabled(False)
-        self.session.update_settings(
-            self.changes(), owner=self, success=self._saved, failure=self._refused
+        changes, current, check = self.changes(), self.current, self.check_scope
+        if current is None or check is None or not scope_changed(current, changes):
+            self._update(changes, None)
+            return
+        clinic = self.session.clinic
+
+        def work() -> str:  # the settings' own validation first, then the server's answer
+            return check(clinic, validate(replace(current, **current_names(changes))))
+
+        self.session.run(
+            work,
+            success=lambda strategy: self._update(changes, strategy),
+            failure=self._refused,
+            owner=self,
+            label="Checking the scope with the server…",
         )
 
-    def _saved(self, s: DeviceSettings) -> None:
+    def _update(self, changes: dict[str, Any], strategy: str | None) -> None:
+        self.session.update_settings(
+            changes,
+            owner=self,
+            success=lambda s: self._saved(s, strategy),
+            failure=self._refused,
+        )
+
+    def _saved(self, s: DeviceSettings, strategy: str | None = None) -> None:
         self.save_button.setEnabled(True)
-        self.saved_label.setText("Saved.")
+        self.saved_label.setText(f"Saved. Sync pulls {strategy}." if strategy else "Saved.")
 
     def _refused(self, exc: BaseException) -> None:
         self.save_button.setEnabled(True)

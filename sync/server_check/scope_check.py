@@ -81,6 +81,10 @@ def missing_reference(client: FhirClient, settings: DeviceSettings) -> ScopeChec
     return None
 
 
+#: How IT chooses to pull everything, named in the errors: the CLI's flag by default.
+CLI_PULL_EVERYTHING = "--pull-everything"
+
+
 def require_scope(settings: DeviceSettings) -> None:
     """ScopeCheckError unless the settings name a scope or IT chose to pull everything (a new
     enrolment must say which; only enrolments from before scopes have neither)."""
@@ -88,18 +92,22 @@ def require_scope(settings: DeviceSettings) -> None:
         raise ScopeCheckError(
             "name the facility this device serves: --organization Organization/<id> "
             "(with --location Location/<id> for its encounters) or --group Group/<id>; or, "
-            "only if every patient on the server may be on this device, --pull-everything",
+            f"only if every patient on the server may be on this device, {CLI_PULL_EVERYTHING}",
             "scope_organization",
         )
 
 
 def verify_scope(
-    client: FhirClient, info: CapabilityInfo, settings: DeviceSettings
+    client: FhirClient,
+    info: CapabilityInfo,
+    settings: DeviceSettings,
+    *,
+    pull_everything: str = CLI_PULL_EVERYTHING,
 ) -> ScopeStrategy:
     """The strategy the pull will use for the device's scope, after checking that the server
     has what the scope names. ScopeCheckError when it lacks one, when no scope is named and
     IT did not choose to pull everything, or when the server cannot honour the scope and IT
-    did not choose to pull everything. Reads only."""
+    did not choose to pull everything (`pull_everything` names how IT would). Reads only."""
     require_scope(settings)
     missing = missing_reference(client, settings)
     if missing is not None:
@@ -109,8 +117,8 @@ def verify_scope(
         return choose_strategy(info, scope)
     except ScopeUnsupportedError as exc:
         raise ScopeCheckError(
-            f"the server cannot pull only this facility's patients: {exc}. Enrol with "
-            "--pull-everything only if every patient on the server may be on this device",
+            f"the server cannot pull only this facility's patients: {exc}. Choose "
+            f"{pull_everything} only if every patient on the server may be on this device",
             "scope_group" if scope.group else "scope_organization",
         ) from None
 

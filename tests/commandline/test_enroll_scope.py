@@ -215,7 +215,7 @@ def test_a_scope_the_server_cannot_honour_needs_pull_everything(
         "fieldchart: the server cannot pull only this facility's patients: the server cannot "
         "search Patients by organization"
     ), err
-    assert "Enrol with --pull-everything only if every patient on the server" in err
+    assert "Choose --pull-everything only if every patient on the server" in err
     assert len(err.splitlines()) == 1
 
     assert main(["enroll", *flags, "--pull-everything", "--json"]) == 0

@@ -1,0 +1,123 @@
+"""The sync scope in Settings (issue 14): the facility this device serves — its Organization
+(and Locations, for the encounters recorded here), or a Group of its patients — or IT's
+explicit choice to pull every patient on the server. Shown to everyone, changed by admins.
+
+A device enrolled before scopes has none and still pulls everything: the summary says so.
+Saving a changed scope is checked with the server first, as ``fieldchart enroll`` does (through
+the backend's ``check_scope``; the UI never talks to the server itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from app.services.clinic import Clinic
+from app.services.settings import DeviceSettings
+from app.ui.widgets import ErrorLabelWidget, hint_label
+
+#: (clinic, the settings about to be saved) -> the pull strategy's description; raises a
+#: DomainError naming the setting at fault (the server lacks what the scope names, cannot
+#: honour it, or cannot be reached).
+ScopeCheck = Callable[[Clinic, DeviceSettings], str]
+
+NO_SCOPE = (
+    "No scope: this device was enrolled before scopes and pulls every patient on the server. "
+    "Name its Organization or a Group below."
+)
+EVERYTHING = "Every patient on the server (IT's choice)."
+NO_SERVER = "No server yet: name the facility this device serves when entering one."
+SCOPE_HINT = (
+    "References as IT gives them (Organization/<id>; a bare id is accepted). Patients "
+    "registered here are created under the Organization; encounters at the first Location."
+)
+#: The scope settings, in the order of the form.
+SCOPE_FIELDS = ("scope_organization", "scope_locations", "scope_group", "pull_everything")
+
+
+def summary(s: DeviceSettings) -> str:
+    """One line for what the device pulls."""
+    named = [r for r in (s.scope_organization, *s.scope_locations, s.scope_group) if r]
+    if s.pull_everything:
+        return EVERYTHING + (f" New records name {', '.join(named)}." if named else "")
+    if named:
+        return "This facility: " + ", ".join(named) + "."
+    return NO_SCOPE if s.sync_configured else NO_SERVER
+
+
+def scope_changed(old: DeviceSettings, changes: dict[str, Any]) -> bool:
+    """Whether saving `changes` enrols anew or changes the scope (then it is checked)."""
+    if not changes.get("server_url"):
+        return False
+    keys = ("server_url", *SCOPE_FIELDS)
+    return any(k in changes and changes[k] != getattr(old, k) for k in keys)
+
+
+class ScopeForm(QWidget):
+    """The scope's inputs, each with its error line (``inputs``/``errors`` by setting name)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.inputs: dict[str, QWidget] = {}
+        self.errors: dict[str, ErrorLabelWidget] = {}
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("scopeSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setAccessibleName("Sync scope")
+        column.addWidget(self.summary)
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        self.organization = QLineEdit(self)
+        self.organization.setPlaceholderText("Organization/<id>")
+        self.locations = QLineEdit(self)
+        self.locations.setPlaceholderText("Location/<id>, Location/<id>  (optional)")
+        self.group = QLineEdit(self)
+        self.group.setPlaceholderText("Group/<id>  (instead of an Organization)")
+        self.pull_everything = QCheckBox("Pull every patient on the server", self)
+        self.pull_everything.setToolTip(
+            "IT's choice for a server that cannot pull one facility, or a single-clinic server"
+        )
+        rows = (
+            ("scope_organization", "Organization", self.organization),
+            ("scope_locations", "Locations", self.locations),
+            ("scope_group", "Group", self.group),
+            ("pull_everything", "Everything", self.pull_everything),
+        )
+        for name, label, widget in rows:
+            self._row(name, label, widget)
+        column.addLayout(self.form)
+        column.addWidget(hint_label(SCOPE_HINT, self))
+
+    def _row(self, name: str, label: str, widget: QWidget) -> None:
+        box = QWidget(self)
+        inner = QVBoxLayout(box)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.setSpacing(2)
+        inner.addWidget(widget)
+        error = ErrorLabelWidget(box)
+        inner.addWidget(error)
+        widget.setAccessibleName(f"Scope {label.lower()}")
+        caption = QLabel(f"{label}:", self)
+        caption.setBuddy(widget)
+        self.form.addRow(caption, box)
+        self.inputs[name], self.errors[name] = widget, error
+
+    def load(self, s: DeviceSettings) -> None:
+        self.summary.setText(summary(s))
+        self.organization.setText(s.scope_organization or "")
+        self.locations.setText(", ".join(s.scope_locations))
+        self.group.setText(s.scope_group or "")
+        self.pull_everything.setChecked(s.pull_everything)
+
+    def changes(self) -> dict[str, Any]:
+        locations = self.locations.text().replace(",", " ").split()
+        return {
+            "scope_organization": self.organization.text().strip() or None,
+            "scope_locations": tuple(locations),
+            "scope_group": self.group.text().strip() or None,
+            "pull_everything": self.pull_everything.isChecked(),
+        }
