@@ -56,6 +56,7 @@ _LINK_AT = (
     "SELECT chain FROM events WHERE position = ?1 "
     "UNION ALL SELECT chain FROM purged_events WHERE position = ?1"
 )
+_LINK_CHUNK = 400  # positions per look-up (twice that many parameters)
 _PURGED_BETWEEN = (
     "SELECT position, chain FROM purged_events WHERE position >= ? AND position < ? "
     "ORDER BY position"
@@ -281,9 +282,10 @@ class EventLog:
         rows = conn.exec_driver_sql(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? ORDER BY position", (stream_id,)
         ).fetchall()
+        before = self._links_at(conn, [row[0] - 1 for row in rows])
         kept: list[tuple[int, bytes]] = []
         for row in rows:
-            previous = self.link_at(conn, row[0] - 1)
+            previous = before.get(row[0] - 1)
             record = _link_record(*row[:8])
             if previous is None or not crypto.constant_time_equal(
                 crypto.chain_mac(self._chain_key, previous, record), row[8]
@@ -294,6 +296,21 @@ class EventLog:
             self._open(row)
             kept.append((int(row[0]), bytes(row[8])))
         return kept
+
+    def _links_at(self, conn: Connection, positions: Sequence[int]) -> dict[int, bytes]:
+        """The links at these positions (events' or purged ones'), read a chunk at a time."""
+        found: dict[int, bytes] = {0: self._genesis} if 0 in positions else {}
+        wanted = sorted(set(positions) - {0})
+        for start in range(0, len(wanted), _LINK_CHUNK):
+            chunk = wanted[start : start + _LINK_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for position, chain in conn.exec_driver_sql(
+                f"SELECT position, chain FROM events WHERE position IN ({marks}) UNION ALL "
+                f"SELECT position, chain FROM purged_events WHERE position IN ({marks})",
+                (*chunk, *chunk),
+            ):
+                found[int(position)] = bytes(chain)
+        return found
 
     # -- reading -------------------------------------------------------------------------
 

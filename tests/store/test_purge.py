@@ -27,6 +27,7 @@ from app.store.event_log import PURGE_EVENT
 from app.store.vault import Vault
 from tests.clinic_fixtures import DOC, PASSPHRASES, FakeClock, clinic_in, register
 from tests.clock import cli_environment
+from tests.store.helpers import tamper
 
 TRANSFERRED = "transferred to another facility"
 # What only the patients' records hold: none of it may be in a purge event or outcome.
@@ -364,3 +365,21 @@ def test_the_tail_check_at_unlock_passes_from_any_position(
     head = clinic.vault.events.head_position()
     for tail in range(1, head + 1):
         assert clinic.vault.events.verify(from_tail=tail).head_position == head
+
+
+def test_an_altered_event_is_not_removed_unnoticed(
+    clinic: Clinic, three: tuple[str, str, str]
+) -> None:
+    """A purge checks every row it removes first: an edited one stops it, nothing changes."""
+    stream = stream_of(three[0])
+    tamper(
+        clinic.vault,
+        "UPDATE events SET metadata = replace(metadata, '\"doc\"', '\"eve\"') "
+        "WHERE position = (SELECT max(position) FROM events WHERE stream_id = ?)",
+        (stream,),
+    )
+    head = clinic.vault.events.head_position()
+    with pytest.raises(TamperError, match="does not match the hash chain"):
+        retention(clinic).remove([Leaving(three[0], TRANSFERRED)])
+    assert clinic.vault.events.head_position() == head
+    assert clinic.queries.patient(three[0]) is not None
