@@ -3,11 +3,14 @@ whoever wrote it — and nothing of the other facilities on the same server (iss
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from sync.engine import SyncEngine
+from sync.fhir_mapper import FhirResourceMapper
 from sync.scope import SyncScope
 from tests.realfhir.plugin import FhirServer
 from tests.sync.pull_fixtures import (
@@ -18,6 +21,13 @@ from tests.sync.pull_fixtures import (
     new_device,
     tag,
 )
+
+
+def refuse_chaining(request: httpx.Request) -> httpx.Response | None:
+    """A server without chained search: it refuses `patient.organization`."""
+    if ".organization" in str(request.url) or b".organization" in request.content:
+        return httpx.Response(400, json={"resourceType": "OperationOutcome"})
+    return None
 
 
 @pytest.fixture
@@ -100,13 +110,7 @@ def test_a_server_that_refuses_chained_search_is_pulled_by_patient_lists(
 ) -> None:
     here, there = district
     with new_device(fhir_server, tmp_path, "a", SyncScope(organization=here.organization)) as d:
-
-        def no_chaining(request: httpx.Request) -> httpx.Response | None:
-            if ".organization" in str(request.url) or b".organization" in request.content:
-                return httpx.Response(400, json={"resourceType": "OperationOutcome"})
-            return None
-
-        d.transport.before = no_chaining
+        d.transport.before = refuse_chaining
         received = Received(d)
         d.sync()
         assert d.clinic.sync_gateway.journal("scope_strategy")["name"] == "patient-list"
@@ -134,3 +138,43 @@ def test_visiting_patients_come_along_and_pull_patients_fetches_one_now(
         assert report.pulled_new == 1  # the visitor's new diagnosis; the rest was here
         assert received.referring_to(there.patients[1:]) == []
         assert d.clinic.queries.patient_count() == 4
+
+
+def test_retention_runs_after_the_pull_and_the_removed_are_no_longer_pulled(
+    fhir_server: FhirServer, district: tuple[Facility, Facility], tmp_path: Path
+) -> None:
+    here, there = district
+    scope = SyncScope(organization=here.organization)
+    calls: list[SyncScope] = []
+    removed: list[str] = []
+
+    def retention(scope: SyncScope, refetch: Callable[[list[str]], object]) -> list[str]:
+        calls.append(scope)
+        return removed  # the server ids retention removed from the device
+
+    with new_device(fhir_server, tmp_path, "a", None) as d:
+        clinic = d.clinic
+        mapper = FhirResourceMapper(clinic.catalog)
+        d.engine = SyncEngine(
+            clinic.sync_gateway, d.client, mapper, d.clock, scope=scope, retention=retention
+        )
+        d.transport.before = refuse_chaining  # patient lists: the members list matters
+        d.sync()
+        assert calls == [scope]
+        leaving = here.patients[0]
+        with fhir_server.client() as client:  # transferred to the other facility
+            moved = client.read("Patient", leaving)
+            assert moved is not None
+            patient = moved.resource | {"managingOrganization": {"reference": there.organization}}
+            client.put("Patient", leaving, patient, moved.version_id)
+        removed.append(leaving)
+        d.sync()
+        key = f"pull_members:patient-list:{here.organization}"
+        assert sorted(clinic.sync_gateway.journal(key)) == sorted(here.patients[1:])
+        with fhir_server.client() as client:
+            add_condition(client, leaving, "Asthma")
+            stays = add_condition(client, here.patients[1], "Asthma")
+        received = Received(d)
+        d.sync()
+        assert received.referring_to([leaving]) == []
+        assert stays in received.ids("Condition")
