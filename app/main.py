@@ -15,6 +15,7 @@ from pathlib import Path
 from app.domain.roles import Role
 from app.services.clinic import Clinic, open_clinic
 from app.services.clock import Clock, configured_clock, system_clock
+from app.services.remote_lookup import RemotePatientLookup
 from app.services.sync_status import SyncControl, UnconfiguredSync
 from app.store.crypto import RFC9106_SECOND, KdfParams
 from app.store.errors import (
@@ -123,6 +124,13 @@ def _new_device_key(clinic: Clinic) -> dict[str, str]:
     return jwk
 
 
+def _remote_patients(clinic: Clinic) -> RemotePatientLookup:
+    """Look-up and fetch of patients from other facilities on the central server."""
+    from sync.remote_patients import remote_lookup_for
+
+    return remote_lookup_for(clinic)
+
+
 def build_backend(
     data_dir: Path,
     *,
@@ -188,6 +196,7 @@ def build_backend(
         recover=recover,
         device_public_key=_device_public_key,
         new_device_key=_new_device_key,
+        remote_patients=_remote_patients,
     )
 
 
