@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QVBoxLa
 
 from app.services.clinic import Clinic
 from app.services.settings import DeviceSettings
-from app.ui.widgets import ErrorLabelWidget, hint_label
+from app.ui.widgets import hint_label
 
 #: (clinic, the settings about to be saved) -> the pull strategy's description; raises a
 #: DomainError naming the setting at fault (the server lacks what the scope names, cannot
@@ -55,13 +55,16 @@ def scope_changed(old: DeviceSettings, changes: dict[str, Any]) -> bool:
     return any(k in changes and changes[k] != getattr(old, k) for k in keys)
 
 
-class ScopeForm(QWidget):
-    """The scope's inputs, each with its error line (``inputs``/``errors`` by setting name)."""
+#: Adds one labelled input with its error line to a form: (form, setting, label, widget).
+AddField = Callable[[QFormLayout, str, str, QWidget], QWidget]
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+
+class ScopeForm(QWidget):
+    """The scope's inputs; `add_field` (the Settings view's) files each with its error line
+    under its setting's name, so errors stand where the setting is."""
+
+    def __init__(self, add_field: AddField, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.inputs: dict[str, QWidget] = {}
-        self.errors: dict[str, ErrorLabelWidget] = {}
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         self.summary = QLabel(self)
@@ -81,30 +84,12 @@ class ScopeForm(QWidget):
         self.pull_everything.setToolTip(
             "IT's choice for a server that cannot pull one facility, or a single-clinic server"
         )
-        rows = (
-            ("scope_organization", "Organization", self.organization),
-            ("scope_locations", "Locations", self.locations),
-            ("scope_group", "Group", self.group),
-            ("pull_everything", "Everything", self.pull_everything),
-        )
-        for name, label, widget in rows:
-            self._row(name, label, widget)
+        add_field(self.form, "scope_organization", "Organization", self.organization)
+        add_field(self.form, "scope_locations", "Locations", self.locations)
+        add_field(self.form, "scope_group", "Group", self.group)
+        add_field(self.form, "pull_everything", "Everything", self.pull_everything)
         column.addLayout(self.form)
         column.addWidget(hint_label(SCOPE_HINT, self))
-
-    def _row(self, name: str, label: str, widget: QWidget) -> None:
-        box = QWidget(self)
-        inner = QVBoxLayout(box)
-        inner.setContentsMargins(0, 0, 0, 0)
-        inner.setSpacing(2)
-        inner.addWidget(widget)
-        error = ErrorLabelWidget(box)
-        inner.addWidget(error)
-        widget.setAccessibleName(f"Scope {label.lower()}")
-        caption = QLabel(f"{label}:", self)
-        caption.setBuddy(widget)
-        self.form.addRow(caption, box)
-        self.inputs[name], self.errors[name] = widget, error
 
     def load(self, s: DeviceSettings) -> None:
         self.summary.setText(summary(s))
