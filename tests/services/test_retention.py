@@ -40,4 +40,4 @@ def test_a_new_registration_holds_its_patient(clinic: Clinic) -> None:
     other = "another-patient"
     assert service(clinic).holds([pid, other]) == {pid: [HOLD_PENDING], other: []}
     outcome = service(clinic).remove([])
-    assert (outcome.removed, outcome.kept, outcome.purge_id) == ((), (), None)
+    assert (outcome.removed, outcome.kept, outcome.purge_ids) == ((), (), ())

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from app.domain import commands as c
 from app.domain.events import PatientRegistered, stream_of
 from app.projections import audit_log
+from app.services import retention as retention_service
 from app.services.clinic import Clinic, open_clinic
 from app.services.drafts import DraftForm
 from app.services.gateway_types import Received
@@ -383,3 +384,18 @@ def test_an_altered_event_is_not_removed_unnoticed(
         retention(clinic).remove([Leaving(three[0], TRANSFERRED)])
     assert clinic.vault.events.head_position() == head
     assert clinic.queries.patient(three[0]) is not None
+
+
+def test_many_patients_leave_in_batches_each_with_its_purge_event(
+    clinic: Clinic, three: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention_service, "REMOVE_BATCH", 2)
+    clinic.commands.execute(c.AddNote(patient_id=three[1], text="Not sent"), DOC)
+    outcome = retention(clinic).remove([Leaving(pid, TRANSFERRED) for pid in three])
+    assert [p.patient_id for p in outcome.removed] == [three[0], three[2]]
+    assert [k.patient_id for k in outcome.kept] == [three[1]]
+    assert len(outcome.purge_ids) == 2
+    purges = [e for e in clinic.vault.events.read_all() if e.type == PURGE_EVENT]
+    assert [e.payload["purge_id"] for e in purges] == list(outcome.purge_ids)
+    assert clinic.vault.events.verify().purged == sum(p.events for p in outcome.removed)
+    assert clinic.runner.rebuild() == clinic.queries.digest()
