@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from app.services.clinic import Clinic
 from app.services.retention import Leaving, RetentionService
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
@@ -295,9 +296,12 @@ def _remember_removed(
         if entry.server_id:
             known[entry.server_id] = {"local_id": entry.patient_id, "at": run.now.isoformat()}
     back: list[str] = []
+    gone = {entry.patient_id for entry in removed}
+    here = {s for pid, s in run.local.items() if s and pid not in gone}
+    for server_id in [s for s in known if s in here]:
+        known.pop(server_id)  # back already (the pull brought them): nothing to remember
     if members is not None:
-        here = {s for s in run.local.values() if s}
-        back = sorted(s for s in known if s in members and s not in here)
+        back = sorted(s for s in known if s in members)
         if back and refetch is not None:
             try:
                 refetch(back)
@@ -310,3 +314,26 @@ def _remember_removed(
             known.pop(server_id, None)
     journal.set_journal(REMOVED_KEY, known)
     return tuple(back)
+
+
+def retention_hook(
+    clinic: Clinic, client: FhirClient, visit_days: int = VISIT_DAYS
+) -> Callable[[SyncScope, Callable[[list[str]], object]], list[str]]:
+    """What SyncEngine's `retention` takes: run at the end of a cycle with the cycle's scope
+    and `pull_patients`; returns the server ids of the patients removed (the puller forgets
+    them)."""
+    service = RetentionService(clinic.vault, clinic.runner, clinic.clock)
+
+    def run(scope: SyncScope, pull_patients: Callable[[list[str]], object]) -> list[str]:
+        report = apply_retention(
+            service,
+            clinic.sync_gateway,
+            client,
+            scope,
+            clinic.clock,
+            visit_days=visit_days,
+            refetch=pull_patients,
+        )
+        return [entry.server_id for entry in report.removed if entry.server_id]
+
+    return run

@@ -14,7 +14,9 @@ import pytest
 from app.domain import commands as c
 from app.services.retention import RetentionService
 from app.store.purge import HOLD_PENDING
+from sync.engine import SyncEngine
 from sync.fhir.client import FhirClient
+from sync.fhir_mapper import FhirResourceMapper
 from sync.retention import (
     EMPTY_MEMBERSHIP,
     REMOVED_KEY,
@@ -27,6 +29,7 @@ from sync.retention import (
     RetentionReport,
     apply_retention,
     latest_retention_report,
+    retention_hook,
 )
 from sync.scope import SyncScope
 from tests.clinic_fixtures import FakeClock
@@ -231,3 +234,28 @@ def test_an_empty_membership_removes_nobody_and_says_so(device: Device) -> None:
     assert report.problem == EMPTY_MEMBERSHIP.format(scope=empty)
     assert device.clinic.queries.patient(pid) is not None
     assert any("nobody was removed" in line for line in report.lines())
+
+
+def test_the_sync_cycle_removes_who_left_through_the_engine_hook(device: Device) -> None:
+    """Wired as the composition root wires it: SyncEngine(scope=..., retention=hook)."""
+    here, there = organization(device.client, "Here"), organization(device.client, "There")
+    leaves, stays = register(device), register(device)
+    device.sync()
+    move(device, stays, here)
+    move(device, leaves, there)
+    clinic = device.clinic
+    device.engine = SyncEngine(
+        clinic.sync_gateway,
+        device.client,
+        FhirResourceMapper(clinic.catalog),
+        clinic.clock,
+        scope=SyncScope(organization=here),
+        retention=retention_hook(clinic, device.client),
+    )
+    device.sync()
+    assert clinic.queries.patient(leaves) is None
+    assert clinic.queries.patient(stays) is not None
+    report = latest_retention_report(clinic.sync_gateway)
+    assert report is not None and report.membership_checked
+    assert mine(report.removed, leaves, stays) == [(leaves, RESCOPED)]  # its first check
+    clinic.vault.events.verify()
