@@ -22,7 +22,7 @@ from sync.scope import (
     everything_strategy,
 )
 
-__all__ = ["STRATEGY_KEY", "chaining_refused", "strategy_for"]
+__all__ = ["STRATEGY_KEY", "chaining_refused", "record_strategy", "strategy_for"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ def strategy_for(
         strategy = choose_strategy(info, scope, chaining=chaining)
     except ScopeUnsupportedError as exc:
         raise UnsupportedServerError(f"the device's scope cannot be pulled: {exc}") from exc
+    record_strategy(gateway, scope, strategy, now)
+    return strategy
+
+
+def record_strategy(
+    gateway: SyncGateway, scope: SyncScope, strategy: ScopeStrategy, now: datetime
+) -> None:
+    """Keep the decision (enrolment may record the one it made: the first cycle then reads no
+    CapabilityStatement); ``status --json`` shows it."""
     gateway.set_journal(
         STRATEGY_KEY,
         {
@@ -63,7 +72,6 @@ def strategy_for(
             "decided_at": now.isoformat(timespec="seconds"),
         },
     )
-    return strategy
 
 
 def chaining_refused(gateway: SyncGateway, message: str) -> None:

@@ -9,7 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sync.engine import SyncEngine
+from sync.fhir_mapper import FhirResourceMapper
 from sync.scope import SyncScope
+from tests.clock import SettableClock
 from tests.realfhir.plugin import FhirServer
 from tests.sync.devices import Device, make_device
 from tests.sync.pull_fixtures import add_condition, add_facility, scoped, tag
@@ -83,3 +86,30 @@ def test_a_server_that_refuses_batches_gets_one_search_per_query(device: Device)
     searches = requests_of(device)
     assert len(searches) == len(device.engine._mapper.pull_types())
     assert all(s.startswith("GET") for s in searches)
+
+
+def test_the_capability_statement_is_read_again_only_a_day_later(
+    fhir_server: FhirServer, tmp_path: Path
+) -> None:
+    with fhir_server.client() as client:
+        facility = add_facility(client, 1, f"D{tag()}")
+    device = make_device(tmp_path, "d", fhir_server.base_url, fhir_server.auth())
+    clock = SettableClock()
+    mapper = FhirResourceMapper(device.clinic.catalog)
+    scope = SyncScope(organization=facility.organization)
+    device.engine = SyncEngine(
+        device.clinic.sync_gateway, device.client, mapper, clock, scope=scope
+    )
+    try:
+        first = requests_of(device)
+        assert sum(r.endswith("/metadata") for r in first) == 1
+        clock.advance(hours=23)
+        assert len(requests_of(device)) == 1
+        clock.advance(hours=2)
+        later = requests_of(device)
+        # The scope's strategy decided again, the atomicity probe, and the batch of searches.
+        assert sum(r.endswith("/metadata") for r in later) == 1
+        assert len(later) == 3
+        assert len(requests_of(device)) == 1
+    finally:
+        device.close()
