@@ -182,3 +182,16 @@ def exists(conn: Connection, item_id: str) -> bool:
     """Whether any chart already has an item with this id."""
     found = conn.execute(select(items.c.item_id).where(items.c.item_id == item_id)).first()
     return found is not None
+
+
+def has_open_encounter(conn: Connection, patient_id: str) -> bool:
+    """Whether an encounter of the patient is still in progress (a visit not over)."""
+    found = conn.execute(
+        select(items.c.item_id).where(
+            items.c.patient_id == patient_id,
+            items.c.kind == "encounter",
+            items.c.status == "in-progress",
+            items.c.entered_in_error.is_(False),
+        )
+    ).first()
+    return found is not None

@@ -256,3 +256,8 @@ def count(conn: Connection) -> int:
     from sqlalchemy import func
 
     return int(conn.execute(select(func.count()).select_from(patients)).scalar_one())
+
+
+def all_ids(conn: Connection) -> list[str]:
+    """Every patient on the device (retention compares them with the scope)."""
+    return [str(pid) for pid in conn.execute(select(patients.c.patient_id)).scalars()]

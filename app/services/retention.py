@@ -13,9 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from app.domain.events import stream_of
 from app.projections import chart_items, patient_index
 from app.projections.forget import forget_patients
 from app.projections.runner import ProjectionRunner
@@ -69,16 +66,9 @@ class RetentionService:
         """Every patient on the device (our id) and the id the server knows them by (None:
         not on the server yet)."""
         with read_transaction(self._vault.engine) as conn:
-            ids = conn.exec_driver_sql(
-                f"SELECT patient_id FROM {patient_index.patients.name}"
-            ).scalars()
-            known: dict[str, object] = dict(
-                conn.exec_driver_sql(
-                    "SELECT resource_id, server_id FROM remote_resources "
-                    "WHERE resource_type = 'Patient'"
-                ).all()
-            )
-        return {str(pid): _str_or_none(known.get(pid)) for pid in ids}
+            ids = patient_index.all_ids(conn)
+            known = purge.patient_server_ids(conn)
+        return {pid: known.get(pid) for pid in ids}
 
     def holds(self, patient_ids: Iterable[str]) -> dict[str, list[str]]:
         """Why each patient must stay for now (empty: nothing of theirs is pending)."""
@@ -88,21 +78,12 @@ class RetentionService:
     def last_activity(self, patient_id: str) -> datetime | None:
         """When the device last recorded anything in the patient's chart (theirs or pulled)."""
         with read_transaction(self._vault.engine) as conn:
-            value = conn.exec_driver_sql(
-                "SELECT max(json_extract(metadata, '$.recorded_at')) FROM events "
-                "WHERE stream_id = ?",
-                (stream_of(patient_id),),
-            ).scalar()
-        return None if value is None else datetime.fromisoformat(str(value))
+            value = purge.last_recorded_at(conn, patient_id)
+        return None if value is None else datetime.fromisoformat(value)
 
     def has_open_encounter(self, patient_id: str) -> bool:
         with read_transaction(self._vault.engine) as conn:
-            found = conn.exec_driver_sql(
-                f"SELECT 1 FROM {chart_items.items.name} WHERE patient_id = ? "
-                "AND kind = 'encounter' AND status = 'in-progress' AND NOT entered_in_error",
-                (patient_id,),
-            ).first()
-        return found is not None
+            return chart_items.has_open_encounter(conn, patient_id)
 
     # -- removing --------------------------------------------------------------------------
 
@@ -134,7 +115,7 @@ class RetentionService:
             removed += result.patients
             purges.append(result.purge_id)
         if removed:
-            self._checkpoint_wal()
+            purge.checkpoint_wal(self._vault.engine)
             log.info("removed %d patient(s) who left this device's scope", len(removed))
         return RemovalOutcome(tuple(removed), tuple(kept), tuple(purges))
 
@@ -148,16 +129,3 @@ class RetentionService:
             recorded_at=now,
             occurred_at=now,
         )
-
-    def _checkpoint_wal(self) -> None:
-        """Old page images of the removed rows stay in the WAL (encrypted) until a checkpoint
-        copies it into the database; ask for one now. Best effort: a reader may hold it."""
-        try:
-            with self._vault.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        except SQLAlchemyError:  # the next automatic checkpoint does it
-            log.info("the WAL checkpoint after a removal is left to SQLite")
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)

@@ -23,7 +23,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain.events import stream_of
 from app.store.errors import StoreError
@@ -103,6 +104,34 @@ def server_ids(conn: Connection, patient_ids: Iterable[str]) -> dict[str, str]:
         if value is not None:
             found[pid] = str(value)
     return found
+
+
+def patient_server_ids(conn: Connection) -> dict[str, str]:
+    """Our id -> the server's id of every Patient the server has."""
+    rows = conn.exec_driver_sql(
+        "SELECT resource_id, server_id FROM remote_resources WHERE resource_type = 'Patient'"
+    ).all()
+    return {str(local): str(server) for local, server in rows if server is not None}
+
+
+def last_recorded_at(conn: Connection, patient_id: str) -> str | None:
+    """When the device last recorded an event in the patient's stream (theirs or pulled)."""
+    value = conn.exec_driver_sql(
+        "SELECT max(json_extract(metadata, '$.recorded_at')) FROM events WHERE stream_id = ?",
+        (stream_of(patient_id),),
+    ).scalar()
+    return None if value is None else str(value)
+
+
+def checkpoint_wal(engine: Engine) -> None:
+    """Old page images of removed rows stay in the WAL (encrypted) until a checkpoint copies
+    it into the database: ask for one now. Best effort: a reader may hold it back, and the
+    next automatic checkpoint does it then."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except SQLAlchemyError:
+        pass
 
 
 def _draft_patients(conn: Connection) -> set[str]:
