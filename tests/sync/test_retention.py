@@ -153,6 +153,7 @@ def test_a_rescoped_device_lets_go_of_the_old_facility_and_pulls_a_returning_pat
 ) -> None:
     here, there = organization(device.client, "Here"), organization(device.client, "There")
     ours, theirs = register(device), register(device)
+    device.run(c.AddNote(patient_id=theirs, text="Seen for a cough"))
     device.sync()
     move(device, ours, here)
     move(device, theirs, there)
@@ -163,19 +164,28 @@ def test_a_rescoped_device_lets_go_of_the_old_facility_and_pulls_a_returning_pat
     assert theirs in server_id_removed(device)
 
     asked: list[list[str]] = []
+
+    def pull_again(server_ids: list[str]) -> None:
+        asked.append(server_ids)
+        device.engine.puller().pull_patients(server_ids)
+
     report = apply_retention(
         retention_of(device),
         device.clinic.sync_gateway,
         device.client,
         SyncScope(organization=there),
         clock,
-        refetch=asked.append,
+        refetch=pull_again,
     )  # re-scoped: checked at once, not a day later
     assert report.membership_checked
     assert mine(report.removed, ours, theirs) == [(ours, RESCOPED)]
     assert asked == [[theirs_on_server]]  # theirs is back in scope: pulled whole
     assert report.refetched == (theirs_on_server,)
     assert theirs not in server_id_removed(device)
+    back = device.clinic.queries.patient(theirs)  # pulled again: the chart shows again
+    assert back is not None and back.family == NAMES[1]
+    assert [n.data.get("text") for n in device.chart(theirs).notes] == ["Seen for a cough"]
+    device.clinic.vault.events.verify()
 
 
 def mine(entries: tuple[RetentionEntry, ...], *patients: str) -> list[tuple[str, str]]:
