@@ -100,6 +100,7 @@ class Pusher:
         self._possibly_landed: set[str] = set()
         self._found: dict[Key, Found] = {}
         self._looked_up: set[Key] = set()  # found or not
+        self._answer_lost: set[str] = set()  # all of them, for this pass's guard
 
     def push_pending(self) -> PushReport:
         report = PushReport()
@@ -107,6 +108,7 @@ class Pusher:
         total = len(queue)
         in_flight = [e for e in queue if e.in_flight]
         self._possibly_landed = {e.command_id for e in in_flight}
+        self._answer_lost = set(self._possibly_landed)
         if in_flight:
             self._prefetch(in_flight)
             self._looked_up = set().union(*(self._keys(e) for e in in_flight))
@@ -146,7 +148,8 @@ class Pusher:
                 rest.append(entry)
                 passed |= keys
                 continue
-            together = conditional or any(self._sender.conditional(w) for w in planned)
+            guard = self._guard(entry)
+            together = conditional or any(self._sender.conditional(w, guard) for w in planned)
             if not self._sender.fits(size + len(planned), together):
                 if not group:  # too big for one Bundle: alone, in several
                     return [(entry, planned)], rest + queue[index + 1 :]
@@ -196,6 +199,11 @@ class Pusher:
             return None
         return planned
 
+    def _guard(self, entry: OutboxEntry) -> bool:
+        """Whether the command's creates carry ifNoneExist: only if an earlier send of it may
+        have landed unseen (write_plan.WriteSender.conditional)."""
+        return entry.command_id in self._answer_lost
+
     def _send_group(self, group: list[Planned], report: PushReport) -> None:
         """Send these commands in one Bundle (marked in flight just before), and settle each
         by its own entries' answers; narrowed down if the server fails the Bundle whole."""
@@ -207,7 +215,9 @@ class Pusher:
             return
         report.bundles += 1
         try:
-            results = self._sender.send_together([planned for _, planned in group])
+            results = self._sender.send_together(
+                [(planned, self._guard(entry)) for entry, planned in group]
+            )
         except TransactionTooLargeError as exc:
             self._sender.shrink(exc, sum(len(planned) for _, planned in group))
             self._split(group, report)
@@ -314,7 +324,7 @@ class Pusher:
             self._gateway.record_pushed(None, copies, patient_id)
 
         try:
-            sent = self._sender.send(planned, landed)
+            sent = self._sender.send(planned, landed, self._guard(entry))
         except VersionConflictError:
             return self._conflict(entry, planned, report, retry)
         except RejectedError as exc:

@@ -38,6 +38,7 @@ from sync.fhir.bundle import (
 )
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import InvalidResponseError, Issue, RejectedError, TransactionTooLargeError
+from sync.fhir.mapping.common import FHIR_ID
 from sync.fhir.mapping.errors import MappingError
 from sync.fhir.retry_hints import is_concurrent_update
 from sync.ports import Outgoing
@@ -141,7 +142,10 @@ class WriteSender:
         self._limit: int | None = None
 
     def send(
-        self, planned: list[PlannedWrite], on_landed: Callable[[list[ServerCopy]], None]
+        self,
+        planned: list[PlannedWrite],
+        on_landed: Callable[[list[ServerCopy]], None],
+        guard: bool = True,
     ) -> SendResult:
         """Send in as few transactions as the limits allow; stop after a Bundle with a failed
         entry (later Bundles may refer to what failed). What a Bundle landed goes to
@@ -149,11 +153,11 @@ class WriteSender:
         whole-Bundle refusal of a later one (an atomic server raises FhirError) forgets nothing
         the server already holds; when all landed, the last Bundle's copies are left in
         ``unrecorded`` for the caller. A Bundle refused for its size is sent again in smaller
-        ones."""
+        ones. `guard`: creates by POST carry ifNoneExist (see `conditional`)."""
         result = SendResult()
         remaining = in_reference_order(planned)
         while remaining:
-            builder, sent = self._next_batch(remaining)
+            builder, sent = self._next_batch(remaining, guard)
             try:
                 answers = self._client.transaction(builder.build())
             except TransactionTooLargeError as exc:
@@ -174,7 +178,7 @@ class WriteSender:
         return result
 
     def _next_batch(
-        self, ordered: list[PlannedWrite]
+        self, ordered: list[PlannedWrite], guard: bool
     ) -> tuple[TransactionBuilder, list[tuple[PlannedWrite, bool]]]:
         """The next Bundle: as many of the first writes as the limits allow. Built only
         once the Bundle before it was answered, so it names the ids given in that answer."""
@@ -183,7 +187,7 @@ class WriteSender:
         sent: list[tuple[PlannedWrite, bool]] = []
         for write in ordered:
             try:
-                put_create = self._add(builder, write, created_here)
+                put_create = self._add(builder, write, created_here, guard)
             except TooManyEntriesError:
                 if not sent:
                     raise
@@ -199,9 +203,15 @@ class WriteSender:
             max_with_conditional=min(self._limit, MAX_WITH_CONDITIONAL),
         )
 
-    def conditional(self, write: PlannedWrite) -> bool:
-        """Whether this write goes out as a conditional entry (a create by POST carries
-        ifNoneExist), which lowers the server's limit for the whole Bundle."""
+    def conditional(self, write: PlannedWrite, guard: bool) -> bool:
+        """Whether this write goes out as a conditional entry, which lowers the server's limit
+        for the whole Bundle (Medplum: 8 entries instead of 50): a create by POST with
+        ifNoneExist on our identifier. `guard` says whether creates carry it: only for a command
+        an earlier send of which may have landed unseen (its answer was lost). Otherwise we know
+        exactly what landed (every answer read, an atomic refusal writes nothing), so a create
+        cannot find itself there, and an unguarded Bundle holds 50 entries."""
+        if not guard:
+            return False
         resource_type, local_id = write.key
         if write.server_id or self._ids.server_id(resource_type, local_id) is not None:
             return False
@@ -220,16 +230,17 @@ class WriteSender:
         stated = exc.limit if exc.limit and exc.limit < sent else None
         self._limit = stated or max(1, sent // 2)
 
-    def send_together(self, commands: list[list[PlannedWrite]]) -> list[SendResult]:
+    def send_together(self, commands: list[tuple[list[PlannedWrite], bool]]) -> list[SendResult]:
         """Several commands' writes in ONE transaction (the caller checked `fits` and that no
-        resource is twice); one SendResult per command, its landed copies in ``unrecorded``.
+        resource is twice), each with its `guard`; one SendResult per command, its landed
+        copies in ``unrecorded``.
         A whole-Bundle failure raises as `FhirClient.transaction` does (atomic server): which
         command caused it is for the caller to narrow down."""
         builder = self._builder()
         created_here: dict[Key, str] = {}
         per_command = [
-            [(write, self._add(builder, write, created_here)) for write in in_reference_order(p)]
-            for p in commands
+            [(w, self._add(builder, w, created_here, guard)) for w in in_reference_order(planned)]
+            for planned, guard in commands
         ]
         answers = self._client.transaction(builder.build())
         results: list[SendResult] = []
@@ -243,7 +254,11 @@ class WriteSender:
         return results
 
     def _add(
-        self, builder: TransactionBuilder, write: PlannedWrite, created_here: dict[Key, str]
+        self,
+        builder: TransactionBuilder,
+        write: PlannedWrite,
+        created_here: dict[Key, str],
+        guard: bool,
     ) -> bool:
         """Add one write to the Bundle; True if it is a create by PUT with our id."""
         resource_type, local_id = write.key
@@ -259,7 +274,9 @@ class WriteSender:
         url = full_url(write.key)
         name, value = identifier_search(local_id, resource_type)
         body = self._ids.to_server(write.resource, None, {**created_here, write.key: url})
-        builder.add_create(resource_type, url, body, if_none_exist=f"{name}={value}")
+        builder.add_create(
+            resource_type, url, body, if_none_exist=f"{name}={value}" if guard else None
+        )
         created_here[write.key] = url
         return False
 
@@ -309,32 +326,45 @@ def find_landed(
     of ids: by the server's ids where we know them (``_id=a,b``), else by our identifier
     (``identifier=<system>|a,<system>|b``: a create whose answer was lost), else, where we
     create with our own ids, by those (``_id=``: written before they carried identifiers).
-    A key left out is not on the server."""
-    found: dict[Key, Found] = {}
+    A key left out is not on the server. Every server id is learnt before any copy is
+    translated, so references between the resources found (an Observation of a Patient
+    created in the same lost Bundle) come back in our ids."""
+    raw: dict[Key, dict[str, Any]] = {}
     by_type: dict[str, list[str]] = {}
     for resource_type, local_id in sorted(set(keys)):
         by_type.setdefault(resource_type, []).append(local_id)
     for resource_type, local_ids in by_type.items():
         known = {i: ids.server_id(resource_type, i) for i in local_ids}
         by_server = {s: i for i, s in known.items() if s is not None}
-        _search(client, ids, resource_type, "_id", by_server, found)
+        _search(client, resource_type, "_id", by_server, raw)
         unknown = [i for i in local_ids if known[i] is None]
         name = identifier_search("x", resource_type)[0]
         wanted = {identifier_search(i, resource_type)[1]: i for i in unknown}
-        _search(client, ids, resource_type, name, wanted, found)
+        _search(client, resource_type, name, wanted, raw)
         if not strategy.by_post(resource_type):
-            rest = {i: i for i in unknown if (resource_type, i) not in found}
-            _search(client, ids, resource_type, "_id", rest, found)
+            rest = {i: i for i in unknown if (resource_type, i) not in raw}
+            _search(client, resource_type, "_id", rest, raw)
+    for (resource_type, local_id), resource in raw.items():
+        if FHIR_ID.fullmatch(str(resource.get("id"))):
+            ids.learn(resource_type, local_id, str(resource["id"]))
+    found: dict[Key, Found] = {}
+    for key, resource in raw.items():
+        try:
+            mapped, server_id = ids.to_local(resource, key[1])
+        except MappingError as exc:
+            raise InvalidResponseError(f"the server's answer is unusable: {exc}") from None
+        meta = resource.get("meta")
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        found[key] = (mapped, server_id, version if isinstance(version, str) else None)
     return found
 
 
 def _search(
     client: FhirClient,
-    ids: ServerIds,
     resource_type: str,
     name: str,
     wanted: dict[str, str],
-    found: dict[Key, Found],
+    raw: dict[Key, dict[str, Any]],
 ) -> None:
     """Search `resource_type` by `name` for the values of `wanted` (value -> our id)."""
     values = sorted(wanted)
@@ -343,19 +373,8 @@ def _search(
         params = [(name, ",".join(chunk)), ("_count", str(2 * len(chunk)))]
         for resource in client.iter_search(resource_type, params):
             local_id = _whose(resource, name, wanted)
-            if local_id is None or (resource_type, local_id) in found:
-                continue
-            try:
-                mapped, server_id = ids.to_local(resource, local_id)
-            except MappingError as exc:
-                raise InvalidResponseError(f"the server's answer is unusable: {exc}") from None
-            meta = resource.get("meta")
-            version = meta.get("versionId") if isinstance(meta, dict) else None
-            found[(resource_type, local_id)] = (
-                mapped,
-                server_id,
-                version if isinstance(version, str) else None,
-            )
+            if local_id is not None:
+                raw.setdefault((resource_type, local_id), resource)
 
 
 def _whose(resource: dict[str, Any], name: str, wanted: dict[str, str]) -> str | None:

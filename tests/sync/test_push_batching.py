@@ -18,7 +18,7 @@ import pytest
 from app.domain import commands as c
 from app.services.sync_status import OutboxStatus
 from app.store.database import read_transaction
-from sync.fhir.bundle import MAX_UPDATES, MAX_WITH_CONDITIONAL
+from sync.fhir.bundle import MAX_UPDATES
 from sync.fhir.errors import OfflineError
 from tests.clinic_fixtures import prescription
 from tests.peer.harness import PeerServer
@@ -48,6 +48,7 @@ class Transactions:
 
     device: Device
     sizes: list[int] = field(default_factory=list)
+    guarded: int = 0  # entries with ifNoneExist
     refuse: str | None = None  # a refusal (422) of any Bundle whose body holds this text
 
     def __call__(self, request: httpx.Request) -> httpx.Response | None:
@@ -55,6 +56,7 @@ class Transactions:
             return None
         bundle = bundle_of(request)
         self.sizes.append(len(bundle["entry"]))
+        self.guarded += sum("ifNoneExist" in e["request"] for e in bundle["entry"])
         if self.refuse and self.refuse in json.dumps(bundle):
             outcome = {
                 "resourceType": "OperationOutcome",
@@ -101,11 +103,6 @@ def statuses(device: Device) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
-def limit(fhir_server: FhirServer) -> int:
-    """Entries per Bundle: the real server creates by POST with ifNoneExist (conditional)."""
-    return MAX_WITH_CONDITIONAL if fhir_server.name == "real" else MAX_UPDATES
-
-
 def test_a_clinic_day_goes_in_few_transactions(
     devices: dict[str, Device], fhir_server: FhirServer
 ) -> None:
@@ -127,10 +124,12 @@ def test_a_clinic_day_goes_in_few_transactions(
         assert server_count(a.client, resource_type, patients) == each * len(patients)
     encounter = server_count(a.client, "Observation", patients)
     assert encounter >= 4 * len(patients), "every vital sign of every patient"
-    assert max(seen.sizes) <= limit(fhir_server)
-    # Full Bundles but for those a finished encounter closes early (the same Encounter twice):
-    # one per patient at most on the real server's 8-entry Bundles, a few on the peer's 50.
-    floor = math.ceil(sum(seen.sizes) / limit(fhir_server))
+    assert max(seen.sizes) <= MAX_UPDATES
+    assert seen.guarded == 0, "nothing of it was sent before: no create can find itself there"
+    # Full Bundles but for those a finished encounter closes early (the same Encounter twice).
+    # Creates carry no ifNoneExist here (nothing was sent before), so the real server takes
+    # 50 entries a Bundle as the peer does, not 8.
+    floor = math.ceil(sum(seen.sizes) / MAX_UPDATES)
     assert len(seen.sizes) <= floor + len(patients) // 2 + 2, seen.sizes
     assert len(seen.sizes) <= commands // 4, "far fewer than one transaction per command"
 
@@ -236,7 +235,7 @@ def test_a_refusal_in_the_middle_sets_that_command_aside_and_lands_the_others(
     report = a.sync()
     assert report.pending_after == 0 and report.needs_attention == 1
     assert server_count(a.client, "DocumentReference", [pid.patient_id]) == 8
-    assert seen.sizes[0] == min(9, limit(fhir_server)), "together first, as many as allowed"
+    assert seen.sizes[0] == min(9, MAX_UPDATES), "together first, as many as allowed"
     # Split in halves until the refused note is alone: 9 -> 4 + 5 -> 2 + 3 -> 1 + 2 ... .
     assert len(seen.sizes) <= 1 + 2 * math.ceil(math.log2(9)), seen.sizes
     with read_transaction(a.clinic.vault.engine) as conn:
