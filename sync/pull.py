@@ -26,8 +26,8 @@ from app.services.sync_status import SyncProgress
 from sync.fhir.client import FhirClient, next_link
 from sync.fhir.errors import FhirError, InvalidResponseError
 from sync.ports import ResourceMapper
-from sync.pull_http import refused, search_batch, search_post
-from sync.pull_pages import PageReader, PageResult, PullReport, instant
+from sync.pull_http import BatchEntry, refused, search_batch, search_post
+from sync.pull_pages import FUTURE_TOLERANCE, PageReader, PageResult, PullReport, instant
 from sync.pull_queries import (
     LIST_CHUNK,
     PAGE_SIZE,
@@ -51,8 +51,12 @@ __all__ = ["PAGE_SIZE", "ChainingRefusedError", "PullReport", "Puller"]
 
 log = logging.getLogger(__name__)
 
-# Server clocks tie and step back: the next cycle re-reads this much before the newest change.
+# Server clocks tie and step back: without the server's time, the next cycle re-reads this much
+# before the newest change seen.
 WATERMARK_MARGIN = timedelta(minutes=2)
+# With it: the longest a write may stay in flight between its stamp and its commit (a Medplum
+# transaction of 50 entries takes 0.05-0.15 s on loopback; FHIR-PEER.md), with room to spare.
+READ_MARGIN = timedelta(seconds=5)
 BATCH_REFUSED_KEY = "pull_batch_refused"
 VISITING_KEY = "scope_visiting"
 MARGIN_OWED_KEY = "pull_margin_owed"
@@ -97,6 +101,7 @@ class Puller:
         self._first_sync = False
         # Queries whose exact position awaits the margin (a cut pull leaves them for the next).
         self._owed = self._journal_list(MARGIN_OWED_KEY)
+        self._read_at: datetime | None = None  # the server's time when this pull began reading
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -157,7 +162,7 @@ class Puller:
         """First pages of every query in one batch; then more pages only where there are."""
         urls = [search_url(q.resource_type, self._params(q, marks[q.key])) for q in queries]
         try:
-            answers = search_batch(self._client, urls)
+            answers = self._batch(urls)
         except FhirError as exc:
             if not refused(exc):
                 raise
@@ -247,13 +252,26 @@ class Puller:
             self._gateway.set_journal(MARGIN_OWED_KEY, self._owed)
 
     def _settle(self, marks: dict[str, str | None]) -> None:
-        """The pull finished: every position saved since the last finished pull steps back by
-        WATERMARK_MARGIN, never before where this cycle started."""
+        """The pull finished: every position saved since the last finished pull becomes the
+        next cycle's watermark, stepped back so that nothing committed late is missed.
+
+        Where the server said its time when this pull began reading (the batch's Date), a
+        resource not seen yet was committed after that, so it was stamped no earlier than
+        that time less the longest write in flight: the watermark is READ_MARGIN before it.
+        Otherwise it is WATERMARK_MARGIN before the newest stamp seen. Never before where
+        this cycle started."""
+        read_at = self._read_at
+        if read_at is not None and read_at > self._clock() + FUTURE_TOLERANCE:
+            read_at = None  # a Date days ahead of the clinic's clock: not trusted
         for key in self._owed:
             position = instant(self._gateway.watermark(key))
             if position is None:
                 continue
-            mark = (position - WATERMARK_MARGIN).isoformat(timespec="milliseconds")
+            if read_at is not None and key in marks:
+                settled = read_at - READ_MARGIN
+            else:
+                settled = position - WATERMARK_MARGIN
+            mark = settled.isoformat(timespec="milliseconds")
             start = marks.get(key)
             self._gateway.set_watermark(key, mark if not start or mark > start else start)
         self._owed = []
@@ -273,6 +291,13 @@ class Puller:
 
     # -- totals, membership, whole patients ---------------------------------------------------
 
+    def _batch(self, urls: Sequence[str]) -> list[BatchEntry]:
+        """A batch of searches; the first one's server time is when this pull began reading."""
+        answer = search_batch(self._client, urls)
+        if self._read_at is None:
+            self._read_at = answer.server_time
+        return answer.entries
+
     def _count_totals(self, queries: Sequence[PullQuery], marks: dict[str, str | None]) -> None:
         """What the pull will receive, for the progress: one batch of ``_summary=count``
         searches (the server counts; nothing is sent). Not known if the server will not say."""
@@ -283,7 +308,7 @@ class Puller:
                 params.append(("_lastUpdated", f"ge{marks[q.key]}"))
             urls.append(search_url(q.resource_type, params))
         try:
-            answers = search_batch(self._client, urls)
+            answers = self._batch(urls)
         except FhirError as exc:
             if not refused(exc):
                 raise

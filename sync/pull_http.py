@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from sync.fhir.bundle import check_type
 from sync.fhir.client import FHIR_JSON, FhirClient
 from sync.fhir.errors import FhirError, InvalidResponseError, RejectedError
 
-__all__ = ["BatchEntry", "search_batch", "search_post"]
+__all__ = ["BatchAnswer", "BatchEntry", "search_batch", "search_post"]
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -24,8 +26,16 @@ FORM = "application/x-www-form-urlencoded"
 BatchEntry = dict[str, Any] | RejectedError
 
 
-def search_batch(client: FhirClient, urls: Sequence[str]) -> list[BatchEntry]:
-    """``POST [base]`` a batch Bundle of ``GET <url>`` entries; one answer per url, in order.
+class BatchAnswer(NamedTuple):
+    """One answer per search, in order; and the server's clock when it answered (its ``Date``
+    header, whole seconds, rounded down), None if it sent none that parses."""
+
+    entries: list[BatchEntry]
+    server_time: datetime | None
+
+
+def search_batch(client: FhirClient, urls: Sequence[str]) -> BatchAnswer:
+    """``POST [base]`` a batch Bundle of ``GET <url>`` entries.
 
     A server that refuses the batch as a whole raises (RejectedError for a 4xx); an entry that
     failed comes back as a RejectedError for that entry alone."""
@@ -51,7 +61,17 @@ def search_batch(client: FhirClient, urls: Sequence[str]) -> list[BatchEntry]:
             request=response.request,
             status=response.status_code,
         )
-    return [_entry(e) for e in entries]
+    return BatchAnswer([_entry(e) for e in entries], _date(response.headers.get("Date")))
+
+
+def _date(header: str | None) -> datetime | None:
+    if not header:
+        return None
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _entry(entry: Any) -> BatchEntry:
