@@ -7,7 +7,9 @@ file FieldChart writes (a person may still choose "print to file" in the print d
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from html import escape
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QTextDocument
@@ -28,10 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import DomainError
-from app.services.settings import FIELDS_OF_MODE, SECRETS
+from app.services.settings import FIELDS_OF_MODE, SECRETS, DeviceSettings, validate
 from app.ui.backend import Backend, CreatedVault
 from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.operation import OperationRunner
+from app.ui.settings_scope import unscoped_enrolment
 from app.ui.settings_view import (
     AUTH,
     AUTH_FIELD_LABELS,
@@ -241,6 +244,17 @@ class ServerPage(QWizardPage):
         form.addRow(self.device_key_caption, self.device_key)
         self.smart_hint = hint_label(SMART_KEY_HINT, self)
         form.addRow(self.smart_hint)
+        # The facility this device serves (a Group, or Locations, later in Settings).
+        self.organization = QLineEdit(self)
+        self.organization.setPlaceholderText("Organization/<id>, from IT")
+        self.organization.setAccessibleName("Facility (Organization)")
+        self.pull_everything = QCheckBox("Every patient", self)
+        self.pull_everything.setToolTip("IT's choice: pull every patient on the server")
+        self.pull_everything.setAccessibleName("Pull every patient on the server")
+        facility = QHBoxLayout()
+        facility.addWidget(self.organization, 1)
+        facility.addWidget(self.pull_everything)
+        form.addRow("Facility:", facility)
         self.error = ErrorLabelWidget(self, "formError")
         form.addRow(self.error)
         self.form = form
@@ -285,13 +299,26 @@ class ServerPage(QWizardPage):
         if mode == "smart-backend" and self.device_key.busy:
             self.error.show_message(KEY_NOT_READY)
             return False
-        changes = {"server_url": url, "auth_mode": mode}
+        changes: dict[str, Any] = {"server_url": url, "auth_mode": mode}
         for name in FIELDS_OF_MODE.get(mode, ()):
             changes[name] = self.inputs[name].text().strip() or None
+        changes["scope_organization"] = self.organization.text().strip() or None
+        changes["pull_everything"] = self.pull_everything.isChecked()
         clinic = created.clinic
         self.error.clear_message()
+        check = getattr(self.dialog.backend, "check_scope", None)  # as in Settings
+
+        def save() -> DeviceSettings:  # as enroll: validated, scoped, checked, then saved
+            candidate = validate(replace(clinic.settings.get(), **changes))
+            unscoped = unscoped_enrolment(DeviceSettings(), changes)
+            if unscoped is not None:
+                raise unscoped
+            if check is not None:
+                check(clinic, candidate)
+            return clinic.settings.update(clinic.actor, **changes)
+
         self.dialog.ops.run(
-            lambda: clinic.settings.update(clinic.actor, **changes),
+            save,
             success=self._saved,
             failure=self._refused,
             owner=self,
@@ -305,7 +332,8 @@ class ServerPage(QWizardPage):
 
     def _refused(self, exc: BaseException) -> None:
         field = error_field(exc) if isinstance(exc, DomainError | UserFacingError) else None
-        prefix = {"server_url": "Server address", **AUTH_FIELD_LABELS}.get(field or "")
+        labels = {"server_url": "Server address", "scope_organization": "Facility"}
+        prefix = {**labels, **AUTH_FIELD_LABELS}.get(field or "")
         message = plain_message(exc)
         self.error.show_message(f"{prefix}: {message}" if prefix else message)
 

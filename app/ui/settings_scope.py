@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from app.domain.errors import ValidationError
 from app.services.clinic import Clinic
 from app.services.settings import DeviceSettings
 from app.ui.widgets import hint_label
@@ -32,6 +33,10 @@ NO_SERVER = "No server yet: name the facility this device serves when entering o
 SCOPE_HINT = (
     "References as IT gives them (Organization/<id>; a bare id is accepted). Patients "
     "registered here are created under the Organization; encounters at the first Location."
+)
+NAME_THE_FACILITY = (
+    "Name the facility this device serves (its Organization, or a Group of its patients), or "
+    "choose 'Pull every patient on the server'"
 )
 #: The scope settings, in the order of the form.
 SCOPE_FIELDS = ("scope_organization", "scope_locations", "scope_group", "pull_everything")
@@ -53,6 +58,15 @@ def scope_changed(old: DeviceSettings, changes: dict[str, Any]) -> bool:
         return False
     keys = ("server_url", *SCOPE_FIELDS)
     return any(k in changes and changes[k] != getattr(old, k) for k in keys)
+
+
+def unscoped_enrolment(old: DeviceSettings, changes: dict[str, Any]) -> ValidationError | None:
+    """The error for enrolling (a new server or a changed scope) without naming the facility
+    or choosing to pull everything, as enroll refuses it; None when that is not the case."""
+    if not scope_changed(old, changes):
+        return None
+    named = any(changes.get(k) for k in SCOPE_FIELDS)
+    return None if named else ValidationError(NAME_THE_FACILITY, "scope_organization")
 
 
 #: Adds one labelled input with its error line to a form: (form, setting, label, widget).

@@ -34,7 +34,7 @@ from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.operation import OperationRunner
 from app.ui.permissions import gate
 from app.ui.session import ClinicSession
-from app.ui.settings_scope import ScopeCheck, ScopeForm, scope_changed
+from app.ui.settings_scope import ScopeCheck, ScopeForm, scope_changed, unscoped_enrolment
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary, mark_invalid, title_label
 
 AUTH = (
@@ -403,13 +403,18 @@ class SettingsView(QWidget):
             return
         self.save_button.setEnabled(False)
         changes, current, check = self.changes(), self.current, self.check_scope
-        if current is None or check is None or not scope_changed(current, changes):
+        if current is None or not scope_changed(current, changes):
             self._update(changes, None)
             return
         clinic = self.session.clinic
 
-        def work() -> str:  # the settings' own validation first, then the server's answer
-            return check(clinic, validate(replace(current, **current_names(changes))))
+        def work() -> str | None:  # as enroll: validated, scoped, checked with the server
+            stored = clinic.settings.get()  # with what was kept meanwhile (a new device key)
+            candidate = validate(replace(stored, **current_names(changes)))
+            unscoped = unscoped_enrolment(current, changes)
+            if unscoped is not None:
+                raise unscoped
+            return check(clinic, candidate) if check is not None else None
 
         self.session.run(
             work,

@@ -104,10 +104,14 @@ def test_the_wizard_enrols_with_a_client_id_and_secret(
 ) -> None:
     wizard, page = server_page(qtbot, controller)
     type_into(qtbot, page.server, SERVER)
+    finish = wizard.button(QWizard.WizardButton.FinishButton)
+    finish.click()  # a new enrolment names the facility
+    qtbot.waitUntil(lambda: not page.error.isHidden(), timeout=TIMEOUT)
+    assert page.error.text().startswith("Facility: Name the facility this device serves")
+    type_into(qtbot, page.organization, "mbeya-hc")
     choose(qtbot, page.auth, mode)
     type_into(qtbot, page.token_url, TOKEN_URL)
     type_into(qtbot, page.client_id, "mbeya-clinic")
-    finish = wizard.button(QWizard.WizardButton.FinishButton)
     finish.click()
     qtbot.waitUntil(lambda: not page.error.isHidden(), timeout=TIMEOUT)
     assert page.error.text() == "Client secret: Enter the client secret."
@@ -118,6 +122,7 @@ def test_the_wizard_enrols_with_a_client_id_and_secret(
     assert controller.session is not None
     settings = controller.session.clinic.settings.get()
     assert (settings.server_url, settings.auth_mode) == (SERVER, mode)
+    assert settings.scope_organization == "Organization/mbeya-hc"
     assert (settings.token_url, settings.client_id) == (TOKEN_URL, "mbeya-clinic")
     assert settings.client_secret == "s3cret-value" and settings.bearer_token is None
 
@@ -131,6 +136,7 @@ def test_settings_offer_each_mode_with_its_fields_and_never_show_the_secret(
         assert shown_fields(view.device_form, view.auth_inputs, view) == set(FIELDS_OF_MODE[mode])
 
     type_into(qtbot, view.server, SERVER)
+    type_into(qtbot, view.scope.organization, "Organization/mbeya")  # a new enrolment's scope
     choose(qtbot, view.auth, "client-secret-basic")
     type_into(qtbot, view.token_url, TOKEN_URL)
     type_into(qtbot, view.client_id, "mbeya-clinic")

@@ -237,6 +237,7 @@ def test_first_run_enrols_a_server(qtbot: QtBot, controller: AppController) -> N
     qtbot.waitUntil(lambda: not page.error.isHidden(), timeout=TIMEOUT)
     assert page.error.text() == "Server address: The server address must start with https://."
     page.server.setText("https://fhir.example.org/fhir")
+    page.organization.setText("Organization/mbeya-hc")
     page.auth.setCurrentIndex(page.auth.findData("bearer"))
     page.token.setText("s3cret-token")
     finish.click()

@@ -144,6 +144,7 @@ def test_choosing_smart_in_the_wizard_creates_the_key_and_shows_only_its_public_
     clinic = wizard.created.clinic
     assert clinic.settings.get().smart_private_key_pem is None
     type_into(qtbot, page.server, SERVER)
+    type_into(qtbot, page.organization, "Organization/mbeya-hc")
     choose(qtbot, page.auth, "smart-backend")
     jwk = shown_key(qtbot, page.device_key)
     pem = stored_pem(clinic)  # kept in the vault at once: IT may register it before Finish
@@ -197,6 +198,7 @@ def test_settings_show_the_same_key_again_and_make_a_new_one_only_when_confirmed
     clinic = window.session.clinic
     assert not view.device_key.isVisibleTo(view)
     type_into(qtbot, view.server, SERVER)
+    type_into(qtbot, view.scope.organization, "Organization/mbeya-hc")
     choose(qtbot, view.auth, "smart-backend")
     assert view.device_key.isVisibleTo(view) and view.smart_hint.isVisibleTo(view)
     first = shown_key(qtbot, view.device_key)
@@ -340,6 +342,9 @@ def test_the_key_shown_in_settings_signs_this_device_in_to_the_real_server(
     window, view = settings_page(qtbot, controller)
     clinic = window.session.clinic
     type_into(qtbot, view.server, real.base_url)
+    view.scope.pull_everything.setFocus(Qt.FocusReason.TabFocusReason)  # IT's choice here
+    QTest.keyClick(view.scope.pull_everything, Qt.Key.Key_Space)
+    assert view.scope.pull_everything.isChecked()
     choose(qtbot, view.auth, "smart-backend")
     shown = shown_key(qtbot, view.device_key)
     QTest.mouseClick(view.device_key.copy_button, Qt.MouseButton.LeftButton)
