@@ -101,3 +101,23 @@ def test_a_device_enrolled_before_scopes_says_so_and_a_clinician_only_reads_it(
     for name in ("scope_organization", "scope_locations", "scope_group", "pull_everything"):
         assert not view.inputs[name].isEnabled(), name
     assert not view.save_button.isEnabled()
+
+
+def test_an_old_enrolment_keeps_working_without_a_scope_until_one_is_named(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    """Changing the sync interval does not force a scope on a device enrolled before scopes."""
+    clinic = seeded.unlock(ADMIN, ADMIN_PASS)
+    try:
+        clinic.settings.update(clinic.actor, server_url="https://fhir.example.org/R4")
+    finally:
+        clinic.close()
+    window, view = settings_page(qtbot, controller)
+    view.interval.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(view.interval.hasFocus, timeout=TIMEOUT)
+    QTest.keyClick(view.interval, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(view.interval, "15")
+    save(qtbot, view)
+    qtbot.waitUntil(lambda: view.saved_label.text() == "Saved.", timeout=TIMEOUT)
+    saved = window.session.clinic.settings.get()
+    assert saved.sync_interval_minutes == 15 and not saved.scope_named
