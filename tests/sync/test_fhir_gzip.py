@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,8 @@ from sync.fhir.client import GZIP_MIN_BYTES, FhirClient
 from sync.fhir.errors import RejectedError
 from tests.peer.harness import PeerServer
 from tests.realfhir.plugin import FhirServer, peer_server
+from tests.sync.devices import devices_on, server_count
+from tests.sync.test_push_batching import clinic_day
 
 OUR_ID = "urn:fieldchart:fhir:id"
 
@@ -174,3 +177,26 @@ def test_the_peer_unzips_what_it_is_sent_and_zips_long_answers_only_when_asked(
     with httpx.Client(timeout=10) as raw:
         off = raw.get(f"{fhir_peer.base_url}/metadata", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in off.headers
+
+
+def test_a_clinic_day_syncs_whole_to_a_server_that_cannot_read_gzip(
+    fhir_peer: PeerServer, tmp_path: Path
+) -> None:
+    configure(fhir_peer, gzipRequests=False)
+    with devices_on(peer_server(fhir_peer), tmp_path, "a") as made:
+        a = made["a"]
+        patients = clinic_day(a, 4)
+        encodings: list[str | None] = []  # of every long body the device sends
+
+        def record(request: httpx.Request) -> httpx.Response | None:
+            encoding = request.headers.get("Content-Encoding")
+            if encoding or len(request.content) >= GZIP_MIN_BYTES:
+                encodings.append(encoding)
+            return None
+
+        a.transport.before = record
+        report = a.sync()
+        assert (report.pending_after, report.needs_attention) == (0, 0)
+        assert encodings[0] == "gzip" and set(encodings[1:]) == {None}, "tried once"
+        assert a.client.gzip_bodies is False
+        assert server_count(a.client, "Encounter", patients) == len(patients)
