@@ -36,6 +36,8 @@ READ_ONLY_CHECKS = [
     "if_match",
     "transactions",
     "atomic_transactions",
+    "scope_strategies",
+    "chained_search",
     "search_last_updated",
     "paging",
     "page_size",
@@ -80,6 +82,7 @@ def test_read_only_check_on_both_servers(fhir_server: FhirServer) -> None:
     strategy = "put" if fhir_server.name == "peer" else "post"
     assert report.create_strategy == dict.fromkeys(SYNCED_RESOURCE_TYPES, strategy)
     assert statuses(report)["search_last_updated"] == "ok"
+    assert report.scope_strategies["Organization"] == "chained"
     assert after == before, "the read-only check wrote nothing"
     dumped = json.dumps(report.to_json())
     assert json.loads(dumped)["can_sync"] is True
@@ -95,8 +98,8 @@ def test_write_probe_on_both_servers_deletes_its_patients(fhir_server: FhirServe
         )
         left = probe_patients(client)
 
-    assert [c.name for c in report.checks] == READ_ONLY_CHECKS[:8] + WRITE_CHECKS[:-1] + (
-        READ_ONLY_CHECKS[8:] + WRITE_CHECKS[-1:]
+    assert [c.name for c in report.checks] == READ_ONLY_CHECKS[:10] + WRITE_CHECKS[:-1] + (
+        READ_ONLY_CHECKS[10:] + WRITE_CHECKS[-1:]
     )
     assert report.can_sync, report.blocking
     found = statuses(report)
