@@ -185,7 +185,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from sync.fhir.auth import generate_device_keypair
     from sync.fhir.errors import AuthError, FhirError
     from sync.scope import SyncScope
-    from sync.scope_cache import strategy_for
+    from sync.scope_cache import record_strategy
     from sync.server_check.atomicity import refresh_server_facts
     from sync.server_check.scope_check import (
         ScopeCheckError,
@@ -217,17 +217,15 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 strategy = verify_scope(client, info, candidate)
                 refresh_server_facts(clinic.sync_gateway, client, clinic.clock(), force=True)
                 saved = clinic.settings.update(actor, **values)
-                try:  # kept for the pull's cycles (and status); else decided at the next sync
-                    scope = SyncScope.from_settings(saved)
-                    strategy_for(clinic.sync_gateway, client, scope, clinic.clock())
-                except FhirError:
-                    pass
         except ScopeCheckError as exc:
             raise CliError(exc.message) from None
         except AuthError as exc:
             raise CliError(f"the server refused this device's credentials: {exc}") from None
         except FhirError as exc:
             raise CliError(f"could not reach the server: {exc}") from None
+        # Kept where the pull keeps it: the first cycle reads no CapabilityStatement for it.
+        scope = SyncScope.from_settings(saved)
+        record_strategy(clinic.sync_gateway, scope, strategy, clinic.clock())
         warnings = info.warnings()
     for warning in warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
