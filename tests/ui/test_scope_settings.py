@@ -87,14 +87,19 @@ def test_an_admin_scopes_the_device_checked_with_the_server(
     assert view.scope.summary.text() == f"This facility: Organization/{org}, Location/{opd}."
 
 
-def test_a_device_enrolled_before_scopes_says_so_and_a_clinician_only_reads_it(
-    qtbot: QtBot, controller: AppController, seeded: Backend
-) -> None:
-    clinic = seeded.unlock(ADMIN, ADMIN_PASS)
+def enrolled_before_scopes(backend: Backend) -> None:
+    """The vault has a server and no scope, as one enrolled before scopes."""
+    clinic = backend.unlock(ADMIN, ADMIN_PASS)
     try:
         clinic.settings.update(clinic.actor, server_url="https://fhir.example.org/R4")
     finally:
         clinic.close()
+
+
+def test_a_device_enrolled_before_scopes_says_so_and_a_clinician_only_reads_it(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    enrolled_before_scopes(seeded)
     _, view = settings_page(qtbot, controller, CLINICIAN, CLINICIAN_PASS)
     assert view.scope.summary.text() == NO_SCOPE
     assert view.scope.summary.isVisibleTo(view)
@@ -107,11 +112,7 @@ def test_an_old_enrolment_keeps_working_without_a_scope_until_one_is_named(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
     """Changing the sync interval does not force a scope on a device enrolled before scopes."""
-    clinic = seeded.unlock(ADMIN, ADMIN_PASS)
-    try:
-        clinic.settings.update(clinic.actor, server_url="https://fhir.example.org/R4")
-    finally:
-        clinic.close()
+    enrolled_before_scopes(seeded)
     window, view = settings_page(qtbot, controller)
     view.interval.setFocus(Qt.FocusReason.TabFocusReason)
     qtbot.waitUntil(view.interval.hasFocus, timeout=TIMEOUT)
