@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.it.conftest import SeededVault, one_line_error, run_cli
@@ -31,6 +32,17 @@ def test_every_device_enrols_from_the_documented_file(
     assert config["auth_mode"] == "smart-backend"
     # The test peer has no authorisation server: same file, but the peer and no auth.
     config.update(server_url=fhir_peer.base_url, auth_mode="none")
+    # The facility and location the example names exist on the central server.
+    locations = config["scope_locations"]
+    assert isinstance(locations, list)
+    for reference in [config["scope_organization"], *locations]:
+        kind, _, ident = str(reference).partition("/")
+        created = httpx.put(
+            f"{fhir_peer.base_url}/{reference}",
+            json={"resourceType": kind, "id": ident, "name": "Mbeya clinic"},
+            headers={"Content-Type": "application/fhir+json"},
+        )
+        assert created.status_code in (200, 201), created.text
     del config["client_id"], config["token_url"]
     path = tmp_path / "clinic.json"
     path.write_text(json.dumps(config, indent=2))
@@ -43,6 +55,8 @@ def test_every_device_enrols_from_the_documented_file(
     assert settings["server_url"] == fhir_peer.base_url
     assert settings["auth_mode"] == config["auth_mode"]
     assert settings["sync_interval_minutes"] == config["sync_interval_minutes"]
+    assert settings["scope_organization"] == config["scope_organization"]
+    assert settings["scope_locations"] == config["scope_locations"]
     assert settings["auto_lock_minutes"] == config["auto_lock_minutes"]
 
     synced = run_cli("sync", "--data-dir", seeded.data_dir, "--json")
@@ -55,7 +69,11 @@ def test_a_flag_overrides_the_file(
     seeded: SeededVault, tmp_path: Path, fhir_peer: PeerServer
 ) -> None:
     path = tmp_path / "clinic.json"
-    path.write_text(json.dumps({"server_url": fhir_peer.base_url, "sync_interval_minutes": 30}))
+    path.write_text(
+        json.dumps(
+            {"server_url": fhir_peer.base_url, "sync_interval_minutes": 30, "pull_everything": True}
+        )
+    )
     enrolled = run_cli("enroll", "--data-dir", seeded.data_dir, "--config", path, "--interval", "2")
     assert enrolled.returncode == 0, enrolled.stderr
     status = json.loads(run_cli("status", "--data-dir", seeded.data_dir, "--json").stdout)

@@ -44,6 +44,7 @@ def test_a_full_scenario_leaves_no_patient_data_in_diagnose_or_the_logs(
                 "auth_mode": "none",
                 "sync_interval_minutes": 10,
                 "auto_lock_minutes": 5,
+                "pull_everything": True,
             }
         )
     )

@@ -495,6 +495,7 @@ def sync_trials(trials: int, commands: int, seed: int, peer: PeerServer, work: P
             peer.base_url,
             "--auth",
             "none",
+            "--pull-everything",
             "--json",
         ],
         tmpdir=work / "tmp",

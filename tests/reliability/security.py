@@ -190,7 +190,16 @@ def scan_scenario(peer: PeerServer, work: Path) -> None:
         assert added.returncode == 0, added.stderr
     peer.reset()
     enrolled = cli(
-        ["enroll", "--data-dir", str(data_dir), "--server", peer.base_url, "--auth", "none"],
+        [
+            "enroll",
+            "--data-dir",
+            str(data_dir),
+            "--server",
+            peer.base_url,
+            "--auth",
+            "none",
+            "--pull-everything",
+        ],
         tmpdir=tmp,
     )
     assert enrolled.returncode == 0, enrolled.stderr
@@ -316,7 +325,17 @@ def tls(peer: PeerServer, work: Path) -> TlsFigures:
         data_dir = make_vault(work / "tls-vault", users=STANDARD_USERS)
         tmp = work / "tmp"
         refused = cli(
-            ["enroll", "--data-dir", str(data_dir), "--server", url, "--auth", "none"], tmpdir=tmp
+            [
+                "enroll",
+                "--data-dir",
+                str(data_dir),
+                "--server",
+                url,
+                "--auth",
+                "none",
+                "--pull-everything",
+            ],
+            tmpdir=tmp,
         )
         figures.enroll_message = refused.stderr.strip()
         figures.enroll_refuses_untrusted = (
@@ -333,6 +352,7 @@ def tls(peer: PeerServer, work: Path) -> TlsFigures:
                 url,
                 "--auth",
                 "none",
+                "--pull-everything",
                 "--ca-bundle",
                 str(ca_path),
             ],
