@@ -38,6 +38,7 @@ from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
 from sync.fhir.mapping.facility import Facility
 from sync.fhir_mapper import FhirResourceMapper
+from sync.retention import retention_hook
 from sync.scope import SyncScope
 from sync.server_check.scope_check import ScopeCheckError, verify_scope
 from sync.worker import SyncWorker, wall_clock
@@ -112,6 +113,8 @@ def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
         mapper,
         clinic.clock,
         scope=lambda: SyncScope.from_settings(clinic.settings.get()),
+        # Patients who left the scope leave the device once nothing of theirs is pending.
+        retention=retention_hook(clinic, client),
     )
 
 
