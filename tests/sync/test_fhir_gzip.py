@@ -200,3 +200,26 @@ def test_a_clinic_day_syncs_whole_to_a_server_that_cannot_read_gzip(
         assert encodings[0] == "gzip" and set(encodings[1:]) == {None}, "tried once"
         assert a.client.gzip_bodies is False
         assert server_count(a.client, "Encounter", patients) == len(patients)
+
+
+def test_a_415_for_a_gzipped_body_is_answered_with_the_body_plain() -> None:
+    """A server that names the encoding unsupported (415) instead of failing to parse it."""
+    seen: list[str | None] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Content-Encoding"))
+        if request.headers.get("Content-Encoding") == "gzip":
+            return httpx.Response(415, request=request)
+        bundle = json.loads(request.content)
+        answer = {
+            "resourceType": "Bundle",
+            "type": "transaction-response",
+            "entry": [{"response": {"status": "201 Created"}} for _ in bundle["entry"]],
+        }
+        return httpx.Response(200, json=answer, request=request)
+
+    builder, _ = patients_bundle(4)
+    with FhirClient("https://fhir.example.org/R4", transport=httpx.MockTransport(server)) as c:
+        assert [a.status for a in c.transaction(builder)] == [201] * 4
+        assert c.gzip_bodies is False
+    assert seen == ["gzip", None]
