@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Self
+from urllib.parse import urlencode
 
 import httpx
 
@@ -315,6 +316,17 @@ class FhirClient:
             response = self._send("GET", url_or_type)
         else:
             response = self._send("GET", check_type(url_or_type), params=params)
+        return self._searchset(response)
+
+    def search_post(self, resource_type: str, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """The first searchset page of ``POST Type/_search``, the parameters as a form (for
+        id lists too long for a URL); its ``next`` links are followed with `iter_pages`."""
+        path = f"{check_type(resource_type)}/_search"
+        content = urlencode(list(params)).encode()
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        return self._searchset(self._send("POST", path, content=content, headers=form))
+
+    def _searchset(self, response: httpx.Response) -> dict[str, Any]:
         self._raise_for_status(response)
         body = self._json(response)
         if body.get("resourceType") != "Bundle" or body.get("type") != "searchset":

@@ -50,6 +50,7 @@ from sync.fhir.errors import (
 )
 from tests.clock import SettableClock
 from tests.peer.harness import PeerServer
+from tests.realfhir.plugin import FhirServer
 
 BASE = "https://fhir.example.org/r4"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -885,3 +886,18 @@ def test_a_body_cut_short_on_a_real_connection_is_an_invalid_response() -> None:
     finally:
         thread.join(timeout=5)
         listener.close()
+
+
+def test_a_search_by_post_finds_a_list_of_ids_on_both_servers(fhir_server: FhirServer) -> None:
+    """``POST Type/_search`` with the parameters as a form (lists too long for a URL)."""
+    with fhir_server.client() as client:
+        created = []
+        for _ in range(3):
+            mark = str(uuid.uuid4())
+            made = client.create(
+                "Patient",
+                {"resourceType": "Patient", "identifier": [{"system": "urn:t", "value": mark}]},
+            )
+            created.append(str(made.resource["id"]))
+        page = client.search_post("Patient", [("_id", ",".join(created[:2])), ("_count", "10")])
+    assert sorted(e["resource"]["id"] for e in page.get("entry", [])) == sorted(created[:2])
