@@ -16,6 +16,7 @@ from app.domain.roles import Role
 from app.services.clinic import Clinic, open_clinic
 from app.services.clock import Clock, configured_clock, system_clock
 from app.services.remote_lookup import RemotePatientLookup
+from app.services.settings import DeviceSettings
 from app.services.sync_status import SyncControl, UnconfiguredSync
 from app.store.crypto import RFC9106_SECOND, KdfParams
 from app.store.errors import (
@@ -131,6 +132,13 @@ def _remote_patients(clinic: Clinic) -> RemotePatientLookup:
     return remote_lookup_for(clinic)
 
 
+def _check_scope(clinic: Clinic, settings: DeviceSettings) -> str:
+    """Settings' and the first-run wizard's check of a sync scope with the server."""
+    from sync.clinic_sync import check_scope_for
+
+    return check_scope_for(clinic, settings)
+
+
 def build_backend(
     data_dir: Path,
     *,
@@ -197,6 +205,7 @@ def build_backend(
         device_public_key=_device_public_key,
         new_device_key=_new_device_key,
         remote_patients=_remote_patients,
+        check_scope=_check_scope,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from app.domain.roles import Role
 from app.services.clinic import Clinic
 from app.services.remote_lookup import RemotePatientLookup
+from app.services.settings import DeviceSettings
 from app.services.sync_status import SyncControl
 
 #: A public JSON Web Key (RFC 7517): member name -> value; never a private member.
@@ -85,3 +86,7 @@ class Backend:
     # A patient from elsewhere (issue 14): looking patients up on the central server and
     # bringing one here, for the signed-in user (sync builds it; None: not offered).
     remote_patients: Callable[[Clinic], RemotePatientLookup] | None = None
+    # The server's check of a sync scope before Settings or the first-run wizard saves it, as
+    # enroll's (what it names exists, the server can honour it): the strategy it will use, or
+    # ValidationError naming the setting. None: saved after local validation only.
+    check_scope: Callable[[Clinic, DeviceSettings], str] | None = None

@@ -306,7 +306,7 @@ class ServerPage(QWizardPage):
         changes["pull_everything"] = self.pull_everything.isChecked()
         clinic = created.clinic
         self.error.clear_message()
-        check = getattr(self.dialog.backend, "check_scope", None)  # as in Settings
+        check = self.dialog.backend.check_scope  # as in Settings
 
         def save() -> DeviceSettings:  # as enroll: validated, scoped, checked, then saved
             candidate = validate(replace(clinic.settings.get(), **changes))

@@ -222,7 +222,7 @@ class SettingsView(QWidget):
         self.errors: dict[str, ErrorLabelWidget] = {}
         # Checks a changed scope with the server before it is saved (as enroll does); None:
         # the backend offers no check, and only the settings' own validation applies.
-        self.check_scope: ScopeCheck | None = getattr(session.backend, "check_scope", None)
+        self.check_scope: ScopeCheck | None = session.backend.check_scope
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addWidget(title_label("Settings", self))
