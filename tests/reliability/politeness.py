@@ -48,9 +48,9 @@ from tests.sync.devices import DOC, PASSPHRASE, STAFF, clinical_view, server_tim
 TICK = timedelta(seconds=30)  # how often each worker's interval job fires (simulated)
 MAX_TICKS = 2000
 QUOTA_WINDOW_S = 60
-#: Requests a minute for both devices together: a cycle alone takes about that many (a pull
-#: asks for every type), so nearly every cycle meets the limit.
-QUOTA_PER_MINUTE = 12
+#: Requests a minute for both devices together: about what one cycle of one device takes (a
+#: Bundle or two of commands and one batch of searches), so nearly every cycle meets the limit.
+QUOTA_PER_MINUTE = 3
 #: Medplum's 409 when PostgreSQL could not serialize a write (SQLSTATE 40001).
 SERIALIZATION_FAILURE = {
     "resourceType": "OperationOutcome",
