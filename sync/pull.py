@@ -54,9 +54,13 @@ log = logging.getLogger(__name__)
 # Server clocks tie and step back: without the server's time, the next cycle re-reads this much
 # before the newest change seen.
 WATERMARK_MARGIN = timedelta(minutes=2)
-# With it: the longest a write may stay in flight between its stamp and its commit (a Medplum
-# transaction of 50 entries takes 0.05-0.15 s on loopback; FHIR-PEER.md), with room to spare.
-READ_MARGIN = timedelta(seconds=5)
+# With it: the longest a write may stay in flight between its stamp and its commit, plus a
+# server clock stepping back. A Medplum transaction of 50 entries takes 0.05-0.15 s on loopback
+# (FHIR-PEER.md), but a busy district server, a lock wait or an NTP correction can take
+# seconds, and a record missed here is never seen (an allergy another clinic recorded): keep
+# a wide margin. Its cost is small: the next cycle re-reads what changed in the 30 s before
+# this one read (de-duplicated by version); a quiet minute later an idle cycle reads nothing.
+READ_MARGIN = timedelta(seconds=30)
 BATCH_REFUSED_KEY = "pull_batch_refused"
 VISITING_KEY = "scope_visiting"
 MARGIN_OWED_KEY = "pull_margin_owed"
