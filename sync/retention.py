@@ -124,6 +124,13 @@ class RetentionReport:
             visiting=int(data.get("visiting") or 0),
         )
 
+    @property
+    def eventful(self) -> bool:
+        """Whether this run checked, removed, kept, pulled back or hit a problem."""
+        return bool(
+            self.membership_checked or self.removed or self.kept or self.refetched or self.problem
+        )
+
     def lines(self) -> list[str]:
         """What `status` shows a person: counts, then each patient by id with the reason."""
         if self.scope is None:
@@ -173,10 +180,18 @@ def apply_retention(
     source = scope.organization or scope.group
     if scope.everything or source is None:
         report = RetentionReport(now.isoformat(timespec="seconds"), None, False, None)
-        journal.set_journal(REPORT_KEY, report.to_json())
+        previous = latest_retention_report(journal)
+        if previous is None or previous.scope is not None:  # once, not every cycle
+            journal.set_journal(REPORT_KEY, report.to_json())
         return report
-    run = _Run(now, retention.local_patients(), dict(journal.journal(VISITING_KEY) or {}))
+    visiting = dict(journal.journal(VISITING_KEY) or {})
     members, problem, rescoped = _membership_if_due(journal, client, source, now)
+    if members is None and not problem and not visiting and not journal.journal(LEAVING_KEY):
+        # Most cycles: no check due, nobody waiting to leave, no visitor: nothing to read.
+        return RetentionReport(
+            now.isoformat(timespec="seconds"), source, False, None, visiting=len(visiting)
+        )
+    run = _Run(now, retention.local_patients(), visiting)
     if members is not None and not members and any(run.local.values()):
         # An empty answer while we hold the facility's patients is far likelier a server or
         # permission problem than a facility with no patients left: remove nobody for it.
@@ -209,7 +224,9 @@ def apply_retention(
         problem=problem,
         visiting=len(journal.journal(VISITING_KEY) or {}),
     )
-    journal.set_journal(REPORT_KEY, report.to_json())
+    if report.eventful or journal.journal(REPORT_KEY) is None:
+        # A quiet cycle (most of them) keeps the last report that said something for status.
+        journal.set_journal(REPORT_KEY, report.to_json())
     return report
 
 
