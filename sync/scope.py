@@ -43,9 +43,7 @@ __all__ = [
 
 CHAINED = "chained"
 GROUP_HAS = "group-has"
-# Spelled in two parts: a literal starting "patient-" reads as a hand-made stream id to the
-# import-direction test (tests/test_import_direction.py).
-PATIENT_LIST = "patient" + "-list"
+PATIENT_LIST = "patient-list"
 EVERYTHING = "everything"
 
 #: The types of a patient's compartment that FieldChart pulls (everything but the Patient).
