@@ -26,7 +26,7 @@ from app.services.sync_status import SyncProgress
 from sync.fhir.client import FhirClient, next_link
 from sync.fhir.errors import FhirError, InvalidResponseError
 from sync.ports import ResourceMapper
-from sync.pull_http import BatchEntry, refused, search_batch, search_post
+from sync.pull_http import BatchEntry, refused, search_batch
 from sync.pull_pages import FUTURE_TOLERANCE, PageReader, PageResult, PullReport, instant
 from sync.pull_queries import (
     LIST_CHUNK,
@@ -231,7 +231,7 @@ class Puller:
     def _first_page(self, query: PullQuery, position: str | None) -> dict[str, Any]:
         params = self._params(query, position)
         if query.post:
-            return search_post(self._client, query.resource_type, params)
+            return self._client.search_post(query.resource_type, params)
         return next(self._client.iter_pages(query.resource_type, params))
 
     @staticmethod

@@ -307,6 +307,27 @@ class FhirClient:
         except FhirError as exc:
             raise exc.bind(response.request, response.status_code) from None
 
+    def search_batch(self, urls: Sequence[str]) -> tuple[dict[str, Any], str | None]:
+        """``POST [base]`` a batch Bundle of ``GET <url>`` searches: the batch-response (one
+        entry per search, in order, checked) and the answer's ``Date`` header. A server that
+        refuses the batch as a whole raises (RejectedError for a 4xx)."""
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "batch",
+            "entry": [{"request": {"method": "GET", "url": url}} for url in urls],
+        }
+        response = self._send_body("POST", "", _encode(bundle), {"Content-Type": FHIR_JSON})
+        self._raise_for_status(response)
+        body = self._json(response)
+        entries = body.get("entry")
+        if body.get("type") != "batch-response" or not isinstance(entries, list):
+            problem = "the batch answer is not a batch-response Bundle"
+        elif len(entries) != len(urls):
+            problem = f"the batch-response has {len(entries)} entries for {len(urls)} searches"
+        else:
+            return body, response.headers.get("Date")
+        raise InvalidResponseError(problem, request=response.request, status=response.status_code)
+
     def search_page(self, url_or_type: str, params: SearchParams | None = None) -> dict[str, Any]:
         """One searchset Bundle: ``GET Type?params``, or a ``next`` link fetched as given."""
         if any(c in url_or_type for c in "/?"):  # a link, not a type name
