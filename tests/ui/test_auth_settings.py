@@ -22,9 +22,10 @@ from sync.fhir.auth import EXPIRED_TOKEN_MESSAGE, BearerAuth
 from sync.fhir.client import FhirClient
 from sync.worker import SyncWorker
 from tests.clock import suite_now
-from tests.ui.conftest import ADMIN, ADMIN_PASS, open_as
+from tests.ui.conftest import ADMIN, ADMIN_PASS, ControllerFactory, open_as
 from tests.ui.helpers import TIMEOUT, type_into
 from tests.ui.layout_checks import clipped_labels, out_of_reach
+from tests.ui.scope_server import STUB_STRATEGY, with_stub_check
 
 SERVER = "https://fhir.example.org/fhir"
 TOKEN_URL = "https://auth.example.org/oauth2/token"
@@ -100,8 +101,14 @@ def test_the_wizard_shows_exactly_the_fields_of_each_mode_and_fits_a_small_scree
 
 @pytest.mark.parametrize("mode", ["client-secret-basic", "client-secret-post"])
 def test_the_wizard_enrols_with_a_client_id_and_secret(
-    qtbot: QtBot, controller: AppController, mode: str
+    qtbot: QtBot, make_controller: ControllerFactory, backend: Backend, mode: str
 ) -> None:
+    # The scope check authenticates even its first request (the metadata read): with a client
+    # secret it needs the token endpoint typed here, which no test server offers at that
+    # address. The subject is the client-secret fields, so the check is a recording stand-in
+    # (the scope itself: tests/ui/test_scope_settings.py and test_forms.py, on the peer).
+    stubbed, check = with_stub_check(backend)
+    controller = make_controller(stubbed)
     wizard, page = server_page(qtbot, controller)
     type_into(qtbot, page.server, SERVER)
     finish = wizard.button(QWizard.WizardButton.FinishButton)
@@ -125,12 +132,16 @@ def test_the_wizard_enrols_with_a_client_id_and_secret(
     assert settings.scope_organization == "Organization/mbeya-hc"
     assert (settings.token_url, settings.client_id) == (TOKEN_URL, "mbeya-clinic")
     assert settings.client_secret == "s3cret-value" and settings.bearer_token is None
+    assert check.scopes() == [(SERVER, "Organization/mbeya-hc", False)]  # checked once, typed
 
 
 def test_settings_offer_each_mode_with_its_fields_and_never_show_the_secret(
-    qtbot: QtBot, controller: AppController, seeded: Backend
+    qtbot: QtBot, make_controller: ControllerFactory, seeded: Backend
 ) -> None:
-    window, view = settings_page(qtbot, controller)
+    # As in the wizard's test above: the scope check would first need the token endpoint of
+    # the client secret typed here, and the subject is the auth fields, so it is stood in for.
+    stubbed, check = with_stub_check(seeded)
+    window, view = settings_page(qtbot, make_controller(stubbed))
     for mode in AUTH_MODES:
         choose(qtbot, view.auth, mode)
         assert shown_fields(view.device_form, view.auth_inputs, view) == set(FIELDS_OF_MODE[mode])
@@ -146,7 +157,9 @@ def test_settings_offer_each_mode_with_its_fields_and_never_show_the_secret(
     assert error.text() == "Enter the client secret."
     type_into(qtbot, view.client_secret, "s3cret-value")
     view.save_button.click()
-    qtbot.waitUntil(lambda: view.saved_label.text() == "Saved.", timeout=TIMEOUT)
+    saved_text = f"Saved. Sync pulls {STUB_STRATEGY}."
+    qtbot.waitUntil(lambda: view.saved_label.text() == saved_text, timeout=TIMEOUT)
+    assert check.scopes() == [(SERVER, "Organization/mbeya", False)]
     clinic = window.session.clinic
     saved = clinic.settings.get()
     assert (saved.auth_mode, saved.client_id, saved.client_secret) == (
@@ -162,6 +175,7 @@ def test_settings_offer_each_mode_with_its_fields_and_never_show_the_secret(
     view.save_button.click()
     qtbot.waitUntil(lambda: clinic.settings.get().client_id == "mbeya-clinic-2", timeout=TIMEOUT)
     assert clinic.settings.get().client_secret == "s3cret-value"
+    assert len(check.checked) == 1, "the scope did not change: not checked again"
 
 
 def test_the_sync_panel_says_an_expired_token_needs_a_new_one_from_it() -> None:

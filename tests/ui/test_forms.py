@@ -24,14 +24,16 @@ from app.domain.commands import FieldChange, UpdateDemographics
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart.actions import SPECS
-from app.ui.first_run import FirstRunDialog
 from app.ui.formatting import parse, to_qdatetime
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog
 from app.ui.main_window import MainView
 from tests.clock import SettableClock
+from tests.peer.harness import PeerServer
 from tests.ui.conftest import open_demo_chart
-from tests.ui.helpers import TIMEOUT, cell, fill, submit_ok, submit_refused
+from tests.ui.helpers import TIMEOUT, cell, fill, submit_ok, submit_refused, type_into
+from tests.ui.scope_server import peer_organization
+from tests.ui.test_auth_settings import server_page
 
 
 def _open(
@@ -220,30 +222,45 @@ def fill_and(form: CommandFormDialog, **values: object) -> CommandFormDialog:
     return form
 
 
-def test_first_run_enrols_a_server(qtbot: QtBot, controller: AppController) -> None:
-    controller.start()
-    wizard = controller.dialog
-    assert isinstance(wizard, FirstRunDialog)
-    wizard.admin_page.passphrase.setText("admin passphrase")
-    wizard.admin_page.repeat.setText("admin passphrase")
-    wizard.next()
-    qtbot.waitUntil(lambda: wizard.currentPage() is wizard.recovery_page, timeout=TIMEOUT)
-    wizard.recovery_page.saved.setChecked(True)
-    wizard.next()
-    page = wizard.server_page
+def test_first_run_enrols_a_server(
+    qtbot: QtBot, controller: AppController, fhir_peer: PeerServer
+) -> None:
+    organization = peer_organization(fhir_peer, "mbeya-hc")  # IT made it on the server first
+    wizard, page = server_page(qtbot, controller)
     page.server.setText("fhir.example.org")
     finish = wizard.button(QWizard.WizardButton.FinishButton)
     finish.click()
     qtbot.waitUntil(lambda: not page.error.isHidden(), timeout=TIMEOUT)
     assert page.error.text() == "Server address: The server address must start with https://."
-    page.server.setText("https://fhir.example.org/fhir")
-    page.organization.setText("Organization/mbeya-hc")
+    page.server.setText(fhir_peer.base_url)  # plain http: allowed for this machine only
+    page.organization.setText(organization)
     page.auth.setCurrentIndex(page.auth.findData("bearer"))
     page.token.setText("s3cret-token")
     finish.click()
     qtbot.waitUntil(lambda: controller.session is not None, timeout=TIMEOUT)
     assert controller.session is not None
     settings = controller.session.clinic.settings.get()
-    assert settings.server_url == "https://fhir.example.org/fhir"
+    assert settings.server_url == fhir_peer.base_url
+    assert settings.scope_organization == "Organization/mbeya-hc"
     assert settings.auth_mode == "bearer" and settings.bearer_token == "s3cret-token"
     assert wizard.property("recovery") is None  # the secret is not kept once shown
+
+
+def test_first_run_refuses_an_organization_the_server_does_not_have(
+    qtbot: QtBot, controller: AppController, fhir_peer: PeerServer
+) -> None:
+    peer_organization(fhir_peer, "mbeya-hc")  # the server has another facility, not this one
+    wizard, page = server_page(qtbot, controller)
+    type_into(qtbot, page.server, fhir_peer.base_url)
+    type_into(qtbot, page.organization, "Organization/mbeya-h")  # one letter short
+    finish = wizard.button(QWizard.WizardButton.FinishButton)
+    finish.click()
+    qtbot.waitUntil(lambda: not page.error.isHidden(), timeout=TIMEOUT)
+    assert page.error.text() == (
+        "Facility: The server has no Organization mbeya-h — check the id with IT."
+    )
+    assert page.error.isVisibleTo(wizard)
+    assert wizard.isVisible() and controller.session is None, "the wizard stays open"
+    assert wizard.created is not None
+    settings = wizard.created.clinic.settings.get()
+    assert settings.server_url is None and settings.scope_organization is None, "nothing saved"

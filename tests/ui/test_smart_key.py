@@ -36,9 +36,10 @@ from sync.fhir.auth import SmartBackendAuth, jwk_thumbprint, public_jwk
 from sync.fhir.errors import AuthError
 from tests.clock import suite_now
 from tests.realfhir.harness import RealFhirServer
-from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS
+from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, ControllerFactory
 from tests.ui.helpers import TIMEOUT, type_into
 from tests.ui.layout_checks import clipped_labels, out_of_reach
+from tests.ui.scope_server import STUB_STRATEGY, real_organization, with_stub_check
 from tests.ui.test_auth_settings import (
     SERVER,
     SMALL,
@@ -134,11 +135,17 @@ def signed_by(pem: str, kid: str | None = None) -> str:
 
 def test_choosing_smart_in_the_wizard_creates_the_key_and_shows_only_its_public_half(
     qtbot: QtBot,
-    controller: AppController,
+    make_controller: ControllerFactory,
+    backend: Backend,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # The scope check signs in before its first request (the metadata read), with SMART at the
+    # token URL typed here, which no test server offers; the subject is the device key, so the
+    # check is a recording stand-in (the real server signs in with this key in the last test).
+    stubbed, check = with_stub_check(backend)
+    controller = make_controller(stubbed)
     wizard, page = server_page(qtbot, controller)
     assert wizard.created is not None
     clinic = wizard.created.clinic
@@ -176,6 +183,8 @@ def test_choosing_smart_in_the_wizard_creates_the_key_and_shows_only_its_public_
         "mbeya-clinic",
     )
     assert settings.smart_private_key_pem == pem
+    assert check.scopes() == [(SERVER, "Organization/mbeya-hc", False)]
+    assert check.checked[0].smart_private_key_pem == pem  # checked with the key shown
     assert settings.public()["smart_private_key_pem"] == "set"
     assert pem not in json.dumps(settings.public())
 
@@ -192,8 +201,12 @@ def test_choosing_smart_in_the_wizard_creates_the_key_and_shows_only_its_public_
 
 
 def test_settings_show_the_same_key_again_and_make_a_new_one_only_when_confirmed(
-    qtbot: QtBot, controller: AppController, seeded: Backend, answers: Asked
+    qtbot: QtBot, make_controller: ControllerFactory, seeded: Backend, answers: Asked
 ) -> None:
+    # As in the wizard's test: the check would sign in with SMART at a token URL no test server
+    # has, and the subject is the key, so the check is a recording stand-in.
+    stubbed, check = with_stub_check(seeded)
+    controller = make_controller(stubbed)
     window, view = settings_page(qtbot, controller)
     clinic = window.session.clinic
     assert not view.device_key.isVisibleTo(view)
@@ -207,8 +220,10 @@ def test_settings_show_the_same_key_again_and_make_a_new_one_only_when_confirmed
     type_into(qtbot, view.token_url, TOKEN_URL)
     type_into(qtbot, view.client_id, "mbeya-clinic")
     view.save_button.click()
-    qtbot.waitUntil(lambda: view.saved_label.text() == "Saved.", timeout=TIMEOUT)
+    saved_text = f"Saved. Sync pulls {STUB_STRATEGY}."
+    qtbot.waitUntil(lambda: view.saved_label.text() == saved_text, timeout=TIMEOUT)
     assert clinic.settings.get().auth_mode == "smart-backend"
+    assert check.scopes() == [(SERVER, "Organization/mbeya-hc", False)]
     assert_nowhere(pem, screen_text(window))
 
     # Locked and opened again: the same key is shown, not a new one.
@@ -341,10 +356,9 @@ def test_the_key_shown_in_settings_signs_this_device_in_to_the_real_server(
         pytest.skip("registering a device key needs the realfhir server's super-admin client")
     window, view = settings_page(qtbot, controller)
     clinic = window.session.clinic
+    organization = real_organization(real, "FieldChart UI test facility")  # IT's, id assigned
     type_into(qtbot, view.server, real.base_url)
-    view.scope.pull_everything.setFocus(Qt.FocusReason.TabFocusReason)  # IT's choice here
-    QTest.keyClick(view.scope.pull_everything, Qt.Key.Key_Space)
-    assert view.scope.pull_everything.isChecked()
+    type_into(qtbot, view.scope.organization, organization)  # the id IT gave the clinic
     choose(qtbot, view.auth, "smart-backend")
     shown = shown_key(qtbot, view.device_key)
     QTest.mouseClick(view.device_key.copy_button, Qt.MouseButton.LeftButton)
@@ -354,7 +368,10 @@ def test_the_key_shown_in_settings_signs_this_device_in_to_the_real_server(
         type_into(qtbot, view.token_url, real.token_url)
         type_into(qtbot, view.client_id, client_id)
         view.save_button.click()
-        qtbot.waitUntil(lambda: view.saved_label.text() == "Saved.", timeout=TIMEOUT)
+        # Saved once the scope check, signed in with this key, found the Organization.
+        qtbot.waitUntil(lambda: view.saved_label.text().startswith("Saved."), timeout=TIMEOUT)
+        assert f"managingOrganization Organization/{organization}" in view.saved_label.text()
+        assert clinic.settings.get().scope_organization == f"Organization/{organization}"
 
         with client_for(clinic.settings.get()) as client:  # as the sync worker connects
             assert client.capabilities().fhir_version.startswith("4")
