@@ -163,6 +163,11 @@ class RemotePatients:
             found = _asked(lambda: client.read("Patient", sid))
             if found is None:
                 raise NotFoundError("The central server has no patient with that id", "server_id")
+            reference = organization_of(found.resource)
+            # Recorded before the record arrives, so retention (the sync worker may be running)
+            # never sees them here without knowing they are visiting; a failed fetch leaves an
+            # entry the next pull completes.
+            visiting = self._record_visiting(sid, reference)
             report = _asked(lambda: self._puller(client).pull_patients([sid]))
             local_id = self._gateway.local_id("Patient", sid)
             if local_id is None or self._clinic.queries.patient(local_id) is None:
@@ -171,8 +176,10 @@ class RemotePatients:
                     "device; IT can see why in the sync status (quarantined items)",
                     "server",
                 )
-            reference = organization_of(found.resource)
-            visiting = self._record_visiting(sid, local_id, reference)
+            if visiting:
+                self._gateway.update_journal(
+                    VISITING_KEY, lambda kept: _with_local_id(kept, sid, local_id)
+                )
             self._clinic.vault.record_admin_action(
                 FETCHED, local_id, f"Patient/{sid}; {report.seen} records", actor=actor
             )
@@ -187,7 +194,7 @@ class RemotePatients:
         rebaser = Rebaser(self._gateway, client, mapper)
         return Puller(self._gateway, client, mapper, rebaser, lambda _p: None, self._clinic.clock)
 
-    def _record_visiting(self, server_id: str, local_id: str, organization: str | None) -> bool:
+    def _record_visiting(self, server_id: str, organization: str | None) -> bool:
         """Record the patient as visiting unless the device's scope already holds them: their
         organization is the device's, or the device has no scope (it pulls everything)."""
         settings = self._clinic.settings.get()
@@ -198,11 +205,12 @@ class RemotePatients:
             return False
         if organization is not None and organization == settings.scope_organization:
             return False
-        kept = self._gateway.journal(VISITING_KEY)
-        visiting = dict(kept) if isinstance(kept, dict) else {}
         since = self._clinic.clock().isoformat(timespec="seconds")
-        visiting[server_id] = {"local_id": local_id, "since": since}
-        self._gateway.set_journal(VISITING_KEY, visiting)
+        entry = {"local_id": None, "since": since}
+        self._gateway.update_journal(
+            VISITING_KEY,
+            lambda kept: {**(kept if isinstance(kept, dict) else {}), server_id: entry},
+        )
         return True
 
     # -- the server ------------------------------------------------------------------------
@@ -304,3 +312,12 @@ def _text(value: object) -> str:
 def remote_lookup_for(clinic: Clinic) -> RemotePatients:
     """The look-up of an unlocked clinic (what the desktop app's Backend hands the UI)."""
     return RemotePatients(clinic)
+
+
+def _with_local_id(kept: Any, server_id: str, local_id: str) -> dict[str, Any]:
+    """The visiting entries with our id of a patient whose record has arrived."""
+    visiting = dict(kept) if isinstance(kept, dict) else {}
+    entry = visiting.get(server_id)
+    if isinstance(entry, dict):
+        visiting[server_id] = {**entry, "local_id": local_id}
+    return visiting

@@ -60,6 +60,8 @@ class Journal(Protocol):
 
     def set_journal(self, key: str, value: Any) -> None: ...
 
+    def update_journal(self, key: str, change: Callable[[Any], Any]) -> Any: ...
+
 
 @dataclass(frozen=True)
 class RetentionEntry:
@@ -161,6 +163,7 @@ class _Run:
     local: dict[str, str | None]  # our patient id -> server id
     visiting: dict[str, dict[str, Any]]
     leaving: dict[str, Leaving] = field(default_factory=dict)  # by our patient id
+    gone_visitors: set[str] = field(default_factory=set)  # visiting entries to drop
 
 
 def apply_retention(
@@ -191,7 +194,12 @@ def apply_retention(
         return RetentionReport(
             now.isoformat(timespec="seconds"), source, False, None, visiting=len(visiting)
         )
-    run = _Run(now, retention.local_patients(), visiting)
+    local = retention.local_patients()
+    # Read again after the patients held here: a patient brought here from elsewhere is
+    # recorded as visiting before their record arrives, so every visitor among `local` is in
+    # this copy and none of them is mistaken for one who left the facility.
+    visiting = dict(journal.journal(VISITING_KEY) or {})
+    run = _Run(now, local, visiting)
     if members is not None and not members and any(run.local.values()):
         # An empty answer while we hold the facility's patients is far likelier a server or
         # permission problem than a facility with no patients left: remove nobody for it.
@@ -280,10 +288,16 @@ def _leaving_visitors(
 ) -> None:
     for server_id, entry in list(run.visiting.items()):
         patient_id = str(entry.get("local_id") or "")
-        if (members is not None and server_id in members) or patient_id not in run.local:
-            del run.visiting[server_id]  # one of ours now, or no longer here
-            continue
         since = datetime.fromisoformat(str(entry.get("since") or run.now.isoformat()))
+        if members is not None and server_id in members:
+            run.gone_visitors.add(server_id)  # one of ours now
+            continue
+        if patient_id not in run.local:
+            # Being brought here right now (recorded before the record arrives), or a fetch
+            # that failed: the pull brings visitors, so only a stale entry is dropped.
+            if run.now - since >= timedelta(days=visit_days):
+                run.gone_visitors.add(server_id)
+            continue
         active = retention.last_activity(patient_id)
         last = max(since, active) if active is not None else since
         if run.now - last < timedelta(days=visit_days):
@@ -294,9 +308,12 @@ def _leaving_visitors(
 
 
 def _forget_visitors(journal: Journal, run: _Run, removed_server_ids: list[str]) -> None:
-    visiting = {k: v for k, v in run.visiting.items() if k not in removed_server_ids}
-    if visiting != (journal.journal(VISITING_KEY) or {}):
-        journal.set_journal(VISITING_KEY, visiting)
+    """Drop only the entries this run decided on: one recorded meanwhile stays."""
+    gone = run.gone_visitors | set(removed_server_ids)
+    if gone & set(run.visiting):
+        journal.update_journal(
+            VISITING_KEY, lambda kept: {k: v for k, v in (kept or {}).items() if k not in gone}
+        )
 
 
 def _remember_removed(

@@ -213,6 +213,15 @@ class SyncGateway:
         with write_transaction(self._vault.engine) as conn:
             sync_state.set_journal(conn, key, value)
 
+    def update_journal(self, key: str, change: Callable[[Any], Any]) -> Any:
+        """Read, change and write one journal entry in one write transaction: two writers
+        (the sync worker and a person bringing a patient here) never lose each other's
+        change. Returns the value written."""
+        with write_transaction(self._vault.engine) as conn:
+            value = change(sync_state.journal(conn, key))
+            sync_state.set_journal(conn, key, value)
+            return value
+
     def quarantine(
         self,
         resource_type: str | None,

@@ -271,3 +271,35 @@ def test_the_sync_cycle_removes_who_left_through_the_engine_hook(device: Device)
     assert report is not None and report.membership_checked
     assert mine(report.removed, leaves, stays) == [(leaves, RESCOPED)]  # its first check
     clinic.vault.events.verify()
+
+
+def test_a_patient_being_brought_here_is_never_taken_for_one_who_left(device: Device) -> None:
+    """A person brings a patient from elsewhere while the sync worker runs retention: the
+    visiting entry is written before the record arrives (local id still unknown), so the
+    membership check keeps them, and an entry written during the run is not lost."""
+    here, there = organization(device.client, "Here"), organization(device.client, "There")
+    visitor = register(device)
+    device.sync()
+    move(device, visitor, there)  # their own facility's patient, not this one's
+    sid = server_id(device, visitor)
+    gateway = device.clinic.sync_gateway
+    since = device.clock().isoformat()
+    gateway.set_journal(VISITING_KEY, {sid: {"local_id": None, "since": since}})
+    clock = FakeClock(device.clock())
+
+    service = retention_of(device)
+    held_here = service.local_patients
+
+    def local_then_someone_brings_another() -> dict[str, str | None]:
+        found = held_here()  # then a person's "Bring onto this device" records another
+        gateway.update_journal(
+            VISITING_KEY, lambda kept: {**kept, "other": {"local_id": None, "since": since}}
+        )
+        return found
+
+    service.local_patients = local_then_someone_brings_another  # type: ignore[method-assign]
+    report = apply_retention(service, gateway, device.client, SyncScope(organization=here), clock)
+
+    assert mine(report.removed, visitor) == []
+    assert device.clinic.queries.patient(visitor) is not None
+    assert set(gateway.journal(VISITING_KEY)) == {sid, "other"}
