@@ -286,6 +286,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from sync.retention import latest_retention_report
     from sync.server_check.atomicity import server_facts
     from sync.server_check.scope_check import describe_scope, recorded_strategy
 
@@ -293,6 +294,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         settings = clinic.settings.get()
         gateway = clinic.sync_gateway
         overview = clinic.queries.sync_overview()
+        retention = latest_retention_report(gateway)
         status = {
             "configured": settings.sync_configured,
             "settings": settings.public(),
@@ -314,6 +316,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             # The facility it pulls, and how (decided at enrolment, then by the pull);
             # configured False: an enrolment from before scopes, which pulls everything.
             "scope": {**describe_scope(settings), "strategy": recorded_strategy(gateway, settings)},
+            # Who the last retention run removed from the device and who it kept, and why
+            # (patient ids and reasons only).
+            "retention": retention.to_json() if retention else None,
             "quarantined": len(gateway.quarantined()),
             # What IT needs to find each item; reasons name elements, never patient data.
             "quarantine": [
@@ -335,4 +340,6 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"last error: {status['last_error']}")
         if status["quarantined"]:
             print(f"quarantined server items: {status['quarantined']} (see --json)")
+        for line in retention.lines() if retention else []:
+            print(line)
     return 0

@@ -68,8 +68,7 @@ class FhirServer:
         """`fieldchart enroll` flags that connect a vault to this server (with a client secret,
         in a file written to `directory`, where it has credentials)."""
         settings = self.settings()
-        # The whole (test) server: these devices test sync itself, not a facility's scope.
-        args = ["--server", self.base_url, "--auth", settings["auth_mode"], "--pull-everything"]
+        args = ["--server", self.base_url, "--auth", settings["auth_mode"]]
         if "client_secret" in settings:
             secret_file = directory / "client-secret"
             secret_file.write_text(settings["client_secret"])

@@ -222,7 +222,14 @@ def real_sync_trials(
     proxy = KillAfterCommit(server.base_url)
     try:
         template = make_vault(work / "real-template", users=STANDARD_USERS)
-        enroll = ["enroll", "--data-dir", str(template), *real_server(server).enroll_args(work)]
+        # The whole (test) server: these devices test sync itself, not a facility's scope.
+        enroll = [
+            "enroll",
+            "--data-dir",
+            str(template),
+            *real_server(server).enroll_args(work),
+            "--pull-everything",
+        ]
         enrolled = cli([*enroll, "--server", proxy.base_url], tmpdir=tmp)  # the last --server
         if enrolled.returncode != 0:
             raise RuntimeError(f"enroll failed: {enrolled.stderr}")
