@@ -193,12 +193,20 @@ class Puller:
         position = marks[query.key]
         skip: set[tuple[str, str, str]] = set()
         shared = query.key.startswith("list:")
+        followed: set[str] = set()  # the server's links taken to get past a tie
+        by_link = False
         try:
             page = first if first is not None else self._first_page(query, position)
             while True:
                 result = self._reader.take(
                     query.resource_type, page, skip, record=not query.membership
                 )
+                if by_link and (result.count == 0 or next_link(page) in followed):
+                    # A server whose next link does not lead on (it points to the page it is
+                    # on, or to pages already read) would be followed for ever.
+                    raise InvalidResponseError(
+                        "the server's next link does not lead on: its pages repeat", request=None
+                    )
                 _merge(total, result)
                 self._members_of(query, result)
                 link = next_link(page)
@@ -207,12 +215,15 @@ class Puller:
                         self._save_mark(query.key, marks[query.key], total.newest)
                     return total
                 last = result.last
-                if last is None or (position is not None and instant(position) == last):
+                start = instant(position) if position is not None else None
+                if last is None or (start is not None and last <= start):
                     # A page that is one tie, or has no stamps: keyset paging cannot move,
                     # follow the server's link for this one page.
+                    followed.add(link)
                     page = self._client.search_page(link)
-                    skip = result.keys
+                    skip, by_link = result.keys, True
                     continue
+                by_link = False
                 position = last.isoformat(timespec="milliseconds")
                 if not shared:
                     self._gateway.set_watermark(query.key, position)
