@@ -1,9 +1,9 @@
 """How each resource type is created on this server: PUT with our id, or POST (server's id).
 
 Decided per type from the CapabilityStatement (``updateCreate``: true means the server takes
-our ids) the first time a push needs it, and kept in the sync journal. The server's answer has
-the last word: a PUT-create it refuses moves that type to POST for good. POST works on every
-server, so types the statement does not declare are created by POST too.
+our ids) at enrolment, or the first time a push needs it, and kept in the sync journal. The
+server's answer has the last word: a PUT-create it refuses moves that type to POST for good.
+POST works on every server, so types the statement does not declare are created by POST too.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from app.services.sync_gateway import SyncGateway
+from sync.fhir.capability import CapabilityInfo
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
 
@@ -59,6 +60,13 @@ class CreateStrategy:
             # remembered, so the next cycle asks again.
             log.info("could not read the server's capabilities (%s): creating by POST", exc)
             return set()
-        types = {name for name, r in info.resources.items() if r.update_create}
-        self._gateway.set_journal(JOURNAL_KEY, sorted(types))
-        return types
+        return record_create_strategy(self._gateway, info)
+
+
+def record_create_strategy(journal: SyncGateway, info: CapabilityInfo) -> set[str]:
+    """Keep which types the server lets us create with our ids (updateCreate), from its
+    CapabilityStatement: enrolment, which reads it anyway, records it so the first push reads
+    none."""
+    types = {name for name, r in info.resources.items() if r.update_create}
+    journal.set_journal(JOURNAL_KEY, sorted(types))
+    return types

@@ -182,6 +182,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
     from app.services.settings import validate
     from sync.clinic_sync import client_for
+    from sync.create_strategy import record_create_strategy
     from sync.fhir.auth import generate_device_keypair
     from sync.fhir.errors import AuthError, FhirError
     from sync.scope import SyncScope
@@ -226,6 +227,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         # Kept where the pull keeps it: the first cycle reads no CapabilityStatement for it.
         scope = SyncScope.from_settings(saved)
         record_strategy(clinic.sync_gateway, scope, strategy, clinic.clock())
+        record_create_strategy(clinic.sync_gateway, info)
         warnings = info.warnings()
     for warning in warnings:
         print(f"WARNING: {warning}", file=sys.stderr)

@@ -19,6 +19,7 @@ import sync.clinic_sync
 from app.cli import main
 from app.services.clinic import open_clinic
 from app.store.vault import Vault
+from sync.create_strategy import JOURNAL_KEY as CREATE_WITH_PUT
 from sync.fhir.client import FhirClient
 from sync.scope_cache import STRATEGY_KEY
 from tests.commandline.test_cli_clinic import PASSPHRASES, run_cli
@@ -252,3 +253,24 @@ def test_a_device_enrolled_before_scopes_is_reported_as_having_none(
     scope_line = {c["check"]: c for c in json.loads(checked.stdout)["checks"]}["scope"]
     assert scope_line["status"] == "info"
     assert scope_line["result"].startswith("no scope (enrolled before scopes)")
+
+
+def test_enrolment_records_how_each_type_is_created_so_the_first_push_reads_no_statement(
+    vault: Path, fhir_server: FhirServer, tmp_path: Path
+) -> None:
+    """The CapabilityStatement enroll reads anyway says which types take our ids (the peer:
+    update-as-create; the real server assigns ids): kept, so the first push asks nothing."""
+    org = make(fhir_server, "Organization", "Kisesa Health Centre")
+    enrolled = enroll(vault, fhir_server, tmp_path, "--organization", org)
+    assert enrolled.returncode == 0, enrolled.stderr
+    opened = Vault.open(vault)
+    opened.unlock("admin", PASSPHRASES["admin"])
+    clinic = open_clinic(opened)
+    try:
+        with_put = clinic.sync_gateway.journal(CREATE_WITH_PUT)
+    finally:
+        clinic.close()
+    with fhir_server.client() as client:
+        declared = client.capabilities().resources
+    assert with_put == sorted(t for t, r in declared.items() if r.update_create)
+    assert ("Patient" in with_put) is (fhir_server.name == "peer")
