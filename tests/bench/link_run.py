@@ -37,6 +37,7 @@ from app.domain import commands as c
 from app.domain.roles import Actor, Role
 from app.services.clinic import Clinic
 from app.services.settings import DeviceSettings
+from app.services.sync_status import SyncProgress
 from sync.clinic_sync import client_for, engine_for
 from tests.bench import link_district as district
 from tests.bench.sync_run import DESK, DOC, make_device
@@ -157,9 +158,25 @@ def day_and_idle(peer: PeerServer, profile: LinkProfile, root: Path) -> dict[str
         try:
             device.engine.run_cycle()  # enrolment's first sync: an empty facility
             commands = record_day(device.clinic)
+            phase: list[tuple[float, Traffic, int]] = []
+
+            def progress(p: SyncProgress) -> None:
+                if p.phase == "push":  # the cycle so far, at the push's last report
+                    phase.append((time.perf_counter(), link.traffic(), device.counting.total))
+
+            started, traffic, requests = time.perf_counter(), link.traffic(), device.counting.total
             with measured(link, device.counting, round_trips=1) as push:
-                _cycle(device, push)
+                push["cycle"] = device.engine.run_cycle(progress).to_json()
             push["commands"] = commands
+            if phase:
+                end, at_end, requests_at_end = phase[-1]
+                moved = at_end - traffic
+                push["push_phase"] = {
+                    "seconds": round(end - started, 2),
+                    "requests": requests_at_end - requests,
+                    "bytes_up": moved.bytes_up,
+                    "bytes_down": moved.bytes_down,
+                }
             device.engine.run_cycle()  # settles (reads what the push left to read, if any)
             runs = []
             for _ in range(IDLE_RUNS):
