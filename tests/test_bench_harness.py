@@ -199,7 +199,8 @@ def test_the_sync_section_measures_push_idle_and_pull_on_each_server(
     assert out["status"] == "measured"
     assert out["push_commands"] == 20 and out["push_report"]["pending_after"] == 0
     assert out["push_requests"] >= 1 and out["push_bytes_sent"] > 0
-    assert out["push_requests_by_kind"].get("POST transaction 200", 0) >= 2  # a Bundle a command
+    # Several commands per Bundle since issue 14's batching: at least one, fewer than commands.
+    assert 1 <= out["push_requests_by_kind"].get("POST transaction 200", 0) < 20
     assert out["resources_per_patient"] > 0
     assert out["seeded_resources"] >= 32 and "seed_failed_cycles" in out
     assert out["pulled"] >= out["seeded_resources"]  # a shared server may have other writers
