@@ -7,7 +7,7 @@ and a retried write is recognised by comparing the server's copy with what we wo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from sync.audit_push import AuditPusher
 from sync.fhir.client import FhirClient
 from sync.ports import ResourceMapper
 from sync.pull import ChainingRefusedError, Puller, PullReport
-from sync.push import Pusher
+from sync.push import Pusher, PushReport
 from sync.rebase import Rebaser
 from sync.scope import SyncScope
 from sync.scope_cache import chaining_refused, strategy_for
@@ -80,6 +80,7 @@ class SyncEngine:
         self,
         rebaser: Rebaser | None = None,
         progress: Callable[[SyncProgress], None] = lambda _: None,
+        pushed: Collection[str] = (),
     ) -> Puller:
         """A Puller of this device's scope (``pull_patients`` for a patient from elsewhere)."""
         rebaser = rebaser or Rebaser(self._gateway, self._client, self._mapper)
@@ -94,18 +95,23 @@ class SyncEngine:
             self._clock,
             scope=scope,
             strategy=strategy,
+            pushed=pushed,
         )
 
     def _pull(
-        self, rebaser: Rebaser, progress: Callable[[SyncProgress], None]
+        self, rebaser: Rebaser, progress: Callable[[SyncProgress], None], pushed: PushReport
     ) -> tuple[Puller, PullReport]:
-        puller = self.puller(rebaser, progress)
+        # Patients this push registered come back in the scope's patients: their record is
+        # here already (issue 14: a clinic day's pull fetched each of them back whole).
+        ours = [self._gateway.server_id("Patient", p) for p in pushed.touched_patients]
+        server_ids = [s for s in ours if s]
+        puller = self.puller(rebaser, progress, server_ids)
         try:
             return puller, puller.pull_all()
         except ChainingRefusedError as exc:
             # Decided once: the next strategy (patient lists) starts its queries from scratch.
             chaining_refused(self._gateway, str(exc))
-            puller = self.puller(rebaser, progress)
+            puller = self.puller(rebaser, progress, server_ids)
             return puller, puller.pull_all()
 
     def run_cycle(self, progress: Callable[[SyncProgress], None] = lambda _: None) -> CycleReport:
@@ -115,7 +121,7 @@ class SyncEngine:
         rebaser = Rebaser(self._gateway, self._client, self._mapper)
         pusher = Pusher(self._gateway, self._client, self._mapper, rebaser, progress)
         first = pusher.push_pending()
-        puller, pulled = self._pull(rebaser, progress)
+        puller, pulled = self._pull(rebaser, progress, first)
         second = (
             Pusher(self._gateway, self._client, self._mapper, rebaser, progress).push_pending()
             if rebaser.rebased

@@ -17,7 +17,7 @@ inclusive ``_lastUpdated`` watermark of its own, de-duplicated by (type, id, ver
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,7 +86,10 @@ class Puller:
         *,
         scope: SyncScope | None = None,
         strategy: ScopeStrategy = EVERYTHING_STRATEGY,
+        pushed: Collection[str] = (),
     ) -> None:
+        """``pushed``: server ids of the patients whose commands this cycle pushed."""
+        self._pushed = set(pushed)
         self._gateway = gateway
         self._client = client
         self._mapper = mapper
@@ -325,8 +328,9 @@ class Puller:
         try:
             answers = self._batch(urls)
         except FhirError as exc:
-            if not refused(exc):
-                raise
+            # Only the progress needs it: a server that will not count, or counts too slowly
+            # (a district-wide chained count can outlast the read timeout), pulls without.
+            log.info("the server did not count what the pull will receive (%s)", exc.status)
             return
         totals = [a.get("total") for a in answers if isinstance(a, dict)]
         self._reader.total = sum(t for t in totals if isinstance(t, int))
@@ -337,11 +341,15 @@ class Puller:
         new = [i for i in dict.fromkeys(server_ids) if i not in self._members]
         if not new or self._strategy.name == EVERYTHING:
             return
-        if self._first_sync:
-            self._members.update(new)
-            self._journal_add(self._members_key, new)
-        else:
-            self._entered.extend(i for i in new if i not in self._entered)
+        # A patient this cycle pushed (registered here) has their whole record here: nothing
+        # older than the last pull was written about them, so no need to fetch it back.
+        held = [i for i in new if i in self._pushed]
+        if self._first_sync or held:
+            known = new if self._first_sync else held
+            self._members.update(known)
+            self._journal_add(self._members_key, known)
+        if not self._first_sync:
+            self._entered.extend(i for i in new if i not in held and i not in self._entered)
 
     def _pull_entered(self) -> None:
         """The whole compartments of patients who entered the scope, a chunk at a time (each

@@ -3,6 +3,7 @@ whoever wrote it — and nothing of the other facilities on the same server (iss
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,8 +25,12 @@ from tests.sync.pull_fixtures import (
 
 
 def refuse_chaining(request: httpx.Request) -> httpx.Response | None:
-    """A server without chained search: it refuses `patient.organization`."""
-    if ".organization" in str(request.url) or b".organization" in request.content:
+    """A server without chained search: it refuses `patient.organization` and
+    `subject:Patient.organization`, also inside a (gzip-compressed) batch."""
+    body = request.content
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    if ".organization" in str(request.url) or b".organization" in body:
         return httpx.Response(400, json={"resourceType": "OperationOutcome"})
     return None
 

@@ -53,7 +53,9 @@ def test_each_test_server_gets_its_strategy(fhir_server: FhirServer) -> None:
 def test_a_sparse_statement_is_assumed_to_have_the_base_parameters() -> None:
     strategy = choose_strategy(CapabilityInfo.from_statement(statement()), ORG)
     assert strategy.name == "chained"
-    assert strategy.patient_param("Observation") == "patient"
+    # Observation has both: `subject` (a plain reference; `patient` may resolve each one).
+    assert strategy.patient_param("Observation") == "subject"
+    assert strategy.patient_param("AllergyIntolerance") == "patient"  # it has no subject
 
 
 def test_a_type_with_subject_but_no_patient_is_searched_by_subject() -> None:
