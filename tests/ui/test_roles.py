@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
@@ -9,6 +10,7 @@ from pytestqt.qtbot import QtBot
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.permissions import ADMIN_ONLY
+from tests.peer.harness import PeerServer
 from tests.ui.conftest import (
     ADMIN,
     ADMIN_PASS,
@@ -19,6 +21,7 @@ from tests.ui.conftest import (
     register_patient,
 )
 from tests.ui.helpers import TIMEOUT, cell, fill, submit_ok
+from tests.ui.scope_server import peer_organization
 
 
 def test_staff_registers_and_books_but_records_nothing_clinical(
@@ -61,8 +64,9 @@ def test_staff_registers_and_books_but_records_nothing_clinical(
     assert settings.save_button.toolTip() == "Only an admin may change device settings."
 
 
+@pytest.mark.peer
 def test_admin_manages_the_device_but_opens_no_chart(
-    qtbot: QtBot, controller: AppController, seeded: Backend
+    qtbot: QtBot, controller: AppController, seeded: Backend, fhir_peer: PeerServer
 ) -> None:
     register_patient(seeded)
     window = open_as(controller, qtbot, ADMIN, ADMIN_PASS)
@@ -81,10 +85,12 @@ def test_admin_manages_the_device_but_opens_no_chart(
     error = settings.errors["server_url"]
     qtbot.waitUntil(lambda: not error.isHidden(), timeout=TIMEOUT)
     assert error.text() == "The server address must start with https://."
-    settings.server.setText("https://fhir.example.org/fhir")
+    # The clinic's server and facility (checked with the server before saving, as enroll does).
+    settings.server.setText(fhir_peer.base_url)
+    settings.scope.organization.setText(peer_organization(fhir_peer, "kisesa-hc"))
     settings.auto_lock.setValue(3)
     settings.save()
-    qtbot.waitUntil(lambda: settings.saved_label.text() == "Saved.", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: settings.saved_label.text().startswith("Saved."), timeout=TIMEOUT)
     assert controller.idle.timeout_ms == 3 * 60_000  # auto-lock follows the settings at once
 
     window.show_page(5)
@@ -94,7 +100,7 @@ def test_admin_manages_the_device_but_opens_no_chart(
     # clinician's registration.
     assert cell(audit.table, 0, 3) == "Settings changed"
     assert cell(audit.table, 0, 1) == ADMIN
-    assert cell(audit.table, 0, 5) == "server url, auto lock minutes"
+    assert cell(audit.table, 0, 5) == "server url, auto lock minutes, scope organization"
     assert cell(audit.table, 1, 3) == "Patient registered"
     assert cell(audit.table, 1, 1) == CLINICIAN
     window.show_page(4)
