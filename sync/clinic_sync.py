@@ -114,7 +114,7 @@ def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
         clinic.clock,
         scope=lambda: SyncScope.from_settings(clinic.settings.get()),
         # Patients who left the scope leave the device once nothing of theirs is pending.
-        retention=retention_hook(clinic, client),
+        retention=retention_hook(clinic, client, clinic.settings.get().visit_days),
     )
 
 

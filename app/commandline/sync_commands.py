@@ -24,6 +24,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_server_options(p)
     p.add_argument("--interval", type=int, help="minutes between sync cycles")
     p.add_argument("--auto-lock", type=int, help="minutes of inactivity before the app locks")
+    p.add_argument(
+        "--visit-days",
+        type=int,
+        help="days without activity after which a patient from elsewhere leaves (default 30)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_enroll)
 
@@ -70,7 +75,7 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="IT's explicit choice: pull every patient on the server (no scoped pull)",
     )
-    p.set_defaults(interval=None, auto_lock=None)  # enroll's own flags override these
+    p.set_defaults(interval=None, auto_lock=None, visit_days=None)  # enroll's own flags
 
 
 #: The scope's keys in a clinic configuration file (the same as the settings' names).
@@ -107,6 +112,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
             *LEGACY_NAMES,  # smart_client_id, smart_token_url: files written before 1.x
             "sync_interval_minutes",
             "auto_lock_minutes",
+            "visit_days",
             "ca_bundle_pem",
             *SCOPE_KEYS,
         }
@@ -128,6 +134,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         "token_url": args.token_url,
         "sync_interval_minutes": args.interval,
         "auto_lock_minutes": args.auto_lock,
+        "visit_days": args.visit_days,
         "scope_organization": args.organization,
         "scope_locations": args.location,
         "scope_group": args.group,
@@ -168,9 +175,9 @@ def _check_type(config: Path, key: str, value: Any) -> None:
     elif key == "scope_locations":
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         kind = 'a list of references ("Location/<id>")'
-    elif key.endswith("_minutes"):
+    elif key.endswith("_minutes") or key == "visit_days":
         ok = isinstance(value, int) and not isinstance(value, bool)
-        kind = "a whole number of minutes"
+        kind = "a whole number of days" if key == "visit_days" else "a whole number of minutes"
     else:
         ok, kind = isinstance(value, str), "a string"
     if not ok:

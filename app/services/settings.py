@@ -58,6 +58,9 @@ class DeviceSettings:
     scope_locations: tuple[str, ...] = ()
     scope_group: str | None = None
     pull_everything: bool = False
+    # Days without activity (and no open encounter) after which a patient brought here from
+    # another facility leaves the device (docs/district/retention.md).
+    visit_days: int = 30
 
     def __post_init__(self) -> None:
         # Stored as JSON, a tuple comes back as a list: keep the value hashable and comparable.
@@ -114,6 +117,10 @@ def validate(s: DeviceSettings) -> DeviceSettings:
     s = _validate_scope(s)
     if not 1 <= s.sync_interval_minutes <= 24 * 60:
         raise ValidationError("Sync interval must be 1–1440 minutes", "sync_interval_minutes")
+    if not 1 <= s.visit_days <= 365:
+        raise ValidationError(
+            "A visit from another facility must end after 1–365 days", "visit_days"
+        )
     if not 1 <= s.auto_lock_minutes <= 240:
         raise ValidationError("Auto-lock must be 1–240 minutes", "auto_lock_minutes")
     return s

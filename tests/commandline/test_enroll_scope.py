@@ -274,3 +274,23 @@ def test_enrolment_records_how_each_type_is_created_so_the_first_push_reads_no_s
         declared = client.capabilities().resources
     assert with_put == sorted(t for t, r in declared.items() if r.update_create)
     assert ("Patient" in with_put) is (fhir_server.name == "peer")
+
+
+@pytest.mark.peer
+def test_it_sets_how_long_a_visit_from_elsewhere_lasts(
+    vault: Path, fhir_peer: PeerServer, tmp_path: Path
+) -> None:
+    server = ["--server", fhir_peer.base_url, "--pull-everything"]
+    refused = run_cli("enroll", "--data-dir", vault, *server, "--visit-days", "0", user="admin")
+    assert refused.returncode != 0
+    assert "1–365 days" in refused.stderr
+    assert status_of(vault)["configured"] is False  # nothing saved
+
+    config = tmp_path / "clinic.json"
+    config.write_text(json.dumps({"visit_days": "a month"}))
+    wrong = run_cli("enroll", "--data-dir", vault, *server, "--config", config, user="admin")
+    assert wrong.returncode == 2 and "visit_days must be a whole number of days" in wrong.stderr
+
+    enrolled = run_cli("enroll", "--data-dir", vault, *server, "--visit-days", "7", user="admin")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert status_of(vault)["settings"]["visit_days"] == 7
