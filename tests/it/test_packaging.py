@@ -72,7 +72,8 @@ def ci_steps() -> list[str]:
 
 def test_ci_builds_and_self_tests_the_bundle_after_the_suite() -> None:
     lines = ci_steps()
-    runs = [i for i, line in enumerate(lines) if line.endswith("./fieldchart.sh test")]
+    runs = [i for i, line in enumerate(lines) if "./fieldchart.sh test" in line]
+    runs = [i for i in runs if lines[i].startswith("FIELDCHART_TEST_NOW=")]
     assert len(runs) == 2, "the suite runs once before and once after midnight UTC"
     assert [lines[i].split()[0] for i in runs] == [
         "FIELDCHART_TEST_NOW=2026-12-02T23:59:30Z",
@@ -90,7 +91,11 @@ def test_ci_runs_the_real_server_tests_with_atomic_transactions_and_without() ->
         return index
 
     setup, start = where('"$REALFHIR/setup.sh"'), where('"$REALFHIR/start.sh" >/dev/null')
-    runs = [where(f"{now} ./fieldchart.sh test") for now in ("23:59:30Z", "00:00:30Z")]
+    # The second clock pass leaves out the real-server variants (the first runs them all).
+    runs = [
+        where("23:59:30Z ./fieldchart.sh test"),
+        where('00:00:30Z ./fieldchart.sh test -m "not realfhir"'),
+    ]
     non_atomic = where("FIELDCHART_REALFHIR_ATOMIC=0 ./fieldchart.sh test -m realfhir")
     assert where("./fieldchart.sh check") < setup < start < runs[0] < runs[1] < non_atomic
     assert non_atomic < where("packaging/build.sh --self-test")
