@@ -29,20 +29,26 @@ entries = Table(
 )
 
 
-def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
+def _row(record: RecordedEvent, patient_id: str | None) -> dict[str, Any]:
+    """The entry of one recorded event as its metadata says (who, when, where, what)."""
     meta = record.metadata
-    row = {
+    return {
         "position": record.position,
         "at": meta.recorded_at,
         "user": meta.user,
         "role": meta.role,
         "device_id": meta.device_id,
         "action": record.type,
-        "patient_id": patient_of(record),
+        "patient_id": patient_id,
         "command_id": meta.command_id,
         "subject": "",
         "detail": "",
     }
+
+
+def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
+    meta = record.metadata
+    row = _row(record, patient_of(record))
     if isinstance(event, ev.ChartViewed):
         row["patient_id"] = event.patient_id
     elif isinstance(event, ev.AdminActionRecorded):
@@ -56,23 +62,11 @@ def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
 def apply_purge(w: Writes, record: RecordedEvent) -> None:
     """Patients removed from the device (app/store/purge.py): how many and why, no patient
     data (their ids stay in the purge event itself)."""
-    meta = record.metadata
     reasons = Counter(str(p.get("reason", "")) for p in record.payload.get("patients", []))
-    w.insert(
-        entries,
-        {
-            "position": record.position,
-            "at": meta.recorded_at,
-            "user": meta.user,
-            "role": meta.role,
-            "device_id": meta.device_id,
-            "action": record.type,
-            "patient_id": None,
-            "command_id": meta.command_id,
-            "subject": f"{sum(reasons.values())} patient(s)",
-            "detail": "; ".join(f"{reason} ({n})" for reason, n in sorted(reasons.items())),
-        },
-    )
+    row = _row(record, None)
+    row["subject"] = f"{sum(reasons.values())} patient(s)"
+    row["detail"] = "; ".join(f"{reason} ({n})" for reason, n in sorted(reasons.items()))
+    w.insert(entries, row)
 
 
 def recent(
