@@ -106,7 +106,8 @@ def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
     device's scope, read from the settings each cycle (a re-scope applies at the next one);
     what it creates on the server names the facility (the scope's Organization and first
     Location)."""
-    mapper = FhirResourceMapper(clinic.catalog, facility_of(clinic.settings.get()))
+    settings = clinic.settings.get()
+    mapper = FhirResourceMapper(clinic.catalog, facility_of(settings))
     return SyncEngine(
         clinic.sync_gateway,
         client,
@@ -114,7 +115,7 @@ def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
         clinic.clock,
         scope=lambda: SyncScope.from_settings(clinic.settings.get()),
         # Patients who left the scope leave the device once nothing of theirs is pending.
-        retention=retention_hook(clinic, client, clinic.settings.get().visit_days),
+        retention=retention_hook(clinic, client, settings.visit_days),
     )
 
 
