@@ -153,6 +153,10 @@ class FhirClient:
             follow_redirects=False,
         )
         self.clock = clock
+        #: The ``Date`` header of the server's latest answer that had one (None before): the
+        #: server's clock, which the pull's watermark follows instead of the device's
+        #: (docs/clocks.md).
+        self.server_date: str | None = None
         #: Whether the server reads gzipped request bodies: None until a gzipped one was
         #: answered (True) or shown unreadable (False); see the module docstring.
         self.gzip_bodies: bool | None = None
@@ -518,6 +522,7 @@ class FhirClient:
             ) from exc
         finally:
             response.close()
+        self.server_date = response.headers.get("Date", self.server_date)
         log.debug(
             "%s %s -> %s (%d bytes, %.0f ms)",
             method,
