@@ -17,6 +17,7 @@ from typing import Any
 
 from app.domain.errors import RoleError, ValidationError
 from app.domain.roles import Actor, Role
+from app.services.server_address import plain_http_refusal
 from app.store import settings_store
 from app.store.vault import Vault
 
@@ -93,6 +94,8 @@ def current_names(values: dict[str, Any]) -> dict[str, Any]:
 def validate(s: DeviceSettings) -> DeviceSettings:
     if s.server_url is not None and not s.server_url.startswith(("https://", "http://")):
         raise ValidationError("The server address must start with https://", "server_url")
+    if s.server_url is not None and (refusal := plain_http_refusal(s.server_url)):
+        raise ValidationError(refusal, "server_url")
     if s.auth_mode not in AUTH_MODES:
         raise ValidationError(f"Authentication must be one of {', '.join(AUTH_MODES)}", "auth_mode")
     if s.auth_mode == "bearer" and not s.bearer_token:
@@ -104,6 +107,8 @@ def validate(s: DeviceSettings) -> DeviceSettings:
             )
         if not s.token_url.startswith(("https://", "http://")):
             raise ValidationError("The token URL must start with https://", "token_url")
+        if refusal := plain_http_refusal(s.token_url, "The token URL"):
+            raise ValidationError(refusal, "token_url")
         if not s.client_id:
             raise ValidationError("Enter the client id IT registered for this device", "client_id")
     if s.auth_mode in CLIENT_SECRET_MODES and not s.client_secret:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import threading
 import time
@@ -37,6 +36,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from app.services.server_address import is_loopback_host
+from sync.fhir.bounded_body import ResponseLimits, read_bounded
 from sync.fhir.errors import AuthError, InvalidResponseError, error_from_response
 
 __all__ = [
@@ -76,18 +77,9 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _require_tls(request: httpx.Request, allow_insecure_http: bool) -> None:
     url = request.url
-    if url.scheme != "https" and not allow_insecure_http and not _is_loopback(url.host):
+    if url.scheme != "https" and not allow_insecure_http and not is_loopback_host(url.host):
         raise AuthError(
             f"refusing to send credentials over unencrypted {url.scheme} to {url.host}: use https",
             request=request,
@@ -294,8 +286,10 @@ class _TokenAuth(httpx.Auth):
         self, original: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, str]:
         requested_at = self._timer()
-        response = yield self._token_request(original)
-        response.read()
+        streamed = yield self._token_request(original)
+        # Within a token's size and the request's deadline (sync.fhir.bounded_body); httpx
+        # reads the answer again once the flow goes on, so it is handed the bytes read.
+        response = read_bounded(streamed, ResponseLimits().token(), keep=True)
         if not response.is_success:
             raise error_from_response(response, token_endpoint=True)
         try:

@@ -33,6 +33,7 @@ import os
 import random
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -42,6 +43,13 @@ from urllib.parse import urlencode
 import httpx
 
 from sync.fhir.auth import NoAuth
+from sync.fhir.bounded_body import (
+    ACCEPT_ENCODING,
+    BodyLimit,
+    ResponseLimits,
+    read_bounded,
+    search_params,
+)
 from sync.fhir.bundle import (
     EntryResult,
     TransactionBuilder,
@@ -52,6 +60,7 @@ from sync.fhir.bundle import (
     weak_etag,
 )
 from sync.fhir.capability import CapabilityInfo
+from sync.fhir.deadline import CycleClock, Deadlines, active, with_deadlines
 from sync.fhir.errors import (
     FhirError,
     InvalidResponseError,
@@ -59,6 +68,7 @@ from sync.fhir.errors import (
     error_from_response,
     error_from_transport,
 )
+from sync.fhir.plain_http import refuse_plain_http
 from sync.fhir.politeness import Pacer, Politeness
 
 __all__ = [
@@ -133,25 +143,45 @@ class FhirClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         politeness: Politeness | None = None,
+        deadlines: Deadlines | None = None,
+        limits: ResponseLimits | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         """``clock`` measures an HTTP-date Retry-After when the server sent no Date header (the
         sync engine passes the clinic's, see ``use_clock``); every wait goes through ``sleep``,
-        with jitter from ``rng`` (tests inject all three and never wait for real)."""
+        with jitter from ``rng`` (tests inject all three and never wait for real).
+        ``deadlines`` bound each request and each cycle in all (``sync.fhir.deadline``),
+        measured on ``timer`` (monotonic); ``limits`` bound the size of each answer
+        (``sync.fhir.bounded_body``). Plain http is sent only to this machine
+        (``sync.fhir.plain_http``)."""
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
             raise ValueError(f"not a FHIR base URL (http(s)://host/path): {base_url!r}")
         path = url.path if url.path.endswith("/") else url.path + "/"
         self._base = url.copy_with(path=path)
+        tls = ssl_context(verify)
+        if transport is None:
+            transport = with_deadlines(
+                httpx.HTTPTransport(verify=tls, limits=_LIMITS, proxy=_proxy_for(self._base))
+            )
         self._http = httpx.Client(
             base_url=self._base,
             auth=auth or NoAuth(),
             timeout=timeout,
-            verify=ssl_context(verify),
+            verify=tls,
             transport=transport,
             limits=_LIMITS,
-            headers={"Accept": FHIR_JSON, "User-Agent": user_agent},
+            headers={
+                "Accept": FHIR_JSON,
+                "Accept-Encoding": ACCEPT_ENCODING,
+                "User-Agent": user_agent,
+            },
             follow_redirects=False,
+            # Before every request, token requests included, and before any connection.
+            event_hooks={"request": [refuse_plain_http]},
         )
+        self.limits = limits or ResponseLimits()
+        self._cycle = CycleClock(deadlines or Deadlines(), timer)
         self.clock = clock
         #: The ``Date`` header of the server's latest answer that had one (None before): the
         #: server's clock, which the pull's watermark follows instead of the device's
@@ -173,8 +203,12 @@ class FhirClient:
             self.clock = clock
 
     def begin_cycle(self) -> None:
-        """A new sync cycle starts: the budget of waiting inside the client is full again."""
+        """A new sync cycle starts: the budget of waiting inside the client is full again, the
+        cycle's deadline runs from now, and a wait the server asked for in an earlier cycle no
+        longer holds the client back: whether a cycle may start is the worker's decision (it
+        waits for the server, unless a person pressed "Sync now")."""
         self._pacer.begin_cycle()
+        self._cycle.begin_cycle()
 
     @property
     def waited_s(self) -> float:
@@ -200,7 +234,7 @@ class FhirClient:
 
     def capabilities(self) -> CapabilityInfo:
         """The server's CapabilityStatement (``GET metadata``), reduced for sync."""
-        response = self._send("GET", "metadata")
+        response = self._send("GET", "metadata", limit=self.limits.capability())
         self._raise_for_status(response)
         body = self._json(response)
         try:
@@ -211,7 +245,7 @@ class FhirClient:
     def read(self, resource_type: str, resource_id: str) -> VersionedResource | None:
         """The current version of a resource, or None if the server has none (404/410)."""
         path = f"{check_type(resource_type)}/{check_id(resource_id)}"
-        response = self._send("GET", path)
+        response = self._send("GET", path, limit=self.limits.resource())
         if response.status_code in (404, 410):
             return None
         self._raise_for_status(response)
@@ -235,7 +269,9 @@ class FhirClient:
         headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
         if if_match_version is not None:
             headers["If-Match"] = weak_etag(if_match_version)
-        response = self._send("PUT", path, content=_encode(resource), headers=headers)
+        response = self._send(
+            "PUT", path, content=_encode(resource), headers=headers, limit=self.limits.resource()
+        )
         self._raise_for_status(response)
         if not response.content.strip():
             # A server that ignores Prefer: trust our copy, versioned by the ETag.
@@ -266,7 +302,9 @@ class FhirClient:
         headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
         if if_none_exist is not None:
             headers["If-None-Exist"] = if_none_exist
-        response = self._send("POST", path, content=_encode(body), headers=headers)
+        response = self._send(
+            "POST", path, content=_encode(body), headers=headers, limit=self.limits.resource()
+        )
         self._raise_for_status(response)
         if response.content.strip():
             found = self._json(response)
@@ -286,7 +324,7 @@ class FhirClient:
     def delete(self, resource_type: str, resource_id: str) -> bool:
         """``DELETE Type/id``; False when the server had no such resource (404/410)."""
         path = f"{check_type(resource_type)}/{check_id(resource_id)}"
-        response = self._send("DELETE", path)
+        response = self._send("DELETE", path, limit=self.limits.resource())
         if response.status_code in (404, 410):
             return False
         self._raise_for_status(response)
@@ -302,7 +340,8 @@ class FhirClient:
         if body.get("resourceType") != "Bundle" or body.get("type") != "transaction":
             raise ValueError("not a transaction Bundle")
         sent = len(body.get("entry") or [])
-        response = self._send_body("POST", "", _encode(body), {"Content-Type": FHIR_JSON})
+        limit = self.limits.entries(sent, f"a transaction response of {sent} entries")
+        response = self._send_body("POST", "", _encode(body), {"Content-Type": FHIR_JSON}, limit)
         if not 200 <= response.status_code < 300:
             # 413 or "too many entries": TransactionTooLargeError, the caller sends fewer.
             raise error_from_response(response, clock=self.clock, transaction_entries=sent)
@@ -320,7 +359,10 @@ class FhirClient:
             "type": "batch",
             "entry": [{"request": {"method": "GET", "url": url}} for url in urls],
         }
-        response = self._send_body("POST", "", _encode(bundle), {"Content-Type": FHIR_JSON})
+        pages = [self.limits.search(search_params(url, None)).max_bytes for url in urls]
+        limit = BodyLimit(self.limits.bundle_bytes + sum(pages), f"a batch of {len(urls)} searches")
+        headers = {"Content-Type": FHIR_JSON}
+        response = self._send_body("POST", "", _encode(bundle), headers, limit)
         self._raise_for_status(response)
         body = self._json(response)
         entries = body.get("entry")
@@ -338,9 +380,11 @@ class FhirClient:
             if params:
                 raise ValueError("a paging link already carries its parameters")
             self._check_link(url_or_type)
-            response = self._send("GET", url_or_type)
+            limit = self.limits.search(search_params(url_or_type, None))
+            response = self._send("GET", url_or_type, limit=limit)
         else:
-            response = self._send("GET", check_type(url_or_type), params=params)
+            limit = self.limits.search(search_params(url_or_type, params))
+            response = self._send("GET", check_type(url_or_type), params=params, limit=limit)
         return self._searchset(response)
 
     def search_post(self, resource_type: str, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -349,7 +393,8 @@ class FhirClient:
         path = f"{check_type(resource_type)}/_search"
         content = urlencode(list(params)).encode()
         form = {"Content-Type": "application/x-www-form-urlencoded"}
-        return self._searchset(self._send("POST", path, content=content, headers=form))
+        limit = self.limits.search(list(params))
+        return self._searchset(self._send("POST", path, content=content, headers=form, limit=limit))
 
     def _searchset(self, response: httpx.Response) -> dict[str, Any]:
         self._raise_for_status(response)
@@ -451,33 +496,36 @@ class FhirClient:
         params: SearchParams | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        limit: BodyLimit,
     ) -> httpx.Response:
-        """One request with its body read; transport failures mapped, statuses left to check.
+        """One request with its body read (within ``limit`` and the request's deadline);
+        transport failures mapped, statuses left to check.
 
         A server that asks us to slow down is obeyed here, within the client's ``Politeness``
         (``sync.fhir.politeness``): short waits are sat out and the request sent again; when a
         bound is reached the last answer is returned as it came, for the caller to raise."""
         return self._pacer.send(
             # Built anew for each try: an auth flow may change it as it goes.
-            lambda: self._send_once(self._request(method, url, params, content, headers)),
+            lambda: self._send_once(self._request(method, url, params, content, headers), limit),
             clock=self.clock,
             unsent=lambda: self._http.build_request(method, url),
         )
 
     def _send_body(
-        self, method: str, url: str, content: bytes, headers: Mapping[str, str]
+        self, method: str, url: str, content: bytes, headers: Mapping[str, str], limit: BodyLimit
     ) -> httpx.Response:
         """`_send` with a body, gzipped when it is long and the server may read gzip; sent
         plain once more (and plain from then on) if the server shows it could not read it."""
         if len(content) < GZIP_MIN_BYTES or self.gzip_bodies is False:
-            return self._send(method, url, content=content, headers=headers)
+            return self._send(method, url, content=content, headers=headers, limit=limit)
         zipped = {**headers, "Content-Encoding": "gzip"}
-        response = self._send(method, url, content=gzip.compress(content, 6), headers=zipped)
+        zipped_body = gzip.compress(content, 6)
+        response = self._send(method, url, content=zipped_body, headers=zipped, limit=limit)
         if self.gzip_bodies is None:
             if 200 <= response.status_code < 300:
                 self.gzip_bodies = True
             elif _unreadable(response):
-                plain = self._send(method, url, content=content, headers=headers)
+                plain = self._send(method, url, content=content, headers=headers, limit=limit)
                 if not _unreadable(plain):
                     self.gzip_bodies = False
                     log.info("the server does not read gzipped bodies: sending them plain")
@@ -500,32 +548,36 @@ class FhirClient:
             )
         return self._http.build_request(method, url, params=query, content=content, headers=headers)
 
-    def _send_once(self, request: httpx.Request) -> httpx.Response:
-        """One request with its body read, sent once."""
-        method = request.method
+    def _send_once(self, request: httpx.Request, limit: BodyLimit) -> httpx.Response:
+        """One request sent once, its body read within ``limit``, all by its deadline."""
         started = time.monotonic()
-        try:
-            response = self._http.send(request, stream=True)
-        except FhirError:
-            raise  # from an auth flow (e.g. the token endpoint refused us): already mapped
-        except httpx.RequestError as exc:
-            raise error_from_transport(exc, request) from exc
-        try:
-            response.read()
-        except httpx.TimeoutException as exc:
-            raise error_from_transport(exc, request) from exc
-        except httpx.RequestError as exc:
-            raise InvalidResponseError(
-                "the server's answer was cut short",
-                request=request,
-                status=response.status_code,
-            ) from exc
-        finally:
-            response.close()
-        self.server_date = response.headers.get("Date", self.server_date)
+        deadline = self._cycle.for_request(request)  # DeadlineError: the cycle's time is up
+        with active(deadline):
+            try:
+                streamed = self._http.send(request, stream=True)
+            except FhirError:
+                raise  # from a request hook or an auth flow: already mapped
+            except httpx.RequestError as exc:
+                if isinstance(exc, httpx.TimeoutException) and deadline.remaining() <= 0:
+                    raise deadline.error(request) from exc
+                raise error_from_transport(exc, request) from exc
+            try:
+                response = read_bounded(streamed, limit)
+            except httpx.TimeoutException as exc:
+                if deadline.remaining() <= 0:
+                    raise deadline.error(request) from exc
+                raise error_from_transport(exc, request) from exc
+            except httpx.RequestError as exc:
+                raise InvalidResponseError(
+                    "the server's answer was cut short",
+                    request=request,
+                    status=streamed.status_code,
+                ) from exc
+            finally:
+                streamed.close()
         log.debug(
             "%s %s -> %s (%d bytes, %.0f ms)",
-            method,
+            request.method,
             request.url.copy_with(query=None),
             response.status_code,
             len(response.content),
@@ -651,6 +703,15 @@ def _smaller_count(params: SearchParams | None) -> list[tuple[str, str]] | None:
     except ValueError:
         return rest
     return [*rest, ("_count", str(FALLBACK_COUNT))] if asked > FALLBACK_COUNT else rest
+
+
+def _proxy_for(url: httpx.URL) -> str | None:
+    """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY ...), as httpx
+    itself would use when it builds its own transport."""
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(url.scheme) or proxies.get("all")
 
 
 def _encode(resource: Mapping[str, Any]) -> bytes:

@@ -2,7 +2,9 @@
 
     FhirError                       something went wrong talking to the FHIR server
      ├── OfflineError               no usable answer: refused, DNS, timeout, reset   retryable
-     │    └── TlsError              TLS failed; .reason says e.g. "certificate not trusted"
+     │    ├── TlsError              TLS failed; .reason says e.g. "certificate not trusted"
+     │    └── DeadlineError         the request's or the sync cycle's total time ran out
+     ├── PlainHttpRefusedError      plain http:// to another machine: nothing was sent
      ├── AuthError                  401/403, or the token endpoint refused the device
      ├── VersionConflictError       412 (409 on servers such as HAPI): rebase, then retry
      ├── ConcurrentUpdateError      409 "could not serialize access": resend as is     retryable
@@ -12,6 +14,8 @@
      │                                  send fewer entries per transaction (.entries, .limit)
      ├── ServerError                5xx                                               retryable
      ├── InvalidResponseError       not JSON, wrong resourceType, cut short, 3xx      retryable
+     │    └── ResponseTooLargeError an answer larger than the request can need (limits:
+     │                              sync.fhir.bounded_body); reading it stopped there
      └── UnsupportedServerError     the CapabilityStatement is not a FHIR R4 server's
 
     BundleLimitError (ValueError)   raised *before* sending: the caller must split the Bundle
@@ -59,13 +63,16 @@ __all__ = [
     "AuthError",
     "BundleLimitError",
     "ConcurrentUpdateError",
+    "DeadlineError",
     "DuplicateEntryError",
     "FhirError",
     "InvalidResponseError",
     "Issue",
     "OfflineError",
+    "PlainHttpRefusedError",
     "RateLimitedError",
     "RejectedError",
+    "ResponseTooLargeError",
     "ServerError",
     "TlsError",
     "TooManyEntriesError",
@@ -155,6 +162,19 @@ class TlsError(OfflineError):
         self.reason = reason
 
 
+class DeadlineError(OfflineError):
+    """The request (``cycle`` False) or the whole sync cycle (``cycle`` True) ran out of time:
+    a server that drips its answer cannot hold sync (sync.fhir.deadline)."""
+
+    def __init__(self, message: str, *, cycle: bool, request: httpx.Request | None = None):
+        super().__init__(message, request=request)
+        self.cycle = cycle
+
+
+class PlainHttpRefusedError(FhirError):
+    """The URL is plain http to another machine; refused before connecting (nothing sent)."""
+
+
 class AuthError(FhirError):
     """The server or its token endpoint does not accept the device's credentials."""
 
@@ -223,6 +243,21 @@ class InvalidResponseError(FhirError):
     """The answer is not what a FHIR server sends for this request."""
 
     retryable = True
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The answer is larger than anything this request can need; ``limit`` in bytes."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: int,
+        request: httpx.Request | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(message, request=request, status=status)
+        self.limit = limit
 
 
 class UnsupportedServerError(FhirError):

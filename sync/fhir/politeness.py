@@ -70,8 +70,10 @@ class Pacer:
         self._quiet_until: datetime | None = None
 
     def begin_cycle(self) -> None:
-        """A new sync cycle starts: the budget of waiting is full again."""
+        """A new sync cycle starts: the budget of waiting is full again, and the hold-off of an
+        earlier cycle is over (the worker decides when a cycle may start; "Sync now" may)."""
         self._waited_s = 0.0
+        self._quiet_until = None
 
     @property
     def waited_s(self) -> float:
