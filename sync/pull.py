@@ -12,6 +12,11 @@ inclusive ``_lastUpdated`` watermark of its own, de-duplicated by (type, id, ver
   (``_lastUpdated=ge<last stamp of the page before>``, not the server's ``_offset`` links, which
   skip records when one is updated meanwhile), and each query's position is saved after every
   stored page: a cut link re-downloads at most the page in flight.
+- Clocks (docs/clocks.md): every position comes from the server's clock — the stamps it sends,
+  bounded by the ``Date`` of the answer that carried them, and the ``Date`` when the pull began
+  reading — never from the device's, which may be years ahead or days behind. A stored position
+  ahead of the server's time (written by a pull before this rule, or by a server whose clock
+  went back) is dropped and its query read again from the start.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from app.services.sync_status import SyncProgress
 from sync.fhir.client import FhirClient, next_link
 from sync.fhir.errors import FhirError, InvalidResponseError
 from sync.ports import ResourceMapper
-from sync.pull_http import BatchEntry, refused, search_batch
-from sync.pull_pages import FUTURE_TOLERANCE, PageReader, PageResult, PullReport, instant
+from sync.pull_http import BatchEntry, http_date, refused, search_batch
+from sync.pull_pages import STAMP_TOLERANCE, PageReader, PageResult, PullReport, instant
 from sync.pull_queries import (
     LIST_CHUNK,
     PAGE_SIZE,
@@ -95,11 +100,10 @@ class Puller:
         self._mapper = mapper
         self._rebaser = rebaser
         self._progress = progress
-        self._clock = clock
         self._scope = scope or SyncScope()
         self._strategy = strategy
         self._types = list(mapper.pull_types())
-        self._reader = PageReader(gateway, mapper, rebaser, progress, clock)
+        self._reader = PageReader(gateway, mapper, rebaser, progress, clock, self._server_now)
         self._members_key = (
             f"pull_members:{strategy.name}:{self._scope.organization_ref or self._scope.group_id}"
         )
@@ -200,6 +204,15 @@ class Puller:
         by_link = False
         try:
             page = first if first is not None else self._first_page(query, position)
+            if self._ahead_of_server(position):
+                # Changes since the real last read are behind this position: read them all.
+                log.warning(
+                    "a pull position was ahead of the server's clock: reading that query again"
+                    " from the start"
+                )
+                marks[query.key] = position = NOTHING_YET
+                self._gateway.set_watermark(query.key, NOTHING_YET)
+                page = self._first_page(query, position)
             while True:
                 result = self._reader.take(
                     query.resource_type, page, skip, record=not query.membership
@@ -245,8 +258,30 @@ class Puller:
     def _first_page(self, query: PullQuery, position: str | None) -> dict[str, Any]:
         params = self._params(query, position)
         if query.post:
-            return self._client.search_post(query.resource_type, params)
-        return next(self._client.iter_pages(query.resource_type, params))
+            page = self._client.search_post(query.resource_type, params)
+        else:
+            page = next(self._client.iter_pages(query.resource_type, params))
+        self._began_reading(self._server_now())
+        return page
+
+    def _server_now(self) -> datetime | None:
+        """The server's time of its latest answer (its Date header), None if it sent none."""
+        return http_date(self._client.server_date)
+
+    def _began_reading(self, server_time: datetime | None) -> None:
+        if self._read_at is None:
+            self._read_at = server_time
+
+    def _ahead_of_server(self, position: str | None) -> bool:
+        """Whether a stored position is later than the server's time: the server never
+        stamped anything there, so it came from a wrong clock."""
+        moment = instant(position)
+        server_now = self._server_now()
+        return (
+            moment is not None
+            and server_now is not None
+            and (moment > server_now + STAMP_TOLERANCE)
+        )
 
     @staticmethod
     def _params(query: PullQuery, position: str | None) -> list[tuple[str, str]]:
@@ -273,14 +308,14 @@ class Puller:
         """The pull finished: every position saved since the last finished pull becomes the
         next cycle's watermark, stepped back so that nothing committed late is missed.
 
-        Where the server said its time when this pull began reading (the batch's Date), a
-        resource not seen yet was committed after that, so it was stamped no earlier than
-        that time less the longest write in flight: the watermark is READ_MARGIN before it.
-        Otherwise it is WATERMARK_MARGIN before the newest stamp seen. Never before where
-        this cycle started."""
+        Where the server said its time when this pull began reading (the Date of its first
+        answer), a resource not seen yet was committed after that, so it was stamped no
+        earlier than that time less the longest write in flight: the watermark is
+        READ_MARGIN before it. Otherwise it is WATERMARK_MARGIN before the newest stamp seen
+        (stamps later than the server's own time were not followed). Never before where this
+        cycle started, never after the server's time (the device's clock plays no part)."""
         read_at = self._read_at
-        if read_at is not None and read_at > self._clock() + FUTURE_TOLERANCE:
-            read_at = None  # a Date days ahead of the clinic's clock: not trusted
+        server_now = self._server_now()
         for key in self._owed:
             position = instant(self._gateway.watermark(key))
             if position is None:
@@ -289,6 +324,8 @@ class Puller:
                 settled = read_at - READ_MARGIN
             else:
                 settled = position - WATERMARK_MARGIN
+            if server_now is not None:
+                settled = min(settled, server_now - READ_MARGIN)
             mark = settled.isoformat(timespec="milliseconds")
             start = marks.get(key)
             self._gateway.set_watermark(key, mark if not start or mark > start else start)
@@ -312,8 +349,7 @@ class Puller:
     def _batch(self, urls: Sequence[str]) -> list[BatchEntry]:
         """A batch of searches; the first one's server time is when this pull began reading."""
         answer = search_batch(self._client, urls)
-        if self._read_at is None:
-            self._read_at = answer.server_time
+        self._began_reading(answer.server_time)
         return answer.entries
 
     def _count_totals(self, queries: Sequence[PullQuery], marks: dict[str, str | None]) -> None:

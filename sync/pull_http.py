@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError, RejectedError
 
-__all__ = ["BatchAnswer", "BatchEntry", "refused", "search_batch"]
+__all__ = ["BatchAnswer", "BatchEntry", "http_date", "refused", "search_batch"]
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -31,10 +31,11 @@ def search_batch(client: FhirClient, urls: Sequence[str]) -> BatchAnswer:
     """The searches as one batch request (FhirClient.search_batch): a searchset per search,
     or a RejectedError for an entry that failed alone."""
     body, date = client.search_batch(urls)
-    return BatchAnswer([_entry(e) for e in body["entry"]], _date(date))
+    return BatchAnswer([_entry(e) for e in body["entry"]], http_date(date))
 
 
-def _date(header: str | None) -> datetime | None:
+def http_date(header: str | None) -> datetime | None:
+    """A ``Date`` header as an aware instant; None if absent or unreadable."""
     if not header:
         return None
     try:

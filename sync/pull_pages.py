@@ -27,8 +27,11 @@ from sync.rebase import Rebaser
 log = logging.getLogger(__name__)
 
 BATCH = 200  # resources recorded per transaction
-# Server clocks may run ahead of ours, but not by days.
-FUTURE_TOLERANCE = timedelta(days=1)
+# A stamp is plausible up to the server's own time of the answer that carried it (its Date
+# header, whole seconds rounded down) and this much more: a server stamps and answers from
+# one clock, but a cluster's nodes may differ by a few seconds. Never the device's clock: it
+# may be years ahead or days behind (docs/clocks.md).
+STAMP_TOLERANCE = timedelta(seconds=5)
 
 
 @dataclass
@@ -36,6 +39,8 @@ class PullReport:
     seen: int = 0
     new: int = 0
     quarantined: int = 0
+    #: Resources stamped later than the server's own Date: kept, their stamps not followed.
+    future_stamps: int = 0
 
 
 @dataclass
@@ -90,12 +95,16 @@ class PageReader:
         rebaser: Rebaser,
         progress: Callable[[SyncProgress], None],
         clock: Callable[[], datetime],
+        server_now: Callable[[], datetime | None] = lambda: None,
     ) -> None:
+        """``clock`` (the device's) only paces the progress; ``server_now`` is the server's
+        time of the answer being read (None: it sent none), which bounds the stamps followed."""
         self._gateway = gateway
         self._mapper = mapper
         self._rebaser = rebaser
         self._progress = progress
         self._clock = clock
+        self._server_now = server_now
         self._ids = rebaser.ids
         self.report = PullReport()
         self.total = 0  # of the whole pull when the server said (0: unknown)
@@ -113,7 +122,9 @@ class PageReader:
         paging by ``_lastUpdated=ge`` repeats the boundary). ``record=False``: only read it
         (a Group, for its members)."""
         result = PageResult()
-        latest_plausible = self._clock() + FUTURE_TOLERANCE
+        server_now = self._server_now()
+        latest_plausible = server_now + STAMP_TOLERANCE if server_now is not None else None
+        future = 0
         batch: list[Received] = []
         for entry in matches(page):
             resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -129,9 +140,11 @@ class PageReader:
             found_meta = resource.get("meta")
             meta: dict[str, Any] = found_meta if isinstance(found_meta, dict) else {}
             stamp = instant(meta.get("lastUpdated"))
-            # A stamp far in the future (a broken server clock or a bad resource) would push
-            # the position past every real change to come: keep the resource, not its stamp.
-            if stamp is not None and stamp <= latest_plausible:
+            # A stamp later than the server's own time (a resource imported with its stamp, a
+            # node with a wrong clock) would push the position past every real change to come:
+            # keep the resource, not its stamp.
+            ahead = stamp is not None and latest_plausible is not None and stamp > latest_plausible
+            if stamp is not None and not ahead:
                 result.last = stamp
                 if result.newest is None or stamp > result.newest:
                     result.newest = stamp
@@ -143,6 +156,7 @@ class PageReader:
             result.keys.add(key)
             if key in skip:
                 continue
+            future += ahead
             result.count += 1
             if not record:
                 result.resources.append(resource)
@@ -158,6 +172,14 @@ class PageReader:
                 self.flush(batch)
                 batch = []
         self.flush(batch)
+        if future:
+            self.report.future_stamps += future
+            log.warning(
+                "%d %s resource(s) stamped later than the server's own time: kept, their"
+                " stamps not used for the pull's position",
+                future,
+                resource_type,
+            )
         if record and result.count:
             self._progress(self.progress())
         return result
@@ -215,7 +237,7 @@ class PageReader:
     def flush(self, batch: list[Received]) -> None:
         if not batch:
             return
-        new = self._gateway.record_received(batch)
+        new = self._rebaser.record(batch)  # held changes are not recorded (held_changes.py)
         self.report.new += len(new)
         if new:
             self._rebaser.rebase_affected(set(new))

@@ -15,7 +15,15 @@ from typing import Any
 from app.domain.errors import NotFoundError, RoleError
 from app.domain.events import ChartViewed, audit_stream_of, patient_of_stream, stream_of
 from app.domain.roles import Actor, Role
-from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
+from app.projections import (
+    audit_log,
+    chart_items,
+    patient_index,
+    schedule,
+    timeline,
+    timeline_order,
+    vitals_series,
+)
 from app.projections.runner import ProjectionRunner, replay_in_memory
 from app.services.clock import Clock
 from app.services.dto import (
@@ -28,7 +36,7 @@ from app.services.dto import (
     SyncOverview,
     TimelineEntry,
 )
-from app.store import outbox
+from app.store import outbox, recorded_order
 from app.store.database import Transaction, read_transaction, write_transaction
 from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
 from app.store.vault import Vault
@@ -115,7 +123,10 @@ def read_chart(conn: Transaction, patient_id: str, today: date) -> ChartView:
                 text=tx,
                 entered_in_error=bool(e),
             )
-            for p, o, r, u, ro, k, ty, i, tx, e in timeline.for_chart(conn, patient_id)
+            # Clinical time first; log order where it does not decide (docs/clocks.md).
+            for p, o, r, u, ro, k, ty, i, tx, e in timeline_order.in_display_order(
+                timeline.for_chart(conn, patient_id)
+            )
         ],
         vitals_series=vitals_series.for_patient(conn, patient_id),
     )
@@ -164,13 +175,18 @@ class ClinicQueries:
         return view
 
     def _chart_as_of(self, patient_id: str, as_of: datetime) -> ChartView:
+        """Everything recorded up to the last log position recorded at or before ``as_of``,
+        in log order — not every event stamped before it: after the device clock stepped
+        back, later events look older than earlier ones (docs/clocks.md)."""
         if as_of.tzinfo is None:
             raise NotFoundError("The 'as of' time needs a time zone", "as_of")
-        records = [
-            r
-            for r in self._vault.events.read_stream(stream_of(patient_id))
-            if datetime.fromisoformat(r.metadata.recorded_at) <= as_of
-        ]
+        with read_transaction(self._vault.engine) as conn:
+            cutoff = recorded_order.position_as_of(conn, as_of)
+            records = (
+                self._vault.events.read_stream(stream_of(patient_id), conn, cutoff)
+                if cutoff
+                else []
+            )
         if not records:
             raise NotFoundError("This patient was not yet registered at that time", "as_of")
         engine = replay_in_memory(records)

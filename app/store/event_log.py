@@ -32,6 +32,7 @@ from app.domain.events import DomainEvent, from_payload
 from app.store import crypto, schema
 from app.store.database import read_transaction, write_transaction
 from app.store.errors import ConcurrencyError, TamperError
+from app.store.recorded_order import warn_if_stepped_back
 
 NO_STREAM = 0  # expected_version for a stream that must not exist yet
 ANY_VERSION = -1  # expected_version that skips the concurrency check (clinic-wide streams)
@@ -180,6 +181,10 @@ class EventLog:
         crypto.wipe(payload_key)
         self._chain_key = crypto.subkey(data_key, "chain")
         self._genesis = crypto.chain_mac(self._chain_key, b"", f"genesis|{vault_id}".encode())
+        # Called with the rows just inserted (position first, chain link last) inside the
+        # append's transaction: the session signs each event with its user's key there
+        # (app/store/signatures.py EventSigner). None: unsigned (a vault not yet migrated).
+        self.row_hook: Callable[[Connection, Sequence[tuple[Any, ...]]], None] | None = None
 
     def forget_keys(self) -> None:
         crypto.wipe(self._chain_key)
@@ -203,6 +208,8 @@ class EventLog:
             raise ConcurrencyError(stream_id, expected_version, current)
         head = conn.exec_driver_sql(_HEAD).first()
         position, link = (head[0], head[1]) if head else (0, self._genesis)
+        if events:  # a device clock that stepped back is said, not refused (docs/clocks.md)
+            warn_if_stepped_back(conn, position, events[0].metadata.recorded_at)
         recorded: list[RecordedEvent] = []
         rows: list[tuple[Any, ...]] = []
         for offset, ev in enumerate(events, start=1):
@@ -261,6 +268,8 @@ class EventLog:
             conn.exec_driver_sql(_INSERT, rows[0] if len(rows) == 1 else rows)
         except IntegrityError as exc:  # a racing writer took the version first
             raise ConcurrencyError(stream_id, expected_version, current + 1) from exc
+        if self.row_hook is not None:
+            self.row_hook(conn, rows)
         if head:
             conn.exec_driver_sql(_MOVE_HEAD, (position, link))
         else:
