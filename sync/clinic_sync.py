@@ -24,7 +24,9 @@ from app.domain.rebase import ConflictDetail
 from app.domain.roles import Actor
 from app.services.clinic import Clinic
 from app.services.settings import OAUTH_MODES, DeviceSettings
+from app.services.sync_gateway import HELD_PREFIX
 from app.services.sync_status import (
+    HELD_RESOLUTION,
     AttentionItem,
     OutboxStatus,
     Resolution,
@@ -38,6 +40,7 @@ from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
 from sync.fhir.mapping.facility import Facility
 from sync.fhir_mapper import FhirResourceMapper
+from sync.held_changes import attention_items, resolve_held
 from sync.retention import retention_hook
 from sync.scope import SyncScope
 from sync.server_check.scope_check import ScopeCheckError, verify_scope
@@ -242,7 +245,11 @@ class ClinicSync:
     def resolve(
         self, command_id: str, resolution: Resolution, edited_value: str | None = None
     ) -> None:
-        """Record a person's decision as a command, then sync it."""
+        """Record a person's decision as a command, then sync it. A held server change
+        (identity change, move between patients) is decided by sync/held_changes.py."""
+        if command_id.startswith(HELD_PREFIX):
+            self._resolve_held(command_id, resolution)
+            return
         entry = self._gateway.entry(command_id)
         if entry is None:
             raise LookupError("that conflict no longer exists")
@@ -261,6 +268,17 @@ class ClinicSync:
                 value=value,
             ),
             self._actor or self._clinic.actor,
+        )
+        self.sync_now()
+        self._publish(self.status())
+
+    def _resolve_held(self, hold_id: str, resolution: Resolution) -> None:
+        held_resolution = HELD_RESOLUTION.get(resolution)
+        if held_resolution is None:
+            raise ValueError("a server change can only be accepted or refused, not edited")
+        mapper = FhirResourceMapper(self._clinic.catalog, facility_of(self._clinic.settings.get()))
+        resolve_held(
+            self._gateway, mapper, hold_id, held_resolution, self._actor or self._clinic.actor
         )
         self.sync_now()
         self._publish(self.status())
@@ -288,7 +306,7 @@ class ClinicSync:
             overview = self._clinic.queries.sync_overview()
         except VaultLockedError:  # locked meanwhile: the list is empty, not an error
             return []
-        items = []
+        items = attention_items(self._gateway)
         for a in overview.attention:
             d = ConflictDetail.from_json(a.detail)
             items.append(

@@ -16,6 +16,7 @@ from app.services.sync_gateway import SyncGateway
 from app.services.sync_status import OutboxStatus, SyncProgress
 from sync.audit_push import AuditPusher
 from sync.fhir.client import FhirClient
+from sync.held_changes import push_back
 from sync.ports import ResourceMapper
 from sync.pull import ChainingRefusedError, Puller, PullReport
 from sync.push import Pusher, PushReport
@@ -42,6 +43,9 @@ class CycleReport:
     audit_events: int
     pending_after: int
     seconds: float
+    # Server changes held for a person this cycle (identity changes, moves between patients;
+    # sync/held_changes.py): counted in needs_attention too.
+    held: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +123,8 @@ class SyncEngine:
         self._client.begin_cycle()  # the client's budget for waiting on the server, per cycle
         refresh_server_facts(self._gateway, self._client, started)  # at most once a day
         rebaser = Rebaser(self._gateway, self._client, self._mapper)
+        # Held server changes a person decided to overwrite with ours go back first.
+        push_back(self._gateway, self._client, rebaser.ids)
         pusher = Pusher(self._gateway, self._client, self._mapper, rebaser, progress)
         first = pusher.push_pending()
         puller, pulled = self._pull(rebaser, progress, first)
@@ -147,4 +153,5 @@ class SyncEngine:
             audit_events=audit,
             pending_after=counts.get(OutboxStatus.PENDING, 0),
             seconds=round((finished - started).total_seconds(), 3),
+            held=rebaser.guard.held,
         )

@@ -9,7 +9,7 @@ both values. Commands that create new items never need it: their ids are new to 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from app.domain.commands import COMMANDS_BY_NAME
@@ -20,6 +20,7 @@ from app.services.sync_gateway import SyncGateway
 from sync.create_strategy import CreateStrategy
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping import MappingError
+from sync.held_changes import ServerChangeGuard
 from sync.ports import Outgoing, ResourceMapper
 from sync.server_ids import ServerIds, find_on_server
 from sync.write_plan import gone_message
@@ -35,6 +36,8 @@ class Rebaser:
         # One id map and create strategy for the cycle, shared by push, pull and rebase.
         self.ids = ServerIds(gateway.server_id, gateway.local_id)
         self.strategy = CreateStrategy(gateway, client)
+        # Identity changes and moves between patients are held for a person, not recorded.
+        self.guard = ServerChangeGuard(gateway, mapper)
         self.rebased = 0
         self.attention = 0
         self.converged = 0
@@ -77,10 +80,14 @@ class Rebaser:
             )
             self.converged += 1
             return "converged"
-        received = self.to_received(fresh)
-        new = self._gateway.record_received(received)
+        new = self.record(self.to_received(fresh))
         outcomes = self.rebase_affected(set(new) | set(by_key))
         return outcomes.get(entry.command_id, "unchanged")
+
+    def record(self, received: Sequence[Received]) -> list[tuple[str, str]]:
+        """Record server versions as confirmed, except what the guard holds for a person
+        (every pulled or re-read server version goes through here)."""
+        return self._gateway.record_received(self.guard.screen(received))
 
     def to_received(self, copies: Iterable[ServerCopy]) -> list[Received]:
         """Server copies (under our ids) as the events that record them locally."""

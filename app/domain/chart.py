@@ -155,3 +155,10 @@ def _(event: ev.ItemVersionReceived, chart: PatientChart) -> None:
 @_apply.register
 def _(event: ev.SyncConflictResolved, chart: PatientChart) -> None:
     return None
+
+
+@_apply.register
+def _(event: ev.ServerChangeHeld | ev.ServerChangeDecided, chart: PatientChart) -> None:
+    # A note for people (timeline, audit): what the chart holds changes only when an accepted
+    # server version is recorded (app/services/sync_gateway.py).
+    return None

@@ -309,6 +309,34 @@ class SyncConflictResolved(DomainEvent):
     value: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServerChangeHeld(DomainEvent):
+    """A server version that would change who the patient is, or move an item between
+    patients' charts, was held for a person: nothing of it is applied until one decides.
+    ``direction``: "out" (the item leaves this chart), "in" (it would come here), "" (the
+    patient's own identity)."""
+
+    hold_id: str
+    kind: str  # identity-change, moved-between-patients
+    item_kind: str | None = None
+    item_id: str | None = None
+    direction: str = ""
+    fields: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerChangeDecided(DomainEvent):
+    """A person decided a held server change: accepted the server's version (then applied as
+    a pull would) or kept ours (sent back to the server)."""
+
+    hold_id: str
+    kind: str
+    resolution: str  # accept-server, keep-ours
+    item_kind: str | None = None
+    item_id: str | None = None
+    direction: str = ""
+
+
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     PatientRegistered,
     DemographicsUpdated,
@@ -335,6 +363,8 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     PatientVersionReceived,
     ItemVersionReceived,
     SyncConflictResolved,
+    ServerChangeHeld,
+    ServerChangeDecided,
 )
 EVENTS_BY_NAME: dict[str, type[DomainEvent]] = {e.__name__: e for e in ALL_EVENTS}
 

@@ -195,6 +195,35 @@ def _(e: ev.SyncConflictResolved) -> tuple[str, str | None, str]:
     return "sync", None, f"Sync conflict resolved: {what}" + (f" for {e.field}" if e.field else "")
 
 
+_HELD_TEXT = {
+    "out": "{kind} moved to another patient by the server — needs review",
+    "in": "{kind} of another patient moved here by the server — needs review",
+}
+_DECIDED_TEXT = {
+    ("out", "accept-server"): "{kind} moved to another patient by the server (accepted)",
+    ("in", "accept-server"): "{kind} moved here from another patient by the server (accepted)",
+    ("out", "keep-ours"): "{kind} kept in this chart; the server's move was undone",
+    ("in", "keep-ours"): "{kind} stays in the other patient's chart; the server's move was undone",
+    ("", "accept-server"): "The server's change of who this patient is was accepted",
+    ("", "keep-ours"): "The server's change of who this patient is was refused; ours sent back",
+}
+
+
+@describe.register
+def _(e: ev.ServerChangeHeld) -> tuple[str, str | None, str]:
+    if e.direction in _HELD_TEXT:
+        kind = (e.item_kind or "item").capitalize()
+        return "sync", None, _HELD_TEXT[e.direction].format(kind=kind)
+    changed = ", ".join(f.replace("_", " ") for f in e.fields)
+    return "sync", None, f"The server changed who this patient is ({changed}) — needs review"
+
+
+@describe.register
+def _(e: ev.ServerChangeDecided) -> tuple[str, str | None, str]:
+    text = _DECIDED_TEXT.get((e.direction, e.resolution), f"Server change: {e.resolution}")
+    return "sync", None, text.format(kind=(e.item_kind or "item").capitalize())
+
+
 def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     patient_id = patient_of(record)
     if patient_id is None:

@@ -25,8 +25,8 @@ from app.store import outbox, sync_state
 from app.store.charts import load_chart
 from app.store.database import Transaction, read_transaction, write_transaction
 from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
-from app.store.outbox import OutboxEntry
-from app.store.sync_state import RemoteCopy
+from app.store.outbox import OutboxEntry, OutboxStatus
+from app.store.sync_state import HELD_PREFIX, RemoteCopy, held_key
 from app.store.vault import Vault
 
 SYSTEM_USER = "server"
@@ -53,8 +53,14 @@ class SyncGateway:
             return outbox.with_status(conn, outbox.PENDING, limit)
 
     def counts(self) -> dict[str, int]:
+        """Outbox rows per status; needs-attention also counts the held server changes."""
         with read_transaction(self._vault.engine) as conn:
-            return outbox.counts(conn)
+            found = outbox.counts(conn)
+            held = sync_state.held_count(conn)
+        if held:
+            attention = OutboxStatus.NEEDS_ATTENTION
+            found[attention] = found.get(attention, 0) + held
+        return found
 
     def entry(self, command_id: str) -> OutboxEntry | None:
         with read_transaction(self._vault.engine) as conn:
@@ -149,44 +155,147 @@ class SyncGateway:
     def record_received(self, received: Sequence[Received]) -> list[tuple[str, str]]:
         """Record server versions as confirmed events (skipping versions already known) and
         update the read models, in one transaction. Returns (type, id) of the new ones."""
-        new: list[tuple[str, str]] = []
-        now = self._clock().isoformat(timespec="milliseconds")
         with write_transaction(self._vault.engine) as conn:
-            appended = []
-            for item in received:
-                meta = item.resource.get("meta") or {}
-                known = sync_state.known_version(
-                    conn, item.resource["resourceType"], item.resource["id"]
-                )
-                if known is not None and known == str(meta.get("versionId")):
-                    continue
-                sync_state.save_remote(conn, item.resource, item.patient_id, item.server_id)
-                new.append((item.resource["resourceType"], item.resource["id"]))
-                if item.event is None or item.patient_id is None:
-                    continue
-                metadata = EventMetadata(
-                    command_id=f"server:{item.resource['resourceType']}/"
-                    f"{item.resource['id']}/{meta.get('versionId')}",
-                    user=SYSTEM_USER,
-                    role=SYSTEM_ROLE,
-                    device_id=self._vault.device_id,
-                    recorded_at=now,
-                    occurred_at=str(meta.get("lastUpdated") or now),
-                    extra={"origin": "server"},
-                )
-                stream = stream_of(item.patient_id)
-                # Appended at the stream's current version: inside this write transaction
-                # nobody else can move it, so append's own look-up is the only one needed.
-                appended += self._vault.events.append(
-                    stream,
-                    ANY_VERSION,
-                    [NewEvent.of(item.event, metadata)],
-                    conn,
-                )
+            new, appended = self._record(conn, received, {"origin": "server"})
             if appended:
                 # The events just appended, as appended: catch-up need not read them back.
                 self._runner.catch_up(conn, appended)
         return new
+
+    def _record(
+        self, conn: Transaction, received: Sequence[Received], extra: dict[str, str]
+    ) -> tuple[list[tuple[str, str]], list[Any]]:
+        new: list[tuple[str, str]] = []
+        appended: list[Any] = []
+        now = self._clock().isoformat(timespec="milliseconds")
+        for item in received:
+            meta = item.resource.get("meta") or {}
+            known = sync_state.known_version(
+                conn, item.resource["resourceType"], item.resource["id"]
+            )
+            if known is not None and known == str(meta.get("versionId")):
+                continue
+            sync_state.save_remote(conn, item.resource, item.patient_id, item.server_id)
+            new.append((item.resource["resourceType"], item.resource["id"]))
+            if item.event is None or item.patient_id is None:
+                continue
+            metadata = EventMetadata(
+                command_id=f"server:{item.resource['resourceType']}/"
+                f"{item.resource['id']}/{meta.get('versionId')}",
+                user=SYSTEM_USER,
+                role=SYSTEM_ROLE,
+                device_id=self._vault.device_id,
+                recorded_at=now,
+                occurred_at=str(meta.get("lastUpdated") or now),
+                extra=extra,
+            )
+            stream = stream_of(item.patient_id)
+            # Appended at the stream's current version: inside this write transaction
+            # nobody else can move it, so append's own look-up is the only one needed.
+            appended += self._vault.events.append(
+                stream,
+                ANY_VERSION,
+                [NewEvent.of(item.event, metadata)],
+                conn,
+            )
+        return new, appended
+
+    # -- held server changes (sync/held_changes.py decides what is held) --------------------
+
+    def remotes(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], RemoteCopy]:
+        """The server copies we hold of these (type, our id), read in one transaction."""
+        found = {}
+        with read_transaction(self._vault.engine) as conn:
+            for resource_type, resource_id in keys:
+                copy = sync_state.remote(conn, resource_type, resource_id)
+                if copy is not None:
+                    found[(resource_type, resource_id)] = copy
+        return found
+
+    def held_changes(self) -> list[dict[str, Any]]:
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.held_changes(conn)
+
+    def held_change(self, hold_id: str) -> dict[str, Any] | None:
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.held_change(conn, hold_id)
+
+    def has_chart(self, patient_id: str) -> bool:
+        """Whether this device holds the patient's chart (events in their stream)."""
+        return self._vault.events.stream_version(stream_of(patient_id)) > 0
+
+    def hold(self, held: dict[str, Any], notes: Sequence[tuple[str, DomainEvent]]) -> None:
+        """Keep a server change for a person instead of applying it; ``notes`` (patient id,
+        ServerChangeHeld) go into the charts concerned, in the same transaction."""
+        with write_transaction(self._vault.engine) as conn:
+            sync_state.hold_change(conn, held["id"], held)
+            self._runner.catch_up(conn, self._note(conn, notes, SYSTEM_USER, SYSTEM_ROLE))
+
+    def release(self, hold_id: str) -> None:
+        """A held change is no longer needed (the server went back to what we accepted)."""
+        with write_transaction(self._vault.engine) as conn:
+            sync_state.release_change(conn, hold_id)
+
+    def accept_held(
+        self,
+        hold_id: str,
+        received: Received,
+        actor: Actor,
+        notes: Sequence[tuple[str, DomainEvent]],
+    ) -> list[tuple[str, str]]:
+        """A person accepted a held server version: record it exactly as a pull would (events,
+        read models), note the decision in the charts concerned, and drop the hold."""
+        with write_transaction(self._vault.engine) as conn:
+            if sync_state.held_change(conn, hold_id) is None:
+                raise LookupError("that item no longer needs attention")
+            extra = {"origin": "server", "accepted_by": actor.user}
+            new, appended = self._record(conn, [received], extra)
+            appended += self._note(conn, notes, actor.user, actor.role.value)
+            sync_state.release_change(conn, hold_id)
+            self._runner.catch_up(conn, appended)
+        return new
+
+    def keep_ours(
+        self, hold_id: str, actor: Actor, notes: Sequence[tuple[str, DomainEvent]]
+    ) -> None:
+        """A person kept our version: the chart stays as it is and the next cycle sends our
+        version back over the server's (sync/held_changes.py push_back)."""
+        with write_transaction(self._vault.engine) as conn:
+            held = sync_state.held_change(conn, hold_id)
+            if held is None:
+                raise LookupError("that item no longer needs attention")
+            sync_state.hold_change(conn, hold_id, {**held, "state": "push-back"})
+            self._runner.catch_up(conn, self._note(conn, notes, actor.user, actor.role.value))
+
+    def pushed_back(self, hold_id: str, copy: ServerCopy, patient_id: str | None) -> None:
+        """The server took our version back: it is the base from now on; the hold is done."""
+        with write_transaction(self._vault.engine) as conn:
+            sync_state.save_remote(conn, copy.resource, patient_id, copy.server_id)
+            sync_state.release_change(conn, hold_id)
+
+    def _note(
+        self,
+        conn: Transaction,
+        notes: Sequence[tuple[str, DomainEvent]],
+        user: str,
+        role: str,
+    ) -> list[Any]:
+        now = self._clock().isoformat(timespec="milliseconds")
+        appended: list[Any] = []
+        for patient_id, event in notes:
+            metadata = EventMetadata(
+                command_id=f"held:{uuid.uuid4()}",
+                user=user,
+                role=role,
+                device_id=self._vault.device_id,
+                recorded_at=now,
+                occurred_at=now,
+                extra={"origin": "sync"},
+            )
+            appended += self._vault.events.append(
+                stream_of(patient_id), ANY_VERSION, [NewEvent.of(event, metadata)], conn
+            )
+        return appended
 
     def mark_in_flight(self, command_ids: list[str]) -> None:
         if not command_ids:
@@ -229,7 +338,10 @@ class SyncGateway:
         reason: str,
         body: str | bytes | None,
     ) -> None:
-        with write_transaction(self._vault.engine) as conn:
+        # Not waiting for the disk: a bad item lost to a power cut comes back with the next
+        # pull, and the next durable commit makes this one durable too (100,000 bad items
+        # were 100,000 fsyncs a cycle).
+        with write_transaction(self._vault.engine, durable=False) as conn:
             sync_state.quarantine(
                 conn,
                 received_at=self._clock().isoformat(),
@@ -290,4 +402,12 @@ class SyncGateway:
         return RebaseOutcome(True)
 
 
-__all__ = ["OutboxEntry", "RebaseOutcome", "Received", "SyncGateway"]
+__all__ = [
+    "HELD_PREFIX",
+    "OutboxEntry",
+    "RebaseOutcome",
+    "Received",
+    "RemoteCopy",
+    "SyncGateway",
+    "held_key",
+]

@@ -30,6 +30,10 @@ class Resolution(StrEnum):
     EDIT = "edit"
 
 
+#: A held server change's resolution for the same button (Edit is not offered for them).
+HELD_RESOLUTION = {Resolution.KEEP_MINE: "keep-ours", Resolution.TAKE_SERVERS: "accept-server"}
+
+
 @dataclass(frozen=True)
 class SyncProgress:
     """How far a phase is: ``total`` 0 when unknown (the server did not say); ``seconds_left``
@@ -77,6 +81,9 @@ class AttentionItem:
     mine: str | None
     servers: str | None
     message: str
+    # "conflict": a pending command (resolved by ResolveSyncConflict); "identity-change" and
+    # "moved-between-patients": a held server change (resolved by sync/held_changes.py).
+    kind: str = "conflict"
 
 
 @dataclass(frozen=True)
