@@ -7,13 +7,19 @@ A backup is one ZIP file (members stored, not compressed: they are ciphertext) h
     vault.db        the SQLCipher database, still encrypted with the vault's data key
 
 The database is copied with SQLite's online backup API inside one read transaction, so a
-backup taken while the app is running is a consistent snapshot. The copy is verified (every
-seal and the whole hash chain) before the backup file appears, which it does atomically
-(written beside the target, fsynced, renamed). Nothing in plaintext ever touches the disk.
+backup taken while the app is running is a consistent snapshot. The copy (in a hidden scratch
+directory of the vault) is verified (every seal and the whole hash chain) before the backup
+file appears, which it does atomically (written beside the target as a hidden ``.partial``
+file, fsynced, renamed). Nothing in plaintext ever touches the disk.
 
-Restoring checks the checksums, unlocks the backup in a staging directory with a passphrase
-valid at backup time, verifies the whole chain, and only then moves it into place. An existing
-vault is replaced only when asked (`force`), and then kept aside, not deleted.
+Restoring checks the checksums, unlocks the backup in a hidden staging directory with a
+passphrase valid at backup time, verifies the whole chain, and only then moves it into place
+through a journal (restore_swap). An existing vault is replaced only when asked (`force`), and
+then kept aside in one ``replaced-<time>`` folder, not deleted.
+
+A crash leaves no copy behind for long: the next open of the vault removes the scratch
+directories (and a backup's temp archive) and finishes a committed restore. See
+docs/security/crash-safety.md.
 """
 
 from __future__ import annotations
@@ -21,18 +27,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import shutil
-import sys
-import tempfile
+import secrets
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from app.domain.roles import Role
-from app.store import rekey
+from app.store import fileops, interrupted, rekey, restore_swap
 from app.store.errors import (
     BackupError,
     PermissionDeniedError,
@@ -40,23 +42,13 @@ from app.store.errors import (
     VaultInUseError,
 )
 from app.store.keyslots import KeySlotFile
-from app.store.vault import DB_FILE, SLOTS_FILE, THROTTLE_FILE, Vault
+from app.store.vault import DB_FILE, PENDING_AUDIT_FILE, SLOTS_FILE, THROTTLE_FILE, Vault
 
 FORMAT = "fieldchart-backup/1"
 MANIFEST = "manifest.json"
 MEMBERS = (SLOTS_FILE, DB_FILE)
 CHUNK = 1024 * 1024
-# Every file a vault (or an interrupted rotation) may have in its directory.
-VAULT_FILES = (
-    SLOTS_FILE,
-    DB_FILE,
-    f"{DB_FILE}-wal",
-    f"{DB_FILE}-shm",
-    f"{DB_FILE}-journal",
-    rekey.NEXT_DB,
-    rekey.NEXT_SLOTS,
-    THROTTLE_FILE,
-)
+VAULT_FILES = restore_swap.VAULT_FILES
 
 
 def _now() -> str:
@@ -69,26 +61,6 @@ def _sha256(path: Path) -> str:
         while chunk := fh.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    if sys.platform == "win32" and path.is_dir():
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _scratch(parent: Path, prefix: str) -> Iterator[Path]:
-    """A private (0700) directory under `parent`, removed afterwards whatever happens."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -110,7 +82,8 @@ def create_backup(vault: Vault, out: Path, *, overwrite: bool = False) -> Backup
         raise BackupError(f"{out.parent} does not exist")
     if out.exists() and not overwrite:
         raise BackupError(f"{out} exists; choose another name or add --force to replace it")
-    with _scratch(out.parent, f".{out.name}.") as scratch:
+    interrupted.remove_leftovers(vault.data_dir)  # what a killed backup left
+    with fileops.scratch_dir(vault.data_dir, interrupted.BACKUP_SCRATCH) as scratch:
         staged = scratch / "vault"
         vault.copy_to(staged)
         copy = vault.open_copy(staged)
@@ -130,17 +103,18 @@ def create_backup(vault: Vault, out: Path, *, overwrite: bool = False) -> Backup
                 for name, path in members.items()
             },
         }
-        archive = scratch / "backup.zip"
-        fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
-                for name, path in members.items():
-                    zf.write(path, name)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(archive, out)
-        _fsync(out.parent)
+        archive = out.with_name(f".{out.name}.{secrets.token_hex(4)}{interrupted.ARCHIVE_SUFFIX}")
+        interrupted.note_archive(scratch, archive)
+        with (
+            fileops.new_file(archive) as fh,
+            zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf,
+        ):
+            zf.writestr(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+            for name, path in members.items():
+                zf.write(path, name)
+        fileops.fsync_file(archive)
+        fileops.replace(archive, out)
+        fileops.fsync_dir(out.parent)
     return BackupInfo(
         out,
         vault.vault_id,
@@ -165,7 +139,11 @@ class RestoreInfo:
 
 
 def holds_vault(data_dir: Path) -> bool:
-    return any((data_dir / name).exists() for name in VAULT_FILES if name != THROTTLE_FILE)
+    return any(
+        (data_dir / name).exists()
+        for name in VAULT_FILES
+        if name not in (THROTTLE_FILE, PENDING_AUDIT_FILE)
+    )
 
 
 def read_manifest(backup: Path) -> dict[str, object]:
@@ -194,6 +172,7 @@ class StagedRestore:
         self.data_dir = Path(data_dir).absolute()
         self.force = force
         self._created_dir = False
+        self._scratch: contextlib.ExitStack | None = None
         self.path: Path | None = None
         self.manifest: dict[str, object] = {}
 
@@ -225,12 +204,16 @@ class StagedRestore:
             )
 
     def _stage(self) -> None:
+        # A restore a crash cut short is finished first, and its leftovers go.
+        restore_swap.finish_interrupted(self.data_dir)
+        interrupted.remove_leftovers(self.data_dir)
         self._check_target()
         self.manifest = read_manifest(self.backup)
-        if not self.data_dir.exists():
-            self.data_dir.mkdir(parents=True, mode=0o700)
-            self._created_dir = True
-        self.path = Path(tempfile.mkdtemp(prefix=".restore-", dir=self.data_dir))
+        self._created_dir = fileops.mkdir(self.data_dir)
+        self._scratch = contextlib.ExitStack()
+        self.path = self._scratch.enter_context(
+            fileops.scratch_dir(self.data_dir, restore_swap.SCRATCH)
+        )
         members = self.manifest["members"]
         assert isinstance(members, dict)
         with zipfile.ZipFile(self.backup) as zf:
@@ -240,13 +223,11 @@ class StagedRestore:
                     raise BackupError(f"{self.backup}: the manifest does not describe {name}")
                 target = self.path / name
                 h = hashlib.sha256()
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with zf.open(name) as src, os.fdopen(fd, "wb") as dst:
+                with zf.open(name) as src, fileops.new_file(target) as dst:
                     while chunk := src.read(CHUNK):
                         h.update(chunk)
                         dst.write(chunk)
-                    dst.flush()
-                    os.fsync(dst.fileno())
+                fileops.fsync_file(target)
                 if h.hexdigest() != expected.get("sha256"):
                     raise BackupError(
                         f"{self.backup} is damaged: {name} does not match its checksum"
@@ -267,13 +248,12 @@ class StagedRestore:
             vault_id = staged.vault_id
         finally:
             staged.lock()
-        self._check_target()  # again: nothing may have appeared meanwhile
-        replaced = self._move_aside() if holds_vault(self.data_dir) else None
-        # A vault exists once its key slots do: the database goes first, the slots last.
-        for name in (DB_FILE, f"{DB_FILE}-wal", SLOTS_FILE):
-            if (self.path / name).exists():
-                os.replace(self.path / name, self.data_dir / name)
-        _fsync(self.data_dir)
+        with rekey.vault_dir_lock(self.data_dir) as mine:
+            if not mine:
+                raise VaultInUseError("another restore or rotate-key is running on this vault")
+            self._check_target()  # again: nothing may have appeared meanwhile
+            aside = restore_swap.aside_name(self.data_dir) if holds_vault(self.data_dir) else None
+            restore_swap.install(self.data_dir, self.path, aside)
         self._created_dir = False  # it holds the restored vault now
         return RestoreInfo(
             self.data_dir,
@@ -281,33 +261,13 @@ class StagedRestore:
             str(self.manifest.get("created_at", "")),
             report.events,
             report.head_position,
-            replaced,
+            self.data_dir / aside if aside else None,
         )
 
-    def _move_aside(self) -> Path:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.data_dir / f"replaced-{stamp}"
-        aside.mkdir(mode=0o700)
-        # The database first: on Windows an open database cannot be renamed, and this is the
-        # one step that fails then -- before anything was moved.
-        try:
-            if (self.data_dir / DB_FILE).exists():
-                os.replace(self.data_dir / DB_FILE, aside / DB_FILE)
-        except PermissionError:
-            aside.rmdir()
-            raise VaultInUseError(
-                "the vault being replaced is open in FieldChart; close the app and try again"
-            ) from None
-        for name in VAULT_FILES:
-            if (self.data_dir / name).exists():
-                os.replace(self.data_dir / name, aside / name)
-        _fsync(aside)
-        return aside
-
     def discard(self) -> None:
-        if self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            self.path = None
+        if self._scratch is not None:
+            self._scratch.close()  # removes the staging directory
+            self._scratch, self.path = None, None
         if self._created_dir:
             with contextlib.suppress(OSError):
                 self.data_dir.rmdir()

@@ -6,27 +6,36 @@ Rotation never re-encrypts the live file in place. With the vault to itself (no 
 connection: otherwise VaultInUseError), it
 
 1. copies the database with SQLite's online backup API into ``vault.db.next`` (old key),
-2. re-encrypts the copy with ``PRAGMA rekey = "x'<new key>'"`` and checks it opens with the new
-   key (and the old one no longer does),
+2. re-encrypts the copy with ``PRAGMA rekey = "x'<new key>'"``, checks it opens with the new
+   key (and the old one no longer does) and fsyncs it,
 3. writes the key slots that open the new key to ``keyslots.next.json``,
-4. renames ``vault.db.next`` over ``vault.db`` -- the commit point --, then
-5. renames ``keyslots.next.json`` over ``keyslots.json``.
+4. writes the commit record ``rotation-commit.json`` -- the commit point --, naming the
+   SQLCipher salt (the first 16 bytes, public, fixed for a file's life) of the old and of the
+   new database file,
+5. renames ``vault.db.next`` over ``vault.db``, then ``keyslots.next.json`` over
+   ``keyslots.json``, and removes the commit record.
 
-A crash before 4 leaves the old pair whole (the ``.next`` files are discarded at the next
-open); a crash between 4 and 5 leaves ``keyslots.next.json`` beside the new database, and the
-next open finishes the rename. Everything written is ciphertext: no plaintext temp files.
+Recovery (at every open) decides from the commit record alone, never from which ``.next``
+files happen to exist: without it the rotation never committed and the ``.next`` files are
+discarded (``vault.db`` and ``keyslots.json`` were not touched); with it the rotation rolls
+forward, and the salt at the head of ``vault.db`` says whether the database was already
+swapped. So a crash at any point, in recovery too, or IT deleting ``vault.db.next``, never
+installs slots that do not open the database beside them. Every step is idempotent. Everything
+written is ciphertext: no plaintext temp files. See docs/security/crash-safety.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.store.errors import KeyRotationError, VaultInUseError
+from app.store import fileops
+from app.store.errors import KeyRotationError, NotAVaultError, VaultInUseError
 
 if TYPE_CHECKING:
     from app.store.keyslots import KeySlotFile
@@ -35,6 +44,9 @@ DB_FILE = "vault.db"
 SLOTS_FILE = "keyslots.json"
 NEXT_DB = "vault.db.next"
 NEXT_SLOTS = "keyslots.next.json"
+COMMIT_RECORD = "rotation-commit.json"
+COMMIT_FORMAT = "fieldchart-rotation/1"
+SALT_BYTES = 16  # SQLCipher's per-file salt, stored in plaintext at the head of the file
 BUSY_MS = 2000
 IN_USE = (
     "the vault is open in another FieldChart window or process; close it (or lock it) and try again"
@@ -64,31 +76,13 @@ def raw_connect(path: Path, key: bytes | bytearray) -> Any:
     return conn
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    if sys.platform != "win32":
-        _fsync(path)
-
-
-def _remove(*paths: Path) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
 @contextlib.contextmanager
-def _rotation_lock(data_dir: Path) -> Iterator[bool]:
+def vault_dir_lock(data_dir: Path) -> Iterator[bool]:
     """An exclusive, non-blocking flock on the vault directory itself (a stable inode, unlike
-    the files a rotation renames): held by a running rotation, so that another process's
-    open does not mistake its files for the leftovers of a crash. Yields whether it was
-    acquired. (No such lock on Windows: there, do not open a vault while rotating it.)"""
+    the files a rotation or restore renames): held by a running rotation or restore, so that
+    another process's open does not mistake its files for the leftovers of a crash. Yields
+    whether it was acquired. (No such lock on Windows: there, do not open a vault while
+    rotating or restoring it.)"""
     if sys.platform == "win32":
         yield True
         return
@@ -123,8 +117,7 @@ def online_copy(
     step inside one read transaction, so the copy is a consistent snapshot even while other
     processes write (WAL readers do not block writers). `during()` runs while that snapshot
     is held (to read the matching key slots); its result is returned."""
-    if target.exists():
-        raise FileExistsError(target)
+    fileops.create_file(target)  # 0600 before SQLite opens it; FileExistsError if it exists
     src = raw_connect(source, key)
     try:
         dst = raw_connect(target, key)
@@ -141,8 +134,8 @@ def online_copy(
             dst.close()
     finally:
         src.close()
-    _fsync(target)
-    os.chmod(target, 0o600)
+    fileops.checkpoint(f"SQLite copied {target.name}")
+    fileops.fsync_file(target)
     return extra
 
 
@@ -182,9 +175,9 @@ def rotate_file(
 ) -> None:
     """Re-encrypt the vault in `data_dir` from `old_key` to `new_key` and install
     `next_slots` (which must open `new_key`); see the module docstring for the steps."""
-    with _rotation_lock(data_dir) as mine:
+    with vault_dir_lock(data_dir) as mine:
         if not mine:
-            raise VaultInUseError("another rotate-key is running on this vault")
+            raise VaultInUseError("another rotate-key or restore is running on this vault")
         _rotate_file(data_dir, old_key, new_key, next_slots, log_key_meta)
 
 
@@ -198,8 +191,8 @@ def _rotate_file(
     db, next_db = data_dir / DB_FILE, data_dir / NEXT_DB
     _finish_interrupted(data_dir)
     with exclusive(db, old_key) as live:
-        _remove(next_db, *_sidecars(next_db))
         try:
+            fileops.create_file(next_db)  # 0600 before SQLite opens it
             with contextlib.closing(raw_connect(next_db, old_key)) as copy:
                 copy.execute("PRAGMA journal_mode = DELETE")
                 # Copied through a second connection: the backup API cannot read through the
@@ -213,18 +206,30 @@ def _rotate_file(
                     (log_key_meta, bytes(old_key).hex()),
                 )
                 copy.execute(f"PRAGMA rekey = \"x'{bytes(new_key).hex()}'\"")
+            fileops.checkpoint(f"SQLite re-encrypted {NEXT_DB}")
             _check_keys(next_db, new_key, old_key, live)
-            _fsync(next_db)
-            os.chmod(next_db, 0o600)
+            fileops.fsync_file(next_db)
+            old_salt, new_salt = _salt(db), _salt(next_db)
+            if not old_salt or old_salt == new_salt:
+                raise KeyRotationError("the re-encrypted copy cannot be told from the vault")
             next_slots.save(data_dir / NEXT_SLOTS)
-        except BaseException:
-            _remove(next_db, *_sidecars(next_db), data_dir / NEXT_SLOTS)
+            record = {"format": COMMIT_FORMAT, "old_db_salt": old_salt, "new_db_salt": new_salt}
+            fileops.write_atomically(data_dir / COMMIT_RECORD, json.dumps(record).encode())
+        except Exception:
+            _roll_back(data_dir)  # not committed: the vault is as it was
             raise
-        os.replace(next_db, db)  # the commit point
-        _fsync_dir(data_dir)
-    _remove(*_sidecars(db))  # the old file's -shm; never the new file's (it has none yet)
-    os.replace(data_dir / NEXT_SLOTS, data_dir / SLOTS_FILE)
-    _fsync_dir(data_dir)
+        _swap_database(data_dir)  # still inside `exclusive`: nobody sees the old file change
+    _roll_forward(data_dir, record)
+
+
+def _salt(path: Path) -> str:
+    """The SQLCipher salt at the head of a database file (hex), "" if it has none."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(SALT_BYTES)
+    except FileNotFoundError:
+        return ""
+    return head.hex() if len(head) == SALT_BYTES else ""
 
 
 def _check_keys(
@@ -256,27 +261,88 @@ def _check_keys(
     raise KeyRotationError("the re-encrypted copy still opens with the old key")
 
 
+def interrupted(data_dir: Path) -> bool:
+    """Whether a rotation left files behind (cheap: no lock, no reading)."""
+    return any((data_dir / name).exists() for name in (NEXT_DB, NEXT_SLOTS, COMMIT_RECORD))
+
+
 def finish_interrupted(data_dir: Path) -> str | None:
-    """Roll an interrupted rotation forward or back from which files exist; returns what was
-    done ("completed", "rolled back") or None. Needs no key. Leaves a rotation that is still
-    running alone."""
-    if not ((data_dir / NEXT_SLOTS).exists() or (data_dir / NEXT_DB).exists()):
+    """Roll an interrupted rotation forward or back (see the module docstring); returns what
+    was done ("completed", "rolled back") or None. Needs no key. Leaves a rotation that is
+    still running alone."""
+    if not interrupted(data_dir):
         return None  # the usual case: nothing to do, no lock taken
-    with _rotation_lock(data_dir) as free:
+    with vault_dir_lock(data_dir) as free:
         return _finish_interrupted(data_dir) if free else None
 
 
 def _finish_interrupted(data_dir: Path) -> str | None:
-    db, next_db, next_slots = data_dir / DB_FILE, data_dir / NEXT_DB, data_dir / NEXT_SLOTS
-    _remove(next_slots.with_name(next_slots.name + ".tmp"))
-    if next_slots.exists() and not next_db.exists() and db.exists():
-        os.replace(next_slots, data_dir / SLOTS_FILE)  # the database was already swapped
-        _fsync_dir(data_dir)
-        return "completed"
-    if next_slots.exists() or next_db.exists():
-        _remove(next_db, *_sidecars(next_db), next_slots)
+    if not interrupted(data_dir):
+        return None
+    record_path = data_dir / COMMIT_RECORD
+    if not record_path.exists():
+        _roll_back(data_dir)
         return "rolled back"
-    return None
+    try:
+        record = json.loads(record_path.read_bytes())
+        old_salt, new_salt = str(record["old_db_salt"]), str(record["new_db_salt"])
+        if record.get("format") != COMMIT_FORMAT or not old_salt or old_salt == new_salt:
+            raise ValueError(record.get("format"))
+    except (OSError, ValueError, KeyError, TypeError):
+        raise NotAVaultError(
+            f"{COMMIT_RECORD} (left by an interrupted rotate-key) is damaged; keep every file "
+            "of this vault and restore it from a backup"
+        ) from None
+    current = _salt(data_dir / DB_FILE)
+    if current == old_salt and not (data_dir / NEXT_DB).exists():
+        # The new database is gone before it was swapped in (deleted by hand): the old pair
+        # is still whole, so the rotation is undone rather than completed.
+        _roll_back(data_dir)
+        return "rolled back"
+    if current not in (old_salt, new_salt):
+        raise NotAVaultError(
+            f"{DB_FILE} is neither the database before nor after the interrupted rotate-key "
+            f"that {COMMIT_RECORD} describes; keep every file and restore from a backup"
+        )
+    if current == old_salt:
+        _swap_database(data_dir)
+    _roll_forward(data_dir, record)
+    return "completed"
+
+
+def _roll_back(data_dir: Path) -> None:
+    """Discard an uncommitted rotation: the commit record first (so a crash from here on
+    still rolls back), then the new files. vault.db and keyslots.json were never touched."""
+    fileops.remove_stale_temps(data_dir)
+    fileops.unlink(data_dir / COMMIT_RECORD)
+    next_db = data_dir / NEXT_DB
+    for path in (next_db, *_sidecars(next_db), data_dir / NEXT_SLOTS):
+        fileops.unlink(path)
+    fileops.fsync_dir(data_dir)
+
+
+def _swap_database(data_dir: Path) -> None:
+    """Committed: the new database replaces the old one (whose sidecars go first: they would
+    otherwise be taken for the new file's)."""
+    db, next_db = data_dir / DB_FILE, data_dir / NEXT_DB
+    for path in _sidecars(db):
+        fileops.unlink(path)
+    fileops.replace(next_db, db)
+    fileops.fsync_dir(data_dir)
+
+
+def _roll_forward(data_dir: Path, record: dict[str, str]) -> None:
+    """After the database swap: install the new slots, then drop the commit record."""
+    next_db = data_dir / NEXT_DB
+    if _salt(data_dir / DB_FILE) == record["new_db_salt"]:
+        for path in (next_db, *_sidecars(next_db)):  # a stray copy (the swap was done)
+            fileops.unlink(path)
+    if (data_dir / NEXT_SLOTS).exists():
+        fileops.replace(data_dir / NEXT_SLOTS, data_dir / SLOTS_FILE)
+        fileops.fsync_dir(data_dir)
+    fileops.remove_stale_temps(data_dir)
+    fileops.unlink(data_dir / COMMIT_RECORD)
+    fileops.fsync_dir(data_dir)
 
 
 # -- is anybody using it? -------------------------------------------------------------------

@@ -3,14 +3,14 @@ the old key opening nothing; with --new-vault-key, only the admin and a new reco
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from app.store import rekey
+from app.store import fileops, rekey
 from app.store.crypto import FAST_FOR_TESTS
 from app.store.errors import KeyRotationError, VaultInUseError
 from app.store.keyslots import RECOVERY_SLOT, KeySlotFile, user_slot_id
@@ -211,18 +211,14 @@ def test_a_clinician_may_not_rotate(seeded: SeededVault) -> None:
 # -- crashes in the middle -------------------------------------------------------------------
 
 
-def _crash_at(monkeypatch: pytest.MonkeyPatch, nth: int) -> None:
-    """Make the nth os.replace of the rotation fail as if the power went."""
-    calls = {"n": 0}
-    real = os.replace
+def _crash_after(label: str) -> contextlib.AbstractContextManager[None]:
+    """Stop the rotation right after the file operation `label`, as if the power went."""
 
-    def replace(src: object, dst: object) -> None:
-        calls["n"] += 1
-        if calls["n"] == nth:
-            raise KeyboardInterrupt("power cut")
-        real(src, dst)  # type: ignore[arg-type]
+    def hook(done: str) -> None:
+        if done.startswith(label):
+            raise fileops.SimulatedCrash(done)
 
-    monkeypatch.setattr(os, "replace", replace)  # the os module rekey uses
+    return fileops.crash_hook(hook)
 
 
 def _rotate(data_dir: Path) -> None:
@@ -231,15 +227,11 @@ def _rotate(data_dir: Path) -> None:
     vault.rotate_keys()
 
 
-def test_a_crash_before_the_commit_point_leaves_the_old_vault(
-    seeded: SeededVault, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_crash_before_the_commit_point_leaves_the_old_vault(seeded: SeededVault) -> None:
     old_key = data_key(seeded.data_dir)
-    # os.replace calls: 1 = keyslots.next.json written (atomic write), 2 = vault.db swap
-    _crash_at(monkeypatch, 2)
-    with pytest.raises(KeyboardInterrupt):
+    # The new slots are written, the commit record is not.
+    with _crash_after("replace clinic/.keyslots.next.json"), pytest.raises(fileops.SimulatedCrash):
         _rotate(seeded.data_dir)
-    monkeypatch.undo()
     assert (seeded.data_dir / "vault.db.next").exists()
     assert (seeded.data_dir / "keyslots.next.json").exists()
     assert opens_with(seeded.data_dir / "vault.db", old_key)
@@ -250,14 +242,13 @@ def test_a_crash_before_the_commit_point_leaves_the_old_vault(
 
 
 def test_a_crash_between_database_and_slots_is_finished_at_the_next_open(
-    seeded: SeededVault, monkeypatch: pytest.MonkeyPatch
+    seeded: SeededVault,
 ) -> None:
     old_key = data_key(seeded.data_dir)
     before = charts(seeded.data_dir, seeded.patients)
-    _crash_at(monkeypatch, 3)  # the database is swapped, the slots rename is cut
-    with pytest.raises(KeyboardInterrupt):
+    # The database is swapped, the slots rename is cut.
+    with _crash_after("replace clinic/vault.db.next"), pytest.raises(fileops.SimulatedCrash):
         _rotate(seeded.data_dir)
-    monkeypatch.undo()
     assert (seeded.data_dir / "keyslots.next.json").exists()
     assert not opens_with(seeded.data_dir / "vault.db", old_key)
     # The next open (any process, no key needed) completes the rename.
@@ -354,7 +345,7 @@ def test_passwd_before_and_after_a_rotation(seeded: SeededVault, tmp_path: Path)
 def test_an_open_during_a_running_rotation_leaves_its_files_alone(seeded: SeededVault) -> None:
     next_db = seeded.data_dir / "vault.db.next"
     next_db.write_bytes(b"being written")
-    with rekey._rotation_lock(seeded.data_dir) as mine:  # what a running rotate-key holds
+    with rekey.vault_dir_lock(seeded.data_dir) as mine:  # what a running rotate-key holds
         assert mine
         assert rekey.finish_interrupted(seeded.data_dir) is None
         assert next_db.exists()
