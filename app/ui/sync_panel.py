@@ -58,6 +58,24 @@ def describe_state(status: SyncStatus) -> str:
     return label
 
 
+HELD_BUTTON_HINTS = (
+    "Keep this device's version and send it back to the server at the next sync",
+    "Take the server's version: the chart changes as the server says",
+)
+
+
+def describe_item(item: AttentionItem) -> str:
+    """Both versions of an attention item in full, for the line under the list."""
+    if item.kind == "conflict":
+        return f"Mine: {item.mine or '—'}\nServer's: {item.servers or '—'}\n{item.message}"
+    return (
+        f"{item.command_type}"
+        + (f" ({item.field})" if item.field else "")
+        + f"\nOurs (shown in the chart now): {item.mine or '—'}"
+        + f"\nThe server's: {item.servers or '—'}\n{item.message}"
+    )
+
+
 class EditValueDialog(QDialog):
     """Resolve an attention item with a value typed by the user."""
 
@@ -150,7 +168,9 @@ class SyncPanelView(QWidget):
         column.addWidget(
             hint_label(
                 "Changes the server could not take as they are, because someone changed the same "
-                "thing elsewhere. Both values are shown; the one not kept stays in the history.",
+                "thing elsewhere, and changes from the server that would change who a patient is "
+                "or move an item to another patient's chart (held until someone decides). Both "
+                "values are shown; the one not kept stays in the history.",
                 box,
             )
         )
@@ -166,6 +186,14 @@ class SyncPanelView(QWidget):
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         column.addWidget(self.table, 1)
+        # The selected item's two versions in full: who a patient is does not fit a cell.
+        self.details = QLabel(box)
+        self.details.setObjectName("attentionDetails")
+        self.details.setAccessibleName("Both versions of the selected item")
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.details)
         row = QHBoxLayout()
         self.keep_button = QPushButton("Keep mine", box)
         self.take_button = QPushButton("Take the server's", box)
@@ -263,9 +291,15 @@ class SyncPanelView(QWidget):
         return self.attention[row] if has else None
 
     def _update_buttons(self) -> None:
-        reason = None if self.selected_item() else "Select an item first."
+        item = self.selected_item()
+        reason = None if item else "Select an item first."
         for button in (self.keep_button, self.take_button, self.edit_button):
             gate(button, reason)
+        if item is not None and item.kind != "conflict":
+            # A server change is accepted or refused whole: there is no value to type.
+            gate(self.edit_button, "A change made on the server is accepted or refused whole.")
+        self.details.setText(describe_item(item) if item else "")
+        self.details.setVisible(item is not None)
 
     def resolve(self, resolution: Resolution, value: str | None = None) -> None:
         item = self.selected_item()
