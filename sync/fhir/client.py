@@ -575,6 +575,7 @@ class FhirClient:
                 ) from exc
             finally:
                 streamed.close()
+        self.server_date = response.headers.get("Date", self.server_date)  # for the pull
         log.debug(
             "%s %s -> %s (%d bytes, %.0f ms)",
             request.method,
