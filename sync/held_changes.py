@@ -267,6 +267,16 @@ def attention_items(gateway: SyncGateway) -> list[AttentionItem]:
     return items
 
 
+def status_json(gateway: SyncGateway) -> list[dict[str, Any]]:
+    """The held server changes for `fieldchart status --json`: ids and what changed, never
+    the versions themselves (names and birth dates are patient data; the app shows them)."""
+    keys = ("id", "kind", "resource_type", "resource_id", "patient_id", "server_patient_id")
+    return [
+        {**{k: h.get(k) for k in keys}, "fields": h.get("fields") or [], "state": h["state"]}
+        for h in gateway.held_changes()
+    ]
+
+
 def _version(resource: dict[str, Any]) -> str:
     meta = resource.get("meta")
     return str(meta.get("versionId")) if isinstance(meta, dict) else ""

@@ -237,7 +237,7 @@ class PageReader:
     def flush(self, batch: list[Received]) -> None:
         if not batch:
             return
-        new = self._gateway.record_received(batch)
+        new = self._rebaser.record(batch)  # held changes are not recorded (held_changes.py)
         self.report.new += len(new)
         if new:
             self._rebaser.rebase_affected(set(new))

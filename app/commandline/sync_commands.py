@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commandline import held_commands
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError, UsageError
 from app.services.settings import AUTH_MODES, CLIENT_SECRET_MODES, LEGACY_NAMES, current_names
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_credentials(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_status)
+    # What needs a person after sync, and deciding it (app/commandline/held_commands.py).
+    held_commands.register(sub)
 
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
@@ -295,6 +298,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from sync.held_changes import status_json as held_status
     from sync.retention import latest_retention_report
     from sync.server_check.atomicity import server_facts
     from sync.server_check.scope_check import describe_scope, recorded_strategy
@@ -303,13 +307,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         settings = clinic.settings.get()
         gateway = clinic.sync_gateway
         overview = clinic.queries.sync_overview()
+        held = held_status(gateway)
         retention = latest_retention_report(gateway)
         status = {
             "configured": settings.sync_configured,
             "settings": settings.public(),
             "pending": overview.pending,
             "synced": overview.synced,
-            "needs_attention": overview.needs_attention,
+            # Commands in conflict and server changes held for a person (listed below).
+            "needs_attention": overview.needs_attention + len(held),
             "attention": [
                 {
                     "command_id": a.command_id,
@@ -319,6 +325,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 }
                 for a in overview.attention
             ],
+            # Server changes held for a person (identity changes, moves between patients):
+            # decided in the app's Sync panel (docs/sync-identity.md).
+            "held_server_changes": held,
             "last_success_at": gateway.journal("last_success_at"),
             "last_error": gateway.journal("last_error"),
             "server": server_facts(gateway),
@@ -347,6 +356,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         if status["last_error"]:
             print(f"last error: {status['last_error']}")
+        if status["held_server_changes"]:
+            print(
+                f"server changes held for a person: {len(status['held_server_changes'])} "
+                "(identity changes or items moved between patients; decide in the Sync panel)"
+            )
         if status["quarantined"]:
             print(f"quarantined server items: {status['quarantined']} (see --json)")
         for line in retention.lines() if retention else []:

@@ -209,38 +209,3 @@ def held_count(conn: Connection) -> int:
 def release_change(conn: Connection, hold_id: str) -> None:
     if hold_id.startswith(HELD_PREFIX):
         conn.execute(text("DELETE FROM sync_journal WHERE key = :k"), {"k": hold_id})
-
-
-def fold_quarantine_duplicates(conn: Connection) -> None:
-    """Migration 10: give quarantine its entry key, count and last-seen time, and fold the rows
-    earlier versions added again every cycle into the first of each (counted)."""
-    for statement in (
-        "ALTER TABLE quarantine ADD COLUMN entry_key TEXT",
-        "ALTER TABLE quarantine ADD COLUMN times_seen INTEGER NOT NULL DEFAULT 1",
-        "ALTER TABLE quarantine ADD COLUMN last_seen_at TEXT",
-    ):
-        conn.exec_driver_sql(statement)
-    rows = conn.exec_driver_sql(
-        "SELECT id, received_at, resource_type, resource_id, body_sha256, reason "
-        "FROM quarantine ORDER BY id"
-    ).all()
-    kept: dict[str, list[Any]] = {}  # entry key -> [id, times seen, last seen]
-    extra: list[tuple[int]] = []
-    for row_id, received_at, resource_type, resource_id, digest, reason in rows:
-        key = quarantine_key(resource_type, resource_id, digest, reason)
-        first = kept.get(key)
-        if first is None:
-            kept[key] = [row_id, 1, received_at]
-        else:
-            first[1] += 1
-            first[2] = max(first[2], received_at)
-            extra.append((row_id,))
-    if extra:
-        conn.exec_driver_sql("DELETE FROM quarantine WHERE id = ?", extra)
-    if kept:
-        conn.exec_driver_sql(
-            "UPDATE quarantine SET entry_key = ?, times_seen = ?, last_seen_at = ? WHERE id = ?",
-            [(key, seen, last, row_id) for key, (row_id, seen, last) in kept.items()],
-        )
-    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_quarantine_entry ON quarantine (entry_key)")
-    conn.exec_driver_sql("CREATE INDEX ix_quarantine_seen ON quarantine (last_seen_at)")

@@ -18,6 +18,7 @@ from typing import Any
 from app.domain import commands as c
 from app.projections import chart_items
 from app.store.database import read_transaction
+from sync.fhir_mapper import FhirResourceMapper
 from sync.held_changes import ACCEPT_SERVER, IDENTITY_CHANGE, KEEP_OURS, MOVED, resolve_held
 from tests.clinic_fixtures import prescription
 from tests.realfhir.plugin import FhirServer
@@ -161,7 +162,7 @@ def one_round(device: Device, figures: dict[str, int]) -> None:
     figures["benign_not_applied"] += final != ("Neema", "Kimaroo", "1979-11-21", "male")
 
     # A person decides: accept the identity rewrite and two moves, keep ours for the rest.
-    gateway, mapper = a.clinic.sync_gateway, a.engine._mapper
+    gateway, mapper = a.clinic.sync_gateway, FhirResourceMapper(a.clinic.catalog)
     for resource_id, h in held(a).items():
         accept = resource_id in (p5, items["Observation"], items["AllergyIntolerance"])
         resolve_held(gateway, mapper, h["id"], ACCEPT_SERVER if accept else KEEP_OURS, DOC)
