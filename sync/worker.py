@@ -4,8 +4,15 @@ demand, backs off with jitter on network trouble, honours Retry-After, and repor
 Retry-After (docs/decisions.md, "Politeness"): a short one the FHIR client waits out itself; a
 longer one ends the cycle with RateLimitedError, and the worker runs the next cycle no earlier
 than the server asked (plus a little jitter, so a clinic's devices do not return at the same
-instant) and says so: "the server asked us to wait until 10:42". Unlike the backoff after a
-network error, which "Sync now" skips, the server's wait holds for "Sync now" too.
+instant) and says so: "the server asked us to wait until 10:42". A server cannot ask for more
+than MAX_RETRY_AFTER_S (an hour): ``Retry-After: 999999999`` once suspended sync until 2058.
+"Sync now" is a person's decision and runs a cycle whatever wait is pending — the server's too
+(issue 15): after a server recovers, nobody has to wait out an hour it asked for while down. If
+it still refuses, its new wait applies to the interval cycles again.
+
+A cycle that runs out of time (``DeadlineError``, sync.fhir.deadline) ends like a network
+failure: what it did is kept, the status says it timed out, the next cycle continues. Whatever
+goes wrong, the state never stays "syncing" after a cycle.
 
 Callbacks run on the scheduler's thread; the UI bridges them to Qt signals.
 """
@@ -23,6 +30,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from app.services.sync_lock import SyncBusyError
 from app.services.sync_status import (
     OutboxStatus,
     Resolution,
@@ -32,6 +40,7 @@ from app.services.sync_status import (
     VaultLockedError,
 )
 from sync.fhir.errors import FhirError, RateLimitedError, TlsError
+from sync.fhir.retry_hints import MAX_RETRY_AFTER_S
 
 log = logging.getLogger("fieldchart.sync")
 
@@ -52,8 +61,10 @@ RETRY_AFTER_JITTER_MAX_S = 30.0
 
 
 def retry_after_delay(retry_after_s: float, rng: random.Random) -> float:
-    """The server's wait, never less, plus a little jitter to spread a clinic's devices; whole
-    seconds, so the time shown (to the second) is never before the time the cycle may run."""
+    """The server's wait (at most MAX_RETRY_AFTER_S), never less, plus a little jitter to
+    spread a clinic's devices; whole seconds, so the time shown (to the second) is never
+    before the time the cycle may run."""
+    retry_after_s = min(max(retry_after_s, 0.0), MAX_RETRY_AFTER_S)
     return float(
         math.ceil(
             retry_after_s
@@ -116,7 +127,8 @@ class SyncWorker:
         callback(self._status)
 
     def sync_now(self) -> None:
-        """Run a cycle as soon as possible (ignores backoff; never two at once)."""
+        """Run a cycle as soon as possible (ignores backoff and the server's Retry-After;
+        never two at once)."""
         self._scheduler.add_job(
             self._tick,
             kwargs={"manual": True},
@@ -172,14 +184,15 @@ class SyncWorker:
             return
         try:
             now = self._scheduler_clock()
-            if self._server_wait_until and now < self._server_wait_until:
-                return  # the server asked us to wait; the retry job runs when it may
-            if not manual and self._not_before and now < self._not_before:
-                return
+            waiting = self._server_wait_until or self._not_before
+            if not manual and waiting and now < waiting:
+                return  # the server asked us to wait, or we back off; "Sync now" does not
             try:
                 self._cycle()
             except RateLimitedError as exc:
                 self._retry_later(exc.retry_after_s, str(exc))
+            except SyncBusyError as exc:  # a `fieldchart sync` holds this vault's sync lock
+                self._retry_later(None, str(exc))
             except TlsError as exc:
                 # Not a passing outage: IT has to trust the certificate (or fix the server).
                 self._publish(
@@ -204,6 +217,13 @@ class SyncWorker:
                     last_error=f"unexpected error ({type(exc).__name__})",
                 )
         finally:
+            if self._status.state is SyncState.SYNCING:  # e.g. a failure while reporting one
+                self._publish(
+                    state=SyncState.ERROR,
+                    progress=None,
+                    next_attempt_at=None,
+                    last_error=self._status.last_error or "the sync cycle ended unexpectedly",
+                )
             self._cycle_lock.release()
             if self._again:
                 self._again = False
@@ -230,6 +250,7 @@ class SyncWorker:
     def _retry_later(self, retry_after_s: float | None, message: str) -> None:
         self._failures += 1
         if retry_after_s is not None:
+            retry_after_s = min(max(retry_after_s, 0.0), MAX_RETRY_AFTER_S)
             delay = retry_after_delay(retry_after_s, self._rng)
             # In the clinic's clock, as the sync panel shows times (local time of day).
             until = (self._clock() + timedelta(seconds=retry_after_s)).astimezone()

@@ -89,6 +89,8 @@ class ResponseLimits:
         except ValueError:
             count = self.unstated_page_entries
         count = max(0, min(count, self.unstated_page_entries * 10))
+        if ("_summary", "count") in params:
+            count = 0  # only a total
         included = any(name in ("_include", "_revinclude") for name, _ in params)
         entries = 2 * count if included else count
         return self.entries(entries, f"a search page of {entries} entries")

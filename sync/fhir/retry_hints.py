@@ -32,11 +32,17 @@ if TYPE_CHECKING:
     from sync.fhir.errors import Issue
 
 __all__ = [
+    "MAX_RETRY_AFTER_S",
     "is_concurrent_update",
     "parse_rate_limit_reset",
     "parse_retry_after",
     "retry_after_of",
 ]
+
+#: The longest wait a server can impose (issue 15): a ``Retry-After: 999999999`` (or a date in
+#: 2058) once suspended sync for decades, and a larger one crashed the worker. Longer asks are
+#: taken as this; negative, fractional or unreadable values are ignored (None).
+MAX_RETRY_AFTER_S = 3600.0
 
 #: SQLSTATEs of a failed serializable transaction and of a deadlock (PostgreSQL; Medplum puts
 #: them in the OperationOutcome's details.coding).
@@ -77,7 +83,7 @@ def parse_rate_limit_reset(value: str | None) -> float | None:
             continue
         (exhausted if fields.get("r") == "0" else others).append(float(fields["t"]))
     waits = exhausted or others
-    return max(waits) if waits else None
+    return min(max(waits), MAX_RETRY_AFTER_S) if waits else None
 
 
 def parse_retry_after(
@@ -86,7 +92,8 @@ def parse_retry_after(
     date: str | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date).
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), at most
+    MAX_RETRY_AFTER_S; None for a value that is neither.
 
     An HTTP-date is measured against the response's own ``Date`` header when present, because
     clinic laptops that were offline for days often have a wrong clock; otherwise against
@@ -96,11 +103,11 @@ def parse_retry_after(
     if value is None or not value.strip():
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # never negative; float() of 400 digits is inf
+        return min(float(value), MAX_RETRY_AFTER_S)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     now: datetime | None = None
     if date:
@@ -114,7 +121,7 @@ def parse_retry_after(
         when = when.replace(tzinfo=UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER_S)
 
 
 def retry_after_of(

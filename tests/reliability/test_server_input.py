@@ -41,7 +41,7 @@ def test_search_entries_that_are_not_resources_are_reported_not_dropped() -> Non
         return httpx.Response(200, json=page)
 
     bad: list[tuple[object, str]] = []
-    with FhirClient("http://fhir.test", transport=httpx.MockTransport(handler)) as client:
+    with FhirClient("https://fhir.test", transport=httpx.MockTransport(handler)) as client:
         found = list(client.iter_search("Patient", {}, lambda e, p: bad.append((e, p))))
         assert [r["id"] for r in found] == ["a"]
         assert [e for e, _ in bad] == [42, {"fullUrl": "x"}]

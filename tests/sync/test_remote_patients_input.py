@@ -115,7 +115,7 @@ def test_a_search_is_tidied_before_it_is_sent() -> None:
 
 
 def test_bad_input_sends_nothing_and_records_nothing(tmp_path: Path) -> None:
-    with clinic_as(tmp_path, "desk", server_url="http://fhir.test/R4") as clinic:
+    with clinic_as(tmp_path, "desk", server_url="https://fhir.test/R4") as clinic:
         lookup, sent = lookup_on(clinic, one_patient)
         before = snapshot(clinic)
         with pytest.raises(ValidationError, match="YYYY-MM-DD"):
@@ -132,7 +132,7 @@ def test_bad_input_sends_nothing_and_records_nothing(tmp_path: Path) -> None:
 
 
 def test_admins_may_not_look_patients_up(tmp_path: Path) -> None:
-    with clinic_as(tmp_path, "admin", server_url="http://fhir.test/R4") as clinic:
+    with clinic_as(tmp_path, "admin", server_url="https://fhir.test/R4") as clinic:
         lookup, sent = lookup_on(clinic, one_patient)
         with pytest.raises(RoleError, match="admin role may not look patients up"):
             lookup.search(RemoteQuery(name="Rehema"))
@@ -143,7 +143,7 @@ def test_admins_may_not_look_patients_up(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("user", ["desk", "doc"])
 def test_staff_and_clinicians_may(tmp_path: Path, user: str) -> None:
-    with clinic_as(tmp_path, user, server_url="http://fhir.test/R4") as clinic:
+    with clinic_as(tmp_path, user, server_url="https://fhir.test/R4") as clinic:
         lookup, _sent = lookup_on(clinic, one_patient)
         [row] = lookup.search(RemoteQuery(name="Rehema")).patients
         assert (row.display_name, row.organization, row.local_id) == (
@@ -192,7 +192,7 @@ def test_a_server_failure_is_one_plain_message_without_what_was_typed(
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "invalid", "diagnostics": "bad name Rehema"}],
     }
-    with clinic_as(tmp_path, "desk", server_url="http://fhir.test/R4") as clinic:
+    with clinic_as(tmp_path, "desk", server_url="https://fhir.test/R4") as clinic:
         lookup, _sent = lookup_on(clinic, lambda _r: httpx.Response(status, json=outcome))
         with pytest.raises(RemoteUnavailableError, match=says) as refused:
             lookup.search(RemoteQuery(name="Rehema"))
@@ -211,7 +211,7 @@ def test_an_audit_record_the_server_did_not_take_is_sent_with_the_next_look_up(
             return httpx.Response(500)
         return one_patient(request)
 
-    with clinic_as(tmp_path, "desk", server_url="http://fhir.test/R4") as clinic:
+    with clinic_as(tmp_path, "desk", server_url="https://fhir.test/R4") as clinic:
         lookup, sent = lookup_on(clinic, flaky_audit)
         assert len(lookup.search(RemoteQuery(name="Rehema")).patients) == 1
         [kept] = clinic.sync_gateway.journal(UNSENT_KEY)
