@@ -248,7 +248,8 @@ def _membership_if_due(
     # in it leave because of the scope, not because the server moved them.
     rescoped = last.get("scope") != source
     at = last.get("at")
-    if at and not rescoped and now - datetime.fromisoformat(at) < MEMBERSHIP_EVERY:
+    # (A check "from the future" was made by a clock since set back: check again.)
+    if at and not rescoped and timedelta(0) <= now - datetime.fromisoformat(at) < MEMBERSHIP_EVERY:
         return None, "", False
     try:
         return set(_members(client, source)), "", rescoped

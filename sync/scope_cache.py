@@ -87,7 +87,9 @@ def _scope_key(scope: SyncScope) -> list[Any]:
 
 def _stale(stored: Any, now: datetime) -> bool:
     try:
-        return bool(now - datetime.fromisoformat(stored["decided_at"]) >= DECIDE_AGAIN_AFTER)
+        # A decision "from the future" was made by a clock since set back: decide again.
+        age = now - datetime.fromisoformat(stored["decided_at"])
+        return bool(age >= DECIDE_AGAIN_AFTER or age < timedelta(0))
     except (KeyError, TypeError, ValueError):
         return True
 

@@ -132,7 +132,9 @@ def refresh_server_facts(
     enrolment: their own requests say what is wrong with the server."""
     checked = server_facts(gateway)["checked_at"]
     try:
-        due = force or checked is None or now - datetime.fromisoformat(checked) >= REFRESH_AFTER
+        age = now - datetime.fromisoformat(checked) if checked is not None else None
+        # A check "from the future" was made by a clock since set back: due (docs/clocks.md).
+        due = force or age is None or age >= REFRESH_AFTER or age < timedelta(0)
     except (TypeError, ValueError):
         due = True
     if not due:

@@ -35,3 +35,13 @@ def test_unreadable_dates_are_no_time_at_all() -> None:
     assert http_date("") is None
     assert http_date("yesterday") is None
     assert http_date("Wed, 02 Dec 2026 10:00:00") is None  # no zone: not an instant
+
+
+def test_daily_decisions_from_the_future_are_made_again() -> None:
+    """A clock 10 years ahead, then fixed, must not hold the daily scope decision for 10 years."""
+    from sync.scope_cache import _stale
+
+    now = datetime(2026, 12, 2, 10, tzinfo=UTC)
+    assert _stale({"decided_at": "2036-12-01T10:00:00+00:00"}, now)
+    assert not _stale({"decided_at": "2026-12-02T09:00:00+00:00"}, now)
+    assert _stale({"decided_at": "2026-12-01T09:00:00+00:00"}, now)
