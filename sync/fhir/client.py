@@ -29,11 +29,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import os
 import random
-import ssl
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -60,7 +57,7 @@ from sync.fhir.bundle import (
     weak_etag,
 )
 from sync.fhir.capability import CapabilityInfo
-from sync.fhir.deadline import CycleClock, Deadlines, active, with_deadlines
+from sync.fhir.deadline import CycleClock, Deadlines, active
 from sync.fhir.errors import (
     FhirError,
     InvalidResponseError,
@@ -70,9 +67,12 @@ from sync.fhir.errors import (
 )
 from sync.fhir.plain_http import refuse_plain_http
 from sync.fhir.politeness import Pacer, Politeness
+from sync.fhir.search_pages import FALLBACK_COUNT, check_page_shape, next_link, smaller_count
+from sync.fhir.transport import Verify, network_transport, ssl_context
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "FALLBACK_COUNT",
     "FHIR_JSON",
     "FhirClient",
     "SearchParams",
@@ -89,9 +89,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 DEFAULT_USER_AGENT = "FieldChart-sync/0.1"
 _LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30.0)
 PAGE_ATTEMPTS = 2  # a search page that arrives unusable is fetched once more (_fetch_page)
-#: A search whose ``_count`` the server refuses (400) is asked once more with this page size,
-#: or without ``_count`` (the server's default size) if it already asked for no more.
-FALLBACK_COUNT = 100
 
 #: Request bodies this long or longer are sent gzipped (where the server reads them).
 GZIP_MIN_BYTES = 1024
@@ -100,7 +97,6 @@ _UNREADABLE = ("json", "gzip", "encoding", "parse", "unexpected token", "unreada
 
 #: Repeat a name with a list of pairs: ``[("_lastUpdated", "ge…"), ("_lastUpdated", "lt…")]``.
 SearchParams = Mapping[str, str] | Sequence[tuple[str, str]]
-Verify = bool | str | os.PathLike[str] | ssl.SSLContext
 
 
 class VersionedResource(NamedTuple):
@@ -108,23 +104,6 @@ class VersionedResource(NamedTuple):
 
     resource: dict[str, Any]
     version_id: str | None
-
-
-def ssl_context(verify: Verify) -> ssl.SSLContext | bool:
-    """What httpx should verify with: True (public CAs), a PEM CA bundle path, or a context.
-
-    A path *replaces* the public CAs, as a clinic network's private CA usually should.
-    ``False`` turns verification off; nothing in FieldChart passes it except tests.
-    """
-    if isinstance(verify, bool | ssl.SSLContext):
-        return verify
-    path = os.fspath(verify)
-    if not os.path.isfile(path):
-        raise ValueError(f"CA bundle not found: {path}")
-    try:
-        return ssl.create_default_context(cafile=path)
-    except ssl.SSLError as exc:
-        raise ValueError(f"CA bundle is not a PEM certificate file: {path}") from exc
 
 
 class FhirClient:
@@ -161,9 +140,7 @@ class FhirClient:
         self._base = url.copy_with(path=path)
         tls = ssl_context(verify)
         if transport is None:
-            transport = with_deadlines(
-                httpx.HTTPTransport(verify=tls, limits=_LIMITS, proxy=_proxy_for(self._base))
-            )
+            transport = network_transport(self._base, tls, _LIMITS)
         self._http = httpx.Client(
             base_url=self._base,
             auth=auth or NoAuth(),
@@ -437,7 +414,7 @@ class FhirClient:
         try:
             return self._fetch_page(url_or_type, params)
         except RejectedError as exc:
-            smaller = _smaller_count(params)
+            smaller = smaller_count(params)
             if exc.status != 400 or smaller is None:
                 raise
             log.info("the server refused the search's _count; asking with a smaller page size")
@@ -449,7 +426,7 @@ class FhirClient:
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             try:
                 page = self.search_page(url_or_type, params)
-                _check_page_shape(page)
+                check_page_shape(page)
                 return page
             except InvalidResponseError:
                 if attempt == PAGE_ATTEMPTS:
@@ -648,35 +625,6 @@ class FhirClient:
             )
 
 
-def next_link(bundle: Mapping[str, Any]) -> str | None:
-    """The ``next`` link of a Bundle, as given, or None on the last page."""
-    links = bundle.get("link")
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("relation") == "next":
-            url = link.get("url")
-            return url if isinstance(url, str) and url else None
-    return None
-
-
-def _check_page_shape(page: Mapping[str, Any]) -> None:
-    """A page whose entries or paging links are unreadable cannot be used (and following it
-    could skip pages silently): refuse it as a whole."""
-    for element in ("entry", "link"):
-        value = page.get(element)
-        if value is not None and not isinstance(value, list):
-            raise InvalidResponseError(
-                f"the search page's {element} element is not a list", request=None
-            )
-    links = page.get("link") or []
-    for link in links:
-        if isinstance(link, dict) and link.get("relation") == "next":
-            url = link.get("url")
-            if not isinstance(url, str) or not url:
-                raise InvalidResponseError(
-                    "the search page has a next link without a URL", request=None
-                )
-
-
 def _location_id(location: str | None, resource_type: str) -> str | None:
     """The id in a create's ``Location`` (``[base/]Type/id[/_history/v]``), or None."""
     parts = (location or "").split("?")[0].strip("/").split("/")
@@ -688,31 +636,6 @@ def _location_id(location: str | None, resource_type: str) -> str | None:
             except ValueError:
                 return None
     return None
-
-
-def _smaller_count(params: SearchParams | None) -> list[tuple[str, str]] | None:
-    """``params`` with a smaller ``_count`` (see FALLBACK_COUNT), or None if there is none."""
-    if not params:
-        return None
-    pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
-    counts = [value for name, value in pairs if name == "_count"]
-    if not counts:
-        return None
-    rest = [(name, value) for name, value in pairs if name != "_count"]
-    try:
-        asked = int(counts[0])
-    except ValueError:
-        return rest
-    return [*rest, ("_count", str(FALLBACK_COUNT))] if asked > FALLBACK_COUNT else rest
-
-
-def _proxy_for(url: httpx.URL) -> str | None:
-    """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY ...), as httpx
-    itself would use when it builds its own transport."""
-    if urllib.request.proxy_bypass(url.host):
-        return None
-    proxies = urllib.request.getproxies()
-    return proxies.get(url.scheme) or proxies.get("all")
 
 
 def _encode(resource: Mapping[str, Any]) -> bytes:
