@@ -205,7 +205,11 @@ def resolve_held(
         return
     received = mapper.incoming(held["server_copy"])
     received = dataclasses.replace(received, server_id=held.get("server_id"))
-    gateway.accept_held(hold_id, received, actor, notes)
+    new = gateway.accept_held(hold_id, received, actor, notes)
+    # As after a pull: pending local changes are re-applied on top of the accepted version.
+    from sync.rebase import rebase_pending  # sync.rebase imports this module
+
+    rebase_pending(gateway, mapper, set(new))
 
 
 def _decided(fields: dict[str, Any]) -> dict[str, Any]:

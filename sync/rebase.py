@@ -16,7 +16,7 @@ from app.domain.commands import COMMANDS_BY_NAME
 from app.domain.events import patient_of_command_stream
 from app.domain.rebase import ConflictDetail
 from app.services.gateway_types import Received, ServerCopy
-from app.services.sync_gateway import SyncGateway
+from app.services.sync_gateway import SyncGateway, held_key
 from sync.create_strategy import CreateStrategy
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping import MappingError
@@ -81,6 +81,11 @@ class Rebaser:
             self.converged += 1
             return "converged"
         new = self.record(self.to_received(fresh))
+        if any(self._gateway.held_change(held_key(*key)) for key in by_key):
+            # The server's version waits for a person (held_changes.py): re-basing on the
+            # version we accepted would only meet the same refusal. The command stays pending
+            # and is sent once the person has decided.
+            return "unchanged"
         outcomes = self.rebase_affected(set(new) | set(by_key))
         return outcomes.get(entry.command_id, "unchanged")
 
@@ -105,32 +110,46 @@ class Rebaser:
 
     def rebase_affected(self, resources: set[tuple[str, str]]) -> dict[str, Outcome]:
         """Re-run, in order, every pending command that touched one of `resources`."""
-        outcomes: dict[str, Outcome] = {}
-        if not resources:
-            return outcomes
-        for entry in self._gateway.pending():
-            kind = COMMANDS_BY_NAME.get(entry.command_type)
-            if kind is None or not kind.REBASABLE:
-                continue
-            patient_id = patient_of_command_stream(entry.stream_id)
-            if not self._mapper.keys(self._gateway.events_of(entry), patient_id) & resources:
-                continue
-            result = self._gateway.rebase(entry)
-            if result.converged:
-                outcomes[entry.command_id] = "converged"
+        outcomes = rebase_pending(self._gateway, self._mapper, resources)
+        for outcome in outcomes.values():
+            if outcome == "converged":
                 self.converged += 1
-            elif result.ok:
-                outcomes[entry.command_id] = "rebased"
+            elif outcome == "rebased":
                 self.rebased += 1
             else:
-                self._gateway.mark_attention(
-                    entry.command_id,
-                    result.message or "conflict",
-                    result.detail or ConflictDetail(None, None, None),
-                )
-                outcomes[entry.command_id] = "attention"
                 self.attention += 1
         return outcomes
+
+
+def rebase_pending(
+    gateway: SyncGateway, mapper: ResourceMapper, resources: set[tuple[str, str]]
+) -> dict[str, Outcome]:
+    """Re-run, in order, every pending command that touched one of `resources` on the chart
+    that now holds the server's newer versions (after a pull, or a person accepting a held
+    server version); a refusal goes to needs-attention with both values."""
+    outcomes: dict[str, Outcome] = {}
+    if not resources:
+        return outcomes
+    for entry in gateway.pending():
+        kind = COMMANDS_BY_NAME.get(entry.command_type)
+        if kind is None or not kind.REBASABLE:
+            continue
+        patient_id = patient_of_command_stream(entry.stream_id)
+        if not mapper.keys(gateway.events_of(entry), patient_id) & resources:
+            continue
+        result = gateway.rebase(entry)
+        if result.converged:
+            outcomes[entry.command_id] = "converged"
+        elif result.ok:
+            outcomes[entry.command_id] = "rebased"
+        else:
+            gateway.mark_attention(
+                entry.command_id,
+                result.message or "conflict",
+                result.detail or ConflictDetail(None, None, None),
+            )
+            outcomes[entry.command_id] = "attention"
+    return outcomes
 
 
 def _dump(resource: dict[str, Any]) -> str:
