@@ -48,15 +48,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
+from sync.fhir.outcome import (
+    Issue,
+    parse_operation_outcome,
+    says_too_many_entries,
+    stated_limit,
+)
 from sync.fhir.retry_hints import is_concurrent_update, retry_after_of
 
 __all__ = [
@@ -84,17 +88,6 @@ __all__ = [
     "parse_operation_outcome",
     "redact_url",
 ]
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One OperationOutcome.issue: what the server said, for a person to read."""
-
-    severity: str
-    code: str
-    diagnostics: str | None = None
-    #: ``details.coding[].code``: machine codes some servers add (Medplum: a SQLSTATE)
-    details_codes: tuple[str, ...] = ()
 
 
 class FhirError(Exception):
@@ -283,60 +276,6 @@ def redact_url(url: httpx.URL) -> str:
     return f"{base}?{'&'.join(f'{n}=…' for n in names)}" if names else base
 
 
-def parse_operation_outcome(body: Any) -> tuple[Issue, ...]:
-    """Issues of an OperationOutcome (JSON value); () for anything else."""
-    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
-        return ()
-    issues = []
-    for raw in body.get("issue") or []:
-        if not isinstance(raw, dict):
-            continue
-        text = raw.get("diagnostics")
-        if not isinstance(text, str):
-            details = raw.get("details")
-            text = details.get("text") if isinstance(details, dict) else None
-        details = raw.get("details")
-        codings = details.get("coding") if isinstance(details, dict) else None
-        codes = tuple(
-            str(c["code"])
-            for c in (codings if isinstance(codings, list) else [])
-            if isinstance(c, dict) and isinstance(c.get("code"), str | int)
-        )
-        issues.append(
-            Issue(
-                severity=str(raw.get("severity", "error")),
-                code=str(raw.get("code", "unknown")),
-                diagnostics=text if isinstance(text, str) else None,
-                details_codes=codes,
-            )
-        )
-    return tuple(issues)
-
-
-# What servers say when a transaction has too many entries: Medplum "Transaction contains more
-# update operations than allowed" / "... requires strict isolation but has too many entries",
-# Azure "... exceeds the maximum ...", Google "too many entries; max is N".
-_TOO_MANY_ENTRIES = re.compile(
-    r"too many (entries|resources|operations|requests)"
-    r"|more (update )?(operations|entries) than allowed"
-    r"|exceeds? the max(imum)?|max(imum)? (number of )?entries|bundle (is )?too large",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"(?:max(?:imum)?|limit|at most)\D{0,20}(\d{1,6})", re.IGNORECASE)
-
-
-def _says_too_many_entries(issues: tuple[Issue, ...]) -> bool:
-    return any(_TOO_MANY_ENTRIES.search(issue.diagnostics or "") for issue in issues)
-
-
-def _stated_limit(issues: tuple[Issue, ...]) -> int | None:
-    for issue in issues:
-        found = _NUMBER.search(issue.diagnostics or "")
-        if found:
-            return int(found.group(1))
-    return None
-
-
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content) if response.content else None
@@ -388,12 +327,12 @@ def error_from_response(
     if status in (409, 412):
         return VersionConflictError("the resource changed on the server", **kwargs)
     if transaction_entries is not None and (
-        status == 413 or (status == 400 and _says_too_many_entries(issues))
+        status == 413 or (status == 400 and says_too_many_entries(issues))
     ):
         return TransactionTooLargeError(
             f"the server refused a transaction of {transaction_entries} entries as too large",
             entries=transaction_entries,
-            limit=_stated_limit(issues),
+            limit=stated_limit(issues),
             **kwargs,
         )
     if status == 413:
