@@ -1,7 +1,8 @@
 """`fieldchart`: with no subcommand the desktop app, with one the headless CLI.
 
 Exit codes: 0 ok; 1 the operation was refused or failed (one plain line on stderr);
-2 bad usage or wrong credentials. No traceback ever reaches the user.
+2 bad usage or wrong credentials; 3 the vault is busy or its disk full or failing (nothing
+changed; app/commandline/errors.py). No traceback ever reaches the user.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import sys
 import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.commandline import (
     check_server,
@@ -21,9 +25,11 @@ from app.commandline import (
     sync_commands,
     vault_commands,
 )
-from app.commandline.errors import CliError
+from app.commandline.context import data_dir_of
+from app.commandline.errors import CliError, exit_code_of
 from app.domain.errors import DomainError
 from app.store.errors import CredentialsError, StoreError
+from app.store.storage_errors import storage_failure
 
 log = logging.getLogger("fieldchart.cli")
 
@@ -101,15 +107,36 @@ def _run(args: argparse.Namespace) -> int:
         return _failed(args, exc, 1)
     except (StoreError, ValueError) as exc:
         _say(str(exc))
-        return _failed(args, exc, 1)
+        return _failed(args, exc, exit_code_of(exc))
+    except (SQLAlchemyError, OSError) as exc:
+        # A held lock or a full or failing disk met outside the vault's own checks.
+        unavailable = storage_failure(exc, _data_dir(args))
+        if unavailable is None:
+            return _internal_error(args, exc)
+        _say(str(unavailable))
+        return _failed(args, unavailable, exit_code_of(unavailable))
     except KeyboardInterrupt:
         _say("interrupted")
         return 1
     except Exception as exc:  # the last line of defence: a plain line, never a traceback
-        # Only the type: an unexpected message could carry data we did not vet.
-        log.error("unexpected error in %s", args.command, exc_info=True)
-        _say(f"internal error ({type(exc).__name__}); nothing was changed by the failed step")
-        return 1
+        return _internal_error(args, exc)
+
+
+def _internal_error(args: argparse.Namespace, exc: BaseException) -> int:
+    # Only the type: an unexpected message could carry data we did not vet.
+    log.error("unexpected error in %s", args.command, exc_info=exc)
+    _say(f"internal error ({type(exc).__name__}); nothing was changed by the failed step")
+    return 1
+
+
+def _data_dir(args: argparse.Namespace) -> Path | None:
+    """The vault directory the command works on (for its disk's free space), if it has one."""
+    if not hasattr(args, "data_dir"):
+        return None
+    try:
+        return data_dir_of(args)
+    except Exception:  # no home directory, say: then free space is not asked
+        return None
 
 
 def _failed(args: argparse.Namespace, exc: BaseException, code: int) -> int:

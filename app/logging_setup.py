@@ -156,3 +156,8 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.close(fd)
         return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        # A record that cannot be written (a full disk) is dropped: logging's default prints
+        # a traceback to stderr, which would break the CLI's one-line error contract.
+        pass

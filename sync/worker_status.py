@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.services.clock import Clock
+from app.services.redaction import redact_error
 from app.services.sync_status import SyncStatus
 
 log = logging.getLogger("fieldchart.worker_status")
@@ -36,7 +37,8 @@ def redact(text: str | None) -> str | None:
     """An error line without ids (patient ids are UUIDs; server ids are long tokens)."""
     if text is None:
         return None
-    return _IDS.sub("<id>", text)[:MAX_ERROR]
+    # Request paths (`Patient/<id>`) and query values too: clients choose their ids.
+    return redact_error(_IDS.sub("<id>", text))
 
 
 class WorkerStatusFile:

@@ -10,12 +10,16 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from app.commandline.context import add_credentials, add_data_dir, clinic_from
-from app.commandline.errors import CliError, UsageError
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.commandline.context import add_credentials, add_data_dir, clinic_from, data_dir_of
+from app.commandline.errors import EXIT_UNAVAILABLE, CliError, UsageError
+from app.commandline.private_input import add_file_option, one_of
 from app.domain.codec import command_from_json
 from app.domain.errors import DomainError, PreconditionError
 from app.services.clock import local_now
-from app.store.errors import StoreError
+from app.store.errors import DiskFullError, StorageUnavailableError, StoreError, VaultBusyError
+from app.store.storage_errors import storage_failure
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_data_dir(p)
     add_credentials(p)
     p.add_argument("--search", default="", help="name prefix, identifier or birth date")
+    add_file_option(p, "--search-file", "the search")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_patients)
@@ -35,7 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("chart", help="show a patient's chart (optionally as it was)")
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("patient_id")
+    p.add_argument("patient_id", nargs="?", default=None, help="or --patient-file")
+    add_file_option(p, "--patient-file", "the patient id")
     p.add_argument("--as-of", default=None, help="ISO 8601 instant with time zone")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_chart)
@@ -53,6 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_credentials(p)
     p.add_argument("--limit", type=int, default=200)
     p.add_argument("--patient", default=None)
+    add_file_option(p, "--patient-file", "the patient id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_audit)
 
@@ -84,7 +91,7 @@ def refusal(exc: DomainError) -> dict[str, Any]:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    refused = 0
+    refused = not_stored = 0
     with clinic_from(args) as clinic:
         actor = clinic.actor
         for number, line in enumerate(sys.stdin, start=1):
@@ -109,18 +116,51 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 _print(refusal(exc))
                 refused += 1
                 continue
+            except StorageUnavailableError as exc:
+                _print(not_saved(exc))
+                sys.stdout.flush()
+                refused, not_stored = refused + 1, not_stored + 1
+                continue
             except StoreError as exc:
                 _print({"ok": False, "error": str(exc), "field": None, "kind": type(exc).__name__})
                 refused += 1
                 continue
+            except (SQLAlchemyError, OSError) as exc:
+                # The commit failed, so nothing of the line is stored: say why, and go on
+                # (each line stands alone, as with any refusal; space may come back).
+                unavailable = storage_failure(exc, data_dir_of(args))
+                if unavailable is None:
+                    raise
+                _print(not_saved(unavailable))
+                sys.stdout.flush()
+                refused, not_stored = refused + 1, not_stored + 1
+                continue
             _print({"ok": True, **changes.to_json()})
             sys.stdout.flush()  # each line is an acknowledgement: the command is durable
+    if not_stored:
+        return EXIT_UNAVAILABLE
     return 1 if refused else 0
 
 
+def not_saved(unavailable: StorageUnavailableError) -> dict[str, Any]:
+    """The result of an exec line whose commit the vault's disk or lock refused."""
+    if isinstance(unavailable, DiskFullError):
+        error = "the disk is full: this command was not saved"
+    elif isinstance(unavailable, VaultBusyError):
+        error = (
+            "the vault is busy (another FieldChart process holds it): this command was not saved"
+        )
+    else:
+        error = "the disk could not be written: this command was not saved"
+    return {"ok": False, "error": error, "field": None, "kind": type(unavailable).__name__}
+
+
 def cmd_patients(args: argparse.Namespace) -> int:
+    search = args.search
+    if args.search_file is not None:
+        search = one_of(args.search or None, args.search_file, "--search", "--search-file")
     with clinic_from(args) as clinic:
-        found = clinic.queries.search_patients(args.search, args.limit)
+        found = clinic.queries.search_patients(search, args.limit)
     if args.json:
         _print([asdict(p) for p in found])
     else:
@@ -140,10 +180,11 @@ def _instant(text: str) -> datetime:
 
 
 def cmd_chart(args: argparse.Namespace) -> int:
+    patient_id = one_of(args.patient_id, args.patient_file, "a patient id", "--patient-file")
     as_of = _instant(args.as_of) if args.as_of else None
     with clinic_from(args) as clinic:
         try:
-            view = clinic.queries.chart(args.patient_id, clinic.actor, as_of)
+            view = clinic.queries.chart(patient_id, clinic.actor, as_of)
         except DomainError as exc:
             raise CliError(exc.message) from None
     if args.json:
@@ -186,8 +227,11 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    patient = args.patient
+    if args.patient_file is not None:
+        patient = one_of(args.patient, args.patient_file, "--patient", "--patient-file")
     with clinic_from(args) as clinic:
-        entries = clinic.queries.audit(args.limit, args.patient)
+        entries = clinic.queries.audit(args.limit, patient)
     if args.json:
         _print([asdict(e) for e in entries])
     else:

@@ -8,7 +8,11 @@ import json
 from typing import Any
 
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
+from app.commandline.errors import UsageError
+from app.commandline.private_input import add_file_option, json_object, one_of
 from app.services.remote_lookup import RemoteQuery
+
+QUERY_KEYS = ("name", "identifier", "birth_date")  # RemoteQuery's fields, in order
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +24,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--name", default="", help="words of the name (each must match)")
     p.add_argument("--identifier", default="", help="an identifier's value, or system|value")
     p.add_argument("--birth-date", default="", help="YYYY-MM-DD (with a name or an identifier)")
+    p.add_argument(
+        "--query-file",
+        default=None,
+        metavar="FILE",
+        help='the search as JSON, {"name": .., "identifier": .., "birth_date": ..}, from FILE '
+        "('-': stdin), not the command line",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_remote_find)
 
@@ -29,7 +40,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("server_id", help="the patient's id on the server, as remote-find shows it")
+    p.add_argument(
+        "server_id",
+        nargs="?",
+        default=None,
+        help="the patient's id on the server, as remote-find shows it (or --server-id-file)",
+    )
+    add_file_option(p, "--server-id-file", "the patient's server id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_remote_fetch)
 
@@ -41,7 +58,7 @@ def _print(data: Any) -> None:
 def cmd_remote_find(args: argparse.Namespace) -> int:
     from sync.remote_patients import RemotePatients
 
-    query = RemoteQuery(args.name, args.identifier, args.birth_date)
+    query = _query(args)
     with clinic_from(args) as clinic:
         result = RemotePatients(clinic).search(query)
     if args.json:
@@ -58,11 +75,30 @@ def cmd_remote_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def _query(args: argparse.Namespace) -> RemoteQuery:
+    """The search from the flags, or from --query-file (then no search flag may be given)."""
+    if args.query_file is None:
+        return RemoteQuery(args.name, args.identifier, args.birth_date)
+    if args.name or args.identifier or args.birth_date:
+        raise UsageError("give the search as flags or in --query-file, not both")
+    given = json_object(args.query_file, "--query-file")
+    unknown = sorted(set(given) - set(QUERY_KEYS))
+    if unknown:
+        raise UsageError(
+            f"--query-file: unknown key {unknown[0]!r} (known: {', '.join(QUERY_KEYS)})"
+        )
+    if not all(isinstance(v, str) for v in given.values()):
+        raise UsageError("--query-file: every value must be a string")
+    return RemoteQuery(*(str(given.get(key, "")) for key in QUERY_KEYS))
+
+
 def cmd_remote_fetch(args: argparse.Namespace) -> int:
     from sync.remote_patients import RemotePatients
 
+    server_id = one_of(args.server_id, args.server_id_file, "a server id", "--server-id-file")
+
     with clinic_from(args) as clinic:
-        brought = RemotePatients(clinic).bring(args.server_id)
+        brought = RemotePatients(clinic).bring(server_id)
     if args.json:
         _print(brought.to_json())
         return 0

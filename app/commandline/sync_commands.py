@@ -13,6 +13,7 @@ from typing import Any
 from app.commandline import held_commands
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError, UsageError
+from app.services.redaction import redact_error
 from app.services.settings import AUTH_MODES, CLIENT_SECRET_MODES, LEGACY_NAMES, current_names
 
 QUARANTINE_SHOWN = 50
@@ -284,7 +285,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except SyncNotConfiguredError as exc:
             raise CliError(str(exc)) from None
         except FhirError as exc:
-            clinic.sync_gateway.set_journal("last_error", str(exc))
+            # Redacted before it is stored: the URL may name a client-chosen patient id.
+            clinic.sync_gateway.set_journal("last_error", redact_error(str(exc)))
             raise CliError(f"sync failed: {exc}") from None
         clinic.sync_gateway.set_journal("last_error", None)
     if args.json:
@@ -329,7 +331,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             # decided in the app's Sync panel (docs/sync-identity.md).
             "held_server_changes": held,
             "last_success_at": gateway.journal("last_success_at"),
-            "last_error": gateway.journal("last_error"),
+            "last_error": redact_error(gateway.journal("last_error")),  # older vaults: raw
             "server": server_facts(gateway),
             # The facility it pulls, and how (decided at enrolment, then by the pull);
             # configured False: an enrolment from before scopes, which pulls everything.
@@ -337,10 +339,20 @@ def cmd_status(args: argparse.Namespace) -> int:
             # Who the last retention run removed from the device and who it kept, and why
             # (patient ids and reasons only).
             "retention": retention.to_json() if retention else None,
-            "quarantined": len(gateway.quarantined()),
+            "quarantined": gateway.quarantined_count(),  # all of them, not the list's length
             # What IT needs to find each item; reasons name elements, never patient data.
             "quarantine": [
-                {k: q[k] for k in ("received_at", "resource_type", "resource_id", "reason")}
+                {
+                    k: q[k]
+                    for k in (
+                        "received_at",
+                        "resource_type",
+                        "resource_id",
+                        "reason",
+                        "times_seen",
+                        "last_seen_at",
+                    )
+                }
                 for q in gateway.quarantined(QUARANTINE_SHOWN)
             ],
         }

@@ -132,7 +132,7 @@ def validate(s: DeviceSettings) -> DeviceSettings:
 
 
 #: A FHIR resource id (R4: letters, digits, "-" and ".", at most 64).
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_FHIR_ID = re.compile(r"(?!\.\.?$)[A-Za-z0-9\-.]{1,64}")  # not "." or "..": path traversal
 #: The scope fields and the resource type each one names.
 SCOPE_TYPES = {
     "scope_organization": "Organization",

@@ -120,6 +120,11 @@ class SyncGateway:
         with read_transaction(self._vault.engine) as conn:
             return sync_state.quarantined(conn, limit)
 
+    def quarantined_count(self) -> int:
+        """How many distinct items are in quarantine (the list above is capped)."""
+        with read_transaction(self._vault.engine) as conn:
+            return sync_state.quarantined_count(conn)
+
     def audit_events_after(self, position: int, limit: int) -> list[Any]:
         """This device's ChartViewed events after a log position (for AuditEvent push)."""
         found = []

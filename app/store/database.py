@@ -16,6 +16,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from app.store.errors import NotAVaultError, SqlCipherUnavailableError
+from app.store.storage_errors import storage_failure
 
 WRITE_OPTION = "fieldchart_write"
 PAGE_CACHE_KIB = 16 * 1024
@@ -166,6 +167,10 @@ def check_readable(engine: Engine, path: Path) -> None:
             small = path.stat().st_size <= QUICK_CHECK_MAX_BYTES
             result = conn.exec_driver_sql("PRAGMA quick_check").scalar_one() if small else "ok"
     except (DatabaseError, OperationalError) as exc:
+        # A held lock or a full disk is not a damaged vault: say which, nothing is wrong with it.
+        unavailable = storage_failure(exc, path.parent)
+        if unavailable is not None:
+            raise unavailable from exc
         raise NotAVaultError(
             f"{path.name} cannot be opened with this vault's key: it is not a FieldChart vault, "
             "or it is truncated or corrupted"

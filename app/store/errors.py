@@ -14,6 +14,10 @@
     ├── PermissionDeniedError    the unlocked user's role may not do this
     ├── UserExistsError / UserDisabledError
     ├── VaultInUseError          another process has the vault open (rotate-key, restore)
+    ├── StorageUnavailableError  the vault's disk or lock stopped the step; nothing changed
+    │   ├── VaultBusyError       another process holds the database's lock (rotate-key, a writer)
+    │   ├── DiskFullError        the disk holding the vault is full
+    │   └── DiskIOError          the disk could not be read or written
     ├── KeyRotationError         a key rotation was refused or could not complete
     ├── BackupError              a backup cannot be written, or a file is not a usable backup
     ├── ConcurrencyError         expected stream version did not match
@@ -67,6 +71,40 @@ class PassphraseResetRequiredError(CredentialsError):
 
 class VaultInUseError(StoreError):
     pass
+
+
+class StorageUnavailableError(StoreError):
+    """The step could not run because of the vault's surroundings (its lock, its disk), not
+    because of the vault's content: nothing was changed, and the same step can be retried once
+    the cause is gone (app/store/storage_errors.py tells them apart)."""
+
+
+class VaultBusyError(StorageUnavailableError):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "the vault is busy: another FieldChart process holds it (a key rotation, a "
+            "restore or another command writing); nothing was changed; try again when it "
+            "has finished"
+        )
+
+
+class DiskFullError(StorageUnavailableError):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "the disk holding the vault is full; nothing was changed; free some space and "
+            "try again"
+        )
+
+
+class DiskIOError(StorageUnavailableError):
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "the disk holding the vault could not be read or written (an input/output "
+            "error); nothing was changed; check the disk and try again"
+        )
 
 
 class KeyRotationError(StoreError):

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, text
 
 from app.store.database import write_transaction
 from app.store.errors import NotAVaultError
+from app.store.sync_state import fold_quarantine_duplicates
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,11 @@ MIGRATIONS: Sequence[Migration] = (
             # A purge finds a patient's server copies by patient (and not by a table scan).
             "CREATE INDEX ix_remote_patient ON remote_resources (patient_id)",
         ),
+    ),
+    Migration(
+        10,
+        "quarantine: one row per bad server item, with how often and when last it came back",
+        fold_quarantine_duplicates,
     ),
 )
 

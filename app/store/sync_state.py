@@ -116,6 +116,23 @@ def set_watermark(conn: Connection, resource_type: str, value: str) -> None:
     )
 
 
+def quarantine_key(
+    resource_type: str | None, resource_id: str | None, body_sha256: str | None, reason: str
+) -> str:
+    """What makes two quarantined items the same: the resource, its exact content (its version
+    is inside it) and why it was refused. The same bad entry pulled again every cycle is one
+    row seen many times, not a new row each time."""
+    parts = json.dumps([resource_type, resource_id, body_sha256, reason])
+    return hashlib.sha256(parts.encode("utf-8", "replace")).hexdigest()
+
+
+_QUARANTINE = (
+    "INSERT INTO quarantine (received_at, resource_type, resource_id, reason, body_sha256, "
+    "body, entry_key, times_seen, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?1) "
+    "ON CONFLICT (entry_key) DO UPDATE SET times_seen = times_seen + 1, last_seen_at = ?1"
+)
+
+
 def quarantine(
     conn: Connection,
     *,
@@ -125,32 +142,40 @@ def quarantine(
     reason: str,
     body: str | bytes | None,
 ) -> None:
+    """Keep a server item that could not be used; one already kept is counted again instead
+    (times_seen, last_seen_at)."""
     raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
-    conn.execute(
-        text(
-            "INSERT INTO quarantine (received_at, resource_type, resource_id, reason, "
-            "body_sha256, body) VALUES (:a, :t, :i, :r, :h, :b)"
+    digest = hashlib.sha256(raw).hexdigest() if raw is not None else None
+    conn.exec_driver_sql(
+        _QUARANTINE,
+        (
+            received_at,
+            resource_type,
+            resource_id,
+            reason,
+            digest,
+            raw.decode("utf-8", "replace")[:1_000_000] if raw is not None else None,
+            quarantine_key(resource_type, resource_id, digest, reason),
         ),
-        {
-            "a": received_at,
-            "t": resource_type,
-            "i": resource_id,
-            "r": reason,
-            "h": hashlib.sha256(raw).hexdigest() if raw is not None else None,
-            "b": raw.decode("utf-8", "replace")[:1_000_000] if raw is not None else None,
-        },
     )
 
 
 def quarantined(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """The most recently seen quarantined items, newest first."""
     rows = conn.execute(
         text(
-            "SELECT id, received_at, resource_type, resource_id, reason, body_sha256 "
-            "FROM quarantine ORDER BY id DESC LIMIT :n"
+            "SELECT id, received_at, resource_type, resource_id, reason, body_sha256, "
+            "times_seen, last_seen_at FROM quarantine ORDER BY last_seen_at DESC, id DESC "
+            "LIMIT :n"
         ),
         {"n": limit},
     )
     return [dict(r._mapping) for r in rows]
+
+
+def quarantined_count(conn: Connection) -> int:
+    """How many distinct items are in quarantine (all of them, not a page)."""
+    return int(conn.exec_driver_sql("SELECT count(*) FROM quarantine").scalar() or 0)
 
 
 def journal(conn: Connection, key: str) -> Any:
@@ -209,3 +234,38 @@ def held_count(conn: Connection) -> int:
 def release_change(conn: Connection, hold_id: str) -> None:
     if hold_id.startswith(HELD_PREFIX):
         conn.execute(text("DELETE FROM sync_journal WHERE key = :k"), {"k": hold_id})
+
+
+def fold_quarantine_duplicates(conn: Connection) -> None:
+    """Migration 10: give quarantine its entry key, count and last-seen time, and fold the rows
+    earlier versions added again every cycle into the first of each (counted)."""
+    for statement in (
+        "ALTER TABLE quarantine ADD COLUMN entry_key TEXT",
+        "ALTER TABLE quarantine ADD COLUMN times_seen INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE quarantine ADD COLUMN last_seen_at TEXT",
+    ):
+        conn.exec_driver_sql(statement)
+    rows = conn.exec_driver_sql(
+        "SELECT id, received_at, resource_type, resource_id, body_sha256, reason "
+        "FROM quarantine ORDER BY id"
+    ).all()
+    kept: dict[str, list[Any]] = {}  # entry key -> [id, times seen, last seen]
+    extra: list[tuple[int]] = []
+    for row_id, received_at, resource_type, resource_id, digest, reason in rows:
+        key = quarantine_key(resource_type, resource_id, digest, reason)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = [row_id, 1, received_at]
+        else:
+            first[1] += 1
+            first[2] = max(first[2], received_at)
+            extra.append((row_id,))
+    if extra:
+        conn.exec_driver_sql("DELETE FROM quarantine WHERE id = ?", extra)
+    if kept:
+        conn.exec_driver_sql(
+            "UPDATE quarantine SET entry_key = ?, times_seen = ?, last_seen_at = ? WHERE id = ?",
+            [(key, seen, last, row_id) for key, (row_id, seen, last) in kept.items()],
+        )
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_quarantine_entry ON quarantine (entry_key)")
+    conn.exec_driver_sql("CREATE INDEX ix_quarantine_seen ON quarantine (last_seen_at)")

@@ -64,7 +64,8 @@ def check_type(resource_type: str) -> str:
 
 def check_id(resource_id: str) -> str:
     """``resource_id`` if it is a valid FHIR id (it goes into a URL path), else ValueError."""
-    if not _ID.fullmatch(resource_id):
+    # "." and ".." match FHIR's pattern but in a URL path they mean "here" and "up".
+    if not _ID.fullmatch(resource_id) or resource_id in (".", ".."):
         raise ValueError(f"not a FHIR id: {resource_id!r}")
     return resource_id
 

@@ -40,9 +40,11 @@ EXT_ENTERED_IN_ERROR = f"{FIELDCHART}:extension:entered-in-error"
 # found again on a server that gave it an id of its own (sync/server_ids.py).
 FIELDCHART_ID = f"{FIELDCHART}:id"
 
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# FHIR's id pattern, except "." and "..": in a URL path they mean "here" and "up".
+FHIR_ID = re.compile(r"(?!\.\.?$)[A-Za-z0-9\-.]{1,64}")
 _REFERENCE = re.compile(
-    r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+    r"(?:^|/)([A-Z][A-Za-z]+)/(?!\.\.?(?:/|$))([A-Za-z0-9\-.]{1,64})"
+    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
 )
 
 
