@@ -13,6 +13,7 @@ needs a key. See docs/security/crash-safety.md.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from app.store import fileops, restore_swap, vault_creation
@@ -50,7 +51,11 @@ def remove_leftovers(data_dir: Path) -> int:
 def note_archive(scratch: Path, archive: Path) -> None:
     """Record, before it is created, where a backup writes its temp archive (outside the
     vault directory), so that removing the scratch directory removes that file too."""
-    fileops.create_file(scratch / ARCHIVE_NOTE, str(archive).encode())
+    try:  # relative, so the note stays right if the whole tree is moved or copied
+        where = os.path.relpath(archive, scratch)
+    except ValueError:  # another drive (Windows)
+        where = str(archive)
+    fileops.create_file(scratch / ARCHIVE_NOTE, where.encode())
     fileops.fsync_file(scratch / ARCHIVE_NOTE)
     fileops.fsync_dir(scratch)
 
@@ -58,7 +63,7 @@ def note_archive(scratch: Path, archive: Path) -> None:
 def remove_archive_temp(scratch: Path) -> None:
     """The temp archive a crashed backup recorded in `scratch`, if it is still there."""
     try:
-        archive = Path((scratch / ARCHIVE_NOTE).read_text(encoding="utf-8"))
+        archive = scratch / (scratch / ARCHIVE_NOTE).read_text(encoding="utf-8")
     except (OSError, ValueError):
         return
     if archive.name.startswith(".") and archive.name.endswith(ARCHIVE_SUFFIX):
