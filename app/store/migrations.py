@@ -158,6 +158,16 @@ MIGRATIONS: Sequence[Migration] = (
         "quarantine: one row per bad server item, with how often and when last it came back",
         fold_quarantine_duplicates,
     ),
+    Migration(
+        11,
+        "event_signatures: each event's Ed25519 signature by the user who wrote it",
+        _statements(
+            # One row per log position (app/store/signatures.py); events written before the
+            # vault's signed baseline have none (app/store/role_grants.py: unsigned legacy).
+            """CREATE TABLE event_signatures (
+                position INTEGER PRIMARY KEY, signer TEXT NOT NULL, signature BLOB NOT NULL)""",
+        ),
+    ),
 )
 
 
