@@ -7,6 +7,7 @@ audit shows who viewed which chart and when.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import fields
 from datetime import date, datetime
@@ -40,6 +41,8 @@ from app.store import outbox, recorded_order
 from app.store.database import Transaction, read_transaction, write_transaction
 from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
 from app.store.vault import Vault
+
+log = logging.getLogger(__name__)
 
 if tuple(f.name for f in fields(TimelineEntry)) != timeline.CHART_COLUMNS:  # pragma: no cover
     raise ImportError("timeline.CHART_COLUMNS must list TimelineEntry's fields in order")
@@ -189,6 +192,13 @@ class ClinicQueries:
             )
         if not records:
             raise NotFoundError("This patient was not yet registered at that time", "as_of")
+        later = sum(1 for r in records if datetime.fromisoformat(r.metadata.recorded_at) > as_of)
+        if later:  # said for IT; no patient data
+            log.warning(
+                "a chart 'as of' includes %d event(s) stamped after that time by a device clock"
+                " later set back: the log's order decides (docs/clocks.md)",
+                later,
+            )
         engine = replay_in_memory(records)
         try:
             with engine.connect() as conn:

@@ -17,15 +17,19 @@ from app.store.database import read_transaction
 from tests.clinic_fixtures import DOC, NOW, FakeClock, register
 
 
-def test_as_of_after_a_step_back_still_shows_the_patient(clinic: Clinic, clock: FakeClock) -> None:
+def test_as_of_after_a_step_back_still_shows_the_patient(
+    clinic: Clinic, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     pid = register(clinic)  # 09:00
     clock.advance(hours=-1)  # the clock is set back an hour: 08:00
     clock.advance(minutes=10)
     clinic.commands.execute(c.AddNote(patient_id=pid, text="after the step"), DOC)  # 08:10
     # Before: the note (08:10) without the registration (09:00): "No patient with this id".
-    view = clinic.queries.chart(pid, DOC, as_of=NOW - timedelta(minutes=30), record_view=False)
+    with caplog.at_level("WARNING", logger="app.services.clinic_queries"):
+        view = clinic.queries.chart(pid, DOC, as_of=NOW - timedelta(minutes=30), record_view=False)
     assert view.patient.patient_id == pid
     assert [n.data["text"] for n in view.notes] == ["after the step"]
+    assert "includes 1 event(s) stamped after that time" in caplog.text
 
 
 def test_as_of_before_anything_recorded_still_says_not_yet_registered(
