@@ -21,6 +21,7 @@ from app.commandline.passphrases import read_passphrase
 from app.domain.roles import Role
 from app.services.clock import configured_clock
 from app.store.vault import Vault
+from app.store.vault_creation import confirm_created
 
 NEW_PASSPHRASE_ENV = "FIELDCHART_NEW_PASSPHRASE"
 RECOVERY_ENV = "FIELDCHART_RECOVERY_SECRET"
@@ -102,12 +103,15 @@ def cmd_init(args: argparse.Namespace) -> int:
         args.passphrase_file, PASSPHRASE_ENV, f"New passphrase for {args.user}: ", confirm=True
     )
     vault, recovery = Vault.create(
-        data_dir_of(args), args.user, passphrase, clock=configured_clock()
+        data_dir_of(args), args.user, passphrase, clock=configured_clock(), confirmed=False
     )
     vault.lock()
     print(f"created vault in {vault.data_dir} with admin '{args.user}'")
     print("RECOVERY SECRET (shown once; store it offline, it can reset any passphrase):")
-    print(f"  {recovery}")
+    print(f"  {recovery}", flush=True)
+    # Only now is the vault finished: killed before the secret was out, it stays unfinished
+    # (it does not open) and the next `init` replaces it.
+    confirm_created(vault.data_dir)
     return 0
 
 

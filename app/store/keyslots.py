@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.store import crypto
+from app.store import crypto, fileops
 from app.store.crypto import DecryptionError, KdfParams
 from app.store.errors import NotAVaultError
 
@@ -233,18 +232,7 @@ def _alphabet(value: object) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace `path` so that a crash leaves either the old or the new content, never a mix."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fileops.write_atomically(path, data)  # every file operation there is a crash point
 
 
 __all__ = [

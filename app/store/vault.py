@@ -21,14 +21,13 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from app.domain.roles import Actor, Role
-from app.store import crypto, rekey, schema
+from app.store import crypto, interrupted, rekey, schema
 from app.store.crypto import RFC9106_SECOND, DecryptionError, KdfParams
 from app.store.database import check_readable, open_engine, read_transaction
 from app.store.errors import (
     NotAVaultError,
     UnknownUserError,
     UserDisabledError,
-    VaultExistsError,
     VaultLockedError,
     VaultNotFoundError,
 )
@@ -114,21 +113,16 @@ class Vault:
         kdf: KdfParams = RFC9106_SECOND,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
+        confirmed: bool = True,
     ) -> tuple[Vault, str]:
         """Create a vault whose first user is an admin; returns it unlocked and the recovery
-        secret, which is shown once and stored nowhere in plaintext."""
+        secret, which is shown once and stored nowhere in plaintext. Unless `confirmed`, the
+        vault is unfinished (it does not open; `init` replaces it) until
+        `vault_creation.confirm_created` says the secret was shown."""
         check_user_name(admin_user)
         check_passphrase(passphrase)
         vault = cls(data_dir, sleep=sleep, clock=clock)
-        if vault.slots_path.exists():
-            raise VaultExistsError(f"a vault already exists in {vault.data_dir}")
-        if vault.db_path.exists():
-            raise VaultExistsError(
-                f"{vault.db_path} exists without its key slots (an interrupted creation or a "
-                "damaged vault); it is left untouched: move it away to create a new vault"
-            )
-        vault.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        new = write_new_vault(vault.db_path, vault.slots_path, admin_user, passphrase, kdf)
+        new = write_new_vault(vault.data_dir, admin_user, passphrase, kdf, confirmed=confirmed)
         vault._slots = new.slots
         vault._start_session(new.data_key, Actor(admin_user, Role.ADMIN), vault_key=new.vault_key)
         return vault, new.recovery_secret
@@ -144,6 +138,7 @@ class Vault:
         """A locked handle on an existing vault (reads only the key-slot file)."""
         vault = cls(data_dir, sleep=sleep, clock=clock)
         if vault.data_dir.is_dir():
+            interrupted.finish_interrupted(vault.data_dir)  # init, restore, leftovers
             rekey.finish_interrupted(vault.data_dir)  # a rotate-key cut short by a crash
         if not vault.slots_path.exists():
             if vault.db_path.exists():
