@@ -35,6 +35,7 @@ from app.services.sync_status import (
     VaultLockedError,
 )
 from sync.engine import SyncEngine
+from sync.exclusive_engine import ExclusiveSyncEngine
 from sync.fhir.auth import BearerAuth, ClientCredentialsAuth, NoAuth, SmartBackendAuth
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
@@ -111,7 +112,8 @@ def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
     Location)."""
     settings = clinic.settings.get()
     mapper = FhirResourceMapper(clinic.catalog, facility_of(settings))
-    return SyncEngine(
+    # One cycle at a time per vault across processes: the app's worker and `fieldchart sync`.
+    return ExclusiveSyncEngine(
         clinic.sync_gateway,
         client,
         mapper,
@@ -119,6 +121,7 @@ def engine_for(clinic: Clinic, client: FhirClient) -> SyncEngine:
         scope=lambda: SyncScope.from_settings(clinic.settings.get()),
         # Patients who left the scope leave the device once nothing of theirs is pending.
         retention=retention_hook(clinic, client, settings.visit_days),
+        data_dir=clinic.vault.data_dir,
     )
 
 
