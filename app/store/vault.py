@@ -13,8 +13,9 @@ beside it, each part given only what it needs:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +36,11 @@ from app.store.event_log import EventLog
 from app.store.keyslots import KeySlotFile, write_atomically
 from app.store.migrations import migrate
 from app.store.pending_audit import PendingAudit
+from app.store.slot_lock import (
+    SlotsChangedError,
+    finish_interrupted_rotation,
+    slot_file_for_update,
+)
 from app.store.throttle import Throttle
 from app.store.vault_audit import VaultAudit
 from app.store.vault_creation import LOG_KEY_META, write_new_vault
@@ -79,6 +85,7 @@ class Vault:
             key_slots=self._require_slots,
             vault_key=self._require_vault_key,
             unwrap_for=self._slot_opener.with_passphrase,
+            update_slots=self._slots_for_update,
         )
         self._data_key: bytearray | None = None
         self._vault_key: bytearray | None = None  # what the slots wrap (format 1: the data key)
@@ -139,7 +146,7 @@ class Vault:
         vault = cls(data_dir, sleep=sleep, clock=clock)
         if vault.data_dir.is_dir():
             interrupted.finish_interrupted(vault.data_dir)  # init, restore, leftovers
-            rekey.finish_interrupted(vault.data_dir)  # a rotate-key cut short by a crash
+            finish_interrupted_rotation(vault.data_dir)  # a rotate-key cut short by a crash
         if not vault.slots_path.exists():
             if vault.db_path.exists():
                 raise NotAVaultError(
@@ -379,21 +386,50 @@ class Vault:
         The vault must not be open in any other process (VaultInUseError otherwise). This
         session is locked afterwards, whatever the outcome."""
         require_admin(self.actor, "rotate keys")
-        actor, slots = self.actor, self._require_slots()
+        actor = self.actor
         if self._data_key is None or self._vault_key is None:
             raise VaultLockedError()
-        plan = plan_rotation(
-            slots, actor.user, self._vault_key, new_vault_key=new_vault_key, passphrase=passphrase
-        )
-        old_key = bytearray(self._data_key)
-        self.lock()  # the rotation needs the file to itself, this session's connections too
-        try:
-            rekey.rotate_file(self.data_dir, old_key, plan.new_data_key, plan.next_slots)
-        finally:
-            for key in (old_key, plan.new_data_key, plan.vault_key):
-                crypto.wipe(key)
+        # The key-slot lock, from reading the slots the plan starts from until the rotated
+        # slots are installed: a user added or a passphrase changed meanwhile in another
+        # process is in the plan, and none is written back over the rotated slots.
+        with self._slots_for_update() as slots:
+            plan = plan_rotation(
+                slots,
+                actor.user,
+                self._vault_key,
+                new_vault_key=new_vault_key,
+                passphrase=passphrase,
+            )
+            old_key = bytearray(self._data_key)
+            self.lock()  # the rotation needs the file to itself, this session's connections too
+            try:
+                rekey.rotate_file(self.data_dir, old_key, plan.new_data_key, plan.next_slots)
+            finally:
+                for key in (old_key, plan.new_data_key, plan.vault_key):
+                    crypto.wipe(key)
         self._slots = plan.next_slots
         return plan.outcome(slots)
+
+    @contextlib.contextmanager
+    def _slots_for_update(self, vault_key: bytearray | None = None) -> Iterator[KeySlotFile]:
+        """The key slots read again under the key-slot lock, held for the block (save them
+        inside it); they become this handle's slots. `vault_key` (default: this session's) must
+        still open the data key they hold: after another process rotated to a new vault key,
+        a slot wrapping the old one would open nothing (SlotsChangedError instead)."""
+        with slot_file_for_update(self.data_dir) as fresh:
+            key = vault_key if vault_key is not None else self._vault_key
+            if key is not None and not _opens(fresh, key, self._data_key):
+                raise SlotsChangedError(
+                    "another FieldChart process rotated this vault's keys meanwhile; nothing "
+                    "was changed: sign in again and repeat the change"
+                )
+            self._slots = fresh  # what the block proves or checks reads these slots
+            try:
+                yield fresh
+            except BaseException:
+                with contextlib.suppress(NotAVaultError):  # leave what is on disk, not edits
+                    self._slots = KeySlotFile.load(self.slots_path)
+                raise
 
     def _require_slots(self) -> KeySlotFile:
         if self._slots is None:
@@ -404,3 +440,15 @@ class Vault:
         if self._vault_key is None:
             raise VaultLockedError()
         return self._vault_key
+
+
+def _opens(slots: KeySlotFile, vault_key: bytearray, data_key: bytearray | None) -> bool:
+    """True if `vault_key` opens the data key of `slots` (and it is `data_key`, if given)."""
+    try:
+        opened = slots.open_data_key(vault_key)
+    except DecryptionError:
+        return False
+    try:
+        return data_key is None or bytes(opened) == bytes(data_key)
+    finally:
+        crypto.wipe(opened)

@@ -8,6 +8,7 @@ here keeps the two in step and records an admin action.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from app.store.errors import (
     UserExistsError,
 )
 from app.store.keyslots import RECOVERY_SLOT, KeySlotFile, user_slot_id
+from app.store.slot_lock import SlotsChangedError
 from app.store.vault_audit import VaultAudit
 from app.store.vault_credentials import RECOVERY_USER, check_passphrase, check_user_name
 
@@ -52,7 +54,9 @@ def _now() -> str:
 
 class VaultUsers:
     """User administration of one vault. The vault passes in what only it holds: its key
-    slots, its vault key and its throttled unlock check."""
+    slots, its vault key and its throttled unlock check, and `update_slots`: the slots read
+    again under the cross-process key-slot lock (app/store/slot_lock.py), which every change
+    here holds from its checks until its slots are saved."""
 
     def __init__(
         self,
@@ -62,12 +66,14 @@ class VaultUsers:
         key_slots: Callable[[], KeySlotFile],
         vault_key: Callable[[], bytearray],
         unwrap_for: Callable[[str, str], bytearray],
+        update_slots: Callable[[bytearray | None], AbstractContextManager[KeySlotFile]],
     ) -> None:
         self._vault = vault
         self._audit = audit
         self._key_slots = key_slots
         self._vault_key = vault_key
         self._unwrap_for = unwrap_for
+        self._update_slots = update_slots
 
     def list_users(self) -> list[UserInfo]:
         """Every user, disabled ones too, by name."""
@@ -82,22 +88,22 @@ class VaultUsers:
         require_admin(self._vault.actor, "add users")
         check_user_name(name)
         check_passphrase(passphrase)
-        slots = self._key_slots()
-        taken = {u.name for u in self.list_users()}
-        if user_slot_id(name) in slots.slots or name == RECOVERY_USER or name in taken:
-            raise UserExistsError(
-                f"user '{name}' already exists (names of disabled users stay "
-                "taken, so the audit trail stays unambiguous)"
-            )
-        info = UserInfo(name, role, _now(), False)
-        with write_transaction(self._vault.engine) as conn:
-            conn.execute(
-                insert(schema.users).values(
-                    name=name, role=role.value, created_at=info.created_at, disabled=False
+        with self._update_slots(None) as slots:
+            taken = {u.name for u in self.list_users()}
+            if user_slot_id(name) in slots.slots or name == RECOVERY_USER or name in taken:
+                raise UserExistsError(
+                    f"user '{name}' already exists (names of disabled users stay "
+                    "taken, so the audit trail stays unambiguous)"
                 )
-            )
-            self._wrap_slot(user_slot_id(name), passphrase, kdf)
-            self._audit.record_admin_action("UserAdded", name, role.value, conn)
+            info = UserInfo(name, role, _now(), False)
+            with write_transaction(self._vault.engine) as conn:
+                conn.execute(
+                    insert(schema.users).values(
+                        name=name, role=role.value, created_at=info.created_at, disabled=False
+                    )
+                )
+                self._wrap_slot(slots, user_slot_id(name), passphrase, kdf)
+                self._audit.record_admin_action("UserAdded", name, role.value, conn)
         return info
 
     def disable_user(self, name: str) -> None:
@@ -105,47 +111,57 @@ class VaultUsers:
         require_admin(self._vault.actor, "disable users")
         if name == self._vault.actor.user:
             raise PermissionDeniedError("you cannot disable the user you are signed in as")
-        slots = self._key_slots()
-        if user_slot_id(name) not in slots.slots and name not in slots.reset_required:
-            raise UnknownUserError(f"there is no user '{name}' in this vault")
-        with write_transaction(self._vault.engine) as conn:
-            conn.execute(
-                update(schema.users).where(schema.users.c.name == name).values(disabled=True)
-            )
-            # Removing the slot makes the disabled user's passphrase useless at once.
-            slots.slots.pop(user_slot_id(name), None)
-            slots.reset_required.discard(name)
-            slots.disabled.add(name)
-            self._audit.record_admin_action("UserDisabled", name, "", conn)
-            slots.save(self._vault.slots_path)
+        with self._update_slots(None) as slots:
+            if user_slot_id(name) not in slots.slots and name not in slots.reset_required:
+                raise UnknownUserError(f"there is no user '{name}' in this vault")
+            with write_transaction(self._vault.engine) as conn:
+                conn.execute(
+                    update(schema.users).where(schema.users.c.name == name).values(disabled=True)
+                )
+                # Removing the slot makes the disabled user's passphrase useless at once.
+                slots.slots.pop(user_slot_id(name), None)
+                slots.reset_required.discard(name)
+                slots.disabled.add(name)
+                self._audit.record_admin_action("UserDisabled", name, "", conn)
+                slots.save(self._vault.slots_path)
 
     def enable_user(self, name: str, passphrase: str, *, kdf: KdfParams | None = None) -> None:
         """Let a disabled user sign in again. Disabling removed their key slot, so they get a
         new passphrase (the admin tells it to them in person; they can change it later)."""
         require_admin(self._vault.actor, "enable users")
         check_passphrase(passphrase)
-        slots = self._key_slots()
-        if name not in slots.disabled:
-            if name in {u.name for u in self.list_users()}:
-                raise UserExistsError(f"user '{name}' is not disabled")
-            raise UnknownUserError(f"there is no user '{name}' in this vault")
-        with write_transaction(self._vault.engine) as conn:
-            conn.execute(
-                update(schema.users).where(schema.users.c.name == name).values(disabled=False)
-            )
-            self._audit.record_admin_action("UserEnabled", name, "", conn)
-            slots.disabled.discard(name)
-            self._wrap_slot(user_slot_id(name), passphrase, kdf)
+        with self._update_slots(None) as slots:
+            if name not in slots.disabled:
+                if name in {u.name for u in self.list_users()}:
+                    raise UserExistsError(f"user '{name}' is not disabled")
+                raise UnknownUserError(f"there is no user '{name}' in this vault")
+            with write_transaction(self._vault.engine) as conn:
+                conn.execute(
+                    update(schema.users).where(schema.users.c.name == name).values(disabled=False)
+                )
+                self._audit.record_admin_action("UserEnabled", name, "", conn)
+                slots.disabled.discard(name)
+                self._wrap_slot(slots, user_slot_id(name), passphrase, kdf)
 
     def change_passphrase(self, user: str, old: str, new: str) -> None:
         """Rewrap one user's slot; proves the old passphrase first."""
         check_passphrase(new)
-        key = self._unwrap_for(user, old)
-        slots = self._key_slots()
         slot_id = user_slot_id(user)
+        proven = self._key_slots().slots.get(slot_id)  # the slot the old passphrase opens
+        # Proved outside the lock: the throttle's wait and Argon2id hold up nobody else.
+        key = self._unwrap_for(user, old)
         try:
-            slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf)
-            slots.save(self._vault.slots_path)
+            with self._update_slots(key) as slots:
+                if user in slots.disabled:
+                    raise UserDisabledError(f"user '{user}' was disabled meanwhile")
+                if slots.slots.get(slot_id) != proven:
+                    raise SlotsChangedError(
+                        f"the key slot of '{user}' was changed meanwhile by another FieldChart "
+                        "command (a passphrase change or reset, or a key rotation); nothing was "
+                        "changed: try again with the current passphrase"
+                    )
+                slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf)
+                slots.save(self._vault.slots_path)
         finally:
             crypto.wipe(key)
         self._audit.record_or_keep("PassphraseChanged", user)
@@ -154,21 +170,24 @@ class VaultUsers:
         """An admin (or the recovery secret) sets a new passphrase for a user who forgot it."""
         require_admin(self._vault.actor, "reset passphrases")
         check_passphrase(new)
-        slots = self._key_slots()
-        if user in slots.disabled:
-            raise UserDisabledError(f"user '{user}' is disabled; an admin enables them first")
-        if user_slot_id(user) not in slots.slots and user not in slots.reset_required:
-            raise UnknownUserError(f"there is no user '{user}' in this vault")
-        slots.reset_required.discard(user)
-        by = "recovery secret" if self._vault.actor.user == RECOVERY_USER else "admin"
-        with write_transaction(self._vault.engine) as conn:
-            self._audit.record_admin_action("PassphraseReset", user, by, conn)
-            self._wrap_slot(user_slot_id(user), new, None)
+        with self._update_slots(None) as slots:
+            if user in slots.disabled:
+                raise UserDisabledError(f"user '{user}' is disabled; an admin enables them first")
+            if user_slot_id(user) not in slots.slots and user not in slots.reset_required:
+                raise UnknownUserError(f"there is no user '{user}' in this vault")
+            slots.reset_required.discard(user)
+            by = "recovery secret" if self._vault.actor.user == RECOVERY_USER else "admin"
+            with write_transaction(self._vault.engine) as conn:
+                self._audit.record_admin_action("PassphraseReset", user, by, conn)
+                self._wrap_slot(slots, user_slot_id(user), new, None)
 
-    def _wrap_slot(self, slot_id: str, passphrase: str, kdf: KdfParams | None) -> None:
-        """Wrap the vault key with `passphrase` into `slot_id` and save the slot file. Without
-        `kdf`, the recovery slot's cost: the one set when the vault was created."""
-        slots, vault_key = self._key_slots(), self._vault_key()
+    def _wrap_slot(
+        self, slots: KeySlotFile, slot_id: str, passphrase: str, kdf: KdfParams | None
+    ) -> None:
+        """Wrap the vault key with `passphrase` into `slot_id` of `slots` (read under the
+        key-slot lock) and save them. Without `kdf`, the recovery slot's cost: the one set
+        when the vault was created."""
+        vault_key = self._vault_key()
         recovery = slots.slots[RECOVERY_SLOT]
         slots.wrap(slot_id, passphrase.encode(), vault_key, kdf or recovery.kdf)
         slots.save(self._vault.slots_path)

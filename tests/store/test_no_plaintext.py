@@ -85,8 +85,16 @@ def test_no_plaintext_after_locking(created: CreatedVault) -> None:
     created.vault.lock()
 
     names = sorted(p.name for p in created.data_dir.rglob("*") if p.is_file())
-    # pending-audit.json: the refused unlock, kept for the audit until the next unlock.
-    assert names == ["keyslots.json", "pending-audit.json", "unlock-failures.json", "vault.db"]
+    # pending-audit.json: the refused unlock, kept for the audit until the next unlock; the
+    # lock files are empty (app/store/file_lock.py).
+    assert names == [
+        "keyslots.json",
+        "keyslots.lock",
+        "pending-audit.json",
+        "unlock-failures.json",
+        "unlock-failures.lock",
+        "vault.db",
+    ]
     assert hits(created.data_dir) == []
     # Not a plain SQLite file either: its header would start with this.
     assert not (created.data_dir / "vault.db").read_bytes().startswith(b"SQLite format 3\x00")
