@@ -43,7 +43,7 @@ from app.store.slot_lock import (
 )
 from app.store.throttle import Throttle
 from app.store.vault_audit import VaultAudit
-from app.store.vault_creation import LOG_KEY_META, write_new_vault
+from app.store.vault_creation import LOG_KEY_META, unfinished, write_new_vault
 from app.store.vault_credentials import RECOVERY_USER, check_passphrase, check_user_name
 from app.store.vault_rotation import KeyRotation, plan_rotation
 from app.store.vault_unlock import SlotOpener
@@ -108,7 +108,8 @@ class Vault:
 
     @staticmethod
     def exists(data_dir: Path) -> bool:
-        return (Path(data_dir) / SLOTS_FILE).exists()
+        """A finished vault (an unfinished creation is replaced by the next one)."""
+        return (Path(data_dir) / SLOTS_FILE).exists() and not unfinished(Path(data_dir))
 
     @classmethod
     def create(
