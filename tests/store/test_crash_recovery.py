@@ -30,6 +30,7 @@ def test_an_init_killed_before_its_secret_was_shown_does_not_open_and_init_repla
 ) -> None:
     vault, _ = Vault.create(data_dir, ADMIN, PASSPHRASE, kdf=FAST_FOR_TESTS, confirmed=False)
     vault.lock()  # killed here: the secret never reached the admin
+    assert not Vault.exists(data_dir)  # the app's first-run wizard shows again
     with pytest.raises(VaultNotFoundError, match="interrupted before the recovery secret"):
         Vault.open(data_dir)
     vault, secret = Vault.create(data_dir, ADMIN, "another-passphrase", kdf=FAST_FOR_TESTS)
