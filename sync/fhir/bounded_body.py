@@ -211,6 +211,7 @@ def read_bounded(
 
 
 def _size(n: int) -> str:
+    """``n`` bytes in words: "125 MB", "1.5 MB", "564 KB"."""
     if n >= MIB:
-        return f"{n / MIB:g} MB"
-    return f"{n / KIB:g} KB" if n >= KIB else f"{n} bytes"
+        return f"{n / MIB:.1f}".removesuffix(".0") + " MB"
+    return f"{n // KIB} KB" if n >= KIB else f"{n} bytes"

@@ -73,7 +73,7 @@ class HostileSize:
 
 SMALL = HostileSize("small", 1024, MIB, 256 * MIB, 64 * MIB, 0.1, 0.5, 0.8, 64, 1.0)
 FULL = HostileSize(
-    "full", 256 * 1024, 16 * MIB, 2 * 1024 * MIB, 2 * 1024 * MIB, 5.0, 120.0, 60.0, 400, 5.0
+    "full", 256 * 1024, 16 * MIB, 2 * 1024 * MIB, 2 * 1024 * MIB, 5.0, 120.0, 150.0, 400, 5.0
 )
 
 
