@@ -213,7 +213,7 @@ def with_deadlines(transport: httpx.HTTPTransport) -> httpx.HTTPTransport:
     """``transport`` with its connection pool's network backend bounded by the deadline.
 
     httpx has no parameter for httpcore's network backend, so the pool's is replaced in place
-    (httpx 0.28 / httpcore 1.0; tests/sync/test_fhir_deadline.py fails if that ever changes).
+    (httpx 0.28 / httpcore 1.0; tests/sync/test_fhir_limits.py fails if that ever changes).
     """
     pool = transport._pool
     pool._network_backend = DeadlineBackend(pool._network_backend)
