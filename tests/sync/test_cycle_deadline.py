@@ -68,7 +68,7 @@ def test_a_cycle_out_of_time_keeps_what_it_did_and_the_next_one_finishes(
         counts=gateway.counts,
         clock=device.clock,
     )
-    with client:
+    try:
         worker._tick()
         status = worker.status()
         assert status.state is SyncState.OFFLINE and status.next_attempt_at is not None
@@ -78,6 +78,9 @@ def test_a_cycle_out_of_time_keeps_what_it_did_and_the_next_one_finishes(
         device.transport.before = None  # the link is fast again
         worker._tick(manual=True)
         assert worker.status().state is SyncState.IDLE
-    assert gateway.counts().get(OutboxStatus.PENDING, 0) == 0
-    assert server_count(device.client, "Patient", patients) == 8
-    assert server_count(device.client, "Observation", patients) == 8  # none twice
+        assert gateway.counts().get(OutboxStatus.PENDING, 0) == 0
+        assert server_count(device.client, "Patient", patients) == 8
+        assert server_count(device.client, "Observation", patients) == 8  # none twice
+    finally:
+        device.close()  # its client and ours share the transport
+        client.close()
