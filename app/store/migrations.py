@@ -154,12 +154,12 @@ MIGRATIONS: Sequence[Migration] = (
         ),
     ),
     Migration(
-        10,
+        9,
         "quarantine: one row per bad server item, with how often and when last it came back",
         fold_quarantine_duplicates,
     ),
     Migration(
-        11,
+        10,
         "event_signatures: each event's Ed25519 signature by the user who wrote it",
         _statements(
             # One row per log position (app/store/signatures.py); events written before the

@@ -237,7 +237,7 @@ def release_change(conn: Connection, hold_id: str) -> None:
 
 
 def fold_quarantine_duplicates(conn: Connection) -> None:
-    """Migration 10: give quarantine its entry key, count and last-seen time, and fold the rows
+    """Migration 9: give quarantine its entry key, count and last-seen time, and fold the rows
     earlier versions added again every cycle into the first of each (counted)."""
     for statement in (
         "ALTER TABLE quarantine ADD COLUMN entry_key TEXT",

@@ -84,9 +84,15 @@ class SlotOpener:
         try:
             vault_key = slots.unwrap_vault_key(slot_id, secret)
         except DecryptionError:
-            self._throttle.record_failure(who)
+            # False: a full or read-only disk kept the count from being written (the throttle
+            # waited instead); the attempt is refused all the same.
+            counted = self._throttle.record_failure(who)
             reason = "wrong-recovery-secret" if slot_id == RECOVERY_SLOT else "wrong-passphrase"
             self._note_failure(who, reason)
+            if not counted:
+                raise type(wrong)(
+                    f"{wrong} (this failure could not be recorded: the disk is full or read-only)"
+                ) from None
             raise wrong from None
         self._throttle.record_success(who)
         return vault_key

@@ -1,5 +1,5 @@
 """Quarantine keeps one row per bad server item: seen again, it is counted (times_seen,
-last_seen_at), and migration 10 folds the duplicate rows earlier versions added every cycle."""
+last_seen_at), and migration 9 folds the duplicate rows earlier versions added every cycle."""
 
 from __future__ import annotations
 
@@ -52,9 +52,9 @@ def test_an_item_seen_again_is_counted_not_added(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_migration_10_folds_the_rows_earlier_cycles_added(tmp_path: Path) -> None:
+def test_migration_9_folds_the_rows_earlier_cycles_added(tmp_path: Path) -> None:
     engine = _engine(tmp_path)
-    before = [m for m in MIGRATIONS if m.version < 10]
+    before = [m for m in MIGRATIONS if m.version < 9]
     migrate(engine, before)
     with write_transaction(engine) as conn:
         for cycle in range(4):
