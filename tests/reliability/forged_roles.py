@@ -69,7 +69,7 @@ class Size:
     cli_for_all: bool
 
 
-SMALL = Size(patients=2, timed_events=200, cli_for_all=False)
+SMALL = Size(patients=2, timed_events=100, cli_for_all=False)
 FULL = Size(patients=20, timed_events=3000, cli_for_all=True)
 
 
@@ -102,7 +102,7 @@ def honest_vault(work: Path, size: Size) -> tuple[Path, list[str]]:
                         c.ScheduleFollowUp(
                             patient_id=patients[i],
                             clinician=DOC,
-                            start=f"2030-01-0{1 + i % 9}T09:00:00+00:00",
+                            start=f"2030-01-{1 + i // 8:02d}T{8 + i % 8:02d}:00:00+00:00",
                             reason="review",
                         ),
                         actor,
