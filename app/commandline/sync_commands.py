@@ -340,6 +340,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             # (patient ids and reasons only).
             "retention": retention.to_json() if retention else None,
             "quarantined": gateway.quarantined_count(),  # all of them, not the list's length
+            # The first admin's signing key: IT compares it with the one noted at init
+            # (docs/security/roles-and-signatures.md).
+            "trust_anchor": clinic.vault.trust_anchor,
             # What IT needs to find each item; reasons name elements, never patient data.
             "quarantine": [
                 {

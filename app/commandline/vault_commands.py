@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from app.commandline.context import (
@@ -20,6 +21,8 @@ from app.commandline.context import (
 from app.commandline.passphrases import read_passphrase
 from app.domain.roles import Role
 from app.services.clock import configured_clock
+from app.store.errors import TamperError
+from app.store.signature_check import SignatureReport
 from app.store.vault import Vault
 from app.store.vault_creation import confirm_created
 
@@ -107,6 +110,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     )
     vault.lock()
     print(f"created vault in {vault.data_dir} with admin '{args.user}'")
+    # IT notes it down: `status` and `verify` show it, and it must never change.
+    print(f"trust anchor (the admin's signing key): {vault.trust_anchor}")
     print("RECOVERY SECRET (shown once; store it offline, it can reset any passphrase):")
     print(f"  {recovery}", flush=True)
     # Only now is the vault finished: killed before the secret was out, it stays unfinished
@@ -185,11 +190,25 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     with vault_from(args) as vault:
         report = vault.events.verify()
+        signed, mismatches = vault.signing.verify()
+    problems = [what for _, what in signed.problems] + mismatches
+    for what in problems:
+        print(f"problem: {what}", file=sys.stderr)
+    if problems:
+        raise TamperError(
+            f"{len(problems)} signature or role problem(s) (listed above); the first: "
+            f"{problems[0]}",
+            signed.problems[0][0] if signed.problems else None,
+        )
     if args.json:
         found: dict[str, object] = {
             "ok": True,
             "events": report.events,
             "head_position": report.head_position,
+            "signed_events": signed.signed,
+            "unsigned_legacy_events": signed.legacy,
+            "baseline_position": signed.baseline_position,
+            "trust_anchor": signed.anchor,
         }
         if report.purged:  # removed with patients who left the device, each purge-listed
             found["purged"] = report.purged
@@ -204,4 +223,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"ok: {report.events} events verified{removed}, chain intact up to position "
             f"{report.head_position}"
         )
+        print(_signatures_line(signed))
     return 0
+
+
+def _signatures_line(signed: SignatureReport) -> str:
+    if signed.baseline_position is None:
+        return (
+            f"not signed yet: {signed.legacy} unsigned legacy events (written before signing "
+            "keys); an admin's next unlock writes the signed baseline"
+        )
+    legacy = (
+        f"; {signed.legacy} unsigned legacy events before the signed baseline at position "
+        f"{signed.baseline_position}"
+        if signed.legacy
+        else ""
+    )
+    return (
+        f"signatures: {signed.signed} events signed by users holding a granted role{legacy}; "
+        f"trust anchor {signed.anchor} (compare with the one noted at init)"
+    )

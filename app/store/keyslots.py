@@ -23,7 +23,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.store import crypto, fileops
+from app.store import crypto, fileops, signatures
 from app.store.crypto import DecryptionError, KdfParams
 from app.store.errors import NotAVaultError
 
@@ -59,27 +59,52 @@ def _unb64(text: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class SealedSigningKey:
+    """The slot owner's Ed25519 key (app/store/signatures.py): the public half in the clear,
+    the private half sealed under the slot's wrapping key, which only the owner's passphrase
+    (or, for the recovery slot, the recovery secret) derives; the vault and data keys do not
+    open it."""
+
+    public: bytes
+    sealed_private: bytes
+
+
+@dataclass(frozen=True)
 class KeySlot:
     slot_id: str  # "user:<name>" or "recovery"
     kdf: KdfParams
     salt: bytes
     wrapped: bytes
+    signing: SealedSigningKey | None = None  # None: a slot written before signing keys
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "id": self.slot_id,
             "kdf": self.kdf.to_json(),
             "salt": _b64(self.salt),
             "wrapped": _b64(self.wrapped),
         }
+        if self.signing is not None:
+            data["signing"] = {
+                "public": _b64(self.signing.public),
+                "sealed": _b64(self.signing.sealed_private),
+            }
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> KeySlot:
+        signing = data.get("signing")
         return cls(
             slot_id=str(data["id"]),
             kdf=KdfParams.from_json(data["kdf"]),  # type: ignore[arg-type]
             salt=_unb64(str(data["salt"])),
             wrapped=_unb64(str(data["wrapped"])),
+            signing=None
+            if signing is None
+            else SealedSigningKey(
+                _unb64(str(signing["public"])),  # type: ignore[index]
+                _unb64(str(signing["sealed"])),  # type: ignore[index]
+            ),
         )
 
 
@@ -125,26 +150,67 @@ class KeySlotFile:
     # Users whose slot a full key rotation removed: they need a new passphrase from an admin.
     reset_required: set[str] = field(default_factory=set)
     recovery_alphabet: str = "rfc4648"  # of the recovery secret (see normalise_recovery)
+    # The first admin's public signing key: the root every role grant leads back to
+    # (app/store/role_grants.py). Every slot holding a signing key binds it into its AAD, so
+    # replacing it makes every slot its replacer cannot re-wrap (everyone else's) fail to open.
+    signing_anchor: bytes | None = None
+    # A vault created with signing keys: the recovery secret's first public key. Such a vault
+    # starts with two implicit grants (the anchor as admin, this key as the recovery secret)
+    # and signs from its first event; None for a vault migrated later (its log holds an
+    # explicit anchor grant, and the events before it are unsigned legacy). Bound like the
+    # anchor, so switching a vault between the two cases breaks every slot.
+    signing_genesis_recovery: bytes | None = None
+    # Private signing keys opened by unwrap_vault_key, by slot id, until the caller takes them
+    # (take_signing_key): the slot's wrapping key is derived once per unlock (Argon2id).
+    opened_signing_keys: dict[str, bytearray] = field(default_factory=dict, repr=False)
 
     @property
     def legacy(self) -> bool:
         """Format 1: every slot wraps the data key itself (no separate vault key)."""
         return self.data_key is None
 
-    def wrap(self, slot_id: str, secret: bytes, key: bytes | bytearray, kdf: KdfParams) -> None:
+    def wrap(
+        self,
+        slot_id: str,
+        secret: bytes,
+        key: bytes | bytearray,
+        kdf: KdfParams,
+        signing_key: bytes | bytearray | None = None,
+    ) -> None:
         """Create or replace one slot so that `secret` unwraps `key` (the vault key; in a
-        format-1 file, the data key)."""
+        format-1 file, the data key) and, if given, the owner's private `signing_key`."""
         salt = secrets.token_bytes(SALT_BYTES)
         wrapping_key = crypto.derive_slot_key(secret, salt, kdf)
-        wrapped = crypto.seal(wrapping_key, bytes(key), self._aad(slot_id))
-        self.slots[slot_id] = KeySlot(slot_id, kdf, salt, wrapped)
+        signing: SealedSigningKey | None = None
+        if signing_key is not None:
+            public = signatures.public_of(signing_key)
+            sealed = crypto.seal(
+                wrapping_key, bytes(signing_key), self._signing_aad(slot_id, public)
+            )
+            signing = SealedSigningKey(public, sealed)
+        wrapped = crypto.seal(wrapping_key, bytes(key), self._aad(slot_id, signing))
+        self.slots[slot_id] = KeySlot(slot_id, kdf, salt, wrapped, signing)
 
     def unwrap_vault_key(self, slot_id: str, secret: bytes) -> bytearray:
         """The key this slot wraps, or DecryptionError if the secret is wrong (or the slot was
-        altered)."""
+        altered). A signing key in the slot is opened too, for take_signing_key."""
         slot = self.slots[slot_id]
         wrapping_key = crypto.derive_slot_key(secret, slot.salt, slot.kdf)
-        return bytearray(crypto.unseal(wrapping_key, slot.wrapped, self._aad(slot_id)))
+        key = bytearray(crypto.unseal(wrapping_key, slot.wrapped, self._aad(slot_id, slot.signing)))
+        if slot.signing is not None:
+            private = crypto.unseal(
+                wrapping_key,
+                slot.signing.sealed_private,
+                self._signing_aad(slot_id, slot.signing.public),
+            )
+            crypto.wipe(self.opened_signing_keys.pop(slot_id, None))
+            self.opened_signing_keys[slot_id] = bytearray(private)
+        return key
+
+    def take_signing_key(self, slot_id: str) -> bytearray | None:
+        """The private signing key the last unwrap of `slot_id` opened (None if its slot has
+        none); the caller owns and wipes it."""
+        return self.opened_signing_keys.pop(slot_id, None)
 
     def unwrap(self, slot_id: str, secret: bytes) -> bytearray:
         """The data key (which opens the database), or DecryptionError if the secret is wrong."""
@@ -174,9 +240,19 @@ class KeySlotFile:
         sealed = crypto.seal(vault_key, bytes(data_key), self._data_key_aad(entry))
         self.data_key = WrappedDataKey(generation, sealed, created_at)
 
-    def _aad(self, slot_id: str) -> bytes:
-        # Binding vault and slot id stops a slot being moved to another user or vault.
-        return f"{FORMAT}|{self.vault_id}|{slot_id}".encode()
+    def _aad(self, slot_id: str, signing: SealedSigningKey | None = None) -> bytes:
+        # Binding vault and slot id stops a slot being moved to another user or vault. A slot
+        # with a signing key also binds its public half and the trust anchor: swapping either
+        # in the file makes the slot fail to open with its owner's passphrase.
+        base = f"{FORMAT}|{self.vault_id}|{slot_id}"
+        if signing is None:
+            return base.encode()
+        anchor = self.signing_anchor.hex() if self.signing_anchor else ""
+        genesis = self.signing_genesis_recovery.hex() if self.signing_genesis_recovery else ""
+        return f"{base}|signing:{signing.public.hex()}|anchor:{anchor}|genesis:{genesis}".encode()
+
+    def _signing_aad(self, slot_id: str, public: bytes) -> bytes:
+        return f"fieldchart-signing-key/1|{self.vault_id}|{slot_id}|{public.hex()}".encode()
 
     def _data_key_aad(self, entry: WrappedDataKey) -> bytes:
         return (
@@ -195,6 +271,10 @@ class KeySlotFile:
             data["reset_required"] = sorted(self.reset_required)
         if self.recovery_alphabet != "rfc4648":
             data["recovery_alphabet"] = self.recovery_alphabet
+        if self.signing_anchor is not None:
+            data["signing_anchor"] = _b64(self.signing_anchor)
+        if self.signing_genesis_recovery is not None:
+            data["signing_genesis_recovery"] = _b64(self.signing_genesis_recovery)
         data["slots"] = [s.to_json() for s in self.slots.values()]
         return data
 
@@ -219,9 +299,15 @@ class KeySlotFile:
                 data_key=WrappedDataKey.from_json(wrapped) if wrapped is not None else None,
                 reset_required={str(n) for n in data.get("reset_required", [])},
                 recovery_alphabet=_alphabet(data.get("recovery_alphabet", "rfc4648")),
+                signing_anchor=_optional_b64(data.get("signing_anchor")),
+                signing_genesis_recovery=_optional_b64(data.get("signing_genesis_recovery")),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NotAVaultError(f"{path.name} is not a readable FieldChart key-slot file") from exc
+
+
+def _optional_b64(value: object) -> bytes | None:
+    return None if value is None else _unb64(str(value))
 
 
 def _alphabet(value: object) -> str:
@@ -241,6 +327,7 @@ __all__ = [
     "DecryptionError",
     "KeySlot",
     "KeySlotFile",
+    "SealedSigningKey",
     "WrappedDataKey",
     "user_slot_id",
 ]

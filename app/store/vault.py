@@ -27,15 +27,24 @@ from app.store.crypto import RFC9106_SECOND, DecryptionError, KdfParams
 from app.store.database import check_readable, open_engine, read_transaction
 from app.store.errors import (
     NotAVaultError,
+    TamperError,
     UnknownUserError,
     UserDisabledError,
     VaultLockedError,
     VaultNotFoundError,
 )
 from app.store.event_log import EventLog
-from app.store.keyslots import KeySlotFile, write_atomically
+from app.store.keyslots import (
+    RECOVERY_SLOT,
+    KeySlotFile,
+    normalise_recovery,
+    user_slot_id,
+    write_atomically,
+)
 from app.store.migrations import migrate
 from app.store.pending_audit import PendingAudit
+from app.store.role_grants import RESET, Grant
+from app.store.signatures import fingerprint
 from app.store.slot_lock import (
     SlotsChangedError,
     finish_interrupted_rotation,
@@ -46,6 +55,7 @@ from app.store.vault_audit import VaultAudit
 from app.store.vault_creation import LOG_KEY_META, unfinished, write_new_vault
 from app.store.vault_credentials import RECOVERY_USER, check_passphrase, check_user_name
 from app.store.vault_rotation import KeyRotation, plan_rotation
+from app.store.vault_signing import SessionSigning
 from app.store.vault_unlock import SlotOpener
 from app.store.vault_users import UserInfo, VaultUsers, require_admin
 
@@ -86,6 +96,13 @@ class Vault:
             vault_key=self._require_vault_key,
             unwrap_for=self._slot_opener.with_passphrase,
             update_slots=self._slots_for_update,
+        )
+        self._signing = SessionSigning(
+            self,
+            key_slots=self._require_slots,
+            vault_key=self._require_vault_key,
+            slots_for_update=self._slots_for_update,
+            now=self._audit.now,
         )
         self._data_key: bytearray | None = None
         self._vault_key: bytearray | None = None  # what the slots wrap (format 1: the data key)
@@ -133,6 +150,7 @@ class Vault:
         new = write_new_vault(vault.data_dir, admin_user, passphrase, kdf, confirmed=confirmed)
         vault._slots = new.slots
         vault._start_session(new.data_key, Actor(admin_user, Role.ADMIN), vault_key=new.vault_key)
+        vault._begin_signing(admin_user, b"", new.admin_signing_key)  # signs from event one
         return vault, new.recovery_secret
 
     @classmethod
@@ -165,7 +183,9 @@ class Vault:
     def unlock(self, user: str, passphrase: str) -> Actor:
         """Open the vault as `user`; returns who acts in this session."""
         vault_key = self._slot_opener.with_passphrase(user, passphrase)
+        private = self._require_slots().take_signing_key(user_slot_id(user))
         self._start_session(self._open_data_key(vault_key), None, user, vault_key=vault_key)
+        self._begin_signing(user, passphrase.encode(), private)
         return self.actor
 
     def _open_data_key(self, vault_key: bytearray) -> bytearray:
@@ -182,6 +202,12 @@ class Vault:
         vault_key = self._slot_opener.with_recovery_secret(secret)
         self._start_session(
             self._open_data_key(vault_key), Actor(RECOVERY_USER, Role.ADMIN), vault_key=vault_key
+        )
+        slots = self._require_slots()
+        self._begin_signing(
+            RECOVERY_USER,
+            normalise_recovery(secret, slots.recovery_alphabet),
+            slots.take_signing_key(RECOVERY_SLOT),
         )
         return self.actor
 
@@ -272,8 +298,38 @@ class Vault:
             return self._pending_engine
         return self.engine
 
+    def _begin_signing(self, user: str, secret: bytes, private: bytearray | None) -> None:
+        """Sign this session's events with `user`'s key; the session's role becomes the one
+        the signed grants give (app/store/vault_signing.py). Refused: the vault locks again."""
+        try:
+            role = self._signing.start(user, secret, private, self.actor.role.value)
+            if user != RECOVERY_USER:  # the recovery session keeps its admin-only powers
+                if role not in {r.value for r in Role}:
+                    raise TamperError(f"the signed grants give '{user}' no usable role")
+                self._actor = Actor(user, Role(role))
+        except BaseException:
+            self.lock()
+            raise
+
+    @property
+    def trust_anchor(self) -> str | None:
+        """Fingerprint of the vault's trust anchor (the first admin's signing key); None
+        before an admin's unlock migrated a vault created without signing keys."""
+        anchor = self._require_slots().signing_anchor
+        return None if anchor is None else fingerprint(anchor)
+
+    @property
+    def signing(self) -> SessionSigning:
+        """The signing side of this session: keys for new users, grants, `verify`."""
+        return self._signing
+
     def lock(self) -> None:
         """Drop every key and close every connection; queries afterwards raise VaultLockedError."""
+        self._signing.forget()
+        if self._slots is not None:  # signing keys an unwrap opened that nobody took
+            for private in self._slots.opened_signing_keys.values():
+                crypto.wipe(private)
+            self._slots.opened_signing_keys.clear()
         if self._events is not None:
             self._events.forget_keys()
         if self._engine is not None:
@@ -394,13 +450,20 @@ class Vault:
         # slots are installed: a user added or a passphrase changed meanwhile in another
         # process is in the plan, and none is written back over the rotated slots.
         with self._slots_for_update() as slots:
-            plan = plan_rotation(
-                slots,
-                actor.user,
-                self._vault_key,
-                new_vault_key=new_vault_key,
-                passphrase=passphrase,
-            )
+            signing_key = self._signing.private_key()  # the admin's slot keeps it
+            try:
+                plan = plan_rotation(
+                    slots,
+                    actor.user,
+                    self._vault_key,
+                    new_vault_key=new_vault_key,
+                    passphrase=passphrase,
+                    signing_key=signing_key,
+                )
+            finally:
+                crypto.wipe(signing_key)
+            if new_vault_key:  # the new recovery secret's slot awaits its key: its first use
+                self._signing.record_grant(Grant(RESET, RECOVERY_USER))
             old_key = bytearray(self._data_key)
             self.lock()  # the rotation needs the file to itself, this session's connections too
             try:

@@ -30,6 +30,7 @@ from app.store.database import open_engine, write_transaction
 from app.store.errors import VaultExistsError
 from app.store.keyslots import RECOVERY_SLOT, KeySlotFile, user_slot_id
 from app.store.migrations import migrate
+from app.store.signatures import new_private_key, public_of
 from app.store.vault_credentials import new_recovery_secret, normalise_new_recovery
 
 # meta row holding the key event seals and the hash chain derive from. It lives inside the
@@ -54,6 +55,7 @@ class NewVault:
     data_key: bytearray
     vault_key: bytearray
     recovery_secret: str
+    admin_signing_key: bytearray  # the first admin's private signing key (the anchor's)
 
 
 def write_new_vault(
@@ -83,8 +85,16 @@ def write_new_vault(
             vault_id=vault_id, first_admin=admin_user, recovery_alphabet="crockford"
         )
         slots.set_data_key(vault_key, data_key, 1, _now())
-        slots.wrap(user_slot_id(admin_user), passphrase.encode(), vault_key, kdf)
-        slots.wrap(RECOVERY_SLOT, normalise_new_recovery(recovery), vault_key, kdf)
+        # Signing keys (app/store/vault_signing.py): the first admin's is the trust anchor;
+        # the recovery secret's lets a reset it makes be signed and audited.
+        admin_signing, recovery_signing = new_private_key(), new_private_key()
+        slots.signing_anchor = public_of(admin_signing)
+        slots.signing_genesis_recovery = public_of(recovery_signing)
+        slots.wrap(user_slot_id(admin_user), passphrase.encode(), vault_key, kdf, admin_signing)
+        slots.wrap(
+            RECOVERY_SLOT, normalise_new_recovery(recovery), vault_key, kdf, recovery_signing
+        )
+        crypto.wipe(recovery_signing)
         slots.save(staging / SLOTS_FILE)
         for name in (f"{DB_FILE}-wal", DB_FILE, SLOTS_FILE):  # the slots last
             if (staging / name).exists():
@@ -92,7 +102,7 @@ def write_new_vault(
         fileops.fsync_dir(data_dir)
     if confirmed:
         confirm_created(data_dir)
-    return NewVault(slots, data_key, vault_key, recovery)
+    return NewVault(slots, data_key, vault_key, recovery, admin_signing)
 
 
 def confirm_created(data_dir: Path) -> None:

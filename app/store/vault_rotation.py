@@ -50,10 +50,12 @@ def plan_rotation(
     *,
     new_vault_key: bool,
     passphrase: str,
+    signing_key: bytearray | None = None,
 ) -> RotationPlan:
     """The slots after giving the vault a new data key, wrapped by the current `vault_key`
     or, with `new_vault_key`, by a new one that only `admin` (re-wrapped with `passphrase`)
-    and a new recovery secret open."""
+    and a new recovery secret open. The admin's slot keeps their `signing_key`; the new
+    recovery slot has none until its first use introduces one (app/store/vault_signing.py)."""
     if admin == RECOVERY_USER:
         raise KeyRotationError("sign in as an admin user (not the recovery secret) to rotate")
     if slots.legacy and not new_vault_key:
@@ -68,6 +70,8 @@ def plan_rotation(
         disabled=set(slots.disabled),
         reset_required=set(slots.reset_required),
         recovery_alphabet=slots.recovery_alphabet,
+        signing_anchor=slots.signing_anchor,
+        signing_genesis_recovery=slots.signing_genesis_recovery,
     )
     generation = 1 if slots.data_key is None else slots.data_key.generation + 1
     recovery: str | None = None
@@ -75,7 +79,7 @@ def plan_rotation(
         _prove_passphrase(slots, admin, passphrase)
         wrapping_key = crypto.random_key()
         recovery = _keep_only_admin_and_new_recovery(
-            slots, next_slots, admin, passphrase, wrapping_key
+            slots, next_slots, admin, passphrase, wrapping_key, signing_key
         )
     else:
         wrapping_key = bytearray(vault_key)
@@ -88,6 +92,7 @@ def _prove_passphrase(slots: KeySlotFile, admin: str, passphrase: str) -> None:
     """The passphrase will re-wrap the admin's slot: it must be theirs."""
     try:
         crypto.wipe(slots.unwrap_vault_key(user_slot_id(admin), passphrase.encode()))
+        crypto.wipe(slots.take_signing_key(user_slot_id(admin)))  # opened too; not needed
     except DecryptionError:
         raise WrongPassphraseError(f"wrong passphrase for user '{admin}'") from None
 
@@ -98,6 +103,7 @@ def _keep_only_admin_and_new_recovery(
     admin: str,
     passphrase: str,
     new_vault_key: bytearray,
+    signing_key: bytearray | None,
 ) -> str:
     """Empty `next_slots` but for `admin` and a new recovery slot, both wrapping
     `new_vault_key`; every other user is marked as needing a new passphrase. Returns the new
@@ -107,7 +113,8 @@ def _keep_only_admin_and_new_recovery(
     next_slots.reset_required |= {
         sid.removeprefix("user:") for sid in slots.slots if sid.startswith("user:")
     } - {admin}
-    next_slots.wrap(mine, passphrase.encode(), new_vault_key, slots.slots[mine].kdf)
+    kdf = slots.slots[mine].kdf
+    next_slots.wrap(mine, passphrase.encode(), new_vault_key, kdf, signing_key)
     recovery = new_recovery_secret()
     next_slots.recovery_alphabet = "crockford"
     next_slots.wrap(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from app.domain.roles import Actor, Role
 from app.store import crypto, schema
@@ -26,6 +26,7 @@ from app.store.errors import (
     UserExistsError,
 )
 from app.store.keyslots import RECOVERY_SLOT, KeySlotFile, user_slot_id
+from app.store.role_grants import ADD, DISABLE, ENABLE, RESET, Grant
 from app.store.slot_lock import SlotsChangedError
 from app.store.vault_audit import VaultAudit
 from app.store.vault_credentials import RECOVERY_USER, check_passphrase, check_user_name
@@ -102,7 +103,13 @@ class VaultUsers:
                         name=name, role=role.value, created_at=info.created_at, disabled=False
                     )
                 )
-                self._wrap_slot(slots, user_slot_id(name), passphrase, kdf)
+                self._wrap_slot(
+                    slots,
+                    user_slot_id(name),
+                    passphrase,
+                    kdf,
+                    (conn, lambda public: Grant(ADD, name, role.value, public)),
+                )
                 self._audit.record_admin_action("UserAdded", name, role.value, conn)
         return info
 
@@ -122,6 +129,7 @@ class VaultUsers:
                 slots.slots.pop(user_slot_id(name), None)
                 slots.reset_required.discard(name)
                 slots.disabled.add(name)
+                self._grant(conn, Grant(DISABLE, name))
                 self._audit.record_admin_action("UserDisabled", name, "", conn)
                 slots.save(self._vault.slots_path)
 
@@ -141,7 +149,13 @@ class VaultUsers:
                 )
                 self._audit.record_admin_action("UserEnabled", name, "", conn)
                 slots.disabled.discard(name)
-                self._wrap_slot(slots, user_slot_id(name), passphrase, kdf)
+                self._wrap_slot(
+                    slots,
+                    user_slot_id(name),
+                    passphrase,
+                    kdf,
+                    (conn, lambda public: Grant(ENABLE, name, "", public)),
+                )
 
     def change_passphrase(self, user: str, old: str, new: str) -> None:
         """Rewrap one user's slot; proves the old passphrase first."""
@@ -150,6 +164,8 @@ class VaultUsers:
         proven = self._key_slots().slots.get(slot_id)  # the slot the old passphrase opens
         # Proved outside the lock: the throttle's wait and Argon2id hold up nobody else.
         key = self._unwrap_for(user, old)
+        # The signing key the old passphrase opened, sealed again under the new one.
+        signing_key = self._key_slots().take_signing_key(slot_id)
         try:
             with self._update_slots(key) as slots:
                 if user in slots.disabled:
@@ -160,10 +176,11 @@ class VaultUsers:
                         "command (a passphrase change or reset, or a key rotation); nothing was "
                         "changed: try again with the current passphrase"
                     )
-                slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf)
+                slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf, signing_key)
                 slots.save(self._vault.slots_path)
         finally:
             crypto.wipe(key)
+            crypto.wipe(signing_key)
         self._audit.record_or_keep("PassphraseChanged", user)
 
     def reset_passphrase(self, user: str, new: str) -> None:
@@ -179,15 +196,39 @@ class VaultUsers:
             by = "recovery secret" if self._vault.actor.user == RECOVERY_USER else "admin"
             with write_transaction(self._vault.engine) as conn:
                 self._audit.record_admin_action("PassphraseReset", user, by, conn)
-                self._wrap_slot(slots, user_slot_id(user), new, None)
+                self._wrap_slot(
+                    slots,
+                    user_slot_id(user),
+                    new,
+                    None,
+                    (conn, lambda public: Grant(RESET, user, "", public)),
+                )
 
     def _wrap_slot(
-        self, slots: KeySlotFile, slot_id: str, passphrase: str, kdf: KdfParams | None
+        self,
+        slots: KeySlotFile,
+        slot_id: str,
+        passphrase: str,
+        kdf: KdfParams | None,
+        grant: tuple[Connection, Callable[[bytes | None], Grant]],
     ) -> None:
         """Wrap the vault key with `passphrase` into `slot_id` of `slots` (read under the
-        key-slot lock) and save them. Without `kdf`, the recovery slot's cost: the one set
-        when the vault was created."""
+        key-slot lock), with a new signing key once the vault signs, record the signed grant
+        of that key (`grant`: the change's transaction, and the grant given the key's public
+        half) and save the slots. Without `kdf`, the recovery slot's cost: the one set when
+        the vault was created."""
         vault_key = self._vault_key()
         recovery = slots.slots[RECOVERY_SLOT]
-        slots.wrap(slot_id, passphrase.encode(), vault_key, kdf or recovery.kdf)
+        signing_key = self._vault.signing.new_key()
+        try:
+            slots.wrap(slot_id, passphrase.encode(), vault_key, kdf or recovery.kdf, signing_key)
+        finally:
+            crypto.wipe(signing_key)
+        signing = slots.slots[slot_id].signing
+        conn, grant_of = grant
+        self._grant(conn, grant_of(None if signing is None else signing.public))
         slots.save(self._vault.slots_path)
+
+    def _grant(self, conn: Connection, grant: Grant) -> None:
+        """The signed grant of a user change, in the change's own transaction."""
+        self._vault.signing.record_grant(grant, conn)

@@ -145,8 +145,18 @@ def test_verify_reports_an_intact_log(cli_vault: CliVault) -> None:
     result = run_in(cli_vault.data_dir, "verify", "--json", FIELDCHART_PASSPHRASE=ADMIN_PASSPHRASE)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    # The log holds the audit of the users added by the tests before (admin actions).
-    assert report == {"ok": True, "events": report["head_position"], "head_position": 1}
+    # The log holds the audit of the user added by the tests before (an admin action) and
+    # its signed role grant; the vault signs from its first event.
+    assert report == {
+        "ok": True,
+        "events": report["head_position"],
+        "head_position": 2,
+        "signed_events": 2,
+        "unsigned_legacy_events": 0,
+        "baseline_position": 0,
+        "trust_anchor": report["trust_anchor"],
+    }
+    assert report["trust_anchor"].startswith("ed25519:")
     assert result.stderr == ""
 
 

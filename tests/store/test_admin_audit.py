@@ -85,6 +85,8 @@ def test_an_older_vaults_recovery_secret_still_opens_it(created: CreatedVault) -
     slots = KeySlotFile.load(path)
     vault_key = slots.unwrap_vault_key(user_slot_id(ADMIN), PASSPHRASE.encode())
     old_secret = "OBOE-IL27-ABCD-EFGH-IJKL-MNOP-QRST-UVWX"
+    # Older vaults had no signing keys either (docs/security/roles-and-signatures.md).
+    slots.signing_anchor = slots.signing_genesis_recovery = None
     slots.wrap(RECOVERY_SLOT, old_secret.replace("-", "").encode(), vault_key, FAST_FOR_TESTS)
     slots.recovery_alphabet = "rfc4648"
     slots.save(path)

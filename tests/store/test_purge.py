@@ -26,7 +26,7 @@ from app.store.database import read_transaction, write_transaction
 from app.store.errors import TamperError
 from app.store.event_log import PURGE_EVENT
 from app.store.vault import Vault
-from tests.clinic_fixtures import DOC, PASSPHRASES, FakeClock, clinic_in, register
+from tests.clinic_fixtures import DOC, PASSPHRASES, FakeClock, clinic_in, create_vault, register
 from tests.clock import cli_environment
 from tests.store.helpers import tamper
 
@@ -310,10 +310,17 @@ def test_a_removed_patient_pulled_again_shows_again(
     clinic.vault.events.verify()
 
 
-def test_fieldchart_verify_passes_and_counts_what_purges_removed(
-    clinic: Clinic, three: tuple[str, str, str]
-) -> None:
-    outcome = retention(clinic).remove([Leaving(three[0], TRANSFERRED)])
+def test_fieldchart_verify_passes_and_counts_what_purges_removed(tmp_path: Path) -> None:
+    # Recorded in the clinician's own session: verify also checks that whoever signed a
+    # command's events is the user it names (docs/security/roles-and-signatures.md).
+    create_vault(tmp_path / "vault").lock()
+    vault = Vault.open(tmp_path / "vault")
+    vault.unlock("doc", PASSPHRASES["doc"])
+    clinic = open_clinic(vault, clock=FakeClock())
+    pid = register(clinic, DOC, family="Ødegård")
+    clinic.commands.execute(c.RecordVitals(patient_id=pid, heart_rate=72), DOC)
+    mark_synced(clinic, pid)
+    outcome = retention(clinic).remove([Leaving(pid, TRANSFERRED)])
     assert clinic.vault.events.verify().purged == outcome.removed[0].events
     data_dir = clinic.vault.data_dir
     clinic.close()

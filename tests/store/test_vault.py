@@ -317,7 +317,8 @@ def _key_material(obj: object, path: str, seen: set[int], depth: int = 0) -> lis
         return []
     seen.add(id(obj))
     if isinstance(obj, (bytes, bytearray)):
-        return [path] if len(obj) == crypto.KEY_BYTES and any(obj) else []
+        public = path.endswith((".public", "signing_anchor", "signing_genesis_recovery"))
+        return [path] if len(obj) == crypto.KEY_BYTES and any(obj) and not public else []
     if isinstance(obj, (Engine, EventLog)):
         return [f"{path} ({type(obj).__name__})"]
     if isinstance(obj, (str, int, float, bool, type(None), Path)) or callable(obj):
