@@ -74,7 +74,9 @@ FLOWS = (
     "rotate-key --new-vault-key",
     "backup",
     "restore --force",
+    "restore (new directory)",
 )
+NEW_DIRECTORY = ("init", "restore (new directory)")  # no vault there before
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Template:
 class Trial:
     root: Path
     template: Template
+    flow: str
     secrets: list[str] = field(default_factory=list)  # recovery secrets made by the operation
 
     @property
@@ -160,6 +163,11 @@ def _restore(t: Trial) -> None:
         staged.install(ADMIN, ADMIN_PASS)
 
 
+def _restore_new(t: Trial) -> None:
+    with StagedRestore(t.template.backup, t.data_dir) as staged:
+        staged.install(ADMIN, ADMIN_PASS)
+
+
 OPERATIONS: dict[str, Callable[[Trial], None]] = {
     "init": _init,
     "passwd": _passwd,
@@ -169,6 +177,7 @@ OPERATIONS: dict[str, Callable[[Trial], None]] = {
     "rotate-key --new-vault-key": _rotate(True),
     "backup": _backup,
     "restore --force": _restore,
+    "restore (new directory)": _restore_new,
 }
 
 
@@ -204,9 +213,11 @@ def recover(t: Trial) -> str:
     unfinished init is created again. Returns what happened (`check` judges the result)."""
     try:
         Vault.open(t.data_dir)
-    except VaultNotFoundError:
-        _init(t)
-        return "init again"
+    except VaultNotFoundError as exc:
+        if t.flow not in NEW_DIRECTORY:
+            return f"refused: {exc}"
+        OPERATIONS[t.flow](t)  # nothing there yet: the admin runs it again
+        return "again"
     except StoreError as exc:
         return f"refused: {exc}"
     return "opened"
@@ -293,7 +304,7 @@ def check(flow: str, t: Trial, out: Outcome) -> None:
             out.unopenable.append(f"{flow}: no recovery secret opens the vault")
         if flow == "passwd" and not any(_opens(d, "user:doc", p) for p in (DOC_PASS, NEW_PASS)):
             out.unopenable.append(f"{flow}: neither doc's old nor new passphrase opens it")
-        if flow in ("rotate-key", "user add", "restore --force"):
+        if flow in ("rotate-key", "user add", "restore --force", "restore (new directory)"):
             expected += [(user_slot_id(DOC), DOC_PASS), (user_slot_id(DESK), DESK_PASS)]
     for slot_id, secret in expected:
         if not _opens(d, slot_id, secret):
@@ -305,6 +316,8 @@ def check(flow: str, t: Trial, out: Outcome) -> None:
         return
     if flow == "init":
         before: frozenset[str] = frozenset()
+    elif flow == "restore (new directory)":
+        before = tpl.backup_events
     elif flow == "restore --force" and ids == tpl.backup_events:
         before = tpl.backup_events
         replaced = [p for p in d.iterdir() if p.name.startswith("replaced-")]
@@ -323,6 +336,8 @@ def check(flow: str, t: Trial, out: Outcome) -> None:
     out.verify_failures += not ok
     out.leftovers += [f"{flow}: {item}" for item in leftovers(t.root)]
     rerun = {"init": _init, "restore --force": _restore}.get(flow)
+    if flow == "restore (new directory)":
+        rerun = _restore  # over the vault it restored: with --force
     if flow == "init" and t.secrets and (d / "keyslots.json").exists():
         rerun = None  # a finished vault: `init` rightly refuses
     if flow == "backup" and t.out.exists() and not _complete_backup(t.out):
@@ -408,14 +423,17 @@ def _fresh(work: Path, template: Template, flow: str, n: int) -> Trial:
     for path in (root, _snapshot(root)):
         shutil.rmtree(path, ignore_errors=True)
     (root / "out").mkdir(parents=True)
-    if flow != "init":
+    if flow not in NEW_DIRECTORY:
         shutil.copytree(template.vault, root / "vault")
-    return Trial(root, template)
+    return Trial(root, template, flow)
 
 
-def run(work: Path, *, events: int = 5, recovery_samples: int = 2) -> dict[str, Any]:
-    """The experiment; `recovery_samples` crash points per operation also get their recovery
-    crashed at each of its file operations (all of them with a negative value)."""
+def run(work: Path, *, events: int = 5, recovery_samples: int = 1) -> dict[str, Any]:
+    """The experiment. For `recovery_samples` crash points per operation (those whose recovery
+    does the most; all of them with a negative value) the recovery is crashed too, at each of
+    its file operations. With a positive value, init and restore into a new directory are left
+    out: their recovery is running the operation again, whose every crash point is tried
+    anyway (in the small size this keeps the suite's time down)."""
     template = make_template(work, events)
     out = Outcome()
     tried: Counter[str] = Counter()
@@ -446,10 +464,12 @@ def run(work: Path, *, events: int = 5, recovery_samples: int = 2) -> dict[str, 
         busiest = sorted(
             (k for k in recovery_ops if recovery_ops[k]), key=lambda k: -recovery_ops[k]
         )
+        if recovery_samples >= 0 and flow in NEW_DIRECTORY:
+            busiest = []
         for k in busiest[: len(busiest) if recovery_samples < 0 else recovery_samples]:
             snapshot = _snapshot(_fresh_root(work, flow, k))
             for j in range(1, recovery_ops[k] + 1):
-                r = Trial(snapshot.with_name(f"{snapshot.name}-r{j}"), template)
+                r = Trial(snapshot.with_name(f"{snapshot.name}-r{j}"), template, flow)
                 r.secrets = list(secrets_of[flow, k])
                 shutil.copytree(snapshot, r.root)
                 crashed, _ = _run(recover, r, j)
