@@ -92,13 +92,14 @@ def start(args: Sequence[str], user: str, passphrase: str, work: Path, **env: st
 class Outcome:
     code: int
     stderr: str
+    stdout: str = ""
 
 
 def finish(proc: Any, timeout: float = 120.0) -> Outcome:
-    _, err = proc.communicate(timeout=timeout)
+    out, err = proc.communicate(timeout=timeout)
     stderr = err.decode("utf-8", "replace")
     remember_output(stderr)
-    return Outcome(proc.returncode, stderr)
+    return Outcome(proc.returncode, stderr, out.decode("utf-8", "replace"))
 
 
 def opens(data_dir: Path, user: str, passphrase: str) -> bool:
@@ -364,6 +365,9 @@ class SyncFigures:
     failed_otherwise: int = 0
     duplicates_on_server: int = 0
     extra_versions_on_server: int = 0
+    # Commands the two syncs report pushed, beyond what one sync of the same vault pushes: a
+    # command pushed twice counts here even where the server stores no new version for it.
+    pushed_twice: int = 0
     differs_from_one_sync: int = 0
     tracebacks: int = 0
     seconds: float = 0.0
@@ -376,6 +380,13 @@ def _versions(base_url: str, keys: Sequence[tuple[str, str]]) -> int:
             history = client.get(f"/{resource_type}/{rid}/_history").json()
             total += len(history.get("entry", []))
     return total
+
+
+def _pushed(outcome: Outcome) -> int:
+    """Commands a `sync --json` reports it pushed (0 if it did not run a cycle)."""
+    if outcome.code != 0:
+        return 0
+    return int(json.loads(outcome.stdout.strip().splitlines()[-1])["pushed"])
 
 
 def _enrolled_template(peer: PeerServer, work: Path, commands: int) -> Path:
@@ -408,7 +419,7 @@ def two_syncs(pairs: int, commands: int, peer: PeerServer, work: Path) -> SyncFi
     template = _enrolled_template(peer, work, commands)
     peer.reset()
     one = copy_vault(template, work / "sync-one")
-    alone = finish(start(["sync", "--data-dir", str(one)], ADMIN, ADMIN_PASS, work))
+    alone = finish(start(["sync", "--data-dir", str(one), "--json"], ADMIN, ADMIN_PASS, work))
     if alone.code != 0:
         raise RuntimeError(f"the single sync failed: {alone.stderr}")
     clean = _server_state(peer.base_url)
@@ -418,9 +429,11 @@ def two_syncs(pairs: int, commands: int, peer: PeerServer, work: Path) -> SyncFi
         peer.reset()
         data_dir = copy_vault(template, work / f"sync-pair-{i}")
         procs = [
-            start(["sync", "--data-dir", str(data_dir)], ADMIN, ADMIN_PASS, work) for _ in "ab"
+            start(["sync", "--data-dir", str(data_dir), "--json"], ADMIN, ADMIN_PASS, work)
+            for _ in "ab"
         ]
         outcomes = [finish(p) for p in procs]
+        figures.pushed_twice += max(sum(map(_pushed, outcomes)) - _pushed(alone), 0)
         figures.tracebacks += sum(has_traceback(o.stderr) for o in outcomes)
         codes = sorted(o.code for o in outcomes)
         figures.both_done += codes == [0, 0]
@@ -505,6 +518,11 @@ def rows(figures: dict[str, Any]) -> list[report.Row]:
                 s,
                 "extra versions on the server (commands pushed twice)",
                 y["extra_versions_on_server"],
+            ),
+            report.zero(
+                s,
+                "commands pushed twice (both syncs' reports vs one sync's)",
+                y["pushed_twice"],
             ),
             report.zero(s, "resources differing from one sync's", y["differs_from_one_sync"]),
             report.zero(s, "sync tracebacks", y["tracebacks"]),

@@ -24,6 +24,7 @@ def test_two_syncs_at_once_push_nothing_twice(work: Path, fhir_peer: PeerServer)
         f.failed_otherwise,
         f.duplicates_on_server,
         f.extra_versions_on_server,
+        f.pushed_twice,
         f.differs_from_one_sync,
         f.tracebacks,
-    ) == (0, 0, 0, 0, 0)
+    ) == (0, 0, 0, 0, 0, 0)
