@@ -10,7 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.services.clinic import Clinic
-from app.ui import style
+from app.ui import gui_thread_gc, style
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.main_window import MainView
@@ -30,6 +30,7 @@ def run(make_backend: Callable[[], Backend], argv: Sequence[str]) -> int:
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
     app.setOrganizationName("FieldChart")
     app.setApplicationName("FieldChart")
+    gui_thread_gc.install(app)
     style.apply(app)
     prefs = Preferences(QSettings("FieldChart", "FieldChart"))
     try:
@@ -55,6 +56,7 @@ def render_main_window(
     again, leaving the clinic unlocked (the self-test's proof that the app renders)."""
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([])
+    gui_thread_gc.install(app)
     style.apply(app)
     prefs = Preferences(QSettings(str(png.with_suffix(".ini")), QSettings.Format.IniFormat))
     ops = OperationRunner(present_error=lambda _owner, _message: None)

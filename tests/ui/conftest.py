@@ -17,7 +17,7 @@ from app.domain.roles import Role
 from app.main import build_backend
 from app.services.clinic import Clinic
 from app.store.crypto import FAST_FOR_TESTS
-from app.ui import style
+from app.ui import gui_thread_gc, style
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.main_window import MainView
@@ -40,6 +40,15 @@ class Shown:
 
     def __call__(self, owner: QWidget | None, message: str) -> None:
         self.messages.append(message)
+
+
+@pytest.fixture(autouse=True)
+def gc_in_gui_thread(qapp: QApplication) -> Iterator[None]:
+    """As in the app: cyclic garbage collection only in the GUI thread, never in an
+    operation's worker thread (where a collected widget's destructor could crash Qt)."""
+    gui_thread_gc.install(qapp)
+    yield
+    gui_thread_gc.collect_due()
 
 
 @pytest.fixture
