@@ -134,8 +134,12 @@ def mkdir(path: Path) -> bool:
     _guard()
     if path.is_dir():
         return False
+    top = path
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent  # the first directory that will be created
     path.mkdir(parents=True, mode=0o700)
     checkpoint(f"mkdir {_name(path)}")
+    fsync_dir(top.parent)  # else a power cut may take the new directory and all in it
     return True
 
 
