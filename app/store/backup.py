@@ -42,6 +42,7 @@ from app.store.errors import (
     VaultInUseError,
 )
 from app.store.keyslots import KeySlotFile
+from app.store.slot_lock import slot_lock
 from app.store.vault import DB_FILE, PENDING_AUDIT_FILE, SLOTS_FILE, THROTTLE_FILE, Vault
 
 FORMAT = "fieldchart-backup/1"
@@ -248,7 +249,10 @@ class StagedRestore:
             vault_id = staged.vault_id
         finally:
             staged.lock()
-        with rekey.vault_dir_lock(self.data_dir) as mine:
+        # Replacing a vault: keyslots.lock first, as a rotation takes it, so no passwd or user
+        # change elsewhere writes the slots it read before the swap over the restored ones.
+        replacing = slot_lock(self.data_dir) if holds_vault(self.data_dir) else None
+        with replacing or contextlib.nullcontext(), rekey.vault_dir_lock(self.data_dir) as mine:
             if not mine:
                 raise VaultInUseError("another restore or rotate-key is running on this vault")
             self._check_target()  # again: nothing may have appeared meanwhile
