@@ -118,12 +118,12 @@ def set_watermark(conn: Connection, resource_type: str, value: str) -> None:
 
 def quarantine_key(
     resource_type: str | None, resource_id: str | None, body_sha256: str | None, reason: str
-) -> str:
+) -> bytes:
     """What makes two quarantined items the same: the resource, its exact content (its version
     is inside it) and why it was refused. The same bad entry pulled again every cycle is one
     row seen many times, not a new row each time."""
     parts = json.dumps([resource_type, resource_id, body_sha256, reason])
-    return hashlib.sha256(parts.encode("utf-8", "replace")).hexdigest()
+    return hashlib.sha256(parts.encode("utf-8", "replace")).digest()  # 32 bytes, not 64 hex
 
 
 _QUARANTINE = (
@@ -161,7 +161,8 @@ def quarantine(
 
 
 def quarantined(conn: Connection, limit: int = 200) -> list[dict[str, Any]]:
-    """The most recently seen quarantined items, newest first."""
+    """The most recently seen quarantined items, newest first (a sort, not an index: an index
+    on last_seen_at would be rewritten by every sighting of every item)."""
     rows = conn.execute(
         text(
             "SELECT id, received_at, resource_type, resource_id, reason, body_sha256, "
@@ -240,7 +241,7 @@ def fold_quarantine_duplicates(conn: Connection) -> None:
     """Migration 9: give quarantine its entry key, count and last-seen time, and fold the rows
     earlier versions added again every cycle into the first of each (counted)."""
     for statement in (
-        "ALTER TABLE quarantine ADD COLUMN entry_key TEXT",
+        "ALTER TABLE quarantine ADD COLUMN entry_key BLOB",
         "ALTER TABLE quarantine ADD COLUMN times_seen INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE quarantine ADD COLUMN last_seen_at TEXT",
     ):
@@ -249,7 +250,7 @@ def fold_quarantine_duplicates(conn: Connection) -> None:
         "SELECT id, received_at, resource_type, resource_id, body_sha256, reason "
         "FROM quarantine ORDER BY id"
     ).all()
-    kept: dict[str, list[Any]] = {}  # entry key -> [id, times seen, last seen]
+    kept: dict[bytes, list[Any]] = {}  # entry key -> [id, times seen, last seen]
     extra: list[tuple[int]] = []
     for row_id, received_at, resource_type, resource_id, digest, reason in rows:
         key = quarantine_key(resource_type, resource_id, digest, reason)
@@ -268,4 +269,3 @@ def fold_quarantine_duplicates(conn: Connection) -> None:
             [(key, seen, last, row_id) for key, (row_id, seen, last) in kept.items()],
         )
     conn.exec_driver_sql("CREATE UNIQUE INDEX ix_quarantine_entry ON quarantine (entry_key)")
-    conn.exec_driver_sql("CREATE INDEX ix_quarantine_seen ON quarantine (last_seen_at)")
