@@ -10,7 +10,11 @@ can tell a leftover of a crash (lock free: removed) from a running operation (le
 The test seam: `crash_hook(hook)` installs a process-global function called after each
 operation with a label such as ``"replace vault.db.next -> vault.db"``; raising
 `SimulatedCrash` from it stops the flow there, as a kill would (cleanup code that does file
-operations is stopped too: the hook keeps raising once it has).
+operations is stopped too: the hook keeps raising once it has). With `power_cut` the crash also
+loses what was not yet durable, the worst a power cut may do: file contents written since their
+last fsync are truncated, and creations, renames and removals in a directory since its last
+fsync are undone (newest first; files a rename replaced or an unlink removed come back from
+hard links kept for the purpose).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +31,11 @@ from typing import BinaryIO
 Hook = Callable[[str], None]
 _hook: Hook | None = None
 _crashed = False  # the hook raised SimulatedCrash: no further operation may happen
+# With a power-cut hook: how to undo each effect not yet durable, with the fsync that makes it
+# durable (a directory, or a file's inode); and where replaced or removed files are kept.
+_volatile: list[tuple[object, Callable[[], None]]] | None = None
+_shadow_dir: Path | None = None
+_inode_paths: dict[int, Path] = {}
 TEMP_SUFFIX = ".tmp"
 
 
@@ -34,14 +44,63 @@ class SimulatedCrash(BaseException):
 
 
 @contextlib.contextmanager
-def crash_hook(hook: Hook) -> Iterator[None]:
-    """Call `hook(label)` after every file operation while the block runs (tests only)."""
-    global _hook, _crashed
+def crash_hook(hook: Hook, *, power_cut: Path | None = None) -> Iterator[None]:
+    """Call `hook(label)` after every file operation while the block runs (tests only). With
+    `power_cut` (an empty directory on the same file system, for the hard links) a crash also
+    loses everything not yet durable (see the module docstring)."""
+    global _hook, _crashed, _volatile, _shadow_dir
     previous, _hook = _hook, hook
+    if power_cut is not None:
+        _volatile, _shadow_dir = [], power_cut
+        _inode_paths.clear()
     try:
         yield
     finally:
-        _hook, _crashed = previous, False
+        if _crashed and _volatile is not None:
+            for _, undo in reversed(_volatile):
+                with contextlib.suppress(OSError):
+                    undo()
+        _hook, _crashed, _volatile, _shadow_dir = previous, False, None, None
+        _inode_paths.clear()
+        if power_cut is not None:
+            for leftover in power_cut.iterdir():
+                leftover.unlink()
+
+
+def _record(durable_by: object, undo: Callable[[], None]) -> None:
+    if _volatile is not None:
+        _volatile.append((durable_by, undo))
+
+
+def _durable(key: object) -> None:
+    if _volatile is not None:
+        _volatile[:] = [(k, undo) for k, undo in _volatile if k != key]
+
+
+def _kept(path: Path) -> Path | None:
+    """A hard link to the file at `path` (about to be replaced or removed), for an undo."""
+    if _shadow_dir is None or not path.is_file():
+        return None
+    keep = _shadow_dir / f"{len(_volatile or ())}-{secrets.token_hex(4)}"
+    os.link(path, keep)
+    return keep
+
+
+def _created(path: Path, fd: int) -> None:
+    """A new file: its name is not durable until its directory is fsynced, nor its content
+    until it is."""
+    if _volatile is None:
+        return
+    inode = os.fstat(fd).st_ino
+    _inode_paths[inode] = path
+    _record(path.parent, lambda: path.unlink())
+    _record(("inode", inode), lambda: _truncate(inode))
+
+
+def _truncate(inode: int) -> None:
+    path = _inode_paths.get(inode)
+    if path is not None and path.exists() and path.stat().st_ino == inode:
+        os.truncate(path, 0)
 
 
 def checkpoint(label: str) -> None:
@@ -73,6 +132,7 @@ def new_file(path: Path) -> Iterator[BinaryIO]:
     """A new file (never an existing one: FileExistsError), mode 0600, open for writing."""
     _guard()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    _created(path, fd)
     with os.fdopen(fd, "wb") as fh:
         yield fh
     checkpoint(f"write {_name(path)}")
@@ -89,6 +149,7 @@ def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         os.fsync(fd)
+        _durable(("inode", os.fstat(fd).st_ino))
     finally:
         os.close(fd)
     checkpoint(f"fsync {_name(path)}")
@@ -103,22 +164,38 @@ def fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+    _durable(path)
     checkpoint(f"fsync {path.name}/")
 
 
 def replace(src: Path, dst: Path) -> None:
     _guard()
+    kept = _kept(dst)
     os.replace(src, dst)
+    if _volatile is not None:
+        inode = dst.stat().st_ino
+        if _inode_paths.get(inode) == src:
+            _inode_paths[inode] = dst
+
+        def undo() -> None:
+            os.replace(dst, src)
+            if kept is not None:
+                os.replace(kept, dst)
+
+        _record(dst.parent, undo)
     checkpoint(f"replace {_name(src)} -> {_name(dst)}")
 
 
 def unlink(path: Path) -> bool:
     """Remove a file if it is there; returns whether it was."""
     _guard()
+    kept = _kept(path)
     try:
         path.unlink()
     except FileNotFoundError:
         return False
+    if kept is not None:
+        _record(path.parent, lambda: os.replace(kept, path))
     checkpoint(f"unlink {_name(path)}")
     return True
 
@@ -138,6 +215,7 @@ def mkdir(path: Path) -> bool:
     while not top.parent.exists() and top.parent != top:
         top = top.parent  # the first directory that will be created
     path.mkdir(parents=True, mode=0o700)
+    _record(top.parent, lambda: shutil.rmtree(top))
     checkpoint(f"mkdir {_name(path)}")
     fsync_dir(top.parent)  # else a power cut may take the new directory and all in it
     return True
@@ -153,6 +231,7 @@ def rmtree(path: Path) -> None:
     _guard()
     with contextlib.suppress(FileNotFoundError):
         path.rmdir()
+        _record(path.parent, lambda: path.mkdir(mode=0o700))
         checkpoint(f"rmdir {_name(path)}")
 
 
@@ -164,10 +243,12 @@ def write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
+        _created(tmp, fd)
         _lock(fd, blocking=True)
         _write_all(fd, data)
         checkpoint(f"write {_name(tmp)}")
         os.fsync(fd)
+        _durable(("inode", os.fstat(fd).st_ino))
         checkpoint(f"fsync {_name(tmp)}")
         replace(tmp, path)
     finally:
@@ -235,6 +316,7 @@ def scratch_dir(parent: Path, kind: str) -> Iterator[Path]:
     _guard()
     path = parent / f".{kind}-{secrets.token_hex(6)}"
     path.mkdir(mode=0o700)
+    _record(parent, lambda: shutil.rmtree(path))
     checkpoint(f"mkdir {_name(path)}")
     fd = os.open(path, os.O_RDONLY)
     try:

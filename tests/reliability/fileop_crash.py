@@ -185,26 +185,35 @@ OPERATIONS: dict[str, Callable[[Trial], None]] = {
 
 
 @contextlib.contextmanager
-def crash_at(k: int | None, labels: list[str]) -> Iterator[None]:
-    """Record every file operation's label; raise SimulatedCrash right after the k-th."""
+def crash_at(k: int | None, labels: list[str], power_cut: Path | None = None) -> Iterator[None]:
+    """Record every file operation's label; raise SimulatedCrash right after the k-th (with
+    `power_cut`, also losing what was not durable yet)."""
 
     def hook(label: str) -> None:
         labels.append(label)
         if k is not None and len(labels) == k:
             raise fileops.SimulatedCrash(label)
 
-    with fileops.crash_hook(hook):
+    with fileops.crash_hook(hook, power_cut=power_cut):
         yield
 
 
-def _run(action: Callable[[Trial], object], t: Trial, k: int | None) -> tuple[bool, list[str]]:
+def _run(
+    action: Callable[[Trial], object], t: Trial, k: int | None, *, power_cut: bool = False
+) -> tuple[bool, list[str]]:
     """Run `action(t)`, crashing after file operation k; returns (crashed, labels)."""
     labels: list[str] = []
+    shadows = t.root / "power-cut"  # hard links of replaced files: same file system
+    if power_cut:
+        shadows.mkdir(exist_ok=True)
     try:
-        with crash_at(k, labels):
+        with crash_at(k, labels, shadows if power_cut else None):
             action(t)
     except fileops.SimulatedCrash:
         return True, labels
+    finally:
+        if power_cut:
+            shadows.rmdir()
     return False, labels
 
 
@@ -229,7 +238,10 @@ def recover(t: Trial) -> str:
 def _opens(data_dir: Path, slot_id: str, secret: str) -> bool:
     """Whether `secret` unwraps a data key from this slot that opens vault.db (no Argon2id
     beyond the slot's own, no migration: cheap enough to try every credential)."""
-    slots = KeySlotFile.load(data_dir / "keyslots.json")
+    try:
+        slots = KeySlotFile.load(data_dir / "keyslots.json")
+    except StoreError:
+        return False
     if slot_id not in slots.slots:
         return False
     raw = normalise_recovery(secret, slots.recovery_alphabet) if slot_id == RECOVERY_SLOT else None
@@ -409,8 +421,8 @@ def make_template(work: Path, events: int) -> Template:
     return Template(vault_dir, recovery, _events(vault_dir)[0], backup, backup_events)
 
 
-def _fresh_root(work: Path, flow: str, n: int) -> Path:
-    return work / "trials" / f"{flow.replace(' ', '_').replace('-', '')}-{n}"
+def _fresh_root(work: Path, flow: str, n: int, tag: str = "") -> Path:
+    return work / "trials" / f"{flow.replace(' ', '_').replace('-', '')}-{n}{tag}"
 
 
 def _snapshot(root: Path) -> Path:
@@ -418,8 +430,8 @@ def _snapshot(root: Path) -> Path:
     return root.with_name(root.name + "-crashed")
 
 
-def _fresh(work: Path, template: Template, flow: str, n: int) -> Trial:
-    root = _fresh_root(work, flow, n)
+def _fresh(work: Path, template: Template, flow: str, n: int, tag: str = "") -> Trial:
+    root = _fresh_root(work, flow, n, tag)
     for path in (root, _snapshot(root)):
         shutil.rmtree(path, ignore_errors=True)
     (root / "out").mkdir(parents=True)
@@ -428,16 +440,25 @@ def _fresh(work: Path, template: Template, flow: str, n: int) -> Trial:
     return Trial(root, template, flow)
 
 
-def run(work: Path, *, events: int = 5, recovery_samples: int = 1) -> dict[str, Any]:
+def run(
+    work: Path,
+    *,
+    events: int = 5,
+    recovery_samples: int = 1,
+    power_cuts: tuple[str, ...] = FLOWS,
+) -> dict[str, Any]:
     """The experiment. For `recovery_samples` crash points per operation (those whose recovery
     does the most; all of them with a negative value) the recovery is crashed too, at each of
     its file operations. With a positive value, init and restore into a new directory are left
     out: their recovery is running the operation again, whose every crash point is tried
-    anyway (in the small size this keeps the suite's time down)."""
+    anyway (in the small size this keeps the suite's time down). The operations in
+    `power_cuts` are also cut at every k by a simulated power cut (losing what was not yet
+    durable), then recovered and checked the same way."""
     template = make_template(work, events)
     out = Outcome()
     tried: Counter[str] = Counter()
     recovery_tried: Counter[str] = Counter()
+    power_cut: Counter[str] = Counter()
     ops: dict[str, int] = {}
     labels_seen: set[str] = set()
     secrets_of: dict[tuple[str, int], list[str]] = {}
@@ -459,6 +480,13 @@ def run(work: Path, *, events: int = 5, recovery_samples: int = 1) -> dict[str, 
             recovery_ops[k] = len(recovery_labels)
             check(flow, t, out)
             shutil.rmtree(t.root, ignore_errors=True)
+            if flow in power_cuts:
+                t = _fresh(work, template, flow, k, "-power")
+                crashed, _ = _run(operation, t, k, power_cut=True)
+                power_cut[flow] += crashed
+                _run(recover, t, None)
+                check(flow, t, out)
+                shutil.rmtree(t.root, ignore_errors=True)
         # The crash points whose recovery does the most: those are crashed again, at each of
         # the recovery's own file operations, then recovered once more.
         busiest = sorted(
@@ -483,6 +511,7 @@ def run(work: Path, *, events: int = 5, recovery_samples: int = 1) -> dict[str, 
         "file_operations": ops,
         "crash_points": dict(tried),
         "recovery_crash_points": dict(recovery_tried),
+        "power_cut_points": dict(power_cut),
         "operation_kinds": sorted({label.split(" ")[0] for label in labels_seen}),
         "unopenable": len(out.unopenable),
         "unopenable_examples": out.unopenable[:5],
@@ -509,6 +538,11 @@ def rows(figures: dict[str, Any]) -> list[report.Row]:
             s,
             "recoveries crashed at each of their own file operations",
             sum(figures["recovery_crash_points"].values()),
+        ),
+        report.info(
+            s,
+            "power cuts (un-fsynced writes, renames and removals lost) tried",
+            sum(figures["power_cut_points"].values()),
         ),
         report.zero(
             s,

@@ -11,12 +11,18 @@ from tests.reliability import fileop_crash
 
 
 def test_a_crash_after_any_file_operation_loses_nothing_and_leaves_nothing(work: Path) -> None:
-    f = fileop_crash.run(work / "fileop-crash", events=5, recovery_samples=1)
+    f = fileop_crash.run(
+        work / "fileop-crash",
+        events=5,
+        recovery_samples=1,
+        power_cuts=("rotate-key", "restore --force"),
+    )
     print(f)
     assert set(f["crash_points"]) == set(fileop_crash.FLOWS)  # 9 operations
     assert all(n >= 3 for n in f["crash_points"].values()), f["crash_points"]
     assert f["recovery_crash_points"].get("rotate-key", 0) >= 3
     assert f["recovery_crash_points"].get("restore --force", 0) >= 3
+    assert set(f["power_cut_points"]) == {"rotate-key", "restore --force"}
     assert {"write", "fsync", "replace", "unlink", "mkdir"} <= set(f["operation_kinds"])
     assert (f["unopenable"], f["lost_events"], f["verify_failures"]) == (0, 0, 0), f[
         "unopenable_examples"
@@ -50,4 +56,20 @@ def test_the_experiment_finds_the_old_rotation_recovery_bug(
     monkeypatch.setattr(rekey, "_finish_interrupted", _recovery_deciding_from_files)
     monkeypatch.setattr(fileop_crash, "FLOWS", ("rotate-key",))
     f = fileop_crash.run(work / "fileop-crash-old-recovery", events=2, recovery_samples=1)
+    assert f["unopenable"] > 0, f
+
+
+def test_the_power_cut_model_finds_a_missing_fsync(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the slot file renamed into place without its content fsynced, a power cut could
+    leave an empty keyslots.json: the model must lose that content, and the check notice."""
+    durable = fileops._durable
+    monkeypatch.setattr(
+        fileops, "_durable", lambda key: None if isinstance(key, tuple) else durable(key)
+    )
+    monkeypatch.setattr(fileop_crash, "FLOWS", ("passwd",))
+    f = fileop_crash.run(
+        work / "fileop-crash-no-fsync", events=1, recovery_samples=0, power_cuts=("passwd",)
+    )
     assert f["unopenable"] > 0, f
