@@ -133,9 +133,8 @@ def _read(data_dir: Path) -> dict[str, Any]:
         ok = (
             record.get("format") == FORMAT
             and record.get("phase") in ("aside", "install")
-            and staging.startswith(f".{SCRATCH}-")
-            and "/" not in staging
-            and (aside is None or (str(aside).startswith("replaced-") and "/" not in aside))
+            and _entry_of(staging, f".{SCRATCH}-")
+            and (aside is None or _entry_of(str(aside), "replaced-"))
         )
         if not ok:
             raise ValueError("not a restore journal")
@@ -145,3 +144,8 @@ def _read(data_dir: Path) -> dict[str, Any]:
             "vault and run the restore again with --force"
         ) from None
     return dict(record)
+
+
+def _entry_of(name: str, prefix: str) -> bool:
+    """A plain name in the data directory (no path separators), starting with `prefix`."""
+    return name.startswith(prefix) and "/" not in name and "\\" not in name
