@@ -93,7 +93,7 @@ def test_after_rotate_key_the_old_key_fails_and_every_slot_opens_the_new_one(
     slots_after = KeySlotFile.load(seeded.data_dir / "keyslots.json")
     assert slots_after.slots == slots_before.slots
     assert slots_after.data_key is not None and slots_after.data_key.generation == 2
-    assert sorted(p.name for p in seeded.data_dir.iterdir()) == ["keyslots.json", "vault.db"]
+    assert _vault_files(seeded.data_dir) == ["keyslots.json", "vault.db"]
 
     again = run_cli("rotate-key", "--data-dir", seeded.data_dir, "--json")
     assert json.loads(again.stdout)["data_key_generation"] == 3
@@ -221,6 +221,11 @@ def _crash_after(label: str) -> contextlib.AbstractContextManager[None]:
     return fileops.crash_hook(hook)
 
 
+def _vault_files(data_dir: Path) -> list[str]:
+    """The vault's files, without the lock files other processes may wait on (never removed)."""
+    return sorted(p.name for p in data_dir.iterdir() if not p.name.endswith(".lock"))
+
+
 def _rotate(data_dir: Path) -> None:
     vault = Vault.open(data_dir)
     vault.unlock("admin", PASSPHRASES["admin"])
@@ -237,7 +242,7 @@ def test_a_crash_before_the_commit_point_leaves_the_old_vault(seeded: SeededVaul
     assert opens_with(seeded.data_dir / "vault.db", old_key)
     # The next open (any process, no key needed) discards the unfinished rotation.
     assert charts(seeded.data_dir, seeded.patients)
-    assert sorted(p.name for p in seeded.data_dir.iterdir()) == ["keyslots.json", "vault.db"]
+    assert _vault_files(seeded.data_dir) == ["keyslots.json", "vault.db"]
     assert data_key(seeded.data_dir) == old_key
 
 
