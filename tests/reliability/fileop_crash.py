@@ -557,7 +557,9 @@ def rows(figures: dict[str, Any]) -> list[report.Row]:
             figures["leftovers"],
         ),
         report.zero(
-            s11, "init, backup or restore failing when run again", figures["rerun_failures"]
+            s11,
+            "init or restore failing when run again; incomplete backup files",
+            figures["rerun_failures"],
         ),
     ]
     return out
