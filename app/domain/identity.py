@@ -1,10 +1,15 @@
 """When a change from the server would change WHO a patient is, not just correct a detail.
 
-The rule (docs/sync-identity.md): the identity facts are the family name, the given names,
-the birth date and the sex. A server version that changes at least two of them at once is an
-identity change and goes to a person; one fact alone (a spelling fix of one name, a corrected
-birth date, a corrected sex, a married name) is a normal update and applies silently. Names
+The rule (docs/sync-identity.md): the identity facts are the name (family and given names
+together), the birth date and the sex. A server version that changes at least two of them at
+once is an identity change and goes to a person; one fact alone (a spelling fix, a married
+name, a corrected birth date, a corrected sex) is a normal update and applies silently. Names
 are compared ignoring case, accents and spacing, so "ODEGARD" for "Ødegård" is no change.
+
+The name counts once, even when both its parts changed: a device that was offline receives
+the server's latest version only, so a given name corrected at one clinic and a family name
+corrected at another arrive together, and that is not a different person. A record reused
+for someone else shows in the birth date or the sex as well.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ FACT_NAMES = {
 _PLAIN: dict[str, str | int | None] = {"ø": "o", "ß": "ss", "æ": "ae", "đ": "d"}
 _PLAIN_TABLE = str.maketrans(_PLAIN)
 # Two facts at once: a sibling (other given name and birth date), a record reused for
-# someone else (other name and sex), a whole new name. One fact is a correction.
+# someone else (other name and sex). One fact is a correction.
 HELD_AT = 2
+_NAME_PARTS = ("family", "given")
 
 
 def _normal(value: object) -> str:
@@ -44,7 +50,11 @@ def identity_changes(
 def is_identity_change(
     before: Mapping[str, object | None], after: Mapping[str, object | None]
 ) -> bool:
-    return len(identity_changes(before, after)) >= HELD_AT
+    changed = identity_changes(before, after)
+    facts = len([f for f in changed if f not in _NAME_PARTS]) + any(
+        f in _NAME_PARTS for f in changed
+    )
+    return facts >= HELD_AT
 
 
 def describe_identity(demographics: Mapping[str, object | None]) -> str:

@@ -29,7 +29,9 @@ AMANI = {"given": "Amani", "family": "Ødegård", "birth_date": "1984-03-02", "s
         ({"sex": "male"}, False),
         ({"family": "Mushi"}, False),  # a married name
         ({"given": "Neema", "birth_date": "1986-05-05"}, True),  # a sibling
-        ({"family": "Smith", "given": "John"}, True),  # a whole new name
+        # Both parts of the name: corrections made at two clinics arrive as one version.
+        ({"family": "Smith", "given": "John"}, False),
+        ({"family": "Smith", "sex": "male"}, True),  # a record reused for someone else
         ({"family": "Smith", "birth_date": "1975-05-05", "sex": "male"}, True),
     ],
 )
