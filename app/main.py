@@ -30,6 +30,7 @@ from app.store.errors import (
     WrongRecoverySecretError,
 )
 from app.store.vault import Vault
+from app.store.vault_creation import confirm_created
 from app.ui.backend import Backend, CreatedVault, UserRow
 from app.ui.errors import UserFacingError, sentence
 
@@ -154,7 +155,9 @@ def build_backend(
 
     def create_vault(admin: str, passphrase: str) -> CreatedVault:
         with _plain_errors(_user_field):
-            vault, recovery = Vault.create(data_dir, admin, passphrase, kdf=kdf, clock=clock)
+            vault, recovery = Vault.create(
+                data_dir, admin, passphrase, kdf=kdf, clock=clock, confirmed=False
+            )
             return CreatedVault(open_clinic(vault, clock=clock), recovery)
 
     def unlock(
@@ -197,6 +200,7 @@ def build_backend(
         data_dir=data_dir,
         vault_exists=lambda: Vault.exists(data_dir),
         create_vault=create_vault,
+        confirm_created=lambda: confirm_created(data_dir),
         unlock=unlock,
         lock=lock,
         users=lambda clinic: VaultUsers(clinic.vault),

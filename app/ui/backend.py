@@ -90,3 +90,7 @@ class Backend:
     # enroll's (what it names exists, the server can honour it): the strategy it will use, or
     # ValidationError naming the setting. None: saved after local validation only.
     check_scope: Callable[[Clinic, DeviceSettings], str] | None = None
+    # The new vault's recovery secret was shown and the admin said it is saved: until then a
+    # vault `create_vault` made counts as unfinished (a crash before this point leaves one the
+    # next first run replaces, never a vault whose secret nobody saw). None: nothing to do.
+    confirm_created: Callable[[], None] | None = None

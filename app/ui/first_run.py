@@ -381,4 +381,6 @@ class FirstRunDialog(QWizard):
     def _done(self) -> None:
         if self.created is not None:
             self.setProperty("recovery", None)  # do not keep the secret around
+            if self.backend.confirm_created is not None:
+                self.backend.confirm_created()  # the admin saved the secret: the vault is made
             self.finished_setup.emit(self.created)

@@ -47,6 +47,8 @@ USER, PASSPHRASE = "bench.clinician", "bench passphrase"
 def build(data_dir: Path, count: int) -> None:
     backend = build_backend(data_dir)
     created = backend.create_vault("admin", "admin passphrase")
+    assert backend.confirm_created is not None
+    backend.confirm_created()
     backend.users(created.clinic).add_user(USER, Role.CLINICIAN, PASSPHRASE)
     created.clinic.close()
     clinic = backend.unlock(USER, PASSPHRASE)

@@ -19,7 +19,7 @@ from app.services.clinic import Clinic
 from app.store.crypto import FAST_FOR_TESTS
 from app.ui import gui_thread_gc, style
 from app.ui.app_controller import AppController
-from app.ui.backend import Backend
+from app.ui.backend import Backend, CreatedVault
 from app.ui.main_window import MainView
 from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
@@ -112,10 +112,18 @@ def controller(make_controller: ControllerFactory, backend: Backend) -> AppContr
     return make_controller(backend)
 
 
+def create_confirmed(backend: Backend, user: str, passphrase: str) -> CreatedVault:
+    """`backend.create_vault`, then what the wizard does once the admin saved the secret."""
+    created = backend.create_vault(user, passphrase)
+    assert backend.confirm_created is not None
+    backend.confirm_created()
+    return created
+
+
 def create_seeded_vault(backend: Backend) -> str:
     """Create a vault with an admin, a clinician and a staff member directly (no wizard); its
     recovery secret."""
-    created = backend.create_vault(ADMIN, ADMIN_PASS)
+    created = create_confirmed(backend, ADMIN, ADMIN_PASS)
     users = backend.users(created.clinic)
     users.add_user(CLINICIAN, Role.CLINICIAN, CLINICIAN_PASS)
     users.add_user(STAFF, Role.STAFF, STAFF_PASS)

@@ -87,12 +87,16 @@ def _first_run(qtbot: QtBot, controller: AppController) -> MainView:
     assert not next_button.isEnabled(), "the secret must be confirmed before going on"
     wizard.reject()  # cannot be cancelled any more: the vault exists
     assert wizard.isVisible()
+    # ... but it is unfinished until the admin says the secret is saved: a crash now leaves
+    # one the next first run replaces, never a vault whose secret nobody wrote down.
+    assert not wizard.backend.vault_exists()
     wizard.recovery_page.saved.setChecked(True)
     assert next_button.isEnabled()
     wizard.next()
     assert wizard.currentPage() is wizard.server_page
     wizard.button(QWizard.WizardButton.FinishButton).click()  # no server: work offline
     qtbot.waitUntil(lambda: controller.window is not None, timeout=TIMEOUT)
+    assert wizard.backend.vault_exists()
     assert controller.window is not None
     return controller.window
 

@@ -32,6 +32,7 @@ from tests.ui.conftest import (
     CLINICIAN_PASS,
     ControllerFactory,
     Shown,
+    create_confirmed,
     open_as,
     register_patient,
 )
@@ -136,7 +137,7 @@ def test_the_sync_panel_follows_the_worker_and_resolves_conflicts(
 ) -> None:
     fake = FakeSync()
     backend = build_backend(tmp_path / "vault", kdf=FAST_FOR_TESTS, sync_for=lambda _c: fake)
-    created = backend.create_vault("admin", "admin passphrase")
+    created = create_confirmed(backend, "admin", "admin passphrase")
     backend.users(created.clinic).add_user(CLINICIAN, Role.CLINICIAN, CLINICIAN_PASS)
     created.clinic.close()
     controller = make_controller(backend)

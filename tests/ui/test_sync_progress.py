@@ -11,7 +11,13 @@ from app.domain.roles import Role
 from app.main import build_backend
 from app.services.sync_status import SyncProgress, SyncState, SyncStatus
 from app.store.crypto import FAST_FOR_TESTS
-from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, ControllerFactory, open_as
+from tests.ui.conftest import (
+    CLINICIAN,
+    CLINICIAN_PASS,
+    ControllerFactory,
+    create_confirmed,
+    open_as,
+)
 from tests.ui.helpers import TIMEOUT
 from tests.ui.test_operation_and_sync import FakeSync
 
@@ -27,7 +33,7 @@ def test_the_panel_shows_counts_and_time_left(
 ) -> None:
     fake = FakeSync()
     backend = build_backend(tmp_path / "vault", kdf=FAST_FOR_TESTS, sync_for=lambda _c: fake)
-    created = backend.create_vault("admin", "admin passphrase")
+    created = create_confirmed(backend, "admin", "admin passphrase")
     backend.users(created.clinic).add_user(CLINICIAN, Role.CLINICIAN, CLINICIAN_PASS)
     created.clinic.close()
     window = open_as(make_controller(backend), qtbot, CLINICIAN, CLINICIAN_PASS)
