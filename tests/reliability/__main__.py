@@ -26,6 +26,7 @@ from typing import Any
 from tests.peer.harness import PeerServer
 from tests.reliability import (
     crash,
+    issue15,
     network,
     people,
     politeness,
@@ -35,7 +36,9 @@ from tests.reliability import (
 )
 from tests.reliability.common import FULL, SMALL
 
-EXPERIMENTS = ("crash", "network", "people", "server", "politeness", "security")
+EXPERIMENTS = ("crash", "network", "people", "server", "politeness", "security", "issue15")
+# Issue 15's experiments can also be chosen one by one ("15.3", "15.8", ...).
+CHOICES = (*EXPERIMENTS, *issue15.EXPERIMENTS)
 
 
 def _plain(value: Any) -> Any:
@@ -56,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.reliability")
     parser.add_argument("--full", action="store_true", help="the issue's size (default: small)")
     parser.add_argument("--json", action="store_true", help="print the JSON report")
-    parser.add_argument("--only", default=",".join(EXPERIMENTS), help="comma-separated subset")
+    parser.add_argument(
+        "--only",
+        default=",".join(EXPERIMENTS),
+        help="comma-separated subset (issue 15's one by one: 15.1, 15.2, 15.3, ...)",
+    )
     parser.add_argument("--seeds", type=int, default=None, help="network seeds (overrides size)")
     parser.add_argument("--trials", type=int, default=None, help="crash trials (overrides size)")
     parser.add_argument("--seed", type=int, default=1, help="base seed of every experiment")
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             size, crash_exec_trials=args.trials, crash_sync_trials=args.trials
         )
     only = [o.strip() for o in args.only.split(",") if o.strip()]
-    unknown = set(only) - set(EXPERIMENTS)
+    unknown = set(only) - set(CHOICES)
     if unknown:
         parser.error(f"unknown experiments: {', '.join(sorted(unknown))}")
     work = args.work or Path(tempfile.mkdtemp(prefix="fieldchart-reliability-"))
@@ -151,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
                 security.scan_scenario(peer, sec)
                 results["scan"] = security.scan_everything()
                 seconds["security"] = time.monotonic() - t
+            results |= issue15.run(peer, work / "issue15", args.full, only, seconds)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     plain = {k: _plain(v) for k, v in results.items()}
-    table = report.rows(plain, size)
+    table = report.rows(plain, size) + issue15.rows(plain)
     ok = all(row.ok is not False for row in table)
     command = "python -m tests.reliability" + (" --full" if args.full else "")
     if args.json:
