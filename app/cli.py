@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from app.commandline import (
     check_server,
     clinic_commands,
@@ -29,7 +27,7 @@ from app.commandline.context import data_dir_of
 from app.commandline.errors import CliError, exit_code_of
 from app.domain.errors import DomainError
 from app.store.errors import CredentialsError, StoreError
-from app.store.storage_errors import storage_failure
+from app.store.storage_errors import STORAGE_EXCEPTIONS, storage_failure
 
 log = logging.getLogger("fieldchart.cli")
 
@@ -108,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     except (StoreError, ValueError) as exc:
         _say(str(exc))
         return _failed(args, exc, exit_code_of(exc))
-    except (SQLAlchemyError, OSError) as exc:
+    except STORAGE_EXCEPTIONS as exc:
         # A held lock or a full or failing disk met outside the vault's own checks.
         unavailable = storage_failure(exc, _data_dir(args))
         if unavailable is None:

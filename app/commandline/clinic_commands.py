@@ -10,8 +10,6 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from app.commandline.context import add_credentials, add_data_dir, clinic_from, data_dir_of
 from app.commandline.errors import EXIT_UNAVAILABLE, CliError, UsageError
 from app.commandline.private_input import add_file_option, one_of
@@ -19,7 +17,7 @@ from app.domain.codec import command_from_json
 from app.domain.errors import DomainError, PreconditionError
 from app.services.clock import local_now
 from app.store.errors import DiskFullError, StorageUnavailableError, StoreError, VaultBusyError
-from app.store.storage_errors import storage_failure
+from app.store.storage_errors import STORAGE_EXCEPTIONS, storage_failure
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -125,7 +123,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 _print({"ok": False, "error": str(exc), "field": None, "kind": type(exc).__name__})
                 refused += 1
                 continue
-            except (SQLAlchemyError, OSError) as exc:
+            except STORAGE_EXCEPTIONS as exc:
                 # The commit failed, so nothing of the line is stored: say why, and go on
                 # (each line stands alone, as with any refusal; space may come back).
                 unavailable = storage_failure(exc, data_dir_of(args))

@@ -16,7 +16,14 @@ import errno
 import shutil
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.store.errors import DiskFullError, DiskIOError, StorageUnavailableError, VaultBusyError
+
+#: What a held lock or a full or failing disk raises from below the store's own checks (the
+#: database driver's errors and the operating system's): callers outside the store catch
+#: these and ask `storage_failure` what they mean, without importing the driver themselves.
+STORAGE_EXCEPTIONS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 
 # Below this much free space an I/O error while opening or writing is taken for a full disk:
 # SQLite needs a 32 KiB shared-memory index and a few pages of WAL to do anything at all.
