@@ -141,6 +141,11 @@ def test_retry_after_waits_pass_sync_now_only_for_network_backoff() -> None:
 def test_the_worker_schedules_its_retry_job_at_the_servers_time() -> None:
     clock = Clock()
     w = worker(lambda p: (_ for _ in ()).throw(RateLimitedError("busy", retry_after_s=600)), clock)
+    # APScheduler fires by the machine's clock, which is past this test's: a running
+    # scheduler would fire the jobs at once, racing the assertions (and itself). Paused, it
+    # keeps them as scheduled, which is what is checked here.
+    start = w._scheduler.start
+    w._scheduler.start = lambda *a, **kw: start(*a, paused=True, **kw)
     w.start(run_first_now=False)
     try:
         w._tick()
