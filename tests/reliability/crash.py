@@ -481,10 +481,8 @@ def _server_state(base_url: str) -> dict[tuple[str, str], list[str]]:
     return found
 
 
-def sync_trials(trials: int, commands: int, seed: int, peer: PeerServer, work: Path) -> SyncFigures:
-    started = time.monotonic()
-    rng = random.Random(seed)
-    figures = SyncFigures()
+def enrolled_template(peer: PeerServer, work: Path, commands: int, seed: int) -> Path:
+    """A vault enrolled on `peer` (pulling everything) with `commands` unsent commands."""
     template = make_vault(work / "sync-template", users=STANDARD_USERS)
     enrolled = cli(
         [
@@ -503,6 +501,14 @@ def sync_trials(trials: int, commands: int, seed: int, peer: PeerServer, work: P
     if enrolled.returncode != 0:
         raise RuntimeError(f"enroll failed: {enrolled.stderr}")
     _fill(template, random.Random(seed), commands)
+    return template
+
+
+def sync_trials(trials: int, commands: int, seed: int, peer: PeerServer, work: Path) -> SyncFigures:
+    started = time.monotonic()
+    rng = random.Random(seed)
+    figures = SyncFigures()
+    template = enrolled_template(peer, work, commands, seed)
     # Calibrate: an uninterrupted sync, and the server state it leaves.
     peer.reset()
     probe = copy_vault(template, work / "sync-calibration")

@@ -46,14 +46,13 @@ from tests.reliability.common import (
     REGISTRY,
     REPO,
     STANDARD_USERS,
-    cli,
     cli_env,
     copy_vault,
     has_traceback,
     make_vault,
     remember_output,
 )
-from tests.reliability.crash import _fill, _server_state
+from tests.reliability.crash import _server_state, enrolled_template
 
 SECTION = "15.1 Key slots: concurrent writers"
 NEW_DOC_PASS = "doctor-new-passphrase"
@@ -389,34 +388,10 @@ def _pushed(outcome: Outcome) -> int:
     return int(json.loads(outcome.stdout.strip().splitlines()[-1])["pushed"])
 
 
-def _enrolled_template(peer: PeerServer, work: Path, commands: int) -> Path:
-    import random
-
-    template = make_vault(work / "sync-template", users=STANDARD_USERS)
-    enrolled = cli(
-        [
-            "enroll",
-            "--data-dir",
-            str(template),
-            "--server",
-            peer.base_url,
-            "--auth",
-            "none",
-            "--pull-everything",
-            "--json",
-        ],
-        tmpdir=work / "tmp",
-    )
-    if enrolled.returncode != 0:
-        raise RuntimeError(f"enroll failed: {enrolled.stderr}")
-    _fill(template, random.Random(15), commands)
-    return template
-
-
 def two_syncs(pairs: int, commands: int, peer: PeerServer, work: Path) -> SyncFigures:
     began = time.monotonic()
     figures = SyncFigures()
-    template = _enrolled_template(peer, work, commands)
+    template = enrolled_template(peer, work, commands, seed=15)
     peer.reset()
     one = copy_vault(template, work / "sync-one")
     alone = finish(start(["sync", "--data-dir", str(one), "--json"], ADMIN, ADMIN_PASS, work))
