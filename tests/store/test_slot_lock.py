@@ -10,8 +10,7 @@ tests/reliability/slot_races.py.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ from app.store.slot_lock import (
     slot_file_for_update,
 )
 from app.store.vault import Vault
+from tests.held_lock import held_by_another_thread
 from tests.store.conftest import CreatedVault
 from tests.store.helpers import ADMIN, PASSPHRASE
 
@@ -41,25 +41,11 @@ BOB, BOB_PASS = "bob", "bobs own passphrase"
 CAROL, CAROL_PASS = "carol", "carols own passphrase"
 
 
-@contextmanager
-def held_elsewhere(path: Path) -> Iterator[None]:
-    """The lock on `path` held by another thread (another open of the lock file, as another
-    process would) for the block."""
-    taken, done = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with exclusive_lock(path, wait_s=1, busy=lambda: BusyError("busy")):
-            taken.set()
-            done.wait(10)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    assert taken.wait(5)
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(5)
+def held_elsewhere(path: Path) -> AbstractContextManager[None]:
+    """The lock on `path` held by another thread for the block."""
+    return held_by_another_thread(
+        lambda: exclusive_lock(path, wait_s=1, busy=lambda: BusyError("busy"))
+    )
 
 
 def opens(data_dir: Path, user: str, passphrase: str) -> bool:

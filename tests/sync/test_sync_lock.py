@@ -5,9 +5,7 @@ network failure (the reason shown, the next try after its back-off)."""
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,29 +19,14 @@ from app.store.errors import StorageUnavailableError
 from sync.engine import SyncEngine
 from sync.exclusive_engine import ExclusiveSyncEngine
 from sync.worker import SyncWorker
+from tests.held_lock import held_by_another_thread
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
-@contextmanager
-def cycle_running_elsewhere(data_dir: Path) -> Iterator[None]:
-    """The sync lock held by another thread (its own open of the lock file, as another
-    process would) for the block."""
-    taken, done = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with sync_cycle_lock(data_dir, wait_s=1):
-            taken.set()
-            done.wait(10)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    assert taken.wait(5)
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(5)
+def cycle_running_elsewhere(data_dir: Path) -> AbstractContextManager[None]:
+    """The sync lock held by another thread for the block."""
+    return held_by_another_thread(lambda: sync_cycle_lock(data_dir, wait_s=1))
 
 
 class Cycles(ExclusiveSyncEngine):
