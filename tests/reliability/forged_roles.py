@@ -120,13 +120,15 @@ def honest_vault(work: Path, size: Size) -> tuple[Path, list[str]]:
     return data_dir, patients
 
 
-def record_vitals_as_desk(data_dir: Path, patient_id: str, tmp: Path) -> int:
-    """Vitals the staff user got recorded through `fieldchart exec` (0 or 1)."""
-    line = json.dumps({"type": "RecordVitals", "patient_id": patient_id, "heart_rate": 99})
+def record_vitals_by_cli(
+    data_dir: Path, patient_id: str, tmp: Path, user: str, passphrase: str, heart_rate: int
+) -> int:
+    """Vitals `user` got recorded through `fieldchart exec` (0 or 1)."""
+    line = json.dumps({"type": "RecordVitals", "patient_id": patient_id, "heart_rate": heart_rate})
     result = cli(
         ["exec", "--data-dir", str(data_dir)],
-        user=DESK,
-        passphrase=DESK_PASS,
+        user=user,
+        passphrase=passphrase,
         stdin=line.encode() + b"\n",
         tmpdir=tmp,
     )
@@ -308,7 +310,7 @@ def run(work: Path, size: Size = SMALL) -> dict[str, Any]:
         data_dir = copy_vault(honest, work / f"forged-roles-{name}")
         tamper(data_dir)
         if size.cli_for_all or i == 0:
-            accepted += record_vitals_as_desk(data_dir, patients[0], tmp)
+            accepted += record_vitals_by_cli(data_dir, patients[0], tmp, DESK, DESK_PASS, 99)
             passes = verify_passes(data_dir, tmp)
         else:
             accepted += record_vitals_in_process(data_dir, patients[0], DESK, DESK_PASS)
@@ -328,7 +330,7 @@ def run(work: Path, size: Size = SMALL) -> dict[str, Any]:
         )
     ]
     # The honest clinician still records through the CLI after all this (no false refusal).
-    honest_accepts = record_vitals_as_doc(honest, patients[0], tmp)
+    honest_accepts = record_vitals_by_cli(honest, patients[0], tmp, DOC, DOC_PASS, 72)
     return {
         "forgeries_tried": len(attacks),
         "forgeries_detected": len(attacks) - len(undetected),
@@ -340,18 +342,6 @@ def run(work: Path, size: Size = SMALL) -> dict[str, Any]:
         "honest_vitals_accepted": honest_accepts,
         **signing_cost(work, size),
     }
-
-
-def record_vitals_as_doc(data_dir: Path, patient_id: str, tmp: Path) -> int:
-    line = json.dumps({"type": "RecordVitals", "patient_id": patient_id, "heart_rate": 72})
-    result = cli(
-        ["exec", "--data-dir", str(data_dir)],
-        user=DOC,
-        passphrase=DOC_PASS,
-        stdin=line.encode() + b"\n",
-        tmpdir=tmp,
-    )
-    return sum(1 for x in result.stdout.splitlines() if x.strip() and json.loads(x).get("ok"))
 
 
 def rows(figures: dict[str, Any]) -> list[report.Row]:
