@@ -327,6 +327,9 @@ class _TokenAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401 and not fresh:
+            # httpx reads the refused answer in full before the retry: bound it first (a
+            # hostile server could otherwise send an endless 401 body).
+            read_bounded(response, ResponseLimits().refusal(), keep=True)
             self._forget(token)
             token = yield from self._fetch_token(request)
             request.headers["Authorization"] = f"Bearer {token}"

@@ -77,6 +77,11 @@ class ResponseLimits:
         """The token endpoint's answer."""
         return BodyLimit(self.token_bytes, "a token response")
 
+    def refusal(self) -> BodyLimit:
+        """A 401 the auth flow reads before asking for a new token (an OperationOutcome or a
+        short page: no bigger than a token's answer)."""
+        return BodyLimit(self.token_bytes, "a refusal of a token")
+
     def entries(self, count: int, what: str) -> BodyLimit:
         """A Bundle of ``count`` entries (a transaction or batch response)."""
         return BodyLimit(self.bundle_bytes + max(count, 1) * self.entry_bytes, what)

@@ -220,3 +220,25 @@ def test_without_an_injected_transport_the_network_is_bounded_by_the_deadline() 
     with FhirClient(BASE) as c:
         pool = c._http._transport._pool  # type: ignore[attr-defined]
         assert isinstance(pool._network_backend, DeadlineBackend)
+
+
+def test_a_refusal_of_a_cached_token_is_read_only_up_to_a_token_answers_size() -> None:
+    pulled: list[int] = []
+    answers = {"fhir": 0}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        answers["fhir"] += 1
+        if answers["fhir"] == 1:
+            return httpx.Response(200, content=PATIENT)
+        return httpx.Response(401, content=endless(pulled))  # the token was "revoked"
+
+    auth = ClientCredentialsAuth("https://auth.example.org/token", "device", "secret")
+    c, seen = client(answer, auth=auth)
+    with c:
+        c.read("Patient", "p1")  # the token is cached now
+        with pytest.raises(ResponseTooLargeError, match="refusal of a token"):
+            c.read("Patient", "p1")
+    assert 0 < len(pulled) <= 64 + 64 + 1
+    assert [r.url.path for r in seen][-1] == "/r4/Patient/p1"  # no new token was asked for
