@@ -66,7 +66,7 @@ def fixed_queries(
     strategy: ScopeStrategy, scope: SyncScope, types: Sequence[str]
 ) -> list[PullQuery]:
     """The fixed searches of a strategy, patients (and the Group) first."""
-    compartment = [t for t in types if t != "Patient"]
+    compartment = [t for t in types if t != "Patient" and strategy.pulls(t)]
     if strategy.name == EVERYTHING:
         return [PullQuery(t, t) for t in types]  # the keys of enrolments before scopes
     org, group = scope.organization_ref, scope.group_id
@@ -108,7 +108,7 @@ def list_queries(
     type's chunks share the watermark key ``list:<kind>:<type>``."""
     ids = sorted(set(patient_ids))
     found = []
-    for t in types:
+    for t in (t for t in types if strategy.pulls(t)):
         key = f"list:{kind}:{t}"
         for start in range(0, len(ids), LIST_CHUNK):
             chunk = ids[start : start + LIST_CHUNK]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from app.services.settings import DeviceSettings
 from sync.fhir.capability import CapabilityInfo
 from sync.fhir.mapping import PULL_TYPES
+from sync.fhir.mapping.adapter import FOREIGN_TYPES
 
 __all__ = [
     "CHAINED",
@@ -99,9 +100,15 @@ class ScopeStrategy:
     #: Per compartment type, the search parameter that names its patient: "patient" where
     #: the type has one, else "subject" (searched as ``subject:Patient``).
     patient_params: tuple[tuple[str, str], ...] = ()
+    #: Types of other systems' records (FOREIGN_TYPES) the server cannot search by patient:
+    #: not pulled, rather than no scoped pull at all.
+    skipped: tuple[str, ...] = ()
 
     def patient_param(self, resource_type: str) -> str:
         return dict(self.patient_params).get(resource_type, "patient")
+
+    def pulls(self, resource_type: str) -> bool:
+        return resource_type not in self.skipped
 
 
 def choose_strategy(
@@ -118,6 +125,7 @@ def choose_strategy(
             "Organization or a Group of its patients"
         )
     params = _patient_params(info)
+    skipped = tuple(t for t in COMPARTMENT_TYPES if t not in dict(params))
     if scope.organization:
         if not info.reference_param("Patient", "organization"):
             raise ScopeUnsupportedError(
@@ -131,18 +139,21 @@ def choose_strategy(
                 f"patients with managingOrganization {org}, and their records by chained "
                 "search (patient.organization): one query per type",
                 params,
+                skipped,
             )
         return ScopeStrategy(
             PATIENT_LIST,
             f"patients with managingOrganization {org}, then their records by lists of "
             "patients (POST _search with patient=…): the server refused chained search",
             params,
+            skipped,
         )
     if info.reverse_chaining and chaining:
         return ScopeStrategy(
             GROUP_HAS,
             f"the members of {scope.group} and their records by _has:Group:member",
             params,
+            skipped,
         )
     group = info.resources.get("Group")
     if group is not None and "read" not in group.interactions:
@@ -155,6 +166,7 @@ def choose_strategy(
         f"the members of {scope.group} (read from the Group), then their records by lists of "
         "patients (POST _search with patient=…): the server does not support _has",
         params,
+        skipped,
     )
 
 
@@ -167,7 +179,17 @@ def everything_strategy(scope: SyncScope) -> ScopeStrategy:
 #: Types whose R4 base search parameters include ``subject`` (a sparse statement is assumed to
 #: have the base parameters, so the list says which have one).
 R4_SUBJECT = frozenset(
-    {"Observation", "Condition", "Encounter", "MedicationRequest", "DocumentReference"}
+    {
+        "Observation",
+        "Condition",
+        "Encounter",
+        "MedicationRequest",
+        "DocumentReference",
+        "ServiceRequest",
+        "DiagnosticReport",
+        "Procedure",
+        "MedicationStatement",
+    }
 )
 
 
@@ -178,11 +200,14 @@ def _patient_params(info: CapabilityInfo) -> tuple[tuple[str, str], ...]:
         # `subject.where(resolve() is Patient)`, which a server may resolve per resource — on
         # the peer, one page of a 20,000-patient district took 98 s by `patient.organization`
         # and 1.1 s by `subject:Patient.organization` (docs/performance.md, "Sync over slow
-        # links"). Types without a subject (AllergyIntolerance, Appointment) use `patient`.
+        # links"). Types without a subject (AllergyIntolerance, Appointment, Immunization)
+        # use `patient`.
         if resource_type in R4_SUBJECT and info.reference_param(resource_type, "subject"):
             found.append((resource_type, "subject"))
         elif info.reference_param(resource_type, "patient"):
             found.append((resource_type, "patient"))
+        elif resource_type in FOREIGN_TYPES:
+            continue  # skipped: FieldChart's own records do not depend on it
         else:
             raise ScopeUnsupportedError(
                 f"the server cannot search {resource_type} by patient (neither 'patient' nor "

@@ -324,6 +324,12 @@ const CAPABILITY_RESOURCE_TYPES = [
   'Appointment',
   'DocumentReference',
   'AuditEvent',
+  // What other systems write about a patient (pulled read-only: FOREIGN_TYPES in adapter.py).
+  'Immunization',
+  'ServiceRequest',
+  'DiagnosticReport',
+  'Procedure',
+  'MedicationStatement',
 ];
 
 function capabilityStatement() {

@@ -34,6 +34,7 @@ from sync.fhir.mapping import (
     to_fhir_patient,
     writes_for_events,
 )
+from sync.fhir.mapping.adapter import FOREIGN_TYPES
 from sync.fhir.mapping.audit import COMMAND_SYSTEM
 from sync.fhir.mapping.common import parse_reference
 from tests.sync.mapping_builders import (
@@ -139,7 +140,10 @@ def test_a_pulled_audit_event_is_kept_but_records_no_chart_event() -> None:
 
 def test_pull_types_cover_every_item_kind_with_patients_first() -> None:
     assert PULL_TYPES[0] == "Patient"
-    assert set(PULL_TYPES[1:]) == {resource_type_of_kind(k) for k in RESOURCE_TYPE_OF_KIND}
+    # Every kind FieldChart writes, and the types other systems write that show read-only.
+    kinds = {resource_type_of_kind(k) for k in RESOURCE_TYPE_OF_KIND}
+    assert set(PULL_TYPES[1:]) == kinds | set(FOREIGN_TYPES)
+    assert len(PULL_TYPES) == len(set(PULL_TYPES))
     assert resource_type_of_kind("note") == "DocumentReference"
     with pytest.raises(ValueError):
         resource_type_of_kind("x-ray")

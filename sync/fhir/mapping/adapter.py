@@ -27,6 +27,15 @@ from sync.fhir.mapping.patient import to_fhir_patient
 from sync.fhir.mapping.remote import RemoteAuditEvent, RemoteItem, RemotePatient
 from sync.fhir.mapping.vital_signs import OBSERVATION_KEYS, vitals_observation_id
 
+#: Types pulled for what other systems record about a patient; a server that does not offer
+#: one is pulled without it (sync/scope.py), as FieldChart's own records do not depend on them.
+FOREIGN_TYPES = (
+    "Immunization",
+    "ServiceRequest",
+    "DiagnosticReport",
+    "Procedure",
+    "MedicationStatement",
+)
 # Patients first, so that pulled items find their patient.
 PULL_TYPES = (
     "Patient",
@@ -37,6 +46,10 @@ PULL_TYPES = (
     "MedicationRequest",
     "DocumentReference",
     "Appointment",
+    # Records other systems write about our patients (district lab, campaigns, hospital):
+    # shown read-only in "Other records" until a reader of its own models the type
+    # (docs/clinical/other-records.md says why these five and not CarePlan & co.).
+    *FOREIGN_TYPES,
 )
 _PATIENT_EVENTS = (ev.PatientRegistered, ev.DemographicsUpdated)
 
