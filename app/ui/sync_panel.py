@@ -55,6 +55,11 @@ def describe_state(status: SyncStatus) -> str:
         return f"{label} — retrying at {when(status.next_attempt_at)}"
     if status.state is SyncState.ERROR and status.last_error:
         return f"{label}: {status.last_error}"
+    if status.state is SyncState.IDLE and status.needs_attention:
+        # Everything else went through, but some changes wait for a person: "Up to date"
+        # alone would tell the clinic nothing is left to do.
+        n = status.needs_attention
+        return f"Synced; {n} change{'s' if n != 1 else ''} need{'s' if n == 1 else ''} a decision"
     return label
 
 
@@ -211,6 +216,8 @@ class SyncPanelView(QWidget):
 
     def show_status(self, status: SyncStatus) -> None:
         colour = STATES[status.state][1]
+        if status.state is SyncState.IDLE and status.needs_attention:
+            colour = STATES[SyncState.OFFLINE][1]  # amber: something waits for a person
         self.state.setText(describe_state(status))
         self.state.setStyleSheet(f"color: {colour};")
         progress = status.progress

@@ -201,6 +201,10 @@ def test_the_sync_panel_follows_the_worker_and_resolves_conflicts(
     panel.sync_now()
     qtbot.waitUntil(lambda: len(fake.sync_requests) == 1, timeout=TIMEOUT)
     assert fake.sync_requests[0] is not threading.main_thread()
+    fake.report_from_worker(SyncStatus(SyncState.IDLE, needs_attention=2, attention=[item]))
+    # Not "Up to date": two changes still wait for a decision, in the panel and the status bar.
+    qtbot.waitUntil(lambda: "2 changes need a decision" in panel.state.text(), timeout=TIMEOUT)
+    assert window.sync_label.text().strip() == "Sync: Synced; 2 changes need a decision"
     assert shown.messages == []
 
 
