@@ -36,6 +36,8 @@ ACTIVE_STATUSES: dict[str, frozenset[str]] = {
     "medication": frozenset({"active"}),
     "note": frozenset({"current"}),
     "appointment": frozenset({"booked"}),
+    # Open referrals: not yet completed, revoked or entered in error.
+    "referral": frozenset({"draft", "active", "on-hold"}),
 }
 
 

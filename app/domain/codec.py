@@ -77,6 +77,10 @@ def _convert(value: object, hint: Any, field: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(f"{field} must be a whole number", field)
         return value
+    if origin is tuple and args and args[0] is str:
+        if not isinstance(value, list):
+            raise ValidationError(f"{field} must be a list of texts", field)
+        return tuple(_convert(v, str, f"{field}[{i}]") for i, v in enumerate(value))
     if origin is tuple and args and args[0] is Identifier:
         if not isinstance(value, list):
             raise ValidationError(f"{field} must be a list of {{system, value}} objects", field)

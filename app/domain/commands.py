@@ -257,6 +257,46 @@ class MarkNoShow(Command):
     appointment_id: str
 
 
+# -- referrals ---------------------------------------------------------------------------
+
+# FHIR request-priority codes, most routine first (docs/clinical/referrals.md).
+URGENCIES = ("routine", "urgent", "asap", "stat")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferPatient(Command):
+    """Refer the patient to another facility. `summary_item_ids` are the chart items the
+    clinician ticked for the clinical summary; decide snapshots their text."""
+
+    LABEL = "refer patients"
+    referral_id: str | None = None
+    to_facility: str = ""
+    # The receiving facility's Organization id on the central server, when IT knows it.
+    facility_organization_id: str | None = None
+    reason: str = ""
+    urgency: str = "routine"
+    summary_item_ids: tuple[str, ...] = ()
+    note: str | None = None
+    encounter_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelReferral(Command):
+    """Revoke a referral. `expected_status` is the status the clinician saw, so a referral
+    the receiving facility completed meanwhile is not revoked behind its back."""
+
+    REBASABLE = True
+    LABEL = "cancel referrals"
+    referral_id: str
+    reason: str
+    expected_status: str | None = None
+
+    @property
+    def status(self) -> str:
+        """The status this command gives the referral (a rebase conflict shows it as mine)."""
+        return "revoked"
+
+
 # -- corrections ---------------------------------------------------------------------------
 
 
@@ -311,5 +351,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     MarkNoShow,
     MarkEnteredInError,
     ResolveSyncConflict,
+    ReferPatient,
+    CancelReferral,
 )
 COMMANDS_BY_NAME: dict[str, type[Command]] = {c.__name__: c for c in ALL_COMMANDS}

@@ -9,6 +9,7 @@ from app.domain import commands as c
 from app.domain import decide_clinical as clinical
 from app.domain import decide_medication as medication
 from app.domain import decide_patient as patient
+from app.domain import decide_referral as referral
 from app.domain import decide_schedule as schedule
 from app.domain.chart import PatientChart
 from app.domain.context import DecisionContext
@@ -38,6 +39,8 @@ RULES: dict[type[c.Command], Rule] = {
     c.MarkNoShow: schedule.no_show,
     c.MarkEnteredInError: schedule.entered_in_error,
     c.ResolveSyncConflict: patient.resolve_conflict,
+    c.ReferPatient: referral.refer,
+    c.CancelReferral: referral.cancel,
 }
 
 

@@ -237,6 +237,32 @@ class AppointmentMissed(DomainEvent):
     appointment_id: str
 
 
+# -- referrals ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientReferred(DomainEvent):
+    referral_id: str
+    to_facility: str
+    reason: str
+    urgency: str
+    referred_at: str
+    # The clinical summary as it was sent: one entry per chosen chart item (item_id, kind,
+    # text; a vitals entry also its `signs`), so later chart changes do not rewrite it.
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    facility_organization_id: str | None = None
+    note: str | None = None
+    encounter_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferralCancelled(DomainEvent):
+    referral_id: str
+    reason: str
+    cancelled_at: str
+    previous: str
+
+
 # -- corrections and audit -----------------------------------------------------------------
 
 
@@ -365,6 +391,8 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     SyncConflictResolved,
     ServerChangeHeld,
     ServerChangeDecided,
+    PatientReferred,
+    ReferralCancelled,
 )
 EVENTS_BY_NAME: dict[str, type[DomainEvent]] = {e.__name__: e for e in ALL_EVENTS}
 

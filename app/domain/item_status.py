@@ -51,6 +51,7 @@ CREATES: Mapping[type[ev.DomainEvent], Creates] = {
     ev.MedicationPrescribed: Creates("medication", "prescription_id", "prescribed_at", "active"),
     ev.NoteAdded: Creates("note", "note_id", "written_at", "current"),
     ev.AppointmentScheduled: Creates("appointment", "appointment_id", "start", "booked"),
+    ev.PatientReferred: Creates("referral", "referral_id", "referred_at", "active"),
 }
 
 CHANGES: Mapping[type[ev.DomainEvent], Changes] = {
@@ -81,6 +82,13 @@ CHANGES: Mapping[type[ev.DomainEvent], Changes] = {
     ),
     ev.AppointmentAttended: Changes("appointment", "appointment_id", "fulfilled"),
     ev.AppointmentMissed: Changes("appointment", "appointment_id", "noshow"),
+    # FHIR request-status "revoked"; when and why travel with the item (its push carries them).
+    ev.ReferralCancelled: Changes(
+        "referral",
+        "referral_id",
+        "revoked",
+        data={"status_changed_at": "cancelled_at", "status_reason": "reason"},
+    ),
     # The status stays: an entered-in-error item keeps what it was, flagged.
     ev.EnteredInError: Changes(
         None,

@@ -167,6 +167,16 @@ def _(e: ev.AppointmentMissed) -> tuple[str, str | None, str]:
 
 
 @describe.register
+def _(e: ev.PatientReferred) -> tuple[str, str | None, str]:
+    return "referral", e.referral_id, f"Referred to {e.to_facility} ({e.urgency}): {e.reason}"
+
+
+@describe.register
+def _(e: ev.ReferralCancelled) -> tuple[str, str | None, str]:
+    return "referral", e.referral_id, f"Referral cancelled: {e.reason}"
+
+
+@describe.register
 def _(e: ev.EnteredInError) -> tuple[str, str | None, str]:
     return "correction", None, f"Marked {e.item_kind} as entered in error: {e.reason}"
 

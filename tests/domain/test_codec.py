@@ -161,6 +161,7 @@ FIELD_STRATEGIES: dict[Any, st.SearchStrategy[Any]] = {
     "int": ints,
     "bool": st.booleans(),
     "int | None": st.none() | ints,
+    "tuple[str, ...]": st.lists(texts, max_size=3).map(tuple),
     "tuple[Identifier, ...]": st.lists(st.builds(c.Identifier, texts, texts), max_size=2).map(
         tuple
     ),

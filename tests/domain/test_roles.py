@@ -25,6 +25,8 @@ CLINICAL = [
     c.DiscontinueMedication,
     c.ChangeDose,
     c.AddNote,
+    c.ReferPatient,
+    c.CancelReferral,
 ]
 # Front desk, including settling sync conflicts (a person decides, whoever is at the desk).
 FRONT_DESK = [
@@ -58,6 +60,8 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     ),
     c.ChangeDose: c.ChangeDose(patient_id=PID, prescription_id="m", dose=2),
     c.AddNote: c.AddNote(patient_id=PID, text="x"),
+    c.ReferPatient: c.ReferPatient(patient_id=PID, to_facility="x", reason="x"),
+    c.CancelReferral: c.CancelReferral(patient_id=PID, referral_id="r", reason="x"),
     c.ScheduleFollowUp: c.ScheduleFollowUp(patient_id=PID, clinician="doc", start="x"),
     c.RescheduleAppointment: c.RescheduleAppointment(patient_id=PID, appointment_id="a", start="x"),
     c.CancelAppointment: c.CancelAppointment(patient_id=PID, appointment_id="a"),
