@@ -190,9 +190,9 @@ class SyncWorker:
             try:
                 self._cycle()
             except RateLimitedError as exc:
-                self._retry_later(exc.retry_after_s, str(exc))
+                self._retry_later(exc.retry_after_s, str(exc), waiting_for="rate-limited")
             except SyncBusyError as exc:  # a `fieldchart sync` holds this vault's sync lock
-                self._retry_later(None, str(exc))
+                self._retry_later(None, str(exc), waiting_for="busy")
             except TlsError as exc:
                 # Not a passing outage: IT has to trust the certificate (or fix the server).
                 self._publish(
@@ -232,7 +232,10 @@ class SyncWorker:
 
     def _cycle(self) -> Any:
         self._publish(
-            state=SyncState.SYNCING, progress=SyncProgress("start", 0, 0), last_error=None
+            state=SyncState.SYNCING,
+            progress=SyncProgress("start", 0, 0),
+            last_error=None,
+            waiting_for="",
         )
         report = self._run_cycle(lambda p: self._publish(progress=p))
         self.cycles_run += 1
@@ -247,7 +250,9 @@ class SyncWorker:
         )
         return report
 
-    def _retry_later(self, retry_after_s: float | None, message: str) -> None:
+    def _retry_later(
+        self, retry_after_s: float | None, message: str, *, waiting_for: str = ""
+    ) -> None:
         self._failures += 1
         if retry_after_s is not None:
             retry_after_s = min(max(retry_after_s, 0.0), MAX_RETRY_AFTER_S)
@@ -273,6 +278,7 @@ class SyncWorker:
             state=SyncState.OFFLINE,
             progress=None,
             last_error=message,
+            waiting_for=waiting_for,
             next_attempt_at=(self._clock() + timedelta(seconds=delay)).isoformat(
                 timespec="seconds"
             ),

@@ -97,6 +97,9 @@ class SyncStatus:
     needs_attention: int = 0
     last_error: str | None = None
     attention: list[AttentionItem] = field(default_factory=list)
+    # Why an OFFLINE device waits when the server was reached: "rate-limited" (the server
+    # asked us to wait, Retry-After) or "busy" (another sync of this vault runs); "" otherwise.
+    waiting_for: str = ""
 
 
 NOT_CONFIGURED = SyncStatus(SyncState.NOT_CONFIGURED)

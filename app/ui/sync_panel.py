@@ -49,8 +49,28 @@ EXPLAIN = {
 NOT_CONFIGURED_TIP = "No server is enrolled; an admin can enrol one in Settings."
 
 
+# An OFFLINE device that did reach the server: saying "Offline" would send IT looking at the
+# network for nothing.
+WAITING = {
+    "rate-limited": (
+        "Waiting",
+        "The server asked this device to wait (too many requests). Nothing is lost: changes "
+        "wait here and are sent when it accepts them again; Sync now tries at once.",
+    ),
+    "busy": (
+        "Waiting",
+        "Another sync of this vault is running (a `fieldchart sync` on this computer); this "
+        "device tries again after it.",
+    ),
+}
+
+
 def describe_state(status: SyncStatus) -> str:
     label = STATES[status.state][0]
+    if status.state is SyncState.OFFLINE and status.waiting_for in WAITING:
+        label = WAITING[status.waiting_for][0]
+        if status.waiting_for == "rate-limited":
+            label += " — the server asked us to wait"
     if status.state is SyncState.OFFLINE and status.next_attempt_at:
         return f"{label} — retrying at {when(status.next_attempt_at)}"
     if status.state is SyncState.ERROR and status.last_error:
@@ -232,7 +252,10 @@ class SyncPanelView(QWidget):
         self.progress_text.setText(progress.text() if progress is not None else "")
         self.progress_text.setVisible(syncing and progress is not None)
         configured = status.state is not SyncState.NOT_CONFIGURED
-        self.explanation.setText(EXPLAIN.get(status.state, ""))
+        explained = EXPLAIN.get(status.state, "")
+        if status.state is SyncState.OFFLINE and status.waiting_for in WAITING:
+            explained = WAITING[status.waiting_for][1]
+        self.explanation.setText(explained)
         self.explanation.setVisible(status.state in EXPLAIN)
         self.values["server"].setText(status.server_url or "not enrolled")
         self.values["last"].setText(

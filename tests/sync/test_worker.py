@@ -106,6 +106,7 @@ def test_retry_after_is_honoured_no_earlier_than_asked_and_said_in_the_status() 
     until = (T0 + timedelta(seconds=120)).astimezone()
     assert status.state is SyncState.OFFLINE
     assert status.last_error == f"the server asked us to wait until {until:%H:%M}"
+    assert status.waiting_for == "rate-limited"  # the panel says "Waiting", not "Offline"
     # The interval does not run a cycle before then ("Sync now" would: see below) ...
     clock.now = at - timedelta(seconds=1)
     w._tick()
@@ -134,6 +135,7 @@ def test_retry_after_waits_pass_sync_now_only_for_network_backoff() -> None:
     clock.now = datetime.fromisoformat(w.status().next_attempt_at or "")
     w._tick()  # the retry: now offline, backing off
     assert w.status().last_error == "down"
+    assert w.status().waiting_for == ""  # a network error is "Offline" again
     w._tick(manual=True)
     assert len(calls) == 3 and w.status().state is SyncState.IDLE
 

@@ -201,6 +201,19 @@ def test_the_sync_panel_follows_the_worker_and_resolves_conflicts(
     panel.sync_now()
     qtbot.waitUntil(lambda: len(fake.sync_requests) == 1, timeout=TIMEOUT)
     assert fake.sync_requests[0] is not threading.main_thread()
+    fake.report_from_worker(
+        SyncStatus(
+            SyncState.OFFLINE,
+            next_attempt_at="2026-11-21T10:30:00+00:00",
+            last_error="the server asked us to wait until 10:30",
+            waiting_for="rate-limited",
+        )
+    )
+    # The server was reached and asked us to wait: not "Offline", and not a network problem.
+    qtbot.waitUntil(lambda: panel.state.text().startswith("Waiting"), timeout=TIMEOUT)
+    assert "asked us to wait" in panel.state.text() and "21 Nov 2026" in panel.state.text()
+    assert "asked this device to wait" in panel.explanation.text()
+    assert "cannot be reached" not in panel.explanation.text()
     fake.report_from_worker(SyncStatus(SyncState.IDLE, needs_attention=2, attention=[item]))
     # Not "Up to date": two changes still wait for a decision, in the panel and the status bar.
     qtbot.waitUntil(lambda: "2 changes need a decision" in panel.state.text(), timeout=TIMEOUT)
