@@ -11,6 +11,7 @@ from typing import Any
 
 from app.domain import events as ev
 from app.domain.item_status import changed_by, created_by
+from app.domain.other_records import OTHER_ACTIVE_STATUSES
 
 
 @dataclass
@@ -35,9 +36,14 @@ ACTIVE_STATUSES: dict[str, frozenset[str]] = {
     "allergy": frozenset({"active"}),
     "medication": frozenset({"active"}),
     "note": frozenset({"current"}),
+    "test_result": frozenset({"final"}),
+    "immunization": frozenset({"completed"}),
     "appointment": frozenset({"booked"}),
     # Open referrals: not yet completed, revoked or entered in error.
     "referral": frozenset({"draft", "active", "on-hold"}),
+    # Records other systems wrote (read-only, app/domain/other_records.py): all but the
+    # statuses that say it did not happen or no longer holds.
+    "other": OTHER_ACTIVE_STATUSES,
 }
 
 
@@ -48,6 +54,8 @@ class PatientChart:
     identifiers: list[dict[str, str]] = field(default_factory=list)
     items: dict[str, Item] = field(default_factory=dict)
     registered: bool = False
+    # Vitals id -> the declined hypertension protocol suggestion for it (app/domain/hearts).
+    protocol_declines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def item(self, item_id: str, kind: str | None = None) -> Item | None:
         found = self.items.get(item_id)
@@ -152,6 +160,11 @@ def _(event: ev.ItemVersionReceived, chart: PatientChart) -> None:
     chart.items[event.item_id] = Item(
         event.item_kind, event.item_id, data, event.status, event.entered_in_error
     )
+
+
+@_apply.register
+def _(event: ev.ProtocolSuggestionDeclined, chart: PatientChart) -> None:
+    chart.protocol_declines[event.vitals_id] = event.to_payload()
 
 
 @_apply.register

@@ -207,6 +207,46 @@ class AddNote(Command):
     encounter_id: str | None = None
 
 
+# -- immunizations -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordImmunization(Command):
+    """A vaccine dose given here, or (`historical`) one written on a card the patient brought:
+    staff may record only the latter (checked in decide)."""
+
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "record immunizations"
+    immunization_id: str | None = None
+    vaccine: str  # a vaccine of the bundled list: id, name or CVX code
+    dose_number: int
+    given_on: str | None = None  # a date (2026-11-30) or an instant; default now
+    lot: str | None = None
+    lot_expiry: str | None = None  # a date
+    site: str | None = None
+    route: str | None = None
+    historical: bool = False
+    source: str | None = None  # where a historical dose is known from ("card", a clinic)
+    encounter_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordTestResult(Command):
+    """The result of a bundled point-of-care test (resources/codes/poc_tests.json). `test` is
+    its key or LOINC code; `value` a numeric result (in the test's unit), `result` a word of
+    its scale (negative, positive, invalid, trace, 1+ ...)."""
+
+    LABEL = "record test results"
+    result_id: str | None = None
+    test: str
+    value: float | None = None
+    result: str | None = None
+    specimen: str | None = None
+    taken_at: str | None = None
+    encounter_id: str | None = None
+    note: str | None = None
+
+
 # -- scheduling ----------------------------------------------------------------------------
 
 
@@ -310,6 +350,21 @@ class MarkEnteredInError(Command):
     reason: str
 
 
+# -- hypertension protocol (app/domain/hearts) ----------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclineProtocolSuggestion(Command):
+    """A clinician declines the hypertension protocol's suggestion for one blood pressure
+    reading (`vitals_id`), with a reason; recorded as a note too, so it reaches the server."""
+
+    LABEL = "decline protocol suggestions"
+    vitals_id: str
+    suggestion: str  # the suggestion as it was shown ("Increase amlodipine to 10 mg ...")
+    reason: str
+    note_id: str | None = None
+
+
 # -- sync conflicts ------------------------------------------------------------------------
 
 RESOLUTIONS = ("keep-mine", "take-servers", "edit")
@@ -344,6 +399,8 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     DiscontinueMedication,
     ChangeDose,
     AddNote,
+    RecordTestResult,
+    RecordImmunization,
     ScheduleFollowUp,
     RescheduleAppointment,
     CancelAppointment,
@@ -351,6 +408,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     MarkNoShow,
     MarkEnteredInError,
     ResolveSyncConflict,
+    DeclineProtocolSuggestion,
     ReferPatient,
     CancelReferral,
 )

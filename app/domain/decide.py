@@ -7,11 +7,14 @@ from typing import Any
 
 from app.domain import commands as c
 from app.domain import decide_clinical as clinical
+from app.domain import decide_immunization as immunization
 from app.domain import decide_medication as medication
 from app.domain import decide_patient as patient
 from app.domain import decide_referral as referral
 from app.domain import decide_schedule as schedule
+from app.domain import decide_tests as tests
 from app.domain.chart import PatientChart
+from app.domain.hearts import decline as hearts_decline
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision
 from app.domain.errors import RoleError
@@ -32,6 +35,8 @@ RULES: dict[type[c.Command], Rule] = {
     c.DiscontinueMedication: medication.discontinue,
     c.ChangeDose: medication.change_dose,
     c.AddNote: clinical.add_note,
+    c.RecordTestResult: tests.record_test_result,
+    c.RecordImmunization: immunization.record_immunization,
     c.ScheduleFollowUp: schedule.schedule,
     c.RescheduleAppointment: schedule.reschedule,
     c.CancelAppointment: schedule.cancel,
@@ -39,6 +44,7 @@ RULES: dict[type[c.Command], Rule] = {
     c.MarkNoShow: schedule.no_show,
     c.MarkEnteredInError: schedule.entered_in_error,
     c.ResolveSyncConflict: patient.resolve_conflict,
+    c.DeclineProtocolSuggestion: hearts_decline.decline_suggestion,
     c.ReferPatient: referral.refer,
     c.CancelReferral: referral.cancel,
 }

@@ -201,6 +201,61 @@ class NoteAdded(DomainEvent):
     encounter_id: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImmunizationRecorded(DomainEvent):
+    immunization_id: str
+    vaccine_id: str | None  # None: a vaccine the bundled list does not know (pulled only)
+    vaccine: str  # its name as people read it
+    cvx: str | None
+    dose_number: int | None
+    given_at: str  # the clinical time (a date-only dose: noon UTC of that day)
+    given_on: str  # the day it was given, as recorded
+    historical: bool = False
+    source: str | None = None
+    lot: str | None = None
+    lot_expiry: str | None = None
+    site: str | None = None
+    route: str | None = None
+    encounter_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestResultRecorded(DomainEvent):
+    """A point-of-care test result. Carries what the chart and FHIR need of the test (code,
+    name, unit, reference range), so it reads the same after the bundled list changes."""
+
+    result_id: str
+    test: str  # the bundled test's key
+    loinc: str
+    name: str
+    result_type: str  # qualitative | numeric | ordinal
+    loinc_display: str | None  # the LOINC long common name
+    taken_at: str
+    specimen: str
+    value: float | None = None  # numeric
+    result: str | None = None  # qualitative and ordinal: a word of the test's scale
+    unit: str | None = None  # numeric: UCUM
+    unit_label: str | None = None
+    reference_low: float | None = None
+    reference_high: float | None = None
+    interpretation: str | None = None  # HL7 v3 ObservationInterpretation code
+    abnormal: bool = False
+    encounter_id: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProtocolSuggestionDeclined(DomainEvent):
+    """The hypertension protocol's suggestion for a reading was declined (the same decision
+    adds the note `note_id` that says so, for the server and other devices)."""
+
+    vitals_id: str
+    suggestion: str
+    reason: str
+    declined_at: str
+    note_id: str
+
+
 # -- scheduling ----------------------------------------------------------------------------
 
 
@@ -377,6 +432,8 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     MedicationDiscontinued,
     MedicationDoseChanged,
     NoteAdded,
+    TestResultRecorded,
+    ImmunizationRecorded,
     AppointmentScheduled,
     AppointmentRescheduled,
     AppointmentCancelled,
@@ -393,6 +450,7 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     ServerChangeDecided,
     PatientReferred,
     ReferralCancelled,
+    ProtocolSuggestionDeclined,
 )
 EVENTS_BY_NAME: dict[str, type[DomainEvent]] = {e.__name__: e for e in ALL_EVENTS}
 

@@ -50,6 +50,8 @@ CREATES: Mapping[type[ev.DomainEvent], Creates] = {
     ev.AllergyRecorded: Creates("allergy", "allergy_id", "recorded_at", "active"),
     ev.MedicationPrescribed: Creates("medication", "prescription_id", "prescribed_at", "active"),
     ev.NoteAdded: Creates("note", "note_id", "written_at", "current"),
+    ev.TestResultRecorded: Creates("test_result", "result_id", "taken_at", "final"),
+    ev.ImmunizationRecorded: Creates("immunization", "immunization_id", "given_at", "completed"),
     ev.AppointmentScheduled: Creates("appointment", "appointment_id", "start", "booked"),
     ev.PatientReferred: Creates("referral", "referral_id", "referred_at", "active"),
 }
@@ -100,7 +102,11 @@ CHANGES: Mapping[type[ev.DomainEvent], Changes] = {
 }
 
 # Each kind's clinical-time field (what a server version's data is dated by).
-TIME_FIELD: Mapping[str, str] = {c.kind: c.time_field for c in CREATES.values()}
+# "other" items (records other systems wrote) are only received, never created here.
+TIME_FIELD: Mapping[str, str] = {
+    **{c.kind: c.time_field for c in CREATES.values()},
+    "other": "date",
+}
 
 
 @dataclass(frozen=True)

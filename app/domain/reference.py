@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.domain.immunization_schedule import ImmunizationSchedule, Vaccine
+from app.domain.poc_tests import PocTest
+
 # Letters that Unicode does not decompose into a base letter plus accent.
 _LETTERS = str.maketrans(
     {
@@ -148,6 +151,11 @@ class Catalog:
     # Drug class id -> substance id: an allergy to any member counts as an allergy to the
     # class (an amoxicillin allergy is a penicillin allergy).
     class_allergies: Mapping[str, str] = field(default_factory=dict)
+    # Vaccines (resources/codes/vaccines.json) by id, and the routine schedule in effect.
+    vaccines: Mapping[str, Vaccine] = field(default_factory=dict)
+    immunization_schedule: ImmunizationSchedule = field(default_factory=ImmunizationSchedule)
+    # Point-of-care tests (resources/codes/poc_tests.json) by key.
+    poc_tests: Mapping[str, PocTest] = field(default_factory=dict)
     # Lookups derived from the fields above, built once per catalog by app.domain.medicines
     # (a catalog is read-only after loading). Not an init field, so dataclasses.replace()
     # gives the changed catalog fresh lookups instead of sharing stale ones.

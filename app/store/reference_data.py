@@ -23,6 +23,8 @@ from app.domain.reference import (
     Medicine,
     VitalSign,
 )
+from app.store.immunization_data import bundled_schedule, bundled_vaccines, schedule_for
+from app.store.poc_tests_data import poc_tests
 
 # A vault's data directory may hold this file; `catalog_for(data_dir)` merges it.
 LOCAL_MEDICINES_FILE = "local_medicines.json"
@@ -51,9 +53,14 @@ def bundled_catalog() -> Catalog:
 
 
 def catalog_for(data_dir: Path) -> Catalog:
-    """The bundled catalog plus `<data_dir>/local_medicines.json` when that file exists."""
+    """The bundled catalog plus `<data_dir>/local_medicines.json` when that file exists, and
+    the immunization schedule IT put in `data_dir`, if any (app/store/immunization_data.py)."""
     local = Path(data_dir) / LOCAL_MEDICINES_FILE
-    return _catalog(str(local)) if local.is_file() else bundled_catalog()
+    catalog = _catalog(str(local)) if local.is_file() else bundled_catalog()
+    schedule = schedule_for(data_dir)
+    if schedule is catalog.immunization_schedule:
+        return catalog
+    return replace(catalog, immunization_schedule=schedule)
 
 
 def load_catalog(local: Path | None = None) -> Catalog:
@@ -135,6 +142,9 @@ def _shipped() -> Catalog:
         routes=routes,
         frequencies=frequencies,
         class_names={c["id"]: c["display"] for c in medicines_data.get("drug_classes", [])},
+        vaccines=bundled_vaccines(),
+        immunization_schedule=bundled_schedule(),
+        poc_tests=poc_tests(_read("poc_tests.json")),
     )
     problems: list[str] = []
     catalog = merge_vocabulary(catalog, _read("medicine_vocabulary.json"), problems)

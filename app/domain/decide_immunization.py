@@ -1,0 +1,162 @@
+"""RecordImmunization: a vaccine dose given here, or one copied from a card (historical).
+
+Refused, naming the field: a vaccine not in the bundled list, a dose number below 1 or above
+the doses the vaccine is given in, a date before birth or in the future, a lot that had
+expired on the day given. Staff may record only historical doses (a card brought in); giving
+a vaccine is a clinician's act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+
+from app.domain import commands as c
+from app.domain import values as v
+from app.domain.chart import PatientChart
+from app.domain.context import DecisionContext
+from app.domain.decide_clinical import encounter_of, new_item_id
+from app.domain.decision import Decision, require_registered
+from app.domain.errors import RoleError, ValidationError
+from app.domain.events import ImmunizationRecorded
+from app.domain.immunization_schedule import Vaccine
+from app.domain.reference import Catalog, fold
+from app.domain.roles import Role
+
+# key -> (HL7 v3 RouteOfAdministration code, display): the FHIR immunization-route value set.
+IMMUNIZATION_ROUTES: Mapping[str, tuple[str, str]] = {
+    "intramuscular": ("IM", "Injection, intramuscular"),
+    "subcutaneous": ("SQ", "Injection, subcutaneous"),
+    "intradermal": ("IDINJ", "Injection, intradermal"),
+    "oral": ("PO", "Swallow, oral"),
+    "intranasal": ("NASINHLC", "Inhalant, nasal"),
+}
+# key -> (HL7 v3 ActSite code, display): the FHIR immunization-site value set and its kin.
+IMMUNIZATION_SITES: Mapping[str, tuple[str, str]] = {
+    "left-arm": ("LA", "left arm"),
+    "right-arm": ("RA", "right arm"),
+    "left-deltoid": ("LD", "left deltoid"),
+    "right-deltoid": ("RD", "right deltoid"),
+    "left-thigh": ("LT", "left thigh"),
+    "right-thigh": ("RT", "right thigh"),
+    "left-vastus-lateralis": ("LVL", "left vastus lateralis"),
+    "right-vastus-lateralis": ("RVL", "right vastus lateralis"),
+}
+# A date-only dose is dated noon UTC: the same calendar day from UTC-11 to UTC+11.
+DATE_ONLY_TIME = time(12, 0, tzinfo=UTC)
+
+
+def find_vaccine(catalog: Catalog, text: str) -> Vaccine | None:
+    """The bundled vaccine named by id, name or CVX code."""
+    key = fold(text)
+    for vaccine in catalog.vaccines.values():
+        if key in (fold(vaccine.id), fold(vaccine.name)) or (vaccine.cvx and key == vaccine.cvx):
+            return vaccine
+    return None
+
+
+def record_immunization(
+    chart: PatientChart | None, cmd: c.RecordImmunization, ctx: DecisionContext
+) -> Decision:
+    chart = require_registered(chart)
+    historical = cmd.historical is True
+    if not isinstance(cmd.historical, bool):
+        raise ValidationError("Historical must be true or false", "historical")
+    if ctx.actor.role is Role.STAFF and not historical:
+        raise RoleError(
+            "Staff may record only a historical dose from a card (historical: true); "
+            "a dose given here is recorded by a clinician",
+            "historical",
+        )
+    name = v.required_text(cmd.vaccine, "vaccine", "Vaccine")
+    vaccine = find_vaccine(ctx.catalog, name)
+    if vaccine is None:
+        raise ValidationError(
+            "Vaccine is not in the vaccine list (name, id or CVX code)", "vaccine"
+        )
+    dose = _dose_number(cmd.dose_number, vaccine)
+    given_at, given_on = _given(cmd.given_on, chart, ctx)
+    lot = v.text(cmd.lot, "lot", "Lot number", required=False, max_len=40)
+    expiry = _expiry(cmd.lot_expiry, given_on)
+    site = v.choice(cmd.site, "site", "Site", tuple(IMMUNIZATION_SITES), required=False)
+    route = v.choice(cmd.route, "route", "Route", tuple(IMMUNIZATION_ROUTES), required=False)
+    source = v.text(cmd.source, "source", "Source", required=False, max_len=200)
+    if source is not None and not historical:
+        raise ValidationError("Source is only for a historical dose (from a card)", "source")
+    return Decision(
+        [
+            ImmunizationRecorded(
+                immunization_id=new_item_id(chart, cmd.immunization_id, "immunization_id", ctx),
+                vaccine_id=vaccine.id,
+                vaccine=vaccine.name,
+                cvx=vaccine.cvx,
+                dose_number=dose,
+                given_at=given_at,
+                given_on=given_on.isoformat(),
+                historical=historical,
+                source=source,
+                lot=lot,
+                lot_expiry=expiry,
+                site=site,
+                route=route or (vaccine.route if not historical else None),
+                encounter_id=None if historical else encounter_of(chart, cmd.encounter_id),
+            )
+        ],
+        v.iso(ctx.now),
+    )
+
+
+def _dose_number(value: object, vaccine: Vaccine) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("Dose number must be a whole number", "dose_number")
+    if value < 1:
+        raise ValidationError("Dose number must be 1 or more", "dose_number")
+    if value > vaccine.doses:
+        doses = "1 dose" if vaccine.doses == 1 else f"{vaccine.doses} doses"
+        raise ValidationError(
+            f"Dose number {value} is impossible: {vaccine.name} is given in {doses}",
+            "dose_number",
+        )
+    return value
+
+
+def _given(value: str | None, chart: PatientChart, ctx: DecisionContext) -> tuple[str, date]:
+    """(clinical time, day given): a date or an instant, never before birth or in the future."""
+    raw = v.text(value, "given_on", "Date given", required=False, max_len=40)
+    if raw is None:
+        at, day = ctx.now, ctx.today
+    elif len(raw) == 10:
+        day = _date(raw, "given_on", "Date given")
+        at = datetime.combine(day, DATE_ONLY_TIME)
+        if day > ctx.today:
+            raise ValidationError("Date given cannot be in the future", "given_on")
+    else:
+        at = v.instant(raw, "given_on", "Date given")
+        if at > ctx.now + v.CLOCK_SKEW:
+            raise ValidationError("Date given cannot be in the future", "given_on")
+        day = at.date()
+    birth = chart.demographics.get("birth_date")
+    if birth and day < date.fromisoformat(str(birth)):
+        raise ValidationError("Date given is before the patient's birth date", "given_on")
+    return v.iso(at), day
+
+
+def _expiry(value: str | None, given_on: date) -> str | None:
+    raw = v.text(value, "lot_expiry", "Lot expiry", required=False, max_len=10)
+    if raw is None:
+        return None
+    expiry = _date(raw, "lot_expiry", "Lot expiry")
+    if expiry < given_on:
+        raise ValidationError(
+            f"The lot expired on {expiry.isoformat()}, before the date given "
+            f"({given_on.isoformat()}): an expired vaccine is not recorded as given",
+            "lot_expiry",
+        )
+    return expiry.isoformat()
+
+
+def _date(raw: str, field: str, label: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(f"{label} must be a date like 2026-11-30", field) from None
