@@ -26,6 +26,7 @@ from app.domain.events import (
     AppointmentScheduled,
     EnteredInError,
 )
+from app.domain.other_records import READ_ONLY_KIND, READ_ONLY_MESSAGE
 from app.domain.roles import Role
 
 MAX_DURATION = 8 * 60
@@ -171,6 +172,8 @@ def entered_in_error(
         raise NotFoundError("No item with this id on the patient's chart", "item_id")
     if item.entered_in_error:
         raise AlreadyDoneError("This item is already marked as entered in error", "item_id")
+    if item.kind == READ_ONLY_KIND:
+        raise ValidationError(READ_ONLY_MESSAGE, "item_id")
     if item.kind != "appointment" and ctx.actor.role is not Role.CLINICIAN:
         raise RoleError("Only a clinician may mark clinical items as entered in error", "item_id")
     reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)

@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 
 from app.domain import events as ev
+from app.domain.other_records import READ_ONLY_KIND, describe_other
+from app.domain.poc_tests import result_text
 from app.domain.reference import vitals_line
 from app.projections.base import Writes, in_time_order, in_time_order_sql, metadata, patient_of
 from app.store.database import fetch_rows
@@ -138,6 +140,12 @@ def _(e: ev.NoteAdded) -> tuple[str, str | None, str]:
 
 
 @describe.register
+def _(e: ev.TestResultRecorded) -> tuple[str, str | None, str]:
+    flag = " — abnormal" if e.abnormal else ""
+    return "test_result", e.result_id, f"Test: {e.name} {result_text(e.to_payload())}{flag}"
+
+
+@describe.register
 def _(e: ev.AppointmentScheduled) -> tuple[str, str | None, str]:
     return "appointment", e.appointment_id, f"Follow-up booked with {e.clinician} at {e.start}"
 
@@ -192,6 +200,9 @@ def _(e: ev.PatientVersionReceived) -> tuple[str, str | None, str]:
 @describe.register
 def _(e: ev.ItemVersionReceived) -> tuple[str, str | None, str]:
     state = "entered in error" if e.entered_in_error else e.status
+    if e.item_kind == READ_ONLY_KIND:  # a record another system wrote: say what it is
+        flag = " (entered in error)" if e.entered_in_error else ""
+        return e.item_kind, e.item_id, describe_other(e.data) + flag
     return e.item_kind, e.item_id, f"{e.item_kind.capitalize()} from the server ({state})"
 
 

@@ -112,6 +112,7 @@ def read_chart(conn: Transaction, patient_id: str, today: date) -> ChartView:
         encounters=[i for i in live if i.kind == "encounter"],
         notes=[i for i in live if i.kind == "note"],
         appointments=[i for i in live if i.kind == "appointment"],
+        other_records=[i for i in items if i.kind == "other"],
         timeline=[
             # Rows of timeline.CHART_COLUMNS (plain tuples: cheap on 1,000-entry charts).
             TimelineEntry(

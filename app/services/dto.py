@@ -76,6 +76,9 @@ class ChartView:
     timeline: list[TimelineEntry]
     vitals_series: dict[str, list[tuple[str, float]]]
     as_of: str | None = None
+    #: Records other systems wrote that FieldChart does not model (read-only; entered-in-error
+    #: ones included, flagged).
+    other_records: list[ItemView] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

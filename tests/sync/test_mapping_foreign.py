@@ -200,8 +200,10 @@ def test_a_prescription_without_a_structured_dose_is_not_guessed() -> None:
     resource = medication_request()
     del resource["dosageInstruction"][0]["doseAndRate"]
     with pytest.raises(UnsupportedResourceError) as info:
-        from_fhir_resource(resource)
+        mapping.from_fhir_medication_request(resource)
     assert info.value.element == "dosageInstruction[0].doseAndRate[0].doseQuantity"
+    # Not a prescription on the chart, but not hidden either: a read-only other record.
+    assert read_item(resource).kind == "other"
 
 
 def document(attachment: dict[str, Any], **more: Any) -> dict[str, Any]:
@@ -237,11 +239,15 @@ def test_another_systems_latin1_note_reads_and_maps_back_unchanged() -> None:
     }
 
 
-def test_a_note_only_as_pdf_or_url_is_not_shown_and_bad_base64_is_malformed() -> None:
-    with pytest.raises(UnsupportedResourceError):
-        from_fhir_resource(document({"contentType": "application/pdf", "data": "JVBERi0="}))
-    with pytest.raises(UnsupportedResourceError):
-        from_fhir_resource(document({"contentType": "text/plain", "url": "https://x.org/n1"}))
+def test_a_note_only_as_pdf_or_url_is_not_a_note_and_bad_base64_is_malformed() -> None:
+    pdf = document({"contentType": "application/pdf", "data": "JVBERi0="})
+    by_url = document({"contentType": "text/plain", "url": "https://x.org/n1"})
+    for resource in (pdf, by_url):
+        with pytest.raises(UnsupportedResourceError):
+            mapping.from_fhir_document_reference(resource)
+        assert read_item(resource).kind == "other"  # shown read-only (other_record.py)
+    [attachment] = read_item(pdf).data["attachments"]
+    assert (attachment["content_type"], attachment["data"]) == ("application/pdf", "JVBERi0=")
     with pytest.raises(MalformedResourceError) as info:
         from_fhir_resource(document({"contentType": "text/plain", "data": "%%%"}))
     assert info.value.element == "content[0].attachment.data"
@@ -413,8 +419,11 @@ def test_a_resource_of_another_type_is_refused(resource_type: str) -> None:
     assert info.value.element == "resourceType"
 
 
-def test_an_unknown_resource_type_is_unsupported() -> None:
+def test_a_type_that_is_no_record_about_a_patient_is_unsupported() -> None:
     with pytest.raises(UnsupportedResourceError):
+        from_fhir_resource({"resourceType": "Organization", "id": "o1"})
+    # A type without a reader of its own is an other record, if well-formed.
+    with pytest.raises(MalformedResourceError):
         from_fhir_resource({"resourceType": "Immunization", "id": "i1"})
 
 
@@ -436,5 +445,5 @@ def test_a_missing_recorded_time_reads_as_last_updated_and_is_not_written_back(
     assert remote.data[key] == "2026-11-20T08:00:00+00:00"
     no_meta = {k: v for k, v in resource.items() if k != "meta"}
     with pytest.raises(UnsupportedResourceError) as info:
-        from_fhir_resource(no_meta)
+        from_fhir_resource(no_meta, as_other=False)
     assert info.value.element == element

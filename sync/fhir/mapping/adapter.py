@@ -11,6 +11,7 @@ from typing import Any
 from app.domain import events as ev
 from app.domain.chart import Item, PatientChart
 from app.domain.item_status import item_of
+from app.domain.other_records import READ_ONLY_KIND
 from app.domain.reference import Catalog
 from sync.fhir.mapping.common import ResourceKey, without_stale_narrative
 from sync.fhir.mapping.diff import diff_owned_elements
@@ -73,7 +74,7 @@ def writes_for_events(
             continue
         target = item_of(event)
         item = chart.items.get(target[1]) if target else None
-        if item is None:
+        if item is None or item.kind == READ_ONLY_KIND:  # other systems' records: never pushed
             continue
         rxnorm = None
         if item.kind == "medication" and catalog is not None and item.data.get("drug_id"):
@@ -102,6 +103,8 @@ def resource_keys_for_events(events: Iterable[ev.DomainEvent]) -> set[ResourceKe
         if target is None:
             continue
         kind, item_id = target
+        if kind == READ_ONLY_KIND:
+            continue
         if isinstance(event, ev.VitalsRecorded):
             keys.update(resource_ids_for_item(Item(kind, item_id, event.to_payload(), "final")))
         elif kind == "vitals":
@@ -150,7 +153,9 @@ def same_meaning(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
     """True if the chart would read `ours` and `theirs` alike (and `theirs` holds all our
     identifiers): writing `ours` over `theirs` would change nothing FieldChart shows."""
     try:
-        mine, servers = from_fhir_resource(ours), from_fhir_resource(theirs)
+        # FieldChart's own readings only: what the push would change is what its kinds show.
+        mine = from_fhir_resource(ours, as_other=False)
+        servers = from_fhir_resource(theirs, as_other=False)
     except MappingError:
         return not diff_owned_elements(theirs, ours)
     if isinstance(mine, RemotePatient) and isinstance(servers, RemotePatient):

@@ -19,11 +19,17 @@ from sync.fhir.mapping.condition import from_fhir_condition, to_fhir_condition
 from sync.fhir.mapping.document import from_fhir_document_reference, to_fhir_document_reference
 from sync.fhir.mapping.encounter import from_fhir_encounter, to_fhir_encounter
 from sync.fhir.mapping.errors import UnsupportedResourceError
+from sync.fhir.mapping.laboratory import (
+    from_fhir_test_result,
+    is_test_result,
+    to_fhir_test_result,
+)
 from sync.fhir.mapping.medication import (
     from_fhir_medication_request,
     to_fhir_medication_request,
 )
 from sync.fhir.mapping.observation import from_fhir_observation, to_fhir_observation
+from sync.fhir.mapping.other_record import from_fhir_other, readable_as_other
 from sync.fhir.mapping.patient import from_fhir_patient
 from sync.fhir.mapping.remote import RemoteAuditEvent, RemoteItem, RemotePatient
 from sync.fhir.mapping.vital_signs import vitals_keys, vitals_observation_ids
@@ -38,6 +44,7 @@ RESOURCE_TYPE_OF_KIND: Mapping[str, str] = {
     "allergy": "AllergyIntolerance",
     "medication": "MedicationRequest",
     "note": "DocumentReference",
+    "test_result": "Observation",
     "appointment": "Appointment",
 }
 
@@ -46,12 +53,15 @@ _WRITERS: Mapping[str, Callable[[str, Item, Base], Json]] = {
     "diagnosis": to_fhir_condition,
     "allergy": to_fhir_allergy_intolerance,
     "note": to_fhir_document_reference,
+    "test_result": to_fhir_test_result,
     "appointment": to_fhir_appointment,
 }
 _READERS: Mapping[str, Callable[[Mapping[str, Any]], Remote]] = {
     "Patient": from_fhir_patient,
     "Encounter": from_fhir_encounter,
-    "Observation": from_fhir_observation,
+    "Observation": lambda r: (
+        from_fhir_test_result(r) if is_test_result(r) else from_fhir_observation(r)
+    ),
     "Condition": from_fhir_condition,
     "AllergyIntolerance": from_fhir_allergy_intolerance,
     "MedicationRequest": from_fhir_medication_request,
@@ -97,12 +107,22 @@ def _medication(patient_id: str, item: Item, rxnorm: str | None, base: Base) -> 
     return to_fhir_medication_request(patient_id, item, base, rxnorm=rxnorm)
 
 
-def from_fhir_resource(resource: Mapping[str, Any]) -> Remote:
-    """Read any resource FieldChart maps (raises MappingError for anything else)."""
+def from_fhir_resource(resource: Mapping[str, Any], *, as_other: bool = True) -> Remote:
+    """Read any resource FieldChart maps (raises MappingError for anything else). With
+    `as_other`, a valid resource no reader models (or only partly) reads as a read-only
+    "other" item (sync/fhir/mapping/other_record.py) instead."""
     resource_type = resource.get("resourceType") if isinstance(resource, Mapping) else None
     reader = _READERS.get(resource_type) if isinstance(resource_type, str) else None
     if reader is None:
+        if as_other and isinstance(resource, Mapping) and readable_as_other(resource):
+            return from_fhir_other(resource)
         raise UnsupportedResourceError(
             f"{str(resource_type)[:40]}/?", "resourceType", "is not a type FieldChart reads"
         )
-    return reader(resource)
+    try:
+        return reader(resource)
+    except UnsupportedResourceError:
+        # Valid but not (fully) modelled: shown read-only rather than hidden in quarantine.
+        if not as_other or not readable_as_other(resource):
+            raise
+        return from_fhir_other(resource)
