@@ -12,6 +12,7 @@ from sync.fhir.mapping.common import FIELDCHART
 from sync.fhir.mapping.condition import OWNED as CONDITION
 from sync.fhir.mapping.document import OWNED as DOCUMENT
 from sync.fhir.mapping.encounter import OWNED as ENCOUNTER
+from sync.fhir.mapping.laboratory import OWNED as LABORATORY
 from sync.fhir.mapping.medication import OWNED as MEDICATION
 from sync.fhir.mapping.observation import OWNED as OBSERVATION
 from sync.fhir.mapping.patient import OWNED as PATIENT
@@ -21,7 +22,7 @@ from sync.fhir.mapping.patient import OWNED as PATIENT
 OWNED_ELEMENTS: Mapping[str, frozenset[str]] = {
     "Patient": PATIENT,
     "Encounter": ENCOUNTER,
-    "Observation": OBSERVATION,
+    "Observation": OBSERVATION | LABORATORY,
     "Condition": CONDITION,
     "AllergyIntolerance": ALLERGY,
     "MedicationRequest": MEDICATION,
