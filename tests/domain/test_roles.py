@@ -25,6 +25,7 @@ CLINICAL = [
     c.DiscontinueMedication,
     c.ChangeDose,
     c.AddNote,
+    c.RecordTestResult,
     c.ReferPatient,
     c.CancelReferral,
 ]
@@ -60,6 +61,7 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     ),
     c.ChangeDose: c.ChangeDose(patient_id=PID, prescription_id="m", dose=2),
     c.AddNote: c.AddNote(patient_id=PID, text="x"),
+    c.RecordTestResult: c.RecordTestResult(patient_id=PID, test="haemoglobin", value=12),
     c.ReferPatient: c.ReferPatient(patient_id=PID, to_facility="x", reason="x"),
     c.CancelReferral: c.CancelReferral(patient_id=PID, referral_id="r", reason="x"),
     c.ScheduleFollowUp: c.ScheduleFollowUp(patient_id=PID, clinician="doc", start="x"),
