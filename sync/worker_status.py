@@ -74,6 +74,7 @@ class WorkerStatusFile:
             "pending": status.pending,
             "needs_attention": status.needs_attention,
             "last_error": redact(status.last_error),
+            "waiting_for": status.waiting_for,  # "rate-limited", "busy" or ""
         }
         tmp = self.path.with_name(self.path.name + ".tmp")
         with self._lock:
