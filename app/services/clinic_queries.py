@@ -15,6 +15,7 @@ from typing import Any
 
 from app.domain.errors import NotFoundError, RoleError
 from app.domain.events import ChartViewed, audit_stream_of, patient_of_stream, stream_of
+from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
 from app.projections import (
     audit_log,
@@ -26,6 +27,7 @@ from app.projections import (
     vitals_series,
 )
 from app.projections.runner import ProjectionRunner, replay_in_memory
+from app.services import immunization_queries
 from app.services.clock import Clock
 from app.services.dto import (
     AppointmentView,
@@ -37,9 +39,12 @@ from app.services.dto import (
     SyncOverview,
     TimelineEntry,
 )
+from app.services.immunization_queries import PatientDoseDue
+from app.services.test_results import results_series
 from app.store import outbox, recorded_order
 from app.store.database import Transaction, read_transaction, write_transaction
 from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
+from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -79,7 +84,9 @@ def age_on(birth: str, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def read_chart(conn: Transaction, patient_id: str, today: date) -> ChartView:
+def read_chart(
+    conn: Transaction, patient_id: str, today: date, catalog: Catalog | None = None
+) -> ChartView:
     """The chart of one patient from the read models reachable through `conn`."""
     row = patient_index.get(conn, patient_id)
     if row is None:
@@ -101,6 +108,12 @@ def read_chart(conn: Transaction, patient_id: str, today: date) -> ChartView:
     # The newest vitals not entered in error: items come oldest first (clinical time, then
     # log position), the order chart_items.latest_vitals would search backwards.
     latest = next((i for i in reversed(live) if i.kind == "vitals"), None)
+    immunizations = [i for i in live if i.kind == "immunization"]
+    cat = catalog if catalog is not None else bundled_catalog()
+    on_schedule = immunization_queries.standing(
+        cat, row.birth_date, row.sex, [(i.item_id, i.data) for i in immunizations], today
+    )
+    results = [i for i in live if i.kind == "test_result"]
     return ChartView(
         patient=_summary(row),
         age_years=age_on(row.birth_date, today),
@@ -113,6 +126,8 @@ def read_chart(conn: Transaction, patient_id: str, today: date) -> ChartView:
         notes=[i for i in live if i.kind == "note"],
         appointments=[i for i in live if i.kind == "appointment"],
         other_records=[i for i in items if i.kind == "other"],
+        test_results=results,
+        results_series=results_series(results),
         timeline=[
             # Rows of timeline.CHART_COLUMNS (plain tuples: cheap on 1,000-entry charts).
             TimelineEntry(
@@ -133,14 +148,24 @@ def read_chart(conn: Transaction, patient_id: str, today: date) -> ChartView:
             )
         ],
         vitals_series=vitals_series.for_patient(conn, patient_id),
+        immunizations=immunizations,
+        immunizations_due=immunization_queries.due_views(on_schedule, cat.immunization_schedule),
     )
 
 
 class ClinicQueries:
-    def __init__(self, vault: Vault, runner: ProjectionRunner, clock: Clock) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        runner: ProjectionRunner,
+        clock: Clock,
+        catalog: Catalog | None = None,
+    ) -> None:
         self._vault = vault
         self._runner = runner
         self._clock = clock
+        # The vaccines and immunization schedule the charts' due doses are computed from.
+        self._catalog = catalog if catalog is not None else bundled_catalog()
 
     # -- patients ------------------------------------------------------------------------
 
@@ -171,7 +196,9 @@ class ClinicQueries:
             raise RoleError("Admins manage users, devices and sync; they do not open charts")
         if as_of is None:
             with read_transaction(self._vault.engine) as conn:
-                view = read_chart(conn, patient_id, self._clock().astimezone().date())
+                view = read_chart(
+                    conn, patient_id, self._clock().astimezone().date(), self._catalog
+                )
         else:
             view = self._chart_as_of(patient_id, as_of)
         if record_view:
@@ -203,7 +230,7 @@ class ClinicQueries:
         engine = replay_in_memory(records)
         try:
             with engine.connect() as conn:
-                view = read_chart(conn, patient_id, as_of.astimezone().date())
+                view = read_chart(conn, patient_id, as_of.astimezone().date(), self._catalog)
         finally:
             engine.dispose()
         from dataclasses import replace
@@ -243,6 +270,13 @@ class ClinicQueries:
     def due_today(self) -> list[AppointmentView]:
         today = self._clock().astimezone().date()  # the device's day, not UTC's
         return [a for a in self.schedule(today) if a.status == "booked"]
+
+    def immunizations_due(self, day: date | None = None) -> list[PatientDoseDue]:
+        """Doses due or overdue on `day` (default: the device's today) for everyone on this
+        device, overdue first (app/services/immunization_queries.py)."""
+        today = day if day is not None else self._clock().astimezone().date()
+        with read_transaction(self._vault.engine) as conn:
+            return immunization_queries.clinic_due(conn, self._catalog, today)
 
     def missed_followups(self) -> list[AppointmentView]:
         """No-shows not yet followed up by a later booking, the most recent first."""

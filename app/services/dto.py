@@ -62,6 +62,19 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class ImmunizationDue:
+    """A scheduled dose not yet given that is due or overdue (app/domain/immunization_schedule)."""
+
+    series_id: str
+    series_name: str
+    dose: int
+    status: str  # "due" | "overdue"
+    due_on: str  # ISO date
+    overdue_on: str  # the first day it counts as overdue
+    vaccines: list[str]  # vaccine ids that give it (the form's choices)
+
+
+@dataclass(frozen=True)
 class ChartView:
     patient: PatientSummary
     age_years: int
@@ -76,9 +89,16 @@ class ChartView:
     timeline: list[TimelineEntry]
     vitals_series: dict[str, list[tuple[str, float]]]
     as_of: str | None = None
+    # Immunizations given or copied from cards (entered-in-error ones left out), oldest first,
+    # and the scheduled doses due or overdue on the chart's day.
+    immunizations: list[ItemView] = field(default_factory=list)
+    immunizations_due: list[ImmunizationDue] = field(default_factory=list)
     #: Records other systems wrote that FieldChart does not model (read-only; entered-in-error
     #: ones included, flagged).
     other_records: list[ItemView] = field(default_factory=list)
+    # Point-of-care test results, oldest first; test key -> [(taken at, value)] of numeric ones.
+    test_results: list[ItemView] = field(default_factory=list)
+    results_series: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
