@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ REGISTER = {
     "birth_date": "1994-02-11",
     "sex": "female",
 }
-GOOD = [
+GOOD: list[dict[str, Any]] = [
     {"type": "RecordTestResult", "patient_id": PID, "result_id": "rdt-1",
      "test": "malaria_rdt_pf", "result": "positive"},
     {"type": "RecordTestResult", "patient_id": PID, "result_id": "hb-1",
@@ -29,7 +30,7 @@ GOOD = [
     {"type": "RecordTestResult", "patient_id": PID, "result_id": "uprot-1",
      "test": "urine_protein", "result": "++", "note": "morning sample"},
 ]  # fmt: skip
-BAD = [
+BAD: list[dict[str, Any]] = [
     {"type": "RecordTestResult", "patient_id": PID, "test": "haemoglobin", "value": 40},
     {"type": "RecordTestResult", "patient_id": PID, "test": "urine_protein", "result": "6+"},
     {"type": "RecordTestResult", "patient_id": PID, "test": "ferritin", "value": 40},
