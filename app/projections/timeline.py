@@ -146,6 +146,13 @@ def _(e: ev.TestResultRecorded) -> tuple[str, str | None, str]:
 
 
 @describe.register
+def _(e: ev.ImmunizationRecorded) -> tuple[str, str | None, str]:
+    how = " (historical, from a card)" if e.historical else ""
+    dose = f" dose {e.dose_number}" if e.dose_number else ""
+    return "immunization", e.immunization_id, f"Immunization: {e.vaccine}{dose}{how}"
+
+
+@describe.register
 def _(e: ev.AppointmentScheduled) -> tuple[str, str | None, str]:
     return "appointment", e.appointment_id, f"Follow-up booked with {e.clinician} at {e.start}"
 

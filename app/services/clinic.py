@@ -67,7 +67,7 @@ def open_clinic(
         vault=vault,
         runner=runner,
         commands=ClinicCommands(vault, runner, cat, clock),
-        queries=ClinicQueries(vault, runner, clock),
+        queries=ClinicQueries(vault, runner, clock, cat),
         settings=SettingsService(vault),
         clock=clock,
         catalog=cat,
