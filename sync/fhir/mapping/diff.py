@@ -16,6 +16,7 @@ from sync.fhir.mapping.laboratory import OWNED as LABORATORY
 from sync.fhir.mapping.medication import OWNED as MEDICATION
 from sync.fhir.mapping.observation import OWNED as OBSERVATION
 from sync.fhir.mapping.patient import OWNED as PATIENT
+from sync.fhir.mapping.service_request import OWNED as SERVICE_REQUEST
 
 # Top-level elements FieldChart writes, per resource type. Several are owned only in part (one
 # name of a Patient, the first reaction of an allergy...); see each module's docstring.
@@ -28,6 +29,7 @@ OWNED_ELEMENTS: Mapping[str, frozenset[str]] = {
     "MedicationRequest": MEDICATION,
     "DocumentReference": DOCUMENT,
     "Appointment": APPOINTMENT,
+    "ServiceRequest": SERVICE_REQUEST,
 }
 # Choice elements ([x]) whose every variant is ours when one is.
 _CHOICES: Mapping[str, tuple[str, ...]] = {

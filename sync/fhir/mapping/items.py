@@ -32,6 +32,11 @@ from sync.fhir.mapping.observation import from_fhir_observation, to_fhir_observa
 from sync.fhir.mapping.other_record import from_fhir_other, readable_as_other
 from sync.fhir.mapping.patient import from_fhir_patient
 from sync.fhir.mapping.remote import RemoteAuditEvent, RemoteItem, RemotePatient
+from sync.fhir.mapping.service_request import (
+    from_fhir_service_request,
+    summary_items,
+    to_fhir_service_request,
+)
 from sync.fhir.mapping.vital_signs import vitals_keys, vitals_observation_ids
 
 Builder = Callable[[Base], Json]
@@ -46,7 +51,19 @@ RESOURCE_TYPE_OF_KIND: Mapping[str, str] = {
     "note": "DocumentReference",
     "test_result": "Observation",
     "appointment": "Appointment",
+    "referral": "ServiceRequest",
 }
+
+def _referral(patient_id: str, item: Item, base: Base) -> Json:
+    """A referral's ServiceRequest, pointing at the resources of its summarised items."""
+    supporting = [
+        key
+        for summarised in summary_items(item)
+        if summarised.kind in RESOURCE_TYPE_OF_KIND
+        for key in resource_ids_for_item(summarised)
+    ]
+    return to_fhir_service_request(patient_id, item, base, supporting=supporting)
+
 
 _WRITERS: Mapping[str, Callable[[str, Item, Base], Json]] = {
     "encounter": to_fhir_encounter,
@@ -55,6 +72,7 @@ _WRITERS: Mapping[str, Callable[[str, Item, Base], Json]] = {
     "note": to_fhir_document_reference,
     "test_result": to_fhir_test_result,
     "appointment": to_fhir_appointment,
+    "referral": _referral,
 }
 _READERS: Mapping[str, Callable[[Mapping[str, Any]], Remote]] = {
     "Patient": from_fhir_patient,
@@ -68,6 +86,7 @@ _READERS: Mapping[str, Callable[[Mapping[str, Any]], Remote]] = {
     "DocumentReference": from_fhir_document_reference,
     "Appointment": from_fhir_appointment,
     "AuditEvent": from_fhir_audit_event,
+    "ServiceRequest": from_fhir_service_request,
 }
 
 
