@@ -25,6 +25,7 @@ CLINICAL = [
     c.DiscontinueMedication,
     c.ChangeDose,
     c.AddNote,
+    c.DeclineProtocolSuggestion,
     c.RecordTestResult,
     c.ReferPatient,
     c.CancelReferral,
@@ -70,6 +71,9 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     c.MarkAttended: c.MarkAttended(patient_id=PID, appointment_id="a"),
     c.MarkNoShow: c.MarkNoShow(patient_id=PID, appointment_id="a"),
     c.MarkEnteredInError: c.MarkEnteredInError(patient_id=PID, item_id="i", reason="x"),
+    c.DeclineProtocolSuggestion: c.DeclineProtocolSuggestion(
+        patient_id=PID, vitals_id="v", suggestion="x", reason="x"
+    ),
     c.ResolveSyncConflict: c.ResolveSyncConflict(
         patient_id=PID, conflict_command_id="cmd", resolution="take-servers"
     ),

@@ -1,0 +1,58 @@
+"""DeclineProtocolSuggestion: the clinician says no to the protocol's suggestion, and why.
+
+Decided here (registered in app.domain.decide): the reading must be a blood pressure still
+on the chart, the reason is required, and a reading's suggestion is declined once. The
+decision also adds a progress note with the same words, so the decline reaches the server
+(as a DocumentReference) and every other device; the decline event itself stays on this
+device's log and marks the suggestion for that reading as declined.
+"""
+
+from __future__ import annotations
+
+from app.domain import commands as c
+from app.domain import values as v
+from app.domain.chart import PatientChart
+from app.domain.context import DecisionContext
+from app.domain.decide_clinical import new_item_id
+from app.domain.decision import Decision, require_item, require_registered
+from app.domain.errors import AlreadyDoneError, ValidationError
+from app.domain.events import NoteAdded, ProtocolSuggestionDeclined
+
+NOTE_TEXT = "Hypertension protocol suggestion declined: {suggestion}. Reason: {reason}"
+
+
+def decline_suggestion(
+    chart: PatientChart | None, cmd: c.DeclineProtocolSuggestion, ctx: DecisionContext
+) -> Decision:
+    chart = require_registered(chart)
+    vitals_id = v.required_text(cmd.vitals_id, "vitals_id", "Blood pressure reading")
+    reading = require_item(chart, vitals_id, "vitals", "vitals_id", "blood pressure reading")
+    measurements = reading.data.get("measurements") or {}
+    if "systolic" not in measurements or "diastolic" not in measurements:
+        raise ValidationError("This vitals set has no blood pressure", "vitals_id")
+    suggestion = v.required_text(cmd.suggestion, "suggestion", "Suggestion", max_len=300)
+    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
+    if vitals_id in chart.protocol_declines:
+        raise AlreadyDoneError(
+            "The suggestion for this blood pressure reading was already declined", "vitals_id"
+        )
+    note_id = new_item_id(chart, cmd.note_id, "note_id", ctx)
+    now = v.iso(ctx.now)
+    return Decision(
+        [
+            ProtocolSuggestionDeclined(
+                vitals_id=vitals_id,
+                suggestion=suggestion,
+                reason=reason,
+                declined_at=now,
+                note_id=note_id,
+            ),
+            NoteAdded(
+                note_id=note_id,
+                text=NOTE_TEXT.format(suggestion=suggestion.rstrip("."), reason=reason),
+                written_at=now,
+                encounter_id=reading.data.get("encounter_id"),
+            ),
+        ],
+        now,
+    )

@@ -1,0 +1,304 @@
+"""The next step of the hypertension protocol for one chart: a Suggestion, never an action.
+
+Order of the rules (docs/clinical/hypertension-protocol.md explains each):
+1. no active hypertension diagnosis, or no blood pressure recorded: nothing to suggest;
+2. drug classes the protocol never combines (ACE inhibitor + ARB) taken together: review;
+3. very high blood pressure (>= 180 or >= 110): see today, refer urgently if organ damage;
+4. the child-bearing-age rule broken by a current prescription: review and refer;
+5. at target (< 140 and < 90): continue, follow up in 3 months;
+6. above target: the first protocol step the current prescriptions do not yet meet, given
+   as start / increase / add with its drug and dose (an allergy or the child-bearing rule
+   moves to the component's alternative, or past the component); after the last: refer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+from app.domain.chart import PatientChart
+from app.domain.hearts import regimen
+from app.domain.hearts.protocol import Component, DrugOption, Protocol, Step
+from app.domain.reference import Catalog
+
+START, INCREASE, ADD, CONTINUE = "start", "increase", "add", "continue"
+REFER, REFER_URGENT, NONE = "refer", "refer-urgent", "none"
+PRESCRIBING = (START, ADD)  # accepted through the prescription form
+FREQUENCY_WORDS = {"QD": "once daily", "BID": "twice daily"}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What the protocol suggests now, and why. `applies` is False when the protocol has
+    nothing to say (no hypertension, no blood pressure): the chart shows no panel then."""
+
+    kind: str
+    summary: str  # one line: "Increase amlodipine to 10 mg once daily"
+    explanation: str  # one line, citing the step and the reading it is based on
+    applies: bool = True
+    step: int | None = None
+    medicine_id: str | None = None
+    drug: str | None = None
+    dose: float | None = None
+    dose_unit: str | None = None
+    route: str | None = None
+    frequency: str | None = None
+    prescription_id: str | None = None  # the prescription an increase changes
+    current_dose: float | None = None
+    follow_up: str | None = None  # ISO date
+    vitals_id: str | None = None
+    blood_pressure: str | None = None
+    taken_at: str | None = None
+    protocol_version: str = ""
+    declined_reason: str | None = None  # set when a clinician declined it for this reading
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def suggest(chart: PatientChart, protocol: Protocol, catalog: Catalog, today: date) -> Suggestion:
+    """The protocol's suggestion for the chart as it is, on the device's day `today`."""
+    if regimen.hypertension(chart, protocol) is None:
+        return _nothing("No active hypertension diagnosis (ICD-10 I10–I15) on the chart", protocol)
+    bp = regimen.latest_blood_pressure(chart)
+    if bp is None:
+        return _nothing("No blood pressure recorded", protocol)
+    found = _Visit(chart, protocol, catalog, today, bp).suggestion()
+    declined = chart.protocol_declines.get(bp.vitals_id)
+    if declined is not None:
+        found = replace(found, declined_reason=str(declined.get("reason") or ""))
+    return found
+
+
+def _nothing(why: str, protocol: Protocol) -> Suggestion:
+    return Suggestion(NONE, "No suggestion", why, applies=False, protocol_version=protocol.version)
+
+
+class _Visit:
+    def __init__(
+        self,
+        chart: PatientChart,
+        protocol: Protocol,
+        catalog: Catalog,
+        today: date,
+        bp: regimen.BloodPressure,
+    ) -> None:
+        self.chart, self.protocol, self.catalog, self.today, self.bp = (
+            chart,
+            protocol,
+            catalog,
+            today,
+            bp,
+        )
+        self.taking = regimen.taking(chart, protocol, catalog)
+        self.classes = regimen.classes_taken(chart, catalog)
+        self.notes: list[str] = []  # why steps were passed over, shown in the explanation
+
+    def suggestion(self) -> Suggestion:
+        p, bp = self.protocol, self.bp
+        for pair in p.never_together:
+            if pair <= self.classes:
+                names = " and ".join(sorted(self.catalog.class_names.get(c, c) for c in pair))
+                return self._make(
+                    NONE,
+                    "Review the prescriptions",
+                    f"takes {names} together, which the "
+                    "protocol never combines; no step is suggested until one is stopped",
+                )
+        if bp.systolic >= p.urgent_systolic or bp.diastolic >= p.urgent_diastolic:
+            limit = f"{p.urgent_systolic:g}/{p.urgent_diastolic:g}"
+            return self._make(
+                REFER_URGENT,
+                "See today; refer urgently if organ damage",
+                f"{p.urgent_advice} (BP at or above {limit})",
+                follow_days=p.follow_up_urgent,
+            )
+        child_bearing = regimen.child_bearing_reason(self.chart, p, self.catalog, self.today)
+        if child_bearing is not None and p.child_bearing is not None:
+            for component_id, found in self.taking.items():
+                if p.component(component_id).child_bearing_caution:
+                    return self._make(
+                        REFER,
+                        f"Review {_drug_names(found)} and refer",
+                        f"{child_bearing}: {p.child_bearing.rule}",
+                        follow_days=p.follow_up_uncontrolled,
+                    )
+        if bp.systolic < p.systolic_below and bp.diastolic < p.diastolic_below:
+            on = [t for found in self.taking.values() for t in found]
+            what = f"Continue {_drug_names(on)}" if on else "No medicine needed now; recheck"
+            return self._make(
+                CONTINUE,
+                what,
+                f"BP at target (below {p.systolic_below:g}/{p.diastolic_below:g})",
+                follow_days=p.follow_up_controlled,
+            )
+        return self._next_step(child_bearing)
+
+    def _next_step(self, child_bearing: str | None) -> Suggestion:
+        p = self.protocol
+        passed: set[str] = set()
+        for step in p.steps:
+            component = p.component(step.component)
+            current = self.taking.get(component.id)
+            if current:
+                found = self._on_component(step, current[0])
+                if found is not None:
+                    return found
+                continue
+            if component.id in passed:
+                continue
+            passed.add(component.id)
+            if child_bearing is not None and component.child_bearing_caution:
+                self.notes.append(
+                    f"step {step.number} ({component.name}) not given: {child_bearing}"
+                )
+                continue
+            option = self._usable_option(step, component)
+            if option is not None:
+                return self._new_drug(step, option)
+        return self._make(
+            REFER, "Refer to a specialist", p.after_last_step, follow_days=p.follow_up_uncontrolled
+        )
+
+    def _on_component(self, step: Step, taking: regimen.Taking) -> Suggestion | None:
+        """The step's dose increase for a component already prescribed, or None when the
+        prescription already meets the step."""
+        name = self._name(taking.option.medicine)
+        option = taking.option
+        if taking.dose is None:
+            data = taking.item.data
+            return self._make(
+                NONE,
+                f"Review {data.get('drug')}",
+                f"{data.get('drug')} {_n(data.get('dose'))} {data.get('dose_unit')} cannot be "
+                f"compared with the protocol's doses in {option.unit}; decide the step by hand",
+            )
+        needed = option.doses[step.level - 1]
+        if taking.dose >= needed:
+            highest = option.doses[-1]
+            if step.level == len(option.doses) and taking.dose > highest:
+                self.notes.append(
+                    f"{name} {taking.dose:g} {option.unit} is above the protocol's highest dose "
+                    f"({highest:g} {option.unit})"
+                )
+            return None
+        if taking.dose not in option.doses:
+            self.notes.append(f"{name} {taking.dose:g} {option.unit} is not a protocol dose")
+        return self._make(
+            INCREASE,
+            f"Increase {name} from {taking.dose:g} to {needed:g} {option.unit} "
+            f"{_frequency(option.frequency)}",
+            f"step {step.number}",
+            step=step,
+            option=option,
+            dose=needed,
+            prescription_id=taking.item.id,
+            current_dose=taking.dose,
+        )
+
+    def _usable_option(self, step: Step, component: Component) -> DrugOption | None:
+        """The first option the patient may take (no allergy to it, no class it must not be
+        combined with); the reasons others were passed over go to the notes."""
+        for option in component.options:
+            name = self._name(option.medicine)
+            allergy = regimen.allergy_to(self.chart, self.catalog, option.medicine)
+            if allergy is not None:
+                self.notes.append(f"{name} not given: allergy to {allergy} recorded")
+                continue
+            medicine = self.catalog.medicines.get(option.medicine)
+            classes = medicine.classes if medicine else frozenset()
+            clash = next(
+                (
+                    pair
+                    for pair in self.protocol.never_together
+                    if pair <= (self.classes | classes) and not pair <= classes
+                ),
+                None,
+            )
+            if clash is not None:
+                self.notes.append(f"{name} not given: never combined with what the patient takes")
+                continue
+            if step.level > len(option.doses):
+                continue
+            return option
+        self.notes.append(f"step {step.number} ({component.name}) passed over")
+        return None
+
+    def _new_drug(self, step: Step, option: DrugOption) -> Suggestion:
+        kind = ADD if any(self.taking.values()) else START
+        dose = option.doses[step.level - 1]
+        verb = "Add" if kind == ADD else "Start"
+        return self._make(
+            kind,
+            f"{verb} {self._name(option.medicine)} {dose:g} {option.unit} "
+            f"{_frequency(option.frequency)}",
+            f"step {step.number}",
+            step=step,
+            option=option,
+            dose=dose,
+        )
+
+    def _make(
+        self,
+        kind: str,
+        summary: str,
+        reason: str,
+        *,
+        follow_days: int | None = None,
+        step: Step | None = None,
+        option: DrugOption | None = None,
+        dose: float | None = None,
+        prescription_id: str | None = None,
+        current_dose: float | None = None,
+    ) -> Suggestion:
+        p, bp = self.protocol, self.bp
+        if step is not None:
+            follow_days = p.follow_up_uncontrolled
+            target = f"{p.systolic_below:g}/{p.diastolic_below:g}"
+            reason = f"BP {bp.text} is not below the target {target}: protocol {reason}"
+        else:
+            reason = f"BP {bp.text}: {reason}"
+        explanation = "; ".join([reason, *self.notes]) + f" ({p.name} {p.version})"
+        follow = None if follow_days is None else (self.today + timedelta(days=follow_days))
+        return Suggestion(
+            kind=kind,
+            summary=summary,
+            explanation=explanation,
+            step=step.number if step else None,
+            medicine_id=option.medicine if option else None,
+            drug=self._name(option.medicine) if option else None,
+            dose=dose,
+            dose_unit=option.unit if option else None,
+            route=option.route if option else None,
+            frequency=option.frequency if option else None,
+            prescription_id=prescription_id,
+            current_dose=current_dose,
+            follow_up=follow.isoformat() if follow else None,
+            vitals_id=bp.vitals_id,
+            blood_pressure=bp.text,
+            taken_at=bp.taken_at,
+            protocol_version=p.version,
+        )
+
+    def _name(self, medicine_id: str) -> str:
+        medicine = self.catalog.medicines.get(medicine_id)
+        return medicine.name if medicine else medicine_id
+
+
+def _drug_names(found: list[regimen.Taking]) -> str:
+    names = []
+    for t in found:
+        data = t.item.data
+        text = f"{data.get('drug')} {_n(data.get('dose'))} {data.get('dose_unit')}"
+        if text not in names:
+            names.append(text)
+    return ", ".join(names)
+
+
+def _frequency(code: str) -> str:
+    return FREQUENCY_WORDS.get(code, code)
+
+
+def _n(value: object) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
