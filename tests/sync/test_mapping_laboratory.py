@@ -183,7 +183,7 @@ def test_a_district_labs_result_of_a_bundled_test_is_a_test_result() -> None:
                         "code": "L",
                     }
                 ]
-            }  # noqa: E501
+            }
         ],
     )
     assert is_test_result(hb)
