@@ -1,0 +1,90 @@
+"""Point-of-care test results across devices, on both test servers: a result recorded offline
+reaches another device with its abnormal flag, and its entered-in-error mark follows; a district
+lab's Observation of a bundled test, written straight to the server, shows in the results list
+(and a numeric one in its plot series)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.domain import commands as c
+from tests.realfhir.plugin import FhirServer
+from tests.sync.devices import Device, devices_on, server_resource
+
+LOINC = "http://loinc.org"
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+
+@pytest.fixture
+def devices(fhir_server: FhirServer, tmp_path: Path) -> Iterator[dict[str, Device]]:
+    with devices_on(fhir_server, tmp_path, "a", "b") as made:
+        yield made
+
+
+def results_of(device: Device, pid: str) -> dict[str, dict[str, object]]:
+    return {i.item_id: i.data for i in device.chart(pid).test_results}
+
+
+def test_a_result_recorded_offline_reaches_another_device_and_so_does_its_correction(
+    devices: dict[str, Device],
+) -> None:
+    a, b = devices["a"], devices["b"]
+    pid = a.run(
+        c.RegisterPatient(given="Neema", family="Mushi", birth_date="1994-02-11", sex="female")
+    ).patient_id
+    a.run(c.RecordTestResult(patient_id=pid, result_id="rdt-s1", test="malaria_rdt_pf",
+                             result="positive"))  # fmt: skip
+    a.run(c.RecordTestResult(patient_id=pid, result_id="hb-s1", test="haemoglobin", value=9.1))
+    assert set(results_of(a, pid)) == {"rdt-s1", "hb-s1"}  # offline: nothing pushed yet
+
+    a.sync()
+    b.sync()
+    seen = results_of(b, pid)
+    assert seen["rdt-s1"]["result"] == "positive" and seen["rdt-s1"]["abnormal"] is True
+    assert (seen["hb-s1"]["value"], seen["hb-s1"]["interpretation"]) == (9.1, "L")
+    assert b.chart(pid).results_series["haemoglobin"][0][1] == 9.1
+    assert server_resource(a.client, "Observation", "rdt-s1") is not None
+
+    a.run(c.MarkEnteredInError(patient_id=pid, item_id="rdt-s1", reason="wrong patient"))
+    a.sync()
+    b.sync()
+    assert set(results_of(b, pid)) == {"hb-s1"}
+
+
+def test_a_district_labs_result_of_a_bundled_test_shows_in_the_results_list(
+    devices: dict[str, Device],
+) -> None:
+    a = devices["a"]
+    pid = a.run(
+        c.RegisterPatient(given="Juma", family="Said", birth_date="1970-07-01", sex="male")
+    ).patient_id
+    a.sync()
+    patient = server_resource(a.client, "Patient", pid)
+    assert patient is not None
+    subject = {"reference": f"Patient/{patient.resource['id']}"}
+    lab = {"resourceType": "Observation", "status": "final", "subject": subject,
+           "effectiveDateTime": "2026-11-28T09:30:00+03:00",
+           "performer": [{"display": "Mkoani District Laboratory"}]}  # fmt: skip
+    hb = a.client.create("Observation", {
+        **lab,
+        "code": {"coding": [{"system": LOINC, "code": "718-7"}], "text": "Haemoglobin"},
+        "valueQuantity": {"value": 10.4, "system": "http://unitsofmeasure.org", "code": "g/dL"},
+        "interpretation": [{"coding": [{"system": INTERPRETATION, "code": "L"}]}],
+    })  # fmt: skip
+    rdt = a.client.create("Observation", {
+        **lab,
+        "code": {"coding": [{"system": LOINC, "code": "70569-9"}]},
+        "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                             "code": "260385009"}]},
+    })  # fmt: skip
+
+    a.sync()
+    shown = results_of(a, pid)
+    hb_data, rdt_data = shown[str(hb.resource["id"])], shown[str(rdt.resource["id"])]
+    assert (hb_data["test"], hb_data["value"], hb_data["abnormal"]) == ("haemoglobin", 10.4, True)
+    assert (rdt_data["test"], rdt_data["result"]) == ("malaria_rdt_pan", "negative")
+    assert [v for _, v in a.chart(pid).results_series["haemoglobin"]] == [10.4]
+    assert not a.chart(pid).other_records  # read as results, not as "other" records
