@@ -5,6 +5,7 @@ lab's Observation of a bundled test, written straight to the server, shows in th
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,26 +33,28 @@ def test_a_result_recorded_offline_reaches_another_device_and_so_does_its_correc
     devices: dict[str, Device],
 ) -> None:
     a, b = devices["a"], devices["b"]
+    # Fresh ids: the real server keeps every earlier run's resources.
+    rdt_id, hb_id = (f"{kind}-{uuid.uuid4().hex[:12]}" for kind in ("rdt", "hb"))
     pid = a.run(
         c.RegisterPatient(given="Neema", family="Mushi", birth_date="1994-02-11", sex="female")
     ).patient_id
-    a.run(c.RecordTestResult(patient_id=pid, result_id="rdt-s1", test="malaria_rdt_pf",
+    a.run(c.RecordTestResult(patient_id=pid, result_id=rdt_id, test="malaria_rdt_pf",
                              result="positive"))  # fmt: skip
-    a.run(c.RecordTestResult(patient_id=pid, result_id="hb-s1", test="haemoglobin", value=9.1))
-    assert set(results_of(a, pid)) == {"rdt-s1", "hb-s1"}  # offline: nothing pushed yet
+    a.run(c.RecordTestResult(patient_id=pid, result_id=hb_id, test="haemoglobin", value=9.1))
+    assert set(results_of(a, pid)) == {rdt_id, hb_id}  # offline: nothing pushed yet
 
     a.sync()
     b.sync()
     seen = results_of(b, pid)
-    assert seen["rdt-s1"]["result"] == "positive" and seen["rdt-s1"]["abnormal"] is True
-    assert (seen["hb-s1"]["value"], seen["hb-s1"]["interpretation"]) == (9.1, "L")
+    assert seen[rdt_id]["result"] == "positive" and seen[rdt_id]["abnormal"] is True
+    assert (seen[hb_id]["value"], seen[hb_id]["interpretation"]) == (9.1, "L")
     assert b.chart(pid).results_series["haemoglobin"][0][1] == 9.1
-    assert server_resource(a.client, "Observation", "rdt-s1") is not None
+    assert server_resource(a.client, "Observation", rdt_id) is not None
 
-    a.run(c.MarkEnteredInError(patient_id=pid, item_id="rdt-s1", reason="wrong patient"))
+    a.run(c.MarkEnteredInError(patient_id=pid, item_id=rdt_id, reason="wrong patient"))
     a.sync()
     b.sync()
-    assert set(results_of(b, pid)) == {"hb-s1"}
+    assert set(results_of(b, pid)) == {hb_id}
 
 
 def test_a_district_labs_result_of_a_bundled_test_shows_in_the_results_list(
