@@ -94,30 +94,29 @@ def _describe(kind: str, d: Mapping[str, Any]) -> str:
     if kind == "vitals":
         line = vitals_line(d.get("measurements") or {}, d.get("bmi")) or "no measurements"
         return f"{line} ({_day(d.get('taken_at'))})" if d.get("taken_at") else line
-    return _generic(d)
+    if kind == "test_result":
+        return _test_result(d)
+    return _immunization(d)
 
 
-def _generic(d: Mapping[str, Any]) -> str:
-    """Test results and immunizations (items of other parts of the chart): their name, value
-    or outcome and date, from whichever of the usual keys they carry."""
-    name = _first(d, "test_name", "display", "test", "vaccine_name", "vaccine", "code_display")
-    value = _first(d, "value_text", "result", "value", "outcome", "dose_number")
-    unit = _first(d, "unit")
-    when = _first(d, "effective_at", "observed_at", "occurred_at", "given_at", "recorded_at")
-    text = " ".join(p for p in (name, value, unit) if p) or "(no text)"
-    flag = _first(d, "interpretation", "flag")
-    if flag:
-        text += f" [{flag}]"
-    return f"{text} ({_day(when)})" if when else text
+def _test_result(d: Mapping[str, Any]) -> str:
+    value = d.get("value")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        shown = f"{value:g} {d.get('unit_label') or d.get('unit') or ''}".strip()
+    else:
+        shown = str(d.get("result") or "")
+    text = f"{d.get('name') or d.get('test') or '?'} {shown}".strip()
+    if d.get("abnormal"):
+        text += f" [abnormal{', ' + str(d['interpretation']) if d.get('interpretation') else ''}]"
+    return f"{text} ({_day(d.get('taken_at'))})" if d.get("taken_at") else text
 
 
-def _first(d: Mapping[str, Any], *keys: str) -> str | None:
-    for key in keys:
-        value = d.get(key)
-        if isinstance(value, bool) or value is None or value == "":
-            continue
-        return f"{value:g}" if isinstance(value, float) else str(value)
-    return None
+def _immunization(d: Mapping[str, Any]) -> str:
+    text = str(d.get("vaccine") or "?")
+    if d.get("dose_number"):
+        text += f" dose {d['dose_number']}"
+    day = d.get("given_on") or d.get("given_at")
+    return f"{text} ({_day(day)})" if day else text
 
 
 def _day(moment: object) -> str:

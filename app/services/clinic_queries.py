@@ -125,6 +125,7 @@ def read_chart(
         encounters=[i for i in live if i.kind == "encounter"],
         notes=[i for i in live if i.kind == "note"],
         appointments=[i for i in live if i.kind == "appointment"],
+        referrals=[i for i in live if i.kind == "referral"],
         other_records=[i for i in items if i.kind == "other"],
         test_results=results,
         results_series=results_series(results),

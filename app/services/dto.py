@@ -89,6 +89,8 @@ class ChartView:
     timeline: list[TimelineEntry]
     vitals_series: dict[str, list[tuple[str, float]]]
     as_of: str | None = None
+    # Referrals, newest last, including finished and revoked ones (their status says so).
+    referrals: list[ItemView] = field(default_factory=list)
     # Immunizations given or copied from cards (entered-in-error ones left out), oldest first,
     # and the scheduled doses due or overdue on the chart's day.
     immunizations: list[ItemView] = field(default_factory=list)

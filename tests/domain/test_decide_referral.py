@@ -9,9 +9,10 @@ import pytest
 
 from app.domain import commands as c
 from app.domain import events as ev
-from app.domain.chart import PatientChart, evolve
+from app.domain.chart import Item, PatientChart, evolve
 from app.domain.errors import AlreadyDoneError, PreconditionError, RoleError, ValidationError
 from app.domain.rebase import Converged, NeedsAttention, Redecided, decide_rebase
+from app.domain.referral_summary import line_of
 from tests.clinic_fixtures import DESK, prescription
 from tests.domain.builders import PID, accept, chart_after, context, refuse
 
@@ -201,3 +202,21 @@ def test_a_cancel_the_server_already_shows_converges_and_one_still_open_redecide
     stale = decide_rebase(chart, cancel, [], context())
     assert isinstance(stale, NeedsAttention)
     assert isinstance(PreconditionError("x"), PreconditionError)
+
+
+def test_test_results_and_immunizations_read_as_a_clinician_writes_them() -> None:
+    hb = Item(
+        "test_result",
+        "hb-1",
+        {"name": "Haemoglobin", "value": 8.4, "unit_label": "g/dL", "abnormal": True,
+         "interpretation": "L", "taken_at": "2026-11-20T08:00:00+03:00"},
+        "final",
+    )  # fmt: skip
+    rdt = Item("test_result", "rdt-1", {"name": "Malaria RDT", "result": "negative"}, "final")
+    dose = Item(
+        "immunization", "im-1", {"vaccine": "Measles-rubella", "dose_number": 2,
+                                 "given_on": "2026-10-01"}, "completed",
+    )  # fmt: skip
+    assert line_of(hb) == "Test result: Haemoglobin 8.4 g/dL [abnormal, L] (2026-11-20)"
+    assert line_of(rdt) == "Test result: Malaria RDT negative"
+    assert line_of(dose) == "Immunization: Measles-rubella dose 2 (2026-10-01)"
