@@ -19,6 +19,7 @@ from app.commandline import (
     check_server,
     clinic_commands,
     it_commands,
+    protocol_commands,
     remote_commands,
     sync_commands,
     vault_commands,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_server.register(sub)
     it_commands.register(sub)
     remote_commands.register(sub)
+    protocol_commands.register(sub)
     return parser
 
 

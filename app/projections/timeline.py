@@ -153,6 +153,12 @@ def _(e: ev.ImmunizationRecorded) -> tuple[str, str | None, str]:
 
 
 @describe.register
+def _(e: ev.ProtocolSuggestionDeclined) -> tuple[str, str | None, str]:
+    # The note the same decision adds carries the suggestion and the reason in full.
+    return "protocol", None, f"Hypertension protocol suggestion declined: {e.reason}"
+
+
+@describe.register
 def _(e: ev.AppointmentScheduled) -> tuple[str, str | None, str]:
     return "appointment", e.appointment_id, f"Follow-up booked with {e.clinician} at {e.start}"
 

@@ -49,6 +49,7 @@ CLINICAL_EVENTS = frozenset(
         "MedicationDiscontinued",
         "MedicationDoseChanged",
         "NoteAdded",
+        "ProtocolSuggestionDeclined",
     }
 )
 # Events of commands a clinician or the front desk (staff) may issue (app/domain/commands.py).
