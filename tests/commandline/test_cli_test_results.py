@@ -59,6 +59,8 @@ def test_exec_records_results_and_refuses_bad_ones_naming_the_field(vault: Path)
     assert [r["ok"] for r in out] == [False, False, False]
     assert [r["field"] for r in out] == ["value", "result", "test"]
     assert "25.6" in out[0]["error"] and "g/dL" in out[0]["error"]
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "commands.md").read_text("utf-8")
+    assert out[0]["error"] in documented  # docs/commands.md shows this very refusal
 
     shown = run_cli("chart", PID, "--data-dir", vault, "--json", user="doc")
     assert shown.returncode == 0, shown.stderr
