@@ -75,7 +75,7 @@ def record_immunization(
             "Vaccine is not in the vaccine list (name, id or CVX code)", "vaccine"
         )
     dose = _dose_number(cmd.dose_number, vaccine)
-    given_at, given_on = _given(cmd.given_on, chart, ctx)
+    given_at, given_on, time_known = _given(cmd.given_on, chart, ctx)
     lot = v.text(cmd.lot, "lot", "Lot number", required=False, max_len=40)
     expiry = _expiry(cmd.lot_expiry, given_on)
     site = v.choice(cmd.site, "site", "Site", tuple(IMMUNIZATION_SITES), required=False)
@@ -93,6 +93,7 @@ def record_immunization(
                 dose_number=dose,
                 given_at=given_at,
                 given_on=given_on.isoformat(),
+                time_known=time_known,
                 historical=historical,
                 source=source,
                 lot=lot,
@@ -120,8 +121,11 @@ def _dose_number(value: object, vaccine: Vaccine) -> int:
     return value
 
 
-def _given(value: str | None, chart: PatientChart, ctx: DecisionContext) -> tuple[str, date]:
-    """(clinical time, day given): a date or an instant, never before birth or in the future."""
+def _given(
+    value: str | None, chart: PatientChart, ctx: DecisionContext
+) -> tuple[str, date, bool]:
+    """(clinical time, day given, whether the time is known): a date or an instant, never
+    before birth or in the future."""
     raw = v.text(value, "given_on", "Date given", required=False, max_len=40)
     if raw is None:
         at, day = ctx.now, ctx.today
@@ -138,7 +142,7 @@ def _given(value: str | None, chart: PatientChart, ctx: DecisionContext) -> tupl
     birth = chart.demographics.get("birth_date")
     if birth and day < date.fromisoformat(str(birth)):
         raise ValidationError("Date given is before the patient's birth date", "given_on")
-    return v.iso(at), day
+    return v.iso(at), day, raw is None or len(raw) != 10
 
 
 def _expiry(value: str | None, given_on: date) -> str | None:

@@ -210,6 +210,7 @@ class ImmunizationRecorded(DomainEvent):
     dose_number: int | None
     given_at: str  # the clinical time (a date-only dose: noon UTC of that day)
     given_on: str  # the day it was given, as recorded
+    time_known: bool = True  # False: only the day is known (a card says a date)
     historical: bool = False
     source: str | None = None
     lot: str | None = None

@@ -12,6 +12,7 @@ from sync.fhir.mapping.common import FIELDCHART
 from sync.fhir.mapping.condition import OWNED as CONDITION
 from sync.fhir.mapping.document import OWNED as DOCUMENT
 from sync.fhir.mapping.encounter import OWNED as ENCOUNTER
+from sync.fhir.mapping.immunization import OWNED as IMMUNIZATION
 from sync.fhir.mapping.laboratory import OWNED as LABORATORY
 from sync.fhir.mapping.medication import OWNED as MEDICATION
 from sync.fhir.mapping.observation import OWNED as OBSERVATION
@@ -29,6 +30,7 @@ OWNED_ELEMENTS: Mapping[str, frozenset[str]] = {
     "MedicationRequest": MEDICATION,
     "DocumentReference": DOCUMENT,
     "Appointment": APPOINTMENT,
+    "Immunization": IMMUNIZATION,
     "ServiceRequest": SERVICE_REQUEST,
 }
 # Choice elements ([x]) whose every variant is ours when one is.

@@ -19,6 +19,7 @@ from sync.fhir.mapping.condition import from_fhir_condition, to_fhir_condition
 from sync.fhir.mapping.document import from_fhir_document_reference, to_fhir_document_reference
 from sync.fhir.mapping.encounter import from_fhir_encounter, to_fhir_encounter
 from sync.fhir.mapping.errors import UnsupportedResourceError
+from sync.fhir.mapping.immunization import from_fhir_immunization, to_fhir_immunization
 from sync.fhir.mapping.laboratory import (
     from_fhir_test_result,
     is_test_result,
@@ -52,6 +53,7 @@ RESOURCE_TYPE_OF_KIND: Mapping[str, str] = {
     "test_result": "Observation",
     "appointment": "Appointment",
     "referral": "ServiceRequest",
+    "immunization": "Immunization",
 }
 
 def _referral(patient_id: str, item: Item, base: Base) -> Json:
@@ -73,9 +75,11 @@ _WRITERS: Mapping[str, Callable[[str, Item, Base], Json]] = {
     "test_result": to_fhir_test_result,
     "appointment": to_fhir_appointment,
     "referral": _referral,
+    "immunization": to_fhir_immunization,
 }
 _READERS: Mapping[str, Callable[[Mapping[str, Any]], Remote]] = {
     "Patient": from_fhir_patient,
+    "Immunization": from_fhir_immunization,
     "Encounter": from_fhir_encounter,
     "Observation": lambda r: (
         from_fhir_test_result(r) if is_test_result(r) else from_fhir_observation(r)
