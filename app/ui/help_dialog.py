@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import shortcuts as k
+from app.ui.chart.view import TABS
 from app.ui.widgets import available_height
 
 SHORTCUTS = (
@@ -31,8 +32,8 @@ SHORTCUTS = (
     ("Esc", "Close the open form without saving"),
     (f"{k.PAGE_KEYS[0]} … {k.PAGE_KEYS[-1]}", "Patients, Schedule, Sync, Settings, Users, Audit"),
     (
-        f"{k.TAB_KEYS[0]} … {k.TAB_KEYS[-1]}",
-        "Chart tabs: Summary, Timeline, Vitals, Notes, Encounters",
+        f"{k.TAB_KEYS[0]} … {k.TAB_KEYS[len(TABS) - 1]}",
+        "Chart tabs: " + ", ".join(TABS),
     ),
     (k.REFRESH, "Refresh the page"),
     (k.SYNC_NOW, "Sync now"),

@@ -192,7 +192,7 @@ class MainView(QMainWindow):
             self.addAction(action)
         chart.addSeparator()
         self.tab_actions = []
-        for n, title in enumerate(TABS):
+        for n, title in enumerate(TABS[: len(shortcuts.TAB_KEYS)]):
             action = self._action(
                 f"Show {title.lower()}",
                 shortcuts.TAB_KEYS[n],

@@ -23,5 +23,7 @@ AS_OF = "Ctrl+Shift+H"  # history: toggle the "as of" view
 # pages: Ctrl+1 .. Ctrl+6 in navigation order
 PAGE_KEYS = ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4", "Ctrl+5", "Ctrl+6")
 
-# chart tabs: Alt+1 .. Alt+5 (Summary, Timeline, Vitals, Notes, Encounters)
-TAB_KEYS = ("Alt+1", "Alt+2", "Alt+3", "Alt+4", "Alt+5")
+# chart tabs in their order (app/ui/chart/view.py TABS): Alt+1 .. Alt+9; the main window
+# binds as many as there are tabs (issue 16 adds results, immunizations, referrals and
+# other records to the first five).
+TAB_KEYS = tuple(f"Alt+{n}" for n in range(1, 10))

@@ -30,16 +30,31 @@ LAB = {
 DISTRICT_LAB = {"display": "Mkoani District Laboratory"}
 EFFECTIVE = "2026-11-28T09:30:00+03:00"
 
-#: The smallest PDF a viewer opens: one empty A7 page (header, catalog, pages, page, xref).
-TINY_PDF = (
-    b"%PDF-1.4\n"
-    b"1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 210 298]>>endobj\n"
-    b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n"
-    b"0000000052 00000 n \n0000000101 00000 n \n"
-    b"trailer<</Size 4/Root 1 0 R>>\nstartxref\n165\n%%EOF\n"
-)
+
+def tiny_pdf(text: str) -> bytes:
+    """A one-page PDF saying `text` (Helvetica), with a correct cross-reference table."""
+    stream = f"BT /F1 12 Tf 20 260 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 420 297]/Contents 4 0 R"
+        b"/Resources<</Font<</F1 5 0 R>>>>>>",
+        b"<</Length %d>>stream\n%s\nendstream" % (len(stream), stream),
+        b"<</Type/Font/Subtype/Type1/BaseFont/Helvetica>>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+TINY_PDF = tiny_pdf("Discharge summary: appendectomy, recovered well")
 
 
 @dataclass

@@ -98,7 +98,7 @@ def test_alt_digits_switch_chart_tabs_and_focus_them(
         assert tabs.currentIndex() == index, TABS[index]
         focus = _focused(window)
         assert tabs.isAncestorOf(focus), f"focus on {focus!r} after Alt+{index + 1}"
-    assert tuple(f"Alt+{n}" for n in range(1, 6)) == shortcuts.TAB_KEYS
+    assert tuple(f"Alt+{n}" for n in range(1, len(TABS) + 1)) == shortcuts.TAB_KEYS[: len(TABS)]
 
 
 def test_a_shortcut_that_cannot_act_says_why(
@@ -203,7 +203,7 @@ def test_no_shortcut_is_bound_twice_and_help_lists_the_tab_keys(
     keys = [a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()]
     keys.append(window.chart.as_of_box.shortcut().toString())
     assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
-    for key in shortcuts.TAB_KEYS:
+    for key in shortcuts.TAB_KEYS[: len(TABS)]:
         assert QKeySequence(key).toString() in keys
     listed = dict(SHORTCUTS)
     assert any(k.startswith(shortcuts.TAB_KEYS[0]) and "Summary" in v for k, v in listed.items())
