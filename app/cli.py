@@ -18,6 +18,7 @@ from pathlib import Path
 from app.commandline import (
     check_server,
     clinic_commands,
+    immunization_commands,
     it_commands,
     protocol_commands,
     remote_commands,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     it_commands.register(sub)
     remote_commands.register(sub)
     protocol_commands.register(sub)
+    immunization_commands.register(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
+from app.commandline import immunization_commands
 from app.commandline.context import add_credentials, add_data_dir, clinic_from, data_dir_of
 from app.commandline.errors import EXIT_UNAVAILABLE, CliError, UsageError
 from app.commandline.private_input import add_file_option, one_of
@@ -49,6 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_credentials(p)
     p.add_argument("--day", default=None, help="YYYY-MM-DD (default: today)")
     p.add_argument("--days", type=int, default=1)
+    p.add_argument(
+        "--immunizations", action="store_true", help="also the immunizations due or overdue"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_schedule)
 
@@ -207,20 +211,25 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         day = day or local_now(clinic.clock).date()
         booked = clinic.queries.schedule(day, args.days)
         overdue = clinic.queries.overdue_followups()
+        # Immunizations due on the day asked (default today), by the schedule in effect.
+        doses = clinic.queries.immunizations_due(day) if args.immunizations else None
     if args.json:
-        _print(
-            {
-                "day": day.isoformat(),
-                "days": args.days,
-                "appointments": [asdict(a) for a in booked],
-                "overdue": [asdict(a) for a in overdue],
-            }
-        )
+        shown: dict[str, Any] = {
+            "day": day.isoformat(),
+            "days": args.days,
+            "appointments": [asdict(a) for a in booked],
+            "overdue": [asdict(a) for a in overdue],
+        }
+        if doses is not None:
+            shown["immunizations_due"] = immunization_commands.due_json(doses)
+        _print(shown)
     else:
         for a in booked:
             print(f"{a.start}  {a.clinician:<12} {a.patient_name}  [{a.status}]")
         if overdue:
             print(f"overdue follow-ups: {len(overdue)}")
+        if doses is not None:
+            immunization_commands.print_due(doses)
     return 0
 
 
