@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.domain.poc_tests import result_text
 from app.domain.reference import vitals_line
 from app.services.dto import ItemView
 from app.ui.formatting import number, time_of_day, when
@@ -16,6 +17,7 @@ KIND_LABELS = {
     "medication": "Medication",
     "note": "Note",
     "appointment": "Follow-up",
+    "test_result": "Test result",
 }
 
 
@@ -55,6 +57,9 @@ def describe(item: ItemView) -> str:
     if item.kind == "encounter":
         reason = f" — {d['reason']}" if d.get("reason") else ""
         return f"{when(d.get('started_at'))}{reason} ({item.status})"
+    if item.kind == "test_result":
+        flag = " — abnormal" if d.get("abnormal") else ""
+        return f"{d.get('name', '?')}: {result_text(d)}{flag} ({when(item.clinical_time)})"
     if item.kind == "appointment":
         return f"{time_of_day(d.get('start', ''))} with {d.get('clinician', '?')} ({item.status})"
     return item.item_id

@@ -89,5 +89,6 @@ def test_a_district_labs_result_of_a_bundled_test_shows_in_the_results_list(
     hb_data, rdt_data = shown[str(hb.resource["id"])], shown[str(rdt.resource["id"])]
     assert (hb_data["test"], hb_data["value"], hb_data["abnormal"]) == ("haemoglobin", 10.4, True)
     assert (rdt_data["test"], rdt_data["result"]) == ("malaria_rdt_pan", "negative")
+    assert rdt_data["source"] == "Mkoani District Laboratory"
     assert [v for _, v in a.chart(pid).results_series["haemoglobin"]] == [10.4]
     assert not a.chart(pid).other_records  # read as results, not as "other" records

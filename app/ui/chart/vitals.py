@@ -90,7 +90,7 @@ def _nice_step(raw: float) -> float:
     return float(next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw))
 
 
-def _date_format(low: float, high: float) -> str:
+def date_format(low: float, high: float) -> str:
     """Short dates: the year only when the data spans two of them."""
     first, last = (QDateTime.fromMSecsSinceEpoch(int(ms)).date().year() for ms in (low, high))
     if first == last:
@@ -243,7 +243,7 @@ class VitalsChartView(QScrollArea):
             for marker in chart.legend().markers(line):
                 marker.setVisible(key in visible)
         low, high = min(stamps), max(stamps)
-        x_axis.setFormat(_date_format(low, high))
+        x_axis.setFormat(date_format(low, high))
         pad = max((high - low) * 0.04, DAY_MS / 2)
         x_axis.setRange(
             QDateTime.fromMSecsSinceEpoch(int(low - pad)),

@@ -22,6 +22,7 @@ class EnteredInErrorDialog(ChartFormDialog):
             *chart.medications,
             *chart.encounters,
             *chart.notes,
+            *chart.test_results,
             *chart.appointments,
         ]
         if chart.last_vitals is not None:

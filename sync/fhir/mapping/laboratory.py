@@ -271,6 +271,7 @@ def from_fhir_test_result(resource: Mapping[str, Any]) -> RemoteItem:
         "specimen": _read_specimen(r.obj(resource.get("specimen"), "specimen")),
         "encounter_id": r.reference(resource.get("encounter"), "encounter", "Encounter"),
         "note": _read_note(r.array(resource.get("note"), "note")),
+        "source": _performer(r.array(resource.get("performer"), "performer")),
     }
     interpretation = _read_interpretation(r.array(resource.get("interpretation"), "interpretation"))
     data["interpretation"] = interpretation
@@ -280,6 +281,16 @@ def from_fhir_test_result(resource: Mapping[str, Any]) -> RemoteItem:
     return single(
         "test_result", "Observation", r.id, patient_id, r.version_id, status, in_error, data
     )
+
+
+def _performer(performers: list[Any]) -> str | None:
+    """Who reported another system's result (the first performer's display), for the chart's
+    Source column; our own results carry no performer."""
+    for p in performers:
+        display = p.get("display") if isinstance(p, Mapping) else None
+        if isinstance(display, str) and display.strip():
+            return display.strip()
+    return None
 
 
 def _value(r: Reader, resource: Mapping[str, Any], test: str) -> dict[str, Any]:

@@ -1,0 +1,194 @@
+"""The Results tab: every point-of-care test result (newest first: date, test, result, flag,
+specimen, source), abnormal ones flagged in words and colour, and one small plot per numeric
+test (haemoglobin, glucose) with its reference limits, drawn like the vitals plots
+(chart/vitals.py: same value and date axes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCharts import QChart, QChartView, QDateTimeAxis, QLineSeries, QValueAxis
+from PySide6.QtCore import QDateTime, QMargins, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.poc_tests import result_text
+from app.services.dto import ChartView, ItemView
+from app.ui.chart.actions import ChartActions
+from app.ui.chart.vitals import CHART_HEIGHT, CHART_WIDTH, DAY_MS, date_format, value_range
+from app.ui.formatting import parse, when
+
+COLUMNS = ("Taken", "Test", "Result", "Flag", "Specimen", "Source")
+FLAGS = {
+    "H": "▲ High",
+    "L": "▼ Low",
+    "POS": "Positive",
+    "A": "Abnormal",
+    "IND": "Invalid — repeat",
+}
+ABNORMAL_COLOUR = "#b71c1c"
+LINE_COLOUR = "#2f6fb0"
+LIMIT_COLOUR = "#9e9e9e"
+
+
+def flag_text(data: dict[str, Any]) -> str:
+    """What the Flag column says: the interpretation in words when it matters, else empty."""
+    code = data.get("interpretation")
+    if data.get("abnormal"):
+        return FLAGS.get(str(code), "Abnormal")
+    if code in ("IND", "POS"):  # an invalid RDT; a positive pregnancy test
+        return FLAGS[str(code)]
+    return ""
+
+
+def source_of(item: ItemView) -> str:
+    return str(item.data.get("source") or item.recorded_by or "")
+
+
+class ResultsWidget(QWidget):
+    """The chart's Results tab."""
+
+    def __init__(
+        self, actions: ChartActions, catalog_names: dict[str, str], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.names = catalog_names  # test key -> the name the bundled list gives it
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setAccessibleName("Test results")
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 3)
+        row = QHBoxLayout()
+        row.addWidget(actions.button("test_result", "Record test result…", self, self._record))
+        self.empty = QLabel("No test results yet", self)
+        self.empty.setObjectName("muted")
+        row.addWidget(self.empty)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.plots = QGridLayout()
+        self.plots.setSpacing(6)
+        layout.addLayout(self.plots, 2)
+        self.chart_actions = actions
+        self.views: dict[str, QChartView] = {}
+
+    def _record(self) -> None:
+        self.chart_actions.open("test_result")
+
+    def show_chart(self, chart: ChartView) -> None:
+        results = sorted(chart.test_results, key=lambda i: i.clinical_time, reverse=True)
+        self.empty.setVisible(not results)
+        self.table.setRowCount(len(results))
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        for r, item in enumerate(results):
+            d = item.data
+            values = (
+                when(item.clinical_time),
+                self.names.get(str(d.get("test")), str(d.get("name") or "")),
+                result_text(d),
+                flag_text(d),
+                str(d.get("specimen") or "").capitalize(),
+                source_of(item),
+            )
+            for col, value in enumerate(values):
+                cell = QTableWidgetItem(value)
+                if d.get("abnormal") and col in (2, 3):
+                    cell.setForeground(QBrush(QColor(ABNORMAL_COLOUR)))
+                    cell.setFont(bold)
+                self.table.setItem(r, col, cell)
+        self._plot(chart, results)
+
+    # -- plots -----------------------------------------------------------------------------
+
+    def _plot(self, chart: ChartView, results: list[ItemView]) -> None:
+        for view in self.views.values():
+            self.plots.removeWidget(view)
+            view.deleteLater()
+        self.views = {}
+        for index, (key, rows) in enumerate(sorted(chart.results_series.items())):
+            latest = next((i.data for i in results if i.data.get("test") == key), {})
+            plot = self._test_chart(key, rows, latest)
+            if plot is not None:
+                self.views[key] = plot
+                self.plots.addWidget(plot, index // 2, index % 2)
+
+    def _test_chart(
+        self, key: str, rows: list[tuple[str, float]], latest: dict[str, Any]
+    ) -> QChartView | None:
+        points = sorted(
+            (moment.timestamp() * 1000, value)
+            for iso, value in rows
+            if (moment := parse(iso)) is not None
+        )
+        if not points:
+            return None
+        unit = str(latest.get("unit_label") or latest.get("unit") or "")
+        name = self.names.get(key, key)
+        chart = QChart()
+        chart.setTitle(name)
+        chart.setBackgroundRoundness(6)
+        chart.setMargins(QMargins(4, 2, 4, 2))
+        chart.legend().setVisible(False)
+        x_axis, y_axis = QDateTimeAxis(), QValueAxis()
+        x_axis.setTickCount(4)
+        y_axis.setLabelFormat("%g")
+        y_axis.setTitleText(unit or "value")
+        chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
+        chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
+        low, high = points[0][0], points[-1][0]
+        pad = max((high - low) * 0.04, DAY_MS / 2)
+        start, end = low - pad, high + pad
+        line = QLineSeries()
+        line.setName(name)
+        line.setPointsVisible(True)
+        line.setPen(QPen(QColor(LINE_COLOUR), 2.2))
+        for ms, value in points:
+            line.append(ms, value)
+        shown = [value for _ms, value in points]
+        # The reference limits as dashed lines, so a low haemoglobin reads as low at a glance.
+        limits = [
+            latest[k] for k in ("reference_low", "reference_high") if latest.get(k) is not None
+        ]
+        for limit in limits:
+            edge = QLineSeries()
+            pen = QPen(QColor(LIMIT_COLOUR), 1.2)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            edge.setPen(pen)
+            edge.append(start, float(limit))
+            edge.append(end, float(limit))
+            chart.addSeries(edge)
+            edge.attachAxis(x_axis)
+            edge.attachAxis(y_axis)
+        chart.addSeries(line)
+        line.attachAxis(x_axis)
+        line.attachAxis(y_axis)
+        x_axis.setFormat(date_format(low, high))
+        x_axis.setRange(
+            QDateTime.fromMSecsSinceEpoch(int(start)), QDateTime.fromMSecsSinceEpoch(int(end))
+        )
+        bottom, top, ticks = value_range(unit, shown + [float(v) for v in limits])
+        y_axis.setRange(bottom, top)
+        y_axis.setTickCount(ticks)
+        view = QChartView(chart, self)
+        view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        view.setMinimumSize(CHART_WIDTH - 20, CHART_HEIGHT)
+        view.setAccessibleName(f"{name} ({unit})" if unit else name)
+        return view

@@ -1,0 +1,90 @@
+"""Record a point-of-care test result: pick the test (typing filters the bundled list), then
+enter what it shows — a number in the test's unit, or a choice of its scale (negative /
+positive / invalid, or a dipstick grade) — and the specimen and time."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QLineEdit
+
+from app.domain.commands import Command, RecordTestResult
+from app.domain.poc_tests import RESULT_LABELS, PocTest
+from app.domain.reference import fold
+from app.ui.formatting import number
+from app.ui.forms.chart_form import ChartFormDialog
+from app.ui.forms.vocabulary import attach_completer
+
+CHOOSE_TEST_FIRST = "— pick the test first —"
+
+
+def test_named(tests: list[PocTest], text: str) -> PocTest | None:
+    """The bundled test whose name (or key, or LOINC code) is `text`, ignoring case."""
+    wanted = fold(text)
+    return next((t for t in tests if wanted in (fold(t.name), fold(t.key), t.loinc)), None)
+
+
+class TestResultDialog(ChartFormDialog):
+    __test__ = False  # a form, not a pytest class
+    COMMAND = RecordTestResult
+    TITLE = "Record test result"
+    INTRO = "Point-of-care test: the result is flagged if it is abnormal."
+
+    def add_fields(self, selected: str | None, selected_text: str) -> None:
+        self.tests = sorted(self.session.catalog.poc_tests.values(), key=lambda t: t.name)
+        self.test = self.add_field(
+            "test", "Test", QLineEdit(self), "Type part of the name and pick from the list"
+        )
+        attach_completer(self.test, [t.name for t in self.tests])
+        self.value = self.add_field("value", "Value", QLineEdit(self))
+        self.result_box = self.add_field("result", "Result", QComboBox(self))
+        self.specimen = self.add_field("specimen", "Specimen", QComboBox(self))
+        self.taken = self.add_time_field("taken_at", "Taken")
+        self.encounter = self.add_encounter_field()
+        self.note = self.add_field("note", "Note", QLineEdit(self))
+        self.chosen: PocTest | None = None
+        self.test.textChanged.connect(self._test_changed)
+        self._test_changed(self.test.text())
+
+    def _test_changed(self, text: str) -> None:
+        """Show the input the picked test's result takes (a number or a choice)."""
+        test = test_named(self.tests, text)
+        if test is self.chosen and self.result_box.count():
+            return
+        self.chosen = test
+        numeric = test is not None and test.result_type == "numeric"
+        self.set_row_visible("value", numeric)
+        self.set_row_visible("result", not numeric)
+        self.result_box.clear()
+        self.specimen.clear()
+        if test is None:
+            self.result_box.addItem(CHOOSE_TEST_FIRST, None)
+            self.result_box.setEnabled(False)
+            for name in ("capillary blood", "venous blood", "urine"):
+                self.specimen.addItem(name.capitalize(), name)
+            return
+        self.result_box.setEnabled(True)
+        if numeric:
+            limits = f"{number(test.minimum)}–{number(test.maximum)}"
+            self.value.setPlaceholderText(f"{test.unit_label} (a device shows {limits})")
+        else:
+            self.result_box.addItem("— choose —", None)
+            for word in test.scale:
+                self.result_box.addItem(RESULT_LABELS.get(word, word), word)
+        for name in test.specimens:
+            self.specimen.addItem(name.capitalize(), name)
+        self.specimen.setCurrentIndex(max(0, self.specimen.findData(test.specimen)))
+
+    def build_command(self) -> Command:
+        test = self.chosen
+        numeric = test is not None and test.result_type == "numeric"
+        label = test.name if test is not None else "Value"
+        return RecordTestResult(
+            command_id=self.command_id,
+            patient_id=self.patient_id,
+            test=self.text(self.test) or "",
+            value=self.number(self.value, "value", label) if numeric else None,
+            result=None if numeric else self.text(self.result_box),
+            specimen=self.text(self.specimen),
+            taken_at=self.taken.iso_or_none(),
+            encounter_id=self.text(self.encounter),
+            note=self.text(self.note),
+        )
