@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.services.dto import ChartView, ItemView
 from app.ui.chart.actions import ChartActions
+from app.ui.chart.protocol_panel import ProtocolPanelWidget
 from app.ui.chart_text import describe
 from app.ui.formatting import VITALS, number, when
 
@@ -98,6 +99,9 @@ class ChartSummaryWidget(QWidget):
         self.body_scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
+        # The hypertension protocol's suggestion, above the groups (hidden when none applies).
+        self.protocol = ProtocolPanelWidget(actions, self)
+        outer.addWidget(self.protocol)
         outer.addWidget(self.body_scroll)
         self._reflow(3)
 
@@ -203,6 +207,7 @@ class ChartSummaryWidget(QWidget):
         ):
             self._fill(self.lists[key], items)
         self._show_vitals(chart.last_vitals)
+        self.protocol.show_chart(chart)
         self._fit_timer.start()
 
     @staticmethod
