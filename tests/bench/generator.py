@@ -42,7 +42,7 @@ from app.domain.roles import Actor, Role
 from app.services.dto import Changes
 from tests.bench import corpus
 
-GENERATOR_VERSION = 1  # bump when the plan or the commands change: cached vaults are rebuilt
+GENERATOR_VERSION = 2  # bump when the plan or the commands change: cached vaults are rebuilt
 
 START = datetime(2023, 1, 2, tzinfo=UTC)
 LOCAL = timezone(timedelta(hours=3))
@@ -315,6 +315,8 @@ class _Clinic:
         self.catalog = catalog
         self.states = [_State() for _ in plan.patients]
         self.rngs = [_rng(plan.params, p.index, "run") for p in plan.patients]
+        # Which point-of-care tests a visit has is drawn from a stream of its own.
+        self.test_rngs = [_rng(plan.params, p.index, "poc-tests") for p in plan.patients]
         self.icd = sorted(catalog.icd10)
         self.medicines = [m for m in catalog.medicines.values() if not m.component_only]
         self.substances = list(catalog.substances.values())
@@ -405,6 +407,8 @@ class _Clinic:
         yield from self._diagnoses(p, k, st, rng, doc, encounter, tick)
         yield from self._allergies(k, st, rng, doc, tick)
         yield from self._prescriptions(p, st, rng, doc, encounter, tick)
+        for command in self._test_results(p, pid, encounter):
+            yield tick(60, 240), doc, command
         for _ in range(2 if p.heavy else 1):
             if rng.random() < 0.75:
                 sentences = rng.sample(corpus.NOTE_SENTENCES, rng.randint(2, 5))
@@ -430,6 +434,33 @@ class _Clinic:
                 ),
             )
             st.booked[k + 1] = ch.item_ids[0]
+
+    def _test_results(self, p: PatientPlan, pid: str, encounter: str) -> list[c.Command]:
+        """Bedside tests of one visit, at rural primary-care rates: a malaria RDT for a
+        quarter of visits (about a third positive), haemoglobin for one in ten (more often for
+        women), glucose at every visit of a diabetic and a few others, now and then a urine
+        dipstick."""
+        rng = self.test_rngs[p.index]
+        found: list[c.Command] = []
+
+        def result(test: str, **value: Any) -> None:
+            found.append(
+                c.RecordTestResult(patient_id=pid, test=test, encounter_id=encounter, **value)
+            )
+
+        if rng.random() < 0.25:
+            result("malaria_rdt_pf", result="positive" if rng.random() < 0.3 else "negative")
+        if rng.random() < (0.15 if p.sex == "female" else 0.06):
+            result("haemoglobin", value=round(min(18.0, max(4.0, rng.gauss(11.8, 1.8))), 1))
+        diabetic = any(code.startswith("E11") for code in p.chronic)
+        if diabetic or rng.random() < 0.05:
+            mean, spread = (9.5, 3.0) if diabetic else (5.8, 1.2)
+            glucose = min(30.0, max(2.5, rng.gauss(mean, spread)))
+            result("glucose_capillary", value=round(glucose, 1))
+        if rng.random() < 0.05:
+            grade = rng.choices(("negative", "trace", "1+", "2+"), (70, 15, 10, 5))[0]
+            result("urine_protein", result=grade)
+        return found
 
     def call(self, p: PatientPlan, k: int) -> Episode:
         """Between visits: the booked follow-up is moved, cancelled or missed."""
