@@ -21,7 +21,9 @@ from app.domain.other_records import describe_other, matches
 from app.services.clinic import Clinic
 from app.services.retention import Leaving, RetentionService
 from app.store.database import read_transaction
+from sync.fhir.capability import CapabilityInfo
 from sync.fhir.mapping import (
+    PULL_TYPES,
     MalformedResourceError,
     RemoteItem,
     UnsupportedResourceError,
@@ -30,11 +32,15 @@ from sync.fhir.mapping import (
     resource_keys_for_events,
     writes_for_events,
 )
+from sync.fhir.mapping.adapter import FOREIGN_TYPES
 from sync.fhir.mapping.other_record import MAX_KEPT_ATTACHMENT
 from sync.fhir_mapper import FhirResourceMapper
+from sync.pull_queries import fixed_queries, list_queries
+from sync.scope import SyncScope, choose_strategy
 from tests.clinic_fixtures import DOC, FakeClock, clinic_in, register
 from tests.store.test_purge import mark_synced
 from tests.sync.foreign_seed import malformed, shown_items, well_formed
+from tests.sync.test_pull_scope_strategy import statement
 
 PID = "3f1c1c7e-5b7a-4f8e-9a51-0c2d2c6b7d11"
 META = {"versionId": "1", "lastUpdated": "2026-11-28T10:00:00.000Z"}
@@ -225,3 +231,26 @@ def test_a_patient_removed_from_the_device_takes_their_other_records_along(
         copies = conn.exec_driver_sql("SELECT count(*) FROM remote_resources").scalar()
     assert "other" not in kinds and copies == 0
     assert clinic.queries.patient(staying) is not None
+
+
+def test_scope_queries_cover_the_foreign_types_and_skip_those_a_server_lacks() -> None:
+    declared = statement()
+    entry = declared["rest"][0]["resource"][0]
+    for t in FOREIGN_TYPES:
+        declared["rest"][0]["resource"].append({**copy.deepcopy(entry), "type": t})
+    scope = SyncScope(organization="Organization/org-1")
+    strategy = choose_strategy(CapabilityInfo.from_statement(declared), scope)
+    assert strategy.skipped == ()
+    # Immunization names its patient by `patient` only; the others have `subject`.
+    assert strategy.patient_param("Immunization") == "patient"
+    assert strategy.patient_param("DiagnosticReport") == "subject"
+    urls = [q.key for q in fixed_queries(strategy, scope, PULL_TYPES)]
+    assert "Immunization?patient.organization=Organization%2Forg-1" in urls
+    assert "Procedure?subject%3APatient.organization=Organization%2Forg-1" in urls
+    # A server without them: FieldChart's own records are pulled all the same.
+    sparse = choose_strategy(CapabilityInfo.from_statement(statement()), scope)
+    assert set(sparse.skipped) == set(FOREIGN_TYPES)
+    types = {q.resource_type for q in fixed_queries(sparse, scope, PULL_TYPES)}
+    assert not types & set(FOREIGN_TYPES) and {"Observation", "Condition"} <= types
+    lists = list_queries("scope", sparse, PULL_TYPES, ["p1"])
+    assert not {q.resource_type for q in lists} & set(FOREIGN_TYPES)
