@@ -4,13 +4,15 @@
     ├── MalformedResourceError      breaks FHIR or the resource's own structure: wrong
     │                               resourceType, missing subject, a date that is not a date,
     │                               a reference to the wrong resource type, bad base64
-    └── UnsupportedResourceError    valid FHIR that FieldChart does not show: a laboratory
-                                    Observation, a note only as a PDF, a unit it cannot convert,
-                                    a value the chart needs but the resource does not carry
+    └── UnsupportedResourceError    valid FHIR that a kind's reader does not model: a
+                                    laboratory Observation, a note only as a PDF, a unit it
+                                    cannot convert, a value the chart needs but is not there
 
 Messages name the resource type and id and the element, never a value (no names, codes or
-free text), so they are safe to log. The sync engine skips unsupported resources (counting
-them) and reports malformed ones as needing attention.
+free text), so they are safe to log. `from_fhir_resource` reads an unsupported resource about
+one of our patients as a read-only "other" record (other_record.py,
+docs/clinical/other-records.md); what is left (malformed, no patient, FieldChart's own resource
+unreadable) the pull quarantines for IT.
 """
 
 from __future__ import annotations
