@@ -26,6 +26,7 @@ from app.ui.forms.schedule_forms import (
     MoveAppointmentDialog,
 )
 from app.ui.permissions import gate
+from app.ui.referral_text import OPEN_STATUSES
 from app.ui.session import ClinicSession
 
 
@@ -51,8 +52,12 @@ SPECS: dict[str, Spec] = {
     "allergy_status": Spec("Change allergy &status…", c.UpdateAllergyStatus, needs="allergies"),
     "change_dose": Spec("Change d&ose…", c.ChangeDose, needs="medications"),
     "discontinue": Spec("S&top medication…", c.DiscontinueMedication, needs="medications"),
+    "refer": Spec("Re&fer patient…", c.ReferPatient),
+    "cancel_referral": Spec("Cancel referra&l…", c.CancelReferral, needs="open_referrals"),
     "move": Spec("&Move follow-up…", c.RescheduleAppointment, needs="booked"),
     "cancel": Spec("&Cancel follow-up…", c.CancelAppointment, needs="booked"),
+    "test_result": Spec("Record test &result…", c.RecordTestResult),
+    "immunization": Spec("Record &immunization…", c.RecordImmunization),
     "entered_in_error": Spec("Mark entered in &error…", c.MarkEnteredInError),
 }
 # The actions whose form is a chart form (one constructor for all); the others are built below.
@@ -68,6 +73,10 @@ CHART_FORMS: dict[str, type[cf.ChartFormDialog]] = {
     "allergy_status": cf.AllergyStatusDialog,
     "change_dose": cf.ChangeDoseDialog,
     "discontinue": cf.DiscontinueDialog,
+    "refer": cf.ReferPatientDialog,
+    "cancel_referral": cf.CancelReferralDialog,
+    "test_result": cf.TestResultDialog,
+    "immunization": cf.ImmunizationDialog,
     "entered_in_error": cf.EnteredInErrorDialog,
 }
 NOTHING = {
@@ -76,6 +85,7 @@ NOTHING = {
     "allergies": "There is no allergy on the chart.",
     "medications": "There is no active medication.",
     "booked": "There is no booked follow-up.",
+    "open_referrals": "There is no open referral.",
 }
 
 
@@ -102,6 +112,7 @@ class ChartActions(QObject):
             "allergies": bool(chart.allergies),
             "medications": bool(chart.medications),
             "booked": any(a.status == "booked" for a in chart.appointments),
+            "open_referrals": any(r.status in OPEN_STATUSES for r in chart.referrals),
         }
 
     def update(self, chart: ChartView | None, read_only: str | None) -> None:

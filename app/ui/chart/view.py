@@ -22,7 +22,11 @@ from app.ui import shortcuts
 from app.ui.chart.action_strip import ActionStripWidget
 from app.ui.chart.actions import ChartActions
 from app.ui.chart.header import ChartHeaderWidget
+from app.ui.chart.immunizations import ImmunizationsWidget
 from app.ui.chart.lists import EncountersWidget, NotesView
+from app.ui.chart.other_records import OtherRecordsWidget
+from app.ui.chart.referrals import ReferralsWidget
+from app.ui.chart.results import ResultsWidget
 from app.ui.chart.summary import ChartSummaryWidget
 from app.ui.chart.timeline import TimelineView
 from app.ui.chart.vitals import VitalsChartView
@@ -46,9 +50,23 @@ MORE = (
     "allergy_status",
     "change_dose",
     "discontinue",
+    "refer",
+    "cancel_referral",
+    "test_result",
+    "immunization",
     "entered_in_error",
 )
-TABS = ("Summary", "Timeline", "Vitals", "Notes", "Encounters")
+TABS = (
+    "Summary",
+    "Timeline",
+    "Vitals",
+    "Notes",
+    "Encounters",
+    "Other records",
+    "Results",
+    "Referrals",
+    "Immunizations",
+)
 EMPTY = "Select a patient from the list, or press Ctrl+N to register a new one."
 
 
@@ -105,8 +123,23 @@ class PatientChartView(QWidget):
         self.vitals = VitalsChartView(self.session.prefs, page)
         self.notes = NotesView(page)
         self.encounters = EncountersWidget(self.chart_actions, page)
+        self.other_records = OtherRecordsWidget(page)
+        names = {t.key: t.name for t in self.session.catalog.poc_tests.values()}
+        self.results = ResultsWidget(self.chart_actions, names, page)
+        self.referrals = ReferralsWidget(self.chart_actions, page)
+        self.immunizations = ImmunizationsWidget(self.chart_actions, page)
         for widget, title in zip(
-            (self.summary, self.timeline, self.vitals, self.notes, self.encounters),
+            (
+                self.summary,
+                self.timeline,
+                self.vitals,
+                self.notes,
+                self.encounters,
+                self.other_records,
+                self.results,
+                self.referrals,
+                self.immunizations,
+            ),
             TABS,
             strict=True,
         ):
@@ -213,6 +246,10 @@ class PatientChartView(QWidget):
         self.vitals.set_series(chart.vitals_series)
         self.notes.show_chart(chart)
         self.encounters.show_chart(chart)
+        self.other_records.show_chart(chart)
+        self.results.show_chart(chart)
+        self.referrals.show_chart(chart)
+        self.immunizations.show_chart(chart)
         read_only = (
             f"You are viewing the chart as it was on {when(chart.as_of)}; "
             "untick “As of” to make changes."

@@ -12,6 +12,7 @@ from app.ui.forms.encounter_forms import (
     StartEncounterDialog,
     VitalsDialog,
 )
+from app.ui.forms.immunization_forms import ImmunizationDialog
 from app.ui.forms.medication_forms import ChangeDoseDialog, DiscontinueDialog, PrescribeDialog
 from app.ui.forms.problem_forms import (
     AllergyDialog,
@@ -19,21 +20,27 @@ from app.ui.forms.problem_forms import (
     DiagnosisDialog,
     ResolveDiagnosisDialog,
 )
+from app.ui.forms.referral_forms import CancelReferralDialog, ReferPatientDialog
+from app.ui.forms.test_result_forms import TestResultDialog
 
 __all__ = [
     "BY_NAME",
     "AllergyDialog",
     "AllergyStatusDialog",
+    "CancelReferralDialog",
     "ChangeDoseDialog",
     "ChartFormDialog",
     "DiagnosisDialog",
     "DiscontinueDialog",
     "EnteredInErrorDialog",
     "FinishEncounterDialog",
+    "ImmunizationDialog",
     "NoteDialog",
     "PrescribeDialog",
+    "ReferPatientDialog",
     "ResolveDiagnosisDialog",
     "StartEncounterDialog",
+    "TestResultDialog",
     "VitalsDialog",
 ]
 
@@ -51,6 +58,10 @@ BY_NAME: dict[str, type[ChartFormDialog]] = {
         AllergyStatusDialog,
         ChangeDoseDialog,
         DiscontinueDialog,
+        ReferPatientDialog,
+        CancelReferralDialog,
         EnteredInErrorDialog,
+        TestResultDialog,
+        ImmunizationDialog,
     )
 }
