@@ -216,6 +216,11 @@ def _(e: ev.ItemVersionReceived) -> tuple[str, str | None, str]:
     if e.item_kind == READ_ONLY_KIND:  # a record another system wrote: say what it is
         flag = " (entered in error)" if e.entered_in_error else ""
         return e.item_kind, e.item_id, describe_other(e.data) + flag
+    if e.item_kind == "test_result":  # what the test showed, as for one recorded here
+        flag = " — abnormal" if e.data.get("abnormal") else ""
+        name = e.data.get("name") or "Test"
+        text = f"Test from the server: {name} {result_text(e.data)}{flag} ({state})"
+        return e.item_kind, e.item_id, text
     return e.item_kind, e.item_id, f"{e.item_kind.capitalize()} from the server ({state})"
 
 

@@ -92,3 +92,5 @@ def test_a_district_labs_result_of_a_bundled_test_shows_in_the_results_list(
     assert rdt_data["source"] == "Mkoani District Laboratory"
     assert [v for _, v in a.chart(pid).results_series["haemoglobin"]] == [10.4]
     assert not a.chart(pid).other_records  # read as results, not as "other" records
+    texts = [e.text for e in a.chart(pid).timeline]
+    assert "Test from the server: Haemoglobin 10.4 g/dL — abnormal (final)" in texts
