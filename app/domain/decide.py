@@ -14,10 +14,10 @@ from app.domain import decide_referral as referral
 from app.domain import decide_schedule as schedule
 from app.domain import decide_tests as tests
 from app.domain.chart import PatientChart
-from app.domain.hearts import decline as hearts_decline
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision
 from app.domain.errors import RoleError
+from app.domain.hearts import decline as hearts_decline
 
 Rule = Callable[[PatientChart | None, Any, DecisionContext], Decision]
 
