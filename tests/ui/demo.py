@@ -111,6 +111,17 @@ def record_demo_clinic(clinic: Clinic, clinician: str) -> str:
     )
     run(c.FinishEncounter(patient_id=pid, encounter_id=encounter), actor)
     run(
+        c.ReferPatient(
+            patient_id=pid,
+            to_facility="Kisumu County Referral Hospital, eye clinic",
+            reason="Diabetic retinopathy screening (no fundoscopy here)",
+            urgency="routine",
+            summary_item_ids=tuple(_summary_ids(clinic, pid)),
+            note="Please send the grading and when to screen again.",
+        ),
+        actor,
+    )
+    run(
         c.ScheduleFollowUp(
             patient_id=pid,
             clinician=clinician,
@@ -120,6 +131,15 @@ def record_demo_clinic(clinic: Clinic, clinician: str) -> str:
         actor,
     )
     return pid
+
+
+def _summary_ids(clinic: Clinic, patient_id: str) -> list[str]:
+    """Active problems, allergies, medications and the last vitals: a referral's summary."""
+    chart = clinic.queries.chart(patient_id, clinic.vault.actor, record_view=False)
+    items = [*chart.problems, *chart.allergies, *chart.medications]
+    if chart.last_vitals is not None:
+        items.append(chart.last_vitals)
+    return [i.item_id for i in items]
 
 
 def book_day(clinic: Clinic, clinician: str, patient_ids: list[str]) -> None:

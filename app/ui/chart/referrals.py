@@ -1,0 +1,147 @@
+"""The chart's "Referrals" tab: every referral of the patient (facility, urgency, reason,
+status and since when), and for the selected one the clinical summary as it was sent, the
+clinician's note and what the receiving facility wrote back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.dto import ChartView, ItemView
+from app.ui.chart.actions import ChartActions
+from app.ui.formatting import when
+from app.ui.referral_text import OPEN_STATUSES, URGENCY_TEXT, status_line
+
+COLUMNS = ("Facility", "Urgency", "Reason", "Status", "Referred")
+EMPTY = "No referrals. Use “Refer patient…” to refer this patient to another facility."
+
+
+def row_values(item: ItemView) -> tuple[str, ...]:
+    d = item.data
+    return (
+        str(d.get("to_facility") or "— not stated —"),
+        URGENCY_TEXT.get(str(d.get("urgency")), str(d.get("urgency") or "—")),
+        str(d.get("reason") or "—"),
+        status_line(item),
+        when(d.get("referred_at")),
+    )
+
+
+def details(item: ItemView) -> str:
+    """Everything about one referral, as plain text."""
+    d: dict[str, Any] = item.data
+    lines = [
+        f"Referred to {d.get('to_facility') or '— not stated —'} on {when(d.get('referred_at'))}"
+        f" by {item.recorded_by}",
+        f"Urgency: {URGENCY_TEXT.get(str(d.get('urgency')), d.get('urgency') or '—')}",
+        f"Reason: {d.get('reason') or '—'}",
+        f"Status: {status_line(item)}",
+    ]
+    if d.get("status_reason"):
+        lines.append(f"Why: {d['status_reason']}")
+    lines.append("")
+    summary = d.get("summary") or []
+    lines.append("Clinical summary as sent:" if summary else "No clinical summary was sent.")
+    lines += [f"  • {entry.get('text')}" for entry in summary]
+    if d.get("note"):
+        lines += ["", f"Note: {d['note']}"]
+    for note in d.get("facility_notes") or []:
+        lines += ["", f"From the receiving facility: {note}"]
+    return "\n".join(lines)
+
+
+class ReferralsWidget(QWidget):
+    """The patient's referrals, newest first, and the selected one's details."""
+
+    def __init__(self, actions: ChartActions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.chart_actions = actions
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        buttons = QHBoxLayout()
+        self.refer_button = actions.button("refer", "Refer patient…", self, self._refer)
+        self.cancel_button = actions.button(
+            "cancel_referral", "Cancel referral…", self, self._cancel
+        )
+        buttons.addWidget(self.refer_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.count = QLabel(self)
+        self.count.setObjectName("hint")
+        layout.addWidget(self.count)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        self.table = QTableWidget(0, len(COLUMNS), split)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setAccessibleName("Referrals")
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        # Facility and reason share the room left and wrap; urgency, status and date fit
+        # their text, so a long hospital name never pushes the status off a 1366 px screen.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for column in (0, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        self.table.currentCellChanged.connect(lambda row, *_: self._select(row))
+        self.detail = QTextBrowser(split)
+        self.detail.setAccessibleName("Referral details")
+        split.addWidget(self.table)
+        split.addWidget(self.detail)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        layout.addWidget(split, 1)
+        self.setFocusProxy(self.table)
+        self._shown: list[ItemView] = []
+
+    def show_chart(self, chart: ChartView) -> None:
+        chosen = self.selected_id()
+        # The chart lists items oldest first (clinical time, then the order they were recorded).
+        self._shown = list(reversed(getattr(chart, "referrals", [])))
+        self.table.setRowCount(len(self._shown))
+        for r, item in enumerate(self._shown):
+            for col, value in enumerate(row_values(item)):
+                self.table.setItem(r, col, QTableWidgetItem(value))
+        total = len(self._shown)
+        open_ones = sum(1 for i in self._shown if i.status in OPEN_STATUSES)
+        self.count.setText(f"{total} referrals, {open_ones} open" if total else EMPTY)
+        rows = [i.item_id for i in self._shown]
+        self.table.setCurrentCell(rows.index(chosen) if chosen in rows else 0 if rows else -1, 0)
+        self._select(self.table.currentRow())
+
+    def visible_rows(self) -> list[tuple[str, ...]]:
+        return [row_values(i) for i in self._shown]
+
+    def selected_id(self) -> str | None:
+        row = self.table.currentRow()
+        return self._shown[row].item_id if 0 <= row < len(self._shown) else None
+
+    def _select(self, row: int) -> None:
+        if not 0 <= row < len(self._shown):
+            self.detail.setPlainText("Select a referral to see its clinical summary.")
+            return
+        self.detail.setPlainText(details(self._shown[row]))
+
+    def _refer(self) -> None:
+        self.chart_actions.open("refer")
+
+    def _cancel(self) -> None:
+        self.chart_actions.open("cancel_referral", self.selected_id())
