@@ -36,6 +36,10 @@ POC_TEST_CODES: Mapping[str, tuple[str, str | None]] = {
     "urine_blood": ("5794-3", None),
     "urine_ketones": ("2514-8", None),
 }
+# The dipstick tests, whose words are grades of a scale (ordinal) rather than a yes/no.
+ORDINAL_TESTS = frozenset(
+    {"urine_protein", "urine_glucose", "urine_leukocytes", "urine_blood", "urine_ketones"}
+)
 TEST_OF_LOINC: Mapping[str, str] = {loinc: key for key, (loinc, _) in POC_TEST_CODES.items()}
 # Another LOINC code a district lab may use for the same bundled test (read, never written):
 # 68961-2 is HIV-1 Ab by rapid immunoassay, the code WHO's antenatal-care guideline uses.

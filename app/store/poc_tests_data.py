@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.domain.poc_tests import POC_TEST_CODES, POSITIVE_IS_NORMAL, RESULT_TYPES, PocTest
+from app.domain.poc_tests import (
+    ORDINAL_TESTS,
+    POC_TEST_CODES,
+    POSITIVE_IS_NORMAL,
+    RESULT_TYPES,
+    PocTest,
+)
 
 
 def poc_tests(data: Mapping[str, Any]) -> dict[str, PocTest]:
@@ -33,6 +39,8 @@ def _test(e: Mapping[str, Any]) -> PocTest:
     if result_type not in RESULT_TYPES:
         raise ValueError(f"poc_tests.json: {key} has no known type")
     loinc, ucum = POC_TEST_CODES.get(key, ("", None))
+    if (key in ORDINAL_TESTS) != (result_type == "ordinal"):
+        raise ValueError(f"poc_tests.json: {key}'s type disagrees with the domain")
     if e.get("loinc") != loinc or (e.get("ucum") or None) != ucum:
         raise ValueError(f"poc_tests.json: {key}'s LOINC code or unit disagrees with the domain")
     common = {

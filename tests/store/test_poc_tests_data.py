@@ -47,6 +47,7 @@ def test_the_bundled_list_is_versioned_and_matches_the_domain() -> None:
         (changed("urine_hcg", abnormal=["positive"]), "disagree with the domain"),
         (changed("haemoglobin", min=30), "plausible range is empty"),
         (changed("hiv_rapid", type="text"), "no known type"),
+        (changed("urine_nitrite", type="ordinal"), "type disagrees"),
     ],
 )
 def test_a_list_that_disagrees_is_refused(data: dict[str, Any], words: str) -> None:

@@ -7,8 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from app.domain import commands as c
 from app.domain import events as ev
+from app.domain.context import DecisionContext
+from app.domain.decide import decide
+from app.store.reference_data import bundled_catalog
 from sync.fhir.mapping import ResourceKey, event_from_fhir
 from sync.fhir.mapping.errors import MappingError
 from sync.fhir.mapping.items import from_fhir_resource
@@ -18,6 +24,7 @@ from sync.fhir.mapping.laboratory import (
     is_test_result,
 )
 from sync.fhir.mapping.remote import RemoteItem
+from tests.clinic_fixtures import DOC, NOW
 from tests.sync.mapping_builders import (
     PID,
     chart_of,
@@ -215,3 +222,40 @@ def test_a_bundled_test_without_a_usable_value_is_not_a_test_result() -> None:
     text_only = district_lab("76772-3", valueString="see comment")
     with pytest.raises(MappingError):
         from_fhir_test_result(text_only)
+
+
+# -- any result of any bundled test survives the round trip ---------------------------------
+
+CATALOG = bundled_catalog()
+
+
+@st.composite
+def any_result(draw: st.DrawFn) -> c.RecordTestResult:
+    test = draw(st.sampled_from(sorted(CATALOG.poc_tests.values(), key=lambda t: t.key)))
+    if test.result_type == "numeric":
+        value = draw(st.floats(test.minimum, test.maximum).map(lambda x: round(x, 1)))
+        value = min(max(value, test.minimum), test.maximum)
+        return c.RecordTestResult(patient_id=PID, result_id="r-1", test=test.key, value=value)
+    word = draw(st.sampled_from(test.scale))
+    return c.RecordTestResult(patient_id=PID, result_id="r-1", test=test.key, result=word)
+
+
+@settings(max_examples=60, deadline=None)
+@given(any_result(), st.booleans())
+def test_any_bundled_result_reads_back_as_what_was_recorded(
+    command: c.RecordTestResult, in_error: bool
+) -> None:
+    ctx = DecisionContext(now=NOW, actor=DOC, new_id=lambda: "x", catalog=CATALOG)
+    chart = chart_of()
+    (event,) = decide(chart, command, ctx).events
+    events: list[ev.DomainEvent] = [event]
+    if in_error:
+        events.append(ev.EnteredInError(item_id="r-1", item_kind="test_result", reason="typo"))
+    item = chart_of(*events).items["r-1"]
+    resource = written(item)[ResourceKey("Observation", "r-1")]
+    validate(resource)
+    back = from_fhir_test_result(server_copy(resource))
+    assert back.entered_in_error is in_error
+    mine = dict(item.data)
+    theirs = {k: back.data.get(k) for k in mine}
+    assert theirs == mine

@@ -24,6 +24,7 @@ from app.domain.poc_tests import (
     ANSWER_OF_SNOMED,
     ANSWERS,
     INTERPRETATIONS,
+    ORDINAL_TESTS,
     POC_TEST_CODES,
     RESULT_LABELS,
     SNOMED,
@@ -318,9 +319,8 @@ def _value(r: Reader, resource: Mapping[str, Any], test: str) -> dict[str, Any]:
     word = _read_answer(answer) or concept_text(answer)
     if word is None:
         r.unsupported("valueCodeableConcept", "has no code or text FieldChart can show")
-    ordinal = word not in ("negative", "positive", "invalid")
     return {
-        "result_type": "ordinal" if ordinal else "qualitative",
+        "result_type": "ordinal" if test in ORDINAL_TESTS else "qualitative",
         "value": None,
         "result": word,
         "unit": None,
