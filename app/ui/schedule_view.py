@@ -40,6 +40,7 @@ from app.ui.forms.schedule_forms import (
     MoveAppointmentDialog,
     SlotTimeField,
 )
+from app.ui.immunization_due_list import ImmunizationDueListView
 from app.ui.permissions import gate
 from app.ui.session import ClinicSession
 from app.ui.widgets import NoticeBarWidget, make_primary, title_label
@@ -110,6 +111,12 @@ class ScheduleView(QWidget):
         self.missed_table.setToolTip(
             "No-shows whose patient has no later appointment yet: book them again."
         )
+        # Children with a vaccine dose due or overdue today (app/ui/immunization_due_list.py).
+        self.vaccines = ImmunizationDueListView(session, self.side)
+        self.side.addTab(self.vaccines, "Vaccines")
+        self.side.setTabToolTip(self.side.count() - 1, "Immunizations due and overdue today")
+        self.vaccines.counted.connect(self._vaccines_counted)
+        self.vaccines.open_patient.connect(self.open_patient)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         layout.addWidget(splitter, 1)
@@ -218,6 +225,12 @@ class ScheduleView(QWidget):
         self.session.run(
             load, success=lambda r: self._show(seq, *r), owner=self, label="Loading schedule…"
         )
+        self.vaccines.refresh()
+
+    def _vaccines_counted(self, count: int, overdue: int) -> None:
+        index = self.side.indexOf(self.vaccines)
+        self.side.setTabText(index, f"Vaccines ({count})")
+        self.side.tabBar().setTabTextColor(index, QColor("#b00020" if overdue else "#1d2733"))
 
     def _show(
         self,

@@ -35,6 +35,7 @@ from tests.ui.keyboard_driving import (
     name_of,
     press,
     save,
+    schedule_page,
     tab,
     typed,
 )
@@ -178,3 +179,40 @@ def test_staff_copy_a_card_and_cannot_untick_it(
     qtbot.waitUntil(lambda: given_count(app) == 4, timeout=TIMEOUT)
     [rota] = [i for i in chart_of(app).immunizations if i.data["vaccine_id"] == "rota"]
     assert rota.data["historical"] is True and rota.data["dose_number"] == 1
+
+
+def test_the_schedule_lists_children_with_doses_due_and_opens_their_chart(
+    qtbot: QtBot,
+    controller: AppController,
+    seeded: Backend,
+    clock: SettableClock,
+    tmp_path: Path,
+) -> None:
+    pid = child_with_history(seeded, clock)
+    app = opened(qtbot, controller, STAFF, STAFF_PASS, pid)
+    schedule = schedule_page(qtbot, app)
+    vaccines = schedule.vaccines
+    qtbot.waitUntil(lambda: vaccines.loads_done > 0, timeout=TIMEOUT)
+    side = schedule.side
+    index = side.indexOf(vaccines)
+    assert side.tabText(index) == f"Vaccines ({len(vaccines.rows)})" and vaccines.rows
+    assert {r.patient_id for r in vaccines.rows} == {pid}
+    assert vaccines.rows[0].status == "overdue"
+    assert cell(vaccines.table, 0, 0).endswith("overdue") and cell(vaccines.table, 0, 1) == (
+        "Mushi, Neema"
+    )
+    side.setCurrentIndex(index)
+    app.window.resize(1366, 768)
+    app.window.show()
+    qtbot.wait(200)
+    QApplication.processEvents()
+    out = Path(os.environ.get("FIELDCHART_SCREENSHOT_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    assert app.window.grab().toImage().save(str(out / "schedule-vaccines-1366x768.png"))
+    # By keyboard: the list, then Enter on a row opens the chart.
+    vaccines.table.setFocus()
+    vaccines.table.selectRow(0)
+    opened_ids: list[str] = []
+    schedule.open_patient.connect(opened_ids.append)
+    press(Key.Key_Return)
+    qtbot.waitUntil(lambda: opened_ids == [pid], timeout=TIMEOUT)
