@@ -17,6 +17,7 @@ KIND_LABELS = {
     "medication": "Medication",
     "note": "Note",
     "appointment": "Follow-up",
+    "referral": "Referral",
     "test_result": "Test result",
 }
 
@@ -60,6 +61,8 @@ def describe(item: ItemView) -> str:
     if item.kind == "test_result":
         flag = " — abnormal" if d.get("abnormal") else ""
         return f"{d.get('name', '?')}: {result_text(d)}{flag} ({when(item.clinical_time)})"
+    if item.kind == "referral":
+        return f"to {d.get('to_facility') or '—'}: {d.get('reason') or '—'} ({item.status})"
     if item.kind == "appointment":
         return f"{time_of_day(d.get('start', ''))} with {d.get('clinician', '?')} ({item.status})"
     return item.item_id

@@ -27,6 +27,8 @@ from tests.ui.keyboard_driving import (
     App,
     Key,
     Sent,
+    chart_form,
+    chosen,
     errors,
     focused,
     name_of,
@@ -170,3 +172,13 @@ def test_a_clinician_refers_by_keyboard_and_cancels_from_the_tab(qtbot: QtBot, a
     shot = SHOTS / "chart-referrals-1366x768.png"
     app.window.grab().save(str(shot))
     assert shot.stat().st_size > 10_000
+
+    # The older referral was made by mistake: entered in error, it leaves the tab.
+    mistaken = tab_widget._shown[1].item_id
+    form = chart_form(qtbot, app, "entered_in_error", mistaken)
+    assert chosen(form, "item_id") == mistaken
+    tab()
+    typed("Wrong patient")
+    save(qtbot, form)
+    assert app.sent.last(c.MarkEnteredInError).item_id == mistaken
+    rows_after(qtbot, app, 1)

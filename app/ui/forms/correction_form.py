@@ -24,6 +24,7 @@ class EnteredInErrorDialog(ChartFormDialog):
             *chart.notes,
             *chart.test_results,
             *chart.appointments,
+            *chart.referrals,
         ]
         if chart.last_vitals is not None:
             items.append(chart.last_vitals)
