@@ -73,6 +73,10 @@ def test_a_clinician_records_test_results_by_keyboard_and_sees_them_flagged(
     tab()
     assert name_of(focused()) == "Value" and isinstance(focused(), QLineEdit)
     typed("7.9")
+    out = Path(os.environ.get("FIELDCHART_SCREENSHOT_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    qtbot.wait(150)  # let the rows shown for a numeric test settle before the picture
+    assert form.grab().toImage().save(str(out / "record-test-result-form.png"))
     save(qtbot, form)
     qtbot.waitUntil(lambda: results_count(app) == 3, timeout=TIMEOUT)
 
@@ -114,6 +118,4 @@ def test_a_clinician_records_test_results_by_keyboard_and_sees_them_flagged(
     window.show()
     qtbot.wait(200)
     QApplication.processEvents()
-    out = Path(os.environ.get("FIELDCHART_SCREENSHOT_DIR") or tmp_path)
-    out.mkdir(parents=True, exist_ok=True)
     assert window.grab().toImage().save(str(out / "results-tab-1366x768.png"))

@@ -65,6 +65,8 @@ class TestResultDialog(ChartFormDialog):
         if numeric:
             limits = f"{number(test.minimum)}–{number(test.maximum)}"
             self.value.setPlaceholderText(f"{test.unit_label} (a device shows {limits})")
+            # The unit stays in sight once a number is typed over the placeholder.
+            self.rows["value"].label.setText(f"Value ({test.unit_label}):")
         else:
             self.result_box.addItem("— choose —", None)
             for word in test.scale:
