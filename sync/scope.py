@@ -23,6 +23,7 @@ remembered by the pull, which then asks again with ``chaining=False`` (patient l
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from app.services.settings import DeviceSettings
@@ -110,6 +111,12 @@ class ScopeStrategy:
     def pulls(self, resource_type: str) -> bool:
         return resource_type not in self.skipped
 
+    def covers(self, types: tuple[str, ...]) -> bool:
+        """Whether it was decided knowing each of `types` (a strategy kept from before a type
+        was added to the pull is decided again)."""
+        known = {t for t, _ in self.patient_params} | set(self.skipped)
+        return self.name == EVERYTHING or set(types) <= known
+
 
 def choose_strategy(
     info: CapabilityInfo, scope: SyncScope, *, chaining: bool = True
@@ -117,6 +124,19 @@ def choose_strategy(
     """The strategy for ``scope`` on the server ``info`` describes (ScopeUnsupportedError if it
     has none). ``chaining=False``: the server refused a chained or ``_has`` query, use
     patient lists."""
+    strategy = _choose(info, scope, chaining)
+    if not strategy.skipped:
+        return strategy
+    # check-server and the sync panel say what is left out, and why.
+    missing = ", ".join(strategy.skipped)
+    return dataclasses.replace(
+        strategy,
+        description=f"{strategy.description}; not pulled: {missing} (the server cannot "
+        "search them by patient)",
+    )
+
+
+def _choose(info: CapabilityInfo, scope: SyncScope, chaining: bool) -> ScopeStrategy:
     if not scope.configured or scope.everything:
         return everything_strategy(scope)
     if not scope.organization and not scope.group:

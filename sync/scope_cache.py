@@ -15,6 +15,7 @@ from app.services.sync_gateway import SyncGateway
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError, UnsupportedServerError
 from sync.scope import (
+    COMPARTMENT_TYPES,
     ScopeStrategy,
     ScopeUnsupportedError,
     SyncScope,
@@ -39,7 +40,7 @@ def strategy_for(
         return everything_strategy(scope)
     stored = gateway.journal(STRATEGY_KEY)
     same = isinstance(stored, dict) and stored.get("scope") == _scope_key(scope)
-    if same and not _stale(stored, now):
+    if same and not _stale(stored, now) and _strategy(stored).covers(COMPARTMENT_TYPES):
         return _strategy(stored)
     try:
         info = client.capabilities()
@@ -69,6 +70,7 @@ def record_strategy(
             "name": strategy.name,
             "description": strategy.description,
             "patient_params": [list(p) for p in strategy.patient_params],
+            "skipped": list(strategy.skipped),
             "decided_at": now.isoformat(timespec="seconds"),
         },
     )
@@ -96,4 +98,5 @@ def _stale(stored: Any, now: datetime) -> bool:
 
 def _strategy(stored: Any) -> ScopeStrategy:
     params = tuple((str(t), str(p)) for t, p in stored.get("patient_params") or [])
-    return ScopeStrategy(str(stored["name"]), str(stored.get("description", "")), params)
+    skipped = tuple(str(t) for t in stored.get("skipped") or [])
+    return ScopeStrategy(str(stored["name"]), str(stored.get("description", "")), params, skipped)

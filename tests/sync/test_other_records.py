@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ from sync.fhir.mapping.other_record import MAX_KEPT_ATTACHMENT
 from sync.fhir_mapper import FhirResourceMapper
 from sync.pull_queries import fixed_queries, list_queries
 from sync.scope import SyncScope, choose_strategy
+from sync.scope_cache import record_strategy, strategy_for
 from tests.clinic_fixtures import DOC, FakeClock, clinic_in, register
 from tests.store.test_purge import mark_synced
 from tests.sync.foreign_seed import malformed, shown_items, well_formed
@@ -254,3 +256,31 @@ def test_scope_queries_cover_the_foreign_types_and_skip_those_a_server_lacks() -
     assert not types & set(FOREIGN_TYPES) and {"Observation", "Condition"} <= types
     lists = list_queries("scope", sparse, PULL_TYPES, ["p1"])
     assert not {q.resource_type for q in lists} & set(FOREIGN_TYPES)
+
+
+def test_a_kept_strategy_remembers_skipped_types_and_one_from_before_them_is_decided_again(
+    clinic: Clinic, clock: FakeClock
+) -> None:
+    scope = SyncScope(organization="Organization/org-1")
+    sparse = choose_strategy(CapabilityInfo.from_statement(statement()), scope)
+    assert "not pulled: Immunization" in sparse.description
+    gateway = clinic.sync_gateway
+    record_strategy(gateway, scope, sparse, clock())
+    asked: list[str] = []
+
+    class Server:
+        def capabilities(self) -> CapabilityInfo:
+            asked.append("metadata")
+            return CapabilityInfo.from_statement(statement())
+
+    kept = strategy_for(gateway, Server(), scope, clock())  # type: ignore[arg-type]
+    assert (kept.skipped, asked) == (sparse.skipped, [])
+    # A strategy kept by a version that did not pull the foreign types: decided again.
+    older = dataclasses.replace(
+        sparse,
+        skipped=(),
+        patient_params=tuple(p for p in sparse.patient_params if p[0] not in FOREIGN_TYPES),
+    )
+    record_strategy(gateway, scope, older, clock())
+    again = strategy_for(gateway, Server(), scope, clock())  # type: ignore[arg-type]
+    assert asked == ["metadata"] and again.skipped == sparse.skipped
