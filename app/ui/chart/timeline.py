@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
+from app.domain.other_records import READ_ONLY_KIND
 from app.services.dto import TimelineEntry
 from app.ui.formatting import when
 from app.ui.row_table import Index, RowTableModel
@@ -98,8 +99,15 @@ class TimelineView(QTableView):
         entry = self.timeline.rows[index.row()]
         menu = QMenu(self)
         action = QAction("Mark entered in error…", menu)
+        # Another system's record is read-only here (app/domain/other_records.py).
+        foreign = entry.kind == READ_ONLY_KIND
+        if foreign:
+            action.setText("Read-only: recorded by another system")
         action.setEnabled(
-            self.allow_corrections and entry.item_id is not None and not entry.entered_in_error
+            self.allow_corrections
+            and entry.item_id is not None
+            and not entry.entered_in_error
+            and not foreign
         )
         item_id, text = entry.item_id or "", entry.text
         action.triggered.connect(lambda: self.mark_in_error.emit(item_id, text))
