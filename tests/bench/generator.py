@@ -41,6 +41,7 @@ from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
 from app.services.dto import Changes
 from tests.bench import corpus
+from tests.bench.immunization_history import ImmunizationHistories
 
 GENERATOR_VERSION = 2  # bump when the plan or the commands change: cached vaults are rebuilt
 
@@ -317,6 +318,9 @@ class _Clinic:
         self.rngs = [_rng(plan.params, p.index, "run") for p in plan.patients]
         # Which point-of-care tests a visit has is drawn from a stream of its own.
         self.test_rngs = [_rng(plan.params, p.index, "poc-tests") for p in plan.patients]
+        # Immunizations too (tests/bench/immunization_history.py): children's cards and doses.
+        self.vaccine_rngs = [_rng(plan.params, p.index, "immunizations") for p in plan.patients]
+        self.immunizations = ImmunizationHistories(catalog)
         self.icd = sorted(catalog.icd10)
         self.medicines = [m for m in catalog.medicines.values() if not m.component_only]
         self.substances = list(catalog.substances.values())
@@ -409,6 +413,18 @@ class _Clinic:
         yield from self._prescriptions(p, st, rng, doc, encounter, tick)
         for command in self._test_results(p, pid, encounter):
             yield tick(60, 240), doc, command
+        birth, day, vrng = (
+            date.fromisoformat(p.birth_date),
+            t.astimezone(LOCAL).date(),
+            self.vaccine_rngs[p.index],
+        )
+        if k == 0:
+            for command in self.immunizations.card(p.index, pid, birth, day, vrng):
+                yield tick(30, 90), desk, command
+        for command in self.immunizations.due_today(
+            p.index, pid, birth, p.sex, day, encounter, vrng
+        ):
+            yield tick(60, 180), doc, command
         for _ in range(2 if p.heavy else 1):
             if rng.random() < 0.75:
                 sentences = rng.sample(corpus.NOTE_SENTENCES, rng.randint(2, 5))
