@@ -192,3 +192,18 @@ def test_no_panel_without_hypertension_or_for_a_past_view(qtbot: QtBot, app: App
     )
     qtbot.wait(300)
     assert not panel_of(app).isVisible()
+
+
+def test_very_high_bp_accept_books_the_follow_up_today(qtbot: QtBot, app: App) -> None:
+    record_bp_by_keyboard(qtbot, app, "190", "112")
+    panel = panel_says(qtbot, app, "See today; refer urgently if organ damage")
+    assert "190/112" in panel.detail.text()
+    click(qtbot, panel.accept_button)
+    follow = shown(qtbot, lambda: panel.last_form)
+    assert isinstance(follow, BookFollowUpDialog)
+    start = follow.start.dateTime()  # type: ignore[attr-defined]
+    now = app.session.now_q()
+    # Today at 09:00, or within the quarter hour once 09:00 has passed.
+    at_nine = start.date() == now.date() and (start.time().hour(), start.time().minute()) == (9, 0)
+    assert now < start and (at_nine or start <= now.addSecs(15 * 60))
+    follow.reject()

@@ -185,13 +185,19 @@ class ProtocolPanelWidget(QFrame):
         self._open(form)
 
     def book_follow_up(self, s: Suggestion, _changes: Changes | None = None) -> None:
-        """The follow-up booking form on the suggested day at 09:00 (the clinician saves it)."""
+        """The follow-up booking form on the suggested day at 09:00, or within the quarter
+        hour when that is already past (the clinician saves it)."""
         if self.chart is None or s.follow_up is None:
             return
         form = BookFollowUpDialog(self.session, self.chart.patient, self.chart_actions.host)
         day = date.fromisoformat(s.follow_up)
         assert isinstance(form.start, QDateTimeEdit)
-        form.start.setDateTime(QDateTime(qdate_of(day), QTime(9, 0)))
+        start = QDateTime(qdate_of(day), QTime(9, 0))
+        now = self.session.now_q()
+        if start < now:  # seen today (very high BP): the next quarter hour, not this morning
+            minutes = now.time().hour() * 60 + now.time().minute()
+            start = QDateTime(now.date(), QTime(0, 0)).addSecs((minutes // 15 + 1) * 15 * 60)
+        form.start.setDateTime(start)
         form.reason.setText("Hypertension review (protocol)")
         self._open(form)
 
