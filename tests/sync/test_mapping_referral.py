@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.domain import events as ev
 from app.domain.chart import Item, evolve
@@ -215,3 +217,47 @@ def test_a_malformed_referral_names_the_element(changes: dict[str, Any], element
     with pytest.raises(MalformedResourceError) as info:
         from_fhir_resource(copy.deepcopy(foreign(**changes)))
     assert element in str(info.value)
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+    str.strip
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    facility=TEXT,
+    reason=TEXT,
+    note=st.none() | TEXT,
+    urgency=st.sampled_from(["routine", "urgent", "asap", "stat"]),
+    summary=st.lists(st.sampled_from(REFERRED.summary), unique_by=lambda e: e["item_id"]),
+    organization=st.none() | st.just("org-1"),
+    later=st.sampled_from([(), (CANCELLED,), (ERROR,), (CANCELLED, ERROR)]),
+)
+def test_any_referral_round_trips_through_its_service_request(
+    facility: str,
+    reason: str,
+    note: str | None,
+    urgency: str,
+    summary: list[dict[str, Any]],
+    organization: str | None,
+    later: tuple[ev.DomainEvent, ...],
+) -> None:
+    item = referral(
+        *later,
+        to_facility=facility,
+        reason=reason,
+        note=note,
+        urgency=urgency,
+        summary=summary,
+        facility_organization_id=organization,
+    )
+    resource = resource_of(item)
+    validate(resource)
+    back = read(resource)
+    assert (back.status, back.entered_in_error, back.data) == (
+        item.status,
+        item.entered_in_error,
+        item.data,
+    )
+    assert writes_nothing(server_copy(resource), resource_of(item, server_copy(resource)))
