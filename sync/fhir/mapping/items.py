@@ -56,6 +56,7 @@ RESOURCE_TYPE_OF_KIND: Mapping[str, str] = {
     "immunization": "Immunization",
 }
 
+
 def _referral(patient_id: str, item: Item, base: Base) -> Json:
     """A referral's ServiceRequest, pointing at the resources of its summarised items."""
     supporting = [
