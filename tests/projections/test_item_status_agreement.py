@@ -39,6 +39,14 @@ CREATED: list[ev.DomainEvent] = [
         end="2026-11-29T10:20:00+03:00",
         reason="review",
     ),
+    ev.PatientReferred(
+        referral_id="ref-1",
+        to_facility="District Hospital",
+        reason="chest pain",
+        urgency="urgent",
+        referred_at=AT,
+        summary=[{"item_id": "dx-1", "kind": "diagnosis", "text": "Problem: URTI (J06.9)"}],
+    ),
 ]
 LATER = "2026-11-22T10:00:00+00:00"
 ITEMS = {
@@ -49,6 +57,7 @@ ITEMS = {
     "medication": ["rx-1"],
     "note": ["note-1"],
     "appointment": ["apt-1", "apt-2"],
+    "referral": ["ref-1"],
 }
 
 
@@ -69,6 +78,9 @@ def _changes(apt: str) -> list[ev.DomainEvent]:
             changed_at=LATER,
         ),
         ev.MedicationDiscontinued(prescription_id="rx-1", reason="rash", discontinued_at=LATER),
+        ev.ReferralCancelled(
+            referral_id="ref-1", reason="seen here", cancelled_at=LATER, previous="active"
+        ),
         ev.AppointmentRescheduled(
             appointment_id=apt,
             start="2026-12-01T08:00:00+01:00",
