@@ -30,7 +30,6 @@ SYNCED_RESOURCE_TYPES: tuple[str, ...] = (
     "Appointment",
     "DocumentReference",
     "AuditEvent",
-    "ServiceRequest",  # referrals (docs/clinical/referrals.md)
 )
 
 #: ``versioned`` is accepted too: such servers keep versions and, in practice (Azure, Google),
