@@ -469,6 +469,8 @@ def _minimal(cls: type[c.Command], pid: str, items: dict[str, str]) -> dict[str,
         "allergy_id": items["allergy"],
         "prescription_id": items["medication"],
         "item_id": items["vitals"],
+        "vitals_id": items["vitals"],
+        "suggestion": "Start amlodipine 5 mg once daily",
     }
     import dataclasses
 
