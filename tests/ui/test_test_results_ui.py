@@ -10,6 +10,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit
 from pytestqt.qtbot import QtBot
 
@@ -35,6 +36,7 @@ from tests.ui.keyboard_driving import (
     tab,
     typed,
 )
+from tests.ui.layout_checks import clipped_labels, out_of_reach, overlapping, settle
 
 
 def results_count(app: App) -> int:
@@ -119,3 +121,46 @@ def test_a_clinician_records_test_results_by_keyboard_and_sees_them_flagged(
     qtbot.wait(200)
     QApplication.processEvents()
     assert window.grab().toImage().save(str(out / "results-tab-1366x768.png"))
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 768), (910, 512)], ids=str)
+def test_the_results_tab_fits_every_screen_size(
+    qtbot: QtBot,
+    controller: AppController,
+    seeded: Backend,
+    clock: SettableClock,
+    size: tuple[int, int],
+) -> None:
+    """Nothing of the Results tab is out of reach, clipped or overlapping, down to 1366x768
+    at 150 % (910x512)."""
+    window, patient_id = open_demo_chart(qtbot, controller, seeded)
+    session = window.session
+    for days, test, value, word in (
+        (20, "haemoglobin", 10.2, None),
+        (10, "glucose_capillary", 12.4, None),
+        (3, "urine_protein", None, "2+"),
+        (1, "haemoglobin", 9.0, None),
+    ):
+        taken = (clock() - timedelta(days=days)).isoformat()
+        session.clinic.commands.execute(
+            c.RecordTestResult(
+                patient_id=patient_id, test=test, value=value, result=word, taken_at=taken
+            ),
+            session.actor,
+        )
+    window.chart.reload()
+    app = App(window, patient_id, Sent())
+    qtbot.waitUntil(lambda: results_count(app) == 4, timeout=TIMEOUT)
+    window.resize(*size)
+    window.show()
+    window.chart.show_tab(TABS.index("Results"))
+    results = window.chart.results
+    qtbot.waitUntil(lambda: results.table.rowCount() == 4, timeout=TIMEOUT)
+    assert set(results.views) == {"haemoglobin", "glucose_capillary"}
+    settle()
+    problems = out_of_reach(results) + clipped_labels(results) + overlapping(results)
+    assert not problems, "\n".join(problems)
+    chosen = os.environ.get("FIELDCHART_SCREENSHOT_DIR")
+    if chosen:  # for a person to look at
+        Path(chosen).mkdir(parents=True, exist_ok=True)
+        window.grab().toImage().save(str(Path(chosen) / f"results-tab-{size[0]}x{size[1]}.png"))

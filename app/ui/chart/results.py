@@ -9,13 +9,16 @@ from typing import Any
 
 from PySide6.QtCharts import QChart, QChartView, QDateTimeAxis, QLineSeries, QValueAxis
 from PySide6.QtCore import QDateTime, QMargins, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -75,19 +78,55 @@ class ResultsWidget(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        layout.addWidget(self.table, 3)
         row = QHBoxLayout()
         row.addWidget(actions.button("test_result", "Record test result…", self, self._record))
         self.empty = QLabel("No test results yet", self)
         self.empty.setObjectName("muted")
         row.addWidget(self.empty)
         row.addStretch(1)
-        layout.addLayout(row)
-        self.plots = QGridLayout()
+        # The list above, the plots below in a scroll area of their own: on a small screen the
+        # plots scroll instead of squeezing the list to one row; the divider can be dragged.
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setChildrenCollapsible(False)
+        top = QWidget(self.splitter)
+        column = QVBoxLayout(top)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.table, 1)
+        column.addLayout(row)
+        self.table.setMinimumHeight(80)
+        plot_area = QScrollArea(self.splitter)
+        plot_area.setWidgetResizable(True)
+        plot_area.setFrameShape(QFrame.Shape.NoFrame)
+        plot_area.setMinimumHeight(60)
+        body = QWidget(plot_area)
+        self.plots = QGridLayout(body)
+        self.plots.setContentsMargins(0, 0, 0, 0)
         self.plots.setSpacing(6)
-        layout.addLayout(self.plots, 2)
+        plot_area.setWidget(body)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(plot_area)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout.addWidget(self.splitter, 1)
+        self._user_sized = False  # once the clinician drags the divider, it stays put
+        self.splitter.splitterMoved.connect(lambda _pos, _index: self._sized_by_user())
         self.chart_actions = actions
         self.views: dict[str, QChartView] = {}
+
+    def _sized_by_user(self) -> None:
+        self._user_sized = True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._balance()
+
+    def _balance(self) -> None:
+        """Give the plots up to 240 px (two fifths of the room), the list the rest."""
+        total = sum(self.splitter.sizes())
+        if self._user_sized or total <= 0:
+            return
+        plots = min(max(total * 2 // 5, 60), 240) if self.views else 60
+        self.splitter.setSizes([total - plots, plots])
 
     def _record(self) -> None:
         self.chart_actions.open("test_result")
@@ -129,6 +168,7 @@ class ResultsWidget(QWidget):
             if plot is not None:
                 self.views[key] = plot
                 self.plots.addWidget(plot, index // 2, index % 2)
+        self._balance()
 
     def _test_chart(
         self, key: str, rows: list[tuple[str, float]], latest: dict[str, Any]
@@ -180,14 +220,16 @@ class ResultsWidget(QWidget):
         chart.addSeries(line)
         line.attachAxis(x_axis)
         line.attachAxis(y_axis)
-        x_axis.setFormat(date_format(low, high))
+        # Points within two days: name the hours too, or every tick reads the same date.
+        x_axis.setFormat(date_format(low, high) if high - low > 2 * DAY_MS else "dd MMM HH:mm")
+        x_axis.setTickCount(4 if high - low > 2 * DAY_MS else 3)
         x_axis.setRange(
             QDateTime.fromMSecsSinceEpoch(int(start)), QDateTime.fromMSecsSinceEpoch(int(end))
         )
         bottom, top, ticks = value_range(unit, shown + [float(v) for v in limits])
         y_axis.setRange(bottom, top)
         y_axis.setTickCount(ticks)
-        view = QChartView(chart, self)
+        view = QChartView(chart, self.plots.parentWidget())
         view.setRenderHint(QPainter.RenderHint.Antialiasing)
         view.setMinimumSize(CHART_WIDTH - 20, CHART_HEIGHT)
         view.setAccessibleName(f"{name} ({unit})" if unit else name)
