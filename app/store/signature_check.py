@@ -49,6 +49,7 @@ CLINICAL_EVENTS = frozenset(
         "MedicationDiscontinued",
         "MedicationDoseChanged",
         "NoteAdded",
+        "TestResultRecorded",
         "ProtocolSuggestionDeclined",
     }
 )

@@ -12,6 +12,7 @@ import pytest
 
 from app.domain.poc_tests import POC_TEST_CODES
 from app.store.poc_tests_data import poc_tests
+from app.store.signature_check import ALLOWED_ROLES
 
 
 def bundled() -> dict[str, Any]:
@@ -64,3 +65,7 @@ def test_a_missing_or_doubled_test_is_refused() -> None:
     data["tests"].append(data["tests"][0])
     with pytest.raises(ValueError, match="twice"):
         poc_tests(data)
+
+
+def test_verify_accepts_a_test_result_only_from_a_clinician() -> None:
+    assert ALLOWED_ROLES["TestResultRecorded"] == frozenset({"clinician"})
