@@ -471,6 +471,7 @@ def _minimal(cls: type[c.Command], pid: str, items: dict[str, str]) -> dict[str,
         "item_id": items["vitals"],
         "vitals_id": items["vitals"],
         "suggestion": "Start amlodipine 5 mg once daily",
+        "referral_id": "referral-1",  # refused by role before any lookup
     }
     import dataclasses
 
