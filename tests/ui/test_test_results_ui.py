@@ -11,7 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.domain import commands as c
@@ -33,6 +35,7 @@ from tests.ui.keyboard_driving import (
     name_of,
     press,
     save,
+    shown,
     tab,
     typed,
 )
@@ -121,6 +124,20 @@ def test_a_clinician_records_test_results_by_keyboard_and_sees_them_flagged(
     qtbot.wait(200)
     QApplication.processEvents()
     assert window.grab().toImage().save(str(out / "results-tab-1366x768.png"))
+
+    # The RDT was someone else's: select it, mark it entered in error from the tab.
+    table.selectRow(next(r for r in range(4) if cell(table, r, 2) == "Positive"))
+    actions = window.chart.chart_actions
+    actions.last_form = None
+    retract = next(b for b in results.findChildren(QPushButton) if "entered in error" in b.text())
+    QTest.mouseClick(retract, Qt.MouseButton.LeftButton)
+    form = shown(qtbot, lambda: actions.last_form)
+    assert "Malaria RDT" in form.rows["item_id"].widget.currentText()  # type: ignore[attr-defined]
+    tab()
+    typed("Result of another patient")
+    save(qtbot, form)
+    qtbot.waitUntil(lambda: results_count(app) == 3, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: table.rowCount() == 3, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 768), (910, 512)], ids=str)

@@ -80,6 +80,9 @@ class ResultsWidget(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         row = QHBoxLayout()
         row.addWidget(actions.button("test_result", "Record test result…", self, self._record))
+        row.addWidget(
+            actions.button("entered_in_error", "Mark entered in error…", self, self._retract)
+        )
         self.empty = QLabel("No test results yet", self)
         self.empty.setObjectName("muted")
         row.addWidget(self.empty)
@@ -112,6 +115,7 @@ class ResultsWidget(QWidget):
         self.splitter.splitterMoved.connect(lambda _pos, _index: self._sized_by_user())
         self.chart_actions = actions
         self.views: dict[str, QChartView] = {}
+        self._ids: list[str] = []  # item ids of the table's rows
 
     def _sized_by_user(self) -> None:
         self._user_sized = True
@@ -131,10 +135,17 @@ class ResultsWidget(QWidget):
     def _record(self) -> None:
         self.chart_actions.open("test_result")
 
+    def _retract(self) -> None:
+        """Mark the selected result (else the newest) entered in error."""
+        row = max(self.table.currentRow(), 0)
+        if row < len(self._ids):
+            self.chart_actions.open("entered_in_error", self._ids[row])
+
     def show_chart(self, chart: ChartView) -> None:
         results = sorted(chart.test_results, key=lambda i: i.clinical_time, reverse=True)
         self.empty.setVisible(not results)
         self.table.setRowCount(len(results))
+        self._ids = [i.item_id for i in results]
         bold = QFont(self.table.font())
         bold.setBold(True)
         for r, item in enumerate(results):
