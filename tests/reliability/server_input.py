@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -626,10 +626,17 @@ def run_case(case: Case, corpus: Corpus, fake: FakeFhir, work: Path, index: int)
                 if resource_type == case.target and case.same_page_valid_kept and not known:
                     result.same_page_kept = False
                     result.problems.append(f"valid {resource_type} of the broken page lost")
-        # The server is fixed and a new patient appears: the next cycle must bring it.
+        # The server is fixed and a new patient appears: the next cycle must bring it. It is
+        # stamped now, as a server stamps what it stores (captured long before, its old stamp
+        # would lie behind the pull's watermark once the cases have run for READ_MARGIN). The
+        # fake server's clock is the machine's: its Date header is http.server's.
         fake.tamper = None
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for resource_type, resources in corpus.later.items():
-            fake.resources.setdefault(resource_type, []).extend(copy.deepcopy(resources))
+            added = copy.deepcopy(resources)
+            for resource in added:
+                resource.setdefault("meta", {})["lastUpdated"] = stamp
+            fake.resources.setdefault(resource_type, []).extend(added)
         try:
             engine.run_cycle()
         except Exception as exc:
