@@ -136,6 +136,12 @@ CASES = [
     Case("179/109 is not urgent", ((179, 109),), start("amlodipine", 5, 1)),
     Case("urgent on every step", ((200, 120),), URGENT, drugs=(A10, L100, H25)),
     Case("amlodipine 5 and 185/95: urgent first", ((185, 95),), URGENT, drugs=(A5,)),
+    Case(
+        "ACE inhibitor and ARB at 190/115: urgent before the review",
+        ((190, 115),),
+        URGENT,
+        drugs=(A10, E10, L50),
+    ),
     # -- allergies move to the alternative or past the component ---------------------------
     Case(
         "amlodipine allergy: start losartan",

@@ -2,8 +2,9 @@
 
 Order of the rules (docs/clinical/hypertension-protocol.md explains each):
 1. no active hypertension diagnosis, or no blood pressure recorded: nothing to suggest;
-2. drug classes the protocol never combines (ACE inhibitor + ARB) taken together: review;
-3. very high blood pressure (>= 180 or >= 110): see today, refer urgently if organ damage;
+2. very high blood pressure (>= 180 or >= 110): see today, refer urgently if organ damage
+   (before anything else: it does not wait for a prescription review);
+3. drug classes the protocol never combines (ACE inhibitor + ARB) taken together: review;
 4. the child-bearing-age rule broken by a current prescription: review and refer;
 5. at target (< 140 and < 90): continue, follow up in 3 months;
 6. above target: the first protocol step the current prescriptions do not yet meet, given
@@ -97,6 +98,14 @@ class _Visit:
 
     def suggestion(self) -> Suggestion:
         p, bp = self.protocol, self.bp
+        if bp.systolic >= p.urgent_systolic or bp.diastolic >= p.urgent_diastolic:
+            limit = f"{p.urgent_systolic:g}/{p.urgent_diastolic:g}"
+            return self._make(
+                REFER_URGENT,
+                "See today; refer urgently if organ damage",
+                f"{p.urgent_advice} (BP at or above {limit})",
+                follow_days=p.follow_up_urgent,
+            )
         for pair in p.never_together:
             if pair <= self.classes:
                 names = " and ".join(sorted(self.catalog.class_names.get(c, c) for c in pair))
@@ -106,14 +115,6 @@ class _Visit:
                     f"takes {names} together, which the "
                     "protocol never combines; no step is suggested until one is stopped",
                 )
-        if bp.systolic >= p.urgent_systolic or bp.diastolic >= p.urgent_diastolic:
-            limit = f"{p.urgent_systolic:g}/{p.urgent_diastolic:g}"
-            return self._make(
-                REFER_URGENT,
-                "See today; refer urgently if organ damage",
-                f"{p.urgent_advice} (BP at or above {limit})",
-                follow_days=p.follow_up_urgent,
-            )
         child_bearing = regimen.child_bearing_reason(self.chart, p, self.catalog, self.today)
         if child_bearing is not None and p.child_bearing is not None:
             for component_id, found in self.taking.items():
