@@ -148,3 +148,16 @@ def test_a_reading_in_error_or_already_declined_is_refused() -> None:
     with pytest.raises(NotFoundError) as info:
         decide(chart, _decline(), ctx)
     assert info.value.message == "This blood pressure reading was marked as entered in error"
+
+
+def test_the_protocol_file_ships_with_the_package_and_the_bundle() -> None:
+    import tomllib
+    from importlib import resources
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert resources.files("resources").joinpath("protocols", "hearts_hypertension.json").is_file()
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "**/*.json" in pyproject["tool"]["setuptools"]["package-data"]["resources"]
+    spec = (root / "packaging" / "fieldchart.spec").read_text(encoding="utf-8")
+    assert '(ROOT / "resources").rglob("*")' in spec  # every file under resources/ is bundled
