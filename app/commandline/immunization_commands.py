@@ -61,7 +61,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         except ScheduleFileError as exc:
             raise CliError(f"{args.file.name}: not usable: {exc}") from None
     else:
-        # A broken override is logged and the bundled schedule shown: what the app uses.
+        # A broken override is not used (the bundled schedule is): say so, and why.
+        installed = data_dir_of(args) / SCHEDULE_FILE
+        if installed.is_file():
+            try:
+                read_schedule_file(installed)
+            except ScheduleFileError as exc:
+                print(f"{SCHEDULE_FILE} in the data directory is not used: {exc}", file=sys.stderr)
         schedule = schedule_for(data_dir_of(args))
     summary = schedule_summary(schedule)
     if args.json:

@@ -8,8 +8,7 @@ a vaccine is a clinician's act.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
 from app.domain import commands as c
 from app.domain import values as v
@@ -20,39 +19,13 @@ from app.domain.decision import Decision, require_registered
 from app.domain.errors import RoleError, ValidationError
 from app.domain.events import ImmunizationRecorded
 from app.domain.immunization_schedule import Vaccine
-from app.domain.reference import Catalog, fold
+from app.domain.immunizations import (
+    DATE_ONLY_TIME,
+    IMMUNIZATION_ROUTES,
+    IMMUNIZATION_SITES,
+    find_vaccine,
+)
 from app.domain.roles import Role
-
-# key -> (HL7 v3 RouteOfAdministration code, display): the FHIR immunization-route value set.
-IMMUNIZATION_ROUTES: Mapping[str, tuple[str, str]] = {
-    "intramuscular": ("IM", "Injection, intramuscular"),
-    "subcutaneous": ("SQ", "Injection, subcutaneous"),
-    "intradermal": ("IDINJ", "Injection, intradermal"),
-    "oral": ("PO", "Swallow, oral"),
-    "intranasal": ("NASINHLC", "Inhalant, nasal"),
-}
-# key -> (HL7 v3 ActSite code, display): the FHIR immunization-site value set and its kin.
-IMMUNIZATION_SITES: Mapping[str, tuple[str, str]] = {
-    "left-arm": ("LA", "left arm"),
-    "right-arm": ("RA", "right arm"),
-    "left-deltoid": ("LD", "left deltoid"),
-    "right-deltoid": ("RD", "right deltoid"),
-    "left-thigh": ("LT", "left thigh"),
-    "right-thigh": ("RT", "right thigh"),
-    "left-vastus-lateralis": ("LVL", "left vastus lateralis"),
-    "right-vastus-lateralis": ("RVL", "right vastus lateralis"),
-}
-# A date-only dose is dated noon UTC: the same calendar day from UTC-11 to UTC+11.
-DATE_ONLY_TIME = time(12, 0, tzinfo=UTC)
-
-
-def find_vaccine(catalog: Catalog, text: str) -> Vaccine | None:
-    """The bundled vaccine named by id, name or CVX code."""
-    key = fold(text)
-    for vaccine in catalog.vaccines.values():
-        if key in (fold(vaccine.id), fold(vaccine.name)) or (vaccine.cvx and key == vaccine.cvx):
-            return vaccine
-    return None
 
 
 def record_immunization(
@@ -121,9 +94,7 @@ def _dose_number(value: object, vaccine: Vaccine) -> int:
     return value
 
 
-def _given(
-    value: str | None, chart: PatientChart, ctx: DecisionContext
-) -> tuple[str, date, bool]:
+def _given(value: str | None, chart: PatientChart, ctx: DecisionContext) -> tuple[str, date, bool]:
     """(clinical time, day given, whether the time is known): a date or an instant, never
     before birth or in the future."""
     raw = v.text(value, "given_on", "Date given", required=False, max_len=40)

@@ -50,6 +50,8 @@ class Duration:
         months = self.amount * (12 if self.unit == "years" else 1)
         year, month0 = divmod(day.month - 1 + months, 12)
         year += day.year
+        if day.day <= 28:  # every month has the day: no need to ask the calendar (hot path)
+            return date(year, month0 + 1, day.day)
         last = calendar.monthrange(year, month0 + 1)[1]
         return date(year, month0 + 1, min(day.day, last))
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit
 
 from app.domain.commands import Command, RecordImmunization
-from app.domain.decide_immunization import IMMUNIZATION_ROUTES, IMMUNIZATION_SITES, find_vaccine
 from app.domain.errors import ValidationError
 from app.domain.immunization_schedule import Vaccine
+from app.domain.immunizations import IMMUNIZATION_ROUTES, IMMUNIZATION_SITES, find_vaccine
 from app.domain.roles import Role
 from app.ui.forms.chart_form import ChartFormDialog, choices
 from app.ui.forms.vocabulary import attach_completer

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.domain.chart import Item
-from app.domain.decide_immunization import DATE_ONLY_TIME, IMMUNIZATION_ROUTES, IMMUNIZATION_SITES
+from app.domain.immunizations import DATE_ONLY_TIME, IMMUNIZATION_ROUTES, IMMUNIZATION_SITES
 from sync.fhir.mapping.common import (
     FIELDCHART,
     Base,
