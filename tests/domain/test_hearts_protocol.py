@@ -161,3 +161,23 @@ def test_the_protocol_file_ships_with_the_package_and_the_bundle() -> None:
     assert "**/*.json" in pyproject["tool"]["setuptools"]["package-data"]["resources"]
     spec = (root / "packaging" / "fieldchart.spec").read_text(encoding="utf-8")
     assert '(ROOT / "resources").rglob("*")' in spec  # every file under resources/ is bundled
+
+
+def test_a_decline_whose_note_was_entered_in_error_is_void() -> None:
+    from app.domain.chart import evolve
+    from app.domain.decide import decide
+    from app.domain.hearts.engine import suggest
+    from app.store.protocol_data import load_protocol
+
+    chart, ctx = _chart_with_bp(), context(catalog=CATALOG)
+    protocol = load_protocol(None, CATALOG).protocol
+    decision = decide(chart, _decline(note_id="note-decline"), ctx)
+    for event in decision.events:
+        evolve(chart, event)
+    day = ctx.now.date()
+    assert suggest(chart, protocol, CATALOG, day).declined_reason == "cost"
+    wrong = c.MarkEnteredInError(patient_id=PID, item_id="note-decline", reason="wrong patient")
+    for event in decide(chart, wrong, ctx).events:
+        evolve(chart, event)
+    assert suggest(chart, protocol, CATALOG, day).declined_reason is None
+    decide(chart, _decline(reason="declined again, for the right patient"), ctx)  # allowed

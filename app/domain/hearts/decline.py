@@ -9,6 +9,8 @@ device's log and marks the suggestion for that reading as declined.
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.domain import commands as c
 from app.domain import values as v
 from app.domain.chart import PatientChart
@@ -19,6 +21,16 @@ from app.domain.errors import AlreadyDoneError, ValidationError
 from app.domain.events import NoteAdded, ProtocolSuggestionDeclined
 
 NOTE_TEXT = "Hypertension protocol suggestion declined: {suggestion}. Reason: {reason}"
+
+
+def active_decline(chart: PatientChart, vitals_id: str) -> dict[str, Any] | None:
+    """The decline recorded for the suggestion based on a reading, unless its note was since
+    marked entered in error (the decline was a mistake: the suggestion is open again)."""
+    declined = chart.protocol_declines.get(vitals_id)
+    if declined is None:
+        return None
+    note = chart.items.get(str(declined.get("note_id")))
+    return None if note is not None and note.entered_in_error else declined
 
 
 def decline_suggestion(
@@ -32,7 +44,7 @@ def decline_suggestion(
         raise ValidationError("This vitals set has no blood pressure", "vitals_id")
     suggestion = v.required_text(cmd.suggestion, "suggestion", "Suggestion", max_len=300)
     reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
-    if vitals_id in chart.protocol_declines:
+    if active_decline(chart, vitals_id) is not None:
         raise AlreadyDoneError(
             "The suggestion for this blood pressure reading was already declined", "vitals_id"
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 from app.domain.chart import PatientChart
 from app.domain.hearts import regimen
+from app.domain.hearts.decline import active_decline
 from app.domain.hearts.protocol import Component, DrugOption, Protocol, Step
 from app.domain.reference import Catalog
 
@@ -66,7 +67,7 @@ def suggest(chart: PatientChart, protocol: Protocol, catalog: Catalog, today: da
     if bp is None:
         return _nothing("No blood pressure recorded", protocol)
     found = _Visit(chart, protocol, catalog, today, bp).suggestion()
-    declined = chart.protocol_declines.get(bp.vitals_id)
+    declined = active_decline(chart, bp.vitals_id)
     if declined is not None:
         found = replace(found, declined_reason=str(declined.get("reason") or ""))
     return found
