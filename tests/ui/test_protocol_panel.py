@@ -23,7 +23,8 @@ from app.ui.chart.protocol_panel import ProtocolPanelWidget
 from app.ui.forms.medication_forms import ChangeDoseDialog, PrescribeDialog
 from app.ui.forms.protocol_forms import DeclineSuggestionDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog
-from tests.ui.conftest import open_demo_chart
+from tests.ui.conftest import CLINICIAN, CLINICIAN_PASS, STAFF, STAFF_PASS, open_as, open_demo_chart
+from tests.ui.demo import record_demo_clinic
 from tests.ui.helpers import TIMEOUT
 from tests.ui.keyboard_driving import (
     CTRL,
@@ -207,3 +208,25 @@ def test_very_high_bp_accept_books_the_follow_up_today(qtbot: QtBot, app: App) -
     at_nine = start.date() == now.date() and (start.time().hour(), start.time().minute()) == (9, 0)
     assert now < start and (at_nine or start <= now.addSecs(15 * 60))
     follow.reject()
+
+
+def test_staff_see_the_suggestion_but_only_a_clinician_acts_on_it(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    clinic = seeded.unlock(CLINICIAN, CLINICIAN_PASS)
+    patient_id = record_demo_clinic(clinic, CLINICIAN)
+    clinic.commands.execute(
+        c.RecordVitals(patient_id=patient_id, systolic=154, diastolic=95), clinic.vault.actor
+    )
+    clinic.close()
+    window = open_as(controller, qtbot, STAFF, STAFF_PASS)
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    window.chart.show_tab(0)
+    panel = window.chart.summary.protocol
+    qtbot.waitUntil(
+        lambda: panel.isVisible() and "Increase amlodipine" in panel.title.text(), timeout=TIMEOUT
+    )
+    assert not panel.accept_button.isEnabled() and not panel.decline_button.isEnabled()
+    assert "clinician" in panel.accept_button.toolTip()
+    assert "clinician" in panel.decline_button.toolTip()
