@@ -221,6 +221,10 @@ def _(e: ev.ItemVersionReceived) -> tuple[str, str | None, str]:
         name = e.data.get("name") or "Test"
         text = f"Test from the server: {name} {result_text(e.data)}{flag} ({state})"
         return e.item_kind, e.item_id, text
+    if e.item_kind == "immunization":  # which vaccine, as for one recorded here
+        dose = f" dose {e.data['dose_number']}" if e.data.get("dose_number") else ""
+        text = f"Immunization from the server: {e.data.get('vaccine') or '?'}{dose} ({state})"
+        return e.item_kind, e.item_id, text
     return e.item_kind, e.item_id, f"{e.item_kind.capitalize()} from the server ({state})"
 
 

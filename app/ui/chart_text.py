@@ -19,6 +19,7 @@ KIND_LABELS = {
     "appointment": "Follow-up",
     "referral": "Referral",
     "test_result": "Test result",
+    "immunization": "Immunization",
 }
 
 
@@ -61,6 +62,11 @@ def describe(item: ItemView) -> str:
     if item.kind == "test_result":
         flag = " — abnormal" if d.get("abnormal") else ""
         return f"{d.get('name', '?')}: {result_text(d)}{flag} ({when(item.clinical_time)})"
+    if item.kind == "immunization":
+        dose = f" dose {d['dose_number']}" if d.get("dose_number") else ""
+        how = " (card)" if d.get("historical") else ""
+        day = d.get("given_on") or when(item.clinical_time)
+        return f"{d.get('vaccine', '?')}{dose}, {day}{how}"
     if item.kind == "referral":
         return f"to {d.get('to_facility') or '—'}: {d.get('reason') or '—'} ({item.status})"
     if item.kind == "appointment":

@@ -26,6 +26,16 @@ CREATED: list[ev.DomainEvent] = [
     penicillin_allergy("al-1", AT, class_ids=["penicillins"]),
     amoxicillin_prescribed("rx-1", AT),
     ev.NoteAdded(note_id="note-1", text="Seen today", written_at=AT),
+    ev.ImmunizationRecorded(
+        immunization_id="imm-1",
+        vaccine_id="bcg",
+        vaccine="BCG",
+        cvx="19",
+        dose_number=1,
+        given_at=AT,
+        given_on=AT[:10],
+        lot="B-1",
+    ),
     ev.AppointmentScheduled(
         appointment_id="apt-1",
         clinician="doc",
@@ -56,6 +66,7 @@ ITEMS = {
     "allergy": ["al-1"],
     "medication": ["rx-1"],
     "note": ["note-1"],
+    "immunization": ["imm-1"],
     "appointment": ["apt-1", "apt-2"],
     "referral": ["ref-1"],
 }

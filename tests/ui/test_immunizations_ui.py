@@ -216,3 +216,19 @@ def test_the_schedule_lists_children_with_doses_due_and_opens_their_chart(
     schedule.open_patient.connect(opened_ids.append)
     press(Key.Key_Return)
     qtbot.waitUntil(lambda: opened_ids == [pid], timeout=TIMEOUT)
+
+
+def test_a_dose_recorded_on_the_wrong_child_is_marked_entered_in_error(
+    qtbot: QtBot, controller: AppController, seeded: Backend, clock: SettableClock
+) -> None:
+    pid = child_with_history(seeded, clock)
+    app = opened(qtbot, controller, CLINICIAN, CLINICIAN_PASS, pid)
+    [penta] = [i for i in chart_of(app).immunizations if i.data["vaccine_id"] == "penta"]
+    form = chart_form(qtbot, app, "entered_in_error", penta.item_id)
+    assert "Pentavalent" in form.rows["item_id"].widget.currentText()  # type: ignore[attr-defined]
+    tab()
+    typed("Recorded on her brother's chart")
+    save(qtbot, form)
+    qtbot.waitUntil(lambda: given_count(app) == 2, timeout=TIMEOUT)
+    due = {(d.series_id, d.dose) for d in chart_of(app).immunizations_due}
+    assert ("dtp", 1) in due  # due again

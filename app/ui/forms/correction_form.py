@@ -23,6 +23,7 @@ class EnteredInErrorDialog(ChartFormDialog):
             *chart.encounters,
             *chart.notes,
             *chart.test_results,
+            *chart.immunizations,
             *chart.appointments,
             *chart.referrals,
         ]
