@@ -247,6 +247,23 @@ class RecordTestResult(Command):
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecordUrineDipstick(Command):
+    """One urine test strip read at once: a grade for each pad read (None: not read). Each
+    becomes its own test result, as if recorded one by one with RecordTestResult."""
+
+    LABEL = "record test results"
+    protein: str | None = None
+    glucose: str | None = None
+    leukocytes: str | None = None
+    nitrite: str | None = None
+    blood: str | None = None
+    ketones: str | None = None
+    taken_at: str | None = None
+    encounter_id: str | None = None
+    note: str | None = None
+
+
 # -- scheduling ----------------------------------------------------------------------------
 
 
@@ -400,6 +417,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ChangeDose,
     AddNote,
     RecordTestResult,
+    RecordUrineDipstick,
     RecordImmunization,
     ScheduleFollowUp,
     RescheduleAppointment,

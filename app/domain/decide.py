@@ -36,6 +36,7 @@ RULES: dict[type[c.Command], Rule] = {
     c.ChangeDose: medication.change_dose,
     c.AddNote: clinical.add_note,
     c.RecordTestResult: tests.record_test_result,
+    c.RecordUrineDipstick: tests.record_dipstick,
     c.RecordImmunization: immunization.record_immunization,
     c.ScheduleFollowUp: schedule.schedule,
     c.RescheduleAppointment: schedule.reschedule,

@@ -13,7 +13,7 @@ from app.domain.decide_clinical import encounter_of, new_item_id
 from app.domain.decision import Decision, require_registered
 from app.domain.errors import ValidationError
 from app.domain.events import TestResultRecorded
-from app.domain.poc_tests import RESULT_LABELS, PocTest, interpret
+from app.domain.poc_tests import DIPSTICK_PADS, RESULT_LABELS, PocTest, interpret
 from app.domain.reference import Catalog, fold
 
 
@@ -23,10 +23,9 @@ def find_test(catalog: Catalog, text: str | None) -> PocTest:
     for test in catalog.poc_tests.values():
         if wanted in (fold(test.key), test.loinc, fold(test.name)):
             return test
+    # The typed text is not repeated: messages never echo free text (app/domain/errors.py).
     raise ValidationError(
-        f"“{str(text).strip()[:60]}” is not a test in the bundled list of point-of-care tests; "
-        "pick a listed test",
-        "test",
+        "This test is not in the bundled list of point-of-care tests; pick a listed test", "test"
     )
 
 
@@ -72,6 +71,37 @@ def record_test_result(
     )
 
 
+def record_dipstick(
+    chart: PatientChart | None, cmd: c.RecordUrineDipstick, ctx: DecisionContext
+) -> Decision:
+    """One test result per pad read, each checked as RecordTestResult checks it; a wrong
+    grade is refused naming its pad's field, and then none is recorded."""
+    events = []
+    taken = None
+    for field, test in DIPSTICK_PADS:
+        word = getattr(cmd, field)
+        if word is None or not str(word).strip():
+            continue
+        one = c.RecordTestResult(
+            patient_id=cmd.patient_id,
+            test=test,
+            result=word,
+            specimen="urine",
+            taken_at=cmd.taken_at,
+            encounter_id=cmd.encounter_id,
+            note=cmd.note,
+        )
+        try:
+            decision = record_test_result(chart, one, ctx)
+        except ValidationError as exc:
+            raise ValidationError(str(exc), field if exc.field == "result" else exc.field) from None
+        events += decision.events
+        taken = decision.occurred_at
+    if taken is None:
+        raise ValidationError("Enter the grade of at least one pad of the strip", "protein")
+    return Decision(events, taken)
+
+
 def _checked_result(
     test: PocTest, value: object, result: str | None
 ) -> tuple[float | None, str | None]:
@@ -95,7 +125,7 @@ def _checked_result(
         word = f"{len(word)}+"
     if word not in test.scale:
         raise ValidationError(
-            f"“{word}” is not a result of {test.name}; choose one of: {_scale(test)}", "result"
+            f"That is not a result of {test.name}; choose one of: {_scale(test)}", "result"
         )
     return None, word
 

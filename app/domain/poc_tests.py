@@ -40,6 +40,15 @@ POC_TEST_CODES: Mapping[str, tuple[str, str | None]] = {
 ORDINAL_TESTS = frozenset(
     {"urine_protein", "urine_glucose", "urine_leukocytes", "urine_blood", "urine_ketones"}
 )
+# RecordUrineDipstick's fields -> the bundled test each pad of the strip is.
+DIPSTICK_PADS = (
+    ("protein", "urine_protein"),
+    ("glucose", "urine_glucose"),
+    ("leukocytes", "urine_leukocytes"),
+    ("nitrite", "urine_nitrite"),
+    ("blood", "urine_blood"),
+    ("ketones", "urine_ketones"),
+)
 TEST_OF_LOINC: Mapping[str, str] = {loinc: key for key, (loinc, _) in POC_TEST_CODES.items()}
 # Another LOINC code a district lab may use for the same bundled test (read, never written):
 # 68961-2 is HIV-1 Ab by rapid immunoassay, the code WHO's antenatal-care guideline uses.

@@ -29,6 +29,8 @@ GOOD: list[dict[str, Any]] = [
      "test": "718-7", "value": 8.4},
     {"type": "RecordTestResult", "patient_id": PID, "result_id": "uprot-1",
      "test": "urine_protein", "result": "++", "note": "morning sample"},
+    {"type": "RecordUrineDipstick", "patient_id": PID, "glucose": "negative",
+     "nitrite": "positive"},
 ]  # fmt: skip
 BAD: list[dict[str, Any]] = [
     {"type": "RecordTestResult", "patient_id": PID, "test": "haemoglobin", "value": 40},
@@ -52,7 +54,9 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_exec_records_results_and_refuses_bad_ones_naming_the_field(vault: Path) -> None:
     done = exec_as(vault, "doc", REGISTER, *GOOD)
     assert done.returncode == 0, done.stdout
-    assert [r["item_ids"] for r in results(done)[1:]] == [["rdt-1"], ["hb-1"], ["uprot-1"]]
+    assert [r["item_ids"] for r in results(done)[1:4]] == [["rdt-1"], ["hb-1"], ["uprot-1"]]
+    strip = results(done)[4]
+    assert strip["events"] == ["TestResultRecorded", "TestResultRecorded"]
     refused = exec_as(vault, "doc", *BAD)
     assert refused.returncode == 1
     out = results(refused)
@@ -66,7 +70,11 @@ def test_exec_records_results_and_refuses_bad_ones_naming_the_field(vault: Path)
     assert shown.returncode == 0, shown.stderr
     chart = json.loads(shown.stdout)
     by_id = {r["item_id"]: r for r in chart["test_results"]}
-    assert set(by_id) == {"rdt-1", "hb-1", "uprot-1"}  # the refused ones left nothing
+    assert set(by_id) == {"rdt-1", "hb-1", "uprot-1", *strip["item_ids"]}  # no refused ones
+    assert sorted(by_id[i]["data"]["test"] for i in strip["item_ids"]) == [
+        "urine_glucose",
+        "urine_nitrite",
+    ]
     assert by_id["rdt-1"]["data"]["interpretation"] == "POS" and by_id["rdt-1"]["data"]["abnormal"]
     assert by_id["hb-1"]["data"]["interpretation"] == "L"
     assert by_id["uprot-1"]["data"]["result"] == "2+"
@@ -76,4 +84,4 @@ def test_exec_records_results_and_refuses_bad_ones_naming_the_field(vault: Path)
     audit = run_cli("audit", "--data-dir", vault, "--json", user="doc")
     assert audit.returncode == 0, audit.stderr
     actions = [e["action"] for e in json.loads(audit.stdout) if e["patient_id"] == PID]
-    assert actions.count("TestResultRecorded") == 3
+    assert actions.count("TestResultRecorded") == 5

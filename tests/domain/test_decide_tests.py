@@ -110,7 +110,7 @@ def test_an_out_of_range_value_is_refused_naming_the_field() -> None:
         (result(test="malaria_rdt_pf", value=1), "value", "no numeric value"),
         (result(test="haemoglobin"), "value", "Enter"),
         (result(test="haemoglobin", result="high"), "value", "number"),
-        (result(test="ferritin", value=30), "test", "not a test"),
+        (result(test="ferritin", value=30), "test", "not in the bundled list"),
         (result(test="haemoglobin", value=12, specimen="urine"), "specimen", "Specimen"),
         (result(test="urine_nitrite", result="positive", specimen="venous blood"), "specimen", ""),
     ],
@@ -146,3 +146,29 @@ def test_a_test_result_is_an_item_that_can_be_entered_in_error() -> None:
 def test_recording_a_test_result_is_not_rebased() -> None:
     assert not c.RecordTestResult.REBASABLE
     assert registration().patient_id == ""
+
+
+def test_a_urine_strip_records_one_result_per_pad_read() -> None:
+    strip = c.RecordUrineDipstick(
+        patient_id=PID, protein="++", glucose="negative", nitrite="positive", note="midstream"
+    )
+    events = accept(strip, chart_after(ctx=ctx()), ctx()).events
+    assert [(e.test, e.result, e.abnormal) for e in events] == [  # type: ignore[attr-defined]
+        ("urine_protein", "2+", True),
+        ("urine_glucose", "negative", False),
+        ("urine_nitrite", "positive", True),
+    ]
+    assert len({e.result_id for e in events}) == 3  # type: ignore[attr-defined]
+    assert {e.specimen for e in events} == {"urine"}  # type: ignore[attr-defined]
+
+
+def test_a_wrong_grade_on_a_strip_names_its_pad_and_records_nothing() -> None:
+    error = refuse(
+        c.RecordUrineDipstick(patient_id=PID, protein="1+", ketones="9+"),
+        chart_after(ctx=ctx()),
+        ctx=ctx(),
+        error=ValidationError,
+    )
+    assert error.field == "ketones" and "ketones" in str(error)
+    error = refuse(c.RecordUrineDipstick(patient_id=PID), ctx=ctx(), error=ValidationError)
+    assert error.field == "protein" and "at least one pad" in str(error)

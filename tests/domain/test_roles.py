@@ -27,6 +27,7 @@ CLINICAL = [
     c.AddNote,
     c.DeclineProtocolSuggestion,
     c.RecordTestResult,
+    c.RecordUrineDipstick,
     c.ReferPatient,
     c.CancelReferral,
 ]
@@ -63,6 +64,7 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     c.ChangeDose: c.ChangeDose(patient_id=PID, prescription_id="m", dose=2),
     c.AddNote: c.AddNote(patient_id=PID, text="x"),
     c.RecordTestResult: c.RecordTestResult(patient_id=PID, test="haemoglobin", value=12),
+    c.RecordUrineDipstick: c.RecordUrineDipstick(patient_id=PID, protein="1+"),
     c.ReferPatient: c.ReferPatient(patient_id=PID, to_facility="x", reason="x"),
     c.CancelReferral: c.CancelReferral(patient_id=PID, referral_id="r", reason="x"),
     c.ScheduleFollowUp: c.ScheduleFollowUp(patient_id=PID, clinician="doc", start="x"),

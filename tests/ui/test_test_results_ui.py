@@ -181,3 +181,21 @@ def test_the_results_tab_fits_every_screen_size(
     if chosen:  # for a person to look at
         Path(chosen).mkdir(parents=True, exist_ok=True)
         window.grab().toImage().save(str(Path(chosen) / f"results-tab-{size[0]}x{size[1]}.png"))
+
+
+def test_a_urine_strip_is_read_in_one_form_by_keyboard(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    window, patient_id = open_demo_chart(qtbot, controller, seeded)
+    app = App(window, patient_id, Sent())
+    form = chart_form(qtbot, app, "dipstick")
+    assert name_of(focused()) == "Protein"
+    typed("2")  # the grade that starts so: 2+
+    tab(3)  # glucose and leukocytes not read
+    typed("p")  # nitrite: Positive
+    save(qtbot, form)
+    qtbot.waitUntil(lambda: results_count(app) == 2, timeout=TIMEOUT)
+    chart = window.chart.current
+    assert chart is not None
+    read = {i.data["test"]: (i.data["result"], i.data["abnormal"]) for i in chart.test_results}
+    assert read == {"urine_protein": ("2+", True), "urine_nitrite": ("positive", True)}

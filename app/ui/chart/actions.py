@@ -57,6 +57,7 @@ SPECS: dict[str, Spec] = {
     "move": Spec("&Move follow-up…", c.RescheduleAppointment, needs="booked"),
     "cancel": Spec("&Cancel follow-up…", c.CancelAppointment, needs="booked"),
     "test_result": Spec("Record test &result…", c.RecordTestResult),
+    "dipstick": Spec("Record urine dipstic&k…", c.RecordUrineDipstick),
     "immunization": Spec("Record &immunization…", c.RecordImmunization),
     "entered_in_error": Spec("Mark entered in &error…", c.MarkEnteredInError),
 }
@@ -76,6 +77,7 @@ CHART_FORMS: dict[str, type[cf.ChartFormDialog]] = {
     "refer": cf.ReferPatientDialog,
     "cancel_referral": cf.CancelReferralDialog,
     "test_result": cf.TestResultDialog,
+    "dipstick": cf.DipstickDialog,
     "immunization": cf.ImmunizationDialog,
     "entered_in_error": cf.EnteredInErrorDialog,
 }

@@ -53,6 +53,7 @@ MORE = (
     "refer",
     "cancel_referral",
     "test_result",
+    "dipstick",
     "immunization",
     "entered_in_error",
 )

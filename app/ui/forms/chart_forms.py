@@ -21,7 +21,7 @@ from app.ui.forms.problem_forms import (
     ResolveDiagnosisDialog,
 )
 from app.ui.forms.referral_forms import CancelReferralDialog, ReferPatientDialog
-from app.ui.forms.test_result_forms import TestResultDialog
+from app.ui.forms.test_result_forms import DipstickDialog, TestResultDialog
 
 __all__ = [
     "BY_NAME",
@@ -31,6 +31,7 @@ __all__ = [
     "ChangeDoseDialog",
     "ChartFormDialog",
     "DiagnosisDialog",
+    "DipstickDialog",
     "DiscontinueDialog",
     "EnteredInErrorDialog",
     "FinishEncounterDialog",
@@ -62,6 +63,7 @@ BY_NAME: dict[str, type[ChartFormDialog]] = {
         CancelReferralDialog,
         EnteredInErrorDialog,
         TestResultDialog,
+        DipstickDialog,
         ImmunizationDialog,
     )
 }

@@ -1,13 +1,14 @@
 """Record a point-of-care test result: pick the test (typing filters the bundled list), then
 enter what it shows — a number in the test's unit, or a choice of its scale (negative /
-positive / invalid, or a dipstick grade) — and the specimen and time."""
+positive / invalid, or a dipstick grade) — and the specimen and time. A urine strip's pads
+are read in one form (DipstickDialog)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QLineEdit
 
-from app.domain.commands import Command, RecordTestResult
-from app.domain.poc_tests import RESULT_LABELS, PocTest
+from app.domain.commands import Command, RecordTestResult, RecordUrineDipstick
+from app.domain.poc_tests import DIPSTICK_PADS, RESULT_LABELS, PocTest
 from app.domain.reference import fold
 from app.ui.formatting import number
 from app.ui.forms.chart_form import ChartFormDialog
@@ -89,4 +90,37 @@ class TestResultDialog(ChartFormDialog):
             taken_at=self.taken.iso_or_none(),
             encounter_id=self.text(self.encounter),
             note=self.text(self.note),
+        )
+
+
+class DipstickDialog(ChartFormDialog):
+    """A urine test strip read at once: one grade per pad (leave a pad "not read")."""
+
+    COMMAND = RecordUrineDipstick
+    TITLE = "Record urine dipstick"
+    INTRO = "Pick the colour grade of each pad read; leave the others “not read”."
+
+    def add_fields(self, selected: str | None, selected_text: str) -> None:
+        tests = self.session.catalog.poc_tests
+        self.pads: dict[str, QComboBox] = {}
+        for field, key in DIPSTICK_PADS:
+            test = tests.get(key)
+            combo = QComboBox(self)
+            combo.addItem("— not read —", None)
+            for word in test.scale if test is not None else ():
+                combo.addItem(RESULT_LABELS.get(word, word), word)
+            self.pads[field] = self.add_field(field, field.capitalize(), combo)
+        self.taken = self.add_time_field("taken_at", "Taken")
+        self.encounter = self.add_encounter_field()
+        self.note = self.add_field("note", "Note", QLineEdit(self))
+
+    def build_command(self) -> Command:
+        grades = {field: self.text(combo) for field, combo in self.pads.items()}
+        return RecordUrineDipstick(
+            command_id=self.command_id,
+            patient_id=self.patient_id,
+            taken_at=self.taken.iso_or_none(),
+            encounter_id=self.text(self.encounter),
+            note=self.text(self.note),
+            **grades,
         )
