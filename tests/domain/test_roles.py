@@ -42,6 +42,9 @@ FRONT_DESK = [
     c.MarkNoShow,
     c.MarkEnteredInError,
     c.ResolveSyncConflict,
+    # Staff copy cards only (historical doses): decide refuses them a dose given here
+    # (tests/domain/test_decide_immunization.py).
+    c.RecordImmunization,
 ]
 
 # One valid-looking instance per command type (role checks come before any other check).
@@ -73,6 +76,9 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     c.MarkAttended: c.MarkAttended(patient_id=PID, appointment_id="a"),
     c.MarkNoShow: c.MarkNoShow(patient_id=PID, appointment_id="a"),
     c.MarkEnteredInError: c.MarkEnteredInError(patient_id=PID, item_id="i", reason="x"),
+    c.RecordImmunization: c.RecordImmunization(
+        patient_id=PID, vaccine="bcg", dose_number=1, historical=True
+    ),
     c.DeclineProtocolSuggestion: c.DeclineProtocolSuggestion(
         patient_id=PID, vitals_id="v", suggestion="x", reason="x"
     ),
