@@ -15,7 +15,7 @@ from app.domain import events as ev
 from app.domain.context import DecisionContext
 from app.domain.decide import decide
 from app.store.reference_data import bundled_catalog
-from sync.fhir.mapping import ResourceKey, event_from_fhir
+from sync.fhir.mapping import ResourceKey, changed_elements, event_from_fhir
 from sync.fhir.mapping.errors import MappingError
 from sync.fhir.mapping.items import from_fhir_resource
 from sync.fhir.mapping.laboratory import (
@@ -259,3 +259,21 @@ def test_any_bundled_result_reads_back_as_what_was_recorded(
     mine = dict(item.data)
     theirs = {k: back.data.get(k) for k in mine}
     assert theirs == mine
+
+
+def test_marking_a_labs_result_entered_in_error_changes_only_its_status() -> None:
+    lab = district_lab(
+        "718-7",
+        valueQuantity={"value": 10.4, "system": "http://unitsofmeasure.org", "code": "g/dL"},
+        specimen={"reference": "Specimen/sp-9"},
+        referenceRange=[{"text": "12-16 g/dL"}],
+    )
+    _, received = event_from_fhir(lab)
+    assert isinstance(received, ev.ItemVersionReceived)
+    mark = ev.EnteredInError(item_id="lab-77", item_kind="test_result", reason="wrong patient")
+    item = chart_of(received, mark).items["lab-77"]
+    ours = written(item, {ResourceKey("Observation", "lab-77"): lab})[
+        ResourceKey("Observation", "lab-77")
+    ]
+    validate(ours)
+    assert changed_elements(lab, ours) == {"status", "extension"}
