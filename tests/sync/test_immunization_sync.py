@@ -5,6 +5,7 @@ travels too."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,11 +39,13 @@ def due_series(device: Device, pid: str) -> set[tuple[str, int]]:
 
 def test_a_dose_recorded_offline_reaches_the_other_device(devices: dict[str, Device]) -> None:
     a, b = devices["a"], devices["b"]
+    # The real server keeps every run's data: ids of this run only.
+    penta_id, card_id = f"imm-penta-{uuid.uuid4()}", f"imm-bcg-{uuid.uuid4()}"
     pid, born = register_child(a, weeks_old=8)
     a.run(
         c.RecordImmunization(
             patient_id=pid,
-            immunization_id="imm-penta-1",
+            immunization_id=penta_id,
             vaccine="penta",
             dose_number=1,
             given_on=(born + timedelta(weeks=6)).isoformat(),
@@ -54,7 +57,7 @@ def test_a_dose_recorded_offline_reaches_the_other_device(devices: dict[str, Dev
     a.run(
         c.RecordImmunization(
             patient_id=pid,
-            immunization_id="imm-bcg-card",
+            immunization_id=card_id,
             vaccine="BCG",
             dose_number=1,
             given_on=born.isoformat(),
@@ -64,27 +67,27 @@ def test_a_dose_recorded_offline_reaches_the_other_device(devices: dict[str, Dev
         DESK,
     )
     a.sync()
-    on_server = server_resource(a.client, "Immunization", "imm-penta-1")
+    on_server = server_resource(a.client, "Immunization", penta_id)
     assert on_server is not None
     Immunization.model_validate(on_server.resource)
     assert on_server.resource["vaccineCode"]["coding"][0]["code"] == "198"
-    card = server_resource(a.client, "Immunization", "imm-bcg-card")
+    card = server_resource(a.client, "Immunization", card_id)
     assert card is not None and card.resource["primarySource"] is False
 
     b.sync()
     chart = b.chart(pid)
     given = {i.item_id: i for i in chart.immunizations}
-    assert set(given) == {"imm-penta-1", "imm-bcg-card"}
-    assert given["imm-penta-1"].data["lot"] == "PX-2231"
-    assert given["imm-bcg-card"].data["historical"] is True
+    assert set(given) == {penta_id, card_id}
+    assert given[penta_id].data["lot"] == "PX-2231"
+    assert given[card_id].data["historical"] is True
     assert due_series(b, pid) == due_series(a, pid)
     assert ("dtp", 1) not in due_series(b, pid) and ("bcg", 1) not in due_series(b, pid)
 
     # Entered in error on b: a sees it gone from the list, and the dose is due again.
-    b.run(c.MarkEnteredInError(patient_id=pid, item_id="imm-penta-1", reason="wrong child"))
+    b.run(c.MarkEnteredInError(patient_id=pid, item_id=penta_id, reason="wrong child"))
     b.sync()
     a.sync()
-    assert [i.item_id for i in a.chart(pid).immunizations] == ["imm-bcg-card"]
+    assert [i.item_id for i in a.chart(pid).immunizations] == [card_id]
     assert ("dtp", 1) in due_series(a, pid)
 
 
