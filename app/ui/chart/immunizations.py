@@ -80,7 +80,9 @@ def _table(parent: QWidget, columns: tuple[str, ...], name: str) -> QTableWidget
 class ImmunizationsWidget(QWidget):
     """The chart's Immunizations tab."""
 
-    def __init__(self, actions: ChartActions, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, actions: ChartActions, schedule_name: str = "", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.chart_actions = actions
         layout = QVBoxLayout(self)
@@ -104,6 +106,10 @@ class ImmunizationsWidget(QWidget):
         self.empty.setObjectName("muted")
         row.addWidget(self.empty)
         row.addStretch(1)
+        # Which schedule the due doses come from (IT may have installed a country's own).
+        self.schedule = QLabel(schedule_name, self)
+        self.schedule.setObjectName("muted")
+        row.addWidget(self.schedule)
         layout.addLayout(row)
 
     def _record(self) -> None:
