@@ -33,6 +33,10 @@ def received_from_another_system(clinic: Clinic, patient_id: str) -> None:
         stored["id"] = f"foreign-{n}"
         stored["meta"] = {"versionId": "1", "lastUpdated": "2026-11-28T10:00:00.000Z"}
         batch.append(mapper.incoming(stored))
+        if resource["resourceType"] == "Procedure":  # and one the hospital retracted
+            retracted = {**stored, "id": "foreign-retracted", "status": "entered-in-error"}
+            retracted["code"] = {"text": "Cholecystectomy"}
+            batch.append(mapper.incoming(retracted))
     clinic.sync_gateway.record_received(batch)
 
 
@@ -55,8 +59,14 @@ def test_other_records_are_listed_filtered_by_typing_and_a_pdf_opens(
     assert tabs.currentIndex() == index
     tab = chart.other_records
     shown_in_tab = len(chart.current.other_records)  # type: ignore[union-attr]
-    # Until H1/H2 model lab tests and immunizations, all eight are other records here.
-    assert tab.table.rowCount() == shown_in_tab >= 6
+    # Eight records and a retracted one; lab tests and immunizations FieldChart models show
+    # in their own tabs instead.
+    assert tab.table.rowCount() == shown_in_tab >= 7
+
+    # A retracted record stays listed, struck through and saying so.
+    [row] = [r for r in range(tab.table.rowCount()) if "Cholecystectomy" in cell(tab.table, r, 1)]
+    assert cell(tab.table, row, 1) == "[entered in error] Cholecystectomy"
+    assert tab.table.item(row, 1).font().strikeOut()  # type: ignore[union-attr]
 
     tab.filter.setFocus(Qt.FocusReason.TabFocusReason)
     qtbot.waitUntil(tab.filter.hasFocus, timeout=TIMEOUT)
