@@ -126,4 +126,6 @@ def command_to_json(command: Command) -> dict[str, Any]:
     data = dataclasses.asdict(command)
     if "identifiers" in data:
         data["identifiers"] = [dict(i) for i in data["identifiers"]]
+    # JSON has lists, not tuples (asdict keeps a tuple field a tuple).
+    data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
     return {"type": type(command).__name__, **data}
