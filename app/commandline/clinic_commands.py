@@ -193,7 +193,8 @@ def cmd_chart(args: argparse.Namespace) -> int:
         _print(view.to_json())
     else:
         p = view.patient
-        print(f"{p.family}, {p.given} ({view.age_years} y, {p.sex})  id {p.patient_id}")
+        age = view.age_label or f"{view.age_years} y"
+        print(f"{p.family}, {p.given} ({age}, {p.sex})  id {p.patient_id}")
         if view.allergy_banner:
             print("ALLERGIES: " + ", ".join(view.allergy_banner))
         for entry in view.timeline:

@@ -84,6 +84,18 @@ def age_on(birth: str, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+def age_label(birth: str, day: date) -> str:
+    """Age as a clinic writes it: days under a month, months under two years ("0 y" said
+    nothing about an infant due for vaccines), then years."""
+    born = date.fromisoformat(birth)
+    months = (day.year - born.year) * 12 + day.month - born.month - (day.day < born.day)
+    if months < 1:
+        return f"{max((day - born).days, 0)} d"
+    if months < 24:
+        return f"{months} mo"
+    return f"{age_on(birth, day)} y"
+
+
 def read_chart(
     conn: Transaction, patient_id: str, today: date, catalog: Catalog | None = None
 ) -> ChartView:
@@ -117,6 +129,7 @@ def read_chart(
     return ChartView(
         patient=_summary(row),
         age_years=age_on(row.birth_date, today),
+        age_label=age_label(row.birth_date, today),
         allergy_banner=[banner_entry(a) for a in allergies],
         problems=active("diagnosis"),
         allergies=allergies,

@@ -89,6 +89,7 @@ class ChartView:
     timeline: list[TimelineEntry]
     vitals_series: dict[str, list[tuple[str, float]]]
     as_of: str | None = None
+    age_label: str = ""  # "12 d", "7 mo", "34 y"
     # Referrals, newest last, including finished and revoked ones (their status says so).
     referrals: list[ItemView] = field(default_factory=list)
     # Immunizations given or copied from cards (entered-in-error ones left out), oldest first,

@@ -4,11 +4,14 @@ the timeline and leave the summary."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from app.domain import commands as c
 from app.domain.errors import NotFoundError
 from app.services.clinic import Clinic
+from app.services.clinic_queries import age_label
 from app.services.dto import ChartView
 from tests.clinic_fixtures import DESK, DOC, FakeClock, prescription, register
 
@@ -74,7 +77,7 @@ def busy_chart(clinic: Clinic, clock: FakeClock) -> str:
 def test_summary_shows_what_is_current(clinic: Clinic, busy_chart: str) -> None:
     view = chart(clinic, busy_chart)
     assert view.patient.given == "Amina" and view.patient.family == "Ødegård"
-    assert view.age_years == 46
+    assert view.age_years == 46 and view.age_label == "46 y"
     assert view.allergy_banner == ["Penicillins"]
     assert [p.item_id for p in view.problems] == ["dx-htn"]
     assert view.problems[0].data["text"] == "Essential (primary) hypertension"
@@ -189,3 +192,20 @@ def test_chart_json_is_plain_data(clinic: Clinic, busy_chart: str) -> None:
 
     data = chart(clinic, busy_chart).to_json()
     assert json.loads(json.dumps(data))["patient"]["patient_id"] == busy_chart
+
+
+@pytest.mark.parametrize(
+    ("birth", "day", "label"),
+    [
+        ("2026-12-02", "2026-12-02", "0 d"),
+        ("2026-11-20", "2026-12-02", "12 d"),
+        ("2026-11-02", "2026-12-01", "29 d"),
+        ("2026-11-02", "2026-12-02", "1 mo"),
+        ("2025-06-15", "2026-12-02", "17 mo"),
+        ("2024-12-03", "2026-12-02", "23 mo"),
+        ("2024-12-02", "2026-12-02", "2 y"),
+        ("1980-02-29", "2026-12-02", "46 y"),
+    ],
+)
+def test_an_infants_age_is_in_days_or_months(birth: str, day: str, label: str) -> None:
+    assert age_label(birth, date.fromisoformat(day)) == label

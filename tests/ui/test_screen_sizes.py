@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QStyleOptionViewItem,
     QTableView,
+    QToolButton,
 )
 from pytestqt.qtbot import QtBot
 
@@ -109,6 +110,22 @@ def _pages_fit(qtbot: QtBot, demo: Clinic) -> None:
         _assert_fits(window)
         for must in (window.chart.as_of_box, window.chart.tabs.tabBar()):
             assert in_view(must), hidden_part(must, scrolled=False)
+    # Tabs that do not fit are reached by arrows a person can see (they were blank boxes).
+    bar = window.chart.tabs.tabBar()
+    window.chart.tabs.setCurrentIndex(0)
+    _settle(qtbot)
+    if bar.tabRect(bar.count() - 1).right() > bar.width():
+        arrows = [b for b in bar.findChildren(QToolButton) if b.isVisible()]
+        assert len(arrows) == 2 and all(a.width() >= 16 for a in arrows), bar.width()
+        for arrow in arrows:  # each shows its chevron, not a blank box
+            image = arrow.grab().toImage()
+            dark = sum(
+                1
+                for x in range(image.width())
+                for y in range(image.height())
+                if image.pixelColor(x, y).lightness() < 120
+            )
+            assert dark >= 6, f"the tab bar's {arrow.arrowType().name} arrow is blank"
     window.chart.as_of_box.setChecked(True)  # the date and time appear beside it
     _settle(qtbot)
     assert in_view(window.chart.as_of_edit), hidden_part(window.chart.as_of_edit, scrolled=False)

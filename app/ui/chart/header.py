@@ -52,7 +52,11 @@ class ChartHeaderWidget(QFrame):
     def show_chart(self, chart: ChartView) -> None:
         p = chart.patient
         self.name.setText(f"{p.family.upper()}, {p.given}")
-        facts = [f"{chart.age_years} y", SEX.get(p.sex, p.sex), f"born {p.birth_date}"]
+        facts = [
+            chart.age_label or f"{chart.age_years} y",
+            SEX.get(p.sex, p.sex),
+            f"born {p.birth_date}",
+        ]
         if p.phone:
             facts.append(f"☎ {p.phone}")
         # Lines break between facts, never inside one (a phone number stays whole).

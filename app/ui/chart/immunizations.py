@@ -104,13 +104,14 @@ class ImmunizationsWidget(QWidget):
         row.addWidget(actions.button("immunization", "Record immunization…", self, self._record))
         self.empty = QLabel("No immunizations recorded yet", self)
         self.empty.setObjectName("muted")
-        row.addWidget(self.empty)
-        row.addStretch(1)
+        self.empty.setWordWrap(True)  # labels that wrap let the chart fit a small screen
+        row.addWidget(self.empty, 1)
+        layout.addLayout(row)
         # Which schedule the due doses come from (IT may have installed a country's own).
         self.schedule = QLabel(schedule_name, self)
         self.schedule.setObjectName("muted")
-        row.addWidget(self.schedule)
-        layout.addLayout(row)
+        self.schedule.setWordWrap(True)
+        layout.addWidget(self.schedule)
 
     def _record(self) -> None:
         self.chart_actions.open("immunization")

@@ -85,8 +85,8 @@ class ResultsWidget(QWidget):
         )
         self.empty = QLabel("No test results yet", self)
         self.empty.setObjectName("muted")
-        row.addWidget(self.empty)
-        row.addStretch(1)
+        self.empty.setWordWrap(True)  # a label that wraps lets the chart fit a small screen
+        row.addWidget(self.empty, 1)
         # The list above, the plots below in a scroll area of their own: on a small screen the
         # plots scroll instead of squeezing the list to one row; the divider can be dragged.
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)

@@ -63,10 +63,10 @@ TABS = (
     "Vitals",
     "Notes",
     "Encounters",
-    "Other records",
     "Results",
-    "Referrals",
     "Immunizations",
+    "Referrals",
+    "Other records",
 )
 EMPTY = "Select a patient from the list, or press Ctrl+N to register a new one."
 
@@ -139,10 +139,10 @@ class PatientChartView(QWidget):
                 self.vitals,
                 self.notes,
                 self.encounters,
-                self.other_records,
                 self.results,
-                self.referrals,
                 self.immunizations,
+                self.referrals,
+                self.other_records,
             ),
             TABS,
             strict=True,
