@@ -62,6 +62,17 @@ def exec_as(
     return run_cli("exec", "--data-dir", data_dir, user=user, stdin=lines_of(*commands))
 
 
+def vault_with_clinician(data_dir: Path) -> Path:
+    """A new vault at `data_dir` (admin "admin") with the clinician "doc"."""
+    assert run_cli("init", "--data-dir", data_dir, "--user", "admin", user="admin").returncode == 0
+    added = run_cli(
+        "user", "add", "--data-dir", data_dir, "--as", "admin", "--user", "doc",
+        "--role", "clinician", user="admin", FIELDCHART_NEW_PASSPHRASE=PASSPHRASES["doc"],
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    return data_dir
+
+
 def results(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from app.store.protocol_data import LOCAL_PROTOCOL_FILE, bundled_text
-from tests.commandline.test_cli_clinic import PASSPHRASES, exec_as, results, run_cli
+from tests.commandline.test_cli_clinic import (
+    exec_as,
+    results,
+    run_cli,
+    vault_with_clinician,
+)
 
 PID = "pat-hearts"
 SETUP: list[dict[str, Any]] = [
@@ -36,12 +41,7 @@ DECLINE = {
 @pytest.fixture(scope="module")
 def vault(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("hearts-cli") / "vault"
-    assert run_cli("init", "--data-dir", data_dir, "--user", "admin", user="admin").returncode == 0
-    added = run_cli(
-        "user", "add", "--data-dir", data_dir, "--as", "admin", "--user", "doc",
-        "--role", "clinician", user="admin", FIELDCHART_NEW_PASSPHRASE=PASSPHRASES["doc"],
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    vault_with_clinician(data_dir)
     done = exec_as(data_dir, "doc", *SETUP)
     assert done.returncode == 0, done.stdout
     return data_dir

@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.commandline.test_cli_clinic import PASSPHRASES, exec_as, results, run_cli
+from tests.commandline.test_cli_clinic import (
+    exec_as,
+    results,
+    run_cli,
+    vault_with_clinician,
+)
 
 PID = "pat-poc"
 REGISTER = {
@@ -42,12 +47,7 @@ BAD: list[dict[str, Any]] = [
 @pytest.fixture(scope="module")
 def vault(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("poc-cli") / "vault"
-    assert run_cli("init", "--data-dir", data_dir, "--user", "admin", user="admin").returncode == 0
-    added = run_cli(
-        "user", "add", "--data-dir", data_dir, "--as", "admin", "--user", "doc",
-        "--role", "clinician", user="admin", FIELDCHART_NEW_PASSPHRASE=PASSPHRASES["doc"],
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    vault_with_clinician(data_dir)
     return data_dir
 
 
