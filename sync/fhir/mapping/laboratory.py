@@ -49,6 +49,7 @@ from sync.fhir.mapping.common import (
     update_reference,
     update_status,
 )
+from sync.fhir.mapping.observation import CODES, EQUIVALENTS  # an Observation's statuses
 from sync.fhir.mapping.reader import Reader
 from sync.fhir.mapping.remote import RemoteItem, single
 from sync.fhir.mapping.vital_signs import CATEGORY_SYSTEM
@@ -77,19 +78,6 @@ OWNED = frozenset(
         "note",
     }
 )
-CODES = frozenset(
-    {
-        "registered",
-        "preliminary",
-        "final",
-        "amended",
-        "corrected",
-        "cancelled",
-        "entered-in-error",
-        "unknown",
-    }
-)
-EQUIVALENTS = {"amended": "final", "corrected": "final"}
 
 
 def is_test_result(resource: Mapping[str, Any]) -> bool:
