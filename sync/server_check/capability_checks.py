@@ -23,10 +23,23 @@ __all__ = [
 ]
 
 
+#: Types FieldChart writes that a server may lack without stopping the rest of sync, and what
+#: is lost there (the pull skips a type the server cannot search: sync/scope.py).
+OPTIONAL_TYPES = {
+    "AuditEvent": "chart views are kept on the device only (the audit trail is not sent)",
+    "Immunization": "immunizations recorded here cannot be sent (they stay on this device) "
+    "and campaigns' records are not pulled",
+    "ServiceRequest": "referrals cannot be sent (they stay on this device) and the receiving "
+    "facility's answers are not pulled",
+}
+
+
 def check_resource_types(info: CapabilityInfo, report: ServerReport) -> None:
-    """Every synced resource type declared; a pulled one missing fails."""
+    """Every synced resource type declared; a pulled one missing fails, one FieldChart can do
+    without (OPTIONAL_TYPES) warns with what is lost."""
     missing = [t for t in SYNCED_RESOURCE_TYPES if t not in info.resources]
-    blocking = [t for t in missing if t in PULL_TYPES]
+    blocking = [t for t in missing if t in PULL_TYPES and t not in OPTIONAL_TYPES]
+    missing += [t for t in OPTIONAL_TYPES if t not in info.resources and t not in missing]
     if blocking:
         report.add(
             "resource_types",
@@ -39,7 +52,7 @@ def check_resource_types(info: CapabilityInfo, report: ServerReport) -> None:
             "resource_types",
             "warn",
             f"not declared: {', '.join(missing)}",
-            "chart views are kept on the device only (the audit trail is not sent)",
+            "; ".join(OPTIONAL_TYPES[t] for t in missing),
         )
     else:
         report.add(

@@ -13,6 +13,8 @@ import pytest
 from sync.fhir.capability import SYNCED_RESOURCE_TYPES, CapabilityInfo
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import InvalidResponseError, UnsupportedServerError
+from sync.server_check.capability_checks import check_resource_types
+from sync.server_check.report import ServerReport
 from tests.peer.harness import PeerServer
 
 
@@ -147,3 +149,22 @@ def test_the_peers_capabilities_are_parsed(fhir_peer: PeerServer) -> None:
     assert all(info.searchable_by_last_updated(t) for t in SYNCED_RESOURCE_TYPES)
     assert not info.history_system  # the peer pulls by _lastUpdated search, not _history
     assert info.warnings() == []
+
+
+def test_a_server_without_immunizations_or_referrals_can_sync_and_is_told_what_is_lost() -> None:
+    raw = statement()  # every synced type, but neither Immunization nor ServiceRequest
+    report = ServerReport("https://fhir.example.org", write_probe=False)
+    check_resource_types(CapabilityInfo.from_statement(raw), report)
+    (check,) = report.checks
+    assert report.can_sync and check.status == "warn"
+    assert check.result == "not declared: Immunization, ServiceRequest"
+    assert "immunizations recorded here cannot be sent" in check.action
+    assert "referrals cannot be sent" in check.action
+
+    for t in ("Immunization", "ServiceRequest"):
+        raw["rest"][0]["resource"].append(
+            {**copy.deepcopy(raw["rest"][0]["resource"][0]), "type": t}
+        )
+    report = ServerReport("https://fhir.example.org", write_probe=False)
+    check_resource_types(CapabilityInfo.from_statement(raw), report)
+    assert [c.status for c in report.checks] == ["ok"]
