@@ -4,14 +4,11 @@ admin actions (users, passphrases, settings) and refused unlocks."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -21,6 +18,7 @@ from app.services.dto import AuditEntry, Changes
 from app.ui.formatting import when
 from app.ui.permissions import ADMIN_ONLY, gate
 from app.ui.session import ClinicSession
+from app.ui.tables import read_only_table
 from app.ui.widgets import title_label
 
 COLUMNS = ("When", "User", "Role", "Action", "Patient", "Details", "Patient id", "Device")
@@ -81,17 +79,7 @@ class AuditView(QWidget):
         self.refresh_button = QPushButton("Refresh", self)
         top.addWidget(self.refresh_button)
         layout.addLayout(top)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setAccessibleName("Audit entries")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.table = read_only_table(self, COLUMNS, "Audit entries", stretch=5, grid=False)
         layout.addWidget(self.table, 1)
         self.refresh_button.clicked.connect(self.refresh)
         self.user.returnPressed.connect(self.refresh)

@@ -7,9 +7,6 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -18,6 +15,7 @@ from PySide6.QtWidgets import (
 from app.services.dto import Changes
 from app.services.immunization_queries import PatientDoseDue
 from app.ui.session import ClinicSession
+from app.ui.tables import read_only_table
 
 COLUMNS = ("Due", "Patient", "Vaccine")
 ALERT = "#b00020"
@@ -38,18 +36,9 @@ class ImmunizationDueListView(QWidget):
         self._seq = 0
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setAccessibleName("Immunizations due and overdue")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table = read_only_table(
+            self, COLUMNS, "Immunizations due and overdue", stretch=1, single=True, grid=False
+        )
         self.table.setToolTip("Doses due or overdue today; Enter or double-click opens the chart")
         self.table.activated.connect(lambda index: self._open(index.row()))
         self.table.doubleClicked.connect(lambda index: self._open(index.row()))

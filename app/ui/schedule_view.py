@@ -11,11 +11,9 @@ from datetime import date, datetime
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QDateEdit,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -43,6 +41,7 @@ from app.ui.forms.schedule_forms import (
 from app.ui.immunization_due_list import ImmunizationDueListView
 from app.ui.permissions import gate
 from app.ui.session import ClinicSession
+from app.ui.tables import read_only_table
 from app.ui.widgets import NoticeBarWidget, make_primary, title_label
 
 STATUS = {
@@ -58,19 +57,7 @@ SIDE = (("Due", "Due today"), ("Overdue", "Overdue follow-ups"), ("Missed", "Mis
 
 def _table(parent: QWidget, columns: tuple[str, ...], name: str, stretch: int = 1) -> QTableWidget:
     """A read-only list; column `stretch` takes the room left (the others fit their text)."""
-    table = QTableWidget(0, len(columns), parent)
-    table.setHorizontalHeaderLabels(list(columns))
-    table.setAccessibleName(name)
-    table.verticalHeader().hide()
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setAlternatingRowColors(True)
-    table.setShowGrid(False)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-    return table
+    return read_only_table(parent, columns, name, stretch=stretch, single=True, grid=False)
 
 
 class ScheduleView(QWidget):

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -28,6 +25,7 @@ from app.services.sync_status import AttentionItem, Resolution, SyncState, SyncS
 from app.ui.formatting import when
 from app.ui.permissions import gate
 from app.ui.session import ClinicSession
+from app.ui.tables import read_only_table
 from app.ui.widgets import hint_label, make_primary, title_label
 
 STATES = {
@@ -199,16 +197,9 @@ class SyncPanelView(QWidget):
                 box,
             )
         )
-        self.table = QTableWidget(0, len(COLUMNS), box)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setAccessibleName("Items that need attention")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table = read_only_table(
+            box, COLUMNS, "Items that need attention", stretch=4, single=True, stripes=False
+        )
         self.table.itemSelectionChanged.connect(self._update_buttons)
         column.addWidget(self.table, 1)
         # The selected item's two versions in full: who a patient is does not fit a cell.

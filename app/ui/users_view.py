@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -22,6 +20,7 @@ from app.ui.backend import UserRow
 from app.ui.formatting import when
 from app.ui.permissions import ADMIN_ONLY, gate
 from app.ui.session import ClinicSession
+from app.ui.tables import read_only_table
 from app.ui.user_dialogs import AddUserDialog, EnableUserDialog
 from app.ui.widgets import make_primary, title_label
 
@@ -47,15 +46,9 @@ class UsersView(QWidget):
         top.addWidget(self.disable_button)
         top.addWidget(self.enable_button)
         layout.addLayout(top)
-        self.table = QTableWidget(0, 4, self)
-        self.table.setHorizontalHeaderLabels(["User", "Role", "Added", "Status"])
-        self.table.setAccessibleName("Users")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
+        columns = ("User", "Role", "Added", "Status")
+        self.table = read_only_table(self, columns, "Users", single=True, grid=False)
+        # Here every column shares the width, rather than one taking what is left.
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
         self.note = QLabel(self)

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QTableWidget,
     QTableWidgetItem,
@@ -19,6 +17,7 @@ from PySide6.QtWidgets import (
 from app.services.dto import ChartView, ImmunizationDue, ItemView
 from app.ui.chart.actions import ChartActions
 from app.ui.formatting import when
+from app.ui.tables import read_only_table
 
 GIVEN_COLUMNS = ("Given", "Vaccine", "Dose", "Lot", "Site / route", "Source")
 DUE_COLUMNS = ("Vaccine", "Dose", "Due", "Status")
@@ -62,19 +61,7 @@ def status_text(due: ImmunizationDue) -> str:
 
 
 def _table(parent: QWidget, columns: tuple[str, ...], name: str) -> QTableWidget:
-    table = QTableWidget(0, len(columns), parent)
-    table.setHorizontalHeaderLabels(list(columns))
-    table.setAccessibleName(name)
-    table.verticalHeader().hide()
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setAlternatingRowColors(True)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(
-        1 if columns is GIVEN_COLUMNS else 0, QHeaderView.ResizeMode.Stretch
-    )
-    return table
+    return read_only_table(parent, columns, name, stretch=1 if columns is GIVEN_COLUMNS else 0)
 
 
 class ImmunizationsWidget(QWidget):

@@ -5,12 +5,9 @@ from __future__ import annotations
 from functools import partial
 from html import escape
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
-    QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
@@ -20,6 +17,7 @@ from PySide6.QtWidgets import (
 from app.services.dto import ChartView
 from app.ui.chart.actions import ChartActions
 from app.ui.formatting import when
+from app.ui.tables import read_only_table
 
 
 class NotesView(QTextBrowser):
@@ -53,21 +51,11 @@ class EncountersWidget(QWidget):
         self.chart_actions = actions
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        self.table = QTableWidget(0, 4, self)
-        self.table.setHorizontalHeaderLabels(["Started", "Finished", "Reason", "Status"])
-        self.table.setAccessibleName("Encounters")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
         # The reason for the encounter wraps; it is never elided.
-        self.table.setWordWrap(True)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.sectionResized.connect(self._fit_rows)
+        self.table = read_only_table(
+            self, ("Started", "Finished", "Reason", "Status"), "Encounters", stretch=2, wrap=True
+        )
+        self.table.horizontalHeader().sectionResized.connect(self._fit_rows)
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
         for key, label in (("encounter", "Start encounter…"), ("finish_encounter", "Finish…")):

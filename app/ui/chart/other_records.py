@@ -17,13 +17,11 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHeaderView,
     QLabel,
     QLineEdit,
     QSplitter,
     QStackedWidget,
-    QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
@@ -33,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.domain.other_records import OTHER_ACTIVE_STATUSES, matches
 from app.services.dto import ChartView, ItemView
 from app.ui.formatting import when
+from app.ui.tables import read_only_table
 
 COLUMNS = ("Type", "What", "Value", "Date", "Source")
 EMPTY = "No records from other systems."
@@ -96,23 +95,13 @@ class OtherRecordsWidget(QWidget):
         self.count.setObjectName("hint")
         layout.addWidget(self.count)
         split = QSplitter(Qt.Orientation.Vertical, self)
-        self.table = QTableWidget(0, len(COLUMNS), split)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setAccessibleName("Other records")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        # What a record is wraps rather than being cut short.
-        self.table.setWordWrap(True)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # "What" takes the room left; value and source get a fair width (a person widens
-        # them), or a long lab name would squeeze "what" out of sight on a 1366 px screen.
+        # What a record is wraps rather than being cut short. "What" takes the room left;
+        # value and source get a fair width (a person widens them), or a long lab name would
+        # squeeze "what" out of sight on a 1366 px screen.
+        self.table = read_only_table(
+            split, COLUMNS, "Other records", stretch=1, wrap=True, single=True
+        )
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for column, width in ((2, 130), (4, 150)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, width)

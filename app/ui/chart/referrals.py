@@ -8,12 +8,9 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
@@ -24,6 +21,7 @@ from app.services.dto import ChartView, ItemView
 from app.ui.chart.actions import ChartActions
 from app.ui.formatting import when
 from app.ui.referral_text import OPEN_STATUSES, URGENCY_TEXT, status_line
+from app.ui.tables import read_only_table
 
 COLUMNS = ("Facility", "Urgency", "Reason", "Status", "Referred")
 EMPTY = "No referrals. Use “Refer patient…” to refer this patient to another facility."
@@ -84,23 +82,11 @@ class ReferralsWidget(QWidget):
         self.count.setObjectName("hint")
         layout.addWidget(self.count)
         split = QSplitter(Qt.Orientation.Vertical, self)
-        self.table = QTableWidget(0, len(COLUMNS), split)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setAccessibleName("Referrals")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(True)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         # Facility and reason share the room left and wrap; urgency, status and date fit
         # their text, so a long hospital name never pushes the status off a 1366 px screen.
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for column in (0, 2):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        self.table = read_only_table(
+            split, COLUMNS, "Referrals", stretch=(0, 2), wrap=True, single=True
+        )
         self.table.currentCellChanged.connect(lambda row, *_: self._select(row))
         self.detail = QTextBrowser(split)
         self.detail.setAccessibleName("Referral details")

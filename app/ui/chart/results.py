@@ -11,15 +11,12 @@ from PySide6.QtCharts import QChart, QChartView, QDateTimeAxis, QLineSeries, QVa
 from PySide6.QtCore import QDateTime, QMargins, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QScrollArea,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -30,6 +27,7 @@ from app.services.dto import ChartView, ItemView
 from app.ui.chart.actions import ChartActions
 from app.ui.chart.vitals import CHART_HEIGHT, CHART_WIDTH, DAY_MS, date_format, value_range
 from app.ui.formatting import parse, when
+from app.ui.tables import read_only_table
 
 COLUMNS = ("Taken", "Test", "Result", "Flag", "Specimen", "Source")
 FLAGS = {
@@ -68,16 +66,7 @@ class ResultsWidget(QWidget):
         self.names = catalog_names  # test key -> the name the bundled list gives it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setAccessibleName("Test results")
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table = read_only_table(self, COLUMNS, "Test results", stretch=1)
         row = QHBoxLayout()
         row.addWidget(actions.button("test_result", "Record test result…", self, self._record))
         row.addWidget(
