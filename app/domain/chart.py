@@ -41,6 +41,8 @@ ACTIVE_STATUSES: dict[str, frozenset[str]] = {
     "appointment": frozenset({"booked"}),
     # Open referrals: not yet completed, revoked or entered in error.
     "referral": frozenset({"draft", "active", "on-hold"}),
+    # Follow-up calls (and worklist removals): every recorded attempt counts.
+    "call": frozenset({"completed", "not-done"}),
     # Records other systems wrote (read-only, app/domain/other_records.py): all but the
     # statuses that say it did not happen or no longer holds.
     "other": OTHER_ACTIVE_STATUSES,
@@ -56,6 +58,9 @@ class PatientChart:
     registered: bool = False
     # Vitals id -> the declined hypertension protocol suggestion for it (app/domain/hearts).
     protocol_declines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Records merged into this chart and still linked: replaced patient id -> merge id
+    # (app/domain/merge.py). Their items stay in their own streams.
+    merged: dict[str, str] = field(default_factory=dict)
 
     def item(self, item_id: str, kind: str | None = None) -> Item | None:
         found = self.items.get(item_id)
@@ -129,6 +134,11 @@ def _(event: ev.ChartViewed, chart: PatientChart) -> None:
 
 
 @_apply.register
+def _(event: ev.ChartPrinted, chart: PatientChart) -> None:
+    return None
+
+
+@_apply.register
 def _(event: ev.PatientVersionReceived, chart: PatientChart) -> None:
     chart.registered = True
     chart.demographics = {
@@ -177,3 +187,14 @@ def _(event: ev.ServerChangeHeld | ev.ServerChangeDecided, chart: PatientChart) 
     # A note for people (timeline, audit): what the chart holds changes only when an accepted
     # server version is recorded (app/services/sync_gateway.py).
     return None
+
+
+@_apply.register
+def _(event: ev.PatientMerged, chart: PatientChart) -> None:
+    chart.merged[event.replaced_patient_id] = event.merge_id
+
+
+@_apply.register
+def _(event: ev.MergeUndone, chart: PatientChart) -> None:
+    if chart.merged.get(event.replaced_patient_id) == event.merge_id:
+        del chart.merged[event.replaced_patient_id]

@@ -354,6 +354,74 @@ class CancelReferral(Command):
         return "revoked"
 
 
+# -- follow-up calls (docs/front-desk/follow-up-calls.md) ---------------------------------
+
+# What a follow-up call came to. The first two need a next call date; the terminal ones
+# (moved, died, refused) take the patient off the worklist and forbid one.
+CALL_OUTCOMES = (
+    "agreed-to-come",
+    "remind-later",
+    "wrong-number",
+    "no-answer",
+    "moved",
+    "died",
+    "refused",
+)
+CALL_NEEDS_NEXT_DATE = frozenset({"remind-later", "no-answer"})
+CALL_ENDS_FOLLOW_UP = frozenset({"moved", "died", "refused"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCallAttempt(Command):
+    """A follow-up call to a patient, usually about a missed appointment."""
+
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "record follow-up calls"
+    call_id: str | None = None
+    appointment_id: str | None = None
+    outcome: str = ""
+    note: str | None = None
+    next_call_on: str | None = None  # a date, YYYY-MM-DD
+    called_at: str | None = None  # defaults to now; never in the future
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveFromWorklist(Command):
+    """Take the patient off the follow-up worklist (they stay findable); a later missed
+    appointment brings them back."""
+
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "remove patients from the call list"
+    call_id: str | None = None
+    reason: str = ""
+
+
+# -- merging two records of one person (app/domain/merge.py) ----------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergePatients(Command):
+    """Make `replaced_patient_id`'s record part of this patient's chart (the survivor). Items
+    stay in their own stream and are linked, so UndoMerge unlinks exactly. Staff may merge
+    records that hold demographics only (checked in decide)."""
+
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "merge patient records"
+    replaced_patient_id: str = ""
+    reason: str = ""
+    merge_id: str | None = None  # chosen by the client, generated when empty
+
+
+@dataclass(frozen=True, kw_only=True)
+class UndoMerge(Command):
+    """Undo a merge in effect on this (the surviving) patient's chart."""
+
+    ALLOWED_ROLES = FRONT_DESK
+    LABEL = "undo merges of patient records"
+    merge_id: str = ""
+    reason: str = ""
+
+
 # -- corrections ---------------------------------------------------------------------------
 
 
@@ -429,5 +497,9 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     DeclineProtocolSuggestion,
     ReferPatient,
     CancelReferral,
+    RecordCallAttempt,
+    RemoveFromWorklist,
+    MergePatients,
+    UndoMerge,
 )
 COMMANDS_BY_NAME: dict[str, type[Command]] = {c.__name__: c for c in ALL_COMMANDS}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.domain import commands as c
+from app.domain import decide_calls as calls
 from app.domain import decide_clinical as clinical
 from app.domain import decide_immunization as immunization
 from app.domain import decide_medication as medication
@@ -48,6 +49,8 @@ RULES: dict[type[c.Command], Rule] = {
     c.DeclineProtocolSuggestion: hearts_decline.decline_suggestion,
     c.ReferPatient: referral.refer,
     c.CancelReferral: referral.cancel,
+    c.RecordCallAttempt: calls.record_call,
+    c.RemoveFromWorklist: calls.remove_from_worklist,
 }
 
 

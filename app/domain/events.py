@@ -319,6 +319,35 @@ class ReferralCancelled(DomainEvent):
     previous: str
 
 
+# -- follow-up calls -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallAttemptRecorded(DomainEvent):
+    """A follow-up call (item kind "call"). `status` is "completed" when someone was reached,
+    "not-done" when not (no answer, wrong number) -- FHIR Communication status."""
+
+    call_id: str
+    outcome: str
+    status: str
+    called_at: str
+    appointment_id: str | None = None
+    note: str | None = None
+    next_call_on: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemovedFromWorklist(DomainEvent):
+    """The patient was taken off the follow-up worklist; recorded as a "call" item with
+    outcome "removed" so it syncs the same way (docs/front-desk/follow-up-calls.md)."""
+
+    call_id: str
+    reason: str
+    removed_at: str
+    outcome: str = "removed"
+    status: str = "not-done"
+
+
 # -- corrections and audit -----------------------------------------------------------------
 
 
@@ -334,6 +363,18 @@ class ChartViewed(DomainEvent):
     """Stored in the device's audit stream, not the patient's: reading is not a chart change."""
 
     patient_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChartPrinted(DomainEvent):
+    """A printout of a chart (prescription, referral letter, visit summary, appointment slip,
+    patient card) written to paper or a PDF, in the device's audit stream like ChartViewed.
+    Names the document and the item printed, never its content."""
+
+    patient_id: str
+    document: str  # prescription, referral, visit, slip, card
+    item_ids: tuple[str, ...] = ()  # the prescriptions, referral, encounter or appointment
+    pending_changes: int = 0  # changes not yet sent that the page said it includes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,6 +396,32 @@ class UnlockFailed(DomainEvent):
     user: str  # "" when the name tried is not a user of this vault
     reason: str  # wrong-passphrase, wrong-recovery-secret, unknown-user, disabled-user, ...
     failed_at: str
+
+
+# -- merging two records of one person (app/domain/merge.py) ----------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientMerged(DomainEvent):
+    """On the survivor's stream: `replaced_patient_id`'s record is linked into this chart
+    (its items stay in its own stream). `source` is "local" for a merge recorded here,
+    "server" for one another device made (read from the server's Patient.link)."""
+
+    merge_id: str
+    replaced_patient_id: str
+    reason: str
+    source: str = "local"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MergeUndone(DomainEvent):
+    """On the survivor's stream: the merge `merge_id` no longer holds; both records are
+    separate charts again, each with exactly its own items."""
+
+    merge_id: str
+    replaced_patient_id: str
+    reason: str
+    source: str = "local"
 
 
 # -- versions received from the central server ----------------------------------------------
@@ -442,6 +509,7 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     AppointmentMissed,
     EnteredInError,
     ChartViewed,
+    ChartPrinted,
     AdminActionRecorded,
     UnlockFailed,
     PatientVersionReceived,
@@ -452,6 +520,10 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     PatientReferred,
     ReferralCancelled,
     ProtocolSuggestionDeclined,
+    CallAttemptRecorded,
+    RemovedFromWorklist,
+    PatientMerged,
+    MergeUndone,
 )
 EVENTS_BY_NAME: dict[str, type[DomainEvent]] = {e.__name__: e for e in ALL_EVENTS}
 

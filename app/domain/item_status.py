@@ -26,6 +26,7 @@ class Creates:
     id_field: str
     time_field: str  # the payload field that is the item's clinical time
     status: str  # the status a new item starts with
+    status_field: str | None = None  # ...unless this payload field holds it (a call's)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ CREATES: Mapping[type[ev.DomainEvent], Creates] = {
     ev.ImmunizationRecorded: Creates("immunization", "immunization_id", "given_at", "completed"),
     ev.AppointmentScheduled: Creates("appointment", "appointment_id", "start", "booked"),
     ev.PatientReferred: Creates("referral", "referral_id", "referred_at", "active"),
+    # A follow-up call: "completed" (someone was reached) or "not-done", per its outcome.
+    ev.CallAttemptRecorded: Creates("call", "call_id", "called_at", "completed", "status"),
+    ev.RemovedFromWorklist: Creates("call", "call_id", "removed_at", "not-done", "status"),
 }
 
 CHANGES: Mapping[type[ev.DomainEvent], Changes] = {
@@ -140,9 +144,8 @@ def created_by(event: ev.DomainEvent, payload: dict[str, Any] | None = None) -> 
         return None
     if payload is None:
         payload = event.to_payload()
-    return ItemCreated(
-        spec.kind, payload[spec.id_field], spec.status, payload[spec.time_field], payload
-    )
+    status = spec.status if spec.status_field is None else payload[spec.status_field]
+    return ItemCreated(spec.kind, payload[spec.id_field], status, payload[spec.time_field], payload)
 
 
 def changed_by(event: ev.DomainEvent) -> ItemChanged | None:

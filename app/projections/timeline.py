@@ -198,6 +198,17 @@ def _(e: ev.ReferralCancelled) -> tuple[str, str | None, str]:
 
 
 @describe.register
+def _(e: ev.CallAttemptRecorded) -> tuple[str, str | None, str]:
+    then = f"; call again {e.next_call_on}" if e.next_call_on else ""
+    return "call", e.call_id, f"Follow-up call: {e.outcome.replace('-', ' ')}{then}"
+
+
+@describe.register
+def _(e: ev.RemovedFromWorklist) -> tuple[str, str | None, str]:
+    return "call", e.call_id, f"Removed from the call list: {e.reason}"
+
+
+@describe.register
 def _(e: ev.EnteredInError) -> tuple[str, str | None, str]:
     return "correction", None, f"Marked {e.item_kind} as entered in error: {e.reason}"
 

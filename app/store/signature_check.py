@@ -65,6 +65,8 @@ FRONT_DESK_EVENTS = frozenset(
         "AppointmentAttended",
         "AppointmentMissed",
         "EnteredInError",
+        "CallAttemptRecorded",
+        "RemovedFromWorklist",
     }
 )
 ALLOWED_ROLES: Mapping[str, frozenset[str]] = {

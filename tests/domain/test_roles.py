@@ -45,6 +45,8 @@ FRONT_DESK = [
     # Staff copy cards only (historical doses): decide refuses them a dose given here
     # (tests/domain/test_decide_immunization.py).
     c.RecordImmunization,
+    c.RecordCallAttempt,
+    c.RemoveFromWorklist,
 ]
 
 # One valid-looking instance per command type (role checks come before any other check).
@@ -70,6 +72,8 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     c.RecordUrineDipstick: c.RecordUrineDipstick(patient_id=PID, protein="1+"),
     c.ReferPatient: c.ReferPatient(patient_id=PID, to_facility="x", reason="x"),
     c.CancelReferral: c.CancelReferral(patient_id=PID, referral_id="r", reason="x"),
+    c.RecordCallAttempt: c.RecordCallAttempt(patient_id=PID, outcome="moved"),
+    c.RemoveFromWorklist: c.RemoveFromWorklist(patient_id=PID, reason="x"),
     c.ScheduleFollowUp: c.ScheduleFollowUp(patient_id=PID, clinician="doc", start="x"),
     c.RescheduleAppointment: c.RescheduleAppointment(patient_id=PID, appointment_id="a", start="x"),
     c.CancelAppointment: c.CancelAppointment(patient_id=PID, appointment_id="a"),

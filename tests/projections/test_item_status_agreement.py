@@ -70,6 +70,15 @@ CREATED: list[ev.DomainEvent] = [
         referred_at=AT,
         summary=[{"item_id": "dx-1", "kind": "diagnosis", "text": "Problem: URTI (J06.9)"}],
     ),
+    ev.CallAttemptRecorded(
+        call_id="call-1",
+        outcome="no-answer",
+        status="not-done",
+        called_at=AT,
+        appointment_id="apt-1",
+        next_call_on="2026-11-25",
+    ),
+    ev.RemovedFromWorklist(call_id="call-2", reason="moved away", removed_at=AT),
 ]
 LATER = "2026-11-22T10:00:00+00:00"
 ITEMS = {
@@ -83,6 +92,7 @@ ITEMS = {
     "immunization": ["imm-1"],
     "appointment": ["apt-1", "apt-2"],
     "referral": ["ref-1"],
+    "call": ["call-1", "call-2"],
 }
 
 
