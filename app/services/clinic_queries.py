@@ -27,6 +27,7 @@ from app.projections import (
     vitals_series,
 )
 from app.projections.runner import ProjectionRunner, replay_in_memory
+from app.services import call_worklist as calls
 from app.services import immunization_queries
 from app.services.clock import Clock
 from app.services.dto import (
@@ -296,6 +297,22 @@ class ClinicQueries:
         """No-shows not yet followed up by a later booking, the most recent first."""
         with read_transaction(self._vault.engine) as conn:
             return self._appointments(conn, schedule.missed(conn))
+
+    def call_worklist(self) -> list[calls.WorklistRow]:
+        """Patients to call about a missed or overdue appointment (services/call_worklist.py)."""
+        now = self._clock()
+        with read_transaction(self._vault.engine) as conn:
+            return calls.worklist(conn, now, now.astimezone().date())
+
+    def calls_of(self, patient_id: str) -> list[calls.CallView]:
+        """A patient's follow-up calls and removals, oldest first."""
+        with read_transaction(self._vault.engine) as conn:
+            return calls.call_items(conn, [patient_id])
+
+    def calls_returned(self, month: str) -> list[calls.ReturnFigure]:
+        """Calls of `month` (YYYY-MM) by outcome, and how many patients came within 30 days."""
+        with read_transaction(self._vault.engine) as conn:
+            return calls.returned_within_30_days(conn, month)
 
     def clinicians(self) -> list[str]:
         """Who a follow-up can be booked with: this device's active clinicians (any role may
