@@ -373,7 +373,7 @@ class ChartPrinted(DomainEvent):
 
     patient_id: str
     document: str  # prescription, referral, visit, slip, card
-    item_ids: tuple[str, ...] = ()  # the prescriptions, referral, encounter or appointment
+    item_ids: list[str] = field(default_factory=list)  # the items printed
     pending_changes: int = 0  # changes not yet sent that the page said it includes
 
 

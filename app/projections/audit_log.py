@@ -51,6 +51,10 @@ def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     row = _row(record, patient_of(record))
     if isinstance(event, ev.ChartViewed):
         row["patient_id"] = event.patient_id
+    elif isinstance(event, ev.ChartPrinted):
+        row.update(patient_id=event.patient_id, detail=event.document)
+        if event.pending_changes:
+            row["detail"] += f" ({event.pending_changes} not yet sent)"
     elif isinstance(event, ev.AdminActionRecorded):
         row.update(action=event.action, subject=event.subject, detail=event.detail)
         row["at"] = event.occurred_at or meta.recorded_at

@@ -1,0 +1,184 @@
+"""Printouts: what to print for a chart (a `Printout`: title and HTML, plus the QR code of a
+patient card), and the audit entry once it was printed.
+
+Only the patient's items are read here; app/ui turns the HTML into a PDF or sends it to a
+printer, then calls `record_printed`, so a print dialog cancelled leaves no audit entry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.domain.errors import NotFoundError, ValidationError
+from app.domain.events import ChartPrinted, audit_stream_of, stream_of
+from app.domain.reference import Catalog
+from app.domain.roles import Actor
+from app.projections import chart_items
+from app.projections.runner import ProjectionRunner
+from app.services.clinic import Clinic
+from app.services.clinic_queries import ClinicQueries
+from app.services.clock import Clock
+from app.services.dto import ItemView
+from app.services.printouts import layouts
+from app.services.printouts.card_code import qr_matrix, qr_payload
+from app.services.printouts.wording import words
+from app.store import outbox
+from app.store.database import read_transaction, write_transaction
+from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
+from app.store.reference_data import bundled_catalog
+from app.store.vault import Vault
+
+DOCUMENTS = ("prescription", "referral", "visit", "slip", "card")
+QR_SIZE_PX = 150  # the card's QR code on paper, in the document's pixels (~4 cm)
+
+
+@dataclass(frozen=True)
+class Printout:
+    document: str
+    title: str
+    patient_id: str
+    item_ids: tuple[str, ...]
+    html: str
+    pending_changes: int
+    qr_payload: str | None = None  # the card's QR code holds this
+    qr_matrix: tuple[tuple[bool, ...], ...] = ()  # its modules, True = dark
+    qr_size_px: int = QR_SIZE_PX
+
+    @property
+    def file_stem(self) -> str:
+        """A file name that carries no patient data (the patient's name is PHI)."""
+        return f"{self.document}-{self.patient_id[:8]}"
+
+
+def pending_changes(vault: Vault, patient_id: str) -> int:
+    """Changes to this chart recorded here that the central server has not accepted yet."""
+    stream = stream_of(patient_id)
+    with read_transaction(vault.engine) as conn:
+        return sum(
+            1
+            for status in (outbox.PENDING, outbox.NEEDS_ATTENTION)
+            for e in outbox.with_status(conn, status)
+            if e.stream_id == stream
+        )
+
+
+class Printouts:
+    def __init__(
+        self,
+        vault: Vault,
+        runner: ProjectionRunner,
+        clock: Clock,
+        queries: ClinicQueries,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self._vault, self._runner, self._clock, self._queries = vault, runner, clock, queries
+        self._catalog = catalog if catalog is not None else bundled_catalog()
+
+    def prepare(
+        self,
+        document: str,
+        patient_id: str,
+        actor: Actor,
+        item_ids: Sequence[str] = (),
+        clinic: str = "",
+        language: str = "en",
+    ) -> Printout:
+        """The printout of `document` for a patient. `item_ids`: the prescriptions to print
+        (default: every active one), or the referral, encounter or appointment (default: the
+        latest). Bad input raises a ValidationError/NotFoundError naming the field."""
+        if document not in DOCUMENTS:
+            raise ValidationError(f"Print one of: {', '.join(DOCUMENTS)}", "document")
+        # Reading a chart to print it is a view of it; the print itself is audited after.
+        chart = self._queries.chart(patient_id, actor, record_view=False)
+        with read_transaction(self._vault.engine) as conn:
+            every = [
+                ItemView(i, k, s, bool(e), c, r, b, d)
+                for i, k, s, e, c, r, b, d in chart_items.for_chart(conn, patient_id)
+            ]
+        page = layouts.Page(
+            words=words(language),
+            printed_at=self._clock(),
+            user=actor.user,
+            pending_changes=pending_changes(self._vault, patient_id),
+            clinic=clinic,
+        )
+        w = page.words
+        chosen: list[ItemView]
+        if document == "card":
+            payload = qr_payload(patient_id)
+            return Printout(
+                document,
+                w["card"],
+                patient_id,
+                (),
+                layouts.card(chart, QR_SIZE_PX, page),
+                page.pending_changes,
+                qr_payload=payload,
+                qr_matrix=qr_matrix(payload),
+            )
+        if document == "prescription":
+            chosen = pick(chart.medications, item_ids, "prescription", everything=True)
+            html = layouts.prescription(chart, chosen, actor.user, page)
+        elif document == "referral":
+            chosen = pick(chart.referrals, item_ids, "referral")
+            html = layouts.referral(chart, chosen[0], page)
+        elif document == "visit":
+            chosen = pick(chart.encounters, item_ids, "encounter")
+            follow = [
+                a for a in chart.appointments if a.status == "booked"
+            ]  # what is booked after this visit, as the patient leaves with it
+            html = layouts.visit(chart, chosen[0], every, follow, page)
+        else:
+            chosen = pick(chart.appointments, item_ids, "appointment")
+            html = layouts.slip(chart, chosen[0], page)
+        ids = tuple(i.item_id for i in chosen)
+        return Printout(document, w[document], patient_id, ids, html, page.pending_changes)
+
+    def record_printed(self, printout: Printout, actor: Actor) -> None:
+        """The audit entry of a printout written to a PDF or sent to a printer."""
+        now = self._clock().isoformat(timespec="milliseconds")
+        event = ChartPrinted(
+            patient_id=printout.patient_id,
+            document=printout.document,
+            item_ids=list(printout.item_ids),
+            pending_changes=printout.pending_changes,
+        )
+        metadata = EventMetadata(
+            command_id=str(uuid.uuid4()),
+            user=actor.user,
+            role=actor.role.value,
+            device_id=self._vault.device_id,
+            recorded_at=now,
+            occurred_at=now,
+        )
+        with write_transaction(self._vault.engine) as conn:
+            recorded = self._vault.events.append(
+                audit_stream_of(self._vault.device_id),
+                ANY_VERSION,
+                [NewEvent.of(event, metadata)],
+                conn,
+            )
+            self._runner.catch_up(conn, recorded)
+
+
+def pick(
+    items: Sequence[ItemView], item_ids: Sequence[str], field: str, everything: bool = False
+) -> list[ItemView]:
+    """The items asked for by id (each must be one of `items`), or by default every item
+    (`everything`) or the latest one."""
+    if not items:
+        raise NotFoundError(f"This chart has no {field} to print", field)
+    if not item_ids:
+        return list(items) if everything else [items[-1]]
+    by_id = {i.item_id: i for i in items}
+    missing = [i for i in item_ids if i not in by_id]
+    if missing:
+        raise NotFoundError(f"No {field} with this id on this chart", field)
+    return [by_id[i] for i in item_ids]
+
+
+def printouts_of(clinic: Clinic) -> Printouts:
+    """The printouts service of an open clinic."""
+    return Printouts(clinic.vault, clinic.runner, clinic.clock, clinic.queries, clinic.catalog)

@@ -1,0 +1,1 @@
+"""Printing a `Printout` (app/services/printouts): to a PDF file or through the print dialog."""
