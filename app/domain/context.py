@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from app.domain.chart import PatientChart
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
 
@@ -33,6 +34,20 @@ def _unknown_clinicians() -> frozenset[str] | None:
     return None
 
 
+# patient id -> that patient's chart on this device (None: not here); a merge reads both.
+ChartLookup = Callable[[str], "PatientChart | None"]
+# patient id -> the survivor whose chart this record was merged into, or None.
+ReplacedLookup = Callable[[str], str | None]
+
+
+def _no_chart(patient_id: str) -> PatientChart | None:
+    return None
+
+
+def _not_replaced(patient_id: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class DecisionContext:
     now: datetime
@@ -48,6 +63,9 @@ class DecisionContext:
     # The calendar day where the device is (the services know its time zone; the domain does
     # not): near the date line it differs from the UTC day of `now`.
     local_today: date | None = None
+    # Merging (app/domain/merge.py): the other record's chart, and who replaced a record.
+    chart_of: ChartLookup = _no_chart
+    replaced_by: ReplacedLookup = _not_replaced
 
     @property
     def today(self) -> date:

@@ -13,16 +13,19 @@ from app.domain import decide_medication as medication
 from app.domain import decide_patient as patient
 from app.domain import decide_referral as referral
 from app.domain import decide_schedule as schedule
+from app.domain import merge
 from app.domain import decide_tests as tests
 from app.domain.chart import PatientChart
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision
-from app.domain.errors import RoleError
+from app.domain.errors import RoleError, ValidationError
 from app.domain.hearts import decline as hearts_decline
 
 Rule = Callable[[PatientChart | None, Any, DecisionContext], Decision]
 
 RULES: dict[type[c.Command], Rule] = {
+    c.MergePatients: merge.merge,
+    c.UndoMerge: merge.undo,
     c.RegisterPatient: patient.register,
     c.UpdateDemographics: patient.update_demographics,
     c.StartEncounter: clinical.start_encounter,
@@ -66,4 +69,10 @@ def check_role(command: c.Command, ctx: DecisionContext) -> None:
 def decide(chart: PatientChart | None, command: c.Command, ctx: DecisionContext) -> Decision:
     """Validate `command` against the chart; return the events to record or raise."""
     check_role(command, ctx)
+    if ctx.replaced_by(command.patient_id) is not None:
+        # Its items show on the survivor's chart: new ones are recorded there.
+        raise ValidationError(
+            "This record was merged into another patient's chart: record on that chart",
+            "patient_id",
+        )
     return RULES[type(command)](chart, command, ctx)

@@ -24,13 +24,22 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
 from app.domain.events import UnknownEventError
-from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
+from app.projections import (
+    audit_log,
+    chart_items,
+    duplicate_keys,
+    patient_index,
+    patient_links,
+    schedule,
+    timeline,
+    vitals_series,
+)
 from app.projections.base import Writes, metadata, register_inserts
 from app.store.database import bulk_write_connection, read_transaction, write_transaction
 from app.store.event_log import PURGE_EVENT, EventLog, RecordedEvent
 
 # Bump when any read-model table or handler changes: the next unlock rebuilds from the log.
-PROJECTIONS_VERSION = 7
+PROJECTIONS_VERSION = 9  # 8: duplicate-check blocking keys, 9: merge links (issue 17)
 # A rebuild commits every REBUILD_BATCH events: each commit writes out every page the batch
 # dirtied, and the lookup indexes (random ids) get dirtied all over in any batch, so fewer,
 # bigger batches write less. Queued rows are sent every REBUILD_FLUSH events.
@@ -43,6 +52,8 @@ REBUILD_CACHE_MIB = 512
 
 APPLIERS = (
     patient_index.apply,
+    duplicate_keys.apply,  # after patient_index: reads its row on a demographics change
+    patient_links.apply,
     chart_items.apply,
     timeline.apply,
     vitals_series.apply,

@@ -21,12 +21,13 @@ from app.domain.commands import Command, RegisterPatient, ResolveSyncConflict
 from app.domain.context import DecisionContext
 from app.domain.decide import check_role, decide
 from app.domain.decision import Decision
-from app.domain.errors import NotFoundError
+from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import DomainEvent, stream_of
+from app.domain.merge import linked_item_changed, with_linked
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
 from app.domain.values import item_id as valid_id
-from app.projections import chart_items, schedule
+from app.projections import chart_items, patient_links, schedule
 from app.projections.runner import ProjectionRunner
 from app.services.clock import Clock
 from app.services.dto import Changes
@@ -41,6 +42,8 @@ CACHE_SIZE = 256
 AREAS: dict[str, tuple[str, ...]] = {
     "PatientRegistered": ("patients", "chart"),
     "DemographicsUpdated": ("patients", "chart"),
+    "PatientMerged": ("patients", "chart"),
+    "MergeUndone": ("patients", "chart"),
     "AppointmentScheduled": ("schedule", "chart"),
     "AppointmentRescheduled": ("schedule", "chart"),
     "AppointmentCancelled": ("schedule", "chart"),
@@ -86,6 +89,40 @@ def _check_open_conflict(conn: Transaction, command: ResolveSyncConflict) -> Non
         raise NotFoundError("That sync conflict belongs to another patient", "patient_id")
 
 
+def merged_view(chart: chart_state.PatientChart, ctx: DecisionContext) -> chart_state.PatientChart:
+    """The survivor's chart with the items of the records merged into it, as decide sees it
+    (the prescribing check must see the replaced record's allergies)."""
+    linked = [c for c in (ctx.chart_of(pid) for pid in chart.merged) if c is not None]
+    return with_linked(chart, linked)
+
+
+def refuse_linked_changes(
+    command: Command,
+    decision: Decision,
+    own: chart_state.PatientChart,
+    seen: chart_state.PatientChart,
+) -> None:
+    """A command on the survivor may read a linked record's items, not change them: they live
+    in that record's stream (and resource), which undoing the merge must give back as it was."""
+    linked = {i: item for i, item in seen.items.items() if i not in own.items}
+    changed = linked_item_changed(item_ids_of(decision.events), linked)
+    if changed is None:
+        return
+    field_name = next(
+        (
+            f.name
+            for f in dataclasses.fields(command)
+            if f.name.endswith("_id") and getattr(command, f.name) == changed
+        ),
+        "item_id",
+    )
+    raise ValidationError(
+        "This item is from a record merged into this chart; it cannot be changed here "
+        "(undo the merge to change it on its own record)",
+        field_name,
+    )
+
+
 class ClinicCommands:
     def __init__(
         self,
@@ -118,7 +155,11 @@ class ClinicCommands:
             if isinstance(command, ResolveSyncConflict):
                 _check_open_conflict(conn, command)
             version, chart = self._load(conn, log, command.patient_id)
-            decision = decide(chart if version else None, command, self._with_lookups(ctx, conn))
+            ctx_here = self._with_lookups(ctx, conn)
+            seen = merged_view(chart, ctx_here) if chart.merged else chart
+            decision = decide(seen if version else None, command, ctx_here)
+            if seen is not chart:
+                refuse_linked_changes(command, decision, chart, seen)
             metadata = self._metadata(command_id, decision, actor, now)
             new = [NewEvent.of(e, metadata) for e in decision.events]
             recorded = log.append(stream, version, new, conn)
@@ -149,8 +190,7 @@ class ClinicCommands:
         command_id = command.command_id or self._new_id()
         return dataclasses.replace(command, command_id=command_id), command_id
 
-    @staticmethod
-    def _with_lookups(ctx: DecisionContext, conn: Transaction) -> DecisionContext:
+    def _with_lookups(self, ctx: DecisionContext, conn: Transaction) -> DecisionContext:
         """`ctx` answering questions about other charts from the read models in `conn`."""
         return dataclasses.replace(
             ctx,
@@ -158,6 +198,8 @@ class ClinicCommands:
             # no clinician users on this device: it cannot check the name
             clinicians=lambda: frozenset(schedule.clinicians(conn)) or None,
             item_id_taken=lambda item_id: chart_items.exists(conn, item_id),
+            chart_of=lambda pid: load_chart(self._vault.events, pid, conn)[1],
+            replaced_by=lambda pid: patient_links.replaced_by(conn, pid),
         )
 
     @contextmanager

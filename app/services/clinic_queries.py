@@ -13,6 +13,7 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
+from app.domain.chart import Item
 from app.domain.errors import NotFoundError, RoleError
 from app.domain.events import ChartViewed, audit_stream_of, patient_of_stream, stream_of
 from app.domain.reference import Catalog
@@ -21,6 +22,7 @@ from app.projections import (
     audit_log,
     chart_items,
     patient_index,
+    patient_links,
     schedule,
     timeline,
     timeline_order,
@@ -29,6 +31,7 @@ from app.projections import (
 from app.projections.runner import ProjectionRunner, replay_in_memory
 from app.services import call_worklist as calls
 from app.services import immunization_queries
+from app.services import merge_queries
 from app.services.clock import Clock
 from app.services.dto import (
     AppointmentView,
@@ -41,6 +44,7 @@ from app.services.dto import (
     TimelineEntry,
 )
 from app.services.immunization_queries import PatientDoseDue
+from app.services.printouts.card_lookup import card_rows
 from app.services.test_results import results_series
 from app.store import outbox, recorded_order
 from app.store.database import Transaction, read_transaction, write_transaction
@@ -80,6 +84,10 @@ def _item(d: dict[str, Any]) -> ItemView:
     )
 
 
+def _domain_item(view: ItemView) -> Item:
+    return Item(view.kind, view.item_id, view.data, view.status, view.entered_in_error)
+
+
 def age_on(birth: str, day: date) -> int:
     born = date.fromisoformat(birth)
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
@@ -104,11 +112,12 @@ def read_chart(
     row = patient_index.get(conn, patient_id)
     if row is None:
         raise NotFoundError("No patient with this id on this device", "patient_id")
+    # A merged chart reads its own items and those of the records merged into it.
+    ids, merges = merge_queries.chart_ids(conn, patient_id)
+    rows, from_merged = merge_queries.items_for(conn, ids)
     items = [
         ItemView(item_id, kind, status, bool(error), clinical, recorded, by, data)
-        for item_id, kind, status, error, clinical, recorded, by, data in chart_items.for_chart(
-            conn, patient_id
-        )
+        for item_id, kind, status, error, clinical, recorded, by, data in rows
     ]
     live = [i for i in items if not i.entered_in_error]
 
@@ -118,6 +127,7 @@ def read_chart(
         return [i for i in live if i.kind == kind and i.status in ACTIVE_STATUSES[kind]]
 
     allergies = active("allergy")
+    merged_set = set(from_merged)
     # The newest vitals not entered in error: items come oldest first (clinical time, then
     # log position), the order chart_items.latest_vitals would search backwards.
     latest = next((i for i in reversed(live) if i.kind == "vitals"), None)
@@ -131,7 +141,10 @@ def read_chart(
         patient=_summary(row),
         age_years=age_on(row.birth_date, today),
         age_label=age_label(row.birth_date, today),
-        allergy_banner=[banner_entry(a) for a in allergies],
+        allergy_banner=[
+            banner_entry(a) + (" (from the merged record)" if a.item_id in merged_set else "")
+            for a in allergies
+        ],
         problems=active("diagnosis"),
         allergies=allergies,
         medications=active("medication"),
@@ -159,12 +172,18 @@ def read_chart(
             )
             # Clinical time first; log order where it does not decide (docs/clocks.md).
             for p, o, r, u, ro, k, ty, i, tx, e in timeline_order.in_display_order(
-                timeline.for_chart(conn, patient_id)
+                merge_queries.timeline_for(conn, ids)
             )
         ],
-        vitals_series=vitals_series.for_patient(conn, patient_id),
+        vitals_series=merge_queries.series_for(conn, ids),
         immunizations=immunizations,
         immunizations_due=immunization_queries.due_views(on_schedule, cat.immunization_schedule),
+        replaced_by=patient_links.replaced_by(conn, patient_id),
+        merges=merges,
+        merged_item_ids=from_merged,
+        merge_warnings=merge_queries.warnings_for(
+            [_domain_item(i) for i in live if i.kind == "allergy"], from_merged
+        ),
     )
 
 
@@ -186,7 +205,19 @@ class ClinicQueries:
 
     def search_patients(self, text: str, limit: int = 50) -> list[PatientSummary]:
         with read_transaction(self._vault.engine) as conn:
-            return [_summary(r) for r in patient_index.search(conn, text, limit)]
+            # Records merged into another chart are left out, unless asked for by their id.
+            replaced = patient_links.all_replaced(conn) - {text.strip()}
+            found = patient_index.search(conn, text, limit + len(replaced))
+            # A patient card's short number or scanned QR code (printouts/card_lookup.py).
+            shown = {r.patient_id for r in found}
+            found = [*found, *card_rows(conn, text, shown)]
+            return [_summary(r) for r in found if r.patient_id not in replaced][:limit]
+
+    def patients_of_card(self, text: str) -> list[PatientSummary]:
+        """The patients a scanned QR code or a typed card number identifies (a chart opens
+        directly only when this is exactly one)."""
+        with read_transaction(self._vault.engine) as conn:
+            return [_summary(r) for r in card_rows(conn, text, set())]
 
     def patient(self, patient_id: str) -> PatientSummary | None:
         with read_transaction(self._vault.engine) as conn:

@@ -102,6 +102,13 @@ class ChartView:
     # Point-of-care test results, oldest first; test key -> [(taken at, value)] of numeric ones.
     test_results: list[ItemView] = field(default_factory=list)
     results_series: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    # Merges (docs/front-desk/merge.md): the survivor whose chart this record was merged into
+    # (then this record is shown only to say so), the records merged into this chart, the ids
+    # of the items that came from them, and where they disagree about an allergy.
+    replaced_by: str | None = None
+    merges: list[MergeView] = field(default_factory=list)
+    merged_item_ids: list[str] = field(default_factory=list)
+    merge_warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,3 +159,14 @@ class SyncOverview:
     synced: int
     needs_attention: int
     attention: list[SyncCommandState] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MergeView:
+    """A record merged into a chart, while the merge holds."""
+
+    merge_id: str
+    replaced_patient_id: str
+    name: str  # "Family, Given" of the replaced record
+    birth_date: str
+    merged_at: str

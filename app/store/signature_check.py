@@ -67,6 +67,9 @@ FRONT_DESK_EVENTS = frozenset(
         "EnteredInError",
         "CallAttemptRecorded",
         "RemovedFromWorklist",
+        # Staff merge demographics-only records (app/domain/merge.py checks the rest).
+        "PatientMerged",
+        "MergeUndone",
     }
 )
 ALLOWED_ROLES: Mapping[str, frozenset[str]] = {

@@ -47,6 +47,9 @@ FRONT_DESK = [
     c.RecordImmunization,
     c.RecordCallAttempt,
     c.RemoveFromWorklist,
+    # Staff only for demographics-only records (decide; tests/services/test_merge.py).
+    c.MergePatients,
+    c.UndoMerge,
 ]
 
 # One valid-looking instance per command type (role checks come before any other check).
@@ -86,6 +89,8 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     c.DeclineProtocolSuggestion: c.DeclineProtocolSuggestion(
         patient_id=PID, vitals_id="v", suggestion="x", reason="x"
     ),
+    c.MergePatients: c.MergePatients(patient_id=PID, replaced_patient_id="p2", reason="x"),
+    c.UndoMerge: c.UndoMerge(patient_id=PID, merge_id="m", reason="x"),
     c.ResolveSyncConflict: c.ResolveSyncConflict(
         patient_id=PID, conflict_command_id="cmd", resolution="take-servers"
     ),
