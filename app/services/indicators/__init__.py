@@ -1,0 +1,2 @@
+"""Monthly indicators computed on the device from the read models, and their exports
+(docs/reports/indicators.md)."""
