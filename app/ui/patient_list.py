@@ -68,6 +68,8 @@ class PatientListView(QWidget):
         self._seq = 0
         self.searches_done = 0
         self._open_when_shown: str | None = None  # a patient just brought from the server
+        self.cards_opened = 0  # charts opened from a scanned or typed patient card
+        self._focus_when_shown = False  # Enter pressed before the search ran
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 6, 10)
         top = QHBoxLayout()
@@ -125,7 +127,7 @@ class PatientListView(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._timer.timeout.connect(self.refresh)
         self.search.textChanged.connect(lambda _t: self._timer.start())
-        self.search.returnPressed.connect(self._focus_results)
+        self.search.returnPressed.connect(self._entered)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         session.changed.connect(self._on_changed)
         self.setTabOrder(self.search, self.table)
@@ -183,6 +185,9 @@ class PatientListView(QWidget):
             self.status.setText("No patients yet. Press Ctrl+N to register the first one.")
         if keep:
             self.select(keep)
+        if self._focus_when_shown and not self._open_when_shown:
+            self._focus_when_shown = False
+            self._focus_results()
         opening, self._open_when_shown = self._open_when_shown, None
         if opening is not None and self.model.row_of(opening) < 0:
             self.patient_selected.emit(opening)  # not among the rows shown: open it anyway
@@ -203,6 +208,31 @@ class PatientListView(QWidget):
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
             self.patient_selected.emit(self.model.rows[current.row()].patient_id)
+
+    def _entered(self) -> None:
+        """Enter in the search moves to the results; and when the text is a patient card (a
+        USB scanner types the QR code and Enter, or a person types the card's number) naming
+        exactly one patient, that chart opens at once."""
+        if self._timer.isActive():
+            # Typed faster than the search runs (a scanner does): the rows shown belong to an
+            # older text, and selecting one would open someone else's chart.
+            self._focus_when_shown = True
+            self.refresh()
+        else:
+            self._focus_results()
+        text, queries = self.search.text(), self.session.clinic.queries
+        self.session.run(
+            lambda: queries.patients_of_card(text),
+            success=lambda found: self._card_found(text, found),
+            owner=self,
+            label="Searching…",
+        )
+
+    def _card_found(self, text: str, found: list[PatientSummary]) -> None:
+        if len(found) == 1 and text == self.search.text():
+            self.cards_opened += 1
+            self._open_when_shown = found[0].patient_id
+            self.refresh(select=found[0].patient_id)
 
     def _focus_results(self) -> None:
         if self.model.rows:

@@ -33,10 +33,15 @@ def luhn_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+def short_body(patient_id: str) -> int:
+    """The ten digits of a patient's short number, as a number (before the check digit)."""
+    digest = hashlib.sha256(patient_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % 10**DIGITS
+
+
 def short_digits(patient_id: str) -> str:
     """The eleven digits of a patient's short number (ten from the id's hash, one check)."""
-    digest = hashlib.sha256(patient_id.encode("utf-8")).digest()
-    body = str(int.from_bytes(digest[:8], "big") % 10**DIGITS).zfill(DIGITS)
+    body = str(short_body(patient_id)).zfill(DIGITS)
     return body + luhn_digit(body)
 
 

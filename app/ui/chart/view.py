@@ -31,6 +31,7 @@ from app.ui.chart.summary import ChartSummaryWidget
 from app.ui.chart.timeline import TimelineView
 from app.ui.chart.vitals import VitalsChartView
 from app.ui.formatting import to_datetime, when
+from app.ui.printing.print_menu import PrintMenu
 from app.ui.session import ClinicSession
 from app.ui.widgets import NoticeBarWidget
 
@@ -155,9 +156,10 @@ class PatientChartView(QWidget):
         actions = self.chart_actions.actions
         for key, short in TOOLBAR:
             actions[key].setIconText(short)
+        self.print_menu = PrintMenu(self.session, self)
         self.toolbar = ActionStripWidget(
             [actions[key] for key, _ in TOOLBAR],
-            [actions[key] for key in MORE],
+            [*(actions[key] for key in MORE), self.print_menu.menuAction()],
             parent,
             "More chart actions",
         )
@@ -213,6 +215,7 @@ class PatientChartView(QWidget):
         self.placeholder.setText("Opening chart…")
         self.stack.setCurrentIndex(0)
         self.chart_actions.update(None, None)
+        self.print_menu.update_chart(None)
         self.reload(record_view=True)
 
     def clear(self) -> None:
@@ -220,6 +223,7 @@ class PatientChartView(QWidget):
         self.placeholder.setText(EMPTY)
         self.stack.setCurrentIndex(0)
         self.chart_actions.update(None, None)
+        self.print_menu.update_chart(None)
 
     def as_of(self) -> QDateTime | None:
         return self.as_of_edit.dateTime() if self.as_of_box.isChecked() else None
@@ -261,6 +265,7 @@ class PatientChartView(QWidget):
             else None
         )
         self.chart_actions.update(chart, read_only)
+        self.print_menu.update_chart(chart)
         self.timeline.allow_corrections = read_only is None
         self.stack.setCurrentIndex(1)
         self.repaint()

@@ -1,0 +1,223 @@
+""" "Print…" on a chart: choose what to print (which prescriptions, which visit, referral or
+appointment), then save it as a PDF file or send it to a printer. Each print is audited
+(app/services/printouts/service.py `record_printed`) once the file or the printer has it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Qt, Signal
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services.dto import ChartView
+from app.services.printouts.layouts import day, medication_line, moment
+from app.services.printouts.service import Printout, printouts_of
+from app.ui.errors import plain_message
+from app.ui.printing.render import print_to, write_pdf
+from app.ui.session import ClinicSession
+from app.ui.widgets import make_primary
+
+TITLES = {
+    "prescription": "Print prescription",
+    "visit": "Print visit summary",
+    "referral": "Print referral letter",
+    "slip": "Print appointment slip",
+    "card": "Print patient card",
+}
+CHOICE_LABELS = {"visit": "&Visit", "referral": "&Referral", "slip": "&Appointment"}
+
+
+def choices(document: str, chart: ChartView) -> list[tuple[str, str]]:
+    """(item id, how it reads) of what can be printed as `document`, the most likely first."""
+    if document == "visit":
+        return [
+            (e.item_id, f"{moment(e.data.get('started_at'))} {e.data.get('reason') or ''}")
+            for e in reversed(chart.encounters)
+        ]
+    if document == "referral":
+        return [
+            (r.item_id, f"{day(r.data.get('referred_at'))} to {r.data.get('to_facility')}")
+            for r in reversed(chart.referrals)
+        ]
+    if document == "slip":
+        booked = [a for a in chart.appointments if a.status == "booked"]
+        return [
+            (a.item_id, f"{moment(a.data.get('start'))} with {a.data.get('clinician')}")
+            for a in booked
+        ]
+    return []
+
+
+def why_not(document: str, chart: ChartView | None) -> str | None:
+    """Why `document` cannot be printed from this chart now (None: it can)."""
+    if chart is None:
+        return "Open a patient's chart first."
+    if chart.as_of is not None:
+        return "Printing shows the chart as it is now: leave the past view first."
+    if document == "prescription" and not chart.medications:
+        return "There is no active medication."
+    if document in CHOICE_LABELS and not choices(document, chart):
+        return {
+            "visit": "There is no encounter on this chart.",
+            "referral": "There is no referral on this chart.",
+            "slip": "There is no booked follow-up.",
+        }[document]
+    return None
+
+
+class PrintDialog(QDialog):
+    printed = Signal(object)  # the Printout, after the PDF was written or the printer had it
+
+    def __init__(
+        self,
+        session: ClinicSession,
+        chart: ChartView,
+        document: str,
+        parent: QWidget | None = None,
+        selected: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session, self.chart, self.document = session, chart, document
+        self.printouts = printouts_of(session.clinic)
+        self.setWindowTitle(TITLES[document])
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        layout.addLayout(form)
+        self.medicines: QListWidget | None = None
+        self.item: QComboBox | None = None
+        if document == "prescription":
+            self.medicines = QListWidget(self)
+            self.medicines.setAccessibleName("Medicines to print")
+            for m in chart.medications:
+                entry = QListWidgetItem(medication_line(m.data), self.medicines)
+                entry.setData(Qt.ItemDataRole.UserRole, m.item_id)
+                entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                entry.setCheckState(Qt.CheckState.Checked)
+            form.addRow("&Medicines:", self.medicines)
+        elif document in CHOICE_LABELS:
+            self.item = QComboBox(self)
+            for item_id, text in choices(document, chart):
+                self.item.addItem(text, item_id)
+            if selected is not None and self.item.findData(selected) >= 0:
+                self.item.setCurrentIndex(self.item.findData(selected))
+            form.addRow(CHOICE_LABELS[document] + ":", self.item)
+        self.path = QLineEdit(self)
+        self.path.setAccessibleName("PDF file")
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        stem = f"{document}-{chart.patient.patient_id[:8]}"  # no name: file names leak
+        self.path.setText(str(Path(folder or ".") / f"{stem}.pdf"))
+        browse = QPushButton("&Browse…", self)
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        form.addRow("PDF &file:", row)
+        self.message = QLabel(self)
+        self.message.setObjectName("error")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        buttons = QDialogButtonBox(self)
+        self.save_button = buttons.addButton("&Save PDF", QDialogButtonBox.ButtonRole.AcceptRole)
+        make_primary(self.save_button)
+        self.print_button = buttons.addButton("&Print…", QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.save_button.clicked.connect(self.save_pdf)
+        self.print_button.clicked.connect(self.print_on_paper)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.saved_to: Path | None = None
+
+    def _item_ids(self) -> list[str]:
+        if self.medicines is not None:
+            rows = [self.medicines.item(i) for i in range(self.medicines.count())]
+            return [
+                str(r.data(Qt.ItemDataRole.UserRole))
+                for r in rows
+                if r.checkState() == Qt.CheckState.Checked
+            ]
+        if self.item is not None:
+            return [str(self.item.currentData())]
+        return []
+
+    def _browse(self) -> None:
+        chosen, _ = QFileDialog.getSaveFileName(
+            self, "Save as PDF", self.path.text(), "PDF (*.pdf)"
+        )
+        if chosen:
+            self.path.setText(chosen)
+
+    def _prepare(self, then: object) -> None:
+        ids = self._item_ids()
+        if self.medicines is not None and not ids:
+            self.message.setText("Medicines: choose at least one to print.")
+            return
+        self.message.clear()
+        printouts, actor, document = self.printouts, self.session.actor, self.document
+        pid = self.chart.patient.patient_id
+        self.session.run(
+            lambda: printouts.prepare(document, pid, actor, ids),
+            success=then,  # type: ignore[arg-type]
+            failure=lambda exc: self.message.setText(plain_message(exc)),
+            owner=self,
+            label="Preparing the printout…",
+        )
+
+    def save_pdf(self) -> None:
+        text = self.path.text().strip()
+        if not text.lower().endswith(".pdf"):
+            self.message.setText("PDF file: give a file name ending in .pdf")
+            return
+        path = Path(text).expanduser()
+        if not path.parent.is_dir():
+            self.message.setText("PDF file: that folder does not exist")
+            return
+
+        def write(printout: Printout) -> None:
+            try:
+                write_pdf(printout, path)
+            except OSError as exc:
+                self.message.setText(f"PDF file: could not be written ({exc.strerror})")
+                return
+            self.saved_to = path
+            self._done(printout)
+
+        self._prepare(write)
+
+    def print_on_paper(self) -> None:
+        def to_printer(printout: Printout) -> None:
+            printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+            dialog = QPrintDialog(printer, self)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return  # nothing printed, nothing audited
+            print_to(printout, printer)
+            self._done(printout)
+
+        self._prepare(to_printer)
+
+    def _done(self, printout: Printout) -> None:
+        printouts, actor = self.printouts, self.session.actor
+        self.session.run(
+            lambda: printouts.record_printed(printout, actor),
+            success=lambda _r: self._recorded(printout),
+            owner=self,
+            label="Recording the print…",
+        )
+
+    def _recorded(self, printout: Printout) -> None:
+        self.printed.emit(printout)
+        self.accept()

@@ -1,0 +1,54 @@
+"""The chart's "Print…" submenu: one entry per document, each enabled only when the chart has
+something to print as it (its tooltip says why not)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QWidget
+
+from app.domain.roles import Role
+from app.services.dto import ChartView
+from app.ui.permissions import gate
+from app.ui.printing.print_dialog import PrintDialog, why_not
+from app.ui.session import ClinicSession
+
+ENTRIES = (
+    ("prescription", "&Prescription…"),
+    ("visit", "&Visit summary…"),
+    ("referral", "&Referral letter…"),
+    ("slip", "Appointment &slip…"),
+    ("card", "Patient &card…"),
+)
+
+
+class PrintMenu(QMenu):
+    def __init__(self, session: ClinicSession, parent: QWidget) -> None:
+        super().__init__("&Print", parent)
+        self.setToolTipsVisible(True)
+        self.session = session
+        self.host = parent
+        self.chart: ChartView | None = None
+        self.last_dialog: PrintDialog | None = None
+        self.actions_by_document: dict[str, QAction] = {}
+        for document, text in ENTRIES:
+            action = self.addAction(text)
+            action.triggered.connect(lambda _=False, d=document: self.open(d))
+            self.actions_by_document[document] = action
+        self.update_chart(None)
+
+    def update_chart(self, chart: ChartView | None) -> None:
+        self.chart = chart
+        for document, action in self.actions_by_document.items():
+            reason = why_not(document, chart)
+            if self.session.role is Role.ADMIN:
+                reason = "Admins do not open charts."
+            gate(action, reason)
+
+    def open(self, document: str, selected: str | None = None) -> PrintDialog | None:
+        """The print dialog of `document` for the chart shown (optionally one item chosen)."""
+        if self.chart is None or why_not(document, self.chart) is not None:
+            return None
+        dialog = PrintDialog(self.session, self.chart, document, self.host, selected)
+        self.last_dialog = dialog
+        dialog.open()
+        return dialog
