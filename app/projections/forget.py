@@ -12,13 +12,22 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Table
 
-from app.projections import audit_log, chart_items, patient_index, schedule, timeline, vitals_series
+from app.projections import (
+    audit_log,
+    chart_items,
+    duplicate_keys,
+    patient_index,
+    schedule,
+    timeline,
+    vitals_series,
+)
 
 CHUNK = 500  # patients per statement (SQLite's parameter limit is far above)
 BY_PATIENT: tuple[Table, ...] = (
     patient_index.patients,
     patient_index.name_tokens,
     patient_index.identifiers,
+    duplicate_keys.duplicate_keys,
     chart_items.items,
     timeline.entries,
     vitals_series.points,
