@@ -16,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from app.commandline import (
+    call_commands,
     check_server,
     clinic_commands,
     immunization_commands,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     remote_commands.register(sub)
     protocol_commands.register(sub)
     immunization_commands.register(sub)
+    call_commands.register(sub)
     return parser
 
 
