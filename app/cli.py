@@ -21,8 +21,11 @@ from app.commandline import (
     clinic_commands,
     immunization_commands,
     it_commands,
+    print_commands,
     protocol_commands,
     remote_commands,
+    report_commands,
+    similar_commands,
     sync_commands,
     vault_commands,
 )
@@ -58,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     remote_commands.register(sub)
     protocol_commands.register(sub)
     immunization_commands.register(sub)
+    report_commands.register(sub)
     call_commands.register(sub)
+    print_commands.register(sub)
+    similar_commands.register(sub)
     return parser
 
 
