@@ -195,6 +195,12 @@ def cmd_chart(args: argparse.Namespace) -> int:
         p = view.patient
         age = view.age_label or f"{view.age_years} y"
         print(f"{p.family}, {p.given} ({age}, {p.sex})  id {p.patient_id}")
+        if view.replaced_by:
+            print(f"REPLACED BY {view.replaced_by}: merged into that chart")
+        for merged in view.merges:
+            print(f"MERGED: {merged.name} (id {merged.replaced_patient_id}, {merged.merge_id})")
+        for warning in view.merge_warnings:
+            print(f"WARNING: {warning}")
         if view.allergy_banner:
             print("ALLERGIES: " + ", ".join(view.allergy_banner))
         for entry in view.timeline:
