@@ -209,6 +209,7 @@ R4_SUBJECT = frozenset(
         "DiagnosticReport",
         "Procedure",
         "MedicationStatement",
+        "Communication",
     }
 )
 

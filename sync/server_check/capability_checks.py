@@ -31,6 +31,8 @@ OPTIONAL_TYPES = {
     "and campaigns' records are not pulled",
     "ServiceRequest": "referrals cannot be sent (they stay on this device) and the receiving "
     "facility's answers are not pulled",
+    "Communication": "follow-up calls recorded here cannot be sent (they stay on this device) "
+    "and other devices' calls are not pulled",
 }
 
 

@@ -157,11 +157,12 @@ def test_a_server_without_immunizations_or_referrals_can_sync_and_is_told_what_i
     check_resource_types(CapabilityInfo.from_statement(raw), report)
     (check,) = report.checks
     assert report.can_sync and check.status == "warn"
-    assert check.result == "not declared: Immunization, ServiceRequest"
+    assert check.result == "not declared: Immunization, ServiceRequest, Communication"
     assert "immunizations recorded here cannot be sent" in check.action
     assert "referrals cannot be sent" in check.action
+    assert "follow-up calls recorded here cannot be sent" in check.action
 
-    for t in ("Immunization", "ServiceRequest"):
+    for t in ("Immunization", "ServiceRequest", "Communication"):
         raw["rest"][0]["resource"].append(
             {**copy.deepcopy(raw["rest"][0]["resource"][0]), "type": t}
         )

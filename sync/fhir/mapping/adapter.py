@@ -36,6 +36,9 @@ FOREIGN_TYPES = (
     "DiagnosticReport",
     "Procedure",
     "MedicationStatement",
+    # Follow-up calls (ours; docs/front-desk/follow-up-calls.md): a server without
+    # Communication search is pulled without them, like the records above.
+    "Communication",
 )
 # Patients first, so that pulled items find their patient.
 PULL_TYPES = (

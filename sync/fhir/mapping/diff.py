@@ -9,6 +9,7 @@ from typing import Any
 from sync.fhir.mapping.allergy import OWNED as ALLERGY
 from sync.fhir.mapping.appointment import OWNED as APPOINTMENT
 from sync.fhir.mapping.common import FIELDCHART
+from sync.fhir.mapping.communication import OWNED as COMMUNICATION
 from sync.fhir.mapping.condition import OWNED as CONDITION
 from sync.fhir.mapping.document import OWNED as DOCUMENT
 from sync.fhir.mapping.encounter import OWNED as ENCOUNTER
@@ -32,6 +33,7 @@ OWNED_ELEMENTS: Mapping[str, frozenset[str]] = {
     "Appointment": APPOINTMENT,
     "Immunization": IMMUNIZATION,
     "ServiceRequest": SERVICE_REQUEST,
+    "Communication": COMMUNICATION,
 }
 # Choice elements ([x]) whose every variant is ours when one is.
 _CHOICES: Mapping[str, tuple[str, ...]] = {

@@ -15,6 +15,7 @@ from sync.fhir.mapping.allergy import (
 from sync.fhir.mapping.appointment import from_fhir_appointment, to_fhir_appointment
 from sync.fhir.mapping.audit import from_fhir_audit_event
 from sync.fhir.mapping.common import Base, Json, ResourceKey
+from sync.fhir.mapping.communication import from_fhir_communication, to_fhir_communication
 from sync.fhir.mapping.condition import from_fhir_condition, to_fhir_condition
 from sync.fhir.mapping.document import from_fhir_document_reference, to_fhir_document_reference
 from sync.fhir.mapping.encounter import from_fhir_encounter, to_fhir_encounter
@@ -54,6 +55,7 @@ RESOURCE_TYPE_OF_KIND: Mapping[str, str] = {
     "appointment": "Appointment",
     "referral": "ServiceRequest",
     "immunization": "Immunization",
+    "call": "Communication",
 }
 
 
@@ -77,6 +79,7 @@ _WRITERS: Mapping[str, Callable[[str, Item, Base], Json]] = {
     "appointment": to_fhir_appointment,
     "referral": _referral,
     "immunization": to_fhir_immunization,
+    "call": to_fhir_communication,
 }
 _READERS: Mapping[str, Callable[[Mapping[str, Any]], Remote]] = {
     "Patient": from_fhir_patient,
@@ -92,6 +95,7 @@ _READERS: Mapping[str, Callable[[Mapping[str, Any]], Remote]] = {
     "Appointment": from_fhir_appointment,
     "AuditEvent": from_fhir_audit_event,
     "ServiceRequest": from_fhir_service_request,
+    "Communication": from_fhir_communication,
 }
 
 
