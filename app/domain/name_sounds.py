@@ -49,6 +49,7 @@ _SPELLING = re.compile("|".join(s for s, _ in _SPELLINGS))
 _REPLACE = dict(_SPELLINGS)
 _VOWELISH = frozenset("aeiouwyh")
 _WORD = re.compile(r"[a-z]+")
+_LEADING_DI = re.compile(r"^di(?=[aeou])")
 
 
 def name_words(*names: str) -> list[str]:
@@ -61,6 +62,9 @@ def sound_key(word: str) -> str:
     letters = "".join(_WORD.findall(fold(word)))
     if not letters:
         return ""
+    # French spelling writes the j of Wolof and Fula names as "di" before a vowel: "Diallo" is
+    # "Jallow", "Diop" is "Jop".
+    letters = _LEADING_DI.sub("j", letters)
     spelled = _SPELLING.sub(lambda m: _REPLACE[m.group(0)], letters)
     # "Youssouf", "Oumar", "Ibrahim", "Hawa": a leading vowel sound, however written, is "a".
     lead = "a" if spelled[0] in _VOWELISH else ""

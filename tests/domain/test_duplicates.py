@@ -22,6 +22,7 @@ from app.domain.name_sounds import sound_key
         ("Ibrahima", "Ibrahim", "Ebrahim"),
         ("Odhiambo", "Odiambo"),
         ("Kwame", "Kuame"),
+        ("Diallo", "Djallo", "Jallow"),
     ],
 )
 def test_spellings_of_one_name_share_a_sound_key(spellings: tuple[str, ...]) -> None:
