@@ -4,7 +4,7 @@ something to print as it (its tooltip says why not)."""
 from __future__ import annotations
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
 from app.domain.roles import Role
 from app.services.dto import ChartView
@@ -52,3 +52,18 @@ class PrintMenu(QMenu):
         self.last_dialog = dialog
         dialog.open()
         return dialog
+
+
+def print_button(menu: PrintMenu, parent: QWidget) -> QToolButton:
+    """ "Print" beside the chart's actions, its menu listing the documents."""
+    button = QToolButton(parent)
+    button.setText("Print")
+    button.setObjectName("printButton")
+    button.setAccessibleName("Print from this chart")
+    button.setToolTip(
+        "Print or save as PDF: prescription, visit summary, referral letter, "
+        "appointment slip, patient card"
+    )
+    button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+    button.setMenu(menu)
+    return button
