@@ -151,7 +151,7 @@ def test_a_small_run_reports_every_figure(
     report = json.loads(capsys.readouterr().out)
     assert set(bench.REPORT_KEYS) <= set(report)
     assert set(report["targets"]) == set(bench.TARGETS)
-    for section in ("chart_open_ms", "search_ms", "record_vitals_ms"):
+    for section in ("chart_open_ms", "search_ms", "duplicates_ms", "record_vitals_ms"):
         assert {"p50", "p99", "samples"} <= set(report[section])
     assert {"with_argon2id_ms", "without_argon2id_ms"} <= set(report["unlock"])
     assert {"events_per_s", "floor_events_per_s", "ratio_to_floor"} <= set(report["rebuild"])

@@ -29,7 +29,7 @@ from app.services.clinic import open_clinic
 from app.store.crypto import FAST_FOR_TESTS, RFC9106_SECOND
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
-from tests.bench import measure, probes
+from tests.bench import duplicates_probe, measure, probes
 from tests.bench.bulk import DEFAULT_BATCH, cached_vault, working_copy
 from tests.bench.generator import CLINICIANS, PASSPHRASE, Params, SimClock, plan_clinic
 
@@ -38,6 +38,7 @@ TARGETS = {
     "unlock_without_argon2id_s": (("unlock", "without_argon2id_ms", "median"), "<=", 500.0),
     "chart_open_p99_ms": (("chart_open_ms", "p99"), "<=", 30.0),
     "patient_search_p99_ms": (("search_ms", "p99"), "<=", 20.0),
+    "duplicate_check_median_ms": (("duplicates_ms", "p50"), "<=", 150.0),  # issue 17
     "record_vitals_durable_p99_ms": (("record_vitals_ms", "p99"), "<=", 10.0),
     "rebuild_ratio_to_floor": (("rebuild", "ratio_to_floor"), ">=", 0.5),
     # The sync targets are the in-memory peer's (loopback); the real server's figures are
@@ -88,6 +89,7 @@ REPORT_KEYS = (
     "chart_open_with_view_audit_ms",
     "chart_open_gc_defaults_ms",
     "search_ms",
+    "duplicates_ms",
     "record_vitals_ms",
     "rebuild",
     "rss_mb",
@@ -202,7 +204,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     log(f"vault: {vault_dir} ({facts['events']:,} events)")
     quick = args.quick
-    queries = measure.search_queries(plan_clinic(params), 100 if quick else 1000)
+    plan = plan_clinic(params)
+    queries = measure.search_queries(plan, 100 if quick else 1000)
+    duplicate_drafts = duplicates_probe.drafts(
+        duplicates_probe.plan_people(plan), 100 if quick else 500
+    )
+    del plan
     gc.collect()  # the plan is garbage now: measure with an app-sized heap
     report: dict[str, Any] = {
         "benchmark": "fieldchart synthetic clinic",
@@ -239,6 +246,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         log("search")
         report["search_ms"] = measure.search(clinic, queries)
+
+        log("duplicate check")
+        report["duplicates_ms"] = duplicates_probe.duplicates(clinic, duplicate_drafts)
 
         log("chart open")
         heavy = facts["heavy_patient_ids"]
