@@ -434,6 +434,9 @@ class PatientVersionReceived(DomainEvent):
     resource_version: str
     demographics: dict[str, str | None]
     identifiers: list[dict[str, str]] = field(default_factory=list)
+    # The records this Patient `replaces` on the server (replaced id -> merge id; None: none),
+    # so a merge another device made is made here too (app/domain/merge.py).
+    merges: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

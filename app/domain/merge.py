@@ -11,7 +11,7 @@ prescribing check must know the replaced record's penicillin allergy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -145,3 +145,34 @@ def linked_item_changed(item_ids: Iterable[str], linked: Mapping[str, Any]) -> s
     """The first of `item_ids` that belongs to a linked record (a command on the survivor
     may not change it: it lives in the other record's stream), or None."""
     return next((i for i in item_ids if i in linked), None)
+
+
+def server_merge_events(
+    chart: PatientChart, merges: Mapping[str, str] | None, unsent: Collection[str] = ()
+) -> list[PatientMerged | MergeUndone]:
+    """The merges a pulled Patient version of this survivor makes or undoes here, so that the
+    chart's merges become the server's: except the merges and undos recorded here and not yet
+    sent (`unsent`: their merge ids), which the server does not know yet and which win."""
+    now = dict(merges or {})
+    events: list[PatientMerged | MergeUndone] = []
+    for replaced, merge_id in sorted(chart.merged.items()):
+        if now.get(replaced) != merge_id and merge_id not in unsent:
+            events.append(
+                MergeUndone(
+                    merge_id=merge_id,
+                    replaced_patient_id=replaced,
+                    reason="Undone on another device",
+                    source="server",
+                )
+            )
+    for replaced, merge_id in sorted(now.items()):
+        if chart.merged.get(replaced) != merge_id and merge_id not in unsent:
+            events.append(
+                PatientMerged(
+                    merge_id=merge_id,
+                    replaced_patient_id=replaced,
+                    reason="Merged on another device",
+                    source="server",
+                )
+            )
+    return events

@@ -14,11 +14,18 @@ from typing import Any
 from app.domain import chart as chart_state
 from app.domain.codec import command_from_json
 from app.domain.context import DecisionContext
-from app.domain.events import DomainEvent, stream_of
+from app.domain.events import (
+    DomainEvent,
+    MergeUndone,
+    PatientMerged,
+    PatientVersionReceived,
+    stream_of,
+)
+from app.domain.merge import server_merge_events
 from app.domain.rebase import ConflictDetail, Converged, NeedsAttention, decide_rebase
 from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
-from app.projections import schedule
+from app.projections import patient_links, schedule
 from app.projections.runner import ProjectionRunner
 from app.services.gateway_types import RebaseOutcome, Received, ServerCopy
 from app.store import outbox, sync_state
@@ -197,13 +204,35 @@ class SyncGateway:
             stream = stream_of(item.patient_id)
             # Appended at the stream's current version: inside this write transaction
             # nobody else can move it, so append's own look-up is the only one needed.
+            events = [item.event, *self._merges_received(conn, item.patient_id, item.event)]
             appended += self._vault.events.append(
                 stream,
                 ANY_VERSION,
-                [NewEvent.of(item.event, metadata)],
+                [NewEvent.of(e, metadata) for e in events],
                 conn,
             )
         return new, appended
+
+    def _merges_received(
+        self, conn: Transaction, patient_id: str, event: DomainEvent
+    ) -> list[DomainEvent]:
+        """The merges a pulled Patient makes or undoes here (another device merged records:
+        its Patient.link, docs/front-desk/merge.md). Only a Patient with links, or one with
+        records merged into it here, needs its chart read."""
+        if not isinstance(event, PatientVersionReceived):
+            return []
+        if not event.merges and not patient_links.merged_into(conn, patient_id):
+            return []
+        _version, chart = load_chart(self._vault.events, patient_id, conn)
+        unsent = {
+            e.merge_id
+            for entry in outbox.later_in_stream(conn, stream_of(patient_id), 0)
+            if entry.command_type in ("MergePatients", "UndoMerge")
+            and entry.status in (outbox.PENDING, outbox.NEEDS_ATTENTION)
+            for e in self._events_of(entry, conn)
+            if isinstance(e, PatientMerged | MergeUndone)
+        }
+        return list(server_merge_events(chart, event.merges, unsent))
 
     # -- held server changes (sync/held_changes.py decides what is held) --------------------
 

@@ -67,11 +67,11 @@ FRONT_DESK_EVENTS = frozenset(
         "EnteredInError",
         "CallAttemptRecorded",
         "RemovedFromWorklist",
-        # Staff merge demographics-only records (app/domain/merge.py checks the rest).
-        "PatientMerged",
-        "MergeUndone",
     }
 )
+# Not listed: PatientMerged and MergeUndone. Sync records them too, when another device's
+# merge arrives as a Patient.link (app/domain/merge.py), like a received version; a merge
+# recorded here had its role checked by decide (staff only for demographics-only records).
 ALLOWED_ROLES: Mapping[str, frozenset[str]] = {
     **{name: frozenset({"clinician"}) for name in CLINICAL_EVENTS},
     **{name: frozenset({"clinician", "staff"}) for name in FRONT_DESK_EVENTS},

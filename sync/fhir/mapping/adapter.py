@@ -25,6 +25,7 @@ from sync.fhir.mapping.items import (
     resource_type_of_kind,
 )
 from sync.fhir.mapping.patient import to_fhir_patient
+from sync.fhir.mapping.patient_link import merges_of, replaced_patient, with_replaces
 from sync.fhir.mapping.remote import RemoteAuditEvent, RemoteItem, RemotePatient
 from sync.fhir.mapping.vital_signs import OBSERVATION_KEYS, vitals_observation_id
 
@@ -56,6 +57,27 @@ PULL_TYPES = (
     *FOREIGN_TYPES,
 )
 _PATIENT_EVENTS = (ev.PatientRegistered, ev.DemographicsUpdated)
+_MERGE_EVENTS = (ev.PatientMerged, ev.MergeUndone)
+
+
+def merge_writes(
+    event: ev.PatientMerged | ev.MergeUndone, chart: PatientChart
+) -> dict[ResourceKey, Builder]:
+    """Both Patients of a merge or its undo: the survivor `replaces` the records merged into
+    it (the chart's merges as they are now), the replaced one is `replaced-by` it."""
+    survivor, replaced = chart.patient_id, event.replaced_patient_id
+    in_effect = chart.merged.get(replaced) == event.merge_id
+    undone = set() if in_effect else {replaced}
+    return {
+        ResourceKey("Patient", survivor): lambda base: with_replaces(
+            to_fhir_patient(survivor, chart.demographics, chart.identifiers, base),
+            chart.merged,
+            undone,
+        ),
+        ResourceKey("Patient", replaced): lambda base: replaced_patient(
+            replaced, survivor, event.merge_id, in_effect, base
+        ),
+    }
 
 
 def writes_for_events(
@@ -74,6 +96,9 @@ def writes_for_events(
             writes[key] = lambda base: to_fhir_patient(
                 chart.patient_id, chart.demographics, chart.identifiers, base
             )
+            continue
+        if isinstance(event, _MERGE_EVENTS):
+            writes.update(merge_writes(event, chart))
             continue
         target = item_of(event)
         item = chart.items.get(target[1]) if target else None
@@ -127,6 +152,10 @@ def patient_keys_for_events(events: Iterable[ev.DomainEvent], patient_id: str) -
     keys = resource_keys_for_events(events)
     if any(isinstance(e, ev.DemographicsUpdated) for e in events):
         keys.add(ResourceKey("Patient", patient_id))
+    for event in events:
+        if isinstance(event, _MERGE_EVENTS):
+            keys.add(ResourceKey("Patient", patient_id))
+            keys.add(ResourceKey("Patient", event.replaced_patient_id))
     return keys
 
 
@@ -139,6 +168,7 @@ def event_from_fhir(resource: Mapping[str, Any]) -> tuple[str | None, ev.DomainE
             resource_version=remote.version_id or "",
             demographics=dict(remote.demographics),
             identifiers=[dict(i) for i in remote.identifiers],
+            merges=merges_of(resource) or None,
         )
     if isinstance(remote, RemoteItem):
         return remote.patient_id, ev.ItemVersionReceived(
@@ -162,8 +192,12 @@ def same_meaning(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
     except MappingError:
         return not diff_owned_elements(theirs, ours)
     if isinstance(mine, RemotePatient) and isinstance(servers, RemotePatient):
-        return mine.demographics == servers.demographics and all(
-            i in servers.identifiers for i in mine.identifiers
+        return (
+            mine.demographics == servers.demographics
+            and all(i in servers.identifiers for i in mine.identifiers)
+            # A merge or its undo changes only the links and `active` (patient_link.py).
+            and merges_of(ours) == merges_of(theirs)
+            and ours.get("active") == theirs.get("active")
         )
     if isinstance(mine, RemoteItem) and isinstance(servers, RemoteItem):
         return _unversioned(mine) == _unversioned(servers)
