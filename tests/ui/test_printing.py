@@ -4,7 +4,7 @@ unsynced warning), its first page saved as a PNG for a person to look at, and th
 card's QR code read back from the rendered page module by module and compared with the code of
 the patient id. Then a person at the desk: a USB scanner types the card's QR payload (or the
 card number is typed) into the patient search and Enter opens that chart; "Print" on the chart
-saves a PDF, and the print is in the audit. And `fieldchart print` from the command line."""
+saves a PDF, and the print is in the audit. (`fieldchart print`: tests/commandline/.)"""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from app.services.printouts.service import printouts_of
 from app.store.reference_data import bundled_catalog
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
+from app.ui.main_window import MainView
 from app.ui.printing.print_dialog import PrintDialog
 from app.ui.printing.render import write_pdf
 from tests.clinic_fixtures import DOC, FakeClock, clinic_in
@@ -139,6 +140,11 @@ def test_each_printout_on_paper(qapp: QApplication, clinic: Clinic, tmp_path: Pa
             assert qr_read_back(image, len(matrix) + 0) == matrix
 
 
+def showing(window: MainView, patient_id: str) -> bool:
+    shown = window.chart.current
+    return shown is not None and shown.patient.patient_id == patient_id
+
+
 def test_a_scanned_card_opens_the_chart_and_print_saves_an_audited_pdf(
     qtbot: QtBot, controller: AppController, seeded: Backend, tmp_path: Path
 ) -> None:
@@ -153,12 +159,7 @@ def test_a_scanned_card_opens_the_chart_and_print_saves_an_audited_pdf(
         QTest.keyClicks(search, typed)  # a USB scanner is a keyboard: it types, then Enter
         QTest.keyClick(search, Qt.Key.Key_Return)
         wanted = other.patient_id if typed == other.patient_id else demo_pid
-        qtbot.waitUntil(
-            lambda w=wanted: (
-                window.chart.current is not None and window.chart.current.patient.patient_id == w
-            ),
-            timeout=TIMEOUT,
-        )
+        qtbot.waitUntil(lambda w=wanted: showing(window, w), timeout=TIMEOUT)  # type: ignore[misc]
     # A typo in the number opens nobody's chart (the check digit is wrong).
     opened = patients.cards_opened
     digits = short_number(other.patient_id).replace(" ", "").replace("-", "")
@@ -204,31 +205,3 @@ def test_a_pdf_path_that_cannot_be_written_is_refused_naming_the_field(
     assert dialog.message.text().startswith("PDF file:")
     assert not [e for e in window.session.clinic.queries.audit() if e.action == "ChartPrinted"]
     dialog.reject()
-
-
-def test_fieldchart_print_writes_the_pdf_and_audits_it(tmp_path: Path) -> None:
-    from tests.commandline.test_cli_clinic import exec_as, results, run_cli, vault_with_clinician
-
-    data = vault_with_clinician(tmp_path / "vault")
-    register = {
-        "type": "RegisterPatient",
-        "given": "Zawadi",
-        "family": "Mushi",
-        "birth_date": "1990-06-01",
-        "sex": "female",
-    }
-    pid = results(exec_as(data, "doc", register))[0]["patient_id"]
-    out = tmp_path / "card.pdf"
-    done = run_cli("print", "card", pid, "--data-dir", data, "--out", out, user="doc")
-    assert done.returncode == 0, done.stderr
-    assert "Patient card written to" in done.stdout and "1 change(s) not yet sent" in done.stdout
-    text = pdf_text(out)
-    assert "Mushi, Zawadi" in text and short_number(pid) in text
-    assert "Includes 1 change not yet sent to the central server" in text
-    audit = run_cli("audit", "--data-dir", data, user="doc")
-    assert "ChartPrinted" in audit.stdout or "Chart printed" in audit.stdout, audit.stdout
-    refused = run_cli("print", "referral", pid, "--data-dir", data, "--out", out, user="doc")
-    assert refused.returncode != 0 and "referral" in refused.stderr
-    assert "Mushi" not in refused.stderr
-    bad = run_cli("print", "card", pid, "--data-dir", data, "--out", tmp_path / "x.txt", user="doc")
-    assert bad.returncode != 0 and "--out" in bad.stderr

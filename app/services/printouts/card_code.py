@@ -18,6 +18,7 @@ import re
 import segno
 
 DIGITS = 10  # before the check digit
+MODULUS = 10_000_000_000  # 10**DIGITS
 #: "4821 7730 15-6" or the same digits typed without spaces/dashes.
 SHORT_NUMBER = re.compile(r"^\s*(\d{4})[\s-]?(\d{4})[\s-]?(\d{2})[\s-]?(\d)\s*$")
 
@@ -36,7 +37,7 @@ def luhn_digit(digits: str) -> str:
 def short_body(patient_id: str) -> int:
     """The ten digits of a patient's short number, as a number (before the check digit)."""
     digest = hashlib.sha256(patient_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % 10**DIGITS
+    return int.from_bytes(digest[:8], "big") % MODULUS
 
 
 def short_digits(patient_id: str) -> str:

@@ -3,6 +3,7 @@ written to a PDF file or a printer. Qt's own paged layout does the pages."""
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QSizeF, QUrl
@@ -87,6 +88,9 @@ def write_pdf(printout: Printout, path: Path) -> None:
     writer.setTitle(printout.title)  # the document's kind, never the patient's name
     writer.setCreator("FieldChart")
     laid_out(printout).print_(writer)
+    del writer  # closes the file
+    if not path.is_file() or path.stat().st_size == 0:  # QPdfWriter only warns
+        raise OSError(errno.EIO, "the PDF file was not written")
 
 
 def print_to(printout: Printout, printer: QPrinter) -> None:
