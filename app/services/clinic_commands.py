@@ -50,6 +50,9 @@ AREAS: dict[str, tuple[str, ...]] = {
     "AppointmentAttended": ("schedule", "chart"),
     "AppointmentMissed": ("schedule", "chart"),
     "EnteredInError": ("schedule", "chart"),
+    # Follow-up calls change the call worklist (shown beside the schedule).
+    "CallAttemptRecorded": ("schedule", "chart"),
+    "RemovedFromWorklist": ("schedule", "chart"),
 }
 
 

@@ -29,11 +29,13 @@ from app.services.dto import Changes
 from app.services.sync_status import SyncStatus
 from app.ui import shortcuts
 from app.ui.audit_view import AuditView
+from app.ui.calls_view import CallsView
 from app.ui.chart.view import TABS, PatientChartView
 from app.ui.forms.patient_forms import RegisterPatientDialog
 from app.ui.help_dialog import ShortcutsDialog
 from app.ui.patient_list import PatientListView
 from app.ui.permissions import ADMIN_ONLY, ADMINS_NO_CHARTS, gate
+from app.ui.reports_view import ADMINS_NO_REPORTS, ReportsView
 from app.ui.schedule_view import ScheduleView
 from app.ui.session import ClinicSession
 from app.ui.settings_view import SettingsView
@@ -44,8 +46,8 @@ from app.ui.widgets import WINDOW_CHROME
 
 MINIMUM_SIZE = (760, 440)
 STATUS_MS = 6000
-PAGES = ("Patients", "Schedule", "Sync", "Settings", "Users", "Audit")
-ICONS = ("patients", "schedule", "sync", "settings", "users", "audit")
+PAGES = ("Patients", "Schedule", "Sync", "Settings", "Users", "Audit", "Reports", "Calls")
+ICONS = ("patients", "schedule", "sync", "settings", "users", "audit", "reports", "calls")
 
 
 class MainView(QMainWindow):
@@ -78,6 +80,8 @@ class MainView(QMainWindow):
         self.settings = SettingsView(session, self)
         self.users = UsersView(session, self)
         self.audit = AuditView(session, self)
+        self.reports = ReportsView(session, self)
+        self.calls = CallsView(session, self)
         self.stack = QStackedWidget(self)
         for page in (
             self.splitter,
@@ -86,6 +90,8 @@ class MainView(QMainWindow):
             self.settings,
             self.users,
             self.audit,
+            self.reports,
+            self.calls,
         ):
             self.stack.addWidget(page)
         self.setCentralWidget(self._build_body())
@@ -94,6 +100,7 @@ class MainView(QMainWindow):
         self.patients.patient_selected.connect(self.chart.show_patient)
         self.patients.new_patient_requested.connect(self.new_patient)
         self.schedule.open_patient.connect(self.open_patient)
+        self.calls.open_patient.connect(self.open_patient)
         session.ops.busy_changed.connect(self._busy)
         session.sync.status_changed.connect(self._sync_status)
         self._sync_status(session.sync.status)
@@ -124,6 +131,8 @@ class MainView(QMainWindow):
             None,
             None if admin else ADMIN_ONLY,
             None if admin else ADMIN_ONLY,
+            ADMINS_NO_REPORTS if admin else None,
+            ADMINS_NO_CHARTS if admin else None,
         ]
         for n, (title, name, reason) in enumerate(zip(PAGES, ICONS, reasons, strict=True)):
             item = QListWidgetItem(icon(name), title)
@@ -292,6 +301,10 @@ class MainView(QMainWindow):
             self.users.refresh()
         elif page is self.audit:
             self.audit.refresh()
+        elif page is self.reports:
+            self.reports.refresh()
+        elif page is self.calls:
+            self.calls.refresh()
 
     def show_tab(self, index: int) -> None:
         """Show chart tab `index` (Alt+1 … Alt+5) and move the focus into it."""

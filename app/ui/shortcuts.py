@@ -21,7 +21,7 @@ BOOK_FOLLOW_UP = "Ctrl+Shift+B"
 AS_OF = "Ctrl+Shift+H"  # history: toggle the "as of" view
 
 # pages: Ctrl+1 .. Ctrl+6 in navigation order
-PAGE_KEYS = ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4", "Ctrl+5", "Ctrl+6")
+PAGE_KEYS = ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4", "Ctrl+5", "Ctrl+6", "Ctrl+7", "Ctrl+8")
 
 # chart tabs in their order (app/ui/chart/view.py TABS): Alt+1 .. Alt+9; the main window
 # binds as many as there are tabs (issue 16 adds results, immunizations, referrals and
