@@ -30,8 +30,8 @@ from tests.ui.conftest import (
     open_as,
 )
 from tests.ui.helpers import TIMEOUT, cell
-from tests.ui.layout_checks import out_of_reach
 from tests.ui.keyboard_driving import CTRL, Key, focused, press, typed
+from tests.ui.layout_checks import out_of_reach
 
 ALT = Qt.KeyboardModifier.AltModifier
 
