@@ -18,6 +18,7 @@ from app.domain import commands as c
 from app.services.dto import ChartView
 from app.ui import shortcuts
 from app.ui.forms import chart_forms as cf
+from app.ui.forms.merge_forms import MergeDialog, UndoMergeDialog
 from app.ui.forms.patient_forms import EditDemographicsDialog
 from app.ui.forms.schedule_forms import (
     AppointmentRef,
@@ -60,6 +61,8 @@ SPECS: dict[str, Spec] = {
     "dipstick": Spec("Record urine dipstic&k…", c.RecordUrineDipstick),
     "immunization": Spec("Record &immunization…", c.RecordImmunization),
     "entered_in_error": Spec("Mark entered in &error…", c.MarkEnteredInError),
+    "merge": Spec("Mer&ge with another record…", c.MergePatients),
+    "undo_merge": Spec("&Undo merge…", c.UndoMerge, needs="merges"),
 }
 # The actions whose form is a chart form (one constructor for all); the others are built below.
 CHART_FORMS: dict[str, type[cf.ChartFormDialog]] = {
@@ -80,6 +83,8 @@ CHART_FORMS: dict[str, type[cf.ChartFormDialog]] = {
     "dipstick": cf.DipstickDialog,
     "immunization": cf.ImmunizationDialog,
     "entered_in_error": cf.EnteredInErrorDialog,
+    "merge": MergeDialog,
+    "undo_merge": UndoMergeDialog,
 }
 NOTHING = {
     "open_encounters": "There is no encounter in progress.",
@@ -88,6 +93,7 @@ NOTHING = {
     "medications": "There is no active medication.",
     "booked": "There is no booked follow-up.",
     "open_referrals": "There is no open referral.",
+    "merges": "No other record is merged into this chart.",
 }
 
 
@@ -115,6 +121,7 @@ class ChartActions(QObject):
             "medications": bool(chart.medications),
             "booked": any(a.status == "booked" for a in chart.appointments),
             "open_referrals": any(r.status in OPEN_STATUSES for r in chart.referrals),
+            "merges": bool(chart.merges),
         }
 
     def update(self, chart: ChartView | None, read_only: str | None) -> None:

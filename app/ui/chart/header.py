@@ -43,6 +43,13 @@ class ChartHeaderWidget(QFrame):
         self.allergies.setWordWrap(True)
         self.allergies.setAccessibleName("Allergies")
         outer.addWidget(self.allergies)
+        # Merges (docs/front-desk/merge.md): replaced-by, records merged in, allergy conflicts.
+        self.merge = QLabel(self)
+        self.merge.setObjectName("asOfBanner")
+        self.merge.setWordWrap(True)
+        self.merge.setAccessibleName("Merged records")
+        self.merge.hide()
+        outer.addWidget(self.merge)
         self.as_of = QLabel(self)
         self.as_of.setObjectName("asOfBanner")
         self.as_of.setWordWrap(True)
@@ -82,6 +89,8 @@ class ChartHeaderWidget(QFrame):
             self.allergies.setText("No allergies recorded")
         self.allergies.style().unpolish(self.allergies)
         self.allergies.style().polish(self.allergies)
+        self.merge.setText("\n".join(merge_lines(chart)))
+        self.merge.setVisible(bool(merge_lines(chart)))
         if chart.as_of:
             self.as_of.setText(
                 f"Showing the chart as it was on {when(chart.as_of)} — read only. "
@@ -91,3 +100,21 @@ class ChartHeaderWidget(QFrame):
         else:
             self.as_of.hide()
         self.setAccessibleName(f"Chart of {p.given} {p.family}")
+
+
+def merge_lines(chart: ChartView) -> list[str]:
+    """What the header says about merges: this record replaced, records merged in, and where
+    the merged records disagree about an allergy."""
+    lines = []
+    if chart.replaced_by:
+        lines.append(
+            f"Replaced by record {chart.replaced_by}: this record was merged into that chart "
+            "(search finds that chart)."
+        )
+    for merge in chart.merges:
+        lines.append(
+            f"Merged here: {merge.name}, born {merge.birth_date} — its items are marked "
+            "“from the merged record”."
+        )
+    lines += [f"⚠  {warning}" for warning in chart.merge_warnings]
+    return lines

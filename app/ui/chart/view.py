@@ -57,6 +57,8 @@ MORE = (
     "dipstick",
     "immunization",
     "entered_in_error",
+    "merge",
+    "undo_merge",
 )
 TABS = (
     "Summary",
@@ -265,6 +267,8 @@ class PatientChartView(QWidget):
             if chart.as_of
             else None
         )
+        if chart.replaced_by and read_only is None:
+            read_only = "This record was merged into another chart: record on that chart."
         self.chart_actions.update(chart, read_only)
         self.print_menu.update_chart(chart)
         self.timeline.allow_corrections = read_only is None
