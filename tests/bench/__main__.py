@@ -91,6 +91,7 @@ REPORT_KEYS = (
     "chart_open_gc_defaults_ms",
     "search_ms",
     "duplicates_ms",
+    "report",
     "record_vitals_ms",
     "rebuild",
     "rss_mb",
