@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from app.domain.commands import FieldChange, UpdateDemographics
+from app.domain.commands import FieldChange, RegisterPatient, UpdateDemographics
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart.actions import SPECS
@@ -57,6 +57,15 @@ def test_every_chart_form_opens_with_labelled_inputs(
     qtbot.waitUntil(
         lambda: chart.chart_actions.actions["finish_encounter"].isEnabled(), timeout=TIMEOUT
     )
+    # A second record merged in, so that "Undo merge…" applies.
+    services, actor = window.session.clinic, window.session.actor
+    other = RegisterPatient(given="A", family="Twice", birth_date="1971-03-12", sex="female")
+    other_id = services.commands.execute(other, actor).patient_id
+    merge = _open(qtbot, window, "merge")
+    fill(merge, search="Twice", replaced_patient_id=other_id, reason="twice")
+    merge.rows["confirm"].widget.setChecked(True)  # type: ignore[attr-defined]
+    submit_ok(qtbot, merge)
+    qtbot.waitUntil(lambda: chart.chart_actions.actions["undo_merge"].isEnabled(), timeout=TIMEOUT)
     for key in SPECS:
         assert window.chart.chart_actions.actions[key].isEnabled(), key
         form = _open(qtbot, window, key)
