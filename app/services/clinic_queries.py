@@ -28,6 +28,7 @@ from app.projections import (
     timeline_order,
     vitals_series,
 )
+from app.projections.card_lookup import card_rows
 from app.projections.runner import ProjectionRunner, replay_in_memory
 from app.services import call_worklist as calls
 from app.services import immunization_queries
@@ -44,7 +45,6 @@ from app.services.dto import (
     TimelineEntry,
 )
 from app.services.immunization_queries import PatientDoseDue
-from app.services.printouts.card_lookup import card_rows
 from app.services.test_results import results_series
 from app.store import outbox, recorded_order
 from app.store.database import Transaction, read_transaction, write_transaction
@@ -208,7 +208,7 @@ class ClinicQueries:
             # Records merged into another chart are left out, unless asked for by their id.
             replaced = patient_links.all_replaced(conn) - {text.strip()}
             found = patient_index.search(conn, text, limit + len(replaced))
-            # A patient card's short number or scanned QR code (printouts/card_lookup.py).
+            # A patient card's short number or scanned QR code (projections/card_lookup.py).
             shown = {r.patient_id for r in found}
             found = [*found, *card_rows(conn, text, shown)]
             return [_summary(r) for r in found if r.patient_id not in replaced][:limit]

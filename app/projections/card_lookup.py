@@ -1,10 +1,9 @@
 """Finding a patient from their card: what a USB scanner types from the QR code (the patient
-id) or the short number a person reads off the card (app/services/printouts/card_code.py).
+id) or the short number a person reads off the card (app/domain/card_number.py).
 
 The short number is a hash of the patient id, not stored anywhere: a typed number (with a right
-check digit) is compared with every patient's on this device (20,000 ids hash in a few tens of
-milliseconds, measured in tests/services/test_card_lookup.py), so nothing new is kept on disk
-and no projection changes.
+check digit) is compared with every patient's on this device (20,000 ids hash in about 90 ms on
+a test machine, off the GUI thread), so nothing new is kept on disk and no table changes.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from app.domain.card_number import parse_short_number, short_body
 from app.projections import patient_index
-from app.services.printouts.card_code import parse_short_number, short_body
 
 
 def patients_of_card(conn: Connection, text: str) -> list[str]:
