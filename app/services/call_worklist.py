@@ -12,18 +12,14 @@ appointment brings a removed patient back: the removal was about the earlier one
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from app.domain.commands import CALL_ENDS_FOLLOW_UP, CALL_OUTCOMES
-from app.projections import patient_index, schedule
-from app.projections.chart_items import items
+from app.projections import call_rows, patient_index, schedule
 from app.store.database import Transaction
 
 REMOVED = "removed"
@@ -75,13 +71,8 @@ def _instant(iso: str) -> datetime:
 
 def call_items(conn: Transaction, patient_ids: Iterable[str] | None = None) -> list[CallView]:
     """Calls and removals (not entered in error), oldest first; of some patients or all."""
-    query = select(items.c.item_id, items.c.patient_id, items.c.data).where(
-        items.c.kind == "call", items.c.entered_in_error.is_(False)
-    )
-    if patient_ids is not None:
-        query = query.where(items.c.patient_id.in_(list(patient_ids)))
-    calls = [_call(r.item_id, r.patient_id, json.loads(r.data)) for r in conn.execute(query)]
-    return sorted(calls, key=lambda call: (_instant(call.called_at), call.call_id))
+    found = [_call(*row) for row in call_rows.calls(conn, patient_ids)]
+    return sorted(found, key=lambda call: (_instant(call.called_at), call.call_id))
 
 
 def _call(call_id: str, patient_id: str, data: dict[str, Any]) -> CallView:
@@ -174,15 +165,8 @@ def returned_within_30_days(conn: Transaction, month: str) -> list[ReturnFigure]
 
 def _visits(conn: Transaction, patient_ids: set[str]) -> dict[str, list[datetime]]:
     """When each patient came: attended appointments and encounters (not in error)."""
-    if not patient_ids:
-        return {}
-    query = select(items.c.patient_id, items.c.kind, items.c.status, items.c.clinical_time).where(
-        items.c.patient_id.in_(sorted(patient_ids)),
-        items.c.kind.in_(("appointment", "encounter")),
-        items.c.entered_in_error.is_(False),
-    )
     visits: dict[str, list[datetime]] = defaultdict(list)
-    for r in conn.execute(query):
-        if r.kind == "encounter" or r.status == "fulfilled":
-            visits[r.patient_id].append(_instant(r.clinical_time))
+    if patient_ids:
+        for patient_id, at in call_rows.visits(conn, patient_ids):
+            visits[patient_id].append(_instant(at))
     return visits
