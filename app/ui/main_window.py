@@ -326,6 +326,7 @@ class MainView(QMainWindow):
         self.show_page(0)
         dialog = RegisterPatientDialog(self.session, self)
         dialog.recorded.connect(self._registered)
+        dialog.existing_chosen.connect(self.open_patient)  # duplicate check: already here
         self.last_form = dialog
         dialog.open()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QLineEdit, QVBoxLayout, QWidget
 
 from app.domain.commands import (
     Command,
@@ -14,8 +15,16 @@ from app.domain.commands import (
     RegisterPatient,
     UpdateDemographics,
 )
+from app.domain.errors import ValidationError
 from app.services.dto import PatientSummary
+from app.services.duplicate_check import (
+    RegistrationDraft,
+    SimilarPatient,
+    SimilarPatients,
+    similar_patients,
+)
 from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.similar_patients_panel import SimilarPatientsPanel
 from app.ui.session import ClinicSession
 
 SEXES = (
@@ -38,9 +47,14 @@ def sex_combo(parent: QWidget, current: str = "") -> QComboBox:
 
 
 class RegisterPatientDialog(CommandFormDialog):
+    """New patient. Before registering, patients already here who may be the same person are
+    listed (once the names and birth date are typed, and again on Register if the values
+    changed): "This is the same person" opens their chart instead, "New patient" registers."""
+
     COMMAND = RegisterPatient
     SAVE_LABEL = "Register"
     ALIASES: ClassVar[dict[str, str]] = {"identifiers": "identifier_value"}
+    existing_chosen = Signal(str)  # the patient id of "This is the same person"
 
     def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
         super().__init__(session, "New patient", parent)
@@ -61,6 +75,101 @@ class RegisterPatientDialog(CommandFormDialog):
         self.id_value = self.add_field(
             "identifier_value", "Identifier", QLineEdit(self), "Optional: national ID, clinic no."
         )
+        self.similar = SimilarPatientsPanel(self)
+        outer = self.layout()
+        assert isinstance(outer, QVBoxLayout)  # CommandFormDialog's: fields, then buttons
+        outer.insertWidget(outer.count() - 1, self.similar)
+        self.similar.same_person.connect(self._same_person)
+        self.similar.new_patient.connect(self._register_new)
+        self.birth_date.editingFinished.connect(lambda: self._check(then_register=False))
+        self.checked_for: RegistrationDraft | None = None  # the values the list shown is for
+        self._new_for: RegistrationDraft | None = None  # "New patient" was chosen for these
+        self._checking = self._register_after_check = False
+
+    # -- the duplicate check ---------------------------------------------------------------
+
+    def draft(self) -> RegistrationDraft | None:
+        """The values typed so far, or None when there are too few to look for anyone."""
+        value = self.text(self.id_value)
+        draft = RegistrationDraft(
+            self.text(self.given) or "",
+            self.text(self.family) or "",
+            self.text(self.birth_date) or "",
+            self.text(self.sex) or "",
+            self.text(self.phone),
+            ((self.text(self.id_system) or "", value),) if value else (),
+        )
+        try:
+            return draft.checked()
+        except ValidationError:
+            return None  # registering shows what is wrong with the field
+
+    def submit(self) -> None:
+        draft = self.draft()
+        if draft is None or draft == self._new_for:
+            super().submit()
+        elif draft == self.checked_for:
+            if self.similar.patients:
+                self.similar.focus_list()  # choose first: same person or new patient
+            else:
+                super().submit()
+        else:
+            self._check(then_register=True)
+
+    def _check(self, then_register: bool) -> None:
+        draft = self.draft()
+        if draft is None or not self.save_button.isEnabled():
+            return
+        if self._checking:
+            # Register pressed while the check started on leaving the birth date runs: decide
+            # when it answers (submit looks again at the values then).
+            self._register_after_check = self._register_after_check or then_register
+            return
+        if not then_register and (not draft.birth_date or draft == self.checked_for):
+            return
+        self._checking = True
+        engine = self.session.clinic.vault.engine
+
+        def shown(found: SimilarPatients) -> None:
+            self._checking = False
+            self.checked_for = draft
+            self.similar.show_patients(found.patients)
+            if self._register_after_check:
+                self._register_after_check = False
+                self.submit()
+            elif then_register and found.patients:
+                self.similar.focus_list()  # Enter: the same person; Alt+N: a new patient
+            elif then_register:
+                super(RegisterPatientDialog, self).submit()
+
+        def failed(exc: BaseException) -> None:
+            self._checking = self._register_after_check = False
+            self.show_error(exc)
+
+        self.session.run(
+            lambda: similar_patients(engine, draft),
+            success=shown,
+            failure=failed,
+            owner=self,
+            label="Looking for this patient…",
+        )
+
+    def _register_new(self) -> None:
+        self._new_for = self.draft()
+        self.similar.clear()
+        super().submit()
+
+    def _same_person(self, patient: SimilarPatient) -> None:
+        if self.similar.isHidden():
+            return  # chosen already (Enter reaches the list and the panel)
+        self.similar.clear()
+        self.existing_chosen.emit(patient.patient_id)
+        self.discard_and_close()
+
+    def discard_and_close(self) -> None:
+        """Close without registering and without asking: the person is already here."""
+        self._discard_confirmed = True
+        self.reject()
 
     def build_command(self) -> Command:
         value = self.text(self.id_value)
