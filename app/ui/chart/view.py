@@ -31,7 +31,7 @@ from app.ui.chart.summary import ChartSummaryWidget
 from app.ui.chart.timeline import TimelineView
 from app.ui.chart.vitals import VitalsChartView
 from app.ui.formatting import to_datetime, when
-from app.ui.printing.print_menu import PrintMenu, print_button
+from app.ui.printing.print_menu import PrintMenu, print_action
 from app.ui.session import ClinicSession
 from app.ui.widgets import NoticeBarWidget
 
@@ -114,8 +114,6 @@ class PatientChartView(QWidget):
         actions_row = QHBoxLayout()
         actions_row.setSpacing(6)
         actions_row.addWidget(self._build_toolbar(page), 1)
-        self.print_menu = PrintMenu(self.session, self)
-        actions_row.addWidget(print_button(self.print_menu, page))
         actions_row.addWidget(self._build_as_of(page))
         column.addLayout(actions_row)
         self.notice = NoticeBarWidget(page)
@@ -160,8 +158,10 @@ class PatientChartView(QWidget):
         actions = self.chart_actions.actions
         for key, short in TOOLBAR:
             actions[key].setIconText(short)
+        self.print_menu = PrintMenu(self.session, self)
+        self.print_action = print_action(self.print_menu, self)
         self.toolbar = ActionStripWidget(
-            [actions[key] for key, _ in TOOLBAR],
+            [*(actions[key] for key, _ in TOOLBAR), self.print_action],
             [actions[key] for key in MORE],
             parent,
             "More chart actions",

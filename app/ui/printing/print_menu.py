@@ -3,8 +3,8 @@ something to print as it (its tooltip says why not)."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+from PySide6.QtGui import QAction, QCursor
+from PySide6.QtWidgets import QMenu, QWidget
 
 from app.domain.roles import Role
 from app.services.dto import ChartView
@@ -54,16 +54,14 @@ class PrintMenu(QMenu):
         return dialog
 
 
-def print_button(menu: PrintMenu, parent: QWidget) -> QToolButton:
-    """ "Print" beside the chart's actions, its menu listing the documents."""
-    button = QToolButton(parent)
-    button.setText("Print")
-    button.setObjectName("printButton")
-    button.setAccessibleName("Print from this chart")
-    button.setToolTip(
+def print_action(menu: PrintMenu, parent: QWidget) -> QAction:
+    """ "Print…" among the chart's actions: it drops the menu of documents where the pointer
+    is (under the toolbar button, or over the More menu it may have moved to)."""
+    action = QAction("Print…", parent)
+    action.setIconText("Print…")
+    action.setToolTip(
         "Print or save as PDF: prescription, visit summary, referral letter, "
         "appointment slip, patient card"
     )
-    button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-    button.setMenu(menu)
-    return button
+    action.triggered.connect(lambda _=False: menu.popup(QCursor.pos()))
+    return action
