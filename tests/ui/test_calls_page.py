@@ -20,7 +20,9 @@ from app.domain import commands as c
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.calls_view import CallsView
+from app.ui.forms import reopen
 from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.call_forms import RemoveFromListDialog
 from tests.ui.conftest import open_demo_chart
 from tests.ui.helpers import TIMEOUT, cell
 from tests.ui.keyboard_driving import (
@@ -128,6 +130,13 @@ def test_a_call_is_recorded_and_the_patient_removed_by_keyboard(qtbot: QtBot, ap
     typed("Followed up at the district hospital")
     save(qtbot, form)
     assert app.sent.last(c.RemoveFromWorklist).reason == "Followed up at the district hospital"
+    # A form left open at a lock is kept as a draft and reopens on the same worklist row.
+    named = reopen.describe(form)
+    assert named is not None and named[0] == "RemoveFromListDialog"
+    again = reopen.build(app.session, *named, app.window)
+    assert isinstance(again, RemoveFromListDialog) and isinstance(form, RemoveFromListDialog)
+    assert again.row == form.row
+    again.deleteLater()
     qtbot.waitUntil(lambda: calls.table.rowCount() == 0, timeout=TIMEOUT)
     assert calls.summary.text() == "0 to call, 0 due today"
 

@@ -16,8 +16,10 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
+from app.services.call_worklist import WorklistRow
 from app.services.dto import ChartView, PatientSummary
 from app.ui.forms.base import CommandFormDialog
+from app.ui.forms.call_forms import RecordCallDialog, RemoveFromListDialog
 from app.ui.forms.chart_forms import BY_NAME as CHART_FORMS
 from app.ui.forms.chart_forms import ChartFormDialog, EnteredInErrorDialog
 from app.ui.forms.patient_forms import EditDemographicsDialog, RegisterPatientDialog
@@ -59,6 +61,10 @@ PLAIN_FORMS: dict[str, PlainBuilder] = {
     "ConfirmAttendanceDialog": lambda s, host, c: ConfirmAttendanceDialog(
         s, _appointment(c), bool(c.get("attended")), host
     ),
+    "RecordCallDialog": lambda s, host, c: RecordCallDialog(s, WorklistRow(**c["row"]), host),
+    "RemoveFromListDialog": lambda s, host, c: RemoveFromListDialog(
+        s, WorklistRow(**c["row"]), host
+    ),
 }
 
 
@@ -80,6 +86,8 @@ def describe(form: CommandFormDialog) -> tuple[str, Context] | None:
     elif isinstance(form, ConfirmAttendanceDialog):
         ctx["appointment"] = asdict(form.appointment)
         ctx["attended"] = form.attended
+    elif isinstance(form, RecordCallDialog | RemoveFromListDialog):
+        ctx["row"] = asdict(form.row)  # the worklist row as it was seen
     if name not in CHART_FORMS and name not in PLAIN_FORMS:
         return None
     return name, ctx
