@@ -26,7 +26,6 @@ from tests.ui.keyboard_driving import (
 from tests.ui.test_form_keyboard import app  # noqa: F401 (the demo clinic, commands captured)
 
 ALT = Qt.KeyboardModifier.AltModifier
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screens" / "duplicate-check.png"
 
 
 def _typed_variant(qtbot: QtBot, app: App) -> RegisterPatientDialog:  # noqa: F811
@@ -44,6 +43,7 @@ def _typed_variant(qtbot: QtBot, app: App) -> RegisterPatientDialog:  # noqa: F8
 def test_the_same_person_opens_her_chart_and_registers_nothing(
     qtbot: QtBot,
     app: App,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     form = _typed_variant(qtbot, app)
     [found] = form.similar.patients
@@ -53,10 +53,9 @@ def test_the_same_person_opens_her_chart_and_registers_nothing(
     texts = [table.item(0, col).text() for col in (0, 3)]  # type: ignore[union-attr]
     assert texts == ["ODHIAMBO, Achieng", "name sounds alike, birth date one digit apart"]
     assert focused() is table  # Enter chooses the selected row
-    form.resize(900, 640)
+    form.resize(900, 640)  # as it opens on a 1366x768 screen (docs/screens/duplicate-check.png)
     qtbot.wait(50)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    assert form.grab().save(str(SCREENSHOT))
+    assert form.grab().save(str(tmp_path / "duplicate-check.png"))
     other = app.window.chart
     press(Key.Key_Return)
     qtbot.waitUntil(lambda: not form.isVisible(), timeout=TIMEOUT)
