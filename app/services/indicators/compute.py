@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from app.domain.chart import ACTIVE_STATUSES
 from app.domain.errors import ValidationError
-from app.projections.indicator_rows import ItemFact
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 HYPERTENSION = ("I10", "I15")  # ICD-10 blocks, inclusive, by their first three characters
@@ -95,8 +95,8 @@ class Facts:
     appointments: tuple[tuple[str, str, str, str], ...]
 
 
-def _in_block(code: str | None, block: tuple[str, str]) -> bool:
-    return code is not None and block[0] <= code.strip().upper()[:3] <= block[1]
+def _in_block(code: object, block: tuple[str, str]) -> bool:
+    return isinstance(code, str) and block[0] <= code.strip().upper()[:3] <= block[1]
 
 
 def _earliest(current: str | None, day: str) -> str:
@@ -104,34 +104,38 @@ def _earliest(current: str | None, day: str) -> str:
 
 
 def gather(
-    items: Iterable[ItemFact],
+    items: Iterable[tuple[Any, ...]],
     patients: Iterable[tuple[str, str, str]],
     appointments: Iterable[tuple[str, str, str, str]],
     who_codes: Mapping[str, str],
 ) -> Facts:
-    """Group the read facts by patient. `who_codes` maps a vaccine id or CVX code to its
-    WHO/EPI antigen code (from the bundled vaccine list)."""
+    """Group the read facts by patient. `items` are rows in ItemFact's field order (an
+    ItemFact is one); `who_codes` maps a vaccine id or "cvx:<code>" to its WHO/EPI antigen
+    code (from the bundled vaccine list)."""
     people: dict[str, _Patient] = {}
     for pid, birth, registered in patients:
         people[pid] = _Patient(birth_date=birth, registered=registered)
-    for f in items:
-        if f.status not in ACTIVE_STATUSES[f.kind]:
+    active = ACTIVE_STATUSES
+    for pid, kind, status, day, time, code, systolic, diastolic, vaccine, cvx, given in items:
+        if status not in active[kind]:
             continue
-        p = people.setdefault(f.patient_id, _Patient())
-        if f.kind == "encounter":
-            p.visits.append(f.day)
-        elif f.kind == "diagnosis":
-            if _in_block(f.code, HYPERTENSION):
-                p.htn_since = _earliest(p.htn_since, f.day)
-            elif _in_block(f.code, DIABETES):
-                p.dm_since = _earliest(p.dm_since, f.day)
-        elif f.kind == "vitals":
-            if f.systolic is not None and f.diastolic is not None:
-                p.bp.append((f.time, f.day, f.systolic, f.diastolic))
-        elif f.kind == "immunization":
-            code = who_codes.get(f.vaccine_id or "") or who_codes.get("cvx:" + (f.cvx or ""))
-            if code is not None:
-                p.doses.append((code, (f.given_on or f.day)[:10]))
+        p = people.get(pid)
+        if p is None:
+            p = people[pid] = _Patient()
+        if kind == "encounter":
+            p.visits.append(day)
+        elif kind == "vitals":
+            if isinstance(systolic, int | float) and isinstance(diastolic, int | float):
+                p.bp.append((time, day, float(systolic), float(diastolic)))
+        elif kind == "diagnosis":
+            if _in_block(code, HYPERTENSION):
+                p.htn_since = _earliest(p.htn_since, day)
+            elif _in_block(code, DIABETES):
+                p.dm_since = _earliest(p.dm_since, day)
+        elif kind == "immunization":
+            who = who_codes.get(vaccine or "") or who_codes.get("cvx:" + (cvx or ""))
+            if who is not None:
+                p.doses.append((who, str(given or day)[:10]))
     for p in people.values():
         p.visits.sort()
         p.bp.sort()
