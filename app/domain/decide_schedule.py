@@ -174,7 +174,8 @@ def entered_in_error(
         raise AlreadyDoneError("This item is already marked as entered in error", "item_id")
     if item.kind == READ_ONLY_KIND:
         raise ValidationError(READ_ONLY_MESSAGE, "item_id")
-    if item.kind != "appointment" and ctx.actor.role is not Role.CLINICIAN:
+    # Appointments and follow-up calls are the front desk's own records; the rest clinical.
+    if item.kind not in ("appointment", "call") and ctx.actor.role is not Role.CLINICIAN:
         raise RoleError("Only a clinician may mark clinical items as entered in error", "item_id")
     reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
     return Decision(

@@ -20,6 +20,7 @@ KIND_LABELS = {
     "referral": "Referral",
     "test_result": "Test result",
     "immunization": "Immunization",
+    "call": "Follow-up call",
 }
 
 
@@ -69,6 +70,9 @@ def describe(item: ItemView) -> str:
         return f"{d.get('vaccine', '?')}{dose}, {day}{how}"
     if item.kind == "referral":
         return f"to {d.get('to_facility') or '—'}: {d.get('reason') or '—'} ({item.status})"
+    if item.kind == "call":
+        then = f", call again {d['next_call_on']}" if d.get("next_call_on") else ""
+        return f"{str(d.get('outcome', '?')).replace('-', ' ')}{then} ({when(item.clinical_time)})"
     if item.kind == "appointment":
         return f"{time_of_day(d.get('start', ''))} with {d.get('clinician', '?')} ({item.status})"
     return item.item_id

@@ -91,3 +91,13 @@ def test_removal_needs_a_reason_and_a_registered_patient() -> None:
     assert refuse(c.RemoveFromWorklist(patient_id=PID, reason="  ")).field == "reason"
     refuse(c.RemoveFromWorklist(patient_id=PID, reason="x"), None, error=NotFoundError)
     assert isinstance(refuse(call(outcome="x")), ValidationError)
+
+
+def test_the_front_desk_may_retract_its_own_call() -> None:
+    chart = chart_after(call(), ctx=DESK_CTX)
+    (event,) = accept(
+        c.MarkEnteredInError(patient_id=PID, item_id="call-1", reason="Wrong patient"),
+        chart,
+        DESK_CTX,
+    ).events
+    assert isinstance(event, ev.EnteredInError) and event.item_kind == "call"
