@@ -192,15 +192,20 @@ def test_a_pdf_path_that_cannot_be_written_is_refused_naming_the_field(
     qtbot: QtBot, controller: AppController, seeded: Backend, tmp_path: Path
 ) -> None:
     window, _pid = open_demo_chart(qtbot, controller, seeded)
-    menu = window.chart.print_menu
-    menu.open("visit")
-    dialog = menu.last_dialog
-    assert dialog is not None
+    # The letter of the referral selected on the Referrals tab.
+    chart = window.chart
+    chart.tabs.setCurrentWidget(chart.referrals)
+    selected = chart.referrals.selected_id()
+    assert selected is not None
+    qtbot.mouseClick(chart.referrals.print_button, Qt.MouseButton.LeftButton)
+    dialog = chart.print_menu.last_dialog
+    assert dialog is not None and dialog.document == "referral"
     qtbot.waitExposed(dialog)
-    dialog.path.setText(str(tmp_path / "no-such-folder" / "visit.pdf"))
+    assert dialog.item is not None and dialog.item.currentData() == selected
+    dialog.path.setText(str(tmp_path / "no-such-folder" / "referral.pdf"))
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.message.text() == "PDF file: that folder does not exist"
-    dialog.path.setText(str(tmp_path / "visit.txt"))
+    dialog.path.setText(str(tmp_path / "referral.txt"))
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.message.text().startswith("PDF file:")
     assert not [e for e in window.session.clinic.queries.audit() if e.action == "ChartPrinted"]

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSplitter,
     QTableWidgetItem,
     QTextBrowser,
@@ -64,6 +65,8 @@ def details(item: ItemView) -> str:
 class ReferralsWidget(QWidget):
     """The patient's referrals, newest first, and the selected one's details."""
 
+    print_requested = Signal(str)  # the referral id ("" when none is selected)
+
     def __init__(self, actions: ChartActions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.chart_actions = actions
@@ -76,6 +79,13 @@ class ReferralsWidget(QWidget):
         )
         buttons.addWidget(self.refer_button)
         buttons.addWidget(self.cancel_button)
+        # The selected referral's letter (app/ui/printing: the chart's Print menu opens it).
+        self.print_button = QPushButton("Print &letter…", self)
+        self.print_button.setToolTip("Print or save as PDF the letter of the selected referral")
+        self.print_button.clicked.connect(
+            lambda _=False: self.print_requested.emit(self.selected_id() or "")
+        )
+        buttons.addWidget(self.print_button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.count = QLabel(self)

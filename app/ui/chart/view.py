@@ -131,6 +131,9 @@ class PatientChartView(QWidget):
         names = {t.key: t.name for t in self.session.catalog.poc_tests.values()}
         self.results = ResultsWidget(self.chart_actions, names, page)
         self.referrals = ReferralsWidget(self.chart_actions, page)
+        self.referrals.print_requested.connect(
+            lambda rid: self.print_menu.open("referral", rid or None)
+        )
         schedule = self.session.catalog.immunization_schedule
         self.immunizations = ImmunizationsWidget(
             self.chart_actions, f"Schedule version {schedule.version}", page
