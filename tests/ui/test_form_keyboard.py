@@ -96,6 +96,19 @@ def test_every_form_starts_in_its_first_field_and_tabs_in_visual_order(
     save(qtbot, form)  # so that "finish encounter" applies
     actions = app.window.chart.chart_actions
     qtbot.waitUntil(lambda: actions.actions["finish_encounter"].isEnabled(), timeout=TIMEOUT)
+    # A second record merged in by keyboard, so that "Undo merge…" applies.
+    app.session.clinic.commands.execute(
+        c.RegisterPatient(given="A", family="Twice", birth_date="1971-03-12", sex="female"),
+        app.session.actor,
+    )
+    form = chart_form(qtbot, app, "merge")
+    typed("Twice")
+    tab(2)
+    typed("registered twice")
+    tab()
+    press(Key.Key_Space)
+    save(qtbot, form)
+    qtbot.waitUntil(lambda: actions.actions["undo_merge"].isEnabled(), timeout=TIMEOUT)
     for key in SPECS:
         form = chart_form(qtbot, app, key)
         check_focus_and_tabs(form, key)
