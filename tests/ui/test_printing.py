@@ -177,6 +177,9 @@ def test_a_scanned_card_opens_the_chart_and_print_saves_an_audited_pdf(
     dialog = menu.last_dialog
     assert isinstance(dialog, PrintDialog)
     qtbot.waitExposed(dialog)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(SHOTS / "print-chart.png"))
+    dialog.grab().save(str(SHOTS / "print-dialog.png"))
     out = tmp_path / "card.pdf"
     dialog.path.setFocus()
     dialog.path.selectAll()

@@ -120,13 +120,16 @@ class PrintDialog(QDialog):
         self.path.setAccessibleName("PDF file")
         folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
         stem = f"{document}-{chart.patient.patient_id[:8]}"  # no name: file names leak
-        self.path.setText(str(Path(folder or ".") / f"{stem}.pdf"))
+        where = Path(folder) if folder and Path(folder).is_dir() else Path.home()
+        self.path.setText(str(where / f"{stem}.pdf"))
         browse = QPushButton("&Browse…", self)
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
-        form.addRow("PDF &file:", row)
+        label = QLabel("PDF &file:", self)
+        label.setBuddy(self.path)  # Alt+F reaches the field (addRow with a layout would not)
+        form.addRow(label, row)
         self.message = QLabel(self)
         self.message.setObjectName("error")
         self.message.setWordWrap(True)
@@ -141,6 +144,7 @@ class PrintDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.saved_to: Path | None = None
+        self.setMinimumWidth(520)  # the file's whole path readable
 
     def _item_ids(self) -> list[str]:
         if self.medicines is not None:
