@@ -20,19 +20,16 @@ from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
 from app.projections import (
     audit_log,
-    chart_items,
     patient_index,
     patient_links,
     schedule,
     timeline,
     timeline_order,
-    vitals_series,
 )
 from app.projections.card_lookup import card_rows
 from app.projections.runner import ProjectionRunner, replay_in_memory
 from app.services import call_worklist as calls
-from app.services import immunization_queries
-from app.services import merge_queries
+from app.services import immunization_queries, merge_queries
 from app.services.clock import Clock
 from app.services.dto import (
     AppointmentView,
