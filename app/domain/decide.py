@@ -13,8 +13,8 @@ from app.domain import decide_medication as medication
 from app.domain import decide_patient as patient
 from app.domain import decide_referral as referral
 from app.domain import decide_schedule as schedule
-from app.domain import merge
 from app.domain import decide_tests as tests
+from app.domain import merge
 from app.domain.chart import PatientChart
 from app.domain.context import DecisionContext
 from app.domain.decision import Decision
