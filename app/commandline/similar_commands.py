@@ -9,7 +9,6 @@ import json
 
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.private_input import json_object
-from app.services.clock import local_now
 from app.services.duplicate_check import RegistrationDraft, similar_patients
 
 
@@ -44,8 +43,7 @@ def cmd_similar_patients(args: argparse.Namespace) -> int:
             from sync.remote_patients import RemotePatients
 
             lookup = RemotePatients(clinic)
-        today = local_now(clinic.clock).date()
-        result = similar_patients(clinic.vault.engine, draft, lookup, today)
+        result = similar_patients(clinic, draft, lookup)
     if args.json:
         data = {
             "patients": [p.to_json() for p in result.patients],

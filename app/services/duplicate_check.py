@@ -11,15 +11,18 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from sqlalchemy import Engine
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from app.domain.duplicates import Candidate, Person, assess, candidates
 from app.domain.errors import DomainError, ValidationError
 from app.projections import duplicate_keys
+from app.services.clock import local_now
 from app.services.remote_lookup import RemotePatientLookup, RemotePatientRow, RemoteQuery
 from app.store.database import read_transaction
+
+if TYPE_CHECKING:
+    from app.services.clinic import Clinic
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +120,10 @@ class SimilarPatients:
     notes: list[str] = field(default_factory=list)
 
 
-def similar_on_device(engine: Engine, draft: RegistrationDraft) -> list[SimilarPatient]:
+def similar_on_device(clinic: Clinic, draft: RegistrationDraft) -> list[SimilarPatient]:
     """Candidates among the patients on this device, most alike first."""
     person = draft.checked().person()
-    with read_transaction(engine) as conn:
+    with read_transaction(clinic.vault.engine) as conn:
         rows = duplicate_keys.blocked_patients(conn, person)
     by_id = {r.patient_id: r for r in rows}
     found = candidates(person, (duplicate_keys.person_of(r) for r in rows), limit=SHOWN)
@@ -134,7 +137,7 @@ def _shown(c: Candidate, row: Any) -> SimilarPatient:
 
 
 def similar_on_server(
-    lookup: RemotePatientLookup, draft: RegistrationDraft, today: Any
+    lookup: RemotePatientLookup, draft: RegistrationDraft, today: date
 ) -> list[SimilarPatient]:
     """Candidates the central server holds that this device does not, found by the family name
     (the server matches name prefixes, so spelling variants are scored here, not there).
@@ -173,18 +176,15 @@ def _remote_person(row: RemotePatientRow) -> Person:
 
 
 def similar_patients(
-    engine: Engine,
-    draft: RegistrationDraft,
-    lookup: RemotePatientLookup | None = None,
-    today: Any = None,
+    clinic: Clinic, draft: RegistrationDraft, lookup: RemotePatientLookup | None = None
 ) -> SimilarPatients:
     """Candidates on this device, and on the server when `lookup` is given (online): a server
     that cannot be asked leaves the device's candidates and a note saying so."""
-    here = similar_on_device(engine, draft)
+    here = similar_on_device(clinic, draft)
     if lookup is None:
         return SimilarPatients(tuple(here), "The central server was not asked (offline).")
     try:
-        there = similar_on_server(lookup, draft, today)
+        there = similar_on_server(lookup, draft, local_now(clinic.clock).date())
     except DomainError as exc:
         # The kind of failure only: the draft's names stay out of the log.
         log.info("duplicate check: server not asked (%s)", type(exc).__name__)

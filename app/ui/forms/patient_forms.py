@@ -128,7 +128,7 @@ class RegisterPatientDialog(CommandFormDialog):
         if not then_register and (not draft.birth_date or draft == self.checked_for):
             return
         self._checking = True
-        engine = self.session.clinic.vault.engine
+        clinic = self.session.clinic
 
         def shown(found: SimilarPatients) -> None:
             self._checking = False
@@ -147,7 +147,7 @@ class RegisterPatientDialog(CommandFormDialog):
             self.show_error(exc)
 
         self.session.run(
-            lambda: similar_patients(engine, draft),
+            lambda: similar_patients(clinic, draft),
             success=shown,
             failure=failed,
             owner=self,
