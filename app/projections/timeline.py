@@ -278,6 +278,22 @@ def _(e: ev.ServerChangeDecided) -> tuple[str, str | None, str]:
     return "sync", None, text.format(kind=(e.item_kind or "item").capitalize())
 
 
+@describe.register
+def _(e: ev.PatientMerged) -> tuple[str, str | None, str]:
+    where = " on another device" if e.source == "server" else ""
+    return (
+        "patient",
+        None,
+        f"Another record of this patient merged into this chart{where}: {e.reason}",
+    )
+
+
+@describe.register
+def _(e: ev.MergeUndone) -> tuple[str, str | None, str]:
+    where = " on another device" if e.source == "server" else ""
+    return "patient", None, f"Merge undone{where}: the other record is separate again ({e.reason})"
+
+
 def apply(event: ev.DomainEvent, w: Writes, record: RecordedEvent) -> None:
     patient_id = patient_of(record)
     if patient_id is None:

@@ -76,6 +76,7 @@ def test_the_survivor_shows_both_records_and_undo_unlinks_exactly(clinic: Clinic
     assert [a.item_id for a in chart.allergies] == ["al-other"]
     assert chart.allergy_banner == ["penicillin (HIGH criticality) (from the merged record)"]
     assert set(chart.merged_item_ids) == {"v-other", "al-other"}
+    assert any("merged into this chart: same person" in t.text for t in chart.timeline)
     assert [(m.merge_id, m.replaced_patient_id, m.name) for m in chart.merges] == [
         ("m-1", replaced, "Otieno Achieng, Amina")
     ]
