@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from app.domain import commands as c
+from app.domain.roles import Actor, Role
+from app.services.clinic import Clinic
+from tests.bench.bulk import BulkCommands
 from tests.bench.generator import _demographics
 
 TODAY = date(2026, 11, 21)
@@ -147,3 +151,22 @@ def newcomers(count: int, start: int, seed: int = 17) -> list[dict[str, Any]]:
     """People registering for the first time (from the same name pools, so they may share
     names with patients here, as at a real desk)."""
     return patients(start + count, seed)[start:]
+
+
+def register_all(clinic: Clinic, people: list[dict[str, Any]]) -> list[str]:
+    """Register `people` through the real command path, in one write transaction (the bench's
+    BulkCommands: the same events and read models, one commit); their patient ids, in order."""
+    bulk = BulkCommands(clinic.vault, clinic.runner, clinic.catalog, clinic.clock)
+    desk = Actor("desk", Role.STAFF)
+    bulk.begin()
+    try:
+        ids = [
+            bulk.execute(
+                c.RegisterPatient(**{k: v for k, v in p.items() if k != "index"}), desk
+            ).patient_id
+            for p in people
+        ]
+        bulk.commit()
+    finally:
+        bulk.close()
+    return ids

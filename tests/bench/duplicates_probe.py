@@ -80,22 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
     from pathlib import Path
 
-    from app.domain import commands as c
-    from app.domain.roles import Actor, Role
     from tests.clinic_fixtures import clinic_in
-    from tests.duplicates_planted import patients
+    from tests.duplicates_planted import patients, register_all
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--checks", type=int, default=500)
     args = parser.parse_args(argv)
     people = patients(args.patients)
-    desk = Actor("desk", Role.STAFF)
     with tempfile.TemporaryDirectory() as tmp, clinic_in(Path(tmp)) as clinic:
         started = time.perf_counter()
-        for p in people:
-            fields = {k: v for k, v in p.items() if k != "index"}
-            clinic.commands.execute(c.RegisterPatient(**fields), desk)
+        register_all(clinic, people)
         registered_s = round(time.perf_counter() - started, 1)
         figures = duplicates(clinic, drafts(people, args.checks))
     print(json.dumps({"patients": args.patients, "registered_s": registered_s, **figures}))

@@ -13,7 +13,7 @@ from app.domain import commands as c
 from app.domain.errors import ValidationError
 from app.services.duplicate_check import RegistrationDraft, similar_on_device, similar_patients
 from tests.clinic_fixtures import DESK, clinic_in, register
-from tests.duplicates_planted import newcomers, patients, planted
+from tests.duplicates_planted import newcomers, patients, planted, register_all
 
 PATIENTS = 2000
 PLANTED = 200
@@ -27,10 +27,7 @@ def _draft(p: dict[str, Any]) -> RegistrationDraft:
 def test_planted_duplicates_are_shown_and_false_candidates_are_rare(tmp_path: Path) -> None:
     people = patients(PATIENTS)
     with clinic_in(tmp_path) as clinic:
-        ids = []
-        for p in people:
-            fields = {k: v for k, v in p.items() if k != "index"}
-            ids.append(clinic.commands.execute(c.RegisterPatient(**fields), DESK).patient_id)
+        ids = register_all(clinic, people)
         shown = false = 0
         for plant in planted(people, PLANTED):
             found = {s.patient_id for s in similar_on_device(clinic, _draft(plant.draft))}
