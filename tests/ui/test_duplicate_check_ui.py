@@ -56,6 +56,13 @@ def test_the_same_person_opens_her_chart_and_registers_nothing(
     form.resize(900, 640)  # as it opens on a 1366x768 screen (docs/screens/duplicate-check.png)
     qtbot.wait(50)
     assert form.grab().save(str(tmp_path / "duplicate-check.png"))
+    form.resize(910, 512)  # 1366x768 at 150 %: the list, its answers and Register still show
+    qtbot.wait(50)
+    assert form.grab().save(str(tmp_path / "duplicate-check-small.png"))
+    inside = form.rect()
+    for widget in (table, form.similar.same_button, form.similar.new_button, form.save_button):
+        corner = widget.mapTo(form, widget.rect().bottomRight())
+        assert widget.isVisible() and inside.contains(corner), widget.accessibleName()
     other = app.window.chart
     press(Key.Key_Return)
     qtbot.waitUntil(lambda: not form.isVisible(), timeout=TIMEOUT)
