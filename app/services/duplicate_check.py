@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +117,6 @@ class SimilarPatients:
     patients: tuple[SimilarPatient, ...]
     server_note: str = ""  # why the server was not asked or could not answer; "" if it was
     asked_server: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def similar_on_device(clinic: Clinic, draft: RegistrationDraft) -> list[SimilarPatient]:
