@@ -80,12 +80,13 @@ def appointment_facts(conn: Connection) -> list[tuple[str, str, str, str]]:
 
 
 _UNSYNCED_SQL = (
-    f"SELECT count(*) FROM {outbox.name} WHERE status IN (?, ?) AND substr(recorded_at, 1, 10) >= ?"
+    f"SELECT substr(recorded_at, 1, 7), count(*) FROM {outbox.name}"
+    " WHERE status IN (?, ?) GROUP BY 1"
 )
 
 
-def unsynced_since(conn: Connection, first_day: str) -> int:
-    """Commands recorded on or after `first_day` that the server has not accepted yet
-    (pending or needing attention)."""
-    rows = fetch_rows(conn, _UNSYNCED_SQL, (str(PENDING), str(NEEDS_ATTENTION), first_day))
-    return int(rows[0][0])
+def unsynced_by_month(conn: Connection) -> dict[str, int]:
+    """ "2026-11" -> commands recorded in that month that the server has not accepted yet
+    (pending or needing attention). One scan of the outbox serves any number of months."""
+    rows = fetch_rows(conn, _UNSYNCED_SQL, (str(PENDING), str(NEEDS_ATTENTION)))
+    return {str(month): int(count) for month, count in rows}

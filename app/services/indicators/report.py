@@ -46,13 +46,15 @@ def read_facts(conn: Transaction, catalog: Catalog) -> Facts:
     )
 
 
-def unsynced_since(conn: Transaction, month: Month) -> int:
-    return indicator_rows.unsynced_since(conn, month.first.isoformat())
+def unsynced_since(by_month: dict[str, int], month: Month) -> int:
+    """Unsynced commands recorded from the month's first day on."""
+    return sum(count for recorded, count in by_month.items() if recorded >= str(month))
 
 
 def month_report(conn: Transaction, catalog: Catalog, month: Month) -> MonthReport:
     facts = read_facts(conn, catalog)
-    return MonthReport(str(month), compute(facts, month), unsynced_since(conn, month))
+    unsynced = unsynced_since(indicator_rows.unsynced_by_month(conn), month)
+    return MonthReport(str(month), compute(facts, month), unsynced)
 
 
 def month_series(
@@ -60,8 +62,9 @@ def month_series(
 ) -> list[MonthReport]:
     """The reports of the `months` months ending with `month`, oldest first (read once)."""
     facts = read_facts(conn, catalog)
+    by_month = indicator_rows.unsynced_by_month(conn)
     result = []
     for back in range(months - 1, -1, -1):
         m = month.minus(back)
-        result.append(MonthReport(str(m), compute(facts, m), unsynced_since(conn, m)))
+        result.append(MonthReport(str(m), compute(facts, m), unsynced_since(by_month, m)))
     return result
