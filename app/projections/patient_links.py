@@ -67,5 +67,11 @@ def merged_into(conn: Connection, survivor_id: str) -> list[tuple[str, str, str]
     return [(str(r), str(m), str(t)) for r, m, t in rows]
 
 
+def replacements(conn: Connection) -> dict[str, str]:
+    """Every replaced record -> the survivor whose chart it is part of now."""
+    rows = conn.execute(select(links.c.replaced_id, links.c.survivor_id)).all()
+    return {str(replaced): str(survivor) for replaced, survivor in rows}
+
+
 def all_replaced(conn: Connection) -> set[str]:
     return {str(r) for r in conn.execute(select(links.c.replaced_id)).scalars()}

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.domain.commands import CALL_ENDS_FOLLOW_UP, CALL_OUTCOMES
-from app.projections import call_rows, patient_index, schedule
+from app.projections import call_rows, patient_index, patient_links, schedule
 from app.store.database import Transaction
 
 REMOVED = "removed"
@@ -89,12 +89,15 @@ def _call(call_id: str, patient_id: str, data: dict[str, Any]) -> CallView:
 
 def worklist(conn: Transaction, now: datetime, today: date) -> list[WorklistRow]:
     """The patients to call, those due today first, then by next call date."""
+    # A record merged into another chart is that chart now: its appointments and calls are
+    # the survivor's, listed once under the survivor.
+    replaced = patient_links.replacements(conn)
     open_appointments: dict[str, list[Any]] = defaultdict(list)
     for row in [*schedule.missed(conn, limit=5000), *schedule.overdue(conn, now)]:
-        open_appointments[row.patient_id].append(row)
+        open_appointments[replaced.get(row.patient_id, row.patient_id)].append(row)
     calls: dict[str, list[CallView]] = defaultdict(list)
-    for call in call_items(conn, open_appointments):
-        calls[call.patient_id].append(call)
+    for call in call_items(conn, [*open_appointments, *replaced]):
+        calls[replaced.get(call.patient_id, call.patient_id)].append(call)
     rows = []
     for patient_id, appointments in open_appointments.items():
         row = _row(conn, patient_id, appointments, calls[patient_id], today)
@@ -114,7 +117,10 @@ def _row(
     first, latest = _instant(ordered[0].start_utc), _instant(ordered[-1].start_utc)
     if any(c.outcome in ENDS_LIST and _instant(c.called_at) >= latest for c in calls):
         return None
-    attempts = [c for c in calls if _instant(c.called_at) >= first and c.outcome != REMOVED]
+    attempts = sorted(  # in time order: a merged record's calls come from two charts
+        (c for c in calls if _instant(c.called_at) >= first and c.outcome != REMOVED),
+        key=lambda c: _instant(c.called_at),
+    )
     last = attempts[-1] if attempts else None
     next_call = last.next_call_on if last else None
     patient = patient_index.get(conn, patient_id)

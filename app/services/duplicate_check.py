@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.duplicates import Candidate, Person, assess, candidates
 from app.domain.errors import DomainError, ValidationError
-from app.projections import duplicate_keys
+from app.projections import duplicate_keys, patient_links
 from app.services.clock import local_now
 from app.services.remote_lookup import RemotePatientLookup, RemotePatientRow, RemoteQuery
 from app.store.database import read_transaction
@@ -123,7 +123,12 @@ def similar_on_device(clinic: Clinic, draft: RegistrationDraft) -> list[SimilarP
     """Candidates among the patients on this device, most alike first."""
     person = draft.checked().person()
     with read_transaction(clinic.vault.engine) as conn:
-        rows = duplicate_keys.blocked_patients(conn, person)
+        # A record merged into another chart is that chart now: offering it would open a
+        # read-only record (the survivor is found on its own, under its own name).
+        replaced = patient_links.all_replaced(conn)
+        rows = [
+            r for r in duplicate_keys.blocked_patients(conn, person) if r.patient_id not in replaced
+        ]
     by_id = {r.patient_id: r for r in rows}
     found = candidates(person, (duplicate_keys.person_of(r) for r in rows), limit=SHOWN)
     return [_shown(c, by_id[c.patient_id]) for c in found]

@@ -19,7 +19,7 @@ from app.domain.immunization_schedule import (
     vaccine_for_code,
 )
 from app.domain.reference import Catalog
-from app.projections import immunization_rows
+from app.projections import immunization_rows, patient_links
 from app.services.dto import ImmunizationDue
 from app.store.database import Transaction
 
@@ -107,8 +107,14 @@ def clinic_due(
     schedule = catalog.immunization_schedule
     if not schedule.series:
         return []
-    people = immunization_rows.born_since(conn, tracked_since(schedule, today).isoformat())
-    records = immunization_rows.immunizations_of(conn, [p[0] for p in people])
+    # A child merged into another chart is that chart now: listed once, under the survivor,
+    # with the doses of both records.
+    replaced = patient_links.replacements(conn)
+    born = immunization_rows.born_since(conn, tracked_since(schedule, today).isoformat())
+    people = [p for p in born if p[0] not in replaced]
+    records = immunization_rows.immunizations_of(conn, [p[0] for p in people] + list(replaced))
+    for replaced_id, survivor_id in replaced.items():
+        records.setdefault(survivor_id, []).extend(records.pop(replaced_id, []))
     result: list[PatientDoseDue] = []
     for patient_id, given, family, birth_date, sex in people:
         found = standing(catalog, birth_date, sex, records.get(patient_id, []), today)

@@ -7,6 +7,8 @@ its field and records nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +21,17 @@ from app.domain.errors import (
     ValidationError,
 )
 from app.services.clinic import Clinic
-from tests.clinic_fixtures import DESK, DOC, prescription, register, snapshot
+from app.services.duplicate_check import RegistrationDraft, similar_patients
+from tests.clinic_fixtures import (
+    DESK,
+    DOC,
+    FakeClock,
+    clinic_in,
+    prescription,
+    register,
+    snapshot,
+)
+from tests.services.test_immunizations import WITH_VACCINES
 
 
 def two_records(clinic: Clinic) -> tuple[str, str]:
@@ -215,3 +227,39 @@ def test_an_already_replaced_record_and_a_merge_not_in_effect_are_refused(
     with pytest.raises(NotFoundError):  # undone already
         clinic.commands.execute(c.UndoMerge(patient_id=survivor, merge_id="m-1", reason="x"), DOC)
     assert snapshot(clinic).head == unchanged.head + 1
+
+
+def test_a_replaced_record_is_listed_once_under_the_survivor(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with clinic_in(tmp_path / "vault", clock, WITH_VACCINES) as clinic:
+        _listed_once(clinic, clock)
+
+
+def _listed_once(clinic: Clinic, clock: FakeClock) -> None:
+    born = (clock.now - timedelta(days=70)).date().isoformat()
+    survivor = register(clinic, given="Baraka", family="Mwangi", birth_date=born, sex="male")
+    replaced = register(clinic, given="Barakah", family="Mwangi", birth_date=born, sex="male")
+    clinic.commands.execute(
+        c.RecordImmunization(patient_id=replaced, vaccine="bcg", dose_number=1), DOC
+    )
+    start = (clock.now + timedelta(hours=1)).isoformat()
+    clinic.commands.execute(
+        c.ScheduleFollowUp(patient_id=replaced, clinician="doc", start=start), DESK
+    )
+    clock.advance(hours=3)  # the follow-up is overdue: a call to make
+    assert {r.patient_id for r in clinic.queries.call_worklist()} == {replaced}
+    bcg_due = {r.patient_id for r in clinic.queries.immunizations_due() if r.series_id == "bcg"}
+    assert bcg_due == {survivor}  # the replaced record had its BCG
+
+    merge(clinic, survivor, replaced)
+
+    # The worklist and the due list name the person once, as the survivor, with both
+    # records' appointments and doses; the duplicate check no longer offers the replaced one.
+    assert [r.patient_id for r in clinic.queries.call_worklist()] == [survivor]
+    due = clinic.queries.immunizations_due()
+    assert replaced not in {r.patient_id for r in due}
+    assert survivor not in {r.patient_id for r in due if r.series_id == "bcg"}
+    draft = RegistrationDraft(given="Baraka", family="Mwangi", birth_date=born, sex="male")
+    offered = {p.patient_id for p in similar_patients(clinic, draft).patients}
+    assert offered == {survivor}
