@@ -22,6 +22,7 @@ from app.domain.errors import (
 )
 from app.services.clinic import Clinic
 from app.services.duplicate_check import RegistrationDraft, similar_patients
+from app.services.indicators.service import ReportService
 from tests.clinic_fixtures import (
     DESK,
     DOC,
@@ -263,3 +264,22 @@ def _listed_once(clinic: Clinic, clock: FakeClock) -> None:
     draft = RegistrationDraft(given="Baraka", family="Mwangi", birth_date=born, sex="male")
     offered = {p.patient_id for p in similar_patients(clinic, draft).patients}
     assert offered == {survivor}
+
+
+def test_indicators_count_a_merged_person_once(clinic: Clinic) -> None:
+    survivor, replaced = two_records(clinic)
+    for pid in (survivor, replaced):  # each record: hypertension, seen this month
+        clinic.commands.execute(c.RecordDiagnosis(patient_id=pid, code="I10"), DOC)
+        clinic.commands.execute(c.StartEncounter(patient_id=pid), DOC)
+    service = ReportService(clinic.vault, clinic.catalog)
+
+    def counts() -> tuple[int, int, int]:
+        report = service.month(DESK, "2026-11")
+        registered, under_care, visits = (
+            report.value(i).numerator for i in ("new_registrations", "htn_under_care", "visits")
+        )
+        return registered, under_care, visits
+
+    assert counts() == (2, 2, 2)
+    merge(clinic, survivor, replaced)
+    assert counts() == (1, 1, 2)  # one person, registered once, seen twice

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.domain.reference import Catalog
-from app.projections import indicator_rows
+from app.projections import indicator_rows, patient_links
 from app.services.indicators.compute import Facts, IndicatorValue, Month, compute, gather
 from app.store.database import Transaction
 
@@ -38,10 +38,17 @@ def who_codes(catalog: Catalog) -> dict[str, str]:
 
 
 def read_facts(conn: Transaction, catalog: Catalog) -> Facts:
+    # A record merged into another chart is that person: counted once, as the survivor (with
+    # the survivor's registration), with both records' visits, readings and appointments.
+    # So a merge, like a late record, changes the figures of the months it touches.
+    survivor = patient_links.replacements(conn)
     return gather(
-        indicator_rows.item_facts(conn),
-        indicator_rows.patient_facts(conn),
-        indicator_rows.appointment_facts(conn),
+        ((survivor.get(r[0], r[0]), *r[1:]) for r in indicator_rows.item_facts(conn)),
+        (r for r in indicator_rows.patient_facts(conn) if r[0] not in survivor),
+        (
+            (a, survivor.get(pid, pid), day, status)
+            for a, pid, day, status in indicator_rows.appointment_facts(conn)
+        ),
         who_codes(catalog),
     )
 
