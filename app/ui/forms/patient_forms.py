@@ -23,6 +23,8 @@ from app.services.duplicate_check import (
     SimilarPatients,
     similar_patients,
 )
+from app.services.remote_lookup import BroughtPatient, RemotePatientLookup
+from app.services.sync_status import SyncState
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.similar_patients_panel import SimilarPatientsPanel
 from app.ui.session import ClinicSession
@@ -49,7 +51,10 @@ def sex_combo(parent: QWidget, current: str = "") -> QComboBox:
 class RegisterPatientDialog(CommandFormDialog):
     """New patient. Before registering, patients already here who may be the same person are
     listed (once the names and birth date are typed, and again on Register if the values
-    changed): "This is the same person" opens their chart instead, "New patient" registers."""
+    changed): "This is the same person" opens their chart instead, "New patient" registers.
+    On a device enrolled with a central server the check on Register also asks the server
+    (only then: a slow link is not hit at every field); a patient found only there is brought
+    onto this device when chosen, and their chart opens."""
 
     COMMAND = RegisterPatient
     SAVE_LABEL = "Register"
@@ -85,6 +90,9 @@ class RegisterPatientDialog(CommandFormDialog):
         self.checked_for: RegistrationDraft | None = None  # the values the list shown is for
         self._new_for: RegistrationDraft | None = None  # "New patient" was chosen for these
         self._checking = self._register_after_check = False
+        self._asked_server_for: RegistrationDraft | None = None  # the server's list is for these
+        factory = session.backend.remote_patients
+        self._lookup: RemotePatientLookup | None = factory(session.clinic) if factory else None
 
     # -- the duplicate check ---------------------------------------------------------------
 
@@ -108,13 +116,21 @@ class RegisterPatientDialog(CommandFormDialog):
         draft = self.draft()
         if draft is None or draft == self._new_for:
             super().submit()
-        elif draft == self.checked_for:
+        elif draft == self.checked_for and (
+            self._server_lookup() is None or draft == self._asked_server_for
+        ):
             if self.similar.patients:
                 self.similar.focus_list()  # choose first: same person or new patient
             else:
                 super().submit()
         else:
             self._check(then_register=True)
+
+    def _server_lookup(self) -> RemotePatientLookup | None:
+        """The central server's look-up, when this device is enrolled with one."""
+        if self._lookup is None or self.session.sync.status.state is SyncState.NOT_CONFIGURED:
+            return None
+        return self._lookup
 
     def _check(self, then_register: bool) -> None:
         draft = self.draft()
@@ -129,11 +145,15 @@ class RegisterPatientDialog(CommandFormDialog):
             return
         self._checking = True
         clinic = self.session.clinic
+        lookup = self._server_lookup() if then_register else None
 
         def shown(found: SimilarPatients) -> None:
             self._checking = False
             self.checked_for = draft
-            self.similar.show_patients(found.patients)
+            if lookup is not None:
+                self._asked_server_for = draft  # answered, or said why not: not asked again
+            # Why the server was not asked matters only where there is a server to ask.
+            self.similar.show_patients(found.patients, found.server_note if lookup else "")
             if self._register_after_check:
                 self._register_after_check = False
                 self.submit()
@@ -147,7 +167,7 @@ class RegisterPatientDialog(CommandFormDialog):
             self.show_error(exc)
 
         self.session.run(
-            lambda: similar_patients(clinic, draft),
+            lambda: similar_patients(clinic, draft, lookup),
             success=shown,
             failure=failed,
             owner=self,
@@ -162,9 +182,39 @@ class RegisterPatientDialog(CommandFormDialog):
     def _same_person(self, patient: SimilarPatient) -> None:
         if self.similar.isHidden():
             return  # chosen already (Enter reaches the list and the panel)
+        if patient.where == "server":
+            self._bring(patient)
+            return
         self.similar.clear()
         self.existing_chosen.emit(patient.patient_id)
         self.discard_and_close()
+
+    def _bring(self, patient: SimilarPatient) -> None:
+        """Bring a patient found only on the central server onto this device (audited by the
+        look-up), then open their chart; nothing is registered."""
+        lookup, server_id = self._lookup, patient.server_id
+        if lookup is None or not server_id or not self.similar.isEnabled():
+            return
+        self.similar.setEnabled(False)  # one bring at a time
+
+        def brought(result: BroughtPatient) -> None:
+            self.similar.setEnabled(True)
+            self.similar.clear()
+            self.existing_chosen.emit(result.patient_id)
+            self.discard_and_close()
+
+        def failed(exc: BaseException) -> None:
+            self.similar.setEnabled(True)
+            self.similar.focus_list()
+            self.show_error(exc)
+
+        self.session.run(
+            lambda: lookup.bring(server_id),
+            success=brought,
+            failure=failed,
+            owner=self,
+            label="Bringing the patient's record…",
+        )
 
     def discard_and_close(self) -> None:
         """Close without registering and without asking: the person is already here."""

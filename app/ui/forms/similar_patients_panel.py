@@ -1,6 +1,7 @@
-"""The New patient form's duplicate check: the patients already here who may be the person
-being registered, each with the reasons, and the two answers ("This is the same person" opens
-their chart, "New patient" registers). Rules: docs/front-desk/duplicates.md."""
+"""The New patient form's duplicate check: the patients already here (or, when the central
+server was asked, only there) who may be the person being registered, each with the reasons, and
+the two answers ("This is the same person" opens their chart, bringing a server patient here
+first; "New patient" registers). Rules: docs/front-desk/duplicates.md."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class SimilarPatientsPanel(QWidget):
         self.table.setMaximumHeight(170)
         self.table.activated.connect(lambda _index: self._choose_same())
         column.addWidget(self.table)
-        self.note = QLabel(self)
+        self.note = QLabel(self)  # why the central server was not asked, when it was not
+        self.note.setObjectName("muted")
         self.note.setWordWrap(True)
         column.addWidget(self.note)
         row = QHBoxLayout()
@@ -72,14 +74,14 @@ class SimilarPatientsPanel(QWidget):
         self.note.setVisible(bool(note))
         self.table.setRowCount(n)
         for r, p in enumerate(self.patients):
-            where = "here" if p.where == "device" else "central server"
+            where = "here" if p.where == "device" else "on the central server"
             for col, text in enumerate(
                 (p.display_name, p.birth_date, p.sex, ", ".join(p.reasons), where)
             ):
                 self.table.setItem(r, col, QTableWidgetItem(text))
         if n:
             self.table.selectRow(0)
-        self.same_button.setEnabled(any(p.where == "device" for p in self.patients))
+        self.same_button.setEnabled(n > 0)
         self.setVisible(n > 0)
 
     def clear(self) -> None:
@@ -96,7 +98,7 @@ class SimilarPatientsPanel(QWidget):
 
     def _choose_same(self) -> None:
         chosen = self.chosen()
-        if chosen is not None and chosen.where == "device":
+        if chosen is not None and (chosen.patient_id or chosen.server_id):
             self.same_person.emit(chosen)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
