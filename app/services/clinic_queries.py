@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
 from app.domain.chart import Item
 from app.domain.errors import NotFoundError, RoleError
-from app.domain.events import ChartViewed, audit_stream_of, patient_of_stream, stream_of
+from app.domain.events import ChartViewed, patient_of_stream, stream_of
 from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
 from app.projections import (
@@ -31,6 +30,7 @@ from app.projections.runner import ProjectionRunner, replay_in_memory
 from app.services import call_worklist as calls
 from app.services import immunization_queries, merge_queries
 from app.services.clock import Clock
+from app.services.device_audit import record_device_audit
 from app.services.dto import (
     AppointmentView,
     AuditEntry,
@@ -44,8 +44,7 @@ from app.services.dto import (
 from app.services.immunization_queries import PatientDoseDue
 from app.services.test_results import results_series
 from app.store import outbox, recorded_order
-from app.store.database import Transaction, read_transaction, write_transaction
-from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
+from app.store.database import Transaction, read_transaction
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 
@@ -281,24 +280,8 @@ class ClinicQueries:
         return replace(view, as_of=as_of.isoformat())
 
     def _record_view(self, patient_id: str, viewer: Actor) -> None:
-        now = self._clock().isoformat(timespec="milliseconds")
         event = ChartViewed(patient_id=patient_id)
-        metadata = EventMetadata(
-            command_id=str(uuid.uuid4()),
-            user=viewer.user,
-            role=viewer.role.value,
-            device_id=self._vault.device_id,
-            recorded_at=now,
-            occurred_at=now,
-        )
-        with write_transaction(self._vault.engine) as conn:
-            recorded = self._vault.events.append(
-                audit_stream_of(self._vault.device_id),
-                ANY_VERSION,
-                [NewEvent.of(event, metadata)],
-                conn,
-            )
-            self._runner.catch_up(conn, recorded)
+        record_device_audit(self._vault, self._runner, self._clock, viewer, event)
 
     # -- schedule ------------------------------------------------------------------------
 

@@ -7,12 +7,11 @@ printer, then calls `record_printed`, so a print dialog cancelled leaves no audi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.domain.errors import NotFoundError, ValidationError
-from app.domain.events import ChartPrinted, audit_stream_of, stream_of
+from app.domain.events import ChartPrinted, stream_of
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
 from app.projections import chart_items
@@ -20,13 +19,13 @@ from app.projections.runner import ProjectionRunner
 from app.services.clinic import Clinic
 from app.services.clinic_queries import ClinicQueries
 from app.services.clock import Clock
+from app.services.device_audit import record_device_audit
 from app.services.dto import ItemView
 from app.services.printouts import layouts
 from app.services.printouts.card_code import qr_matrix, qr_payload
 from app.services.printouts.wording import words
 from app.store import outbox
-from app.store.database import read_transaction, write_transaction
-from app.store.event_log import ANY_VERSION, EventMetadata, NewEvent
+from app.store.database import read_transaction
 from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 
@@ -138,29 +137,13 @@ class Printouts:
 
     def record_printed(self, printout: Printout, actor: Actor) -> None:
         """The audit entry of a printout written to a PDF or sent to a printer."""
-        now = self._clock().isoformat(timespec="milliseconds")
         event = ChartPrinted(
             patient_id=printout.patient_id,
             document=printout.document,
             item_ids=list(printout.item_ids),
             pending_changes=printout.pending_changes,
         )
-        metadata = EventMetadata(
-            command_id=str(uuid.uuid4()),
-            user=actor.user,
-            role=actor.role.value,
-            device_id=self._vault.device_id,
-            recorded_at=now,
-            occurred_at=now,
-        )
-        with write_transaction(self._vault.engine) as conn:
-            recorded = self._vault.events.append(
-                audit_stream_of(self._vault.device_id),
-                ANY_VERSION,
-                [NewEvent.of(event, metadata)],
-                conn,
-            )
-            self._runner.catch_up(conn, recorded)
+        record_device_audit(self._vault, self._runner, self._clock, actor, event)
 
 
 def pick(
