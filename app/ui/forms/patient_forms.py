@@ -146,9 +146,16 @@ class RegisterPatientDialog(CommandFormDialog):
         self._checking = True
         clinic = self.session.clinic
         lookup = self._server_lookup() if then_register else None
+        if then_register:
+            # As a plain form's Save does: an error shown for earlier values no longer holds,
+            # and Register waits for the check (it is pressed again only after the answer).
+            self.clear_errors()
+            self.save_button.setEnabled(False)
 
         def shown(found: SimilarPatients) -> None:
             self._checking = False
+            if then_register:
+                self.save_button.setEnabled(True)
             self.checked_for = draft
             if lookup is not None:
                 self._asked_server_for = draft  # answered, or said why not: not asked again
@@ -164,6 +171,8 @@ class RegisterPatientDialog(CommandFormDialog):
 
         def failed(exc: BaseException) -> None:
             self._checking = self._register_after_check = False
+            if then_register:
+                self.save_button.setEnabled(True)
             self.show_error(exc)
 
         self.session.run(
