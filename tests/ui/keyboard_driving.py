@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import pytest
 from PySide6.QtCore import QDateTime, Qt, QTime
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
@@ -52,6 +53,20 @@ class App:
     @property
     def session(self) -> ClinicSession:
         return self.window.session
+
+
+def spying_app(window: MainView, patient_id: str, monkeypatch: pytest.MonkeyPatch) -> App:
+    """The window as an App whose commands are captured on their way to the services (and
+    still recorded)."""
+    sent = Sent()
+    execute = window.session.execute
+
+    def spy(command: c.Command, *args: object, **kwargs: object) -> None:
+        sent.commands.append(command)
+        execute(command, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(window.session, "execute", spy)
+    return App(window, patient_id, sent)
 
 
 def shown(qtbot: QtBot, get: Callable[[], object]) -> CommandFormDialog:

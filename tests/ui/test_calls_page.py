@@ -29,12 +29,12 @@ from tests.ui.keyboard_driving import (
     CTRL,
     App,
     Key,
-    Sent,
     errors,
     focused,
     press,
     save,
     shown,
+    spying_app,
     tab,
     typed,
 )
@@ -58,15 +58,7 @@ def app(
     1366×768; commands are captured on their way to the services."""
     window, patient_id = open_demo_chart(qtbot, controller, seeded)
     window.resize(1366, 768)
-    sent = Sent()
-    execute = window.session.execute
-
-    def spy(command: c.Command, *args: object, **kwargs: object) -> None:
-        sent.commands.append(command)
-        execute(command, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(window.session, "execute", spy)
-    yield App(window, patient_id, sent)
+    yield spying_app(window, patient_id, monkeypatch)
 
 
 def calls_page(qtbot: QtBot, app: App) -> CallsView:

@@ -31,7 +31,6 @@ from tests.ui.keyboard_driving import (
     KEYPAD,
     App,
     Key,
-    Sent,
     chain_of,
     chart_form,
     chosen,
@@ -47,6 +46,7 @@ from tests.ui.keyboard_driving import (
     schedule_form,
     schedule_page,
     shown,
+    spying_app,
     tab,
     to_hours,
     tomorrow_at,
@@ -64,16 +64,7 @@ def app(
     """The demo clinic open as the clinician, on the full chart; commands are captured on
     their way to the services (and still recorded)."""
     window, patient_id = open_demo_chart(qtbot, controller, seeded)
-    sent = Sent()
-    session = window.session
-    execute = session.execute
-
-    def spy(command: c.Command, *args: object, **kwargs: object) -> None:
-        sent.commands.append(command)
-        execute(command, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(session, "execute", spy)
-    yield App(window, patient_id, sent)
+    yield spying_app(window, patient_id, monkeypatch)
 
 
 # -- focus and tab order -------------------------------------------------------------------

@@ -25,13 +25,13 @@ from tests.ui.keyboard_driving import (
     CTRL,
     App,
     Key,
-    Sent,
     chart_form,
     errors,
     focused,
     name_of,
     press,
     save,
+    spying_app,
     tab,
     typed,
 )
@@ -55,15 +55,7 @@ def app(
         ),
         session.actor,
     )  # fmt: skip
-    sent = Sent()
-    execute = session.execute
-
-    def spy(command: c.Command, *args: object, **kwargs: object) -> None:
-        sent.commands.append(command)
-        execute(command, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(session, "execute", spy)
-    yield App(window, patient_id, sent)
+    yield spying_app(window, patient_id, monkeypatch)
 
 
 def test_a_clinician_merges_by_keyboard_and_undoes(qtbot: QtBot, app: App) -> None:

@@ -26,7 +26,6 @@ from tests.ui.keyboard_driving import (
     CTRL,
     App,
     Key,
-    Sent,
     chart_form,
     chosen,
     errors,
@@ -35,6 +34,7 @@ from tests.ui.keyboard_driving import (
     press,
     save,
     shown,
+    spying_app,
     tab,
     typed,
 )
@@ -50,15 +50,7 @@ def app(
     already made); commands are captured on their way to the services."""
     window, patient_id = open_demo_chart(qtbot, controller, seeded)
     window.resize(1366, 768)
-    sent = Sent()
-    execute = window.session.execute
-
-    def spy(command: c.Command, *args: object, **kwargs: object) -> None:
-        sent.commands.append(command)
-        execute(command, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(window.session, "execute", spy)
-    yield App(window, patient_id, sent)
+    yield spying_app(window, patient_id, monkeypatch)
 
 
 def open_referrals_tab(qtbot: QtBot, app: App) -> None:
