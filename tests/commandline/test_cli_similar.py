@@ -5,14 +5,15 @@ is listed too; a bad draft gets one line naming the field and changes nothing.""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
-from tests.commandline.test_cli_clinic import PASSPHRASES, lines_of, run_cli
-from tests.commandline.test_remote_commands import one_line, vault  # noqa: F401 (fixture)
+from tests.commandline.test_cli_clinic import lines_of, run_cli
+from tests.commandline.test_remote_commands import (  # noqa: F401 (vault: a fixture)
+    enrolled_with_a_patient_elsewhere,
+    one_line,
+    vault,
+)
 from tests.realfhir.plugin import FhirServer
-from tests.sync.devices import vault_pulled_up_to_now
-from tests.sync.test_remote_patients import organization, treated_elsewhere
 
 REGISTER = {
     "type": "RegisterPatient",
@@ -52,21 +53,7 @@ def test_ask_server_lists_a_patient_only_on_the_server(
     fhir_server: FhirServer,
     tmp_path: Path,
 ) -> None:
-    with fhir_server.client() as client:
-        home = organization(client, f"Mlandizi Dispensary {uuid.uuid4().hex[:8]}")
-    enrolled = run_cli(
-        "enroll",
-        "--data-dir",
-        vault,
-        *fhir_server.enroll_args(tmp_path),
-        "--organization",
-        f"Organization/{home}",
-        user="admin",
-    )
-    assert enrolled.returncode == 0, enrolled.stderr
-    if not fhir_server.isolated:
-        vault_pulled_up_to_now(vault, "admin", PASSPHRASES["admin"], fhir_server.base_url)
-    them = treated_elsewhere(fhir_server, tmp_path)
+    them = enrolled_with_a_patient_elsewhere(vault, fhir_server, tmp_path)
     draft = tmp_path / "draft.json"
     # Given name spelt differently, birth date one digit off: the server only matches the
     # family name's prefix; the scoring is done here.

@@ -13,7 +13,7 @@ import pytest
 from tests.commandline.test_cli_clinic import PASSPHRASES, run_cli
 from tests.realfhir.plugin import FhirServer
 from tests.sync.devices import vault_pulled_up_to_now
-from tests.sync.test_remote_patients import organization, treated_elsewhere
+from tests.sync.test_remote_patients import Elsewhere, organization, treated_elsewhere
 
 
 @pytest.fixture
@@ -35,9 +35,11 @@ def one_line(result: object) -> str:
     return str(lines[0])
 
 
-def test_find_and_fetch_another_facilitys_patient(
+def enrolled_with_a_patient_elsewhere(
     vault: Path, fhir_server: FhirServer, tmp_path: Path
-) -> None:
+) -> Elsewhere:
+    """The vault enrolled with a facility of its own on the server, up to date with it, and a
+    patient another facility's device registered there (not in this vault's scope)."""
     with fhir_server.client() as client:
         home = organization(client, f"Mlandizi Dispensary {uuid.uuid4().hex[:8]}")
     enrolled = run_cli(
@@ -53,6 +55,13 @@ def test_find_and_fetch_another_facilitys_patient(
     if not fhir_server.isolated:
         vault_pulled_up_to_now(vault, "admin", PASSPHRASES["admin"], fhir_server.base_url)
     them = treated_elsewhere(fhir_server, tmp_path)
+    return them
+
+
+def test_find_and_fetch_another_facilitys_patient(
+    vault: Path, fhir_server: FhirServer, tmp_path: Path
+) -> None:
+    them = enrolled_with_a_patient_elsewhere(vault, fhir_server, tmp_path)
 
     logs = tmp_path / "logs"
     found = run_cli(
