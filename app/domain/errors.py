@@ -15,13 +15,20 @@ Messages name fields and codes, never patient names or free text, so they are sa
 
 from __future__ import annotations
 
+from app.domain.wording import Text, as_text
+
 
 class DomainError(Exception):
-    """A refused command; `field` names the offending input where there is one."""
+    """A refused command; `field` names the offending input where there is one.
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    `text` is the message to show, rendered in the user's language by the desktop and the
+    command line (app/i18n.say); `message` and `str()` are its English sentence (logs, tests).
+    """
+
+    def __init__(self, message: str | Text, field: str | None = None) -> None:
+        self.text = as_text(message)
+        self.message = str(self.text)
+        super().__init__(self.message)
         self.field = field
 
 
@@ -41,7 +48,11 @@ class PreconditionError(DomainError):
     """The command expected a value that the chart no longer has (concurrent edit)."""
 
     def __init__(
-        self, message: str, field: str | None = None, expected: object = None, actual: object = None
+        self,
+        message: str | Text,
+        field: str | None = None,
+        expected: object = None,
+        actual: object = None,
     ) -> None:
         super().__init__(message, field)
         self.expected = expected
@@ -49,13 +60,13 @@ class PreconditionError(DomainError):
 
 
 class AllergyConflictError(DomainError):
-    def __init__(self, message: str, allergy_id: str) -> None:
+    def __init__(self, message: str | Text, allergy_id: str) -> None:
         super().__init__(message, "override_reason")
         self.allergy_id = allergy_id
 
 
 class DoubleBookingError(DomainError):
-    def __init__(self, message: str, appointment_id: str) -> None:
+    def __init__(self, message: str | Text, appointment_id: str) -> None:
         super().__init__(message, "start")
         self.appointment_id = appointment_id
 

@@ -1,0 +1,71 @@
+"""Words the domain says to people, kept as data so each person reads them in their language.
+
+The domain stays pure (no catalogs, no "current language"): a refusal carries a `Text` — an
+English template with named placeholders and the values to put in — and the layer that shows
+it (the desktop, the command line) renders it with the user's catalog (app/i18n). `str()` of a
+Text is the English sentence: what logs, exceptions and English tests see.
+
+`t("Systolic {value} mmHg is out of range", value=260)` marks the template for extraction
+(pybabel's keywords `t` and `tn:1,2`, see docs/translations.md); `tn` picks the plural form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+Translate = Callable[[str], str]
+TranslatePlural = Callable[[str, str, int], str]
+
+
+@dataclass(frozen=True)
+class Text:
+    template: str
+    params: Mapping[str, object] = field(default_factory=dict)
+    plural: str | None = None
+    count: int | None = None
+
+    def render(self, translate: Translate, translate_plural: TranslatePlural) -> str:
+        if self.plural is not None and self.count is not None:
+            template = translate_plural(self.template, self.plural, self.count)
+        else:
+            template = translate(self.template)
+        values = {
+            name: value.render(translate, translate_plural) if isinstance(value, Text) else value
+            for name, value in self.params.items()
+        }
+        if not values and self.count is None:
+            return template
+        return template.format(count=self.count, **values)
+
+    def __str__(self) -> str:
+        return self.render(_english, _english_plural)
+
+
+def t(template: str, **params: object) -> Text:
+    """A sentence for people; `{name}` placeholders are filled from `params`."""
+    return Text(template, dict(params))
+
+
+def tn(singular: str, plural: str, count: int, **params: object) -> Text:
+    """A sentence whose form depends on `count` (available as `{count}`)."""
+    return Text(singular, dict(params), plural, count)
+
+
+def N_(label: str) -> str:
+    """Marks a constant label (a field's name, a code's display) for the catalog; the layer
+    that shows it translates it then (`app.i18n._(label)`)."""
+    return label
+
+
+def as_text(message: str | Text) -> Text:
+    """An existing Text, or a plain string (looked up in the catalog as it is)."""
+    return message if isinstance(message, Text) else Text(message)
+
+
+def _english(template: str) -> str:
+    return template
+
+
+def _english_plural(singular: str, plural: str, count: int) -> str:
+    return singular if count == 1 else plural

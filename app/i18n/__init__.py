@@ -1,0 +1,107 @@
+"""FieldChart in the languages of its clinics: one gettext catalog for every layer.
+
+    from app.i18n import _, ngettext, pgettext, N_
+
+`_("Save")` translates now, into the current language; `N_("Save")` only marks a constant
+that is translated where it is shown (`_(CONSTANT)`). Values go in named placeholders
+(`_("Saved {count} vitals").format(count=n)`), never glued onto pieces of a sentence, so a
+translator can move them. The domain does not translate (it stays pure): it hands back
+`Text` (app/domain/wording.py) that `say()` renders here.
+
+The current language is one per process (a desktop has one user at a time; the command line
+runs as the user who unlocked) and `using_language()` borrows another for a block — a
+printout in the patient's language. Catalogs live in resources/locale/<lang>/LC_MESSAGES/
+fieldchart.po, extracted and checked by tests/i18n (docs/translations.md).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from app.domain.wording import Text, as_text
+from app.i18n.catalogs import LAUNCH_LANGUAGES, SOURCE_LANGUAGE, catalog_for, normalise
+
+__all__ = [
+    "LAUNCH_LANGUAGES",
+    "N_",
+    "SOURCE_LANGUAGE",
+    "_",
+    "current_language",
+    "is_rtl",
+    "ngettext",
+    "npgettext",
+    "pgettext",
+    "say",
+    "set_language",
+    "using_language",
+]
+
+RIGHT_TO_LEFT = frozenset({"ar"})
+
+_language: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "fieldchart_language", default=SOURCE_LANGUAGE
+)
+# The process-wide choice; a ContextVar default cannot change after creation, so a
+# set_language() in one thread (the GUI) must be seen by the sync worker's threads too.
+_process_language = [SOURCE_LANGUAGE]
+
+
+def current_language() -> str:
+    borrowed = _language.get()
+    return borrowed if borrowed != SOURCE_LANGUAGE else _process_language[0]
+
+
+def set_language(code: str | None) -> str:
+    """Use `code` (a launch language; unknown or empty -> English) from now on; returns it."""
+    language = normalise(code)
+    _process_language[0] = language
+    return language
+
+
+@contextmanager
+def using_language(code: str | None) -> Iterator[str]:
+    """Within the block, translate into `code` (a printout in the patient's language)."""
+    language = normalise(code)
+    token = _language.set(language)
+    saved = _process_language[0]
+    # English borrowed inside another language must still mean English.
+    if language == SOURCE_LANGUAGE:
+        _process_language[0] = SOURCE_LANGUAGE
+    try:
+        yield language
+    finally:
+        _process_language[0] = saved
+        _language.reset(token)
+
+
+def is_rtl(code: str | None = None) -> bool:
+    return normalise(code or current_language()) in RIGHT_TO_LEFT
+
+
+def _(message: str) -> str:
+    return catalog_for(current_language()).gettext(message)
+
+
+def N_(message: str) -> str:
+    """Marks `message` for the catalog without translating it (translate where shown)."""
+    return message
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    return catalog_for(current_language()).ngettext(singular, plural, count)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` as meant in `context` ("verb", "QPlatformTheme", ...)."""
+    return catalog_for(current_language()).pgettext(context, message)
+
+
+def npgettext(context: str, singular: str, plural: str, count: int) -> str:
+    return catalog_for(current_language()).npgettext(context, singular, plural, count)
+
+
+def say(message: str | Text) -> str:
+    """A domain Text (or a marked string) in the current language."""
+    return as_text(message).render(_, ngettext)
