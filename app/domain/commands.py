@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from app.domain.roles import Role
+from app.domain.wording import N_
 
 CLINICAL = frozenset({Role.CLINICIAN})
 FRONT_DESK = frozenset({Role.CLINICIAN, Role.STAFF})
@@ -20,7 +21,7 @@ FRONT_DESK = frozenset({Role.CLINICIAN, Role.STAFF})
 @dataclass(frozen=True, kw_only=True)
 class Command:
     ALLOWED_ROLES: ClassVar[frozenset[Role]] = CLINICAL
-    LABEL: ClassVar[str] = "change the chart"
+    LABEL: ClassVar[str] = N_("change the chart")
     # Changes an item the server may also hold a newer version of, and so may need a rebase.
     # Commands that only create new items never do: their ids are new to the server.
     REBASABLE: ClassVar[bool] = False
@@ -47,7 +48,7 @@ class FieldChange:
 @dataclass(frozen=True, kw_only=True)
 class RegisterPatient(Command):
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "register patients"
+    LABEL = N_("register patients")
     patient_id: str = ""  # optional: chosen by the client, generated when empty
     given: str
     family: str
@@ -65,7 +66,7 @@ DEMOGRAPHIC_FIELDS = ("given", "family", "birth_date", "sex", "phone", "address"
 class UpdateDemographics(Command):
     REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "edit demographics"
+    LABEL = N_("edit demographics")
     changes: Mapping[str, FieldChange] = field(default_factory=dict)
 
 
@@ -74,7 +75,7 @@ class UpdateDemographics(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class StartEncounter(Command):
-    LABEL = "start encounters"
+    LABEL = N_("start encounters")
     encounter_id: str | None = None
     reason: str | None = None
     started_at: str | None = None
@@ -83,7 +84,7 @@ class StartEncounter(Command):
 @dataclass(frozen=True, kw_only=True)
 class FinishEncounter(Command):
     REBASABLE = True
-    LABEL = "finish encounters"
+    LABEL = N_("finish encounters")
     encounter_id: str
     finished_at: str | None = None
 
@@ -93,7 +94,7 @@ class FinishEncounter(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class RecordVitals(Command):
-    LABEL = "record vitals"
+    LABEL = N_("record vitals")
     vitals_id: str | None = None
     encounter_id: str | None = None
     taken_at: str | None = None
@@ -121,7 +122,7 @@ VITAL_FIELDS = (
 
 @dataclass(frozen=True, kw_only=True)
 class RecordDiagnosis(Command):
-    LABEL = "record diagnoses"
+    LABEL = N_("record diagnoses")
     diagnosis_id: str | None = None
     code: str | None = None
     text: str | None = None
@@ -132,14 +133,14 @@ class RecordDiagnosis(Command):
 @dataclass(frozen=True, kw_only=True)
 class ResolveDiagnosis(Command):
     REBASABLE = True
-    LABEL = "resolve diagnoses"
+    LABEL = N_("resolve diagnoses")
     diagnosis_id: str
     resolved_at: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RecordAllergy(Command):
-    LABEL = "record allergies"
+    LABEL = N_("record allergies")
     allergy_id: str | None = None
     substance: str
     category: str | None = None
@@ -151,7 +152,7 @@ class RecordAllergy(Command):
 @dataclass(frozen=True, kw_only=True)
 class UpdateAllergyStatus(Command):
     REBASABLE = True
-    LABEL = "update allergies"
+    LABEL = N_("update allergies")
     allergy_id: str
     status: str
     expected_status: str | None = None
@@ -159,7 +160,7 @@ class UpdateAllergyStatus(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class PrescribeMedication(Command):
-    LABEL = "prescribe"
+    LABEL = N_("prescribe")
     prescription_id: str | None = None
     drug: str
     dose: float
@@ -182,7 +183,7 @@ class ChangeDose(Command):
 
     REBASABLE = True
 
-    LABEL = "change doses"
+    LABEL = N_("change doses")
     prescription_id: str
     dose: float
     dose_unit: str | None = None
@@ -194,14 +195,14 @@ class ChangeDose(Command):
 @dataclass(frozen=True, kw_only=True)
 class DiscontinueMedication(Command):
     REBASABLE = True
-    LABEL = "discontinue medications"
+    LABEL = N_("discontinue medications")
     prescription_id: str
     reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class AddNote(Command):
-    LABEL = "write notes"
+    LABEL = N_("write notes")
     note_id: str | None = None
     text: str
     encounter_id: str | None = None
@@ -216,7 +217,7 @@ class RecordImmunization(Command):
     staff may record only the latter (checked in decide)."""
 
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "record immunizations"
+    LABEL = N_("record immunizations")
     immunization_id: str | None = None
     vaccine: str  # a vaccine of the bundled list: id, name or CVX code
     dose_number: int
@@ -236,7 +237,7 @@ class RecordTestResult(Command):
     its key or LOINC code; `value` a numeric result (in the test's unit), `result` a word of
     its scale (negative, positive, invalid, trace, 1+ ...)."""
 
-    LABEL = "record test results"
+    LABEL = N_("record test results")
     result_id: str | None = None
     test: str
     value: float | None = None
@@ -252,7 +253,7 @@ class RecordUrineDipstick(Command):
     """One urine test strip read at once: a grade for each pad read (None: not read). Each
     becomes its own test result, as if recorded one by one with RecordTestResult."""
 
-    LABEL = "record test results"
+    LABEL = N_("record test results")
     protein: str | None = None
     glucose: str | None = None
     leukocytes: str | None = None
@@ -270,7 +271,7 @@ class RecordUrineDipstick(Command):
 @dataclass(frozen=True, kw_only=True)
 class ScheduleFollowUp(Command):
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "schedule appointments"
+    LABEL = N_("schedule appointments")
     appointment_id: str | None = None
     clinician: str
     start: str
@@ -282,7 +283,7 @@ class ScheduleFollowUp(Command):
 class RescheduleAppointment(Command):
     REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "move appointments"
+    LABEL = N_("move appointments")
     appointment_id: str
     start: str
     expected_start: str | None = None
@@ -293,7 +294,7 @@ class RescheduleAppointment(Command):
 class CancelAppointment(Command):
     REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "cancel appointments"
+    LABEL = N_("cancel appointments")
     appointment_id: str
     reason: str | None = None
 
@@ -302,7 +303,7 @@ class CancelAppointment(Command):
 class MarkAttended(Command):
     REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "mark attendance"
+    LABEL = N_("mark attendance")
     appointment_id: str
 
 
@@ -310,7 +311,7 @@ class MarkAttended(Command):
 class MarkNoShow(Command):
     REBASABLE = True
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "mark no-shows"
+    LABEL = N_("mark no-shows")
     appointment_id: str
 
 
@@ -325,7 +326,7 @@ class ReferPatient(Command):
     """Refer the patient to another facility. `summary_item_ids` are the chart items the
     clinician ticked for the clinical summary; decide snapshots their text."""
 
-    LABEL = "refer patients"
+    LABEL = N_("refer patients")
     referral_id: str | None = None
     to_facility: str = ""
     # The receiving facility's Organization id on the central server, when IT knows it.
@@ -343,7 +344,7 @@ class CancelReferral(Command):
     the receiving facility completed meanwhile is not revoked behind its back."""
 
     REBASABLE = True
-    LABEL = "cancel referrals"
+    LABEL = N_("cancel referrals")
     referral_id: str
     reason: str
     expected_status: str | None = None
@@ -376,7 +377,7 @@ class RecordCallAttempt(Command):
     """A follow-up call to a patient, usually about a missed appointment."""
 
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "record follow-up calls"
+    LABEL = N_("record follow-up calls")
     call_id: str | None = None
     appointment_id: str | None = None
     outcome: str = ""
@@ -391,7 +392,7 @@ class RemoveFromWorklist(Command):
     appointment brings them back."""
 
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "remove patients from the call list"
+    LABEL = N_("remove patients from the call list")
     call_id: str | None = None
     reason: str = ""
 
@@ -406,7 +407,7 @@ class MergePatients(Command):
     records that hold demographics only (checked in decide)."""
 
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "merge patient records"
+    LABEL = N_("merge patient records")
     replaced_patient_id: str = ""
     reason: str = ""
     merge_id: str | None = None  # chosen by the client, generated when empty
@@ -417,7 +418,7 @@ class UndoMerge(Command):
     """Undo a merge in effect on this (the surviving) patient's chart."""
 
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "undo merges of patient records"
+    LABEL = N_("undo merges of patient records")
     merge_id: str = ""
     reason: str = ""
 
@@ -430,7 +431,7 @@ class MarkEnteredInError(Command):
     REBASABLE = True
     # Staff may retract appointments; clinical items need a clinician (checked in decide).
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "mark items entered in error"
+    LABEL = N_("mark items entered in error")
     item_id: str
     reason: str
 
@@ -443,7 +444,7 @@ class DeclineProtocolSuggestion(Command):
     """A clinician declines the hypertension protocol's suggestion for one blood pressure
     reading (`vitals_id`), with a reason; recorded as a note too, so it reaches the server."""
 
-    LABEL = "decline protocol suggestions"
+    LABEL = N_("decline protocol suggestions")
     vitals_id: str
     suggestion: str  # the suggestion as it was shown ("Increase amlodipine to 10 mg ...")
     reason: str
@@ -463,7 +464,7 @@ class ResolveSyncConflict(Command):
     REBASABLE = True
 
     ALLOWED_ROLES = FRONT_DESK
-    LABEL = "resolve sync conflicts"
+    LABEL = N_("resolve sync conflicts")
     conflict_command_id: str
     resolution: str
     field: str | None = None

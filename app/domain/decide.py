@@ -20,6 +20,7 @@ from app.domain.context import DecisionContext
 from app.domain.decision import Decision
 from app.domain.errors import RoleError, ValidationError
 from app.domain.hearts import decline as hearts_decline
+from app.domain.wording import as_text, t
 
 Rule = Callable[[PatientChart | None, Any, DecisionContext], Decision]
 
@@ -61,8 +62,12 @@ def check_role(command: c.Command, ctx: DecisionContext) -> None:
     if ctx.actor.role not in command.ALLOWED_ROLES:
         allowed = " or ".join(sorted(r.value for r in command.ALLOWED_ROLES))
         raise RoleError(
-            f"A user with the {ctx.actor.role.value} role may not {command.LABEL}; "
-            f"this needs a {allowed}"
+            t(
+                "A user with the {role} role may not {label}; this needs a {allowed}",
+                role=ctx.actor.role.value,
+                label=as_text(command.LABEL),
+                allowed=allowed,
+            )
         )
 
 
@@ -72,7 +77,7 @@ def decide(chart: PatientChart | None, command: c.Command, ctx: DecisionContext)
     if ctx.replaced_by(command.patient_id) is not None:
         # Its items show on the survivor's chart: new ones are recorded there.
         raise ValidationError(
-            "This record was merged into another patient's chart: record on that chart",
+            t("This record was merged into another patient's chart: record on that chart"),
             "patient_id",
         )
     return RULES[type(command)](chart, command, ctx)

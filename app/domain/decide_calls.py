@@ -16,6 +16,7 @@ from app.domain.decide_clinical import new_item_id
 from app.domain.decision import Decision, require_item, require_registered
 from app.domain.errors import ValidationError
 from app.domain.events import CallAttemptRecorded, RemovedFromWorklist
+from app.domain.wording import N_, t
 
 # Outcomes where nobody was reached: FHIR Communication status "not-done".
 NOT_REACHED = frozenset({"no-answer", "wrong-number"})
@@ -25,15 +26,15 @@ def record_call(
     chart: PatientChart | None, cmd: c.RecordCallAttempt, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    outcome = v.choice(cmd.outcome, "outcome", "Outcome", c.CALL_OUTCOMES)
+    outcome = v.choice(cmd.outcome, "outcome", N_("Outcome"), c.CALL_OUTCOMES)
     assert outcome is not None  # required
     appointment = None
     if cmd.appointment_id:
         appointment = require_item(
             chart, cmd.appointment_id, "appointment", "appointment_id", "appointment"
         ).id
-    note = v.text(cmd.note, "note", "Note", required=False, max_len=2000)
-    called_at = v.past_instant(cmd.called_at, "called_at", "Time of the call", ctx.now)
+    note = v.text(cmd.note, "note", N_("Note"), required=False, max_len=2000)
+    called_at = v.past_instant(cmd.called_at, "called_at", N_("Time of the call"), ctx.now)
     next_call = _next_call(cmd.next_call_on, outcome, ctx.today)
     return Decision(
         [
@@ -58,21 +59,23 @@ def _next_call(value: str | None, outcome: str, today: date) -> str | None:
     if not raw:
         if outcome in c.CALL_NEEDS_NEXT_DATE:
             raise ValidationError(
-                f"Next call date is required when the outcome is {outcome}", "next_call_on"
+                t("Next call date is required when the outcome is {outcome}", outcome=outcome),
+                "next_call_on",
             )
         return None
     if outcome in c.CALL_ENDS_FOLLOW_UP:
         raise ValidationError(
-            f"Next call date must be empty when the outcome is {outcome}", "next_call_on"
+            t("Next call date must be empty when the outcome is {outcome}", outcome=outcome),
+            "next_call_on",
         )
     try:
         day = date.fromisoformat(raw)
     except ValueError:
         raise ValidationError(
-            "Next call date must be a date like 2026-12-09", "next_call_on"
+            t("Next call date must be a date like 2026-12-09"), "next_call_on"
         ) from None
     if day < today:
-        raise ValidationError("Next call date cannot be in the past", "next_call_on")
+        raise ValidationError(t("Next call date cannot be in the past"), "next_call_on")
     return day.isoformat()
 
 
@@ -80,7 +83,7 @@ def remove_from_worklist(
     chart: PatientChart | None, cmd: c.RemoveFromWorklist, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
+    reason = v.required_text(cmd.reason, "reason", N_("Reason"), max_len=500)
     now = v.iso(ctx.now)
     return Decision(
         [

@@ -27,6 +27,7 @@ from app.domain.events import (
 )
 from app.domain.reference import VITAL_TEXT, fold
 from app.domain.vitals_rules import check_blood_pressure
+from app.domain.wording import N_, t
 
 # Plausible (low, high) of each vital sign, used when the bundled list lacks a vital (keeps
 # the domain usable with an empty catalog); its label and unit are VITAL_TEXT's.
@@ -71,10 +72,11 @@ def new_item_id(chart: PatientChart, value: str | None, field: str, ctx: Decisio
         return ctx.new_id()
     chosen = v.item_id(value, field)
     if chosen in chart.items:
-        raise ValidationError("An item with this id already exists on the chart", field)
+        raise ValidationError(t("An item with this id already exists on the chart"), field)
     if ctx.item_id_taken(chosen):
         raise ValidationError(
-            "This id is already used by an item on another patient's chart; choose another", field
+            t("This id is already used by an item on another patient's chart; choose another"),
+            field,
         )
     return chosen
 
@@ -90,8 +92,8 @@ def start_encounter(
 ) -> Decision:
     chart = require_registered(chart)
     encounter_id = new_item_id(chart, cmd.encounter_id, "encounter_id", ctx)
-    started = v.past_instant(cmd.started_at, "started_at", "Start time", ctx.now)
-    reason = v.text(cmd.reason, "reason", "Reason", required=False)
+    started = v.past_instant(cmd.started_at, "started_at", N_("Start time"), ctx.now)
+    reason = v.text(cmd.reason, "reason", N_("Reason"), required=False)
     return Decision(
         [EncounterStarted(encounter_id=encounter_id, started_at=started, reason=reason)], started
     )
@@ -103,12 +105,12 @@ def finish_encounter(
     chart = require_registered(chart)
     item = require_item(chart, cmd.encounter_id, "encounter", "encounter_id", "encounter")
     if item.status != "in-progress":
-        raise AlreadyDoneError("This encounter is already finished", "encounter_id")
-    finished = v.past_instant(cmd.finished_at, "finished_at", "Finish time", ctx.now)
-    if v.instant(finished, "finished_at", "Finish time") < v.instant(
-        item.data["started_at"], "started_at", "Start time"
+        raise AlreadyDoneError(t("This encounter is already finished"), "encounter_id")
+    finished = v.past_instant(cmd.finished_at, "finished_at", N_("Finish time"), ctx.now)
+    if v.instant(finished, "finished_at", N_("Finish time")) < v.instant(
+        item.data["started_at"], "started_at", N_("Start time")
     ):
-        raise ValidationError("An encounter cannot finish before it started", "finished_at")
+        raise ValidationError(t("An encounter cannot finish before it started"), "finished_at")
     return Decision(
         [EncounterFinished(encounter_id=cmd.encounter_id, finished_at=finished)], finished
     )
@@ -128,19 +130,19 @@ def record_vitals(
         text = VITAL_TEXT[key]
         measurements[key] = v.number(raw, key, text.label, low, high, text.unit)
     if not measurements:
-        raise ValidationError("Enter at least one measurement", "systolic")
+        raise ValidationError(t("Enter at least one measurement"), "systolic")
     if ("systolic" in measurements) != ("diastolic" in measurements):
         missing = "diastolic" if "systolic" in measurements else "systolic"
-        raise ValidationError("Blood pressure needs both systolic and diastolic values", missing)
+        raise ValidationError(t("Blood pressure needs both systolic and diastolic values"), missing)
     if "systolic" in measurements and measurements["diastolic"] >= measurements["systolic"]:
-        raise ValidationError("Diastolic pressure must be below systolic pressure", "diastolic")
+        raise ValidationError(t("Diastolic pressure must be below systolic pressure"), "diastolic")
     if "systolic" in measurements:
         check_blood_pressure(measurements["systolic"], measurements["diastolic"])
     bmi = None
     if "weight" in measurements and "height" in measurements:
         metres = measurements["height"] / 100
         bmi = round(measurements["weight"] / (metres * metres), 1)
-    taken = v.past_instant(cmd.taken_at, "taken_at", "Time taken", ctx.now)
+    taken = v.past_instant(cmd.taken_at, "taken_at", N_("Time taken"), ctx.now)
     return Decision(
         [
             VitalsRecorded(
@@ -159,21 +161,24 @@ def record_diagnosis(
     chart: PatientChart | None, cmd: c.RecordDiagnosis, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    code = v.text(cmd.code, "code", "ICD-10 code", required=False, max_len=10)
-    free_text = v.text(cmd.text, "text", "Diagnosis", required=False, max_len=500)
+    code = v.text(cmd.code, "code", N_("ICD-10 code"), required=False, max_len=10)
+    free_text = v.text(cmd.text, "text", N_("Diagnosis"), required=False, max_len=500)
     if code is not None:
         code = code.upper()
         known = ctx.catalog.icd10.get(code)
         if known is None:
             raise ValidationError(
-                f"{code} is not in the bundled ICD-10 list; pick a listed code or enter the "
-                "diagnosis as free text",
+                t(
+                    "{code} is not in the bundled ICD-10 list; pick a listed code or enter the "
+                    "diagnosis as free text",
+                    code=code,
+                ),
                 "code",
             )
         free_text = free_text or known.title
     if free_text is None:
-        raise ValidationError("Enter an ICD-10 code or describe the diagnosis", "text")
-    onset = v.past_instant(cmd.onset, "onset", "Onset", ctx.now) if cmd.onset else None
+        raise ValidationError(t("Enter an ICD-10 code or describe the diagnosis"), "text")
+    onset = v.past_instant(cmd.onset, "onset", N_("Onset"), ctx.now) if cmd.onset else None
     return Decision(
         [
             DiagnosisRecorded(
@@ -195,8 +200,8 @@ def resolve_diagnosis(
     chart = require_registered(chart)
     item = require_item(chart, cmd.diagnosis_id, "diagnosis", "diagnosis_id", "diagnosis")
     if item.status != "active":
-        raise AlreadyDoneError("This diagnosis is already resolved", "diagnosis_id")
-    resolved = v.past_instant(cmd.resolved_at, "resolved_at", "Resolution time", ctx.now)
+        raise AlreadyDoneError(t("This diagnosis is already resolved"), "diagnosis_id")
+    resolved = v.past_instant(cmd.resolved_at, "resolved_at", N_("Resolution time"), ctx.now)
     return Decision(
         [DiagnosisResolved(diagnosis_id=cmd.diagnosis_id, resolved_at=resolved)], resolved
     )
@@ -206,7 +211,7 @@ def record_allergy(
     chart: PatientChart | None, cmd: c.RecordAllergy, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    substance_text = v.required_text(cmd.substance, "substance", "Substance")
+    substance_text = v.required_text(cmd.substance, "substance", N_("Substance"))
     # Resolved to ingredients and classes now, so the chart can say when it could not be:
     # such an allergy is only checked against prescriptions of exactly its name.
     found = resolve_allergen(ctx.catalog, substance_text)
@@ -214,14 +219,14 @@ def record_allergy(
     category = v.choice(
         cmd.category or (known.category if known else "medication"),
         "category",
-        "Category",
+        N_("Category"),
         ALLERGY_CATEGORIES,
     )
-    severity = v.choice(cmd.severity, "severity", "Severity", SEVERITIES, required=False)
-    criticality = v.choice(cmd.criticality, "criticality", "Criticality", CRITICALITIES)
+    severity = v.choice(cmd.severity, "severity", N_("Severity"), SEVERITIES, required=False)
+    criticality = v.choice(cmd.criticality, "criticality", N_("Criticality"), CRITICALITIES)
     for other in chart.of_kind("allergy"):
         if other.active and fold(other.data["substance"]) == fold(substance_text):
-            raise ValidationError("This allergy is already recorded and active", "substance")
+            raise ValidationError(t("This allergy is already recorded and active"), "substance")
     unresolved = not found.resolved and category in DRUG_CATEGORIES
     warnings = []
     if unresolved:
@@ -243,7 +248,7 @@ def record_allergy(
                 category=category or "medication",
                 criticality=criticality or "unable-to-assess",
                 recorded_at=v.iso(ctx.now),
-                reaction=v.text(cmd.reaction, "reaction", "Reaction", required=False),
+                reaction=v.text(cmd.reaction, "reaction", N_("Reaction"), required=False),
                 severity=severity,
                 ingredient_ids=sorted(found.ingredients),
                 class_ids=sorted(found.classes),
@@ -262,16 +267,16 @@ def update_allergy_status(
 ) -> Decision:
     chart = require_registered(chart)
     item = require_item(chart, cmd.allergy_id, "allergy", "allergy_id", "allergy")
-    status = v.choice(cmd.status, "status", "Status", ALLERGY_STATUSES)
+    status = v.choice(cmd.status, "status", N_("Status"), ALLERGY_STATUSES)
     if cmd.expected_status is not None and cmd.expected_status != item.status:
         raise PreconditionError(
-            "The allergy's status was changed by someone else",
+            t("The allergy's status was changed by someone else"),
             "status",
             expected=cmd.expected_status,
             actual=item.status,
         )
     if status == item.status:
-        raise AlreadyDoneError(f"The allergy is already {status}", "status")
+        raise AlreadyDoneError(t("The allergy is already {status}", status=status), "status")
     return Decision(
         [
             AllergyStatusChanged(
@@ -284,7 +289,7 @@ def update_allergy_status(
 
 def add_note(chart: PatientChart | None, cmd: c.AddNote, ctx: DecisionContext) -> Decision:
     chart = require_registered(chart)
-    body = v.required_text(cmd.text, "text", "Note", max_len=v.MAX_TEXT)
+    body = v.required_text(cmd.text, "text", N_("Note"), max_len=v.MAX_TEXT)
     return Decision(
         [
             NoteAdded(

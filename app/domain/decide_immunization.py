@@ -26,6 +26,7 @@ from app.domain.immunizations import (
     find_vaccine,
 )
 from app.domain.roles import Role
+from app.domain.wording import N_, as_text, t
 
 
 def record_immunization(
@@ -34,28 +35,30 @@ def record_immunization(
     chart = require_registered(chart)
     historical = cmd.historical is True
     if not isinstance(cmd.historical, bool):
-        raise ValidationError("Historical must be true or false", "historical")
+        raise ValidationError(t("Historical must be true or false"), "historical")
     if ctx.actor.role is Role.STAFF and not historical:
         raise RoleError(
-            "Staff may record only a historical dose from a card (historical: true); "
-            "a dose given here is recorded by a clinician",
+            t(
+                "Staff may record only a historical dose from a card (historical: true); "
+                "a dose given here is recorded by a clinician"
+            ),
             "historical",
         )
-    name = v.required_text(cmd.vaccine, "vaccine", "Vaccine")
+    name = v.required_text(cmd.vaccine, "vaccine", N_("Vaccine"))
     vaccine = find_vaccine(ctx.catalog, name)
     if vaccine is None:
         raise ValidationError(
-            "Vaccine is not in the vaccine list (name, id or CVX code)", "vaccine"
+            t("Vaccine is not in the vaccine list (name, id or CVX code)"), "vaccine"
         )
     dose = _dose_number(cmd.dose_number, vaccine)
     given_at, given_on, time_known = _given(cmd.given_on, chart, ctx)
-    lot = v.text(cmd.lot, "lot", "Lot number", required=False, max_len=40)
+    lot = v.text(cmd.lot, "lot", N_("Lot number"), required=False, max_len=40)
     expiry = _expiry(cmd.lot_expiry, given_on)
-    site = v.choice(cmd.site, "site", "Site", tuple(IMMUNIZATION_SITES), required=False)
-    route = v.choice(cmd.route, "route", "Route", tuple(IMMUNIZATION_ROUTES), required=False)
-    source = v.text(cmd.source, "source", "Source", required=False, max_len=200)
+    site = v.choice(cmd.site, "site", N_("Site"), tuple(IMMUNIZATION_SITES), required=False)
+    route = v.choice(cmd.route, "route", N_("Route"), tuple(IMMUNIZATION_ROUTES), required=False)
+    source = v.text(cmd.source, "source", N_("Source"), required=False, max_len=200)
     if source is not None and not historical:
-        raise ValidationError("Source is only for a historical dose (from a card)", "source")
+        raise ValidationError(t("Source is only for a historical dose (from a card)"), "source")
     return Decision(
         [
             ImmunizationRecorded(
@@ -82,13 +85,18 @@ def record_immunization(
 
 def _dose_number(value: object, vaccine: Vaccine) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError("Dose number must be a whole number", "dose_number")
+        raise ValidationError(t("Dose number must be a whole number"), "dose_number")
     if value < 1:
-        raise ValidationError("Dose number must be 1 or more", "dose_number")
+        raise ValidationError(t("Dose number must be 1 or more"), "dose_number")
     if value > vaccine.doses:
         doses = "1 dose" if vaccine.doses == 1 else f"{vaccine.doses} doses"
         raise ValidationError(
-            f"Dose number {value} is impossible: {vaccine.name} is given in {doses}",
+            t(
+                "Dose number {value} is impossible: {name} is given in {doses}",
+                value=value,
+                name=vaccine.name,
+                doses=doses,
+            ),
             "dose_number",
         )
     return value
@@ -97,34 +105,38 @@ def _dose_number(value: object, vaccine: Vaccine) -> int:
 def _given(value: str | None, chart: PatientChart, ctx: DecisionContext) -> tuple[str, date, bool]:
     """(clinical time, day given, whether the time is known): a date or an instant, never
     before birth or in the future."""
-    raw = v.text(value, "given_on", "Date given", required=False, max_len=40)
+    raw = v.text(value, "given_on", N_("Date given"), required=False, max_len=40)
     if raw is None:
         at, day = ctx.now, ctx.today
     elif len(raw) == 10:
         day = _date(raw, "given_on", "Date given")
         at = datetime.combine(day, DATE_ONLY_TIME)
         if day > ctx.today:
-            raise ValidationError("Date given cannot be in the future", "given_on")
+            raise ValidationError(t("Date given cannot be in the future"), "given_on")
     else:
-        at = v.instant(raw, "given_on", "Date given")
+        at = v.instant(raw, "given_on", N_("Date given"))
         if at > ctx.now + v.CLOCK_SKEW:
-            raise ValidationError("Date given cannot be in the future", "given_on")
+            raise ValidationError(t("Date given cannot be in the future"), "given_on")
         day = at.date()
     birth = chart.demographics.get("birth_date")
     if birth and day < date.fromisoformat(str(birth)):
-        raise ValidationError("Date given is before the patient's birth date", "given_on")
+        raise ValidationError(t("Date given is before the patient's birth date"), "given_on")
     return v.iso(at), day, raw is None or len(raw) != 10
 
 
 def _expiry(value: str | None, given_on: date) -> str | None:
-    raw = v.text(value, "lot_expiry", "Lot expiry", required=False, max_len=10)
+    raw = v.text(value, "lot_expiry", N_("Lot expiry"), required=False, max_len=10)
     if raw is None:
         return None
     expiry = _date(raw, "lot_expiry", "Lot expiry")
     if expiry < given_on:
         raise ValidationError(
-            f"The lot expired on {expiry.isoformat()}, before the date given "
-            f"({given_on.isoformat()}): an expired vaccine is not recorded as given",
+            t(
+                "The lot expired on {expiry}, before the date given ({given_on}): an expired "
+                "vaccine is not recorded as given",
+                expiry=expiry.isoformat(),
+                given_on=given_on.isoformat(),
+            ),
             "lot_expiry",
         )
     return expiry.isoformat()
@@ -134,4 +146,6 @@ def _date(raw: str, field: str, label: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ValidationError(f"{label} must be a date like 2026-11-30", field) from None
+        raise ValidationError(
+            t("{label} must be a date like 2026-11-30", label=as_text(label)), field
+        ) from None

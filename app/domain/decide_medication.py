@@ -27,6 +27,7 @@ from app.domain.errors import (
 from app.domain.events import MedicationDiscontinued, MedicationDoseChanged, MedicationPrescribed
 from app.domain.medicines import DrugMatch, ingredients_of_item, resolve_drug
 from app.domain.reference import Catalog, allergy_terms, drug_terms, fold
+from app.domain.wording import N_, t
 
 # The field a refusal of an unresolved drug names, so a form can offer its confirmation.
 UNCHECKED_FIELD = "unchecked_acknowledged"
@@ -37,22 +38,22 @@ def prescribe(
 ) -> Decision:
     chart = require_registered(chart)
     catalog = ctx.catalog
-    drug_text = v.required_text(cmd.drug, "drug", "Drug")
-    dose = v.number(cmd.dose, "dose", "Dose", 0.0001, 100_000, cmd.dose_unit or "")
-    dose_unit = v.required_text(cmd.dose_unit, "dose_unit", "Dose unit", max_len=20)
+    drug_text = v.required_text(cmd.drug, "drug", N_("Drug"))
+    dose = v.number(cmd.dose, "dose", N_("Dose"), 0.0001, 100_000, cmd.dose_unit or "")
+    dose_unit = v.required_text(cmd.dose_unit, "dose_unit", N_("Dose unit"), max_len=20)
     routes = catalog.routes or DEFAULT_ROUTES
-    route = v.choice(cmd.route, "route", "Route", routes)
-    frequency = v.required_text(cmd.frequency, "frequency", "Frequency", max_len=40)
+    route = v.choice(cmd.route, "route", N_("Route"), routes)
+    frequency = v.required_text(cmd.frequency, "frequency", N_("Frequency"), max_len=40)
     if cmd.duration_days is not None and (
         isinstance(cmd.duration_days, bool)
         or not isinstance(cmd.duration_days, int)
         or not 1 <= cmd.duration_days <= 3650
     ):
         raise ValidationError(
-            "Duration must be a whole number of days from 1 to 3650", "duration_days"
+            t("Duration must be a whole number of days from 1 to 3650"), "duration_days"
         )
     override = v.text(
-        cmd.override_reason, "override_reason", "Override reason", required=False, max_len=500
+        cmd.override_reason, "override_reason", N_("Override reason"), required=False, max_len=500
     )
     drug = resolve_drug(catalog, drug_text)
     medicine = drug.medicine
@@ -64,8 +65,12 @@ def prescribe(
     clashes, cautions = _allergy_checks(chart, catalog, drug, drug_text)
     if clashes and override is None:
         raise AllergyConflictError(
-            f"The patient has a recorded allergy to {clashes[0].data['substance']} that matches "
-            f"{drug_name}; give a reason to override",
+            t(
+                "The patient has a recorded allergy to {substance} that matches {drug_name}; "
+                "give a reason to override",
+                substance=clashes[0].data["substance"],
+                drug_name=drug_name,
+            ),
             clashes[0].id,
         )
     unchecked = not drug.complete
@@ -96,7 +101,11 @@ def prescribe(
                 duration_days=cmd.duration_days,
                 encounter_id=encounter_of(chart, cmd.encounter_id),
                 instructions=v.text(
-                    cmd.instructions, "instructions", "Instructions", required=False, max_len=1000
+                    cmd.instructions,
+                    "instructions",
+                    N_("Instructions"),
+                    required=False,
+                    max_len=1000,
                 ),
                 override_reason=override if clashes else None,
                 overridden_allergy_ids=[a.id for a in clashes],
@@ -221,27 +230,29 @@ def change_dose(chart: PatientChart | None, cmd: c.ChangeDose, ctx: DecisionCont
     item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
     if item.status != "active":
         raise ValidationError(
-            "This prescription has been stopped, so its dose can no longer be changed; "
-            "prescribe again if the patient should continue",
+            t(
+                "This prescription has been stopped, so its dose can no longer be changed; "
+                "prescribe again if the patient should continue"
+            ),
             "prescription_id",
         )
     current = float(item.data["dose"])
     if cmd.expected_dose is not None and float(cmd.expected_dose) != current:
         raise PreconditionError(
-            "The dose was changed by someone else since you opened the chart",
+            t("The dose was changed by someone else since you opened the chart"),
             "dose",
             expected=cmd.expected_dose,
             actual=current,
         )
     unit = v.required_text(
-        cmd.dose_unit or item.data["dose_unit"], "dose_unit", "Dose unit", max_len=20
+        cmd.dose_unit or item.data["dose_unit"], "dose_unit", N_("Dose unit"), max_len=20
     )
-    dose = v.number(cmd.dose, "dose", "Dose", 0.0001, 100_000, unit)
+    dose = v.number(cmd.dose, "dose", N_("Dose"), 0.0001, 100_000, unit)
     frequency = v.required_text(
-        cmd.frequency or item.data["frequency"], "frequency", "Frequency", max_len=40
+        cmd.frequency or item.data["frequency"], "frequency", N_("Frequency"), max_len=40
     )
     if (dose, unit, frequency) == (current, item.data["dose_unit"], item.data["frequency"]):
-        raise AlreadyDoneError("The prescription already has this dose", "dose")
+        raise AlreadyDoneError(t("The prescription already has this dose"), "dose")
     return Decision(
         [
             MedicationDoseChanged(
@@ -253,7 +264,7 @@ def change_dose(chart: PatientChart | None, cmd: c.ChangeDose, ctx: DecisionCont
                 previous_dose_unit=item.data["dose_unit"],
                 previous_frequency=item.data["frequency"],
                 changed_at=v.iso(ctx.now),
-                reason=v.text(cmd.reason, "reason", "Reason", required=False, max_len=500),
+                reason=v.text(cmd.reason, "reason", N_("Reason"), required=False, max_len=500),
             )
         ],
         v.iso(ctx.now),
@@ -266,8 +277,8 @@ def discontinue(
     chart = require_registered(chart)
     item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
     if item.status != "active":
-        raise AlreadyDoneError("This prescription is already stopped", "prescription_id")
-    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
+        raise AlreadyDoneError(t("This prescription is already stopped"), "prescription_id")
+    reason = v.required_text(cmd.reason, "reason", N_("Reason"), max_len=500)
     return Decision(
         [
             MedicationDiscontinued(

@@ -20,14 +20,15 @@ from app.domain.events import (
     PatientRegistered,
     SyncConflictResolved,
 )
+from app.domain.wording import N_, as_text, t
 
 LABELS = {
-    "given": "Given name",
-    "family": "Family name",
-    "birth_date": "Birth date",
-    "sex": "Sex",
-    "phone": "Phone",
-    "address": "Address",
+    "given": N_("Given name"),
+    "family": N_("Family name"),
+    "birth_date": N_("Birth date"),
+    "sex": N_("Sex"),
+    "phone": N_("Phone"),
+    "address": N_("Address"),
 }
 
 
@@ -38,24 +39,24 @@ def clean_field(name: str, value: str | None, ctx: DecisionContext) -> str | Non
     if name == "birth_date":
         return v.birth_date(value, name, ctx.today)
     if name == "sex":
-        return v.choice(value, name, "Sex", v.SEXES)
+        return v.choice(value, name, N_("Sex"), v.SEXES)
     if name == "phone":
         return v.phone(value, name)
     if name == "address":
-        return v.text(value, name, "Address", required=False, max_len=300)
-    raise ValidationError(f"{name!r} is not a demographic field", "changes")
+        return v.text(value, name, N_("Address"), required=False, max_len=300)
+    raise ValidationError(t("{name!r} is not a demographic field", name=name), "changes")
 
 
 def register(chart: PatientChart | None, cmd: RegisterPatient, ctx: DecisionContext) -> Decision:
     if chart is not None and chart.registered:
-        raise ValidationError("A patient with this id is already registered", "patient_id")
+        raise ValidationError(t("A patient with this id is already registered"), "patient_id")
     identifiers = []
     seen = set()
     for i, ident in enumerate(cmd.identifiers):
-        system = v.required_text(ident.system, f"identifiers[{i}].system", "Identifier system")
-        value = v.required_text(ident.value, f"identifiers[{i}].value", "Identifier value")
+        system = v.required_text(ident.system, f"identifiers[{i}].system", N_("Identifier system"))
+        value = v.required_text(ident.value, f"identifiers[{i}].value", N_("Identifier value"))
         if (system, value) in seen:
-            raise ValidationError("The same identifier is listed twice", f"identifiers[{i}]")
+            raise ValidationError(t("The same identifier is listed twice"), f"identifiers[{i}]")
         seen.add((system, value))
         identifiers.append({"system": system, "value": value})
     fields = {name: clean_field(name, getattr(cmd, name), ctx) for name in DEMOGRAPHIC_FIELDS}
@@ -68,20 +69,27 @@ def update_demographics(
 ) -> Decision:
     chart = require_registered(chart)
     if not cmd.changes:
-        raise ValidationError("Nothing to change: name at least one field", "changes")
+        raise ValidationError(t("Nothing to change: name at least one field"), "changes")
     changes: dict[str, str | None] = {}
     previous: dict[str, str | None] = {}
     for name, change in cmd.changes.items():
         if name not in DEMOGRAPHIC_FIELDS:
             raise ValidationError(
-                f"{name!r} cannot be edited; editable fields: {', '.join(DEMOGRAPHIC_FIELDS)}",
+                t(
+                    "{name!r} cannot be edited; editable fields: {items}",
+                    name=name,
+                    items=", ".join(DEMOGRAPHIC_FIELDS),
+                ),
                 "changes",
             )
         current = chart.demographics.get(name)
         if change.expected != current:
             # Someone changed this field since the user last saw it: never overwrite silently.
             raise PreconditionError(
-                f"{LABELS[name]} was changed by someone else since you opened the chart",
+                t(
+                    "{field} was changed by someone else since you opened the chart",
+                    field=as_text(LABELS[name]),
+                ),
                 name,
                 expected=change.expected,
                 actual=current,
@@ -90,7 +98,9 @@ def update_demographics(
         if new != current:
             changes[name], previous[name] = new, current
     if not changes:
-        raise AlreadyDoneError("Nothing changed: the new values equal the current ones", "changes")
+        raise AlreadyDoneError(
+            t("Nothing changed: the new values equal the current ones"), "changes"
+        )
     return Decision([DemographicsUpdated(changes=changes, previous=previous)], v.iso(ctx.now))
 
 
@@ -99,14 +109,16 @@ def resolve_conflict(
 ) -> Decision:
     """Settle a needs-attention conflict; the losing value stays in the history."""
     chart = require_registered(chart)
-    resolution = v.choice(cmd.resolution, "resolution", "Resolution", RESOLUTIONS)
+    resolution = v.choice(cmd.resolution, "resolution", N_("Resolution"), RESOLUTIONS)
     events: list[DomainEvent] = []
     value = None
     if resolution in ("keep-mine", "edit"):
         if cmd.field not in DEMOGRAPHIC_FIELDS:
             raise ValidationError(
-                "Only demographic fields can be kept or edited here; take the server's value "
-                "and repeat the action on the chart",
+                t(
+                    "Only demographic fields can be kept or edited here; take the server's value "
+                    "and repeat the action on the chart"
+                ),
                 "field",
             )
         value = clean_field(cmd.field, cmd.value, ctx)

@@ -16,6 +16,7 @@ from app.domain.decision import Decision, require_item, require_registered
 from app.domain.errors import AlreadyDoneError, PreconditionError, ValidationError
 from app.domain.events import PatientReferred, ReferralCancelled
 from app.domain.referral_summary import chosen_items, summary_entry
+from app.domain.wording import N_, t
 
 # Statuses a referral can no longer be revoked from (it is over).
 FINISHED = frozenset({"completed", "revoked"})
@@ -23,14 +24,14 @@ FINISHED = frozenset({"completed", "revoked"})
 
 def refer(chart: PatientChart | None, cmd: c.ReferPatient, ctx: DecisionContext) -> Decision:
     chart = require_registered(chart)
-    facility = v.required_text(cmd.to_facility, "to_facility", "Receiving facility")
+    facility = v.required_text(cmd.to_facility, "to_facility", N_("Receiving facility"))
     organization = None
     if cmd.facility_organization_id:
         organization = v.item_id(cmd.facility_organization_id, "facility_organization_id")
-    reason = v.required_text(cmd.reason, "reason", "Reason for referral", max_len=500)
-    urgency = v.choice(cmd.urgency, "urgency", "Urgency", c.URGENCIES)
+    reason = v.required_text(cmd.reason, "reason", N_("Reason for referral"), max_len=500)
+    urgency = v.choice(cmd.urgency, "urgency", N_("Urgency"), c.URGENCIES)
     entries = [summary_entry(item) for item in chosen_items(chart, cmd.summary_item_ids)]
-    note = v.text(cmd.note, "note", "Note", required=False, max_len=2000)
+    note = v.text(cmd.note, "note", N_("Note"), required=False, max_len=2000)
     referred_at = v.iso(ctx.now)
     return Decision(
         [
@@ -55,21 +56,26 @@ def cancel(chart: PatientChart | None, cmd: c.CancelReferral, ctx: DecisionConte
     item = require_item(chart, cmd.referral_id, "referral", "referral_id", "referral")
     if cmd.expected_status is not None and cmd.expected_status != item.status:
         raise PreconditionError(
-            "The referral's status was changed by someone else (e.g. the receiving facility) "
-            "since you opened the chart",
+            t(
+                "The referral's status was changed by someone else (e.g. the receiving facility) "
+                "since you opened the chart"
+            ),
             "status",
             expected=cmd.expected_status,
             actual=item.status,
         )
     if item.status == "revoked":
-        raise AlreadyDoneError("This referral is already cancelled", "referral_id")
+        raise AlreadyDoneError(t("This referral is already cancelled"), "referral_id")
     if item.status in FINISHED:
         raise ValidationError(
-            f"This referral is {item.status}, so it can no longer be cancelled; mark it "
-            "entered in error if it was recorded by mistake",
+            t(
+                "This referral is {status}, so it can no longer be cancelled; mark it entered in "
+                "error if it was recorded by mistake",
+                status=item.status,
+            ),
             "referral_id",
         )
-    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
+    reason = v.required_text(cmd.reason, "reason", N_("Reason"), max_len=500)
     now = v.iso(ctx.now)
     return Decision(
         [

@@ -28,6 +28,7 @@ from app.domain.events import (
 )
 from app.domain.other_records import READ_ONLY_KIND, READ_ONLY_MESSAGE
 from app.domain.roles import Role
+from app.domain.wording import N_, t
 
 MAX_DURATION = 8 * 60
 
@@ -35,7 +36,10 @@ MAX_DURATION = 8 * 60
 def _duration(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 5 <= value <= MAX_DURATION:
         raise ValidationError(
-            f"Duration must be a whole number of minutes from 5 to {MAX_DURATION}",
+            t(
+                "Duration must be a whole number of minutes from 5 to {max_duration}",
+                max_duration=MAX_DURATION,
+            ),
             "duration_minutes",
         )
     return value
@@ -44,19 +48,23 @@ def _duration(value: object) -> int:
 def _check_slot(
     ctx: DecisionContext, clinician: str, start_iso: str, minutes: int, ignore: str | None
 ) -> tuple[str, str]:
-    start = v.instant(start_iso, "start", "Start")
+    start = v.instant(start_iso, "start", N_("Start"))
     end = start + timedelta(minutes=minutes)
     clash = ctx.clashing_appointment(clinician, start, end, ignore)
     if clash is not None:
         raise DoubleBookingError(
-            f"{clinician} already has an appointment at that time; choose another slot", clash
+            t(
+                "{clinician} already has an appointment at that time; choose another slot",
+                clinician=clinician,
+            ),
+            clash,
         )
     return v.iso(start), v.iso(end)
 
 
 def schedule(chart: PatientChart | None, cmd: c.ScheduleFollowUp, ctx: DecisionContext) -> Decision:
     chart = require_registered(chart)
-    clinician = v.required_text(cmd.clinician, "clinician", "Clinician", max_len=64)
+    clinician = v.required_text(cmd.clinician, "clinician", N_("Clinician"), max_len=64)
     known = ctx.clinicians()
     if known is not None and clinician not in known:
         raise ValidationError(
@@ -66,8 +74,8 @@ def schedule(chart: PatientChart | None, cmd: c.ScheduleFollowUp, ctx: DecisionC
         )
     minutes = _duration(cmd.duration_minutes)
     start, end = _check_slot(ctx, clinician, cmd.start, minutes, None)
-    if v.instant(start, "start", "Start") < ctx.now - timedelta(days=1):
-        raise ValidationError("A follow-up cannot be booked in the past", "start")
+    if v.instant(start, "start", N_("Start")) < ctx.now - timedelta(days=1):
+        raise ValidationError(t("A follow-up cannot be booked in the past"), "start")
     return Decision(
         [
             AppointmentScheduled(
@@ -75,7 +83,7 @@ def schedule(chart: PatientChart | None, cmd: c.ScheduleFollowUp, ctx: DecisionC
                 clinician=clinician,
                 start=start,
                 end=end,
-                reason=v.text(cmd.reason, "reason", "Reason", required=False),
+                reason=v.text(cmd.reason, "reason", N_("Reason"), required=False),
             )
         ],
         v.iso(ctx.now),
@@ -86,9 +94,13 @@ def _booked(chart: PatientChart | None, appointment_id: str, target: str = ""): 
     chart = require_registered(chart)
     item = require_item(chart, appointment_id, "appointment", "appointment_id", "appointment")
     if target and item.status == target:
-        raise AlreadyDoneError(f"This appointment is already {item.status}", "appointment_id")
+        raise AlreadyDoneError(
+            t("This appointment is already {status}", status=item.status), "appointment_id"
+        )
     if item.status != "booked":
-        raise ValidationError(f"This appointment is already {item.status}", "appointment_id")
+        raise ValidationError(
+            t("This appointment is already {status}", status=item.status), "appointment_id"
+        )
     return item
 
 
@@ -97,26 +109,26 @@ def reschedule(
 ) -> Decision:
     item = _booked(chart, cmd.appointment_id)
     if cmd.expected_start is not None and (
-        v.instant(cmd.expected_start, "expected_start", "Expected start")
-        != v.instant(item.data["start"], "start", "Start")
+        v.instant(cmd.expected_start, "expected_start", N_("Expected start"))
+        != v.instant(item.data["start"], "start", N_("Start"))
     ):
         raise PreconditionError(
-            "This appointment was moved by someone else",
+            t("This appointment was moved by someone else"),
             "start",
             expected=cmd.expected_start,
             actual=item.data["start"],
         )
-    old_start = v.instant(item.data["start"], "start", "Start")
-    old_end = v.instant(item.data["end"], "end", "End")
+    old_start = v.instant(item.data["start"], "start", N_("Start"))
+    old_end = v.instant(item.data["end"], "end", N_("End"))
     old_minutes = int((old_end - old_start).total_seconds() // 60)
     minutes = _duration(cmd.duration_minutes if cmd.duration_minutes is not None else old_minutes)
     start, end = _check_slot(ctx, item.data["clinician"], cmd.start, minutes, item.id)
-    new_start = v.instant(start, "start", "Start")
+    new_start = v.instant(start, "start", N_("Start"))
     if new_start < ctx.now - timedelta(days=1):
-        raise ValidationError("An appointment cannot be moved into the past", "start")
+        raise ValidationError(t("An appointment cannot be moved into the past"), "start")
     # Compare instants, not text: 07:00Z and 10:00+03:00 are the same slot.
-    if new_start == old_start and v.instant(end, "end", "End") == old_end:
-        raise AlreadyDoneError("The appointment is already at that time", "start")
+    if new_start == old_start and v.instant(end, "end", N_("End")) == old_end:
+        raise AlreadyDoneError(t("The appointment is already at that time"), "start")
     return Decision(
         [
             AppointmentRescheduled(
@@ -133,7 +145,7 @@ def cancel(chart: PatientChart | None, cmd: c.CancelAppointment, ctx: DecisionCo
         [
             AppointmentCancelled(
                 appointment_id=item.id,
-                reason=v.text(cmd.reason, "reason", "Reason", required=False),
+                reason=v.text(cmd.reason, "reason", N_("Reason"), required=False),
             )
         ],
         v.iso(ctx.now),
@@ -142,13 +154,15 @@ def cancel(chart: PatientChart | None, cmd: c.CancelAppointment, ctx: DecisionCo
 
 def attended(chart: PatientChart | None, cmd: c.MarkAttended, ctx: DecisionContext) -> Decision:
     item = _booked(chart, cmd.appointment_id, "fulfilled")
-    start = v.instant(item.data["start"], "start", "Start")
+    start = v.instant(item.data["start"], "start", N_("Start"))
     # From the appointment's own day on (a patient may come early that day), in the
     # booking's own UTC offset.
     if start.date() > ctx.now.astimezone(start.tzinfo).date():
         raise ValidationError(
-            f"This appointment is on {start.date().isoformat()}; it can be marked attended "
-            "from that day on",
+            t(
+                "This appointment is on {day}; it can be marked attended from that day on",
+                day=start.date().isoformat(),
+            ),
             "appointment_id",
         )
     return Decision([AppointmentAttended(appointment_id=item.id)], v.iso(ctx.now))
@@ -156,9 +170,9 @@ def attended(chart: PatientChart | None, cmd: c.MarkAttended, ctx: DecisionConte
 
 def no_show(chart: PatientChart | None, cmd: c.MarkNoShow, ctx: DecisionContext) -> Decision:
     item = _booked(chart, cmd.appointment_id, "noshow")
-    if v.instant(item.data["start"], "start", "Start") > ctx.now:
+    if v.instant(item.data["start"], "start", N_("Start")) > ctx.now:
         raise ValidationError(
-            "A patient cannot miss an appointment that has not started yet", "appointment_id"
+            t("A patient cannot miss an appointment that has not started yet"), "appointment_id"
         )
     return Decision([AppointmentMissed(appointment_id=item.id)], v.iso(ctx.now))
 
@@ -169,15 +183,17 @@ def entered_in_error(
     chart = require_registered(chart)
     item = chart.item(cmd.item_id)
     if item is None:
-        raise NotFoundError("No item with this id on the patient's chart", "item_id")
+        raise NotFoundError(t("No item with this id on the patient's chart"), "item_id")
     if item.entered_in_error:
-        raise AlreadyDoneError("This item is already marked as entered in error", "item_id")
+        raise AlreadyDoneError(t("This item is already marked as entered in error"), "item_id")
     if item.kind == READ_ONLY_KIND:
         raise ValidationError(READ_ONLY_MESSAGE, "item_id")
     # Appointments and follow-up calls are the front desk's own records; the rest clinical.
     if item.kind not in ("appointment", "call") and ctx.actor.role is not Role.CLINICIAN:
-        raise RoleError("Only a clinician may mark clinical items as entered in error", "item_id")
-    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
+        raise RoleError(
+            t("Only a clinician may mark clinical items as entered in error"), "item_id"
+        )
+    reason = v.required_text(cmd.reason, "reason", N_("Reason"), max_len=500)
     return Decision(
         [EnteredInError(item_id=item.id, item_kind=item.kind, reason=reason)], v.iso(ctx.now)
     )

@@ -15,17 +15,18 @@ from app.domain.errors import ValidationError
 from app.domain.events import TestResultRecorded
 from app.domain.poc_tests import DIPSTICK_PADS, RESULT_LABELS, PocTest, interpret
 from app.domain.reference import Catalog, fold
+from app.domain.wording import N_, t
 
 
 def find_test(catalog: Catalog, text: str | None) -> PocTest:
     """The bundled test named by key, LOINC code or name (case-insensitive)."""
-    wanted = fold(v.required_text(text, "test", "Test"))
+    wanted = fold(v.required_text(text, "test", N_("Test")))
     for test in catalog.poc_tests.values():
         if wanted in (fold(test.key), test.loinc, fold(test.name)):
             return test
     # The typed text is not repeated: messages never echo free text (app/domain/errors.py).
     raise ValidationError(
-        "This test is not in the bundled list of point-of-care tests; pick a listed test", "test"
+        t("This test is not in the bundled list of point-of-care tests; pick a listed test"), "test"
     )
 
 
@@ -35,9 +36,9 @@ def record_test_result(
     chart = require_registered(chart)
     test = find_test(ctx.catalog, cmd.test)
     value, result = _checked_result(test, cmd.value, cmd.result)
-    specimen = v.choice(cmd.specimen or test.specimen, "specimen", "Specimen", test.specimens)
+    specimen = v.choice(cmd.specimen or test.specimen, "specimen", N_("Specimen"), test.specimens)
     assert specimen is not None  # required: a refusal raises
-    taken = v.past_instant(cmd.taken_at, "taken_at", "Time taken", ctx.now)
+    taken = v.past_instant(cmd.taken_at, "taken_at", N_("Time taken"), ctx.now)
     _not_before_birth(chart, taken)
     sex = chart.demographics.get("sex")
     found = interpret(test, value, result, sex if isinstance(sex, str) else None)
@@ -64,7 +65,7 @@ def record_test_result(
                 interpretation=found.code,
                 abnormal=found.abnormal,
                 encounter_id=encounter_of(chart, cmd.encounter_id),
-                note=v.text(cmd.note, "note", "Note", required=False, max_len=1000),
+                note=v.text(cmd.note, "note", N_("Note"), required=False, max_len=1000),
             )
         ],
         taken,
@@ -98,7 +99,7 @@ def record_dipstick(
         events += decision.events
         taken = decision.occurred_at
     if taken is None:
-        raise ValidationError("Enter the grade of at least one pad of the strip", "protein")
+        raise ValidationError(t("Enter the grade of at least one pad of the strip"), "protein")
     return Decision(events, taken)
 
 
@@ -110,22 +111,41 @@ def _checked_result(
         if value is None and result is not None and str(result).strip():
             value = _parse_number(str(result), test)
         if value is None:
-            raise ValidationError(f"Enter the {test.name} value in {test.unit_label}", "value")
+            raise ValidationError(
+                t(
+                    "Enter the {name} value in {unit_label}",
+                    name=test.name,
+                    unit_label=test.unit_label,
+                ),
+                "value",
+            )
         number = v.number(value, "value", test.name, test.minimum, test.maximum, test.unit_label)
         return number, None
     if value is not None:
         raise ValidationError(
-            f"{test.name} has no numeric value; choose one of: {_scale(test)}", "value"
+            t(
+                "{name} has no numeric value; choose one of: {scale}",
+                name=test.name,
+                scale=_scale(test),
+            ),
+            "value",
         )
-    word = v.text(result, "result", "Result", required=False, max_len=20)
+    word = v.text(result, "result", N_("Result"), required=False, max_len=20)
     if word is None:
-        raise ValidationError(f"Choose the {test.name} result: {_scale(test)}", "result")
+        raise ValidationError(
+            t("Choose the {name} result: {scale}", name=test.name, scale=_scale(test)), "result"
+        )
     word = word.lower()
     if word == "+" * len(word) and 1 <= len(word) <= 4:  # "++" is how many write 2+
         word = f"{len(word)}+"
     if word not in test.scale:
         raise ValidationError(
-            f"That is not a result of {test.name}; choose one of: {_scale(test)}", "result"
+            t(
+                "That is not a result of {name}; choose one of: {scale}",
+                name=test.name,
+                scale=_scale(test),
+            ),
+            "result",
         )
     return None, word
 
@@ -135,7 +155,12 @@ def _parse_number(text: str, test: PocTest) -> float:
         return float(text.strip().replace(",", "."))
     except ValueError:
         raise ValidationError(
-            f"{test.name} must be a number in {test.unit_label}", "value"
+            t(
+                "{name} must be a number in {unit_label}",
+                name=test.name,
+                unit_label=test.unit_label,
+            ),
+            "value",
         ) from None
 
 
@@ -151,5 +176,5 @@ def _not_before_birth(chart: PatientChart, taken: str) -> None:
         born = date.fromisoformat(birth)
     except ValueError:
         return
-    if v.instant(taken, "taken_at", "Time taken").date() < born:
-        raise ValidationError("Time taken is before the patient's birth date", "taken_at")
+    if v.instant(taken, "taken_at", N_("Time taken")).date() < born:
+        raise ValidationError(t("Time taken is before the patient's birth date"), "taken_at")

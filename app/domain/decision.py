@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from app.domain.chart import PatientChart
 from app.domain.errors import NotFoundError
 from app.domain.events import DomainEvent
+from app.domain.wording import as_text, t
 
 
 @dataclass(frozen=True)
@@ -18,14 +19,18 @@ class Decision:
 
 def require_registered(chart: PatientChart | None) -> PatientChart:
     if chart is None or not chart.registered:
-        raise NotFoundError("This patient is not registered on this device", "patient_id")
+        raise NotFoundError(t("This patient is not registered on this device"), "patient_id")
     return chart
 
 
 def require_item(chart: PatientChart, item_id: str, kind: str, field_name: str, label: str):  # type: ignore[no-untyped-def]
     item = chart.item(item_id, kind)
     if item is None:
-        raise NotFoundError(f"No {label} with this id on the patient's chart", field_name)
+        raise NotFoundError(
+            t("No {label} with this id on the patient's chart", label=as_text(label)), field_name
+        )
     if item.entered_in_error:
-        raise NotFoundError(f"This {label} was marked as entered in error", field_name)
+        raise NotFoundError(
+            t("This {label} was marked as entered in error", label=as_text(label)), field_name
+        )
     return item

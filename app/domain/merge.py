@@ -24,6 +24,7 @@ from app.domain.errors import NotFoundError, RoleError, ValidationError
 from app.domain.events import MergeUndone, PatientMerged
 from app.domain.reference import fold
 from app.domain.roles import Role
+from app.domain.wording import N_, t
 
 # Kinds front-desk staff record themselves: a record holding only these is "demographics
 # only", which staff may merge. Anything else is clinical and needs a clinician.
@@ -38,31 +39,33 @@ def clinical_items(chart: PatientChart) -> list[Item]:
 
 def merge(chart: PatientChart | None, cmd: MergePatients, ctx: DecisionContext) -> Decision:
     survivor = require_registered(chart)
-    replaced_id = v.text(cmd.replaced_patient_id, "replaced_patient_id", "Record to merge")
+    replaced_id = v.text(cmd.replaced_patient_id, "replaced_patient_id", N_("Record to merge"))
     if replaced_id == survivor.patient_id:
-        raise ValidationError("A record cannot be merged with itself", "replaced_patient_id")
-    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=300)
+        raise ValidationError(t("A record cannot be merged with itself"), "replaced_patient_id")
+    reason = v.required_text(cmd.reason, "reason", N_("Reason"), max_len=300)
     if ctx.replaced_by(survivor.patient_id) is not None:
         raise ValidationError(
-            "This record was merged into another chart: merge from that chart", "patient_id"
+            t("This record was merged into another chart: merge from that chart"), "patient_id"
         )
     other = ctx.chart_of(replaced_id or "")
     if other is None or not other.registered:
-        raise NotFoundError("No patient with this id on this device", "replaced_patient_id")
+        raise NotFoundError(t("No patient with this id on this device"), "replaced_patient_id")
     if ctx.replaced_by(other.patient_id) is not None:
         raise ValidationError(
-            "That record is already merged into a chart (undo that merge first)",
+            t("That record is already merged into a chart (undo that merge first)"),
             "replaced_patient_id",
         )
     if other.merged:
         raise ValidationError(
-            "Other records are merged into that record: undo those merges first",
+            t("Other records are merged into that record: undo those merges first"),
             "replaced_patient_id",
         )
     if ctx.actor.role is not Role.CLINICIAN and (clinical_items(survivor) or clinical_items(other)):
         raise RoleError(
-            "Staff may merge records that hold demographics only; these hold clinical items,"
-            " so a clinician is needed"
+            t(
+                "Staff may merge records that hold demographics only; these hold clinical items,"
+                " so a clinician is needed"
+            )
         )
     merge_id = v.item_id(cmd.merge_id, "merge_id") if cmd.merge_id else ctx.new_id()
     event = PatientMerged(merge_id=merge_id, replaced_patient_id=other.patient_id, reason=reason)
@@ -73,11 +76,11 @@ def merge(chart: PatientChart | None, cmd: MergePatients, ctx: DecisionContext) 
 
 def undo(chart: PatientChart | None, cmd: UndoMerge, ctx: DecisionContext) -> Decision:
     survivor = require_registered(chart)
-    merge_id = v.required_text(cmd.merge_id, "merge_id", "Merge")
+    merge_id = v.required_text(cmd.merge_id, "merge_id", N_("Merge"))
     replaced = next((r for r, m in survivor.merged.items() if m == merge_id), None)
     if replaced is None:
-        raise NotFoundError("No merge with this id is in effect on this chart", "merge_id")
-    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=300)
+        raise NotFoundError(t("No merge with this id is in effect on this chart"), "merge_id")
+    reason = v.required_text(cmd.reason, "reason", N_("Reason"), max_len=300)
     event = MergeUndone(merge_id=merge_id, replaced_patient_id=replaced, reason=reason)
     return Decision([event], v.iso(ctx.now))
 

@@ -40,6 +40,7 @@ from app.domain.decide import decide
 from app.domain.decide_patient import clean_field
 from app.domain.decision import Decision
 from app.domain.errors import AlreadyDoneError, DomainError, PreconditionError
+from app.domain.wording import N_, t
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def _settle_demographics(
     if changes == dict(command.changes):
         return None
     if not changes:
-        raise AlreadyDoneError("A later edit on this device replaced this one", "changes")
+        raise AlreadyDoneError(t("A later edit on this device replaced this one"), "changes")
     return dataclasses.replace(command, changes=changes)
 
 
@@ -175,7 +176,7 @@ def _settle_dose(
         and float(c.dose) == float(data["dose"])
         for c in later
     ):
-        raise AlreadyDoneError("A later dose change on this device replaced this one", "dose")
+        raise AlreadyDoneError(t("A later dose change on this device replaced this one"), "dose")
     return None
 
 
@@ -198,7 +199,7 @@ def _settle_move(
         and _instant(c.start) == start
         for c in later
     ):
-        raise AlreadyDoneError("A later move on this device replaced this one", "start")
+        raise AlreadyDoneError(t("A later move on this device replaced this one"), "start")
     return None
 
 
@@ -231,7 +232,7 @@ def _later_demographics(
 
 def _instant(text: object) -> datetime | None:
     try:
-        return values.instant(text if isinstance(text, str) else None, "start", "Start")
+        return values.instant(text if isinstance(text, str) else None, "start", N_("Start"))
     except DomainError:
         return None
 

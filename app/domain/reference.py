@@ -12,6 +12,7 @@ from typing import Any
 
 from app.domain.immunization_schedule import ImmunizationSchedule, Vaccine
 from app.domain.poc_tests import PocTest
+from app.domain.wording import N_
 
 # Letters that Unicode does not decompose into a base letter plus accent.
 _LETTERS = str.maketrans(
@@ -88,15 +89,15 @@ class VitalText:
 # cannot read files; the store's loader refuses a vitals.json whose keys or `unit_label`s
 # disagree, and fills VitalSign's text from this table.
 VITAL_TEXT: Mapping[str, VitalText] = {
-    "systolic": VitalText("Systolic BP", "BP", "mmHg"),  # short: written with diastolic
-    "diastolic": VitalText("Diastolic BP", "BP", "mmHg"),
-    "heart_rate": VitalText("Heart rate", "HR", "/min"),
-    "respiratory_rate": VitalText("Respiratory rate", "RR", "/min"),
-    "temperature": VitalText("Temperature", "Temp", "°C"),
-    "spo2": VitalText("SpO₂", "SpO₂", "%"),
-    "weight": VitalText("Weight", "Weight", "kg"),
-    "height": VitalText("Height", "Height", "cm"),
-    "bmi": VitalText("BMI", "BMI", "kg/m²"),
+    "systolic": VitalText(N_("Systolic BP"), N_("BP"), "mmHg"),  # short: written with diastolic
+    "diastolic": VitalText(N_("Diastolic BP"), N_("BP"), "mmHg"),
+    "heart_rate": VitalText(N_("Heart rate"), N_("HR"), "/min"),
+    "respiratory_rate": VitalText(N_("Respiratory rate"), N_("RR"), "/min"),
+    "temperature": VitalText(N_("Temperature"), N_("Temp"), "°C"),
+    "spo2": VitalText(N_("SpO₂"), N_("SpO₂"), "%"),
+    "weight": VitalText(N_("Weight"), N_("Weight"), "kg"),
+    "height": VitalText(N_("Height"), N_("Height"), "cm"),
+    "bmi": VitalText(N_("BMI"), N_("BMI"), "kg/m²"),
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from app.domain.chart import Item, PatientChart
 from app.domain.errors import ValidationError
 from app.domain.reference import vitals_line
+from app.domain.wording import t
 
 # Kinds a clinician may put in a summary, in the order the summary lists them.
 SUMMARY_KINDS = ("diagnosis", "allergy", "medication", "vitals", "test_result", "immunization")
@@ -31,25 +32,36 @@ def chosen_items(chart: PatientChart, item_ids: Iterable[str]) -> list[Item]:
     """The chart items named by `item_ids` (duplicates dropped), in summary order; refuses an
     id that is not a summarisable, current item of this chart."""
     if isinstance(item_ids, str):
-        raise ValidationError("Clinical summary must be a list of chart item ids", FIELD)
+        raise ValidationError(t("Clinical summary must be a list of chart item ids"), FIELD)
     found: dict[str, Item] = {}
     for item_id in item_ids:
         if not isinstance(item_id, str) or not item_id.strip():
-            raise ValidationError("Clinical summary lists an empty item id", FIELD)
+            raise ValidationError(t("Clinical summary lists an empty item id"), FIELD)
         item = chart.items.get(item_id)
         if item is None:
             raise ValidationError(
-                f"Clinical summary: there is no item {item_id[:64]!r} on this patient's chart",
+                t(
+                    "Clinical summary: there is no item {item_id!r} on this patient's chart",
+                    item_id=item_id[:64],
+                ),
                 FIELD,
             )
         if item.entered_in_error:
             raise ValidationError(
-                f"Clinical summary: item {item_id[:64]!r} was marked as entered in error", FIELD
+                t(
+                    "Clinical summary: item {item_id!r} was marked as entered in error",
+                    item_id=item_id[:64],
+                ),
+                FIELD,
             )
         if item.kind not in SUMMARY_KINDS:
             raise ValidationError(
-                f"Clinical summary: a {item.kind} cannot be part of a referral summary "
-                f"(only {', '.join(KIND_HEADINGS[k].lower() + 's' for k in SUMMARY_KINDS)})",
+                t(
+                    "Clinical summary: a {kind} cannot be part of a referral summary "
+                    "(only {items})",
+                    kind=item.kind,
+                    items=", ".join(KIND_HEADINGS[k].lower() + "s" for k in SUMMARY_KINDS),
+                ),
                 FIELD,
             )
         found[item_id] = item

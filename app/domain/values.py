@@ -7,6 +7,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from app.domain.errors import ValidationError
+from app.domain.wording import as_text, t
 
 # Clocks of offline devices drift; a few minutes ahead is still "now", not the future.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -26,13 +27,20 @@ def text(
     """Trimmed text; None/blank is refused when required."""
     if value is None or not str(value).strip():
         if required:
-            raise ValidationError(f"{label} is required", field)
+            raise ValidationError(t("{label} is required", label=as_text(label)), field)
         return None
     cleaned = str(value).strip()
     if len(cleaned) > max_len:
-        raise ValidationError(f"{label} is too long (at most {max_len} characters)", field)
+        raise ValidationError(
+            t(
+                "{label} is too long (at most {max_len} characters)",
+                label=as_text(label),
+                max_len=max_len,
+            ),
+            field,
+        )
     if any(ord(c) < 32 and c not in "\n\t" for c in cleaned):
-        raise ValidationError(f"{label} contains control characters", field)
+        raise ValidationError(t("{label} contains control characters", label=as_text(label)), field)
     refuse_non_text(cleaned, field, label)
     return cleaned
 
@@ -40,7 +48,9 @@ def text(
 def refuse_non_text(value: str, field: str, label: str) -> None:
     """Refuse lone surrogates anywhere a string is taken in (ids included)."""
     if _SURROGATE.search(value):
-        raise ValidationError(f"{label} contains characters that are not valid text", field)
+        raise ValidationError(
+            t("{label} contains characters that are not valid text", label=as_text(label)), field
+        )
 
 
 def required_text(value: str | None, field: str, label: str, *, max_len: int = 200) -> str:
@@ -54,11 +64,11 @@ def birth_date(value: str | None, field: str, today: date) -> str:
     try:
         parsed = date.fromisoformat(raw)
     except ValueError:
-        raise ValidationError("Birth date must be a date like 1980-04-23", field) from None
+        raise ValidationError(t("Birth date must be a date like 1980-04-23"), field) from None
     if parsed > today:
-        raise ValidationError("Birth date cannot be in the future", field)
+        raise ValidationError(t("Birth date cannot be in the future"), field)
     if parsed < date(today.year - 130, 1, 1):
-        raise ValidationError("Birth date is more than 130 years ago", field)
+        raise ValidationError(t("Birth date is more than 130 years ago"), field)
     return parsed.isoformat()
 
 
@@ -68,16 +78,30 @@ def instant(value: str | None, field: str, label: str) -> datetime:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError(
-            f"{label} must be a date and time like 2026-11-21T09:30:00+01:00", field
+            t(
+                "{label} must be a date and time like 2026-11-21T09:30:00+01:00",
+                label=as_text(label),
+            ),
+            field,
         ) from None
     if parsed.tzinfo is None:
         raise ValidationError(
-            f"{label} needs a time zone, e.g. 2026-11-21T09:30:00+01:00 or ...Z", field
+            t(
+                "{label} needs a time zone, e.g. 2026-11-21T09:30:00+01:00 or ...Z",
+                label=as_text(label),
+            ),
+            field,
         )
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         # Also keeps every later conversion (to UTC, plus a duration) inside datetime's range.
         raise ValidationError(
-            f"{label} must be between the years {FIRST_YEAR} and {LAST_YEAR}", field
+            t(
+                "{label} must be between the years {first_year} and {last_year}",
+                label=as_text(label),
+                first_year=FIRST_YEAR,
+                last_year=LAST_YEAR,
+            ),
+            field,
         )
     return parsed
 
@@ -88,7 +112,7 @@ def past_instant(value: str | None, field: str, label: str, now: datetime) -> st
         return iso(now)
     parsed = instant(value, field, label)
     if parsed > now + CLOCK_SKEW:
-        raise ValidationError(f"{label} cannot be in the future", field)
+        raise ValidationError(t("{label} cannot be in the future", label=as_text(label)), field)
     return iso(parsed)
 
 
@@ -98,14 +122,20 @@ def iso(moment: datetime) -> str:
 
 def number(value: object, field: str, label: str, low: float, high: float, unit: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"{label} must be a number", field)
+        raise ValidationError(t("{label} must be a number", label=as_text(label)), field)
     result = float(value)
     if math.isnan(result) or math.isinf(result):
-        raise ValidationError(f"{label} must be a number", field)
+        raise ValidationError(t("{label} must be a number", label=as_text(label)), field)
     if not low <= result <= high:
         raise ValidationError(
-            f"{label} of {_fmt(result)} {unit} is outside the plausible range "
-            f"{_fmt(low)}–{_fmt(high)} {unit}",
+            t(
+                "{label} of {result} {unit} is outside the plausible range {low}–{high} {unit}",
+                label=as_text(label),
+                result=_fmt(result),
+                unit=unit,
+                low=_fmt(low),
+                high=_fmt(high),
+            ),
             field,
         )
     return result
@@ -128,7 +158,14 @@ def choice(
         return None
     folded = cleaned.lower()
     if folded not in options:
-        raise ValidationError(f"{label} must be one of: {', '.join(sorted(options))}", field)
+        raise ValidationError(
+            t(
+                "{label} must be one of: {items}",
+                label=as_text(label),
+                items=", ".join(sorted(options)),
+            ),
+            field,
+        )
     return folded
 
 
@@ -138,9 +175,9 @@ PHONE = re.compile(r"^\+?[0-9 ()./-]{5,24}$")
 def phone(value: str | None, field: str) -> str | None:
     cleaned = text(value, field, "Phone", required=False, max_len=32)
     if cleaned is not None and not 5 <= len(cleaned) <= 24:
-        raise ValidationError("Phone must have between 5 and 24 characters", field)
+        raise ValidationError(t("Phone must have between 5 and 24 characters"), field)
     if cleaned is not None and not PHONE.match(cleaned):
-        raise ValidationError("Phone may contain only digits, spaces, + ( ) . / -", field)
+        raise ValidationError(t("Phone may contain only digits, spaces, + ( ) . / -"), field)
     return cleaned
 
 
@@ -151,5 +188,5 @@ def item_id(value: str | None, field: str) -> str:
     """Ids become FHIR resource ids, so they follow FHIR's id rule."""
     raw = required_text(value, field, "Id", max_len=64)
     if not ID.match(raw):
-        raise ValidationError("Id may contain only letters, digits and '-' (at most 64)", field)
+        raise ValidationError(t("Id may contain only letters, digits and '-' (at most 64)"), field)
     return raw

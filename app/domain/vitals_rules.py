@@ -25,6 +25,7 @@ FieldChart input checks from clinical reasoning, not published cut-offs:
 from __future__ import annotations
 
 from app.domain.errors import ValidationError
+from app.domain.wording import Text, t
 
 PULSE_PRESSURE_MIN = 10.0  # mmHg
 PULSE_PRESSURE_MAX = 150.0  # mmHg
@@ -36,24 +37,35 @@ def _n(value: float) -> str:
     return f"{value:g}"
 
 
-def blood_pressure_problem(systolic: float, diastolic: float) -> str | None:
+def blood_pressure_problem(systolic: float, diastolic: float) -> Text | None:
     """Why (systolic, diastolic) is not a plausible pair, or None when it is.
 
     Assumes each value is in its own range and diastolic < systolic (checked before)."""
     pulse = round(systolic - diastolic, 1)
-    pair = (
-        f"Systolic {_n(systolic)} and diastolic {_n(diastolic)} mmHg are not a plausible pair "
-        f"(pulse pressure {_n(pulse)} mmHg)"
-    )
-    check = "Check that each value is in its own field."
+    values = {"systolic": _n(systolic), "diastolic": _n(diastolic), "pulse": _n(pulse)}
     if pulse < PULSE_PRESSURE_MIN:
-        return f"{pair}: the difference should be at least {_n(PULSE_PRESSURE_MIN)}. {check}"
+        return t(
+            "Systolic {systolic} and diastolic {diastolic} mmHg are not a plausible pair "
+            "(pulse pressure {pulse} mmHg): the difference should be at least {limit}. "
+            "Check that each value is in its own field.",
+            limit=_n(PULSE_PRESSURE_MIN),
+            **values,
+        )
     if pulse > PULSE_PRESSURE_MAX:
-        return f"{pair}: the difference should be at most {_n(PULSE_PRESSURE_MAX)}. {check}"
+        return t(
+            "Systolic {systolic} and diastolic {diastolic} mmHg are not a plausible pair "
+            "(pulse pressure {pulse} mmHg): the difference should be at most {limit}. "
+            "Check that each value is in its own field.",
+            limit=_n(PULSE_PRESSURE_MAX),
+            **values,
+        )
     if systolic < RAISED_SYSTOLIC and diastolic * DIASTOLIC_SHARE <= systolic:
-        return (
-            f"{pair}: with a systolic under {_n(RAISED_SYSTOLIC)} the diastolic should be more "
-            f"than a quarter of it. {check}"
+        return t(
+            "Systolic {systolic} and diastolic {diastolic} mmHg are not a plausible pair "
+            "(pulse pressure {pulse} mmHg): with a systolic under {limit} the diastolic "
+            "should be more than a quarter of it. Check that each value is in its own field.",
+            limit=_n(RAISED_SYSTOLIC),
+            **values,
         )
     return None
 

@@ -168,4 +168,4 @@ def test_the_rule_is_decided_by_the_pair_alone(systolic: int, diastolic: int) ->
     if alone is None:
         assert recorded(command)["diastolic"] == diastolic
     else:
-        assert refuse(command, error=ValidationError).message == alone
+        assert refuse(command, error=ValidationError).message == str(alone)

@@ -19,6 +19,7 @@ from app.domain.decide_clinical import new_item_id
 from app.domain.decision import Decision, require_item, require_registered
 from app.domain.errors import AlreadyDoneError, ValidationError
 from app.domain.events import NoteAdded, ProtocolSuggestionDeclined
+from app.domain.wording import N_, t
 
 NOTE_TEXT = "Hypertension protocol suggestion declined: {suggestion}. Reason: {reason}"
 
@@ -37,16 +38,16 @@ def decline_suggestion(
     chart: PatientChart | None, cmd: c.DeclineProtocolSuggestion, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    vitals_id = v.required_text(cmd.vitals_id, "vitals_id", "Blood pressure reading")
+    vitals_id = v.required_text(cmd.vitals_id, "vitals_id", N_("Blood pressure reading"))
     reading = require_item(chart, vitals_id, "vitals", "vitals_id", "blood pressure reading")
     measurements = reading.data.get("measurements") or {}
     if "systolic" not in measurements or "diastolic" not in measurements:
-        raise ValidationError("This vitals set has no blood pressure", "vitals_id")
-    suggestion = v.required_text(cmd.suggestion, "suggestion", "Suggestion", max_len=300)
-    reason = v.required_text(cmd.reason, "reason", "Reason", max_len=500)
+        raise ValidationError(t("This vitals set has no blood pressure"), "vitals_id")
+    suggestion = v.required_text(cmd.suggestion, "suggestion", N_("Suggestion"), max_len=300)
+    reason = v.required_text(cmd.reason, "reason", N_("Reason"), max_len=500)
     if active_decline(chart, vitals_id) is not None:
         raise AlreadyDoneError(
-            "The suggestion for this blood pressure reading was already declined", "vitals_id"
+            t("The suggestion for this blood pressure reading was already declined"), "vitals_id"
         )
     note_id = new_item_id(chart, cmd.note_id, "note_id", ctx)
     now = v.iso(ctx.now)
