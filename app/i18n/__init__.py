@@ -25,6 +25,7 @@ from app.i18n.catalogs import LAUNCH_LANGUAGES, SOURCE_LANGUAGE, catalog_for, no
 
 __all__ = [
     "LAUNCH_LANGUAGES",
+    "NC_",
     "N_",
     "SOURCE_LANGUAGE",
     "_",
@@ -87,6 +88,11 @@ def _(message: str) -> str:
 def N_(message: str) -> str:
     """Marks `message` for the catalog without translating it (translate where shown)."""
     return message
+
+
+def NC_(context: str, message: str) -> tuple[str, str]:
+    """Marks `message` in `context` (Qt's own strings, app/ui/language.py) without translating."""
+    return (context, message)
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:

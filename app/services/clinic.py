@@ -13,6 +13,7 @@ from app.services.clock import Clock, system_clock
 from app.services.drafts import DraftsService
 from app.services.settings import SettingsService
 from app.services.sync_gateway import SyncGateway
+from app.services.user_settings import UserSettingsService
 from app.store.lock_guard import refuse_connections_unless
 from app.store.reference_data import catalog_for
 from app.store.vault import Vault
@@ -29,6 +30,7 @@ class Clinic:
     catalog: Catalog
     drafts: DraftsService  # unsaved forms kept across a lock, per user
     sync_gateway: SyncGateway  # what sync may do to this vault (built once, here)
+    user_settings: UserSettingsService  # each user's own (their language)
 
     @property
     def actor(self) -> Actor:
@@ -73,4 +75,5 @@ def open_clinic(
         catalog=cat,
         drafts=DraftsService(vault, clock),
         sync_gateway=SyncGateway(vault, runner, cat, clock),
+        user_settings=UserSettingsService(vault),
     )

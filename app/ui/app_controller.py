@@ -13,12 +13,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialog, QMenu
 
 from app import heap
+from app.i18n import N_, _
 from app.services.clinic import Clinic
 from app.services.settings import DeviceSettings
 from app.ui.backend import Backend, CreatedVault
 from app.ui.drafts import DraftKeeper
 from app.ui.first_run import FirstRunDialog
 from app.ui.idle_lock import IdleLockFilter
+from app.ui.language import QtLanguage
 from app.ui.main_window import MainView
 from app.ui.operation import OperationRunner
 from app.ui.preferences import Preferences
@@ -28,12 +30,16 @@ from app.ui.user_dialogs import ChangePassphraseDialog
 
 DEFAULT_AUTO_LOCK_MINUTES = 10
 SETTLE_HEAP_AFTER_MS = 2_000  # after the window's first loads (see app/heap.py)
-LOCKED_NOTICE = "FieldChart was locked. Sign in again to continue."
+LOCKED_NOTICE = N_("FieldChart was locked. Sign in again to continue.")
+# The language the unlock dialog speaks: the last user's on this computer (the vault, which
+# holds each user's own choice, is still locked then).
+LAST_LANGUAGE = "unlock/language"
 
 
 class AppController(QObject):
     session_opened = Signal(object)  # ClinicSession
     locked = Signal()
+    language_switched = Signal(str)  # the window was rebuilt in this language
 
     def __init__(
         self,
@@ -52,6 +58,8 @@ class AppController(QObject):
         self.dialog: QDialog | None = None
         self.auto_lock_override_ms: int | None = None  # tests shorten the idle time
         self.drafts = DraftKeeper(self)  # unsaved forms outlive a lock (app/ui/drafts.py)
+        self.language = QtLanguage(app)
+        self.language.apply(prefs.text(LAST_LANGUAGE))
 
     def start(self) -> None:
         if self.backend.vault_exists():
@@ -89,27 +97,73 @@ class AppController(QObject):
         prefs = self.prefs.for_user(clinic.actor.user)
         session = ClinicSession(clinic, self.backend, self.ops, prefs, self)
         self.prefs.set("unlock/last_user", session.actor.user)
+        # The user's own language before the first widget is built (one small vault read).
+        self._use_language(clinic.user_settings.language(clinic.actor))
+        session.settings_changed.connect(self._apply_settings)
+        session.language_requested.connect(self.change_language)
+        self.session = session
+        self._open_window(session)
+        settings = clinic.settings
+        self.ops.run(settings.get, success=self._apply_settings, label=_("Reading settings…"))
+        self.idle.start()
+        self.session_opened.emit(session)
+        QTimer.singleShot(SETTLE_HEAP_AFTER_MS, lambda: self._settle_heap(session))
+
+    def _open_window(self, session: ClinicSession) -> MainView:
         window = MainView(session)
         window.lock_requested.connect(self.lock)
         window.quit_requested.connect(self.quit)
-        session.settings_changed.connect(self._apply_settings)
-        self.session, self.window = session, window
+        self.window = window
         window.show()
         self._add_account_actions(session, window)
         # After the unlock dialog closes, the main window takes the keyboard focus at once.
         window.raise_()
         window.activateWindow()
         self.drafts.offer(session, window)
-        settings = clinic.settings
-        self.ops.run(settings.get, success=self._apply_settings, label="Reading settings…")
-        self.idle.start()
-        self.session_opened.emit(session)
-        QTimer.singleShot(SETTLE_HEAP_AFTER_MS, lambda: self._settle_heap(session))
+        return window
+
+    def _use_language(self, code: str) -> str:
+        language = self.language.apply(code)
+        self.prefs.set(LAST_LANGUAGE, language)
+        return language
+
+    # -- language ------------------------------------------------------------------------
+
+    def change_language(self, code: str) -> None:
+        """Keep `code` as the user's language (in the vault), then show every screen in it."""
+        session = self.session
+        if session is None:
+            return
+        user_settings, actor = session.clinic.user_settings, session.actor
+        self.ops.run(
+            lambda: user_settings.set_language(actor, code),
+            success=lambda language: self._switch_language(session, language),
+            label=_("Changing the language…"),
+        )
+
+    def _switch_language(self, session: ClinicSession, language: str) -> None:
+        """Every screen in `language` at once: the main window is built again, on the same
+        page and chart, and the forms open in it come back with what was typed (the drafts
+        kept for a lock, given back at once)."""
+        window = self.window
+        if session is not self.session or window is None:
+            return
+        self._use_language(language)
+        patient_id = window.chart.patient_id
+        self.drafts.keep(session, window)
+        window.save_layout()
+        window.close_for_lock()
+        window.deleteLater()
+        new_window = self._open_window(session)
+        if patient_id is not None:
+            new_window.open_patient(patient_id)
+        new_window.statusBar().showMessage(_("FieldChart now speaks your language."), 10_000)
+        self.language_switched.emit(language)
 
     def _add_account_actions(self, session: ClinicSession, window: MainView) -> None:
         """File ▸ Change my passphrase… for every user (the File menu holds Lock)."""
-        action = QAction("Change my &passphrase…", window)
-        action.setStatusTip("Change the passphrase you sign in with")
+        action = QAction(_("Change my &passphrase…"), window)
+        action.setStatusTip(_("Change the passphrase you sign in with"))
         action.triggered.connect(lambda: self.change_passphrase())
         menu = window.menuBar().actions()[0].menu()
         if isinstance(menu, QMenu):
@@ -123,7 +177,7 @@ class AppController(QObject):
         window = self.window
         dialog = ChangePassphraseDialog(self.session, window)
         dialog.accepted.connect(
-            lambda: window.statusBar().showMessage("Your passphrase was changed.", 10_000)
+            lambda: window.statusBar().showMessage(_("Your passphrase was changed."), 10_000)
         )
         dialog.open()
         return dialog
@@ -160,7 +214,7 @@ class AppController(QObject):
             return
         self._end_session()
         self.locked.emit()
-        self.show_unlock(LOCKED_NOTICE)
+        self.show_unlock(_(LOCKED_NOTICE))
 
     def quit(self) -> None:
         self._end_session()

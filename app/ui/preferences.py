@@ -25,9 +25,10 @@ KEYS = frozenset(
         "vitals/hidden",  # vital keys hidden in the plot, e.g. "height,bmi"
         "schedule/mode",  # "day" or "week"
         "unlock/last_user",  # staff user name, not a patient's
+        "unlock/language",  # the last user's language: what the unlock dialog speaks
     }
 )
-PER_COMPUTER = frozenset({"unlock/last_user"})
+PER_COMPUTER = frozenset({"unlock/last_user", "unlock/language"})
 
 
 def user_key(user: str) -> str:

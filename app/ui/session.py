@@ -30,6 +30,7 @@ class ClinicSession(QObject):
     changed = Signal(object)  # Changes
     settings_changed = Signal(object)  # DeviceSettings
     users_changed = Signal()
+    language_requested = Signal(str)  # Settings asks for the user's language (app_controller)
 
     def __init__(
         self,
