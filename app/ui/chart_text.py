@@ -6,27 +6,38 @@ from typing import Any
 
 from app.domain.poc_tests import result_text
 from app.domain.reference import vitals_line
+from app.i18n import N_, _, ngettext
 from app.services.dto import ItemView
 from app.ui.formatting import number, time_of_day, when
 
+# English msgids: show with `_(KIND_LABELS[kind])` (kind_label()).
 KIND_LABELS = {
-    "encounter": "Encounter",
-    "vitals": "Vitals",
-    "diagnosis": "Problem",
-    "allergy": "Allergy",
-    "medication": "Medication",
-    "note": "Note",
-    "appointment": "Follow-up",
-    "referral": "Referral",
-    "test_result": "Test result",
-    "immunization": "Immunization",
-    "call": "Follow-up call",
+    "encounter": N_("Encounter"),
+    "vitals": N_("Vitals"),
+    # Translators: a chart item kind, a diagnosis on the problem list
+    "diagnosis": N_("Problem"),
+    "allergy": N_("Allergy"),
+    "medication": N_("Medication"),
+    # Translators: a chart item kind, a clinical note
+    "note": N_("Note"),
+    # Translators: a chart item kind, a follow-up appointment
+    "appointment": N_("Follow-up"),
+    "referral": N_("Referral"),
+    "test_result": N_("Test result"),
+    "immunization": N_("Immunization"),
+    "call": N_("Follow-up call"),
 }
+
+
+def kind_label(kind: str) -> str:
+    """The kind of chart item in the current language ("Problem")."""
+    label = KIND_LABELS.get(kind)
+    return _(label) if label else kind  # a KIND_LABELS msgid
 
 
 def vitals_text(measurements: dict[str, Any], bmi: Any = None) -> str:
     """A set of vitals in one line, as the timeline writes it."""
-    return vitals_line(measurements, bmi) or "no measurements"
+    return vitals_line(measurements, bmi) or _("no measurements")
 
 
 def describe(item: ItemView) -> str:
@@ -38,11 +49,15 @@ def describe(item: ItemView) -> str:
     if item.kind == "allergy":
         extra = [x for x in (d.get("reaction"), d.get("severity")) if x]
         if d.get("criticality") == "high":
-            extra.append("HIGH criticality")
-        text = d.get("substance", "?")
-        text = f"{text} ({', '.join(extra)})" if extra else str(text)
+            extra.append(_("HIGH criticality"))
+        text = str(d.get("substance", "?"))
+        if extra:
+            # Translators: an allergy and its details ("Penicillin (rash, severe)")
+            text = _("{substance} ({details})").format(substance=text, details=", ".join(extra))
         if d.get("unresolved"):
-            text += " — not matched to the medicine list: only its exact name is checked"
+            text = _(
+                "{allergy} — not matched to the medicine list: only its exact name is checked"
+            ).format(allergy=text)
         return text
     if item.kind == "medication":
         text = (
@@ -50,31 +65,60 @@ def describe(item: ItemView) -> str:
             f"{d.get('route', '')} {d.get('frequency', '')}"
         )
         if d.get("duration_days"):
-            text += f" for {d['duration_days']} days"
+            days = int(d["duration_days"])
+            text = ngettext(
+                "{prescription} for {count} day", "{prescription} for {count} days", days
+            ).format(prescription=text, count=days)
         return " ".join(text.split()) + "".join(medication_markers(d))
     if item.kind == "vitals":
         return vitals_text(d.get("measurements") or {}, d.get("bmi"))
     if item.kind == "note":
         first = (d.get("text") or "").splitlines()
-        return (first[0][:90] + ("…" if len(first[0]) > 90 else "")) if first else "(empty)"
+        return (first[0][:90] + ("…" if len(first[0]) > 90 else "")) if first else _("(empty)")
     if item.kind == "encounter":
-        reason = f" — {d['reason']}" if d.get("reason") else ""
-        return f"{when(d.get('started_at'))}{reason} ({item.status})"
+        started = when(d.get("started_at"))
+        if d.get("reason"):
+            return _("{time} — {reason} ({status})").format(
+                time=started, reason=d["reason"], status=item.status
+            )
+        return _("{time} ({status})").format(time=started, status=item.status)
     if item.kind == "test_result":
-        flag = " — abnormal" if d.get("abnormal") else ""
-        return f"{d.get('name', '?')}: {result_text(d)}{flag} ({when(item.clinical_time)})"
+        values = {
+            "test": d.get("name", "?"),
+            "result": result_text(d),
+            "time": when(item.clinical_time),
+        }
+        if d.get("abnormal"):
+            return _("{test}: {result} — abnormal ({time})").format(**values)
+        return _("{test}: {result} ({time})").format(**values)
     if item.kind == "immunization":
-        dose = f" dose {d['dose_number']}" if d.get("dose_number") else ""
-        how = " (card)" if d.get("historical") else ""
         day = d.get("given_on") or when(item.clinical_time)
-        return f"{d.get('vaccine', '?')}{dose}, {day}{how}"
+        vaccine = d.get("vaccine", "?")
+        if d.get("dose_number"):
+            text = _("{vaccine} dose {dose}, {day}").format(
+                vaccine=vaccine, dose=d["dose_number"], day=day
+            )
+        else:
+            text = _("{vaccine}, {day}").format(vaccine=vaccine, day=day)
+        # Translators: a dose copied from the patient's vaccination card
+        return _("{immunization} (card)").format(immunization=text) if d.get("historical") else text
     if item.kind == "referral":
-        return f"to {d.get('to_facility') or '—'}: {d.get('reason') or '—'} ({item.status})"
+        return _("to {facility}: {reason} ({status})").format(
+            facility=d.get("to_facility") or "—", reason=d.get("reason") or "—", status=item.status
+        )
     if item.kind == "call":
-        then = f", call again {d['next_call_on']}" if d.get("next_call_on") else ""
-        return f"{str(d.get('outcome', '?')).replace('-', ' ')}{then} ({when(item.clinical_time)})"
+        outcome = str(d.get("outcome", "?")).replace("-", " ")
+        if d.get("next_call_on"):
+            return _("{outcome}, call again {day} ({time})").format(
+                outcome=outcome, day=d["next_call_on"], time=when(item.clinical_time)
+            )
+        return _("{outcome} ({time})").format(outcome=outcome, time=when(item.clinical_time))
     if item.kind == "appointment":
-        return f"{time_of_day(d.get('start', ''))} with {d.get('clinician', '?')} ({item.status})"
+        return _("{time} with {clinician} ({status})").format(
+            time=time_of_day(d.get("start", "")),
+            clinician=d.get("clinician", "?"),
+            status=item.status,
+        )
     return item.item_id
 
 
@@ -83,11 +127,14 @@ def medication_markers(data: dict[str, Any]) -> list[str]:
     its reason, and a drug no allergy or duplicate check could look at."""
     markers = []
     if data.get("override_reason"):
-        markers.append(f" — given despite allergy: {data['override_reason']}")
+        markers.append(
+            _(" — given despite allergy: {reason}").format(reason=data["override_reason"])
+        )
     if data.get("unchecked"):
-        markers.append(" — ⚠ not in the medicine list: allergies and duplicates not checked")
+        markers.append(_(" — ⚠ not in the medicine list: allergies and duplicates not checked"))
     return markers
 
 
 def labelled(item: ItemView) -> str:
-    return f"{KIND_LABELS.get(item.kind, item.kind)}: {describe(item)}"
+    # Translators: a chart item's kind and what it is ("Problem: J18 Pneumonia")
+    return _("{kind}: {item}").format(kind=kind_label(item.kind), item=describe(item))

@@ -12,12 +12,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _
 from app.services.dto import Changes
 from app.services.immunization_queries import PatientDoseDue
 from app.ui.session import ClinicSession
 from app.ui.tables import read_only_table
 
-COLUMNS = ("Due", "Patient", "Vaccine")
+# English msgids: translated where the table is built.
+COLUMNS = (N_("Due"), N_("Patient"), N_("Vaccine"))
 ALERT = "#b00020"
 # Commands that can change who has a dose due: a dose recorded or retracted, a patient added
 # or a birth date corrected, and anything pulled by sync.
@@ -37,9 +39,16 @@ class ImmunizationDueListView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.table = read_only_table(
-            self, COLUMNS, "Immunizations due and overdue", stretch=1, single=True, grid=False
+            self,
+            tuple(_(c) for c in COLUMNS),  # COLUMNS msgids
+            _("Immunizations due and overdue"),
+            stretch=1,
+            single=True,
+            grid=False,
         )
-        self.table.setToolTip("Doses due or overdue today; Enter or double-click opens the chart")
+        self.table.setToolTip(
+            _("Doses due or overdue today; Enter or double-click opens the chart")
+        )
         self.table.activated.connect(lambda index: self._open(index.row()))
         self.table.doubleClicked.connect(lambda index: self._open(index.row()))
         layout.addWidget(self.table)
@@ -53,7 +62,7 @@ class ImmunizationDueListView(QWidget):
             lambda: queries.immunizations_due(today),
             success=lambda rows: self._show(seq, rows),
             owner=self,
-            label="Loading immunizations due…",
+            label=_("Loading immunizations due…"),
         )
 
     def _show(self, seq: int, rows: list[PatientDoseDue]) -> None:
@@ -64,9 +73,10 @@ class ImmunizationDueListView(QWidget):
         for r, dose in enumerate(rows):
             overdue = dose.status == "overdue"
             values = (
-                f"{dose.due_on} overdue" if overdue else dose.due_on,
+                _("{day} overdue").format(day=dose.due_on) if overdue else dose.due_on,
                 dose.patient_name,
-                f"{dose.series_name} {dose.dose}",
+                # Translators: a vaccine series and the dose due ("Pentavalent 2")
+                _("{series} {dose}").format(series=dose.series_name, dose=dose.dose),
             )
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)

@@ -7,6 +7,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QSizePolicy, QToolButton, QWidget
 
+from app.i18n import _
+
 SPACING = 4
 
 
@@ -16,7 +18,7 @@ class ActionStripWidget(QWidget):
         shown: list[QAction],
         more: list[QAction],
         parent: QWidget | None = None,
-        more_name: str = "More actions",
+        more_name: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("actionStrip")
@@ -33,9 +35,10 @@ class ActionStripWidget(QWidget):
             row.addWidget(button)
             self.buttons.append(button)
         self.more_button = QToolButton(self)
-        self.more_button.setText("More")
+        # Translators: the button that opens the menu of the actions that do not fit
+        self.more_button.setText(_("More"))
         self.more_button.setObjectName("moreButton")
-        self.more_button.setAccessibleName(more_name)
+        self.more_button.setAccessibleName(more_name or _("More actions"))
         self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu = QMenu(self.more_button)
         self.menu.setToolTipsVisible(True)  # a disabled entry's tooltip says why

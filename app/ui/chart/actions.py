@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QPushButton, QWidget
 
 from app.domain import commands as c
+from app.i18n import N_, _
 from app.services.dto import ChartView
 from app.ui import shortcuts
 from app.ui.forms import chart_forms as cf
@@ -33,36 +34,36 @@ from app.ui.session import ClinicSession
 
 @dataclass(frozen=True)
 class Spec:
-    text: str
+    text: str  # an English msgid (N_), translated where the action is made
     command: type[c.Command]
     shortcut: str = ""
     needs: str = ""  # the chart list that must not be empty, e.g. "problems"
 
 
 SPECS: dict[str, Spec] = {
-    "vitals": Spec("Record &vitals…", c.RecordVitals, shortcuts.RECORD_VITALS),
-    "note": Spec("Write &note…", c.AddNote, shortcuts.WRITE_NOTE),
-    "prescribe": Spec("&Prescribe…", c.PrescribeMedication, shortcuts.PRESCRIBE),
-    "diagnosis": Spec("Record &diagnosis…", c.RecordDiagnosis, shortcuts.RECORD_DIAGNOSIS),
-    "allergy": Spec("Record &allergy…", c.RecordAllergy, shortcuts.RECORD_ALLERGY),
-    "encounter": Spec("Start &encounter…", c.StartEncounter, shortcuts.START_ENCOUNTER),
-    "finish_encounter": Spec("&Finish encounter…", c.FinishEncounter, needs="open_encounters"),
-    "follow_up": Spec("&Book follow-up…", c.ScheduleFollowUp, shortcuts.BOOK_FOLLOW_UP),
-    "demographics": Spec("Edit de&mographics…", c.UpdateDemographics),
-    "resolve": Spec("&Resolve problem…", c.ResolveDiagnosis, needs="problems"),
-    "allergy_status": Spec("Change allergy &status…", c.UpdateAllergyStatus, needs="allergies"),
-    "change_dose": Spec("Change d&ose…", c.ChangeDose, needs="medications"),
-    "discontinue": Spec("S&top medication…", c.DiscontinueMedication, needs="medications"),
-    "refer": Spec("Re&fer patient…", c.ReferPatient),
-    "cancel_referral": Spec("Cancel referra&l…", c.CancelReferral, needs="open_referrals"),
-    "move": Spec("&Move follow-up…", c.RescheduleAppointment, needs="booked"),
-    "cancel": Spec("&Cancel follow-up…", c.CancelAppointment, needs="booked"),
-    "test_result": Spec("Record test &result…", c.RecordTestResult),
-    "dipstick": Spec("Record urine dipstic&k…", c.RecordUrineDipstick),
-    "immunization": Spec("Record &immunization…", c.RecordImmunization),
-    "entered_in_error": Spec("Mark entered in &error…", c.MarkEnteredInError),
-    "merge": Spec("Mer&ge with another record…", c.MergePatients),
-    "undo_merge": Spec("&Undo merge…", c.UndoMerge, needs="merges"),
+    "vitals": Spec(N_("Record &vitals…"), c.RecordVitals, shortcuts.RECORD_VITALS),
+    "note": Spec(N_("Write &note…"), c.AddNote, shortcuts.WRITE_NOTE),
+    "prescribe": Spec(N_("&Prescribe…"), c.PrescribeMedication, shortcuts.PRESCRIBE),
+    "diagnosis": Spec(N_("Record &diagnosis…"), c.RecordDiagnosis, shortcuts.RECORD_DIAGNOSIS),
+    "allergy": Spec(N_("Record &allergy…"), c.RecordAllergy, shortcuts.RECORD_ALLERGY),
+    "encounter": Spec(N_("Start &encounter…"), c.StartEncounter, shortcuts.START_ENCOUNTER),
+    "finish_encounter": Spec(N_("&Finish encounter…"), c.FinishEncounter, needs="open_encounters"),
+    "follow_up": Spec(N_("&Book follow-up…"), c.ScheduleFollowUp, shortcuts.BOOK_FOLLOW_UP),
+    "demographics": Spec(N_("Edit de&mographics…"), c.UpdateDemographics),
+    "resolve": Spec(N_("&Resolve problem…"), c.ResolveDiagnosis, needs="problems"),
+    "allergy_status": Spec(N_("Change allergy &status…"), c.UpdateAllergyStatus, needs="allergies"),
+    "change_dose": Spec(N_("Change d&ose…"), c.ChangeDose, needs="medications"),
+    "discontinue": Spec(N_("S&top medication…"), c.DiscontinueMedication, needs="medications"),
+    "refer": Spec(N_("Re&fer patient…"), c.ReferPatient),
+    "cancel_referral": Spec(N_("Cancel referra&l…"), c.CancelReferral, needs="open_referrals"),
+    "move": Spec(N_("&Move follow-up…"), c.RescheduleAppointment, needs="booked"),
+    "cancel": Spec(N_("&Cancel follow-up…"), c.CancelAppointment, needs="booked"),
+    "test_result": Spec(N_("Record test &result…"), c.RecordTestResult),
+    "dipstick": Spec(N_("Record urine dipstic&k…"), c.RecordUrineDipstick),
+    "immunization": Spec(N_("Record &immunization…"), c.RecordImmunization),
+    "entered_in_error": Spec(N_("Mark entered in &error…"), c.MarkEnteredInError),
+    "merge": Spec(N_("Mer&ge with another record…"), c.MergePatients),
+    "undo_merge": Spec(N_("&Undo merge…"), c.UndoMerge, needs="merges"),
 }
 # The actions whose form is a chart form (one constructor for all); the others are built below.
 CHART_FORMS: dict[str, type[cf.ChartFormDialog]] = {
@@ -87,13 +88,13 @@ CHART_FORMS: dict[str, type[cf.ChartFormDialog]] = {
     "undo_merge": UndoMergeDialog,
 }
 NOTHING = {
-    "open_encounters": "There is no encounter in progress.",
-    "problems": "There is no active problem.",
-    "allergies": "There is no allergy on the chart.",
-    "medications": "There is no active medication.",
-    "booked": "There is no booked follow-up.",
-    "open_referrals": "There is no open referral.",
-    "merges": "No other record is merged into this chart.",
+    "open_encounters": N_("There is no encounter in progress."),
+    "problems": N_("There is no active problem."),
+    "allergies": N_("There is no allergy on the chart."),
+    "medications": N_("There is no active medication."),
+    "booked": N_("There is no booked follow-up."),
+    "open_referrals": N_("There is no open referral."),
+    "merges": N_("No other record is merged into this chart."),
 }
 
 
@@ -106,7 +107,7 @@ class ChartActions(QObject):
         self.last_form: QDialog | None = None
         self.actions: dict[str, QAction] = {}
         for key, spec in SPECS.items():
-            action = QAction(spec.text, host)
+            action = QAction(_(spec.text), host)  # a SPECS msgid
             if spec.shortcut:
                 action.setShortcut(QKeySequence(spec.shortcut))
             action.triggered.connect(lambda _=False, k=key: self.open(k))
@@ -131,11 +132,11 @@ class ChartActions(QObject):
         for key, spec in SPECS.items():
             reason = self.session.why_not(spec.command)
             if reason is None and chart is None:
-                reason = "Open a patient's chart first."
+                reason = _("Open a patient's chart first.")
             if reason is None and read_only is not None:
                 reason = read_only
             if reason is None and spec.needs and not available.get(spec.needs):
-                reason = NOTHING[spec.needs]
+                reason = _(NOTHING[spec.needs])  # a NOTHING msgid
             gate(self.actions[key], reason)
 
     def button(

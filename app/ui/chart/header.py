@@ -7,10 +7,18 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from app.i18n import N_, _
 from app.services.dto import ChartView
 from app.ui.formatting import when
 
-SEX = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Sex unknown"}
+# English msgids, translated where shown.
+SEX = {
+    "female": N_("Female"),
+    "male": N_("Male"),
+    # Translators: a patient's sex
+    "other": N_("Other"),
+    "unknown": N_("Sex unknown"),
+}
 
 
 class ChartHeaderWidget(QFrame):
@@ -41,13 +49,13 @@ class ChartHeaderWidget(QFrame):
         outer.addWidget(self.identifiers)
         self.allergies = QLabel(self)
         self.allergies.setWordWrap(True)
-        self.allergies.setAccessibleName("Allergies")
+        self.allergies.setAccessibleName(_("Allergies"))
         outer.addWidget(self.allergies)
         # Merges (docs/front-desk/merge.md): replaced-by, records merged in, allergy conflicts.
         self.merge = QLabel(self)
         self.merge.setObjectName("asOfBanner")
         self.merge.setWordWrap(True)
-        self.merge.setAccessibleName("Merged records")
+        self.merge.setAccessibleName(_("Merged records"))
         self.merge.hide()
         outer.addWidget(self.merge)
         self.as_of = QLabel(self)
@@ -58,14 +66,17 @@ class ChartHeaderWidget(QFrame):
 
     def show_chart(self, chart: ChartView) -> None:
         p = chart.patient
-        self.name.setText(f"{p.family.upper()}, {p.given}")
+        # Translators: a patient's name in the chart header ("OKELLO, Grace")
+        self.name.setText(_("{family}, {given}").format(family=p.family.upper(), given=p.given))
+        sex = SEX.get(p.sex)
         facts = [
-            chart.age_label or f"{chart.age_years} y",
-            SEX.get(p.sex, p.sex),
-            f"born {p.birth_date}",
+            # Translators: an age in years, short ("34 y")
+            chart.age_label or _("{years} y").format(years=chart.age_years),
+            _(sex) if sex else p.sex,  # a SEX msgid
+            _("born {day}").format(day=p.birth_date),
         ]
         if p.phone:
-            facts.append(f"☎ {p.phone}")
+            facts.append(_("☎ {phone}").format(phone=p.phone))
         # Lines break between facts, never inside one (a phone number stays whole).
         self.facts.setText(
             " &nbsp;·&nbsp; ".join(
@@ -73,33 +84,42 @@ class ChartHeaderWidget(QFrame):
             )
         )
         idents = [
-            f"{escape(i.get('system', ''))}: <b>{escape(i.get('value', ''))}</b>"
+            # Translators: an identifier's kind and value (rich text: keep the <b> tags)
+            _("{system}: <b>{value}</b>").format(
+                system=escape(i.get("system", "")), value=escape(i.get("value", ""))
+            )
             for i in p.identifiers
         ]
         if p.address:
             idents.append(escape(p.address))
         separator = "&nbsp;&nbsp;·&nbsp;&nbsp;"
-        self.identifiers.setText(separator.join(idents) if idents else "No identifiers recorded")
+        self.identifiers.setText(separator.join(idents) if idents else _("No identifiers recorded"))
         self.identifiers.setTextFormat(Qt.TextFormat.RichText)
         if chart.allergy_banner:
             self.allergies.setObjectName("allergyBanner")
-            self.allergies.setText("⚠  ALLERGIES:  " + ",  ".join(chart.allergy_banner))
+            self.allergies.setText(
+                _("⚠  ALLERGIES:  {allergies}").format(allergies=",  ".join(chart.allergy_banner))
+            )
         else:
             self.allergies.setObjectName("allergyBannerNone")
-            self.allergies.setText("No allergies recorded")
+            self.allergies.setText(_("No allergies recorded"))
         self.allergies.style().unpolish(self.allergies)
         self.allergies.style().polish(self.allergies)
         self.merge.setText("\n".join(merge_lines(chart)))
         self.merge.setVisible(bool(merge_lines(chart)))
         if chart.as_of:
             self.as_of.setText(
-                f"Showing the chart as it was on {when(chart.as_of)} — read only. "
-                "Untick “As of” to return to now."
+                _(
+                    "Showing the chart as it was on {time} — read only. "
+                    "Untick “As of” to return to now."
+                ).format(time=when(chart.as_of))
             )
             self.as_of.show()
         else:
             self.as_of.hide()
-        self.setAccessibleName(f"Chart of {p.given} {p.family}")
+        self.setAccessibleName(
+            _("Chart of {given} {family}").format(given=p.given, family=p.family)
+        )
 
 
 def merge_lines(chart: ChartView) -> list[str]:
@@ -108,13 +128,16 @@ def merge_lines(chart: ChartView) -> list[str]:
     lines = []
     if chart.replaced_by:
         lines.append(
-            f"Replaced by record {chart.replaced_by}: this record was merged into that chart "
-            "(search finds that chart)."
+            _(
+                "Replaced by record {record}: this record was merged into that chart "
+                "(search finds that chart)."
+            ).format(record=chart.replaced_by)
         )
     for merge in chart.merges:
         lines.append(
-            f"Merged here: {merge.name}, born {merge.birth_date} — its items are marked "
-            "“from the merged record”."
+            _(
+                "Merged here: {name}, born {day} — its items are marked “from the merged record”."
+            ).format(name=merge.name, day=merge.birth_date)
         )
-    lines += [f"⚠  {warning}" for warning in chart.merge_warnings]
+    lines += [_("⚠  {warning}").format(warning=warning) for warning in chart.merge_warnings]
     return lines

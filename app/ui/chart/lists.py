@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import _, pgettext
 from app.services.dto import ChartView
 from app.ui.chart.actions import ChartActions
 from app.ui.formatting import when
@@ -25,21 +26,26 @@ class NotesView(QTextBrowser):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setAccessibleName("Notes")
+        self.setAccessibleName(_("Notes"))
         self.setOpenLinks(False)
 
     def show_chart(self, chart: ChartView) -> None:
         notes = sorted(chart.notes, key=lambda n: n.clinical_time, reverse=True)
         if not notes:
-            self.setHtml("<p style='color:#5b6b7c'><i>No notes yet.</i></p>")
+            empty = escape(_("No notes yet."))
+            self.setHtml(f"<p style='color:#5b6b7c'><i>{empty}</i></p>")  # i18n: ignore (markup)
             return
         parts = []
         for note in notes:
             body = escape(note.data.get("text") or "").replace("\n", "<br>")
+            # Translators: a note's heading: when it was written and by whom
+            heading = _("{time} · {author}").format(
+                time=when(note.clinical_time), author=note.recorded_by
+            )
             parts.append(
-                "<div style='margin-bottom:14px'>"
-                f"<p style='color:#2f6fb0;font-weight:bold;margin:0'>{when(note.clinical_time)}"
-                f" · {escape(note.recorded_by)}</p>"
+                "<div style='margin-bottom:14px'>"  # i18n: ignore (markup)
+                "<p style='color:#2f6fb0;font-weight:bold;margin:0'>"  # i18n: ignore (markup)
+                f"{escape(heading)}</p>"
                 f"<p style='margin-top:4px'>{body}</p></div>"
             )
         self.setHtml("".join(parts))
@@ -53,12 +59,20 @@ class EncountersWidget(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         # The reason for the encounter wraps; it is never elided.
         self.table = read_only_table(
-            self, ("Started", "Finished", "Reason", "Status"), "Encounters", stretch=2, wrap=True
+            self,
+            # Translators: encounter table columns
+            (_("Started"), pgettext("encounter column", "Finished"), _("Reason"), _("Status")),
+            _("Encounters"),
+            stretch=2,
+            wrap=True,
         )
         self.table.horizontalHeader().sectionResized.connect(self._fit_rows)
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
-        for key, label in (("encounter", "Start encounter…"), ("finish_encounter", "Finish…")):
+        for key, label in (
+            ("encounter", _("Start encounter…")),
+            ("finish_encounter", _("Finish…")),
+        ):
             row.addWidget(actions.button(key, label, self, partial(self._run, key)))
         row.addStretch(1)
         layout.addLayout(row)
@@ -82,7 +96,10 @@ class EncountersWidget(QWidget):
                 when(e.data.get("started_at")),
                 when(e.data.get("finished_at")) if e.data.get("finished_at") else "—",
                 e.data.get("reason") or "",
-                "In progress" if e.status == "in-progress" else "Finished",
+                _("In progress")
+                if e.status == "in-progress"
+                # Translators: an encounter's status
+                else pgettext("encounter status", "Finished"),
             )
             for col, value in enumerate(values):
                 self.table.setItem(r, col, QTableWidgetItem(value))

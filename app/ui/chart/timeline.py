@@ -11,11 +11,13 @@ from PySide6.QtGui import QAction, QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from app.domain.other_records import READ_ONLY_KIND
+from app.i18n import N_, _
 from app.services.dto import TimelineEntry
 from app.ui.formatting import when
 from app.ui.row_table import Index, RowTableModel
 
-COLUMNS = ("When", "Entry", "By", "Recorded")
+# English msgids (N_): the model's headers are translated when it is made.
+COLUMNS = (N_("When"), N_("Entry"), N_("By"), N_("Recorded"))
 NARROW = 760  # px of table width below which the "Recorded" column is hidden
 ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
 
@@ -26,8 +28,12 @@ def readable(text: str) -> str:
 
 
 class TimelineModel(RowTableModel):
-    columns = COLUMNS
+    columns: tuple[str, ...] = COLUMNS
     rows: list[TimelineEntry]
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.columns: tuple[str, ...] = tuple(_(c) for c in COLUMNS)  # COLUMNS msgids
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -37,7 +43,7 @@ class TimelineModel(RowTableModel):
             return (
                 when(e.occurred_at),
                 readable(e.text),
-                f"{e.user} ({e.role})",
+                _("{user} ({role})").format(user=e.user, role=e.role),
                 when(e.recorded_at),
             )[index.column()]
         if role == Qt.ItemDataRole.FontRole and e.entered_in_error:
@@ -47,10 +53,14 @@ class TimelineModel(RowTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and e.entered_in_error:
             return QBrush(QColor("#8a94a0"))
         if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"{readable(e.text)}\nRecorded {when(e.recorded_at)} by {e.user} ({e.role})"
-            return tip + ("\nEntered in error" if e.entered_in_error else "")
+            tip = _("{entry}\nRecorded {time} by {user} ({role})").format(
+                entry=readable(e.text), time=when(e.recorded_at), user=e.user, role=e.role
+            )
+            return _("{entry}\nEntered in error").format(entry=tip) if e.entered_in_error else tip
         if role == Qt.ItemDataRole.AccessibleTextRole and index.column() == 1:
-            return e.text + (" (entered in error)" if e.entered_in_error else "")
+            if e.entered_in_error:
+                return _("{entry} (entered in error)").format(entry=e.text)
+            return e.text
         return None
 
 
@@ -61,7 +71,7 @@ class TimelineView(QTableView):
         super().__init__(parent)
         self.timeline = TimelineModel(self)
         self.setModel(self.timeline)
-        self.setAccessibleName("Timeline")
+        self.setAccessibleName(_("Timeline"))
         self.setAlternatingRowColors(True)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -98,11 +108,11 @@ class TimelineView(QTableView):
             return
         entry = self.timeline.rows[index.row()]
         menu = QMenu(self)
-        action = QAction("Mark entered in error…", menu)
+        action = QAction(_("Mark entered in error…"), menu)
         # Another system's record is read-only here (app/domain/other_records.py).
         foreign = entry.kind == READ_ONLY_KIND
         if foreign:
-            action.setText("Read-only: recorded by another system")
+            action.setText(_("Read-only: recorded by another system"))
         action.setEnabled(
             self.allow_corrections
             and entry.item_id is not None

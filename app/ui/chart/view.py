@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _
 from app.services.dto import Changes, ChartView
 from app.ui import shortcuts
 from app.ui.chart.action_strip import ActionStripWidget
@@ -35,12 +36,13 @@ from app.ui.printing.print_menu import PrintMenu, print_action
 from app.ui.session import ClinicSession
 from app.ui.widgets import NoticeBarWidget
 
+# English msgids (N_), translated where shown; TABS are also looked up by their English name.
 TOOLBAR = (
-    ("vitals", "Vitals"),
-    ("note", "Note"),
-    ("prescribe", "Prescribe"),
-    ("diagnosis", "Diagnosis"),
-    ("allergy", "Allergy"),
+    ("vitals", N_("Vitals")),
+    ("note", N_("Note")),
+    ("prescribe", N_("Prescribe")),
+    ("diagnosis", N_("Diagnosis")),
+    ("allergy", N_("Allergy")),
 )
 MORE = (
     "encounter",
@@ -61,17 +63,17 @@ MORE = (
     "undo_merge",
 )
 TABS = (
-    "Summary",
-    "Timeline",
-    "Vitals",
-    "Notes",
-    "Encounters",
-    "Results",
-    "Immunizations",
-    "Referrals",
-    "Other records",
+    N_("Summary"),
+    N_("Timeline"),
+    N_("Vitals"),
+    N_("Notes"),
+    N_("Encounters"),
+    N_("Results"),
+    N_("Immunizations"),
+    N_("Referrals"),
+    N_("Other records"),
 )
-EMPTY = "Select a patient from the list, or press Ctrl+N to register a new one."
+EMPTY = N_("Select a patient from the list, or press Ctrl+N to register a new one.")
 
 
 class PatientChartView(QWidget):
@@ -85,7 +87,7 @@ class PatientChartView(QWidget):
         self._seq = 0
         self.chart_actions = ChartActions(session, self)
         self.stack = QStackedWidget(self)
-        self.placeholder = QLabel(EMPTY, self)
+        self.placeholder = QLabel(_(EMPTY), self)
         self.placeholder.setObjectName("hint")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.stack.addWidget(self.placeholder)
@@ -136,7 +138,9 @@ class PatientChartView(QWidget):
         )
         schedule = self.session.catalog.immunization_schedule
         self.immunizations = ImmunizationsWidget(
-            self.chart_actions, f"Schedule version {schedule.version}", page
+            self.chart_actions,
+            _("Schedule version {version}").format(version=schedule.version),
+            page,
         )
         for widget, title in zip(
             (
@@ -153,39 +157,44 @@ class PatientChartView(QWidget):
             TABS,
             strict=True,
         ):
-            self.tabs.addTab(widget, title)
+            self.tabs.addTab(widget, _(title))  # a TABS msgid
         column.addWidget(self.tabs, 1)
         return page
 
     def _build_toolbar(self, parent: QWidget) -> ActionStripWidget:
         actions = self.chart_actions.actions
         for key, short in TOOLBAR:
-            actions[key].setIconText(short)
+            actions[key].setIconText(_(short))  # a TOOLBAR msgid
         self.print_menu = PrintMenu(self.session, self)
         self.print_action = print_action(self.print_menu, self)
         self.toolbar = ActionStripWidget(
-            [*(actions[key] for key, _ in TOOLBAR), self.print_action],
+            [*(actions[key] for key, _short in TOOLBAR), self.print_action],
             [actions[key] for key in MORE],
             parent,
-            "More chart actions",
+            _("More chart actions"),
         )
-        self.toolbar.setAccessibleName("Chart actions")
+        self.toolbar.setAccessibleName(_("Chart actions"))
         return self.toolbar
 
     def _build_as_of(self, parent: QWidget) -> QWidget:
         box = QWidget(parent)
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
-        self.as_of_box = QCheckBox("As of", box)
-        self.as_of_box.setToolTip(f"Show the chart as it was at a past moment ({shortcuts.AS_OF})")
+        self.as_of_box = QCheckBox(_("As of"), box)
+        self.as_of_box.setToolTip(
+            _("Show the chart as it was at a past moment ({shortcut})").format(
+                shortcut=shortcuts.AS_OF
+            )
+        )
         self.as_of_box.setShortcut(QKeySequence(shortcuts.AS_OF))
-        self.as_of_box.setAccessibleName("Show the chart as of a past date")
+        self.as_of_box.setAccessibleName(_("Show the chart as of a past date"))
         self.as_of_box.toggled.connect(self._as_of_toggled)
         row.addWidget(self.as_of_box)
         self.as_of_edit = QDateTimeEdit(self.session.now_q(), box)
         self.as_of_edit.setCalendarPopup(True)
-        self.as_of_edit.setDisplayFormat("dd MMM yyyy  HH:mm")
-        self.as_of_edit.setAccessibleName("As of date and time")
+        # Translators: a Qt date-time display format (dd day, MMM month, yyyy year, HH:mm time)
+        self.as_of_edit.setDisplayFormat(_("dd MMM yyyy  HH:mm"))
+        self.as_of_edit.setAccessibleName(_("As of date and time"))
         self.as_of_edit.setEnabled(False)
         # Shown only while "As of" is ticked: on a narrow chart its room goes to the actions.
         self.as_of_edit.hide()
@@ -218,7 +227,7 @@ class PatientChartView(QWidget):
         self.patient_id = patient_id
         self.current = None
         self.notice.hide()
-        self.placeholder.setText("Opening chart…")
+        self.placeholder.setText(_("Opening chart…"))
         self.stack.setCurrentIndex(0)
         self.chart_actions.update(None, None)
         self.print_menu.update_chart(None)
@@ -226,7 +235,7 @@ class PatientChartView(QWidget):
 
     def clear(self) -> None:
         self.patient_id, self.current = None, None
-        self.placeholder.setText(EMPTY)
+        self.placeholder.setText(_(EMPTY))
         self.stack.setCurrentIndex(0)
         self.chart_actions.update(None, None)
         self.print_menu.update_chart(None)
@@ -247,7 +256,7 @@ class PatientChartView(QWidget):
             success=lambda view: self._show(seq, view),
             failure=lambda exc: self._failed(seq, exc),
             owner=self,
-            label="Opening chart…",
+            label=_("Opening chart…"),
         )
 
     def _show(self, seq: int, chart: ChartView) -> None:
@@ -265,13 +274,14 @@ class PatientChartView(QWidget):
         self.referrals.show_chart(chart)
         self.immunizations.show_chart(chart)
         read_only = (
-            f"You are viewing the chart as it was on {when(chart.as_of)}; "
-            "untick “As of” to make changes."
+            _(
+                "You are viewing the chart as it was on {time}; untick “As of” to make changes."
+            ).format(time=when(chart.as_of))
             if chart.as_of
             else None
         )
         if chart.replaced_by and read_only is None:
-            read_only = "This record was merged into another chart: record on that chart."
+            read_only = _("This record was merged into another chart: record on that chart.")
         self.chart_actions.update(chart, read_only)
         self.print_menu.update_chart(chart)
         self.timeline.allow_corrections = read_only is None
@@ -283,7 +293,7 @@ class PatientChartView(QWidget):
         if seq != self._seq:
             return
         if self.current is None:
-            self.placeholder.setText(EMPTY)
+            self.placeholder.setText(_(EMPTY))
         self.session.ops.show_error(self, exc)
 
     def _as_of_toggled(self, on: bool) -> None:
@@ -297,5 +307,7 @@ class PatientChartView(QWidget):
         if changes.patient_id != self.patient_id or "chart" not in changes.areas:
             return
         if changes.warnings:
-            self.notice.show_notice("Saved, with a warning: " + " ".join(changes.warnings))
+            self.notice.show_notice(
+                _("Saved, with a warning: {warnings}").format(warnings=" ".join(changes.warnings))
+            )
         self.reload(record_view=False)
