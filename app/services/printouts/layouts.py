@@ -12,13 +12,19 @@ from typing import Any
 
 from app.domain.poc_tests import result_text
 from app.domain.reference import vitals_line
+from app.i18n import N_, _, formatting
 from app.services.dto import ChartView, ItemView
 from app.services.printouts.card_code import short_number
-from app.services.printouts.wording import FREQUENCIES_EN
+from app.services.printouts.wording import for_days, frequency_words, pending_line, printed_line
 
 QR_IMAGE = "fieldchart-qr:card"  # the card's QR image, added to the document by app/ui
-URGENCY = {"routine": "Routine", "urgent": "Urgent", "asap": "As soon as possible"}
-URGENCY["stat"] = "Immediately (stat)"
+# Translated where printed (`urgency_words`).
+URGENCY = {
+    "routine": N_("Routine"),
+    "urgent": N_("Urgent"),
+    "asap": N_("As soon as possible"),
+    "stat": N_("Immediately (stat)"),
+}
 
 
 @dataclass(frozen=True)
@@ -34,23 +40,36 @@ class Page:
 
 
 def day(iso: str | None) -> str:
-    """A date or an instant as the device's calendar day, YYYY-MM-DD."""
+    """A date or an instant as the device's calendar day, in the printout's language."""
     if not iso:
         return ""
     moment = datetime.fromisoformat(iso)
-    return (moment.astimezone() if moment.tzinfo else moment).date().isoformat()
+    return formatting.day((moment.astimezone() if moment.tzinfo else moment).date())
 
 
 def moment(iso: str | None) -> str:
-    """An instant as the device's local date and time, YYYY-MM-DD HH:MM."""
+    """An instant as the device's local date and time, in the printout's language."""
     if not iso:
         return ""
     m = datetime.fromisoformat(iso)
-    return (m.astimezone() if m.tzinfo else m).strftime("%Y-%m-%d %H:%M")
+    return formatting.moment(m.astimezone() if m.tzinfo else m)
+
+
+def birth_day(iso: str) -> str:
+    """A birth date (YYYY-MM-DD) in the printout's language; as stored if it is not one."""
+    try:
+        return day(iso)
+    except ValueError:
+        return iso
+
+
+def urgency_words(code: str) -> str:
+    english = URGENCY.get(code)
+    return _(english) if english else code  # english: one of the N_-marked URGENCY
 
 
 def _number(x: Any) -> str:
-    return f"{float(x):g}" if x is not None else ""
+    return formatting.number(float(x)) if x is not None else ""
 
 
 def _rows(pairs: Iterable[tuple[str, str]]) -> str:
@@ -83,7 +102,12 @@ def _head(title: str, chart: ChartView, page: Page) -> str:
         + _rows(
             [
                 (w["patient"], f"{p.family}, {p.given}"),
-                (w["born"], f"{p.birth_date} ({chart.age_label or chart.age_years})"),
+                (
+                    w["born"],
+                    _("{date} ({age})").format(
+                        date=birth_day(p.birth_date), age=chart.age_label or chart.age_years
+                    ),
+                ),
                 (w["sex"], p.sex),
                 (w["identifier"], ident),
             ]
@@ -91,16 +115,13 @@ def _head(title: str, chart: ChartView, page: Page) -> str:
         + "</table>"
     )
     if page.pending_changes:
-        n = page.pending_changes
-        text = w["pending"].format(n=n, s="" if n == 1 else "s")
+        text = pending_line(page.pending_changes)
         html.append(f"<p class='warn'>{escape(text)}</p>")
     return "".join(html)
 
 
 def _foot(page: Page) -> str:
-    text = page.words["printed"].format(
-        at=page.printed_at.astimezone().strftime("%Y-%m-%d %H:%M"), user=page.user
-    )
+    text = printed_line(formatting.moment(page.printed_at.astimezone()), page.user)
     return f"<p class='foot'>{escape(text)}</p></body></html>"
 
 
@@ -111,12 +132,10 @@ def allergies_line(chart: ChartView, w: Mapping[str, str]) -> str:
 
 def medication_line(d: Mapping[str, Any]) -> str:
     frequency = str(d.get("frequency") or "")
-    how = " ".join(
-        x for x in (str(d.get("route") or ""), FREQUENCIES_EN.get(frequency, frequency)) if x
-    )
+    how = " ".join(x for x in (str(d.get("route") or ""), frequency_words(frequency)) if x)
     text = f"{d.get('drug')} {_number(d.get('dose'))} {d.get('dose_unit') or ''}, {how}"
     if d.get("duration_days"):
-        text += f", for {d['duration_days']} days"
+        text += ", " + for_days(int(d["duration_days"]))
     if d.get("instructions"):
         text += f" ({d['instructions']})"
     return " ".join(text.split())
@@ -130,7 +149,7 @@ def prescription(chart: ChartView, items: Sequence[ItemView], prescriber: str, p
         + "<table>"
         + _rows(
             [
-                (w["date"], page.printed_at.astimezone().date().isoformat()),
+                (w["date"], formatting.day(page.printed_at.astimezone().date())),
                 (w["prescriber"], prescriber),
                 (w["allergies"], allergies_line(chart, w)),
             ]
@@ -153,7 +172,7 @@ def referral(chart: ChartView, item: ItemView, page: Page) -> str:
             [
                 (w["date"], day(d.get("referred_at") or item.clinical_time)),
                 (w["to_facility"], str(d.get("to_facility") or "")),
-                (w["urgency"], URGENCY.get(urgency, urgency)),
+                (w["urgency"], urgency_words(urgency)),
                 (w["clinician"], item.recorded_by),
                 (w["allergies"], allergies_line(chart, w)),
             ]
@@ -214,7 +233,7 @@ def visit(
         + _rows(
             [
                 (w["visit_on"], moment(e.get("started_at") or encounter.clinical_time)),
-                (w["reason"].split(" ")[0], str(e.get("reason") or "")),
+                (w["reason_short"], str(e.get("reason") or "")),
                 (w["clinician"], encounter.recorded_by),
                 (w["allergies"], allergies_line(chart, w)),
             ]
@@ -242,7 +261,7 @@ def slip(chart: ChartView, appointment: ItemView, page: Page) -> str:
         (w["clinician"], str(d.get("clinician") or "")),
     ]
     if d.get("reason"):
-        pairs.append((w["reason"].split(" ")[0], str(d["reason"])))
+        pairs.append((w["reason_short"], str(d["reason"])))
     return (
         _head(w["slip"], chart, page)
         + "<table style='font-size:14pt'>"
@@ -260,8 +279,7 @@ def card(chart: ChartView, qr_size_px: int, page: Page) -> str:
     ident = ", ".join(i["value"] for i in p.identifiers) or p.patient_id
     warn = ""
     if page.pending_changes:
-        n = page.pending_changes
-        warn = f"<p class='warn'>{escape(w['pending'].format(n=n, s='' if n == 1 else 's'))}</p>"
+        warn = f"<p class='warn'>{escape(pending_line(page.pending_changes))}</p>"
     clinic = f" — {escape(page.clinic)}" if page.clinic else ""
     return (
         "<html><head><style>body{font-family:sans-serif;font-size:10pt}"
@@ -269,7 +287,9 @@ def card(chart: ChartView, qr_size_px: int, page: Page) -> str:
         " .foot{color:#555;font-size:7pt}</style></head><body>"
         f"<p><b>{escape(w['card'])}</b>{clinic}</p>"
         f"<p style='font-size:15pt'><b>{escape(p.family)}, {escape(p.given)}</b></p>"
-        "<table>" + _rows([(w["born"], p.birth_date), (w["identifier"], ident)]) + "</table>"
+        "<table>"
+        + _rows([(w["born"], birth_day(p.birth_date)), (w["identifier"], ident)])
+        + "</table>"
         f"<p align='center'><img src='{QR_IMAGE}' width='{qr_size_px}' height='{qr_size_px}'/>"
         f"<br/>{escape(w['short_number'])}: <span class='num'>"
         f"{escape(short_number(p.patient_id))}</span></p>"

@@ -14,6 +14,7 @@ from app.domain.errors import NotFoundError, ValidationError
 from app.domain.events import ChartPrinted, stream_of
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
+from app.i18n import N_, _, current_language, using_language
 from app.projections import chart_items
 from app.projections.runner import ProjectionRunner
 from app.services.clinic import Clinic
@@ -30,6 +31,19 @@ from app.store.reference_data import bundled_catalog
 from app.store.vault import Vault
 
 DOCUMENTS = ("prescription", "referral", "visit", "slip", "card")
+# What is missing or unknown, by the field named (`pick`); translated where raised.
+_NOTHING_TO_PRINT = {
+    "prescription": N_("This chart has no prescription to print"),
+    "referral": N_("This chart has no referral to print"),
+    "encounter": N_("This chart has no encounter to print"),
+    "appointment": N_("This chart has no appointment to print"),
+}
+_NO_SUCH_ITEM = {
+    "prescription": N_("No prescription with this id on this chart"),
+    "referral": N_("No referral with this id on this chart"),
+    "encounter": N_("No encounter with this id on this chart"),
+    "appointment": N_("No appointment with this id on this chart"),
+}
 QR_SIZE_PX = 150  # the card's QR code on paper, in the document's pixels (~4 cm)
 
 
@@ -82,13 +96,27 @@ class Printouts:
         actor: Actor,
         item_ids: Sequence[str] = (),
         clinic: str = "",
-        language: str = "en",
+        language: str | None = None,
     ) -> Printout:
         """The printout of `document` for a patient. `item_ids`: the prescriptions to print
         (default: every active one), or the referral, encounter or appointment (default: the
-        latest). Bad input raises a ValidationError/NotFoundError naming the field."""
+        latest). `language`: the language printed (the patient's, say; default: the current
+        language). Bad input raises a ValidationError/NotFoundError naming the field."""
         if document not in DOCUMENTS:
-            raise ValidationError(f"Print one of: {', '.join(DOCUMENTS)}", "document")
+            raise ValidationError(
+                _("Print one of: {documents}").format(documents=", ".join(DOCUMENTS)), "document"
+            )
+        with using_language(language if language is not None else current_language()):
+            return self._prepare(document, patient_id, actor, item_ids, clinic)
+
+    def _prepare(
+        self,
+        document: str,
+        patient_id: str,
+        actor: Actor,
+        item_ids: Sequence[str],
+        clinic: str,
+    ) -> Printout:
         # Reading a chart to print it is a view of it; the print itself is audited after.
         chart = self._queries.chart(patient_id, actor, record_view=False)
         with read_transaction(self._vault.engine) as conn:
@@ -97,7 +125,7 @@ class Printouts:
                 for i, k, s, e, c, r, b, d in chart_items.for_chart(conn, patient_id)
             ]
         page = layouts.Page(
-            words=words(language),
+            words=words(),
             printed_at=self._clock(),
             user=actor.user,
             pending_changes=pending_changes(self._vault, patient_id),
@@ -152,13 +180,13 @@ def pick(
     """The items asked for by id (each must be one of `items`), or by default every item
     (`everything`) or the latest one."""
     if not items:
-        raise NotFoundError(f"This chart has no {field} to print", field)
+        raise NotFoundError(_(_NOTHING_TO_PRINT[field]), field)  # an N_-marked message
     if not item_ids:
         return list(items) if everything else [items[-1]]
     by_id = {i.item_id: i for i in items}
     missing = [i for i in item_ids if i not in by_id]
     if missing:
-        raise NotFoundError(f"No {field} with this id on this chart", field)
+        raise NotFoundError(_(_NO_SUCH_ITEM[field]), field)  # an N_-marked message
     return [by_id[i] for i in item_ids]
 
 
