@@ -99,7 +99,7 @@ EXPECTED = {
         "paracetamol 500 mg, oral three times daily",
         "ibuprofen 400 mg, oral twice daily, for 5 days",
         "Allergies Penicillins",
-        "Date 2026-11-21",
+        "Date 21 Nov 2026",
         "Prescriber doc",
     ),
     "referral": (
@@ -118,7 +118,7 @@ EXPECTED = {
         "Salt intake discussed.",
     ),
     "slip": ("Appointment", "Ødegård, Amina", "Clinician doc"),
-    "card": ("Patient card", "Ødegård, Amina", "Born 1980-04-23", "Identifier MRN-0001"),
+    "card": ("Patient card", "Ødegård, Amina", "Born 23 Apr 1980", "Identifier MRN-0001"),
 }
 
 
