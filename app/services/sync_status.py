@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from app.i18n import N_, _, ngettext
+from app.i18n.formatting import count, number
+
 # Sync and the UI read outbox states, and the error a locked vault raises, from here.
 from app.store.errors import VaultLockedError as VaultLockedError
 from app.store.outbox import OutboxStatus as OutboxStatus
@@ -47,27 +50,39 @@ class SyncProgress:
 
     def text(self) -> str:
         """One line for a person: "Downloading records: 1,200 of 8,000 — about 2 min left"."""
-        label = _PHASE_TEXT.get(self.phase, self.phase.capitalize())
-        count = f"{self.done:,} of {self.total:,}" if self.total else f"{self.done:,}"
-        left = "" if self.seconds_left is None else f" — {_about(self.seconds_left)}"
-        return f"{label}: {count}{left}"
+        english = _PHASE_TEXT.get(self.phase)
+        # english: one of the N_-marked _PHASE_TEXT
+        label = _(english) if english else self.phase.capitalize()
+        if self.total:
+            done = _("{done} of {total}").format(done=count(self.done), total=count(self.total))
+        else:
+            done = count(self.done)
+        if self.seconds_left is None:
+            # Translators: sync progress, e.g. "Downloading records: 1,200 of 8,000"
+            return _("{phase}: {done}").format(phase=label, done=done)
+        # Translators: sync progress, e.g. "Downloading records: 1,200 of 8,000 — about 2 min left"
+        return _("{phase}: {done} — {time_left}").format(
+            phase=label, done=done, time_left=_about(self.seconds_left)
+        )
 
 
 _PHASE_TEXT = {
-    "push": "Sending changes",
-    "pull": "Downloading records",
-    "rebase": "Re-applying changes",
+    "push": N_("Sending changes"),
+    "pull": N_("Downloading records"),
+    "rebase": N_("Re-applying changes"),
 }
 
 
 def _about(seconds: float) -> str:
     """A rough time left, as a person says it."""
     if seconds < 60:
-        return "less than a minute left"
+        return _("less than a minute left")
     minutes = round(seconds / 60)
     if minutes < 90:
-        return f"about {minutes} min left"
-    return f"about {round(seconds / 3600, 1):g} h left"
+        return ngettext("about {count} min left", "about {count} min left", minutes).format(
+            count=minutes
+        )
+    return _("about {hours} h left").format(hours=number(round(seconds / 3600, 1)))
 
 
 @dataclass(frozen=True)
