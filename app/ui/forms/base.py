@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.commands import Command
 from app.domain.errors import DomainError, ValidationError
+from app.i18n import N_, _
 from app.services.dto import Changes
 from app.ui import formatting
 from app.ui.errors import UserFacingError, error_field, plain_message
@@ -56,7 +57,7 @@ class CommandFormDialog(DraftableDialog):
 
     recorded = Signal(object)  # Changes, after the command was recorded
     COMMAND: type[Command] = Command
-    SAVE_LABEL = "Save"
+    SAVE_LABEL = N_("Save")
     # domain field name -> form field name, where they differ
     ALIASES: ClassVar[dict[str, str]] = {}
 
@@ -87,7 +88,7 @@ class CommandFormDialog(DraftableDialog):
         outer.addWidget(self.fields, 1)
         self.buttons = QDialogButtonBox(self)
         self.save_button = self.buttons.addButton(
-            self.SAVE_LABEL, QDialogButtonBox.ButtonRole.AcceptRole
+            _(self.SAVE_LABEL), QDialogButtonBox.ButtonRole.AcceptRole
         )
         make_primary(self.save_button)  # not QDialog's default button: Enter moves on
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -114,7 +115,8 @@ class CommandFormDialog(DraftableDialog):
             column.addWidget(hint_label(hint, box))
         error = ErrorLabelWidget(box)
         column.addWidget(error)
-        caption = QLabel(f"{label}:", self)
+        # Translators: a form field's caption, e.g. "Reason:"
+        caption = QLabel(_("{label}:").format(label=label), self)
         caption.setBuddy(widget)
         widget.setAccessibleName(label)
         self.form.addRow(caption, box)
@@ -145,7 +147,7 @@ class CommandFormDialog(DraftableDialog):
             return
         self.save_button.setEnabled(False)
         self.session.execute(
-            command, owner=self, success=self._recorded, failure=self._refused, label="Saving…"
+            command, owner=self, success=self._recorded, failure=self._refused, label=_("Saving…")
         )
 
     def _recorded(self, changes: Changes) -> None:
@@ -225,7 +227,9 @@ class CommandFormDialog(DraftableDialog):
         try:
             return float(raw)
         except ValueError:
-            raise ValidationError(f"{label} must be a number", field) from None
+            raise ValidationError(
+                _("{label} must be a number").format(label=label), field
+            ) from None
 
     @staticmethod
     def whole(widget: QLineEdit, field: str, label: str) -> int | None:
@@ -235,7 +239,9 @@ class CommandFormDialog(DraftableDialog):
         try:
             return int(raw)
         except ValueError:
-            raise ValidationError(f"{label} must be a whole number", field) from None
+            raise ValidationError(
+                _("{label} must be a whole number").format(label=label), field
+            ) from None
 
 
 class TimeField(QDateTimeEdit):

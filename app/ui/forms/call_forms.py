@@ -14,54 +14,65 @@ from app.domain.commands import (
     RecordCallAttempt,
     RemoveFromWorklist,
 )
+from app.i18n import N_, _
 from app.services.call_worklist import WorklistRow
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.chart_form import choices
 from app.ui.session import ClinicSession
 
+# Marked here, translated where shown (outcome_text, the outcome combo).
 OUTCOME_TEXT = {
-    "agreed-to-come": "Agreed to come",
-    "remind-later": "Remind later",
-    "wrong-number": "Wrong number",
-    "no-answer": "No answer",
-    "moved": "Moved away",
-    "died": "Died",
-    "refused": "Refused",
+    "agreed-to-come": N_("Agreed to come"),
+    "remind-later": N_("Remind later"),
+    "wrong-number": N_("Wrong number"),
+    "no-answer": N_("No answer"),
+    "moved": N_("Moved away"),
+    "died": N_("Died"),
+    "refused": N_("Refused"),
 }
 
 
 def outcome_text(outcome: str | None) -> str:
     if outcome is None:
         return ""
-    return OUTCOME_TEXT.get(outcome, "Removed from list" if outcome == "removed" else outcome)
+    if outcome in OUTCOME_TEXT:
+        return _(OUTCOME_TEXT[outcome])  # a marked table
+    return _("Removed from list") if outcome == "removed" else outcome
 
 
 def row_label(row: WorklistRow) -> str:
-    return f"{row.patient_name} — {row.phone or 'no phone'} — {row.missed} {row.appointment_start}"
+    return _("{name} — {phone} — {missed} {start}").format(
+        name=row.patient_name,
+        phone=row.phone or _("no phone"),
+        missed=row.missed,
+        start=row.appointment_start,
+    )
 
 
 class RecordCallDialog(CommandFormDialog):
     COMMAND = RecordCallAttempt
-    SAVE_LABEL = "Record call"
+    SAVE_LABEL = N_("Record call")
 
     def __init__(
         self, session: ClinicSession, row: WorklistRow, parent: QWidget | None = None
     ) -> None:
-        super().__init__(session, "Record call", parent, row_label(row))
+        super().__init__(session, _("Record call"), parent, row_label(row))
         self.row = row
-        options: list[tuple[str, str | None]] = [("Choose the outcome…", None)]
-        options += [(OUTCOME_TEXT[o], o) for o in CALL_OUTCOMES]
-        self.outcome = self.add_field("outcome", "Outcome", choices(self, options))
-        self.note = self.add_field("note", "Note", QPlainTextEdit(self))
+        options: list[tuple[str, str | None]] = [(_("Choose the outcome…"), None)]
+        options += [(_(OUTCOME_TEXT[o]), o) for o in CALL_OUTCOMES]  # a marked table
+        self.outcome = self.add_field("outcome", _("Outcome"), choices(self, options))
+        self.note = self.add_field("note", _("Note"), QPlainTextEdit(self))
         self.note.setTabChangesFocus(True)
         self.note.setFixedHeight(64)
         example = (session.today() + timedelta(days=3)).isoformat()
         self.next_call_on = self.add_field(
             "next_call_on",
-            "Next call on",
+            _("Next call on"),
             QLineEdit(self),
-            f"A date like {example}; needed for 'Remind later' and 'No answer', "
-            "left empty for moved, died, refused",
+            _(
+                "A date like {example}; needed for 'Remind later' and 'No answer', "
+                "left empty for moved, died, refused"
+            ).format(example=example),
         )
 
     def build_command(self) -> Command:
@@ -77,7 +88,7 @@ class RecordCallDialog(CommandFormDialog):
 
 class RemoveFromListDialog(CommandFormDialog):
     COMMAND = RemoveFromWorklist
-    SAVE_LABEL = "Remove from list"
+    SAVE_LABEL = N_("Remove from list")
     ALIASES: ClassVar[dict[str, str]] = {}
 
     def __init__(
@@ -85,13 +96,15 @@ class RemoveFromListDialog(CommandFormDialog):
     ) -> None:
         super().__init__(
             session,
-            "Remove from call list",
+            _("Remove from call list"),
             parent,
-            row_label(row) + "\nThe patient stays findable; a later missed appointment "
-            "brings them back onto the list.",
+            _(
+                "{row}\nThe patient stays findable; a later missed appointment "
+                "brings them back onto the list."
+            ).format(row=row_label(row)),
         )
         self.row = row
-        self.reason = self.add_field("reason", "Reason", QLineEdit(self))
+        self.reason = self.add_field("reason", _("Reason"), QLineEdit(self))
 
     def build_command(self) -> Command:
         return RemoveFromWorklist(

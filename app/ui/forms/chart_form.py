@@ -12,6 +12,7 @@ from typing import ClassVar
 from PySide6.QtWidgets import QComboBox, QLineEdit, QWidget
 
 from app.domain.errors import ValidationError
+from app.i18n import _
 from app.services.dto import ChartView, ItemView
 from app.ui.chart_text import describe
 from app.ui.forms.base import CommandFormDialog, TimeField, item_combo
@@ -34,10 +35,15 @@ class ChartFormDialog(CommandFormDialog):
     ) -> None:
         """`selected` preselects an item in the form's picker (`selected_text` describes
         an item the chart's lists no longer hold); forms without a picker ignore both."""
-        super().__init__(session, self.TITLE, parent, self.INTRO)
+        super().__init__(session, _(self.TITLE), parent, _(self.INTRO) if self.INTRO else "")
         self.chart = chart
         self.patient_id = chart.patient.patient_id
-        self.setWindowTitle(f"{self.TITLE} — {chart.patient.family}, {chart.patient.given}")
+        # Translators: a window title, the form then the patient ("Record vitals — Doe, Jane")
+        self.setWindowTitle(
+            _("{form} — {family}, {given}").format(
+                form=_(self.TITLE), family=chart.patient.family, given=chart.patient.given
+            )
+        )
         self.add_fields(selected, selected_text)
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
@@ -63,17 +69,17 @@ class ChartFormDialog(CommandFormDialog):
         return self.add_field(name, label, TimeField(self, self.session.now_q(), touched=False))
 
     def add_reason_field(self) -> QLineEdit:
-        return self.add_field("reason", "Reason", QLineEdit(self))
+        return self.add_field("reason", _("Reason"), QLineEdit(self))
 
     def add_encounter_field(self) -> QComboBox:
         """Optional link to an encounter in progress (the newest is preselected)."""
         open_ones = self.live("encounter", "in-progress")
-        combo = item_combo(self, [("", "— not linked to an encounter —")])
+        combo = item_combo(self, [("", _("— not linked to an encounter —"))])
         for item in sorted(open_ones, key=lambda i: i.clinical_time, reverse=True):
             combo.addItem(describe(item), item.item_id)
         if open_ones:
             combo.setCurrentIndex(1)
-        return self.add_field("encounter_id", "Encounter", combo)
+        return self.add_field("encounter_id", _("Encounter"), combo)
 
     def add_picker(
         self, name: str, label: str, items: list[ItemView], selected: str | None
@@ -83,10 +89,11 @@ class ChartFormDialog(CommandFormDialog):
         return self.add_field(name, label, combo)
 
     @staticmethod
-    def picked(combo: QComboBox, field: str, what: str) -> str:
+    def picked(combo: QComboBox, field: str, message: str) -> str:
+        """The chosen item's id; `message` (translated, e.g. "Choose the problem") if none."""
         value = combo.currentData()
         if not value:
-            raise ValidationError(f"Choose the {what}", field)
+            raise ValidationError(message, field)
         return str(value)
 
 

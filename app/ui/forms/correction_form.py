@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.domain.commands import Command, MarkEnteredInError
+from app.i18n import N_, _
 from app.ui.chart_text import labelled
 from app.ui.forms.base import item_combo
 from app.ui.forms.chart_form import ChartFormDialog
@@ -10,9 +11,9 @@ from app.ui.forms.chart_form import ChartFormDialog
 
 class EnteredInErrorDialog(ChartFormDialog):
     COMMAND = MarkEnteredInError
-    SAVE_LABEL = "Mark entered in error"
-    TITLE = "Mark entered in error"
-    INTRO = "The item stays in the timeline, struck through, and leaves the summary."
+    SAVE_LABEL = N_("Mark entered in error")
+    TITLE = N_("Mark entered in error")
+    INTRO = N_("The item stays in the timeline, struck through, and leaves the summary.")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         chart = self.chart
@@ -32,13 +33,13 @@ class EnteredInErrorDialog(ChartFormDialog):
         choices = [(i.item_id, labelled(i)) for i in items]
         if selected and all(item_id != selected for item_id, _ in choices):
             choices.insert(0, (selected, selected_text or selected))  # e.g. older vitals
-        self.item = self.add_field("item_id", "Item", item_combo(self, choices, selected))
+        self.item = self.add_field("item_id", _("Item"), item_combo(self, choices, selected))
         self.reason = self.add_reason_field()
 
     def build_command(self) -> Command:
         return MarkEnteredInError(
             command_id=self.command_id,
             patient_id=self.patient_id,
-            item_id=self.picked(self.item, "item_id", "item"),
+            item_id=self.picked(self.item, "item_id", _("Choose the item")),
             reason=self.text(self.reason) or "",
         )

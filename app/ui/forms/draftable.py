@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import _
 from app.ui import confirm
 from app.ui.session import ClinicSession
 from app.ui.widgets import hint_label
@@ -156,10 +157,10 @@ class DraftableDialog(QDialog):
             return
         self._asking = True
         question = confirm.Question(
-            f"Discard your changes to {self.windowTitle()}?",
-            ((KEEP, "Keep editing"), (DISCARD, "Discard")),  # the default keeps the work
+            _("Discard your changes to {form}?").format(form=self.windowTitle()),
+            ((KEEP, _("Keep editing")), (DISCARD, _("Discard"))),  # the default keeps the work
             escape=KEEP,
-            detail="What you typed in this form will be lost.",
+            detail=_("What you typed in this form will be lost."),
         )
         confirm.ask(self, question, self._answered)
 
@@ -178,7 +179,7 @@ class DraftableDialog(QDialog):
             return
         self.draft_stored = False
         drafts, actor, draft_id = self.session.clinic.drafts, self.session.actor, self.command_id
-        self.session.run(lambda: drafts.discard(actor, [draft_id]), label="Tidying drafts…")
+        self.session.run(lambda: drafts.discard(actor, [draft_id]), label=_("Tidying drafts…"))
 
     # -- restoring ----------------------------------------------------------------------------
 

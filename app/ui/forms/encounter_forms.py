@@ -12,17 +12,18 @@ from app.domain.commands import (
     RecordVitals,
     StartEncounter,
 )
+from app.i18n import N_, _
 from app.ui.formatting import VITALS
 from app.ui.forms.chart_form import ChartFormDialog
 
 
 class StartEncounterDialog(ChartFormDialog):
     COMMAND = StartEncounter
-    TITLE = "Start encounter"
+    TITLE = N_("Start encounter")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
-        self.reason = self.add_field("reason", "Reason for visit", QLineEdit(self))
-        self.started = self.add_time_field("started_at", "Started")
+        self.reason = self.add_field("reason", _("Reason for visit"), QLineEdit(self))
+        self.started = self.add_time_field("started_at", _("Started"))
 
     def build_command(self) -> Command:
         return StartEncounter(
@@ -35,27 +36,27 @@ class StartEncounterDialog(ChartFormDialog):
 
 class FinishEncounterDialog(ChartFormDialog):
     COMMAND = FinishEncounter
-    TITLE = "Finish encounter"
+    TITLE = N_("Finish encounter")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         self.encounter = self.add_picker(
-            "encounter_id", "Encounter", self.live("encounter", "in-progress"), selected
+            "encounter_id", _("Encounter"), self.live("encounter", "in-progress"), selected
         )
-        self.finished_at = self.add_time_field("finished_at", "Finished")
+        self.finished_at = self.add_time_field("finished_at", _("Finished"))
 
     def build_command(self) -> Command:
         return FinishEncounter(
             command_id=self.command_id,
             patient_id=self.patient_id,
-            encounter_id=self.picked(self.encounter, "encounter_id", "encounter"),
+            encounter_id=self.picked(self.encounter, "encounter_id", _("Choose the encounter")),
             finished_at=self.finished_at.iso_or_none(),
         )
 
 
 class VitalsDialog(ChartFormDialog):
     COMMAND = RecordVitals
-    TITLE = "Record vitals"
-    INTRO = "Fill in what was measured; leave the rest."
+    TITLE = N_("Record vitals")
+    INTRO = N_("Fill in what was measured; leave the rest.")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         self.values: dict[str, QLineEdit] = {}
@@ -63,12 +64,12 @@ class VitalsDialog(ChartFormDialog):
             label, unit = VITALS[key]
             field = QLineEdit(self)
             field.setPlaceholderText(unit)
-            self.values[key] = self.add_field(key, label, field)
-        self.taken = self.add_time_field("taken_at", "Taken")
+            self.values[key] = self.add_field(key, _(label), field)  # VITALS: marked msgids
+        self.taken = self.add_time_field("taken_at", _("Taken"))
         self.encounter = self.add_encounter_field()
 
     def build_command(self) -> Command:
-        numbers = {k: self.number(w, k, VITALS[k][0]) for k, w in self.values.items()}
+        numbers = {k: self.number(w, k, _(VITALS[k][0])) for k, w in self.values.items()}
         return RecordVitals(
             command_id=self.command_id,
             patient_id=self.patient_id,
@@ -87,13 +88,13 @@ class VitalsDialog(ChartFormDialog):
 
 class NoteDialog(ChartFormDialog):
     COMMAND = AddNote
-    TITLE = "Write note"
+    TITLE = N_("Write note")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         body = QPlainTextEdit(self)
         body.setMinimumHeight(180)
         body.setTabChangesFocus(True)
-        self.body = self.add_field("text", "Note", body, "Ctrl+Enter saves")
+        self.body = self.add_field("text", _("Note"), body, _("Ctrl+Enter saves"))
         self.encounter = self.add_encounter_field()
 
     def build_command(self) -> Command:

@@ -15,36 +15,40 @@ from app.domain.errors import ValidationError
 from app.domain.immunization_schedule import Vaccine
 from app.domain.immunizations import IMMUNIZATION_ROUTES, IMMUNIZATION_SITES, find_vaccine
 from app.domain.roles import Role
+from app.i18n import N_, _
 from app.ui.forms.chart_form import ChartFormDialog, choices
 from app.ui.forms.vocabulary import attach_completer
 
-NOT_SAID = "— not recorded —"
+NOT_SAID = N_("— not recorded —")
 
 
 class ImmunizationDialog(ChartFormDialog):
     COMMAND = RecordImmunization
-    TITLE = "Record immunization"
-    INTRO = "A dose given here, or one copied from the patient's vaccination card."
+    TITLE = N_("Record immunization")
+    INTRO = N_("A dose given here, or one copied from the patient's vaccination card.")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         self.vaccines = sorted(self.session.catalog.vaccines.values(), key=lambda v: v.name)
         self.vaccine = self.add_field(
-            "vaccine", "Vaccine", QLineEdit(self), "Type part of the name and pick from the list"
+            "vaccine",
+            _("Vaccine"),
+            QLineEdit(self),
+            _("Type part of the name and pick from the list"),
         )
         attach_completer(self.vaccine, [v.name for v in self.vaccines])
-        self.dose = self.add_field("dose_number", "Dose number", QLineEdit(self))
+        self.dose = self.add_field("dose_number", _("Dose number"), QLineEdit(self))
         self.given_on = self.add_field(
-            "given_on", "Date given", QLineEdit(self), "Empty: now. A card's date: 2026-11-30"
+            "given_on", _("Date given"), QLineEdit(self), _("Empty: now. A card's date: 2026-11-30")
         )
-        self.lot = self.add_field("lot", "Lot number", QLineEdit(self))
-        self.expiry = self.add_field("lot_expiry", "Lot expiry", QLineEdit(self))
-        self.expiry.setPlaceholderText("e.g. 2027-06-30")
-        self.site = self.add_field("site", "Site", self._combo(IMMUNIZATION_SITES))
-        self.route = self.add_field("route", "Route", self._combo(IMMUNIZATION_ROUTES))
+        self.lot = self.add_field("lot", _("Lot number"), QLineEdit(self))
+        self.expiry = self.add_field("lot_expiry", _("Lot expiry"), QLineEdit(self))
+        self.expiry.setPlaceholderText(_("e.g. 2027-06-30"))
+        self.site = self.add_field("site", _("Site"), self._combo(IMMUNIZATION_SITES))
+        self.route = self.add_field("route", _("Route"), self._combo(IMMUNIZATION_ROUTES))
         self.historical = self.add_field(
-            "historical", "From a card", QCheckBox("Historical: copied from a card", self)
+            "historical", _("From a card"), QCheckBox(_("Historical: copied from a card"), self)
         )
-        self.source = self.add_field("source", "Card / source", QLineEdit(self))
+        self.source = self.add_field("source", _("Card / source"), QLineEdit(self))
         self.encounter = self.add_encounter_field()
         if self.session.role is Role.STAFF:
             # Staff record cards only (the domain refuses the rest; say so before typing).
@@ -56,7 +60,7 @@ class ImmunizationDialog(ChartFormDialog):
         self._historical_changed(self.historical.isChecked())
 
     def _combo(self, table: Mapping[str, tuple[str, str]]) -> QComboBox:
-        options: list[tuple[str, str | None]] = [(NOT_SAID, None)]
+        options: list[tuple[str, str | None]] = [(_(NOT_SAID), None)]
         options += [(key.replace("-", " ").capitalize(), key) for key in table]
         return choices(self, options)
 
@@ -79,9 +83,9 @@ class ImmunizationDialog(ChartFormDialog):
         self.set_row_visible("encounter_id", not historical)
 
     def _dose_number(self) -> int:
-        dose = self.whole(self.dose, "dose_number", "Dose number")
+        dose = self.whole(self.dose, "dose_number", _("Dose number"))
         if dose is None:
-            raise ValidationError("Dose number is required", "dose_number")
+            raise ValidationError(_("Dose number is required"), "dose_number")
         return dose
 
     def build_command(self) -> Command:

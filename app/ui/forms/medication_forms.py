@@ -6,10 +6,12 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QWidget
 
 from app.domain.commands import ChangeDose, Command, DiscontinueMedication, PrescribeMedication
 from app.domain.errors import AllergyConflictError, ValidationError
+from app.i18n import N_, _
 from app.ui.forms.chart_form import ChartFormDialog
 from app.ui.forms.vocabulary import (
     MedicationTerms,
     attach_completer,
+    frequency_text,
     medication_terms,
     medicine_names,
     routes,
@@ -26,14 +28,16 @@ def _dose_unit_combo(parent: QWidget, terms: MedicationTerms) -> QComboBox:
 def _frequency_combo(parent: QWidget, terms: MedicationTerms) -> QComboBox:
     frequency = QComboBox(parent)
     for code, display in terms.frequencies:
-        frequency.addItem(f"{code} — {display}", code)
+        frequency.addItem(
+            _("{code} — {meaning}").format(code=code, meaning=frequency_text(display)), code
+        )
     return frequency
 
 
 def _required_dose(field: QLineEdit) -> float:
-    dose = ChartFormDialog.number(field, "dose", "Dose")
+    dose = ChartFormDialog.number(field, "dose", _("Dose"))
     if dose is None:
-        raise ValidationError("Dose is required", "dose")
+        raise ValidationError(_("Dose is required"), "dose")
     return dose
 
 
@@ -42,45 +46,45 @@ class PrescribeDialog(ChartFormDialog):
     gives a reason; the form then shows the clash and a reason field, and resubmits."""
 
     COMMAND = PrescribeMedication
-    SAVE_LABEL = "Prescribe"
-    TITLE = "Prescribe"
+    SAVE_LABEL = N_("Prescribe")
+    TITLE = N_("Prescribe")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         drug = QLineEdit(self)
         attach_completer(drug, medicine_names(self.session.catalog))
-        self.drug = self.add_field("drug", "Drug", drug)
-        self.dose = self.add_field("dose", "Dose", QLineEdit(self))
+        self.drug = self.add_field("drug", _("Drug"), drug)
+        self.dose = self.add_field("dose", _("Dose"), QLineEdit(self))
         terms = medication_terms()
-        self.dose_unit = self.add_field("dose_unit", "Dose unit", _dose_unit_combo(self, terms))
+        self.dose_unit = self.add_field("dose_unit", _("Dose unit"), _dose_unit_combo(self, terms))
         route = QComboBox(self)
         for name in routes(self.session.catalog):
             route.addItem(name, name)
         route.setCurrentIndex(max(route.findData("oral"), 0))
-        self.route = self.add_field("route", "Route", route)
-        self.frequency = self.add_field("frequency", "Frequency", _frequency_combo(self, terms))
-        self.duration = self.add_field("duration_days", "Duration (days)", QLineEdit(self))
-        self.instructions = self.add_field("instructions", "Instructions", QLineEdit(self))
+        self.route = self.add_field("route", _("Route"), route)
+        self.frequency = self.add_field("frequency", _("Frequency"), _frequency_combo(self, terms))
+        self.duration = self.add_field("duration_days", _("Duration (days)"), QLineEdit(self))
+        self.instructions = self.add_field("instructions", _("Instructions"), QLineEdit(self))
         self.encounter = self.add_encounter_field()
         self.override = self.add_field(
             "override_reason",
-            "Override reason",
+            _("Override reason"),
             QLineEdit(self),
-            "Why prescribe despite the recorded allergy (kept in the record)",
+            _("Why prescribe despite the recorded allergy (kept in the record)"),
         )
         self.set_row_visible("override_reason", False)
-        self.unchecked = QCheckBox("Prescribe it without the checks", self)
+        self.unchecked = QCheckBox(_("Prescribe it without the checks"), self)
         self.add_field(
             "unchecked_acknowledged",
-            "Not checked",
+            _("Not checked"),
             self.unchecked,
-            "Recorded with the prescription, and shown on the chart",
+            _("Recorded with the prescription, and shown on the chart"),
         )
         self.set_row_visible("unchecked_acknowledged", False)
 
     def show_error(self, exc: BaseException) -> None:
         super().show_error(exc)
         if isinstance(exc, AllergyConflictError):
-            self.save_button.setText("Prescribe anyway")
+            self.save_button.setText(_("Prescribe anyway"))
 
     def build_command(self) -> Command:
         dose = _required_dose(self.dose)
@@ -93,7 +97,7 @@ class PrescribeDialog(ChartFormDialog):
             dose_unit=self.text(self.dose_unit) or "",
             route=self.text(self.route) or "",
             frequency=self.text(self.frequency) or "",
-            duration_days=self.whole(self.duration, "duration_days", "Duration"),
+            duration_days=self.whole(self.duration, "duration_days", _("Duration")),
             instructions=self.text(self.instructions),
             encounter_id=self.text(self.encounter),
             override_reason=self.text(self.override) if asks_reason else None,
@@ -103,12 +107,12 @@ class PrescribeDialog(ChartFormDialog):
 
 class DiscontinueDialog(ChartFormDialog):
     COMMAND = DiscontinueMedication
-    SAVE_LABEL = "Stop medication"
-    TITLE = "Stop medication"
+    SAVE_LABEL = N_("Stop medication")
+    TITLE = N_("Stop medication")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         self.prescription = self.add_picker(
-            "prescription_id", "Medication", self.live("medication"), selected
+            "prescription_id", _("Medication"), self.live("medication"), selected
         )
         self.reason = self.add_reason_field()
 
@@ -116,7 +120,9 @@ class DiscontinueDialog(ChartFormDialog):
         return DiscontinueMedication(
             command_id=self.command_id,
             patient_id=self.patient_id,
-            prescription_id=self.picked(self.prescription, "prescription_id", "medication"),
+            prescription_id=self.picked(
+                self.prescription, "prescription_id", _("Choose the medication")
+            ),
             reason=self.text(self.reason) or "",
         )
 
@@ -126,17 +132,17 @@ class ChangeDoseDialog(ChartFormDialog):
     another device is not overwritten silently."""
 
     COMMAND = ChangeDose
-    SAVE_LABEL = "Change dose"
-    TITLE = "Change dose"
+    SAVE_LABEL = N_("Change dose")
+    TITLE = N_("Change dose")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         self.prescription = self.add_picker(
-            "prescription_id", "Medication", self.live("medication"), selected
+            "prescription_id", _("Medication"), self.live("medication"), selected
         )
-        self.dose = self.add_field("dose", "New dose", QLineEdit(self))
+        self.dose = self.add_field("dose", _("New dose"), QLineEdit(self))
         terms = medication_terms()
-        self.dose_unit = self.add_field("dose_unit", "Dose unit", _dose_unit_combo(self, terms))
-        self.frequency = self.add_field("frequency", "Frequency", _frequency_combo(self, terms))
+        self.dose_unit = self.add_field("dose_unit", _("Dose unit"), _dose_unit_combo(self, terms))
+        self.frequency = self.add_field("frequency", _("Frequency"), _frequency_combo(self, terms))
         self.reason = self.add_reason_field()
         self.prescription.currentIndexChanged.connect(self._show_current)
         self._show_current()
@@ -162,7 +168,9 @@ class ChangeDoseDialog(ChartFormDialog):
         return ChangeDose(
             command_id=self.command_id,
             patient_id=self.patient_id,
-            prescription_id=self.picked(self.prescription, "prescription_id", "medication"),
+            prescription_id=self.picked(
+                self.prescription, "prescription_id", _("Choose the medication")
+            ),
             dose=dose,
             dose_unit=self.text(self.dose_unit),
             frequency=self.text(self.frequency),

@@ -16,6 +16,7 @@ from app.domain.commands import (
     UpdateDemographics,
 )
 from app.domain.errors import ValidationError
+from app.i18n import N_, _
 from app.services.dto import PatientSummary
 from app.services.duplicate_check import (
     RegistrationDraft,
@@ -29,12 +30,14 @@ from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.similar_patients_panel import SimilarPatientsPanel
 from app.ui.session import ClinicSession
 
+# Marked here, translated in sex_combo.
 SEXES = (
-    ("", "— choose —"),
-    ("female", "Female"),
-    ("male", "Male"),
-    ("other", "Other"),
-    ("unknown", "Unknown"),
+    ("", N_("— choose —")),
+    ("female", N_("Female")),
+    ("male", N_("Male")),
+    # Translators: a patient's sex
+    ("other", N_("Other")),
+    ("unknown", N_("Unknown")),
 )
 ID_SYSTEMS = ("National ID", "Clinic number", "Insurance number", "Passport")
 
@@ -42,7 +45,7 @@ ID_SYSTEMS = ("National ID", "Clinic number", "Insurance number", "Passport")
 def sex_combo(parent: QWidget, current: str = "") -> QComboBox:
     combo = QComboBox(parent)
     for value, text in SEXES:
-        combo.addItem(text, value or None)
+        combo.addItem(_(text), value or None)  # a SEXES msgid
     index = combo.findData(current) if current else 0
     combo.setCurrentIndex(max(index, 0))
     return combo
@@ -57,28 +60,32 @@ class RegisterPatientDialog(CommandFormDialog):
     onto this device when chosen, and their chart opens."""
 
     COMMAND = RegisterPatient
-    SAVE_LABEL = "Register"
+    SAVE_LABEL = N_("Register")
     ALIASES: ClassVar[dict[str, str]] = {"identifiers": "identifier_value"}
     existing_chosen = Signal(str)  # the patient id of "This is the same person"
 
     def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
-        super().__init__(session, "New patient", parent)
-        self.given = self.add_field("given", "Given name", QLineEdit(self))
-        self.family = self.add_field("family", "Family name", QLineEdit(self))
+        super().__init__(session, _("New patient"), parent)
+        self.given = self.add_field("given", _("Given name"), QLineEdit(self))
+        self.family = self.add_field("family", _("Family name"), QLineEdit(self))
         born = QLineEdit(self)
-        born.setPlaceholderText("YYYY-MM-DD")
+        # Translators: the date format typed (ISO); translate the letters only
+        born.setPlaceholderText(_("YYYY-MM-DD"))
         self.birth_date = self.add_field(
-            "birth_date", "Birth date", born, "As YYYY-MM-DD, e.g. 1984-03-12"
+            "birth_date", _("Birth date"), born, _("As YYYY-MM-DD, e.g. 1984-03-12")
         )
-        self.sex = self.add_field("sex", "Sex", sex_combo(self))
-        self.phone = self.add_field("phone", "Phone", QLineEdit(self))
-        self.address = self.add_field("address", "Address", QLineEdit(self))
+        self.sex = self.add_field("sex", _("Sex"), sex_combo(self))
+        self.phone = self.add_field("phone", _("Phone"), QLineEdit(self))
+        self.address = self.add_field("address", _("Address"), QLineEdit(self))
         system = QComboBox(self)
         system.setEditable(True)
         system.addItems(ID_SYSTEMS)
-        self.id_system = self.add_field("identifier_system", "Identifier type", system)
+        self.id_system = self.add_field("identifier_system", _("Identifier type"), system)
         self.id_value = self.add_field(
-            "identifier_value", "Identifier", QLineEdit(self), "Optional: national ID, clinic no."
+            "identifier_value",
+            _("Identifier"),
+            QLineEdit(self),
+            _("Optional: national ID, clinic no."),
         )
         self.similar = SimilarPatientsPanel(self)
         outer = self.layout()
@@ -180,7 +187,7 @@ class RegisterPatientDialog(CommandFormDialog):
             success=shown,
             failure=failed,
             owner=self,
-            label="Looking for this patient…",
+            label=_("Looking for this patient…"),
         )
 
     def _register_new(self) -> None:
@@ -222,7 +229,7 @@ class RegisterPatientDialog(CommandFormDialog):
             success=brought,
             failure=failed,
             owner=self,
-            label="Bringing the patient's record…",
+            label=_("Bringing the patient's record…"),
         )
 
     def discard_and_close(self) -> None:
@@ -254,7 +261,7 @@ class EditDemographicsDialog(CommandFormDialog):
     def __init__(
         self, session: ClinicSession, patient: PatientSummary, parent: QWidget | None = None
     ) -> None:
-        super().__init__(session, "Edit demographics", parent)
+        super().__init__(session, _("Edit demographics"), parent)
         self.patient = patient
         self.before = {
             "given": patient.given,
@@ -266,13 +273,13 @@ class EditDemographicsDialog(CommandFormDialog):
         }
         self.inputs: dict[str, QWidget] = {}
         for name, label in (
-            ("given", "Given name"),
-            ("family", "Family name"),
-            ("birth_date", "Birth date"),
+            ("given", _("Given name")),
+            ("family", _("Family name")),
+            ("birth_date", _("Birth date")),
         ):
             self.inputs[name] = self.add_field(name, label, QLineEdit(self.before[name] or ""))
-        self.inputs["sex"] = self.add_field("sex", "Sex", sex_combo(self, patient.sex))
-        for name, label in (("phone", "Phone"), ("address", "Address")):
+        self.inputs["sex"] = self.add_field("sex", _("Sex"), sex_combo(self, patient.sex))
+        for name, label in (("phone", _("Phone")), ("address", _("Address"))):
             self.inputs[name] = self.add_field(name, label, QLineEdit(self.before[name] or ""))
 
     def build_command(self) -> Command:

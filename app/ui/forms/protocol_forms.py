@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 
 from app.domain.commands import Command, DeclineProtocolSuggestion
 from app.domain.hearts.engine import Suggestion
+from app.i18n import N_, _
 from app.services.dto import PatientSummary
 from app.ui.forms.base import CommandFormDialog
 from app.ui.session import ClinicSession
@@ -16,7 +17,7 @@ class DeclineSuggestionDialog(CommandFormDialog):
     """Opens on the reason: Ctrl+Enter declines; the suggestion and reading are shown."""
 
     COMMAND = DeclineProtocolSuggestion
-    SAVE_LABEL = "Decline suggestion"
+    SAVE_LABEL = N_("Decline suggestion")
 
     def __init__(
         self,
@@ -25,20 +26,25 @@ class DeclineSuggestionDialog(CommandFormDialog):
         suggestion: Suggestion,
         parent: QWidget | None = None,
     ) -> None:
-        intro = (
-            f"Suggested: {suggestion.summary}.\nBased on BP {suggestion.blood_pressure}. "
+        intro = _(
+            "Suggested: {suggestion}.\nBased on BP {blood_pressure}. "
             "The reason is kept in the chart as a note."
-        )
+        ).format(suggestion=suggestion.summary, blood_pressure=suggestion.blood_pressure)
         super().__init__(
             session,
-            f"Decline protocol suggestion — {patient.family}, {patient.given}",
+            _("Decline protocol suggestion — {family}, {given}").format(
+                family=patient.family, given=patient.given
+            ),
             parent,
             intro,
         )
         self.patient_id = patient.patient_id
         self.suggestion = suggestion
         self.reason = self.add_field(
-            "reason", "Reason", QLineEdit(self), "Why the suggestion is not followed (required)"
+            "reason",
+            _("Reason"),
+            QLineEdit(self),
+            _("Why the suggestion is not followed (required)"),
         )
 
     def build_command(self) -> Command:

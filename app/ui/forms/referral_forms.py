@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.commands import URGENCIES, CancelReferral, Command, ReferPatient
+from app.i18n import N_, _
 from app.services.dto import ItemView
 from app.ui.chart_text import describe
-from app.ui.formatting import when
+from app.ui.formatting import number, when
 from app.ui.forms.chart_form import ChartFormDialog, choices
-from app.ui.referral_text import OPEN_STATUSES, URGENCY_TEXT, describe_referral
+from app.ui.referral_text import OPEN_STATUSES, describe_referral, urgency_text
 
 RECENT_RESULTS = 5  # test results offered for the summary, newest first
 
@@ -50,11 +51,11 @@ class SummaryChecklist(QWidget):
                 box = QCheckBox(text if len(text) <= 64 else text[:63] + "…", self)
                 box.setToolTip(text)
                 box.setChecked(ticked)
-                box.setAccessibleName(f"{heading}: {text}")
+                box.setAccessibleName(_("{heading}: {item}").format(heading=heading, item=text))
                 column.addWidget(box)
                 self.boxes[item.item_id] = box
         if not self.boxes:
-            column.addWidget(QLabel("Nothing on the chart to summarise yet.", self))
+            column.addWidget(QLabel(_("Nothing on the chart to summarise yet."), self))
 
     def chosen(self) -> tuple[str, ...]:
         return tuple(item_id for item_id, box in self.boxes.items() if box.isChecked())
@@ -62,9 +63,9 @@ class SummaryChecklist(QWidget):
 
 class ReferPatientDialog(ChartFormDialog):
     COMMAND = ReferPatient
-    SAVE_LABEL = "Refer"
-    TITLE = "Refer patient"
-    INTRO = (
+    SAVE_LABEL = N_("Refer")
+    TITLE = N_("Refer patient")
+    INTRO = N_(
         "The ticked chart items are copied into the referral as they read now. "
         "The printable referral letter comes with the front-desk reports."
     )
@@ -72,16 +73,16 @@ class ReferPatientDialog(ChartFormDialog):
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         self.setMinimumWidth(720)  # the summary's lines and the facility names are long
         self.facility = self.add_field(
-            "to_facility", "Receiving facility", _facility_combo(self, self._known_facilities())
+            "to_facility", _("Receiving facility"), _facility_combo(self, self._known_facilities())
         )
-        self.reason = self.add_field("reason", "Reason for referral", QLineEdit(self))
+        self.reason = self.add_field("reason", _("Reason for referral"), QLineEdit(self))
         self.urgency = self.add_field(
-            "urgency", "Urgency", choices(self, [(URGENCY_TEXT[u], u) for u in URGENCIES])
+            "urgency", _("Urgency"), choices(self, [(urgency_text(u), u) for u in URGENCIES])
         )
         self.summary = self.add_field(
-            "summary_item_ids", "Clinical summary", SummaryChecklist(self._groups(), self)
+            "summary_item_ids", _("Clinical summary"), SummaryChecklist(self._groups(), self)
         )
-        self.note = self.add_field("note", "Note", QPlainTextEdit(self))
+        self.note = self.add_field("note", _("Note"), QPlainTextEdit(self))
         self.note.setTabChangesFocus(True)
         self.note.setFixedHeight(70)
         self.encounter = self.add_encounter_field()
@@ -102,14 +103,23 @@ class ReferPatientDialog(ChartFormDialog):
             getattr(chart, "test_results", []), key=lambda i: i.clinical_time, reverse=True
         )[:RECENT_RESULTS]
         return [
-            ("Active problems", [(i, describe(i), True) for i in chart.problems]),
-            ("Allergies", [(i, describe(i), True) for i in chart.allergies]),
-            ("Active medications", [(i, describe(i), True) for i in chart.medications]),
+            (_("Active problems"), [(i, describe(i), True) for i in chart.problems]),
+            (_("Allergies"), [(i, describe(i), True) for i in chart.allergies]),
+            (_("Active medications"), [(i, describe(i), True) for i in chart.medications]),
             (
-                "Last vitals",
-                [(i, f"{describe(i)} ({when(i.clinical_time)})", True) for i in vitals],
+                _("Last vitals"),
+                [
+                    (
+                        i,
+                        _("{vitals} ({time})").format(
+                            vitals=describe(i), time=when(i.clinical_time)
+                        ),
+                        True,
+                    )
+                    for i in vitals
+                ],
             ),
-            ("Recent test results", [(i, _result_text(i), False) for i in results]),
+            (_("Recent test results"), [(i, _result_text(i), False) for i in results]),
         ]
 
     def build_command(self) -> Command:
@@ -136,7 +146,7 @@ def _facility_combo(parent: QWidget, known: list[str]) -> QComboBox:
     combo.setEditText("")
     line = combo.lineEdit()
     if line is not None:
-        line.setPlaceholderText("e.g. District Hospital, medical outpatients")
+        line.setPlaceholderText(_("e.g. District Hospital, medical outpatients"))
     return combo
 
 
@@ -144,10 +154,17 @@ def _result_text(item: ItemView) -> str:
     d = item.data
     value = d.get("value")
     shown = (
-        f"{value:g} {d.get('unit_label') or ''}" if isinstance(value, float) else d.get("result")
+        f"{number(value)} {d.get('unit_label') or ''}".strip()
+        if isinstance(value, float)
+        else d.get("result")
     )
-    flag = " (abnormal)" if d.get("abnormal") else ""
-    return f"{d.get('name') or d.get('test')}: {shown or '—'}{flag}, {when(item.clinical_time)}"
+    name = d.get("name") or d.get("test")
+    time = when(item.clinical_time)
+    if d.get("abnormal"):
+        return _("{test}: {result} (abnormal), {time}").format(
+            test=name, result=shown or "—", time=time
+        )
+    return _("{test}: {result}, {time}").format(test=name, result=shown or "—", time=time)
 
 
 class CancelReferralDialog(ChartFormDialog):
@@ -155,8 +172,8 @@ class CancelReferralDialog(ChartFormDialog):
     facility completed meanwhile is not revoked behind its back."""
 
     COMMAND = CancelReferral
-    SAVE_LABEL = "Cancel referral"
-    TITLE = "Cancel referral"
+    SAVE_LABEL = N_("Cancel referral")
+    TITLE = N_("Cancel referral")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         self.open_ones = [r for r in self.chart.referrals if r.status in OPEN_STATUSES]
@@ -164,11 +181,11 @@ class CancelReferralDialog(ChartFormDialog):
         for item in self.open_ones:
             combo.addItem(describe_referral(item), item.item_id)
         combo.setCurrentIndex(max(combo.findData(selected) if selected else -1, 0))
-        self.referral = self.add_field("referral_id", "Referral", combo)
+        self.referral = self.add_field("referral_id", _("Referral"), combo)
         self.reason = self.add_reason_field()
 
     def build_command(self) -> Command:
-        chosen = self.picked(self.referral, "referral_id", "referral")
+        chosen = self.picked(self.referral, "referral_id", _("Choose the referral"))
         seen = next((r.status for r in self.open_ones if r.item_id == chosen), None)
         return CancelReferral(
             command_id=self.command_id,

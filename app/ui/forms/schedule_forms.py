@@ -27,6 +27,7 @@ from app.domain.commands import (
 )
 from app.domain.errors import ValidationError
 from app.domain.roles import Role
+from app.i18n import N_, _
 from app.services.dto import AppointmentView, ItemView, PatientSummary
 from app.ui import formatting
 from app.ui.formatting import parse, time_of_day
@@ -51,7 +52,9 @@ class AppointmentRef:
             a.appointment_id,
             a.start,
             _minutes(a.start, a.end_utc),
-            f"{a.patient_name} — {time_of_day(a.start)} with {a.clinician}",
+            _("{name} — {time} with {clinician}").format(
+                name=a.patient_name, time=time_of_day(a.start), clinician=a.clinician
+            ),
         )
 
     @classmethod
@@ -62,7 +65,9 @@ class AppointmentRef:
             item.item_id,
             d["start"],
             _minutes(d["start"], d.get("end", "")),
-            f"{time_of_day(d['start'])} with {d.get('clinician', '?')}",
+            _("{time} with {clinician}").format(
+                time=time_of_day(d["start"]), clinician=d.get("clinician", "?")
+            ),
         )
 
 
@@ -84,10 +89,10 @@ class PatientPickerWidget(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.query = QLineEdit(self)
-        self.query.setPlaceholderText("Name, identifier or birth date")
-        self.query.setAccessibleName("Find patient")
+        self.query.setPlaceholderText(_("Name, identifier or birth date"))
+        self.query.setAccessibleName(_("Find patient"))
         self.results = QComboBox(self)
-        self.results.setAccessibleName("Matching patients")
+        self.results.setAccessibleName(_("Matching patients"))
         self.results.setMinimumWidth(220)
         layout.addWidget(self.query, 1)
         layout.addWidget(self.results, 1)
@@ -103,7 +108,7 @@ class PatientPickerWidget(QWidget):
             lambda: queries.search_patients(text, limit=20),
             success=lambda found: self._show(seq, found),
             owner=self,
-            label="Searching…",
+            label=_("Searching…"),
         )
 
     def _show(self, seq: int, found: list[PatientSummary]) -> None:
@@ -111,7 +116,12 @@ class PatientPickerWidget(QWidget):
             return  # a newer search is on its way
         self.results.clear()
         for p in found:
-            self.results.addItem(f"{p.family}, {p.given} ({p.birth_date})", p.patient_id)
+            self.results.addItem(
+                _("{family}, {given} ({birth_date})").format(
+                    family=p.family, given=p.given, birth_date=p.birth_date
+                ),
+                p.patient_id,
+            )
 
     def patient_id(self) -> str | None:
         value = self.results.currentData()
@@ -124,7 +134,7 @@ class SlotTimeField(TimeField):
     the form was opened with is kept while its time of day is not changed."""
 
     STEP = 5
-    HINT = "Minutes go in 5-minute steps; typed minutes are rounded (09:07 → 09:05)."
+    HINT = N_("Minutes go in 5-minute steps; typed minutes are rounded (09:07 → 09:05).")
 
     def __init__(self, parent: QWidget | None, value: QDateTime) -> None:
         super().__init__(parent, value, touched=True)
@@ -186,11 +196,11 @@ class ClinicianPicker(QComboBox):
             self.setEditable(True)
             line = self.lineEdit()
             if line is not None:
-                line.setPlaceholderText("No clinician users on this device: type a name")
+                line.setPlaceholderText(_("No clinician users on this device: type a name"))
         elif me in self.names:
             self.setCurrentIndex(self.names.index(me))
         else:
-            self.setPlaceholderText("Choose a clinician")
+            self.setPlaceholderText(_("Choose a clinician"))
             self.setCurrentIndex(-1)  # choose one: no silent default
 
 
@@ -201,7 +211,9 @@ class PastTimeCheck:
     start: QWidget
     past_question: QMessageBox | None = None
     _past_confirmed: QDateTime | None = None
-    VERB = "Book"
+    PAST_TITLE = N_("Book in the past?")
+    PAST_QUESTION = N_("{time} is in the past (it is now {now}). Book it anyway?")
+    PAST_ANSWER = N_("Book in the past")
 
     def submit(self) -> None:
         assert isinstance(self, CommandFormDialog) and isinstance(self.start, SlotTimeField)
@@ -212,15 +224,16 @@ class PastTimeCheck:
             return
         box = QMessageBox(
             QMessageBox.Icon.Question,
-            f"{self.VERB} in the past?",
-            f"{formatting.when(formatting.to_iso(chosen))} is in the past (it is now "
-            f"{formatting.when(formatting.to_iso(self.session.now_q()))}). "
-            f"{self.VERB} it anyway?",
+            _(self.PAST_TITLE),
+            _(self.PAST_QUESTION).format(
+                time=formatting.when(formatting.to_iso(chosen)),
+                now=formatting.when(formatting.to_iso(self.session.now_q())),
+            ),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             self,
         )
         yes = box.button(QMessageBox.StandardButton.Yes)
-        yes.setText(f"{self.VERB} in the past")
+        yes.setText(_(self.PAST_ANSWER))
         box.setDefaultButton(QMessageBox.StandardButton.No)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _r: self._past_answered(chosen, box.clickedButton() is yes))
@@ -236,7 +249,7 @@ class PastTimeCheck:
 
 class BookFollowUpDialog(PastTimeCheck, CommandFormDialog):
     COMMAND = ScheduleFollowUp
-    SAVE_LABEL = "Book"
+    SAVE_LABEL = N_("Book")
     ALIASES: ClassVar[dict[str, str]] = {"patient_id": "patient"}
 
     def __init__(
@@ -245,24 +258,34 @@ class BookFollowUpDialog(PastTimeCheck, CommandFormDialog):
         patient: PatientSummary | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        name = f" — {patient.family}, {patient.given}" if patient else ""
-        super().__init__(session, f"Book follow-up{name}", parent)
+        title = (
+            _("Book follow-up — {family}, {given}").format(
+                family=patient.family, given=patient.given
+            )
+            if patient
+            else _("Book follow-up")
+        )
+        super().__init__(session, title, parent)
         self.patient = patient
         self.picker: PatientPickerWidget | None = None
         if patient is None:
             self.picker = PatientPickerWidget(session, self)
-            self.add_field("patient", "Patient", self.picker)
-        self.clinician = self.add_field("clinician", "Clinician", ClinicianPicker(session, self))
+            self.add_field("patient", _("Patient"), self.picker)
+        self.clinician = self.add_field("clinician", _("Clinician"), ClinicianPicker(session, self))
         self.start = self.add_field(
-            "start", "Start", SlotTimeField(self, _tomorrow_at_nine(session)), SlotTimeField.HINT
+            "start",
+            _("Start"),
+            SlotTimeField(self, _tomorrow_at_nine(session)),
+            _(SlotTimeField.HINT),
         )
         minutes = QSpinBox(self)
         minutes.setRange(5, 480)
         minutes.setSingleStep(5)
         minutes.setValue(15)
-        minutes.setSuffix(" min")
-        self.minutes = self.add_field("duration_minutes", "Duration", minutes)
-        self.reason = self.add_field("reason", "Reason", QLineEdit(self))
+        # Translators: after a number of minutes in a spin box
+        minutes.setSuffix(_(" min"))
+        self.minutes = self.add_field("duration_minutes", _("Duration"), minutes)
+        self.reason = self.add_field("reason", _("Reason"), QLineEdit(self))
 
     def build_command(self) -> Command:
         assert isinstance(self.start, SlotTimeField) and isinstance(self.minutes, QSpinBox)
@@ -270,7 +293,7 @@ class BookFollowUpDialog(PastTimeCheck, CommandFormDialog):
         if self.picker is not None:
             patient_id = self.picker.patient_id()
         if not patient_id:
-            raise ValidationError("Find and choose the patient", "patient")
+            raise ValidationError(_("Find and choose the patient"), "patient")
         return ScheduleFollowUp(
             command_id=self.command_id,
             patient_id=patient_id,
@@ -283,27 +306,30 @@ class BookFollowUpDialog(PastTimeCheck, CommandFormDialog):
 
 class MoveAppointmentDialog(PastTimeCheck, CommandFormDialog):
     COMMAND = RescheduleAppointment
-    SAVE_LABEL = "Move"
-    VERB = "Move"
+    SAVE_LABEL = N_("Move")
+    PAST_TITLE = N_("Move in the past?")
+    PAST_QUESTION = N_("{time} is in the past (it is now {now}). Move it anyway?")
+    PAST_ANSWER = N_("Move in the past")
     ALIASES: ClassVar[dict[str, str]] = {"appointment_id": "start", "expected_start": "start"}
 
     def __init__(
         self, session: ClinicSession, appointment: AppointmentRef, parent: QWidget | None = None
     ) -> None:
-        super().__init__(session, "Move follow-up", parent, appointment.label)
+        super().__init__(session, _("Move follow-up"), parent, appointment.label)
         self.appointment = appointment
         current = QDateTime.fromSecsSinceEpoch(
             int(parse(appointment.start).timestamp())  # type: ignore[union-attr]
         )
         self.start = self.add_field(
-            "start", "New start", SlotTimeField(self, current), SlotTimeField.HINT
+            "start", _("New start"), SlotTimeField(self, current), _(SlotTimeField.HINT)
         )
         minutes = QSpinBox(self)
         minutes.setRange(5, 480)
         minutes.setSingleStep(5)
         minutes.setValue(appointment.minutes)
-        minutes.setSuffix(" min")
-        self.minutes = self.add_field("duration_minutes", "Duration", minutes)
+        # Translators: after a number of minutes in a spin box
+        minutes.setSuffix(_(" min"))
+        self.minutes = self.add_field("duration_minutes", _("Duration"), minutes)
 
     def build_command(self) -> Command:
         assert isinstance(self.start, SlotTimeField) and isinstance(self.minutes, QSpinBox)
@@ -319,15 +345,15 @@ class MoveAppointmentDialog(PastTimeCheck, CommandFormDialog):
 
 class CancelAppointmentDialog(CommandFormDialog):
     COMMAND = CancelAppointment
-    SAVE_LABEL = "Cancel follow-up"
+    SAVE_LABEL = N_("Cancel follow-up")
     ALIASES: ClassVar[dict[str, str]] = {"appointment_id": "reason"}
 
     def __init__(
         self, session: ClinicSession, appointment: AppointmentRef, parent: QWidget | None = None
     ) -> None:
-        super().__init__(session, "Cancel follow-up", parent, appointment.label)
+        super().__init__(session, _("Cancel follow-up"), parent, appointment.label)
         self.appointment = appointment
-        self.reason = self.add_field("reason", "Reason", QLineEdit(self))
+        self.reason = self.add_field("reason", _("Reason"), QLineEdit(self))
 
     def build_command(self) -> Command:
         return CancelAppointment(
@@ -348,7 +374,7 @@ class ConfirmAttendanceDialog(CommandFormDialog):
         attended: bool,
         parent: QWidget | None = None,
     ) -> None:
-        title = "Mark attended" if attended else "Mark no-show"
+        title = _("Mark attended") if attended else _("Mark no-show")
         super().__init__(session, title, parent, appointment.label)
         self.save_button.setText(title)
         self.appointment = appointment

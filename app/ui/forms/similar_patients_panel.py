@@ -19,10 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _, ngettext
+from app.i18n.formatting import count
 from app.services.duplicate_check import SimilarPatient
 from app.ui.tables import read_only_table
 
-COLUMNS = ("Name", "Born", "Sex", "Why", "Where")
+# Marked here, translated where the table is made.
+COLUMNS = (N_("Name"), N_("Born"), N_("Sex"), N_("Why"), N_("Where"))
 
 
 class SimilarPatientsPanel(QWidget):
@@ -40,7 +43,12 @@ class SimilarPatientsPanel(QWidget):
         self.title.setObjectName("similarTitle")
         column.addWidget(self.title)
         self.table: QTableWidget = read_only_table(
-            self, COLUMNS, "Patients who may be the same person", stretch=3, wrap=True, single=True
+            self,
+            tuple(_(c) for c in COLUMNS),  # marked msgids
+            _("Patients who may be the same person"),
+            stretch=3,
+            wrap=True,
+            single=True,
         )
         self.table.setMaximumHeight(170)
         self.table.activated.connect(lambda _index: self._choose_same())
@@ -50,11 +58,11 @@ class SimilarPatientsPanel(QWidget):
         self.note.setWordWrap(True)
         column.addWidget(self.note)
         row = QHBoxLayout()
-        self.same_button = QPushButton("This is the &same person", self)
-        self.same_button.setToolTip("Open the chosen patient's chart; nothing is registered")
+        self.same_button = QPushButton(_("This is the &same person"), self)
+        self.same_button.setToolTip(_("Open the chosen patient's chart; nothing is registered"))
         self.same_button.clicked.connect(self._choose_same)
-        self.new_button = QPushButton("&New patient", self)
-        self.new_button.setToolTip("None of them: register the person as a new patient")
+        self.new_button = QPushButton(_("&New patient"), self)
+        self.new_button.setToolTip(_("None of them: register the person as a new patient"))
         self.new_button.clicked.connect(self.new_patient.emit)
         row.addWidget(self.same_button)
         row.addWidget(self.new_button)
@@ -67,14 +75,19 @@ class SimilarPatientsPanel(QWidget):
         self.patients = list(patients)
         n = len(self.patients)
         self.title.setText(
-            f"<b>{n} patient{'s' if n != 1 else ''} already registered may be this person.</b> "
-            "Check before registering:"
+            ngettext(
+                "<b>{count} patient already registered may be this person.</b> "
+                "Check before registering:",
+                "<b>{count} patients already registered may be this person.</b> "
+                "Check before registering:",
+                n,
+            ).format(count=count(n))
         )
         self.note.setText(note)
         self.note.setVisible(bool(note))
         self.table.setRowCount(n)
         for r, p in enumerate(self.patients):
-            where = "here" if p.where == "device" else "on the central server"
+            where = _("here") if p.where == "device" else _("on the central server")
             for col, text in enumerate(
                 (p.display_name, p.birth_date, p.sex, ", ".join(p.reasons), where)
             ):

@@ -10,11 +10,19 @@ from PySide6.QtWidgets import QComboBox, QLineEdit
 from app.domain.commands import Command, RecordTestResult, RecordUrineDipstick
 from app.domain.poc_tests import DIPSTICK_PADS, RESULT_LABELS, PocTest
 from app.domain.reference import fold
+from app.i18n import N_, _
 from app.ui.formatting import number
 from app.ui.forms.chart_form import ChartFormDialog
 from app.ui.forms.vocabulary import attach_completer
 
-CHOOSE_TEST_FIRST = "— pick the test first —"
+CHOOSE_TEST_FIRST = N_("— pick the test first —")
+
+
+def result_label(word: str) -> str:
+    """A result word in the current language (RESULT_LABELS holds the domain's English
+    wording, extracted as msgids)."""
+    label = RESULT_LABELS.get(word)
+    return _(label) if label else word
 
 
 def test_named(tests: list[PocTest], text: str) -> PocTest | None:
@@ -26,21 +34,21 @@ def test_named(tests: list[PocTest], text: str) -> PocTest | None:
 class TestResultDialog(ChartFormDialog):
     __test__ = False  # a form, not a pytest class
     COMMAND = RecordTestResult
-    TITLE = "Record test result"
-    INTRO = "Point-of-care test: the result is flagged if it is abnormal."
+    TITLE = N_("Record test result")
+    INTRO = N_("Point-of-care test: the result is flagged if it is abnormal.")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         self.tests = sorted(self.session.catalog.poc_tests.values(), key=lambda t: t.name)
         self.test = self.add_field(
-            "test", "Test", QLineEdit(self), "Type part of the name and pick from the list"
+            "test", _("Test"), QLineEdit(self), _("Type part of the name and pick from the list")
         )
         attach_completer(self.test, [t.name for t in self.tests])
-        self.value = self.add_field("value", "Value", QLineEdit(self))
-        self.result_box = self.add_field("result", "Result", QComboBox(self))
-        self.specimen = self.add_field("specimen", "Specimen", QComboBox(self))
-        self.taken = self.add_time_field("taken_at", "Taken")
+        self.value = self.add_field("value", _("Value"), QLineEdit(self))
+        self.result_box = self.add_field("result", _("Result"), QComboBox(self))
+        self.specimen = self.add_field("specimen", _("Specimen"), QComboBox(self))
+        self.taken = self.add_time_field("taken_at", _("Taken"))
         self.encounter = self.add_encounter_field()
-        self.note = self.add_field("note", "Note", QLineEdit(self))
+        self.note = self.add_field("note", _("Note"), QLineEdit(self))
         self.chosen: PocTest | None = None
         self.test.textChanged.connect(self._test_changed)
         self._test_changed(self.test.text())
@@ -57,21 +65,24 @@ class TestResultDialog(ChartFormDialog):
         self.result_box.clear()
         self.specimen.clear()
         if test is None:
-            self.result_box.addItem(CHOOSE_TEST_FIRST, None)
+            self.result_box.addItem(_(CHOOSE_TEST_FIRST), None)
             self.result_box.setEnabled(False)
             for name in ("capillary blood", "venous blood", "urine"):
                 self.specimen.addItem(name.capitalize(), name)
             return
         self.result_box.setEnabled(True)
         if numeric:
-            limits = f"{number(test.minimum)}–{number(test.maximum)}"
-            self.value.setPlaceholderText(f"{test.unit_label} (a device shows {limits})")
+            self.value.setPlaceholderText(
+                _("{unit} (a device shows {low}–{high})").format(
+                    unit=test.unit_label, low=number(test.minimum), high=number(test.maximum)
+                )
+            )
             # The unit stays in sight once a number is typed over the placeholder.
-            self.rows["value"].label.setText(f"Value ({test.unit_label}):")
+            self.rows["value"].label.setText(_("Value ({unit}):").format(unit=test.unit_label))
         else:
-            self.result_box.addItem("— choose —", None)
+            self.result_box.addItem(_("— choose —"), None)
             for word in test.scale:
-                self.result_box.addItem(RESULT_LABELS.get(word, word), word)
+                self.result_box.addItem(result_label(word), word)
         for name in test.specimens:
             self.specimen.addItem(name.capitalize(), name)
         self.specimen.setCurrentIndex(max(0, self.specimen.findData(test.specimen)))
@@ -79,7 +90,7 @@ class TestResultDialog(ChartFormDialog):
     def build_command(self) -> Command:
         test = self.chosen
         numeric = test is not None and test.result_type == "numeric"
-        label = test.name if test is not None else "Value"
+        label = test.name if test is not None else _("Value")
         return RecordTestResult(
             command_id=self.command_id,
             patient_id=self.patient_id,
@@ -97,8 +108,8 @@ class DipstickDialog(ChartFormDialog):
     """A urine test strip read at once: one grade per pad (leave a pad "not read")."""
 
     COMMAND = RecordUrineDipstick
-    TITLE = "Record urine dipstick"
-    INTRO = "Pick the colour grade of each pad read; leave the others “not read”."
+    TITLE = N_("Record urine dipstick")
+    INTRO = N_("Pick the colour grade of each pad read; leave the others “not read”.")
 
     def add_fields(self, selected: str | None, selected_text: str) -> None:
         tests = self.session.catalog.poc_tests
@@ -106,13 +117,13 @@ class DipstickDialog(ChartFormDialog):
         for field, key in DIPSTICK_PADS:
             test = tests.get(key)
             combo = QComboBox(self)
-            combo.addItem("— not read —", None)
+            combo.addItem(_("— not read —"), None)
             for word in test.scale if test is not None else ():
-                combo.addItem(RESULT_LABELS.get(word, word), word)
+                combo.addItem(result_label(word), word)
             self.pads[field] = self.add_field(field, field.capitalize(), combo)
-        self.taken = self.add_time_field("taken_at", "Taken")
+        self.taken = self.add_time_field("taken_at", _("Taken"))
         self.encounter = self.add_encounter_field()
-        self.note = self.add_field("note", "Note", QLineEdit(self))
+        self.note = self.add_field("note", _("Note"), QLineEdit(self))
 
     def build_command(self) -> Command:
         grades = {field: self.text(combo) for field, combo in self.pads.items()}

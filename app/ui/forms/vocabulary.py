@@ -11,13 +11,26 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCompleter, QLineEdit
 
 from app.domain.reference import Catalog
+from app.i18n import N_, _
 
 FALLBACK_FREQUENCIES = (
-    ("QD", "once daily"),
-    ("BID", "twice daily"),
-    ("TID", "three times daily"),
-    ("QID", "four times daily"),
-    ("PRN", "as needed"),
+    ("QD", N_("once daily")),
+    ("BID", N_("twice daily")),
+    ("TID", N_("three times daily")),
+    ("QID", N_("four times daily")),
+    ("PRN", N_("as needed")),
+)
+# The meanings of resources/codes/medication_terms.json's frequencies, marked for the catalog
+# (frequency_text shows them translated; a meaning not listed here stays as the file has it).
+FREQUENCY_MEANINGS = (
+    *(meaning for _code, meaning in FALLBACK_FREQUENCIES),
+    N_("every 4 hours"),
+    N_("every 6 hours"),
+    N_("every 8 hours"),
+    N_("every 12 hours"),
+    N_("at night (at bedtime)"),
+    N_("once (stat)"),
+    N_("weekly"),
 )
 FALLBACK_DOSE_UNITS = ("mg", "g", "mcg", "mL", "tablet", "capsule", "drop", "puff", "IU", "unit")
 FALLBACK_ROUTES = ("oral", "intravenous", "intramuscular", "subcutaneous", "topical", "inhaled")
@@ -41,6 +54,11 @@ def medication_terms() -> MedicationTerms:
         )
     except (ModuleNotFoundError, OSError, KeyError, ValueError, TypeError):
         return MedicationTerms(FALLBACK_FREQUENCIES, FALLBACK_DOSE_UNITS)
+
+
+def frequency_text(meaning: str) -> str:
+    """A frequency's meaning ("twice daily") in the current language."""
+    return _(meaning) if meaning in FREQUENCY_MEANINGS else meaning  # marked msgids
 
 
 def icd10_choices(catalog: Catalog) -> list[str]:
