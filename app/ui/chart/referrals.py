@@ -18,21 +18,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _, ngettext
 from app.services.dto import ChartView, ItemView
 from app.ui.chart.actions import ChartActions
 from app.ui.formatting import when
-from app.ui.referral_text import OPEN_STATUSES, URGENCY_TEXT, status_line
+from app.ui.referral_text import OPEN_STATUSES, status_line, urgency_text
 from app.ui.tables import read_only_table
 
-COLUMNS = ("Facility", "Urgency", "Reason", "Status", "Referred")
-EMPTY = "No referrals. Use “Refer patient…” to refer this patient to another facility."
+# English msgids (N_), translated where shown.
+COLUMNS = (N_("Facility"), N_("Urgency"), N_("Reason"), N_("Status"), N_("Referred"))
+EMPTY = N_("No referrals. Use “Refer patient…” to refer this patient to another facility.")
 
 
 def row_values(item: ItemView) -> tuple[str, ...]:
     d = item.data
     return (
-        str(d.get("to_facility") or "— not stated —"),
-        URGENCY_TEXT.get(str(d.get("urgency")), str(d.get("urgency") or "—")),
+        str(d.get("to_facility") or _("— not stated —")),
+        urgency_text(str(d.get("urgency") or "—")),
         str(d.get("reason") or "—"),
         status_line(item),
         when(d.get("referred_at")),
@@ -43,22 +45,26 @@ def details(item: ItemView) -> str:
     """Everything about one referral, as plain text."""
     d: dict[str, Any] = item.data
     lines = [
-        f"Referred to {d.get('to_facility') or '— not stated —'} on {when(d.get('referred_at'))}"
-        f" by {item.recorded_by}",
-        f"Urgency: {URGENCY_TEXT.get(str(d.get('urgency')), d.get('urgency') or '—')}",
-        f"Reason: {d.get('reason') or '—'}",
-        f"Status: {status_line(item)}",
+        _("Referred to {facility} on {time} by {user}").format(
+            facility=d.get("to_facility") or _("— not stated —"),
+            time=when(d.get("referred_at")),
+            user=item.recorded_by,
+        ),
+        _("Urgency: {urgency}").format(urgency=urgency_text(str(d.get("urgency") or "—"))),
+        _("Reason: {reason}").format(reason=d.get("reason") or "—"),
+        _("Status: {status}").format(status=status_line(item)),
     ]
     if d.get("status_reason"):
-        lines.append(f"Why: {d['status_reason']}")
+        # Translators: why a referral's status changed
+        lines.append(_("Why: {reason}").format(reason=d["status_reason"]))
     lines.append("")
     summary = d.get("summary") or []
-    lines.append("Clinical summary as sent:" if summary else "No clinical summary was sent.")
+    lines.append(_("Clinical summary as sent:") if summary else _("No clinical summary was sent."))
     lines += [f"  • {entry.get('text')}" for entry in summary]
     if d.get("note"):
-        lines += ["", f"Note: {d['note']}"]
+        lines += ["", _("Note: {note}").format(note=d["note"])]
     for note in d.get("facility_notes") or []:
-        lines += ["", f"From the receiving facility: {note}"]
+        lines += ["", _("From the receiving facility: {note}").format(note=note)]
     return "\n".join(lines)
 
 
@@ -73,15 +79,15 @@ class ReferralsWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         buttons = QHBoxLayout()
-        self.refer_button = actions.button("refer", "Refer patient…", self, self._refer)
+        self.refer_button = actions.button("refer", _("Refer patient…"), self, self._refer)
         self.cancel_button = actions.button(
-            "cancel_referral", "Cancel referral…", self, self._cancel
+            "cancel_referral", _("Cancel referral…"), self, self._cancel
         )
         buttons.addWidget(self.refer_button)
         buttons.addWidget(self.cancel_button)
         # The selected referral's letter (app/ui/printing: the chart's Print menu opens it).
-        self.print_button = QPushButton("Print &letter…", self)
-        self.print_button.setToolTip("Print or save as PDF the letter of the selected referral")
+        self.print_button = QPushButton(_("Print &letter…"), self)
+        self.print_button.setToolTip(_("Print or save as PDF the letter of the selected referral"))
         self.print_button.clicked.connect(
             lambda _=False: self.print_requested.emit(self.selected_id() or "")
         )
@@ -95,11 +101,16 @@ class ReferralsWidget(QWidget):
         # Facility and reason share the room left and wrap; urgency, status and date fit
         # their text, so a long hospital name never pushes the status off a 1366 px screen.
         self.table = read_only_table(
-            split, COLUMNS, "Referrals", stretch=(0, 2), wrap=True, single=True
+            split,
+            tuple(_(c) for c in COLUMNS),  # COLUMNS msgids
+            _("Referrals"),
+            stretch=(0, 2),
+            wrap=True,
+            single=True,
         )
         self.table.currentCellChanged.connect(lambda row, *_: self._select(row))
         self.detail = QTextBrowser(split)
-        self.detail.setAccessibleName("Referral details")
+        self.detail.setAccessibleName(_("Referral details"))
         split.addWidget(self.table)
         split.addWidget(self.detail)
         split.setStretchFactor(0, 2)
@@ -118,7 +129,10 @@ class ReferralsWidget(QWidget):
                 self.table.setItem(r, col, QTableWidgetItem(value))
         total = len(self._shown)
         open_ones = sum(1 for i in self._shown if i.status in OPEN_STATUSES)
-        self.count.setText(f"{total} referrals, {open_ones} open" if total else EMPTY)
+        counted = ngettext(
+            "{total} referral, {open} open", "{total} referrals, {open} open", total
+        ).format(total=total, open=open_ones)
+        self.count.setText(counted if total else _(EMPTY))
         rows = [i.item_id for i in self._shown]
         self.table.setCurrentCell(rows.index(chosen) if chosen in rows else 0 if rows else -1, 0)
         self._select(self.table.currentRow())
@@ -132,7 +146,7 @@ class ReferralsWidget(QWidget):
 
     def _select(self, row: int) -> None:
         if not 0 <= row < len(self._shown):
-            self.detail.setPlainText("Select a referral to see its clinical summary.")
+            self.detail.setPlainText(_("Select a referral to see its clinical summary."))
             return
         self.detail.setPlainText(details(self._shown[row]))
 

@@ -4,6 +4,7 @@ follow-ups, each with the actions that apply to a selected entry."""
 from __future__ import annotations
 
 from functools import partial
+from html import escape
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QResizeEvent
@@ -20,30 +21,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _
 from app.services.dto import ChartView, ItemView
 from app.ui.chart.actions import ChartActions
 from app.ui.chart.protocol_panel import ProtocolPanelWidget
 from app.ui.chart_text import describe
-from app.ui.formatting import VITALS, number, when
+from app.ui.formatting import VITALS, number, vital, vital_label, when
 
 GROUPS = (
-    # key, title, buttons (action key, label)
-    ("problems", "Problems", (("resolve", "Resolve…"), ("entered_in_error", "Entered in error…"))),
+    # key, title, buttons (action key, label); English msgids, translated where shown
+    (
+        "problems",
+        N_("Problems"),
+        (("resolve", N_("Resolve…")), ("entered_in_error", N_("Entered in error…"))),
+    ),
     (
         "allergies",
-        "Allergies",
-        (("allergy_status", "Status…"), ("entered_in_error", "Entered in error…")),
+        N_("Allergies"),
+        (("allergy_status", N_("Status…")), ("entered_in_error", N_("Entered in error…"))),
     ),
     (
         "medications",
-        "Active medications",
+        N_("Active medications"),
         (
-            ("change_dose", "Dose…"),
-            ("discontinue", "Stop…"),
-            ("entered_in_error", "Entered in error…"),
+            ("change_dose", N_("Dose…")),
+            ("discontinue", N_("Stop…")),
+            ("entered_in_error", N_("Entered in error…")),
         ),
     ),
-    ("appointments", "Booked follow-ups", (("move", "Move…"), ("cancel", "Cancel…"))),
+    ("appointments", N_("Booked follow-ups"), (("move", N_("Move…")), ("cancel", N_("Cancel…")))),
 )
 LIST_MIN_ROWS = 3  # a group's list keeps room for this many lines when the tab is short
 LIST_MAX_LINES = 7  # ... and grows to show up to this many lines of its entries
@@ -74,15 +80,15 @@ class ChartSummaryWidget(QWidget):
         self.grid.setHorizontalSpacing(8)
         self.boxes: dict[str, QGroupBox] = {}
         for key, title, buttons in GROUPS[:3]:
-            self.boxes[key] = self._group(key, title, buttons)
-        self.vitals_box = QGroupBox("Last vitals", body)
+            self.boxes[key] = self._group(key, _(title), buttons)  # a GROUPS msgid
+        self.vitals_box = QGroupBox(_("Last vitals"), body)
         vbox = QVBoxLayout(self.vitals_box)
         # Not word-wrapped: a value and its unit ("124/80 mmHg") are never split or cut; the
         # label is as wide as its widest row and the summary scrolls if the tab is narrower.
         self.vitals = QLabel(self.vitals_box)
         self.vitals.setTextFormat(Qt.TextFormat.RichText)
         self.vitals.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.vitals.setAccessibleName("Last vitals")
+        self.vitals.setAccessibleName(_("Last vitals"))
         self.vitals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         vbox.addWidget(self.vitals)
         self.vitals_taken = QLabel(self.vitals_box)
@@ -93,7 +99,7 @@ class ChartSummaryWidget(QWidget):
         vbox.addStretch(1)
         self.boxes["vitals"] = self.vitals_box
         key, title, buttons = GROUPS[3]
-        self.boxes[key] = self._group(key, title, buttons)
+        self.boxes[key] = self._group(key, _(title), buttons)  # a GROUPS msgid
         for box in self.boxes.values():
             box.setParent(body)
         self.body_scroll.setWidget(body)
@@ -165,6 +171,7 @@ class ChartSummaryWidget(QWidget):
         self._show_vitals(self.last_vitals)
 
     def _group(self, key: str, title: str, buttons: tuple[tuple[str, str], ...]) -> QGroupBox:
+        """A group titled `title` (translated) with `buttons` (labels: GROUPS msgids)."""
         box = QGroupBox(title, self)
         layout = QVBoxLayout(box)
         layout.setContentsMargins(6, 6, 6, 6)  # narrow margins: two groups fit at 1024 px
@@ -183,11 +190,15 @@ class ChartSummaryWidget(QWidget):
         # Two buttons per row: a third would be clipped in a third of a 1280-px window.
         row = QGridLayout()
         row.setColumnStretch(2, 1)
-        for index, (action_key, label) in enumerate(buttons):
+        for index, (action_key, msgid) in enumerate(buttons):
+            label = _(msgid)  # a GROUPS msgid
             button = self.chart_actions.button(
                 action_key, label, box, partial(self._run, action_key, listing)
             )
-            button.setAccessibleName(f"{label.rstrip('…')} ({title})")
+            # Translators: a button's name for screen readers: its label and its group
+            button.setAccessibleName(
+                _("{button} ({group})").format(button=label.rstrip("…"), group=title)
+            )
             row.addWidget(button, index // 2, index % 2)
         layout.addLayout(row)
         return box
@@ -216,10 +227,14 @@ class ChartSummaryWidget(QWidget):
         for item in items:
             entry = QListWidgetItem(describe(item))
             entry.setData(Qt.ItemDataRole.UserRole, item.item_id)
-            entry.setToolTip(f"Recorded {when(item.recorded_at)} by {item.recorded_by}")
+            entry.setToolTip(
+                _("Recorded {time} by {user}").format(
+                    time=when(item.recorded_at), user=item.recorded_by
+                )
+            )
             listing.addItem(entry)
         if not items:
-            placeholder = QListWidgetItem("None recorded")
+            placeholder = QListWidgetItem(_("None recorded"))
             placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
             listing.addItem(placeholder)
         else:
@@ -228,7 +243,7 @@ class ChartSummaryWidget(QWidget):
     def _show_vitals(self, item: ItemView | None) -> None:
         self.last_vitals = item
         if item is None:
-            self.vitals.setText("<i>No vitals recorded</i>")
+            self.vitals.setText(f"<i>{escape(_('No vitals recorded'))}</i>")
             self.vitals_taken.clear()
             return
         m = dict(item.data.get("measurements") or {})
@@ -236,20 +251,23 @@ class ChartSummaryWidget(QWidget):
             m["bmi"] = item.data["bmi"]
         rows = []
         if "systolic" in m and "diastolic" in m:
-            rows.append(
-                ("Blood pressure", f"{number(m.pop('systolic'))}/{number(m.pop('diastolic'))} mmHg")
+            pressure = _("{systolic}/{diastolic} mmHg").format(
+                systolic=number(m.pop("systolic")), diastolic=number(m.pop("diastolic"))
             )
-        rows += [(label, f"{number(m[k])} {unit}") for k, (label, unit) in VITALS.items() if k in m]
+            rows.append((_("Blood pressure"), pressure))
+        rows += [(vital_label(k), vital(k, m[k])) for k in VITALS if k in m]
         # Two readings a row where the box spans two columns, else one a row.
         per_row = 2 if self.columns > 1 else 1
         cells = [
-            f"<td style='color:#5b6b7c;padding-right:10px'>{label}</td>"
-            f"<td style='white-space:pre;padding-right:24px'><b>{value}</b></td>"
+            f"<td style='color:#5b6b7c;padding-right:10px'>{escape(label)}</td>"  # i18n: ignore
+            f"<td style='white-space:pre;padding-right:24px'><b>{escape(value)}</b></td>"
             for label, value in rows
         ]
         table = "".join(
             "<tr>" + "".join(cells[n : n + per_row]) + "</tr>"
             for n in range(0, len(cells), per_row)
         )
-        self.vitals.setText(f"<table cellspacing='3'>{table}</table>")
-        self.vitals_taken.setText(f"Taken {when(item.clinical_time)} by {item.recorded_by}")
+        self.vitals.setText(f"<table cellspacing='3'>{table}</table>")  # i18n: ignore (markup)
+        self.vitals_taken.setText(
+            _("Taken {time} by {user}").format(time=when(item.clinical_time), user=item.recorded_by)
+        )
