@@ -13,6 +13,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.i18n.formatting import day
 from app.ui.chart.vitals import VitalsChartView
 from app.ui.preferences import Preferences
 from tests.clock import SettableClock
@@ -95,7 +96,7 @@ def test_hover_names_the_measure_value_unit_and_date(
     QTest.mouseMove(built.view.viewport(), at)
     qtbot.waitUntil(lambda: plot.last_tooltip != "")
     assert plot.last_tooltip.startswith("Temperature: 38.5 °C\n")
-    assert clock.now.astimezone().strftime("%d %b %Y") in plot.last_tooltip
+    assert day(clock.now.astimezone().date()) in plot.last_tooltip  # "2 Dec 2026"
     assert plot.hover_text("heart_rate", last.x()).startswith("Heart rate: 104 /min")
 
 

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.formatting import VITALS, number, parse, when
+from app.i18n import _
+from app.ui.formatting import VITALS, parse, vital, vital_label, when
 from app.ui.preferences import Preferences
 
 COLOURS = {
@@ -51,7 +52,8 @@ TOGGLE_WIDTH = 150  # room for one tick box and its label
 
 
 def label_of(key: str) -> str:
-    return VITALS.get(key, (key.replace("_", " ").capitalize(), ""))[0]
+    """The vital's name in the current language (an unknown key made readable)."""
+    return vital_label(key) if key in VITALS else key.replace("_", " ").capitalize()
 
 
 def unit_of(key: str) -> str:
@@ -93,9 +95,11 @@ def _nice_step(raw: float) -> float:
 def date_format(low: float, high: float) -> str:
     """Short dates: the year only when the data spans two of them."""
     first, last = (QDateTime.fromMSecsSinceEpoch(int(ms)).date().year() for ms in (low, high))
+    # Translators: Qt date formats of the vitals charts' time axis (dd day, MMM month name,
+    # yy/yyyy year); reorder them as the language writes dates
     if first == last:
-        return "dd MMM"
-    return "dd MMM yy" if high - low < 300 * DAY_MS else "MMM yyyy"
+        return _("dd MMM")
+    return _("dd MMM yy") if high - low < 300 * DAY_MS else _("MMM yyyy")
 
 
 class VitalsChartView(QScrollArea):
@@ -106,10 +110,12 @@ class VitalsChartView(QScrollArea):
         self._prefs = prefs
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setAccessibleName("Vitals plot")
+        self.setAccessibleName(_("Vitals plot"))
         self.setAccessibleDescription(
-            "One chart per unit. Hover a point for its value; tick or untick a vital above "
-            "the charts to show or hide it."
+            _(
+                "One chart per unit. Hover a point for its value; tick or untick a vital above "
+                "the charts to show or hide it."
+            )
         )
         body = QWidget(self)
         outer = QVBoxLayout(body)
@@ -117,7 +123,7 @@ class VitalsChartView(QScrollArea):
         self.toggle_row = QGridLayout()
         self.toggle_row.setHorizontalSpacing(14)
         outer.addLayout(self.toggle_row)
-        self.empty = QLabel("No vitals recorded yet", body)
+        self.empty = QLabel(_("No vitals recorded yet"), body)
         self.empty.setObjectName("muted")
         outer.addWidget(self.empty)
         self.grid = QGridLayout()
@@ -220,7 +226,7 @@ class VitalsChartView(QScrollArea):
         self, unit: str, members: list[str], visible: list[str], stamps: list[float]
     ) -> UnitChart:
         chart = QChart()
-        names = " · ".join(label_of(k) for k in visible)
+        names = _(" · ").join(label_of(k) for k in visible)
         chart.setTitle("" if len(visible) > 1 else names)  # else the legend names them
         chart.setBackgroundRoundness(6)
         chart.setMargins(QMargins(4, 2, 4, 2))
@@ -231,7 +237,8 @@ class VitalsChartView(QScrollArea):
         x_axis.setTickCount(4)
         y_axis = QValueAxis()
         y_axis.setLabelFormat("%g")
-        y_axis.setTitleText(unit or "value")
+        # Translators: the value axis of a vitals chart without a unit
+        y_axis.setTitleText(unit or _("value"))
         chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
         for key in members:
@@ -255,7 +262,9 @@ class VitalsChartView(QScrollArea):
         view = QChartView(chart, self.widget())
         view.setRenderHint(QPainter.RenderHint.Antialiasing)
         view.setMinimumSize(CHART_WIDTH - 20, CHART_HEIGHT)
-        view.setAccessibleName(f"{names} ({unit})" if unit else names)
+        view.setAccessibleName(
+            _("{vitals} ({unit})").format(vitals=names, unit=unit) if unit else names
+        )
         return UnitChart(unit, members, names, chart, view, y_axis, x_axis)
 
     # -- interaction -----------------------------------------------------------------------
@@ -271,7 +280,10 @@ class VitalsChartView(QScrollArea):
         if not points:
             return ""
         _ms, iso, value = min(points, key=lambda p: abs(p[0] - x))
-        return f"{label_of(key)}: {number(value)} {unit_of(key)}".rstrip() + f"\n{when(iso)}"
+        # Translators: a vitals chart point's tooltip ("Temperature: 38.5 °C" and its time)
+        return _("{vital}: {value}\n{time}").format(
+            vital=label_of(key), value=vital(key, value), time=when(iso)
+        )
 
     def _hover(self, key: str, point: QPointF, state: bool) -> None:
         if not state:
