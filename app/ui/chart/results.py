@@ -23,19 +23,21 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.poc_tests import result_text
+from app.i18n import N_, _
 from app.services.dto import ChartView, ItemView
 from app.ui.chart.actions import ChartActions
 from app.ui.chart.vitals import CHART_HEIGHT, CHART_WIDTH, DAY_MS, date_format, value_range
 from app.ui.formatting import parse, when
 from app.ui.tables import read_only_table
 
-COLUMNS = ("Taken", "Test", "Result", "Flag", "Specimen", "Source")
+# English msgids (N_), translated where shown.
+COLUMNS = (N_("Taken"), N_("Test"), N_("Result"), N_("Flag"), N_("Specimen"), N_("Source"))
 FLAGS = {
-    "H": "▲ High",
-    "L": "▼ Low",
-    "POS": "Positive",
-    "A": "Abnormal",
-    "IND": "Invalid — repeat",
+    "H": N_("▲ High"),
+    "L": N_("▼ Low"),
+    "POS": N_("Positive"),
+    "A": N_("Abnormal"),
+    "IND": N_("Invalid — repeat"),
 }
 ABNORMAL_COLOUR = "#b71c1c"
 LINE_COLOUR = "#2f6fb0"
@@ -46,9 +48,9 @@ def flag_text(data: dict[str, Any]) -> str:
     """What the Flag column says: the interpretation in words when it matters, else empty."""
     code = data.get("interpretation")
     if data.get("abnormal"):
-        return FLAGS.get(str(code), "Abnormal")
+        return _(FLAGS.get(str(code), FLAGS["A"]))  # a FLAGS msgid
     if code in ("IND", "POS"):  # an invalid RDT; a positive pregnancy test
-        return FLAGS[str(code)]
+        return _(FLAGS[str(code)])  # a FLAGS msgid
     return ""
 
 
@@ -66,13 +68,15 @@ class ResultsWidget(QWidget):
         self.names = catalog_names  # test key -> the name the bundled list gives it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        self.table = read_only_table(self, COLUMNS, "Test results", stretch=1)
+        self.table = read_only_table(
+            self, tuple(_(c) for c in COLUMNS), _("Test results"), stretch=1
+        )  # COLUMNS msgids
         row = QHBoxLayout()
-        row.addWidget(actions.button("test_result", "Record test result…", self, self._record))
+        row.addWidget(actions.button("test_result", _("Record test result…"), self, self._record))
         row.addWidget(
-            actions.button("entered_in_error", "Mark entered in error…", self, self._retract)
+            actions.button("entered_in_error", _("Mark entered in error…"), self, self._retract)
         )
-        self.empty = QLabel("No test results yet", self)
+        self.empty = QLabel(_("No test results yet"), self)
         self.empty.setObjectName("muted")
         self.empty.setWordWrap(True)  # a label that wraps lets the chart fit a small screen
         row.addWidget(self.empty, 1)
@@ -190,7 +194,8 @@ class ResultsWidget(QWidget):
         x_axis, y_axis = QDateTimeAxis(), QValueAxis()
         x_axis.setTickCount(4)
         y_axis.setLabelFormat("%g")
-        y_axis.setTitleText(unit or "value")
+        # Translators: the value axis of a test result chart without a unit
+        y_axis.setTitleText(unit or _("value"))
         chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
         low, high = points[0][0], points[-1][0]
@@ -221,7 +226,8 @@ class ResultsWidget(QWidget):
         line.attachAxis(x_axis)
         line.attachAxis(y_axis)
         # Points within two days: name the hours too, or every tick reads the same date.
-        x_axis.setFormat(date_format(low, high) if high - low > 2 * DAY_MS else "dd MMM HH:mm")
+        # Translators: a Qt date-time format (dd day, MMM month name, HH:mm time)
+        x_axis.setFormat(date_format(low, high) if high - low > 2 * DAY_MS else _("dd MMM HH:mm"))
         x_axis.setTickCount(4 if high - low > 2 * DAY_MS else 3)
         x_axis.setRange(
             QDateTime.fromMSecsSinceEpoch(int(start)), QDateTime.fromMSecsSinceEpoch(int(end))
@@ -232,5 +238,5 @@ class ResultsWidget(QWidget):
         view = QChartView(chart, self.plots.parentWidget())
         view.setRenderHint(QPainter.RenderHint.Antialiasing)
         view.setMinimumSize(CHART_WIDTH - 20, CHART_HEIGHT)
-        view.setAccessibleName(f"{name} ({unit})" if unit else name)
+        view.setAccessibleName(_("{test} ({unit})").format(test=name, unit=unit) if unit else name)
         return view
