@@ -1,5 +1,5 @@
 """Is the person being registered already here? Candidates among existing patients, each with
-a score and the reasons a person at the desk can check ("same phone", "name sounds alike").
+a score and the reasons a person at the desk can check (N_("same phone"), N_("name sounds alike")).
 
 Pure: the read model (app/projections/duplicate_keys.py) finds the few patients sharing a
 blocking key with the draft; this module says which keys a person has and how alike two people
@@ -16,6 +16,7 @@ from difflib import SequenceMatcher
 
 from app.domain.name_sounds import name_words, sound_key
 from app.domain.reference import fold
+from app.domain.wording import N_
 
 NATIONAL_DIGITS = 9  # phones are compared on their last nine digits (as the patient search)
 MIN_PHONE_DIGITS = 6
@@ -108,10 +109,10 @@ def _names(draft: Person, other: Person) -> tuple[float, str]:
         name_likeness(draft.given, other.family) + name_likeness(draft.family, other.given)
     ) / 2
     if swapped > straight + 0.1:
-        return swapped, "given and family swapped"
+        return swapped, N_("given and family swapped")
     if straight >= 0.999:
-        return straight, "same name"
-    return straight, "name sounds alike" if straight >= 0.75 else ""
+        return straight, N_("same name")
+    return straight, N_("name sounds alike") if straight >= 0.75 else ""
 
 
 def _date(text: str) -> date | None:
@@ -137,21 +138,21 @@ def birth_likeness(a: str, b: str) -> tuple[float, str]:
     if not a or not b:
         return 0.0, ""
     if a == b:
-        return 1.0, "same birth date"
+        return 1.0, N_("same birth date")
     da, db = _date(a), _date(b)
     if da is None or db is None:
         return 0.0, ""
     if _one_digit_apart(a, b):
-        return 0.9, "birth date one digit apart"
+        return 0.9, N_("birth date one digit apart")
     if (da.month, da.day) == (db.day, db.month) and da.year == db.year:
-        return 0.85, "birth day and month swapped"
+        return 0.85, N_("birth day and month swapped")
     days = abs((da - db).days)
     if (da.month, da.day) == (db.month, db.day) and abs(da.year - db.year) == 1:
-        return 0.85, "born a year apart on the same day"
+        return 0.85, N_("born a year apart on the same day")
     if days <= CLOSE_DAYS:
         return 0.7, f"born {days} day{'s' if days != 1 else ''} apart"
     if days <= 366 and (a[5:] in ESTIMATED or b[5:] in ESTIMATED):
-        return 0.3, "ages within a year (birth date estimated)"
+        return 0.3, N_("ages within a year (birth date estimated)")
     return 0.0, ""
 
 
@@ -170,9 +171,9 @@ def assess(draft: Person, other: Person) -> Candidate | None:
     name, name_reason = _names(draft, other)
     birth, birth_reason = birth_likeness(draft.birth_date, other.birth_date)
     if same_id:
-        reasons.append("same identifier")
+        reasons.append(N_("same identifier"))
     if same_phone:
-        reasons.append("same phone")
+        reasons.append(N_("same phone"))
     points = 100 if same_id else 0
     if same_phone and (name >= 0.5 or birth >= 0.7):
         points = max(points, 60 + round(25 * name + 15 * birth))
@@ -191,7 +192,7 @@ def assess(draft: Person, other: Person) -> Candidate | None:
     if birth_reason:
         reasons.append(birth_reason)
     if sex_differs:
-        reasons.append("sex differs")
+        reasons.append(N_("sex differs"))
     return Candidate(other.patient_id, min(points, 100), tuple(reasons))
 
 

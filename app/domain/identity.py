@@ -17,12 +17,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 
+from app.domain.wording import N_
+
 IDENTITY_FACTS = ("family", "given", "birth_date", "sex")
 FACT_NAMES = {
-    "family": "family name",
-    "given": "given names",
-    "birth_date": "birth date",
-    "sex": "sex",
+    "family": N_("family name"),
+    "given": N_("given names"),
+    "birth_date": N_("birth date"),
+    "sex": N_("sex"),
 }
 _PLAIN: dict[str, str | int | None] = {"ø": "o", "ß": "ss", "æ": "ae", "đ": "d"}
 _PLAIN_TABLE = str.maketrans(_PLAIN)

@@ -9,6 +9,7 @@ from datetime import UTC, time
 
 from app.domain.immunization_schedule import Vaccine
 from app.domain.reference import Catalog, fold
+from app.domain.wording import N_
 
 # key -> (HL7 v3 RouteOfAdministration code, display): the FHIR immunization-route value set.
 IMMUNIZATION_ROUTES: Mapping[str, tuple[str, str]] = {
@@ -20,14 +21,14 @@ IMMUNIZATION_ROUTES: Mapping[str, tuple[str, str]] = {
 }
 # key -> (HL7 v3 ActSite code, display): the FHIR immunization-site value set and its kin.
 IMMUNIZATION_SITES: Mapping[str, tuple[str, str]] = {
-    "left-arm": ("LA", "left arm"),
-    "right-arm": ("RA", "right arm"),
-    "left-deltoid": ("LD", "left deltoid"),
-    "right-deltoid": ("RD", "right deltoid"),
-    "left-thigh": ("LT", "left thigh"),
-    "right-thigh": ("RT", "right thigh"),
-    "left-vastus-lateralis": ("LVL", "left vastus lateralis"),
-    "right-vastus-lateralis": ("RVL", "right vastus lateralis"),
+    "left-arm": ("LA", N_("left arm")),
+    "right-arm": ("RA", N_("right arm")),
+    "left-deltoid": ("LD", N_("left deltoid")),
+    "right-deltoid": ("RD", N_("right deltoid")),
+    "left-thigh": ("LT", N_("left thigh")),
+    "right-thigh": ("RT", N_("right thigh")),
+    "left-vastus-lateralis": ("LVL", N_("left vastus lateralis")),
+    "right-vastus-lateralis": ("RVL", N_("right vastus lateralis")),
 }
 # A date-only dose is dated noon UTC: the same calendar day from UTC-11 to UTC+11.
 DATE_ONLY_TIME = time(12, 0, tzinfo=UTC)

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from app.domain.wording import N_
+
 READ_ONLY_KIND = "other"
-READ_ONLY_MESSAGE = "Records from other systems are read-only here"
+READ_ONLY_MESSAGE = N_("Records from other systems are read-only here")
 
 #: Every status but those saying it did not happen or no longer holds.
 OTHER_ACTIVE_STATUSES = frozenset(

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from app.domain.wording import N_
+
 RESULT_TYPES = ("qualitative", "numeric", "ordinal")
 BLOOD_SPECIMENS = ("capillary blood", "venous blood")
 URINE_SPECIMENS = ("urine",)
@@ -69,10 +71,10 @@ ANSWERS: Mapping[str, tuple[str, str]] = {
 }
 ANSWER_OF_SNOMED: Mapping[str, str] = {code: word for word, (code, _) in ANSWERS.items()}
 RESULT_LABELS: Mapping[str, str] = {
-    "negative": "Negative",
-    "positive": "Positive",
-    "invalid": "Invalid (repeat the test)",
-    "trace": "Trace",
+    "negative": N_("Negative"),
+    "positive": N_("Positive"),
+    "invalid": N_("Invalid (repeat the test)"),
+    "trace": N_("Trace"),
 }
 
 # HL7 v3 ObservationInterpretation codes FieldChart writes, and those it counts as abnormal

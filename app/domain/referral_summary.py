@@ -13,17 +13,17 @@ from typing import Any
 from app.domain.chart import Item, PatientChart
 from app.domain.errors import ValidationError
 from app.domain.reference import vitals_line
-from app.domain.wording import t
+from app.domain.wording import N_, t
 
 # Kinds a clinician may put in a summary, in the order the summary lists them.
 SUMMARY_KINDS = ("diagnosis", "allergy", "medication", "vitals", "test_result", "immunization")
 KIND_HEADINGS = {
-    "diagnosis": "Problem",
-    "allergy": "Allergy",
-    "medication": "Medication",
-    "vitals": "Vitals",
-    "test_result": "Test result",
-    "immunization": "Immunization",
+    "diagnosis": N_("Problem"),
+    "allergy": N_("Allergy"),
+    "medication": N_("Medication"),
+    "vitals": N_("Vitals"),
+    "test_result": N_("Test result"),
+    "immunization": N_("Immunization"),
 }
 FIELD = "summary_item_ids"
 

@@ -23,11 +23,12 @@ from app.domain.hearts import regimen
 from app.domain.hearts.decline import active_decline
 from app.domain.hearts.protocol import Component, DrugOption, Protocol, Step
 from app.domain.reference import Catalog
+from app.domain.wording import N_
 
 START, INCREASE, ADD, CONTINUE = "start", "increase", "add", "continue"
 REFER, REFER_URGENT, NONE = "refer", "refer-urgent", "none"
 PRESCRIBING = (START, ADD)  # accepted through the prescription form
-FREQUENCY_WORDS = {"QD": "once daily", "BID": "twice daily"}
+FREQUENCY_WORDS = {"QD": N_("once daily"), "BID": N_("twice daily")}
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,12 @@ class Suggestion:
 def suggest(chart: PatientChart, protocol: Protocol, catalog: Catalog, today: date) -> Suggestion:
     """The protocol's suggestion for the chart as it is, on the device's day `today`."""
     if regimen.hypertension(chart, protocol) is None:
-        return _nothing("No active hypertension diagnosis (ICD-10 I10–I15) on the chart", protocol)
+        return _nothing(
+            N_("No active hypertension diagnosis (ICD-10 I10–I15) on the chart"), protocol
+        )
     bp = regimen.latest_blood_pressure(chart)
     if bp is None:
-        return _nothing("No blood pressure recorded", protocol)
+        return _nothing(N_("No blood pressure recorded"), protocol)
     found = _Visit(chart, protocol, catalog, today, bp).suggestion()
     declined = active_decline(chart, bp.vitals_id)
     if declined is not None:
@@ -74,7 +77,9 @@ def suggest(chart: PatientChart, protocol: Protocol, catalog: Catalog, today: da
 
 
 def _nothing(why: str, protocol: Protocol) -> Suggestion:
-    return Suggestion(NONE, "No suggestion", why, applies=False, protocol_version=protocol.version)
+    return Suggestion(
+        NONE, N_("No suggestion"), why, applies=False, protocol_version=protocol.version
+    )
 
 
 class _Visit:
@@ -103,7 +108,7 @@ class _Visit:
             limit = f"{p.urgent_systolic:g}/{p.urgent_diastolic:g}"
             return self._make(
                 REFER_URGENT,
-                "See today; refer urgently if organ damage",
+                N_("See today; refer urgently if organ damage"),
                 f"{p.urgent_advice} (BP at or above {limit})",
                 follow_days=p.follow_up_urgent,
             )
@@ -112,7 +117,7 @@ class _Visit:
                 names = " and ".join(sorted(self.catalog.class_names.get(c, c) for c in pair))
                 return self._make(
                     NONE,
-                    "Review the prescriptions",
+                    N_("Review the prescriptions"),
                     f"takes {names} together, which the "
                     "protocol never combines; no step is suggested until one is stopped",
                 )
@@ -128,7 +133,7 @@ class _Visit:
                     )
         if bp.systolic < p.systolic_below and bp.diastolic < p.diastolic_below:
             on = [t for found in self.taking.values() for t in found]
-            what = f"Continue {_drug_names(on)}" if on else "No medicine needed now; recheck"
+            what = f"Continue {_drug_names(on)}" if on else N_("No medicine needed now; recheck")
             return self._make(
                 CONTINUE,
                 what,
@@ -160,7 +165,10 @@ class _Visit:
             if option is not None:
                 return self._new_drug(step, option)
         return self._make(
-            REFER, "Refer to a specialist", p.after_last_step, follow_days=p.follow_up_uncontrolled
+            REFER,
+            N_("Refer to a specialist"),
+            p.after_last_step,
+            follow_days=p.follow_up_uncontrolled,
         )
 
     def _on_component(self, step: Step, taking: regimen.Taking) -> Suggestion | None:

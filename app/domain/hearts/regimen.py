@@ -16,6 +16,7 @@ from app.domain.decide_medication import CLASH, allergy_verdict
 from app.domain.hearts.protocol import Component, DrugOption, Protocol
 from app.domain.medicines import ingredients_of_item, resolve_drug
 from app.domain.reference import Catalog
+from app.domain.wording import N_
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def child_bearing_reason(
     for item in chart.of_kind("diagnosis"):
         code = str(item.data.get("code") or "").upper()
         if item.active and code and code.startswith(rule.pregnancy_codes):
-            return "the patient is pregnant"
+            return N_("the patient is pregnant")
     if str(chart.demographics.get("sex") or "").casefold() != rule.sex.casefold():
         return None
     age = age_on(str(chart.demographics.get("birth_date") or ""), today)
