@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -32,24 +33,48 @@ from app.commandline import (
 from app.commandline.context import data_dir_of
 from app.commandline.errors import CliError, exit_code_of
 from app.domain.errors import DomainError
+from app.i18n import LAUNCH_LANGUAGES, _, say, set_language
+from app.i18n.catalogs import normalise
 from app.store.errors import CredentialsError, StoreError
 from app.store.storage_errors import STORAGE_EXCEPTIONS, storage_failure
 
 log = logging.getLogger("fieldchart.cli")
 
+# The language of the command line until a vault is unlocked (then the user's own).
+LANGUAGE_ENV = "FIELDCHART_LANG"
+LOCALE_ENVS = ("LANGUAGE", "LC_ALL", "LANG")
+
+
+def language_from_environment(environ: Mapping[str, str] = os.environ) -> str | None:
+    """$FIELDCHART_LANG, else the first launch language of $LANGUAGE (a colon-separated list
+    of preferences), $LC_ALL or $LANG; None when none of them names one (English)."""
+    chosen = environ.get(LANGUAGE_ENV, "").strip()
+    if chosen:
+        return chosen
+    for name in LOCALE_ENVS:
+        for code in environ.get(name, "").split(":"):
+            if code and normalise(code) in LAUNCH_LANGUAGES:
+                return code
+    return None
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fieldchart",
-        description="FieldChart offline-first clinic client. Without a command, opens the app.",
+        description=_("FieldChart offline-first clinic client. Without a command, opens the app."),
     )
     parser.add_argument(
-        "--data-dir", dest="app_data_dir", default=None, help="vault directory for the desktop app"
+        "--data-dir",
+        dest="app_data_dir",
+        default=None,
+        help=_("vault directory for the desktop app"),
     )
     parser.add_argument(
         "--self-test",
         action="store_true",
-        help="check this installation in a temporary vault (offscreen window); exit 0 if it works",
+        help=_(
+            "check this installation in a temporary vault (offscreen window); exit 0 if it works"
+        ),
     )
     parser.add_argument("--version", action="version", version=f"fieldchart {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -76,6 +101,7 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    set_language(language_from_environment())  # before the parser: its help is translated
     parser = build_parser()
     args = parser.parse_args(argv)
     from app.logging_setup import configure_logging
@@ -83,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     if args.self_test:
         if args.command is not None:
-            parser.error("--self-test takes no command")
+            parser.error(_("--self-test takes no command"))
         from app.selftest import run
 
         return run()
@@ -113,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
         _say(str(exc))
         return _failed(args, exc, 2)
     except DomainError as exc:
-        _say(exc.message)
+        _say(say(exc.text))
         return _failed(args, exc, 1)
     except (StoreError, ValueError) as exc:
         _say(str(exc))
@@ -135,7 +161,11 @@ def _run(args: argparse.Namespace) -> int:
 def _internal_error(args: argparse.Namespace, exc: BaseException) -> int:
     # Only the type: an unexpected message could carry data we did not vet.
     log.error("unexpected error in %s", args.command, exc_info=exc)
-    _say(f"internal error ({type(exc).__name__}); nothing was changed by the failed step")
+    _say(
+        _("internal error ({name}); nothing was changed by the failed step").format(
+            name=type(exc).__name__
+        )
+    )
     return 1
 
 
@@ -156,7 +186,7 @@ def _failed(args: argparse.Namespace, exc: BaseException, code: int) -> int:
 
 
 def _say(message: str) -> None:
-    print(f"fieldchart: {message}", file=sys.stderr)
+    print(_("fieldchart: {message}").format(message=message), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.i18n import _
+
 log = logging.getLogger("fieldchart.selftest")
 
 ADMIN, CLINICIAN = "selftest-admin", "selftest-clinician"
@@ -78,7 +80,7 @@ def _reference_data(t: SelfTest) -> None:
     from app.store.reference_data import bundled_catalog
 
     catalog = bundled_catalog()
-    _check(bool(catalog.icd10 and catalog.medicines), "reference data", "code lists are empty")
+    _check(bool(catalog.icd10 and catalog.medicines), "reference data", _("code lists are empty"))
     t.state["catalog"] = catalog
 
 
@@ -135,14 +137,18 @@ def _record(t: SelfTest) -> None:
 def _verify(t: SelfTest) -> None:
     clinic = t.state["clinic"]
     report = clinic.vault.events.verify()
-    _check(report.events >= 4, "verify log", f"only {report.events} events were recorded")
+    _check(
+        report.events >= 4,
+        "verify log",
+        _("only {events} events were recorded").format(events=report.events),
+    )
     chart = clinic.queries.chart(t.state["patient"], clinic.actor, record_view=False)
     _check(
         chart.patient.family == FAMILY and len(chart.problems) == 1 and len(chart.notes) == 1,
         "verify log",
-        "the chart does not show what was recorded",
+        _("the chart does not show what was recorded"),
     )
-    _check(chart.last_vitals is not None, "verify log", "the vitals are missing from the chart")
+    _check(chart.last_vitals is not None, "verify log", _("the vitals are missing from the chart"))
     t.state["chart"] = chart
 
 
@@ -154,7 +160,9 @@ def _no_plaintext(t: SelfTest) -> None:
             _check(
                 not any(n in data for n in needles),
                 "no plaintext",
-                f"the patient's name is readable in {path.name}: the vault is not encrypted",
+                _("the patient's name is readable in {name}: the vault is not encrypted").format(
+                    name=path.name
+                ),
             )
 
 
@@ -162,7 +170,11 @@ def _reopen(t: SelfTest) -> None:
     t.state.pop("clinic").close()
     clinic = t.state["clinic"] = _unlock(t)
     chart = clinic.queries.chart(t.state["patient"], clinic.actor, record_view=False)
-    _check(chart == t.state["chart"], "reopen", "the chart differs after locking and unlocking")
+    _check(
+        chart == t.state["chart"],
+        "reopen",
+        _("the chart differs after locking and unlocking"),
+    )
 
 
 def _sync_machinery(t: SelfTest) -> None:
@@ -174,13 +186,15 @@ def _sync_machinery(t: SelfTest) -> None:
     import sync.clinic_sync  # the FHIR client, mapping and engine load
     import sync.worker
 
-    _check(Path(certifi.where()).is_file(), "sync", "the CA certificate bundle is missing")
+    _check(Path(certifi.where()).is_file(), "sync", _("the CA certificate bundle is missing"))
     _check(
-        callable(sync.clinic_sync.client_for) and bool(sync.worker.SyncWorker), "sync", "no worker"
+        callable(sync.clinic_sync.client_for) and bool(sync.worker.SyncWorker),
+        "sync",
+        _("no worker"),
     )
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(lambda: None, "interval", minutes=5)  # triggers are entry points
-    _check(len(scheduler.get_jobs()) == 1, "sync", "the scheduler does not accept jobs")
+    _check(len(scheduler.get_jobs()) == 1, "sync", _("the scheduler does not accept jobs"))
 
 
 def _render(t: SelfTest) -> None:
@@ -194,16 +208,16 @@ def _render(t: SelfTest) -> None:
         )
     png = t.root / "main-window.png"
     render(t.state["clinic"], t.state["data_dir"], png, patient_id=t.state["patient"])
-    _check(png.is_file(), "render main window", "no screenshot was written")
+    _check(png.is_file(), "render main window", _("no screenshot was written"))
     data = png.read_bytes()
-    _check(data[:8] == PNG_SIGNATURE, "render main window", "the screenshot is not a PNG")
+    _check(data[:8] == PNG_SIGNATURE, "render main window", _("the screenshot is not a PNG"))
     width, height = struct.unpack(">II", data[16:24])
     _check(
         width >= MIN_WINDOW[0] and height >= MIN_WINDOW[1],
         "render main window",
-        f"the window is only {width}x{height} pixels",
+        _("the window is only {width}x{height} pixels").format(width=width, height=height),
     )
-    _check(len(data) >= MIN_PNG_BYTES, "render main window", "the window rendered blank")
+    _check(len(data) >= MIN_PNG_BYTES, "render main window", _("the window rendered blank"))
     t.state["window"] = f"{width}x{height}"
 
 
@@ -237,7 +251,11 @@ def run(*, out: Callable[[str], None] = print, err: Callable[[str], None] | None
             t.step(name, functools.partial(action, t))
     except SelfTestFailure as failure:
         log.warning("self-test failed at step %s", failure.step)
-        err(f"fieldchart: self-test failed at {failure.step}: {failure.reason}")
+        err(
+            _("fieldchart: self-test failed at {step}: {reason}").format(
+                step=failure.step, reason=failure.reason
+            )
+        )
         return 1
     finally:
         try:
@@ -245,13 +263,26 @@ def run(*, out: Callable[[str], None] = print, err: Callable[[str], None] | None
         finally:
             shutil.rmtree(root, ignore_errors=True)
     if root.exists():
-        err(f"fieldchart: self-test failed at cleanup: {root} could not be removed")
+        err(
+            _("fieldchart: self-test failed at cleanup: {root} could not be removed").format(
+                root=root
+            )
+        )
         return 1
     seconds = time.perf_counter() - started
-    where = "bundle" if getattr(sys, "frozen", False) else "source"
+    where = _("bundle") if getattr(sys, "frozen", False) else _("source")
     out(
-        f"self-test passed: {len(t.done)} steps in {seconds:.1f} s (FieldChart {_version()}, "
-        f"{where}, Python {platform.python_version()}, window {t.state.get('window', '?')})"
+        _(
+            "self-test passed: {steps} steps in {seconds:.1f} s (FieldChart {version}, {where}, "
+            "Python {python}, window {window})"
+        ).format(
+            steps=len(t.done),
+            seconds=seconds,
+            version=_version(),
+            where=where,
+            python=platform.python_version(),
+            window=t.state.get("window", "?"),
+        )
     )
     return 0
 

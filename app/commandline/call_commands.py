@@ -11,16 +11,17 @@ from typing import Any
 
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import UsageError
+from app.i18n import _
 from app.services.call_worklist import ReturnFigure, WorklistRow, month_bounds
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "calls", help="follow-up call worklist, or --month: returned within 30 days of a call"
+        "calls", help=_("follow-up call worklist, or --month: returned within 30 days of a call")
     )
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("--month", default=None, help="YYYY-MM: the monthly figure by outcome")
+    p.add_argument("--month", default=None, help=_("YYYY-MM: the monthly figure by outcome"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_calls)
 
@@ -30,7 +31,9 @@ def cmd_calls(args: argparse.Namespace) -> int:
         try:
             month_bounds(args.month)
         except ValueError:
-            raise UsageError(f"--month {args.month!r} is not a month like 2026-11") from None
+            raise UsageError(
+                _("--month {month!r} is not a month like 2026-11").format(month=args.month)
+            ) from None
     with clinic_from(args) as clinic:
         if args.month is None:
             rows = clinic.queries.call_worklist()
@@ -52,13 +55,29 @@ def _show_worklist(rows: list[WorklistRow], as_json: bool) -> None:
     if as_json:
         _dump({"worklist": [asdict(r) for r in rows]})
         return
-    print(f"patients to call: {len(rows)} ({sum(r.due for r in rows)} due today)")
+    print(
+        _("patients to call: {count} ({total} due today)").format(
+            count=len(rows), total=sum(r.due for r in rows)
+        )
+    )
     for r in rows:
         flag = "DUE" if r.due else "   "
-        last = f", last: {r.last_outcome}" if r.last_outcome else ""
+        last = _(", last: {outcome}").format(outcome=r.last_outcome) if r.last_outcome else ""
         print(
-            f"  {flag} {r.patient_name}  {r.phone or 'no phone'}  {r.missed} {r.appointment_start}"
-            f"  attempts {r.attempts}{last}  next call {r.next_call_on or '-'}"
+            _(
+                "  {flag} {patient_name}  {phone}  {missed} "
+                "{appointment_start}  attempts {attempts}{last}  next call "
+                "{next_call_on}"
+            ).format(
+                flag=flag,
+                patient_name=r.patient_name,
+                phone=r.phone or _("no phone"),
+                missed=r.missed,
+                appointment_start=r.appointment_start,
+                attempts=r.attempts,
+                last=last,
+                next_call_on=r.next_call_on or "-",
+            )
         )
 
 
@@ -70,12 +89,20 @@ def _show_figures(month: str, figures: list[ReturnFigure], as_json: bool) -> Non
     if as_json:
         _dump({"month": month, "returned": [figure_json(f) for f in figures]})
         return
-    print(f"calls in {month}: returned within 30 days of the call, by outcome")
+    print(
+        _("calls in {month}: returned within 30 days of the call, by outcome").format(month=month)
+    )
     for f in figures:
         share = "-" if f.share is None else f"{f.share:.0%}"
-        print(f"  {f.outcome:<15} {f.calls:>5} calls  {f.returned:>5} returned  {share:>5}")
+        print(
+            _("  {outcome:<15} {calls:>5} calls  {returned:>5} returned  {share:>5}").format(
+                outcome=f.outcome, calls=f.calls, returned=f.returned, share=share
+            )
+        )
     total = sum(f.calls for f in figures)
     back = sum(f.returned for f in figures)
     print(
-        f"  {'all':<15} {total:>5} calls  {back:>5} returned  {(back / total if total else 0):.0%}"
+        _("  {value:<15} {total:>5} calls  {back:>5} returned  {value2:.0%}").format(
+            value="all", total=total, back=back, value2=back / total if total else 0
+        )
     )

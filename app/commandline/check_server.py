@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError, UsageError
 from app.commandline.sync_commands import _config, add_server_options
+from app.i18n import _
 
 if TYPE_CHECKING:
     from app.services.settings import DeviceSettings
@@ -29,7 +30,7 @@ _WIDTHS = (26, 6, 46, 52)
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "check-server",
-        help="check that a FHIR server can serve FieldChart sync (IT, before going live)",
+        help=_("check that a FHIR server can serve FieldChart sync (IT, before going live)"),
     )
     add_server_options(p)
     add_data_dir(p)
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--write-probe",
         action="store_true",
-        help="also create, update and delete a clearly marked throwaway test patient",
+        help=_("also create, update and delete a clearly marked throwaway test patient"),
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_check_server)
@@ -51,11 +52,11 @@ def _settings(args: argparse.Namespace) -> DeviceSettings:
         with clinic_from(args) as clinic:  # an enrolled device's own server and credentials
             settings = clinic.settings.get()
         if not settings.server_url:
-            raise CliError("this device is not enrolled with a server")
+            raise CliError(_("this device is not enrolled with a server"))
         return settings
     if args.server is None and args.config is None:
         raise UsageError(
-            "give --server URL, a --config file, or the --data-dir of an enrolled device"
+            _("give --server URL, a --config file, or the --data-dir of an enrolled device")
         )
     try:
         return validate(replace(DeviceSettings(), **_config(args)))
@@ -91,23 +92,25 @@ def cmd_check_server(args: argparse.Namespace) -> int:
                 settings=settings if _scope_asked(args, settings) else None,
             )
     except TlsError as exc:
-        raise CliError(f"the TLS connection to the server failed: {exc}") from None
+        raise CliError(
+            _("the TLS connection to the server failed: {exc}").format(exc=exc)
+        ) from None
     except OfflineError as exc:
-        raise CliError(f"cannot reach the server: {exc}") from None
+        raise CliError(_("cannot reach the server: {exc}").format(exc=exc)) from None
     except AuthError as exc:
-        raise CliError(f"the server refused the credentials: {exc}") from None
+        raise CliError(_("the server refused the credentials: {exc}").format(exc=exc)) from None
     except RateLimitedError:
         raise CliError(
-            "the server is rate-limiting this client (HTTP 429/503); run the check again later"
+            _("the server is rate-limiting this client (HTTP 429/503); run the check again later")
         ) from None
     except FhirError as exc:
-        raise CliError(f"the check stopped: {exc}") from None
+        raise CliError(_("the check stopped: {exc}").format(exc=exc)) from None
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, sort_keys=True))
     else:
         print(render_table(report))
     for reason in report.blocking:
-        print(f"cannot sync: {reason}", file=sys.stderr)
+        print(_("cannot sync: {reason}").format(reason=reason), file=sys.stderr)
     return 0 if report.can_sync else 1
 
 
@@ -115,7 +118,8 @@ def render_table(report: ServerReport) -> str:
     """The checks as a plain-text table, wrapped to fit a wide terminal."""
     rows = [("CHECK", "STATUS", "RESULT", "WHAT FIELDCHART WILL DO")]
     rows += [(c.name, c.status.upper(), c.result, c.action) for c in report.checks]
-    lines = [f"server: {report.server}" + (" (write probe)" if report.write_probe else "")]
+    probe = _(" (write probe)") if report.write_probe else ""
+    lines = [_("server: {server}{probe}").format(server=report.server, probe=probe)]
     for row in rows:
         cells = [
             textwrap.wrap(text, width, break_on_hyphens=False) or [""]
@@ -127,9 +131,9 @@ def render_table(report: ServerReport) -> str:
             ]
             lines.append("  ".join(parts).rstrip())
     verdict = (
-        "FieldChart can sync with this server."
+        _("FieldChart can sync with this server.")
         if report.can_sync
-        else "FieldChart cannot sync with this server (see FAIL)."
+        else _("FieldChart cannot sync with this server (see FAIL).")
     )
     lines.append(verdict)
     return "\n".join(lines)

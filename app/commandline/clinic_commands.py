@@ -16,56 +16,57 @@ from app.commandline.errors import EXIT_UNAVAILABLE, CliError, UsageError
 from app.commandline.private_input import add_file_option, one_of
 from app.domain.codec import command_from_json
 from app.domain.errors import DomainError, PreconditionError
+from app.i18n import _, say
 from app.services.clock import local_now
 from app.store.errors import DiskFullError, StorageUnavailableError, StoreError, VaultBusyError
 from app.store.storage_errors import STORAGE_EXCEPTIONS, storage_failure
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("exec", help="run JSON commands from stdin, one per line")
+    p = sub.add_parser("exec", help=_("run JSON commands from stdin, one per line"))
     add_data_dir(p)
     add_credentials(p)
     p.set_defaults(run=cmd_exec)
 
-    p = sub.add_parser("patients", help="list or search patients")
+    p = sub.add_parser("patients", help=_("list or search patients"))
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("--search", default="", help="name prefix, identifier or birth date")
+    p.add_argument("--search", default="", help=_("name prefix, identifier or birth date"))
     add_file_option(p, "--search-file", "the search")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_patients)
 
-    p = sub.add_parser("chart", help="show a patient's chart (optionally as it was)")
+    p = sub.add_parser("chart", help=_("show a patient's chart (optionally as it was)"))
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("patient_id", nargs="?", default=None, help="or --patient-file")
-    add_file_option(p, "--patient-file", "the patient id")
-    p.add_argument("--as-of", default=None, help="ISO 8601 instant with time zone")
+    p.add_argument("patient_id", nargs="?", default=None, help=_("or --patient-file"))
+    add_file_option(p, "--patient-file", _("the patient id"))
+    p.add_argument("--as-of", default=None, help=_("ISO 8601 instant with time zone"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_chart)
 
-    p = sub.add_parser("schedule", help="appointments of a day, and overdue follow-ups")
+    p = sub.add_parser("schedule", help=_("appointments of a day, and overdue follow-ups"))
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("--day", default=None, help="YYYY-MM-DD (default: today)")
+    p.add_argument("--day", default=None, help=_("YYYY-MM-DD (default: today)"))
     p.add_argument("--days", type=int, default=1)
     p.add_argument(
-        "--immunizations", action="store_true", help="also the immunizations due or overdue"
+        "--immunizations", action="store_true", help=_("also the immunizations due or overdue")
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_schedule)
 
-    p = sub.add_parser("audit", help="who did what and who viewed which chart")
+    p = sub.add_parser("audit", help=_("who did what and who viewed which chart"))
     add_data_dir(p)
     add_credentials(p)
     p.add_argument("--limit", type=int, default=200)
     p.add_argument("--patient", default=None)
-    add_file_option(p, "--patient-file", "the patient id")
+    add_file_option(p, "--patient-file", _("the patient id"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_audit)
 
-    p = sub.add_parser("rebuild", help="rebuild every read model from the log; prints a digest")
+    p = sub.add_parser("rebuild", help=_("rebuild every read model from the log; prints a digest"))
     add_data_dir(p)
     add_credentials(p)
     p.set_defaults(run=cmd_rebuild)
@@ -83,7 +84,7 @@ def _print(data: Any) -> None:
 def refusal(exc: DomainError) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ok": False,
-        "error": exc.message,
+        "error": say(exc.text),
         "field": exc.field,
         "kind": type(exc).__name__,
     }
@@ -105,7 +106,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 _print(
                     {
                         "ok": False,
-                        "error": f"line {number} is not valid JSON",
+                        "error": _("line {number} is not valid JSON").format(number=number),
                         "field": None,
                         "kind": "ValidationError",
                     }
@@ -147,13 +148,13 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def not_saved(unavailable: StorageUnavailableError) -> dict[str, Any]:
     """The result of an exec line whose commit the vault's disk or lock refused."""
     if isinstance(unavailable, DiskFullError):
-        error = "the disk is full: this command was not saved"
+        error = _("the disk is full: this command was not saved")
     elif isinstance(unavailable, VaultBusyError):
-        error = (
+        error = _(
             "the vault is busy (another FieldChart process holds it): this command was not saved"
         )
     else:
-        error = "the disk could not be written: this command was not saved"
+        error = _("the disk could not be written: this command was not saved")
     return {"ok": False, "error": error, "field": None, "kind": type(unavailable).__name__}
 
 
@@ -175,9 +176,11 @@ def _instant(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--as-of {text!r} is not an ISO 8601 date and time") from None
+        raise UsageError(
+            _("--as-of {text!r} is not an ISO 8601 date and time").format(text=text)
+        ) from None
     if moment.tzinfo is None:
-        raise UsageError("--as-of needs a time zone, e.g. 2026-11-21T09:00:00+00:00")
+        raise UsageError(_("--as-of needs a time zone, e.g. 2026-11-21T09:00:00+00:00"))
     return moment
 
 
@@ -188,23 +191,37 @@ def cmd_chart(args: argparse.Namespace) -> int:
         try:
             view = clinic.queries.chart(patient_id, clinic.actor, as_of)
         except DomainError as exc:
-            raise CliError(exc.message) from None
+            raise CliError(say(exc.text)) from None
     if args.json:
         _print(view.to_json())
     else:
         p = view.patient
-        age = view.age_label or f"{view.age_years} y"
-        print(f"{p.family}, {p.given} ({age}, {p.sex})  id {p.patient_id}")
+        age = view.age_label or _("{years} y").format(years=view.age_years)
+        print(
+            _("{family}, {given} ({age}, {sex})  id {patient_id}").format(
+                family=p.family, given=p.given, age=age, sex=p.sex, patient_id=p.patient_id
+            )
+        )
         if view.replaced_by:
-            print(f"REPLACED BY {view.replaced_by}: merged into that chart")
+            print(
+                _("REPLACED BY {replaced_by}: merged into that chart").format(
+                    replaced_by=view.replaced_by
+                )
+            )
         for merged in view.merges:
-            print(f"MERGED: {merged.name} (id {merged.replaced_patient_id}, {merged.merge_id})")
+            print(
+                _("MERGED: {name} (id {replaced_patient_id}, {merge_id})").format(
+                    name=merged.name,
+                    replaced_patient_id=merged.replaced_patient_id,
+                    merge_id=merged.merge_id,
+                )
+            )
         for warning in view.merge_warnings:
-            print(f"WARNING: {warning}")
+            print(_("WARNING: {warning}").format(warning=warning))
         if view.allergy_banner:
             print("ALLERGIES: " + ", ".join(view.allergy_banner))
         for entry in view.timeline:
-            mark = " [entered in error]" if entry.entered_in_error else ""
+            mark = _(" [entered in error]") if entry.entered_in_error else ""
             print(f"{entry.occurred_at}  {entry.user:<12} {entry.text}{mark}")
     return 0
 
@@ -213,7 +230,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     try:
         day = date.fromisoformat(args.day) if args.day else None
     except ValueError:
-        raise UsageError(f"--day {args.day!r} is not a date like 2026-11-21") from None
+        raise UsageError(
+            _("--day {day!r} is not a date like 2026-11-21").format(day=args.day)
+        ) from None
     with clinic_from(args) as clinic:
         day = day or local_now(clinic.clock).date()
         booked = clinic.queries.schedule(day, args.days)
@@ -234,7 +253,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         for a in booked:
             print(f"{a.start}  {a.clinician:<12} {a.patient_name}  [{a.status}]")
         if overdue:
-            print(f"overdue follow-ups: {len(overdue)}")
+            print(_("overdue follow-ups: {count}").format(count=len(overdue)))
         if doses is not None:
             immunization_commands.print_due(doses)
     return 0
@@ -260,6 +279,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         started = time.monotonic()  # a duration, not a date: the monotonic timer
         digest = clinic.runner.rebuild()
         seconds = time.monotonic() - started
-    print(f"rebuilt read models from {events} events in {seconds:.2f} s")
-    print(f"digest {digest}")
+    print(
+        _("rebuilt read models from {events} events in {seconds:.2f} s").format(
+            events=events, seconds=seconds
+        )
+    )
+    print(_("digest {digest}").format(digest=digest))
     return 0

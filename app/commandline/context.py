@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.commandline.passphrases import read_passphrase
+from app.i18n import _
 from app.services.clinic import Clinic, open_clinic
 from app.services.clock import Clock, configured_clock
 from app.store.location import default_data_dir
@@ -27,7 +28,7 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         type=Path,
         default=None,
-        help="vault directory (default: $FIELDCHART_DATA_DIR or the platform's data directory)",
+        help=_("vault directory (default: $FIELDCHART_DATA_DIR or the platform's data directory)"),
     )
 
 
@@ -36,13 +37,17 @@ def add_credentials(parser: argparse.ArgumentParser, *, user_flag: str = "--user
         user_flag,
         dest="acting_user",
         default=None,
-        help=f"who is acting (default: ${USER_ENV}, or the vault's first admin)",
+        help=_("who is acting (default: ${user_env}, or the vault's first admin)").format(
+            user_env=USER_ENV
+        ),
     )
     parser.add_argument(
         "--passphrase-file",
         type=Path,
         default=None,
-        help=f"read the passphrase from this file (else ${PASSPHRASE_ENV}, else a prompt)",
+        help=_("read the passphrase from this file (else ${passphrase_env}, else a prompt)").format(
+            passphrase_env=PASSPHRASE_ENV
+        ),
     )
 
 
@@ -73,8 +78,9 @@ def unlock_as_acting_user(vault: Vault, args: argparse.Namespace) -> str:
     """Unlock `vault` as the acting user; returns the passphrase (a key rotation re-wraps the
     admin's slot with it)."""
     user = acting_user(args, vault.first_admin)
-    passphrase = read_acting_passphrase(args, f"Passphrase for {user}: ")
+    passphrase = read_acting_passphrase(args, _("Passphrase for {user}: ").format(user=user))
     vault.unlock(user, passphrase)
+    # language: set after unlock (integrator)
     return passphrase
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError
+from app.i18n import _
 
 RESOLUTIONS = {
     "accept-server": "accept-server",
@@ -27,7 +28,7 @@ RESOLUTIONS = {
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "attention",
-        help="what needs a person: sync conflicts and held server changes, both versions",
+        help=_("what needs a person: sync conflicts and held server changes, both versions"),
     )
     add_data_dir(p)
     add_credentials(p)
@@ -36,11 +37,11 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "resolve",
-        help="decide a needs-attention item: accept-server (take the server's) or keep-ours",
+        help=_("decide a needs-attention item: accept-server (take the server's) or keep-ours"),
     )
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("item_id", help="the item's id, as `attention` shows it")
+    p.add_argument("item_id", help=_("the item's id, as `attention` shows it"))
     p.add_argument("resolution", choices=sorted(RESOLUTIONS))
     p.set_defaults(run=cmd_resolve)
 
@@ -74,19 +75,19 @@ def cmd_attention(args: argparse.Namespace) -> int:
                     "field": d.field,
                     "ours": d.mine,
                     "servers": d.servers,
-                    "message": a.last_error or "needs a decision",
+                    "message": a.last_error or _("needs a decision"),
                 }
             )
     if args.json:
         print(json.dumps(items, ensure_ascii=False, sort_keys=True))
         return 0
     if not items:
-        print("nothing needs attention")
+        print(_("nothing needs attention"))
     for item in items:
         field = f" ({item['field']})" if item["field"] else ""
         print(f"{item['id']}: {item['what']}{field} — {item['message']}")
-        print(f"  ours:     {item['ours'] or '—'}")
-        print(f"  server's: {item['servers'] or '—'}")
+        print(_("  ours:     {ours}").format(ours=item["ours"] or "—"))
+        print(_("  server's: {servers}").format(servers=item["servers"] or "—"))
     return 0
 
 
@@ -112,7 +113,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         else:
             entry = gateway.entry(args.item_id)
             if entry is None or entry.status != NEEDS_ATTENTION:
-                raise CliError("no item needs attention with this id (see `fieldchart attention`)")
+                raise CliError(
+                    _("no item needs attention with this id (see `fieldchart attention`)")
+                )
             detail = ConflictDetail.from_json(entry.detail)
             keep = resolution == "keep-ours"
             clinic.commands.execute(
@@ -125,5 +128,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
                 ),
                 clinic.actor,
             )
-    print(f"{args.item_id}: {args.resolution}; `fieldchart sync` sends what must go to the server")
+    print(
+        _("{item_id}: {resolution}; `fieldchart sync` sends what must go to the server").format(
+            item_id=args.item_id, resolution=args.resolution
+        )
+    )
     return 0

@@ -30,6 +30,7 @@ from app.commandline.context import (
     unlock_as_acting_user,
     vault_from,
 )
+from app.i18n import _
 from app.services.clock import configured_clock
 from app.store.backup import StagedRestore, create_backup
 from app.store.errors import NotAVaultError
@@ -43,17 +44,17 @@ MIB = 1024 * 1024
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "backup", help="write an encrypted, verified backup (admin; safe while the app runs)"
+        "backup", help=_("write an encrypted, verified backup (admin; safe while the app runs)")
     )
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="the backup file")
-    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help=_("the backup file"))
+    p.add_argument("--force", action="store_true", help=_("replace FILE if it exists"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_backup)
 
     p = sub.add_parser(
-        "restore", help="verify a backup, then install it (never over a vault without --force)"
+        "restore", help=_("verify a backup, then install it (never over a vault without --force)")
     )
     p.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
     add_data_dir(p)
@@ -61,34 +62,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--force",
         action="store_true",
-        help="replace the vault in --data-dir (it is kept aside in a replaced-* directory)",
+        help=_("replace the vault in --data-dir (it is kept aside in a replaced-* directory)"),
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_restore)
 
     p = sub.add_parser(
-        "rotate-key", help="new data key, vault file re-encrypted (admin; close the app first)"
+        "rotate-key", help=_("new data key, vault file re-encrypted (admin; close the app first)")
     )
     add_data_dir(p)
     add_credentials(p)
     p.add_argument(
         "--new-vault-key",
         action="store_true",
-        help="also replace the vault key: only you and a new recovery secret keep access; "
-        "every other user needs a new passphrase",
+        help=_(
+            "also replace the vault key: only you and a new recovery "
+            "secret keep access; every other user needs a new passphrase"
+        ),
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_rotate_key)
 
     p = sub.add_parser(
-        "diagnose", help="versions, sizes, counts, projection lag, sync state: no patient data"
+        "diagnose", help=_("versions, sizes, counts, projection lag, sync state: no patient data")
     )
     add_data_dir(p)
     add_credentials(p)
     p.add_argument(
         "--no-unlock",
         action="store_true",
-        help="report only what needs no passphrase (versions, files, key slots, worker, logs)",
+        help=_("report only what needs no passphrase (versions, files, key slots, worker, logs)"),
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_diagnose)
@@ -119,8 +122,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
         )
     else:
         print(
-            f"backed up vault {info.vault_id}: {info.events} events, chain verified, "
-            f"{info.bytes / MIB:.1f} MiB in {info.path}"
+            _(
+                "backed up vault {vault_id}: {events} events, chain "
+                "verified, {value:.1f} MiB in {path}"
+            ).format(
+                vault_id=info.vault_id, events=info.events, value=info.bytes / MIB, path=info.path
+            )
         )
     return 0
 
@@ -128,7 +135,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     with StagedRestore(args.source, data_dir_of(args), force=args.force) as staged:
         user = acting_user(args, staged.first_admin)
-        passphrase = read_acting_passphrase(args, f"Passphrase for {user} when backed up: ")
+        passphrase = read_acting_passphrase(
+            args, _("Passphrase for {user} when backed up: ").format(user=user)
+        )
         info = staged.install(user, passphrase)
     log.info("backup restored: %d events, replaced a vault: %s", info.events, bool(info.replaced))
     if args.json:
@@ -145,11 +154,22 @@ def cmd_restore(args: argparse.Namespace) -> int:
         )
     else:
         print(
-            f"restored vault {info.vault_id} (backup of {info.created_at}): {info.events} "
-            f"events, chain verified, into {info.data_dir}"
+            _(
+                "restored vault {vault_id} (backup of {created_at}): "
+                "{events} events, chain verified, into {data_dir}"
+            ).format(
+                vault_id=info.vault_id,
+                created_at=info.created_at,
+                events=info.events,
+                data_dir=info.data_dir,
+            )
         )
         if info.replaced:
-            print(f"the vault that was there is kept in {info.replaced}; delete it when done")
+            print(
+                _("the vault that was there is kept in {replaced}; delete it when done").format(
+                    replaced=info.replaced
+                )
+            )
     return 0
 
 
@@ -179,18 +199,23 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        f"rotated the data key (generation {result.generation}): the vault file is re-encrypted "
-        "and the old key no longer opens it"
+        _(
+            "rotated the data key (generation {generation}): the vault "
+            "file is re-encrypted and the old key no longer opens it"
+        ).format(generation=result.generation)
     )
     if result.recovery_secret:
-        print("NEW RECOVERY SECRET (shown once; the old one no longer works; store it offline):")
+        print(_("NEW RECOVERY SECRET (shown once; the old one no longer works; store it offline):"))
         print(f"  {result.recovery_secret}")
     if result.need_new_passphrase:
         print(
-            "these users need a new passphrase before they can sign in "
-            "(`fieldchart recover --user NAME`): " + ", ".join(result.need_new_passphrase)
+            _(
+                "these users need a new passphrase before they can sign in "
+                "(`fieldchart recover --user NAME`): "
+            )
+            + ", ".join(result.need_new_passphrase)
         )
-    print("backups made before now still open with the old keys: replace them with a new backup")
+    print(_("backups made before now still open with the old keys: replace them with a new backup"))
     return 0
 
 
@@ -372,20 +397,45 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         return 0
     v, vault_part = report["versions"], report["vault"]
     print(
-        f"FieldChart {v['fieldchart']} ({'bundle' if v['bundle'] else 'source'}), "
-        f"Python {v['python']}, Qt {v['qt']}, SQLCipher {v['sqlcipher'].get('sqlcipher')}"
+        _("FieldChart {fieldchart} ({value}), Python {python}, Qt {qt}, SQLCipher {get}").format(
+            fieldchart=v["fieldchart"],
+            value=_("bundle") if v["bundle"] else _("source"),
+            python=v["python"],
+            qt=v["qt"],
+            get=v["sqlcipher"].get("sqlcipher"),
+        )
     )
-    print(f"vault {data_dir}: {vault_part['total_bytes'] / MIB:.1f} MiB")
+    print(
+        _("vault {data_dir}: {value:.1f} MiB").format(
+            data_dir=data_dir, value=vault_part["total_bytes"] / MIB
+        )
+    )
     if "projections" in report:
         events = vault_part["events"]
         lag = report["projections"]["lag_events"]
-        lag_text = "read models not built yet" if lag is None else f"{lag} events"
-        print(f"events {events['total']}, projection lag {lag_text}")
+        lag_text = (
+            _("read models not built yet") if lag is None else _("{lag} events").format(lag=lag)
+        )
+        print(
+            _("events {total}, projection lag {lag_text}").format(
+                total=events["total"], lag_text=lag_text
+            )
+        )
         sync = report["sync"]
         print(
-            f"sync {'configured' if sync['configured'] else 'not configured'}: "
-            f"outbox {sync['outbox']}, quarantined {sync['quarantined']}, "
-            f"last success {sync['last_success_at'] or 'never'}"
+            _(
+                "sync {value}: outbox {outbox}, quarantined {quarantined}, "
+                "last success {last_success_at}"
+            ).format(
+                value=_("configured") if sync["configured"] else _("not configured"),
+                outbox=sync["outbox"],
+                quarantined=sync["quarantined"],
+                last_success_at=sync["last_success_at"] or _("never"),
+            )
         )
-    print(f"sync worker {'running' if report['worker']['running'] else 'not running'}")
+    print(
+        _("sync worker {value}").format(
+            value=_("running") if report["worker"]["running"] else _("not running")
+        )
+    )
     return 0

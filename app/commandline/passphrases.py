@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app.commandline.errors import UsageError
+from app.i18n import _
 
 
 def read_passphrase(file: Path | None, env_var: str, prompt: str, *, confirm: bool = False) -> str:
@@ -16,16 +17,18 @@ def read_passphrase(file: Path | None, env_var: str, prompt: str, *, confirm: bo
         try:
             return file.read_text(encoding="utf-8").splitlines()[0]
         except (OSError, IndexError, UnicodeDecodeError):
-            raise UsageError(f"cannot read a passphrase from {file}") from None
+            raise UsageError(_("cannot read a passphrase from {file}").format(file=file)) from None
     value = os.environ.get(env_var)
     if value:
         return value
     if not sys.stdin.isatty():
         raise UsageError(
-            f"no passphrase given: use a passphrase file option, set {env_var}, "
-            "or run in a terminal"
+            _(
+                "no passphrase given: use a passphrase file option, set "
+                "{env_var}, or run in a terminal"
+            ).format(env_var=env_var)
         )
     first = getpass.getpass(prompt)
     if confirm and getpass.getpass("Repeat: ") != first:
-        raise UsageError("the two passphrases differ")
+        raise UsageError(_("the two passphrases differ"))
     return first

@@ -10,11 +10,12 @@ from pathlib import Path
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError
 from app.domain.errors import DomainError
+from app.i18n import _, say
 from app.services.printouts.service import DOCUMENTS, printouts_of
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("print", help="a printout of a chart as a PDF file (audited)")
+    p = sub.add_parser("print", help=_("a printout of a chart as a PDF file (audited)"))
     add_data_dir(p)
     add_credentials(p)
     p.add_argument("document", choices=DOCUMENTS)
@@ -24,20 +25,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="ID",
-        help="the prescription (repeat for several), referral, encounter or appointment;"
-        " default: every active prescription, or the latest one",
+        help=_(
+            "the prescription (repeat for several), referral, encounter "
+            "or appointment; default: every active prescription, or the "
+            "latest one"
+        ),
     )
-    p.add_argument("--out", type=Path, required=True, help="the PDF file to write")
-    p.add_argument("--clinic", default="", help="the clinic's name printed on the page")
+    p.add_argument("--out", type=Path, required=True, help=_("the PDF file to write"))
+    p.add_argument("--clinic", default="", help=_("the clinic's name printed on the page"))
     p.set_defaults(run=cmd_print)
 
 
 def cmd_print(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.suffix.lower() != ".pdf":
-        raise CliError("--out: give a file name ending in .pdf")
+        raise CliError(_("--out: give a file name ending in .pdf"))
     if not out.parent.is_dir():
-        raise CliError("--out: that folder does not exist")
+        raise CliError(_("--out: that folder does not exist"))
     from app.ui.printing.headless import write_pdf_headless  # Qt only for this command
 
     with clinic_from(args) as clinic:
@@ -47,16 +51,20 @@ def cmd_print(args: argparse.Namespace) -> int:
                 args.document, args.patient_id, clinic.actor, args.item, args.clinic
             )
         except DomainError as exc:
-            raise CliError(exc.message) from None
+            raise CliError(say(exc.text)) from None
         try:
             write_pdf_headless(printout, out)
         except OSError as exc:
-            raise CliError(f"--out: could not be written ({exc.strerror})") from None
+            raise CliError(
+                _("--out: could not be written ({strerror})").format(strerror=exc.strerror)
+            ) from None
         printouts.record_printed(printout, clinic.actor)
     note = (
-        f"; it includes {printout.pending_changes} change(s) not yet sent"
+        _("; it includes {pending_changes} change(s) not yet sent").format(
+            pending_changes=printout.pending_changes
+        )
         if printout.pending_changes
         else ""
     )
-    print(f"{printout.title} written to {out}{note}")
+    print(_("{title} written to {out}{note}").format(title=printout.title, out=out, note=note))
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.commandline.errors import UsageError
+from app.i18n import _
 
 STDIN = "-"
 
@@ -25,7 +26,9 @@ def add_file_option(parser: argparse.ArgumentParser, flag: str, what: str) -> No
         flag,
         default=None,
         metavar="FILE",
-        help=f"read {what} from the first line of FILE ('-': stdin), not the command line",
+        help=_("read {what} from the first line of FILE ('-': stdin), not the command line").format(
+            what=what
+        ),
     )
 
 
@@ -35,31 +38,35 @@ def first_line(source: str, flag: str) -> str:
     for line in text.splitlines():
         if line.strip():
             return line.strip()
-    raise UsageError(f"{flag}: {_name(source)} is empty")
+    raise UsageError(_("{flag}: {name} is empty").format(flag=flag, name=_name(source)))
 
 
 def json_object(source: str, flag: str) -> dict[str, Any]:
     """The JSON object in `source` (a path, or `-` for stdin)."""
     text = _read(source, flag)
     if not text.strip():
-        raise UsageError(f"{flag}: {_name(source)} is empty")
+        raise UsageError(_("{flag}: {name} is empty").format(flag=flag, name=_name(source)))
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        raise UsageError(f"{flag}: {_name(source)} is not a JSON object") from None
+        raise UsageError(
+            _("{flag}: {name} is not a JSON object").format(flag=flag, name=_name(source))
+        ) from None
     if not isinstance(value, dict):
-        raise UsageError(f"{flag}: {_name(source)} is not a JSON object")
+        raise UsageError(
+            _("{flag}: {name} is not a JSON object").format(flag=flag, name=_name(source))
+        )
     return value
 
 
 def one_of(argument: str | None, source: str | None, name: str, flag: str) -> str:
     """The value given as an argument or in the file `flag` names: exactly one of them."""
     if argument and source is not None:
-        raise UsageError(f"give {name} or {flag}, not both")
+        raise UsageError(_("give {name} or {flag}, not both").format(name=name, flag=flag))
     if source is not None:
         return first_line(source, flag)
     if not argument:
-        raise UsageError(f"give {name}, or {flag} FILE ('-': stdin)")
+        raise UsageError(_("give {name}, or {flag} FILE ('-': stdin)").format(name=name, flag=flag))
     return argument
 
 
@@ -68,12 +75,16 @@ def _read(source: str, flag: str) -> str:
         try:
             return sys.stdin.read()
         except (OSError, UnicodeDecodeError):
-            raise UsageError(f"{flag}: cannot read stdin") from None
+            raise UsageError(_("{flag}: cannot read stdin").format(flag=flag)) from None
     try:
         return Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise UsageError(f"{flag}: cannot read {source}: {reason}") from None
+        raise UsageError(
+            _("{flag}: cannot read {source}: {reason}").format(
+                flag=flag, source=source, reason=reason
+            )
+        ) from None
 
 
 def _name(source: str) -> str:

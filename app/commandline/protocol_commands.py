@@ -16,6 +16,7 @@ from app.commandline.errors import CliError
 from app.commandline.private_input import add_file_option, one_of
 from app.domain.errors import DomainError
 from app.domain.hearts.protocol import Protocol
+from app.i18n import _, say
 from app.services.protocol_queries import ProtocolQueries
 from app.store.protocol_data import (
     LOCAL_PROTOCOL_FILE,
@@ -27,23 +28,23 @@ from app.store.reference_data import catalog_for
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("suggest", help="the hypertension protocol's suggestion for a patient")
+    p = sub.add_parser("suggest", help=_("the hypertension protocol's suggestion for a patient"))
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("patient_id", nargs="?", default=None, help="or --patient-file")
-    add_file_option(p, "--patient-file", "the patient id")
+    p.add_argument("patient_id", nargs="?", default=None, help=_("or --patient-file"))
+    add_file_option(p, "--patient-file", _("the patient id"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_suggest)
 
-    p = sub.add_parser("protocol", help="check or show the hypertension protocol file (IT)")
+    p = sub.add_parser("protocol", help=_("check or show the hypertension protocol file (IT)"))
     protocol_sub = p.add_subparsers(dest="protocol_command", metavar="ACTION", required=True)
-    check = protocol_sub.add_parser("check", help="check a protocol file; exit 1 if unusable")
+    check = protocol_sub.add_parser("check", help=_("check a protocol file; exit 1 if unusable"))
     check.add_argument("file", type=Path)
     add_data_dir(check)
     check.set_defaults(run=cmd_protocol_check)
-    show = protocol_sub.add_parser("show", help="the protocol in effect on this device")
+    show = protocol_sub.add_parser("show", help=_("the protocol in effect on this device"))
     add_data_dir(show)
-    show.add_argument("--file", type=Path, default=None, help="show this file instead")
+    show.add_argument("--file", type=Path, default=None, help=_("show this file instead"))
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=cmd_protocol_show)
 
@@ -54,7 +55,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         try:
             advice = ProtocolQueries.of(clinic).advice(patient_id, clinic.actor)
         except DomainError as exc:
-            raise CliError(exc.message) from None
+            raise CliError(say(exc.text)) from None
     if args.json:
         json.dump(advice.to_json(), sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -66,9 +67,13 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     print(f"{s.kind}: {s.summary}")
     print(s.explanation)
     if s.follow_up:
-        print(f"follow-up: {s.follow_up}")
+        print(_("follow-up: {follow_up}").format(follow_up=s.follow_up))
     if s.declined_reason is not None:
-        print(f"declined for this reading: {s.declined_reason}")
+        print(
+            _("declined for this reading: {declined_reason}").format(
+                declined_reason=s.declined_reason
+            )
+        )
     return 0
 
 
@@ -81,13 +86,21 @@ def cmd_protocol_check(args: argparse.Namespace) -> int:
     try:
         protocol = read_protocol_file(args.file, _catalog(args))
     except ProtocolFileError as exc:
-        print(f"{exc.name}: not usable", file=sys.stderr)
+        print(_("{name}: not usable").format(name=exc.name), file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
     print(
-        f"{args.file.name}: usable — {protocol.name}, version {protocol.version}, "
-        f"{len(protocol.steps)} steps; install it as {LOCAL_PROTOCOL_FILE} in the data directory"
+        _(
+            "{name}: usable — {name2}, version {version}, {count} steps; "
+            "install it as {local_protocol_file} in the data directory"
+        ).format(
+            name=args.file.name,
+            name2=protocol.name,
+            version=protocol.version,
+            count=len(protocol.steps),
+            local_protocol_file=LOCAL_PROTOCOL_FILE,
+        )
     )
     return 0
 
@@ -106,11 +119,22 @@ def cmd_protocol_show(args: argparse.Namespace) -> int:
         json.dump(_as_json(protocol, origin), sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
-    print(f"{protocol.name}, version {protocol.version} ({origin})")
-    print(f"target: below {protocol.systolic_below:g}/{protocol.diastolic_below:g} mmHg")
     print(
-        f"urgent: {protocol.urgent_systolic:g}/{protocol.urgent_diastolic:g} or above — "
-        f"{protocol.urgent_advice}"
+        _("{name}, version {version} ({origin})").format(
+            name=protocol.name, version=protocol.version, origin=origin
+        )
+    )
+    print(
+        _("target: below {systolic_below:g}/{diastolic_below:g} mmHg").format(
+            systolic_below=protocol.systolic_below, diastolic_below=protocol.diastolic_below
+        )
+    )
+    print(
+        _("urgent: {urgent_systolic:g}/{urgent_diastolic:g} or above — {urgent_advice}").format(
+            urgent_systolic=protocol.urgent_systolic,
+            urgent_diastolic=protocol.urgent_diastolic,
+            urgent_advice=protocol.urgent_advice,
+        )
     )
     for step in protocol.steps:
         component = protocol.component(step.component)
@@ -118,13 +142,22 @@ def cmd_protocol_show(args: argparse.Namespace) -> int:
             f"{o.medicine} {o.doses[step.level - 1]:g} {o.unit} {o.frequency}"
             for o in component.options
         )
-        print(f"step {step.number}: {component.name}: {options}")
-    print(f"then: {protocol.after_last_step}")
+        print(
+            _("step {number}: {name}: {options}").format(
+                number=step.number, name=component.name, options=options
+            )
+        )
+    print(_("then: {after_last_step}").format(after_last_step=protocol.after_last_step))
     print(
-        f"follow-up: {protocol.follow_up_uncontrolled} days while uncontrolled, "
-        f"{protocol.follow_up_controlled} days when controlled"
+        _(
+            "follow-up: {follow_up_uncontrolled} days while "
+            "uncontrolled, {follow_up_controlled} days when controlled"
+        ).format(
+            follow_up_uncontrolled=protocol.follow_up_uncontrolled,
+            follow_up_controlled=protocol.follow_up_controlled,
+        )
     )
-    print(f"source: {protocol.source}")
+    print(_("source: {source}").format(source=protocol.source))
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import UsageError
 from app.commandline.private_input import add_file_option, json_object, one_of
+from app.i18n import _
 from app.services.remote_lookup import RemoteQuery
 
 QUERY_KEYS = ("name", "identifier", "birth_date")  # RemoteQuery's fields, in order
@@ -17,26 +18,29 @@ QUERY_KEYS = ("name", "identifier", "birth_date")  # RemoteQuery's fields, in or
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "remote-find", help="look a patient up on the central server (any facility; audited)"
+        "remote-find", help=_("look a patient up on the central server (any facility; audited)")
     )
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("--name", default="", help="words of the name (each must match)")
-    p.add_argument("--identifier", default="", help="an identifier's value, or system|value")
-    p.add_argument("--birth-date", default="", help="YYYY-MM-DD (with a name or an identifier)")
+    p.add_argument("--name", default="", help=_("words of the name (each must match)"))
+    p.add_argument("--identifier", default="", help=_("an identifier's value, or system|value"))
+    p.add_argument("--birth-date", default="", help=_("YYYY-MM-DD (with a name or an identifier)"))
     p.add_argument(
         "--query-file",
         default=None,
         metavar="FILE",
-        help='the search as JSON, {"name": .., "identifier": .., "birth_date": ..}, from FILE '
-        "('-': stdin), not the command line",
+        help=_(
+            'the search as JSON, {"name": .., "identifier": .., '
+            "\"birth_date\": ..}, from FILE ('-': stdin), not the command "
+            "line"
+        ),
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_remote_find)
 
     p = sub.add_parser(
         "remote-fetch",
-        help="bring a patient's record from the central server onto this device (audited)",
+        help=_("bring a patient's record from the central server onto this device (audited)"),
     )
     add_data_dir(p)
     add_credentials(p)
@@ -44,9 +48,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "server_id",
         nargs="?",
         default=None,
-        help="the patient's id on the server, as remote-find shows it (or --server-id-file)",
+        help=_("the patient's id on the server, as remote-find shows it (or --server-id-file)"),
     )
-    add_file_option(p, "--server-id-file", "the patient's server id")
+    add_file_option(p, "--server-id-file", _("the patient's server id"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_remote_fetch)
 
@@ -65,11 +69,20 @@ def cmd_remote_find(args: argparse.Namespace) -> int:
         _print(result.to_json())
         return 0
     for p in result.patients:
-        here = f"  [on this device: {p.local_id}]" if p.local_id else ""
+        here = _("  [on this device: {local_id}]").format(local_id=p.local_id) if p.local_id else ""
         ids = "; ".join(p.identifiers) or "-"
         print(
-            f"{p.server_id}  {p.display_name}  {p.sex}  born {p.birth_date or '?'}  {ids}  "
-            f"{p.organization or 'no organization'}{here}"
+            _(
+                "{server_id}  {display_name}  {sex}  born {birth_date}  {ids}  {organization}{here}"
+            ).format(
+                server_id=p.server_id,
+                display_name=p.display_name,
+                sex=p.sex,
+                birth_date=p.birth_date or "?",
+                ids=ids,
+                organization=p.organization or _("no organization"),
+                here=here,
+            )
         )
     print(result.summary())
     return 0
@@ -80,15 +93,17 @@ def _query(args: argparse.Namespace) -> RemoteQuery:
     if args.query_file is None:
         return RemoteQuery(args.name, args.identifier, args.birth_date)
     if args.name or args.identifier or args.birth_date:
-        raise UsageError("give the search as flags or in --query-file, not both")
+        raise UsageError(_("give the search as flags or in --query-file, not both"))
     given = json_object(args.query_file, "--query-file")
     unknown = sorted(set(given) - set(QUERY_KEYS))
     if unknown:
         raise UsageError(
-            f"--query-file: unknown key {unknown[0]!r} (known: {', '.join(QUERY_KEYS)})"
+            _("--query-file: unknown key {unknown!r} (known: {items})").format(
+                unknown=unknown[0], items=", ".join(QUERY_KEYS)
+            )
         )
     if not all(isinstance(v, str) for v in given.values()):
-        raise UsageError("--query-file: every value must be a string")
+        raise UsageError(_("--query-file: every value must be a string"))
     return RemoteQuery(*(str(given.get(key, "")) for key in QUERY_KEYS))
 
 
@@ -103,12 +118,15 @@ def cmd_remote_fetch(args: argparse.Namespace) -> int:
         _print(brought.to_json())
         return 0
     stays = (
-        "kept as visiting while they are being seen"
+        _("kept as visiting while they are being seen")
         if brought.visiting
-        else "in this device's scope"
+        else _("in this device's scope")
     )
     print(
-        f"brought patient {brought.patient_id} onto this device: {brought.received} records "
-        f"({brought.new} new); {stays}"
+        _(
+            "brought patient {patient_id} onto this device: {received} records ({new} new); {stays}"
+        ).format(
+            patient_id=brought.patient_id, received=brought.received, new=brought.new, stays=stays
+        )
     )
     return 0

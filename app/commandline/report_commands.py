@@ -11,19 +11,20 @@ from pathlib import Path
 
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError
+from app.i18n import _
 from app.services.indicators.exports import FORMATS
 from app.services.indicators.service import ReportService
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="monthly indicators of this facility, as a file")
+    p = sub.add_parser("report", help=_("monthly indicators of this facility, as a file"))
     add_data_dir(p)
     add_credentials(p)
-    p.add_argument("--month", required=True, help="the month, like 2026-11")
+    p.add_argument("--month", required=True, help=_("the month, like 2026-11"))
     p.add_argument("--format", dest="report_format", choices=FORMATS, default="csv")
-    p.add_argument("--out", type=Path, default=None, help="write the file here (else stdout)")
+    p.add_argument("--out", type=Path, default=None, help=_("write the file here (else stdout)"))
     p.add_argument(
-        "--org-unit", default=None, help="DHIS2 organisation unit id (else the mapping file's)"
+        "--org-unit", default=None, help=_("DHIS2 organisation unit id (else the mapping file's)")
     )
     p.set_defaults(run=cmd_report)
 
@@ -41,8 +42,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             args.out.write_text(exported.text, encoding="utf-8")
         except OSError as exc:
-            raise CliError(f"--out: cannot write {args.out.name} ({exc.strerror})") from None
-        print(f"report {args.month} ({args.report_format}) written to {args.out}")
+            raise CliError(
+                _("--out: cannot write {name} ({strerror})").format(
+                    name=args.out.name, strerror=exc.strerror
+                )
+            ) from None
+        print(
+            _("report {month} ({report_format}) written to {out}").format(
+                month=args.month, report_format=args.report_format, out=args.out
+            )
+        )
     if exported.warning:
-        print(f"fieldchart: warning: {exported.warning}", file=sys.stderr)
+        print(_("fieldchart: warning: {warning}").format(warning=exported.warning), file=sys.stderr)
     return 0

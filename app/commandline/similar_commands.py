@@ -9,13 +9,14 @@ import json
 
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.private_input import json_object
+from app.i18n import _
 from app.services.duplicate_check import RegistrationDraft, similar_patients
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "similar-patients",
-        help="patients who may be the person about to be registered (duplicate check)",
+        help=_("patients who may be the person about to be registered (duplicate check)"),
     )
     add_data_dir(p)
     add_credentials(p)
@@ -23,13 +24,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--draft-file",
         required=True,
         metavar="FILE",
-        help='the draft as JSON, {"given", "family", "birth_date", "sex", "phone", '
-        '"identifiers": [{"system", "value"}]}, from FILE (\'-\': stdin)',
+        help=_(
+            'the draft as JSON, {"given", "family", "birth_date", "sex", '
+            '"phone", "identifiers": [{"system", "value"}]}, from FILE '
+            "('-': stdin)"
+        ),
     )
     p.add_argument(
         "--ask-server",
         action="store_true",
-        help="also look on the central server (within this device's scope; audited there)",
+        help=_("also look on the central server (within this device's scope; audited there)"),
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_similar_patients)
@@ -57,7 +61,7 @@ def cmd_similar_patients(args: argparse.Namespace) -> int:
             f"{where}\t{p.display_name}\t{p.birth_date}\t{p.sex}\t{p.score}\t{'; '.join(p.reasons)}"
         )
     if not result.patients:
-        print("No similar patient found.")
+        print(_("No similar patient found."))
     if result.server_note:
         print(result.server_note)
     return 0

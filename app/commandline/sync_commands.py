@@ -13,6 +13,7 @@ from typing import Any
 from app.commandline import held_commands
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError, UsageError
+from app.i18n import _
 from app.services.redaction import redact_error
 from app.services.settings import AUTH_MODES, CLIENT_SECRET_MODES, LEGACY_NAMES, current_names
 
@@ -20,27 +21,27 @@ QUARANTINE_SHOWN = 50
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("enroll", help="connect this device to a central FHIR R4 server (admin)")
+    p = sub.add_parser("enroll", help=_("connect this device to a central FHIR R4 server (admin)"))
     add_data_dir(p)
     add_credentials(p)
     add_server_options(p)
-    p.add_argument("--interval", type=int, help="minutes between sync cycles")
-    p.add_argument("--auto-lock", type=int, help="minutes of inactivity before the app locks")
+    p.add_argument("--interval", type=int, help=_("minutes between sync cycles"))
+    p.add_argument("--auto-lock", type=int, help=_("minutes of inactivity before the app locks"))
     p.add_argument(
         "--visit-days",
         type=int,
-        help="days without activity after which a patient from elsewhere leaves (default 30)",
+        help=_("days without activity after which a patient from elsewhere leaves (default 30)"),
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_enroll)
 
-    p = sub.add_parser("sync", help="run one sync cycle now")
+    p = sub.add_parser("sync", help=_("run one sync cycle now"))
     add_data_dir(p)
     add_credentials(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_sync)
 
-    p = sub.add_parser("status", help="sync state: server, counts, last success, errors")
+    p = sub.add_parser("status", help=_("sync state: server, counts, last success, errors"))
     add_data_dir(p)
     add_credentials(p)
     p.add_argument("--json", action="store_true")
@@ -51,33 +52,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
     """The server and how to authenticate to it, read by ``_config`` (enroll, check-server)."""
-    p.add_argument("--server", help="FHIR base URL, e.g. https://fhir.example.org/fhir/R4")
-    p.add_argument("--config", type=Path, help="clinic configuration file (JSON) from IT")
+    p.add_argument("--server", help=_("FHIR base URL, e.g. https://fhir.example.org/fhir/R4"))
+    p.add_argument("--config", type=Path, help=_("clinic configuration file (JSON) from IT"))
     p.add_argument("--auth", choices=AUTH_MODES, default=None)
-    p.add_argument("--token-file", type=Path, help="bearer token (first line)")
-    p.add_argument("--client-id", help="OAuth client id (client-secret-* and smart-backend)")
-    p.add_argument("--token-url", help="OAuth2 token endpoint (client-secret-* and smart-backend)")
+    p.add_argument("--token-file", type=Path, help=_("bearer token (first line)"))
+    p.add_argument("--client-id", help=_("OAuth client id (client-secret-* and smart-backend)"))
+    p.add_argument(
+        "--token-url", help=_("OAuth2 token endpoint (client-secret-* and smart-backend)")
+    )
     p.add_argument(
         "--client-secret-file",
         type=Path,
-        help=f"client secret (first line; else ${CLIENT_SECRET_ENV}, else a prompt)",
+        help=_("client secret (first line; else ${client_secret_env}, else a prompt)").format(
+            client_secret_env=CLIENT_SECRET_ENV
+        ),
     )
-    p.add_argument("--ca-bundle", type=Path, help="PEM file of CA certificates to trust")
-    scope = p.add_argument_group("scope (the facility this device serves; see docs/district)")
+    p.add_argument("--ca-bundle", type=Path, help=_("PEM file of CA certificates to trust"))
+    scope = p.add_argument_group(_("scope (the facility this device serves; see docs/district)"))
     scope.add_argument(
-        "--organization", help="its Organization on the server: Organization/<id> (or the id)"
+        "--organization", help=_("its Organization on the server: Organization/<id> (or the id)")
     )
     scope.add_argument(
         "--location",
         action="append",
-        help="a Location of it, Location/<id> (repeatable; the first goes on encounters)",
+        help=_("a Location of it, Location/<id> (repeatable; the first goes on encounters)"),
     )
-    scope.add_argument("--group", help="or a Group of its patients: Group/<id>")
+    scope.add_argument("--group", help=_("or a Group of its patients: Group/<id>"))
     scope.add_argument(
         "--pull-everything",
         action="store_true",
         default=None,
-        help="IT's explicit choice: pull every patient on the server (no scoped pull)",
+        help=_("IT's explicit choice: pull every patient on the server (no scoped pull)"),
     )
     p.set_defaults(interval=None, auto_lock=None, visit_days=None)  # enroll's own flags
 
@@ -105,9 +110,13 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         try:
             loaded = json.loads(args.config.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the configuration file {args.config}: {exc}") from None
+            raise UsageError(
+                _("cannot read the configuration file {config}: {exc}").format(
+                    config=args.config, exc=exc
+                )
+            ) from None
         if not isinstance(loaded, dict):
-            raise UsageError(f"{args.config} must hold a JSON object")
+            raise UsageError(_("{config} must hold a JSON object").format(config=args.config))
         allowed = {
             "server_url",
             "auth_mode",
@@ -123,11 +132,16 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         unknown = sorted(set(loaded) - allowed - {"format"})
         if unknown:
             raise UsageError(
-                f"{args.config}: unknown setting {unknown[0]!r} "
-                f"(known: {', '.join(sorted(allowed))})"
+                _("{config}: unknown setting {unknown!r} (known: {items})").format(
+                    config=args.config, unknown=unknown[0], items=", ".join(sorted(allowed))
+                )
             )
         if loaded.pop("format", CONFIG_FORMAT) != CONFIG_FORMAT:
-            raise UsageError(f"{args.config}: format must be {CONFIG_FORMAT!r}")
+            raise UsageError(
+                _("{config}: format must be {config_format!r}").format(
+                    config=args.config, config_format=CONFIG_FORMAT
+                )
+            )
         for key, value in loaded.items():  # a wrong type is a usage error, not a crash
             _check_type(args.config, key, value)
         values.update(current_names(loaded))
@@ -156,17 +170,19 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
-                raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+                raise UsageError(
+                    _("cannot read {path}: {strerror}").format(path=path, strerror=exc.strerror)
+                ) from None
             if key == "ca_bundle_pem":
                 values[key] = text
             elif not text.strip():
-                raise UsageError(f"{path} is empty")
+                raise UsageError(_("{path} is empty").format(path=path))
             else:
                 values[key] = text.strip().splitlines()[0].strip()
     if "client_secret" not in values and os.environ.get(CLIENT_SECRET_ENV):
         values["client_secret"] = os.environ[CLIENT_SECRET_ENV].strip()
     if not values.get("server_url"):
-        raise UsageError("give --server URL or a --config file with server_url")
+        raise UsageError(_("give --server URL or a --config file with server_url"))
     if any(key in values for key in SCOPE_KEYS):  # a scope given replaces the whole scope
         values = {**NO_SCOPE, **values}
     return values
@@ -175,17 +191,21 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 def _check_type(config: Path, key: str, value: Any) -> None:
     """UsageError unless a configuration file's `value` has the type `key` takes."""
     if key == "pull_everything":
-        ok, kind = isinstance(value, bool), "true or false"
+        ok, kind = isinstance(value, bool), _("true or false")
     elif key == "scope_locations":
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        kind = 'a list of references ("Location/<id>")'
+        kind = _('a list of references ("Location/<id>")')
     elif key.endswith("_minutes") or key == "visit_days":
         ok = isinstance(value, int) and not isinstance(value, bool)
-        kind = "a whole number of days" if key == "visit_days" else "a whole number of minutes"
+        kind = (
+            _("a whole number of days") if key == "visit_days" else _("a whole number of minutes")
+        )
     else:
-        ok, kind = isinstance(value, str), "a string"
+        ok, kind = isinstance(value, str), _("a string")
     if not ok:
-        raise UsageError(f"{config}: {key} must be {kind}")
+        raise UsageError(
+            _("{config}: {key} must be {kind}").format(config=config, key=key, kind=kind)
+        )
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -232,16 +252,18 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         except ScopeCheckError as exc:
             raise CliError(exc.message) from None
         except AuthError as exc:
-            raise CliError(f"the server refused this device's credentials: {exc}") from None
+            raise CliError(
+                _("the server refused this device's credentials: {exc}").format(exc=exc)
+            ) from None
         except FhirError as exc:
-            raise CliError(f"could not reach the server: {exc}") from None
+            raise CliError(_("could not reach the server: {exc}").format(exc=exc)) from None
         # Kept where the pull keeps it: the first cycle reads no CapabilityStatement for it.
         scope = SyncScope.from_settings(saved)
         record_strategy(clinic.sync_gateway, scope, strategy, clinic.clock())
         record_create_strategy(clinic.sync_gateway, info)
         warnings = info.warnings()
     for warning in warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
+        print(_("WARNING: {warning}").format(warning=warning), file=sys.stderr)
     described = describe_scope(saved)
     chosen = {"name": strategy.name, "description": strategy.description}
     result = {
@@ -255,10 +277,18 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     if args.json:
         _print(result)
     else:
-        print(f"enrolled with {values['server_url']} (FHIR {info.fhir_version})")
-        print(f"scope: {described['summary']} — {strategy.description}")
+        print(
+            _("enrolled with {server_url} (FHIR {fhir_version})").format(
+                server_url=values["server_url"], fhir_version=info.fhir_version
+            )
+        )
+        print(
+            _("scope: {summary} — {description}").format(
+                summary=described["summary"], description=strategy.description
+            )
+        )
         if public_jwk:
-            print("register this device's public key with the server:")
+            print(_("register this device's public key with the server:"))
             print(json.dumps(public_jwk))
     return 0
 
@@ -267,8 +297,10 @@ def _prompt_client_secret() -> str:
     """The client secret typed without echo (only in a terminal)."""
     if not sys.stdin.isatty():
         raise UsageError(
-            f"the client secret is missing: use --client-secret-file FILE or set "
-            f"{CLIENT_SECRET_ENV} (never a command-line argument)"
+            _(
+                "the client secret is missing: use --client-secret-file FILE "
+                "or set {client_secret_env} (never a command-line argument)"
+            ).format(client_secret_env=CLIENT_SECRET_ENV)
         )
     return getpass.getpass("Client secret: ").strip()
 
@@ -287,14 +319,22 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except FhirError as exc:
             # Redacted before it is stored: the URL may name a client-chosen patient id.
             clinic.sync_gateway.set_journal("last_error", redact_error(str(exc)))
-            raise CliError(f"sync failed: {exc}") from None
+            raise CliError(_("sync failed: {exc}").format(exc=exc)) from None
         clinic.sync_gateway.set_journal("last_error", None)
     if args.json:
         _print(report.to_json())
     else:
         print(
-            f"pushed {report.pushed}, pulled {report.pulled_new} new of {report.pulled}, "
-            f"conflicts {report.conflicts}, needs attention {report.needs_attention}"
+            _(
+                "pushed {pushed}, pulled {pulled_new} new of {pulled}, "
+                "conflicts {conflicts}, needs attention {needs_attention}"
+            ).format(
+                pushed=report.pushed,
+                pulled_new=report.pulled_new,
+                pulled=report.pulled,
+                conflicts=report.conflicts,
+                needs_attention=report.needs_attention,
+            )
         )
     return 0
 
@@ -362,22 +402,36 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print(status)
     else:
-        print(f"server: {settings.server_url or 'not configured'}")
-        if settings.sync_configured:
-            print(f"scope: {status['scope']['summary']}")
         print(
-            f"pending {status['pending']}, needs attention {status['needs_attention']}, "
-            f"last success {status['last_success_at'] or 'never'}"
+            _("server: {server_url}").format(server_url=settings.server_url or _("not configured"))
+        )
+        if settings.sync_configured:
+            print(_("scope: {summary}").format(summary=status["scope"]["summary"]))
+        print(
+            _(
+                "pending {pending}, needs attention {needs_attention}, last "
+                "success {last_success_at}"
+            ).format(
+                pending=status["pending"],
+                needs_attention=status["needs_attention"],
+                last_success_at=status["last_success_at"] or _("never"),
+            )
         )
         if status["last_error"]:
-            print(f"last error: {status['last_error']}")
+            print(_("last error: {last_error}").format(last_error=status["last_error"]))
         if status["held_server_changes"]:
             print(
-                f"server changes held for a person: {len(status['held_server_changes'])} "
-                "(identity changes or items moved between patients; decide in the Sync panel)"
+                _(
+                    "server changes held for a person: {count} (identity changes "
+                    "or items moved between patients; decide in the Sync panel)"
+                ).format(count=len(status["held_server_changes"]))
             )
         if status["quarantined"]:
-            print(f"quarantined server items: {status['quarantined']} (see --json)")
+            print(
+                _("quarantined server items: {quarantined} (see --json)").format(
+                    quarantined=status["quarantined"]
+                )
+            )
         for line in retention.lines() if retention else []:
             print(line)
     return 0

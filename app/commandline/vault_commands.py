@@ -20,6 +20,7 @@ from app.commandline.context import (
 )
 from app.commandline.passphrases import read_passphrase
 from app.domain.roles import Role
+from app.i18n import _
 from app.services.clock import configured_clock
 from app.store.errors import TamperError
 from app.store.signature_check import SignatureReport
@@ -34,42 +35,47 @@ def read_new_passphrase(args: argparse.Namespace, user: str) -> str:
     """A user's new passphrase: --new-passphrase-file, else $FIELDCHART_NEW_PASSPHRASE, else
     a prompt asked twice."""
     return read_passphrase(
-        args.new_passphrase_file, NEW_PASSPHRASE_ENV, f"New passphrase for {user}: ", confirm=True
+        args.new_passphrase_file,
+        NEW_PASSPHRASE_ENV,
+        _("New passphrase for {user}: ").format(user=user),
+        confirm=True,
     )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("init", help="create a vault and its first (admin) user")
+    p = sub.add_parser("init", help=_("create a vault and its first (admin) user"))
     add_data_dir(p)
-    p.add_argument("--user", required=True, help="name of the first user, who becomes admin")
+    p.add_argument("--user", required=True, help=_("name of the first user, who becomes admin"))
     p.add_argument("--passphrase-file", type=Path)
     p.set_defaults(run=cmd_init)
 
-    users = sub.add_parser("user", help="manage users (admin)")
+    users = sub.add_parser("user", help=_("manage users (admin)"))
     user_sub = users.add_subparsers(dest="user_command", required=True)
-    p = user_sub.add_parser("add", help="add a user with a role")
+    p = user_sub.add_parser("add", help=_("add a user with a role"))
     add_data_dir(p)
-    p.add_argument("--user", required=True, help="the new user's name")
+    p.add_argument("--user", required=True, help=_("the new user's name"))
     p.add_argument("--role", required=True, choices=[r.value for r in Role])
     add_credentials(p, user_flag="--as")
     p.add_argument(
         "--new-passphrase-file",
         type=Path,
-        help=f"the new user's passphrase (else ${NEW_PASSPHRASE_ENV}, else a prompt)",
+        help=_("the new user's passphrase (else ${new_passphrase_env}, else a prompt)").format(
+            new_passphrase_env=NEW_PASSPHRASE_ENV
+        ),
     )
     p.set_defaults(run=cmd_user_add)
-    p = user_sub.add_parser("list", help="list users and roles")
+    p = user_sub.add_parser("list", help=_("list users and roles"))
     add_data_dir(p)
     add_credentials(p, user_flag="--as")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_user_list)
-    p = user_sub.add_parser("disable", help="disable a user (their passphrase stops working)")
+    p = user_sub.add_parser("disable", help=_("disable a user (their passphrase stops working)"))
     add_data_dir(p)
     p.add_argument("--user", required=True)
     add_credentials(p, user_flag="--as")
     p.set_defaults(run=cmd_user_disable)
     p = user_sub.add_parser(
-        "enable", help="enable a disabled user again, with a new passphrase (admin)"
+        "enable", help=_("enable a disabled user again, with a new passphrase (admin)")
     )
     add_data_dir(p)
     p.add_argument("--user", required=True)
@@ -77,24 +83,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--new-passphrase-file",
         type=Path,
-        help=f"the user's new passphrase (else ${NEW_PASSPHRASE_ENV}, else a prompt)",
+        help=_("the user's new passphrase (else ${new_passphrase_env}, else a prompt)").format(
+            new_passphrase_env=NEW_PASSPHRASE_ENV
+        ),
     )
     p.set_defaults(run=cmd_user_enable)
 
-    p = sub.add_parser("passwd", help="change your passphrase (rewraps your key slot)")
+    p = sub.add_parser("passwd", help=_("change your passphrase (rewraps your key slot)"))
     add_data_dir(p)
     add_credentials(p)
     p.add_argument("--new-passphrase-file", type=Path)
     p.set_defaults(run=cmd_passwd)
 
-    p = sub.add_parser("recover", help="set a user's passphrase using the recovery secret")
+    p = sub.add_parser("recover", help=_("set a user's passphrase using the recovery secret"))
     add_data_dir(p)
     p.add_argument("--user", required=True)
     p.add_argument("--recovery-file", type=Path)
     p.add_argument("--new-passphrase-file", type=Path)
     p.set_defaults(run=cmd_recover)
 
-    p = sub.add_parser("verify", help="check every event's seal and the hash chain")
+    p = sub.add_parser("verify", help=_("check every event's seal and the hash chain"))
     add_data_dir(p)
     add_credentials(p)
     p.add_argument("--json", action="store_true")
@@ -103,16 +111,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_init(args: argparse.Namespace) -> int:
     passphrase = read_passphrase(
-        args.passphrase_file, PASSPHRASE_ENV, f"New passphrase for {args.user}: ", confirm=True
+        args.passphrase_file,
+        PASSPHRASE_ENV,
+        _("New passphrase for {user}: ").format(user=args.user),
+        confirm=True,
     )
     vault, recovery = Vault.create(
         data_dir_of(args), args.user, passphrase, clock=configured_clock(), confirmed=False
     )
     vault.lock()
-    print(f"created vault in {vault.data_dir} with admin '{args.user}'")
+    print(
+        _("created vault in {data_dir} with admin '{user}'").format(
+            data_dir=vault.data_dir, user=args.user
+        )
+    )
     # IT notes it down: `status` and `verify` show it, and it must never change.
-    print(f"trust anchor (the admin's signing key): {vault.trust_anchor}")
-    print("RECOVERY SECRET (shown once; store it offline, it can reset any passphrase):")
+    print(
+        _("trust anchor (the admin's signing key): {trust_anchor}").format(
+            trust_anchor=vault.trust_anchor
+        )
+    )
+    print(_("RECOVERY SECRET (shown once; store it offline, it can reset any passphrase):"))
     print(f"  {recovery}", flush=True)
     # Only now is the vault finished: killed before the secret was out, it stays unfinished
     # (it does not open) and the next `init` replaces it.
@@ -124,7 +143,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     with vault_from(args) as vault:
         passphrase = read_new_passphrase(args, args.user)
         vault.add_user(args.user, Role(args.role), passphrase)
-    print(f"added user '{args.user}' with role {args.role}")
+    print(_("added user '{user}' with role {role}").format(user=args.user, role=args.role))
     return 0
 
 
@@ -147,14 +166,14 @@ def cmd_user_list(args: argparse.Namespace) -> int:
         )
     else:
         for u in users:
-            print(f"{u.name}\t{u.role.value}\t{'disabled' if u.disabled else 'active'}")
+            print(f"{u.name}\t{u.role.value}\t{_('disabled') if u.disabled else _('active')}")
     return 0
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
     with vault_from(args) as vault:
         vault.disable_user(args.user)
-    print(f"disabled user '{args.user}'")
+    print(_("disabled user '{user}'").format(user=args.user))
     return 0
 
 
@@ -162,17 +181,17 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
     with vault_from(args) as vault:
         passphrase = read_new_passphrase(args, args.user)
         vault.enable_user(args.user, passphrase)
-    print(f"enabled user '{args.user}' with a new passphrase")
+    print(_("enabled user '{user}' with a new passphrase").format(user=args.user))
     return 0
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
     vault = open_vault(args)  # never unlocked: proving the old passphrase is enough
     user = acting_user(args, vault.first_admin)
-    old = read_acting_passphrase(args, f"Current passphrase for {user}: ")
+    old = read_acting_passphrase(args, _("Current passphrase for {user}: ").format(user=user))
     new = read_new_passphrase(args, user)
     vault.change_passphrase(user, old, new)
-    print(f"changed the passphrase of '{user}'")
+    print(_("changed the passphrase of '{user}'").format(user=user))
     return 0
 
 
@@ -183,7 +202,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     with locking(vault):
         new = read_new_passphrase(args, args.user)
         vault.reset_passphrase(args.user, new)
-    print(f"set a new passphrase for '{args.user}'")
+    print(_("set a new passphrase for '{user}'").format(user=args.user))
     return 0
 
 
@@ -193,11 +212,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         signed, mismatches = vault.signing.verify()
     problems = [what for _, what in signed.problems] + mismatches
     for what in problems:
-        print(f"problem: {what}", file=sys.stderr)
+        print(_("problem: {what}").format(what=what), file=sys.stderr)
     if problems:
         raise TamperError(
-            f"{len(problems)} signature or role problem(s) (listed above); the first: "
-            f"{problems[0]}",
+            _("{count} signature or role problem(s) (listed above); the first: {problems}").format(
+                count=len(problems), problems=problems[0]
+            ),
             signed.problems[0][0] if signed.problems else None,
         )
     if args.json:
@@ -215,13 +235,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps(found))
     else:
         removed = (
-            f" ({report.purged} removed with patients who left this device, as purge events record)"
+            _(
+                " ({purged} removed with patients who left this device, as purge events record)"
+            ).format(purged=report.purged)
             if report.purged
             else ""
         )
         print(
-            f"ok: {report.events} events verified{removed}, chain intact up to position "
-            f"{report.head_position}"
+            _(
+                "ok: {events} events verified{removed}, chain intact up to position {head_position}"
+            ).format(events=report.events, removed=removed, head_position=report.head_position)
         )
         print(_signatures_line(signed))
     return 0
@@ -229,17 +252,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _signatures_line(signed: SignatureReport) -> str:
     if signed.baseline_position is None:
-        return (
-            f"not signed yet: {signed.legacy} unsigned legacy events (written before signing "
-            "keys); an admin's next unlock writes the signed baseline"
-        )
+        return _(
+            "not signed yet: {legacy} unsigned legacy events (written "
+            "before signing keys); an admin's next unlock writes the "
+            "signed baseline"
+        ).format(legacy=signed.legacy)
     legacy = (
-        f"; {signed.legacy} unsigned legacy events before the signed baseline at position "
-        f"{signed.baseline_position}"
+        _(
+            "; {legacy} unsigned legacy events before the signed "
+            "baseline at position {baseline_position}"
+        ).format(legacy=signed.legacy, baseline_position=signed.baseline_position)
         if signed.legacy
         else ""
     )
-    return (
-        f"signatures: {signed.signed} events signed by users holding a granted role{legacy}; "
-        f"trust anchor {signed.anchor} (compare with the one noted at init)"
-    )
+    return _(
+        "signatures: {signed} events signed by users holding a "
+        "granted role{legacy}; trust anchor {anchor} (compare with "
+        "the one noted at init)"
+    ).format(signed=signed.signed, legacy=legacy, anchor=signed.anchor)
