@@ -14,13 +14,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _, pgettext
 from app.services.dto import ChartView, ImmunizationDue, ItemView
 from app.ui.chart.actions import ChartActions
 from app.ui.formatting import when
 from app.ui.tables import read_only_table
 
-GIVEN_COLUMNS = ("Given", "Vaccine", "Dose", "Lot", "Site / route", "Source")
-DUE_COLUMNS = ("Vaccine", "Dose", "Due", "Status")
+# English msgids (N_), translated where shown.
+GIVEN_COLUMNS = (
+    # Translators: the doses given: the column of when each was given, and the list's title
+    N_("Given"),
+    N_("Vaccine"),
+    N_("Dose"),
+    # Translators: a vaccine's lot (batch) number
+    N_("Lot"),
+    N_("Site / route"),
+    N_("Source"),
+)
+DUE_COLUMNS = (N_("Vaccine"), N_("Dose"), N_("Due"), N_("Status"))
 OVERDUE_COLOUR = "#b71c1c"
 
 
@@ -34,34 +45,46 @@ def given_day(item: ItemView) -> str:
 def source_of(item: ItemView) -> str:
     d = item.data
     if d.get("historical"):
-        return f"Card: {d['source']}" if d.get("source") else "Card (historical)"
-    return f"Given here ({item.recorded_by})" if item.recorded_by else "Given"
+        if d.get("source"):
+            # Translators: a dose copied from a vaccination card, and where the card is from
+            return _("Card: {source}").format(source=d["source"])
+        return _("Card (historical)")
+    if item.recorded_by:
+        return _("Given here ({user})").format(user=item.recorded_by)
+    # Translators: a dose's source: it was given (by someone not named)
+    return pgettext("immunization source", "Given")
 
 
-# How a vaccination card abbreviates routes.
+# How a vaccination card abbreviates routes (English msgids, translated where shown).
+# Translators: vaccination routes as a vaccination card abbreviates them
 ROUTE_SHORT = {
-    "intramuscular": "IM",
-    "subcutaneous": "SC",
-    "intradermal": "ID",
-    "oral": "oral",
-    "intranasal": "nasal",
+    "intramuscular": N_("IM"),
+    "subcutaneous": N_("SC"),
+    "intradermal": N_("ID"),
+    "oral": N_("oral"),
+    "intranasal": N_("nasal"),
 }
 
 
 def site_route(item: ItemView) -> str:
     site = str(item.data.get("site") or "").replace("-", " ")
     route = str(item.data.get("route") or "")
-    return ", ".join(p for p in (site, ROUTE_SHORT.get(route, route)) if p)
+    short = ROUTE_SHORT.get(route)
+    shown = _(short) if short else route  # a ROUTE_SHORT msgid
+    return _(", ").join(p for p in (site, shown) if p)
 
 
 def status_text(due: ImmunizationDue) -> str:
     if due.status == "overdue":
-        return f"OVERDUE since {due.overdue_on}"
-    return "Due"
+        return _("OVERDUE since {day}").format(day=due.overdue_on)
+    # Translators: an immunization's status: due now
+    return pgettext("immunization status", "Due")
 
 
 def _table(parent: QWidget, columns: tuple[str, ...], name: str) -> QTableWidget:
-    return read_only_table(parent, columns, name, stretch=1 if columns is GIVEN_COLUMNS else 0)
+    stretch = 1 if columns is GIVEN_COLUMNS else 0
+    headers = tuple(_(c) for c in columns)  # GIVEN_COLUMNS / DUE_COLUMNS msgids
+    return read_only_table(parent, headers, name, stretch=stretch)
 
 
 class ImmunizationsWidget(QWidget):
@@ -74,22 +97,22 @@ class ImmunizationsWidget(QWidget):
         self.chart_actions = actions
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        self.due_title = QLabel("Due and overdue", self)
+        self.due_title = QLabel(_("Due and overdue"), self)
         self.due_title.setObjectName("sectionTitle")
         layout.addWidget(self.due_title)
-        self.due = _table(self, DUE_COLUMNS, "Immunizations due and overdue")
+        self.due = _table(self, DUE_COLUMNS, _("Immunizations due and overdue"))
         layout.addWidget(self.due, 2)
-        self.nothing_due = QLabel("Nothing due on the schedule", self)
+        self.nothing_due = QLabel(_("Nothing due on the schedule"), self)
         self.nothing_due.setObjectName("muted")
         layout.addWidget(self.nothing_due)
-        given_title = QLabel("Given", self)
+        given_title = QLabel(_("Given"), self)
         given_title.setObjectName("sectionTitle")
         layout.addWidget(given_title)
-        self.given = _table(self, GIVEN_COLUMNS, "Immunizations given")
+        self.given = _table(self, GIVEN_COLUMNS, _("Immunizations given"))
         layout.addWidget(self.given, 3)
         row = QHBoxLayout()
-        row.addWidget(actions.button("immunization", "Record immunization…", self, self._record))
-        self.empty = QLabel("No immunizations recorded yet", self)
+        row.addWidget(actions.button("immunization", _("Record immunization…"), self, self._record))
+        self.empty = QLabel(_("No immunizations recorded yet"), self)
         self.empty.setObjectName("muted")
         self.empty.setWordWrap(True)  # labels that wrap let the chart fit a small screen
         row.addWidget(self.empty, 1)
@@ -123,10 +146,11 @@ class ImmunizationsWidget(QWidget):
 
     def _show_due(self, doses: list[ImmunizationDue]) -> None:
         ordered = sorted(doses, key=lambda d: (d.status != "overdue", d.due_on, d.series_name))
+        overdue = sum(d.status == "overdue" for d in doses)
         self.due_title.setText(
-            f"Due and overdue ({sum(d.status == 'overdue' for d in doses)} overdue)"
+            _("Due and overdue ({count} overdue)").format(count=overdue)
             if doses
-            else "Due and overdue"
+            else _("Due and overdue")
         )
         self.nothing_due.setVisible(not doses)
         self.due.setRowCount(len(ordered))
