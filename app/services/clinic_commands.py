@@ -27,6 +27,7 @@ from app.domain.merge import linked_item_changed, with_linked
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
 from app.domain.values import item_id as valid_id
+from app.i18n import _
 from app.projections import chart_items, patient_links, schedule
 from app.projections.runner import ProjectionRunner
 from app.services.clock import Clock
@@ -87,9 +88,9 @@ def changes_of(command: Command, command_id: str, decision: Decision) -> Changes
 def _check_open_conflict(conn: Transaction, command: ResolveSyncConflict) -> None:
     entry = outbox.get(conn, command.conflict_command_id)
     if entry is None or entry.status != outbox.NEEDS_ATTENTION:
-        raise NotFoundError("There is no open sync conflict with this id", "conflict_command_id")
+        raise NotFoundError(_("There is no open sync conflict with this id"), "conflict_command_id")
     if entry.stream_id != stream_of(command.patient_id):
-        raise NotFoundError("That sync conflict belongs to another patient", "patient_id")
+        raise NotFoundError(_("That sync conflict belongs to another patient"), "patient_id")
 
 
 def merged_view(chart: chart_state.PatientChart, ctx: DecisionContext) -> chart_state.PatientChart:
@@ -120,8 +121,10 @@ def refuse_linked_changes(
         "item_id",
     )
     raise ValidationError(
-        "This item is from a record merged into this chart; it cannot be changed here "
-        "(undo the merge to change it on its own record)",
+        _(
+            "This item is from a record merged into this chart; it cannot be changed here "
+            "(undo the merge to change it on its own record)"
+        ),
         field_name,
     )
 

@@ -17,6 +17,7 @@ from app.domain.errors import NotFoundError, RoleError
 from app.domain.events import ChartViewed, patient_of_stream, stream_of
 from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
+from app.i18n import _
 from app.projections import (
     audit_log,
     patient_index,
@@ -107,7 +108,7 @@ def read_chart(
     """The chart of one patient from the read models reachable through `conn`."""
     row = patient_index.get(conn, patient_id)
     if row is None:
-        raise NotFoundError("No patient with this id on this device", "patient_id")
+        raise NotFoundError(_("No patient with this id on this device"), "patient_id")
     # A merged chart reads its own items and those of the records merged into it.
     ids, merges = merge_queries.chart_ids(conn, patient_id)
     rows, from_merged = merge_queries.items_for(conn, ids)
@@ -138,7 +139,11 @@ def read_chart(
         age_years=age_on(row.birth_date, today),
         age_label=age_label(row.birth_date, today),
         allergy_banner=[
-            banner_entry(a) + (" (from the merged record)" if a.item_id in merged_set else "")
+            (
+                _("{allergy} (from the merged record)").format(allergy=banner_entry(a))
+                if a.item_id in merged_set
+                else banner_entry(a)
+            )
             for a in allergies
         ],
         problems=active("diagnosis"),
@@ -235,7 +240,7 @@ class ClinicQueries:
     ) -> ChartView:
         """The chart now, or as it was known at `as_of` (replayed from the log)."""
         if viewer.role is Role.ADMIN:
-            raise RoleError("Admins manage users, devices and sync; they do not open charts")
+            raise RoleError(_("Admins manage users, devices and sync; they do not open charts"))
         if as_of is None:
             with read_transaction(self._vault.engine) as conn:
                 view = read_chart(
@@ -252,7 +257,7 @@ class ClinicQueries:
         in log order — not every event stamped before it: after the device clock stepped
         back, later events look older than earlier ones (docs/clocks.md)."""
         if as_of.tzinfo is None:
-            raise NotFoundError("The 'as of' time needs a time zone", "as_of")
+            raise NotFoundError(_("The 'as of' time needs a time zone"), "as_of")
         with read_transaction(self._vault.engine) as conn:
             cutoff = recorded_order.position_as_of(conn, as_of)
             records = (
@@ -261,7 +266,7 @@ class ClinicQueries:
                 else []
             )
         if not records:
-            raise NotFoundError("This patient was not yet registered at that time", "as_of")
+            raise NotFoundError(_("This patient was not yet registered at that time"), "as_of")
         later = sum(1 for r in records if datetime.fromisoformat(r.metadata.recorded_at) > as_of)
         if later:  # said for IT; no patient data
             log.warning(

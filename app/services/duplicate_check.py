@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.duplicates import Candidate, Person, assess, candidates
 from app.domain.errors import DomainError, ValidationError
+from app.i18n import _, say
 from app.projections import duplicate_keys, patient_links
 from app.services.clock import local_now
 from app.services.remote_lookup import RemotePatientLookup, RemotePatientRow, RemoteQuery
@@ -46,21 +47,22 @@ class RegistrationDraft:
     def from_json(cls, data: Any) -> RegistrationDraft:
         """A draft from its JSON object; ValidationError names the field at fault."""
         if not isinstance(data, dict):
-            raise ValidationError("The draft must be a JSON object", "draft")
+            raise ValidationError(_("The draft must be a JSON object"), "draft")
         text: dict[str, str] = {}
         for name in ("given", "family", "birth_date", "sex", "phone"):
             value = data.get(name, "")
             if value is None:
                 value = ""
             if not isinstance(value, str):
-                raise ValidationError(f"The {name} must be text", name)
+                raise ValidationError(_("The {field} must be text").format(field=name), name)
             text[name] = value.strip()
         found = data.get("identifiers", [])
         if not isinstance(found, list) or not all(
             isinstance(i, dict) and isinstance(i.get("value"), str) for i in found
         ):
             raise ValidationError(
-                'The identifiers must be a list of {"system": ..., "value": ...}', "identifiers"
+                _('The identifiers must be a list of {{"system": ..., "value": ...}}'),
+                "identifiers",
             )
         ids = tuple((str(i.get("system", "")), str(i["value"])) for i in found)
         return cls(
@@ -75,10 +77,12 @@ class RegistrationDraft:
     def checked(self) -> RegistrationDraft:
         """The draft, or ValidationError when there is nothing to compare or a bad date."""
         if not (self.given.strip() or self.family.strip()):
-            raise ValidationError("Enter the given or family name to look for the patient", "given")
+            raise ValidationError(
+                _("Enter the given or family name to look for the patient"), "given"
+            )
         if self.birth_date and not _DATE.fullmatch(self.birth_date):
             raise ValidationError(
-                "Write the birth date as YYYY-MM-DD, e.g. 1984-03-02", "birth_date"
+                _("Write the birth date as YYYY-MM-DD, e.g. 1984-03-02"), "birth_date"
             )
         return self
 
@@ -186,12 +190,15 @@ def similar_patients(
     that cannot be asked leaves the device's candidates and a note saying so."""
     here = similar_on_device(clinic, draft)
     if lookup is None:
-        return SimilarPatients(tuple(here), "The central server was not asked (offline).")
+        return SimilarPatients(tuple(here), _("The central server was not asked (offline)."))
     try:
         there = similar_on_server(lookup, draft, local_now(clinic.clock).date())
     except DomainError as exc:
         # The kind of failure only: the draft's names stay out of the log.
         log.info("duplicate check: server not asked (%s)", type(exc).__name__)
-        return SimilarPatients(tuple(here), f"The central server could not be asked: {exc}")
+        return SimilarPatients(
+            tuple(here),
+            _("The central server could not be asked: {error}").format(error=say(exc.text)),
+        )
     ordered = sorted([*here, *there], key=lambda p: (-p.score, p.where, p.patient_id))
     return SimilarPatients(tuple(ordered[:SHOWN]), "", asked_server=True)

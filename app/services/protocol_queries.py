@@ -18,6 +18,7 @@ from app.domain.errors import NotFoundError, RoleError
 from app.domain.hearts.engine import Suggestion, suggest
 from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
+from app.i18n import _
 from app.services.clock import Clock
 from app.store.charts import load_chart
 from app.store.database import read_transaction
@@ -64,7 +65,7 @@ class ProtocolQueries:
     def advice(self, patient_id: str, viewer: Actor, today: date | None = None) -> ProtocolAdvice:
         """The suggestion for the patient's chart now (`today`: the device's day)."""
         if viewer.role is Role.ADMIN:
-            raise RoleError("Admins manage users, devices and sync; they do not open charts")
+            raise RoleError(_("Admins manage users, devices and sync; they do not open charts"))
         try:
             loaded = self.protocol()
         except ProtocolFileError as exc:
@@ -72,12 +73,14 @@ class ProtocolQueries:
                 None,
                 None,
                 exc.name,
-                f"The hypertension protocol file cannot be used ({exc}); ask IT to fix it",
+                _(
+                    "The hypertension protocol file cannot be used ({problem}); ask IT to fix it"
+                ).format(problem=exc),
             )
         with read_transaction(self._vault.engine) as conn:
-            _, chart = load_chart(self._vault.events, patient_id, conn)
+            _head, chart = load_chart(self._vault.events, patient_id, conn)
         if not chart.registered:
-            raise NotFoundError("No patient with this id on this device", "patient_id")
+            raise NotFoundError(_("No patient with this id on this device"), "patient_id")
         day = today or self._clock().astimezone().date()
         found = suggest(chart, loaded.protocol, self._catalog, day)
         return ProtocolAdvice(found, loaded.protocol.version, loaded.origin)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from app.domain.errors import DomainError, RoleError, ValidationError
 from app.domain.roles import Actor, Role
+from app.i18n import _, ngettext
 
 #: At most this many patients are shown for one search; the answer says when there are more.
 RESULT_LIMIT = 20
@@ -47,8 +48,10 @@ def check_may_look_up(actor: Actor) -> None:
     """RoleError unless `actor` may look patients up on the server and bring them here."""
     if actor.role not in MAY_LOOK_UP:
         raise RoleError(
-            f"A user with the {actor.role.value} role may not look patients up on the central "
-            "server; this needs a clinician or staff"
+            _(
+                "A user with the {role} role may not look patients up on the central "
+                "server; this needs a clinician or staff"
+            ).format(role=actor.role.value)
         )
 
 
@@ -57,8 +60,10 @@ def check_server_id(server_id: str) -> str:
     value = server_id.strip()
     if not _FHIR_ID.fullmatch(value):
         raise ValidationError(
-            "The server patient id must be 1-64 letters, digits, '-' or '.' (as the search "
-            "shows it)",
+            _(
+                "The server patient id must be 1-64 letters, digits, '-' or '.' (as the search "
+                "shows it)"
+            ),
             "server_id",
         )
     return value
@@ -81,37 +86,42 @@ class RemoteQuery:
         identifier = self.identifier.strip()
         birth_date = self.birth_date.strip()
         if not (name or identifier or birth_date):
-            raise ValidationError("Enter a name, an identifier or a birth date to search", "name")
+            raise ValidationError(
+                _("Enter a name, an identifier or a birth date to search"), "name"
+            )
         if name:
             if _SPECIAL.search(name) or "|" in name:
                 raise ValidationError(
-                    "The name may not contain $, \\, | or control characters", "name"
+                    _("The name may not contain $, \\, | or control characters"), "name"
                 )
             if len(name) > MAX_FIELD_LENGTH or len(name.split()) > MAX_NAME_WORDS:
                 raise ValidationError(
-                    f"Search with at most {MAX_NAME_WORDS} words of the name", "name"
+                    _("Search with at most {count} words of the name").format(count=MAX_NAME_WORDS),
+                    "name",
                 )
             if sum(c.isalnum() for c in name) < 2:
-                raise ValidationError("Enter at least 2 letters of the name", "name")
+                raise ValidationError(_("Enter at least 2 letters of the name"), "name")
         if identifier and (
             _SPECIAL.search(identifier) or "," in identifier or len(identifier) > MAX_FIELD_LENGTH
         ):
             raise ValidationError(
-                f"The identifier may not contain $, \\, commas or control characters, or be "
-                f"longer than {MAX_FIELD_LENGTH} characters",
+                _(
+                    "The identifier may not contain $, \\, commas or control characters, or be "
+                    "longer than {count} characters"
+                ).format(count=MAX_FIELD_LENGTH),
                 "identifier",
             )
         if birth_date:
             born = _date_or_none(birth_date)
             if born is None:
                 raise ValidationError(
-                    "Write the birth date as YYYY-MM-DD, e.g. 1984-03-02", "birth_date"
+                    _("Write the birth date as YYYY-MM-DD, e.g. 1984-03-02"), "birth_date"
                 )
             if born > today:
-                raise ValidationError("The birth date is in the future", "birth_date")
+                raise ValidationError(_("The birth date is in the future"), "birth_date")
             if not (name or identifier):
                 raise ValidationError(
-                    "A birth date alone matches too many people: add a name or an identifier",
+                    _("A birth date alone matches too many people: add a name or an identifier"),
                     "name",
                 )
         return RemoteQuery(name, identifier, birth_date)
@@ -180,12 +190,24 @@ class RemoteSearchResult:
         """One line for a person: how many were found and whether there are more."""
         n = len(self.patients)
         if n == 0:
-            return "No patient on the central server matches."
-        found = f"{n} patient{'s' if n != 1 else ''} found"
+            return _("No patient on the central server matches.")
+        if self.more and self.total and self.total > n:
+            return ngettext(
+                "{count} patient found. {total} match: add a birth date or an identifier to "
+                "narrow the search.",
+                "{count} patients found. {total} match: add a birth date or an identifier to "
+                "narrow the search.",
+                n,
+            ).format(count=n, total=self.total)
         if self.more:
-            more = f"{self.total} match" if self.total and self.total > n else "More match"
-            return f"{found}. {more}: add a birth date or an identifier to narrow the search."
-        return f"{found}."
+            return ngettext(
+                "{count} patient found. More match: add a birth date or an identifier to "
+                "narrow the search.",
+                "{count} patients found. More match: add a birth date or an identifier to "
+                "narrow the search.",
+                n,
+            ).format(count=n)
+        return ngettext("{count} patient found.", "{count} patients found.", n).format(count=n)
 
     def to_json(self) -> dict[str, Any]:
         return {

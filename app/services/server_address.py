@@ -14,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from app.i18n import N_, _
+
 __all__ = ["is_loopback_host", "plain_http_refusal"]
 
 
@@ -37,8 +39,25 @@ def plain_http_refusal(url: str, what: str = "The server address") -> str | None
         return None  # not a URL at all: the caller's own checks say so
     if parts.scheme.lower() != "http" or is_loopback_host(host):
         return None
-    return (
-        f"{what} uses plain http:// to {host}, which would send patient data unencrypted "
-        f"over the network: use https://{host}… (plain http is allowed only for this "
-        "machine: localhost or 127.0.0.1)"
-    )
+    template = _REFUSALS.get(what, _REFUSALS["The server address"])
+    return _(template).format(host=host)  # template: one of the N_-marked _REFUSALS
+
+
+# The refusal by what is refused (`what`), as whole sentences; translated where returned.
+_REFUSALS = {
+    "The server address": N_(
+        "The server address uses plain http:// to {host}, which would send patient data "
+        "unencrypted over the network: use https://{host}… (plain http is allowed only for "
+        "this machine: localhost or 127.0.0.1)"
+    ),
+    "The token URL": N_(
+        "The token URL uses plain http:// to {host}, which would send patient data "
+        "unencrypted over the network: use https://{host}… (plain http is allowed only for "
+        "this machine: localhost or 127.0.0.1)"
+    ),
+    "the request": N_(
+        "the request uses plain http:// to {host}, which would send patient data "
+        "unencrypted over the network: use https://{host}… (plain http is allowed only for "
+        "this machine: localhost or 127.0.0.1)"
+    ),
+}

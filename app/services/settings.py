@@ -17,6 +17,7 @@ from typing import Any
 
 from app.domain.errors import RoleError, ValidationError
 from app.domain.roles import Actor, Role
+from app.i18n import N_, _
 from app.services.server_address import plain_http_refusal
 from app.store import settings_store
 from app.store.vault import Vault
@@ -93,41 +94,48 @@ def current_names(values: dict[str, Any]) -> dict[str, Any]:
 
 def validate(s: DeviceSettings) -> DeviceSettings:
     if s.server_url is not None and not s.server_url.startswith(("https://", "http://")):
-        raise ValidationError("The server address must start with https://", "server_url")
+        raise ValidationError(_("The server address must start with https://"), "server_url")
     if s.server_url is not None and (refusal := plain_http_refusal(s.server_url)):
         raise ValidationError(refusal, "server_url")
     if s.auth_mode not in AUTH_MODES:
-        raise ValidationError(f"Authentication must be one of {', '.join(AUTH_MODES)}", "auth_mode")
+        raise ValidationError(
+            _("Authentication must be one of {modes}").format(modes=", ".join(AUTH_MODES)),
+            "auth_mode",
+        )
     if s.auth_mode == "bearer" and not s.bearer_token:
-        raise ValidationError("Enter the bearer token", "bearer_token")
+        raise ValidationError(_("Enter the bearer token"), "bearer_token")
     if s.auth_mode in OAUTH_MODES:
         if not s.token_url:
             raise ValidationError(
-                "Enter the token URL (the server's OAuth2 token endpoint)", "token_url"
+                _("Enter the token URL (the server's OAuth2 token endpoint)"), "token_url"
             )
         if not s.token_url.startswith(("https://", "http://")):
-            raise ValidationError("The token URL must start with https://", "token_url")
+            raise ValidationError(_("The token URL must start with https://"), "token_url")
         if refusal := plain_http_refusal(s.token_url, "The token URL"):
             raise ValidationError(refusal, "token_url")
         if not s.client_id:
-            raise ValidationError("Enter the client id IT registered for this device", "client_id")
+            raise ValidationError(
+                _("Enter the client id IT registered for this device"), "client_id"
+            )
     if s.auth_mode in CLIENT_SECRET_MODES and not s.client_secret:
-        raise ValidationError("Enter the client secret", "client_secret")
+        raise ValidationError(_("Enter the client secret"), "client_secret")
     if s.auth_mode == "smart-backend" and not s.smart_private_key_pem:
         raise ValidationError(
-            "This device has no SMART key yet: enrol it with fieldchart enroll --auth "
-            "smart-backend, which creates the key and prints the public key to register",
+            _(
+                "This device has no SMART key yet: enrol it with fieldchart enroll --auth "
+                "smart-backend, which creates the key and prints the public key to register"
+            ),
             "smart_private_key_pem",
         )
     s = _validate_scope(s)
     if not 1 <= s.sync_interval_minutes <= 24 * 60:
-        raise ValidationError("Sync interval must be 1–1440 minutes", "sync_interval_minutes")
+        raise ValidationError(_("Sync interval must be 1–1440 minutes"), "sync_interval_minutes")
     if not 1 <= s.visit_days <= 365:
         raise ValidationError(
-            "A visit from another facility must end after 1–365 days", "visit_days"
+            _("A visit from another facility must end after 1–365 days"), "visit_days"
         )
     if not 1 <= s.auto_lock_minutes <= 240:
-        raise ValidationError("Auto-lock must be 1–240 minutes", "auto_lock_minutes")
+        raise ValidationError(_("Auto-lock must be 1–240 minutes"), "auto_lock_minutes")
     return s
 
 
@@ -138,6 +146,12 @@ SCOPE_TYPES = {
     "scope_organization": "Organization",
     "scope_locations": "Location",
     "scope_group": "Group",
+}
+# A reference of the wrong type, by the type the field needs; translated where raised.
+_WRONG_TYPE = {
+    "Organization": N_("Give an Organization reference (Organization/<id>), not {text}"),
+    "Location": N_("Give a Location reference (Location/<id>), not {text}"),
+    "Group": N_("Give a Group reference (Group/<id>), not {text}"),
 }
 
 
@@ -151,15 +165,16 @@ def scope_reference(field: str, value: str) -> str:
     if not slash:
         kind, resource_id = resource_type, text
     if kind != resource_type:
-        article = "an" if resource_type[0] in "AEIOU" else "a"
         raise ValidationError(
-            f"Give {article} {resource_type} reference ({resource_type}/<id>), not {text!r}",
+            _(_WRONG_TYPE[resource_type]).format(text=repr(text)),  # N_-marked _WRONG_TYPE
             field,
         )
     if not _FHIR_ID.fullmatch(resource_id):
         raise ValidationError(
-            f"{text!r} is not a {resource_type} id the server could have (letters, digits, "
-            "'-' and '.', at most 64)",
+            _(
+                "{text} is not a {resource_type} id the server could have (letters, digits, "
+                "'-' and '.', at most 64)"
+            ).format(text=repr(text), resource_type=resource_type),
             field,
         )
     return f"{resource_type}/{resource_id}"
@@ -177,7 +192,7 @@ def _validate_scope(s: DeviceSettings) -> DeviceSettings:
             locations.append(reference)
     if organization and group:
         raise ValidationError(
-            "Name the facility by its Organization or by a Group of patients, not both",
+            _("Name the facility by its Organization or by a Group of patients, not both"),
             "scope_group",
         )
     return replace(
@@ -200,7 +215,7 @@ class SettingsService:
 
     def update(self, actor: Actor, **changes: Any) -> DeviceSettings:
         if actor.role is not Role.ADMIN:
-            raise RoleError("Only an admin may change device settings")
+            raise RoleError(_("Only an admin may change device settings"))
         old = self.get()
         new = validate(replace(old, **current_names(changes)))
         # Old names go: what they held is under the current names now.

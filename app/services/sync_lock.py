@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from app.i18n import N_, _
 from app.store.file_lock import BusyError, exclusive_lock
 
 LOCK_FILE = "sync.lock"
 WAIT_S = 10.0
-BUSY = (
+BUSY = N_(
     "another sync of this vault is running (the app's background sync or another "
     "`fieldchart sync`); nothing was changed: try again when it has finished"
 )
@@ -34,5 +35,5 @@ def sync_cycle_lock(
     return exclusive_lock(
         Path(data_dir) / LOCK_FILE,
         wait_s=WAIT_S if wait_s is None else wait_s,
-        busy=lambda: SyncBusyError(BUSY),
+        busy=lambda: SyncBusyError(_(BUSY)),
     )

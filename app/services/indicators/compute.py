@@ -14,6 +14,7 @@ from typing import Any
 
 from app.domain.chart import ACTIVE_STATUSES
 from app.domain.errors import ValidationError
+from app.i18n import _
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 HYPERTENSION = ("I10", "I15")  # ICD-10 blocks, inclusive, by their first three characters
@@ -34,7 +35,9 @@ class Month:
     def parse(cls, text: str) -> Month:
         found = MONTH.match(text.strip())
         if found is None or not 1 <= int(found[2]) <= 12 or int(found[1]) < 1900:
-            raise ValidationError(f"Month {text!r} is not a month like 2026-11", "month")
+            raise ValidationError(
+                _("Month {text} is not a month like 2026-11").format(text=repr(text)), "month"
+            )
         return cls(int(found[1]), int(found[2]))
 
     def __str__(self) -> str:
@@ -190,7 +193,7 @@ def compute(facts: Facts, month: Month) -> tuple[IndicatorValue, ...]:
             mcv1 += _doses_before(p, MEASLES, birthday) >= 1
             penta3 += _doses_before(p, PENTA, birthday) >= 3
     attended = booked = 0
-    for _, _, day, status in facts.appointments:
+    for _patient, _start, day, status in facts.appointments:
         if start <= day <= end and status in COUNTED_APPOINTMENTS:
             booked += 1
             attended += status == "fulfilled"

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.i18n import N_
+
 
 @dataclass(frozen=True)
 class Indicator:
+    """`name`, `numerator` and `denominator` are N_-marked English: translate where shown."""
+
     id: str
     name: str
     numerator: str
@@ -16,53 +20,53 @@ class Indicator:
 
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("visits", "Visits", "Encounters in the month"),
-    Indicator("new_registrations", "New registrations", "Patients registered in the month"),
+    Indicator("visits", N_("Visits"), N_("Encounters in the month")),
+    Indicator("new_registrations", N_("New registrations"), N_("Patients registered in the month")),
     Indicator(
         "htn_under_care",
-        "Hypertension under care",
-        "Active hypertension diagnosis (I10–I15) and a visit in the last 12 months",
+        N_("Hypertension under care"),
+        N_("Active hypertension diagnosis (I10–I15) and a visit in the last 12 months"),
     ),
     Indicator(
         "dm_under_care",
-        "Diabetes under care",
-        "Active diabetes diagnosis (E10–E14) and a visit in the last 12 months",
+        N_("Diabetes under care"),
+        N_("Active diabetes diagnosis (E10–E14) and a visit in the last 12 months"),
     ),
     Indicator(
         "bp_controlled",
-        "BP controlled (HEARTS)",
-        "Last BP in the past 3 months below 140/90",
-        "Hypertension under care, diagnosed at least 3 months before the month end",
+        N_("BP controlled (HEARTS)"),
+        N_("Last BP in the past 3 months below 140/90"),
+        N_("Hypertension under care, diagnosed at least 3 months before the month end"),
     ),
     Indicator(
         "missed_visits",
-        "Missed visits (3+ months)",
-        "No visit in the past 3 months",
-        "Hypertension or diabetes under care",
+        N_("Missed visits (3+ months)"),
+        N_("No visit in the past 3 months"),
+        N_("Hypertension or diabetes under care"),
     ),
     Indicator(
         "lost_to_follow_up",
-        "Lost to follow-up (12 months)",
-        "No visit in the past 12 months",
-        "Active hypertension or diabetes diagnosis with a visit before",
+        N_("Lost to follow-up (12 months)"),
+        N_("No visit in the past 12 months"),
+        N_("Active hypertension or diabetes diagnosis with a visit before"),
     ),
     Indicator(
         "follow_up_show_rate",
-        "Follow-up show rate",
-        "Appointments in the month attended",
-        "Appointments in the month not cancelled",
+        N_("Follow-up show rate"),
+        N_("Appointments in the month attended"),
+        N_("Appointments in the month not cancelled"),
     ),
     Indicator(
         "mcv1_coverage",
-        "MCV1 coverage (12-month cohort)",
-        "A measles-containing dose by the first birthday",
-        "Children turning 12 months in the month",
+        N_("MCV1 coverage (12-month cohort)"),
+        N_("A measles-containing dose by the first birthday"),
+        N_("Children turning 12 months in the month"),
     ),
     Indicator(
         "penta3_coverage",
-        "Penta3 coverage (12-month cohort)",
-        "Three pentavalent doses by the first birthday",
-        "Children turning 12 months in the month",
+        N_("Penta3 coverage (12-month cohort)"),
+        N_("Three pentavalent doses by the first birthday"),
+        N_("Children turning 12 months in the month"),
     ),
 )
 

@@ -15,9 +15,11 @@ import calendar
 import csv
 import io
 import json
+from datetime import date
 from typing import Any
 
 from app.domain.errors import ValidationError
+from app.i18n import _, formatting, ngettext
 from app.services.indicators.definitions import BY_ID
 from app.services.indicators.report import MonthReport
 from app.store.report_mapping import Dhis2Mapping
@@ -32,10 +34,15 @@ def warning(report: MonthReport) -> str | None:
     """What a person must know before sending the file on, or None."""
     if not report.unsynced_commands:
         return None
-    return (
-        f"{report.unsynced_commands} command(s) recorded since {report.month}-01 are not yet "
-        "synced; these figures may change after the next sync"
-    )
+    n = report.unsynced_commands
+    first = date.fromisoformat(f"{report.month}-01")
+    return ngettext(
+        "{count} command recorded since {day} is not yet synced; these figures may change "
+        "after the next sync",
+        "{count} commands recorded since {day} are not yet synced; these figures may change "
+        "after the next sync",
+        n,
+    ).format(count=formatting.count(n), day=formatting.day(first))
 
 
 def _score_text(score: float | None) -> str:
@@ -54,7 +61,7 @@ def to_csv(report: MonthReport) -> str:
             [
                 report.month,
                 v.id,
-                BY_ID[v.id].name,
+                _(BY_ID[v.id].name),  # the indicator names are N_-marked (definitions.py)
                 v.numerator,
                 "" if v.denominator is None else v.denominator,
                 _score_text(v.score) if v.denominator is not None else "",
@@ -73,7 +80,9 @@ def to_dhis2(report: MonthReport, mapping: Dhis2Mapping, org_unit: str | None = 
     unit = org_unit or mapping.org_unit
     if not unit:
         raise ValidationError(
-            f"No DHIS2 organisation unit: set orgUnit in {mapping.source} or give one",
+            _("No DHIS2 organisation unit: set orgUnit in {file} or give one").format(
+                file=mapping.source
+            ),
             "orgUnit",
         )
     period = report.month.replace("-", "")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from app.domain.errors import RoleError, ValidationError
 from app.domain.reference import Catalog
 from app.domain.roles import Actor, Role
+from app.i18n import _
 from app.services.indicators import exports
 from app.services.indicators.compute import Month
 from app.services.indicators.definitions import BY_ID
@@ -33,7 +34,9 @@ class ReportService:
 
     def _check(self, actor: Actor) -> None:
         if actor.role is Role.ADMIN:
-            raise RoleError("Admins manage users, devices and sync; reports are for clinic staff")
+            raise RoleError(
+                _("Admins manage users, devices and sync; reports are for clinic staff")
+            )
 
     def month(self, actor: Actor, month: str | Month) -> MonthReport:
         self._check(actor)
@@ -59,7 +62,10 @@ class ReportService:
         """The month as text in `fmt` (csv | dhis2 | measurereport)."""
         if fmt not in exports.FORMATS:
             raise ValidationError(
-                f"Format {fmt!r} is not one of {', '.join(exports.FORMATS)}", "format"
+                _("Format {format} is not one of {formats}").format(
+                    format=repr(fmt), formats=", ".join(exports.FORMATS)
+                ),
+                "format",
             )
         report = self.month(actor, month)
         if fmt == "csv":
@@ -69,7 +75,9 @@ class ReportService:
                 mapping = mapping_for(self._vault.data_dir, BY_ID)
             except MappingFileError as exc:
                 # The file's problems by their place in it: IT fixes the file, nothing else.
-                raise ValidationError(f"Not usable: {exc}", MAPPING_FILE) from None
+                raise ValidationError(
+                    _("Not usable: {problem}").format(problem=exc), MAPPING_FILE
+                ) from None
             text = exports.to_dhis2(report, mapping, org_unit)
         else:
             text = exports.to_measure_report(report, reporter)
