@@ -29,12 +29,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.other_records import OTHER_ACTIVE_STATUSES, matches
+from app.i18n import N_, _, ngettext
+from app.i18n.formatting import count, day, number
 from app.services.dto import ChartView, ItemView
 from app.ui.formatting import when
 from app.ui.tables import read_only_table
 
-COLUMNS = ("Type", "What", "Value", "Date", "Source")
-EMPTY = "No records from other systems."
+# English msgids (N_), translated where shown.
+COLUMNS = (N_("Type"), N_("What"), N_("Value"), N_("Date"), N_("Source"))
+EMPTY = N_("No records from other systems.")
 
 
 def row_values(item: ItemView) -> tuple[str, ...]:
@@ -46,7 +49,8 @@ def row_values(item: ItemView) -> tuple[str, ...]:
     )
     status = status_text(item)
     if item.entered_in_error or item.status not in OTHER_ACTIVE_STATUSES:
-        what = f"[{status}] {what or ''}".strip()
+        # Translators: a record's status (e.g. "entered in error") before what it is
+        what = _("[{status}] {what}").format(status=status, what=what or "").strip()
     return (
         str(d.get("label") or d.get("resource_type") or ""),
         str(what or "—"),
@@ -57,7 +61,9 @@ def row_values(item: ItemView) -> tuple[str, ...]:
 
 
 def status_text(item: ItemView) -> str:
-    return "entered in error" if item.entered_in_error else str(item.data.get("status") or "")
+    if item.entered_in_error:
+        return _("entered in error")
+    return str(item.data.get("status") or "")
 
 
 def _date(value: Any) -> str:
@@ -66,7 +72,7 @@ def _date(value: Any) -> str:
         return "—"
     if len(value) <= 10:  # a FHIR date, or a partial one (2026, 2026-11)
         try:
-            return date.fromisoformat(value).strftime("%d %b %Y")
+            return day(date.fromisoformat(value))
         except ValueError:
             return value
     return when(value)
@@ -74,8 +80,10 @@ def _date(value: Any) -> str:
 
 def _size(size: Any) -> str:
     if not isinstance(size, int):
-        return "size unknown"
-    return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} bytes"
+        return _("size unknown")
+    if size >= 1024:
+        return _("{size} KB").format(size=number(round(size / 1024, 1)))
+    return ngettext("{count} byte", "{count} bytes", size).format(count=count(size))
 
 
 class OtherRecordsWidget(QWidget):
@@ -86,8 +94,8 @@ class OtherRecordsWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         self.filter = QLineEdit(self)
-        self.filter.setPlaceholderText("Filter by type, test, value or source")
-        self.filter.setAccessibleName("Filter other records")
+        self.filter.setPlaceholderText(_("Filter by type, test, value or source"))
+        self.filter.setAccessibleName(_("Filter other records"))
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._refill)
         layout.addWidget(self.filter)
@@ -99,7 +107,12 @@ class OtherRecordsWidget(QWidget):
         # value and source get a fair width (a person widens them), or a long lab name would
         # squeeze "what" out of sight on a 1366 px screen.
         self.table = read_only_table(
-            split, COLUMNS, "Other records", stretch=1, wrap=True, single=True
+            split,
+            tuple(_(c) for c in COLUMNS),  # COLUMNS msgids
+            _("Other records"),
+            stretch=1,
+            wrap=True,
+            single=True,
         )
         header = self.table.horizontalHeader()
         for column, width in ((2, 130), (4, 150)):
@@ -115,10 +128,10 @@ class OtherRecordsWidget(QWidget):
         self.detail = QStackedWidget(details)
         pane.addWidget(self.detail, 1)
         self.detail_text = QTextBrowser(self.detail)  # scrolls when the pane is short
-        self.detail_text.setAccessibleName("Record details")
+        self.detail_text.setAccessibleName(_("Record details"))
         self.pdf_document = QPdfDocument(self)
         self.pdf_view = QPdfView(self.detail)
-        self.pdf_view.setAccessibleName("Document")
+        self.pdf_view.setAccessibleName(_("Document"))
         self.pdf_view.setDocument(self.pdf_document)
         self.pdf_view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
         self._pdf_buffer: QBuffer | None = None
@@ -158,16 +171,26 @@ class OtherRecordsWidget(QWidget):
                 self.table.setItem(r, col, cell)
         total = len(self._records)
         if not total:
-            self.count.setText(EMPTY)
+            self.count.setText(_(EMPTY))
         elif query.strip():
-            self.count.setText(f"{len(self._shown)} of {total} records match")
+            self.count.setText(
+                ngettext(
+                    "{shown} of {total} record matches", "{shown} of {total} records match", total
+                ).format(shown=len(self._shown), total=total)
+            )
         else:
-            self.count.setText(f"{total} records from other systems (read-only)")
+            self.count.setText(
+                ngettext(
+                    "{count} record from other systems (read-only)",
+                    "{count} records from other systems (read-only)",
+                    total,
+                ).format(count=total)
+            )
         self._select(self.table.currentRow())
 
     def _select(self, row: int) -> None:
         if not 0 <= row < len(self._shown):
-            self._show_text("Select a record to see its details.")
+            self._show_text(_("Select a record to see its details."))
             return
         item = self._shown[row]
         pdf = next(
@@ -180,8 +203,11 @@ class OtherRecordsWidget(QWidget):
         )
         if pdf is not None and self._open_pdf(pdf["data"]):
             self.caption.setText(
-                f"{pdf.get('title') or 'Document'} (PDF, {_size(pdf.get('size'))}) — "
-                f"{item.data.get('source') or 'another system'}, read-only"
+                _("{title} (PDF, {size}) — {source}, read-only").format(
+                    title=pdf.get("title") or _("Document"),
+                    size=_size(pdf.get("size")),
+                    source=item.data.get("source") or _("another system"),
+                )
             )
             self.caption.show()
             return
@@ -189,22 +215,39 @@ class OtherRecordsWidget(QWidget):
 
     def _details(self, item: ItemView) -> str:
         d = item.data
-        lines = [f"{d.get('label') or d.get('resource_type')}: {d.get('what') or '—'}"]
+        lines = [
+            _("{kind}: {what}").format(
+                kind=d.get("label") or d.get("resource_type"), what=d.get("what") or "—"
+            )
+        ]
         if d.get("value"):
-            lines.append(f"Value: {d['value']}")
-        lines.append(f"Date: {_date(d.get('date'))}")
-        lines.append(f"Source: {d.get('source') or 'another system'}")
-        lines.append(f"Status: {status_text(item) or '—'}")
+            lines.append(_("Value: {value}").format(value=d["value"]))
+        lines.append(_("Date: {date}").format(date=_date(d.get("date"))))
+        lines.append(_("Source: {source}").format(source=d.get("source") or _("another system")))
+        lines.append(_("Status: {status}").format(status=status_text(item) or "—"))
         code = d.get("code")
         if isinstance(code, dict) and code.get("code"):
-            lines.append(f"Code: {code.get('code')} ({code.get('system') or 'no system'})")
-        for a in d.get("attachments") or []:
-            kept = "" if a.get("data") else " — not kept on this device (too large or by link)"
             lines.append(
-                f"Attachment: {a.get('title') or 'untitled'} ({a.get('content_type') or '?'}, "
-                f"{_size(a.get('size'))}){kept}"
+                _("Code: {code} ({system})").format(
+                    code=code.get("code"), system=code.get("system") or _("no system")
+                )
             )
-        lines.append("Read-only: this record belongs to another system.")
+        for a in d.get("attachments") or []:
+            values = {
+                "title": a.get("title") or _("untitled"),
+                "type": a.get("content_type") or "?",
+                "size": _size(a.get("size")),
+            }
+            if a.get("data"):
+                lines.append(_("Attachment: {title} ({type}, {size})").format(**values))
+            else:
+                lines.append(
+                    _(
+                        "Attachment: {title} ({type}, {size}) — not kept on this device "
+                        "(too large or by link)"
+                    ).format(**values)
+                )
+        lines.append(_("Read-only: this record belongs to another system."))
         return "\n".join(lines)
 
     def _show_text(self, text: str) -> None:

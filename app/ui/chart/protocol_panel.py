@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 
 from app.domain import commands as c
 from app.domain.hearts.engine import ADD, INCREASE, NONE, START, Suggestion
+from app.i18n import N_, _
+from app.i18n.formatting import day
 from app.services.dto import Changes, ChartView
 from app.services.protocol_queries import ProtocolAdvice, ProtocolQueries
 from app.ui.chart.actions import ChartActions
@@ -35,7 +37,7 @@ from app.ui.forms.protocol_forms import DeclineSuggestionDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog
 from app.ui.permissions import gate
 
-TITLE = "Hypertension protocol (WHO HEARTS)"
+TITLE = N_("Hypertension protocol (WHO HEARTS)")  # translated where shown
 
 
 class ProtocolPanelWidget(QFrame):
@@ -63,11 +65,11 @@ class ProtocolPanelWidget(QFrame):
         font.setBold(True)
         self.title.setFont(font)
         row.addWidget(self.title, 1)
-        self.accept_button = QPushButton("Accept…", self)
-        self.accept_button.setAccessibleName("Accept the protocol suggestion")
+        self.accept_button = QPushButton(_("Accept…"), self)
+        self.accept_button.setAccessibleName(_("Accept the protocol suggestion"))
         self.accept_button.clicked.connect(lambda _=False: self.accept_suggestion())
-        self.decline_button = QPushButton("Decline…", self)
-        self.decline_button.setAccessibleName("Decline the protocol suggestion")
+        self.decline_button = QPushButton(_("Decline…"), self)
+        self.decline_button.setAccessibleName(_("Decline the protocol suggestion"))
         self.decline_button.clicked.connect(lambda _=False: self.decline_suggestion())
         row.addWidget(self.accept_button)
         row.addWidget(self.decline_button)
@@ -97,7 +99,7 @@ class ProtocolPanelWidget(QFrame):
             success=lambda advice: self._show(seq, advice),
             failure=lambda exc: self._failed(seq, exc),
             owner=self,
-            label="Checking the hypertension protocol…",
+            label=_("Checking the hypertension protocol…"),
         )
 
     def _show(self, seq: int, advice: ProtocolAdvice) -> None:
@@ -106,25 +108,42 @@ class ProtocolPanelWidget(QFrame):
         self.advice = advice
         s = advice.suggestion
         if advice.problem is not None:
-            self._fill(f"{TITLE}: no suggestion", advice.problem, buttons=False)
+            self._fill(
+                _("{protocol}: no suggestion").format(protocol=_(TITLE)),
+                advice.problem,
+                buttons=False,
+            )
         elif s is None or not s.applies:
             self.hide()
             return
         elif s.declined_reason is not None:
             self._fill(
-                f"{TITLE}: suggestion declined — {s.summary}",
-                f"Declined for BP {s.blood_pressure}: {s.declined_reason}",
+                _("{protocol}: suggestion declined — {summary}").format(
+                    protocol=_(TITLE), summary=s.summary
+                ),
+                _("Declined for BP {pressure}: {reason}").format(
+                    pressure=s.blood_pressure, reason=s.declined_reason
+                ),
                 buttons=False,
             )
         else:
-            follow = f" Follow up on {_day(s.follow_up)}." if s.follow_up else ""
-            self._fill(f"{TITLE}: {s.summary}", f"{s.explanation}.{follow}", buttons=True)
+            if s.follow_up:
+                detail = _("{explanation}. Follow up on {day}.").format(
+                    explanation=s.explanation, day=_day(s.follow_up)
+                )
+            else:
+                detail = _("{explanation}.").format(explanation=s.explanation)
+            self._fill(
+                _("{protocol}: {summary}").format(protocol=_(TITLE), summary=s.summary),
+                detail,
+                buttons=True,
+            )
             accept_why = self._why_not_accept(s)
-            gate(self.accept_button, accept_why, "Opens the form pre-filled; you save it")
+            gate(self.accept_button, accept_why, _("Opens the form pre-filled; you save it"))
             gate(
                 self.decline_button,
                 self.session.why_not(c.DeclineProtocolSuggestion),
-                "Asks for the reason",
+                _("Asks for the reason"),
             )
         self.show()
 
@@ -136,7 +155,7 @@ class ProtocolPanelWidget(QFrame):
 
     def _why_not_accept(self, s: Suggestion) -> str | None:
         if s.kind == NONE:
-            return "Nothing to accept: decide by hand (see the explanation)"
+            return _("Nothing to accept: decide by hand (see the explanation)")
         if s.kind in (START, ADD):
             return self.session.why_not(c.PrescribeMedication)
         if s.kind == INCREASE:
@@ -168,7 +187,9 @@ class ProtocolPanelWidget(QFrame):
             prescribe.dose_unit.setCurrentText(s.dose_unit or "")
             _choose(prescribe.route, s.route)
             _choose(prescribe.frequency, s.frequency)
-            prescribe.instructions.setText(f"Hypertension protocol step {s.step}")
+            prescribe.instructions.setText(
+                _("Hypertension protocol step {step}").format(step=s.step)
+            )
             prescribe.recorded.connect(lambda _c: self.book_follow_up(s))
             form = prescribe
         elif s.kind == INCREASE:
@@ -176,7 +197,7 @@ class ProtocolPanelWidget(QFrame):
             change.dose.setText(f"{s.dose:g}" if s.dose is not None else "")
             change.dose_unit.setCurrentText(s.dose_unit or "")
             _choose(change.frequency, s.frequency)
-            change.reason.setText(f"Hypertension protocol step {s.step}")
+            change.reason.setText(_("Hypertension protocol step {step}").format(step=s.step))
             change.recorded.connect(lambda _c: self.book_follow_up(s))
             form = change
         else:
@@ -198,7 +219,7 @@ class ProtocolPanelWidget(QFrame):
             minutes = now.time().hour() * 60 + now.time().minute()
             start = QDateTime(now.date(), QTime(0, 0)).addSecs((minutes // 15 + 1) * 15 * 60)
         form.start.setDateTime(start)
-        form.reason.setText("Hypertension review (protocol)")
+        form.reason.setText(_("Hypertension review (protocol)"))
         self._open(form)
 
     def decline_suggestion(self) -> None:
@@ -220,4 +241,4 @@ def _choose(combo: QComboBox, value: str | None) -> None:
 
 
 def _day(iso: str) -> str:
-    return date.fromisoformat(iso).strftime("%d %b %Y")
+    return day(date.fromisoformat(iso))
