@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.i18n import _
 from app.services.clinic import Clinic
 from app.ui import gui_thread_gc, style
 from app.ui.app_controller import AppController
@@ -38,8 +39,10 @@ def run(make_backend: Callable[[], Backend], argv: Sequence[str]) -> int:
     except Exception as exc:  # e.g. the bundled code lists are missing: say so, plainly
         QMessageBox.critical(
             None,
-            "FieldChart cannot start",
-            f"FieldChart cannot start ({type(exc).__name__}); reinstall it or tell IT.",
+            _("FieldChart cannot start"),
+            _("FieldChart cannot start ({error}); reinstall it or tell IT.").format(
+                error=type(exc).__name__
+            ),
         )
         return 1
     controller = AppController(app, backend, prefs)

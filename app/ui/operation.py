@@ -17,6 +17,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.i18n import _
 from app.ui.errors import plain_message
 
 ErrorPresenter = Callable[[QWidget | None, str], None]
@@ -25,7 +26,8 @@ ErrorPresenter = Callable[[QWidget | None, str], None]
 def message_box_presenter(owner: QWidget | None, message: str) -> None:
     """Default: a window-modal message box that does not block the event loop."""
     parent = owner.window() if owner is not None else None
-    box = QMessageBox(QMessageBox.Icon.Warning, "FieldChart", message, parent=parent)
+    title = "FieldChart"  # the product's name: not translated
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, parent=parent)
     box.setObjectName("errorMessage")
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
@@ -112,9 +114,12 @@ class OperationRunner(QObject):
         success: Callable[[Any], None] | None = None,
         failure: Callable[[BaseException], None] | None = None,
         owner: QWidget | None = None,
-        label: str = "Working…",
+        label: str | None = None,
     ) -> Operation:
-        """Start `work` on a pool thread; `success`/`failure` run later on the GUI thread."""
+        """Start `work` on a pool thread; `success`/`failure` run later on the GUI thread.
+        `label` (translated) is shown while it runs; None: "Working…"."""
+        if label is None:
+            label = _("Working…")
         op = Operation(self, work, success, failure, owner, label)
         self._live.append(op)
         self.busy_changed.emit(len(self._live), label)

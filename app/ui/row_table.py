@@ -8,10 +8,13 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QWidget
 
+from app.i18n import _
+
 Index = QModelIndex | QPersistentModelIndex
 
 
 class RowTableModel(QAbstractTableModel):
+    #: The column titles, N_-marked: shown translated (into the language of the moment).
     columns: tuple[str, ...] = ()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -33,5 +36,5 @@ class RowTableModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.columns[section]
+            return _(self.columns[section])  # N_-marked by each subclass
         return None

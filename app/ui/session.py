@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.domain.commands import Command
 from app.domain.roles import Actor, Role
+from app.i18n import _
 from app.services.clinic import Clinic
 from app.services.dto import Changes
 from app.services.settings import DeviceSettings
@@ -80,7 +81,7 @@ class ClinicSession(QObject):
         success: Callable[[Any], None] | None = None,
         failure: Callable[[BaseException], None] | None = None,
         owner: QWidget | None = None,
-        label: str = "Working…",
+        label: str | None = None,
     ) -> Operation:
         return self.ops.run(work, success=success, failure=failure, owner=owner, label=label)
 
@@ -91,9 +92,12 @@ class ClinicSession(QObject):
         owner: QWidget | None,
         success: Callable[[Changes], None] | None = None,
         failure: Callable[[BaseException], None] | None = None,
-        label: str = "Saving…",
+        label: str | None = None,
     ) -> Operation:
-        """Record `command` off the GUI thread; on success every view hears what changed."""
+        """Record `command` off the GUI thread; on success every view hears what changed.
+        `label` (translated) is shown while it runs; None: "Saving…"."""
+        if label is None:
+            label = _("Saving…")
         actor, commands = self.actor, self.clinic.commands
 
         def done(changes: Changes) -> None:
@@ -130,5 +134,5 @@ class ClinicSession(QObject):
             success=done,
             failure=failure,
             owner=owner,
-            label="Saving settings…",
+            label=_("Saving settings…"),
         )

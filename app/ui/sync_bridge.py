@@ -13,6 +13,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.i18n import _
 from app.services.sync_status import NOT_CONFIGURED, Resolution, SyncControl, SyncStatus
 from app.ui.operation import OperationRunner
 
@@ -50,11 +51,11 @@ class SyncBridge(QObject):
     def reconfigure(self, owner: QWidget | None = None) -> None:
         """Settings changed: the worker restarts off the GUI thread (it may wait for a cycle)."""
         control = self.control
-        self._ops.run(control.reconfigure, owner=owner, label="Applying sync settings…")
+        self._ops.run(control.reconfigure, owner=owner, label=_("Applying sync settings…"))
 
     def sync_now(self, owner: QWidget | None = None) -> None:
         control = self.control
-        self._ops.run(control.sync_now, owner=owner, label="Starting sync…")
+        self._ops.run(control.sync_now, owner=owner, label=_("Starting sync…"))
 
     def resolve(
         self,
@@ -70,5 +71,5 @@ class SyncBridge(QObject):
             lambda: control.resolve(command_id, resolution, edited_value),
             success=success,
             owner=owner,
-            label="Resolving…",
+            label=_("Resolving…"),
         )

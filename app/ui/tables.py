@@ -21,6 +21,8 @@ def read_only_table(
 ) -> QTableWidget:
     """A table a person reads and picks rows in, but never types into.
 
+    `columns` and `accessible_name` come translated (the caller calls `_()`).
+
     It sets: the column titles `columns`; `accessible_name`, what a screen reader calls the
     list; no row numbers (the vertical header is hidden); no editing; whole rows selected,
     one at a time where `single`; alternating row colours unless `stripes` is False; no
