@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.commands import RegisterPatient
+from app.i18n import N_, _
 from app.services.dto import Changes
 from app.services.sync_status import SyncStatus
 from app.ui import shortcuts
@@ -34,7 +35,7 @@ from app.ui.chart.view import TABS, PatientChartView
 from app.ui.forms.patient_forms import RegisterPatientDialog
 from app.ui.help_dialog import ShortcutsDialog
 from app.ui.patient_list import PatientListView
-from app.ui.permissions import ADMIN_ONLY, ADMINS_NO_CHARTS, gate
+from app.ui.permissions import ADMIN_ONLY, ADMINS_NO_CHARTS, gate, role_name
 from app.ui.reports_view import ADMINS_NO_REPORTS, ReportsView
 from app.ui.schedule_view import ScheduleView
 from app.ui.session import ClinicSession
@@ -46,7 +47,18 @@ from app.ui.widgets import WINDOW_CHROME
 
 MINIMUM_SIZE = (760, 440)
 STATUS_MS = 6000
-PAGES = ("Patients", "Schedule", "Sync", "Settings", "Users", "Audit", "Reports", "Calls")
+# The sections (N_-marked; shown as `_(title)`).
+PAGES = (
+    N_("Patients"),
+    N_("Schedule"),
+    # Translators: the section about sending and receiving changes with the server
+    N_("Sync"),
+    N_("Settings"),
+    N_("Users"),
+    N_("Audit"),
+    N_("Reports"),
+    N_("Calls"),
+)
 ICONS = ("patients", "schedule", "sync", "settings", "users", "audit", "reports", "calls")
 
 
@@ -60,7 +72,12 @@ class MainView(QMainWindow):
         self.last_form: RegisterPatientDialog | None = None
         self.shortcut_stand_ins: list[QShortcut] = []
         self._closing_for_lock = False
-        self.setWindowTitle(f"FieldChart — {session.actor.user} ({session.role.value})")
+        self.setWindowTitle(
+            # Translators: the main window's title: the signed-in user and their role
+            _("FieldChart — {user} ({role})").format(
+                user=session.actor.user, role=role_name(session.role)
+            )
+        )
         self.setWindowIcon(icon("fieldchart"))
         # Fits 1366×768 at 150 % (910×512 logical, less the window frame); pages scroll
         # (self.page_scroll) when they need more than the window has.
@@ -121,34 +138,41 @@ class MainView(QMainWindow):
         column.setSpacing(0)
         self.nav = QListWidget(side)
         self.nav.setObjectName("navigation")
-        self.nav.setAccessibleName("Sections")
+        self.nav.setAccessibleName(_("Sections"))
         self.nav.setIconSize(QSize(20, 20))
         admin = self.session.is_admin
+        no_charts, admin_only = _(ADMINS_NO_CHARTS), _(ADMIN_ONLY)
         reasons = [
-            ADMINS_NO_CHARTS if admin else None,
-            ADMINS_NO_CHARTS if admin else None,
+            no_charts if admin else None,
+            no_charts if admin else None,
             None,
             None,
-            None if admin else ADMIN_ONLY,
-            None if admin else ADMIN_ONLY,
-            ADMINS_NO_REPORTS if admin else None,
-            ADMINS_NO_CHARTS if admin else None,
+            None if admin else admin_only,
+            None if admin else admin_only,
+            _(ADMINS_NO_REPORTS) if admin else None,
+            no_charts if admin else None,
         ]
         for n, (title, name, reason) in enumerate(zip(PAGES, ICONS, reasons, strict=True)):
-            item = QListWidgetItem(icon(name), title)
-            item.setToolTip(reason or f"{title} ({shortcuts.PAGE_KEYS[n]})")
+            shown = _(title)  # PAGES are N_-marked
+            item = QListWidgetItem(icon(name), shown)
+            # Translators: a section's tooltip: its name and its keyboard shortcut
+            tip = _("{page} ({keys})").format(page=shown, keys=shortcuts.PAGE_KEYS[n])
+            item.setToolTip(reason or tip)
             if reason:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
             self.nav.addItem(item)
         self.nav.currentRowChanged.connect(self.show_page)
         column.addWidget(self.nav, 1)
-        who = QLabel(f"{self.session.actor.user}\n{self.session.role.value}", side)
+        who = QLabel(f"{self.session.actor.user}\n{role_name(self.session.role)}", side)
         who.setObjectName("navigationUser")
         column.addWidget(who)
-        lock = QPushButton(icon("lock"), "  Lock", side)
-        lock.setToolTip(f"Lock now ({shortcuts.LOCK}); unlock with your passphrase")
+        # Translators: the button that locks the app at once (verb)
+        lock = QPushButton(icon("lock"), "  " + _("Lock"), side)
+        lock.setToolTip(
+            _("Lock now ({keys}); unlock with your passphrase").format(keys=shortcuts.LOCK)
+        )
         lock.setStyleSheet(
-            "QPushButton { background: #1a3252; color: #e8eef6; border: none;"
+            "QPushButton { background: #1a3252; color: #e8eef6; border: none;"  # i18n: ignore (CSS)
             " border-radius: 0; padding: 10px; text-align: left; }"
             " QPushButton:hover { background: #2a4d78; }"
         )
@@ -177,55 +201,59 @@ class MainView(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file = bar.addMenu("&File")
-        self.lock_action = self._action("&Lock", shortcuts.LOCK, self.lock_requested.emit)
+        file = bar.addMenu(_("&File"))
+        self.lock_action = self._action(_("&Lock"), shortcuts.LOCK, self.lock_requested.emit)
         file.addAction(self.lock_action)
         file.addSeparator()
-        file.addAction(self._action("&Quit", shortcuts.QUIT, self.quit_requested.emit))
-        patient = bar.addMenu("&Patient")
-        self.find_action = self._action("&Find patient", shortcuts.FIND_PATIENT, self.find_patient)
-        self.new_action = self._action("&New patient…", shortcuts.NEW_PATIENT, self.new_patient)
-        chart_reason = ADMINS_NO_CHARTS if self.session.is_admin else None
+        file.addAction(self._action(_("&Quit"), shortcuts.QUIT, self.quit_requested.emit))
+        patient = bar.addMenu(_("&Patient"))
+        self.find_action = self._action(
+            _("&Find patient"), shortcuts.FIND_PATIENT, self.find_patient
+        )
+        self.new_action = self._action(_("&New patient…"), shortcuts.NEW_PATIENT, self.new_patient)
+        chart_reason = _(ADMINS_NO_CHARTS) if self.session.is_admin else None
         gate(self.find_action, chart_reason)
         gate(self.new_action, chart_reason or self.session.why_not(RegisterPatient))
         gate(
             self.patients.new_button,
             self.new_action.toolTip() if not self.new_action.isEnabled() else None,
-            f"Register a new patient ({shortcuts.NEW_PATIENT})",
+            _("Register a new patient ({keys})").format(keys=shortcuts.NEW_PATIENT),
         )
         patient.addAction(self.find_action)
         patient.addAction(self.new_action)
-        chart = bar.addMenu("&Chart")
+        chart = bar.addMenu(_("&Chart"))
         for action in self.chart.chart_actions.actions.values():
             chart.addAction(action)
             self.addAction(action)
         chart.addSeparator()
         self.tab_actions = []
         for n, title in enumerate(TABS[: len(shortcuts.TAB_KEYS)]):
+            tab = _(title)  # TABS are N_-marked in app/ui/chart/view.py
             action = self._action(
-                f"Show {title.lower()}",
+                # Translators: a Chart menu entry; {tab} is the tab's name in lower case
+                _("Show {tab}").format(tab=tab.lower()),
                 shortcuts.TAB_KEYS[n],
-                lambda _=False, i=n: self.show_tab(i),
+                lambda _checked=False, i=n: self.show_tab(i),
             )
-            gate(action, chart_reason, f"Show the chart's {title} tab")
+            gate(action, chart_reason, _("Show the chart's {tab} tab").format(tab=tab))
             chart.addAction(action)
             self.tab_actions.append(action)
-        go = bar.addMenu("&Go")
+        go = bar.addMenu(_("&Go"))
         for n, title in enumerate(PAGES):
             page = self._action(
-                title, shortcuts.PAGE_KEYS[n], lambda _=False, i=n: self.show_page(i)
+                _(title), shortcuts.PAGE_KEYS[n], lambda _checked=False, i=n: self.show_page(i)
             )
             item = self.nav.item(n)  # a page the role may not open: greyed, says why
             allowed = bool(item.flags() & Qt.ItemFlag.ItemIsEnabled)
             gate(page, None if allowed else item.toolTip(), item.toolTip())
             go.addAction(page)
         go.addSeparator()
-        go.addAction(self._action("&Refresh", shortcuts.REFRESH, self.refresh_page))
-        sync = bar.addMenu("&Sync")
-        sync.addAction(self._action("Sync &now", shortcuts.SYNC_NOW, self.sync_panel.sync_now))
-        helpmenu = bar.addMenu("&Help")
+        go.addAction(self._action(_("&Refresh"), shortcuts.REFRESH, self.refresh_page))
+        sync = bar.addMenu(_("&Sync"))
+        sync.addAction(self._action(_("Sync &now"), shortcuts.SYNC_NOW, self.sync_panel.sync_now))
+        helpmenu = bar.addMenu(_("&Help"))
         helpmenu.addAction(
-            self._action("&Keyboard shortcuts", shortcuts.SHORTCUT_HELP, self.show_shortcuts)
+            self._action(_("&Keyboard shortcuts"), shortcuts.SHORTCUT_HELP, self.show_shortcuts)
         )
         for menu in bar.findChildren(QMenu):
             menu.setToolTipsVisible(True)  # a disabled entry's tooltip says why
@@ -256,10 +284,10 @@ class MainView(QMainWindow):
         self.busy_bar.setRange(0, 0)
         self.busy_bar.setMaximumWidth(120)
         self.busy_bar.setMaximumHeight(12)
-        self.busy_bar.setAccessibleName("Working")
+        self.busy_bar.setAccessibleName(_("Working"))
         self.busy_bar.hide()
         self.sync_label = QLabel(self)
-        self.sync_label.setAccessibleName("Sync state")
+        self.sync_label.setAccessibleName(_("Sync state"))
         status.addWidget(self.busy_bar)
         status.addWidget(self.busy_label)
         status.addPermanentWidget(self.sync_label)
@@ -309,7 +337,12 @@ class MainView(QMainWindow):
     def show_tab(self, index: int) -> None:
         """Show chart tab `index` (Alt+1 … Alt+5) and move the focus into it."""
         if self.chart.patient_id is None:
-            self.say(f"Open a patient's chart first (no chart to show the {TABS[index]} tab of).")
+            self.say(
+                # TABS are N_-marked in app/ui/chart/view.py
+                _("Open a patient's chart first (no chart to show the {tab} tab of).").format(
+                    tab=_(TABS[index])
+                )
+            )
             return
         self.show_page(0)
         self.chart.show_tab(index)
@@ -349,7 +382,8 @@ class MainView(QMainWindow):
         self.busy_label.setText(label if count > 0 else "")
 
     def _sync_status(self, status: SyncStatus) -> None:
-        self.sync_label.setText(f"Sync: {describe_state(status)}  ")
+        # Translators: the status bar's sync state ("Sync: Up to date")
+        self.sync_label.setText(_("Sync: {state}").format(state=describe_state(status)) + "  ")
 
     # -- persistence (non-PHI only) --------------------------------------------------------
 

@@ -15,7 +15,7 @@ from app.ui import shortcuts
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart.view import TABS
-from app.ui.help_dialog import SHORTCUTS
+from app.ui.help_dialog import shortcut_rows
 from app.ui.main_window import MainView
 from app.ui.permissions import ADMINS_NO_CHARTS, why_not
 from tests.ui.conftest import (
@@ -205,5 +205,5 @@ def test_no_shortcut_is_bound_twice_and_help_lists_the_tab_keys(
     assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
     for key in shortcuts.TAB_KEYS[: len(TABS)]:
         assert QKeySequence(key).toString() in keys
-    listed = dict(SHORTCUTS)
+    listed = dict(shortcut_rows())
     assert any(k.startswith(shortcuts.TAB_KEYS[0]) and "Summary" in v for k, v in listed.items())
