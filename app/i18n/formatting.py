@@ -81,3 +81,13 @@ def number(value: float) -> str:
 def count(value: int) -> str:
     """A whole number with the language's grouping ('1,234', '1 234')."""
     return format_decimal(value, locale=_locale(), numbering_system=LATIN_DIGITS)
+
+
+def month_year(value: date) -> str:
+    """'November 2026' (a month, as a report names it)."""
+    return format_skeleton("yMMMM", value, locale=_locale())
+
+
+def month_year_short(value: date) -> str:
+    """'Nov 26' (a month on a plot's axis)."""
+    return format_skeleton("yyMMM", value, locale=_locale())

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import commands as c
+from app.i18n import N_, _, pgettext
+from app.i18n.formatting import clock, weekday_day, weekday_day_short
 from app.services.dto import AppointmentView, Changes
 from app.ui import formatting
 from app.ui.formatting import time_of_day, to_datetime
@@ -44,20 +46,35 @@ from app.ui.session import ClinicSession
 from app.ui.tables import read_only_table
 from app.ui.widgets import NoticeBarWidget, make_primary, title_label
 
+# N_-marked: shown as `_(text)`.
 STATUS = {
-    "booked": "Booked",
-    "fulfilled": "Attended",
-    "noshow": "No-show",
-    "cancelled": "Cancelled",
+    # Translators: an appointment's status
+    "booked": N_("Booked"),
+    # Translators: an appointment's status
+    "fulfilled": N_("Attended"),
+    # Translators: an appointment's status
+    "noshow": N_("No-show"),
+    # Translators: an appointment's status
+    "cancelled": N_("Cancelled"),
 }
-COLUMNS = ("Time", "Patient", "Clinician", "Reason", "Status")
+COLUMNS = (N_("Time"), N_("Patient"), N_("Clinician"), N_("Reason"), N_("Status"))
+SIDE_COLUMNS = COLUMNS[:3]
 # (tab text, list name): short tab texts, so all three tabs fit beside the day at 910 px
-SIDE = (("Due", "Due today"), ("Overdue", "Overdue follow-ups"), ("Missed", "Missed, to follow up"))
+SIDE = (
+    # Translators: a short tab title: appointments due today
+    (N_("Due"), N_("Due today")),
+    # Translators: a short tab title: overdue follow-ups
+    (N_("Overdue"), N_("Overdue follow-ups")),
+    # Translators: a short tab title: missed appointments to follow up
+    (N_("Missed"), N_("Missed, to follow up")),
+)
 
 
 def _table(parent: QWidget, columns: tuple[str, ...], name: str, stretch: int = 1) -> QTableWidget:
-    """A read-only list; column `stretch` takes the room left (the others fit their text)."""
-    return read_only_table(parent, columns, name, stretch=stretch, single=True, grid=False)
+    """A read-only list; column `stretch` takes the room left (the others fit their text).
+    `columns` are N_-marked; `name` comes translated."""
+    titles = [_(title) for title in columns]
+    return read_only_table(parent, titles, name, stretch=stretch, single=True, grid=False)
 
 
 class ScheduleView(QWidget):
@@ -86,22 +103,24 @@ class ScheduleView(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setChildrenCollapsible(False)
         # the reason gives way first: names stay whole
-        self.day_table = _table(splitter, COLUMNS, "Appointments", stretch=COLUMNS.index("Reason"))
+        self.day_table = _table(
+            splitter, COLUMNS, _("Appointments"), stretch=COLUMNS.index("Reason")
+        )
         # Due, overdue and missed share one column of tabs: three stacked lists do not fit a
         # small window (910×512) above the action buttons.
         self.side = QTabWidget(splitter)
-        self.side.setAccessibleName("Follow-up lists")
+        self.side.setAccessibleName(_("Follow-up lists"))
         self.side.setUsesScrollButtons(False)  # every tab shown whole
         self.due_table, self.overdue_table, self.missed_table = (
             self._side_tab(tab, name) for tab, name in SIDE
         )
         self.missed_table.setToolTip(
-            "No-shows whose patient has no later appointment yet: book them again."
+            _("No-shows whose patient has no later appointment yet: book them again.")
         )
         # Children with a vaccine dose due or overdue today (app/ui/immunization_due_list.py).
         self.vaccines = ImmunizationDueListView(session, self.side)
-        self.side.addTab(self.vaccines, "Vaccines")
-        self.side.setTabToolTip(self.side.count() - 1, "Immunizations due and overdue today")
+        self.side.addTab(self.vaccines, _("Vaccines"))
+        self.side.setTabToolTip(self.side.count() - 1, _("Immunizations due and overdue today"))
         self.vaccines.counted.connect(self._vaccines_counted)
         self.vaccines.open_patient.connect(self.open_patient)
         splitter.setStretchFactor(0, 3)
@@ -116,19 +135,26 @@ class ScheduleView(QWidget):
 
     def _build_top(self) -> QHBoxLayout:
         top = QHBoxLayout()
-        top.addWidget(title_label("Schedule", self))
+        top.addWidget(title_label(_("Schedule"), self))
         top.addSpacing(20)
         self.prev_button = QPushButton("◀", self)
-        self.prev_button.setAccessibleName("Previous")
+        self.prev_button.setAccessibleName(_("Previous"))
         self.day = QDateEdit(formatting.qdate_of(self.session.today()), self)
         self.day.setCalendarPopup(True)
-        self.day.setDisplayFormat("ddd dd MMM yyyy")
-        self.day.setAccessibleName("Day")
+        self.day.setDisplayFormat(
+            # Translators: a Qt date format (ddd weekday, dd day, MMM month, yyyy year): order
+            # it as your language writes a day; the names come from the language's locale
+            pgettext("Qt date format", "ddd dd MMM yyyy")
+        )
+        # Translators: the day the schedule shows
+        self.day.setAccessibleName(_("Day"))
         self.next_button = QPushButton("▶", self)
-        self.next_button.setAccessibleName("Next")
-        self.today_button = QPushButton("Today", self)
-        self.day_mode = QRadioButton("Day", self)
-        self.week_mode = QRadioButton("Week", self)
+        self.next_button.setAccessibleName(_("Next"))
+        self.today_button = QPushButton(_("Today"), self)
+        # Translators: show one day of appointments (beside "Week")
+        self.day_mode = QRadioButton(pgettext("schedule view", "Day"), self)
+        # Translators: show a week of appointments (beside "Day")
+        self.week_mode = QRadioButton(pgettext("schedule view", "Week"), self)
         group = QButtonGroup(self)
         group.addButton(self.day_mode)
         group.addButton(self.week_mode)
@@ -150,9 +176,10 @@ class ScheduleView(QWidget):
         return top
 
     def _side_tab(self, tab: str, name: str) -> QTableWidget:
-        table = _table(self.side, ("Time", "Patient", "Clinician"), name)
-        self.side.addTab(table, tab)
-        self.side.setTabToolTip(self.side.count() - 1, name)
+        """A tab of SIDE (N_-marked texts)."""
+        table = _table(self.side, SIDE_COLUMNS, _(name))
+        self.side.addTab(table, _(tab))
+        self.side.setTabToolTip(self.side.count() - 1, _(name))
         return table
 
     def _tables(self) -> tuple[QTableWidget, ...]:
@@ -163,13 +190,16 @@ class ScheduleView(QWidget):
         column = QVBoxLayout()
         column.setSpacing(4)
         row = QHBoxLayout()
-        self.book_button = QPushButton("Book follow-up…", self)
+        self.book_button = QPushButton(_("Book follow-up…"), self)
         make_primary(self.book_button)
-        self.move_button = QPushButton("Move…", self)
-        self.cancel_button = QPushButton("Cancel…", self)
-        self.attended_button = QPushButton("Attended", self)
-        self.no_show_button = QPushButton("No-show", self)
-        self.open_button = QPushButton("Open chart", self)
+        self.move_button = QPushButton(_("Move…"), self)
+        # Translators: a button: cancel the selected appointment
+        self.cancel_button = QPushButton(_("Cancel…"), self)
+        # Translators: a button: mark the selected appointment attended
+        self.attended_button = QPushButton(pgettext("mark appointment", "Attended"), self)
+        # Translators: a button: mark the selected appointment a no-show
+        self.no_show_button = QPushButton(pgettext("mark appointment", "No-show"), self)
+        self.open_button = QPushButton(_("Open chart"), self)
         self.selection_label = QLabel(self)
         self.selection_label.setObjectName("muted")
         for button in (
@@ -210,13 +240,14 @@ class ScheduleView(QWidget):
             )
 
         self.session.run(
-            load, success=lambda r: self._show(seq, *r), owner=self, label="Loading schedule…"
+            load, success=lambda r: self._show(seq, *r), owner=self, label=_("Loading schedule…")
         )
         self.vaccines.refresh()
 
     def _vaccines_counted(self, count: int, overdue: int) -> None:
         index = self.side.indexOf(self.vaccines)
-        self.side.setTabText(index, f"Vaccines ({count})")
+        # Translators: the vaccines tab with the number of children due
+        self.side.setTabText(index, _("Vaccines ({count})").format(count=count))
         self.side.tabBar().setTabTextColor(index, QColor("#b00020" if overdue else "#1d2733"))
 
     def _show(
@@ -239,7 +270,8 @@ class ScheduleView(QWidget):
         for index, ((title, _name), rows) in enumerate(
             zip(SIDE, (due, overdue, missed), strict=True)
         ):
-            self.side.setTabText(index, f"{title} ({len(rows)})")
+            # Translators: a tab title with the number of items in it ("Due (3)")
+            self.side.setTabText(index, _("{tab} ({count})").format(tab=_(title), count=len(rows)))
             alert = index > 0 and bool(rows)  # overdue or missed: red while there are any
             self.side.tabBar().setTabTextColor(index, QColor("#b00020" if alert else "#1d2733"))
         if keep:
@@ -267,10 +299,10 @@ class ScheduleView(QWidget):
         self.rows[id(table)] = rows
         for r, a in enumerate(rows):
             moment = formatting.local(a.start)
-            shown = moment.strftime("%H:%M") if clock_only and moment else time_of_day(a.start)
+            shown = clock(moment) if clock_only and moment else time_of_day(a.start)
             values = [shown, a.patient_name, a.clinician]
             if full:
-                values += [a.reason or "", STATUS.get(a.status, a.status)]
+                values += [a.reason or "", _(STATUS[a.status]) if a.status in STATUS else a.status]
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)  # the whole text where a narrow column cuts it
@@ -298,8 +330,8 @@ class ScheduleView(QWidget):
     def _update_actions(self) -> None:
         a = self.selected
         booked = a is not None and a.status == "booked"
-        none = "Select an appointment first."
-        not_booked = f"This appointment is {STATUS.get(a.status, a.status).lower()}." if a else none
+        none = _("Select an appointment first.")
+        not_booked = self._not_booked(a.status) if a else none
         for button, command in (
             (self.move_button, c.RescheduleAppointment),
             (self.cancel_button, c.CancelAppointment),
@@ -309,10 +341,29 @@ class ScheduleView(QWidget):
             gate(button, self.session.why_not(command) or (None if booked else not_booked))
         gate(self.book_button, self.session.why_not(c.ScheduleFollowUp))
         gate(self.open_button, None if a else none)
-        text = f"{a.patient_name} — {time_of_day(a.start)} with {a.clinician}" if a else ""
+        text = ""
         if a is not None and a.status == "noshow":
-            text += " — missed: Book follow-up… books this patient again"
+            text = _(
+                "{patient} — {time} with {clinician} — missed: Book follow-up… books this "
+                "patient again"
+            ).format(patient=a.patient_name, time=time_of_day(a.start), clinician=a.clinician)
+        elif a is not None:
+            # Translators: the selected appointment: patient — day and time with clinician
+            text = _("{patient} — {time} with {clinician}").format(
+                patient=a.patient_name, time=time_of_day(a.start), clinician=a.clinician
+            )
         self.selection_label.setText(text)
+
+    @staticmethod
+    def _not_booked(status: str) -> str:
+        """Why a button needs a booked appointment, for one that is not."""
+        if status == "fulfilled":
+            return _("This appointment is attended.")
+        if status == "noshow":
+            return _("This appointment is no-show.")
+        if status == "cancelled":
+            return _("This appointment is cancelled.")
+        return _("This appointment is {status}.").format(status=status)
 
     def book(self) -> None:
         """Book a follow-up; for a selected missed appointment, for that patient."""
@@ -327,7 +378,7 @@ class ScheduleView(QWidget):
             lambda: queries.patient(patient_id),
             success=lambda p: self._show_form(BookFollowUpDialog(self.session, p, self)),
             owner=self,
-            label="Opening…",
+            label=_("Opening…"),
         )
 
     def _form(self, kind: str) -> None:
@@ -347,8 +398,8 @@ class ScheduleView(QWidget):
         if isinstance(dialog, BookFollowUpDialog | MoveAppointmentDialog):
             start = dialog.start
             assert isinstance(start, SlotTimeField)
-            verb = "Booked" if isinstance(dialog, BookFollowUpDialog) else "Moved to"
-            dialog.recorded.connect(lambda _c: self._landed(verb, to_datetime(start.dateTime())))
+            moved = isinstance(dialog, MoveAppointmentDialog)
+            dialog.recorded.connect(lambda _c: self._landed(moved, to_datetime(start.dateTime())))
         dialog.open()
 
     def shown_days(self) -> tuple[date, date]:
@@ -358,7 +409,7 @@ class ScheduleView(QWidget):
         days = 7 if self.week_mode.isChecked() else 1
         return first, date.fromordinal(first.toordinal() + days - 1)
 
-    def _landed(self, verb: str, start: datetime) -> None:
+    def _landed(self, moved: bool, start: datetime) -> None:
         """Say where a booking went when that is not on the days shown."""
         first, last = self.shown_days()
         day = start.date()
@@ -366,12 +417,13 @@ class ScheduleView(QWidget):
             self.notice.dismiss()
             return
         self.noticed_day = day
-        self.notice.show_notice(
-            f"{verb} {start.strftime('%a %d %b %Y')} at {start.strftime('%H:%M')} — "
-            "not on the day shown.",
-            "info",
-        )
-        self.show_day_button.setText(f"Show {start.strftime('%a %d %b')}")
+        if moved:
+            said = _("Moved to {day} at {time} — not on the day shown.")
+        else:
+            said = _("Booked {day} at {time} — not on the day shown.")
+        self.notice.show_notice(said.format(day=weekday_day(day), time=clock(start)), "info")
+        # Translators: a button that shows the schedule of {day} ("Show Sat 21 Nov")
+        self.show_day_button.setText(_("Show {day}").format(day=weekday_day_short(day)))
         self.show_day_button.show()
 
     def _show_noticed_day(self) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QComboBox, QDateTimeEdit, QMessageBo
 from pytestqt.qtbot import QtBot
 
 from app.domain import commands as c
+from app.i18n.formatting import weekday_day, weekday_day_short
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.formatting import qdatetime_of
@@ -197,8 +198,8 @@ def test_a_booking_on_another_day_says_where_it_went(
         return
     assert not schedule.notice.isHidden()
     said = schedule.notice.label.text()
-    assert said == f"Booked {later.strftime('%a %d %b %Y')} at 10:00 — not on the day shown."
-    assert schedule.show_day_button.text() == f"Show {later.strftime('%a %d %b')}"
+    assert said == f"Booked {weekday_day(later.date())} at 10:00 — not on the day shown."
+    assert schedule.show_day_button.text() == f"Show {weekday_day_short(later.date())}"
     schedule.show_day_button.click()
     assert schedule.shown_days() == (later.date(), later.date())
     qtbot.waitUntil(lambda: schedule.day_table.rowCount() == 1, timeout=TIMEOUT)
