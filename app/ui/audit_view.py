@@ -14,39 +14,51 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _
 from app.services.dto import AuditEntry, Changes
 from app.ui.formatting import when
-from app.ui.permissions import ADMIN_ONLY, gate
+from app.ui.permissions import ADMIN_ONLY, gate, role_name
 from app.ui.session import ClinicSession
 from app.ui.tables import read_only_table
 from app.ui.widgets import title_label
 
-COLUMNS = ("When", "User", "Role", "Action", "Patient", "Details", "Patient id", "Device")
-ACTIONS = {"ChartViewed": "Viewed chart", "UnlockFailed": "Unlock refused"}
+# The texts here are N_-marked: shown as `_(text)`.
+COLUMNS = (
+    N_("When"),
+    N_("User"),
+    N_("Role"),
+    N_("Action"),
+    N_("Patient"),
+    N_("Details"),
+    N_("Patient id"),
+    N_("Device"),
+)
+ACTIONS = {"ChartViewed": N_("Viewed chart"), "UnlockFailed": N_("Unlock refused")}
+# Why an unlock was refused.
 UNLOCK_REASONS = {
-    "wrong-passphrase": "wrong passphrase",
-    "wrong-recovery-secret": "wrong recovery secret",
-    "unknown-user": "a user name this device does not know",
-    "disabled-user": "the user is disabled",
-    "passphrase-reset-required": "the user needs a new passphrase",
+    "wrong-passphrase": N_("wrong passphrase"),
+    "wrong-recovery-secret": N_("wrong recovery secret"),
+    "unknown-user": N_("a user name this device does not know"),
+    "disabled-user": N_("the user is disabled"),
+    "passphrase-reset-required": N_("the user needs a new passphrase"),
 }
 
 
 def details(e: AuditEntry) -> str:
     """What an admin action was about, or why an unlock was refused (names only)."""
     if e.action == "UnlockFailed":
-        return UNLOCK_REASONS.get(e.detail, e.detail)
+        return _(UNLOCK_REASONS[e.detail]) if e.detail in UNLOCK_REASONS else e.detail
     if e.action == "PassphraseReset" and e.detail == "recovery secret":
-        return f"{e.subject}, with the recovery secret"
+        return _("{user}, with the recovery secret").format(user=e.subject)
     if e.action == "SettingsChanged":
         return e.detail.replace("_", " ")
     return ", ".join(part for part in (e.subject, e.detail) if part)
 
 
 def action_text(action: str) -> str:
-    """'VitalsRecorded' -> 'Vitals recorded'."""
+    """'VitalsRecorded' -> 'Vitals recorded' (ACTIONS translated; the others in English)."""
     if action in ACTIONS:
-        return ACTIONS[action]
+        return _(ACTIONS[action])
     words = "".join(f" {ch.lower()}" if ch.isupper() else ch for ch in action).strip()
     return words[:1].upper() + words[1:]
 
@@ -60,30 +72,34 @@ class AuditView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         top = QHBoxLayout()
-        top.addWidget(title_label("Audit", self))
+        top.addWidget(title_label(_("Audit"), self))
         top.addStretch(1)
-        top.addWidget(QLabel("User:", self))
+        top.addWidget(QLabel(_("User:"), self))
         self.user = QLineEdit(self)
-        self.user.setPlaceholderText("all users")
-        self.user.setAccessibleName("Filter by user")
+        self.user.setPlaceholderText(_("all users"))
+        self.user.setAccessibleName(_("Filter by user"))
         self.user.setMaximumWidth(180)
         top.addWidget(self.user)
-        top.addWidget(QLabel("Show:", self))
+        # Translators: how many audit entries to show
+        top.addWidget(QLabel(_("Show:"), self))
         self.limit = QSpinBox(self)
         self.limit.setRange(50, 5000)
         self.limit.setSingleStep(50)
         self.limit.setValue(200)
-        self.limit.setSuffix(" entries")
-        self.limit.setAccessibleName("Number of entries")
+        # Translators: after a number (keep the space before it)
+        self.limit.setSuffix(_(" entries"))
+        self.limit.setAccessibleName(_("Number of entries"))
         top.addWidget(self.limit)
-        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button = QPushButton(_("Refresh"), self)
         top.addWidget(self.refresh_button)
         layout.addLayout(top)
-        self.table = read_only_table(self, COLUMNS, "Audit entries", stretch=5, grid=False)
+        self.table = read_only_table(
+            self, [_(title) for title in COLUMNS], _("Audit entries"), stretch=5, grid=False
+        )
         layout.addWidget(self.table, 1)
         self.refresh_button.clicked.connect(self.refresh)
         self.user.returnPressed.connect(self.refresh)
-        gate(self, None if session.is_admin else ADMIN_ONLY)
+        gate(self, None if session.is_admin else _(ADMIN_ONLY))
         session.changed.connect(self._on_changed)
 
     def refresh(self) -> None:
@@ -96,7 +112,7 @@ class AuditView(QWidget):
             lambda: queries.audit(limit=limit, user=user),
             success=lambda rows: self._show(seq, rows),
             owner=self,
-            label="Reading audit…",
+            label=_("Reading audit…"),
         )
 
     def _show(self, seq: int, entries: list[AuditEntry]) -> None:
@@ -107,10 +123,10 @@ class AuditView(QWidget):
         for r, e in enumerate(entries):
             values = (
                 when(e.at),
-                e.user or ("(not a user here)" if e.action == "UnlockFailed" else ""),
-                e.role,
+                e.user or (_("(not a user here)") if e.action == "UnlockFailed" else ""),
+                role_name(e.role) if e.role else "",
                 action_text(e.action),
-                e.patient_name or ("(not on this device)" if e.patient_id else ""),
+                e.patient_name or (_("(not on this device)") if e.patient_id else ""),
                 details(e),
                 e.patient_id or "",
                 e.device_id[:8],

@@ -22,16 +22,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _, ngettext
+from app.i18n.formatting import count, day, month_year
 from app.services.call_worklist import ReturnFigure, WorklistRow
 from app.services.dto import Changes
+from app.ui.formatting import time_of_day
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.call_forms import RecordCallDialog, RemoveFromListDialog, outcome_text
 from app.ui.session import ClinicSession
 from app.ui.tables import read_only_table
 from app.ui.widgets import make_primary, title_label
 
-COLUMNS = ("Patient", "Phone", "Missed", "Attempts", "Next call")
-FIGURE_COLUMNS = ("Outcome", "Calls", "Returned", "Share")
+# N_-marked column titles, shown as `_(title)`.
+COLUMNS = (
+    N_("Patient"),
+    N_("Phone"),
+    # Translators: the column saying which appointment was missed (or is overdue), and when
+    N_("Missed"),
+    N_("Attempts"),
+    N_("Next call"),
+)
+FIGURE_COLUMNS = (
+    N_("Outcome"),
+    # Translators: a column: the number of calls
+    N_("Calls"),
+    # Translators: a column: how many patients came back
+    N_("Returned"),
+    # Translators: a column: the share of calls after which the patient came back
+    N_("Share"),
+)
 
 
 def previous_month(today: date) -> str:
@@ -53,7 +72,7 @@ class CallsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         top = QHBoxLayout()
-        top.addWidget(title_label("Follow-up calls", self))
+        top.addWidget(title_label(_("Follow-up calls"), self))
         self.summary = QLabel(self)
         self.summary.setObjectName("muted")
         top.addSpacing(16)
@@ -63,7 +82,12 @@ class CallsView(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.setChildrenCollapsible(False)
         self.table = read_only_table(
-            splitter, COLUMNS, "Patients to call", stretch=0, single=True, grid=False
+            splitter,
+            [_(title) for title in COLUMNS],
+            _("Patients to call"),
+            stretch=0,
+            single=True,
+            grid=False,
         )
         figures = QWidget(splitter)
         column = QVBoxLayout(figures)
@@ -72,7 +96,10 @@ class CallsView(QWidget):
         self.figure_title.setWordWrap(True)
         column.addWidget(self.figure_title)
         self.figures = read_only_table(
-            figures, FIGURE_COLUMNS, "Returned within 30 days of a call", stretch=0
+            figures,
+            [_(title) for title in FIGURE_COLUMNS],
+            _("Returned within 30 days of a call"),
+            stretch=0,
         )
         column.addWidget(self.figures, 1)
         splitter.setStretchFactor(0, 3)
@@ -86,10 +113,10 @@ class CallsView(QWidget):
 
     def _build_actions(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.call_button = QPushButton("Record call…", self)
+        self.call_button = QPushButton(_("Record call…"), self)
         make_primary(self.call_button)
-        self.remove_button = QPushButton("Remove from list…", self)
-        self.open_button = QPushButton("Open chart", self)
+        self.remove_button = QPushButton(_("Remove from list…"), self)
+        self.open_button = QPushButton(_("Open chart"), self)
         for button in (self.call_button, self.remove_button, self.open_button):
             row.addWidget(button)
         row.addStretch(1)
@@ -109,7 +136,7 @@ class CallsView(QWidget):
             return queries.call_worklist(), month, queries.calls_returned(month)
 
         self.session.run(
-            load, success=lambda r: self._show(seq, *r), owner=self, label="Loading calls…"
+            load, success=lambda r: self._show(seq, *r), owner=self, label=_("Loading calls…")
         )
 
     def _show(self, seq: int, rows: list[WorklistRow], month: str, figures: list[ReturnFigure]):  # type: ignore[no-untyped-def]
@@ -119,19 +146,29 @@ class CallsView(QWidget):
         self.rows = rows
         self.table.setRowCount(len(rows))
         for n, r in enumerate(rows):
-            last = f" (last: {outcome_text(r.last_outcome)})" if r.last_outcome else ""
+            attempts = count(r.attempts)
+            if r.last_outcome:
+                # Translators: the number of call attempts and the last one's outcome
+                attempts = _("{attempts} (last: {outcome})").format(
+                    attempts=attempts, outcome=outcome_text(r.last_outcome)
+                )
             values = (
                 r.patient_name,
-                r.phone or "no phone",
-                f"{r.missed} {r.appointment_start[:16].replace('T', ' ')}",
-                f"{r.attempts}{last}",
-                "today" if r.due else (r.next_call_on or "—"),
+                r.phone or _("no phone"),
+                self._missed_text(r),
+                attempts,
+                _("today") if r.due else self._day_text(r.next_call_on),
             )
             for col, text in enumerate(values):
                 self.table.setItem(n, col, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
         due = sum(r.due for r in rows)
-        self.summary.setText(f"{len(rows)} to call, {due} due today")
+        self.summary.setText(
+            # Translators: the worklist's summary ("3 to call, 1 due today")
+            ngettext(
+                "{count} to call, {due} due today", "{count} to call, {due} due today", len(rows)
+            ).format(count=count(len(rows)), due=count(due))
+        )
         self._show_figures(month, figures)
         if kept is not None:
             for n, r in enumerate(rows):
@@ -140,15 +177,43 @@ class CallsView(QWidget):
         self.loads_done += 1
         self._update_actions()
 
+    @staticmethod
+    def _missed_text(r: WorklistRow) -> str:
+        """'missed Sat 21 Nov, 09:30' or 'overdue …' (the appointment, in local time)."""
+        when = time_of_day(r.appointment_start)
+        if r.missed == "missed":
+            # Translators: a missed appointment (marked no-show) and when it was
+            return _("missed {time}").format(time=when)
+        # Translators: an overdue appointment (never marked) and when it was
+        return _("overdue {time}").format(time=when)
+
+    @staticmethod
+    def _day_text(iso: str | None) -> str:
+        """A YYYY-MM-DD day as the current language writes it ('—' when none)."""
+        if not iso:
+            return "—"
+        try:
+            return day(date.fromisoformat(iso))
+        except ValueError:
+            return iso
+
     def _show_figures(self, month: str, figures: list[ReturnFigure]) -> None:
         shown = [f for f in figures if f.calls]
-        back = "patients back within 30 days" if shown else "no calls recorded"
-        self.figure_title.setText(f"Calls in {month}: {back}")
+        year, number = (int(part) for part in month.split("-"))
+        name = month_year(date(year, number, 1))
+        if shown:
+            text = _("Calls in {month}: patients back within 30 days").format(month=name)
+        else:
+            text = _("Calls in {month}: no calls recorded").format(month=name)
+        self.figure_title.setText(text)
         self.figures.setRowCount(len(shown))
         for n, f in enumerate(shown):
-            share = "—" if f.share is None else f"{f.share:.0%}"
+            # Translators: a share in percent ("50%")
+            share = (
+                "—" if f.share is None else _("{value}%").format(value=count(round(f.share * 100)))
+            )
             for col, text in enumerate(
-                (outcome_text(f.outcome), str(f.calls), str(f.returned), share)
+                (outcome_text(f.outcome), count(f.calls), count(f.returned), share)
             ):
                 self.figures.setItem(n, col, QTableWidgetItem(text))
         self.figures.resizeColumnsToContents()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _, ngettext
 from app.services.dto import Changes, PatientSummary
 from app.services.remote_lookup import MAY_LOOK_UP, BroughtPatient
 from app.ui import shortcuts
@@ -31,7 +32,9 @@ from app.ui.row_table import Index, RowTableModel
 from app.ui.session import ClinicSession
 from app.ui.widgets import make_primary, title_label
 
-COLUMNS = ("Name", "Born")  # identifiers and sex in the tooltip
+# identifiers and sex in the tooltip; N_-marked, RowTableModel shows them translated
+# Translators: the patient list's column of birth dates
+COLUMNS = (N_("Name"), N_("Born"))
 DEBOUNCE_MS = 200
 
 
@@ -47,8 +50,12 @@ class PatientTableModel(RowTableModel):
             return (f"{p.family.upper()}, {p.given}", p.birth_date)[index.column()]
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             ids = ", ".join(f"{i['system']} {i['value']}" for i in p.identifiers)
-            return f"{p.given} {p.family}, {p.sex}, born {p.birth_date}" + (
-                f" ({ids})" if ids else ""
+            if ids:
+                return _("{given} {family}, {sex}, born {born} ({identifiers})").format(
+                    given=p.given, family=p.family, sex=p.sex, born=p.birth_date, identifiers=ids
+                )
+            return _("{given} {family}, {sex}, born {born}").format(
+                given=p.given, family=p.family, sex=p.sex, born=p.birth_date
             )
         if role == Qt.ItemDataRole.UserRole:
             return p.patient_id
@@ -73,28 +80,31 @@ class PatientListView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 6, 10)
         top = QHBoxLayout()
-        top.addWidget(title_label("Patients", self))
+        top.addWidget(title_label(_("Patients"), self))
         top.addStretch(1)
-        self.new_button = QPushButton("New patient", self)
-        self.new_button.setToolTip(f"Register a new patient ({shortcuts.NEW_PATIENT})")
+        self.new_button = QPushButton(_("New patient"), self)
+        self.new_button.setToolTip(
+            _("Register a new patient ({keys})").format(keys=shortcuts.NEW_PATIENT)
+        )
         make_primary(self.new_button)
         self.new_button.clicked.connect(self.new_patient_requested)
         top.addWidget(self.new_button)
         layout.addLayout(top)
         self.search = QLineEdit(self)
         self.search.setObjectName("searchField")
-        self.search.setPlaceholderText("Search name, ID or birth date")
+        self.search.setPlaceholderText(_("Search name, ID or birth date"))
         self.search.setToolTip(
-            "Type part of a name, an identifier or a birth date (YYYY-MM-DD) "
-            f"({shortcuts.FIND_PATIENT})"
+            _("Type part of a name, an identifier or a birth date (YYYY-MM-DD) ({keys})").format(
+                keys=shortcuts.FIND_PATIENT
+            )
         )
-        self.search.setAccessibleName("Search patients")
+        self.search.setAccessibleName(_("Search patients"))
         self.search.setClearButtonEnabled(True)
         layout.addWidget(self.search)
         self.model = PatientTableModel(self)
         self.table = QTableView(self)
         self.table.setModel(self.model)
-        self.table.setAccessibleName("Patients found")
+        self.table.setAccessibleName(_("Patients found"))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
@@ -113,13 +123,13 @@ class PatientListView(QWidget):
         self.status.setObjectName("muted")
         layout.addWidget(self.status)
         # A patient from another facility: look them up on the central server (issue 14).
-        self.remote_button = QPushButton("Find on the central &server…", self)
+        self.remote_button = QPushButton(_("Find on the central &server…"), self)
         self.remote_button.setToolTip(
-            "Look up a patient registered at another facility and bring their record here"
+            _("Look up a patient registered at another facility and bring their record here")
         )
         if session.role not in MAY_LOOK_UP:
             self.remote_button.setEnabled(False)
-            self.remote_button.setToolTip("Only clinicians and staff look patients up")
+            self.remote_button.setToolTip(_("Only clinicians and staff look patients up"))
         self.remote_button.setVisible(session.backend.remote_patients is not None)
         self.remote_button.clicked.connect(self.find_on_server)
         layout.addWidget(self.remote_button)
@@ -168,7 +178,7 @@ class PatientListView(QWidget):
             lambda: queries.search_patients(text, limit=200),
             success=lambda found: self._show(seq, found, select),
             owner=self,
-            label="Searching…",
+            label=_("Searching…"),
         )
 
     def _show(self, seq: int, found: list[PatientSummary], select: str | None) -> None:
@@ -178,11 +188,14 @@ class PatientListView(QWidget):
         self.model.set_rows(found)
         self.searches_done += 1
         if found:
-            self.status.setText(f"{len(found)} patient{'s' if len(found) != 1 else ''} shown")
+            n = len(found)
+            self.status.setText(
+                ngettext("{count} patient shown", "{count} patients shown", n).format(count=n)
+            )
         elif self.search.text().strip():
-            self.status.setText("No patient matches. Press Ctrl+N to register a new one.")
+            self.status.setText(_("No patient matches. Press Ctrl+N to register a new one."))
         else:
-            self.status.setText("No patients yet. Press Ctrl+N to register the first one.")
+            self.status.setText(_("No patients yet. Press Ctrl+N to register the first one."))
         if keep:
             self.select(keep)
         if self._focus_when_shown and not self._open_when_shown:
@@ -225,7 +238,7 @@ class PatientListView(QWidget):
             lambda: queries.patients_of_card(text),
             success=lambda found: self._card_found(text, found),
             owner=self,
-            label="Searching…",
+            label=_("Searching…"),
         )
 
     def _card_found(self, text: str, found: list[PatientSummary]) -> None:

@@ -16,13 +16,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _, ngettext, pgettext
+from app.i18n.formatting import count
 from app.ui.backend import UserRow
 from app.ui.formatting import when
-from app.ui.permissions import ADMIN_ONLY, gate
+from app.ui.permissions import ADMIN_ONLY, gate, role_name
 from app.ui.session import ClinicSession
 from app.ui.tables import read_only_table
 from app.ui.user_dialogs import AddUserDialog, EnableUserDialog
 from app.ui.widgets import make_primary, title_label
+
+# N_-marked column titles, shown as `_(title)`.
+COLUMNS = (
+    N_("User"),
+    N_("Role"),
+    # Translators: the column with the day a user was added
+    N_("Added"),
+    N_("Status"),
+)
 
 
 class UsersView(QWidget):
@@ -34,20 +45,20 @@ class UsersView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         top = QHBoxLayout()
-        top.addWidget(title_label("Users", self))
+        top.addWidget(title_label(_("Users"), self))
         top.addStretch(1)
-        self.add_button = QPushButton("Add user…", self)
+        self.add_button = QPushButton(_("Add user…"), self)
         make_primary(self.add_button)
-        self.disable_button = QPushButton("Disable…", self)
+        self.disable_button = QPushButton(_("Disable…"), self)
         self.disable_button.setProperty("danger", True)
-        self.enable_button = QPushButton("Enable…", self)
-        self.enable_button.setAccessibleName("Enable the selected user again")
+        self.enable_button = QPushButton(_("Enable…"), self)
+        self.enable_button.setAccessibleName(_("Enable the selected user again"))
         top.addWidget(self.add_button)
         top.addWidget(self.disable_button)
         top.addWidget(self.enable_button)
         layout.addLayout(top)
-        columns = ("User", "Role", "Added", "Status")
-        self.table = read_only_table(self, columns, "Users", single=True, grid=False)
+        columns = [_(title) for title in COLUMNS]
+        self.table = read_only_table(self, columns, _("Users"), single=True, grid=False)
         # Here every column shares the width, rather than one taking what is left.
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
@@ -66,7 +77,7 @@ class UsersView(QWidget):
             return
         directory = self.session.users()
         self.session.run(
-            directory.list_users, success=self._show, owner=self, label="Reading users…"
+            directory.list_users, success=self._show, owner=self, label=_("Reading users…")
         )
 
     def _show(self, users: list[UserRow]) -> None:
@@ -74,10 +85,21 @@ class UsersView(QWidget):
         self.table.setRowCount(len(users))
         for r, u in enumerate(users):
             for col, value in enumerate(
-                (u.name, u.role.value, when(u.created_at), "Disabled" if u.disabled else "Active")
+                (
+                    u.name,
+                    role_name(u.role),
+                    when(u.created_at),
+                    # Translators: a user's status
+                    pgettext("user", "Disabled") if u.disabled else pgettext("user", "Active"),
+                )
             ):
                 self.table.setItem(r, col, QTableWidgetItem(value))
-        self.note.setText(f"{sum(not u.disabled for u in users)} active users")
+        active = sum(not u.disabled for u in users)
+        self.note.setText(
+            ngettext("{count} active user", "{count} active users", active).format(
+                count=count(active)
+            )
+        )
         self._update_buttons()
 
     def _selected(self) -> UserRow | None:
@@ -87,19 +109,19 @@ class UsersView(QWidget):
         )
 
     def _update_buttons(self) -> None:
-        admin = None if self.session.is_admin else ADMIN_ONLY
+        admin = None if self.session.is_admin else _(ADMIN_ONLY)
         gate(self.add_button, admin)
         user = self._selected()
-        reason = admin or (None if user else "Select a user first.")
+        reason = admin or (None if user else _("Select a user first."))
         if reason is None and user is not None:
             if user.disabled:
-                reason = "This user is already disabled."
+                reason = _("This user is already disabled.")
             elif user.name == self.session.actor.user:
-                reason = "You cannot disable the user you are signed in as."
+                reason = _("You cannot disable the user you are signed in as.")
         gate(self.disable_button, reason)
-        enable = admin or (None if user else "Select a user first.")
+        enable = admin or (None if user else _("Select a user first."))
         if enable is None and user is not None and not user.disabled:
-            enable = "This user is active."
+            enable = _("This user is active.")
         gate(self.enable_button, enable)
 
     def add_user(self) -> None:
@@ -113,8 +135,8 @@ class UsersView(QWidget):
             return
         box = QMessageBox(
             QMessageBox.Icon.Question,
-            "Disable user",
-            f"Disable {user.name}? Their passphrase stops working at once.",
+            _("Disable user"),
+            _("Disable {user}? Their passphrase stops working at once.").format(user=user.name),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             self,
         )
@@ -135,7 +157,7 @@ class UsersView(QWidget):
             lambda: directory.disable_user(name),
             success=lambda _r: self.session.users_changed.emit(),
             owner=self,
-            label="Disabling user…",
+            label=_("Disabling user…"),
         )
 
     def enable_selected(self) -> None:
