@@ -19,6 +19,8 @@ from datetime import datetime
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMainWindow, QWidget
 
+from app.i18n import _, ngettext
+from app.i18n.formatting import count, moment
 from app.services.drafts import Draft, DraftForm
 from app.services.dto import ChartView
 from app.ui import confirm
@@ -32,7 +34,7 @@ RESTORE, DISCARD, LATER = "restore", "discard", "later"
 
 
 def _when(draft: Draft) -> str:
-    return draft.saved().astimezone().strftime("%d %b %Y %H:%M")
+    return moment(draft.saved().astimezone())
 
 
 class DraftKeeper(QObject):
@@ -96,7 +98,7 @@ class DraftKeeper(QObject):
             lambda: (drafts.pending(actor), drafts.now()),
             success=lambda found: self._found(session, window, just_left, *found),
             owner=window,
-            label="Looking for unsaved forms…",
+            label=_("Looking for unsaved forms…"),
         )
 
     def _found(
@@ -119,15 +121,28 @@ class DraftKeeper(QObject):
     ) -> None:
         lines = []
         for d in found:
-            age = f" — {(now - d.saved()).days} days old" if d.is_stale(now) else ""
-            lines.append(f"• {d.title} (from {_when(d)}{age})")
-        many = len(found) > 1
+            if d.is_stale(now):
+                days = (now - d.saved()).days
+                lines.append(
+                    ngettext(
+                        "• {form} (from {time} — {days} day old)",
+                        "• {form} (from {time} — {days} days old)",
+                        days,
+                    ).format(form=d.title, time=_when(d), days=count(days))
+                )
+            else:
+                lines.append(_("• {form} (from {time})").format(form=d.title, time=_when(d)))
         question = confirm.Question(
-            f"You have {len(found)} unsaved form{'s' if many else ''} from an earlier session.",
-            ((RESTORE, "Restore"), (DISCARD, "Discard"), (LATER, "Not now")),
+            ngettext(
+                "You have {count} unsaved form from an earlier session.",
+                "You have {count} unsaved forms from an earlier session.",
+                len(found),
+            ).format(count=count(len(found))),
+            ((RESTORE, _("Restore")), (DISCARD, _("Discard")), (LATER, _("Not now"))),
             escape=LATER,
-            detail="\n".join(lines)
-            + "\n\nNot now keeps them for your next sign-in; nobody else can see them.",
+            detail=_(
+                "{forms}\n\nNot now keeps them for your next sign-in; nobody else can see them."
+            ).format(forms="\n".join(lines)),
         )
 
         def answered(answer: str) -> None:
@@ -139,7 +154,7 @@ class DraftKeeper(QObject):
                     session.actor,
                     [d.draft_id for d in found],
                 )
-                session.run(lambda: drafts.discard(actor, ids), label="Discarding drafts…")
+                session.run(lambda: drafts.discard(actor, ids), label=_("Discarding drafts…"))
 
         confirm.ask(window, question, answered)
 
@@ -158,7 +173,7 @@ class DraftKeeper(QObject):
                 lambda p=patient_id: queries.chart(p, actor),  # type: ignore[misc]
                 success=lambda chart, ds=drafts: self._reopen_on(session, window, chart, ds),  # type: ignore[misc]
                 owner=window,
-                label="Reopening your unsaved forms…",
+                label=_("Reopening your unsaved forms…"),
             )
 
     def _reopen_on(
@@ -176,7 +191,9 @@ class DraftKeeper(QObject):
             log.warning("draft of %s cannot be reopened: %s", draft.form, type(exc).__name__)
             return
         form.command_id = draft.draft_id  # a command already sent before the lock is recognised
-        notice = f"Your unsaved changes to {draft.title} were restored (from {_when(draft)})."
+        notice = _("Your unsaved changes to {form} were restored (from {time}).").format(
+            form=draft.title, time=_when(draft)
+        )
         form.restore_draft(draft.fields, notice)
         open_patient = getattr(window, "open_patient", None)
         if chart is not None and callable(open_patient):
@@ -185,5 +202,5 @@ class DraftKeeper(QObject):
             form.recorded.connect(lambda changes: open_patient(changes.patient_id))
         form.open()
         self.restored.append(form)
-        self.notice = notice if len(self.restored) == 1 else "Your unsaved forms were restored."
+        self.notice = notice if len(self.restored) == 1 else _("Your unsaved forms were restored.")
         window.statusBar().showMessage(self.notice, 15_000)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import DomainError
+from app.i18n import N_, _
 from app.services.settings import FIELDS_OF_MODE, SECRETS, DeviceSettings, validate
 from app.ui.backend import Backend, CreatedVault
 from app.ui.errors import UserFacingError, error_field, plain_message
@@ -52,30 +53,34 @@ class AdminPage(QWizardPage):
     def __init__(self, wizard: FirstRunDialog) -> None:
         super().__init__(wizard)
         self.dialog = wizard
-        self.setTitle("Create this device's vault")
+        self.setTitle(_("Create this device's vault"))
         self.setSubTitle(
-            "Everything FieldChart records is kept encrypted in this folder. "
-            "The first user is an admin, who then adds clinicians and staff."
+            _(
+                "Everything FieldChart records is kept encrypted in this folder. "
+                "The first user is an admin, who then adds clinicians and staff."
+            )
         )
         self.setCommitPage(True)  # no way back once the vault exists
-        self.setButtonText(QWizard.WizardButton.CommitButton, "Create vault")
+        self.setButtonText(QWizard.WizardButton.CommitButton, _("Create vault"))
         form = QFormLayout(self)
         folder = QLabel(str(wizard.backend.data_dir), self)
         folder.setObjectName("muted")
         folder.setWordWrap(True)
-        form.addRow("Folder:", folder)
+        form.addRow(_("Folder:"), folder)
         self.user = QLineEdit("admin", self)
-        self.user.setAccessibleName("Admin user name")
+        self.user.setAccessibleName(_("Admin user name"))
         self.passphrase = QLineEdit(self)
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setAccessibleName("Admin passphrase")
+        self.passphrase.setAccessibleName(_("Admin passphrase"))
         self.repeat = QLineEdit(self)
         self.repeat.setEchoMode(QLineEdit.EchoMode.Password)
-        self.repeat.setAccessibleName("Repeat passphrase")
-        form.addRow("Admin user name:", self.user)
-        form.addRow("Passphrase:", self.passphrase)
-        form.addRow("", hint_label("At least 8 characters; a few unrelated words work well.", self))
-        form.addRow("Repeat passphrase:", self.repeat)
+        self.repeat.setAccessibleName(_("Repeat passphrase"))
+        form.addRow(_("Admin user name:"), self.user)
+        form.addRow(_("Passphrase:"), self.passphrase)
+        form.addRow(
+            "", hint_label(_("At least 8 characters; a few unrelated words work well."), self)
+        )
+        form.addRow(_("Repeat passphrase:"), self.repeat)
         self.error = ErrorLabelWidget(self, "formError")
         form.addRow(self.error)
         self.progress = QProgressBar(self)
@@ -88,7 +93,7 @@ class AdminPage(QWizardPage):
         if self.dialog.created is not None:
             return True
         if self.passphrase.text() != self.repeat.text():
-            self.error.show_message("The two passphrases differ.")
+            self.error.show_message(_("The two passphrases differ."))
             return False
         self.error.clear_message()
         self._busy(True)
@@ -102,7 +107,7 @@ class AdminPage(QWizardPage):
             success=self._created,
             failure=self._refused,
             owner=self,
-            label="Creating the vault…",
+            label=_("Creating the vault…"),
         )
         return False  # the wizard moves on when the vault exists
 
@@ -128,7 +133,7 @@ class AdminPage(QWizardPage):
 def ask_for_printer(printer: QPrinter, parent: QWidget) -> bool:
     """The system's print dialog; True if the person chose to print."""
     dialog = QPrintDialog(printer, parent)
-    dialog.setWindowTitle("Print the recovery secret")
+    dialog.setWindowTitle(_("Print the recovery secret"))
     return dialog.exec() == QPrintDialog.DialogCode.Accepted
 
 
@@ -136,14 +141,20 @@ def recovery_sheet(secret: str, folder: str) -> QTextDocument:
     """One page: the secret, large and spaced, and what it is for."""
     document = QTextDocument()
     document.setHtml(
-        "<h2>FieldChart — recovery secret</h2>"
-        f"<p>Vault folder: {escape(folder)}</p>"
+        "<h2>"
+        + escape(_("FieldChart — recovery secret"))
+        + "</h2><p>"
+        + escape(_("Vault folder: {folder}").format(folder=folder))
+        + "</p>"
         "<p style='font-family: monospace; font-size: 20pt; letter-spacing: 2px'>"
-        f"{escape(secret)}</p>"
-        "<p>This secret resets the passphrase of any user of this vault: on the unlock "
-        "screen, choose <i>Forgot passphrase? Reset with the recovery secret</i>. Keep this "
-        "page locked away from the computer. Letters may be typed in either case; 0 and O, "
-        "and 1, I and L, are read alike.</p>"
+        f"{escape(secret)}</p><p>"
+        + _(
+            "This secret resets the passphrase of any user of this vault: on the unlock "
+            "screen, choose <i>Forgot passphrase? Reset with the recovery secret</i>. Keep this "
+            "page locked away from the computer. Letters may be typed in either case; 0 and O, "
+            "and 1, I and L, are read alike."
+        )
+        + "</p>"
     )
     return document
 
@@ -155,25 +166,29 @@ class RecoveryPage(QWizardPage):
     def __init__(self, wizard: FirstRunDialog) -> None:
         super().__init__(wizard)
         self.folder = str(wizard.backend.data_dir)
-        self.setTitle("Save the recovery secret")
+        self.setTitle(_("Save the recovery secret"))
         self.setSubTitle(
-            "It opens the vault if every passphrase is forgotten. It is shown only "
-            "now and stored nowhere: write it down or print it, and keep it locked "
-            "away from this computer."
+            _(
+                "It opens the vault if every passphrase is forgotten. It is shown only "
+                "now and stored nowhere: write it down or print it, and keep it locked "
+                "away from this computer."
+            )
         )
         column = QVBoxLayout(self)
         self.secret = QLabel(self)
         self.secret.setObjectName("recoverySecret")
         self.secret.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.secret.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.secret.setAccessibleName("Recovery secret")
+        self.secret.setAccessibleName(_("Recovery secret"))
         column.addWidget(self.secret)
-        copy = QPushButton("Copy to clipboard", self)
+        copy = QPushButton(_("Copy to clipboard"), self)
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.secret.text()))
-        self.print_button = QPushButton("Print…", self)
+        self.print_button = QPushButton(_("Print…"), self)
         self.print_button.setToolTip(
-            "Print the recovery secret on paper (printing to a file would leave it on this "
-            "computer)"
+            _(
+                "Print the recovery secret on paper (printing to a file would leave it on this "
+                "computer)"
+            )
         )
         self.print_button.clicked.connect(self.print_secret)
         buttons = QHBoxLayout()
@@ -183,9 +198,9 @@ class RecoveryPage(QWizardPage):
         column.addLayout(buttons)
         column.addStretch(1)
         self.saved = QCheckBox(
-            "I have written down the recovery secret and put it somewhere safe", self
+            _("I have written down the recovery secret and put it somewhere safe"), self
         )
-        self.saved.setAccessibleName("Recovery secret saved")
+        self.saved.setAccessibleName(_("Recovery secret saved"))
         column.addWidget(self.saved)
         self.registerField("recoverySaved*", self.saved)
 
@@ -196,7 +211,7 @@ class RecoveryPage(QWizardPage):
     def print_secret(self) -> bool:
         """Print the secret (True if it was sent to the printer)."""
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-        printer.setDocName("FieldChart recovery secret")
+        printer.setDocName(_("FieldChart recovery secret"))
         if not self.choose_printer(printer, self):
             return False
         recovery_sheet(self.secret.text(), self.folder).print_(printer)
@@ -210,51 +225,54 @@ class ServerPage(QWizardPage):
         super().__init__(wizard)
         self.dialog = wizard
         self.saved = False
-        self.setTitle("Sync server (optional)")
+        self.setTitle(_("Sync server (optional)"))
         self.setSubTitle(
-            "Leave the address empty to work offline; an admin can enrol this "
-            "device later in Settings."
+            _(
+                "Leave the address empty to work offline; an admin can enrol this "
+                "device later in Settings."
+            )
         )
         form = QFormLayout(self)
         self.server = QLineEdit(self)
         self.server.setPlaceholderText("https://fhir.example.org/fhir")
-        self.server.setAccessibleName("FHIR server address")
+        self.server.setAccessibleName(_("FHIR server address"))
         self.auth = QComboBox(self)
         for value, text in AUTH:
-            self.auth.addItem(text, value)
-        self.auth.setAccessibleName("Authentication")
-        form.addRow("Server address:", self.server)
-        form.addRow("Authentication:", self.auth)
+            self.auth.addItem(_(text), value)  # an AUTH msgid
+        self.auth.setAccessibleName(_("Authentication"))
+        form.addRow(_("Server address:"), self.server)
+        form.addRow(_("Authentication:"), self.auth)
         # One line per setting a mode needs; only the chosen mode's are shown.
         self.inputs: dict[str, QLineEdit] = {}
         for name, label in AUTH_FIELD_LABELS.items():
             line = QLineEdit(self)
-            line.setAccessibleName(label)
+            line.setAccessibleName(_(label))  # an AUTH_FIELD_LABELS msgid
             if name in SECRETS:
                 line.setEchoMode(QLineEdit.EchoMode.Password)
-            form.addRow(f"{label}:", line)
+            # Translators: a form field's caption, e.g. "Reason:"
+            form.addRow(_("{label}:").format(label=_(label)), line)
             self.inputs[name] = line
         self.token = self.inputs["bearer_token"]
         self.token_url, self.client_id = self.inputs["token_url"], self.inputs["client_id"]
         self.client_secret = self.inputs["client_secret"]
         self.token_url.setPlaceholderText("https://auth.example.org/oauth2/token")
         self.device_key = DeviceKeyBox(wizard.ops, self)
-        self.device_key_caption = QLabel("Device key:", self)
+        self.device_key_caption = QLabel(_("Device key:"), self)
         self.device_key_caption.setBuddy(self.device_key.text)
         form.addRow(self.device_key_caption, self.device_key)
-        self.smart_hint = hint_label(SMART_KEY_HINT, self)
+        self.smart_hint = hint_label(_(SMART_KEY_HINT), self)
         form.addRow(self.smart_hint)
         # The facility this device serves (a Group, or Locations, later in Settings).
         self.organization = QLineEdit(self)
-        self.organization.setPlaceholderText("Organization/<id>, from IT")
-        self.organization.setAccessibleName("Facility (Organization)")
-        self.pull_everything = QCheckBox("Every patient", self)
-        self.pull_everything.setToolTip("IT's choice: pull every patient on the server")
-        self.pull_everything.setAccessibleName("Pull every patient on the server")
+        self.organization.setPlaceholderText(_("Organization/<id>, from IT"))
+        self.organization.setAccessibleName(_("Facility (Organization)"))
+        self.pull_everything = QCheckBox(_("Every patient"), self)
+        self.pull_everything.setToolTip(_("IT's choice: pull every patient on the server"))
+        self.pull_everything.setAccessibleName(_("Pull every patient on the server"))
         facility = QHBoxLayout()
         facility.addWidget(self.organization, 1)
         facility.addWidget(self.pull_everything)
-        form.addRow("Facility:", facility)
+        form.addRow(_("Facility:"), facility)
         self.error = ErrorLabelWidget(self, "formError")
         form.addRow(self.error)
         self.form = form
@@ -297,7 +315,7 @@ class ServerPage(QWizardPage):
             return True
         mode = self.auth.currentData()
         if mode == "smart-backend" and self.device_key.busy:
-            self.error.show_message(KEY_NOT_READY)
+            self.error.show_message(_(KEY_NOT_READY))
             return False
         changes: dict[str, Any] = {"server_url": url, "auth_mode": mode}
         for name in FIELDS_OF_MODE.get(mode, ()):
@@ -322,7 +340,7 @@ class ServerPage(QWizardPage):
             success=self._saved,
             failure=self._refused,
             owner=self,
-            label="Saving the server…",
+            label=_("Saving the server…"),
         )
         return False
 
@@ -332,10 +350,15 @@ class ServerPage(QWizardPage):
 
     def _refused(self, exc: BaseException) -> None:
         field = error_field(exc) if isinstance(exc, DomainError | UserFacingError) else None
-        labels = {"server_url": "Server address", "scope_organization": "Facility"}
+        labels = {"server_url": N_("Server address"), "scope_organization": N_("Facility")}
         prefix = {**labels, **AUTH_FIELD_LABELS}.get(field or "")
         message = plain_message(exc)
-        self.error.show_message(f"{prefix}: {message}" if prefix else message)
+        self.error.show_message(
+            # Translators: an error about one setting ("Server address: not a web address")
+            _("{setting}: {error}").format(setting=_(prefix), error=message)  # marked msgids
+            if prefix
+            else message
+        )
 
 
 class FirstRunDialog(QWizard):
@@ -347,7 +370,7 @@ class FirstRunDialog(QWizard):
         super().__init__(parent)
         self.backend, self.ops = backend, ops
         self.created: CreatedVault | None = None
-        self.setWindowTitle("FieldChart — First run")
+        self.setWindowTitle(_("FieldChart — First run"))
         self.setWindowIcon(icon("fieldchart"))
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setPixmap(QWizard.WizardPixmap.LogoPixmap, icon("fieldchart").pixmap(48, 48))

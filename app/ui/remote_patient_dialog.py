@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import DomainError
+from app.i18n import N_, _, pgettext
 from app.services.remote_lookup import (
     BroughtPatient,
     RemotePatientLookup,
@@ -41,17 +42,28 @@ from app.ui.row_table import Index, RowTableModel
 from app.ui.session import ClinicSession
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary
 
-COLUMNS = ("Name", "Sex", "Born", "Identifiers", "Organization", "On this device")
-INTRO = (
+# Marked here, translated where shown (RowTableModel's headers, hint labels, the notice).
+COLUMNS = (
+    N_("Name"),
+    N_("Sex"),
+    N_("Born"),
+    N_("Identifiers"),
+    N_("Organization"),
+    N_("On this device"),
+)
+INTRO = N_(
     "Look up a patient registered at another facility. The search, and any patient you bring "
     "onto this device, are recorded in the audit."
 )
-NOT_ENROLLED = (
+NOT_ENROLLED = N_(
     "This device is not enrolled with a central server, so it cannot look patients up. "
     "Ask IT to enrol it."
 )
-NO_LOOKUP = "This installation cannot look patients up on a central server."
-OFFLINE = "The last sync could not reach the server: this device may be offline."
+NO_LOOKUP = N_("This installation cannot look patients up on a central server.")
+OFFLINE = N_(
+    "The last sync could not reach the server: this device may be offline. A search will say "
+    "so if it cannot reach the server."
+)
 
 
 class RemotePatientModel(RowTableModel):
@@ -63,13 +75,23 @@ class RemotePatientModel(RowTableModel):
             return None
         p = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            here = "yes" if p.local_id else ("cannot be read" if not p.readable else "")
+            here = (
+                # Translators: "On this device" column: the patient is already here
+                pgettext("on this device", "yes")
+                if p.local_id
+                else (_("cannot be read") if not p.readable else "")
+            )
             cells = (p.display_name, p.sex, p.birth_date, "; ".join(p.identifiers))
-            return (*cells, p.organization or "none", here)[index.column()]
+            # Translators: "Organization" column: the patient has none
+            organization = p.organization or pgettext("organization", "none")
+            return (*cells, organization, here)[index.column()]
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
-            return (
-                f"{p.given} {p.family}, {p.sex}, born {p.birth_date}; "
-                f"{p.organization or 'no organization'}"
+            return _("{given} {family}, {sex}, born {birth_date}; {organization}").format(
+                given=p.given,
+                family=p.family,
+                sex=p.sex,
+                birth_date=p.birth_date,
+                organization=p.organization or _("no organization"),
             )
         return None
 
@@ -98,11 +120,11 @@ class RemotePatientDialog(QDialog):
         self.lookup: RemotePatientLookup | None = factory(session.clinic) if factory else None
         self.last_result: RemoteSearchResult | None = None
         self.searches_done = 0
-        self.setWindowTitle("Find a patient on the central server")
+        self.setWindowTitle(_("Find a patient on the central server"))
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setMinimumWidth(640)
         outer = QVBoxLayout(self)
-        outer.addWidget(hint_label(INTRO, self))
+        outer.addWidget(hint_label(_(INTRO), self))
         self.notice = QLabel(self)
         self.notice.setObjectName("noticeBar")
         self.notice.setWordWrap(True)
@@ -110,11 +132,14 @@ class RemotePatientDialog(QDialog):
         outer.addWidget(self.notice)
         form = QFormLayout()
         self.errors: dict[str, ErrorLabelWidget] = {}  # under each field, by its name
-        self.name = self._field(form, "name", "&Name", "Words of the name, e.g. Zawadi Mollel")
-        self.identifier = self._field(form, "identifier", "&Identifier", "e.g. KB-77123")
-        self.birth_date = self._field(form, "birth_date", "&Birth date", "YYYY-MM-DD")
+        self.name = self._field(
+            form, "name", _("&Name"), _("Words of the name, e.g. Zawadi Mollel")
+        )
+        self.identifier = self._field(form, "identifier", _("&Identifier"), _("e.g. KB-77123"))
+        # Translators: the date format typed (ISO); translate the letters only
+        self.birth_date = self._field(form, "birth_date", _("&Birth date"), _("YYYY-MM-DD"))
         outer.addLayout(form)
-        self.search_button = QPushButton("&Search", self)
+        self.search_button = QPushButton(_("&Search"), self)
         make_primary(self.search_button)
         self.search_button.setDefault(True)
         self.search_button.clicked.connect(self.search)
@@ -122,7 +147,7 @@ class RemotePatientDialog(QDialog):
         self.model = RemotePatientModel(self)
         self.table = ResultsTable(self)
         self.table.setModel(self.model)
-        self.table.setAccessibleName("Patients found on the central server")
+        self.table.setAccessibleName(_("Patients found on the central server"))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setTabKeyNavigation(False)
@@ -141,7 +166,7 @@ class RemotePatientDialog(QDialog):
         outer.addWidget(self.form_error)
         buttons = QDialogButtonBox(self)
         self.bring_button = buttons.addButton(
-            "Bring onto this &device", QDialogButtonBox.ButtonRole.ActionRole
+            _("Bring onto this &device"), QDialogButtonBox.ButtonRole.ActionRole
         )
         self.bring_button.setEnabled(False)
         self.bring_button.clicked.connect(self.bring)
@@ -164,7 +189,8 @@ class RemotePatientDialog(QDialog):
         error = ErrorLabelWidget(box)
         column.addWidget(error)
         self.errors[key] = error
-        caption = QLabel(f"{label}:", self)
+        # Translators: a form field's caption, e.g. "Reason:"
+        caption = QLabel(_("{label}:").format(label=label), self)
         caption.setBuddy(edit)
         form.addRow(caption, box)
         return edit
@@ -173,13 +199,13 @@ class RemotePatientDialog(QDialog):
 
     def _check_server(self) -> None:
         if self.lookup is None:
-            self._unusable(NO_LOOKUP)
+            self._unusable(_(NO_LOOKUP))
             return
         state = self.session.sync.status.state
         if state is SyncState.NOT_CONFIGURED:
-            self._unusable(NOT_ENROLLED)
+            self._unusable(_(NOT_ENROLLED))
         elif state is SyncState.OFFLINE:
-            self._say_notice(OFFLINE + " A search will say so if it cannot reach the server.")
+            self._say_notice(_(OFFLINE))
 
     def _unusable(self, message: str) -> None:
         self._say_notice(message)
@@ -200,13 +226,13 @@ class RemotePatientDialog(QDialog):
         self._clear_errors()
         query = RemoteQuery(self.name.text(), self.identifier.text(), self.birth_date.text())
         self.search_button.setEnabled(False)
-        self.status.setText("Searching the central server…")
+        self.status.setText(_("Searching the central server…"))
         self.session.run(
             lambda: lookup.search(query),
             success=self._found,
             failure=self._failed,
             owner=self,
-            label="Searching the central server…",
+            label=_("Searching the central server…"),
         )
 
     def _found(self, result: RemoteSearchResult) -> None:
@@ -232,7 +258,7 @@ class RemotePatientDialog(QDialog):
         self.bring_button.setEnabled(row is not None and row.readable)
         if row is not None and not row.readable:
             self.status.setText(
-                "FieldChart cannot read this patient's record on the server; ask IT."
+                _("FieldChart cannot read this patient's record on the server; ask IT.")
             )
 
     def bring(self) -> None:
@@ -241,14 +267,14 @@ class RemotePatientDialog(QDialog):
             return
         self._clear_errors()
         self.bring_button.setEnabled(False)
-        self.status.setText(f"Bringing {row.display_name} onto this device…")
+        self.status.setText(_("Bringing {name} onto this device…").format(name=row.display_name))
         server_id = row.server_id
         self.session.run(
             lambda: lookup.bring(server_id),
             success=self._brought,
             failure=self._failed,
             owner=self,
-            label="Bringing the patient's record…",
+            label=_("Bringing the patient's record…"),
         )
 
     def _brought(self, brought: BroughtPatient) -> None:

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _
+from app.i18n.formatting import count
 from app.services.clinic import Clinic
 from app.ui.backend import Backend
 from app.ui.errors import error_field, plain_message
@@ -27,11 +29,12 @@ from app.ui.style import icon
 from app.ui.user_dialogs import PassphraseFormDialog
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary
 
-WRONG_HINT = (
-    " Each wrong attempt makes the next one wait a little longer (after three, 1 s, 2 s, 4 s … "
-    "up to 30 s)."
+# Marked here, translated where shown.
+WRONG_HINT = N_(
+    "{error} Each wrong attempt makes the next one wait a little longer (after three, 1 s, "
+    "2 s, 4 s … up to 30 s)."
 )
-RESET_DONE = "The passphrase of {user} was reset. Sign in with the new passphrase."
+RESET_DONE = N_("The passphrase of {user} was reset. Sign in with the new passphrase.")
 
 
 class RecoveryResetDialog(PassphraseFormDialog):
@@ -40,17 +43,19 @@ class RecoveryResetDialog(PassphraseFormDialog):
 
     def __init__(self, backend: Backend, ops: OperationRunner, user: str, parent: QWidget) -> None:
         super().__init__(
-            "Reset a passphrase",
-            "Type the recovery secret printed when this device was set up (upper or lower "
-            "case; hyphens and spaces do not matter; 0/O and 1/I/L are read alike), the user "
-            "who forgot their passphrase, and a new passphrase for them, twice.",
+            _("Reset a passphrase"),
+            _(
+                "Type the recovery secret printed when this device was set up (upper or lower "
+                "case; hyphens and spaces do not matter; 0/O and 1/I/L are read alike), the "
+                "user who forgot their passphrase, and a new passphrase for them, twice."
+            ),
             [
-                ("secret", "Recovery secret", True),
-                ("user", "User", False),
-                ("new", "New passphrase", True),
-                ("repeat", "Repeat new passphrase", True),
+                ("secret", _("Recovery secret"), True),
+                ("user", _("User"), False),
+                ("new", _("New passphrase"), True),
+                ("repeat", _("Repeat new passphrase"), True),
             ],
-            "Reset passphrase",
+            _("Reset passphrase"),
             ops.run,
             parent,
         )
@@ -70,10 +75,10 @@ class RecoveryResetDialog(PassphraseFormDialog):
         super()._refused(exc)
         if error_field(exc) == "secret":
             self.inputs["secret"].clear()
-            self.show_error(plain_message(exc) + WRONG_HINT, "secret")
+            self.show_error(_(WRONG_HINT).format(error=plain_message(exc)), "secret")
 
 
-REBUILD_NOTE = (
+REBUILD_NOTE = N_(
     "Updating this device's records for the new version of FieldChart: {percent} % "
     "(this happens once after an update; nothing is lost if it is interrupted)."
 )
@@ -94,7 +99,7 @@ class UnlockDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.backend, self.ops, self.prefs = backend, ops, prefs
-        self.setWindowTitle("FieldChart — Unlock")
+        self.setWindowTitle(_("FieldChart — Unlock"))
         self.setWindowIcon(icon("fieldchart"))
         self.setMinimumWidth(440)
         layout = QVBoxLayout(self)
@@ -109,16 +114,16 @@ class UnlockDialog(QDialog):
         top.addWidget(heading)
         top.addStretch(1)
         layout.addLayout(top)
-        self.notice = hint_label(notice or "Sign in to unlock this device's records.", self)
+        self.notice = hint_label(notice or _("Sign in to unlock this device's records."), self)
         layout.addWidget(self.notice)
         form = QFormLayout()
         self.user = QLineEdit(prefs.text("unlock/last_user"), self)
-        self.user.setAccessibleName("User name")
+        self.user.setAccessibleName(_("User name"))
         self.passphrase = QLineEdit(self)
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setAccessibleName("Passphrase")
-        form.addRow("User:", self.user)
-        form.addRow("Passphrase:", self.passphrase)
+        self.passphrase.setAccessibleName(_("Passphrase"))
+        form.addRow(_("User:"), self.user)
+        form.addRow(_("Passphrase:"), self.passphrase)
         layout.addLayout(form)
         self.error = ErrorLabelWidget(self, "formError")
         layout.addWidget(self.error)
@@ -126,17 +131,19 @@ class UnlockDialog(QDialog):
         self.progress.setRange(0, 0)
         self.progress.setFormat("")
         self.progress.setMaximumHeight(8)
-        self.progress.setAccessibleName("Unlocking")
+        self.progress.setAccessibleName(_("Unlocking"))
         self.progress.hide()
         layout.addWidget(self.progress)
         self.rebuild_note = hint_label("", self)
         self.rebuild_note.hide()
         layout.addWidget(self.rebuild_note)
         self.rebuild_progressed.connect(self._show_rebuild)
-        self.forgot_button = QPushButton("Forgot passphrase? Reset with the recovery secret…", self)
+        self.forgot_button = QPushButton(
+            _("Forgot passphrase? Reset with the recovery secret…"), self
+        )
         self.forgot_button.setFlat(True)
         self.forgot_button.setObjectName("link")
-        self.forgot_button.setAccessibleName("Forgot passphrase? Reset with the recovery secret")
+        self.forgot_button.setAccessibleName(_("Forgot passphrase? Reset with the recovery secret"))
         self.forgot_button.setEnabled(backend.recover is not None)
         self.forgot_button.clicked.connect(self.forgot)
         layout.addWidget(self.forgot_button, 0, Qt.AlignmentFlag.AlignLeft)
@@ -144,15 +151,19 @@ class UnlockDialog(QDialog):
         buttons = QHBoxLayout()
         self.data_dir = QLabel(self)
         self.data_dir.setObjectName("muted")
-        self.data_dir.setToolTip(f"Records are kept encrypted in {backend.data_dir}")
+        self.data_dir.setToolTip(
+            _("Records are kept encrypted in {folder}").format(folder=backend.data_dir)
+        )
         self.data_dir.setText(
             self.data_dir.fontMetrics().elidedText(
-                f"Vault: {backend.data_dir}", Qt.TextElideMode.ElideMiddle, 380
+                _("Vault: {folder}").format(folder=backend.data_dir),
+                Qt.TextElideMode.ElideMiddle,
+                380,
             )
         )
         buttons.addStretch(1)
-        self.quit_button = QPushButton("Quit", self)
-        self.unlock_button = QPushButton("Unlock", self)
+        self.quit_button = QPushButton(_("Quit"), self)
+        self.unlock_button = QPushButton(_("Unlock"), self)
         make_primary(self.unlock_button)
         self.unlock_button.setDefault(True)
         buttons.addWidget(self.quit_button)
@@ -169,7 +180,7 @@ class UnlockDialog(QDialog):
     def submit(self) -> None:
         user, passphrase = self.user.text().strip(), self.passphrase.text()
         if not user or not passphrase:
-            self.error.show_message("Enter your user name and passphrase.")
+            self.error.show_message(_("Enter your user name and passphrase."))
             return
         self.error.clear_message()
         self._busy(True)
@@ -179,7 +190,7 @@ class UnlockDialog(QDialog):
             success=self._unlocked,
             failure=self._refused,
             owner=self,
-            label="Unlocking…",
+            label=_("Unlocking…"),
         )
 
     def forgot(self) -> None:
@@ -193,7 +204,7 @@ class UnlockDialog(QDialog):
         self.user.setText(str(user))
         self.passphrase.clear()
         self.error.clear_message()
-        self.notice.setText(RESET_DONE.format(user=user))
+        self.notice.setText(_(RESET_DONE).format(user=user))
         QTimer.singleShot(0, self._focus_passphrase)  # once the reset dialog has closed
 
     def _focus_passphrase(self) -> None:
@@ -205,7 +216,7 @@ class UnlockDialog(QDialog):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(applied)
         percent = 100 * applied // total if total else 100
-        self.rebuild_note.setText(REBUILD_NOTE.format(percent=percent))
+        self.rebuild_note.setText(_(REBUILD_NOTE).format(percent=count(percent)))
         self.rebuild_note.show()
 
     def _busy(self, busy: bool) -> None:
@@ -215,7 +226,7 @@ class UnlockDialog(QDialog):
         if not busy:
             self.progress.setRange(0, 0)
             self.rebuild_note.hide()
-        self.unlock_button.setText("Unlocking…" if busy else "Unlock")
+        self.unlock_button.setText(_("Unlocking…") if busy else _("Unlock"))
 
     def _unlocked(self, clinic: Clinic) -> None:
         self.passphrase.clear()
@@ -225,8 +236,11 @@ class UnlockDialog(QDialog):
     def _refused(self, exc: BaseException) -> None:
         self._busy(False)
         message = plain_message(exc)
-        if "wrong passphrase" in message.lower():
-            message += WRONG_HINT
+        # By the store error's type (ui may not import the store), not its possibly
+        # translated wording; the wording is kept for backends that raise no such cause.
+        wrong = type(exc.__cause__).__name__ == "WrongPassphraseError"
+        if wrong or "wrong passphrase" in message.lower():
+            message = _(WRONG_HINT).format(error=message)
         self.error.show_message(message)
         self.passphrase.clear()
         self.passphrase.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -21,15 +21,25 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import DomainError
 from app.domain.roles import Role
+from app.i18n import N_, _
 from app.ui.errors import UserFacingError, error_field, plain_message
 from app.ui.session import ClinicSession
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary, mark_invalid
 
+# Marked here, translated in the role combo.
 ROLES = (
-    (Role.CLINICIAN, "Clinician — records and reads charts"),
-    (Role.STAFF, "Staff — registers patients, books follow-ups"),
-    (Role.ADMIN, "Admin — users, devices, sync; no charts"),
+    (Role.CLINICIAN, N_("Clinician — records and reads charts")),
+    (Role.STAFF, N_("Staff — registers patients, books follow-ups")),
+    (Role.ADMIN, N_("Admin — users, devices, sync; no charts")),
 )
+# What an empty passphrase-form field says, by field key (translated where shown).
+MISSING = {
+    "secret": N_("Enter the recovery secret."),
+    "user": N_("Enter the user."),
+    "current": N_("Enter the current passphrase."),
+    "new": N_("Enter the new passphrase."),
+    "repeat": N_("Enter the repeat new passphrase."),
+}
 
 Run = Callable[..., Any]  # OperationRunner.run / ClinicSession.run
 
@@ -59,7 +69,8 @@ class FieldsDialog(QDialog):
         self.errors[key] = ErrorLabelWidget(box)
         column.addWidget(self.errors[key])
         widget.setAccessibleName(label)
-        self.form.addRow(f"{label}:", box)
+        # Translators: a form field's caption, e.g. "Reason:"
+        self.form.addRow(_("{label}:").format(label=label), box)
 
     def add_buttons(self, submit_text: str) -> QPushButton:
         """The form, the error line above the buttons, and Submit / Cancel; returns Submit."""
@@ -96,36 +107,38 @@ class FieldsDialog(QDialog):
 class AddUserDialog(FieldsDialog):
     def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
         super().__init__(
-            "Add user",
-            "The new user signs in with this name and passphrase. Tell them the passphrase in "
-            "person; they can change it later.",
+            _("Add user"),
+            _(
+                "The new user signs in with this name and passphrase. Tell them the passphrase "
+                "in person; they can change it later."
+            ),
             parent,
         )
         self.session = session
         self.inputs: dict[str, QWidget] = {}
         self.name = QLineEdit(self)
-        self.name.setPlaceholderText("lower-case, e.g. amani.k")
+        self.name.setPlaceholderText(_("lower-case, e.g. amani.k"))
         self.role = QComboBox(self)
         for role, text in ROLES:
-            self.role.addItem(text, role.value)
+            self.role.addItem(_(text), role.value)  # a ROLES msgid
         self.passphrase = QLineEdit(self)
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.repeat = QLineEdit(self)
         self.repeat.setEchoMode(QLineEdit.EchoMode.Password)
         for key, label, widget in (
-            ("name", "User name", self.name),
-            ("role", "Role", self.role),
-            ("passphrase", "Passphrase", self.passphrase),
-            ("repeat", "Repeat passphrase", self.repeat),
+            ("name", _("User name"), self.name),
+            ("role", _("Role"), self.role),
+            ("passphrase", _("Passphrase"), self.passphrase),
+            ("repeat", _("Repeat passphrase"), self.repeat),
         ):
             self.add_row(key, label, widget)
             self.inputs[key] = widget
-        self.add_button = self.add_buttons("Add user")
+        self.add_button = self.add_buttons(_("Add user"))
 
     def submit(self) -> None:
         self.clear_errors()
         if self.passphrase.text() != self.repeat.text():
-            self.show_error("The two passphrases differ.", "repeat")
+            self.show_error(_("The two passphrases differ."), "repeat")
             return
         name, role, passphrase = (
             self.name.text().strip(),
@@ -139,7 +152,7 @@ class AddUserDialog(FieldsDialog):
             success=lambda _r: self._added(),
             failure=self._refused,
             owner=self,
-            label="Adding user…",
+            label=_("Adding user…"),
         )
 
     def _added(self) -> None:
@@ -191,10 +204,17 @@ class PassphraseFormDialog(FieldsDialog):
         values = self.values()
         for key, label, _hidden in self.fields_required():
             if not values.get(key, "").strip():
-                self.show_error(f"Enter the {label.lower()}.", key)
+                missing = MISSING.get(key)
+                self.show_error(
+                    _(missing)  # a MISSING msgid
+                    if missing
+                    # Translators: {field} is a field's label, in lower case
+                    else _("Enter the {field}.").format(field=label.lower()),
+                    key,
+                )
                 return
         if "repeat" in values and values["new"] != values["repeat"]:
-            self.show_error("The two new passphrases differ.", "repeat")
+            self.show_error(_("The two new passphrases differ."), "repeat")
             return
         self.submit_button.setEnabled(False)
         self.run(
@@ -202,7 +222,8 @@ class PassphraseFormDialog(FieldsDialog):
             success=self._done,
             failure=self._refused,
             owner=self,
-            label=self.windowTitle() + "…",
+            # Translators: a task under way, named by its window ("Reset a passphrase…")
+            label=_("{task}…").format(task=self.windowTitle()),
         )
 
     def fields_required(self) -> list[tuple[str, str, bool]]:
@@ -258,15 +279,17 @@ class ChangePassphraseDialog(UserPassphraseDialog):
     def __init__(self, session: ClinicSession, parent: QWidget | None = None) -> None:
         super().__init__(
             session,
-            "Change my passphrase",
-            f"Signed in as {session.actor.user}. Enter your current passphrase, then the new one "
-            "twice (at least 8 characters). Other users are not affected.",
+            _("Change my passphrase"),
+            _(
+                "Signed in as {user}. Enter your current passphrase, then the new one "
+                "twice (at least 8 characters). Other users are not affected."
+            ).format(user=session.actor.user),
             [
-                ("current", "Current passphrase", True),
-                ("new", "New passphrase", True),
-                ("repeat", "Repeat new passphrase", True),
+                ("current", _("Current passphrase"), True),
+                ("new", _("New passphrase"), True),
+                ("repeat", _("Repeat new passphrase"), True),
             ],
-            "Change passphrase",
+            _("Change passphrase"),
             parent,
         )
 
@@ -280,11 +303,14 @@ class EnableUserDialog(UserPassphraseDialog):
     def __init__(self, session: ClinicSession, name: str, parent: QWidget | None = None) -> None:
         super().__init__(
             session,
-            f"Enable {name}",
-            f"{name} was disabled, which removed their passphrase. Give them a new one (at least "
-            "8 characters) and tell it to them in person; they can change it after signing in.",
-            [("new", "New passphrase", True), ("repeat", "Repeat new passphrase", True)],
-            "Enable user",
+            _("Enable {user}").format(user=name),
+            _(
+                "{user} was disabled, which removed their passphrase. Give them a new one (at "
+                "least 8 characters) and tell it to them in person; they can change it after "
+                "signing in."
+            ).format(user=name),
+            [("new", _("New passphrase"), True), ("repeat", _("Repeat new passphrase"), True)],
+            _("Enable user"),
             parent,
         )
         self.name = name

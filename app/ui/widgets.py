@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import _
+
 WINDOW_CHROME = 48  # px of title bar and frame a window manager adds around a dialog
 
 
@@ -30,7 +32,7 @@ class ErrorLabelWidget(QLabel):
 
     def show_message(self, text: str) -> None:
         self.setText(text)
-        self.setAccessibleName(f"Error: {text}")
+        self.setAccessibleName(_("Error: {message}").format(message=text))
         self.show()
         # A message that wraps needs more height than the dialog had: let it grow (or its
         # fields scroll) once the layout has taken the new text in.
@@ -63,8 +65,8 @@ class NoticeBarWidget(QFrame):
         self.label = QLabel(self)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QPushButton("Dismiss", self)
-        close.setAccessibleName("Dismiss notice")
+        close = QPushButton(_("Dismiss"), self)
+        close.setAccessibleName(_("Dismiss notice"))
         close.clicked.connect(self.dismiss)
         layout.addWidget(self.label, 1)
         layout.addWidget(close)
