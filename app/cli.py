@@ -34,7 +34,6 @@ from app.commandline.context import data_dir_of
 from app.commandline.errors import CliError, exit_code_of
 from app.domain.errors import DomainError
 from app.i18n import LAUNCH_LANGUAGES, _, say, set_language
-from app.i18n.catalogs import normalise
 from app.store.errors import CredentialsError, StoreError
 from app.store.storage_errors import STORAGE_EXCEPTIONS, storage_failure
 
@@ -53,9 +52,14 @@ def language_from_environment(environ: Mapping[str, str] = os.environ) -> str | 
         return chosen
     for name in LOCALE_ENVS:
         for code in environ.get(name, "").split(":"):
-            if code and normalise(code) in LAUNCH_LANGUAGES:
+            if code and _language_part(code) in LAUNCH_LANGUAGES:
                 return code
     return None
+
+
+def _language_part(code: str) -> str:
+    """'fr_FR.UTF-8' -> 'fr'; 'C.UTF-8' -> 'c' (no language)."""
+    return code.replace("-", "_").split(".")[0].split("_")[0].lower()
 
 
 def build_parser() -> argparse.ArgumentParser:

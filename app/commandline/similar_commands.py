@@ -57,9 +57,9 @@ def cmd_similar_patients(args: argparse.Namespace) -> int:
         return 0
     for p in result.patients:
         where = p.patient_id if p.where == "device" else f"server:{p.server_id}"
-        print(
-            f"{where}\t{p.display_name}\t{p.birth_date}\t{p.sex}\t{p.score}\t{'; '.join(p.reasons)}"
-        )
+        # The duplicate check's reasons are N_-marked in app/domain/duplicates.py.
+        reasons = "; ".join(_(reason) for reason in p.reasons)
+        print(f"{where}\t{p.display_name}\t{p.birth_date}\t{p.sex}\t{p.score}\t{reasons}")
     if not result.patients:
         print(_("No similar patient found."))
     if result.server_note:
