@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _
+from app.i18n.formatting import count, month_year, month_year_short, number
 from app.services.indicators.compute import IndicatorValue, Month
 from app.services.indicators.definitions import BY_ID, INDICATORS
 from app.services.indicators.exports import warning
@@ -33,18 +35,23 @@ from app.ui.session import ClinicSession
 from app.ui.tables import read_only_table
 from app.ui.widgets import title_label
 
-COLUMNS = ("Indicator", "Numerator", "Denominator", "Value")
+COLUMNS = (N_("Indicator"), N_("Numerator"), N_("Denominator"), N_("Value"))  # shown as _()
 MONTHS_OFFERED = 24
+# Format names are product names (CSV, DHIS2, FHIR): not translated.
 FORMATS = (("CSV", "csv", ".csv"), ("DHIS2 dataValueSet", "dhis2", ".json"),
            ("FHIR MeasureReport", "measurereport", ".json"))  # fmt: skip
-ADMINS_NO_REPORTS = "Admins manage users, devices and sync; reports are for clinic staff."
+# Shown as `_(ADMINS_NO_REPORTS)`.
+ADMINS_NO_REPORTS = N_("Admins manage users, devices and sync; reports are for clinic staff.")
 
 
 def value_text(v: IndicatorValue) -> str:
     """A count as it is; a proportion as a percentage ("—" when no one is in it)."""
     if v.denominator is None:
-        return str(v.numerator)
-    return "—" if v.score is None else f"{v.score * 100:.1f} %"
+        return count(v.numerator)
+    if v.score is None:
+        return "—"
+    # Translators: a percentage ("12.5 %")
+    return _("{value} %").format(value=number(round(v.score * 100, 1)))
 
 
 def plotted(v: IndicatorValue) -> float | None:
@@ -74,11 +81,11 @@ class ReportsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         top = QHBoxLayout()
-        top.addWidget(title_label("Reports", self))
+        top.addWidget(title_label(_("Reports"), self))
         top.addStretch(1)
-        month_label = QLabel("&Month:", self)
+        month_label = QLabel(_("&Month:"), self)
         self.month = QComboBox(self)
-        self.month.setAccessibleName("Month")
+        self.month.setAccessibleName(_("Month"))
         month_label.setBuddy(self.month)
         top.addWidget(month_label)
         top.addWidget(self.month)
@@ -90,19 +97,20 @@ class ReportsView(QWidget):
         self.warning.hide()
         layout.addWidget(self.warning)
         export = QHBoxLayout()
-        format_label = QLabel("&Format:", self)
+        # Translators: the export file's format (CSV, DHIS2, …)
+        format_label = QLabel(_("&Format:"), self)
         self.format = QComboBox(self)
-        self.format.setAccessibleName("Export format")
-        for name, key, _ in FORMATS:
+        self.format.setAccessibleName(_("Export format"))
+        for name, key, _suffix in FORMATS:
             self.format.addItem(name, key)
         format_label.setBuddy(self.format)
-        file_label = QLabel("F&ile:", self)
+        file_label = QLabel(_("F&ile:"), self)
         self.path = QLineEdit(self)
-        self.path.setAccessibleName("Export file")
-        self.path.setPlaceholderText("where to save the file")
+        self.path.setAccessibleName(_("Export file"))
+        self.path.setPlaceholderText(_("where to save the file"))
         file_label.setBuddy(self.path)
-        self.browse = QPushButton("&Browse…", self)
-        self.export_button = QPushButton("&Export", self)
+        self.browse = QPushButton(_("&Browse…"), self)
+        self.export_button = QPushButton(_("&Export"), self)
         for w in (format_label, self.format, file_label):
             export.addWidget(w)
         export.addWidget(self.path, 1)
@@ -111,10 +119,12 @@ class ReportsView(QWidget):
         layout.addLayout(export)
         self.message = QLabel(self)
         _two_lines(self.message)
-        self.message.setAccessibleName("Export result")
+        self.message.setAccessibleName(_("Export result"))
         layout.addWidget(self.message)
         body = QHBoxLayout()
-        self.table = read_only_table(self, COLUMNS, "Indicators", stretch=0, single=True)
+        self.table = read_only_table(
+            self, [_(title) for title in COLUMNS], _("Indicators"), stretch=0, single=True
+        )
         self.table.setMinimumWidth(330)
         body.addWidget(self.table, 3)
         self.chart = QChart()
@@ -122,7 +132,7 @@ class ReportsView(QWidget):
         self.chart_view = QChartView(self.chart, self)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setMinimumSize(280, 220)
-        self.chart_view.setAccessibleName("Indicator over 12 months")
+        self.chart_view.setAccessibleName(_("Indicator over 12 months"))
         body.addWidget(self.chart_view, 2)
         layout.addLayout(body, 1)
         self._fill_months(session.today())
@@ -135,7 +145,7 @@ class ReportsView(QWidget):
         self.format.currentIndexChanged.connect(lambda _i: self._suggest_path())
         allowed = not session.is_admin
         self.setEnabled(allowed)
-        self.setToolTip("" if allowed else ADMINS_NO_REPORTS)
+        self.setToolTip("" if allowed else _(ADMINS_NO_REPORTS))
 
     def _fill_months(self, today: date) -> None:
         """This month (so far) and the 23 before it; last month first chosen (the one
@@ -143,7 +153,10 @@ class ReportsView(QWidget):
         this = Month(today.year, today.month)
         for back in range(MONTHS_OFFERED):
             m = this.minus(back)
-            label = f"{m.first:%B %Y}" + (" (so far)" if back == 0 else "")
+            label = month_year(m.first)
+            if back == 0:
+                # Translators: this month, not over yet ("November 2026 (so far)")
+                label = _("{month} (so far)").format(month=label)
             self.month.addItem(label, str(m))
         self.month.setCurrentIndex(1)
 
@@ -161,7 +174,7 @@ class ReportsView(QWidget):
             lambda: service.series(actor, month),
             success=lambda found: self._show(seq, found),
             owner=self,
-            label="Computing the month's indicators…",
+            label=_("Computing the month's indicators…"),
         )
 
     def _show(self, seq: int, series: list[MonthReport]) -> None:
@@ -169,22 +182,29 @@ class ReportsView(QWidget):
             return
         self.series = series
         report = series[-1]
-        note = warning(report)
-        self.warning.setText(f"Warning: {note}." if note else "")
+        note = warning(report)  # in the current language (exports.warning)
+        self.warning.setText(_("Warning: {warning}.").format(warning=note) if note else "")
         self.warning.setVisible(bool(note))
         row = max(self.table.currentRow(), 0)
         self.table.setRowCount(len(report.values))
         for r, v in enumerate(report.values):
             d = BY_ID[v.id]
             cells = (
-                d.name,
-                str(v.numerator),
-                "" if v.denominator is None else str(v.denominator),
+                _(d.name),  # indicator names are N_-marked (services/indicators/definitions)
+                count(v.numerator),
+                "" if v.denominator is None else count(v.denominator),
                 value_text(v),
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                tip = d.numerator if d.denominator is None else f"{d.numerator} ÷ {d.denominator}"
+                # The numerator and denominator texts are N_-marked in definitions.py.
+                tip = (
+                    _(d.numerator)
+                    if d.denominator is None
+                    else _("{numerator} ÷ {denominator}").format(
+                        numerator=_(d.numerator), denominator=_(d.denominator)
+                    )
+                )
                 item.setToolTip(tip)
                 if col:
                     item.setTextAlignment(
@@ -206,14 +226,20 @@ class ReportsView(QWidget):
         labels = []
         values: list[float] = []
         for x, report in enumerate(self.series):
-            labels.append(f"{Month.parse(report.month).first:%b %y}")
+            labels.append(month_year_short(Month.parse(report.month).first))
             y = plotted(report.value(indicator.id))
             if y is not None:
                 line.append(x, y)
                 values.append(y)
         self.chart.addSeries(line)
         percent = indicator.denominator is not None
-        self.chart.setTitle(f"{indicator.name}{' (%)' if percent else ''}, last 12 months")
+        name = _(indicator.name)  # N_-marked in definitions.py
+        if percent:
+            # Translators: the plot's title for a proportion
+            title = _("{indicator} (%), last 12 months").format(indicator=name)
+        else:
+            title = _("{indicator}, last 12 months").format(indicator=name)
+        self.chart.setTitle(title)
         x_axis = QBarCategoryAxis()
         x_axis.append(labels)
         x_axis.setLabelsAngle(-60)
@@ -227,7 +253,7 @@ class ReportsView(QWidget):
         line.attachAxis(y_axis)
         self.chart_view.setAccessibleDescription(
             ", ".join(
-                f"{label}: {value_text(r.value(indicator.id))}"
+                _("{label}: {value}").format(label=label, value=value_text(r.value(indicator.id)))
                 for label, r in zip(labels, self.series, strict=True)
             )
         )
@@ -244,7 +270,7 @@ class ReportsView(QWidget):
         self.path.setProperty("suggested", True)
 
     def _browse(self) -> None:
-        chosen, _ = QFileDialog.getSaveFileName(self, "Export the month", self.path.text())
+        chosen, _filter = QFileDialog.getSaveFileName(self, _("Export the month"), self.path.text())
         if chosen:
             self.path.setText(chosen)
             self.path.setProperty("suggested", False)
@@ -252,7 +278,7 @@ class ReportsView(QWidget):
     def export(self) -> None:
         text = self.path.text().strip()
         if not text:
-            self.message.setText("File: give the file to save the month to.")
+            self.message.setText(_("File: give the file to save the month to."))
             self.path.setFocus()
             return
         path = Path(text).expanduser()
@@ -264,23 +290,30 @@ class ReportsView(QWidget):
             path.write_text(exported.text, encoding="utf-8")
             return exported.warning
 
-        self.message.setText("Exporting…")
+        self.message.setText(_("Exporting…"))
         self.session.run(
             work,
             success=lambda note: self._saved(path, note),
             failure=self._failed,
             owner=self,
-            label="Exporting the month…",
+            label=_("Exporting the month…"),
         )
 
     def _saved(self, path: Path, note: str | None) -> None:
-        said = f"Saved {path.name}."
-        self.message.setText(f"{said} Warning: {note}." if note else said)
+        if not note:
+            self.message.setText(_("Saved {file}.").format(file=path.name))
+            return
+        # `note` is exports.warning: already in the current language.
+        self.message.setText(
+            _("Saved {file}. Warning: {warning}.").format(file=path.name, warning=note)
+        )
 
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, OSError):
             self.message.setText(
-                f"File: cannot write there ({exc.strerror or type(exc).__name__})."
+                _("File: cannot write there ({reason}).").format(
+                    reason=exc.strerror or type(exc).__name__
+                )
             )
         else:
             self.message.setText(plain_message(exc))

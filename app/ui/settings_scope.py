@@ -15,6 +15,8 @@ from typing import Any
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from app.domain.errors import ValidationError
+from app.domain.wording import t
+from app.i18n import N_, _
 from app.services.clinic import Clinic
 from app.services.settings import DeviceSettings
 from app.ui.widgets import hint_label
@@ -24,17 +26,18 @@ from app.ui.widgets import hint_label
 #: honour it, or cannot be reached).
 ScopeCheck = Callable[[Clinic, DeviceSettings], str]
 
-NO_SCOPE = (
+# N_-marked: shown as `_(text)`.
+NO_SCOPE = N_(
     "No scope: this device was enrolled before scopes and pulls every patient on the server. "
     "Name its Organization or a Group below."
 )
-EVERYTHING = "Every patient on the server (IT's choice)."
-NO_SERVER = "No server yet: name the facility this device serves when entering one."
-SCOPE_HINT = (
+NO_SERVER = N_("No server yet: name the facility this device serves when entering one.")
+SCOPE_HINT = N_(
     "References as IT gives them (Organization/<id>; a bare id is accepted). Patients "
     "registered here are created under the Organization; encounters at the first Location."
 )
-NAME_THE_FACILITY = (
+# A refusal (a domain Text: rendered in the user's language where it is shown).
+NAME_THE_FACILITY = t(
     "Name the facility this device serves (its Organization, or a Group of its patients), or "
     "choose 'Pull every patient on the server'"
 )
@@ -45,11 +48,17 @@ SCOPE_FIELDS = ("scope_organization", "scope_locations", "scope_group", "pull_ev
 def summary(s: DeviceSettings) -> str:
     """One line for what the device pulls."""
     named = [r for r in (s.scope_organization, *s.scope_locations, s.scope_group) if r]
+    # References (Organization/<id>) are codes: listed as they are.
+    references = ", ".join(named)
     if s.pull_everything:
-        return EVERYTHING + (f" New records name {', '.join(named)}." if named else "")
+        if named:
+            return _(
+                "Every patient on the server (IT's choice). New records name {references}."
+            ).format(references=references)
+        return _("Every patient on the server (IT's choice).")
     if named:
-        return "This facility: " + ", ".join(named) + "."
-    return NO_SCOPE if s.sync_configured else NO_SERVER
+        return _("This facility: {references}.").format(references=references)
+    return _(NO_SCOPE) if s.sync_configured else _(NO_SERVER)
 
 
 def scope_changed(old: DeviceSettings, changes: dict[str, Any]) -> bool:
@@ -66,7 +75,8 @@ def unscoped_enrolment(old: DeviceSettings, changes: dict[str, Any]) -> Validati
     if not scope_changed(old, changes):
         return None
     named = any(changes.get(k) for k in SCOPE_FIELDS)
-    return None if named else ValidationError(NAME_THE_FACILITY, "scope_organization")
+    field = "scope_organization"  # a setting's name: not translated
+    return None if named else ValidationError(NAME_THE_FACILITY, field)
 
 
 #: Adds one labelled input with its error line to a form: (form, setting, label, widget).
@@ -84,26 +94,28 @@ class ScopeForm(QWidget):
         self.summary = QLabel(self)
         self.summary.setObjectName("scopeSummary")
         self.summary.setWordWrap(True)
-        self.summary.setAccessibleName("Sync scope")
+        self.summary.setAccessibleName(_("Sync scope"))
         column.addWidget(self.summary)
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.organization = QLineEdit(self)
-        self.organization.setPlaceholderText("Organization/<id>")
+        self.organization.setPlaceholderText("Organization/<id>")  # i18n: ignore (a FHIR reference)
         self.locations = QLineEdit(self)
-        self.locations.setPlaceholderText("Location/<id>, Location/<id>  (optional)")
+        self.locations.setPlaceholderText(_("Location/<id>, Location/<id>  (optional)"))
         self.group = QLineEdit(self)
-        self.group.setPlaceholderText("Group/<id>  (instead of an Organization)")
-        self.pull_everything = QCheckBox("Pull every patient on the server", self)
+        self.group.setPlaceholderText(_("Group/<id>  (instead of an Organization)"))
+        self.pull_everything = QCheckBox(_("Pull every patient on the server"), self)
         self.pull_everything.setToolTip(
-            "IT's choice for a server that cannot pull one facility, or a single-clinic server"
+            _("IT's choice for a server that cannot pull one facility, or a single-clinic server")
         )
-        add_field(self.form, "scope_organization", "Organization", self.organization)
-        add_field(self.form, "scope_locations", "Locations", self.locations)
-        add_field(self.form, "scope_group", "Group", self.group)
-        add_field(self.form, "pull_everything", "Everything", self.pull_everything)
+        # Translators: FHIR resource names (Organization, Location, Group) as IT names them
+        add_field(self.form, "scope_organization", _("Organization"), self.organization)
+        add_field(self.form, "scope_locations", _("Locations"), self.locations)
+        add_field(self.form, "scope_group", _("Group"), self.group)
+        # Translators: the setting that pulls every patient on the server
+        add_field(self.form, "pull_everything", _("Everything"), self.pull_everything)
         column.addLayout(self.form)
-        column.addWidget(hint_label(SCOPE_HINT, self))
+        column.addWidget(hint_label(_(SCOPE_HINT), self))
 
     def load(self, s: DeviceSettings) -> None:
         self.summary.setText(summary(s))

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import DomainError
+from app.i18n import N_, _
 from app.services.settings import FIELDS_OF_MODE, SECRETS, DeviceSettings, current_names, validate
 from app.ui import confirm
 from app.ui.backend import PublicJwk
@@ -37,36 +38,51 @@ from app.ui.session import ClinicSession
 from app.ui.settings_scope import ScopeCheck, ScopeForm, scope_changed, unscoped_enrolment
 from app.ui.widgets import ErrorLabelWidget, hint_label, make_primary, mark_invalid, title_label
 
+# The texts below are N_-marked: shown as `_(TEXT)` (translated where shown).
 AUTH = (
-    ("none", "None (open server)"),
-    ("bearer", "Static bearer token"),
-    ("client-secret-basic", "Client id and secret (HTTP Basic)"),
-    ("client-secret-post", "Client id and secret (form post)"),
-    ("smart-backend", "SMART Backend Services (device key)"),
+    # Translators: an authentication choice: the server asks for none
+    ("none", N_("None (open server)")),
+    ("bearer", N_("Static bearer token")),
+    ("client-secret-basic", N_("Client id and secret (HTTP Basic)")),
+    ("client-secret-post", N_("Client id and secret (form post)")),
+    ("smart-backend", N_("SMART Backend Services (device key)")),
 )
 #: The caption of each authentication setting a person types (FIELDS_OF_MODE says which mode
 #: needs which).
 AUTH_FIELD_LABELS = {
-    "bearer_token": "Bearer token",
-    "token_url": "Token URL",
-    "client_id": "Client id",
-    "client_secret": "Client secret",
+    "bearer_token": N_("Bearer token"),
+    "token_url": N_("Token URL"),
+    "client_id": N_("Client id"),
+    "client_secret": N_("Client secret"),
 }
-SMART_KEY_HINT = (
+SMART_KEY_HINT = N_(
     "This device signs in with its own key. Give IT the public key above to register with the "
     "server; the private key never leaves the encrypted vault."
 )
-KEY_NOT_READY = "The device key is still being prepared: try again in a moment."
-NO_KEY_YET = "This device has no key yet: an admin creates it by choosing this authentication."
+KEY_NOT_READY = N_("The device key is still being prepared: try again in a moment.")
+NO_KEY_YET = N_("This device has no key yet: an admin creates it by choosing this authentication.")
 NEW_KEY_QUESTION = confirm.Question(
-    "Create a new device key?",
-    (("keep", "Keep the current key"), ("new", "Create a new key")),
+    N_("Create a new device key?"),
+    (("keep", N_("Keep the current key")), ("new", N_("Create a new key"))),
     escape="keep",
-    detail="The current key stops working at once: the server refuses this device until IT "
-    "registers the new public key.",
+    detail=N_(
+        "The current key stops working at once: the server refuses this device until IT "
+        "registers the new public key."
+    ),
 )
-SECRET_KEPT = "set — leave empty to keep"
-ONLY_ADMIN = "Only an admin may change device settings."
+# Translators: the placeholder of a secret that is stored but never shown back
+SECRET_KEPT = N_("set — leave empty to keep")
+ONLY_ADMIN = N_("Only an admin may change device settings.")
+
+
+def translated(question: confirm.Question) -> confirm.Question:
+    """A question of N_-marked texts (NEW_KEY_QUESTION), in the current language."""
+    return replace(
+        question,
+        text=_(question.text),
+        choices=tuple((key, _(label)) for key, label in question.choices),
+        detail=_(question.detail) if question.detail else "",
+    )
 
 
 def jwk_text(jwk: PublicJwk) -> str:
@@ -121,16 +137,16 @@ class DeviceKeyBox(QWidget):
         )
         self.text.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.text.setAccessibleName("Device public key (JWK)")
+        self.text.setAccessibleName(_("Device public key (JWK)"))
         self.text.setTabChangesFocus(True)
         row.addWidget(self.text, 1)
         buttons = QVBoxLayout()
         buttons.setSpacing(4)
-        self.copy_button = QPushButton("Copy", self)
-        self.copy_button.setToolTip("Copy the public key to the clipboard, to send it to IT")
+        self.copy_button = QPushButton(_("Copy"), self)
+        self.copy_button.setToolTip(_("Copy the public key to the clipboard, to send it to IT"))
         self.copy_button.clicked.connect(self.copy)
-        self.new_button = QPushButton("New key…", self)
-        self.new_button.setToolTip("Replace this device's key (IT must register the new one)")
+        self.new_button = QPushButton(_("New key…"), self)
+        self.new_button.setToolTip(_("Replace this device's key (IT must register the new one)"))
         self.new_button.clicked.connect(self.ask_new)
         buttons.addWidget(self.copy_button)
         buttons.addWidget(self.new_button)
@@ -141,7 +157,7 @@ class DeviceKeyBox(QWidget):
         self.kid.setObjectName("muted")
         self.kid.setWordWrap(True)
         self.kid.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.kid.setAccessibleName("Key id (thumbprint)")
+        self.kid.setAccessibleName(_("Key id (thumbprint)"))
         column.addWidget(self.kid)
         self.error = ErrorLabelWidget(self)
         column.addWidget(self.error)
@@ -168,7 +184,7 @@ class DeviceKeyBox(QWidget):
                 jwk = create()
             return jwk
 
-        self._run(work, "Preparing the device key…")
+        self._run(work, _("Preparing the device key…"))
 
     def ask_new(self) -> None:
         create = self.make_key
@@ -177,9 +193,9 @@ class DeviceKeyBox(QWidget):
 
         def answered(key: str) -> None:
             if key == "new":
-                self._run(create, "Creating a new device key…")
+                self._run(create, _("Creating a new device key…"))
 
-        confirm.ask(self, NEW_KEY_QUESTION, answered)
+        confirm.ask(self, translated(NEW_KEY_QUESTION), answered)
 
     def copy(self) -> None:
         if self.jwk is not None:
@@ -208,7 +224,9 @@ class DeviceKeyBox(QWidget):
     def _show(self, jwk: PublicJwk | None) -> None:
         self.jwk = jwk
         self.text.setPlainText(jwk_text(jwk) if jwk else "")
-        self.kid.setText(f"Key id (thumbprint): {jwk['kid']}" if jwk else NO_KEY_YET)
+        self.kid.setText(
+            _("Key id (thumbprint): {kid}").format(kid=jwk["kid"]) if jwk else _(NO_KEY_YET)
+        )
         self.copy_button.setEnabled(jwk is not None)
         self.new_button.setEnabled(jwk is not None and self.make_key is not None)
 
@@ -225,9 +243,13 @@ class SettingsView(QWidget):
         self.check_scope: ScopeCheck | None = session.backend.check_scope
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.addWidget(title_label("Settings", self))
+        layout.addWidget(title_label(_("Settings"), self))
         if not session.is_admin:
-            layout.addWidget(hint_label(f"{ONLY_ADMIN} You can read them here.", self))
+            layout.addWidget(
+                hint_label(
+                    _("Only an admin may change device settings. You can read them here."), self
+                )
+            )
         layout.addWidget(self._build_device())
         layout.addWidget(self._build_local())
         layout.addStretch(1)
@@ -242,27 +264,28 @@ class SettingsView(QWidget):
         error = ErrorLabelWidget(box)
         column.addWidget(error)
         widget.setAccessibleName(label)
-        caption = QLabel(f"{label}:", self)
+        # Translators: a setting's caption before its input ("Sync every:")
+        caption = QLabel(_("{label}:").format(label=label), self)
         caption.setBuddy(widget)
         form.addRow(caption, box)
         self.inputs[name], self.errors[name] = widget, error
         return box
 
     def _build_device(self) -> QGroupBox:
-        box = QGroupBox("This device (stored encrypted in the vault)", self)
+        box = QGroupBox(_("This device (stored encrypted in the vault)"), self)
         outer = QVBoxLayout(box)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.server = QLineEdit(box)
-        self.server.setPlaceholderText("https://fhir.example.org/fhir  (empty: work offline)")
-        self._field(form, "server_url", "FHIR server address", self.server)
+        self.server.setPlaceholderText(_("https://fhir.example.org/fhir  (empty: work offline)"))
+        self._field(form, "server_url", _("FHIR server address"), self.server)
         self.auth = QComboBox(box)
         for value, text in AUTH:
-            self.auth.addItem(text, value)
-        self._field(form, "auth_mode", "Authentication", self.auth)
+            self.auth.addItem(_(text), value)  # AUTH is N_-marked
+        self._field(form, "auth_mode", _("Authentication"), self.auth)
         self.token = QLineEdit(box)
         self.token_url = QLineEdit(box)
-        self.token_url.setPlaceholderText("https://auth.example.org/oauth2/token")
+        self.token_url.setPlaceholderText("https://auth.example.org/oauth2/token")  # i18n: ignore
         self.client_id = QLineEdit(box)
         self.client_secret = QLineEdit(box)
         self.auth_inputs: dict[str, QLineEdit] = {
@@ -275,7 +298,7 @@ class SettingsView(QWidget):
         for name, line in self.auth_inputs.items():
             if name in SECRETS:
                 line.setEchoMode(QLineEdit.EchoMode.Password)
-            self.auth_rows[name] = self._field(form, name, AUTH_FIELD_LABELS[name], line)
+            self.auth_rows[name] = self._field(form, name, _(AUTH_FIELD_LABELS[name]), line)
         self.device_key = DeviceKeyBox(self.session.ops, box)
         backend, clinic = self.session.backend, self.session.clinic
         read, create = backend.device_public_key, backend.new_device_key
@@ -283,29 +306,30 @@ class SettingsView(QWidget):
             self.device_key.read_key = lambda: read(clinic)
         if create is not None and self.session.is_admin:
             self.device_key.make_key = lambda: create(clinic)
-        self.device_key_caption = QLabel("Device key:", box)
+        self.device_key_caption = QLabel(_("Device key:"), box)
         self.device_key_caption.setBuddy(self.device_key.text)
         form.addRow(self.device_key_caption, self.device_key)
-        self.smart_hint = hint_label(SMART_KEY_HINT, box)
+        self.smart_hint = hint_label(_(SMART_KEY_HINT), box)
         form.addRow(self.smart_hint)
         self.device_form = form
         self.interval = QSpinBox(box)
         self.interval.setRange(1, 1440)
-        self.interval.setSuffix(" min")
-        self._field(form, "sync_interval_minutes", "Sync every", self.interval)
+        # Translators: after a number of minutes (keep the space before it)
+        self.interval.setSuffix(_(" min"))
+        self._field(form, "sync_interval_minutes", _("Sync every"), self.interval)
         self.auto_lock = QSpinBox(box)
         self.auto_lock.setRange(1, 240)
-        self.auto_lock.setSuffix(" min")
-        self._field(form, "auto_lock_minutes", "Lock after idle", self.auto_lock)
+        self.auto_lock.setSuffix(_(" min"))
+        self._field(form, "auto_lock_minutes", _("Lock after idle"), self.auto_lock)
         outer.addLayout(form)
-        scope_box = QGroupBox("Sync scope (the facility this device serves)", box)
+        scope_box = QGroupBox(_("Sync scope (the facility this device serves)"), box)
         self.scope = ScopeForm(self._field, scope_box)
         QVBoxLayout(scope_box).addWidget(self.scope)
         outer.addWidget(scope_box)
         self.form_error = ErrorLabelWidget(box, "formError")
         outer.addWidget(self.form_error)
         row = QHBoxLayout()
-        self.save_button = QPushButton("Save settings", box)
+        self.save_button = QPushButton(_("Save settings"), box)
         make_primary(self.save_button)
         self.save_button.clicked.connect(self.save)
         self.saved_label = QLabel(box)
@@ -314,25 +338,27 @@ class SettingsView(QWidget):
         row.addWidget(self.saved_label, 1)
         outer.addLayout(row)
         self.auth.currentIndexChanged.connect(lambda _i: self._auth_fields())
-        admin = self.session.is_admin
+        refused = None if self.session.is_admin else _(ONLY_ADMIN)
         for widget in self.inputs.values():
-            gate(widget, None if admin else ONLY_ADMIN)
-        gate(self.save_button, None if admin else ONLY_ADMIN)
+            gate(widget, refused)
+        gate(self.save_button, refused)
         return box
 
     def _build_local(self) -> QGroupBox:
-        box = QGroupBox("This computer (not encrypted; never patient data)", self)
+        box = QGroupBox(_("This computer (not encrypted; never patient data)"), self)
         column = QVBoxLayout(box)
         column.addWidget(
             hint_label(
-                "FieldChart remembers the window size and layout, the chart tab and schedule view "
-                "last used, which vitals the plot hides, and the last user name. Nothing about "
-                "patients is stored here.",
+                _(
+                    "FieldChart remembers the window size and layout, the chart tab and schedule "
+                    "view last used, which vitals the plot hides, and the last user name. Nothing "
+                    "about patients is stored here."
+                ),
                 box,
             )
         )
-        reset = QPushButton("Forget window layout", box)
-        reset.setToolTip("Start with the default window size and layout next time")
+        reset = QPushButton(_("Forget window layout"), box)
+        reset.setToolTip(_("Start with the default window size and layout next time"))
         reset.clicked.connect(self._forget_layout)
         row = QHBoxLayout()
         row.addWidget(reset)
@@ -343,13 +369,15 @@ class SettingsView(QWidget):
     def _forget_layout(self) -> None:
         for key in ("window/geometry", "patients/splitter"):
             self.session.prefs.remove(key)
-        self.saved_label.setText("The window layout will be reset next time.")
+        self.saved_label.setText(_("The window layout will be reset next time."))
 
     # -- load and save ---------------------------------------------------------------------
 
     def refresh(self) -> None:
         settings = self.session.clinic.settings
-        self.session.run(settings.get, success=self._loaded, owner=self, label="Reading settings…")
+        self.session.run(
+            settings.get, success=self._loaded, owner=self, label=_("Reading settings…")
+        )
 
     def _loaded(self, s: DeviceSettings) -> None:
         self.current = s
@@ -358,7 +386,7 @@ class SettingsView(QWidget):
         for name, line in self.auth_inputs.items():
             if name in SECRETS:  # never shown back; typing a new one replaces it
                 line.clear()
-                line.setPlaceholderText(SECRET_KEPT if getattr(s, name) else "")
+                line.setPlaceholderText(_(SECRET_KEPT) if getattr(s, name) else "")
             else:
                 line.setText(getattr(s, name) or "")
         self.interval.setValue(s.sync_interval_minutes)
@@ -399,7 +427,7 @@ class SettingsView(QWidget):
             return
         self._clear_errors()
         if self.auth.currentData() == "smart-backend" and self.device_key.busy:
-            self.form_error.show_message(KEY_NOT_READY)
+            self.form_error.show_message(_(KEY_NOT_READY))
             return
         self.save_button.setEnabled(False)
         changes, current, check = self.changes(), self.current, self.check_scope
@@ -421,7 +449,7 @@ class SettingsView(QWidget):
             success=lambda strategy: self._update(changes, strategy),
             failure=self._refused,
             owner=self,
-            label="Checking the scope with the server…",
+            label=_("Checking the scope with the server…"),
         )
 
     def _update(self, changes: dict[str, Any], strategy: str | None) -> None:
@@ -434,7 +462,12 @@ class SettingsView(QWidget):
 
     def _saved(self, s: DeviceSettings, strategy: str | None = None) -> None:
         self.save_button.setEnabled(True)
-        self.saved_label.setText(f"Saved. Sync pulls {strategy}." if strategy else "Saved.")
+        self.saved_label.setText(
+            # Translators: {strategy} says how sync pulls this facility's patients
+            _("Saved. Sync pulls {strategy}.").format(strategy=strategy)
+            if strategy
+            else _("Saved.")
+        )
 
     def _refused(self, exc: BaseException) -> None:
         self.save_button.setEnabled(True)
