@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.i18n import N_, _
 from app.services.dto import ChartView
 from app.services.printouts.layouts import day, medication_line, moment
 from app.services.printouts.service import Printout, printouts_of
@@ -32,32 +33,49 @@ from app.ui.printing.render import print_to, write_pdf
 from app.ui.session import ClinicSession
 from app.ui.widgets import make_primary
 
+# English msgids (N_), translated where shown.
 TITLES = {
-    "prescription": "Print prescription",
-    "visit": "Print visit summary",
-    "referral": "Print referral letter",
-    "slip": "Print appointment slip",
-    "card": "Print patient card",
+    "prescription": N_("Print prescription"),
+    "visit": N_("Print visit summary"),
+    "referral": N_("Print referral letter"),
+    "slip": N_("Print appointment slip"),
+    "card": N_("Print patient card"),
 }
-CHOICE_LABELS = {"visit": "&Visit", "referral": "&Referral", "slip": "&Appointment"}
+CHOICE_LABELS = {"visit": N_("&Visit:"), "referral": N_("&Referral:"), "slip": N_("&Appointment:")}
 
 
 def choices(document: str, chart: ChartView) -> list[tuple[str, str]]:
     """(item id, how it reads) of what can be printed as `document`, the most likely first."""
     if document == "visit":
         return [
-            (e.item_id, f"{moment(e.data.get('started_at'))} {e.data.get('reason') or ''}")
+            (
+                e.item_id,
+                # Translators: a visit to print: when it started and its reason
+                _("{time} {reason}").format(
+                    time=moment(e.data.get("started_at")), reason=e.data.get("reason") or ""
+                ),
+            )
             for e in reversed(chart.encounters)
         ]
     if document == "referral":
         return [
-            (r.item_id, f"{day(r.data.get('referred_at'))} to {r.data.get('to_facility')}")
+            (
+                r.item_id,
+                _("{day} to {facility}").format(
+                    day=day(r.data.get("referred_at")), facility=r.data.get("to_facility")
+                ),
+            )
             for r in reversed(chart.referrals)
         ]
     if document == "slip":
         booked = [a for a in chart.appointments if a.status == "booked"]
         return [
-            (a.item_id, f"{moment(a.data.get('start'))} with {a.data.get('clinician')}")
+            (
+                a.item_id,
+                _("{time} with {clinician}").format(
+                    time=moment(a.data.get("start")), clinician=a.data.get("clinician")
+                ),
+            )
             for a in booked
         ]
     return []
@@ -66,16 +84,16 @@ def choices(document: str, chart: ChartView) -> list[tuple[str, str]]:
 def why_not(document: str, chart: ChartView | None) -> str | None:
     """Why `document` cannot be printed from this chart now (None: it can)."""
     if chart is None:
-        return "Open a patient's chart first."
+        return _("Open a patient's chart first.")
     if chart.as_of is not None:
-        return "Printing shows the chart as it is now: leave the past view first."
+        return _("Printing shows the chart as it is now: leave the past view first.")
     if document == "prescription" and not chart.medications:
-        return "There is no active medication."
+        return _("There is no active medication.")
     if document in CHOICE_LABELS and not choices(document, chart):
         return {
-            "visit": "There is no encounter on this chart.",
-            "referral": "There is no referral on this chart.",
-            "slip": "There is no booked follow-up.",
+            "visit": _("There is no encounter on this chart."),
+            "referral": _("There is no referral on this chart."),
+            "slip": _("There is no booked follow-up."),
         }[document]
     return None
 
@@ -94,7 +112,7 @@ class PrintDialog(QDialog):
         super().__init__(parent)
         self.session, self.chart, self.document = session, chart, document
         self.printouts = printouts_of(session.clinic)
-        self.setWindowTitle(TITLES[document])
+        self.setWindowTitle(_(TITLES[document]))  # a TITLES msgid
         layout = QVBoxLayout(self)
         form = QFormLayout()
         layout.addLayout(form)
@@ -102,32 +120,32 @@ class PrintDialog(QDialog):
         self.item: QComboBox | None = None
         if document == "prescription":
             self.medicines = QListWidget(self)
-            self.medicines.setAccessibleName("Medicines to print")
+            self.medicines.setAccessibleName(_("Medicines to print"))
             for m in chart.medications:
                 entry = QListWidgetItem(medication_line(m.data), self.medicines)
                 entry.setData(Qt.ItemDataRole.UserRole, m.item_id)
                 entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 entry.setCheckState(Qt.CheckState.Checked)
-            form.addRow("&Medicines:", self.medicines)
+            form.addRow(_("&Medicines:"), self.medicines)
         elif document in CHOICE_LABELS:
             self.item = QComboBox(self)
             for item_id, text in choices(document, chart):
                 self.item.addItem(text, item_id)
             if selected is not None and self.item.findData(selected) >= 0:
                 self.item.setCurrentIndex(self.item.findData(selected))
-            form.addRow(CHOICE_LABELS[document] + ":", self.item)
+            form.addRow(_(CHOICE_LABELS[document]), self.item)  # a CHOICE_LABELS msgid
         self.path = QLineEdit(self)
-        self.path.setAccessibleName("PDF file")
+        self.path.setAccessibleName(_("PDF file"))
         folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
         stem = f"{document}-{chart.patient.patient_id[:8]}"  # no name: file names leak
         where = Path(folder) if folder and Path(folder).is_dir() else Path.home()
         self.path.setText(str(where / f"{stem}.pdf"))
-        browse = QPushButton("&Browse…", self)
+        browse = QPushButton(_("&Browse…"), self)
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
-        label = QLabel("PDF &file:", self)
+        label = QLabel(_("PDF &file:"), self)
         label.setBuddy(self.path)  # Alt+F reaches the field (addRow with a layout would not)
         form.addRow(label, row)
         self.message = QLabel(self)
@@ -135,9 +153,9 @@ class PrintDialog(QDialog):
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
         buttons = QDialogButtonBox(self)
-        self.save_button = buttons.addButton("&Save PDF", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.save_button = buttons.addButton(_("&Save PDF"), QDialogButtonBox.ButtonRole.AcceptRole)
         make_primary(self.save_button)
-        self.print_button = buttons.addButton("&Print…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.print_button = buttons.addButton(_("&Print…"), QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.save_button.clicked.connect(self.save_pdf)
         self.print_button.clicked.connect(self.print_on_paper)
@@ -159,8 +177,8 @@ class PrintDialog(QDialog):
         return []
 
     def _browse(self) -> None:
-        chosen, _ = QFileDialog.getSaveFileName(
-            self, "Save as PDF", self.path.text(), "PDF (*.pdf)"
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, _("Save as PDF"), self.path.text(), _("PDF (*.pdf)")
         )
         if chosen:
             self.path.setText(chosen)
@@ -168,7 +186,7 @@ class PrintDialog(QDialog):
     def _prepare(self, then: object) -> None:
         ids = self._item_ids()
         if self.medicines is not None and not ids:
-            self.message.setText("Medicines: choose at least one to print.")
+            self.message.setText(_("Medicines: choose at least one to print."))
             return
         self.message.clear()
         printouts, actor, document = self.printouts, self.session.actor, self.document
@@ -178,24 +196,26 @@ class PrintDialog(QDialog):
             success=then,  # type: ignore[arg-type]
             failure=lambda exc: self.message.setText(plain_message(exc)),
             owner=self,
-            label="Preparing the printout…",
+            label=_("Preparing the printout…"),
         )
 
     def save_pdf(self) -> None:
         text = self.path.text().strip()
         if not text.lower().endswith(".pdf"):
-            self.message.setText("PDF file: give a file name ending in .pdf")
+            self.message.setText(_("PDF file: give a file name ending in .pdf"))
             return
         path = Path(text).expanduser()
         if not path.parent.is_dir():
-            self.message.setText("PDF file: that folder does not exist")
+            self.message.setText(_("PDF file: that folder does not exist"))
             return
 
         def write(printout: Printout) -> None:
             try:
                 write_pdf(printout, path)
             except OSError as exc:
-                self.message.setText(f"PDF file: could not be written ({exc.strerror})")
+                self.message.setText(
+                    _("PDF file: could not be written ({reason})").format(reason=exc.strerror)
+                )
                 return
             self.saved_to = path
             self._done(printout)
@@ -219,7 +239,7 @@ class PrintDialog(QDialog):
             lambda: printouts.record_printed(printout, actor),
             success=lambda _r: self._recorded(printout),
             owner=self,
-            label="Recording the print…",
+            label=_("Recording the print…"),
         )
 
     def _recorded(self, printout: Printout) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtPrintSupport import QPrinter
 
+from app.i18n import _
 from app.services.printouts.layouts import QR_IMAGE
 from app.services.printouts.service import Printout
 
@@ -90,7 +91,7 @@ def write_pdf(printout: Printout, path: Path) -> None:
     laid_out(printout).print_(writer)
     del writer  # closes the file
     if not path.is_file() or path.stat().st_size == 0:  # QPdfWriter only warns
-        raise OSError(errno.EIO, "the PDF file was not written")
+        raise OSError(errno.EIO, _("the PDF file was not written"))
 
 
 def print_to(printout: Printout, printer: QPrinter) -> None:
