@@ -20,6 +20,23 @@ from app.ui.forms.chart_form import ChartFormDialog, choices
 from app.ui.forms.vocabulary import attach_completer
 
 NOT_SAID = N_("— not recorded —")
+# How the routes are offered (marked here, translated at use); the sites show the domain's
+# marked display ("left arm"), capitalised.
+ROUTE_TEXT = {
+    "intramuscular": N_("Intramuscular"),
+    "subcutaneous": N_("Subcutaneous"),
+    "intradermal": N_("Intradermal"),
+    "oral": N_("Oral"),
+    "intranasal": N_("Intranasal"),
+}
+
+
+def choice_text(key: str, display: str) -> str:
+    label = ROUTE_TEXT.get(key)
+    if label:
+        return _(label)
+    shown = _(display)  # an IMMUNIZATION_SITES display, marked in the domain
+    return shown[:1].upper() + shown[1:]
 
 
 class ImmunizationDialog(ChartFormDialog):
@@ -61,7 +78,7 @@ class ImmunizationDialog(ChartFormDialog):
 
     def _combo(self, table: Mapping[str, tuple[str, str]]) -> QComboBox:
         options: list[tuple[str, str | None]] = [(_(NOT_SAID), None)]
-        options += [(key.replace("-", " ").capitalize(), key) for key in table]
+        options += [(choice_text(key, display), key) for key, (_code, display) in table.items()]
         return choices(self, options)
 
     def next_dose(self, vaccine: Vaccine) -> int:

@@ -16,6 +16,27 @@ from app.ui.forms.chart_form import ChartFormDialog
 from app.ui.forms.vocabulary import attach_completer
 
 CHOOSE_TEST_FIRST = N_("— pick the test first —")
+# The domain's specimens and urine-strip pads, as shown (marked here, translated at use).
+SPECIMEN_TEXT = {
+    "capillary blood": N_("Capillary blood"),
+    "venous blood": N_("Venous blood"),
+    "urine": N_("Urine"),
+}
+PAD_TEXT = {
+    "protein": N_("Protein"),
+    "glucose": N_("Glucose"),
+    "leukocytes": N_("Leukocytes"),
+    "nitrite": N_("Nitrite"),
+    # Translators: a urine test strip's pad
+    "blood": N_("Blood"),
+    "ketones": N_("Ketones"),
+}
+
+
+def shown_name(table: dict[str, str], key: str) -> str:
+    """`key` as `table` (a table of marked msgids) shows it, translated; else capitalised."""
+    label = table.get(key)
+    return _(label) if label else key.capitalize()
 
 
 def result_label(word: str) -> str:
@@ -68,7 +89,7 @@ class TestResultDialog(ChartFormDialog):
             self.result_box.addItem(_(CHOOSE_TEST_FIRST), None)
             self.result_box.setEnabled(False)
             for name in ("capillary blood", "venous blood", "urine"):
-                self.specimen.addItem(name.capitalize(), name)
+                self.specimen.addItem(shown_name(SPECIMEN_TEXT, name), name)
             return
         self.result_box.setEnabled(True)
         if numeric:
@@ -84,7 +105,7 @@ class TestResultDialog(ChartFormDialog):
             for word in test.scale:
                 self.result_box.addItem(result_label(word), word)
         for name in test.specimens:
-            self.specimen.addItem(name.capitalize(), name)
+            self.specimen.addItem(shown_name(SPECIMEN_TEXT, name), name)
         self.specimen.setCurrentIndex(max(0, self.specimen.findData(test.specimen)))
 
     def build_command(self) -> Command:
@@ -120,7 +141,7 @@ class DipstickDialog(ChartFormDialog):
             combo.addItem(_("— not read —"), None)
             for word in test.scale if test is not None else ():
                 combo.addItem(result_label(word), word)
-            self.pads[field] = self.add_field(field, field.capitalize(), combo)
+            self.pads[field] = self.add_field(field, shown_name(PAD_TEXT, field), combo)
         self.taken = self.add_time_field("taken_at", _("Taken"))
         self.encounter = self.add_encounter_field()
         self.note = self.add_field("note", _("Note"), QLineEdit(self))
