@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.domain.roles import Role
+from app.i18n import _
 from app.store import fileops, interrupted, rekey, restore_swap
 from app.store.errors import (
     BackupError,
@@ -77,12 +78,16 @@ class BackupInfo:
 def create_backup(vault: Vault, out: Path, *, overwrite: bool = False) -> BackupInfo:
     """Write a verified, encrypted backup of the unlocked `vault` to `out` (admins only)."""
     if vault.actor.role is not Role.ADMIN:
-        raise PermissionDeniedError(f"only an admin may back up; you are {vault.actor.role}")
+        raise PermissionDeniedError(
+            _("only an admin may back up; you are {role}").format(role=vault.actor.role)
+        )
     out = Path(out).absolute()
     if not out.parent.is_dir():
-        raise BackupError(f"{out.parent} does not exist")
+        raise BackupError(_("{parent} does not exist").format(parent=out.parent))
     if out.exists() and not overwrite:
-        raise BackupError(f"{out} exists; choose another name or add --force to replace it")
+        raise BackupError(
+            _("{out} exists; choose another name or add --force to replace it").format(out=out)
+        )
     interrupted.remove_leftovers(vault.data_dir)  # what a killed backup left
     with fileops.scratch_dir(vault.data_dir, interrupted.BACKUP_SCRATCH) as scratch:
         staged = scratch / "vault"
@@ -154,13 +159,19 @@ def read_manifest(backup: Path) -> dict[str, object]:
             manifest = json.loads(zf.read(MANIFEST))
             names = set(zf.namelist())
     except FileNotFoundError:
-        raise BackupError(f"{backup} does not exist") from None
+        raise BackupError(_("{backup} does not exist").format(backup=backup)) from None
     except (OSError, zipfile.BadZipFile, KeyError, ValueError):
-        raise BackupError(f"{backup} is not a FieldChart backup") from None
+        raise BackupError(_("{backup} is not a FieldChart backup").format(backup=backup)) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{backup} is not a FieldChart backup (unknown format)")
+        raise BackupError(
+            _("{backup} is not a FieldChart backup (unknown format)").format(backup=backup)
+        )
     if not set(MEMBERS) <= names or not isinstance(manifest.get("members"), dict):
-        raise BackupError(f"{backup} is incomplete: it lacks {', '.join(MEMBERS)}")
+        raise BackupError(
+            _("{backup} is incomplete: it lacks {value}").format(
+                backup=backup, value=", ".join(MEMBERS)
+            )
+        )
     return manifest
 
 
@@ -196,12 +207,15 @@ class StagedRestore:
     def _check_target(self) -> None:
         if holds_vault(self.data_dir) and not self.force:
             raise VaultExistsError(
-                f"{self.data_dir} already holds a vault; restoring would replace it: add "
-                "--force to do so (the replaced vault is kept beside it)"
+                _(
+                    "{data_dir} already holds a vault; restoring would replace "
+                    "it: add --force to do so (the replaced vault is kept beside "
+                    "it)"
+                ).format(data_dir=self.data_dir)
             )
         if self.force and rekey.in_use(self.data_dir / DB_FILE):
             raise VaultInUseError(
-                "the vault being replaced is open in FieldChart; close the app and try again"
+                _("the vault being replaced is open in FieldChart; close the app and try again")
             )
 
     def _stage(self) -> None:
@@ -221,7 +235,11 @@ class StagedRestore:
             for name in MEMBERS:
                 expected = members.get(name)
                 if not isinstance(expected, dict):
-                    raise BackupError(f"{self.backup}: the manifest does not describe {name}")
+                    raise BackupError(
+                        _("{backup}: the manifest does not describe {name}").format(
+                            backup=self.backup, name=name
+                        )
+                    )
                 target = self.path / name
                 h = hashlib.sha256()
                 with zf.open(name) as src, fileops.new_file(target) as dst:
@@ -231,7 +249,9 @@ class StagedRestore:
                 fileops.fsync_file(target)
                 if h.hexdigest() != expected.get("sha256"):
                     raise BackupError(
-                        f"{self.backup} is damaged: {name} does not match its checksum"
+                        _("{backup} is damaged: {name} does not match its checksum").format(
+                            backup=self.backup, name=name
+                        )
                     )
 
     def install(self, user: str, passphrase: str) -> RestoreInfo:
@@ -243,7 +263,9 @@ class StagedRestore:
         try:
             if staged.actor.role is not Role.ADMIN:
                 raise PermissionDeniedError(
-                    f"only an admin may restore a vault; '{user}' is {staged.actor.role}"
+                    _("only an admin may restore a vault; '{user}' is {role}").format(
+                        user=user, role=staged.actor.role
+                    )
                 )
             report = staged.events.verify()
             vault_id = staged.vault_id
@@ -254,7 +276,7 @@ class StagedRestore:
         replacing = slot_lock(self.data_dir) if holds_vault(self.data_dir) else None
         with replacing or contextlib.nullcontext(), rekey.vault_dir_lock(self.data_dir) as mine:
             if not mine:
-                raise VaultInUseError("another restore or rotate-key is running on this vault")
+                raise VaultInUseError(_("another restore or rotate-key is running on this vault"))
             self._check_target()  # again: nothing may have appeared meanwhile
             aside = restore_swap.aside_name(self.data_dir) if holds_vault(self.data_dir) else None
             restore_swap.install(self.data_dir, self.path, aside)

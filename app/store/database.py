@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import QueuePool
 
+from app.i18n import _
 from app.store.errors import NotAVaultError, SqlCipherUnavailableError
 from app.store.storage_errors import storage_failure
 
@@ -27,8 +28,10 @@ def _check_driver() -> None:
         import sqlcipher3  # noqa: F401
     except ImportError as exc:  # no silent fallback to plain SQLite
         raise SqlCipherUnavailableError(
-            "SQLCipher (the sqlcipher3 package) cannot be loaded, so the encrypted vault "
-            "cannot be opened; reinstall FieldChart"
+            _(
+                "SQLCipher (the sqlcipher3 package) cannot be loaded, so the encrypted vault "
+                "cannot be opened; reinstall FieldChart"
+            )
         ) from exc
 
 
@@ -172,13 +175,21 @@ def check_readable(engine: Engine, path: Path) -> None:
         if unavailable is not None:
             raise unavailable from exc
         raise NotAVaultError(
-            f"{path.name} cannot be opened with this vault's key: it is not a FieldChart vault, "
-            "or it is truncated or corrupted"
+            _(
+                "{name} cannot be opened with this vault's key: it is not a "
+                "FieldChart vault, or it is truncated or corrupted"
+            ).format(name=path.name)
         ) from exc
     if not tables:
-        raise NotAVaultError(f"{path.name} is empty: it is not a FieldChart vault")
+        raise NotAVaultError(
+            _("{name} is empty: it is not a FieldChart vault").format(name=path.name)
+        )
     if result != "ok":
-        raise NotAVaultError(f"{path.name} failed SQLite's integrity check: {result}")
+        raise NotAVaultError(
+            _("{name} failed SQLite's integrity check: {result}").format(
+                name=path.name, result=result
+            )
+        )
 
 
 def dbapi_of(conn: Connection) -> Any:

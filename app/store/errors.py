@@ -28,6 +28,8 @@ Messages never contain patient data: only user names, positions, file names and 
 
 from __future__ import annotations
 
+from app.i18n import _
+
 
 class StoreError(Exception):
     """Base of every store error; the message is safe to show to a person."""
@@ -83,9 +85,11 @@ class VaultBusyError(StorageUnavailableError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
             message
-            or "the vault is busy: another FieldChart process holds it (a key rotation, a "
-            "restore or another command writing); nothing was changed; try again when it "
-            "has finished"
+            or _(
+                "the vault is busy: another FieldChart process holds it (a key rotation, a "
+                "restore or another command writing); nothing was changed; try again when it "
+                "has finished"
+            )
         )
 
 
@@ -93,8 +97,10 @@ class DiskFullError(StorageUnavailableError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
             message
-            or "the disk holding the vault is full; nothing was changed; free some space and "
-            "try again"
+            or _(
+                "the disk holding the vault is full; nothing was changed; free some space and "
+                "try again"
+            )
         )
 
 
@@ -102,8 +108,10 @@ class DiskIOError(StorageUnavailableError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
             message
-            or "the disk holding the vault could not be read or written (an input/output "
-            "error); nothing was changed; check the disk and try again"
+            or _(
+                "the disk holding the vault could not be read or written (an input/output "
+                "error); nothing was changed; check the disk and try again"
+            )
         )
 
 
@@ -116,8 +124,8 @@ class BackupError(StoreError):
 
 
 class VaultLockedError(StoreError):
-    def __init__(self, message: str = "the vault is locked; unlock it first") -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or _("the vault is locked; unlock it first"))
 
 
 class PermissionDeniedError(StoreError):
@@ -143,8 +151,10 @@ class UserDisabledError(CredentialsError):
 class ConcurrencyError(StoreError):
     def __init__(self, stream_id: str, expected: int, actual: int) -> None:
         super().__init__(
-            f"stream {stream_id} is at version {actual}, expected {expected}; "
-            "someone else changed it first"
+            _(
+                "stream {stream} is at version {actual}, expected {expected}; "
+                "someone else changed it first"
+            ).format(stream=stream_id, actual=actual, expected=expected)
         )
         self.stream_id = stream_id
         self.expected = expected

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.events import DomainEvent, from_payload
+from app.i18n import _
 from app.store import crypto, schema
 from app.store.database import read_transaction, write_transaction
 from app.store.errors import ConcurrencyError, TamperError
@@ -300,7 +301,10 @@ class EventLog:
                 crypto.chain_mac(self._chain_key, previous, record), row[8]
             ):
                 raise TamperError(
-                    f"event at position {row[0]} does not match the hash chain", row[0]
+                    _("event at position {value} does not match the hash chain").format(
+                        value=row[0]
+                    ),
+                    row[0],
                 )
             self._open(row)
             kept.append((int(row[0]), bytes(row[8])))
@@ -391,8 +395,10 @@ class EventLog:
             )
         except (InvalidTag, ValueError) as exc:
             raise TamperError(
-                f"event at position {position} failed authentication: its payload was "
-                "altered or moved",
+                _(
+                    "event at position {position} failed authentication: its "
+                    "payload was altered or moved"
+                ).format(position=position),
                 position,
             ) from exc
         return RecordedEvent(
@@ -422,7 +428,9 @@ class EventLog:
                 start = head_position - from_tail
                 prev = self.link_at(conn, start)
                 if prev is None:
-                    raise TamperError(f"event at position {start} is missing", start)
+                    raise TamperError(
+                        _("event at position {start} is missing").format(start=start), start
+                    )
                 link = prev
             expected = start
             count = 0
@@ -438,7 +446,9 @@ class EventLog:
                     expected, link = _through_purged(conn, expected, row.position, link, purged)
                 if row.position != expected:
                     raise TamperError(
-                        f"event at position {expected} is missing (next found: {row.position})",
+                        _(
+                            "event at position {expected} is missing (next found: {position})"
+                        ).format(expected=expected, position=row.position),
                         expected,
                     )
                 link = crypto.chain_mac(
@@ -457,8 +467,10 @@ class EventLog:
                 )
                 if not crypto.constant_time_equal(link, row.chain):
                     raise TamperError(
-                        f"event at position {row.position} does not match the hash chain: it or "
-                        "an earlier event was edited, inserted or reordered",
+                        _(
+                            "event at position {position} does not match the hash chain: "
+                            "it or an earlier event was edited, inserted or reordered"
+                        ).format(position=row.position),
                         row.position,
                     )
                 opened = self._open(row)
@@ -467,17 +479,21 @@ class EventLog:
                 count += 1
             if expected != head_position:
                 raise TamperError(
-                    f"the log ends at position {expected} but its head says {head_position}: "
-                    "events were removed from the end",
+                    _(
+                        "the log ends at position {expected} but its head says "
+                        "{head_position}: events were removed from the end"
+                    ).format(expected=expected, head_position=head_position),
                     expected + 1,
                 )
             if head is not None and not crypto.constant_time_equal(link, head[1]):
-                raise TamperError("the log head does not match the last event", head_position)
+                raise TamperError(_("the log head does not match the last event"), head_position)
             unlisted = [p for p in purged if p not in listed]
             if unlisted:
                 raise TamperError(
-                    f"event at position {unlisted[0]} was removed, but no purge event records "
-                    "its removal",
+                    _(
+                        "event at position {value} was removed, but no purge event "
+                        "records its removal"
+                    ).format(value=unlisted[0]),
                     unlisted[0],
                 )
         return VerifyReport(events=count, head_position=head_position, purged=len(purged))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from app.i18n import _
 from app.store import fileops, restore_swap, vault_creation
 from app.store.errors import VaultNotFoundError
 
@@ -31,8 +32,11 @@ def finish_interrupted(data_dir: Path) -> None:
         return
     if vault_creation.unfinished(data_dir):
         raise VaultNotFoundError(
-            f"the vault in {data_dir} was never finished (its creation was interrupted before "
-            "the recovery secret was shown); run `init` again to create it"
+            _(
+                "the vault in {data_dir} was never finished (its creation "
+                "was interrupted before the recovery secret was shown); run "
+                "`init` again to create it"
+            ).format(data_dir=data_dir)
         )
     restore_swap.finish_interrupted(data_dir)
     remove_leftovers(data_dir)

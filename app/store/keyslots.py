@@ -23,6 +23,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.i18n import _
 from app.store import crypto, fileops, signatures
 from app.store.crypto import DecryptionError, KdfParams
 from app.store.errors import NotAVaultError
@@ -286,11 +287,11 @@ class KeySlotFile:
         try:
             data = json.loads(path.read_bytes())
             if data.get("format") not in (FORMAT, FORMAT_V2):
-                raise ValueError("unknown format")
+                raise ValueError(_("unknown format"))
             slots = [KeySlot.from_json(s) for s in data["slots"]]
             wrapped = data.get("data_key") if data["format"] == FORMAT_V2 else None
             if data["format"] == FORMAT_V2 and not isinstance(wrapped, dict):
-                raise ValueError("format 2 without its data key")
+                raise ValueError(_("format 2 without its data key"))
             return cls(
                 vault_id=str(data["vault_id"]),
                 first_admin=str(data.get("first_admin", "")),
@@ -303,7 +304,9 @@ class KeySlotFile:
                 signing_genesis_recovery=_optional_b64(data.get("signing_genesis_recovery")),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise NotAVaultError(f"{path.name} is not a readable FieldChart key-slot file") from exc
+            raise NotAVaultError(
+                _("{name} is not a readable FieldChart key-slot file").format(name=path.name)
+            ) from exc
 
 
 def _optional_b64(value: object) -> bytes | None:
@@ -312,7 +315,7 @@ def _optional_b64(value: object) -> bytes | None:
 
 def _alphabet(value: object) -> str:
     if value not in RECOVERY_ALPHABETS:
-        raise ValueError("unknown recovery-secret alphabet")
+        raise ValueError(_("unknown recovery-secret alphabet"))
     return str(value)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, text
 
+from app.i18n import _
 from app.store.database import write_transaction
 from app.store.errors import NotAVaultError
 from app.store.sync_state import fold_quarantine_duplicates
@@ -187,8 +188,10 @@ def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int
         version = current_version(conn)
     if version > latest:
         raise NotAVaultError(
-            f"this vault has schema version {version}, newer than this FieldChart "
-            f"understands ({latest}); update FieldChart"
+            _(
+                "this vault has schema version {version}, newer than this "
+                "FieldChart understands ({latest}); update FieldChart"
+            ).format(version=version, latest=latest)
         )
     for migration in migrations:
         if migration.version <= version:

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.i18n import _
 from app.store.keyslots import write_atomically
 
 MAX_RECORDS = 1000  # the oldest are dropped beyond this (a guessing script fills it quickly)
@@ -46,7 +47,7 @@ class PendingAudit:
     def add(self, kind: str, user: str, reason: str, at: str) -> None:
         """Keep one record (best effort: a read-only directory must not stop an unlock)."""
         if kind not in KINDS:
-            raise ValueError(f"unknown pending audit record {kind!r}")
+            raise ValueError(_("unknown pending audit record {kind}").format(kind=repr(kind)))
         records: list[dict[str, Any]] = list(self.records())
         records.append({"kind": kind, "user": user, "reason": reason, "at": at})
         if len(records) > MAX_RECORDS:

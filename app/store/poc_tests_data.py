@@ -15,21 +15,26 @@ from app.domain.poc_tests import (
     RESULT_TYPES,
     PocTest,
 )
+from app.i18n import _
 
 
 def poc_tests(data: Mapping[str, Any]) -> dict[str, PocTest]:
     """The tests of poc_tests.json by key (raises ValueError when the file is wrong)."""
     entries = data.get("tests")
     if not isinstance(entries, list):
-        raise ValueError("poc_tests.json: 'tests' is not a list")
+        raise ValueError(_("poc_tests.json: 'tests' is not a list"))
     tests = {}
     for entry in entries:
         test = _test(entry)
         if test.key in tests:
-            raise ValueError(f"poc_tests.json: {test.key} is listed twice")
+            raise ValueError(_("poc_tests.json: {key} is listed twice").format(key=test.key))
         tests[test.key] = test
     if set(tests) != set(POC_TEST_CODES):
-        raise ValueError(f"poc_tests.json: keys {sorted(tests)} are not {sorted(POC_TEST_CODES)}")
+        raise ValueError(
+            _("poc_tests.json: keys {tests} are not {POC_TEST_CODES}").format(
+                tests=sorted(tests), POC_TEST_CODES=sorted(POC_TEST_CODES)
+            )
+        )
     return tests
 
 
@@ -37,12 +42,18 @@ def _test(e: Mapping[str, Any]) -> PocTest:
     key = str(e.get("key"))
     result_type = e.get("type")
     if result_type not in RESULT_TYPES:
-        raise ValueError(f"poc_tests.json: {key} has no known type")
+        raise ValueError(_("poc_tests.json: {key} has no known type").format(key=key))
     loinc, ucum = POC_TEST_CODES.get(key, ("", None))
     if (key in ORDINAL_TESTS) != (result_type == "ordinal"):
-        raise ValueError(f"poc_tests.json: {key}'s type disagrees with the domain")
+        raise ValueError(
+            _("poc_tests.json: {key}'s type disagrees with the domain").format(key=key)
+        )
     if e.get("loinc") != loinc or (e.get("ucum") or None) != ucum:
-        raise ValueError(f"poc_tests.json: {key}'s LOINC code or unit disagrees with the domain")
+        raise ValueError(
+            _("poc_tests.json: {key}'s LOINC code or unit disagrees with the domain").format(
+                key=key
+            )
+        )
     common = {
         "key": key,
         "name": str(e["name"]),
@@ -63,14 +74,18 @@ def _test(e: Mapping[str, Any]) -> PocTest:
             low_by_sex={str(k): float(v) for k, v in (e.get("low_by_sex") or {}).items()},
         )
         if not test.minimum < test.maximum:
-            raise ValueError(f"poc_tests.json: {key}'s plausible range is empty")
+            raise ValueError(_("poc_tests.json: {key}'s plausible range is empty").format(key=key))
         return test
     scale = tuple(str(w) for w in e.get("scale") or ())
     abnormal = frozenset(str(w) for w in e.get("abnormal") or ())
     if not scale or not abnormal <= set(scale):
-        raise ValueError(f"poc_tests.json: {key}'s abnormal values are not on its scale")
+        raise ValueError(
+            _("poc_tests.json: {key}'s abnormal values are not on its scale").format(key=key)
+        )
     if (key in POSITIVE_IS_NORMAL) != (result_type == "qualitative" and not abnormal):
-        raise ValueError(f"poc_tests.json: {key}'s abnormal values disagree with the domain")
+        raise ValueError(
+            _("poc_tests.json: {key}'s abnormal values disagree with the domain").format(key=key)
+        )
     return PocTest(**common, scale=scale, abnormal=abnormal)
 
 

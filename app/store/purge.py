@@ -27,16 +27,17 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain.events import stream_of
+from app.i18n import N_, _
 from app.store.errors import StoreError
 from app.store.event_log import ANY_VERSION, PURGE_EVENT, EventLog, EventMetadata, NewEvent
 
 PURGE_STREAM_PREFIX = "purge-"
 
 # What keeps a patient on the device, each with the words a person reads.
-HOLD_PENDING = "commands not yet sent to the server"
-HOLD_ATTENTION = "sync conflicts waiting for a person"
-HOLD_IN_FLIGHT = "a send whose answer was never recorded"
-HOLD_DRAFT = "unsaved forms (drafts)"
+HOLD_PENDING = N_("commands not yet sent to the server")
+HOLD_ATTENTION = N_("sync conflicts waiting for a person")
+HOLD_IN_FLIGHT = N_("a send whose answer was never recorded")
+HOLD_DRAFT = N_("unsaved forms (drafts)")
 
 _OUTBOX_HOLDS = (
     "SELECT sum(status = 'pending'), sum(status = 'needs-attention'), sum(in_flight != 0) "
@@ -88,11 +89,11 @@ def holds(conn: Connection, patient_ids: Iterable[str]) -> dict[str, list[str]]:
             (in_flight, HOLD_IN_FLIGHT),
         ):
             if count:
-                found[pid].append(reason)
+                found[pid].append(_(reason))  # reason: one of the N_-marked HOLD_* above
     with_drafts = _draft_patients(conn)
     for pid in wanted:
         if pid in with_drafts:
-            found[pid].append(HOLD_DRAFT)
+            found[pid].append(_(HOLD_DRAFT))
     return found
 
 
@@ -159,7 +160,9 @@ def purge_patients(
     held = {pid: why for pid, why in holds(conn, [pid for pid, _ in leaving]).items() if why}
     if held:
         raise PatientHeldError(
-            f"{len(held)} patient(s) still have something pending and cannot be removed"
+            _("{count} patient(s) still have something pending and cannot be removed").format(
+                count=len(held)
+            )
         )
     purge_id = str(uuid.uuid4())
     removed: list[int] = []

@@ -23,6 +23,7 @@ from app.domain.reference import (
     Medicine,
     VitalSign,
 )
+from app.i18n import _
 from app.store.immunization_data import bundled_schedule, bundled_vaccines, schedule_for
 from app.store.poc_tests_data import poc_tests
 
@@ -158,13 +159,19 @@ def _vitals(entries: list[dict[str, Any]]) -> dict[str, VitalSign]:
     keys or unit labels disagree with it is refused (it is bundled and checked by tests)."""
     keys = [e["key"] for e in entries]
     if keys != list(VITAL_TEXT):
-        raise ValueError(f"vitals.json: keys {keys} are not {list(VITAL_TEXT)}")
+        raise ValueError(
+            _("vitals.json: keys {keys} are not {VITAL_TEXT}").format(
+                keys=keys, VITAL_TEXT=list(VITAL_TEXT)
+            )
+        )
     vitals = {}
     for e in entries:
         text = VITAL_TEXT[e["key"]]
         if e.get("unit_label") != text.unit:
             raise ValueError(
-                f"vitals.json: {e['key']} unit_label {e.get('unit_label')!r} is not {text.unit!r}"
+                _("vitals.json: {value} unit_label {value2} is not {unit}").format(
+                    value=e["key"], value2=repr(e.get("unit_label")), unit=repr(text.unit)
+                )
             )
         if "min" in e and "max" in e:  # derived values (BMI) carry no range
             vitals[e["key"]] = VitalSign(

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.i18n import N_, _
 from app.store import fileops
 from app.store.errors import KeyRotationError, NotAVaultError, VaultInUseError
 
@@ -48,7 +49,7 @@ COMMIT_RECORD = "rotation-commit.json"
 COMMIT_FORMAT = "fieldchart-rotation/1"
 SALT_BYTES = 16  # SQLCipher's per-file salt, stored in plaintext at the head of the file
 BUSY_MS = 2000
-IN_USE = (
+IN_USE = N_(
     "the vault is open in another FieldChart window or process; close it (or lock it) and try again"
 )
 
@@ -153,14 +154,16 @@ def exclusive(db: Path, key: bytes | bytearray) -> Iterator[Any]:
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except _dbapi().DatabaseError:
-            raise KeyRotationError(f"{db.name} does not open with the current data key") from None
+            raise KeyRotationError(
+                _("{name} does not open with the current data key").format(name=db.name)
+            ) from None
         try:
             mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
             if str(mode).lower() != "delete":
-                raise VaultInUseError(IN_USE)
+                raise VaultInUseError(_(IN_USE))
             conn.execute("BEGIN IMMEDIATE")
         except _dbapi().OperationalError:
-            raise VaultInUseError(IN_USE) from None
+            raise VaultInUseError(_(IN_USE)) from None
         yield conn
     finally:
         conn.close()
@@ -177,7 +180,7 @@ def rotate_file(
     `next_slots` (which must open `new_key`); see the module docstring for the steps."""
     with vault_dir_lock(data_dir) as mine:
         if not mine:
-            raise VaultInUseError("another rotate-key or restore is running on this vault")
+            raise VaultInUseError(_("another rotate-key or restore is running on this vault"))
         _rotate_file(data_dir, old_key, new_key, next_slots, log_key_meta)
 
 
@@ -211,7 +214,7 @@ def _rotate_file(
             fileops.fsync_file(next_db)
             old_salt, new_salt = _salt(db), _salt(next_db)
             if not old_salt or old_salt == new_salt:
-                raise KeyRotationError("the re-encrypted copy cannot be told from the vault")
+                raise KeyRotationError(_("the re-encrypted copy cannot be told from the vault"))
             next_slots.save(data_dir / NEXT_SLOTS)
             record = {"format": COMMIT_FORMAT, "old_db_salt": old_salt, "new_db_salt": new_salt}
             fileops.write_atomically(data_dir / COMMIT_RECORD, json.dumps(record).encode())
@@ -244,13 +247,15 @@ def _check_keys(
         copied = conn.execute("SELECT count(*), coalesce(max(position), 0) FROM events").fetchone()
     except errors as exc:
         raise KeyRotationError(
-            f"the re-encrypted copy does not open ({type(exc).__name__})"
+            _("the re-encrypted copy does not open ({name__})").format(name__=type(exc).__name__)
         ) from None
     finally:
         conn.close()
     original = live.execute("SELECT count(*), coalesce(max(position), 0) FROM events").fetchone()
     if result != "ok" or tuple(copied) != tuple(original):
-        raise KeyRotationError("the re-encrypted copy differs from the vault; nothing was changed")
+        raise KeyRotationError(
+            _("the re-encrypted copy differs from the vault; nothing was changed")
+        )
     conn = raw_connect(path, old_key)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -258,7 +263,7 @@ def _check_keys(
         return
     finally:
         conn.close()
-    raise KeyRotationError("the re-encrypted copy still opens with the old key")
+    raise KeyRotationError(_("the re-encrypted copy still opens with the old key"))
 
 
 def interrupted(data_dir: Path) -> bool:
@@ -290,8 +295,11 @@ def _finish_interrupted(data_dir: Path) -> str | None:
             raise ValueError(record.get("format"))
     except (OSError, ValueError, KeyError, TypeError):
         raise NotAVaultError(
-            f"{COMMIT_RECORD} (left by an interrupted rotate-key) is damaged; keep every file "
-            "of this vault and restore it from a backup"
+            _(
+                "{COMMIT_RECORD} (left by an interrupted rotate-key) is "
+                "damaged; keep every file of this vault and restore it from "
+                "a backup"
+            ).format(COMMIT_RECORD=COMMIT_RECORD)
         ) from None
     current = _salt(data_dir / DB_FILE)
     if current == old_salt and not (data_dir / NEXT_DB).exists():
@@ -301,8 +309,11 @@ def _finish_interrupted(data_dir: Path) -> str | None:
         return "rolled back"
     if current not in (old_salt, new_salt):
         raise NotAVaultError(
-            f"{DB_FILE} is neither the database before nor after the interrupted rotate-key "
-            f"that {COMMIT_RECORD} describes; keep every file and restore from a backup"
+            _(
+                "{DB_FILE} is neither the database before nor after the "
+                "interrupted rotate-key that {COMMIT_RECORD} describes; keep "
+                "every file and restore from a backup"
+            ).format(DB_FILE=DB_FILE, COMMIT_RECORD=COMMIT_RECORD)
         )
     if current == old_salt:
         _swap_database(data_dir)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.i18n import _
 from app.store import fileops, rekey
 from app.store.errors import NotAVaultError, VaultInUseError
 
@@ -77,7 +78,7 @@ def install(data_dir: Path, staging: Path, aside: str | None) -> None:
         if (data_dir / DB_FILE).exists():
             fileops.unlink(data_dir / JOURNAL)
             raise VaultInUseError(
-                "the vault being replaced is open in FieldChart; close the app and try again"
+                _("the vault being replaced is open in FieldChart; close the app and try again")
             ) from None
         raise
     _install(data_dir, record)
@@ -137,11 +138,14 @@ def _read(data_dir: Path) -> dict[str, Any]:
             and (aside is None or _entry_of(str(aside), "replaced-"))
         )
         if not ok:
-            raise ValueError("not a restore journal")
+            raise ValueError(_("not a restore journal"))
     except (OSError, ValueError, KeyError, TypeError):
         raise NotAVaultError(
-            f"{JOURNAL} (left by an interrupted restore) is damaged; keep every file of this "
-            "vault and run the restore again with --force"
+            _(
+                "{JOURNAL} (left by an interrupted restore) is damaged; keep "
+                "every file of this vault and run the restore again with "
+                "--force"
+            ).format(JOURNAL=JOURNAL)
         ) from None
     return dict(record)
 

@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.i18n import N_, _
 from app.store import rekey
 from app.store.file_lock import BusyError, exclusive_lock
 from app.store.keyslots import KeySlotFile
@@ -26,7 +27,7 @@ LOCK_FILE = "keyslots.lock"
 # Long enough to outwait a passphrase change or a user added elsewhere (an Argon2id or two),
 # short enough that a command waiting behind a long rotation says so instead of hanging.
 WAIT_S = 20.0
-BUSY = (
+BUSY = N_(
     "another FieldChart command is changing users or keys of this vault (or rotating its "
     "key); nothing was changed: try again when it has finished"
 )
@@ -49,7 +50,7 @@ def slot_lock(
     return exclusive_lock(
         Path(data_dir) / LOCK_FILE,
         wait_s=WAIT_S if wait_s is None else wait_s,
-        busy=lambda: KeySlotsBusyError(BUSY),
+        busy=lambda: KeySlotsBusyError(_(BUSY)),
     )
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.i18n import _
 from app.store.file_lock import BusyError, exclusive_lock
 from app.store.keyslots import write_atomically
 
@@ -58,7 +59,7 @@ class _Entry:
         if isinstance(value, int):  # the format before reservations: a count
             return cls(failures=value)
         if not isinstance(value, dict):
-            raise ValueError("not a throttle entry")
+            raise ValueError(_("not a throttle entry"))
         return cls(int(value["failures"]), int(value["in_flight"]), float(value["busy_until"]))
 
 
@@ -89,7 +90,7 @@ class Throttle:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         busy = BusyError(
-            "other FieldChart processes keep the unlock-failure counter busy; try again"
+            _("other FieldChart processes keep the unlock-failure counter busy; try again")
         )
         with contextlib.ExitStack() as held:
             # A read-only or full disk cannot hold the lock file: count without it rather than

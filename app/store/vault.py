@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from app.domain.roles import Actor, Role
+from app.i18n import _
 from app.store import crypto, interrupted, rekey, schema
 from app.store.crypto import RFC9106_SECOND, DecryptionError, KdfParams
 from app.store.database import check_readable, open_engine, read_transaction
@@ -169,12 +170,20 @@ class Vault:
         if not vault.slots_path.exists():
             if vault.db_path.exists():
                 raise NotAVaultError(
-                    f"{vault.db_path} has no key-slot file ({SLOTS_FILE}) beside it, so it "
-                    "cannot be unlocked; restore that file from a backup"
+                    _(
+                        "{db_path} has no key-slot file ({SLOTS_FILE}) beside it, so "
+                        "it cannot be unlocked; restore that file from a backup"
+                    ).format(db_path=vault.db_path, SLOTS_FILE=SLOTS_FILE)
                 )
-            raise VaultNotFoundError(f"no vault in {vault.data_dir}; create one with `init`")
+            raise VaultNotFoundError(
+                _("no vault in {data_dir}; create one with `init`").format(data_dir=vault.data_dir)
+            )
         if not vault.db_path.exists():
-            raise NotAVaultError(f"{vault.data_dir} has key slots but no {DB_FILE}")
+            raise NotAVaultError(
+                _("{data_dir} has key slots but no {DB_FILE}").format(
+                    data_dir=vault.data_dir, DB_FILE=DB_FILE
+                )
+            )
         vault._slots = KeySlotFile.load(vault.slots_path)
         return vault
 
@@ -194,7 +203,9 @@ class Vault:
         except DecryptionError:
             crypto.wipe(vault_key)
             raise NotAVaultError(
-                f"{SLOTS_FILE} is damaged: its data key does not open with the vault key"
+                _("{SLOTS_FILE} is damaged: its data key does not open with the vault key").format(
+                    SLOTS_FILE=SLOTS_FILE
+                )
             ) from None
 
     def unlock_with_recovery(self, secret: str) -> Actor:
@@ -224,8 +235,10 @@ class Vault:
             crypto.wipe(data_key)
             crypto.wipe(vault_key)
             raise NotAVaultError(
-                f"{DB_FILE} cannot be opened with this vault's key: it is not a FieldChart "
-                "vault, or it is truncated or corrupted"
+                _(
+                    "{DB_FILE} cannot be opened with this vault's key: it is not "
+                    "a FieldChart vault, or it is truncated or corrupted"
+                ).format(DB_FILE=DB_FILE)
             )
         engine = open_engine(self.db_path, data_key)
         try:
@@ -234,15 +247,21 @@ class Vault:
             with read_transaction(engine) as conn:
                 meta = dict(conn.execute(select(schema.meta.c.key, schema.meta.c.value)).all())
                 if meta.get("vault_id") != slots.vault_id:
-                    raise NotAVaultError(f"{DB_FILE} and {SLOTS_FILE} belong to different vaults")
+                    raise NotAVaultError(
+                        _("{DB_FILE} and {SLOTS_FILE} belong to different vaults").format(
+                            DB_FILE=DB_FILE, SLOTS_FILE=SLOTS_FILE
+                        )
+                    )
                 if actor is None:
                     row = conn.execute(
                         select(schema.users).where(schema.users.c.name == user)
                     ).first()
                     if row is None:
-                        raise UnknownUserError(f"there is no user '{user}' in this vault")
+                        raise UnknownUserError(
+                            _("there is no user '{user}' in this vault").format(user=user)
+                        )
                     if row.disabled:
-                        raise UserDisabledError(f"user '{user}' is disabled")
+                        raise UserDisabledError(_("user '{user}' is disabled").format(user=user))
                     actor = Actor(user, Role(row.role))
             # The log asks the vault for its engine each time, so a handle kept past lock()
             # fails with VaultLockedError instead of reopening the file.
@@ -305,7 +324,9 @@ class Vault:
             role = self._signing.start(user, secret, private, self.actor.role.value)
             if user != RECOVERY_USER:  # the recovery session keeps its admin-only powers
                 if role not in {r.value for r in Role}:
-                    raise TamperError(f"the signed grants give '{user}' no usable role")
+                    raise TamperError(
+                        _("the signed grants give '{user}' no usable role").format(user=user)
+                    )
                 self._actor = Actor(user, Role(role))
         except BaseException:
             self.lock()
@@ -484,8 +505,10 @@ class Vault:
             key = vault_key if vault_key is not None else self._vault_key
             if key is not None and not _opens(fresh, key, self._data_key):
                 raise SlotsChangedError(
-                    "another FieldChart process rotated this vault's keys meanwhile; nothing "
-                    "was changed: sign in again and repeat the change"
+                    _(
+                        "another FieldChart process rotated this vault's keys meanwhile; nothing "
+                        "was changed: sign in again and repeat the change"
+                    )
                 )
             self._slots = fresh  # what the block proves or checks reads these slots
             try:
@@ -497,7 +520,9 @@ class Vault:
 
     def _require_slots(self) -> KeySlotFile:
         if self._slots is None:
-            raise VaultNotFoundError(f"no vault opened in {self.data_dir}")
+            raise VaultNotFoundError(
+                _("no vault opened in {data_dir}").format(data_dir=self.data_dir)
+            )
         return self._slots
 
     def _require_vault_key(self) -> bytearray:

@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from app.domain.roles import Role
+from app.i18n import _
 from app.store import crypto, fileops, schema
 from app.store.crypto import KdfParams
 from app.store.database import open_engine, write_transaction
@@ -67,12 +68,14 @@ def write_new_vault(
     if (data_dir / INIT_MARKER).exists():
         remove_unfinished(data_dir)
     if (data_dir / SLOTS_FILE).exists():
-        raise VaultExistsError(f"a vault already exists in {data_dir}")
+        raise VaultExistsError(_("a vault already exists in {data_dir}").format(data_dir=data_dir))
     if (data_dir / DB_FILE).exists():
         raise VaultExistsError(
-            f"{data_dir / DB_FILE} exists without its key slots (a damaged vault, or one "
-            "created by an older FieldChart); it is left untouched: move it away to create a "
-            "new vault"
+            _(
+                "{value} exists without its key slots (a damaged vault, or "
+                "one created by an older FieldChart); it is left untouched: "
+                "move it away to create a new vault"
+            ).format(value=data_dir / DB_FILE)
         )
     vault_key, data_key = crypto.random_key(), crypto.random_key()
     vault_id = str(uuid.uuid4())

@@ -6,6 +6,7 @@ import base64
 import re
 import secrets
 
+from app.i18n import _
 from app.store.errors import InvalidUserNameError, WeakPassphraseError
 from app.store.keyslots import CROCKFORD, normalise_recovery
 
@@ -19,8 +20,11 @@ def check_user_name(name: str) -> str:
     """`name` itself, or InvalidUserNameError if it is not a user name a vault accepts."""
     if not USER_NAME.match(name):
         raise InvalidUserNameError(
-            f"user name {name!r} is not allowed: use 1-64 lower-case letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit"
+            _(
+                "user name {name} is not allowed: use 1-64 lower-case "
+                "letters, digits, '.', '_' or '-', starting with a letter or "
+                "digit"
+            ).format(name=repr(name))
         )
     return name
 
@@ -28,7 +32,11 @@ def check_user_name(name: str) -> str:
 def check_passphrase(passphrase: str) -> str:
     """`passphrase` itself, or WeakPassphraseError if it is too short."""
     if len(passphrase) < MIN_PASSPHRASE:
-        raise WeakPassphraseError(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
+        raise WeakPassphraseError(
+            _("the passphrase must have at least {MIN_PASSPHRASE} characters").format(
+                MIN_PASSPHRASE=MIN_PASSPHRASE
+            )
+        )
     return passphrase
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.i18n import _
 from app.store import crypto
 from app.store.crypto import DecryptionError
 from app.store.errors import KeyRotationError, WrongPassphraseError
@@ -57,11 +58,13 @@ def plan_rotation(
     and a new recovery secret open. The admin's slot keeps their `signing_key`; the new
     recovery slot has none until its first use introduces one (app/store/vault_signing.py)."""
     if admin == RECOVERY_USER:
-        raise KeyRotationError("sign in as an admin user (not the recovery secret) to rotate")
+        raise KeyRotationError(_("sign in as an admin user (not the recovery secret) to rotate"))
     if slots.legacy and not new_vault_key:
         raise KeyRotationError(
-            "this vault's key slots hold the data key itself (it was created by an older "
-            "FieldChart), so a new data key needs a new vault key: use --new-vault-key"
+            _(
+                "this vault's key slots hold the data key itself (it was created by an older "
+                "FieldChart), so a new data key needs a new vault key: use --new-vault-key"
+            )
         )
     next_slots = KeySlotFile(
         vault_id=slots.vault_id,
@@ -94,7 +97,9 @@ def _prove_passphrase(slots: KeySlotFile, admin: str, passphrase: str) -> None:
         crypto.wipe(slots.unwrap_vault_key(user_slot_id(admin), passphrase.encode()))
         crypto.wipe(slots.take_signing_key(user_slot_id(admin)))  # opened too; not needed
     except DecryptionError:
-        raise WrongPassphraseError(f"wrong passphrase for user '{admin}'") from None
+        raise WrongPassphraseError(
+            _("wrong passphrase for user '{admin}'").format(admin=admin)
+        ) from None
 
 
 def _keep_only_admin_and_new_recovery(

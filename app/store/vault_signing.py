@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from app.domain import events as ev
 from app.domain.roles import Role
+from app.i18n import _
 from app.store import crypto, signatures
 from app.store.database import read_transaction, write_transaction
 from app.store.errors import TamperError, UserDisabledError
@@ -101,19 +102,28 @@ class SessionSigning:
                 self._write_baseline(user, private)
                 return Role.ADMIN.value
             raise TamperError(
-                f"this vault's signed baseline is missing: its first admin "
-                f"('{slots.first_admin}') unlocks it to write it"
+                _(
+                    "this vault's signed baseline is missing: its first admin "
+                    "('{first_admin}') unlocks it to write it"
+                ).format(first_admin=slots.first_admin)
             )
         principal = state.principals.get(user)
         if principal is None:
-            raise TamperError(f"no signed grant makes '{user}' a user of this vault")
+            raise TamperError(
+                _("no signed grant makes '{user}' a user of this vault").format(user=user)
+            )
         if principal.disabled:
-            raise UserDisabledError(f"user '{user}' is disabled (by a signed grant)")
+            raise UserDisabledError(
+                _("user '{user}' is disabled (by a signed grant)").format(user=user)
+            )
         have = None if private is None else signatures.public_of(private)
         if principal.public is not None and have != principal.public:
             raise TamperError(
-                f"the signing key in the key slot of '{user}' is not the one the signed grants "
-                "give them: someone else may have claimed it; tell IT (`fieldchart verify`)"
+                _(
+                    "the signing key in the key slot of '{user}' is not the one "
+                    "the signed grants give them: someone else may have claimed "
+                    "it; tell IT (`fieldchart verify`)"
+                ).format(user=user)
             )
         if principal.public is None:  # awaiting its first key: introduce it
             if private is None:
@@ -196,12 +206,14 @@ class SessionSigning:
         with self._slots_for_update() as slots:
             if slots.slots.get(slot_id) != before:
                 raise SlotsChangedError(
-                    f"the key slot of '{user}' was changed meanwhile by another FieldChart "
-                    "command; nothing was changed: sign in again"
+                    _(
+                        "the key slot of '{user}' was changed meanwhile by another "
+                        "FieldChart command; nothing was changed: sign in again"
+                    ).format(user=user)
                 )
             if anchor:
                 if slots.signing_anchor is not None:
-                    raise SlotsChangedError("another admin migrated the vault: sign in again")
+                    raise SlotsChangedError(_("another admin migrated the vault: sign in again"))
                 slots.signing_anchor = signatures.public_of(key)
             slot = slots.slots[slot_id]
             slots.wrap(slot_id, secret, self._vault_key(), slot.kdf, key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.i18n import _
 from app.store.crypto import DecryptionError
 from app.store.errors import (
     PassphraseResetRequiredError,
@@ -51,7 +52,7 @@ class SlotOpener:
             user,
             user_slot_id(user),
             passphrase.encode(),
-            WrongPassphraseError(f"wrong passphrase for user '{user}'"),
+            WrongPassphraseError(_("wrong passphrase for user '{user}'").format(user=user)),
         )
 
     def with_recovery_secret(self, secret: str) -> bytearray:
@@ -61,7 +62,7 @@ class SlotOpener:
             RECOVERY_USER,
             RECOVERY_SLOT,
             normalise_recovery(secret, slots.recovery_alphabet),
-            WrongRecoverySecretError("wrong recovery secret"),
+            WrongRecoverySecretError(_("wrong recovery secret")),
         )
 
     def _note_failure(self, who: str, reason: str) -> None:
@@ -100,11 +101,14 @@ class SlotOpener:
     def _check_slot(self, user: str) -> None:
         slots = self._key_slots()
         if user in slots.disabled:
-            raise UserDisabledError(f"user '{user}' is disabled")
+            raise UserDisabledError(_("user '{user}' is disabled").format(user=user))
         if user in slots.reset_required:
             raise PassphraseResetRequiredError(
-                f"user '{user}' needs a new passphrase: a key rotation replaced the vault key; "
-                f"an admin sets one (`fieldchart recover --user {user}`)"
+                _(
+                    "user '{user}' needs a new passphrase: a key rotation "
+                    "replaced the vault key; an admin sets one (`fieldchart "
+                    "recover --user {user}`)"
+                ).format(user=user)
             )
         if user_slot_id(user) not in slots.slots:
-            raise UnknownUserError(f"there is no user '{user}' in this vault")
+            raise UnknownUserError(_("there is no user '{user}' in this vault").format(user=user))

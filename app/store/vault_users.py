@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, insert, select, update
 
 from app.domain.roles import Actor, Role
+from app.i18n import _
 from app.store import crypto, schema
 from app.store.crypto import KdfParams
 from app.store.database import read_transaction, write_transaction
@@ -46,7 +47,9 @@ class UserInfo:
 def require_admin(actor: Actor, what: str) -> None:
     """PermissionDeniedError unless `actor` is an admin."""
     if actor.role is not Role.ADMIN:
-        raise PermissionDeniedError(f"only an admin may {what}; you are {actor.role}")
+        raise PermissionDeniedError(
+            _("only an admin may {what}; you are {role}").format(what=what, role=actor.role)
+        )
 
 
 def _now() -> str:
@@ -93,8 +96,10 @@ class VaultUsers:
             taken = {u.name for u in self.list_users()}
             if user_slot_id(name) in slots.slots or name == RECOVERY_USER or name in taken:
                 raise UserExistsError(
-                    f"user '{name}' already exists (names of disabled users stay "
-                    "taken, so the audit trail stays unambiguous)"
+                    _(
+                        "user '{name}' already exists (names of disabled users stay "
+                        "taken, so the audit trail stays unambiguous)"
+                    ).format(name=name)
                 )
             info = UserInfo(name, role, _now(), False)
             with write_transaction(self._vault.engine) as conn:
@@ -117,10 +122,12 @@ class VaultUsers:
         """Stop `name` signing in: their slot goes at once (admin only, not oneself)."""
         require_admin(self._vault.actor, "disable users")
         if name == self._vault.actor.user:
-            raise PermissionDeniedError("you cannot disable the user you are signed in as")
+            raise PermissionDeniedError(_("you cannot disable the user you are signed in as"))
         with self._update_slots(None) as slots:
             if user_slot_id(name) not in slots.slots and name not in slots.reset_required:
-                raise UnknownUserError(f"there is no user '{name}' in this vault")
+                raise UnknownUserError(
+                    _("there is no user '{name}' in this vault").format(name=name)
+                )
             with write_transaction(self._vault.engine) as conn:
                 conn.execute(
                     update(schema.users).where(schema.users.c.name == name).values(disabled=True)
@@ -141,8 +148,10 @@ class VaultUsers:
         with self._update_slots(None) as slots:
             if name not in slots.disabled:
                 if name in {u.name for u in self.list_users()}:
-                    raise UserExistsError(f"user '{name}' is not disabled")
-                raise UnknownUserError(f"there is no user '{name}' in this vault")
+                    raise UserExistsError(_("user '{name}' is not disabled").format(name=name))
+                raise UnknownUserError(
+                    _("there is no user '{name}' in this vault").format(name=name)
+                )
             with write_transaction(self._vault.engine) as conn:
                 conn.execute(
                     update(schema.users).where(schema.users.c.name == name).values(disabled=False)
@@ -169,12 +178,17 @@ class VaultUsers:
         try:
             with self._update_slots(key) as slots:
                 if user in slots.disabled:
-                    raise UserDisabledError(f"user '{user}' was disabled meanwhile")
+                    raise UserDisabledError(
+                        _("user '{user}' was disabled meanwhile").format(user=user)
+                    )
                 if slots.slots.get(slot_id) != proven:
                     raise SlotsChangedError(
-                        f"the key slot of '{user}' was changed meanwhile by another FieldChart "
-                        "command (a passphrase change or reset, or a key rotation); nothing was "
-                        "changed: try again with the current passphrase"
+                        _(
+                            "the key slot of '{user}' was changed meanwhile by another "
+                            "FieldChart command (a passphrase change or reset, or a key "
+                            "rotation); nothing was changed: try again with the current "
+                            "passphrase"
+                        ).format(user=user)
                     )
                 slots.wrap(slot_id, new.encode(), key, slots.slots[slot_id].kdf, signing_key)
                 slots.save(self._vault.slots_path)
@@ -189,9 +203,13 @@ class VaultUsers:
         check_passphrase(new)
         with self._update_slots(None) as slots:
             if user in slots.disabled:
-                raise UserDisabledError(f"user '{user}' is disabled; an admin enables them first")
+                raise UserDisabledError(
+                    _("user '{user}' is disabled; an admin enables them first").format(user=user)
+                )
             if user_slot_id(user) not in slots.slots and user not in slots.reset_required:
-                raise UnknownUserError(f"there is no user '{user}' in this vault")
+                raise UnknownUserError(
+                    _("there is no user '{user}' in this vault").format(user=user)
+                )
             slots.reset_required.discard(user)
             by = "recovery secret" if self._vault.actor.user == RECOVERY_USER else "admin"
             with write_transaction(self._vault.engine) as conn:
