@@ -8,11 +8,12 @@ create strategy they find is what the write probe then tests.
 
 from __future__ import annotations
 
+from app.domain.wording import Text, t
 from sync.fhir.capability import SYNCED_RESOURCE_TYPES, CapabilityInfo
 from sync.fhir.client import FhirClient
 from sync.fhir.mapping.adapter import PULL_TYPES
 from sync.server_check.atomicity import transaction_atomicity
-from sync.server_check.report import ServerReport
+from sync.server_check.report import ServerReport, joined
 
 __all__ = [
     "check_create_strategy",
@@ -26,13 +27,19 @@ __all__ = [
 #: Types FieldChart writes that a server may lack without stopping the rest of sync, and what
 #: is lost there (the pull skips a type the server cannot search: sync/scope.py).
 OPTIONAL_TYPES = {
-    "AuditEvent": "chart views are kept on the device only (the audit trail is not sent)",
-    "Immunization": "immunizations recorded here cannot be sent (they stay on this device) "
-    "and campaigns' records are not pulled",
-    "ServiceRequest": "referrals cannot be sent (they stay on this device) and the receiving "
-    "facility's answers are not pulled",
-    "Communication": "follow-up calls recorded here cannot be sent (they stay on this device) "
-    "and other devices' calls are not pulled",
+    "AuditEvent": t("chart views are kept on the device only (the audit trail is not sent)"),
+    "Immunization": t(
+        "immunizations recorded here cannot be sent (they stay on this device) "
+        "and campaigns' records are not pulled"
+    ),
+    "ServiceRequest": t(
+        "referrals cannot be sent (they stay on this device) and the receiving "
+        "facility's answers are not pulled"
+    ),
+    "Communication": t(
+        "follow-up calls recorded here cannot be sent (they stay on this device) "
+        "and other devices' calls are not pulled"
+    ),
 }
 
 
@@ -46,22 +53,22 @@ def check_resource_types(info: CapabilityInfo, report: ServerReport) -> None:
         report.add(
             "resource_types",
             "fail",
-            f"not declared: {', '.join(blocking)}",
-            "records of those kinds could never sync",
+            t("not declared: {value}", value=", ".join(blocking)),
+            t("records of those kinds could never sync"),
         )
     elif missing:
         report.add(
             "resource_types",
             "warn",
-            f"not declared: {', '.join(missing)}",
-            "; ".join(OPTIONAL_TYPES[t] for t in missing),
+            t("not declared: {value}", value=", ".join(missing)),
+            joined([OPTIONAL_TYPES[name] for name in missing]),
         )
     else:
         report.add(
             "resource_types",
             "ok",
-            f"all {len(SYNCED_RESOURCE_TYPES)} declared",
-            "none needed",
+            t("all {number} declared", number=len(SYNCED_RESOURCE_TYPES)),
+            t("none needed"),
         )
 
 
@@ -81,15 +88,15 @@ def check_interactions(info: CapabilityInfo, report: ServerReport) -> None:
         report.add(
             "interactions",
             "fail",
-            f"not declared: {', '.join(lacking)}",
-            "changes of those kinds cannot be pushed, pulled or rebased",
+            t("not declared: {value}", value=", ".join(lacking)),
+            t("changes of those kinds cannot be pushed, pulled or rebased"),
         )
     else:
         report.add(
             "interactions",
             "ok",
-            "read, update and search-type declared for every synced type",
-            "none needed",
+            t("read, update and search-type declared for every synced type"),
+            t("none needed"),
         )
 
 
@@ -112,27 +119,33 @@ def check_create_strategy(info: CapabilityInfo, report: ServerReport) -> None:
         report.add(
             "create",
             "fail",
-            f"neither create nor update-as-create declared for {', '.join(neither)}",
-            "new records of those kinds could never reach the server",
+            t("neither create nor update-as-create declared for {value}", value=", ".join(neither)),
+            t("new records of those kinds could never reach the server"),
         )
-    actions = []
+    actions: list[Text] = []
     if put:
-        actions.append(f"PUT and its own ids ({_which(put)})")
+        actions.append(t("PUT and its own ids ({types})", types=_which(put)))
     if post:
         actions.append(
-            f"POST and server ids ({_which(post)}), If-None-Exist on its identifier so a "
-            "retry cannot duplicate"
+            t(
+                "POST and server ids ({types}), If-None-Exist on its identifier so a "
+                "retry cannot duplicate",
+                types=_which(post),
+            )
         )
     if actions:
         result = (
-            "update-as-create allowed"
+            t("update-as-create allowed")
             if not post
-            else "update-as-create not allowed"
+            else t("update-as-create not allowed")
             if not put
-            else f"update-as-create allowed for {', '.join(put)} only"
+            else t("update-as-create allowed for {types} only", types=", ".join(put))
         )
         report.add(
-            "create_strategy", "ok", result, "FieldChart will create with " + "; ".join(actions)
+            "create_strategy",
+            "ok",
+            result,
+            t("FieldChart will create with {ways}", ways=joined(actions)),
         )
 
 
@@ -151,16 +164,24 @@ def check_versioned_update(info: CapabilityInfo, report: ServerReport) -> None:
         report.add(
             "if_match",
             "warn",
-            f"versioned updates (If-Match) not declared for {', '.join(unversioned)}",
-            "FieldChart still sends If-Match; if the server ignores it, two devices editing one "
-            "record can overwrite each other (run --write-probe to find out)",
+            t(
+                "versioned updates (If-Match) not declared for {value}",
+                value=", ".join(unversioned),
+            ),
+            t(
+                "FieldChart still sends If-Match; if the server ignores it, two devices editing "
+                "one record can overwrite each other (run --write-probe to find out)"
+            ),
         )
     else:
         report.add(
             "if_match",
             "ok",
-            "versioned updates declared (If-Match)",
-            "every update is conditional on the version FieldChart last saw; a conflict is rebased",
+            t("versioned updates declared (If-Match)"),
+            t(
+                "every update is conditional on the version FieldChart last saw; a conflict is "
+                "rebased"
+            ),
         )
 
 
@@ -170,27 +191,29 @@ def check_transactions(client: FhirClient, info: CapabilityInfo, report: ServerR
         report.add(
             "transactions",
             "fail",
-            "transaction Bundles not declared",
-            "FieldChart pushes each change as one transaction and cannot sync without them",
+            t("transaction Bundles not declared"),
+            t("FieldChart pushes each change as one transaction and cannot sync without them"),
         )
     else:
-        report.add("transactions", "ok", "transaction Bundles declared", "none needed")
+        report.add("transactions", "ok", t("transaction Bundles declared"), t("none needed"))
     atomic = transaction_atomicity(client)
     report.atomic_transactions = atomic
     if atomic is True:
         report.add(
             "atomic_transactions",
             "ok",
-            "atomic: a failing entry failed the whole Bundle (probe wrote nothing)",
-            "one change's writes succeed or fail together",
+            t("atomic: a failing entry failed the whole Bundle (probe wrote nothing)"),
+            t("one change's writes succeed or fail together"),
         )
     else:
         report.add(
             "atomic_transactions",
             "warn",
-            "not atomic: the Bundle succeeded with a per-entry error (probe wrote nothing)"
+            t("not atomic: the Bundle succeeded with a per-entry error (probe wrote nothing)")
             if atomic is False
-            else "unknown: the probe's answer was neither",
-            "FieldChart checks every entry's answer; a partly applied change stays pending and "
-            "is finished on the next attempt, never shown as synced",
+            else t("unknown: the probe's answer was neither"),
+            t(
+                "FieldChart checks every entry's answer; a partly applied change stays pending and "
+                "is finished on the next attempt, never shown as synced"
+            ),
         )

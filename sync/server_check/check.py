@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.domain.wording import t
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import UnsupportedServerError
 from sync.server_check.capability_checks import (
@@ -48,14 +49,20 @@ def check_server(
     try:
         info = client.capabilities()
     except UnsupportedServerError as exc:
-        report.add("fhir_version", "fail", exc.message, "FieldChart needs a FHIR R4 (4.0.x) server")
+        report.add(
+            "fhir_version", "fail", exc.message, t("FieldChart needs a FHIR R4 (4.0.x) server")
+        )
         return report
     report.fhir_version, report.software = info.fhir_version, info.software
     report.add(
         "fhir_version",
         "ok",
-        f"FHIR {info.fhir_version} ({info.software or 'software not named'})",
-        "none needed",
+        t(
+            "FHIR {fhir_version} ({value})",
+            fhir_version=info.fhir_version,
+            value=info.software or "software not named",
+        ),
+        t("none needed"),
     )
     check_token(client, report, auth_mode)
     check_resource_types(info, report)

@@ -8,6 +8,7 @@ declares; with ``--write-probe`` they run while the test patients exist, so pagi
 
 from __future__ import annotations
 
+from app.domain.wording import t
 from sync.fhir.client import FhirClient, next_link
 from sync.fhir.errors import FhirError
 from sync.fhir.mapping.adapter import PULL_TYPES
@@ -27,15 +28,15 @@ def check_token(client: FhirClient, report: ServerReport, auth_mode: str) -> Non
         report.add(
             "token",
             "warn",
-            "no authentication configured, and the server served a search without it",
-            "syncs without credentials: make sure the server is not open to others",
+            t("no authentication configured, and the server served a search without it"),
+            t("syncs without credentials: make sure the server is not open to others"),
         )
     else:
         report.add(
             "token",
             "ok",
-            f"{auth_mode}: accepted (an authenticated search succeeded)",
-            "tokens are cached in memory and renewed before they expire",
+            t("{auth_mode}: accepted (an authenticated search succeeded)", auth_mode=auth_mode),
+            t("tokens are cached in memory and renewed before they expire"),
         )
 
 
@@ -54,15 +55,18 @@ def check_search(client: FhirClient, report: ServerReport) -> None:
         report.add(
             "search_last_updated",
             "fail",
-            f"_lastUpdated + _sort=_lastUpdated refused for {', '.join(failed)}",
-            "changes made elsewhere could not be pulled",
+            t("_lastUpdated + _sort=_lastUpdated refused for {value}", value=", ".join(failed)),
+            t("changes made elsewhere could not be pulled"),
         )
     else:
         report.add(
             "search_last_updated",
             "ok",
-            f"_lastUpdated=ge… with _sort=_lastUpdated answered for all {len(PULL_TYPES)} types",
-            "pulls every type by _lastUpdated from an inclusive watermark",
+            t(
+                "_lastUpdated=ge… with _sort=_lastUpdated answered for all {number} types",
+                number=len(PULL_TYPES),
+            ),
+            t("pulls every type by _lastUpdated from an inclusive watermark"),
         )
 
 
@@ -76,15 +80,18 @@ def check_paging(client: FhirClient, report: ServerReport) -> None:
             report.add(
                 "paging",
                 "info",
-                f"not seen: {len(first.get('entry') or [])} patient(s) on the server, one page",
-                "follows next links as given (run --write-probe on an empty server to see them)",
+                t(
+                    "not seen: {value} patient(s) on the server, one page",
+                    value=len(first.get("entry") or []),
+                ),
+                t("follows next links as given (run --write-probe on an empty server to see them)"),
             )
             return
         second = client.search_page(link)
     except FATAL:
         raise
     except FhirError as exc:
-        report.add("paging", "fail", short(exc), "changes made elsewhere could not be pulled")
+        report.add("paging", "fail", short(exc), t("changes made elsewhere could not be pulled"))
         return
     ids = [entry_id(e) for e in first.get("entry") or []]
     again = [entry_id(e) for e in second.get("entry") or []]
@@ -93,15 +100,15 @@ def check_paging(client: FhirClient, report: ServerReport) -> None:
         report.add(
             "paging",
             "warn",
-            f"next link ({style}) repeated an entry of the first page",
-            "de-duplicates by type, id and version; nothing is pulled twice",
+            t("next link ({style}) repeated an entry of the first page", style=style),
+            t("de-duplicates by type, id and version; nothing is pulled twice"),
         )
     else:
         report.add(
             "paging",
             "ok",
-            f"next links work ({style} style), page 2 distinct from page 1",
-            "follows next links as given and keeps the last one to resume after a crash",
+            t("next links work ({style} style), page 2 distinct from page 1", style=style),
+            t("follows next links as given and keeps the last one to resume after a crash"),
         )
 
 
@@ -113,15 +120,26 @@ def check_page_size(client: FhirClient, report: ServerReport) -> None:
         report.add(
             "page_size",
             "info",
-            f"asked for {PAGE_SIZE}, the server caps pages at {got}",
-            f"follows next links: pulls take {PAGE_SIZE // max(got, 1)}x the requests",
+            t(
+                "asked for {PAGE_SIZE}, the server caps pages at {got}",
+                PAGE_SIZE=PAGE_SIZE,
+                got=got,
+            ),
+            t(
+                "follows next links: pulls take {value}x the requests",
+                value=PAGE_SIZE // max(got, 1),
+            ),
         )
     else:
         report.add(
             "page_size",
             "ok",
-            f"_count={PAGE_SIZE} honoured ({got} on the first page)",
-            f"asks for {PAGE_SIZE} a page",
+            t(
+                "_count={PAGE_SIZE} honoured ({got} on the first page)",
+                PAGE_SIZE=PAGE_SIZE,
+                got=got,
+            ),
+            t("asks for {PAGE_SIZE} a page", PAGE_SIZE=PAGE_SIZE),
         )
 
 
@@ -138,6 +156,6 @@ def check_history(client: FhirClient, report: ServerReport) -> None:
     report.add(
         "history",
         "info",
-        "type-level _history supported" if supported else "no type-level _history",
-        "not needed: FieldChart pulls by search on _lastUpdated",
+        t("type-level _history supported") if supported else t("no type-level _history"),
+        t("not needed: FieldChart pulls by search on _lastUpdated"),
     )

@@ -9,28 +9,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from app.domain.wording import Text, as_text
+from app.i18n import _, say
 from sync.fhir.errors import AuthError, FhirError, OfflineError, RateLimitedError
 
-__all__ = ["FATAL", "Check", "ServerReport", "Status", "entry_id", "short"]
+__all__ = ["FATAL", "Check", "ServerReport", "Status", "entry_id", "joined", "short"]
 
 Status = Literal["ok", "warn", "fail", "info"]
 
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the report: what was checked, what the server did, what FieldChart does."""
+    """One line of the report: what was checked, what the server did, what FieldChart does.
 
-    name: str
+    The words are kept as `Text` (t("...", value=...)): `name`, `result` and `action` read
+    them in the current language (the table a person reads), `to_json` in English (--json
+    stays the same in every language)."""
+
+    name_text: Text
     status: Status
-    result: str
-    action: str
+    result_text: Text
+    action_text: Text
+
+    @property
+    def name(self) -> str:
+        return say(self.name_text)
+
+    @property
+    def result(self) -> str:
+        return say(self.result_text)
+
+    @property
+    def action(self) -> str:
+        return say(self.action_text)
 
     def to_json(self) -> dict[str, str]:
         return {
-            "check": self.name,
+            "check": str(self.name_text),
             "status": self.status,
-            "result": self.result,
-            "action": self.action,
+            "result": str(self.result_text),
+            "action": str(self.action_text),
         }
 
 
@@ -51,8 +69,9 @@ class ServerReport:
     #: the strategy of the device's own scope, when the check knows it and the server can
     scope_strategy: str | None = None
 
-    def add(self, name: str, status: Status, result: str, action: str) -> None:
-        self.checks.append(Check(name, status, result, action))
+    def add(self, name: str | Text, status: Status, result: str | Text, action: str | Text) -> None:
+        """A line; give its words as t("...") (app.domain.wording) so --json keeps English."""
+        self.checks.append(Check(as_text(name), status, as_text(result), as_text(action)))
 
     @property
     def can_sync(self) -> bool:
@@ -60,8 +79,15 @@ class ServerReport:
 
     @property
     def blocking(self) -> list[str]:
-        """One line per reason FieldChart cannot sync with this server."""
-        return [f"{c.name}: {c.result}" for c in self.checks if c.status == "fail"]
+        """One line per reason FieldChart cannot sync with this server (current language)."""
+        return [
+            _("{check}: {result}").format(check=c.name, result=c.result)
+            for c in self.checks
+            if c.status == "fail"
+        ]
+
+    def blocking_in_english(self) -> list[str]:
+        return [f"{c.name_text}: {c.result_text}" for c in self.checks if c.status == "fail"]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,7 +101,7 @@ class ServerReport:
             "scope_strategies": dict(self.scope_strategies),
             "scope_strategy": self.scope_strategy,
             "checks": [c.to_json() for c in self.checks],
-            "blocking": self.blocking,
+            "blocking": self.blocking_in_english(),
         }
 
 
@@ -94,3 +120,9 @@ def short(exc: FhirError) -> str:
     """How a FhirError reads in a report line: its status, then what it says."""
     status = f"HTTP {exc.status}: " if exc.status is not None else ""
     return f"{status}{exc}"
+
+
+def joined(parts: list[Text], separator: str = "; ") -> Text:
+    """Texts one after the other (each translated on its own), as one Text."""
+    template = separator.join("{part%d}" % i for i in range(len(parts)))  # noqa: UP031
+    return Text(template, {f"part{i}": part for i, part in enumerate(parts)})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from app.domain.wording import Text, t
 from sync.fhir.capability import CapabilityInfo
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
@@ -28,7 +29,7 @@ from sync.scope import (
     everything_strategy,
 )
 from sync.scope_cache import STRATEGY_KEY
-from sync.server_check.report import FATAL, ServerReport, short
+from sync.server_check.report import FATAL, ServerReport, joined, short
 
 if TYPE_CHECKING:
     from app.services.settings import DeviceSettings
@@ -49,7 +50,7 @@ _SAMPLES = (
     ("Organization", SyncScope(organization="Organization/example")),
     ("Group", SyncScope(group="Group/example")),
 )
-NO_SCOPE = "no scope (enrolled before scopes): pulls every patient on the server"
+NO_SCOPE = t("no scope (enrolled before scopes): pulls every patient on the server")
 
 
 class ScopeCheckError(Exception):
@@ -133,7 +134,7 @@ def describe_scope(settings: DeviceSettings) -> dict[str, Any]:
     elif parts:
         summary = ", ".join(parts)
     else:
-        summary = NO_SCOPE
+        summary = str(NO_SCOPE)
     return {
         "configured": scope.configured,
         "organization": scope.organization,
@@ -167,29 +168,31 @@ def check_scope(
 ) -> None:
     """The scope lines of check-server: strategies supported, the device's own scope (when
     known), and whether the chained search filters."""
-    found = []
+    found: list[Text] = []
     for kind, sample in _SAMPLES:
         try:
             name = choose_strategy(info, sample).name
         except ScopeUnsupportedError as exc:
-            found.append(f"{kind}: unsupported ({exc})")
+            found.append(t("{kind}: unsupported ({problem})", kind=kind, problem=str(exc)))
         else:
             report.scope_strategies[kind] = name
-            found.append(f"{kind}: {name}")
+            found.append(t("{kind}: {strategy}", kind=kind, strategy=name))
     if report.scope_strategies:
         report.add(
             "scope_strategies",
             "ok",
-            "; ".join(found),
-            "a device scoped to a facility pulls only its patients and their records",
+            joined(found),
+            t("a device scoped to a facility pulls only its patients and their records"),
         )
     else:
         report.add(
             "scope_strategies",
             "warn",
-            "; ".join(found),
-            "no scoped pull: enrol only with --pull-everything, and every device receives "
-            "every patient on the server",
+            joined(found),
+            t(
+                "no scoped pull: enrol only with --pull-everything, and every device receives "
+                "every patient on the server"
+            ),
         )
     if settings is not None:
         _device_scope(client, info, report, settings)
@@ -202,16 +205,21 @@ def _device_scope(
 ) -> None:
     described = describe_scope(settings)["summary"]
     if not settings.scope_named and not settings.pull_everything:
-        report.add("scope", "info", NO_SCOPE, "keeps pulling everything until IT names a scope")
+        report.add("scope", "info", NO_SCOPE, t("keeps pulling everything until IT names a scope"))
         return
     try:
         strategy = verify_scope(client, info, settings)
     except ScopeCheckError as exc:
-        report.add("scope", "fail", f"{described}: {exc.message}", "cannot sync this scope")
+        report.add(
+            "scope",
+            "fail",
+            t("{described}: {message}", described=described, message=exc.message),
+            t("cannot sync this scope"),
+        )
         return
     report.scope_strategy = strategy.name
     everything = strategy.name == EVERYTHING
-    result = f"{described}: {strategy.name}"
+    result = t("{described}: {strategy}", described=described, strategy=strategy.name)
     report.add("scope", "info" if everything else "ok", result, strategy.description)
 
 
@@ -228,31 +236,37 @@ def _probe_chained_search(client: FhirClient, report: ServerReport) -> None:
         report.add(
             "chained_search",
             "warn",
-            f"Observation?patient.organization= refused: {short(exc)}",
-            "the pull falls back to lists of patients (more requests)",
+            t("Observation?patient.organization= refused: {exc}", exc=short(exc)),
+            t("the pull falls back to lists of patients (more requests)"),
         )
         return
     if chained.get("entry"):
         report.add(
             "chained_search",
             "fail",
-            "Observation?patient.organization= for an Organization that does not exist "
-            "answered observations: the server ignores the chained parameter",
-            "a scoped pull would receive other facilities' records; do not scope by "
-            "Organization on this server",
+            t(
+                "Observation?patient.organization= for an Organization that does not exist "
+                "answered observations: the server ignores the chained parameter"
+            ),
+            t(
+                "a scoped pull would receive other facilities' records; do not scope by "
+                "Organization on this server"
+            ),
         )
     elif not anything.get("entry"):
         report.add(
             "chained_search",
             "info",
-            "answered, but not seen to filter: the server holds no observations",
-            "run check-server again once the server holds records",
+            t("answered, but not seen to filter: the server holds no observations"),
+            t("run check-server again once the server holds records"),
         )
     else:
         report.add(
             "chained_search",
             "ok",
-            "Observation?patient.organization= filters (none for an Organization that "
-            "does not exist, while the server holds observations)",
-            "one query per type pulls the facility's records",
+            t(
+                "Observation?patient.organization= filters (none for an Organization that "
+                "does not exist, while the server holds observations)"
+            ),
+            t("one query per type pulls the facility's records"),
         )

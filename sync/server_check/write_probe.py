@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from app.domain.wording import Text, t
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError, VersionConflictError
 from sync.server_check.atomicity import PROBE_FAMILY, PROBE_SYSTEM, failing_entry, probe_patient
-from sync.server_check.report import FATAL, ServerReport, entry_id, short
+from sync.server_check.report import FATAL, ServerReport, entry_id, joined, short
 
 __all__ = ["probe_writes"]
 
@@ -69,7 +70,7 @@ def _step(report: ServerReport, name: str, run: Callable[[], None]) -> None:
         raise
     except FhirError as exc:
         report.add(
-            name, "fail", short(exc), "see the server's answer; FieldChart cannot rely on it"
+            name, "fail", short(exc), t("see the server's answer; FieldChart cannot rely on it")
         )
 
 
@@ -82,15 +83,19 @@ def _probe_create(created: _Created, report: ServerReport, run: str) -> None:
     report.add(
         "probe_create",
         "ok",
-        f"POST Patient -> server id {pid}, version {first.version_id}",
-        "learns the server's id from the answer and keeps it in the vault's id map",
+        t(
+            "POST Patient -> server id {pid}, version {version_id}",
+            pid=pid,
+            version_id=first.version_id,
+        ),
+        t("learns the server's id from the answer and keeps it in the vault's id map"),
     )
     if first.version_id is None:
         report.add(
             "update_if_match",
             "fail",
-            "the created patient has no version (no ETag, no meta.versionId)",
-            "updates cannot be made conditional: concurrent edits would overwrite each other",
+            t("the created patient has no version (no ETag, no meta.versionId)"),
+            t("updates cannot be made conditional: concurrent edits would overwrite each other"),
         )
         return
     changed = dict(first.resource)
@@ -99,8 +104,8 @@ def _probe_create(created: _Created, report: ServerReport, run: str) -> None:
     report.add(
         "update_if_match",
         "ok" if second.version_id != first.version_id else "warn",
-        f"PUT with the current If-Match -> version {second.version_id}",
-        "updates with If-Match on the version it last saw",
+        t("PUT with the current If-Match -> version {version_id}", version_id=second.version_id),
+        t("updates with If-Match on the version it last saw"),
     )
     stale = dict(second.resource)
     stale["name"] = [{"family": PROBE_FAMILY, "given": ["stale", "write"]}]
@@ -110,15 +115,15 @@ def _probe_create(created: _Created, report: ServerReport, run: str) -> None:
         report.add(
             "stale_if_match",
             "ok",
-            f"PUT with a stale If-Match -> {exc.status} (refused)",
-            "a concurrent edit is detected and rebased, never overwritten",
+            t("PUT with a stale If-Match -> {status} (refused)", status=exc.status),
+            t("a concurrent edit is detected and rebased, never overwritten"),
         )
         return
     report.add(
         "stale_if_match",
         "fail",
-        "PUT with a stale If-Match was accepted",
-        "concurrent edits from two devices would silently overwrite each other",
+        t("PUT with a stale If-Match was accepted"),
+        t("concurrent edits from two devices would silently overwrite each other"),
     )
 
 
@@ -136,19 +141,21 @@ def _conditional_create(created: _Created, report: ServerReport, run: str) -> No
         report.add(
             "conditional_create",
             "ok",
-            "If-None-Exist: the second create returned the first patient (same id, one on the "
-            "server)",
-            "a create retried after a crash finds the first one instead of duplicating it",
+            t(
+                "If-None-Exist: the second create returned the first patient (same id, one on the "
+                "server)"
+            ),
+            t("a create retried after a crash finds the first one instead of duplicating it"),
         )
         return
     needs_post = "post" in report.create_strategy.values()
     report.add(
         "conditional_create",
         "fail" if needs_post else "warn",
-        f"If-None-Exist ignored: {len(found)} patients with one identifier",
-        "a create retried after a crash would duplicate the record"
+        t("If-None-Exist ignored: {number} patients with one identifier", number=len(found)),
+        t("a create retried after a crash would duplicate the record")
         if needs_post
-        else "not needed: FieldChart creates with PUT and its own ids",
+        else t("not needed: FieldChart creates with PUT and its own ids"),
     )
 
 
@@ -165,17 +172,20 @@ def _update_as_create(created: _Created, report: ServerReport) -> None:
         report.add(
             "update_as_create",
             "warn" if declared else "ok",
-            f"PUT Patient/<new id> refused ({exc.status})",
-            "the CapabilityStatement claims otherwise; FieldChart falls back to POST on this answer"
+            t("PUT Patient/<new id> refused ({status})", status=exc.status),
+            t(
+                "the CapabilityStatement claims otherwise; FieldChart falls back to POST on "
+                "this answer"
+            )
             if declared
-            else "confirms: FieldChart creates with POST and server ids",
+            else t("confirms: FieldChart creates with POST and server ids"),
         )
         return
     created.ids.append(pid)
     report.add(
         "update_as_create",
         "ok",
-        "PUT Patient/<new id> created it",
+        t("PUT Patient/<new id> created it"),
         "FieldChart may create with PUT and its own ids"
         if report.create_strategy.get("Patient") == "put"
         else "not declared in the CapabilityStatement: FieldChart keeps to POST",
@@ -208,52 +218,65 @@ def _atomicity_write(created: _Created, report: ServerReport, run: str) -> None:
     kept = created.find(marker)
     created.ids += [i for i in kept if i not in created.ids]
     atomic = not kept
-    note = ""
+    note: str | Text = ""
     if report.atomic_transactions is not None and report.atomic_transactions != atomic:
-        note = " (the safe probe said otherwise; this answer counts)"
+        note = t(" (the safe probe said otherwise; this answer counts)")
     report.atomic_transactions = atomic
     if atomic:
         report.add(
             "atomic_transactions_write",
             "ok",
-            f"a valid create beside a failing entry: {answer}, nothing kept{note}",
-            "one change's writes succeed or fail together",
+            t(
+                "a valid create beside a failing entry: {answer}, nothing kept{note}",
+                answer=answer,
+                note=note,
+            ),
+            t("one change's writes succeed or fail together"),
         )
     else:
         report.add(
             "atomic_transactions_write",
             "warn",
-            f"a valid create beside a failing entry: {answer}, the create was kept{note}",
-            "FieldChart checks every entry's answer; a partly applied change stays pending and "
-            "is finished on the next attempt, never shown as synced",
+            t(
+                "a valid create beside a failing entry: {answer}, the create was kept{note}",
+                answer=answer,
+                note=note,
+            ),
+            t(
+                "FieldChart checks every entry's answer; a partly applied change stays pending and "
+                "is finished on the next attempt, never shown as synced"
+            ),
         )
 
 
 def _delete_all(created: _Created, report: ServerReport) -> None:
-    problems = []
+    problems: list[Text] = []
     for marker in created.markers:  # also what a failed step created without telling us
         try:
             created.ids += [i for i in created.find(marker) if i not in created.ids]
         except FhirError as exc:
-            problems.append(f"search {marker}: {short(exc)}")
+            problems.append(t("search {marker}: {problem}", marker=marker, problem=short(exc)))
     for pid in created.ids:
         try:
             created.client.delete("Patient", pid)
             if created.client.read("Patient", pid) is not None:
-                problems.append(f"Patient/{pid} still readable after DELETE")
+                problems.append(t("Patient/{pid} still readable after DELETE", pid=pid))
         except FhirError as exc:
-            problems.append(f"Patient/{pid}: {short(exc)}")
+            problems.append(t("Patient/{pid}: {problem}", pid=pid, problem=short(exc)))
     if problems:
         report.add(
             "probe_delete",
             "warn",
-            "; ".join(problems),
-            f"remove the test patients (family {PROBE_FAMILY}) by hand",
+            joined(problems),
+            t(
+                "remove the test patients (family {PROBE_FAMILY}) by hand",
+                PROBE_FAMILY=PROBE_FAMILY,
+            ),
         )
     elif created.ids:
         report.add(
             "probe_delete",
             "ok",
-            f"DELETE of the {len(created.ids)} test patient(s) -> gone",
-            "none needed: nothing of the probe is left on the server",
+            t("DELETE of the {number} test patient(s) -> gone", number=len(created.ids)),
+            t("none needed: nothing of the probe is left on the server"),
         )
