@@ -22,6 +22,7 @@ from app.domain.errors import ValidationError
 from app.domain.events import patient_of_command_stream
 from app.domain.rebase import ConflictDetail
 from app.domain.roles import Actor
+from app.i18n import N_, _
 from app.services.clinic import Clinic
 from app.services.settings import OAUTH_MODES, DeviceSettings
 from app.services.sync_gateway import HELD_PREFIX
@@ -67,12 +68,17 @@ def auth_for(settings: DeviceSettings) -> httpx.Auth:
         smart = mode == "smart-backend"
         credential = settings.smart_private_key_pem if smart else settings.client_secret
         if not (settings.token_url and settings.client_id and credential):
-            needs = (
-                "SMART Backend Services needs a token URL, a client id and the device key"
+            raise SyncNotConfiguredError(
+                _(
+                    "SMART Backend Services needs a token URL, a client id and the device key; "
+                    "enrol the device again"
+                )
                 if smart
-                else "client credentials need a token URL, a client id and a client secret"
+                else _(
+                    "client credentials need a token URL, a client id and a client secret; "
+                    "enrol the device again"
+                )
             )
-            raise SyncNotConfiguredError(f"{needs}; enrol the device again")
         insecure = _loopback(settings.token_url)
         if smart:
             return SmartBackendAuth(
@@ -98,7 +104,7 @@ def client_for(
     settings: DeviceSettings, transport: httpx.BaseTransport | None = None
 ) -> FhirClient:
     if not settings.server_url:
-        raise SyncNotConfiguredError("no sync server is enrolled on this device")
+        raise SyncNotConfiguredError(_("no sync server is enrolled on this device"))
     verify: bool | ssl.SSLContext = True
     if settings.ca_bundle_pem:
         verify = ssl.create_default_context(cadata=settings.ca_bundle_pem)
@@ -134,7 +140,8 @@ def facility_of(settings: DeviceSettings) -> Facility | None:
 
 
 #: How a person chooses to pull everything on the Settings screen (named in its errors).
-SETTINGS_PULL_EVERYTHING = "'Pull every patient on the server'"
+# Translators: quotes the Settings screen's check box of that name
+SETTINGS_PULL_EVERYTHING = N_("'Pull every patient on the server'")
 
 
 def check_scope_for(clinic: Clinic, settings: DeviceSettings) -> str:
@@ -142,24 +149,27 @@ def check_scope_for(clinic: Clinic, settings: DeviceSettings) -> str:
     exists on the server, which can honour it. The strategy's description; ValidationError
     naming the setting otherwise (the message says why and what to do)."""
     if not settings.sync_configured:
-        return "not checked: no server"
+        return _("not checked: no server")
     if not settings.scope_named and not settings.pull_everything:
         raise ValidationError(
-            "Name the facility this device serves (its Organization, or a Group of its "
-            f"patients), or choose {SETTINGS_PULL_EVERYTHING}",
+            _(
+                "Name the facility this device serves (its Organization, or a Group of its "
+                "patients), or choose {option}"
+            ).format(option=_(SETTINGS_PULL_EVERYTHING)),
             "scope_organization",
         )
     try:
         with client_for(settings) as client:
             info = client.capabilities()
             strategy = verify_scope(
-                client, info, settings, pull_everything=SETTINGS_PULL_EVERYTHING
+                client, info, settings, pull_everything=_(SETTINGS_PULL_EVERYTHING)
             )
     except ScopeCheckError as exc:
         raise ValidationError(exc.message[:1].upper() + exc.message[1:], exc.field) from None
     except (FhirError, SyncNotConfiguredError, ValueError) as exc:
         raise ValidationError(
-            f"Could not check the scope with the server: {exc}", "scope_organization"
+            _("Could not check the scope with the server: {problem}").format(problem=exc),
+            "scope_organization",
         ) from None
     return strategy.description
 
@@ -320,7 +330,7 @@ class ClinicSync:
                     field=d.field,
                     mine=d.mine,
                     servers=d.servers,
-                    message=a.last_error or "needs a decision",
+                    message=a.last_error or _("needs a decision"),
                 )
             )
         return items

@@ -29,6 +29,7 @@ from app.domain.commands import ResolveSyncConflict
 from app.domain.errors import RoleError
 from app.domain.identity import FACT_NAMES, describe_identity, identity_changes, is_identity_change
 from app.domain.roles import Actor
+from app.i18n import N_, _
 from app.services.gateway_types import Received, ServerCopy
 from app.services.sync_gateway import RemoteCopy, SyncGateway, held_key
 from app.services.sync_status import AttentionItem
@@ -47,13 +48,25 @@ KEEP_OURS = "keep-ours"
 RESOLUTIONS = (ACCEPT_SERVER, KEEP_OURS)
 PENDING, PUSH_BACK = "pending", "push-back"
 
+
+def _label(table: dict[str, str], key: str, default: str) -> str:
+    """`table[key]` (an N_-marked msgid) in the current language, else `default`."""
+    english = table.get(key)
+    return _(english) if english else default
+
+
+# Translated where shown (attention_items).
 MESSAGES = {
-    IDENTITY_CHANGE: "The server changed who this patient is — check both versions before "
-    "accepting; the chart shows ours until then",
-    MOVED: "Moved to another patient by the server — needs review; it stays in this "
-    "patient's chart until then",
+    IDENTITY_CHANGE: N_(
+        "The server changed who this patient is — check both versions before "
+        "accepting; the chart shows ours until then"
+    ),
+    MOVED: N_(
+        "Moved to another patient by the server — needs review; it stays in this "
+        "patient's chart until then"
+    ),
 }
-KIND_LABELS = {IDENTITY_CHANGE: "Identity change", MOVED: "Moved to another patient"}
+KIND_LABELS = {IDENTITY_CHANGE: N_("Identity change"), MOVED: N_("Moved to another patient")}
 
 
 class ServerChangeGuard:
@@ -190,7 +203,11 @@ def resolve_held(
     the next cycle). Raises LookupError (no such item), ValueError (unknown resolution) or
     RoleError (the user may not resolve sync conflicts); nothing changes then."""
     if actor.role not in ResolveSyncConflict.ALLOWED_ROLES:
-        raise RoleError(f"A user with the {actor.role.value} role may not resolve sync conflicts")
+        raise RoleError(
+            _("A user with the {role} role may not resolve sync conflicts").format(
+                role=actor.role.value
+            )
+        )
     if resolution not in RESOLUTIONS:
         raise ValueError(f"unknown resolution {resolution!r}: use {' or '.join(RESOLUTIONS)}")
     held = gateway.held_change(hold_id)
@@ -255,15 +272,15 @@ def attention_items(gateway: SyncGateway) -> list[AttentionItem]:
         items.append(
             AttentionItem(
                 command_id=held["id"],
-                command_type=KIND_LABELS.get(held["kind"], held["kind"]),
+                command_type=_label(KIND_LABELS, held["kind"], held["kind"]),
                 patient_id=held.get("patient_id"),
                 field=fields or (held.get("item_kind") or None),
                 mine=held.get("ours"),
                 servers=held.get("servers"),
                 message=(
-                    "Kept ours: it is sent back to the server at the next sync"
+                    _("Kept ours: it is sent back to the server at the next sync")
                     if kept
-                    else MESSAGES.get(held["kind"], "needs a decision")
+                    else _label(MESSAGES, held["kind"], _("needs a decision"))
                 ),
                 kind=held["kind"],
             )

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from app.domain.errors import NotFoundError
+from app.i18n import _
 from app.services.clinic import Clinic
 from app.services.remote_lookup import (
     RESULT_LIMIT,
@@ -162,7 +163,9 @@ class RemotePatients:
         with self._client() as client:
             found = _asked(lambda: client.read("Patient", sid))
             if found is None:
-                raise NotFoundError("The central server has no patient with that id", "server_id")
+                raise NotFoundError(
+                    _("The central server has no patient with that id"), "server_id"
+                )
             reference = organization_of(found.resource)
             # Recorded before the record arrives, so retention (the sync worker may be running)
             # never sees them here without knowing they are visiting; a failed fetch leaves an
@@ -172,8 +175,10 @@ class RemotePatients:
             local_id = self._gateway.local_id("Patient", sid)
             if local_id is None or self._clinic.queries.patient(local_id) is None:
                 raise RemoteUnavailableError(
-                    "This patient's record on the central server could not be read on this "
-                    "device; IT can see why in the sync status (quarantined items)",
+                    _(
+                        "This patient's record on the central server could not be read on this "
+                        "device; IT can see why in the sync status (quarantined items)"
+                    ),
                     "server",
                 )
             if visiting:
@@ -243,33 +248,39 @@ def _asked(ask: Callable[[], T]) -> T:
         return ask()
     except TlsError as exc:
         raise RemoteUnavailableError(
-            f"The central server's certificate was not accepted ({exc.reason}); ask IT",
+            _("The central server's certificate was not accepted ({reason}); ask IT").format(
+                reason=exc.reason
+            ),
             "refused",
         ) from None
     except OfflineError:
         raise RemoteUnavailableError(
-            "The central server cannot be reached: this device looks offline. Nothing was "
-            "changed; try again when it is connected",
+            _(
+                "The central server cannot be reached: this device looks offline. Nothing was "
+                "changed; try again when it is connected"
+            ),
             "offline",
         ) from None
     except AuthError:
         raise RemoteUnavailableError(
-            "The central server refused this device's credentials; ask IT", "refused"
+            _("The central server refused this device's credentials; ask IT"), "refused"
         ) from None
     except RateLimitedError:
         raise RemoteUnavailableError(
-            "The central server is busy; try again in a minute", "server"
+            _("The central server is busy; try again in a minute"), "server"
         ) from None
     except RejectedError as exc:
         raise RemoteUnavailableError(
-            f"The central server refused the request (HTTP {exc.status}); ask IT if it "
-            "keeps happening",
+            _(
+                "The central server refused the request (HTTP {status}); ask "
+                "IT if it keeps happening"
+            ).format(status=exc.status),
             "refused",
         ) from None
     except FhirError as exc:
         log.info("a look-up on the central server failed: %s", type(exc).__name__)
         raise RemoteUnavailableError(
-            "The central server did not answer properly; nothing was changed. Try again",
+            _("The central server did not answer properly; nothing was changed. Try again"),
             "server",
         ) from None
 

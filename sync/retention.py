@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from app.i18n import _
 from app.services.clinic import Clinic
 from app.services.retention import Leaving, RetentionService
 from sync.fhir.client import FhirClient
@@ -136,16 +137,33 @@ class RetentionReport:
     def lines(self) -> list[str]:
         """What `status` shows a person: counts, then each patient by id with the reason."""
         if self.scope is None:
-            return ["Retention: this device has no facility scope; no patient is removed."]
-        head = f"Retention ({self.at}): removed {len(self.removed)}, kept {len(self.kept)}"
+            return [_("Retention: this device has no facility scope; no patient is removed.")]
         if self.membership_checked:
-            head += f"; {self.members} patients of {self.scope} on the server"
-        out = [head + "."]
+            head = _(
+                "Retention ({at}): removed {removed}, kept {kept}; {members} patients of "
+                "{scope} on the server."
+            ).format(
+                at=self.at,
+                removed=len(self.removed),
+                kept=len(self.kept),
+                members=self.members,
+                scope=self.scope,
+            )
+        else:
+            head = _("Retention ({at}): removed {removed}, kept {kept}.").format(
+                at=self.at, removed=len(self.removed), kept=len(self.kept)
+            )
+        out = [head]
         if self.problem:
-            out.append(f"  Membership not checked: {self.problem}")
-        out += [f"  removed {e.patient_id}: {e.reason}" for e in self.removed]
+            out.append(_("  Membership not checked: {problem}").format(problem=self.problem))
         out += [
-            f"  kept {e.patient_id}: {e.reason}; kept because of {', '.join(e.held_by)}"
+            _("  removed {patient}: {reason}").format(patient=e.patient_id, reason=e.reason)
+            for e in self.removed
+        ]
+        out += [
+            _("  kept {patient}: {reason}; kept because of {holds}").format(
+                patient=e.patient_id, reason=e.reason, holds=", ".join(e.held_by)
+            )
             for e in self.kept
         ]
         return out
@@ -259,7 +277,7 @@ def _membership_if_due(
 
 
 def _members(client: FhirClient, source: str) -> Iterable[str]:
-    kind, _, ident = source.partition("/")
+    kind, _sep, ident = source.partition("/")
     if kind == "Group":
         group = client.read("Group", ident)
         for member in [] if group is None else group.resource.get("member") or []:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from app.i18n import _
 from app.services.settings import DeviceSettings
 from sync.fhir.capability import CapabilityInfo
 from sync.fhir.mapping import PULL_TYPES
@@ -141,16 +142,20 @@ def _choose(info: CapabilityInfo, scope: SyncScope, chaining: bool) -> ScopeStra
         return everything_strategy(scope)
     if not scope.organization and not scope.group:
         raise ScopeUnsupportedError(
-            "Locations alone do not say which patients belong to the facility: name its "
-            "Organization or a Group of its patients"
+            _(
+                "Locations alone do not say which patients belong to the facility: name its "
+                "Organization or a Group of its patients"
+            )
         )
     params = _patient_params(info)
     skipped = tuple(t for t in COMPARTMENT_TYPES if t not in dict(params))
     if scope.organization:
         if not info.reference_param("Patient", "organization"):
             raise ScopeUnsupportedError(
-                "the server cannot search Patients by organization (Patient?organization=), "
-                "so it cannot tell which patients belong to the facility"
+                _(
+                    "the server cannot search Patients by organization (Patient?organization=), "
+                    "so it cannot tell which patients belong to the facility"
+                )
             )
         org = scope.organization_ref
         if chaining:
@@ -178,8 +183,10 @@ def _choose(info: CapabilityInfo, scope: SyncScope, chaining: bool) -> ScopeStra
     group = info.resources.get("Group")
     if group is not None and "read" not in group.interactions:
         raise ScopeUnsupportedError(
-            "the server supports neither _has nor reading a Group, so it cannot tell which "
-            "patients are in the Group"
+            _(
+                "the server supports neither _has nor reading a Group, so it cannot tell which "
+                "patients are in the Group"
+            )
         )
     return ScopeStrategy(
         PATIENT_LIST,
@@ -231,9 +238,11 @@ def _patient_params(info: CapabilityInfo) -> tuple[tuple[str, str], ...]:
             continue  # skipped: FieldChart's own records do not depend on it
         else:
             raise ScopeUnsupportedError(
-                f"the server cannot search {resource_type} by patient (neither 'patient' nor "
-                f"'subject' is a search parameter of it), so it cannot pull one facility's "
-                "records"
+                _(
+                    "the server cannot search {resource_type} by patient "
+                    "(neither 'patient' nor 'subject' is a search parameter of "
+                    "it), so it cannot pull one facility's records"
+                ).format(resource_type=resource_type)
             )
     return tuple(found)
 

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.i18n import _
 from app.services.sync_gateway import SyncGateway
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError, UnsupportedServerError
@@ -53,7 +54,9 @@ def strategy_for(
     try:
         strategy = choose_strategy(info, scope, chaining=chaining)
     except ScopeUnsupportedError as exc:
-        raise UnsupportedServerError(f"the device's scope cannot be pulled: {exc}") from exc
+        raise UnsupportedServerError(
+            _("the device's scope cannot be pulled: {exc}").format(exc=exc)
+        ) from exc
     record_strategy(gateway, scope, strategy, now)
     return strategy
 

@@ -30,6 +30,8 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from app.i18n import _
+from app.i18n.formatting import clock
 from app.services.sync_lock import SyncBusyError
 from app.services.sync_status import (
     OutboxStatus,
@@ -199,7 +201,7 @@ class SyncWorker:
                     state=SyncState.ERROR,
                     progress=None,
                     next_attempt_at=None,
-                    last_error=f"certificate not trusted: {exc.reason}",
+                    last_error=_("certificate not trusted: {reason}").format(reason=exc.reason),
                 )
             except FhirError as exc:
                 if exc.retryable:  # offline, 5xx, a captive portal's answer ...
@@ -222,7 +224,7 @@ class SyncWorker:
                     state=SyncState.ERROR,
                     progress=None,
                     next_attempt_at=None,
-                    last_error=self._status.last_error or "the sync cycle ended unexpectedly",
+                    last_error=self._status.last_error or _("the sync cycle ended unexpectedly"),
                 )
             self._cycle_lock.release()
             if self._again:
@@ -259,7 +261,7 @@ class SyncWorker:
             delay = retry_after_delay(retry_after_s, self._rng)
             # In the clinic's clock, as the sync panel shows times (local time of day).
             until = (self._clock() + timedelta(seconds=retry_after_s)).astimezone()
-            message = f"the server asked us to wait until {until:%H:%M}"
+            message = _("the server asked us to wait until {time}").format(time=clock(until))
         else:
             delay = backoff_delay(self._failures, self._base, self._max, self._rng)
         at = self._scheduler_clock() + timedelta(seconds=delay)

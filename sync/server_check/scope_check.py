@@ -17,6 +17,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from app.domain.wording import Text, t
+from app.i18n import _
 from sync.fhir.capability import CapabilityInfo
 from sync.fhir.client import FhirClient
 from sync.fhir.errors import FhirError
@@ -74,10 +75,13 @@ def references_of(settings: DeviceSettings) -> list[tuple[str, str]]:
 def missing_reference(client: FhirClient, settings: DeviceSettings) -> ScopeCheckError | None:
     """The first reference of the scope the server does not have, as the error to show."""
     for field, reference in references_of(settings):
-        resource_type, _, resource_id = reference.partition("/")
+        resource_type, _slash, resource_id = reference.partition("/")
         if client.read(resource_type, resource_id) is None:
             return ScopeCheckError(
-                f"the server has no {resource_type} {resource_id} — check the id with IT", field
+                _("the server has no {resource_type} {resource_id} — check the id with IT").format(
+                    resource_type=resource_type, resource_id=resource_id
+                ),
+                field,
             )
     return None
 
@@ -91,9 +95,13 @@ def require_scope(settings: DeviceSettings) -> None:
     enrolment must say which; only enrolments from before scopes have neither)."""
     if not settings.scope_named and not settings.pull_everything:
         raise ScopeCheckError(
-            "name the facility this device serves: --organization Organization/<id> "
-            "(with --location Location/<id> for its encounters) or --group Group/<id>; or, "
-            f"only if every patient on the server may be on this device, {CLI_PULL_EVERYTHING}",
+            _(
+                "name the facility this device serves: --organization "
+                "Organization/<id> (with --location Location/<id> for its "
+                "encounters) or --group Group/<id>; or, only if every "
+                "patient on the server may be on this device, "
+                "{CLI_PULL_EVERYTHING}"
+            ).format(CLI_PULL_EVERYTHING=CLI_PULL_EVERYTHING),
             "scope_organization",
         )
 
@@ -118,8 +126,11 @@ def verify_scope(
         return choose_strategy(info, scope)
     except ScopeUnsupportedError as exc:
         raise ScopeCheckError(
-            f"the server cannot pull only this facility's patients: {exc}. Choose "
-            f"{pull_everything} only if every patient on the server may be on this device",
+            _(
+                "the server cannot pull only this facility's patients: "
+                "{exc}. Choose {pull_everything} only if every patient on "
+                "the server may be on this device"
+            ).format(exc=exc, pull_everything=pull_everything),
             "scope_group" if scope.group else "scope_organization",
         ) from None
 
