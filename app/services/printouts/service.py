@@ -21,7 +21,7 @@ from app.services.clinic import Clinic
 from app.services.clinic_queries import ClinicQueries
 from app.services.clock import Clock
 from app.services.device_audit import record_device_audit
-from app.services.dto import ItemView
+from app.services.dto import ChartView, ItemView
 from app.services.printouts import layouts
 from app.services.printouts.card_code import qr_matrix, qr_payload
 from app.services.printouts.wording import words
@@ -106,33 +106,46 @@ class Printouts:
             raise ValidationError(
                 _("Print one of: {documents}").format(documents=", ".join(DOCUMENTS)), "document"
             )
-        with using_language(language if language is not None else current_language()):
-            return self._prepare(document, patient_id, actor, item_ids, clinic)
-
-    def _prepare(
-        self,
-        document: str,
-        patient_id: str,
-        actor: Actor,
-        item_ids: Sequence[str],
-        clinic: str,
-    ) -> Printout:
         # Reading a chart to print it is a view of it; the print itself is audited after.
         chart = self._queries.chart(patient_id, actor, record_view=False)
+        # The items to print, picked first: a refusal is said in the user's language.
+        chosen: list[ItemView] = []
+        if document == "prescription":
+            chosen = pick(chart.medications, item_ids, "prescription", everything=True)
+        elif document == "referral":
+            chosen = pick(chart.referrals, item_ids, "referral")
+        elif document == "visit":
+            chosen = pick(chart.encounters, item_ids, "encounter")
+        elif document == "slip":
+            chosen = pick(chart.appointments, item_ids, "appointment")
         with read_transaction(self._vault.engine) as conn:
             every = [
                 ItemView(i, k, s, bool(e), c, r, b, d)
                 for i, k, s, e, c, r, b, d in chart_items.for_chart(conn, patient_id)
             ]
-        page = layouts.Page(
-            words=words(),
-            printed_at=self._clock(),
-            user=actor.user,
-            pending_changes=pending_changes(self._vault, patient_id),
-            clinic=clinic,
-        )
+        pending = pending_changes(self._vault, patient_id)
+        # The page itself in the language asked for (the patient's, say).
+        with using_language(language if language is not None else current_language()):
+            page = layouts.Page(
+                words=words(),
+                printed_at=self._clock(),
+                user=actor.user,
+                pending_changes=pending,
+                clinic=clinic,
+            )
+            return self._render(document, patient_id, chart, chosen, every, actor, page)
+
+    def _render(
+        self,
+        document: str,
+        patient_id: str,
+        chart: ChartView,
+        chosen: list[ItemView],
+        every: list[ItemView],
+        actor: Actor,
+        page: layouts.Page,
+    ) -> Printout:
         w = page.words
-        chosen: list[ItemView]
         if document == "card":
             payload = qr_payload(patient_id)
             return Printout(
@@ -146,19 +159,15 @@ class Printouts:
                 qr_matrix=qr_matrix(payload),
             )
         if document == "prescription":
-            chosen = pick(chart.medications, item_ids, "prescription", everything=True)
             html = layouts.prescription(chart, chosen, actor.user, page)
         elif document == "referral":
-            chosen = pick(chart.referrals, item_ids, "referral")
             html = layouts.referral(chart, chosen[0], page)
         elif document == "visit":
-            chosen = pick(chart.encounters, item_ids, "encounter")
             follow = [
                 a for a in chart.appointments if a.status == "booked"
             ]  # what is booked after this visit, as the patient leaves with it
             html = layouts.visit(chart, chosen[0], every, follow, page)
         else:
-            chosen = pick(chart.appointments, item_ids, "appointment")
             html = layouts.slip(chart, chosen[0], page)
         ids = tuple(i.item_id for i in chosen)
         return Printout(document, w[document], patient_id, ids, html, page.pending_changes)
