@@ -27,7 +27,7 @@ from app.domain.errors import (
 from app.domain.events import MedicationDiscontinued, MedicationDoseChanged, MedicationPrescribed
 from app.domain.medicines import DrugMatch, ingredients_of_item, resolve_drug
 from app.domain.reference import Catalog, allergy_terms, drug_terms, fold
-from app.domain.wording import N_, t
+from app.domain.wording import N_, Text, t
 
 # The field a refusal of an unresolved drug names, so a form can offer its confirmation.
 UNCHECKED_FIELD = "unchecked_acknowledged"
@@ -172,16 +172,18 @@ def allergy_verdict(
     return None
 
 
-def _not_listed(drug: DrugMatch, drug_text: str) -> str:
+def _not_listed(drug: DrugMatch, drug_text: str) -> Text:
     if not drug.ingredients:
-        return (
-            f"{drug_text} is not in the medicine list — allergies and duplicates were not "
-            "checked; confirm to prescribe it anyway"
+        return t(
+            "{drug} is not in the medicine list — allergies and duplicates were not "
+            "checked; confirm to prescribe it anyway",
+            drug=drug_text,
         )
-    parts = ", ".join(drug.unknown)
-    return (
-        f"{parts} (in {drug_text}) is not in the medicine list — allergies and duplicates "
-        "were not checked for it; confirm to prescribe it anyway"
+    return t(
+        "{parts} (in {drug}) is not in the medicine list — allergies and duplicates "
+        "were not checked for it; confirm to prescribe it anyway",
+        parts=", ".join(drug.unknown),
+        drug=drug_text,
     )
 
 

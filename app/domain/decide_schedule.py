@@ -68,8 +68,11 @@ def schedule(chart: PatientChart | None, cmd: c.ScheduleFollowUp, ctx: DecisionC
     known = ctx.clinicians()
     if known is not None and clinician not in known:
         raise ValidationError(
-            f"{clinician} is not a clinician on this device; choose one of: "
-            + ", ".join(sorted(known)),
+            t(
+                "{clinician} is not a clinician on this device; choose one of: {clinicians}",
+                clinician=clinician,
+                clinicians=", ".join(sorted(known)),
+            ),
             "clinician",
         )
     minutes = _duration(cmd.duration_minutes)
