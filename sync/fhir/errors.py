@@ -55,6 +55,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from app.i18n import N_, _
 from sync.fhir.outcome import (
     Issue,
     parse_operation_outcome,
@@ -307,7 +308,7 @@ def error_from_response(
     if status in (429, 503):
         retry_after = retry_after_of(response, clock)
         return RateLimitedError(
-            "the server is busy and asked to retry later", retry_after_s=retry_after, **kwargs
+            _("the server is busy and asked to retry later"), retry_after_s=retry_after, **kwargs
         )
     if token_endpoint and 400 <= status < 500:
         reason = ""
@@ -316,39 +317,50 @@ def error_from_response(
             reason = f": {body['error']}"
             if isinstance(body.get("error_description"), str):
                 reason += f" ({body['error_description'][:200]})"
-        return AuthError(f"the token endpoint refused the device's credentials{reason}", **kwargs)
+        return AuthError(
+            _("the token endpoint refused the device's credentials{reason}").format(reason=reason),
+            **kwargs,
+        )
     if status in (401, 403):
-        what = "not authorised" if status == 401 else "not permitted"
-        return AuthError(f"the server says the device is {what}", **kwargs)
+        return AuthError(
+            _("the server says the device is not authorised")
+            if status == 401
+            else _("the server says the device is not permitted"),
+            **kwargs,
+        )
     if is_concurrent_update(status, issues):
         return ConcurrentUpdateError(
-            "the server was busy with a concurrent update of the same data", **kwargs
+            _("the server was busy with a concurrent update of the same data"), **kwargs
         )
     if status in (409, 412):
-        return VersionConflictError("the resource changed on the server", **kwargs)
+        return VersionConflictError(_("the resource changed on the server"), **kwargs)
     if transaction_entries is not None and (
         status == 413 or (status == 400 and says_too_many_entries(issues))
     ):
         return TransactionTooLargeError(
-            f"the server refused a transaction of {transaction_entries} entries as too large",
+            _("the server refused a transaction of {count} entries as too large").format(
+                count=transaction_entries
+            ),
             entries=transaction_entries,
             limit=stated_limit(issues),
             **kwargs,
         )
     if status == 413:
-        return RejectedError("the server refused the request as too large", **kwargs)
+        return RejectedError(_("the server refused the request as too large"), **kwargs)
     if 400 <= status < 500:
-        return RejectedError("the server rejected the request", **kwargs)
+        return RejectedError(_("the server rejected the request"), **kwargs)
     if status >= 500:
-        return ServerError("the server failed to handle the request", **kwargs)
+        return ServerError(_("the server failed to handle the request"), **kwargs)
     if 300 <= status < 400:
         # A captive portal, or a base URL the server wants changed (http -> https). We do not
         # follow: a redirected PUT could land anywhere, with our token.
         return InvalidResponseError(
-            "the server redirected the request (check the base URL, or a captive portal)",
+            _("the server redirected the request (check the base URL, or a captive portal)"),
             **kwargs,
         )
-    return InvalidResponseError(f"unexpected HTTP status {status}", **kwargs)
+    return InvalidResponseError(
+        _("unexpected HTTP status {status}").format(status=status), **kwargs
+    )
 
 
 def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
@@ -370,27 +382,34 @@ def error_from_transport(exc: httpx.RequestError, request: httpx.Request) -> Fhi
     if isinstance(tls, ssl.SSLCertVerificationError):
         detail = tls.verify_message or "verification failed"
         return TlsError(
-            f"certificate not trusted: {detail} (a private CA needs its CA bundle configured)",
-            reason=f"certificate not trusted: {detail}",
+            _(
+                "certificate not trusted: {detail} (a private CA needs its CA bundle configured)"
+            ).format(detail=detail),
+            reason=_("certificate not trusted: {detail}").format(detail=detail),
             request=request,
         )
     if tls is not None:
         reason = tls.reason or type(tls).__name__
-        return TlsError(f"the TLS handshake failed: {reason}", reason=str(reason), request=request)
+        return TlsError(
+            _("the TLS handshake failed: {reason}").format(reason=reason),
+            reason=str(reason),
+            request=request,
+        )
     if isinstance(exc, httpx.TimeoutException):
-        kind = {
-            httpx.ConnectTimeout: "connecting",
-            httpx.ReadTimeout: "waiting for the answer",
-            httpx.WriteTimeout: "sending",
-            httpx.PoolTimeout: "waiting for a free connection",
-        }.get(type(exc), "talking to the server")
-        return OfflineError(f"timed out {kind}", request=request)
+        message = {
+            httpx.ConnectTimeout: N_("timed out connecting"),
+            httpx.ReadTimeout: N_("timed out waiting for the answer"),
+            httpx.WriteTimeout: N_("timed out sending"),
+            httpx.PoolTimeout: N_("timed out waiting for a free connection"),
+        }.get(type(exc), N_("timed out talking to the server"))
+        return OfflineError(_(message), request=request)  # message: one of the N_ above
     if isinstance(exc, httpx.ConnectError):
-        return OfflineError("cannot connect to the server", request=request)
+        return OfflineError(_("cannot connect to the server"), request=request)
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return InvalidResponseError("unsupported URL scheme", request=request)
+        return InvalidResponseError(_("unsupported URL scheme"), request=request)
     if isinstance(exc, httpx.TransportError):
-        return OfflineError("the connection to the server failed", request=request)
+        return OfflineError(_("the connection to the server failed"), request=request)
     return InvalidResponseError(
-        f"the answer could not be read ({type(exc).__name__})", request=request
+        _("the answer could not be read ({kind})").format(kind=type(exc).__name__),
+        request=request,
     )
