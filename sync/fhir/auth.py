@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from app.i18n import N_, _
 from app.services.server_address import is_loopback_host
 from sync.fhir.bounded_body import ResponseLimits, read_bounded
 from sync.fhir.errors import AuthError, InvalidResponseError, error_from_response
@@ -64,7 +65,7 @@ DEFAULT_TOKEN_LIFETIME_S = 300
 #: Renew a token this long (at most a fifth of its lifetime) before it expires.
 REFRESH_MARGIN_S = 60.0
 #: What a person reads when the server no longer accepts the static bearer token.
-EXPIRED_TOKEN_MESSAGE = "the token has expired or was revoked; ask IT for a new one"
+EXPIRED_TOKEN_MESSAGE = N_("the token has expired or was revoked; ask IT for a new one")
 
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 CLIENT_AUTH_METHODS: tuple[ClientAuthMethod, ...] = ("client_secret_basic", "client_secret_post")
@@ -81,7 +82,9 @@ def _require_tls(request: httpx.Request, allow_insecure_http: bool) -> None:
     url = request.url
     if url.scheme != "https" and not allow_insecure_http and not is_loopback_host(url.host):
         raise AuthError(
-            f"refusing to send credentials over unencrypted {url.scheme} to {url.host}: use https",
+            _("refusing to send credentials over unencrypted {scheme} to {host}: use https").format(
+                scheme=url.scheme, host=url.host
+            ),
             request=request,
         )
 
@@ -102,7 +105,7 @@ class BearerAuth(httpx.Auth):
 
     def __init__(self, token: str, *, allow_insecure_http: bool = False) -> None:
         if not token or any(c in token for c in "\r\n "):
-            raise ValueError("a bearer token must be a non-empty string without spaces")
+            raise ValueError(_("a bearer token must be a non-empty string without spaces"))
         self._token = token
         self._allow_insecure_http = allow_insecure_http
 
@@ -114,7 +117,7 @@ class BearerAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {self._token}"
         response = yield request
         if response.status_code == 401:
-            raise AuthError(EXPIRED_TOKEN_MESSAGE, request=request, status=401)
+            raise AuthError(_(EXPIRED_TOKEN_MESSAGE), request=request, status=401)
 
 
 # -- keys and JWS ----------------------------------------------------------------------------
@@ -125,13 +128,13 @@ def _load_private_key(pem: bytes | str) -> PrivateKey:
     key = serialization.load_pem_private_key(data, password=None)
     if isinstance(key, ec.EllipticCurvePrivateKey):
         if not isinstance(key.curve, ec.SECP384R1):
-            raise ValueError(f"ES384 needs a P-384 key, not {key.curve.name}")
+            raise ValueError(_("ES384 needs a P-384 key, not {name}").format(name=key.curve.name))
         return key
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < 2048:
-            raise ValueError("RS384 needs an RSA key of at least 2048 bits")
+            raise ValueError(_("RS384 needs an RSA key of at least 2048 bits"))
         return key
-    raise ValueError("the device key must be an EC P-384 (ES384) or RSA (RS384) private key")
+    raise ValueError(_("the device key must be an EC P-384 (ES384) or RSA (RS384) private key"))
 
 
 def _alg(key: PrivateKey) -> Alg:
@@ -186,7 +189,7 @@ def generate_device_keypair(alg: Alg = "ES384") -> tuple[bytes, dict[str, str]]:
     elif alg == "RS384":
         key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     else:
-        raise ValueError(f"unsupported algorithm {alg!r}: use ES384 or RS384")
+        raise ValueError(_("unsupported algorithm {alg}: use ES384 or RS384").format(alg=repr(alg)))
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -233,10 +236,12 @@ class _TokenAuth(httpx.Auth):
         allow_insecure_http: bool = False,
     ) -> None:
         if not client_id:
-            raise ValueError("client_id is required")
+            raise ValueError(_("client_id is required"))
         url = httpx.URL(token_url)
         if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"not an http(s) token URL: {token_url!r}")
+            raise ValueError(
+                _("not an http(s) token URL: {token_url}").format(token_url=repr(token_url))
+            )
         self._token_url = token_url
         self._client_id = client_id
         self._timer = timer
@@ -296,7 +301,7 @@ class _TokenAuth(httpx.Auth):
             body = json.loads(response.content)
         except ValueError:
             raise InvalidResponseError(
-                "the token endpoint did not answer with JSON",
+                _("the token endpoint did not answer with JSON"),
                 request=response.request,
                 status=response.status_code,
             ) from None
@@ -304,7 +309,7 @@ class _TokenAuth(httpx.Auth):
         token_type = body.get("token_type", "bearer") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token or str(token_type).lower() != "bearer":
             raise AuthError(
-                "the token endpoint gave no bearer access token",
+                _("the token endpoint gave no bearer access token"),
                 request=response.request,
                 status=response.status_code,
             )
@@ -361,9 +366,11 @@ class ClientCredentialsAuth(_TokenAuth):
     ) -> None:
         super().__init__(token_url, client_id, timer=timer, allow_insecure_http=allow_insecure_http)
         if not client_secret:
-            raise ValueError("client_secret is required")
+            raise ValueError(_("client_secret is required"))
         if method not in CLIENT_AUTH_METHODS:
-            raise ValueError(f"unsupported client authentication {method!r}")
+            raise ValueError(
+                _("unsupported client authentication {method}").format(method=repr(method))
+            )
         self._secret = client_secret
         self.method: ClientAuthMethod = method
         self._scope = scope

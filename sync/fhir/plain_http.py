@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import httpx
 
+from app.i18n import _
 from app.services.server_address import is_loopback_host, plain_http_refusal
 from sync.fhir.errors import PlainHttpRefusedError
 
@@ -24,7 +25,8 @@ def refuse_plain_http(request: httpx.Request) -> None:
     url = request.url
     if url.scheme != "http" or is_loopback_host(url.host):
         return
-    message = plain_http_refusal(f"http://{url.host}/", "the request") or "plain http refused"
+    message = plain_http_refusal(f"http://{url.host}/", "the request") or _("plain http refused")
     raise PlainHttpRefusedError(
-        f"refused before connecting, nothing was sent: {message}", request=request
+        _("refused before connecting, nothing was sent: {reason}").format(reason=message),
+        request=request,
     )
