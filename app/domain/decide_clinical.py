@@ -27,7 +27,7 @@ from app.domain.events import (
 )
 from app.domain.reference import VITAL_TEXT, fold
 from app.domain.vitals_rules import check_blood_pressure
-from app.domain.wording import N_, t
+from app.domain.wording import N_, Text, t
 
 # Plausible (low, high) of each vital sign, used when the bundled list lacks a vital (keeps
 # the domain usable with an empty catalog); its label and unit are VITAL_TEXT's.
@@ -228,16 +228,23 @@ def record_allergy(
         if other.active and fold(other.data["substance"]) == fold(substance_text):
             raise ValidationError(t("This allergy is already recorded and active"), "substance")
     unresolved = not found.resolved and category in DRUG_CATEGORIES
-    warnings = []
+    warnings: list[Text] = []
     if unresolved:
         warnings.append(
-            f"{substance_text} is not matched to the medicine list — prescriptions are only "
-            "checked against its exact name"
+            t(
+                "{substance} is not matched to the medicine list — prescriptions are only "
+                "checked against its exact name",
+                substance=substance_text,
+            )
         )
     elif found.how == "spelling" and found.read_as:
         warnings.append(
-            f"“{substance_text}” was read as {found.read_as}, the closest name in the medicine "
-            "list; check that this is the substance you meant"
+            t(
+                "“{typed}” was read as {read_as}, the closest name in the medicine "
+                "list; check that this is the substance you meant",
+                typed=substance_text,
+                read_as=found.read_as,
+            )
         )
     return Decision(
         [

@@ -79,9 +79,12 @@ def prescribe(
         raise ValidationError(_not_listed(drug, drug_text), UNCHECKED_FIELD)
     warnings = _drug_warnings(drug, drug_text, drug_name)
     warnings += [
-        f"Possible cross-reactivity: the patient has a recorded allergy to "
-        f"{a.data['substance']}, and {drug_name} belongs to a related drug class; "
-        "check the reaction before giving it"
+        t(
+            "Possible cross-reactivity: the patient has a recorded allergy to {substance}, "
+            "and {drug} belongs to a related drug class; check the reaction before giving it",
+            substance=a.data["substance"],
+            drug=drug_name,
+        )
         for a in cautions
     ]
     duplicate = _duplicate(chart, catalog, drug, drug_text, drug_name)
@@ -187,23 +190,30 @@ def _not_listed(drug: DrugMatch, drug_text: str) -> Text:
     )
 
 
-def _drug_warnings(drug: DrugMatch, drug_text: str, drug_name: str) -> list[str]:
+def _drug_warnings(drug: DrugMatch, drug_text: str, drug_name: str) -> list[Text]:
     if not drug.complete:
         return [
-            f"{drug_name} is not in the medicine list: allergies and duplicates were checked "
-            "against its name only"
+            t(
+                "{drug} is not in the medicine list: allergies and duplicates were checked "
+                "against its name only",
+                drug=drug_name,
+            )
         ]
     if drug.how == "spelling":
         return [
-            f"“{drug_text}” was read as {drug.read_as}, the closest name in the medicine "
-            "list; check that this is the drug you meant"
+            t(
+                "“{typed}” was read as {read_as}, the closest name in the medicine "
+                "list; check that this is the drug you meant",
+                typed=drug_text,
+                read_as=drug.read_as,
+            )
         ]
     return []
 
 
 def _duplicate(
     chart: PatientChart, catalog: Catalog, drug: DrugMatch, drug_text: str, drug_name: str
-) -> str | None:
+) -> Text | None:
     drug_key = drug.medicine.id if drug.medicine else fold(drug_text)
     shared_with: tuple[Item, frozenset[str]] | None = None
     for other in chart.of_kind("medication"):
@@ -211,7 +221,9 @@ def _duplicate(
             continue
         other_key = other.data.get("drug_id") or fold(other.data["drug"])
         if other_key == drug_key:
-            return f"{drug_name} is already prescribed and active (duplicate prescription)"
+            return t(
+                "{drug} is already prescribed and active (duplicate prescription)", drug=drug_name
+            )
         shared = drug.ingredients & ingredients_of_item(catalog, other.data)
         if shared and shared_with is None:
             shared_with = (other, shared)
@@ -221,9 +233,12 @@ def _duplicate(
     names = " and ".join(
         sorted(catalog.medicines[i].name if i in catalog.medicines else i for i in shared)
     )
-    return (
-        f"{drug_name} contains {names}, already prescribed and active in "
-        f"{other.data['drug']} (duplicate prescription)"
+    return t(
+        "{drug} contains {names}, already prescribed and active in {other} "
+        "(duplicate prescription)",
+        drug=drug_name,
+        names=names,
+        other=other.data["drug"],
     )
 
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from app.domain.chart import PatientChart
 from app.domain.errors import NotFoundError
 from app.domain.events import DomainEvent
-from app.domain.wording import as_text, t
+from app.domain.wording import Text, as_text, t
 
 
 @dataclass(frozen=True)
 class Decision:
     events: list[DomainEvent]
     occurred_at: str
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Text] = field(default_factory=list)
 
 
 def require_registered(chart: PatientChart | None) -> PatientChart:

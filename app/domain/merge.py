@@ -24,7 +24,7 @@ from app.domain.errors import NotFoundError, RoleError, ValidationError
 from app.domain.events import MergeUndone, PatientMerged
 from app.domain.reference import fold
 from app.domain.roles import Role
-from app.domain.wording import N_, t
+from app.domain.wording import N_, Text, t
 
 # Kinds front-desk staff record themselves: a record holding only these is "demographics
 # only", which staff may merge. Anything else is clinical and needs a clinician.
@@ -119,14 +119,14 @@ def allergy_facts(items: Iterable[Item], merged_ids: Iterable[str] = ()) -> list
     ]
 
 
-def allergy_warnings(facts: Iterable[AllergyFact]) -> list[str]:
+def allergy_warnings(facts: Iterable[AllergyFact]) -> list[Text]:
     """A warning per substance the records disagree on (criticality or status): both are
     kept, and the chart says so. Substances compare ignoring case and accents; the
     survivor's own spelling names it."""
     by_substance: dict[str, list[AllergyFact]] = {}
     for f in sorted(facts, key=lambda f: f.from_merged):
         by_substance.setdefault(fold(f.substance), []).append(f)
-    warnings = []
+    warnings: list[Text] = []
     for same in by_substance.values():
         differs = [
             label
@@ -138,8 +138,12 @@ def allergy_warnings(facts: Iterable[AllergyFact]) -> list[str]:
         ]
         if len(same) > 1 and differs:
             warnings.append(
-                f"Allergy to {same[0].substance}: the merged records differ in "
-                f"{' and '.join(differs)}; both are kept — check with the patient"
+                t(
+                    "Allergy to {substance}: the merged records differ in {fields}; both are "
+                    "kept — check with the patient",
+                    substance=same[0].substance,
+                    fields=" and ".join(differs),
+                )
             )
     return warnings
 

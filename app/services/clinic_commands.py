@@ -27,7 +27,7 @@ from app.domain.merge import linked_item_changed, with_linked
 from app.domain.reference import Catalog
 from app.domain.roles import Actor
 from app.domain.values import item_id as valid_id
-from app.i18n import _
+from app.i18n import _, say
 from app.projections import chart_items, patient_links, schedule
 from app.projections.runner import ProjectionRunner
 from app.services.clock import Clock
@@ -80,7 +80,7 @@ def changes_of(command: Command, command_id: str, decision: Decision) -> Changes
         command_type=type(command).__name__,
         events=types,
         item_ids=item_ids_of(decision.events),
-        warnings=decision.warnings,
+        warnings=[say(w) for w in decision.warnings],
         areas=sorted({"audit", "chart", *(a for t in types for a in AREAS.get(t, ()))}),
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.domain.chart import Item
 from app.domain.merge import allergy_facts, allergy_warnings
+from app.i18n import say
 from app.projections import chart_items, patient_index, patient_links, timeline, vitals_series
 from app.services.dto import MergeView
 from app.store.database import Transaction
@@ -66,4 +67,4 @@ def series_for(conn: Transaction, ids: Sequence[str]) -> dict[str, list[tuple[st
 
 def warnings_for(allergies: Sequence[Item], from_merged: Sequence[str]) -> list[str]:
     """Where the merged records disagree about an allergy (criticality or status)."""
-    return allergy_warnings(allergy_facts(allergies, from_merged))
+    return [say(w) for w in allergy_warnings(allergy_facts(allergies, from_merged))]

@@ -119,7 +119,7 @@ def test_duplicate_active_prescription_warns_but_is_recorded() -> None:
     chart = chart_after(prescribe("paracetamol"))
     decision = accept(prescribe("Paracetamol"), chart)
     assert prescribed(decision.events).drug_id == "paracetamol"
-    assert decision.warnings == [
+    assert list(map(str, decision.warnings)) == [
         "Paracetamol is already prescribed and active (duplicate prescription)"
     ]
 
@@ -129,7 +129,7 @@ def test_duplicate_free_text_prescription_warns_too() -> None:
     # the duplicate check can only compare names.
     chart = chart_after(replace(prescribe("Zinc sulfate"), unchecked_acknowledged=True))
     decision = accept(replace(prescribe("zinc SULFATE"), unchecked_acknowledged=True), chart)
-    assert decision.warnings == [
+    assert list(map(str, decision.warnings)) == [
         "zinc SULFATE is not in the medicine list: allergies and duplicates were checked "
         "against its name only",
         "zinc SULFATE is already prescribed and active (duplicate prescription)",
@@ -156,7 +156,7 @@ def test_a_cross_reacting_class_is_a_caution_not_a_refusal() -> None:
     decision = accept(prescribe("cefalexin"), chart, BUNDLED)
     event = prescribed(decision.events)
     assert event.override_reason is None and event.overridden_allergy_ids == []
-    assert decision.warnings == [
+    assert list(map(str, decision.warnings)) == [
         "Possible cross-reactivity: the patient has a recorded allergy to Penicillins, and "
         "cefalexin belongs to a related drug class; check the reaction before giving it"
     ]

@@ -286,7 +286,7 @@ def test_prescribing_free_text_drug_needs_an_acknowledgement() -> None:
     assert isinstance(event, MedicationPrescribed)
     assert (event.drug, event.drug_id) == ("Artemether/lumefantrine 20/120", None)
     assert (event.unchecked, event.ingredient_ids, event.drug_match) == (True, [], None)
-    assert decision.warnings == [
+    assert list(map(str, decision.warnings)) == [
         "Artemether/lumefantrine 20/120 is not in the medicine list: allergies and duplicates "
         "were checked against its name only"
     ]
