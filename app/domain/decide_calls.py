@@ -31,7 +31,7 @@ def record_call(
     appointment = None
     if cmd.appointment_id:
         appointment = require_item(
-            chart, cmd.appointment_id, "appointment", "appointment_id", "appointment"
+            chart, cmd.appointment_id, "appointment", "appointment_id", N_("appointment")
         ).id
     note = v.text(cmd.note, "note", N_("Note"), required=False, max_len=2000)
     called_at = v.past_instant(cmd.called_at, "called_at", N_("Time of the call"), ctx.now)

@@ -83,7 +83,7 @@ def new_item_id(chart: PatientChart, value: str | None, field: str, ctx: Decisio
 
 def encounter_of(chart: PatientChart, encounter_id: str | None) -> str | None:
     if encounter_id:
-        require_item(chart, encounter_id, "encounter", "encounter_id", "encounter")
+        require_item(chart, encounter_id, "encounter", "encounter_id", N_("encounter"))
     return encounter_id or None
 
 
@@ -103,7 +103,7 @@ def finish_encounter(
     chart: PatientChart | None, cmd: c.FinishEncounter, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    item = require_item(chart, cmd.encounter_id, "encounter", "encounter_id", "encounter")
+    item = require_item(chart, cmd.encounter_id, "encounter", "encounter_id", N_("encounter"))
     if item.status != "in-progress":
         raise AlreadyDoneError(t("This encounter is already finished"), "encounter_id")
     finished = v.past_instant(cmd.finished_at, "finished_at", N_("Finish time"), ctx.now)
@@ -198,7 +198,7 @@ def resolve_diagnosis(
     chart: PatientChart | None, cmd: c.ResolveDiagnosis, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    item = require_item(chart, cmd.diagnosis_id, "diagnosis", "diagnosis_id", "diagnosis")
+    item = require_item(chart, cmd.diagnosis_id, "diagnosis", "diagnosis_id", N_("diagnosis"))
     if item.status != "active":
         raise AlreadyDoneError(t("This diagnosis is already resolved"), "diagnosis_id")
     resolved = v.past_instant(cmd.resolved_at, "resolved_at", N_("Resolution time"), ctx.now)
@@ -273,7 +273,7 @@ def update_allergy_status(
     chart: PatientChart | None, cmd: c.UpdateAllergyStatus, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    item = require_item(chart, cmd.allergy_id, "allergy", "allergy_id", "allergy")
+    item = require_item(chart, cmd.allergy_id, "allergy", "allergy_id", N_("allergy"))
     status = v.choice(cmd.status, "status", N_("Status"), ALLERGY_STATUSES)
     if cmd.expected_status is not None and cmd.expected_status != item.status:
         raise PreconditionError(

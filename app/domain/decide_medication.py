@@ -244,7 +244,9 @@ def _duplicate(
 
 def change_dose(chart: PatientChart | None, cmd: c.ChangeDose, ctx: DecisionContext) -> Decision:
     chart = require_registered(chart)
-    item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
+    item = require_item(
+        chart, cmd.prescription_id, "medication", "prescription_id", N_("prescription")
+    )
     if item.status != "active":
         raise ValidationError(
             t(
@@ -292,7 +294,9 @@ def discontinue(
     chart: PatientChart | None, cmd: c.DiscontinueMedication, ctx: DecisionContext
 ) -> Decision:
     chart = require_registered(chart)
-    item = require_item(chart, cmd.prescription_id, "medication", "prescription_id", "prescription")
+    item = require_item(
+        chart, cmd.prescription_id, "medication", "prescription_id", N_("prescription")
+    )
     if item.status != "active":
         raise AlreadyDoneError(t("This prescription is already stopped"), "prescription_id")
     reason = v.required_text(cmd.reason, "reason", N_("Reason"), max_len=500)

@@ -53,7 +53,7 @@ def refer(chart: PatientChart | None, cmd: c.ReferPatient, ctx: DecisionContext)
 
 def cancel(chart: PatientChart | None, cmd: c.CancelReferral, ctx: DecisionContext) -> Decision:
     chart = require_registered(chart)
-    item = require_item(chart, cmd.referral_id, "referral", "referral_id", "referral")
+    item = require_item(chart, cmd.referral_id, "referral", "referral_id", N_("referral"))
     if cmd.expected_status is not None and cmd.expected_status != item.status:
         raise PreconditionError(
             t(

@@ -95,7 +95,7 @@ def schedule(chart: PatientChart | None, cmd: c.ScheduleFollowUp, ctx: DecisionC
 
 def _booked(chart: PatientChart | None, appointment_id: str, target: str = ""):  # type: ignore[no-untyped-def]
     chart = require_registered(chart)
-    item = require_item(chart, appointment_id, "appointment", "appointment_id", "appointment")
+    item = require_item(chart, appointment_id, "appointment", "appointment_id", N_("appointment"))
     if target and item.status == target:
         raise AlreadyDoneError(
             t("This appointment is already {status}", status=item.status), "appointment_id"

@@ -27,7 +27,9 @@ def require_item(chart: PatientChart, item_id: str, kind: str, field_name: str, 
     item = chart.item(item_id, kind)
     if item is None:
         raise NotFoundError(
-            t("No {label} with this id on the patient's chart", label=as_text(label)), field_name
+            # Translators: {label} names a kind of chart item (prescription, referral, ...).
+            t("No {label} with this id on the patient's chart", label=as_text(label)),
+            field_name,
         )
     if item.entered_in_error:
         raise NotFoundError(

@@ -39,7 +39,7 @@ def decline_suggestion(
 ) -> Decision:
     chart = require_registered(chart)
     vitals_id = v.required_text(cmd.vitals_id, "vitals_id", N_("Blood pressure reading"))
-    reading = require_item(chart, vitals_id, "vitals", "vitals_id", "blood pressure reading")
+    reading = require_item(chart, vitals_id, "vitals", "vitals_id", N_("blood pressure reading"))
     measurements = reading.data.get("measurements") or {}
     if "systolic" not in measurements or "diastolic" not in measurements:
         raise ValidationError(t("This vitals set has no blood pressure"), "vitals_id")
