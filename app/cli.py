@@ -33,14 +33,13 @@ from app.commandline import (
 from app.commandline.context import data_dir_of
 from app.commandline.errors import CliError, exit_code_of
 from app.domain.errors import DomainError
-from app.i18n import LAUNCH_LANGUAGES, _, say, set_language
+from app.i18n import LANGUAGE_ENV, LAUNCH_LANGUAGES, _, say, set_language
 from app.store.errors import CredentialsError, StoreError
 from app.store.storage_errors import STORAGE_EXCEPTIONS, storage_failure
 
 log = logging.getLogger("fieldchart.cli")
 
 # The language of the command line until a vault is unlocked (then the user's own).
-LANGUAGE_ENV = "FIELDCHART_LANG"
 LOCALE_ENVS = ("LANGUAGE", "LC_ALL", "LANG")
 
 

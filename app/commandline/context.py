@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.commandline.passphrases import read_passphrase
-from app.i18n import _
+from app.i18n import LANGUAGE_ENV, _, set_language
 from app.services.clinic import Clinic, open_clinic
 from app.services.clock import Clock, configured_clock
+from app.services.user_settings import UserSettingsService
 from app.store.location import default_data_dir
 from app.store.vault import Vault
 
@@ -80,7 +81,10 @@ def unlock_as_acting_user(vault: Vault, args: argparse.Namespace) -> str:
     user = acting_user(args, vault.first_admin)
     passphrase = read_acting_passphrase(args, _("Passphrase for {user}: ").format(user=user))
     vault.unlock(user, passphrase)
-    # language: set after unlock (integrator)
+    # From here on the command speaks the user's own language (Settings, or `fieldchart
+    # language`), unless FIELDCHART_LANG asks for another for this run.
+    if not os.environ.get(LANGUAGE_ENV):
+        set_language(UserSettingsService(vault).language(vault.actor))
     return passphrase
 
 

@@ -64,8 +64,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         raise CliError(advice.problem)
     s = advice.suggestion
     assert s is not None
-    print(f"{s.kind}: {s.summary}")
-    print(s.explanation)
+    print(f"{s.kind}: {say(s.summary)}")
+    print(say(s.explanation))
     if s.follow_up:
         print(_("follow-up: {follow_up}").format(follow_up=s.follow_up))
     if s.declined_reason is not None:

@@ -58,6 +58,12 @@ def N_(label: str) -> str:
     return label
 
 
+def joined(parts: list[Text], separator: str = "; ") -> Text:
+    """Several sentences as one (each rendered in the reader's language)."""
+    template = separator.join(f"{{part{n}}}" for n in range(len(parts)))
+    return Text(template, {f"part{n}": part for n, part in enumerate(parts)})
+
+
 def as_text(message: str | Text) -> Text:
     """An existing Text, or a plain string (looked up in the catalog as it is)."""
     return message if isinstance(message, Text) else Text(message)

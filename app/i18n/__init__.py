@@ -24,6 +24,7 @@ from app.domain.wording import Text, as_text
 from app.i18n.catalogs import LAUNCH_LANGUAGES, SOURCE_LANGUAGE, catalog_for, normalise
 
 __all__ = [
+    "LANGUAGE_ENV",
     "LAUNCH_LANGUAGES",
     "NC_",
     "N_",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 RIGHT_TO_LEFT = frozenset({"ar"})
+# Overrides the user's own language for one command-line run (scripts, support sessions).
+LANGUAGE_ENV = "FIELDCHART_LANG"
 
 _language: contextvars.ContextVar[str] = contextvars.ContextVar(
     "fieldchart_language", default=SOURCE_LANGUAGE

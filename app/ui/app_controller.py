@@ -8,7 +8,7 @@ unlock dialog again. Unlocking gives the user their drafts back (app/ui/drafts.p
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QLocale, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialog, QMenu
 
@@ -59,7 +59,8 @@ class AppController(QObject):
         self.auto_lock_override_ms: int | None = None  # tests shorten the idle time
         self.drafts = DraftKeeper(self)  # unsaved forms outlive a lock (app/ui/drafts.py)
         self.language = QtLanguage(app)
-        self.language.apply(prefs.text(LAST_LANGUAGE))
+        # Before anyone signed in here: the computer's own language, if FieldChart speaks it.
+        self.language.apply(prefs.text(LAST_LANGUAGE) or QLocale.system().name())
 
     def start(self) -> None:
         if self.backend.vault_exists():

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import DomainError
-from app.i18n import N_, _
+from app.i18n import LAUNCH_LANGUAGES, N_, _, current_language
 from app.services.settings import FIELDS_OF_MODE, SECRETS, DeviceSettings, current_names, validate
 from app.ui import confirm
 from app.ui.backend import PublicJwk
@@ -250,6 +250,7 @@ class SettingsView(QWidget):
                     _("Only an admin may change device settings. You can read them here."), self
                 )
             )
+        layout.addWidget(self._build_personal())
         layout.addWidget(self._build_device())
         layout.addWidget(self._build_local())
         layout.addStretch(1)
@@ -343,6 +344,34 @@ class SettingsView(QWidget):
             gate(widget, refused)
         gate(self.save_button, refused)
         return box
+
+    def _build_personal(self) -> QGroupBox:
+        """The user's own settings: any user may change them (kept in the vault, per user)."""
+        box = QGroupBox(_("Your settings (kept in the vault; they follow you)"), self)
+        form = QFormLayout(box)
+        self.language = QComboBox(box)
+        self.language.setObjectName("language")
+        for code, name in LAUNCH_LANGUAGES.items():
+            self.language.addItem(name, code)  # each language in its own words  # i18n: ignore
+        self.language.setCurrentIndex(max(self.language.findData(current_language()), 0))
+        self.language.setAccessibleName(_("Language"))
+        self.use_language = QPushButton(_("Use this language"), box)
+        self.use_language.setToolTip(
+            _("Every screen changes at once; open forms keep what you typed")
+        )
+        self.use_language.clicked.connect(self._choose_language)
+        row = QHBoxLayout()
+        row.addWidget(self.language, 1)
+        row.addWidget(self.use_language)
+        caption = QLabel(_("&Language:"), box)
+        caption.setBuddy(self.language)
+        form.addRow(caption, row)
+        return box
+
+    def _choose_language(self) -> None:
+        code = self.language.currentData()
+        if isinstance(code, str):
+            self.session.language_requested.emit(code)
 
     def _build_local(self) -> QGroupBox:
         box = QGroupBox(_("This computer (not encrypted; never patient data)"), self)

@@ -455,16 +455,16 @@ def test_reference_scenario(case: Case) -> None:
         dose,
         step,
         follow_up,
-    ), found.explanation
+    ), str(found.explanation)
     assert found.applies is shown
     for words in case.text:
-        assert words in found.explanation + " " + found.summary
+        assert words in str(found.explanation) + " " + str(found.summary)
     if found.drug is not None:
         _prescribable(found)
     if step is not None:
-        assert f"step {step}" in found.explanation
+        assert f"step {step}" in str(found.explanation)
     if found.applies:
-        assert found.vitals_id is not None and "2026.1" in found.explanation
+        assert found.vitals_id is not None and "2026.1" in str(found.explanation)
 
 
 def _prescribable(found: Suggestion) -> None:
@@ -477,7 +477,7 @@ def test_an_increase_names_the_prescription_it_changes() -> None:
     case = next(c for c in CASES if c.name == "amlodipine 5: step 2")
     found = suggest(_chart(case), PROTOCOL, CATALOG, TODAY)
     assert (found.prescription_id, found.current_dose) == ("rx-0", 5.0)
-    assert found.summary == "Increase amlodipine from 5 to 10 mg once daily"
+    assert str(found.summary) == "Increase amlodipine from 5 to 10 mg once daily"
 
 
 def test_a_declined_suggestion_says_so_for_its_reading_only() -> None:

@@ -48,7 +48,6 @@ SHOWN = frozenset(
         "print", "echo", "say_line", "CliError", "UsageError", "UserFacingError",
         "DomainError", "ValidationError", "AlreadyDoneError", "NotFoundError",
         "PreconditionError", "AllergyConflictError", "DoubleBookingError", "RoleError",
-        "add_argument", "add_parser", "ArgumentParser", "add_subparsers",
     }
 )  # fmt: skip
 SHOWN_KEYWORDS = frozenset({"help", "description", "label", "title", "text", "epilog"})
@@ -127,7 +126,9 @@ class _Scan(ast.NodeVisitor):
             self._mark_all(node)
             return
         if name in SHOWN:
-            for arg in node.args:
+            # An error's later arguments are its field and ids, not words.
+            shown_args = node.args[:1] if name.endswith("Error") else node.args
+            for arg in shown_args:
                 self._shown(arg, f"shown by {name}() unmarked")
         for kw in node.keywords:
             if kw.arg in SHOWN_KEYWORDS:

@@ -132,7 +132,7 @@ def test_it_edits_the_protocol_in_the_data_directory(clinic: Clinic) -> None:
         "district-2027.1",
     )
     assert advice.suggestion is not None and advice.suggestion.kind == "continue"
-    assert "district-2027.1" in advice.suggestion.explanation
+    assert "district-2027.1" in str(advice.suggestion.explanation)
 
     edited["steps"][0]["component"] = "beta_blocker"
     local.write_text(json.dumps(edited), encoding="utf-8")

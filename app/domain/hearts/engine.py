@@ -23,7 +23,7 @@ from app.domain.hearts import regimen
 from app.domain.hearts.decline import active_decline
 from app.domain.hearts.protocol import Component, DrugOption, Protocol, Step
 from app.domain.reference import Catalog
-from app.domain.wording import N_
+from app.domain.wording import N_, Text, as_text, joined, t
 
 START, INCREASE, ADD, CONTINUE = "start", "increase", "add", "continue"
 REFER, REFER_URGENT, NONE = "refer", "refer-urgent", "none"
@@ -37,8 +37,8 @@ class Suggestion:
     nothing to say (no hypertension, no blood pressure): the chart shows no panel then."""
 
     kind: str
-    summary: str  # one line: "Increase amlodipine to 10 mg once daily"
-    explanation: str  # one line, citing the step and the reading it is based on
+    summary: Text  # one line: "Increase amlodipine to 10 mg once daily"
+    explanation: Text  # one line, citing the step and the reading it is based on
     applies: bool = True
     step: int | None = None
     medicine_id: str | None = None
@@ -57,7 +57,9 @@ class Suggestion:
     declined_reason: str | None = None  # set when a clinician declined it for this reading
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        """Plain values; the texts in English (JSON is for programs, not people)."""
+        values = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: str(v) if isinstance(v, Text) else v for k, v in values.items()}
 
 
 def suggest(chart: PatientChart, protocol: Protocol, catalog: Catalog, today: date) -> Suggestion:
@@ -78,7 +80,7 @@ def suggest(chart: PatientChart, protocol: Protocol, catalog: Catalog, today: da
 
 def _nothing(why: str, protocol: Protocol) -> Suggestion:
     return Suggestion(
-        NONE, N_("No suggestion"), why, applies=False, protocol_version=protocol.version
+        NONE, t(N_("No suggestion")), t(why), applies=False, protocol_version=protocol.version
     )
 
 
@@ -100,7 +102,7 @@ class _Visit:
         )
         self.taking = regimen.taking(chart, protocol, catalog)
         self.classes = regimen.classes_taken(chart, catalog)
-        self.notes: list[str] = []  # why steps were passed over, shown in the explanation
+        self.notes: list[Text] = []  # why steps were passed over, shown in the explanation
 
     def suggestion(self) -> Suggestion:
         p, bp = self.protocol, self.bp
@@ -108,18 +110,26 @@ class _Visit:
             limit = f"{p.urgent_systolic:g}/{p.urgent_diastolic:g}"
             return self._make(
                 REFER_URGENT,
-                N_("See today; refer urgently if organ damage"),
-                f"{p.urgent_advice} (BP at or above {limit})",
+                t(N_("See today; refer urgently if organ damage")),
+                t(
+                    "{advice} (BP at or above {limit})",
+                    advice=as_text(p.urgent_advice),
+                    limit=limit,
+                ),
                 follow_days=p.follow_up_urgent,
             )
         for pair in p.never_together:
             if pair <= self.classes:
-                names = " and ".join(sorted(self.catalog.class_names.get(c, c) for c in pair))
+                first, second = sorted(self.catalog.class_names.get(c, c) for c in pair)
                 return self._make(
                     NONE,
-                    N_("Review the prescriptions"),
-                    f"takes {names} together, which the "
-                    "protocol never combines; no step is suggested until one is stopped",
+                    t(N_("Review the prescriptions")),
+                    t(
+                        "takes {first} and {second} together, which the protocol never "
+                        "combines; no step is suggested until one is stopped",
+                        first=as_text(first),
+                        second=as_text(second),
+                    ),
                 )
         child_bearing = regimen.child_bearing_reason(self.chart, p, self.catalog, self.today)
         if child_bearing is not None and p.child_bearing is not None:
@@ -127,22 +137,33 @@ class _Visit:
                 if p.component(component_id).child_bearing_caution:
                     return self._make(
                         REFER,
-                        f"Review {_drug_names(found)} and refer",
-                        f"{child_bearing}: {p.child_bearing.rule}",
+                        t("Review {drugs} and refer", drugs=_drug_names(found)),
+                        t(
+                            "{reason}: {rule}",
+                            reason=child_bearing,
+                            rule=as_text(p.child_bearing.rule),
+                        ),
                         follow_days=p.follow_up_uncontrolled,
                     )
         if bp.systolic < p.systolic_below and bp.diastolic < p.diastolic_below:
             on = [t for found in self.taking.values() for t in found]
-            what = f"Continue {_drug_names(on)}" if on else N_("No medicine needed now; recheck")
+            what = (
+                t("Continue {drugs}", drugs=_drug_names(on))
+                if on
+                else t(N_("No medicine needed now; recheck"))
+            )
             return self._make(
                 CONTINUE,
                 what,
-                f"BP at target (below {p.systolic_below:g}/{p.diastolic_below:g})",
+                t(
+                    "BP at target (below {target})",
+                    target=f"{p.systolic_below:g}/{p.diastolic_below:g}",
+                ),
                 follow_days=p.follow_up_controlled,
             )
         return self._next_step(child_bearing)
 
-    def _next_step(self, child_bearing: str | None) -> Suggestion:
+    def _next_step(self, child_bearing: Text | None) -> Suggestion:
         p = self.protocol
         passed: set[str] = set()
         for step in p.steps:
@@ -158,7 +179,12 @@ class _Visit:
             passed.add(component.id)
             if child_bearing is not None and component.child_bearing_caution:
                 self.notes.append(
-                    f"step {step.number} ({component.name}) not given: {child_bearing}"
+                    t(
+                        "step {number} ({component}) not given: {reason}",
+                        number=step.number,
+                        component=as_text(component.name),
+                        reason=child_bearing,
+                    )
                 )
                 continue
             option = self._usable_option(step, component)
@@ -166,8 +192,8 @@ class _Visit:
                 return self._new_drug(step, option)
         return self._make(
             REFER,
-            N_("Refer to a specialist"),
-            p.after_last_step,
+            t(N_("Refer to a specialist")),
+            as_text(p.after_last_step),
             follow_days=p.follow_up_uncontrolled,
         )
 
@@ -180,26 +206,51 @@ class _Visit:
             data = taking.item.data
             return self._make(
                 NONE,
-                f"Review {data.get('drug')}",
-                f"{data.get('drug')} {_n(data.get('dose'))} {data.get('dose_unit')} cannot be "
-                f"compared with the protocol's doses in {option.unit}; decide the step by hand",
+                t("Review {drug}", drug=str(data.get("drug"))),
+                t(
+                    "{drug} {dose} {unit} cannot be compared with the protocol's doses in "
+                    "{protocol_unit}; decide the step by hand",
+                    drug=str(data.get("drug")),
+                    dose=_n(data.get("dose")),
+                    unit=str(data.get("dose_unit")),
+                    protocol_unit=option.unit,
+                ),
             )
         needed = option.doses[step.level - 1]
         if taking.dose >= needed:
             highest = option.doses[-1]
             if step.level == len(option.doses) and taking.dose > highest:
                 self.notes.append(
-                    f"{name} {taking.dose:g} {option.unit} is above the protocol's highest dose "
-                    f"({highest:g} {option.unit})"
+                    t(
+                        "{drug} {dose} {unit} is above the protocol's highest dose "
+                        "({highest} {unit})",
+                        drug=name,
+                        dose=f"{taking.dose:g}",
+                        unit=option.unit,
+                        highest=f"{highest:g}",
+                    )
                 )
             return None
         if taking.dose not in option.doses:
-            self.notes.append(f"{name} {taking.dose:g} {option.unit} is not a protocol dose")
+            self.notes.append(
+                t(
+                    "{drug} {dose} {unit} is not a protocol dose",
+                    drug=name,
+                    dose=f"{taking.dose:g}",
+                    unit=option.unit,
+                )
+            )
         return self._make(
             INCREASE,
-            f"Increase {name} from {taking.dose:g} to {needed:g} {option.unit} "
-            f"{_frequency(option.frequency)}",
-            f"step {step.number}",
+            t(
+                "Increase {drug} from {dose} to {needed} {unit} {frequency}",
+                drug=name,
+                dose=f"{taking.dose:g}",
+                needed=f"{needed:g}",
+                unit=option.unit,
+                frequency=_frequency(option.frequency),
+            ),
+            t("step {number}", number=step.number),
             step=step,
             option=option,
             dose=needed,
@@ -214,7 +265,9 @@ class _Visit:
             name = self._name(option.medicine)
             allergy = regimen.allergy_to(self.chart, self.catalog, option.medicine)
             if allergy is not None:
-                self.notes.append(f"{name} not given: allergy to {allergy} recorded")
+                self.notes.append(
+                    t("{drug} not given: allergy to {allergy} recorded", drug=name, allergy=allergy)
+                )
                 continue
             medicine = self.catalog.medicines.get(option.medicine)
             classes = medicine.classes if medicine else frozenset()
@@ -227,23 +280,42 @@ class _Visit:
                 None,
             )
             if clash is not None:
-                self.notes.append(f"{name} not given: never combined with what the patient takes")
+                self.notes.append(
+                    t("{drug} not given: never combined with what the patient takes", drug=name)
+                )
                 continue
             if step.level > len(option.doses):
                 continue
             return option
-        self.notes.append(f"step {step.number} ({component.name}) passed over")
+        self.notes.append(
+            t(
+                "step {number} ({component}) passed over",
+                number=step.number,
+                component=as_text(component.name),
+            )
+        )
         return None
 
     def _new_drug(self, step: Step, option: DrugOption) -> Suggestion:
         kind = ADD if any(self.taking.values()) else START
         dose = option.doses[step.level - 1]
-        verb = "Add" if kind == ADD else "Start"
+        template = (
+            N_("Add {drug} {dose} {unit} {frequency}")
+            if kind == ADD
+            else N_("Start {drug} {dose} {unit} {frequency}")
+        )
         return self._make(
             kind,
-            f"{verb} {self._name(option.medicine)} {dose:g} {option.unit} "
-            f"{_frequency(option.frequency)}",
-            f"step {step.number}",
+            Text(
+                template,
+                {
+                    "drug": self._name(option.medicine),
+                    "dose": f"{dose:g}",
+                    "unit": option.unit,
+                    "frequency": _frequency(option.frequency),
+                },
+            ),
+            t("step {number}", number=step.number),
             step=step,
             option=option,
             dose=dose,
@@ -252,8 +324,8 @@ class _Visit:
     def _make(
         self,
         kind: str,
-        summary: str,
-        reason: str,
+        summary: Text,
+        reason: Text,
         *,
         follow_days: int | None = None,
         step: Step | None = None,
@@ -266,10 +338,20 @@ class _Visit:
         if step is not None:
             follow_days = p.follow_up_uncontrolled
             target = f"{p.systolic_below:g}/{p.diastolic_below:g}"
-            reason = f"BP {bp.text} is not below the target {target}: protocol {reason}"
+            reason = t(
+                "BP {bp} is not below the target {target}: protocol {reason}",
+                bp=bp.text,
+                target=target,
+                reason=reason,
+            )
         else:
-            reason = f"BP {bp.text}: {reason}"
-        explanation = "; ".join([reason, *self.notes]) + f" ({p.name} {p.version})"
+            reason = t("BP {bp}: {reason}", bp=bp.text, reason=reason)
+        explanation = t(
+            "{reasons} ({protocol} {version})",
+            reasons=joined([reason, *self.notes]),
+            protocol=as_text(p.name),
+            version=p.version,
+        )
         follow = None if follow_days is None else (self.today + timedelta(days=follow_days))
         return Suggestion(
             kind=kind,
@@ -297,17 +379,18 @@ class _Visit:
 
 
 def _drug_names(found: list[regimen.Taking]) -> str:
+    # Medicine names, doses and units as prescribed: nothing here to translate.
     names = []
-    for t in found:
-        data = t.item.data
+    for taking in found:
+        data = taking.item.data
         text = f"{data.get('drug')} {_n(data.get('dose'))} {data.get('dose_unit')}"
         if text not in names:
             names.append(text)
     return ", ".join(names)
 
 
-def _frequency(code: str) -> str:
-    return FREQUENCY_WORDS.get(code, code)
+def _frequency(code: str) -> Text:
+    return as_text(FREQUENCY_WORDS.get(code, code))
 
 
 def _n(value: object) -> str:

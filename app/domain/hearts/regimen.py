@@ -16,7 +16,7 @@ from app.domain.decide_medication import CLASH, allergy_verdict
 from app.domain.hearts.protocol import Component, DrugOption, Protocol
 from app.domain.medicines import ingredients_of_item, resolve_drug
 from app.domain.reference import Catalog
-from app.domain.wording import N_
+from app.domain.wording import N_, Text, t
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def age_on(birth_date: str, today: date) -> int | None:
 
 def child_bearing_reason(
     chart: PatientChart, protocol: Protocol, catalog: Catalog, today: date
-) -> str | None:
+) -> Text | None:
     """Why the child-bearing rule applies to this patient ("pregnant", "a woman of
     child-bearing age without recorded contraception"), or None."""
     rule = protocol.child_bearing
@@ -149,7 +149,7 @@ def child_bearing_reason(
     for item in chart.of_kind("diagnosis"):
         code = str(item.data.get("code") or "").upper()
         if item.active and code and code.startswith(rule.pregnancy_codes):
-            return N_("the patient is pregnant")
+            return t(N_("the patient is pregnant"))
     if str(chart.demographics.get("sex") or "").casefold() != rule.sex.casefold():
         return None
     age = age_on(str(chart.demographics.get("birth_date") or ""), today)
@@ -157,4 +157,4 @@ def child_bearing_reason(
         return None
     if classes_taken(chart, catalog) & rule.contraception_classes:
         return None
-    return f"a woman aged {age} (child-bearing age) without recorded contraception"
+    return t("a woman aged {age} (child-bearing age) without recorded contraception", age=age)

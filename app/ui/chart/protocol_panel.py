@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.domain import commands as c
 from app.domain.hearts.engine import ADD, INCREASE, NONE, START, Suggestion
-from app.i18n import N_, _
+from app.i18n import N_, _, say
 from app.i18n.formatting import day
 from app.services.dto import Changes, ChartView
 from app.services.protocol_queries import ProtocolAdvice, ProtocolQueries
@@ -119,7 +119,7 @@ class ProtocolPanelWidget(QFrame):
         elif s.declined_reason is not None:
             self._fill(
                 _("{protocol}: suggestion declined — {summary}").format(
-                    protocol=_(TITLE), summary=s.summary
+                    protocol=_(TITLE), summary=say(s.summary)
                 ),
                 _("Declined for BP {pressure}: {reason}").format(
                     pressure=s.blood_pressure, reason=s.declined_reason
@@ -129,12 +129,12 @@ class ProtocolPanelWidget(QFrame):
         else:
             if s.follow_up:
                 detail = _("{explanation}. Follow up on {day}.").format(
-                    explanation=s.explanation, day=_day(s.follow_up)
+                    explanation=say(s.explanation), day=_day(s.follow_up)
                 )
             else:
-                detail = _("{explanation}.").format(explanation=s.explanation)
+                detail = _("{explanation}.").format(explanation=say(s.explanation))
             self._fill(
-                _("{protocol}: {summary}").format(protocol=_(TITLE), summary=s.summary),
+                _("{protocol}: {summary}").format(protocol=_(TITLE), summary=say(s.summary)),
                 detail,
                 buttons=True,
             )

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 
 from app.domain.commands import Command, DeclineProtocolSuggestion
 from app.domain.hearts.engine import Suggestion
-from app.i18n import N_, _
+from app.i18n import N_, _, say
 from app.services.dto import PatientSummary
 from app.ui.forms.base import CommandFormDialog
 from app.ui.session import ClinicSession
@@ -29,7 +29,7 @@ class DeclineSuggestionDialog(CommandFormDialog):
         intro = _(
             "Suggested: {suggestion}.\nBased on BP {blood_pressure}. "
             "The reason is kept in the chart as a note."
-        ).format(suggestion=suggestion.summary, blood_pressure=suggestion.blood_pressure)
+        ).format(suggestion=say(suggestion.summary), blood_pressure=suggestion.blood_pressure)
         super().__init__(
             session,
             _("Decline protocol suggestion — {family}, {given}").format(
@@ -52,6 +52,6 @@ class DeclineSuggestionDialog(CommandFormDialog):
             command_id=self.command_id,
             patient_id=self.patient_id,
             vitals_id=self.suggestion.vitals_id or "",
-            suggestion=self.suggestion.summary,
+            suggestion=str(self.suggestion.summary),  # the chart's note keeps the English
             reason=self.text(self.reason) or "",
         )

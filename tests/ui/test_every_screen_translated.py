@@ -1,0 +1,120 @@
+"""Every screen and every form in each launch language: no English left on screen.
+
+The clinician switches language in Settings (a person's clicks and keys), the window is built
+again in that language, and then every page, every chart tab and every form the chart opens
+is read widget by widget (tests/i18n/screen_text.py). An admin's pages are read the same way.
+A refused form shows the domain's message in the user's language.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.i18n import LAUNCH_LANGUAGES, SOURCE_LANGUAGE, current_language
+from app.ui.app_controller import AppController
+from app.ui.backend import Backend
+from app.ui.chart.actions import SPECS
+from app.ui.chart.view import TABS
+from app.ui.main_window import PAGES, MainView
+from tests.i18n.screen_text import english_left, visible_texts
+from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, open_as
+from tests.ui.demo import book_day, record_demo_clinic
+from tests.ui.helpers import TIMEOUT
+
+TRANSLATED = [code for code in LAUNCH_LANGUAGES if code != SOURCE_LANGUAGE]
+
+
+def switch_language(qtbot: QtBot, controller: AppController, language: str) -> MainView:
+    """As a person does: Settings, the Language list (keys), Use this language (a click)."""
+    window = controller.window
+    assert window is not None
+    window.show_page(PAGES.index("Settings"))
+    combo = window.settings.language
+    combo.setFocus()
+    qtbot.waitUntil(combo.hasFocus, timeout=TIMEOUT)
+    QTest.keyClick(combo, Qt.Key.Key_Home)
+    for _ in range(list(LAUNCH_LANGUAGES).index(language)):
+        QTest.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentData() == language
+    with qtbot.waitSignal(controller.language_switched, timeout=TIMEOUT):
+        qtbot.mouseClick(window.settings.use_language, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)
+    assert controller.window is not None and controller.window is not window
+    return controller.window
+
+
+def _settle(qtbot: QtBot, controller: AppController) -> None:
+    qtbot.waitUntil(lambda: controller.ops.idle, timeout=TIMEOUT)
+    QApplication.processEvents()
+
+
+def _check(found: list[str], texts: list[str], where: str, widget: QWidget, language: str) -> None:
+    shown = visible_texts(widget)
+    texts.extend(s.text for s in shown)
+    found.extend(f"{where}: {p}" for p in english_left(shown, language))
+
+
+def _pages(qtbot: QtBot, controller: AppController, window: MainView, language: str) -> list[str]:
+    found: list[str] = []
+    texts: list[str] = []
+    for index in range(len(PAGES)):
+        item = window.nav.item(index)
+        if item is None or not item.flags():
+            continue
+        window.show_page(index)
+        _settle(qtbot, controller)
+        _check(found, texts, f"page {PAGES[index]}", window, language)
+    assert texts, "nothing read on the pages"
+    return found
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_page_tab_and_form_speaks_the_language(
+    qtbot: QtBot, controller: AppController, seeded: Backend, language: str
+) -> None:
+    clinic = seeded.unlock(CLINICIAN, CLINICIAN_PASS)
+    patient_id = record_demo_clinic(clinic, CLINICIAN)
+    book_day(clinic, CLINICIAN, [patient_id])
+    clinic.close()
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window = switch_language(qtbot, controller, language)
+    assert current_language() == language
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    found: list[str] = []
+    texts: list[str] = []
+    for index in range(len(TABS)):
+        window.chart.tabs.setCurrentIndex(index)
+        _settle(qtbot, controller)
+        _check(found, texts, f"chart tab {TABS[index]}", window, language)
+    actions = window.chart.chart_actions
+    opened = 0
+    for key in SPECS:
+        action = actions.actions[key]
+        if not action.isEnabled():
+            continue
+        action.trigger()
+        form = actions.last_form
+        assert form is not None, key
+        qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+        _settle(qtbot, controller)
+        _check(found, texts, f"form {key}", form, language)
+        form.reject()
+        opened += 1
+    assert opened >= 15, opened
+    found += _pages(qtbot, controller, window, language)
+    assert not found, "\n".join(found[:60])
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_admin_pages_speak_the_language(
+    qtbot: QtBot, controller: AppController, seeded: Backend, language: str
+) -> None:
+    open_as(controller, qtbot, ADMIN, ADMIN_PASS)
+    window = switch_language(qtbot, controller, language)
+    found = _pages(qtbot, controller, window, language)
+    assert not found, "\n".join(found[:60])
