@@ -415,8 +415,6 @@ def banner_entry(allergy: ItemView) -> str:
     """An allergy as the banner names it: a high criticality (risk of a severe reaction)
     is said in words, never left to the allergy list."""
     substance = str(allergy.data["substance"])
-    return (
-        f"{substance} (HIGH criticality)"
-        if allergy.data.get("criticality") == "high"
-        else substance
-    )
+    if allergy.data.get("criticality") != "high":
+        return substance
+    return _("{substance} (HIGH criticality)").format(substance=substance)

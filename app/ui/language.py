@@ -76,19 +76,34 @@ class CatalogTranslator(QTranslator):
         return said if said != source else None  # type: ignore[return-value]
 
 
+# The translators installed in this process (one application, one language at a time).
+_INSTALLED: list[QTranslator] = []
+
+
+def _remove_translators() -> None:
+    for translator in _INSTALLED:
+        QCoreApplication.removeTranslator(translator)
+    _INSTALLED.clear()
+
+
+def reset(app: QApplication) -> None:
+    """Back to English, left to right (tests: one test's language must not reach the next)."""
+    i18n.set_language(None)
+    _remove_translators()
+    app.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+    QLocale.setDefault(QLocale(_QT_LOCALES[i18n.SOURCE_LANGUAGE]))
+
+
 class QtLanguage:
-    """Installs and swaps the translators of one QApplication."""
+    """Installs and swaps the translators of the QApplication."""
 
     def __init__(self, app: QApplication) -> None:
         self.app = app
-        self._installed: list[QTranslator] = []
         self.language = i18n.SOURCE_LANGUAGE
 
     def apply(self, code: str | None) -> str:
         language = i18n.set_language(code)
-        for translator in self._installed:
-            QCoreApplication.removeTranslator(translator)
-        self._installed.clear()
+        _remove_translators()
         qt_file = _QT_FILES.get(language)
         if qt_file is not None:
             qt = QTranslator(self.app)
@@ -108,4 +123,4 @@ class QtLanguage:
 
     def _install(self, translator: QTranslator) -> None:
         QCoreApplication.installTranslator(translator)
-        self._installed.append(translator)
+        _INSTALLED.append(translator)

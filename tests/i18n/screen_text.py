@@ -149,9 +149,15 @@ def _matchers(language: str) -> tuple[dict[str, str], tuple[tuple[str, re.Patter
     return whole, tuple(inside)
 
 
-def english_left(texts: list[Shown], language: str) -> list[str]:
+def english_left(
+    texts: list[Shown], language: str, recorded: frozenset[str] = frozenset()
+) -> list[str]:
+    """`recorded`: msgids that are also words a clinician typed into the test's chart (a
+    suggested reaction kept as typed): the chart shows them as recorded."""
     assert TEMPLATE.exists()
     whole, inside = _matchers(language)
+    whole = {k: v for k, v in whole.items() if v not in recorded}
+    inside = tuple(m for m in inside if m[2] not in recorded)
     problems: list[str] = []
     seen: set[str] = set()
     for shown in texts:

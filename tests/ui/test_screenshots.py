@@ -70,11 +70,31 @@ def _window_at_size(window: MainView, size: tuple[int, int]) -> None:
 def test_every_screen_renders(
     qtbot: QtBot, controller: AppController, backend: Backend, tmp_path: Path, size_name: str
 ) -> None:
-    size = SIZES[size_name]
-    out = _out(tmp_path, size_name)
+    _every_screen(qtbot, controller, backend, _out(tmp_path, size_name), SIZES[size_name], "en")
+
+
+# Longer words (French) and a mirrored layout (Arabic) on the commonest clinic laptop screen.
+@pytest.mark.parametrize("language", ["fr", "ar"])
+def test_every_screen_renders_translated(
+    qtbot: QtBot, controller: AppController, backend: Backend, tmp_path: Path, language: str
+) -> None:
+    out = _out(tmp_path, f"1366x768-{language}")
+    _every_screen(qtbot, controller, backend, out, (1366, 768), language)
+
+
+def _every_screen(
+    qtbot: QtBot,
+    controller: AppController,
+    backend: Backend,
+    out: Path,
+    size: tuple[int, int],
+    language: str,
+) -> None:
     shots: dict[str, QImage] = {}
+    english = language == "en"
 
     # first run and unlock
+    controller.language.apply(language)  # the computer's language before anyone signs in
     controller.start()
     wizard = controller.dialog
     assert isinstance(wizard, FirstRunDialog)
@@ -91,6 +111,8 @@ def test_every_screen_renders(
     qtbot.waitUntil(lambda: controller.window is not None, timeout=TIMEOUT)
     assert controller.session is not None
     controller.session.users().add_user(CLINICIAN, Role.CLINICIAN, CLINICIAN_PASS)
+    own = controller.session.clinic
+    own.user_settings.set_language(own.actor, language)
     controller.lock()
     dialog = controller.dialog
     assert isinstance(dialog, UnlockDialog)
@@ -99,6 +121,7 @@ def test_every_screen_renders(
 
     # the clinician's day
     clinic = backend.unlock(CLINICIAN, CLINICIAN_PASS)
+    clinic.user_settings.set_language(clinic.actor, language)
     patient_id = record_demo_clinic(clinic, CLINICIAN)
     found = clinic.queries.search_patients("")
     others = [p.patient_id for p in found if p.patient_id != patient_id]
@@ -136,7 +159,8 @@ def test_every_screen_renders(
     assert isinstance(form, CommandFormDialog)
     qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
     fill(form, drug="amoxicillin", dose=500, frequency="TID")
-    assert "allergy to Penicillins" in submit_refused(qtbot, form)["override_reason"]
+    refused = submit_refused(qtbot, form)["override_reason"]
+    assert "allergy to Penicillins" in refused if english else "Penicillins" in refused
     shots["prescribe-allergy-clash"] = _save(qtbot, form, out / "prescribe-allergy-clash.png")
     _fits(form)
     form.close()
@@ -145,7 +169,8 @@ def test_every_screen_renders(
     assert isinstance(form, CommandFormDialog)
     qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
     fill(form, systolic=400)
-    assert "plausible range" in submit_refused(qtbot, form)["systolic"]
+    refused = submit_refused(qtbot, form)["systolic"]
+    assert "plausible range" in refused if english else "400" in refused
     shots["vitals-range-error"] = _save(qtbot, form, out / "vitals-range-error.png")
     _fits(form)
     form.close()

@@ -47,7 +47,7 @@ class ProtocolPanelWidget(QFrame):
         super().__init__(parent)
         self.setObjectName("protocolPanel")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAccessibleName(TITLE)
+        self.setAccessibleName(_(TITLE))
         self.chart_actions = actions
         self.session = actions.session
         self.chart: ChartView | None = None

@@ -41,6 +41,26 @@ def _required_dose(field: QLineEdit) -> float:
     return dose
 
 
+# The routes of resources/codes/medication_terms.json: the route kept is the English name,
+# the list shows it in the user's language (a device's own route is shown as written).
+ROUTE_WORDS = (
+    N_("oral"),
+    N_("intravenous"),
+    N_("intramuscular"),
+    N_("subcutaneous"),
+    N_("topical"),
+    N_("inhaled"),
+    N_("rectal"),
+    N_("vaginal"),
+    N_("ophthalmic"),
+    N_("sublingual"),
+    N_("nasal"),
+    N_("otic"),
+    N_("buccal"),
+    N_("transdermal"),
+)
+
+
 class PrescribeDialog(ChartFormDialog):
     """A prescription that clashes with a recorded allergy is refused until the clinician
     gives a reason; the form then shows the clash and a reason field, and resubmits."""
@@ -58,7 +78,7 @@ class PrescribeDialog(ChartFormDialog):
         self.dose_unit = self.add_field("dose_unit", _("Dose unit"), _dose_unit_combo(self, terms))
         route = QComboBox(self)
         for name in routes(self.session.catalog):
-            route.addItem(name, name)
+            route.addItem(_(name), name)  # ROUTE_WORDS: the shipped routes, translated
         route.setCurrentIndex(max(route.findData("oral"), 0))
         self.route = self.add_field("route", _("Route"), route)
         self.frequency = self.add_field("frequency", _("Frequency"), _frequency_combo(self, terms))
