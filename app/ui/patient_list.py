@@ -33,8 +33,11 @@ from app.ui.session import ClinicSession
 from app.ui.widgets import make_primary, title_label
 
 # identifiers and sex in the tooltip; N_-marked, RowTableModel shows them translated
-# Translators: the patient list's column of birth dates
-COLUMNS = (N_("Name"), N_("Born"))
+COLUMNS = (
+    N_("Name"),
+    # Translators: the patient list's column of birth dates
+    N_("Born"),
+)
 DEBOUNCE_MS = 200
 
 

@@ -16,8 +16,11 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from app.domain.commands import RegisterPatient
+from app.ui.chart.actions import SPECS
 from app.ui.formatting import to_qdatetime
 from app.ui.forms.base import CommandFormDialog, TimeField
+from app.ui.main_window import MainView
 
 TIMEOUT = 10_000
 
@@ -91,3 +94,36 @@ def cell(table: QTableWidget, row: int, column: int) -> str:
     item = table.item(row, column)
     assert item is not None, f"no cell at ({row}, {column})"
     return item.text()
+
+
+def open_chart_form(
+    qtbot: QtBot, window: MainView, key: str, selected: str | None = None
+) -> CommandFormDialog:
+    """The chart action `key`'s form, open and shown."""
+    actions = window.chart.chart_actions
+    actions.last_form = None
+    actions.open(key, selected)
+    form = actions.last_form
+    assert isinstance(form, CommandFormDialog), key
+    qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+    return form
+
+
+def enable_every_chart_action(qtbot: QtBot, window: MainView) -> None:
+    """An encounter in progress and a second record merged in, so that every chart action
+    (Finish encounter…, Undo merge… included) applies to the open chart."""
+    chart = window.chart
+    submit_ok(qtbot, open_chart_form(qtbot, window, "encounter"))
+    qtbot.waitUntil(
+        lambda: chart.chart_actions.actions["finish_encounter"].isEnabled(), timeout=TIMEOUT
+    )
+    services, actor = window.session.clinic, window.session.actor
+    other = RegisterPatient(given="A", family="Twice", birth_date="1971-03-12", sex="female")
+    other_id = services.commands.execute(other, actor).patient_id
+    merge = open_chart_form(qtbot, window, "merge")
+    fill(merge, search="Twice", replaced_patient_id=other_id, reason="twice")
+    merge.rows["confirm"].widget.setChecked(True)  # type: ignore[attr-defined]
+    submit_ok(qtbot, merge)
+    qtbot.waitUntil(lambda: chart.chart_actions.actions["undo_merge"].isEnabled(), timeout=TIMEOUT)
+    for key in SPECS:
+        assert chart.chart_actions.actions[key].isEnabled(), key

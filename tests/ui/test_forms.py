@@ -20,54 +20,36 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from app.domain.commands import FieldChange, RegisterPatient, UpdateDemographics
+from app.domain.commands import FieldChange, UpdateDemographics
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart.actions import SPECS
 from app.ui.formatting import parse, to_qdatetime
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import BookFollowUpDialog
-from app.ui.main_window import MainView
 from tests.clock import SettableClock
 from tests.peer.harness import PeerServer
 from tests.ui.conftest import open_demo_chart
-from tests.ui.helpers import TIMEOUT, cell, fill, submit_ok, submit_refused, type_into
+from tests.ui.helpers import (
+    TIMEOUT,
+    cell,
+    enable_every_chart_action,
+    fill,
+    submit_ok,
+    submit_refused,
+    type_into,
+)
+from tests.ui.helpers import open_chart_form as _open
 from tests.ui.scope_server import peer_organization
 from tests.ui.test_auth_settings import server_page
-
-
-def _open(
-    qtbot: QtBot, window: MainView, key: str, selected: str | None = None
-) -> CommandFormDialog:
-    actions = window.chart.chart_actions
-    actions.last_form = None
-    actions.open(key, selected)
-    form = actions.last_form
-    assert isinstance(form, CommandFormDialog), key
-    qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
-    return form
 
 
 def test_every_chart_form_opens_with_labelled_inputs(
     qtbot: QtBot, controller: AppController, seeded: Backend
 ) -> None:
     window, _ = open_demo_chart(qtbot, controller, seeded)
-    submit_ok(qtbot, _open(qtbot, window, "encounter"))  # so "finish encounter" applies
-    chart = window.chart
-    qtbot.waitUntil(
-        lambda: chart.chart_actions.actions["finish_encounter"].isEnabled(), timeout=TIMEOUT
-    )
-    # A second record merged in, so that "Undo merge…" applies.
-    services, actor = window.session.clinic, window.session.actor
-    other = RegisterPatient(given="A", family="Twice", birth_date="1971-03-12", sex="female")
-    other_id = services.commands.execute(other, actor).patient_id
-    merge = _open(qtbot, window, "merge")
-    fill(merge, search="Twice", replaced_patient_id=other_id, reason="twice")
-    merge.rows["confirm"].widget.setChecked(True)  # type: ignore[attr-defined]
-    submit_ok(qtbot, merge)
-    qtbot.waitUntil(lambda: chart.chart_actions.actions["undo_merge"].isEnabled(), timeout=TIMEOUT)
+    enable_every_chart_action(qtbot, window)
     for key in SPECS:
-        assert window.chart.chart_actions.actions[key].isEnabled(), key
         form = _open(qtbot, window, key)
         inputs = [
             w

@@ -157,7 +157,7 @@ class _Visit:
                 what,
                 t(
                     "BP at target (below {target})",
-                    target=f"{p.systolic_below:g}/{p.diastolic_below:g}",
+                    target=_pair(p.systolic_below, p.diastolic_below),
                 ),
                 follow_days=p.follow_up_controlled,
             )
@@ -225,9 +225,9 @@ class _Visit:
                         "{drug} {dose} {unit} is above the protocol's highest dose "
                         "({highest} {unit})",
                         drug=name,
-                        dose=f"{taking.dose:g}",
+                        dose=_n(taking.dose),
                         unit=option.unit,
-                        highest=f"{highest:g}",
+                        highest=_n(highest),
                     )
                 )
             return None
@@ -236,7 +236,7 @@ class _Visit:
                 t(
                     "{drug} {dose} {unit} is not a protocol dose",
                     drug=name,
-                    dose=f"{taking.dose:g}",
+                    dose=_n(taking.dose),
                     unit=option.unit,
                 )
             )
@@ -245,8 +245,8 @@ class _Visit:
             t(
                 "Increase {drug} from {dose} to {needed} {unit} {frequency}",
                 drug=name,
-                dose=f"{taking.dose:g}",
-                needed=f"{needed:g}",
+                dose=_n(taking.dose),
+                needed=_n(needed),
                 unit=option.unit,
                 frequency=_frequency(option.frequency),
             ),
@@ -310,7 +310,7 @@ class _Visit:
                 template,
                 {
                     "drug": self._name(option.medicine),
-                    "dose": f"{dose:g}",
+                    "dose": _n(dose),
                     "unit": option.unit,
                     "frequency": _frequency(option.frequency),
                 },
@@ -395,3 +395,7 @@ def _frequency(code: str) -> Text:
 
 def _n(value: object) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def _pair(systolic: float, diastolic: float) -> str:
+    return f"{systolic:g}/{diastolic:g}"

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCompleter, QLineEdit
 
 from app.domain.reference import Catalog
-from app.i18n import N_, _
+from app.i18n import N_, _, code_names
 
 FALLBACK_FREQUENCIES = (
     ("QD", N_("once daily")),
@@ -62,7 +62,12 @@ def frequency_text(meaning: str) -> str:
 
 
 def icd10_choices(catalog: Catalog) -> list[str]:
-    return [f"{c.code}{SEP}{c.title}" for c in sorted(catalog.icd10.values(), key=lambda c: c.code)]
+    """'I10 — title' for the picker, the title in the user's language where a published
+    translation names the code (app/i18n/code_names); only the code is kept (code_of)."""
+    return [
+        f"{c.code}{SEP}{code_names.diagnosis_title(c.code, c.title)}"
+        for c in sorted(catalog.icd10.values(), key=lambda c: c.code)
+    ]
 
 
 def code_of(choice: str) -> str:
