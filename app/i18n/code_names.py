@@ -23,6 +23,7 @@ __all__ = [
     "SECTIONS",
     "TRANSLATIONS_DIR",
     "diagnosis_title",
+    "recorded_diagnosis",
     "sources",
     "test_name",
     "vaccine_name",
@@ -63,6 +64,23 @@ def _lookup(section: str, key: str, english: str) -> str:
 def diagnosis_title(code: str, english: str) -> str:
     """The ICD-10 title of `code` in the current language, else `english`."""
     return _lookup("diagnoses", code, english)
+
+
+@cache
+def _bundled_titles() -> dict[str, str]:
+    """ICD-10 code -> the English title of the bundled list (resources/codes)."""
+    path = TRANSLATIONS_DIR.parent / "icd10_primary_care.json"
+    with path.open(encoding="utf-8") as handle:
+        codes = json.load(handle).get("codes", [])
+    return {str(c["code"]): str(c["title"]) for c in codes if "code" in c and "title" in c}
+
+
+def recorded_diagnosis(code: str, recorded: str) -> str:
+    """A recorded diagnosis's text as shown: the published translation when the clinician
+    kept the list's own title; their own words (a qualifier, free text) as they wrote them."""
+    if recorded.strip() != _bundled_titles().get(code):
+        return recorded
+    return diagnosis_title(code, recorded)
 
 
 def vital_name(key: str, english: str) -> str:

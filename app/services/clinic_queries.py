@@ -96,10 +96,12 @@ def age_label(birth: str, day: date) -> str:
     born = date.fromisoformat(birth)
     months = (day.year - born.year) * 12 + day.month - born.month - (day.day < born.day)
     if months < 1:
-        return f"{max((day - born).days, 0)} d"
+        # Translators: an infant's age in days, short ("12 d")
+        return _("{days} d").format(days=max((day - born).days, 0))
     if months < 24:
-        return f"{months} mo"
-    return f"{age_on(birth, day)} y"
+        # Translators: a child's age in months, short ("7 mo")
+        return _("{months} mo").format(months=months)
+    return _("{years} y").format(years=age_on(birth, day))
 
 
 def read_chart(

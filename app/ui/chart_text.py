@@ -6,7 +6,7 @@ from typing import Any
 
 from app.domain.poc_tests import result_text
 from app.domain.reference import vitals_line
-from app.i18n import N_, _, ngettext
+from app.i18n import N_, _, code_names, ngettext
 from app.services.dto import ItemView
 from app.ui.formatting import number, time_of_day, when
 
@@ -29,6 +29,31 @@ KIND_LABELS = {
 }
 
 
+# N_-marked: shown as `_(text)`.
+APPOINTMENT_STATUS = {
+    # Translators: an appointment's status
+    "booked": N_("Booked"),
+    # Translators: an appointment's status
+    "fulfilled": N_("Attended"),
+    # Translators: an appointment's status
+    "noshow": N_("No-show"),
+    # Translators: an appointment's status
+    "cancelled": N_("Cancelled"),
+}
+# An allergy's recorded severity, in words.
+SEVERITY_TEXT = {"mild": N_("Mild"), "moderate": N_("Moderate"), "severe": N_("Severe")}
+# A follow-up call's recorded outcome, in words (N_-marked: shown as `_(text)`).
+OUTCOME_TEXT = {
+    "agreed-to-come": N_("Agreed to come"),
+    "remind-later": N_("Remind later"),
+    "wrong-number": N_("Wrong number"),
+    "no-answer": N_("No answer"),
+    "moved": N_("Moved away"),
+    "died": N_("Died"),
+    "refused": N_("Refused"),
+}
+
+
 def kind_label(kind: str) -> str:
     """The kind of chart item in the current language ("Problem")."""
     label = KIND_LABELS.get(kind)
@@ -44,10 +69,21 @@ def describe(item: ItemView) -> str:
     """What the item is, in one line a clinician recognises."""
     d = item.data
     if item.kind == "diagnosis":
-        code = f"{d['code']} " if d.get("code") else ""
-        return f"{code}{d.get('text') or ''}".strip()
+        text = str(d.get("text") or "")
+        if not d.get("code"):
+            return text
+        code = str(d["code"])
+        return f"{code} {code_names.recorded_diagnosis(code, text)}".strip()
     if item.kind == "allergy":
-        extra = [x for x in (d.get("reaction"), d.get("severity")) if x]
+        severity = d.get("severity")
+        extra = [
+            x
+            for x in (
+                d.get("reaction"),
+                _(SEVERITY_TEXT[severity]) if severity in SEVERITY_TEXT else severity,
+            )
+            if x
+        ]
         if d.get("criticality") == "high":
             extra.append(_("HIGH criticality"))
         text = str(d.get("substance", "?"))
@@ -107,7 +143,8 @@ def describe(item: ItemView) -> str:
             facility=d.get("to_facility") or "—", reason=d.get("reason") or "—", status=item.status
         )
     if item.kind == "call":
-        outcome = str(d.get("outcome", "?")).replace("-", " ")
+        code = str(d.get("outcome", "?"))
+        outcome = _(OUTCOME_TEXT[code]) if code in OUTCOME_TEXT else code.replace("-", " ")
         if d.get("next_call_on"):
             return _("{outcome}, call again {day} ({time})").format(
                 outcome=outcome, day=d["next_call_on"], time=when(item.clinical_time)
@@ -117,7 +154,9 @@ def describe(item: ItemView) -> str:
         return _("{time} with {clinician} ({status})").format(
             time=time_of_day(d.get("start", "")),
             clinician=d.get("clinician", "?"),
-            status=item.status,
+            status=_(APPOINTMENT_STATUS[item.status])
+            if item.status in APPOINTMENT_STATUS
+            else item.status,
         )
     return item.item_id
 

@@ -48,6 +48,7 @@ from app.ui.widgets import WINDOW_CHROME
 MINIMUM_SIZE = (760, 440)
 STATUS_MS = 6000
 # The sections (N_-marked; shown as `_(title)`).
+NAV_MAX_WIDTH = 210  # the section list at its widest (long names elide beyond)
 PAGES = (
     N_("Patients"),
     N_("Schedule"),
@@ -162,6 +163,10 @@ class MainView(QMainWindow):
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
             self.nav.addItem(item)
         self.nav.currentRowChanged.connect(self.show_page)
+        # As wide as the longest section name in the user's language ("Synchronisation"),
+        # never a scroll bar under the sections.
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side.setFixedWidth(max(150, min(NAV_MAX_WIDTH, self.nav.sizeHintForColumn(0) + 28)))
         column.addWidget(self.nav, 1)
         who = QLabel(f"{self.session.actor.user}\n{role_name(self.session.role)}", side)
         who.setObjectName("navigationUser")

@@ -30,6 +30,7 @@ from app.i18n import N_, _, pgettext
 from app.i18n.formatting import clock, weekday_day, weekday_day_short
 from app.services.dto import AppointmentView, Changes
 from app.ui import formatting
+from app.ui.chart_text import APPOINTMENT_STATUS as STATUS
 from app.ui.formatting import time_of_day, to_datetime
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.schedule_forms import (
@@ -46,17 +47,6 @@ from app.ui.session import ClinicSession
 from app.ui.tables import read_only_table
 from app.ui.widgets import NoticeBarWidget, make_primary, title_label
 
-# N_-marked: shown as `_(text)`.
-STATUS = {
-    # Translators: an appointment's status
-    "booked": N_("Booked"),
-    # Translators: an appointment's status
-    "fulfilled": N_("Attended"),
-    # Translators: an appointment's status
-    "noshow": N_("No-show"),
-    # Translators: an appointment's status
-    "cancelled": N_("Cancelled"),
-}
 COLUMNS = (N_("Time"), N_("Patient"), N_("Clinician"), N_("Reason"), N_("Status"))
 SIDE_COLUMNS = COLUMNS[:3]
 # (tab text, list name): short tab texts, so all three tabs fit beside the day at 910 px

@@ -348,24 +348,25 @@ class SettingsView(QWidget):
     def _build_personal(self) -> QGroupBox:
         """The user's own settings: any user may change them (kept in the vault, per user)."""
         box = QGroupBox(_("Your settings (kept in the vault; they follow you)"), self)
-        form = QFormLayout(box)
+        row = QHBoxLayout(box)
+        caption = QLabel(_("&Language:"), box)
+        caption.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
         self.language = QComboBox(box)
         self.language.setObjectName("language")
         for code, name in LAUNCH_LANGUAGES.items():
             self.language.addItem(name, code)  # each language in its own words  # i18n: ignore
         self.language.setCurrentIndex(max(self.language.findData(current_language()), 0))
         self.language.setAccessibleName(_("Language"))
+        caption.setBuddy(self.language)
         self.use_language = QPushButton(_("Use this language"), box)
         self.use_language.setToolTip(
             _("Every screen changes at once; open forms keep what you typed")
         )
         self.use_language.clicked.connect(self._choose_language)
-        row = QHBoxLayout()
-        row.addWidget(self.language, 1)
+        row.addWidget(caption)
+        row.addWidget(self.language)
         row.addWidget(self.use_language)
-        caption = QLabel(_("&Language:"), box)
-        caption.setBuddy(self.language)
-        form.addRow(caption, row)
+        row.addStretch(1)
         return box
 
     def _choose_language(self) -> None:

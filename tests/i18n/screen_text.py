@@ -112,27 +112,39 @@ def visible_texts(root: QWidget) -> list[Shown]:
     return found
 
 
+def _bare(text: str) -> str:
+    return _plain(text).strip(" :;,.—-–()…")
+
+
 @cache
 def _english_pieces(language: str) -> tuple[tuple[str, str], ...]:
-    """(English piece, its whole msgid) for every msgid the language translates differently."""
+    """(English piece, its whole msgid) for every msgid the language translates differently
+    in every context (an English word the language also writes as it is, "Active" or
+    "Format", is no sign of a missing translation)."""
     with catalog_path(language).open("rb") as po:
         catalog = read_po(po, locale=language, domain=DOMAIN)
-    pieces: list[tuple[str, str]] = []
+    same: set[str] = set()
+    differ: list[str] = []
     for message in catalog:
         if not message.id or not message.string:
             continue
         ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
         strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
         for english in ids:
-            if any(_plain(s) == _plain(english) for s in strings):
-                continue  # the same in both ("OK", "BCG", "{name}")
-            for piece in PLACEHOLDER.split(english):
-                piece = _plain(piece).strip(" :;,.—-–()…")
-                whole = piece == _plain(english).strip(" :;,.—-–()…")
-                # A whole short msgid counts only as the whole text; a piece of a sentence
-                # counts inside other text when it has at least two words.
-                if whole or len(piece.split()) >= 2:
-                    pieces.append((piece, english))
+            if any(_bare(s) == _bare(english) for s in strings):
+                same.add(_bare(english))
+            else:
+                differ.append(english)
+    pieces: list[tuple[str, str]] = []
+    for english in differ:
+        if _bare(english) in same:
+            continue
+        for piece in PLACEHOLDER.split(english):
+            piece = _bare(piece)
+            # A whole short msgid counts only as the whole text; a piece of a sentence
+            # counts inside other text when it has at least two words.
+            if piece and piece not in same and (piece == _bare(english) or len(piece.split()) >= 2):
+                pieces.append((piece, english))
     return tuple(p for p in pieces if re.search(r"[A-Za-z]{2,}", p[0]))
 
 
@@ -164,7 +176,7 @@ def english_left(
         if shown.text in seen:
             continue
         seen.add(shown.text)
-        english = whole.get(shown.text.strip(" :;,.—-–()…"))
+        english = whole.get(_bare(shown.text))
         if english is None:
             english = next(
                 (

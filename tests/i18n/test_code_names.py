@@ -130,3 +130,17 @@ def test_sources_name_the_publication_of_each_section_with_names() -> None:
     assert code_names.sources("sw") == {}
     assert code_names.sources("en") == {}
     assert code_names.sources("../etc") == {}
+
+
+def test_a_recorded_diagnosis_shows_the_published_title_only_when_it_is_the_lists_own() -> None:
+    with using_language("fr"):
+        assert code_names.recorded_diagnosis("I10", "Essential (primary) hypertension") == (
+            "Hypertension essentielle (primitive)"
+        )
+        # the clinician's own words stay as written
+        assert code_names.recorded_diagnosis("I10", "Hypertension, poorly controlled") == (
+            "Hypertension, poorly controlled"
+        )
+    assert code_names.recorded_diagnosis("I10", "Essential (primary) hypertension") == (
+        "Essential (primary) hypertension"
+    )

@@ -163,7 +163,10 @@ def label_clipped(label: QLabel) -> str | None:
         return None
     if label.textFormat().name == "PlainText" or not _looks_rich(label.text()):
         metrics = QFontMetrics(label.font())
-        wide = max(metrics.horizontalAdvance(line) for line in label.text().split("\n"))
+        text = label.text()
+        if label.buddy() is not None:  # the mnemonic's "&" is not drawn
+            text = text.replace("&&", "\0").replace("&", "").replace("\0", "&")
+        wide = max(metrics.horizontalAdvance(line) for line in text.split("\n"))
         if wide > inner.width() - margin + SLACK:
             return f"{describe(label)} needs {wide} px wide, has {inner.width() - margin}"
     hint = label.sizeHint()

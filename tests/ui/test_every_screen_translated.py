@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.i18n import LAUNCH_LANGUAGES, SOURCE_LANGUAGE, current_language
@@ -22,9 +22,16 @@ from app.ui.chart.view import TABS
 from app.ui.forms.problem_forms import REACTIONS
 from app.ui.main_window import PAGES, MainView
 from tests.i18n.screen_text import english_left, visible_texts
-from tests.ui.conftest import ADMIN, ADMIN_PASS, CLINICIAN, CLINICIAN_PASS, open_as
+from tests.ui.conftest import (
+    ADMIN,
+    ADMIN_PASS,
+    CLINICIAN,
+    CLINICIAN_PASS,
+    open_as,
+    register_patient,
+)
 from tests.ui.demo import book_day, record_demo_clinic
-from tests.ui.helpers import TIMEOUT, enable_every_chart_action, open_chart_form
+from tests.ui.helpers import TIMEOUT, enable_every_chart_action, open_chart_form, submit_ok
 
 # The demo chart's allergy reaction was typed as the English suggestion: data, not wording.
 RECORDED = frozenset(REACTIONS)
@@ -112,3 +119,38 @@ def test_admin_pages_speak_the_language(
     window = switch_language(qtbot, controller, language)
     found = _pages(qtbot, controller, window, language)
     assert not found, "\n".join(found[:60])
+
+
+def test_a_clinician_finds_a_diagnosis_by_its_title_in_their_language(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    """French: typing "paludisme" offers the published CIM-10 title; the code is recorded and
+    the chart shows the French title (the English one is what the event keeps)."""
+    patient_id = register_patient(seeded)
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window = switch_language(qtbot, controller, "fr")
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    form = open_chart_form(qtbot, window, "diagnosis")
+    code = form.rows["code"].widget
+    assert isinstance(code, QLineEdit)
+    code.setFocus()
+    qtbot.waitUntil(code.hasFocus, timeout=TIMEOUT)
+    QTest.keyClicks(code, "paludisme, sans")
+    popup = code.completer().popup()
+    assert popup is not None
+    qtbot.waitUntil(popup.isVisible, timeout=TIMEOUT)
+    QTest.keyClick(popup, Qt.Key.Key_Down)
+    QTest.keyClick(popup, Qt.Key.Key_Return)
+    assert code.text() == "B54 — Paludisme, sans précision"
+    submit_ok(qtbot, form)
+    qtbot.waitUntil(
+        lambda: (
+            window.chart.current is not None
+            and any(p.data.get("code") == "B54" for p in window.chart.current.problems)
+        ),
+        timeout=TIMEOUT,
+    )
+    problems = window.chart.summary.lists["problems"]
+    shown = [problems.item(i).text() for i in range(problems.count())]
+    assert "B54 Paludisme, sans précision" in shown

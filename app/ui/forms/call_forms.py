@@ -16,20 +16,12 @@ from app.domain.commands import (
 )
 from app.i18n import N_, _
 from app.services.call_worklist import WorklistRow
+from app.ui.chart_text import OUTCOME_TEXT
 from app.ui.forms.base import CommandFormDialog
 from app.ui.forms.chart_form import choices
 from app.ui.session import ClinicSession
 
 # Marked here, translated where shown (outcome_text, the outcome combo).
-OUTCOME_TEXT = {
-    "agreed-to-come": N_("Agreed to come"),
-    "remind-later": N_("Remind later"),
-    "wrong-number": N_("Wrong number"),
-    "no-answer": N_("No answer"),
-    "moved": N_("Moved away"),
-    "died": N_("Died"),
-    "refused": N_("Refused"),
-}
 
 
 def outcome_text(outcome: str | None) -> str:
