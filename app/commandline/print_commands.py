@@ -10,7 +10,7 @@ from pathlib import Path
 from app.commandline.context import add_credentials, add_data_dir, clinic_from
 from app.commandline.errors import CliError
 from app.domain.errors import DomainError
-from app.i18n import _, say
+from app.i18n import LAUNCH_LANGUAGES, _, say
 from app.services.printouts.service import DOCUMENTS, printouts_of
 
 
@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help=_("the PDF file to write"))
     p.add_argument("--clinic", default="", help=_("the clinic's name printed on the page"))
+    p.add_argument(
+        "--language",
+        choices=list(LAUNCH_LANGUAGES),
+        default=None,
+        help=_("the language printed (the patient's); default: yours"),
+    )
     p.set_defaults(run=cmd_print)
 
 
@@ -48,7 +54,12 @@ def cmd_print(args: argparse.Namespace) -> int:
         printouts = printouts_of(clinic)
         try:
             printout = printouts.prepare(
-                args.document, args.patient_id, clinic.actor, args.item, args.clinic
+                args.document,
+                args.patient_id,
+                clinic.actor,
+                args.item,
+                args.clinic,
+                language=args.language,
             )
         except DomainError as exc:
             raise CliError(say(exc.text)) from None

@@ -11,6 +11,7 @@ import pytest
 import segno
 
 from app.domain.errors import NotFoundError, RoleError, ValidationError
+from app.i18n import current_language, pgettext, using_language
 from app.services.clinic import Clinic
 from app.services.printouts.card_code import (
     luhn_digit,
@@ -146,3 +147,20 @@ def test_bad_input_names_the_field_and_records_nothing(
     with pytest.raises(RoleError):
         printouts.prepare("card", pid, ADMIN)
     assert len(clinic.queries.audit()) == before
+
+
+@pytest.mark.parametrize("language", ["fr", "sw", "ar"])
+def test_a_printout_can_be_in_the_patients_language(
+    clinic: Clinic, printouts: Printouts, language: str
+) -> None:
+    """The user reads English; the patient's prescription is printed in the patient's
+    language, and the user's own language is untouched afterwards."""
+    pid = record_visit(clinic)
+    english = printouts.prepare("prescription", pid, DOC)
+    theirs = printouts.prepare("prescription", pid, DOC, language=language)
+    with using_language(language):
+        prescriber = pgettext("printed label", "Prescriber")
+    assert prescriber != "Prescriber" and prescriber in theirs.html
+    assert "Prescriber" not in theirs.html and "Prescriber" in english.html
+    assert "paracetamol" in theirs.html  # the medicine as prescribed
+    assert current_language() == "en"

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.i18n import N_, _
+from app.i18n import LAUNCH_LANGUAGES, N_, _, current_language
 from app.services.dto import ChartView
 from app.services.printouts.layouts import day, medication_line, moment
 from app.services.printouts.service import Printout, printouts_of
@@ -134,6 +134,13 @@ class PrintDialog(QDialog):
             if selected is not None and self.item.findData(selected) >= 0:
                 self.item.setCurrentIndex(self.item.findData(selected))
             form.addRow(_(CHOICE_LABELS[document]), self.item)  # a CHOICE_LABELS msgid
+        # Printed in the patient's language when it is not the user's (a card, a referral).
+        self.language = QComboBox(self)
+        for code, name in LAUNCH_LANGUAGES.items():
+            self.language.addItem(name, code)  # each language in its own words  # i18n: ignore
+        self.language.setCurrentIndex(max(self.language.findData(current_language()), 0))
+        self.language.setAccessibleName(_("Language of the printout"))
+        form.addRow(_("Printed &in:"), self.language)
         self.path = QLineEdit(self)
         self.path.setAccessibleName(_("PDF file"))
         folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
@@ -190,9 +197,9 @@ class PrintDialog(QDialog):
             return
         self.message.clear()
         printouts, actor, document = self.printouts, self.session.actor, self.document
-        pid = self.chart.patient.patient_id
+        pid, language = self.chart.patient.patient_id, str(self.language.currentData())
         self.session.run(
-            lambda: printouts.prepare(document, pid, actor, ids),
+            lambda: printouts.prepare(document, pid, actor, ids, language=language),
             success=then,  # type: ignore[arg-type]
             failure=lambda exc: self.message.setText(plain_message(exc)),
             owner=self,
