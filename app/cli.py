@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from app.commandline import (
+    argparse_words,
     call_commands,
     check_server,
     clinic_commands,
@@ -105,6 +106,7 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     set_language(language_from_environment())  # before the parser: its help is translated
+    argparse_words.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     from app.logging_setup import configure_logging

@@ -32,6 +32,7 @@ __all__ = [
     "_",
     "current_language",
     "is_rtl",
+    "ltr",
     "ngettext",
     "npgettext",
     "pgettext",
@@ -109,6 +110,14 @@ def pgettext(context: str, message: str) -> str:
 
 def npgettext(context: str, singular: str, plural: str, count: int) -> str:
     return catalog_for(current_language()).npgettext(context, singular, plural, count)
+
+
+def ltr(value: str) -> str:
+    """`value` (a date, a phone number, an identifier) kept left to right inside any text:
+    in Arabic, "+254 712 480 316" and "1971-03-12" would otherwise be reordered by the
+    bidirectional algorithm (a "+" moved to the end, a date read backwards). Unicode's
+    left-to-right isolate is invisible and changes nothing in left-to-right languages."""
+    return f"\u2066{value}\u2069" if value else value
 
 
 def say(message: str | Text) -> str:

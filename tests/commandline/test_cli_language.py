@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.domain.wording import N_, t
-from app.i18n import say, using_language
+from app.i18n import _, pgettext, say, using_language
 from app.services.clinic import open_clinic
 from app.store.vault import Vault
 from tests.commandline.test_cli_clinic import (
@@ -89,3 +89,18 @@ def test_each_user_has_their_own_language_and_the_environment_can_override_it(
     )
     with using_language("es"):
         assert _refusal_of(results(override)) == say(REFUSAL)
+
+
+def test_help_and_usage_errors_speak_the_chosen_language() -> None:
+    """argparse's own words too: no 'usage:' or 'positional arguments' left in French."""
+    shown = run_cli("--help", FIELDCHART_LANG="fr")
+    assert shown.returncode == 0
+    with using_language("fr"):
+        usage = pgettext("argparse", "usage: ").strip()
+        described = _("FieldChart offline-first clinic client. Without a command, opens the app.")
+    assert shown.stdout.startswith(usage) and usage != "usage:"
+    assert "positional arguments" not in shown.stdout and "show this help" not in shown.stdout
+    assert described.split()[0] in shown.stdout
+    refused = run_cli("print", "--data-dir", "/nonexistent", "bogus", "x", FIELDCHART_LANG="fr")
+    assert refused.returncode == 2
+    assert "error:" not in refused.stderr and "invalid choice" not in refused.stderr

@@ -7,7 +7,7 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.i18n import N_, _
+from app.i18n import N_, _, ltr
 from app.services.dto import ChartView
 from app.ui.formatting import when
 
@@ -73,10 +73,10 @@ class ChartHeaderWidget(QFrame):
             # Translators: an age in years, short ("34 y")
             chart.age_label or _("{years} y").format(years=chart.age_years),
             _(sex) if sex else p.sex,  # a SEX msgid
-            _("born {day}").format(day=p.birth_date),
+            _("born {day}").format(day=ltr(p.birth_date)),
         ]
         if p.phone:
-            facts.append(_("☎ {phone}").format(phone=p.phone))
+            facts.append(_("☎ {phone}").format(phone=ltr(p.phone)))
         # Lines break between facts, never inside one (a phone number stays whole).
         self.facts.setText(
             " &nbsp;·&nbsp; ".join(
@@ -86,7 +86,7 @@ class ChartHeaderWidget(QFrame):
         idents = [
             # Translators: an identifier's kind and value (rich text: keep the <b> tags)
             _("{system}: <b>{value}</b>").format(
-                system=escape(i.get("system", "")), value=escape(i.get("value", ""))
+                system=escape(i.get("system", "")), value=ltr(escape(i.get("value", "")))
             )
             for i in p.identifiers
         ]
