@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # package -> packages of ours it must never import
 FORBIDDEN: dict[str, set[str]] = {
     "app.domain": {
+        "app.i18n",  # the domain's words are Text (app/domain/wording.py), rendered above it
         "app.store",
         "app.projections",
         "app.services",
@@ -47,6 +48,17 @@ FORBIDDEN: dict[str, set[str]] = {
         "app.main",
     },
     "app.ui": {"app.store", "sync", "app.cli", "app.commandline"},
+    # Translations sit beside every layer: they may read the domain's Text, nothing else.
+    "app.i18n": {
+        "app.store",
+        "app.projections",
+        "app.services",
+        "app.ui",
+        "app.cli",
+        "app.commandline",
+        "app.main",
+        "sync",
+    },
 }
 THIRD_PARTY_ONLY_IN_UI = ("PySide6", "shiboken6")
 # Decision functions of the domain -> the only modules outside app/domain that may import them.

@@ -543,7 +543,10 @@ def from_payload(type_name: str, schema_version: int, payload: Mapping[str, Any]
     """Rebuild a domain event from its stored form, upcasting old schema versions."""
     cls = EVENTS_BY_NAME.get(type_name)
     if cls is None:
-        raise UnknownEventError(f"unknown event type {type_name!r}")
+        raise UnknownEventError(
+            # i18n: ignore (internal: a programming error)
+            f"unknown event type {type_name!r}"
+        )
     data = dict(payload)
     version = schema_version
     while version < cls.SCHEMA_VERSION:

@@ -22,6 +22,7 @@ from app.domain.reference import Catalog, Medicine, fold
 
 # Dropped when the whole text matches nothing: how a drug is packed or given, or words that
 # only say the text is about an allergy ("Augmentin allergy", "sulpha drugs").
+# i18n: ignore (unit words matched in typed doses, never shown)
 _FILLER_WORDS = """
     tablet tablets tab tabs caplet caplets capsule capsules cap caps syrup suspension susp
     injection inj infusion cream ointment gel lotion drops drop solution sol elixir powder

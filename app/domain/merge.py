@@ -168,6 +168,7 @@ def server_merge_events(
                 MergeUndone(
                     merge_id=merge_id,
                     replaced_patient_id=replaced,
+                    # i18n: ignore (stored as the merge's reason)
                     reason="Undone on another device",
                     source="server",
                 )
@@ -178,6 +179,7 @@ def server_merge_events(
                 PatientMerged(
                     merge_id=merge_id,
                     replaced_patient_id=replaced,
+                    # i18n: ignore (stored as the merge's reason)
                     reason="Merged on another device",
                     source="server",
                 )

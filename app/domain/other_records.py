@@ -30,7 +30,10 @@ def describe_other(data: Mapping[str, Any]) -> str:
     """One line for the timeline: "Lab result from District lab: Creatinine 1.2 mg/dL"."""
     label = str(data.get("label") or data.get("resource_type") or "Record")
     source = data.get("source")
-    head = f"{label} from {source}" if source else f"{label} from another system"
+    head = (
+        # i18n: ignore (stored in the timeline projection (docs/translations.md))
+        f"{label} from {source}" if source else f"{label} from another system"
+    )
     details = " ".join(str(data[k]) for k in ("what", "value") if data.get(k))
     titles = [str(a["title"]) for a in data.get("attachments") or [] if a.get("title")]
     if not details and titles:

@@ -52,7 +52,10 @@ from app.store.vault import Vault
 log = logging.getLogger(__name__)
 
 if tuple(f.name for f in fields(TimelineEntry)) != timeline.CHART_COLUMNS:  # pragma: no cover
-    raise ImportError("timeline.CHART_COLUMNS must list TimelineEntry's fields in order")
+    raise ImportError(
+        # i18n: ignore (internal: a programming error)
+        "timeline.CHART_COLUMNS must list TimelineEntry's fields in order"
+    )
 
 
 def _summary(row: Any) -> PatientSummary:

@@ -30,6 +30,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+# i18n: ignore (`what` names a key of _REFUSALS, whose sentences are the ones translated)
 def plain_http_refusal(url: str, what: str = "The server address") -> str | None:
     """Why ``url`` must not be used (plain http to another machine), or None if it may."""
     try:

@@ -111,6 +111,7 @@ def validate(s: DeviceSettings) -> DeviceSettings:
             )
         if not s.token_url.startswith(("https://", "http://")):
             raise ValidationError(_("The token URL must start with https://"), "token_url")
+        # i18n: ignore (a key of server_address._REFUSALS)
         if refusal := plain_http_refusal(s.token_url, "The token URL"):
             raise ValidationError(refusal, "token_url")
         if not s.client_id:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 
 from app.domain.errors import DomainError
+from app.i18n import N_, _, say
 
 log = logging.getLogger("fieldchart.ui")
 
-COULD_NOT_COMPLETE = (
+COULD_NOT_COMPLETE = N_(
     "Could not complete this action because of an unexpected problem. "
     "Nothing was changed by the failed step; try again, and tell IT if it keeps happening."
 )
@@ -45,11 +46,11 @@ def sentence(text: str) -> str:
 def plain_message(exc: BaseException) -> str:
     """What a person reads when `exc` stopped an action."""
     if isinstance(exc, DomainError):
-        return sentence(exc.message)
+        return sentence(say(exc.text))  # the refusal in the user's language
     if isinstance(exc, UserFacingError):
-        return sentence(exc.message)
+        return sentence(exc.message)  # translated where it was raised
     log.warning("unexpected error in a UI operation: %s", type(exc).__name__)
-    return COULD_NOT_COMPLETE
+    return _(COULD_NOT_COMPLETE)
 
 
 def error_field(exc: BaseException) -> str | None:

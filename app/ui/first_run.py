@@ -145,6 +145,7 @@ def recovery_sheet(secret: str, folder: str) -> QTextDocument:
         + escape(_("FieldChart — recovery secret"))
         + "</h2><p>"
         + escape(_("Vault folder: {folder}").format(folder=folder))
+        # i18n: ignore (markup around the secret)
         + "</p>"
         "<p style='font-family: monospace; font-size: 20pt; letter-spacing: 2px'>"
         f"{escape(secret)}</p><p>"
@@ -234,7 +235,10 @@ class ServerPage(QWizardPage):
         )
         form = QFormLayout(self)
         self.server = QLineEdit(self)
-        self.server.setPlaceholderText("https://fhir.example.org/fhir")
+        self.server.setPlaceholderText(
+            # i18n: ignore (an example address)
+            "https://fhir.example.org/fhir"
+        )
         self.server.setAccessibleName(_("FHIR server address"))
         self.auth = QComboBox(self)
         for value, text in AUTH:
@@ -255,7 +259,10 @@ class ServerPage(QWizardPage):
         self.token = self.inputs["bearer_token"]
         self.token_url, self.client_id = self.inputs["token_url"], self.inputs["client_id"]
         self.client_secret = self.inputs["client_secret"]
-        self.token_url.setPlaceholderText("https://auth.example.org/oauth2/token")
+        self.token_url.setPlaceholderText(
+            # i18n: ignore (an example address)
+            "https://auth.example.org/oauth2/token"
+        )
         self.device_key = DeviceKeyBox(wizard.ops, self)
         self.device_key_caption = QLabel(_("Device key:"), self)
         self.device_key_caption.setBuddy(self.device_key.text)

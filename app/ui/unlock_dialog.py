@@ -109,6 +109,7 @@ class UnlockDialog(QDialog):
         logo = QLabel(self)
         logo.setPixmap(icon("fieldchart").pixmap(56, 56))
         top.addWidget(logo)
+        # i18n: ignore (the product's name)
         heading = QLabel("FieldChart", self)
         heading.setObjectName("pageTitle")
         top.addWidget(heading)

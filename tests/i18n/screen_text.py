@@ -124,7 +124,7 @@ def _english_pieces(language: str) -> tuple[tuple[str, str], ...]:
     with catalog_path(language).open("rb") as po:
         catalog = read_po(po, locale=language, domain=DOMAIN)
     same: set[str] = set()
-    differ: list[str] = []
+    differ: list[tuple[str, tuple[str, ...]]] = []
     for message in catalog:
         if not message.id or not message.string:
             continue
@@ -134,16 +134,18 @@ def _english_pieces(language: str) -> tuple[tuple[str, str], ...]:
             if any(_bare(s) == _bare(english) for s in strings):
                 same.add(_bare(english))
             else:
-                differ.append(english)
+                differ.append((english, tuple(_plain(s) for s in strings)))
     pieces: list[tuple[str, str]] = []
-    for english in differ:
+    for english, translated in differ:
         if _bare(english) in same:
             continue
         for piece in PLACEHOLDER.split(english):
             piece = _bare(piece)
+            if not piece or piece in same or any(piece in t for t in translated):
+                continue  # the language writes this piece the same way ("⚠ ALLERGIES")
             # A whole short msgid counts only as the whole text; a piece of a sentence
             # counts inside other text when it has at least two words.
-            if piece and piece not in same and (piece == _bare(english) or len(piece.split()) >= 2):
+            if piece == _bare(english) or len(piece.split()) >= 2:
                 pieces.append((piece, english))
     return tuple(p for p in pieces if re.search(r"[A-Za-z]{2,}", p[0]))
 

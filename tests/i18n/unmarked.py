@@ -8,7 +8,8 @@ A string literal (or f-string) is reported when it is
   * a sentence: three or more words, outside a log call, a `raise` of an internal error, a
     docstring, a comparison or a dictionary key,
 and it is not inside `_()`, `N_()`, `ngettext()`, `pgettext()`, `npgettext()`, `t()`, `tn()`.
-`# i18n: ignore` at the end of a line keeps that line out (say why in the same comment).
+`# i18n: ignore (why)` at the end of a line, or alone on the line above, keeps it out;
+`# i18n: ignore-file` keeps a whole file out (IT diagnostics written to the log as well).
 tests/i18n/test_marked_strings.py runs this over the product.
 """
 
@@ -102,8 +103,10 @@ class _Scan(ast.NodeVisitor):
         text = _text(node)
         if text is None or id(node) in self.skip or not _wordy(text):
             return
-        line = self.lines[node.lineno - 1] if node.lineno <= len(self.lines) else ""
-        if "i18n: ignore" in line:
+        # on the literal's line, or alone on the line above it
+        here = self.lines[node.lineno - 1] if node.lineno <= len(self.lines) else ""
+        above = self.lines[node.lineno - 2].strip() if node.lineno >= 2 else ""
+        if "i18n: ignore" in here or above.startswith("# i18n: ignore"):
             return
         self.skip.add(id(node))
         self.findings.append(Finding(self.path, node.lineno, text, why))
@@ -205,6 +208,8 @@ def scan(targets: list[str] | tuple[str, ...] = USER_FACING) -> list[Finding]:
     findings: list[Finding] = []
     for path in _files(list(targets)):
         source = path.read_text(encoding="utf-8")
+        if "# i18n: ignore-file" in source:  # the file says why, next to the marker
+            continue
         scanner = _Scan(str(path.relative_to(ROOT)), source.splitlines())
         scanner.visit(ast.parse(source))
         findings.extend(sorted(scanner.findings, key=lambda f: f.line))

@@ -32,7 +32,7 @@ def test_a_declined_suggestion_syncs_as_a_note(devices: dict[str, Device]) -> No
     a.run(c.RecordDiagnosis(patient_id=pid, code="I10"))
     vitals_id = a.run(c.RecordVitals(patient_id=pid, systolic=158, diastolic=96)).item_ids[0]
     suggestion = ProtocolQueries.of(a.clinic).advice(pid, DOC).suggestion
-    assert suggestion is not None and suggestion.summary == "Start amlodipine 5 mg once daily"
+    assert suggestion is not None and str(suggestion.summary) == "Start amlodipine 5 mg once daily"
     a.sync()
     b.sync()
 
@@ -40,7 +40,7 @@ def test_a_declined_suggestion_syncs_as_a_note(devices: dict[str, Device]) -> No
         c.DeclineProtocolSuggestion(
             patient_id=pid,
             vitals_id=vitals_id,
-            suggestion=suggestion.summary,
+            suggestion=str(suggestion.summary),
             reason="Patient already buys amlodipine privately; checking the pack",
         )
     )

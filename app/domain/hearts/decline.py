@@ -21,6 +21,7 @@ from app.domain.errors import AlreadyDoneError, ValidationError
 from app.domain.events import NoteAdded, ProtocolSuggestionDeclined
 from app.domain.wording import N_, t
 
+# i18n: ignore (stored in the chart as the note's text)
 NOTE_TEXT = "Hypertension protocol suggestion declined: {suggestion}. Reason: {reason}"
 
 

@@ -6,6 +6,8 @@ raises ProtocolError listing every problem, each naming the key it is about, so 
 the file without reading code.
 """
 
+# i18n: ignore-file (the file problems are IT diagnostics, also logged: English like the log)
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -88,6 +88,7 @@ def _head(title: str, chart: ChartView, page: Page) -> str:
     p, w = chart.patient, page.words
     ident = ", ".join(i["value"] for i in p.identifiers) or p.patient_id
     html = [
+        # i18n: ignore (the page's style sheet)
         "<html><head><style>"
         "body{font-family:sans-serif;font-size:11pt} h1{font-size:16pt;margin:0}"
         " td.label{color:#444;padding-right:12px} .warn{color:#a00000;font-weight:bold;"

@@ -251,7 +251,10 @@ class TimeField(QDateTimeEdit):
         """`value` is the clinic clock's now (untouched) or a time already chosen (touched)."""
         super().__init__(value, parent)
         self.setCalendarPopup(True)
-        self.setDisplayFormat("dd MMM yyyy  HH:mm")
+        self.setDisplayFormat(
+            # i18n: ignore (a Qt display format (month names from QLocale))
+            "dd MMM yyyy  HH:mm"
+        )
         self.touched = touched
         self.dateTimeChanged.connect(self._touch)
 
