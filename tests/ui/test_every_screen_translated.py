@@ -11,14 +11,23 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.i18n import LAUNCH_LANGUAGES, SOURCE_LANGUAGE, current_language
+from app.domain.wording import N_, t
+from app.i18n import (
+    LAUNCH_LANGUAGES,
+    SOURCE_LANGUAGE,
+    _,
+    current_language,
+    say,
+    using_language,
+)
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart.actions import SPECS
 from app.ui.chart.view import TABS
+from app.ui.errors import sentence
 from app.ui.forms.problem_forms import REACTIONS
 from app.ui.main_window import PAGES, MainView
 from tests.i18n.screen_text import english_left, visible_texts
@@ -47,7 +56,7 @@ def switch_language(qtbot: QtBot, controller: AppController, language: str) -> M
     combo.setFocus()
     qtbot.waitUntil(combo.hasFocus, timeout=TIMEOUT)
     QTest.keyClick(combo, Qt.Key.Key_Home)
-    for _ in range(list(LAUNCH_LANGUAGES).index(language)):
+    for _step in range(list(LAUNCH_LANGUAGES).index(language)):
         QTest.keyClick(combo, Qt.Key.Key_Down)
     assert combo.currentData() == language
     with qtbot.waitSignal(controller.language_switched, timeout=TIMEOUT):
@@ -154,3 +163,61 @@ def test_a_clinician_finds_a_diagnosis_by_its_title_in_their_language(
     problems = window.chart.summary.lists["problems"]
     shown = [problems.item(i).text() for i in range(problems.count())]
     assert "B54 Paludisme, sans précision" in shown
+
+
+@pytest.mark.parametrize("language", ["sw", "ar"])
+def test_a_refusal_is_shown_in_the_users_language(
+    qtbot: QtBot, controller: AppController, seeded: Backend, language: str
+) -> None:
+    """An impossible reading typed by hand is refused next to its field, in the user's
+    language, with the value and the range the domain gave."""
+    patient_id = register_patient(seeded)
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window = switch_language(qtbot, controller, language)
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    form = open_chart_form(qtbot, window, "vitals")
+    for field, typed in (("systolic", "400"), ("diastolic", "80")):
+        edit = form.rows[field].widget
+        assert isinstance(edit, QLineEdit)
+        edit.setFocus()
+        qtbot.waitUntil(edit.hasFocus, timeout=TIMEOUT)
+        QTest.keyClicks(edit, typed)
+    qtbot.mouseClick(form.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(form.error_text("systolic")), timeout=TIMEOUT)
+    refusal = t(
+        "{label} of {result} {unit} is outside the plausible range {low}–{high} {unit}",
+        label=t(N_("Systolic BP")),
+        result="400",
+        unit="mmHg",
+        low="40",
+        high="300",
+    )
+    with using_language(language):
+        expected = say(refusal)
+    assert expected != str(refusal)
+    assert form.error_text("systolic") == sentence(expected)
+    assert form.last_changes is None  # nothing recorded
+
+
+def test_a_form_left_open_comes_back_with_what_was_typed_in_the_new_language(
+    qtbot: QtBot, controller: AppController, seeded: Backend
+) -> None:
+    patient_id = register_patient(seeded)
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    form = open_chart_form(qtbot, window, "note")
+    body = form.rows["text"].widget
+    assert isinstance(body, QPlainTextEdit)
+    body.setFocus()
+    qtbot.waitUntil(body.hasFocus, timeout=TIMEOUT)
+    QTest.keyClicks(body, "Cough for two weeks")
+    with qtbot.waitSignal(controller.language_switched, timeout=TIMEOUT):
+        controller.change_language("pt")  # what Settings asks for
+    qtbot.waitUntil(lambda: len(controller.drafts.restored) == 1, timeout=TIMEOUT)
+    (back,) = controller.drafts.restored
+    again = back.rows["text"].widget
+    assert isinstance(again, QPlainTextEdit) and again.toPlainText() == "Cough for two weeks"
+    with using_language("pt"):
+        assert back.windowTitle().startswith(_("Write note"))
