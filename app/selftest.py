@@ -84,6 +84,24 @@ def _reference_data(t: SelfTest) -> None:
     t.state["catalog"] = catalog
 
 
+def _translations(t: SelfTest) -> None:
+    """Every launch language's catalog and Babel's locale data are in the bundle."""
+    from datetime import date
+
+    from app.domain.wording import t as text
+    from app.i18n import LAUNCH_LANGUAGES, SOURCE_LANGUAGE, say, using_language
+    from app.i18n.formatting import day
+
+    english = text("{label} is required", label="X")
+    for language in LAUNCH_LANGUAGES:
+        if language == SOURCE_LANGUAGE:
+            continue
+        with using_language(language):
+            said, shown = say(english), day(date(2026, 11, 21))
+        _check(said != str(english), "translations", f"{language}: no catalog")
+        _check("2026" in shown, "translations", f"{language}: no locale data")
+
+
 def _create_vault(t: SelfTest) -> None:
     from app.domain.roles import Role
     from app.store.crypto import FAST_FOR_TESTS
@@ -229,6 +247,7 @@ def _close(t: SelfTest) -> None:
 
 STEPS: list[tuple[str, Callable[[SelfTest], None]]] = [
     ("reference data", _reference_data),
+    ("translations", _translations),
     ("create vault", _create_vault),
     ("record commands", _record),
     ("verify log", _verify),
