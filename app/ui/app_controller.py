@@ -79,7 +79,10 @@ class AppController(QObject):
 
     def _first_run_done(self, created: CreatedVault) -> None:
         self.dialog = None
-        self.open_session(created.clinic)
+        # The first admin set the clinic up in this language: it is theirs from now on.
+        clinic = created.clinic
+        clinic.user_settings.set_language(clinic.actor, self.language.language)
+        self.open_session(clinic)
 
     def show_unlock(self, notice: str = "") -> None:
         dialog = UnlockDialog(self.backend, self.ops, self.prefs, notice=notice)

@@ -53,6 +53,8 @@ QT_STRINGS = (
     NC_("QAbstractSpinBox", "&Select All"),
     NC_("QAbstractSpinBox", "&Step up"),
     NC_("QAbstractSpinBox", "Step &down"),
+    NC_("QWizard", "Cancel"),
+    NC_("QWizard", "Help"),
     NC_("QMessageBox", "Show Details..."),
     NC_("QMessageBox", "Hide Details..."),
 )

@@ -11,9 +11,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QWidget, QWizard
 from pytestqt.qtbot import QtBot
 
+from app.domain.roles import Role
 from app.domain.wording import N_, t
 from app.i18n import (
     LAUNCH_LANGUAGES,
@@ -23,13 +24,17 @@ from app.i18n import (
     say,
     using_language,
 )
+from app.services.printouts.service import DOCUMENTS
 from app.ui.app_controller import AppController
 from app.ui.backend import Backend
 from app.ui.chart.actions import SPECS
 from app.ui.chart.view import TABS
 from app.ui.errors import sentence
+from app.ui.first_run import FirstRunDialog
 from app.ui.forms.problem_forms import REACTIONS
+from app.ui.help_dialog import ShortcutsDialog
 from app.ui.main_window import PAGES, MainView
+from app.ui.unlock_dialog import UnlockDialog
 from tests.i18n.screen_text import english_left, visible_texts
 from tests.ui.conftest import (
     ADMIN,
@@ -221,3 +226,81 @@ def test_a_form_left_open_comes_back_with_what_was_typed_in_the_new_language(
     assert isinstance(again, QPlainTextEdit) and again.toPlainText() == "Cough for two weeks"
     with using_language("pt"):
         assert back.windowTitle().startswith(_("Write note"))
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_first_run_unlock_and_the_other_dialogs_speak_the_language(
+    qtbot: QtBot, controller: AppController, backend: Backend, language: str
+) -> None:
+    """A computer set to the language: the first-run wizard, then (the admin keeps it) the
+    new-patient form, the print dialogs, the shortcuts, the passphrase dialog, the unlock."""
+    found: list[str] = []
+    texts: list[str] = []
+    controller.language.apply(language)  # the computer's language before anyone signed in
+    controller.start()
+    wizard = controller.dialog
+    assert isinstance(wizard, FirstRunDialog)
+    qtbot.waitUntil(wizard.isVisible, timeout=TIMEOUT)
+    _check(found, texts, "first run", wizard, language)
+    wizard.admin_page.passphrase.setText(ADMIN_PASS)
+    wizard.admin_page.repeat.setText(ADMIN_PASS)
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentPage() is wizard.recovery_page, timeout=TIMEOUT)
+    _check(found, texts, "first run: recovery secret", wizard, language)
+    wizard.recovery_page.saved.setChecked(True)
+    wizard.next()
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    qtbot.waitUntil(lambda: controller.window is not None, timeout=TIMEOUT)
+    assert controller.session is not None
+    assert controller.session.clinic.user_settings.language(controller.session.actor) == language
+    window = controller.window
+    assert window is not None
+    _settle(qtbot, controller)
+    window.show_shortcuts()
+    shortcuts = next(d for d in window.findChildren(ShortcutsDialog) if d.isVisible())
+    _check(found, texts, "shortcuts", shortcuts, language)
+    shortcuts.reject()
+    passphrase = controller.change_passphrase()
+    assert passphrase is not None
+    _check(found, texts, "change passphrase", passphrase, language)
+    passphrase.reject()
+    controller.session.users().add_user(CLINICIAN, Role.CLINICIAN, CLINICIAN_PASS)
+    controller.lock()
+    unlock = controller.dialog
+    assert isinstance(unlock, UnlockDialog)
+    _check(found, texts, "unlock", unlock, language)
+    unlock.close()
+    clinic = backend.unlock(CLINICIAN, CLINICIAN_PASS)  # the clinician chose it too
+    clinic.user_settings.set_language(clinic.actor, language)
+    clinic.close()
+    window = open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window.new_patient()
+    form = window.last_form
+    assert form is not None
+    qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+    _check(found, texts, "new patient", form, language)
+    form.reject()
+    assert not found, "\n".join(found[:60])
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_print_dialog_speaks_the_language(
+    qtbot: QtBot, controller: AppController, seeded: Backend, language: str
+) -> None:
+    clinic = seeded.unlock(CLINICIAN, CLINICIAN_PASS)
+    patient_id = record_demo_clinic(clinic, CLINICIAN)
+    book_day(clinic, CLINICIAN, [patient_id])
+    clinic.close()
+    open_as(controller, qtbot, CLINICIAN, CLINICIAN_PASS)
+    window = switch_language(qtbot, controller, language)
+    window.open_patient(patient_id)
+    qtbot.waitUntil(lambda: window.chart.current is not None, timeout=TIMEOUT)
+    found: list[str] = []
+    texts: list[str] = []
+    for document in DOCUMENTS:
+        dialog = window.chart.print_menu.open(document)
+        assert dialog is not None, document
+        qtbot.waitUntil(dialog.isVisible, timeout=TIMEOUT)
+        _check(found, texts, f"print {document}", dialog, language)
+        dialog.reject()
+    assert not found, "\n".join(found[:60])
