@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QWidget, QWizard
+from PySide6.QtWidgets import (
+    QApplication,
+    QLineEdit,
+    QPlainTextEdit,
+    QTableWidget,
+    QWidget,
+    QWizard,
+)
 from pytestqt.qtbot import QtBot
 
 from app.domain.roles import Role
@@ -122,7 +129,56 @@ def test_every_page_tab_and_form_speaks_the_language(
         _check(found, texts, f"form {key}", form, language)
         form.reject()
     found += _pages(qtbot, controller, window, language)
+    found += _schedule_and_calls_forms(qtbot, controller, window, language)
     assert not found, "\n".join(found[:60])
+
+
+def _click_row(qtbot: QtBot, table: QTableWidget) -> None:
+    rect = table.visualRect(table.model().index(0, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def _schedule_and_calls_forms(
+    qtbot: QtBot, controller: AppController, window: MainView, language: str
+) -> list[str]:
+    """The forms the Schedule and Calls pages open, each from its button, as a person does."""
+    found: list[str] = []
+    texts: list[str] = []
+    schedule = window.schedule
+    window.show_page(PAGES.index("Schedule"))
+    qtbot.waitUntil(lambda: schedule.day_table.rowCount() > 0, timeout=TIMEOUT)
+    opened = 0
+    for name in ("book", "move", "cancel", "attended", "no_show"):
+        _click_row(qtbot, schedule.day_table)
+        button = getattr(schedule, f"{name}_button")
+        if not button.isEnabled():
+            continue
+        schedule.last_form = None
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: schedule.last_form is not None, timeout=TIMEOUT)
+        form = schedule.last_form
+        assert form is not None
+        qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+        _check(found, texts, f"schedule {name}", form, language)
+        form.reject()
+        opened += 1
+    assert opened >= 4, opened  # book, move, cancel and one of attended / no-show
+    calls = window.calls
+    window.show_page(PAGES.index("Calls"))
+    qtbot.waitUntil(lambda: calls.table.rowCount() > 0, timeout=TIMEOUT)
+    for name in ("call", "remove"):
+        _click_row(qtbot, calls.table)
+        button = getattr(calls, f"{name}_button")
+        qtbot.waitUntil(button.isEnabled, timeout=TIMEOUT)
+        calls.last_form = None
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: calls.last_form is not None, timeout=TIMEOUT)
+        form = calls.last_form
+        assert form is not None
+        qtbot.waitUntil(form.isVisible, timeout=TIMEOUT)
+        _check(found, texts, f"calls {name}", form, language)
+        form.reject()
+    return found
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -132,6 +188,14 @@ def test_admin_pages_speak_the_language(
     open_as(controller, qtbot, ADMIN, ADMIN_PASS)
     window = switch_language(qtbot, controller, language)
     found = _pages(qtbot, controller, window, language)
+    users = window.users
+    window.show_page(PAGES.index("Users"))
+    qtbot.mouseClick(users.add_button, Qt.MouseButton.LeftButton)
+    dialog = users.last_dialog
+    assert dialog is not None
+    qtbot.waitUntil(dialog.isVisible, timeout=TIMEOUT)
+    found += english_left(visible_texts(dialog), language, RECORDED)
+    dialog.reject()
     assert not found, "\n".join(found[:60])
 
 
