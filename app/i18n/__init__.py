@@ -17,7 +17,7 @@ fieldchart.po, extracted and checked by tests/i18n (docs/translations.md).
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from app.domain.wording import Text, as_text
@@ -39,6 +39,7 @@ __all__ = [
     "say",
     "set_language",
     "using_language",
+    "word",
 ]
 
 RIGHT_TO_LEFT = frozenset({"ar"})
@@ -110,6 +111,13 @@ def pgettext(context: str, message: str) -> str:
 
 def npgettext(context: str, singular: str, plural: str, count: int) -> str:
     return catalog_for(current_language()).npgettext(context, singular, plural, count)
+
+
+def word(table: Mapping[str, str], code: str) -> str:
+    """A stored code in words of the current language, from a table of N_-marked English
+    words ({"moderate": N_("Moderate")}); a code the table does not know, as written."""
+    english = table.get(code)
+    return _(english) if english else code
 
 
 def ltr(value: str) -> str:

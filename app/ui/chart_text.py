@@ -6,7 +6,7 @@ from typing import Any
 
 from app.domain.poc_tests import result_text
 from app.domain.reference import vitals_line
-from app.i18n import N_, _, code_names, ngettext
+from app.i18n import N_, _, code_names, ngettext, word
 from app.services.dto import ItemView
 from app.ui.formatting import number, time_of_day, when
 
@@ -56,8 +56,7 @@ OUTCOME_TEXT = {
 
 def kind_label(kind: str) -> str:
     """The kind of chart item in the current language ("Problem")."""
-    label = KIND_LABELS.get(kind)
-    return _(label) if label else kind  # a KIND_LABELS msgid
+    return word(KIND_LABELS, kind)
 
 
 def vitals_text(measurements: dict[str, Any], bmi: Any = None) -> str:
@@ -77,12 +76,7 @@ def describe(item: ItemView) -> str:
     if item.kind == "allergy":
         severity = d.get("severity")
         extra = [
-            x
-            for x in (
-                d.get("reaction"),
-                _(SEVERITY_TEXT[severity]) if severity in SEVERITY_TEXT else severity,
-            )
-            if x
+            x for x in (d.get("reaction"), word(SEVERITY_TEXT, severity) if severity else None) if x
         ]
         if d.get("criticality") == "high":
             extra.append(_("HIGH criticality"))
@@ -144,7 +138,7 @@ def describe(item: ItemView) -> str:
         )
     if item.kind == "call":
         code = str(d.get("outcome", "?"))
-        outcome = _(OUTCOME_TEXT[code]) if code in OUTCOME_TEXT else code.replace("-", " ")
+        outcome = word(OUTCOME_TEXT, code).replace("-", " ")
         if d.get("next_call_on"):
             return _("{outcome}, call again {day} ({time})").format(
                 outcome=outcome, day=d["next_call_on"], time=when(item.clinical_time)
@@ -154,9 +148,7 @@ def describe(item: ItemView) -> str:
         return _("{time} with {clinician} ({status})").format(
             time=time_of_day(d.get("start", "")),
             clinician=d.get("clinician", "?"),
-            status=_(APPOINTMENT_STATUS[item.status])
-            if item.status in APPOINTMENT_STATUS
-            else item.status,
+            status=word(APPOINTMENT_STATUS, item.status),
         )
     return item.item_id
 

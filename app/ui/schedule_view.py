@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import commands as c
-from app.i18n import N_, _, pgettext
+from app.i18n import N_, _, pgettext, word
 from app.i18n.formatting import clock, weekday_day, weekday_day_short
 from app.services.dto import AppointmentView, Changes
 from app.ui import formatting
@@ -292,7 +292,7 @@ class ScheduleView(QWidget):
             shown = clock(moment) if clock_only and moment else time_of_day(a.start)
             values = [shown, a.patient_name, a.clinician]
             if full:
-                values += [a.reason or "", _(STATUS[a.status]) if a.status in STATUS else a.status]
+                values += [a.reason or "", word(STATUS, a.status)]
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)  # the whole text where a narrow column cuts it

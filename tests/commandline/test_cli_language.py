@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.domain.wording import N_, t
 from app.i18n import _, pgettext, say, using_language
 from app.services.clinic import open_clinic
 from app.store.vault import Vault
@@ -16,6 +15,7 @@ from tests.commandline.test_cli_clinic import (
     run_cli,
     vault_with_clinician,
 )
+from tests.i18n.refusals import SYSTOLIC_400
 
 IMPOSSIBLE_VITALS = {
     "type": "RecordVitals",
@@ -32,15 +32,7 @@ REGISTER = {
     "birth_date": "1980-04-23",
     "sex": "female",
 }
-# The refusal as the domain words it (app/domain/values.py), rendered per language below.
-REFUSAL = t(
-    "{label} of {result} {unit} is outside the plausible range {low}–{high} {unit}",
-    label=t(N_("Systolic BP")),
-    result="400",
-    unit="mmHg",
-    low="40",
-    high="300",
-)
+REFUSAL = SYSTOLIC_400
 
 
 def _choose_language(data_dir: Path, user: str, language: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 
-from app.i18n import N_, _, current_language, ngettext, pgettext, using_language
+from app.i18n import N_, _, current_language, ngettext, pgettext, using_language, word
 
 
 def words(language: str | None = None) -> Mapping[str, str]:
@@ -110,8 +110,7 @@ FREQUENCIES: Mapping[str, str] = MappingProxyType(
 
 def frequency_words(code: str) -> str:
     """A frequency code in words, in the current language; an unknown code as written."""
-    english = FREQUENCIES.get(code)
-    return _(english) if english else code  # english: one of the N_-marked FREQUENCIES
+    return word(FREQUENCIES, code)
 
 
 @contextmanager

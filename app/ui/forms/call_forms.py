@@ -14,7 +14,7 @@ from app.domain.commands import (
     RecordCallAttempt,
     RemoveFromWorklist,
 )
-from app.i18n import N_, _
+from app.i18n import N_, _, word
 from app.services.call_worklist import WorklistRow
 from app.ui.chart_text import OUTCOME_TEXT
 from app.ui.forms.base import CommandFormDialog
@@ -27,9 +27,7 @@ from app.ui.session import ClinicSession
 def outcome_text(outcome: str | None) -> str:
     if outcome is None:
         return ""
-    if outcome in OUTCOME_TEXT:
-        return _(OUTCOME_TEXT[outcome])  # a marked table
-    return _("Removed from list") if outcome == "removed" else outcome
+    return _("Removed from list") if outcome == "removed" else word(OUTCOME_TEXT, outcome)
 
 
 def row_label(row: WorklistRow) -> str:
