@@ -25,7 +25,7 @@ def test_the_self_test_passes_and_leaves_nothing_behind() -> None:
     err: list[str] = []
     assert selftest.run(out=out.append, err=err.append) == 0, err
     assert err == []
-    assert len(out) == 1 and out[0].startswith("self-test passed: 9 steps")
+    assert len(out) == 1 and out[0].startswith("self-test passed: 10 steps")
     assert _leftovers() == before
 
 
