@@ -219,7 +219,7 @@ def cmd_chart(args: argparse.Namespace) -> int:
         for warning in view.merge_warnings:
             print(_("WARNING: {warning}").format(warning=warning))
         if view.allergy_banner:
-            print("ALLERGIES: " + ", ".join(view.allergy_banner))
+            print(_("ALLERGIES: {allergies}").format(allergies=", ".join(view.allergy_banner)))
         for entry in view.timeline:
             mark = _(" [entered in error]") if entry.entered_in_error else ""
             print(f"{entry.occurred_at}  {entry.user:<12} {entry.text}{mark}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.domain.immunization_schedule import ImmunizationSchedule, Vaccine
 from app.domain.poc_tests import PocTest
-from app.domain.wording import N_
+from app.domain.wording import N_, Text, as_text, joined, t
 
 # Letters that Unicode does not decompose into a base letter plus accent.
 _LETTERS = str.maketrans(
@@ -101,20 +101,24 @@ VITAL_TEXT: Mapping[str, VitalText] = {
 }
 
 
-def vitals_line(measurements: Mapping[str, Any], bmi: Any = None) -> str:
+def vitals_line(measurements: Mapping[str, Any], bmi: Any = None) -> Text:
     """One set of vitals in one line ("BP 120/80 mmHg, HR 72 /min, ..., BMI 22.9"), in the
-    form's order; blood pressure only as a pair, BMI without its unit. Empty if none."""
-    parts = []
+    form's order; blood pressure only as a pair, BMI without its unit. Empty (false) if none.
+    The short names are N_-marked: the reader's language renders them."""
+    parts: list[Text] = []
     if "systolic" in measurements and "diastolic" in measurements:
         bp = VITAL_TEXT["systolic"]
-        sys, dia = _n(measurements["systolic"]), _n(measurements["diastolic"])
-        parts.append(f"{bp.short} {sys}/{dia} {bp.unit}")
+        pair = f"{_n(measurements['systolic'])}/{_n(measurements['diastolic'])}"
+        parts.append(t("{name} {value} {unit}", name=as_text(bp.short), value=pair, unit=bp.unit))
     for key, text in VITAL_TEXT.items():
         if key in measurements and key not in ("systolic", "diastolic", "bmi"):
-            parts.append(f"{text.short} {_n(measurements[key])} {text.unit}")
+            value = _n(measurements[key])
+            parts.append(
+                t("{name} {value} {unit}", name=as_text(text.short), value=value, unit=text.unit)
+            )
     if bmi is not None:
-        parts.append(f"{VITAL_TEXT['bmi'].short} {_n(bmi)}")
-    return ", ".join(parts)
+        parts.append(t("{name} {value}", name=as_text(VITAL_TEXT["bmi"].short), value=_n(bmi)))
+    return joined(parts, ", ")
 
 
 def _n(x: float) -> str:

@@ -104,7 +104,8 @@ def _describe(kind: str, d: Mapping[str, Any]) -> str:
         parts = [d.get("drug"), dose_text, d.get("dose_unit"), d.get("route"), d.get("frequency")]
         return " ".join(str(p) for p in parts if p)
     if kind == "vitals":
-        line = vitals_line(d.get("measurements") or {}, d.get("bmi")) or "no measurements"
+        # the referral's summary is kept in its event: its English words, as recorded
+        line = str(vitals_line(d.get("measurements") or {}, d.get("bmi"))) or "no measurements"
         return f"{line} ({_day(d.get('taken_at'))})" if d.get("taken_at") else line
     if kind == "test_result":
         return _test_result(d)

@@ -11,8 +11,10 @@ Text is the English sentence: what logs, exceptions and English tests see.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 Translate = Callable[[str], str]
 TranslatePlural = Callable[[str, str, int], str]
@@ -40,6 +42,45 @@ class Text:
 
     def __str__(self) -> str:
         return self.render(_english, _english_plural)
+
+    def __bool__(self) -> bool:
+        """An empty text (nothing to say) is false, as an empty string is."""
+        return bool(self.template) or bool(self.params)
+
+    def to_json(self) -> str:
+        """A stored form (read models keep text this way, rendered in the reader's language
+        when read: app/projections/timeline.py)."""
+        return json.dumps(_plain(self), ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(text: Text) -> dict[str, Any]:
+    params = {k: _plain(v) if isinstance(v, Text) else v for k, v in text.params.items()}
+    out: dict[str, Any] = {"t": text.template}
+    if params:
+        out["p"] = params
+    if text.plural is not None:
+        out["pl"], out["n"] = text.plural, text.count
+    return out
+
+
+def _from_plain(data: Mapping[str, Any]) -> Text:
+    params = {
+        k: _from_plain(v) if isinstance(v, dict) and "t" in v else v
+        for k, v in (data.get("p") or {}).items()
+    }
+    return Text(str(data["t"]), params, data.get("pl"), data.get("n"))
+
+
+def text_from_json(stored: str) -> Text:
+    """A Text kept by `to_json`; any other string as it is (an older read model's text)."""
+    if stored.startswith("{"):
+        try:
+            data = json.loads(stored)
+        except ValueError:
+            return Text(stored)
+        if isinstance(data, dict) and "t" in data:
+            return _from_plain(data)
+    return Text(stored)
 
 
 def t(template: str, **params: object) -> Text:

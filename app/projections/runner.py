@@ -39,7 +39,9 @@ from app.store.database import bulk_write_connection, read_transaction, write_tr
 from app.store.event_log import PURGE_EVENT, EventLog, RecordedEvent
 
 # Bump when any read-model table or handler changes: the next unlock rebuilds from the log.
-PROJECTIONS_VERSION = 9  # 8: duplicate-check blocking keys, 9: merge links (issue 17)
+# 8: duplicate-check blocking keys, 9: merge links (issue 17), 10: timeline words kept as Text
+# (rendered in the reader's language, issue 18)
+PROJECTIONS_VERSION = 10
 # A rebuild commits every REBUILD_BATCH events: each commit writes out every page the batch
 # dirtied, and the lookup indexes (random ids) get dirtied all over in any batch, so fewer,
 # bigger batches write less. Queued rows are sent every REBUILD_FLUSH events.

@@ -173,7 +173,7 @@ def read_chart(
                 kind=k,
                 type=ty,
                 item_id=i,
-                text=tx,
+                words=tx,
                 entered_in_error=bool(e),
             )
             # Clinical time first; log order where it does not decide (docs/clocks.md).

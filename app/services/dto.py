@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
+
+from app.domain.wording import text_from_json
+from app.i18n import say
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,14 @@ class TimelineEntry:
     kind: str
     type: str
     item_id: str | None
-    text: str
+    words: str  # the line as kept: the domain's Text as JSON (app/projections/timeline.py)
     entered_in_error: bool
+
+    @cached_property
+    def text(self) -> str:
+        """The line in the reader's language, rendered when first read: a chart of a thousand
+        entries opens without rendering the ones nobody scrolls to."""
+        return say(text_from_json(self.words))
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,16 @@ class ChartView:
     merge_warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain values; each timeline line as its English text (JSON is for programs)."""
+        data = asdict(self)
+        data["timeline"] = [
+            {
+                **{k: v for k, v in entry.items() if k != "words"},
+                "text": str(text_from_json(entry["words"])),
+            }
+            for entry in data["timeline"]
+        ]
+        return data
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from app.domain.poc_tests import result_text
 from app.domain.reference import vitals_line
-from app.i18n import N_, _, code_names, ngettext, word
+from app.i18n import N_, _, code_names, ngettext, say, word
 from app.services.dto import ItemView
 from app.ui.formatting import number, time_of_day, when
 
@@ -61,7 +61,8 @@ def kind_label(kind: str) -> str:
 
 def vitals_text(measurements: dict[str, Any], bmi: Any = None) -> str:
     """A set of vitals in one line, as the timeline writes it."""
-    return vitals_line(measurements, bmi) or _("no measurements")
+    line = vitals_line(measurements, bmi)
+    return say(line) if line else _("no measurements")
 
 
 def describe(item: ItemView) -> str:

@@ -44,7 +44,7 @@ from app.ui.main_window import PAGES, MainView
 from app.ui.schedule_view import ScheduleView
 from app.ui.unlock_dialog import UnlockDialog
 from tests.i18n.refusals import SYSTOLIC_400
-from tests.i18n.screen_text import english_left, visible_texts
+from tests.i18n.screen_text import Shown, english_left, visible_texts
 from tests.ui.conftest import (
     ADMIN,
     ADMIN_PASS,
@@ -133,6 +133,14 @@ def test_every_page_tab_and_form_speaks_the_language(
         window.chart.tabs.setCurrentIndex(index)
         _settle(qtbot, controller)
         _check(found, texts, f"chart tab {TABS[index]}", window, language)
+    # The timeline's lines: kept as the domain's words, read in the reader's language.
+    model = window.chart.timeline.model()
+    assert model is not None and model.rowCount() > 10
+    lines = [
+        Shown(f"timeline row {row}", str(model.index(row, 1).data()))
+        for row in range(model.rowCount())
+    ]
+    found.extend(f"timeline: {p}" for p in english_left(lines, language, RECORDED))
     for key in SPECS:
         form = open_chart_form(qtbot, window, key)
         _settle(qtbot, controller)

@@ -80,7 +80,8 @@ def test_the_one_line_summary_and_the_timeline_use_the_catalog_short_labels() ->
     event = ev.VitalsRecorded(
         vitals_id="v-1", taken_at="2026-11-21T09:00:00+00:00", measurements=shuffled, bmi=30.3
     )
-    assert describe(event) == ("vitals", "v-1", f"Vitals: {expected}")
+    kind, item_id, words = describe(event)
+    assert (kind, item_id, str(words)) == ("vitals", "v-1", f"Vitals: {expected}")
 
 
 def test_a_vitals_json_disagreeing_with_the_wording_is_refused() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.domain.poc_tests import result_text
 from app.domain.reference import vitals_line
-from app.i18n import N_, _, formatting
+from app.i18n import N_, _, formatting, say
 from app.services.dto import ChartView, ItemView
 from app.services.printouts.card_code import short_number
 from app.services.printouts.wording import for_days, frequency_words, pending_line, printed_line
@@ -208,7 +208,7 @@ def visit(
     w, e = page.words, encounter.data
     eid = encounter.item_id
     vitals = [
-        f"{moment(v.clinical_time)}: {vitals_line(v.data.get('measurements') or {}, bmi)}"
+        f"{moment(v.clinical_time)}: {say(vitals_line(v.data.get('measurements') or {}, bmi))}"
         for v in _in(eid, items, "vitals")
         for bmi in [v.data.get("bmi")]
     ]

@@ -14,6 +14,7 @@ from app.domain.other_records import READ_ONLY_KIND
 from app.i18n import N_, _
 from app.services.dto import TimelineEntry
 from app.ui.formatting import when
+from app.ui.permissions import role_name
 from app.ui.row_table import Index, RowTableModel
 
 # English msgids (N_): the model's headers are translated when it is made.
@@ -43,7 +44,7 @@ class TimelineModel(RowTableModel):
             return (
                 when(e.occurred_at),
                 readable(e.text),
-                _("{user} ({role})").format(user=e.user, role=e.role),
+                _("{user} ({role})").format(user=e.user, role=role_name(e.role)),
                 when(e.recorded_at),
             )[index.column()]
         if role == Qt.ItemDataRole.FontRole and e.entered_in_error:
@@ -54,7 +55,10 @@ class TimelineModel(RowTableModel):
             return QBrush(QColor("#8a94a0"))
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = _("{entry}\nRecorded {time} by {user} ({role})").format(
-                entry=readable(e.text), time=when(e.recorded_at), user=e.user, role=e.role
+                entry=readable(e.text),
+                time=when(e.recorded_at),
+                user=e.user,
+                role=role_name(e.role),
             )
             return _("{entry}\nEntered in error").format(entry=tip) if e.entered_in_error else tip
         if role == Qt.ItemDataRole.AccessibleTextRole and index.column() == 1:
