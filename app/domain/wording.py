@@ -27,13 +27,22 @@ class Text:
     plural: str | None = None
     count: int | None = None
 
-    def render(self, translate: Translate, translate_plural: TranslatePlural) -> str:
+    def render(
+        self,
+        translate: Translate,
+        translate_plural: TranslatePlural,
+        value_shown: Callable[[object], object] = lambda value: value,
+    ) -> str:
+        """The text through `translate`; each plain value (a number, a date, a name) goes
+        through `value_shown` (right-to-left languages keep such values left to right)."""
         if self.plural is not None and self.count is not None:
             template = translate_plural(self.template, self.plural, self.count)
         else:
             template = translate(self.template)
         values = {
-            name: value.render(translate, translate_plural) if isinstance(value, Text) else value
+            name: value.render(translate, translate_plural, value_shown)
+            if isinstance(value, Text)
+            else value_shown(value)
             for name, value in self.params.items()
         }
         if not values and self.count is None:

@@ -17,6 +17,7 @@ fieldchart.po, extracted and checked by tests/i18n (docs/translations.md).
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -129,5 +130,22 @@ def ltr(value: str) -> str:
 
 
 def say(message: str | Text) -> str:
-    """A domain Text (or a marked string) in the current language."""
+    """A domain Text (or a marked string) in the current language. In a right-to-left
+    language each value with a digit in it ("132/84", "2026-11-21", "+254 …") is kept left
+    to right, or Arabic text around it would reorder it."""
+    if is_rtl():
+        return as_text(message).render(_, ngettext, _left_to_right_if_numeric)
     return as_text(message).render(_, ngettext)
+
+
+# An instant ("2026-12-02T12:00:00+00:00") is shown later as a local date in the language's
+# own format, which has its own direction marks: it must not be forced left to right.
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _left_to_right_if_numeric(value: object) -> object:
+    if isinstance(value, int | float):
+        return ltr(str(value))
+    if isinstance(value, str) and any(c.isdigit() for c in value) and not _INSTANT.search(value):
+        return ltr(value)
+    return value

@@ -54,6 +54,14 @@ CALL_OUTCOME_WORDS = {
     "died": N_("died"),
     "refused": N_("refused"),
 }
+# An allergy's recorded severity and criticality (the English is the stored code).
+SEVERITY_WORDS = {"mild": N_("mild"), "moderate": N_("moderate"), "severe": N_("severe")}
+CRITICALITY_WORDS = {
+    "low": N_("low"),
+    "high": N_("high"),
+    # Translators: an allergy's criticality that could not be assessed
+    "unable-to-assess": N_("unable-to-assess"),
+}
 KIND_WORDS = {
     "item": N_("Item"),
     "diagnosis": N_("Diagnosis"),
@@ -169,9 +177,12 @@ def _(e: ev.DiagnosisResolved) -> Entry:
 
 @describe.register
 def _(e: ev.AllergyRecorded) -> Entry:
-    extra: list[Text] = [Text(x) for x in (e.reaction, e.severity) if x]
+    extra: list[Text] = [Text(e.reaction)] if e.reaction else []
+    if e.severity:
+        extra.append(as_text(SEVERITY_WORDS.get(e.severity, e.severity)))
     if e.criticality:
-        extra.append(t("criticality {criticality}", criticality=as_text(e.criticality)))
+        criticality = as_text(CRITICALITY_WORDS.get(e.criticality, e.criticality))
+        extra.append(t("criticality {criticality}", criticality=criticality))
     return (
         "allergy",
         e.allergy_id,
