@@ -103,6 +103,9 @@ class SyncWorker:
         self._base = backoff_base_s
         self._max = backoff_max_s
         self._cycle_lock = threading.Lock()
+        # start() and stop() may come from two threads (a lock while the worker starts): the
+        # scheduler is "running" before its thread has started, and joining it then fails.
+        self._lifecycle = threading.Lock()
         self._listeners: list[Listener] = []
         self._failures = 0
         self._again = False
@@ -162,11 +165,13 @@ class SyncWorker:
             next_run_time=first,
             misfire_grace_time=None,
         )
-        self._scheduler.start()
+        with self._lifecycle:
+            self._scheduler.start()
 
     def stop(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+        with self._lifecycle:
+            if self._scheduler.running:
+                self._scheduler.shutdown(wait=True)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until no cycle runs (for the CLI and tests)."""
