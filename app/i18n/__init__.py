@@ -47,8 +47,9 @@ RIGHT_TO_LEFT = frozenset({"ar"})
 # Overrides the user's own language for one command-line run (scripts, support sessions).
 LANGUAGE_ENV = "FIELDCHART_LANG"
 
-_language: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "fieldchart_language", default=SOURCE_LANGUAGE
+# A language borrowed for a block (using_language); None: the process-wide choice.
+_language: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "fieldchart_language", default=None
 )
 # The process-wide choice; a ContextVar default cannot change after creation, so a
 # set_language() in one thread (the GUI) must be seen by the sync worker's threads too.
@@ -57,7 +58,7 @@ _process_language = [SOURCE_LANGUAGE]
 
 def current_language() -> str:
     borrowed = _language.get()
-    return borrowed if borrowed != SOURCE_LANGUAGE else _process_language[0]
+    return borrowed if borrowed is not None else _process_language[0]
 
 
 def set_language(code: str | None) -> str:
@@ -69,17 +70,13 @@ def set_language(code: str | None) -> str:
 
 @contextmanager
 def using_language(code: str | None) -> Iterator[str]:
-    """Within the block, translate into `code` (a printout in the patient's language)."""
+    """Within the block, translate into `code` (a printout in the patient's language); other
+    threads keep the process's language."""
     language = normalise(code)
     token = _language.set(language)
-    saved = _process_language[0]
-    # English borrowed inside another language must still mean English.
-    if language == SOURCE_LANGUAGE:
-        _process_language[0] = SOURCE_LANGUAGE
     try:
         yield language
     finally:
-        _process_language[0] = saved
         _language.reset(token)
 
 
